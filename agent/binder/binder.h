@@ -1,0 +1,81 @@
+// Binds routes to Gateway listeners and resolves references, computing every status
+// condition exactly as the Gateway API spec defines it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/model/objects.h"
+
+namespace xgate::binder {
+
+using model::Store;
+
+struct Statuses {
+  std::map<Store::Key, model::GatewayClassStatus> gateway_classes;  // only ours
+  std::map<Store::Key, model::GatewayStatus> gateways;              // only our classes'
+  std::map<model::ObjectKey, model::RouteStatus> routes;            // parents that are ours
+};
+
+struct ResolvedEndpoint {
+  std::string address;  // IPv4 or IPv6 literal
+  int port = 0;         // from the EndpointSlice port matching the Service port's name
+  bool ready = true;
+};
+
+// One backendRef of a rule, resolved through its Service and EndpointSlices.
+struct ResolvedBackend {
+  std::string ns;
+  std::string name;  // the Service (or the kind's name for invalid refs)
+  int service_port = 0;
+  std::string protocol;  // TCP, UDP
+  int weight = 1;
+  std::vector<ResolvedEndpoint> endpoints;  // ready ones only
+  const std::vector<model::HTTPRouteFilter>* filters = nullptr;  // per-backend (HTTP)
+  // Empty when the ref is valid; else the ResolvedRefs reason (BackendNotFound,
+  // RefNotPermitted, InvalidKind, UnsupportedProtocol): requests that land on it get 500.
+  std::string invalid_reason;
+  std::string ClusterName() const;  // "ns/name:port"
+};
+
+// A route attached to one listener.
+struct BoundRoute {
+  model::ObjectKey key;
+  const model::Object* object = nullptr;  // HTTPRoute, TCPRoute, UDPRoute or TLSRoute
+  // The route's hostnames intersected with the listener's (empty: matches any host the
+  // listener accepts).
+  std::vector<std::string> hostnames;
+  std::vector<std::vector<ResolvedBackend>> rule_backends;  // per rule, per backendRef
+  // Mirror targets per rule and filter index, resolved like backends.
+  std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
+};
+
+struct BoundListener {
+  Store::Key gateway;
+  size_t index = 0;  // into Gateway::listeners
+  const model::Listener* listener = nullptr;
+  std::vector<std::string> addresses;         // the Gateway's addresses (or the node's)
+  std::vector<const model::Secret*> certificates;  // resolved certificateRefs (TLS Terminate)
+  bool programmed = false;                    // listener accepted and refs resolved
+  std::vector<BoundRoute> routes;
+};
+
+struct BindOptions {
+  // Addresses of the interfaces the agent is attached to: what a Gateway without
+  // spec.addresses serves on.
+  std::vector<std::string> node_addresses;
+  std::string now;  // RFC 3339, the lastTransitionTime of new conditions
+};
+
+struct BindResult {
+  Statuses statuses;
+  std::vector<BoundListener> listeners;  // every listener of every Gateway of ours
+};
+
+BindResult Bind(const Store& store, const BindOptions& options);
+
+// True when every object of ours in `result` is accepted (xgatectl check's exit status).
+bool AllAccepted(const BindResult& result);
+
+}  // namespace xgate::binder

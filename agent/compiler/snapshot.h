@@ -1,0 +1,50 @@
+// One immutable compiled state: what both data planes are programmed from. A Snapshot is
+// applied whole or not at all.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/config.pb.h"
+
+namespace xgate::compiler {
+
+struct L4Backend {
+  std::string address;  // endpoint IP literal (v4 or v6, the listener's family)
+  uint16_t port = 0;
+  // Share of the listener's traffic, in parts per million of the total: a backendRef's
+  // weight divided evenly among its ready endpoints.
+  uint32_t weight = 0;
+  std::string service;  // "ns/name"
+};
+
+// One (address, port, protocol) the kernel fast path forwards.
+struct L4Listener {
+  std::string gateway;   // "ns/name"
+  std::string listener;  // listener name
+  std::string route;     // "TCPRoute ns/name"
+  std::string address;   // the Gateway address (IP literal)
+  uint16_t port = 0;
+  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  std::vector<L4Backend> backends;  // empty: no valid backend, packets dropped with a reason
+};
+
+// An (address, port) whose traffic the kernel punts to the proxy.
+struct PuntListener {
+  std::string address;
+  uint16_t port = 0;
+};
+
+struct Snapshot {
+  uint64_t generation = 0;
+  std::vector<L4Listener> l4;
+  std::vector<PuntListener> punt;
+  api::L7Config l7;
+  // Lines such as "L4 198.18.100.10:5432/tcp -> 2 backends" and
+  // "L7 198.18.100.1:80 http: 3 listeners, 12 routes": what the agent logs per snapshot.
+  std::vector<std::string> Summary() const;
+};
+
+}  // namespace xgate::compiler

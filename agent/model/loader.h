@@ -1,0 +1,45 @@
+// Loads Gateway API manifests (multi-document YAML or JSON) into a typed Store.
+// Converts every older API version to v1 on load, validates each object as its CRD would,
+// and refuses a bad document with file, line and field path while the others still load.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/model/objects.h"
+
+namespace xgate::model {
+
+struct LoadError {
+  SourcePos pos;      // file and 1-based line of the offending node (or of the document)
+  std::string field;  // field path, e.g. "spec.rules[0].matches[0].path.value"; "" for syntax
+  std::string message;
+  // The object the document describes when that much could be read: "HTTPRoute foo/foo-route".
+  std::string object;
+  // "file:line: HTTPRoute foo/foo-route: spec.rules[0]...: message"
+  std::string ToString() const;
+};
+
+struct LoadResult {
+  Store store;
+  std::vector<LoadError> errors;
+};
+
+// Parses one file's text (one or more YAML documents separated by ---; JSON is YAML too).
+// Objects are added to `into`; a document that fails is skipped and reported.
+void LoadText(std::string_view text, const std::string& filename, LoadResult& into);
+
+// Loads every *.yaml, *.yml and *.json file under `dir` (recursively, in path order; hidden
+// files and folders are skipped). Fails only when the folder itself cannot be read.
+absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir);
+
+// Standalone mode keeps metadata.generation as the API server does: an object keeps the
+// generation (and creation index/timestamp) it had in `previous` when its spec is unchanged,
+// and gets previous+1 when its spec changed. New objects start at 1 (or the manifest's own
+// metadata.generation) with creation indexes after every existing one.
+void CarryGenerations(const Store& previous, Store& next);
+
+}  // namespace xgate::model

@@ -1,0 +1,419 @@
+// Typed Gateway API and core Kubernetes objects, as the agent sees them after loading.
+// Every object is in its v1 shape: older API versions (v1beta1, v1alpha2, and the 2021
+// networking.x-k8s.io/v1alpha1) are converted on load (loader.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace xgate::model {
+
+inline constexpr char kGatewayGroup[] = "gateway.networking.k8s.io";
+inline constexpr char kControllerName[] = "xgate.dev/node-agent";
+
+enum class Kind {
+  kGatewayClass,
+  kGateway,
+  kHTTPRoute,
+  kTCPRoute,
+  kUDPRoute,
+  kTLSRoute,
+  kReferenceGrant,
+  kNamespace,
+  kService,
+  kEndpointSlice,
+  kSecret,
+};
+
+// "HTTPRoute", "Gateway", ... as Kubernetes spells the kind.
+const char* KindName(Kind kind);
+// The API group of a kind: "gateway.networking.k8s.io", "" (core) or "discovery.k8s.io".
+const char* KindGroup(Kind kind);
+bool IsRouteKind(Kind kind);
+
+// Identifies an object: kind, namespace ("" for cluster-scoped kinds) and name.
+struct ObjectKey {
+  Kind kind = Kind::kGatewayClass;
+  std::string ns;
+  std::string name;
+  auto operator<=>(const ObjectKey&) const = default;
+  std::string ToString() const;  // "HTTPRoute foo/foo-route"
+};
+
+// Where a document came from, for error messages and `xgatectl explain`.
+struct SourcePos {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+};
+
+struct ObjectMeta {
+  std::string name;
+  std::string ns;  // metadata.namespace, defaulted to "default" for namespaced kinds
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  // As the API server keeps it: 1 when first applied, +1 each time spec changes
+  // (standalone mode computes it across reloads, see Store).
+  int64_t generation = 1;
+  // RFC 3339 metadata.creationTimestamp when the manifest has one, else when first seen.
+  std::string creation_timestamp;
+  // Monotonic order of first appearance: the tie-breaker "oldest route" when two
+  // creation timestamps are equal.
+  int64_t creation_index = 0;
+  SourcePos source;
+};
+
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In, NotIn, Exists, DoesNotExist
+  std::vector<std::string> values;
+};
+
+struct LabelSelector {
+  std::map<std::string, std::string> match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+  bool Matches(const std::map<std::string, std::string>& labels) const;
+};
+
+// ---------------------------------------------------------------- references
+
+struct ParentReference {
+  std::string group = kGatewayGroup;
+  std::string kind = "Gateway";
+  std::optional<std::string> ns;  // defaults to the route's namespace
+  std::string name;
+  std::optional<std::string> section_name;
+  std::optional<int> port;
+};
+
+// BackendObjectReference / SecretObjectReference / ObjectReference.
+struct ObjectReference {
+  std::string group;  // "" is core
+  std::string kind;   // Service, Secret, ...
+  std::string name;
+  std::optional<std::string> ns;
+  std::optional<int> port;  // backends only
+};
+
+// ---------------------------------------------------------------- HTTPRoute
+
+enum class PathMatchType { kExact, kPathPrefix, kRegularExpression };
+enum class StringMatchType { kExact, kRegularExpression };
+
+struct HTTPPathMatch {
+  PathMatchType type = PathMatchType::kPathPrefix;
+  std::string value = "/";
+};
+
+struct HTTPHeaderMatch {
+  StringMatchType type = StringMatchType::kExact;
+  std::string name;
+  std::string value;
+};
+
+struct HTTPQueryParamMatch {
+  StringMatchType type = StringMatchType::kExact;
+  std::string name;
+  std::string value;
+};
+
+struct HTTPRouteMatch {
+  HTTPPathMatch path;  // defaulted as the CRD does: PathPrefix "/"
+  std::vector<HTTPHeaderMatch> headers;
+  std::vector<HTTPQueryParamMatch> query_params;
+  std::optional<std::string> method;
+};
+
+struct HTTPHeader {
+  std::string name;
+  std::string value;
+};
+
+struct HTTPHeaderModifier {
+  std::vector<HTTPHeader> set;
+  std::vector<HTTPHeader> add;
+  std::vector<std::string> remove;
+};
+
+enum class PathModifierType { kReplaceFullPath, kReplacePrefixMatch };
+
+struct HTTPPathModifier {
+  PathModifierType type = PathModifierType::kReplaceFullPath;
+  std::string value;  // replaceFullPath or replacePrefixMatch
+};
+
+struct HTTPRequestRedirect {
+  std::optional<std::string> scheme;
+  std::optional<std::string> hostname;
+  std::optional<HTTPPathModifier> path;
+  std::optional<int> port;
+  int status_code = 302;
+};
+
+struct HTTPURLRewrite {
+  std::optional<std::string> hostname;
+  std::optional<HTTPPathModifier> path;
+};
+
+struct HTTPRequestMirror {
+  ObjectReference backend_ref;  // kind defaults to Service
+  // Share of requests mirrored, as numerator/denominator (percent N is N/100).
+  // Absent: every request.
+  std::optional<int> numerator;
+  int denominator = 100;
+};
+
+enum class HTTPFilterType {
+  kRequestHeaderModifier,
+  kResponseHeaderModifier,
+  kRequestRedirect,
+  kURLRewrite,
+  kRequestMirror,
+  kExtensionRef,
+};
+
+struct HTTPRouteFilter {
+  HTTPFilterType type = HTTPFilterType::kRequestHeaderModifier;
+  HTTPHeaderModifier request_header_modifier;
+  HTTPHeaderModifier response_header_modifier;
+  HTTPRequestRedirect request_redirect;
+  HTTPURLRewrite url_rewrite;
+  HTTPRequestMirror request_mirror;
+  ObjectReference extension_ref;
+};
+
+struct BackendRef {
+  ObjectReference ref;  // group "" and kind "Service" by default
+  int weight = 1;
+  std::vector<HTTPRouteFilter> filters;  // HTTPRoute only
+};
+
+struct HTTPRouteTimeouts {
+  std::optional<int64_t> request_ms;  // 0 disables
+  std::optional<int64_t> backend_request_ms;
+};
+
+struct HTTPRouteRule {
+  std::optional<std::string> name;
+  std::vector<HTTPRouteMatch> matches;  // defaulted to one PathPrefix "/" match when empty
+  std::vector<HTTPRouteFilter> filters;
+  std::vector<BackendRef> backend_refs;
+  HTTPRouteTimeouts timeouts;
+};
+
+// ---------------------------------------------------------------- status
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+  int64_t observed_generation = 0;
+  std::string last_transition_time;  // RFC 3339
+};
+
+struct RouteParentStatus {
+  ParentReference parent_ref;
+  std::string controller_name = kControllerName;
+  std::vector<Condition> conditions;
+};
+
+struct RouteStatus {
+  std::vector<RouteParentStatus> parents;
+};
+
+struct RouteGroupKind {
+  std::string group = kGatewayGroup;
+  std::string kind;
+};
+
+struct ListenerStatus {
+  std::string name;
+  std::vector<RouteGroupKind> supported_kinds;
+  int attached_routes = 0;
+  std::vector<Condition> conditions;
+};
+
+struct GatewayStatusAddress {
+  std::string type = "IPAddress";
+  std::string value;
+};
+
+struct GatewayStatus {
+  std::vector<GatewayStatusAddress> addresses;
+  std::vector<Condition> conditions;
+  std::vector<ListenerStatus> listeners;
+};
+
+struct GatewayClassStatus {
+  std::vector<Condition> conditions;
+};
+
+// ---------------------------------------------------------------- objects
+
+// What every typed object carries besides its spec.
+struct Object {
+  std::string api_version;  // as written in the manifest (before conversion)
+  ObjectMeta meta;
+  // The object as Kubernetes would store it (v1 shape, after conversion and defaulting),
+  // without status: what `xgatectl check -o json` prints, with status added.
+  nlohmann::json raw;
+};
+
+struct GatewayClass : Object {
+  std::string controller_name;
+  std::string description;
+};
+
+struct AllowedRoutes {
+  enum class From { kAll, kSame, kSelector };
+  From from = From::kSame;
+  LabelSelector selector;
+  std::vector<RouteGroupKind> kinds;  // empty: the protocol's default kinds
+};
+
+struct GatewayTLSConfig {
+  enum class Mode { kTerminate, kPassthrough };
+  Mode mode = Mode::kTerminate;
+  std::vector<ObjectReference> certificate_refs;  // group "", kind Secret by default
+  std::map<std::string, std::string> options;
+};
+
+struct Listener {
+  std::string name;
+  std::optional<std::string> hostname;
+  int port = 0;
+  std::string protocol;  // HTTP, HTTPS, TLS, TCP, UDP (others are kept and refused by the binder)
+  std::optional<GatewayTLSConfig> tls;
+  AllowedRoutes allowed_routes;
+};
+
+struct GatewayAddress {
+  std::string type = "IPAddress";
+  std::string value;
+};
+
+struct Gateway : Object {
+  std::string gateway_class_name;
+  std::vector<Listener> listeners;
+  std::vector<GatewayAddress> addresses;
+};
+
+struct HTTPRoute : Object {
+  std::vector<ParentReference> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<HTTPRouteRule> rules;
+};
+
+// TCPRoute, UDPRoute and TLSRoute rules: only backendRefs.
+struct L4RouteRule {
+  std::optional<std::string> name;
+  std::vector<BackendRef> backend_refs;
+};
+
+struct TCPRoute : Object {
+  std::vector<ParentReference> parent_refs;
+  std::vector<L4RouteRule> rules;
+};
+
+struct UDPRoute : Object {
+  std::vector<ParentReference> parent_refs;
+  std::vector<L4RouteRule> rules;
+};
+
+struct TLSRoute : Object {
+  std::vector<ParentReference> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<L4RouteRule> rules;
+};
+
+struct ReferenceGrantFrom {
+  std::string group;
+  std::string kind;
+  std::string ns;
+};
+
+struct ReferenceGrantTo {
+  std::string group;
+  std::string kind;
+  std::optional<std::string> name;
+};
+
+struct ReferenceGrant : Object {
+  std::vector<ReferenceGrantFrom> from;
+  std::vector<ReferenceGrantTo> to;
+};
+
+struct Namespace : Object {};
+
+struct ServicePort {
+  std::string name;
+  std::string protocol = "TCP";
+  int port = 0;
+  // targetPort: a number, or the name of a container port; unset means `port`.
+  std::optional<int> target_port;
+  std::optional<std::string> target_port_name;
+  std::optional<std::string> app_protocol;
+};
+
+struct Service : Object {
+  std::string type = "ClusterIP";
+  std::vector<ServicePort> ports;
+};
+
+struct EndpointPort {
+  std::string name;
+  std::string protocol = "TCP";
+  std::optional<int> port;
+};
+
+struct Endpoint {
+  std::vector<std::string> addresses;
+  bool ready = true;  // conditions.ready; unset counts as ready, as kube-proxy does
+  bool terminating = false;
+  std::optional<std::string> node_name;
+};
+
+struct EndpointSlice : Object {
+  std::string address_type = "IPv4";  // IPv4, IPv6, FQDN
+  std::string service_name;           // label kubernetes.io/service-name
+  std::vector<EndpointPort> ports;
+  std::vector<Endpoint> endpoints;
+};
+
+struct Secret : Object {
+  std::string type = "Opaque";
+  std::map<std::string, std::string> data;  // decoded bytes (base64 `data` and `stringData`)
+};
+
+// ---------------------------------------------------------------- the store
+
+// Every object of one load, keyed by namespace/name within each kind. std::map keeps the
+// iteration order deterministic, so a snapshot compiled twice from the same input is equal.
+struct Store {
+  using Key = std::pair<std::string, std::string>;  // namespace ("" if cluster-scoped), name
+  std::map<Key, GatewayClass> gateway_classes;
+  std::map<Key, Gateway> gateways;
+  std::map<Key, HTTPRoute> http_routes;
+  std::map<Key, TCPRoute> tcp_routes;
+  std::map<Key, UDPRoute> udp_routes;
+  std::map<Key, TLSRoute> tls_routes;
+  std::map<Key, ReferenceGrant> reference_grants;
+  std::map<Key, Namespace> namespaces;
+  std::map<Key, Service> services;
+  std::map<Key, EndpointSlice> endpoint_slices;
+  std::map<Key, Secret> secrets;
+
+  // The generic view of an object, or nullptr.
+  const Object* Find(const ObjectKey& key) const;
+  // Labels of a namespace; a namespace that is referred to but not given exists with
+  // no labels except kubernetes.io/metadata.name, as a cluster would add.
+  std::map<std::string, std::string> NamespaceLabels(const std::string& ns) const;
+  size_t Size() const;
+};
+
+}  // namespace xgate::model
