@@ -1,0 +1,23 @@
+// A data plane the agent programs from each new Snapshot (the BPF maps, the proxy's config).
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "agent/compiler/snapshot.h"
+
+namespace xgate::appliers {
+
+class Applier {
+ public:
+  virtual ~Applier() = default;
+  virtual std::string Name() const = 0;
+  // Programs the data plane from `snapshot`, whole or not at all: on error the data plane
+  // keeps serving the previous snapshot.
+  virtual absl::Status Apply(const compiler::Snapshot& snapshot) = 0;
+  // Called once when the agent stops. `detach` is --detach-on-exit: remove programs and
+  // pins; otherwise leave the data plane serving.
+  virtual void Stop(bool detach) {}
+};
+
+}  // namespace xgate::appliers
