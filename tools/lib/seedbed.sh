@@ -1,0 +1,208 @@
+# The seed article's scenario as a test bed in network namespaces, shared by tools/demo and
+# the end-to-end tests. Source it, then: seedbed_up v1alpha1|v1; ...; seedbed_down.
+#
+#   client ns  198.18.0.2 --veth-- 198.18.0.1  node ns (xgate-agent, xgate-proxy)
+#                                  198.18.1.1  bridge --veth-- foo-auth 198.18.1.11, foo-home .12, foo-404 .13
+#                                  198.18.2.1  bridge --veth-- bar-v1 198.18.2.11 and .12, bar-v2 198.18.2.21
+#
+# The Gateway prod-web has no spec.addresses, so it serves on the address of the interface
+# the agent is attached to (198.18.0.1), as a host-network data plane does.
+
+XGATE_ROOT=${XGATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+XGATE_BUILD=${XGATE_BUILD:-$XGATE_ROOT/build}
+XGATE_SHARED=${XGATE_SHARED:-$XGATE_ROOT/../shared}
+
+SEED_ID=${SEED_ID:-$$}
+SEED_CLIENT=xgc$SEED_ID
+SEED_NODE=xgn$SEED_ID
+SEED_NODE_IP=198.18.0.1
+SEED_WORK=""
+SEED_AGENT_PID=""
+SEED_PIDS=()
+SEED_BACKENDS=(
+  "foo foo-auth 198.18.1.11"
+  "foo foo-home 198.18.1.12"
+  "foo foo-404 198.18.1.13"
+  "bar bar-v1 198.18.2.11"
+  "bar bar-v1 198.18.2.12"
+  "bar bar-v2 198.18.2.21"
+)
+
+seed_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# Waits up to $1 seconds for the command after it to succeed.
+seed_wait() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# Makes a CA and a *.example.com certificate, and writes the kubernetes.io/tls Secret.
+seed_certs() {
+  local dir=$1 name=${2:-server}
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=xgate demo CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  seed_issue "$dir" "$name"
+}
+
+seed_issue() {
+  local dir=$1 name=$2
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=*.example.com" \
+    -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:*.example.com,DNS:example.com\n' >"$dir/$name.ext"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 2 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
+}
+
+# Writes the Secret admin-controlled-cert (namespace default) from certs/$1.{pem,key}.
+seed_secret() {
+  local name=$1
+  cat >"$SEED_WORK/manifests/secret.yaml.tmp" <<YAML
+apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata:
+  name: admin-controlled-cert
+  namespace: default
+data:
+  tls.crt: $(base64 -w0 <"$SEED_WORK/certs/$name.pem")
+  tls.key: $(base64 -w0 <"$SEED_WORK/certs/$name.key")
+YAML
+  mv "$SEED_WORK/manifests/secret.yaml.tmp" "$SEED_WORK/manifests/secret.yaml"
+}
+
+# Writes the manifests: the article's three v1alpha1 files verbatim (or seed-v1), plus what
+# the article leaves out, taken from seed-v1: GatewayClass acme-lb, the Services and
+# EndpointSlices.
+seed_manifests() {
+  local version=$1 dir=$SEED_WORK/manifests
+  mkdir -p "$dir"
+  if [ "$version" = v1alpha1 ]; then
+    cp "$XGATE_SHARED"/examples/seed-v1alpha1/*.yaml "$dir/"
+    /usr/bin/python3 - "$XGATE_SHARED/examples/seed-v1" "$dir/services.yaml" <<'PY'
+import sys, yaml, pathlib
+docs = []
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.yaml")):
+    docs += [d for d in yaml.safe_load_all(f.read_text()) if d and d["kind"] in ("GatewayClass", "Service", "EndpointSlice")]
+pathlib.Path(sys.argv[2]).write_text(yaml.safe_dump_all(docs))
+PY
+  else
+    cp "$XGATE_SHARED"/examples/seed-v1/*.yaml "$dir/"
+  fi
+  seed_secret server
+}
+
+seed_netns() {
+  ip netns add "$SEED_CLIENT"
+  ip netns add "$SEED_NODE"
+  ip -n "$SEED_NODE" link set lo up
+  ip -n "$SEED_CLIENT" link set lo up
+  ip link add "c$SEED_ID" netns "$SEED_CLIENT" type veth peer name "n$SEED_ID" netns "$SEED_NODE"
+  ip -n "$SEED_CLIENT" addr add 198.18.0.2/24 dev "c$SEED_ID"
+  ip -n "$SEED_NODE" addr add "$SEED_NODE_IP/24" dev "n$SEED_ID"
+  ip -n "$SEED_CLIENT" link set "c$SEED_ID" up
+  ip -n "$SEED_NODE" link set "n$SEED_ID" up
+  ip -n "$SEED_CLIENT" route add 198.18.0.0/15 via "$SEED_NODE_IP"
+  ip netns exec "$SEED_NODE" sysctl -qw net.ipv4.ip_forward=1
+  local net
+  for net in 1 2; do
+    ip -n "$SEED_NODE" link add "br$net" type bridge
+    ip -n "$SEED_NODE" addr add "198.18.$net.1/24" dev "br$net"
+    ip -n "$SEED_NODE" link set "br$net" up
+  done
+  local i=0 entry ns svc ip
+  for entry in "${SEED_BACKENDS[@]}"; do
+    read -r ns svc ip <<<"$entry"
+    i=$((i + 1))
+    local pod=xgb$SEED_ID-$i
+    ip netns add "$pod"
+    ip -n "$pod" link set lo up
+    ip link add "b$SEED_ID-$i" netns "$pod" type veth peer name "p$i" netns "$SEED_NODE"
+    ip -n "$pod" addr add "$ip/24" dev "b$SEED_ID-$i"
+    ip -n "$pod" link set "b$SEED_ID-$i" up
+    ip -n "$pod" route add default via "${ip%.*}.1"
+    ip -n "$SEED_NODE" link set "p$i" master "br$(cut -d. -f3 <<<"$ip")"
+    ip -n "$SEED_NODE" link set "p$i" up
+  done
+}
+
+seed_backends() {
+  local i=0 entry ns svc ip
+  declare -A seen=()
+  for entry in "${SEED_BACKENDS[@]}"; do
+    read -r ns svc ip <<<"$entry"
+    i=$((i + 1))
+    local n=${seen[$svc]:-0}
+    seen[$svc]=$((n + 1))
+    ip netns exec "xgb$SEED_ID-$i" "$XGATE_BUILD/xgate-echo" --listen "$ip:8080" \
+      --namespace "$ns" --pod "$svc-$n" >"$SEED_WORK/echo-$i.log" 2>&1 &
+    SEED_PIDS+=($!)
+  done
+  for entry in "${SEED_BACKENDS[@]}"; do
+    read -r ns svc ip <<<"$entry"
+    seed_wait 10 ip netns exec "$SEED_NODE" bash -c "exec 3<>/dev/tcp/$ip/8080" ||
+      { seed_log "echo backend $ip did not start"; return 1; }
+  done
+}
+
+seed_agent() {
+  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --manifests "$SEED_WORK/manifests" \
+    --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
+    --admin-socket "$SEED_WORK/admin.sock" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
+  SEED_AGENT_PID=$!
+  seed_wait 30 seed_curl_ok https://foo.example.com/login ||
+    { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
+}
+
+# curl from the client namespace, the node address resolved for every *.example.com name.
+seed_curl() {
+  local url=$1
+  shift
+  local host=${url#https://}
+  host=${host%%/*}
+  ip netns exec "$SEED_CLIENT" curl -sS --max-time 5 --cacert "$SEED_WORK/certs/ca.pem" \
+    --resolve "$host:443:$SEED_NODE_IP" "$@" "$url"
+}
+
+seed_curl_ok() { seed_curl "$1" -f -o /dev/null; }
+
+# The pod that answered (the echo backend's "pod" field).
+seed_pod() {
+  seed_curl "$@" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["pod"])'
+}
+
+seedbed_up() {
+  local version=$1
+  SEED_WORK=$(mktemp -d /tmp/xgate-seed.XXXXXX)
+  mkdir -p "$SEED_WORK/certs"
+  trap seedbed_down EXIT
+  trap 'exit 130' INT TERM
+  seed_certs "$SEED_WORK/certs" server
+  seed_manifests "$version"
+  seed_netns
+  seed_backends
+  seed_agent
+}
+
+seedbed_down() {
+  trap - EXIT
+  if [ -n "$SEED_AGENT_PID" ]; then
+    kill -TERM "$SEED_AGENT_PID" 2>/dev/null
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$SEED_AGENT_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+    kill -KILL "$SEED_AGENT_PID" 2>/dev/null
+  fi
+  local pid
+  for pid in "${SEED_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  local i
+  for i in $(seq 1 ${#SEED_BACKENDS[@]}); do ip netns del "xgb$SEED_ID-$i" 2>/dev/null; done
+  ip netns del "$SEED_CLIENT" 2>/dev/null
+  ip netns del "$SEED_NODE" 2>/dev/null
+  rm -rf "/sys/fs/bpf/xgate-seed$SEED_ID" 2>/dev/null
+  [ -n "$SEED_WORK" ] && [ -z "${SEED_KEEP:-}" ] && rm -rf "$SEED_WORK"
+  return 0
+}
