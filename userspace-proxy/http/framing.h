@@ -1,0 +1,106 @@
+// Building blocks shared by the request and response parsers: a resumable scanner for a
+// block of header field lines (a head or a trailer section) and a body decoder for
+// Content-Length and chunked bodies. Most callers want RequestParser/ResponseParser.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "userspace-proxy/http/message.h"
+
+namespace xgate::http {
+
+// Scans "start-line CRLF *(field-line CRLF) CRLF" (or, without a start line, a trailer
+// section) strictly per RFC 9112, resumable at any byte boundary. It keeps offsets, not
+// pointers, so the caller may move its buffer between calls as long as the bytes from the
+// block's start stay the same.
+class FieldBlockScanner {
+ public:
+  struct Config {
+    bool has_start_line = true;
+    size_t max_start_line = 8 * 1024;
+    size_t max_bytes = 64 * 1024;
+    size_t max_fields = 100;
+    ParseError start_line_too_long = ParseError::kRequestLineTooLong;
+    ParseError too_large = ParseError::kHeadTooLarge;
+    ParseError too_many = ParseError::kTooManyHeaders;
+  };
+  enum class Result : uint8_t { kNeedMore, kDone, kError };
+
+  explicit FieldBlockScanner(const Config& config);
+
+  // `input` starts at the first byte of the block.
+  Result Scan(std::string_view input);
+  // After kDone: the block's size (terminating empty line included), its start line (without
+  // CRLF) and its fields as views into `input`, which must be the bytes passed to Scan().
+  size_t block_size() const { return block_size_; }
+  std::string_view start_line(std::string_view input) const;
+  void Fields(std::string_view input, std::vector<HeaderView>* out) const;
+  ParseError error() const { return error_; }
+  void Reset();
+
+ private:
+  struct FieldOffsets {
+    uint32_t name_pos, name_len, value_pos, value_len;
+  };
+  Result Fail(ParseError error);
+  ParseError CheckStartLineBytes(std::string_view line) const;
+  ParseError AddField(std::string_view input, size_t begin, size_t end);
+
+  Config config_;
+  size_t scan_pos_ = 0;    // next byte to search for LF
+  size_t line_start_ = 0;  // first byte of the line being scanned
+  size_t start_line_end_ = 0;
+  size_t block_size_ = 0;
+  bool start_line_done_ = false;
+  ParseError error_ = ParseError::kNone;
+  std::vector<FieldOffsets> fields_;  // capacity reserved once
+};
+
+// Delimits a body: Content-Length, chunked (extensions tolerated, trailers parsed and
+// bounded), or until the connection closes. Never buffers body bytes.
+class BodyDecoder {
+ public:
+  explicit BodyDecoder(const Limits& limits);
+
+  void Start(BodyFraming framing, uint64_t content_length);
+  // Next step over `input` (kNeedMore, kBodyData, kMessageComplete or kError).
+  Step Decode(std::string_view input);
+  // The peer closed: kMessageComplete for an until-close body, else kError (kUnexpectedEof).
+  Step Eof();
+  // Trailer fields, as views into the input of the Decode() call that completed the message.
+  const std::vector<HeaderView>& trailers() const { return trailers_; }
+  ParseError error() const { return error_; }
+  bool done() const { return state_ == State::kDone; }
+  void Reset();
+
+ private:
+  enum class State : uint8_t {
+    kDone,
+    kLength,
+    kUntilClose,
+    kChunkSize,
+    kChunkSizeWs,
+    kChunkExt,
+    kChunkSizeLf,
+    kChunkData,
+    kChunkDataCr,
+    kChunkDataLf,
+    kTrailers,
+    kFailed,
+  };
+  Step Fail(ParseError error);
+  Step DecodeChunked(std::string_view input);
+
+  State state_ = State::kDone;
+  ParseError error_ = ParseError::kNone;
+  uint64_t remaining_ = 0;
+  uint64_t chunk_size_ = 0;
+  size_t size_digits_ = 0;
+  size_t size_line_bytes_ = 0;
+  FieldBlockScanner trailer_scanner_;
+  std::vector<HeaderView> trailers_;  // capacity reserved once
+};
+
+}  // namespace xgate::http

@@ -1,0 +1,158 @@
+// Owned HTTP message heads (what filters edit and the serializer writes) and the
+// small vocabulary shared by the request and response parsers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xgate::http {
+
+// ASCII case-insensitive equality, for header names and hostnames.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// One header field line, as a view into the connection buffer (parser output).
+struct HeaderView {
+  std::string_view name;
+  std::string_view value;  // leading and trailing whitespace already trimmed
+};
+
+// One owned header field line.
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+// Ordered header fields with case-insensitive name lookups. Order and duplicates are kept,
+// because they are forwarded as received.
+class HeaderMap {
+ public:
+  HeaderMap() = default;
+
+  // First value with this name, or nullopt.
+  std::optional<std::string_view> Get(std::string_view name) const;
+  // Every value with this name joined with ", " (RFC 9110 5.3), or nullopt if absent.
+  std::optional<std::string> GetJoined(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  // Replaces every field with this name by one field (added at the end when absent,
+  // else in the place of the first one).
+  void Set(std::string_view name, std::string_view value);
+  // Appends a field line, keeping the existing ones.
+  void Add(std::string_view name, std::string_view value);
+  // Removes every field with this name; returns how many were removed.
+  size_t Remove(std::string_view name);
+
+  const std::vector<Header>& fields() const { return fields_; }
+  std::vector<Header>& mutable_fields() { return fields_; }
+  size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+
+ private:
+  std::vector<Header> fields_;
+};
+
+// A request head as forwarded upstream. `host` is the Host header (or the authority of an
+// absolute-form target) kept apart from `headers`, which never hold a Host field.
+struct RequestHead {
+  std::string method;
+  std::string path;       // origin-form target: path plus "?query" when there is one
+  std::string host;       // as received, port included when the client sent one
+  int version_minor = 1;  // HTTP/1.<minor>
+  HeaderMap headers;
+
+  // The path without the query, and the query without '?' ("" when none).
+  std::string_view PathOnly() const;
+  std::string_view Query() const;
+  // `host` without a trailing ":port" (IPv6 literals keep their brackets).
+  std::string_view HostWithoutPort() const;
+};
+
+struct ResponseHead {
+  int status = 200;
+  std::string reason;
+  int version_minor = 1;
+  HeaderMap headers;
+};
+
+// Why a message was refused. Stable names for metrics: see ParseErrorName().
+enum class ParseError : uint8_t {
+  kNone = 0,
+  kBadMethod,                          // 400: method is not a token
+  kBadTarget,                          // 400: request-target syntax
+  kBadVersion,                         // 400: not "HTTP/d.d"
+  kUnsupportedVersion,                 // 505: HTTP/2.0 and up, HTTP/0.x
+  kRequestLineTooLong,                 // 414
+  kHeadTooLarge,                       // 431: start line plus fields beyond Limits::max_head_bytes
+  kTooManyHeaders,                     // 431
+  kBadHeaderName,                      // 400: empty or non-token field name
+  kWhitespaceBeforeColon,              // 400 (RFC 9112 5.1)
+  kObsFold,                            // 400 (RFC 9112 5.2)
+  kBareCR,                             // 400: CR not followed by LF
+  kBareLF,                             // 400: LF without CR before it
+  kNulByte,                            // 400
+  kBadHeaderValue,                     // 400: control characters in a field value
+  kMissingHost,                        // 400: HTTP/1.1 request without Host (RFC 9112 3.2)
+  kDuplicateHost,                      // 400
+  kBadHost,                            // 400
+  kBadContentLength,                   // 400: not digits, or overflows
+  kConflictingContentLength,           // 400: several differing values
+  kContentLengthWithTransferEncoding,  // 400: both present (smuggling guard)
+  kTransferEncodingNotChunked,         // 400: chunked missing, not final, or applied twice
+  kUnsupportedTransferEncoding,        // 501: a coding other than chunked
+  kTransferEncodingInHttp10,           // 400 (RFC 9112 6.1)
+  kBadChunkSize,                       // 400: empty or non-hex chunk size
+  kChunkSizeOverflow,                  // 400
+  kBadChunkExtension,                  // 400
+  kBadChunkTerminator,                 // 400: chunk data not followed by CRLF
+  kTrailersTooLarge,                   // 431
+  kBadTrailer,                         // 400
+  kBadStatusLine,                      // response side: status-line syntax
+  kUnsupportedMethod,                  // 501: CONNECT (not proxied by this engine)
+  kUnexpectedEof,                      // the peer closed mid-message
+};
+
+// A lower_snake_case name for metrics and logs, e.g. "obs_fold".
+std::string_view ParseErrorName(ParseError error);
+// The status to answer with: 400, 414, 431, 501 or 505 (0 for kNone).
+int ParseErrorStatus(ParseError error);
+
+// Bounds applied while parsing a head. Defaults are what the proxy uses.
+struct Limits {
+  size_t max_request_line = 8 * 1024;    // 414 beyond (status line for responses)
+  size_t max_head_bytes = 64 * 1024;     // 431 beyond, start line included
+  size_t max_headers = 100;              // 431 beyond
+  size_t max_trailer_bytes = 16 * 1024;  // 431 beyond
+  size_t max_trailers = 32;              // 431 beyond
+};
+
+// How the body of a message is delimited.
+enum class BodyFraming : uint8_t {
+  kNone,           // no body
+  kContentLength,  // exactly content_length bytes
+  kChunked,        // chunked transfer coding
+  kUntilClose,     // responses only: the body ends when the connection closes
+};
+
+// What one parser step produced.
+enum class StepKind : uint8_t {
+  kNeedMore,         // give more bytes: input exhausted without a complete item
+  kHeadComplete,     // head() is valid (views into the input passed to this call)
+  kBodyData,         // Step::body holds body bytes (a view into the input)
+  kMessageComplete,  // message finished; trailers() valid if chunked. Parser is ready for
+                     // the next message (pipelining): call again with the remaining bytes.
+  kError,            // error() says why; the connection must be closed after answering
+};
+
+struct Step {
+  StepKind kind = StepKind::kNeedMore;
+  // Bytes at the start of the input that this step used: the caller drops them before the
+  // next call (or passes input.substr(consumed)). While a head or a trailer section is
+  // incomplete this is 0 and the caller must pass the same bytes again plus the new ones;
+  // the parser remembers how far it scanned, so nothing is scanned twice.
+  size_t consumed = 0;
+  std::string_view body;  // kBodyData only
+};
+
+}  // namespace xgate::http

@@ -1,0 +1,71 @@
+// Incremental, strict (RFC 9112) HTTP/1.x response parser for the client side (replies
+// from upstream). Same stepping contract as RequestParser (see request_parser.h).
+//
+// Body rules (RFC 9112 6.3): a response to HEAD, any 1xx, 204 and 304 have no body;
+// chunked when Transfer-Encoding ends in chunked; Content-Length; else until close.
+// A 1xx response (e.g. 100 Continue) completes as its own message and the parser then
+// expects the final response to the same request.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "userspace-proxy/http/framing.h"
+#include "userspace-proxy/http/message.h"
+
+namespace xgate::http {
+
+struct ResponseHeadView {
+  int version_minor = 1;
+  int status = 0;
+  std::string_view reason;
+  std::span<const HeaderView> headers;
+
+  BodyFraming framing = BodyFraming::kNone;
+  uint64_t content_length = 0;  // kContentLength only
+  bool keep_alive = true;       // the upstream connection may be reused after this response
+
+  std::optional<std::string_view> Get(std::string_view name) const;
+};
+
+// An owned copy of the head.
+ResponseHead ToResponseHead(const ResponseHeadView& view);
+
+class ResponseParser {
+ public:
+  explicit ResponseParser(const Limits& limits = Limits());
+
+  // The method of the request this response answers ("HEAD" means no body). Call before
+  // parsing each response; it is kept across 1xx interim responses.
+  void ExpectResponseTo(std::string_view method);
+
+  Step Parse(std::string_view input);
+  // The upstream closed: kMessageComplete for an until-close body, kNeedMore when between
+  // messages, else kError with kUnexpectedEof.
+  Step OnEof();
+
+  const ResponseHeadView& head() const { return head_; }
+  std::span<const HeaderView> trailers() const { return body_.trailers(); }
+  ParseError error() const { return error_; }
+  bool in_body() const { return state_ == State::kBody; }
+  void Reset();
+
+ private:
+  enum class State : uint8_t { kHead, kBody, kFailed };
+  Step Fail(ParseError error);
+  Step ParseHead(std::string_view input);
+  ParseError Interpret(std::string_view input);
+
+  Limits limits_;
+  State state_ = State::kHead;
+  ParseError error_ = ParseError::kNone;
+  bool head_request_ = false;
+  FieldBlockScanner scanner_;
+  BodyDecoder body_;
+  std::vector<HeaderView> headers_;  // capacity reserved once
+  ResponseHeadView head_;
+};
+
+}  // namespace xgate::http
