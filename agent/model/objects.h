@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace xgate::model {
 
@@ -262,6 +261,14 @@ struct Object {
   // The object as Kubernetes would store it (v1 shape, after conversion and defaulting),
   // without status: what `xgatectl check -o json` prints, with status added.
   nlohmann::json raw;
+  // v1alpha1 routes only (networking.x-k8s.io, converted on load): the route had no
+  // parentRefs, so it attaches by labels to every listener whose route_selector matches its
+  // labels and whose allowedRoutes admits its namespace, as v1alpha1 did.
+  bool v1alpha1_selector_binding = false;
+  // v1alpha1 routes only: spec.gateways.allow was SameNamespace, so only Gateways in the
+  // route's own namespace may select it. (v1alpha1 defaulted this field to SameNamespace; a
+  // route that omits it is taken as All, which is what the 2021 examples expect.)
+  bool v1alpha1_same_namespace_only = false;
 };
 
 struct GatewayClass : Object {
@@ -290,6 +297,10 @@ struct Listener {
   std::string protocol;  // HTTP, HTTPS, TLS, TCP, UDP (others are kept and refused by the binder)
   std::optional<GatewayTLSConfig> tls;
   AllowedRoutes allowed_routes;
+  // v1alpha1 only: routes must carry these labels (listener.routes.selector), in addition
+  // to being admitted by allowed_routes. Routes marked v1alpha1_selector_binding attach to
+  // this listener when it matches their labels.
+  std::optional<LabelSelector> route_selector;
 };
 
 struct GatewayAddress {

@@ -1,0 +1,34 @@
+// Decoders from a manifest's (v1-shaped) JSON to the typed objects of objects.h. Each checks
+// the rules the CRD (or the core API) enforces and throws DecodeError naming the field.
+#pragma once
+
+#include "agent/model/decode_node.h"
+#include "agent/model/objects.h"
+
+namespace xgate::model {
+
+// metadata: name, namespace (defaulted to "default" for namespaced kinds), labels,
+// annotations, generation (defaulted to 1), creationTimestamp.
+void DecodeMeta(const Node& root, Kind kind, ObjectMeta& meta);
+
+void DecodeGatewayClass(const Node& root, GatewayClass& out);
+void DecodeGateway(const Node& root, Gateway& out);
+void DecodeReferenceGrant(const Node& root, ReferenceGrant& out);
+void DecodeHTTPRoute(const Node& root, HTTPRoute& out);
+void DecodeTCPRoute(const Node& root, TCPRoute& out);
+void DecodeUDPRoute(const Node& root, UDPRoute& out);
+void DecodeTLSRoute(const Node& root, TLSRoute& out);
+void DecodeService(const Node& root, Service& out);
+void DecodeEndpointSlice(const Node& root, EndpointSlice& out);
+void DecodeSecret(const Node& root, Secret& out);
+
+// Shared pieces.
+LabelSelector DecodeLabelSelector(const Node& node);
+std::vector<ParentReference> DecodeParentRefs(const Node& spec);
+// A BackendObjectReference (group "" and kind Service by default; port required for a
+// Service). With `weighted`, also the weight (default 1).
+BackendRef DecodeBackendRef(const Node& node, bool weighted);
+// A SecretObjectReference (group "" and kind Secret by default).
+ObjectReference DecodeSecretRef(const Node& node);
+
+}  // namespace xgate::model

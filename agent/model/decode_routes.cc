@@ -1,0 +1,425 @@
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "agent/model/decode.h"
+
+namespace xgate::model {
+namespace {
+
+constexpr int64_t kMaxWeight = 1000000;
+
+std::vector<std::string> DecodeHostnames(const Node& spec) {
+  std::vector<std::string> out = spec.StrList("hostnames", 16);
+  for (size_t i = 0; i < out.size(); ++i) {
+    CheckHostname(absl::StrCat(spec.PathOf("hostnames"), "[", i, "]"), out[i]);
+  }
+  return out;
+}
+
+HTTPPathMatch DecodePathMatch(const Node& match) {
+  HTTPPathMatch out;
+  Node path = match.ChildOrEmpty("path");
+  std::string type = path.StrOr("type", "PathPrefix");
+  CheckEnum(path.PathOf("type"), type, {"Exact", "PathPrefix", "RegularExpression"});
+  out.type = type == "Exact"        ? PathMatchType::kExact
+             : type == "PathPrefix" ? PathMatchType::kPathPrefix
+                                    : PathMatchType::kRegularExpression;
+  out.value = path.StrOr("value", "/");
+  if (out.type == PathMatchType::kRegularExpression) {
+    CheckLength(path.PathOf("value"), out.value, 1024);
+  } else {
+    CheckHTTPPath(path.PathOf("value"), out.value);
+  }
+  return out;
+}
+
+StringMatchType DecodeStringMatchType(const Node& node) {
+  std::string type = node.StrOr("type", "Exact");
+  CheckEnum(node.PathOf("type"), type, {"Exact", "RegularExpression"});
+  return type == "Exact" ? StringMatchType::kExact : StringMatchType::kRegularExpression;
+}
+
+HTTPRouteMatch DecodeMatch(const Node& m) {
+  HTTPRouteMatch out;
+  out.path = DecodePathMatch(m);
+  std::set<std::string> seen;
+  for (const Node& h : m.Items("headers", 16)) {
+    HTTPHeaderMatch hm;
+    hm.type = DecodeStringMatchType(h);
+    hm.name = h.Str("name");
+    CheckHeaderName(h.PathOf("name"), hm.name);
+    if (!seen.insert(absl::AsciiStrToLower(hm.name)).second) {
+      h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
+                                    "\" appears twice in this match"));
+    }
+    hm.value = h.Str("value");
+    CheckLength(h.PathOf("value"), hm.value, 4096);
+    out.headers.push_back(std::move(hm));
+  }
+  seen.clear();
+  for (const Node& q : m.Items("queryParams", 16)) {
+    HTTPQueryParamMatch qm;
+    qm.type = DecodeStringMatchType(q);
+    qm.name = q.Str("name");
+    CheckHeaderName(q.PathOf("name"), qm.name);
+    if (!seen.insert(qm.name).second) {
+      q.FailAt("name", absl::StrCat("Duplicate value: query param match \"", qm.name,
+                                    "\" appears twice in this match"));
+    }
+    qm.value = q.Str("value");
+    CheckLength(q.PathOf("value"), qm.value, 1024);
+    out.query_params.push_back(std::move(qm));
+  }
+  out.method = m.OptStr("method");
+  if (out.method) {
+    CheckEnum(m.PathOf("method"), *out.method,
+              {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"});
+  }
+  return out;
+}
+
+std::vector<HTTPHeader> DecodeHeaderList(const Node& node, const std::string& key) {
+  std::vector<HTTPHeader> out;
+  std::set<std::string> seen;
+  for (const Node& h : node.Items(key, 16)) {
+    HTTPHeader header{h.Str("name"), h.OptStr("value").value_or("")};
+    if (!h.Has("value")) h.FailAt("value", "Required value");
+    CheckHeaderName(h.PathOf("name"), header.name);
+    CheckLength(h.PathOf("value"), header.value, 4096);
+    if (!seen.insert(absl::AsciiStrToLower(header.name)).second) {
+      h.FailAt("name", absl::StrCat("Duplicate value: \"", header.name, "\""));
+    }
+    out.push_back(std::move(header));
+  }
+  return out;
+}
+
+HTTPHeaderModifier DecodeHeaderModifier(const Node& node) {
+  HTTPHeaderModifier out;
+  out.set = DecodeHeaderList(node, "set");
+  out.add = DecodeHeaderList(node, "add");
+  out.remove = node.StrList("remove", 16);
+  for (size_t i = 0; i < out.remove.size(); ++i) {
+    CheckHeaderName(absl::StrCat(node.PathOf("remove"), "[", i, "]"), out.remove[i]);
+  }
+  return out;
+}
+
+HTTPPathModifier DecodePathModifier(const Node& node) {
+  HTTPPathModifier out;
+  std::string type = node.Str("type");
+  CheckEnum(node.PathOf("type"), type, {"ReplaceFullPath", "ReplacePrefixMatch"});
+  bool full = type == "ReplaceFullPath";
+  out.type = full ? PathModifierType::kReplaceFullPath : PathModifierType::kReplacePrefixMatch;
+  const char* want = full ? "replaceFullPath" : "replacePrefixMatch";
+  const char* other = full ? "replacePrefixMatch" : "replaceFullPath";
+  if (node.Has(other)) {
+    node.FailAt(other, absl::StrCat("Forbidden: type must be '",
+                                    full ? "ReplacePrefixMatch" : "ReplaceFullPath", "' when ",
+                                    other, " is set"));
+  }
+  auto value = node.OptStr(want);
+  if (!value) {
+    node.FailAt(want, absl::StrCat("Required value: ", want,
+                                   " must be specified when type is "
+                                   "set to '",
+                                   type, "'"));
+  }
+  out.value = *value;
+  CheckLength(node.PathOf(want), out.value, 1024);
+  if (!out.value.empty() && out.value[0] != '/') {
+    node.FailAt(want, absl::StrCat("Invalid value: \"", out.value, "\": must start with '/'"));
+  }
+  return out;
+}
+
+ObjectReference DecodeBackendObjectRef(const Node& node) {
+  return DecodeBackendRef(node, false).ref;
+}
+
+HTTPRouteFilter DecodeFilter(const Node& f) {
+  HTTPRouteFilter out;
+  static const std::vector<std::pair<std::string, std::string>> kTypes = {
+      {"RequestHeaderModifier", "requestHeaderModifier"},
+      {"ResponseHeaderModifier", "responseHeaderModifier"},
+      {"RequestRedirect", "requestRedirect"},
+      {"URLRewrite", "urlRewrite"},
+      {"RequestMirror", "requestMirror"},
+      {"ExtensionRef", "extensionRef"}};
+  std::string type = f.Str("type");
+  std::vector<std::string> names;
+  for (const auto& t : kTypes) names.push_back(t.first);
+  CheckEnum(f.PathOf("type"), type, names);
+  for (size_t i = 0; i < kTypes.size(); ++i) {
+    const auto& [tname, field] = kTypes[i];
+    if (tname == type) {
+      out.type = static_cast<HTTPFilterType>(i);
+      if (!f.Has(field)) {
+        f.FailAt(field, absl::StrCat("Required value: filter.", field, " must be specified for ",
+                                     tname, " filter.type"));
+      }
+    } else if (f.Has(field)) {
+      f.FailAt(field, absl::StrCat("Forbidden: filter.", field,
+                                   " must be nil if the filter.type "
+                                   "is not ",
+                                   tname));
+    }
+  }
+  switch (out.type) {
+    case HTTPFilterType::kRequestHeaderModifier:
+      out.request_header_modifier = DecodeHeaderModifier(f.Child("requestHeaderModifier"));
+      break;
+    case HTTPFilterType::kResponseHeaderModifier:
+      out.response_header_modifier = DecodeHeaderModifier(f.Child("responseHeaderModifier"));
+      break;
+    case HTTPFilterType::kRequestRedirect: {
+      Node r = f.Child("requestRedirect");
+      auto& rr = out.request_redirect;
+      rr.scheme = r.OptStr("scheme");
+      if (rr.scheme) CheckEnum(r.PathOf("scheme"), *rr.scheme, {"http", "https"});
+      rr.hostname = r.OptStr("hostname");
+      if (rr.hostname) CheckPreciseHostname(r.PathOf("hostname"), *rr.hostname);
+      if (auto p = r.OptChild("path")) rr.path = DecodePathModifier(*p);
+      if (auto port = r.OptInt("port", 1, 65535)) rr.port = static_cast<int>(*port);
+      rr.status_code = static_cast<int>(r.IntOr("statusCode", 302, 0, 999));
+      if (rr.status_code != 301 && rr.status_code != 302 && rr.status_code != 303 &&
+          rr.status_code != 307 && rr.status_code != 308) {
+        r.FailAt("statusCode", absl::StrCat("Unsupported value: ", rr.status_code,
+                                            ": supported values: 301, 302, 303, 307, 308"));
+      }
+      break;
+    }
+    case HTTPFilterType::kURLRewrite: {
+      Node r = f.Child("urlRewrite");
+      out.url_rewrite.hostname = r.OptStr("hostname");
+      if (out.url_rewrite.hostname)
+        CheckPreciseHostname(r.PathOf("hostname"), *out.url_rewrite.hostname);
+      if (auto p = r.OptChild("path")) out.url_rewrite.path = DecodePathModifier(*p);
+      break;
+    }
+    case HTTPFilterType::kRequestMirror: {
+      Node m = f.Child("requestMirror");
+      out.request_mirror.backend_ref = DecodeBackendObjectRef(m.Child("backendRef"));
+      auto percent = m.OptInt("percent", 0, 100);
+      if (auto frac = m.OptChild("fraction")) {
+        if (percent)
+          m.FailAt("fraction", "Forbidden: only one of percent or fraction may be specified");
+        int64_t num = frac->Int("numerator", 0, INT32_MAX);
+        int64_t den = frac->IntOr("denominator", 100, 1, INT32_MAX);
+        if (num > den)
+          frac->FailAt("numerator",
+                       "Invalid value: numerator must be less than or equal to denominator");
+        out.request_mirror.numerator = static_cast<int>(num);
+        out.request_mirror.denominator = static_cast<int>(den);
+      } else if (percent) {
+        out.request_mirror.numerator = static_cast<int>(*percent);
+        out.request_mirror.denominator = 100;
+      }
+      break;
+    }
+    case HTTPFilterType::kExtensionRef: {
+      Node e = f.Child("extensionRef");
+      auto& ref = out.extension_ref;
+      ref.group = e.OptStr("group").value_or("");
+      if (!e.Has("group")) e.FailAt("group", "Required value");
+      CheckGroup(e.PathOf("group"), ref.group);
+      ref.kind = e.Str("kind");
+      CheckKindName(e.PathOf("kind"), ref.kind);
+      ref.name = e.Str("name");
+      CheckLength(e.PathOf("name"), ref.name, 253);
+      break;
+    }
+  }
+  return out;
+}
+
+// The per-list CEL rules of the filters of a rule or a backendRef.
+std::vector<HTTPRouteFilter> DecodeFilters(const Node& owner) {
+  std::vector<HTTPRouteFilter> out;
+  std::set<HTTPFilterType> seen;
+  for (const Node& f : owner.Items("filters", 16)) {
+    HTTPRouteFilter filter = DecodeFilter(f);
+    bool unique = filter.type != HTTPFilterType::kRequestMirror &&
+                  filter.type != HTTPFilterType::kExtensionRef;
+    if (unique && !seen.insert(filter.type).second) {
+      f.FailAt("type", absl::StrCat("Invalid value: ", f.json()["type"].get<std::string>(),
+                                    " filter cannot be repeated"));
+    }
+    seen.insert(filter.type);
+    out.push_back(std::move(filter));
+  }
+  if (seen.count(HTTPFilterType::kRequestRedirect) && seen.count(HTTPFilterType::kURLRewrite)) {
+    owner.FailAt("filters",
+                 "Invalid value: may specify either RequestRedirect or URLRewrite, but not both");
+  }
+  return out;
+}
+
+bool UsesReplacePrefixMatch(const std::vector<HTTPRouteFilter>& filters) {
+  for (const auto& f : filters) {
+    const std::optional<HTTPPathModifier>* path = nullptr;
+    if (f.type == HTTPFilterType::kRequestRedirect) path = &f.request_redirect.path;
+    if (f.type == HTTPFilterType::kURLRewrite) path = &f.url_rewrite.path;
+    if (path && *path && (*path)->type == PathModifierType::kReplacePrefixMatch) return true;
+  }
+  return false;
+}
+
+HTTPRouteRule DecodeHTTPRule(const Node& r) {
+  HTTPRouteRule out;
+  out.name = r.OptStr("name");
+  if (out.name) CheckSectionName(r.PathOf("name"), *out.name);
+  if (!r.Has("matches") || (r.json()["matches"].is_array() && r.json()["matches"].empty())) {
+    r.json()["matches"] = nlohmann::json::array({nlohmann::json::object()});
+  }
+  for (const Node& m : r.Items("matches", 64)) out.matches.push_back(DecodeMatch(m));
+  out.filters = DecodeFilters(r);
+  for (const Node& b : r.Items("backendRefs", 16)) {
+    BackendRef br = DecodeBackendRef(b, true);
+    br.filters = DecodeFilters(b);
+    out.backend_refs.push_back(std::move(br));
+  }
+  bool redirect = false;
+  for (const auto& f : out.filters) redirect |= f.type == HTTPFilterType::kRequestRedirect;
+  if (redirect && !out.backend_refs.empty()) {
+    r.FailAt("filters",
+             "Invalid value: RequestRedirect filter must not be used together with "
+             "backendRefs");
+  }
+  if (UsesReplacePrefixMatch(out.filters)) {
+    if (out.matches.size() != 1 || out.matches[0].path.type != PathMatchType::kPathPrefix) {
+      r.FailAt("filters",
+               "Invalid value: when using ReplacePrefixMatch, exactly one "
+               "PathPrefix match must be specified");
+    }
+  }
+  for (size_t i = 0; i < out.backend_refs.size(); ++i) {
+    if (UsesReplacePrefixMatch(out.backend_refs[i].filters) &&
+        (out.matches.size() != 1 || out.matches[0].path.type != PathMatchType::kPathPrefix)) {
+      throw DecodeError(absl::StrCat(r.PathOf("backendRefs"), "[", i, "].filters"),
+                        "Invalid value: when using ReplacePrefixMatch, exactly one PathPrefix "
+                        "match must be specified");
+    }
+  }
+  if (auto t = r.OptChild("timeouts")) {
+    if (auto req = t->OptStr("request"))
+      out.timeouts.request_ms = ParseDuration(t->PathOf("request"), *req);
+    if (auto be = t->OptStr("backendRequest")) {
+      out.timeouts.backend_request_ms = ParseDuration(t->PathOf("backendRequest"), *be);
+    }
+    const auto& rq = out.timeouts.request_ms;
+    const auto& bq = out.timeouts.backend_request_ms;
+    if (rq && bq && *rq != 0 && (*bq == 0 || *bq > *rq)) {
+      t->FailAt("backendRequest",
+                "Invalid value: backendRequest timeout cannot be longer than request timeout");
+    }
+  }
+  return out;
+}
+
+std::vector<L4RouteRule> DecodeL4Rules(const Node& spec) {
+  std::vector<L4RouteRule> out;
+  for (const Node& r : spec.Items("rules", 16, 1)) {
+    L4RouteRule rule;
+    rule.name = r.OptStr("name");
+    if (rule.name) CheckSectionName(r.PathOf("name"), *rule.name);
+    for (const Node& b : r.Items("backendRefs", 16, 1)) {
+      rule.backend_refs.push_back(DecodeBackendRef(b, true));
+    }
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
+void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std::string>>& names) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] && !seen.insert(*names[i]).second) {
+      throw DecodeError(absl::StrCat(spec.PathOf("rules"), "[", i, "].name"),
+                        "Duplicate value: rule name must be unique within the route");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ParentReference> DecodeParentRefs(const Node& spec) {
+  std::vector<ParentReference> out;
+  for (const Node& p : spec.Items("parentRefs", 32)) {
+    ParentReference ref;
+    ref.group = p.StrOr("group", kGatewayGroup);
+    CheckGroup(p.PathOf("group"), ref.group);
+    ref.kind = p.StrOr("kind", "Gateway");
+    CheckKindName(p.PathOf("kind"), ref.kind);
+    ref.ns = p.OptStr("namespace");
+    if (ref.ns) CheckDnsLabel(p.PathOf("namespace"), *ref.ns);
+    ref.name = p.Str("name");
+    CheckLength(p.PathOf("name"), ref.name, 253);
+    ref.section_name = p.OptStr("sectionName");
+    if (ref.section_name) CheckSectionName(p.PathOf("sectionName"), *ref.section_name);
+    if (auto port = p.OptInt("port", 1, 65535)) ref.port = static_cast<int>(*port);
+    out.push_back(std::move(ref));
+  }
+  return out;
+}
+
+BackendRef DecodeBackendRef(const Node& node, bool weighted) {
+  BackendRef out;
+  ObjectReference& ref = out.ref;
+  ref.group = node.StrOr("group", "");
+  CheckGroup(node.PathOf("group"), ref.group);
+  ref.kind = node.StrOr("kind", "Service");
+  CheckKindName(node.PathOf("kind"), ref.kind);
+  ref.name = node.Str("name");
+  CheckLength(node.PathOf("name"), ref.name, 253);
+  ref.ns = node.OptStr("namespace");
+  if (ref.ns) CheckDnsLabel(node.PathOf("namespace"), *ref.ns);
+  if (auto port = node.OptInt("port", 1, 65535)) ref.port = static_cast<int>(*port);
+  if (ref.group.empty() && ref.kind == "Service" && !ref.port) {
+    node.FailAt("port", "Required value: must have port for Service reference");
+  }
+  if (weighted) out.weight = static_cast<int>(node.IntOr("weight", 1, 0, kMaxWeight));
+  return out;
+}
+
+void DecodeHTTPRoute(const Node& root, HTTPRoute& out) {
+  Node spec = root.ChildOrEmpty("spec");
+  out.parent_refs = DecodeParentRefs(spec);
+  out.hostnames = DecodeHostnames(spec);
+  if (!spec.Has("rules")) spec.json()["rules"] = nlohmann::json::array({nlohmann::json::object()});
+  std::vector<std::optional<std::string>> names;
+  size_t total_matches = 0;
+  for (const Node& r : spec.Items("rules", 16)) {
+    out.rules.push_back(DecodeHTTPRule(r));
+    names.push_back(out.rules.back().name);
+    total_matches += out.rules.back().matches.size();
+  }
+  if (total_matches > 128) {
+    spec.FailAt("rules",
+                "Invalid value: the total number of matches across all rules in a "
+                "route must be less than 128");
+  }
+  CheckUniqueRuleNames(spec, names);
+}
+
+void DecodeTCPRoute(const Node& root, TCPRoute& out) {
+  Node spec = root.Child("spec");
+  out.parent_refs = DecodeParentRefs(spec);
+  out.rules = DecodeL4Rules(spec);
+}
+
+void DecodeUDPRoute(const Node& root, UDPRoute& out) {
+  Node spec = root.Child("spec");
+  out.parent_refs = DecodeParentRefs(spec);
+  out.rules = DecodeL4Rules(spec);
+}
+
+void DecodeTLSRoute(const Node& root, TLSRoute& out) {
+  Node spec = root.Child("spec");
+  out.parent_refs = DecodeParentRefs(spec);
+  out.hostnames = DecodeHostnames(spec);
+  out.rules = DecodeL4Rules(spec);
+}
+
+}  // namespace xgate::model

@@ -1,0 +1,343 @@
+#include "agent/model/loader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "agent/model/decode.h"
+#include "agent/model/v1alpha1.h"
+#include "agent/model/yaml_json.h"
+
+namespace xgate::model {
+namespace {
+
+using nlohmann::json;
+
+struct KindInfo {
+  Kind kind;
+  bool v1alpha1 = false;  // networking.x-k8s.io/v1alpha1: convert first
+};
+
+bool IsGatewayKind(const std::string& k) {
+  return k == "GatewayClass" || k == "Gateway" || k == "HTTPRoute" || k == "TCPRoute" ||
+         k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant";
+}
+
+std::optional<Kind> KindFromName(const std::string& name) {
+  for (Kind k : {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute,
+                 Kind::kUDPRoute, Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace,
+                 Kind::kService, Kind::kEndpointSlice, Kind::kSecret}) {
+    if (name == KindName(k)) return k;
+  }
+  return std::nullopt;
+}
+
+// Which of our kinds (apiVersion, kind) is; nullopt for kinds we do not use (skipped).
+// Throws DecodeError for a kind we use written with an apiVersion we do not know.
+std::optional<KindInfo> Classify(const std::string& api_version, const std::string& kind) {
+  std::optional<Kind> k = KindFromName(kind);
+  size_t slash = api_version.find('/');
+  std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+  std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+  if (group == kGatewayGroup && k && IsGatewayKind(kind)) {
+    bool l4 = *k == Kind::kTCPRoute || *k == Kind::kUDPRoute || *k == Kind::kTLSRoute;
+    if (version == "v1" || version == "v1beta1" || version == "v1alpha2" ||
+        (l4 && version == "v1alpha3")) {
+      return KindInfo{*k};
+    }
+  } else if (group == "networking.x-k8s.io" && k && IsGatewayKind(kind) &&
+             *k != Kind::kReferenceGrant) {
+    if (version == "v1alpha1") return KindInfo{*k, true};
+  } else if (group.empty() && k && std::string(KindGroup(*k)).empty()) {
+    if (version == "v1") return KindInfo{*k};
+  } else if (group == "discovery.k8s.io" && k == Kind::kEndpointSlice) {
+    if (version == "v1") return KindInfo{*k};
+  } else {
+    return std::nullopt;  // not ours: Deployment, ConfigMap, CRDs of other groups...
+  }
+  throw DecodeError("apiVersion", absl::StrCat("Unsupported value: \"", api_version,
+                                               "\": no version of ", kind, " by that name"));
+}
+
+template <typename T>
+using Decoder = void (*)(const Node&, T&);
+
+template <typename T>
+void NoSpec(const Node&, T&) {}
+
+struct Document {
+  json& value;
+  const LineMap& lines;
+  std::string file;
+  int first_line;
+};
+
+class DocumentLoader {
+ public:
+  DocumentLoader(LoadResult& into) : into_(into) {}
+
+  void Load(json& value, LineMap& lines, const std::string& file, int first_line) {
+    std::string object;
+    auto error = [&](const std::string& path, const std::string& message) {
+      into_.errors.push_back({{file, LineOf(lines, path, first_line)}, path, message, object});
+    };
+    try {
+      if (value.is_null()) return;  // empty document
+      if (!value.is_object()) {
+        error("", "a manifest document must be a mapping (a Kubernetes object)");
+        return;
+      }
+      Node root(value, "");
+      std::string api_version = root.Str("apiVersion");
+      std::string kind = root.Str("kind");
+      if (kind == "List" && api_version == "v1") {
+        LoadList(root, lines, file, first_line);
+        return;
+      }
+      if (auto md = root.OptChild("metadata")) {
+        auto name = md->OptStr("name");
+        auto ns = md->OptStr("namespace");
+        object = absl::StrCat(kind, " ", ns && !ns->empty() ? *ns + "/" : "", name.value_or(""));
+      }
+      std::optional<KindInfo> info = Classify(api_version, kind);
+      if (!info) {
+        spdlog::debug("{}:{}: skipping {} {} (not a kind xgate uses)", file, first_line,
+                      api_version, kind);
+        return;
+      }
+      V1alpha1Binding binding;
+      if (info->v1alpha1) binding = ConvertV1alpha1(info->kind, value, lines);
+      Place(info->kind, root, api_version, binding, file, first_line, object);
+    } catch (const DecodeError& e) {
+      error(e.path, e.what());
+    } catch (const json::exception& e) {
+      error("", absl::StrCat("malformed object: ", e.what()));
+    }
+  }
+
+ private:
+  // A `kind: List` (as `kubectl get -o yaml` writes several objects): each item on its own.
+  void LoadList(const Node& root, const LineMap& lines, const std::string& file, int first_line) {
+    std::vector<Node> items = root.Items("items", SIZE_MAX, 0, false);
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string prefix = absl::StrCat("items[", i, "]");
+      LineMap sub;
+      for (auto it = lines.lower_bound(prefix); it != lines.end(); ++it) {
+        if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+        std::string rest = it->first.substr(prefix.size());
+        if (rest.empty()) {
+          sub[""] = it->second;
+        } else if (rest[0] == '.') {
+          sub[rest.substr(1)] = it->second;
+        }
+      }
+      Load(items[i].json(), sub, file, LineOf(lines, prefix, first_line));
+    }
+  }
+
+  void Place(Kind kind, const Node& root, const std::string& api_version,
+             const V1alpha1Binding& binding, const std::string& file, int line,
+             const std::string& object) {
+    switch (kind) {
+      case Kind::kGatewayClass:
+        return Put(into_.store.gateway_classes, kind, root, api_version, binding, file, line,
+                   &DecodeGatewayClass);
+      case Kind::kGateway:
+        return Put(into_.store.gateways, kind, root, api_version, binding, file, line,
+                   &DecodeGateway);
+      case Kind::kHTTPRoute:
+        return Put(into_.store.http_routes, kind, root, api_version, binding, file, line,
+                   &DecodeHTTPRoute);
+      case Kind::kTCPRoute:
+        return Put(into_.store.tcp_routes, kind, root, api_version, binding, file, line,
+                   &DecodeTCPRoute);
+      case Kind::kUDPRoute:
+        return Put(into_.store.udp_routes, kind, root, api_version, binding, file, line,
+                   &DecodeUDPRoute);
+      case Kind::kTLSRoute:
+        return Put(into_.store.tls_routes, kind, root, api_version, binding, file, line,
+                   &DecodeTLSRoute);
+      case Kind::kReferenceGrant:
+        return Put(into_.store.reference_grants, kind, root, api_version, binding, file, line,
+                   &DecodeReferenceGrant);
+      case Kind::kNamespace:
+        return Put(into_.store.namespaces, kind, root, api_version, binding, file, line,
+                   &NoSpec<Namespace>);
+      case Kind::kService:
+        return Put(into_.store.services, kind, root, api_version, binding, file, line,
+                   &DecodeService);
+      case Kind::kEndpointSlice:
+        return Put(into_.store.endpoint_slices, kind, root, api_version, binding, file, line,
+                   &DecodeEndpointSlice);
+      case Kind::kSecret:
+        return Put(into_.store.secrets, kind, root, api_version, binding, file, line,
+                   &DecodeSecret);
+    }
+  }
+
+  template <typename T>
+  void Put(std::map<Store::Key, T>& map, Kind kind, const Node& root,
+           const std::string& api_version, const V1alpha1Binding& binding, const std::string& file,
+           int line, Decoder<T> decode) {
+    T obj;
+    obj.api_version = api_version;
+    obj.meta.source = {file, line};
+    DecodeMeta(root, kind, obj.meta);
+    decode(root, obj);
+    obj.v1alpha1_selector_binding = binding.selector_binding;
+    obj.v1alpha1_same_namespace_only = binding.same_namespace_only;
+    Store::Key key{obj.meta.ns, obj.meta.name};
+    if (auto it = map.find(key); it != map.end()) {
+      const SourcePos& first = it->second.meta.source;
+      throw DecodeError(
+          "metadata.name",
+          absl::StrCat("Duplicate value: ", ObjectKey{kind, key.first, key.second}.ToString(),
+                       " is already defined at ", first.file, ":", first.line));
+    }
+    obj.meta.creation_index = static_cast<int64_t>(into_.store.Size());
+    json raw = root.json();
+    raw.erase("status");
+    if (IsGatewayKind(KindName(kind))) raw["apiVersion"] = absl::StrCat(kGatewayGroup, "/v1");
+    if (kind == Kind::kGateway) {
+      for (auto& l : raw["spec"]["listeners"]) l.erase(kV1alpha1RouteSelectorKey);
+    }
+    obj.raw = std::move(raw);
+    map.emplace(key, std::move(obj));
+  }
+
+  LoadResult& into_;
+};
+
+// What CarryGenerations compares: the spec of Gateway API objects, everything but
+// metadata (and status) for core objects.
+json Comparable(const Object& obj, Kind kind) {
+  if (IsGatewayKind(KindName(kind))) return obj.raw.contains("spec") ? obj.raw["spec"] : json();
+  json copy = obj.raw;
+  if (copy.is_object()) {
+    copy.erase("metadata");
+    copy.erase("status");
+  }
+  return copy;
+}
+
+template <typename T>
+void CarryKind(const std::map<Store::Key, T>& prev, std::map<Store::Key, T>& next, Kind kind,
+               int64_t index_base) {
+  for (auto& [key, obj] : next) {
+    auto it = prev.find(key);
+    if (it == prev.end()) {
+      obj.meta.creation_index += index_base;
+      continue;
+    }
+    const T& old = it->second;
+    obj.meta.generation = Comparable(old, kind) == Comparable(obj, kind) ? old.meta.generation
+                                                                         : old.meta.generation + 1;
+    obj.meta.creation_index = old.meta.creation_index;
+    if (obj.meta.creation_timestamp.empty())
+      obj.meta.creation_timestamp = old.meta.creation_timestamp;
+    if (obj.raw.is_object() && obj.raw.contains("metadata")) {
+      obj.raw["metadata"]["generation"] = obj.meta.generation;
+    }
+  }
+}
+
+template <typename T>
+int64_t MaxIndex(const std::map<Store::Key, T>& m, int64_t acc) {
+  for (const auto& [k, v] : m) acc = std::max(acc, v.meta.creation_index);
+  return acc;
+}
+
+}  // namespace
+
+std::string LoadError::ToString() const {
+  std::string out = pos.file;
+  if (pos.line > 0) absl::StrAppend(&out, ":", pos.line);
+  if (!object.empty()) absl::StrAppend(&out, ": ", object);
+  if (!field.empty()) absl::StrAppend(&out, ": ", field);
+  absl::StrAppend(&out, ": ", message);
+  return out;
+}
+
+void LoadText(std::string_view text, const std::string& filename, LoadResult& into) {
+  YamlFile file = ParseYaml(text);
+  for (const auto& e : file.errors) {
+    into.errors.push_back(
+        {{filename, e.line}, "", absl::StrCat("YAML syntax error: ", e.message), ""});
+  }
+  DocumentLoader loader(into);
+  for (auto& doc : file.documents) loader.Load(doc.value, doc.lines, filename, doc.first_line);
+}
+
+absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("manifest folder ", dir.string(), " is not a readable directory"));
+  }
+  std::vector<fs::path> files;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::follow_directory_symlink, ec);
+  if (ec)
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot read ", dir.string(), ": ", ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec)
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot read ", dir.string(), ": ", ec.message()));
+    const fs::path& p = it->path();
+    if (p.filename().string().starts_with(".")) {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    std::string ext = p.extension().string();
+    if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
+      files.push_back(p);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  LoadResult result;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      result.errors.push_back({{f.string(), 0}, "", "cannot read file", ""});
+      continue;
+    }
+    LoadText(text.str(), f.string(), result);
+  }
+  return result;
+}
+
+void CarryGenerations(const Store& previous, Store& next) {
+  int64_t base = -1;
+  base = MaxIndex(previous.gateway_classes, base);
+  base = MaxIndex(previous.gateways, base);
+  base = MaxIndex(previous.http_routes, base);
+  base = MaxIndex(previous.tcp_routes, base);
+  base = MaxIndex(previous.udp_routes, base);
+  base = MaxIndex(previous.tls_routes, base);
+  base = MaxIndex(previous.reference_grants, base);
+  base = MaxIndex(previous.namespaces, base);
+  base = MaxIndex(previous.services, base);
+  base = MaxIndex(previous.endpoint_slices, base);
+  base = MaxIndex(previous.secrets, base);
+  base += 1;
+  CarryKind(previous.gateway_classes, next.gateway_classes, Kind::kGatewayClass, base);
+  CarryKind(previous.gateways, next.gateways, Kind::kGateway, base);
+  CarryKind(previous.http_routes, next.http_routes, Kind::kHTTPRoute, base);
+  CarryKind(previous.tcp_routes, next.tcp_routes, Kind::kTCPRoute, base);
+  CarryKind(previous.udp_routes, next.udp_routes, Kind::kUDPRoute, base);
+  CarryKind(previous.tls_routes, next.tls_routes, Kind::kTLSRoute, base);
+  CarryKind(previous.reference_grants, next.reference_grants, Kind::kReferenceGrant, base);
+  CarryKind(previous.namespaces, next.namespaces, Kind::kNamespace, base);
+  CarryKind(previous.services, next.services, Kind::kService, base);
+  CarryKind(previous.endpoint_slices, next.endpoint_slices, Kind::kEndpointSlice, base);
+  CarryKind(previous.secrets, next.secrets, Kind::kSecret, base);
+}
+
+}  // namespace xgate::model
