@@ -1,0 +1,230 @@
+#include "agent/l4/datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "bpf/xgate.skel.h"
+#include "maps/bpffs.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::l4 {
+namespace {
+
+// From the kernel's enum bpf_attach_type (6.6+); the installed uapi headers predate tcx.
+constexpr int kBpfTcxIngress = 46;
+
+absl::Status Errno(int err, std::string_view what) {
+  std::string msg = absl::StrCat(std::string(what), ": ", std::strerror(err));
+  if (err == EPERM || err == EACCES) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string TcLinkPin(const std::string& root, const std::string& ifname) {
+  return absl::StrCat(root, "/link_tc_in_", ifname);
+}
+
+// The xgate program among those libxdp reports on the interface, or nullptr.
+bool HasXgateXdp(int ifindex) {
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (libxdp_get_error(mp) || !mp) return false;
+  bool found = false;
+  if (xdp_multiprog__is_legacy(mp)) {
+    xdp_program* main = xdp_multiprog__main_prog(mp);
+    found = main && std::string_view(xdp_program__name(main)) == kXdpProgramName;
+  } else {
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+         p = xdp_multiprog__next_prog(p, mp)) {
+      if (std::string_view(xdp_program__name(p)) == kXdpProgramName) found = true;
+    }
+  }
+  xdp_multiprog__close(mp);
+  return found;
+}
+
+absl::Status DetachXgateXdp(int ifindex, const std::string& ifname) {
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (libxdp_get_error(mp) || !mp) return absl::OkStatus();
+  enum xdp_attach_mode mode = xdp_multiprog__attach_mode(mp);
+  int err = 0;
+  if (xdp_multiprog__is_legacy(mp)) {
+    xdp_program* main = xdp_multiprog__main_prog(mp);
+    if (main && std::string_view(xdp_program__name(main)) == kXdpProgramName)
+      err = xdp_program__detach(main, ifindex, mode, 0);
+  } else {
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+         p = xdp_multiprog__next_prog(p, mp)) {
+      if (std::string_view(xdp_program__name(p)) == kXdpProgramName) {
+        err = xdp_program__detach(p, ifindex, mode, 0);
+        break;
+      }
+    }
+  }
+  xdp_multiprog__close(mp);
+  if (err) return Errno(-err, absl::StrCat("detaching XDP from ", ifname));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& options) {
+  if (absl::Status s = maps::PreparePinRoot(options.pin_root); !s.ok()) return s;
+  std::unique_ptr<Datapath> dp(new Datapath(options));
+
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = dp->options_.pin_root.c_str();
+  dp->skel_ = xgate_bpf__open_opts(&open_opts);
+  if (!dp->skel_) return Errno(errno, "opening the BPF object");
+
+  for (const std::string& ifname : options.interfaces) {
+    if (if_nametoindex(ifname.c_str()) == 0)
+      return absl::NotFoundError(absl::StrCat("no interface ", ifname));
+  }
+  // libxdp must load the object itself (the XDP program as an extension of its
+  // dispatcher), so the first new attachment is also the load.
+  for (const std::string& ifname : options.interfaces) {
+    bool adopted = false;
+    if (absl::Status s = dp->AttachXdp(ifname, &adopted); !s.ok()) return s;
+  }
+  if (!dp->loaded_) {
+    if (absl::Status s = dp->Load(); !s.ok()) return s;
+  }
+  for (const std::string& ifname : options.interfaces) {
+    if (absl::Status s = dp->AttachTc(ifname); !s.ok()) return s;
+  }
+  return dp;
+}
+
+Datapath::~Datapath() {
+  if (xdp_) xdp_program__close(xdp_);
+  if (skel_) xgate_bpf__destroy(skel_);
+}
+
+absl::Status Datapath::Load() {
+  if (int err = bpf_object__load(skel_->obj); err) {
+    return Errno(-err, absl::StrCat("loading the BPF programs (maps under ", options_.pin_root,
+                                    "; a pinned map with another layout must be removed)"));
+  }
+  loaded_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Datapath::AttachXdp(const std::string& ifname, bool* adopted) {
+  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (HasXgateXdp(ifindex)) {
+    spdlog::info("XDP: adopting the xgate program already on {}", ifname);
+    *adopted = true;
+    return absl::OkStatus();
+  }
+  if (!xdp_) {
+    xdp_ = xdp_program__from_bpf_obj(skel_->obj, "xdp");
+    if (long err = libxdp_get_error(xdp_); err) {
+      xdp_ = nullptr;
+      return Errno(static_cast<int>(-err), "preparing the XDP program for libxdp");
+    }
+  }
+  int err = xdp_program__attach(xdp_, ifindex, XDP_MODE_NATIVE, 0);
+  const char* mode = "native";
+  if (err) {
+    spdlog::info("XDP: native mode on {} failed ({}), using generic mode", ifname,
+                 std::strerror(-err));
+    err = xdp_program__attach(xdp_, ifindex, XDP_MODE_SKB, 0);
+    mode = "generic";
+  }
+  if (err) return Errno(-err, absl::StrCat("attaching XDP to ", ifname));
+  loaded_ = true;
+  spdlog::info("XDP: attached to {} ({} mode)", ifname, mode);
+  return absl::OkStatus();
+}
+
+absl::Status Datapath::AttachTc(const std::string& ifname) {
+  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  int prog_fd = TcIngressProgFd();
+  const std::string pin = TcLinkPin(options_.pin_root, ifname);
+
+  // An earlier agent's tcx link: swap its program in place.
+  int link_fd = bpf_obj_get(pin.c_str());
+  if (link_fd >= 0) {
+    int err = bpf_link_update(link_fd, prog_fd, nullptr);
+    close(link_fd);
+    if (err == 0) {
+      spdlog::info("TC: updated the tcx ingress link on {}", ifname);
+      return absl::OkStatus();
+    }
+    unlink(pin.c_str());  // stale (interface gone and back): attach afresh
+  }
+
+  link_fd =
+      bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(kBpfTcxIngress), nullptr);
+  if (link_fd >= 0) {
+    int err = bpf_obj_pin(link_fd, pin.c_str());
+    int pin_errno = errno;
+    close(link_fd);
+    if (err) return Errno(pin_errno, absl::StrCat("pinning the tcx link at ", pin));
+    spdlog::info("TC: attached reverse NAT to {} ingress (tcx)", ifname);
+    return absl::OkStatus();
+  }
+
+  // No tcx: clsact with a filter we replace on restart.
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = BPF_TC_INGRESS;
+  int err = bpf_tc_hook_create(&hook);
+  if (err && err != -EEXIST) return Errno(-err, absl::StrCat("creating clsact on ", ifname));
+  bpf_tc_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.handle = 1;
+  opts.priority = 1;
+  opts.prog_fd = prog_fd;
+  opts.flags = BPF_TC_F_REPLACE;
+  err = bpf_tc_attach(&hook, &opts);
+  if (err) return Errno(-err, absl::StrCat("attaching TC to ", ifname));
+  spdlog::info("TC: attached reverse NAT to {} ingress (clsact)", ifname);
+  return absl::OkStatus();
+}
+
+absl::Status Datapath::DetachAndUnpin() {
+  absl::Status result;
+  for (const std::string& ifname : options_.interfaces) {
+    int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+    if (ifindex == 0) continue;
+    if (absl::Status s = DetachXgateXdp(ifindex, ifname); !s.ok()) result.Update(s);
+    const std::string pin = TcLinkPin(options_.pin_root, ifname);
+    int link_fd = bpf_obj_get(pin.c_str());
+    if (link_fd >= 0) {
+      bpf_link_detach(link_fd);
+      close(link_fd);
+    } else {
+      bpf_tc_hook hook{};
+      hook.sz = sizeof(hook);
+      hook.ifindex = ifindex;
+      hook.attach_point = BPF_TC_INGRESS;
+      bpf_tc_opts opts{};
+      opts.sz = sizeof(opts);
+      opts.handle = 1;
+      opts.priority = 1;
+      bpf_tc_detach(&hook, &opts);  // absent is fine
+    }
+  }
+  if (absl::Status s = maps::RemovePinRoot(options_.pin_root); !s.ok()) result.Update(s);
+  return result;
+}
+
+int Datapath::MapFd(const char* name) const {
+  bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name);
+  return map ? bpf_map__fd(map) : -1;
+}
+int Datapath::XdpProgFd() const { return bpf_program__fd(skel_->progs.xgate_xdp); }
+int Datapath::TcIngressProgFd() const { return bpf_program__fd(skel_->progs.xgate_tc_rnat_in); }
+int Datapath::TcEgressProgFd() const { return bpf_program__fd(skel_->progs.xgate_tc_rnat_out); }
+
+}  // namespace xgate::l4

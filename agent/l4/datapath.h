@@ -1,0 +1,60 @@
+// The loaded BPF object: maps pinned under a root (reused when already there), the XDP
+// program attached with libxdp (so it shares interfaces through the dispatcher) and the TC
+// reverse-NAT program attached with tcx (clsact where the kernel has no tcx).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct xgate_bpf;
+struct xdp_program;
+
+namespace xgate::l4 {
+
+struct DatapathOptions {
+  std::string pin_root;                 // on a bpffs; created if missing
+  std::vector<std::string> interfaces;  // XDP ingress + TC ingress (reverse NAT) on each
+};
+
+class Datapath {
+ public:
+  // Opens the object, reusing maps pinned under the root, loads it and attaches to the
+  // interfaces. An interface that already runs xgate's XDP program (an earlier agent's,
+  // through the same pins) keeps it: traffic never stops across a restart. TC links pinned
+  // under the root are updated to the new program in place.
+  static absl::StatusOr<std::unique_ptr<Datapath>> Open(const DatapathOptions& options);
+  ~Datapath();
+
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+
+  // Map and program descriptors (owned by the object; valid while it lives).
+  int MapFd(const char* name) const;
+  int XdpProgFd() const;
+  int TcIngressProgFd() const;
+  int TcEgressProgFd() const;
+  const std::string& pin_root() const { return options_.pin_root; }
+
+  // Removes the programs from the interfaces and every pin under the root.
+  absl::Status DetachAndUnpin();
+
+ private:
+  explicit Datapath(DatapathOptions options) : options_(std::move(options)) {}
+  absl::Status Load();
+  absl::Status AttachXdp(const std::string& ifname, bool* adopted);
+  absl::Status AttachTc(const std::string& ifname);
+
+  DatapathOptions options_;
+  xgate_bpf* skel_ = nullptr;
+  xdp_program* xdp_ = nullptr;
+  bool loaded_ = false;
+};
+
+// The name the XDP program carries (what adoption and detach look for).
+inline constexpr char kXdpProgramName[] = "xgate_xdp";
+
+}  // namespace xgate::l4

@@ -1,0 +1,322 @@
+#include "agent/l4/l4_applier.h"
+
+#include <netinet/in.h>
+
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "agent/l4/maglev.h"
+#include "maps/pins.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::l4 {
+namespace {
+
+// One listener as it will be written: key, flags and (L4) its backends.
+struct PlannedBackend {
+  std::array<uint8_t, 16> addr{};
+  uint16_t port = 0;
+  uint8_t family = 0;
+  uint32_t weight = 0;
+  std::string maglev_key;
+};
+
+struct PlannedListener {
+  xg_listener_key key{};
+  uint32_t flags = 0;
+  std::string name;  // for errors and logs
+  std::vector<PlannedBackend> backends;
+};
+
+std::string ProtoName(uint8_t proto) {
+  return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : absl::StrCat(proto);
+}
+
+absl::StatusOr<std::vector<PlannedListener>> Plan(const compiler::Snapshot& snapshot) {
+  std::vector<PlannedListener> out;
+  std::set<std::array<uint8_t, sizeof(xg_listener_key)>> seen;
+  auto add = [&](PlannedListener pl) -> absl::Status {
+    std::array<uint8_t, sizeof(xg_listener_key)> bytes;
+    std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
+    if (!seen.insert(bytes).second)
+      return absl::InvalidArgumentError(absl::StrCat(pl.name, ": listed twice"));
+    out.push_back(std::move(pl));
+    return absl::OkStatus();
+  };
+
+  for (const compiler::L4Listener& l : snapshot.l4) {
+    PlannedListener pl;
+    pl.name = absl::StrCat("L4 listener ", l.gateway, "/", l.listener, " (", l.address, ":", l.port,
+                           "/", ProtoName(l.protocol), ")");
+    uint8_t family = 0;
+    if (absl::Status s = maps::ParseAddress(l.address, pl.key.addr, &family); !s.ok())
+      return absl::InvalidArgumentError(absl::StrCat(pl.name, ": address: ", s.message()));
+    if (l.protocol != IPPROTO_TCP && l.protocol != IPPROTO_UDP)
+      return absl::InvalidArgumentError(absl::StrCat(pl.name, ": protocol must be TCP or UDP"));
+    if (l.port == 0) return absl::InvalidArgumentError(absl::StrCat(pl.name, ": port 0"));
+    pl.key.port = l.port;
+    pl.key.proto = l.protocol;
+    pl.flags = XG_LISTENER_L4;
+    for (const compiler::L4Backend& b : l.backends) {
+      PlannedBackend pb;
+      if (absl::Status s = maps::ParseAddress(b.address, pb.addr.data(), &pb.family); !s.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat(pl.name, ": backend ", b.service, ": ", s.message()));
+      if (pb.family != family)
+        return absl::InvalidArgumentError(
+            absl::StrCat(pl.name, ": backend ", b.address, " is not in the listener's family"));
+      if (b.port == 0)
+        return absl::InvalidArgumentError(
+            absl::StrCat(pl.name, ": backend ", b.address, " has port 0"));
+      pb.port = b.port;
+      pb.weight = b.weight;
+      pb.maglev_key = absl::StrCat(b.service, "/", b.address, ":", b.port);
+      pl.backends.push_back(std::move(pb));
+    }
+    if (absl::Status s = add(std::move(pl)); !s.ok()) return s;
+  }
+  for (const compiler::PuntListener& p : snapshot.punt) {
+    PlannedListener pl;
+    pl.name = absl::StrCat("punt listener ", p.address, ":", p.port);
+    uint8_t family = 0;
+    if (absl::Status s = maps::ParseAddress(p.address, pl.key.addr, &family); !s.ok())
+      return absl::InvalidArgumentError(absl::StrCat(pl.name, ": ", s.message()));
+    pl.key.port = p.port;
+    pl.key.proto = IPPROTO_TCP;
+    pl.flags = XG_LISTENER_PUNT;
+    if (absl::Status s = add(std::move(pl)); !s.ok()) return s;
+  }
+  if (out.size() > XG_MAX_LISTENERS) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(out.size(), " listeners, the fast path holds ", XG_MAX_LISTENERS));
+  }
+  return out;
+}
+
+template <typename T>
+absl::StatusOr<T> OpenMap(Datapath& dp, std::string_view name) {
+  auto fd = maps::MapFd::Dup(dp.MapFd(std::string(name).c_str()), std::string(name));
+  if (!fd.ok()) return fd.status();
+  return T(std::move(*fd));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<L4Applier>> L4Applier::Create(const L4ApplierOptions& options) {
+  auto dp = Datapath::Open({options.pin_root, options.interfaces});
+  if (!dp.ok()) return dp.status();
+  std::unique_ptr<L4Applier> a(new L4Applier());
+  a->datapath_ = std::move(*dp);
+  auto listeners = OpenMap<maps::ListenerMap>(*a->datapath_, maps::kListeners);
+  auto backends = OpenMap<maps::BackendMap>(*a->datapath_, maps::kBackends);
+  auto maglev = OpenMap<maps::MaglevOuterMap>(*a->datapath_, maps::kMaglev);
+  auto lstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kListenerStats);
+  auto bstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kBackendStats);
+  for (const absl::Status& s :
+       {listeners.status(), backends.status(), maglev.status(), lstats.status(), bstats.status()}) {
+    if (!s.ok()) return s;
+  }
+  a->listeners_ = std::move(*listeners);
+  a->backends_ = std::move(*backends);
+  a->maglev_ = std::move(*maglev);
+  a->listener_stats_ = std::move(*lstats);
+  a->backend_stats_ = std::move(*bstats);
+  if (absl::Status s = a->Reconcile(); !s.ok()) return s;
+  return a;
+}
+
+absl::Status L4Applier::Reconcile() {
+  auto listeners = listeners_.Entries();
+  if (!listeners.ok()) return listeners.status();
+  for (const auto& [key, value] : *listeners) {
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &key, sizeof(key));
+    slots_[bytes] = value.service_id;
+  }
+  for (uint32_t id = 0; id < XG_MAX_BACKENDS; ++id) {
+    auto b = backends_.Lookup(id);
+    if (!b.ok()) return b.status();
+    if (!*b || !((*b)->flags & XG_BACKEND_VALID)) continue;
+    BackendIdentity ident;
+    ident.service = (*b)->service_id;
+    std::memcpy(ident.addr.data(), (*b)->addr, 16);
+    ident.port = (*b)->port;
+    backend_ids_[ident] = id;
+  }
+  if (!slots_.empty()) {
+    spdlog::info("L4: adopted {} listeners and {} backends from {}", slots_.size(),
+                 backend_ids_.size(), datapath_->pin_root());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
+  auto planned = Plan(snapshot);
+  if (!planned.ok()) return planned.status();
+
+  // Ids: keep every id something in the new snapshot still uses, then hand out free ones.
+  std::map<ListenerKeyBytes, uint32_t> slots;
+  std::set<uint32_t> used_slots;
+  std::vector<const PlannedListener*> need_slot;
+  for (const PlannedListener& pl : *planned) {
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
+    if (auto it = slots_.find(bytes); it != slots_.end()) {
+      slots[bytes] = it->second;
+      used_slots.insert(it->second);
+    } else {
+      need_slot.push_back(&pl);
+    }
+  }
+  std::set<uint32_t> new_slots;
+  uint32_t next_slot = 0;
+  for (const PlannedListener* pl : need_slot) {
+    while (used_slots.count(next_slot)) ++next_slot;
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &pl->key, sizeof(pl->key));
+    slots[bytes] = next_slot;
+    used_slots.insert(next_slot);
+    new_slots.insert(next_slot);
+  }
+
+  std::map<BackendIdentity, uint32_t> backend_ids;
+  std::set<uint32_t> used_ids;
+  std::vector<std::pair<BackendIdentity, const PlannedBackend*>> need_id;
+  std::map<BackendIdentity, const PlannedBackend*> wanted;
+  for (const PlannedListener& pl : *planned) {
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
+    for (const PlannedBackend& pb : pl.backends) {
+      BackendIdentity ident{slots[bytes], pb.addr, pb.port};
+      if (wanted.count(ident)) continue;  // the same endpoint twice: one id, weights add
+      wanted[ident] = &pb;
+      if (auto it = backend_ids_.find(ident); it != backend_ids_.end()) {
+        backend_ids[ident] = it->second;
+        used_ids.insert(it->second);
+      } else {
+        need_id.emplace_back(ident, &pb);
+      }
+    }
+  }
+  std::set<uint32_t> new_ids;
+  uint32_t next_id = 0;
+  for (const auto& [ident, pb] : need_id) {
+    while (used_ids.count(next_id)) ++next_id;
+    if (next_id >= XG_MAX_BACKENDS) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("more than ", XG_MAX_BACKENDS, " backends in the snapshot"));
+    }
+    backend_ids[ident] = next_id;
+    used_ids.insert(next_id);
+    new_ids.insert(next_id);
+  }
+
+  // Tables, built before anything is written.
+  std::map<uint32_t, std::vector<uint32_t>> tables;
+  for (const PlannedListener& pl : *planned) {
+    if (!(pl.flags & XG_LISTENER_L4)) continue;
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
+    uint32_t service = slots[bytes];
+    std::map<uint32_t, MaglevBackend> merged;
+    for (const PlannedBackend& pb : pl.backends) {
+      uint32_t id = backend_ids[{service, pb.addr, pb.port}];
+      MaglevBackend& mb = merged[id];
+      mb.key = pb.maglev_key;
+      mb.id = id;
+      mb.weight += pb.weight;
+    }
+    std::vector<MaglevBackend> list;
+    for (auto& [id, mb] : merged) list.push_back(mb);
+    std::vector<uint32_t> table = BuildMaglevTable(std::move(list), XG_MAGLEV_SIZE);
+    if (!table.empty()) tables[service] = std::move(table);
+  }
+  std::map<uint32_t, maps::MapFd> inner;
+  for (const auto& [service, table] : tables) {
+    auto it = tables_.find(service);
+    if (it != tables_.end() && it->second == table) continue;
+    auto fd = maps::CreateMaglevTable(table);
+    if (!fd.ok()) return fd.status();
+    inner.emplace(service, std::move(*fd));
+  }
+
+  // Writes, in the order that keeps every intermediate state consistent for packets:
+  // backends, then tables that point at them, then listeners; removals last.
+  for (uint32_t id : new_ids) {
+    if (absl::Status s = backend_stats_.Clear(id); !s.ok()) return s;
+  }
+  for (const auto& [ident, id] : backend_ids) {
+    const PlannedBackend* pb = wanted[ident];
+    xg_backend value{};
+    std::memcpy(value.addr, ident.addr.data(), 16);
+    value.port = ident.port;
+    value.family = pb->family;
+    value.flags = XG_BACKEND_VALID;
+    value.service_id = ident.service;
+    if (absl::Status s = backends_.Update(id, value); !s.ok()) return s;
+  }
+  for (auto& [service, fd] : inner) {
+    uint32_t value = static_cast<uint32_t>(fd.fd());
+    if (absl::Status s = maglev_.Update(service, value); !s.ok()) return s;
+    tables_[service] = tables[service];
+  }
+  for (const PlannedListener& pl : *planned) {
+    ListenerKeyBytes bytes;
+    std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
+    uint32_t slot = slots[bytes];
+    if (new_slots.count(slot)) {
+      if (absl::Status s = listener_stats_.Clear(slot); !s.ok()) return s;
+    }
+    xg_listener_value value{slot, pl.flags, slot};
+    if (absl::Status s = listeners_.Update(pl.key, value); !s.ok()) return s;
+  }
+  for (const auto& [bytes, slot] : slots_) {
+    if (slots.count(bytes)) continue;
+    xg_listener_key key;
+    std::memcpy(&key, bytes.data(), sizeof(key));
+    if (absl::Status s = listeners_.Delete(key); !s.ok()) return s;
+  }
+  for (auto it = tables_.begin(); it != tables_.end();) {
+    if (tables.count(it->first)) {
+      ++it;
+      continue;
+    }
+    // No table: the listener is gone or has no backend left (packets dropped, counted).
+    if (absl::Status s = maglev_.Delete(it->first); !s.ok()) return s;
+    it = tables_.erase(it);
+  }
+  for (const auto& [ident, id] : backend_ids_) {
+    if (backend_ids.count(ident)) continue;
+    xg_backend freed{};
+    if (absl::Status s = backends_.Update(id, freed); !s.ok()) return s;
+  }
+  // Tables adopted from a previous agent but unknown here: drop those no listener uses.
+  for (uint32_t service = 0; service < XG_MAX_SERVICES && slots_.empty() && !slots.empty();
+       ++service) {
+    if (!tables.count(service)) {
+      if (absl::Status s = maglev_.Delete(service); !s.ok()) return s;
+    }
+  }
+  slots_ = std::move(slots);
+  backend_ids_ = std::move(backend_ids);
+  spdlog::info("L4: generation {}: {} listeners, {} backends, {} tables swapped",
+               snapshot.generation, slots_.size(), backend_ids_.size(), inner.size());
+  return absl::OkStatus();
+}
+
+void L4Applier::Stop(bool detach) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!detach) {
+    spdlog::info("L4: leaving programs and maps pinned under {}", datapath_->pin_root());
+    return;
+  }
+  if (absl::Status s = datapath_->DetachAndUnpin(); !s.ok()) {
+    spdlog::warn("L4: detach: {}", s.ToString());
+  } else {
+    spdlog::info("L4: detached and removed {}", datapath_->pin_root());
+  }
+}
+
+}  // namespace xgate::l4

@@ -1,0 +1,62 @@
+// The L4 part of a Snapshot -> the fast path's maps: listeners, backends and one Maglev
+// table per L4 listener, each table swapped in whole.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/appliers/applier.h"
+#include "agent/l4/datapath.h"
+#include "maps/typed_map.h"
+
+namespace xgate::l4 {
+
+struct L4ApplierOptions {
+  std::string pin_root = XG_DEFAULT_PIN_ROOT;
+  std::vector<std::string> interfaces;  // where XDP and TC go (--attach)
+};
+
+class L4Applier : public appliers::Applier {
+ public:
+  // Loads (or adopts) the programs and maps, and reads back what a previous agent left in
+  // them so ids and counters carry over.
+  static absl::StatusOr<std::unique_ptr<L4Applier>> Create(const L4ApplierOptions& options);
+
+  std::string Name() const override { return "l4"; }
+  absl::Status Apply(const compiler::Snapshot& snapshot) override;
+  void Stop(bool detach) override;
+
+  Datapath& datapath() { return *datapath_; }
+
+ private:
+  using ListenerKeyBytes = std::array<uint8_t, sizeof(xg_listener_key)>;
+  // A backend's identity: service id, address, port.
+  struct BackendIdentity {
+    uint32_t service = 0;
+    std::array<uint8_t, 16> addr{};
+    uint16_t port = 0;
+    auto operator<=>(const BackendIdentity&) const = default;
+  };
+
+  L4Applier() = default;
+  absl::Status Reconcile();
+
+  std::unique_ptr<Datapath> datapath_;
+  maps::ListenerMap listeners_;
+  maps::BackendMap backends_;
+  maps::MaglevOuterMap maglev_;
+  maps::TrafficCounters listener_stats_;
+  maps::TrafficCounters backend_stats_;
+
+  std::map<ListenerKeyBytes, uint32_t> slots_;  // listener key -> service id = counter index
+  std::map<BackendIdentity, uint32_t> backend_ids_;
+  std::map<uint32_t, std::vector<uint32_t>> tables_;  // service id -> table in the kernel
+  bool stopped_ = false;
+};
+
+}  // namespace xgate::l4

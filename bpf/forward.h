@@ -1,0 +1,114 @@
+/* Sending a rewritten packet on: FIB lookup, TTL/hop limit, MAC rewrite and redirect (XDP),
+ * or redirect with neighbour resolution (TC). Where the lookup cannot finish, the stack
+ * routes the already rewritten packet. */
+#ifndef XGATE_BPF_FORWARD_H
+#define XGATE_BPF_FORWARD_H
+
+#include <linux/pkt_cls.h>
+
+#include "bpf/maps.bpf.h"
+#include "bpf/nat.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* Fills the lookup from the packet's (rewritten) headers. 0 on success. */
+static __always_inline int xg_fib_params(void* l3, void* l4, void* data_end, __u8 family,
+                                         __u8 proto, __u32 ifindex, struct bpf_fib_lookup* fib) {
+  __builtin_memset(fib, 0, sizeof(*fib));
+  fib->ifindex = ifindex;
+  fib->l4_protocol = proto;
+  if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+    __be16* ports = l4;
+    if ((void*)(ports + 2) > data_end) return -1;
+    fib->sport = ports[0];
+    fib->dport = ports[1];
+  }
+  if (family == XG_FAMILY_V4) {
+    struct iphdr* iph = l3;
+    if ((void*)(iph + 1) > data_end) return -1;
+    fib->family = AF_INET;
+    fib->tos = iph->tos;
+    fib->tot_len = bpf_ntohs(iph->tot_len);
+    fib->ipv4_src = iph->saddr;
+    fib->ipv4_dst = iph->daddr;
+  } else {
+    struct ipv6hdr* ip6 = l3;
+    if ((void*)(ip6 + 1) > data_end) return -1;
+    fib->family = AF_INET6;
+    fib->flowinfo = *(__be32*)ip6 & bpf_htonl(0x0FFFFFFF);
+    fib->tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+    __builtin_memcpy(fib->ipv6_src, &ip6->saddr, 16);
+    __builtin_memcpy(fib->ipv6_dst, &ip6->daddr, 16);
+  }
+  return 0;
+}
+
+/* Decrements TTL / hop limit. Returns -1 when it would reach 0 (the stack then answers with
+ * time exceeded). */
+static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 family) {
+  if (family == XG_FAMILY_V4) {
+    struct iphdr* iph = l3;
+    if ((void*)(iph + 1) > data_end || iph->ttl <= 1) return -1;
+    __u16* word = (__u16*)&iph->ttl; /* ttl and protocol */
+    __u16 old = *word;
+    iph->ttl--;
+    xg_csum_apply(&iph->check, xg_csum_delta16(0, old, *word));
+    return 0;
+  }
+  struct ipv6hdr* ip6 = l3;
+  if ((void*)(ip6 + 1) > data_end || ip6->hop_limit <= 1) return -1;
+  ip6->hop_limit--;
+  return 0;
+}
+
+static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len) {
+  void* data_end = (void*)(long)ctx->data_end;
+  struct bpf_fib_lookup fib;
+  if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, ctx->ingress_ifindex, &fib))
+    goto stack;
+  /* A tagged frame belongs to a VLAN device the stack knows; let it route. */
+  if (p->vlan) goto stack;
+  if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) goto stack;
+  data_end = (void*)(long)ctx->data_end;
+  struct ethhdr* eth = (void*)(long)ctx->data;
+  if ((void*)(eth + 1) > data_end) goto stack;
+  if (xg_decrement_ttl(p->l3, data_end, p->family)) goto stack;
+  __builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+  xg_count(&xg_path_stats, XG_PATH_FORWARD, len);
+  if (fib.ifindex == ctx->ingress_ifindex) return XDP_TX;
+  return bpf_redirect(fib.ifindex, 0);
+stack:
+  xg_count(&xg_path_stats, XG_PATH_FORWARD_STACK, len);
+  return XDP_PASS;
+}
+
+/* TC: `redirect` (ingress on the backend side) sends the packet straight out toward the
+ * client with bpf_redirect_neigh, so the stack never sees a packet from its own address;
+ * otherwise (egress) the packet just continues. l3_off is the IP header's offset. */
+static __always_inline int xg_tc_forward(struct __sk_buff* skb, __u32 l3_off, __u32 l4_off,
+                                         __u8 family, __u8 proto, int redirect) {
+  if (!redirect) return TC_ACT_OK;
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  /* Offsets are at most 18 and 58; the masks keep the verifier's bounds through the copies. */
+  l3_off &= 0x3f;
+  l4_off &= 0x7f;
+  void* l3 = data + l3_off;
+  void* l4 = data + l4_off;
+  struct bpf_fib_lookup fib;
+  if (xg_fib_params(l3, l4, data_end, family, proto, skb->ingress_ifindex, &fib)) return TC_ACT_OK;
+  int rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+  if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) return TC_ACT_OK;
+  data = (void*)(long)skb->data;
+  data_end = (void*)(long)skb->data_end;
+  if (xg_decrement_ttl(data + l3_off, data_end, family)) return TC_ACT_OK;
+  return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+}
+
+#endif

@@ -1,0 +1,102 @@
+/* The map definitions (BTF-defined, pinned by name under the pin root given at open). */
+#ifndef XGATE_BPF_MAPS_H
+#define XGATE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "maps/backend.h"
+#include "maps/conntrack.h"
+#include "maps/counters.h"
+#include "maps/listener.h"
+#include "maps/maglev.h"
+#include "maps/rnat.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, XG_MAX_LISTENERS);
+  __type(key, struct xg_listener_key);
+  __type(value, struct xg_listener_value);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_listeners SEC(".maps");
+
+struct xg_maglev_table {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, XG_MAGLEV_SIZE);
+  __type(key, xg_maglev_slot);
+  __type(value, xg_backend_id);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, XG_MAX_SERVICES);
+  __type(key, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+  __array(values, struct xg_maglev_table);
+} xg_maglev SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, XG_MAX_BACKENDS);
+  __type(key, __u32);
+  __type(value, struct xg_backend);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_backends SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XG_CONNTRACK_SIZE);
+  __type(key, struct xg_flow);
+  __type(value, struct xg_ct_entry);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_conntrack SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, XG_CONNTRACK_SIZE);
+  __type(key, struct xg_flow);
+  __type(value, struct xg_rnat_entry);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_rnat SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XG_MAX_LISTENERS);
+  __type(key, __u32);
+  __type(value, struct xg_traffic);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_lstn_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XG_MAX_BACKENDS);
+  __type(key, __u32);
+  __type(value, struct xg_traffic);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_bknd_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XG_PATH_MAX);
+  __type(key, __u32);
+  __type(value, struct xg_traffic);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_path_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XG_DROP_MAX);
+  __type(key, __u32);
+  __type(value, struct xg_traffic);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_drop_stats SEC(".maps");
+
+static __always_inline void xg_count(void* map, __u32 index, __u64 bytes) {
+  struct xg_traffic* t = bpf_map_lookup_elem(map, &index);
+  if (t) {
+    t->packets++;
+    t->bytes += bytes;
+  }
+}
+
+#endif

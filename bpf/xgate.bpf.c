@@ -1,0 +1,205 @@
+/* The kernel fast path: XDP ingress (listener lookup, punt, Maglev + conntrack, DNAT,
+ * forward) and the TC programs that reverse-NAT replies on the backend side. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/conntrack.h"
+#include "bpf/forward.h"
+#include "bpf/lb.h"
+#include "bpf/maps.bpf.h"
+#include "bpf/nat.h"
+#include "bpf/parsing.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void xg_make_flow(struct xg_flow* f, const __u8* src, const __u8* dst,
+                                         __u16 sport, __u16 dport, __u8 proto) {
+  __builtin_memset(f, 0, sizeof(*f));
+  __builtin_memcpy(f->src, src, 16);
+  __builtin_memcpy(f->dst, dst, 16);
+  f->sport = sport;
+  f->dport = dport;
+  f->proto = proto;
+}
+
+/* An ICMP error sent to a Gateway address about a packet of a tracked flow (the Gateway's
+ * reply to the client): send it on to the flow's backend, as if the backend had sent it. */
+static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, __u64 len) {
+  void* data_end = (void*)(long)ctx->data_end;
+  struct xg_quoted q;
+  if (!xg_is_icmp_error(p, data_end) || xg_parse_quoted(p, data_end, &q)) goto pass;
+  struct xg_flow f __attribute__((aligned(8)));
+  xg_make_flow(&f, q.dst, q.src, q.dport, q.sport, q.proto);
+  struct xg_ct_entry* ct = xg_ct_lookup(&f, bpf_ktime_get_ns());
+  if (!ct) goto pass;
+  __u8 backend[16] __attribute__((aligned(4)));
+  __builtin_memcpy(backend, ct->backend_addr, 16);
+  __u16 backend_port = ct->backend_port;
+  xg_rewrite(p->l3, p->l4, data_end, p->family, p->proto, XG_DST, backend, 0);
+  xg_rewrite_quoted(p, &q, data_end, XG_SRC, backend, backend_port);
+  xg_count(&xg_path_stats, XG_PATH_ICMP_TRANSLATED, len);
+  return xg_xdp_forward(ctx, p, len);
+pass:
+  xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
+  return XDP_PASS;
+}
+
+SEC("xdp")
+int xgate_xdp(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  __u64 len = data_end - data;
+  struct xg_packet p;
+  __builtin_memset(&p, 0, sizeof(p));
+
+  switch (xg_parse(data, data_end, &p)) {
+    case XG_PARSE_OK:
+      break;
+    case XG_PARSE_FRAGMENT:
+      xg_count(&xg_path_stats, XG_PATH_PASS_FRAGMENT, len);
+      return XDP_PASS;
+    case XG_PARSE_TRUNCATED:
+      xg_count(&xg_drop_stats, XG_DROP_TRUNCATED, len);
+      return XDP_DROP;
+    default:
+      xg_count(&xg_path_stats, XG_PATH_PASS_NOT_IP, len);
+      return XDP_PASS;
+  }
+  if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) return xg_xdp_icmp(ctx, &p, len);
+
+  struct xg_listener_key lk;
+  __builtin_memset(&lk, 0, sizeof(lk));
+  __builtin_memcpy(lk.addr, p.dst, 16);
+  lk.port = p.dport;
+  lk.proto = p.proto;
+  struct xg_listener_value* lv = bpf_map_lookup_elem(&xg_listeners, &lk);
+  if (!lv) {
+    xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
+    return XDP_PASS;
+  }
+  __u32 listener = lv->counter_index;
+  __u32 service = lv->service_id;
+  __u32 flags = lv->flags;
+  xg_count(&xg_lstn_stats, listener, len);
+  if (!(flags & XG_LISTENER_L4)) {
+    xg_count(&xg_path_stats, XG_PATH_PUNT, len);
+    return XDP_PASS;
+  }
+
+  struct xg_flow f __attribute__((aligned(8)));
+  xg_make_flow(&f, p.src, p.dst, p.sport, p.dport, p.proto);
+  __u64 now = bpf_ktime_get_ns();
+  __u8 backend[16] __attribute__((aligned(4)));
+  __u16 backend_port;
+  __u32 backend_id;
+  struct xg_ct_entry* ct = xg_ct_lookup(&f, now);
+  if (ct) {
+    __builtin_memcpy(backend, ct->backend_addr, 16);
+    backend_port = ct->backend_port;
+    backend_id = ct->backend_id;
+    xg_count(&xg_path_stats, XG_PATH_CT_HIT, len);
+  } else {
+    __u32 drop = 0;
+    struct xg_backend* b = xg_pick_backend(service, &f, &backend_id, &drop);
+    if (b && b->family != p.family) {
+      b = NULL;
+      drop = XG_DROP_BAD_BACKEND;
+    }
+    if (!b) {
+      xg_count(&xg_drop_stats, drop, len);
+      return XDP_DROP;
+    }
+    struct xg_ct_entry fresh;
+    if (xg_ct_record(&f, b, backend_id, listener, now, &fresh)) {
+      xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
+      return XDP_DROP;
+    }
+    __builtin_memcpy(backend, fresh.backend_addr, 16);
+    backend_port = fresh.backend_port;
+    xg_count(&xg_path_stats, XG_PATH_CT_NEW, len);
+  }
+  xg_count(&xg_bknd_stats, backend_id, len);
+  xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, backend, backend_port);
+  return xg_xdp_forward(ctx, &p, len);
+}
+
+/* Rewrites the source of a TCP/UDP reply with skb helpers, which keep CHECKSUM_PARTIAL and
+ * CHECKSUM_COMPLETE packets right (replies from a local backend carry partial checksums). */
+static __always_inline int xg_tc_snat(struct __sk_buff* skb, __u32 l3_off, __u32 l4_off,
+                                      const struct xg_packet* p, const struct xg_rnat_entry* rn) {
+  __u32 csum_off = l4_off + xg_l4_csum_offset(p->proto);
+  __u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+  if (p->family == XG_FAMILY_V4) {
+    __be32 from = *(const __be32*)(p->src + 12);
+    __be32 to = *(const __be32*)(rn->gw_addr + 12);
+    if (bpf_l3_csum_replace(skb, l3_off + __builtin_offsetof(struct iphdr, check), from, to, 4)) return -1;
+    if (bpf_l4_csum_replace(skb, csum_off, from, to, BPF_F_PSEUDO_HDR | mangled | 4)) return -1;
+    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct iphdr, saddr), &to, 4, 0)) return -1;
+  } else {
+    __s64 diff = bpf_csum_diff((__be32*)p->src, 16, (__be32*)rn->gw_addr, 16, 0);
+    if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangled)) return -1;
+    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct ipv6hdr, saddr), rn->gw_addr, 16, 0))
+      return -1;
+  }
+  __be16 from_port = bpf_htons(p->sport);
+  __be16 to_port = bpf_htons(rn->gw_port);
+  if (bpf_l4_csum_replace(skb, csum_off, from_port, to_port, mangled | 2)) return -1;
+  if (bpf_skb_store_bytes(skb, l4_off, &to_port, 2, 0)) return -1;
+  return 0;
+}
+
+/* An ICMP error from the backend side about a packet of a tracked flow (client -> backend):
+ * make it look like it is about the client -> Gateway packet. */
+static __always_inline int xg_tc_icmp(struct __sk_buff* skb, struct xg_packet* p, __u32 l3_off,
+                                      __u32 l4_off, __u64 len, int redirect) {
+  void* data_end = (void*)(long)skb->data_end;
+  struct xg_quoted q;
+  if (!xg_is_icmp_error(p, data_end) || xg_parse_quoted(p, data_end, &q)) return TC_ACT_OK;
+  struct xg_flow key __attribute__((aligned(8)));
+  xg_make_flow(&key, q.dst, q.src, q.dport, q.sport, q.proto);
+  struct xg_rnat_entry* found = bpf_map_lookup_elem(&xg_rnat, &key);
+  if (!found) return TC_ACT_OK;
+  struct xg_rnat_entry rn = *found;
+  xg_rewrite_quoted(p, &q, data_end, XG_DST, rn.gw_addr, rn.gw_port);
+  if (xg_addr_eq(p->src, q.dst))
+    xg_rewrite(p->l3, p->l4, data_end, p->family, p->proto, XG_SRC, rn.gw_addr, 0);
+  xg_count(&xg_path_stats, XG_PATH_ICMP_TRANSLATED, len);
+  return xg_tc_forward(skb, l3_off, l4_off, p->family, p->proto, redirect);
+}
+
+static __always_inline int xg_tc_rnat(struct __sk_buff* skb, int redirect) {
+  __u32 want = skb->len < 256 ? skb->len : 256;
+  bpf_skb_pull_data(skb, want);
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  __u64 len = skb->len;
+  struct xg_packet p;
+  __builtin_memset(&p, 0, sizeof(p));
+  if (xg_parse(data, data_end, &p) != XG_PARSE_OK) return TC_ACT_OK;
+  __u32 l3_off = p.l3 - data;
+  __u32 l4_off = p.l4 - data;
+  if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
+    return xg_tc_icmp(skb, &p, l3_off, l4_off, len, redirect);
+
+  struct xg_flow key __attribute__((aligned(8)));
+  xg_make_flow(&key, p.src, p.dst, p.sport, p.dport, p.proto);
+  struct xg_rnat_entry* found = bpf_map_lookup_elem(&xg_rnat, &key);
+  if (!found) return TC_ACT_OK;
+  struct xg_rnat_entry rn = *found;
+  if (xg_tc_snat(skb, l3_off, l4_off, &p, &rn)) {
+    xg_count(&xg_drop_stats, XG_DROP_TRUNCATED, len);
+    return TC_ACT_SHOT;
+  }
+  xg_count(&xg_path_stats, XG_PATH_RNAT, len);
+  xg_count(&xg_lstn_stats, rn.listener, len);
+  return xg_tc_forward(skb, l3_off, l4_off, p.family, p.proto, redirect);
+}
+
+/* Ingress of a backend-facing interface: reverse NAT, then straight out toward the client. */
+SEC("tc")
+int xgate_tc_rnat_in(struct __sk_buff* skb) { return xg_tc_rnat(skb, 1); }
+
+/* Egress of the client-facing interface: reverse NAT after the stack routed the reply. */
+SEC("tc")
+int xgate_tc_rnat_out(struct __sk_buff* skb) { return xg_tc_rnat(skb, 0); }

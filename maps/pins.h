@@ -1,0 +1,32 @@
+// Names of the pinned maps (each pinned as <pin root>/<name>) and the pin paths of the
+// programs and links under the same root.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace xgate::maps {
+
+inline constexpr std::string_view kListeners = "xg_listeners";
+inline constexpr std::string_view kMaglev = "xg_maglev";
+inline constexpr std::string_view kBackends = "xg_backends";
+inline constexpr std::string_view kConntrack = "xg_conntrack";
+inline constexpr std::string_view kRnat = "xg_rnat";
+inline constexpr std::string_view kListenerStats = "xg_lstn_stats";
+inline constexpr std::string_view kBackendStats = "xg_bknd_stats";
+inline constexpr std::string_view kPathStats = "xg_path_stats";
+inline constexpr std::string_view kDropStats = "xg_drop_stats";
+
+inline constexpr std::array<std::string_view, 9> kAllMaps = {
+    kListeners,     kMaglev,       kBackends,  kConntrack, kRnat,
+    kListenerStats, kBackendStats, kPathStats, kDropStats};
+
+inline std::string PinPath(std::string_view root, std::string_view name) {
+  std::string path(root);
+  if (!path.empty() && path.back() != '/') path += '/';
+  path += name;
+  return path;
+}
+
+}  // namespace xgate::maps

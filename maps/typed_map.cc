@@ -1,0 +1,119 @@
+#include "maps/typed_map.h"
+
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+
+namespace xgate::maps {
+
+absl::Status ErrnoStatus(int err, std::string_view what, std::string_view map) {
+  std::string msg = absl::StrCat(std::string(what), " on map ", std::string(map), ": ", std::strerror(err));
+  if (err == EPERM || err == EACCES) return absl::PermissionDeniedError(msg);
+  if (err == ENOENT) return absl::NotFoundError(msg);
+  if (err == E2BIG || err == ENOMEM || err == ENOSPC) return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::StatusOr<MapFd> MapFd::OpenPinned(const std::string& path, uint32_t key_size,
+                                        uint32_t value_size) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return ErrnoStatus(errno, "open pinned", path);
+  MapFd out(fd, path);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return ErrnoStatus(errno, "info", path);
+  if (info.key_size != key_size || info.value_size != value_size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pinned map ", path, " has key/value size ", info.key_size, "/",
+                     info.value_size, ", this build expects ", key_size, "/", value_size));
+  }
+  return out;
+}
+
+absl::StatusOr<MapFd> MapFd::Dup(int fd, std::string name) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) return ErrnoStatus(errno, "dup", name);
+  return MapFd(copy, std::move(name));
+}
+
+TrafficCounters::TrafficCounters(MapFd fd)
+    : fd_(std::move(fd)), cpus_(libbpf_num_possible_cpus()) {}
+
+absl::StatusOr<TrafficCounters> TrafficCounters::OpenPinned(const std::string& path) {
+  auto fd = MapFd::OpenPinned(path, sizeof(uint32_t), sizeof(xg_traffic));
+  if (!fd.ok()) return fd.status();
+  return TrafficCounters(std::move(*fd));
+}
+
+absl::StatusOr<xg_traffic> TrafficCounters::Read(uint32_t index) const {
+  std::vector<xg_traffic> per_cpu(cpus_ > 0 ? cpus_ : 1);
+  if (bpf_map_lookup_elem(fd_.fd(), &index, per_cpu.data()) != 0)
+    return ErrnoStatus(errno, "lookup", fd_.name());
+  xg_traffic sum{};
+  for (const xg_traffic& t : per_cpu) {
+    sum.packets += t.packets;
+    sum.bytes += t.bytes;
+  }
+  return sum;
+}
+
+absl::Status TrafficCounters::Clear(uint32_t index) {
+  std::vector<xg_traffic> zero(cpus_ > 0 ? cpus_ : 1);
+  if (bpf_map_update_elem(fd_.fd(), &index, zero.data(), BPF_ANY) != 0)
+    return ErrnoStatus(errno, "clear", fd_.name());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MapFd> CreateMaglevTable(const std::vector<uint32_t>& table) {
+  if (table.size() != XG_MAGLEV_SIZE) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Maglev table has ", table.size(), " slots, want ", XG_MAGLEV_SIZE));
+  }
+  int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xg_maglev_tbl", sizeof(uint32_t), sizeof(uint32_t),
+                          XG_MAGLEV_SIZE, nullptr);
+  if (fd < 0) return ErrnoStatus(errno, "create", "xg_maglev_tbl");
+  MapFd out(fd, "xg_maglev_tbl");
+  std::vector<uint32_t> keys(table.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  uint32_t count = static_cast<uint32_t>(table.size());
+  if (bpf_map_update_batch(fd, keys.data(), table.data(), &count, nullptr) != 0) {
+    // Older kernels: one at a time.
+    for (uint32_t i = 0; i < table.size(); ++i) {
+      if (bpf_map_update_elem(fd, &i, &table[i], BPF_ANY) != 0)
+        return ErrnoStatus(errno, "fill", "xg_maglev_tbl");
+    }
+  }
+  return out;
+}
+
+absl::Status ParseAddress(const std::string& literal, uint8_t out[16], uint8_t* family) {
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) {
+    std::memset(out, 0, 16);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    std::memcpy(out + 12, &v4, 4);
+    *family = XG_FAMILY_V4;
+    return absl::OkStatus();
+  }
+  if (inet_pton(AF_INET6, literal.c_str(), &v6) == 1) {
+    std::memcpy(out, &v6, 16);
+    *family = XG_FAMILY_V6;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("'", literal, "' is not an IP address"));
+}
+
+std::string FormatAddress(const uint8_t addr[16]) {
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (std::memcmp(addr, kMapped, 12) == 0) {
+    inet_ntop(AF_INET, addr + 12, buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+}  // namespace xgate::maps
