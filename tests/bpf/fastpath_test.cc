@@ -1,0 +1,454 @@
+// The XDP and TC programs on crafted packets: every verdict, every rewrite, checksums
+// recomputed over the result.
+#include <gtest/gtest.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "agent/compiler/snapshot.h"
+#include "agent/l4/l4_applier.h"
+#include "maps/pins.h"
+#include "maps/typed_map.h"
+#include "tests/bpf/bpf_env.h"
+#include "tests/bpf/packet.h"
+
+namespace xgate::testing {
+namespace {
+
+using compiler::L4Backend;
+using compiler::L4Listener;
+using compiler::Snapshot;
+
+L4Listener Listener(std::string addr, uint16_t port, uint8_t proto,
+                    std::vector<L4Backend> backends) {
+  L4Listener l;
+  l.gateway = "default/gw";
+  l.listener = "l" + std::to_string(port);
+  l.route = "TCPRoute default/r";
+  l.address = std::move(addr);
+  l.port = port;
+  l.protocol = proto;
+  l.backends = std::move(backends);
+  return l;
+}
+
+Snapshot BaseSnapshot(uint32_t db2_weight = 800000, uint32_t db3_weight = 200000) {
+  Snapshot s;
+  s.generation = 1;
+  s.l4.push_back(Listener("198.18.100.10", 5432, IPPROTO_TCP,
+                          {{"198.18.1.2", 5432, db2_weight, "default/db"},
+                           {"198.18.1.3", 5432, db3_weight, "default/db"}}));
+  s.l4.push_back(
+      Listener("198.18.100.10", 53, IPPROTO_UDP, {{"198.18.1.2", 5353, 1000000, "default/dns"}}));
+  s.l4.push_back(
+      Listener("198.18.100.11", 6000, IPPROTO_TCP, {{"198.18.1.2", 6000, 1000000, "default/one"}}));
+  s.l4.push_back(Listener("198.18.100.12", 7000, IPPROTO_TCP, {}));
+  s.l4.push_back(Listener("198.18.100.13", 6000, IPPROTO_TCP,
+                          {{"198.18.1.9", 6000, 1000000, "default/noneigh"}}));
+  s.l4.push_back(
+      Listener("fd00:100::10", 5432, IPPROTO_TCP, {{"fd00:1::2", 5432, 1000000, "default/db6"}}));
+  s.l4.push_back(
+      Listener("fd00:100::10", 53, IPPROTO_UDP, {{"fd00:1::2", 5353, 1000000, "default/dns6"}}));
+  s.punt.push_back({"198.18.100.1", 80});
+  return s;
+}
+
+class FastPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = EnterBpfTestEnvironment();
+    if (!why.empty()) {
+      if (PrivilegeRequired()) FAIL() << why << " (XGATE_REQUIRE_PRIVILEGED=1)";
+      GTEST_SKIP() << why;
+    }
+    static int counter = 0;
+    root_ = "/sys/fs/bpf/xgate-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    auto applier = l4::L4Applier::Create({root_, {}});
+    ASSERT_TRUE(applier.ok()) << applier.status();
+    applier_ = std::move(*applier);
+    ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
+  }
+  void TearDown() override {
+    if (applier_) applier_->Stop(/*detach=*/true);
+    applier_.reset();
+    if (!root_.empty()) {
+      EXPECT_FALSE(std::filesystem::exists(root_));
+    }
+  }
+
+  int Xdp() { return applier_->datapath().XdpProgFd(); }
+  int TcIn() { return applier_->datapath().TcIngressProgFd(); }
+  int TcOut() { return applier_->datapath().TcEgressProgFd(); }
+
+  uint64_t PathCount(uint32_t path) { return Counter(maps::kPathStats, path); }
+  uint64_t DropCount(uint32_t reason) { return Counter(maps::kDropStats, reason); }
+  uint64_t Counter(std::string_view map, uint32_t index) {
+    auto c = maps::TrafficCounters::OpenPinned(maps::PinPath(root_, map));
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return 0;
+    auto t = c->Read(index);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? t->packets : 0;
+  }
+
+  // Sends a client packet through XDP as received on the client side.
+  RunResult FromClient(const PacketSpec& spec) {
+    RunResult r = RunXdp(Xdp(), BuildPacket(spec), IfIndex(kClientIf));
+    EXPECT_EQ(r.err, 0) << std::strerror(r.err);
+    return r;
+  }
+
+  std::string root_;
+  std::unique_ptr<l4::L4Applier> applier_;
+};
+
+PacketSpec Tcp(std::string src, uint16_t sport, std::string dst, uint16_t dport) {
+  return {{std::move(src), sport}, {std::move(dst), dport}, IPPROTO_TCP};
+}
+PacketSpec Udp(std::string src, uint16_t sport, std::string dst, uint16_t dport) {
+  return {{std::move(src), sport}, {std::move(dst), dport}, IPPROTO_UDP};
+}
+
+// The checker the tests rely on does catch a bad checksum (no privileges needed).
+TEST(PacketCheckerTest, CatchesCorruptedChecksums) {
+  for (const PacketSpec& spec :
+       {Tcp("198.18.0.2", 1, "198.18.1.2", 2), Udp("fd00::2", 1, "fd00:1::2", 2)}) {
+    std::vector<uint8_t> good = BuildPacket(spec);
+    EXPECT_EQ(ChecksumProblems(good), "");
+    std::vector<uint8_t> bad = good;
+    bad.back() ^= 0x01;  // payload byte
+    EXPECT_NE(ChecksumProblems(bad), "");
+  }
+  std::vector<uint8_t> ip = BuildPacket(Tcp("198.18.0.2", 1, "198.18.1.2", 2));
+  ip[14 + 8] ^= 1;  // TTL without fixing the header checksum
+  EXPECT_NE(ChecksumProblems(ip), "");
+}
+
+TEST_F(FastPathTest, MapsArePinnedUnderTheRoot) {
+  for (std::string_view name : maps::kAllMaps) {
+    EXPECT_TRUE(std::filesystem::exists(maps::PinPath(root_, name))) << name;
+  }
+}
+
+TEST_F(FastPathTest, NonIpPasses) {
+  std::vector<uint8_t> arp(60, 0);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  RunResult r = RunXdp(Xdp(), arp);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, arp);
+  EXPECT_EQ(PathCount(XG_PATH_PASS_NOT_IP), 1u);
+}
+
+TEST_F(FastPathTest, UnknownListenerPassesUntouched) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.10", 9999));
+  RunResult r = RunXdp(Xdp(), in);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, in);
+  // Same address and port, other protocol: no listener either.
+  r = RunXdp(Xdp(), BuildPacket(Udp("198.18.0.2", 40000, "198.18.100.10", 5432)));
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(PathCount(XG_PATH_PASS_NO_LISTENER), 2u);
+}
+
+TEST_F(FastPathTest, PuntListenerPassesToTheStackAndCounts) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.1", 80));
+  RunResult r = RunXdp(Xdp(), in);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, in);
+  EXPECT_EQ(PathCount(XG_PATH_PUNT), 1u);
+}
+
+TEST_F(FastPathTest, Ipv4FragmentPasses) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  in[14 + 6] = 0x20;  // more fragments
+  RunResult r = RunXdp(Xdp(), in);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, in);
+  EXPECT_EQ(PathCount(XG_PATH_PASS_FRAGMENT), 1u);
+}
+
+void ExpectForwarded(const RunResult& r, const PacketSpec& in, const std::string& backend,
+                     uint16_t port) {
+  Parsed p = Parse(r.out);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.dst, backend);
+  EXPECT_EQ(p.dport, port);
+  EXPECT_EQ(p.src, in.src.addr);  // no SNAT: the backend sees the client
+  EXPECT_EQ(p.sport, in.src.port);
+  EXPECT_EQ(p.payload, in.payload);
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+}
+
+TEST_F(FastPathTest, Ipv4TcpIsRewrittenAndRedirected) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  ExpectForwarded(r, spec, "198.18.1.2", 6000);
+  EXPECT_EQ(Parse(r.out).ttl, 63);
+  EXPECT_EQ(std::memcmp(r.out.data(), kBackendMac, 6), 0) << "destination MAC from the FIB";
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_CT_NEW), 1u);
+}
+
+TEST_F(FastPathTest, SameInterfaceIsXdpTx) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  RunResult r = RunXdp(Xdp(), BuildPacket(spec), IfIndex(kBackendIf));
+  EXPECT_EQ(r.retval, XDP_TX);
+  ExpectForwarded(r, spec, "198.18.1.2", 6000);
+}
+
+TEST_F(FastPathTest, Ipv4UdpIsRewritten) {
+  PacketSpec spec = Udp("198.18.0.2", 40001, "198.18.100.10", 53);
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  ExpectForwarded(r, spec, "198.18.1.2", 5353);
+}
+
+TEST_F(FastPathTest, Ipv4UdpWithoutChecksumKeepsNone) {
+  std::vector<uint8_t> in = BuildPacket(Udp("198.18.0.2", 40001, "198.18.100.10", 53));
+  in[14 + 20 + 6] = 0;
+  in[14 + 20 + 7] = 0;
+  RunResult r = RunXdp(Xdp(), in, IfIndex(kClientIf));
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  EXPECT_EQ(r.out[14 + 20 + 6], 0);
+  EXPECT_EQ(r.out[14 + 20 + 7], 0);
+  EXPECT_EQ(Parse(r.out).dst, "198.18.1.2");
+}
+
+TEST_F(FastPathTest, Ipv6TcpIsRewritten) {
+  PacketSpec spec = Tcp("fd00::2", 40000, "fd00:100::10", 5432);
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  ExpectForwarded(r, spec, "fd00:1::2", 5432);
+  EXPECT_EQ(Parse(r.out).ttl, 63);
+}
+
+TEST_F(FastPathTest, Ipv6UdpIsRewritten) {
+  PacketSpec spec = Udp("fd00::2", 40000, "fd00:100::10", 53);
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  ExpectForwarded(r, spec, "fd00:1::2", 5353);
+}
+
+TEST_F(FastPathTest, VlanTaggedIsRewrittenAndLeftToTheStack) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  spec.vlan = true;
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  ExpectForwarded(r, spec, "198.18.1.2", 6000);
+  EXPECT_EQ(r.out[12], 0x81);  // tag kept
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_STACK), 1u);
+}
+
+TEST_F(FastPathTest, NoNeighbourPassesTheRewrittenPacket) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.13", 6000);
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  ExpectForwarded(r, spec, "198.18.1.9", 6000);
+  EXPECT_EQ(Parse(r.out).ttl, 64) << "the stack decrements it when it routes";
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_STACK), 1u);
+}
+
+TEST_F(FastPathTest, ListenerWithoutBackendsDrops) {
+  RunResult r = FromClient(Tcp("198.18.0.2", 40000, "198.18.100.12", 7000));
+  EXPECT_EQ(r.retval, XDP_DROP);
+  EXPECT_EQ(DropCount(XG_DROP_NO_BACKEND), 1u);
+}
+
+TEST_F(FastPathTest, TruncatedHeadersDrop) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  in.resize(14 + 20 + 10);  // TCP header cut short
+  RunResult r = RunXdp(Xdp(), in);
+  EXPECT_EQ(r.retval, XDP_DROP);
+  EXPECT_EQ(DropCount(XG_DROP_TRUNCATED), 1u);
+}
+
+TEST_F(FastPathTest, SharesFollowWeightsThroughTheKernel) {
+  std::map<std::string, int> seen;
+  constexpr int kFlows = 4000;
+  for (int i = 0; i < kFlows; ++i) {
+    std::string client = "198.18.0." + std::to_string(2 + i % 200);
+    RunResult r = RunXdp(Xdp(), BuildPacket(Tcp(client, 20000 + i, "198.18.100.10", 5432)));
+    ASSERT_EQ(r.err, 0);
+    seen[Parse(r.out).dst]++;
+  }
+  EXPECT_NEAR(seen["198.18.1.2"] / double(kFlows), 0.8, 0.03);
+  EXPECT_NEAR(seen["198.18.1.3"] / double(kFlows), 0.2, 0.03);
+}
+
+TEST_F(FastPathTest, ConntrackKeepsTheBackendAcrossAWeightChange) {
+  // Find one flow per backend under 80/20.
+  std::map<std::string, PacketSpec> flows;
+  for (int i = 0; flows.size() < 2 && i < 1000; ++i) {
+    PacketSpec spec = Tcp("198.18.0.2", 30000 + i, "198.18.100.10", 5432);
+    flows.emplace(Parse(RunXdp(Xdp(), BuildPacket(spec)).out).dst, spec);
+  }
+  ASSERT_EQ(flows.size(), 2u);
+  // All weight to .2: the flow on .3 stays there (tracked); new flows go to .2.
+  ASSERT_TRUE(applier_->Apply(BaseSnapshot(1000000, 0)).ok());
+  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(flows["198.18.1.3"])).out).dst, "198.18.1.3");
+  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(flows["198.18.1.2"])).out).dst, "198.18.1.2");
+  for (int i = 0; i < 50; ++i) {
+    RunResult r = RunXdp(Xdp(), BuildPacket(Tcp("198.18.0.3", 50000 + i, "198.18.100.10", 5432)));
+    EXPECT_EQ(Parse(r.out).dst, "198.18.1.2");
+  }
+  EXPECT_GE(PathCount(XG_PATH_CT_HIT), 2u);
+
+  // .3 removed altogether: its flow can no longer go there and moves to .2.
+  Snapshot only2 = BaseSnapshot();
+  only2.l4[0].backends.pop_back();
+  ASSERT_TRUE(applier_->Apply(only2).ok());
+  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(flows["198.18.1.3"])).out).dst, "198.18.1.2");
+}
+
+TEST_F(FastPathTest, ListenerRemovalStopsForwarding) {
+  Snapshot s = BaseSnapshot();
+  s.l4.erase(s.l4.begin() + 2);  // 198.18.100.11:6000
+  ASSERT_TRUE(applier_->Apply(s).ok());
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  RunResult r = RunXdp(Xdp(), in);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, in);
+}
+
+TEST_F(FastPathTest, BadSnapshotIsRefusedAndTheOldOneKeepsServing) {
+  Snapshot bad = BaseSnapshot();
+  bad.l4[2].backends[0].address = "fd00:1::2";  // family mismatch
+  absl::Status s = applier_->Apply(bad);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("198.18.100.11"), std::string::npos) << s;
+  RunResult r = FromClient(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  EXPECT_EQ(Parse(r.out).dst, "198.18.1.2");
+}
+
+TEST_F(FastPathTest, ReverseNatRewritesRepliesV4Tcp) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  PacketSpec reply = Tcp("198.18.1.2", 6000, "198.18.0.2", 40000);
+  reply.payload = "reply from the backend";
+
+  RunResult out = RunTc(TcOut(), BuildPacket(reply));
+  ASSERT_EQ(out.err, 0);
+  EXPECT_EQ(out.retval, static_cast<uint32_t>(TC_ACT_OK));
+  Parsed p = Parse(out.out);
+  EXPECT_EQ(p.src, "198.18.100.11");
+  EXPECT_EQ(p.sport, 6000);
+  EXPECT_EQ(p.dst, "198.18.0.2");
+  EXPECT_EQ(p.payload, reply.payload);
+  EXPECT_EQ(ChecksumProblems(out.out), "");
+
+  // On the backend-side ingress it goes straight out toward the client.
+  RunResult in = RunTc(TcIn(), BuildPacket(reply), IfIndex(kBackendIf));
+  ASSERT_EQ(in.err, 0);
+  EXPECT_EQ(in.retval, static_cast<uint32_t>(TC_ACT_REDIRECT));
+  EXPECT_EQ(Parse(in.out).src, "198.18.100.11");
+  EXPECT_EQ(Parse(in.out).ttl, 63);
+  EXPECT_EQ(ChecksumProblems(in.out), "");
+  EXPECT_EQ(PathCount(XG_PATH_RNAT), 2u);
+}
+
+TEST_F(FastPathTest, ReverseNatRewritesRepliesV6Udp) {
+  PacketSpec spec = Udp("fd00::2", 40000, "fd00:100::10", 53);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  RunResult out = RunTc(TcOut(), BuildPacket(Udp("fd00:1::2", 5353, "fd00::2", 40000)));
+  EXPECT_EQ(out.retval, static_cast<uint32_t>(TC_ACT_OK));
+  Parsed p = Parse(out.out);
+  EXPECT_EQ(p.src, "fd00:100::10");
+  EXPECT_EQ(p.sport, 53);
+  EXPECT_EQ(ChecksumProblems(out.out), "");
+}
+
+TEST_F(FastPathTest, UnrelatedTrafficOnTheBackendSideIsUntouched) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.1.2", 6000, "198.18.0.2", 40000));
+  RunResult r = RunTc(TcOut(), in);
+  EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(r.out, in);
+}
+
+TEST_F(FastPathTest, IcmpFragNeededForAGatewayReplyGoesToTheBackend) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  // A router on the client side could not forward the Gateway's reply.
+  PacketSpec reply = Tcp("198.18.100.11", 6000, "198.18.0.2", 40000);
+  std::vector<uint8_t> icmp =
+      BuildIcmpError("198.18.0.254", "198.18.100.11", IpPart(BuildPacket(reply)), 1000);
+  RunResult r = RunXdp(Xdp(), icmp, IfIndex(kClientIf));
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  Parsed outer = Parse(r.out);
+  EXPECT_EQ(outer.dst, "198.18.1.2");
+  EXPECT_EQ(outer.src, "198.18.0.254");
+  Parsed quoted = ParseQuoted(r.out);
+  EXPECT_EQ(quoted.src, "198.18.1.2");
+  EXPECT_EQ(quoted.sport, 6000);
+  EXPECT_EQ(quoted.dst, "198.18.0.2");
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+  EXPECT_EQ(PathCount(XG_PATH_ICMP_TRANSLATED), 1u);
+}
+
+TEST_F(FastPathTest, IcmpPacketTooBigV6ForAGatewayReplyGoesToTheBackend) {
+  PacketSpec spec = Tcp("fd00::2", 40000, "fd00:100::10", 5432);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  PacketSpec reply = Tcp("fd00:100::10", 5432, "fd00::2", 40000);
+  std::vector<uint8_t> icmp =
+      BuildIcmpError("fd00::fe", "fd00:100::10", IpPart(BuildPacket(reply)), 1000);
+  RunResult r = RunXdp(Xdp(), icmp, IfIndex(kClientIf));
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  EXPECT_EQ(Parse(r.out).dst, "fd00:1::2");
+  Parsed quoted = ParseQuoted(r.out);
+  EXPECT_EQ(quoted.src, "fd00:1::2");
+  EXPECT_EQ(quoted.sport, 5432);
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+}
+
+TEST_F(FastPathTest, IcmpAboutAnUntrackedFlowPasses) {
+  PacketSpec reply = Tcp("198.18.100.11", 6000, "198.18.0.77", 41000);
+  std::vector<uint8_t> icmp =
+      BuildIcmpError("198.18.0.254", "198.18.100.11", IpPart(BuildPacket(reply)), 28);
+  RunResult r = RunXdp(Xdp(), icmp);
+  EXPECT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(r.out, icmp);
+}
+
+TEST_F(FastPathTest, IcmpFromTheBackendSideIsAboutTheGateway) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  // The backend refuses the DNATed packet (client -> backend) with port unreachable.
+  PacketSpec dnatted = Tcp("198.18.0.2", 40000, "198.18.1.2", 6000);
+  std::vector<uint8_t> icmp =
+      BuildIcmpError("198.18.1.2", "198.18.0.2", IpPart(BuildPacket(dnatted)), 28);
+  RunResult r = RunTc(TcOut(), icmp);
+  EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_OK));
+  Parsed outer = Parse(r.out);
+  EXPECT_EQ(outer.src, "198.18.100.11");
+  EXPECT_EQ(outer.dst, "198.18.0.2");
+  Parsed quoted = ParseQuoted(r.out);
+  EXPECT_EQ(quoted.dst, "198.18.100.11");
+  EXPECT_EQ(quoted.dport, 6000);
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+}
+
+TEST_F(FastPathTest, RestartAdoptsMapsAndKeepsFlows) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.10", 5432);
+  std::string backend = Parse(FromClient(spec).out).dst;
+  applier_->Stop(/*detach=*/false);
+  applier_.reset();
+  auto again = l4::L4Applier::Create({root_, {}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  applier_ = std::move(*again);
+  // Before any snapshot: the pinned state still forwards, the flow on its backend.
+  EXPECT_EQ(Parse(FromClient(spec).out).dst, backend);
+  ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
+  EXPECT_EQ(Parse(FromClient(spec).out).dst, backend);
+  EXPECT_EQ(PathCount(XG_PATH_CT_HIT), 2u);
+}
+
+}  // namespace
+}  // namespace xgate::testing
