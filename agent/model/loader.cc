@@ -17,6 +17,17 @@ namespace {
 
 using nlohmann::json;
 
+LoadError MakeError(const std::string& file, int line, std::string field, std::string message,
+                    std::string object) {
+  LoadError e;
+  e.pos.file = file;
+  e.pos.line = line;
+  e.field = std::move(field);
+  e.message = std::move(message);
+  e.object = std::move(object);
+  return e;
+}
+
 struct KindInfo {
   Kind kind;
   bool v1alpha1 = false;  // networking.x-k8s.io/v1alpha1: convert first
@@ -83,7 +94,8 @@ class DocumentLoader {
   void Load(json& value, LineMap& lines, const std::string& file, int first_line) {
     std::string object;
     auto error = [&](const std::string& path, const std::string& message) {
-      into_.errors.push_back({{file, LineOf(lines, path, first_line)}, path, message, object});
+      into_.errors.push_back(
+          MakeError(file, LineOf(lines, path, first_line), path, message, object));
     };
     try {
       if (value.is_null()) return;  // empty document
@@ -266,7 +278,7 @@ void LoadText(std::string_view text, const std::string& filename, LoadResult& in
   YamlFile file = ParseYaml(text);
   for (const auto& e : file.errors) {
     into.errors.push_back(
-        {{filename, e.line}, "", absl::StrCat("YAML syntax error: ", e.message), ""});
+        MakeError(filename, e.line, "", absl::StrCat("YAML syntax error: ", e.message), ""));
   }
   DocumentLoader loader(into);
   for (auto& doc : file.documents) loader.Load(doc.value, doc.lines, filename, doc.first_line);
@@ -305,7 +317,7 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
     std::stringstream text;
     text << in.rdbuf();
     if (!in) {
-      result.errors.push_back({{f.string(), 0}, "", "cannot read file", ""});
+      result.errors.push_back(MakeError(f.string(), 0, "", "cannot read file", ""));
       continue;
     }
     LoadText(text.str(), f.string(), result);

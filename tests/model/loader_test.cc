@@ -1,0 +1,360 @@
+// Documents, files and versions: syntax errors, bad documents among good ones, older API
+// versions, core kinds, defaults in raw, duplicates, and CarryGenerations.
+#include "agent/model/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/model/test_util.h"
+
+namespace xgate::model {
+namespace {
+
+using testing::Errors;
+using testing::Load;
+
+constexpr char kGood[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: good, namespace: web}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: svc, port: 80}]
+)";
+
+TEST(Loader, YamlSyntaxErrorReportsLineAndKeepsOtherDocuments) {
+  std::string text = std::string(kGood) + R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: broken
+spec: [
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: after}
+)";
+  LoadResult r = Load(text, "mixed.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << Errors(r);
+  EXPECT_EQ(r.errors[0].pos.file, "mixed.yaml");
+  EXPECT_GE(r.errors[0].pos.line, 11);
+  EXPECT_LE(r.errors[0].pos.line, 13);
+  EXPECT_NE(r.errors[0].message.find("YAML syntax error"), std::string::npos);
+  EXPECT_EQ(r.errors[0].ToString().rfind("mixed.yaml:", 0), 0u);
+  EXPECT_EQ(r.store.http_routes.size(), 1u);
+  EXPECT_EQ(r.store.namespaces.size(), 1u);
+  EXPECT_EQ(r.store.namespaces.at({"", "after"}).meta.source.line, 14);
+}
+
+TEST(Loader, OneBadDocumentAmongGoodOnes) {
+  std::string text = std::string(kGood) + R"(---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bad, namespace: web}
+spec:
+  rules:
+  - backendRefs: [{name: svc, port: 80, weight: -3}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: web}
+spec:
+  ports: [{port: 80}]
+)";
+  LoadResult r = Load(text, "three.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << Errors(r);
+  EXPECT_EQ(r.errors[0].ToString(),
+            "three.yaml:14: HTTPRoute web/bad: spec.rules[0].backendRefs[0].weight: Invalid value: "
+            "-3: must be between 0 and 1000000");
+  EXPECT_EQ(r.store.http_routes.size(), 1u);
+  EXPECT_TRUE(r.store.http_routes.count({"web", "good"}));
+  EXPECT_EQ(r.store.services.size(), 1u);
+}
+
+TEST(Loader, OlderGatewayApiVersionsLoadAsV1) {
+  LoadResult r = Load(R"(apiVersion: gateway.networking.k8s.io/v1beta1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: acme
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: ReferenceGrant
+metadata: {name: g, namespace: backends}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]
+  to: [{group: "", kind: Service}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha3
+kind: TLSRoute
+metadata: {name: t}
+spec:
+  hostnames: [a.example.com]
+  rules: [{backendRefs: [{name: s, port: 443}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: tcp}
+spec:
+  rules: [{backendRefs: [{name: s, port: 5432}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: UDPRoute
+metadata: {name: udp}
+spec:
+  rules: [{backendRefs: [{name: s, port: 53}]}]
+)");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  const Gateway& gw = r.store.gateways.at({"default", "gw"});
+  EXPECT_EQ(gw.api_version, "gateway.networking.k8s.io/v1beta1");
+  EXPECT_EQ(gw.raw["apiVersion"], "gateway.networking.k8s.io/v1");
+  EXPECT_EQ(gw.listeners[0].allowed_routes.from, AllowedRoutes::From::kSame);
+  EXPECT_EQ(gw.raw["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]["from"], "Same");
+  const HTTPRoute& route = r.store.http_routes.at({"default", "r"});
+  // No rules: the CRD default, one rule matching PathPrefix "/" with no backends.
+  ASSERT_EQ(route.rules.size(), 1u);
+  EXPECT_EQ(route.rules[0].matches[0].path.value, "/");
+  EXPECT_EQ(route.parent_refs[0].group, kGatewayGroup);
+  EXPECT_EQ(route.parent_refs[0].kind, "Gateway");
+  EXPECT_EQ(route.raw["spec"]["parentRefs"][0]["kind"], "Gateway");
+  const ReferenceGrant& grant = r.store.reference_grants.at({"backends", "g"});
+  EXPECT_EQ(grant.from[0].ns, "default");
+  EXPECT_EQ(grant.to[0].kind, "Service");
+  EXPECT_FALSE(grant.to[0].name.has_value());
+  EXPECT_EQ(r.store.tls_routes.at({"default", "t"}).hostnames[0], "a.example.com");
+  EXPECT_EQ(r.store.tcp_routes.size(), 1u);
+  EXPECT_EQ(r.store.udp_routes.size(), 1u);
+}
+
+TEST(Loader, DefaultsAppearInRawWithoutStatus) {
+  LoadResult r = Load(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, generation: 4, creationTimestamp: "2024-01-02T03:04:05Z"}
+spec:
+  gatewayClassName: acme
+  listeners:
+  - name: tls
+    port: 443
+    protocol: HTTPS
+    tls:
+      certificateRefs: [{name: cert}]
+status:
+  conditions: []
+)");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  const Gateway& gw = r.store.gateways.at({"default", "gw"});
+  EXPECT_FALSE(gw.raw.contains("status"));
+  EXPECT_EQ(gw.meta.generation, 4);
+  EXPECT_EQ(gw.meta.creation_timestamp, "2024-01-02T03:04:05Z");
+  const auto& tls = gw.raw["spec"]["listeners"][0]["tls"];
+  EXPECT_EQ(tls["mode"], "Terminate");
+  EXPECT_EQ(tls["certificateRefs"][0]["kind"], "Secret");
+  EXPECT_EQ(tls["certificateRefs"][0]["group"], "");
+  EXPECT_EQ(gw.raw["metadata"]["namespace"], "default");
+  EXPECT_EQ(gw.listeners[0].tls->certificate_refs[0].kind, "Secret");
+}
+
+TEST(Loader, CoreKinds) {
+  LoadResult r = Load(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: web, namespace: ignored, labels: {team: web}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, namespace: web}
+type: kubernetes.io/tls
+data:
+  tls.crt: Y2VydA==
+  tls.key: a2V5
+stringData:
+  extra: plain
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: web}
+spec:
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: admin, port: 81, targetPort: admin, protocol: TCP, appProtocol: http}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: svc-1
+  namespace: web
+  labels: {kubernetes.io/service-name: svc}
+addressType: IPv6
+ports: [{name: http, port: 8080}]
+endpoints:
+- addresses: ["fd00::1"]
+- addresses: ["fd00::2"]
+  conditions: {ready: false, terminating: true}
+  nodeName: n1
+)");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  const Namespace& ns = r.store.namespaces.at({"", "web"});
+  EXPECT_EQ(ns.meta.ns, "");
+  EXPECT_EQ(ns.meta.labels.at("team"), "web");
+  EXPECT_EQ(r.store.NamespaceLabels("web").at("team"), "web");
+  const Secret& s = r.store.secrets.at({"web", "cert"});
+  EXPECT_EQ(s.type, "kubernetes.io/tls");
+  EXPECT_EQ(s.data.at("tls.crt"), "cert");
+  EXPECT_EQ(s.data.at("tls.key"), "key");
+  EXPECT_EQ(s.data.at("extra"), "plain");
+  const Service& svc = r.store.services.at({"web", "svc"});
+  ASSERT_EQ(svc.ports.size(), 2u);
+  EXPECT_EQ(svc.ports[0].target_port, 8080);
+  EXPECT_EQ(svc.ports[1].target_port_name, "admin");
+  EXPECT_EQ(svc.ports[1].app_protocol, "http");
+  EXPECT_EQ(svc.ports[0].protocol, "TCP");
+  const EndpointSlice& slice = r.store.endpoint_slices.at({"web", "svc-1"});
+  EXPECT_EQ(slice.service_name, "svc");
+  EXPECT_EQ(slice.address_type, "IPv6");
+  EXPECT_TRUE(slice.endpoints[0].ready);
+  EXPECT_FALSE(slice.endpoints[1].ready);
+  EXPECT_TRUE(slice.endpoints[1].terminating);
+  EXPECT_EQ(slice.endpoints[1].node_name, "n1");
+}
+
+TEST(Loader, UnknownKindsAreSkippedSilently) {
+  LoadResult r = Load(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec: {replicas: "whatever"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+---
+apiVersion: example.com/v1
+kind: Gateway
+metadata: {name: not-ours}
+---
+)" + std::string(kGood));
+  EXPECT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.store.Size(), 1u);
+}
+
+TEST(Loader, KubectlListIsLoadedItemByItem) {
+  LoadResult r = Load(R"(apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: a}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: s, namespace: a}
+  spec:
+    ports: [{port: 0}]
+)",
+                      "list.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << Errors(r);
+  EXPECT_EQ(r.errors[0].field, "spec.ports[0].port");
+  EXPECT_EQ(r.errors[0].pos.line, 11);
+  EXPECT_EQ(r.store.namespaces.size(), 1u);
+}
+
+TEST(Loader, DuplicateObjectAcrossFilesFailsOnTheLaterOne) {
+  LoadResult r;
+  LoadText(kGood, "a.yaml", r);
+  LoadText(kGood, "b.yaml", r);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].pos.file, "b.yaml");
+  EXPECT_NE(r.errors[0].message.find("already defined at a.yaml:1"), std::string::npos)
+      << r.errors[0].ToString();
+  EXPECT_EQ(r.store.http_routes.at({"web", "good"}).meta.source.file, "a.yaml");
+}
+
+TEST(Loader, JsonAndNonObjectDocuments) {
+  LoadResult r = Load(R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "j"}})"
+                      "\n---\n- just\n- a list\n---\n",
+                      "x.json");
+  ASSERT_EQ(r.errors.size(), 1u) << Errors(r);
+  EXPECT_NE(r.errors[0].message.find("mapping"), std::string::npos);
+  EXPECT_EQ(r.errors[0].pos.line, 3);
+  EXPECT_EQ(r.store.namespaces.size(), 1u);
+}
+
+TEST(Loader, DirectorySkipsHiddenAndOtherFiles) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / ("loader-dir-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / ".hidden");
+  fs::create_directories(dir / "sub");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+  write(dir / "b.yaml", kGood);
+  write(dir / "sub" / "a.yml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n");
+  write(dir / ".hidden" / "x.yaml", "not: [valid");
+  write(dir / ".dot.yaml", "not: [valid");
+  write(dir / "notes.txt", "not: [valid");
+  auto r = LoadDirectory(dir);
+  fs::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->errors.empty()) << Errors(*r);
+  EXPECT_EQ(r->store.Size(), 2u);
+  // Path order: b.yaml before sub/a.yml.
+  EXPECT_LT(r->store.http_routes.begin()->second.meta.creation_index,
+            r->store.namespaces.begin()->second.meta.creation_index);
+}
+
+TEST(Generations, SpecChangeBumpsLabelChangeDoesNot) {
+  LoadResult first = Load(kGood);
+  ASSERT_TRUE(first.errors.empty());
+  EXPECT_EQ(first.store.http_routes.at({"web", "good"}).meta.generation, 1);
+
+  // Same spec, new label: generation and creation order stay.
+  std::string relabeled = std::string(kGood);
+  relabeled.replace(relabeled.find("namespace: web}"), 15, "namespace: web, labels: {a: b}}");
+  LoadResult second =
+      Load(std::string("apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\n") + relabeled);
+  ASSERT_TRUE(second.errors.empty()) << Errors(second);
+  CarryGenerations(first.store, second.store);
+  const HTTPRoute& r2 = second.store.http_routes.at({"web", "good"});
+  EXPECT_EQ(r2.meta.generation, 1);
+  EXPECT_EQ(r2.meta.creation_index,
+            first.store.http_routes.at({"web", "good"}).meta.creation_index);
+  // The new Namespace comes after every existing object.
+  EXPECT_GT(second.store.namespaces.at({"", "n"}).meta.creation_index, r2.meta.creation_index);
+
+  // Spec change: generation + 1, also in raw.
+  std::string changed = relabeled;
+  changed.replace(changed.find("port: 80"), 8, "port: 81");
+  LoadResult third = Load(changed);
+  CarryGenerations(second.store, third.store);
+  const HTTPRoute& r3 = third.store.http_routes.at({"web", "good"});
+  EXPECT_EQ(r3.meta.generation, 2);
+  EXPECT_EQ(r3.raw["metadata"]["generation"], 2);
+
+  // Unchanged again: stays at 2.
+  LoadResult fourth = Load(changed);
+  CarryGenerations(third.store, fourth.store);
+  EXPECT_EQ(fourth.store.http_routes.at({"web", "good"}).meta.generation, 2);
+}
+
+TEST(Generations, CoreObjectsCompareEverythingButMetadata) {
+  const char* svc =
+      "apiVersion: v1\nkind: Service\nmetadata: {name: s%s}\nspec: {ports: [{port: %d}]}\n";
+  auto make = [&](const char* labels, int port) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), svc, labels, port);
+    return Load(buf);
+  };
+  LoadResult a = make("", 80);
+  LoadResult b = make(", labels: {x: y}", 80);
+  CarryGenerations(a.store, b.store);
+  EXPECT_EQ(b.store.services.at({"default", "s"}).meta.generation, 1);
+  LoadResult c = make(", labels: {x: y}", 81);
+  CarryGenerations(b.store, c.store);
+  EXPECT_EQ(c.store.services.at({"default", "s"}).meta.generation, 2);
+}
+
+}  // namespace
+}  // namespace xgate::model
