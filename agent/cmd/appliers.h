@@ -1,0 +1,17 @@
+// The data planes the agent programs, chosen from its flags.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/appliers/applier.h"
+#include "agent/cmd/flags.h"
+
+namespace xgate::agent {
+
+// Every applier, in the order each snapshot is handed to them.
+absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
+    const AgentFlags& flags);
+
+}  // namespace xgate::agent

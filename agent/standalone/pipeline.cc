@@ -1,0 +1,97 @@
+#include "agent/standalone/pipeline.h"
+
+#include "agent/compiler/compiler.h"
+#include "agent/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::standalone {
+
+Pipeline::Pipeline(std::filesystem::path dir, std::vector<std::string> node_addresses,
+                   std::vector<std::unique_ptr<appliers::Applier>> appliers)
+    : dir_(std::move(dir)),
+      node_addresses_(std::move(node_addresses)),
+      appliers_(std::move(appliers)) {}
+
+std::shared_ptr<const State> Pipeline::Current() const {
+  std::lock_guard lock(state_mu_);
+  return current_;
+}
+
+absl::Status Pipeline::LastError() const {
+  std::lock_guard lock(state_mu_);
+  return last_error_;
+}
+
+absl::Status Pipeline::ApplyAll(const compiler::Snapshot& next,
+                                const compiler::Snapshot* previous) {
+  for (size_t i = 0; i < appliers_.size(); ++i) {
+    absl::Status s = appliers_[i]->Apply(next);
+    if (s.ok()) continue;
+    // Whole or not at all: the appliers that took the new snapshot go back to the old one.
+    for (size_t j = 0; previous != nullptr && j < i; ++j) {
+      absl::Status back = appliers_[j]->Apply(*previous);
+      if (!back.ok()) {
+        spdlog::error("{}: could not return to snapshot {}: {}", appliers_[j]->Name(),
+                      previous->generation, std::string(back.message()));
+      }
+    }
+    return absl::Status(s.code(), appliers_[i]->Name() + ": " + std::string(s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::Reload() {
+  std::lock_guard reload_lock(reload_mu_);
+  std::shared_ptr<const State> previous = Current();
+  auto record = [&](absl::Status s) {
+    std::lock_guard lock(state_mu_);
+    last_error_ = s;
+    return s;
+  };
+
+  auto loaded = model::LoadDirectory(dir_);
+  if (!loaded.ok()) {
+    spdlog::error("{}: {}; keeping snapshot {}", dir_.string(),
+                  std::string(loaded.status().message()), previous ? previous->generation : 0);
+    return record(loaded.status());
+  }
+  auto next = std::make_shared<State>();
+  next->loaded = *std::move(loaded);
+  if (previous) model::CarryGenerations(previous->loaded.store, next->loaded.store);
+  for (const auto& e : next->loaded.errors) spdlog::warn("refused: {}", e.ToString());
+
+  binder::BindOptions options;
+  options.node_addresses = node_addresses_;
+  options.now = status::NowRfc3339();
+  next->bound = binder::Bind(next->loaded.store, options);
+  if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
+  next->generation = next_generation_++;
+  next->snapshot = compiler::Compile(next->bound, next->generation);
+  next->applied_at = options.now;
+
+  absl::Status applied = ApplyAll(*next->snapshot, previous ? previous->snapshot.get() : nullptr);
+  if (!applied.ok()) {
+    spdlog::error("snapshot {} not applied: {}; keeping snapshot {}", next->generation,
+                  std::string(applied.message()), previous ? previous->generation : 0);
+    return record(applied);
+  }
+  spdlog::info("snapshot {} applied: {} objects, {} refused documents{}", next->generation,
+               next->loaded.store.Size(), next->loaded.errors.size(),
+               binder::AllAccepted(next->bound) ? "" : ", some objects not accepted");
+  for (const auto& line : next->snapshot->Summary()) spdlog::info("  {}", line);
+  {
+    std::lock_guard lock(state_mu_);
+    current_ = next;
+    last_error_ = absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+void Pipeline::Stop(bool detach) {
+  for (auto& a : appliers_) {
+    spdlog::info("stopping {}{}", a->Name(), detach ? " (detaching)" : "");
+    a->Stop(detach);
+  }
+}
+
+}  // namespace xgate::standalone

@@ -1,0 +1,62 @@
+// The agent's reconcile step: load the manifest folder, bind, compile, and hand the
+// Snapshot to every applier, whole or not at all.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/appliers/applier.h"
+#include "agent/binder/binder.h"
+#include "agent/compiler/snapshot.h"
+#include "agent/model/loader.h"
+
+namespace xgate::standalone {
+
+// One applied state. Immutable once published; `bound` points into `loaded.store`, so a
+// State is only ever handled through a shared_ptr and never moved.
+struct State {
+  uint64_t generation = 0;  // the snapshot's generation
+  model::LoadResult loaded;
+  binder::BindResult bound;
+  std::shared_ptr<const compiler::Snapshot> snapshot;
+  std::string applied_at;  // RFC 3339
+};
+
+class Pipeline {
+ public:
+  Pipeline(std::filesystem::path dir, std::vector<std::string> node_addresses,
+           std::vector<std::unique_ptr<appliers::Applier>> appliers);
+
+  // Reloads the folder and applies the result. On error (folder unreadable, an applier
+  // refused the snapshot) the previous state stays applied and current, and the error says why.
+  absl::Status Reload();
+
+  // The state last applied; nullptr before the first success.
+  std::shared_ptr<const State> Current() const;
+  // Why the last Reload kept the previous state (OK when it did not).
+  absl::Status LastError() const;
+
+  // Stops every applier (`detach`: remove what they installed).
+  void Stop(bool detach);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  absl::Status ApplyAll(const compiler::Snapshot& next, const compiler::Snapshot* previous);
+
+  const std::filesystem::path dir_;
+  const std::vector<std::string> node_addresses_;
+  std::vector<std::unique_ptr<appliers::Applier>> appliers_;
+  std::mutex reload_mu_;  // one reload at a time
+  mutable std::mutex state_mu_;
+  std::shared_ptr<const State> current_;
+  absl::Status last_error_;
+  uint64_t next_generation_ = 1;
+};
+
+}  // namespace xgate::standalone

@@ -1,0 +1,137 @@
+#include "agent/status/status.h"
+
+namespace xgate::status {
+namespace {
+
+using nlohmann::json;
+
+json ConditionsJson(const std::vector<model::Condition>& conditions) {
+  json out = json::array();
+  for (const auto& c : conditions) out.push_back(ConditionJson(c));
+  return out;
+}
+
+json ParentRefJson(const model::ParentReference& ref) {
+  json out = {{"group", ref.group}, {"kind", ref.kind}, {"name", ref.name}};
+  if (ref.ns) out["namespace"] = *ref.ns;
+  if (ref.section_name) out["sectionName"] = *ref.section_name;
+  if (ref.port) out["port"] = *ref.port;
+  return out;
+}
+
+// The object as stored, with the metadata the agent keeps (generation, creation time)
+// brought up to date.
+json ItemJson(const model::Object& object, model::Kind kind) {
+  json item = object.raw.is_object() ? object.raw : json::object();
+  if (!item.contains("apiVersion")) {
+    std::string group = model::KindGroup(kind);
+    item["apiVersion"] = group.empty() ? "v1" : group + "/v1";
+  }
+  if (!item.contains("kind")) item["kind"] = model::KindName(kind);
+  json& meta = item["metadata"];
+  if (!meta.is_object()) meta = json::object();
+  meta["name"] = object.meta.name;
+  if (!object.meta.ns.empty()) meta["namespace"] = object.meta.ns;
+  if (std::string(model::KindGroup(kind)) == model::kGatewayGroup) {
+    meta["generation"] = object.meta.generation;
+  }
+  if (!object.meta.creation_timestamp.empty()) {
+    meta["creationTimestamp"] = object.meta.creation_timestamp;
+  }
+  item.erase("status");
+  return item;
+}
+
+template <typename Map, typename StatusFn>
+void AddAll(const Map& objects, model::Kind kind, StatusFn status_of, json& items) {
+  for (const auto& [key, object] : objects) {
+    json item = ItemJson(object, kind);
+    json status = status_of(key);
+    if (!status.is_null()) item["status"] = std::move(status);
+    items.push_back(std::move(item));
+  }
+}
+
+}  // namespace
+
+json ConditionJson(const model::Condition& c) {
+  return {{"type", c.type},
+          {"status", c.status},
+          {"reason", c.reason},
+          {"message", c.message},
+          {"observedGeneration", c.observed_generation},
+          {"lastTransitionTime", c.last_transition_time}};
+}
+
+json GatewayClassStatusJson(const model::GatewayClassStatus& status) {
+  return {{"conditions", ConditionsJson(status.conditions)}};
+}
+
+json GatewayStatusJson(const model::GatewayStatus& status) {
+  json addresses = json::array();
+  for (const auto& a : status.addresses)
+    addresses.push_back({{"type", a.type}, {"value", a.value}});
+  json listeners = json::array();
+  for (const auto& l : status.listeners) {
+    json kinds = json::array();
+    for (const auto& k : l.supported_kinds) kinds.push_back({{"group", k.group}, {"kind", k.kind}});
+    listeners.push_back({{"name", l.name},
+                         {"supportedKinds", std::move(kinds)},
+                         {"attachedRoutes", l.attached_routes},
+                         {"conditions", ConditionsJson(l.conditions)}});
+  }
+  json out = {{"conditions", ConditionsJson(status.conditions)},
+              {"listeners", std::move(listeners)}};
+  if (!addresses.empty()) out["addresses"] = std::move(addresses);
+  return out;
+}
+
+json RouteStatusJson(const model::RouteStatus& status) {
+  json parents = json::array();
+  for (const auto& p : status.parents) {
+    parents.push_back({{"parentRef", ParentRefJson(p.parent_ref)},
+                       {"controllerName", p.controller_name},
+                       {"conditions", ConditionsJson(p.conditions)}});
+  }
+  return {{"parents", std::move(parents)}};
+}
+
+json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
+  json items = json::array();
+  auto none = [](const model::Store::Key&) { return json(); };
+  AddAll(
+      store.gateway_classes, model::Kind::kGatewayClass,
+      [&](const model::Store::Key& key) {
+        auto it = statuses.gateway_classes.find(key);
+        return it == statuses.gateway_classes.end() ? json() : GatewayClassStatusJson(it->second);
+      },
+      items);
+  AddAll(
+      store.gateways, model::Kind::kGateway,
+      [&](const model::Store::Key& key) {
+        auto it = statuses.gateways.find(key);
+        return it == statuses.gateways.end() ? json() : GatewayStatusJson(it->second);
+      },
+      items);
+  auto route_status = [&](model::Kind kind) {
+    return [&statuses, kind](const model::Store::Key& key) {
+      auto it = statuses.routes.find(model::ObjectKey{kind, key.first, key.second});
+      return it == statuses.routes.end() ? json() : RouteStatusJson(it->second);
+    };
+  };
+  AddAll(store.http_routes, model::Kind::kHTTPRoute, route_status(model::Kind::kHTTPRoute), items);
+  AddAll(store.tcp_routes, model::Kind::kTCPRoute, route_status(model::Kind::kTCPRoute), items);
+  AddAll(store.udp_routes, model::Kind::kUDPRoute, route_status(model::Kind::kUDPRoute), items);
+  AddAll(store.tls_routes, model::Kind::kTLSRoute, route_status(model::Kind::kTLSRoute), items);
+  AddAll(store.reference_grants, model::Kind::kReferenceGrant, none, items);
+  AddAll(store.namespaces, model::Kind::kNamespace, none, items);
+  AddAll(store.services, model::Kind::kService, none, items);
+  AddAll(store.endpoint_slices, model::Kind::kEndpointSlice, none, items);
+  AddAll(store.secrets, model::Kind::kSecret, none, items);
+  return {{"apiVersion", "v1"},
+          {"kind", "List"},
+          {"metadata", {{"resourceVersion", ""}}},
+          {"items", std::move(items)}};
+}
+
+}  // namespace xgate::status

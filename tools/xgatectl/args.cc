@@ -1,0 +1,75 @@
+#include "tools/xgatectl/args.h"
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace xgate::ctl {
+namespace {
+
+// Flag spellings -> the field they set.
+std::string* FlagTarget(Args& args, const std::string& name) {
+  static const std::map<std::string, std::string Args::*> kFlags = {
+      {"-f", &Args::file},         {"--filename", &Args::file}, {"-o", &Args::output},
+      {"--output", &Args::output}, {"--socket", &Args::socket},
+  };
+  auto it = kFlags.find(name);
+  return it == kFlags.end() ? nullptr : &(args.*(it->second));
+}
+
+}  // namespace
+
+absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
+  Args args;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      args.command = "help";
+      return args;
+    }
+    if (arg.size() > 1 && arg[0] == '-') {
+      std::string name = arg;
+      std::string value;
+      bool has_value = false;
+      if (auto eq = arg.find('='); eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        has_value = true;
+      }
+      std::string* target = FlagTarget(args, name);
+      if (target == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
+      if (!has_value) {
+        if (i + 1 >= argv.size()) {
+          return absl::InvalidArgumentError(absl::StrCat("flag ", name, " needs a value"));
+        }
+        value = argv[++i];
+      }
+      *target = value;
+      continue;
+    }
+    if (args.command.empty()) {
+      args.command = arg;
+    } else {
+      args.positional.push_back(arg);
+    }
+  }
+  if (args.command.empty()) return absl::InvalidArgumentError("no command given");
+  if (!args.output.empty() && args.output != "json" && args.output != "yaml") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("-o ", args.output, ": the output format is json or yaml"));
+  }
+  return args;
+}
+
+std::string Usage() {
+  return "usage: xgatectl [--socket PATH] COMMAND [-o json|yaml]\n"
+         "  check -f DIR               load, bind and compile a manifest folder offline;\n"
+         "                             exit 0 all accepted, 1 some not, 2 unreadable\n"
+         "  get gateways|routes|backends|status   read the agent's state (admin API)\n"
+         "  status                     every object with its status (admin API)\n"
+         "  apply -f FILE              add or change manifests in the agent (standalone)\n"
+         "  delete -f FILE             remove the objects FILE describes (standalone)\n";
+}
+
+}  // namespace xgate::ctl
