@@ -1,0 +1,165 @@
+// xgate-proxy: the HTTP engine. Serves the L7Config streamed by the agent over its unix
+// socket (or loaded from --config FILE), keeping the last one if the agent goes away.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/server/access_log.h"
+#include "userspace-proxy/server/config_stream.h"
+#include "userspace-proxy/server/server.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: xgate-proxy [--socket PATH] [--config FILE] [--workers N] [--access-log FILE]\n"
+    "                   [--log-level LEVEL]\n"
+    "  --socket PATH      the agent's config stream socket (default /run/xgate/proxy.sock)\n"
+    "  --config FILE      load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file\n"
+    "                     instead of connecting to the agent\n"
+    "  --workers N        worker threads (default: number of CPUs)\n"
+    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP)\n";
+
+absl::StatusOr<xgate::api::L7Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string content = text.str();
+  xgate::api::L7Config config;
+  size_t first = content.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && content[first] == '{') {
+    auto status = google::protobuf::util::JsonStringToMessage(content, &config);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(path + ": " + std::string(status.message()));
+    }
+    return config;
+  }
+  struct Collector : google::protobuf::io::ErrorCollector {
+    std::string errors;
+    void AddError(int line, int column, const std::string& message) override {
+      errors += "line " + std::to_string(line + 1) + " column " + std::to_string(column + 1) +
+                ": " + message + "\n";
+    }
+  } collector;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&collector);
+  if (!parser.ParseFromString(content, &config)) {
+    return absl::InvalidArgumentError(path + ": " + collector.errors);
+  }
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path = "/run/xgate/proxy.sock";
+  std::string config_file;
+  std::string access_log;
+  std::string log_level = "info";
+  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "%s needs a value\n%s", arg.c_str(), kUsage);
+        exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--socket") {
+      socket_path = value();
+    } else if (arg == "--config") {
+      config_file = value();
+    } else if (arg == "--workers") {
+      std::string text = value();
+      if (!absl::SimpleAtoi(text, &workers) || workers < 1 || workers > 1024) {
+        fprintf(stderr, "--workers: not a count: %s\n", text.c_str());
+        return 2;
+      }
+    } else if (arg == "--access-log") {
+      access_log = value();
+    } else if (arg == "--log-level") {
+      log_level = value();
+    } else if (arg == "--help" || arg == "-h") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "unknown argument %s\n%s", arg.c_str(), kUsage);
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  // Logs on stderr; stdout carries the access log.
+  spdlog::default_logger()->sinks().clear();
+  spdlog::default_logger()->sinks().push_back(
+      std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (auto status = xgate::proxy::AccessLog::Open(access_log); !status.ok()) {
+    spdlog::critical("{}", status.ToString());
+    return 1;
+  }
+
+  // Signals are taken synchronously by this thread; workers never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  xgate::proxy::ServerOptions options;
+  options.workers = workers;
+  xgate::proxy::Server server(options);
+  server.Start();
+
+  std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
+  if (!config_file.empty()) {
+    auto config = LoadConfigFile(config_file);
+    if (!config.ok()) {
+      spdlog::critical("{}", config.status().ToString());
+      return 1;
+    }
+    if (auto status = server.Apply(*config); !status.ok()) {
+      spdlog::critical("{}: {}", config_file, status.ToString());
+      return 1;
+    }
+  } else {
+    stream = std::make_unique<xgate::proxy::ConfigStreamClient>(
+        socket_path, [&server](const xgate::api::L7Config& config) {
+          server.Apply(config).IgnoreError();  // logged; the last good config stays
+        });
+    stream->Start();
+  }
+  spdlog::info("xgate-proxy running with {} workers ({})", workers,
+               config_file.empty() ? "config stream " + socket_path : "config " + config_file);
+
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      if (auto status = xgate::proxy::AccessLog::Reopen(); !status.ok()) {
+        spdlog::error("{}", status.ToString());
+      }
+      continue;
+    }
+    if (signal == SIGPIPE) continue;
+    break;
+  }
+  spdlog::info("xgate-proxy stopping");
+  if (stream) stream->Stop();
+  server.Stop();
+  return 0;
+}

@@ -1,0 +1,47 @@
+// One immutable proxy configuration: the compiled route table, the TLS contexts per HTTPS
+// port and the resolved upstream endpoints. Built off the request path from an L7Config and
+// swapped whole; a request keeps the Config it started with alive.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/config.pb.h"
+#include "userspace-proxy/routing/router.h"
+#include "userspace-proxy/server/net.h"
+#include "userspace-proxy/server/tls.h"
+
+namespace xgate::proxy {
+
+struct ClusterEndpoints {
+  std::vector<SocketAddress> endpoints;
+};
+
+class Config {
+ public:
+  // Fails, naming what is wrong, on a bad regular expression, certificate or address.
+  static absl::StatusOr<std::shared_ptr<const Config>> Build(const api::L7Config& proto,
+                                                             bool offer_h2);
+
+  uint64_t generation() const { return table_->config().generation(); }
+  const routing::RouteTable& table() const { return *table_; }
+  // Port numbers to listen on.
+  const std::set<uint16_t>& listen_ports() const { return listen_ports_; }
+  // TLS selection for an HTTPS port (nullptr for other protocols).
+  const PortTls* tls(const routing::CompiledPort& port) const;
+  const ClusterEndpoints* cluster(std::string_view name) const;
+
+ private:
+  Config() = default;
+  std::shared_ptr<const routing::RouteTable> table_;
+  std::set<uint16_t> listen_ports_;
+  std::map<const api::Port*, std::unique_ptr<PortTls>> tls_;
+  std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
+};
+
+}  // namespace xgate::proxy

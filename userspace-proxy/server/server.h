@@ -1,0 +1,48 @@
+// The HTTP engine: N workers sharing one atomically swapped Config.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "api/config.pb.h"
+#include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/worker.h"
+
+namespace xgate::proxy {
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();  // stops
+
+  void Start();
+  void Stop();
+
+  // Builds a Config from `proto` and hands it to every worker. On error nothing changes
+  // and the workers keep serving the previous config.
+  absl::Status Apply(const api::L7Config& proto);
+  // Waits until every worker serves `generation` (listeners bound); false on timeout.
+  bool WaitApplied(uint64_t generation, std::chrono::milliseconds timeout) const;
+
+  // Any thread.
+  std::shared_ptr<const Config> config() const { return config_.load(); }
+  uint64_t config_version() const { return version_.load(std::memory_order_acquire); }
+  const ServerOptions& options() const { return options_; }
+  // Total idle pooled upstream connections (tests; approximate while serving).
+  bool offer_h2() const { return offer_h2_; }
+
+ private:
+  ServerOptions options_;
+  bool offer_h2_ = false;
+  std::atomic<std::shared_ptr<const Config>> config_;
+  std::atomic<uint64_t> version_{0};
+  std::mutex apply_mutex_;  // one Apply at a time (never taken on the request path)
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+};
+
+}  // namespace xgate::proxy

@@ -1,0 +1,57 @@
+// TLS termination contexts: one SSL_CTX per certificate, and per HTTPS port a front context
+// whose SNI callback picks the certificate of the best listener (exact hostname, then
+// wildcard, then the listener without hostname). TLS 1.2 minimum, ALPN h2 / http/1.1.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace xgate::proxy {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+
+// A server context for one certificate chain + key in PEM.
+absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(const std::string& cert_pem,
+                                                                const std::string& key_pem,
+                                                                bool offer_h2);
+
+// SNI selection for one port.
+class PortTls {
+ public:
+  struct Candidate {
+    std::string hostname;  // listener hostname: exact, "*.suffix", or "" for any
+    std::shared_ptr<SSL_CTX> context;
+  };
+  static absl::StatusOr<std::unique_ptr<PortTls>> Create(std::vector<Candidate> candidates,
+                                                         bool offer_h2);
+  PortTls(const PortTls&) = delete;
+  PortTls& operator=(const PortTls&) = delete;
+
+  // The context a new connection starts with; its servername callback switches to the
+  // chosen certificate's context.
+  SSL_CTX* front() const { return front_.get(); }
+  // nullptr when no listener accepts `sni` ("" = the client sent none).
+  SSL_CTX* Select(const std::string& sni) const;
+
+ private:
+  PortTls() = default;
+  SslCtxPtr front_;
+  std::vector<Candidate> candidates_;  // most specific first
+};
+
+// The ALPN protocol the handshake chose ("" when none).
+std::string NegotiatedAlpn(const SSL* ssl);
+
+// The last OpenSSL errors as text (clears the queue).
+std::string OpenSslErrors();
+
+}  // namespace xgate::proxy

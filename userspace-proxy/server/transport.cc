@@ -1,0 +1,96 @@
+#include "userspace-proxy/server/transport.h"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace xgate::proxy {
+
+Transport::Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl), handshake_done_(ssl == nullptr) {}
+
+Transport::~Transport() {
+  if (ssl_) SSL_free(ssl_);
+  if (fd_ >= 0) close(fd_);
+}
+
+Transport::Io Transport::Handshake() {
+  if (handshake_done_) return Io::kOk;
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    handshake_done_ = true;
+    return Io::kOk;
+  }
+  int error = SSL_get_error(ssl_, rc);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return Io::kWouldBlock;
+  ERR_clear_error();
+  return Io::kError;
+}
+
+Transport::Io Transport::Read(Buffer& into, size_t max) {
+  size_t total = 0;
+  while (total < max) {
+    size_t chunk = std::min<size_t>(max - total, 16 * 1024);
+    char* dst = into.Reserve(chunk);
+    ssize_t n;
+    if (ssl_) {
+      ERR_clear_error();
+      n = SSL_read(ssl_, dst, static_cast<int>(chunk));
+      if (n <= 0) {
+        into.Commit(0);
+        int error = SSL_get_error(ssl_, static_cast<int>(n));
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+          return total ? Io::kOk : Io::kWouldBlock;
+        }
+        if (error == SSL_ERROR_ZERO_RETURN) return total ? Io::kOk : Io::kEof;
+        ERR_clear_error();
+        return total ? Io::kOk : Io::kError;
+      }
+    } else {
+      n = recv(fd_, dst, chunk, 0);
+      if (n <= 0) {
+        into.Commit(0);
+        if (n == 0) return total ? Io::kOk : Io::kEof;
+        if (errno == EAGAIN || errno == EINTR) return total ? Io::kOk : Io::kWouldBlock;
+        return total ? Io::kOk : Io::kError;
+      }
+    }
+    into.Commit(static_cast<size_t>(n));
+    total += static_cast<size_t>(n);
+  }
+  return Io::kOk;  // `max` reached: the caller decides whether to read on
+}
+
+Transport::Io Transport::Write(Buffer& from) {
+  while (!from.empty()) {
+    std::string_view bytes = from.view();
+    ssize_t n;
+    if (ssl_) {
+      ERR_clear_error();
+      n = SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 30)));
+      if (n <= 0) {
+        int error = SSL_get_error(ssl_, static_cast<int>(n));
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return Io::kWouldBlock;
+        ERR_clear_error();
+        return Io::kError;
+      }
+    } else {
+      n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return Io::kWouldBlock;
+        return Io::kError;
+      }
+    }
+    from.Consume(static_cast<size_t>(n));
+  }
+  return Io::kOk;
+}
+
+void Transport::ShutdownWrite() {
+  if (ssl_ && handshake_done_) SSL_shutdown(ssl_);
+  shutdown(fd_, SHUT_WR);
+}
+
+}  // namespace xgate::proxy

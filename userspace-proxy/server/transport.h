@@ -1,0 +1,40 @@
+// A connected non-blocking socket, plain or TLS (OpenSSL over the fd).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <string_view>
+
+#include "userspace-proxy/server/buffer.h"
+
+namespace xgate::proxy {
+
+class Transport {
+ public:
+  enum class Io { kOk, kWouldBlock, kEof, kError };
+
+  explicit Transport(int fd, SSL* ssl = nullptr);  // takes ownership of both
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  int fd() const { return fd_; }
+  SSL* ssl() const { return ssl_; }
+  bool handshake_done() const { return handshake_done_; }
+
+  // TLS server handshake step (kOk at once for plain sockets).
+  Io Handshake();
+  // Reads what is available (up to `max` bytes) into `into`.
+  Io Read(Buffer& into, size_t max);
+  // Writes as much of `from` as the socket takes and consumes it.
+  Io Write(Buffer& from);
+  // Half-close the write side (after a TLS close_notify).
+  void ShutdownWrite();
+
+ private:
+  int fd_;
+  SSL* ssl_;
+  bool handshake_done_;
+};
+
+}  // namespace xgate::proxy

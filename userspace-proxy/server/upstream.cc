@@ -1,0 +1,236 @@
+#include "userspace-proxy/server/upstream.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "spdlog/spdlog.h"
+
+namespace xgate::proxy {
+
+UpstreamConnection::UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd)
+    : pool_(pool), endpoint_(std::move(endpoint)), transport_(fd) {}
+
+UpstreamConnection::~UpstreamConnection() = default;
+
+void UpstreamConnection::Send(std::string_view bytes) {
+  output_.Append(bytes);
+  if (connected_) Flush();
+}
+
+void UpstreamConnection::SetReadPaused(bool paused) {
+  if (read_paused_ == paused) return;
+  read_paused_ = paused;
+  if (!paused && connected_ && client_) ReadAvailable();
+}
+
+void UpstreamConnection::ShutdownWriteWhenFlushed() {
+  shutdown_after_flush_ = true;
+  if (connected_) Flush();
+}
+
+void UpstreamConnection::Flush() {
+  if (closed_) return;
+  if (output_.empty()) {
+    if (shutdown_after_flush_) shutdown(transport_.fd(), SHUT_WR);
+    return;
+  }
+  size_t before = output_.size();
+  Transport::Io io = transport_.Write(output_);
+  if (output_.size() < before) wrote_anything_ = true;
+  if (io == Transport::Io::kError) {
+    // The read side reports the reset (EPOLLERR/EPOLLHUP follow).
+    return;
+  }
+  if (output_.empty() && shutdown_after_flush_) shutdown(transport_.fd(), SHUT_WR);
+  if (before >= UpstreamPool::kHighWater && output_.size() < UpstreamPool::kHighWater && client_) {
+    client_->OnUpstreamDrained(*this);
+  }
+}
+
+void UpstreamConnection::ReadAvailable() {
+  if (closed_ || !client_) return;
+  Transport::Io io = transport_.Read(input_, 256 * 1024);
+  // Stop at the read budget so one busy upstream cannot starve the loop; edge-triggered
+  // epoll will not tell us again, so come back after this round.
+  if (io == Transport::Io::kOk) {
+    UpstreamClient* client = client_;
+    pool_.loop().Defer([this, client, &pool = pool_] {
+      if (pool.all_.count(this) && client_ == client && !read_paused_) ReadAvailable();
+    });
+    client_->OnUpstreamReadable(*this, false, false);
+    return;
+  }
+  if (io == Transport::Io::kWouldBlock) return;
+  client_->OnUpstreamReadable(*this, true, io == Transport::Io::kError);
+}
+
+void UpstreamConnection::OnEvents(uint32_t events) {
+  if (closed_) return;
+  if (!connected_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int error = SocketError(transport_.fd());
+    pool_.loop().CancelTimer(timer_);
+    timer_ = 0;
+    if (error != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      UpstreamClient* client = client_;
+      pool_.Report(endpoint_, true);
+      pool_.Close(this);
+      if (client) client->OnUpstreamConnectFailed(*this, false);
+      return;
+    }
+    connected_ = true;
+    if (client_) client_->OnUpstreamConnected(*this);
+    Flush();
+    if (!read_paused_) ReadAvailable();
+    return;
+  }
+  if (!client_) {
+    // Idle in the pool: any readability means the upstream closed it (or misbehaves).
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pool_.Close(this);
+    return;
+  }
+  if (events & EPOLLOUT) Flush();
+  if (client_ && !read_paused_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+    ReadAvailable();
+  }
+}
+
+UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options)
+    : loop_(loop), options_(options) {}
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& [raw, connection] : all_) {
+    loop_.CancelTimer(connection->timer_);
+    loop_.Remove(connection->transport_.fd());
+  }
+}
+
+size_t UpstreamPool::idle_count() const {
+  size_t n = 0;
+  for (const auto& [endpoint, list] : idle_) n += list.size();
+  return n;
+}
+
+bool UpstreamPool::Ejected(const std::string& endpoint) const {
+  auto it = health_.find(endpoint);
+  return it != health_.end() && it->second.ejected_until > Clock::now();
+}
+
+void UpstreamPool::Report(const std::string& endpoint, bool failed) {
+  Health& health = health_[endpoint];
+  if (!failed) {
+    health.consecutive_failures = 0;
+    return;
+  }
+  if (++health.consecutive_failures >= options_.eject_after_failures) {
+    health.consecutive_failures = 0;
+    health.ejected_until = Clock::now() + options_.eject_for;
+    spdlog::warn("upstream {} ejected for {} ms after {} consecutive failures", endpoint,
+                 options_.eject_for.count(), options_.eject_after_failures);
+  }
+}
+
+UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
+                                          const ClusterEndpoints& cluster,
+                                          const std::vector<std::string>& tried,
+                                          UpstreamClient* client, bool allow_reuse,
+                                          std::string* error) {
+  const auto& endpoints = cluster.endpoints;
+  if (endpoints.empty()) {
+    *error = "no endpoints";
+    return nullptr;
+  }
+  uint64_t& next = next_[cluster_name];
+  const SocketAddress* chosen = nullptr;
+  std::string chosen_key;
+  // Healthy endpoints first; when all are ejected, any untried one (better than failing).
+  for (int pass = 0; pass < 2 && !chosen; ++pass) {
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      const SocketAddress& candidate = endpoints[(next + i) % endpoints.size()];
+      std::string key = candidate.ToString();
+      if (std::find(tried.begin(), tried.end(), key) != tried.end()) continue;
+      if (pass == 0 && Ejected(key)) continue;
+      chosen = &candidate;
+      chosen_key = std::move(key);
+      next = next + i + 1;
+      break;
+    }
+  }
+  if (!chosen) {
+    *error = "no endpoint left to try";
+    return nullptr;
+  }
+  if (allow_reuse) {
+    auto idle = idle_.find(chosen_key);
+    if (idle != idle_.end() && !idle->second.empty()) {
+      UpstreamConnection* connection = idle->second.back();
+      idle->second.pop_back();
+      loop_.CancelTimer(connection->timer_);
+      connection->timer_ = 0;
+      connection->client_ = client;
+      connection->reused_ = true;
+      connection->wrote_anything_ = false;
+      connection->read_paused_ = false;
+      connection->parser_.Reset();
+      connection->input_.Clear();
+      return connection;
+    }
+  }
+  auto fd = StartConnect(*chosen);
+  if (!fd.ok()) {
+    Report(chosen_key, true);
+    *error = std::string(fd.status().message());
+    return nullptr;
+  }
+  auto owned = std::make_unique<UpstreamConnection>(*this, chosen_key, *fd);
+  UpstreamConnection* connection = owned.get();
+  connection->client_ = client;
+  all_[connection] = std::move(owned);
+  loop_.Add(*fd, [connection](uint32_t events) { connection->OnEvents(events); });
+  connection->timer_ = loop_.AddTimer(options_.connect_timeout, [this, connection] {
+    connection->timer_ = 0;
+    UpstreamClient* owner = connection->client_;
+    Report(connection->endpoint_, true);
+    Close(connection);
+    if (owner) owner->OnUpstreamConnectFailed(*connection, true);
+  });
+  return connection;
+}
+
+void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
+  connection->client_ = nullptr;
+  auto& list = idle_[connection->endpoint_];
+  if (!reusable || !connection->connected_ || !connection->input_.empty() ||
+      !connection->output_.empty() || list.size() >= options_.max_idle_per_endpoint) {
+    Close(connection);
+    return;
+  }
+  list.push_back(connection);
+  connection->timer_ = loop_.AddTimer(options_.idle_timeout, [this, connection] {
+    connection->timer_ = 0;
+    Close(connection);
+  });
+}
+
+void UpstreamPool::Close(UpstreamConnection* connection) {
+  if (connection->closed_) return;
+  connection->closed_ = true;
+  connection->client_ = nullptr;
+  loop_.CancelTimer(connection->timer_);
+  connection->timer_ = 0;
+  auto idle = idle_.find(connection->endpoint_);
+  if (idle != idle_.end()) {
+    auto& list = idle->second;
+    list.erase(std::remove(list.begin(), list.end(), connection), list.end());
+  }
+  loop_.Remove(connection->transport_.fd());
+  auto it = all_.find(connection);
+  if (it == all_.end()) return;
+  // Destroy after this round: the caller may still be inside the connection's methods.
+  loop_.Defer([owned = std::shared_ptr<UpstreamConnection>(std::move(it->second))] {});
+  all_.erase(it);
+}
+
+}  // namespace xgate::proxy

@@ -1,0 +1,130 @@
+// Upstream side of one worker: connections to cluster endpoints, pooled with keep-alive,
+// round-robin endpoint choice, and passive ejection of endpoints that keep failing.
+// Everything here belongs to one worker's loop; nothing is shared between threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "userspace-proxy/http/response_parser.h"
+#include "userspace-proxy/server/buffer.h"
+#include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/transport.h"
+
+namespace xgate::proxy {
+
+struct UpstreamOptions {
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds idle_timeout{60000};  // pooled connections closed after
+  size_t max_idle_per_endpoint = 64;
+  int eject_after_failures = 5;  // consecutive 5xx or connect errors
+  std::chrono::milliseconds eject_for{5000};
+};
+
+class UpstreamConnection;
+
+// The user of an upstream connection (a request exchange, a mirror, a TLS splice).
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  virtual void OnUpstreamConnected(UpstreamConnection& upstream) {}
+  // Connect refused, unreachable or timed out. The connection is closed already.
+  virtual void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) = 0;
+  // New bytes in upstream.input(), or `eof` (peer closed or error; `error` set on reset).
+  virtual void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) = 0;
+  // The output buffer drained below the backpressure mark.
+  virtual void OnUpstreamDrained(UpstreamConnection& upstream) {}
+};
+
+class UpstreamPool;
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd);
+  ~UpstreamConnection();
+
+  const std::string& endpoint() const { return endpoint_; }  // "ip:port"
+  bool connected() const { return connected_; }
+  bool reused() const { return reused_; }
+  Buffer& input() { return input_; }
+  size_t pending_output() const { return output_.size(); }
+  http::ResponseParser& parser() { return parser_; }
+
+  // Queues bytes and writes what the socket takes.
+  void Send(std::string_view bytes);
+  // Pause / resume reading (backpressure toward the upstream).
+  void SetReadPaused(bool paused);
+  // Takes the queued, never-written bytes (to retry them on another endpoint).
+  std::string TakeUnsent() { return output_.Take(); }
+  bool wrote_anything() const { return wrote_anything_; }
+  // Half-closes toward the upstream once the queued bytes are written.
+  void ShutdownWriteWhenFlushed();
+
+ private:
+  friend class UpstreamPool;
+  void OnEvents(uint32_t events);
+  void Flush();
+  void ReadAvailable();
+
+  UpstreamPool& pool_;
+  std::string endpoint_;
+  Transport transport_;
+  UpstreamClient* client_ = nullptr;
+  bool connected_ = false;
+  bool reused_ = false;
+  bool read_paused_ = false;
+  bool wrote_anything_ = false;
+  bool closed_ = false;
+  bool shutdown_after_flush_ = false;
+  EventLoop::TimerId timer_ = 0;  // connect timeout or idle timeout
+  Buffer input_;
+  Buffer output_;
+  http::ResponseParser parser_;
+};
+
+class UpstreamPool {
+ public:
+  static constexpr size_t kHighWater = 1 << 20;  // pause producers above this many bytes
+
+  UpstreamPool(EventLoop& loop, UpstreamOptions options);
+  ~UpstreamPool();
+
+  // A connection to an endpoint of `cluster` (round-robin, skipping ejected endpoints and
+  // those in `tried`): an idle pooled one, or a new one still connecting. nullptr when no
+  // endpoint is left to try; `error` says why.
+  UpstreamConnection* Acquire(const std::string& cluster_name, const ClusterEndpoints& cluster,
+                              const std::vector<std::string>& tried, UpstreamClient* client,
+                              bool allow_reuse, std::string* error);
+  // Gives a connection back: pooled when `reusable` (whole response read, keep-alive),
+  // else closed.
+  void Release(UpstreamConnection* connection, bool reusable);
+  // Passive health: a 5xx or connect error counts against the endpoint, success resets.
+  void Report(const std::string& endpoint, bool failed);
+  bool Ejected(const std::string& endpoint) const;
+
+  EventLoop& loop() { return loop_; }
+  const UpstreamOptions& options() const { return options_; }
+  size_t idle_count() const;
+
+ private:
+  friend class UpstreamConnection;
+  struct Health {
+    int consecutive_failures = 0;
+    Clock::time_point ejected_until{};
+  };
+  void Close(UpstreamConnection* connection);
+
+  EventLoop& loop_;
+  UpstreamOptions options_;
+  std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
+  std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by endpoint
+  std::unordered_map<std::string, Health> health_;
+  std::unordered_map<std::string, uint64_t> next_;  // round-robin position per cluster
+};
+
+}  // namespace xgate::proxy

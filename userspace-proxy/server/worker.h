@@ -1,0 +1,82 @@
+// One worker thread: its epoll loop, its SO_REUSEPORT listening sockets, its connections and
+// upstream pools. A worker picks up a new Config when woken, between events, so a request
+// sees the config it started with from its first byte to its last.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/random/random.h"
+#include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/upstream.h"
+
+namespace xgate::proxy {
+
+struct ServerOptions {
+  int workers = 1;
+  std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
+  std::chrono::milliseconds header_timeout{15000};  // a started head must complete within
+  UpstreamOptions upstream;
+};
+
+class Server;
+
+// A downstream connection owned by a worker.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+};
+
+class Worker {
+ public:
+  Worker(Server& server, int index);
+  ~Worker();
+
+  void Start();
+  void Stop();  // joins the thread
+  // Thread-safe: tells the loop a new config is available.
+  void Notify() { loop_.Wake(); }
+  uint64_t applied_generation() const { return applied_generation_; }
+
+  // Loop-thread only:
+  EventLoop& loop() { return loop_; }
+  UpstreamPool& upstreams() { return upstreams_; }
+  const std::shared_ptr<const Config>& config() const { return config_; }
+  const ServerOptions& options() const;
+  absl::BitGen& rng() { return rng_; }
+  int index() const { return index_; }
+  // Takes ownership; `Close` destroys after the current round of events.
+  template <typename T>
+  T* Adopt(std::unique_ptr<T> connection) {
+    T* raw = connection.get();
+    connections_[raw] = std::move(connection);
+    return raw;
+  }
+  void Close(Connection* connection);
+
+ private:
+  void Run();
+  void PickUpConfig();
+  void SyncListeners();
+  void Accept(int listen_fd);
+  void OnAccepted(int fd);
+
+  Server& server_;
+  int index_;
+  EventLoop loop_;
+  UpstreamPool upstreams_;
+  std::shared_ptr<const Config> config_;
+  std::atomic<uint64_t> applied_generation_{0};
+  std::atomic<bool> stopping_{false};
+  std::map<uint16_t, int> listeners_;  // port -> listening fd
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  absl::BitGen rng_;
+  std::thread thread_;
+};
+
+}  // namespace xgate::proxy
