@@ -38,6 +38,8 @@ class FieldBlockScanner {
   std::string_view start_line(std::string_view input) const;
   void Fields(std::string_view input, std::vector<HeaderView>* out) const;
   ParseError error() const { return error_; }
+  // True once any byte of the block has been scanned.
+  bool started() const { return scan_pos_ > 0; }
   void Reset();
 
  private:

@@ -138,6 +138,10 @@ class RouteTable {
 bool RouteMatches(const CompiledRoute& route, const http::RequestHead& request,
                   std::string* why = nullptr);
 
+// The route's PathPrefix value ("" for other path match types): what ReplacePrefixMatch
+// replaces (RequestContext::matched_prefix).
+std::string_view MatchedPrefix(const CompiledRoute& route);
+
 // Weighted choice among the route's backends: zero weights are never chosen. Returns
 // nullptr when the total weight is 0. A chosen backend with cluster "" is invalid: 500.
 const api::WeightedCluster* PickBackend(const CompiledRoute& route, absl::BitGenRef rng);

@@ -1,0 +1,327 @@
+#include "userspace-proxy/http/framing.h"
+
+#include <cstring>
+#include <limits>
+
+#include "userspace-proxy/http/chars.h"
+
+namespace xgate::http {
+namespace {
+
+// Bounds the chunk-size line (size plus extensions).
+constexpr size_t kMaxChunkSizeLine = 4096;
+
+// The error for a byte that may not appear in a field line or start line.
+ParseError ControlCharError(char c) {
+  if (c == '\r') return ParseError::kBareCR;
+  if (c == '\0') return ParseError::kNulByte;
+  return ParseError::kBadHeaderValue;
+}
+
+}  // namespace
+
+FieldBlockScanner::FieldBlockScanner(const Config& config) : config_(config) {
+  fields_.reserve(config_.max_fields);
+}
+
+void FieldBlockScanner::Reset() {
+  scan_pos_ = 0;
+  line_start_ = 0;
+  start_line_end_ = 0;
+  block_size_ = 0;
+  start_line_done_ = false;
+  error_ = ParseError::kNone;
+  fields_.clear();
+}
+
+FieldBlockScanner::Result FieldBlockScanner::Fail(ParseError error) {
+  error_ = error;
+  return Result::kError;
+}
+
+ParseError FieldBlockScanner::CheckStartLineBytes(std::string_view line) const {
+  for (char c : line) {
+    if (c == '\r' || c == '\0') return ControlCharError(c);
+  }
+  return ParseError::kNone;
+}
+
+ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, size_t end) {
+  size_t i = begin;
+  while (i < end && chars::Token(input[i])) ++i;
+  if (i == end) return ParseError::kBadHeaderName;  // no colon
+  char c = input[i];
+  if (c != ':') {
+    if (c == ' ' || c == '\t') return ParseError::kWhitespaceBeforeColon;
+    if (c == '\r' || c == '\0') return ControlCharError(c);
+    return ParseError::kBadHeaderName;
+  }
+  if (i == begin) return ParseError::kBadHeaderName;  // empty name
+  size_t name_end = i++;
+  while (i < end && (input[i] == ' ' || input[i] == '\t')) ++i;
+  size_t value_begin = i;
+  for (; i < end; ++i) {
+    if (!chars::FieldValue(input[i])) return ControlCharError(input[i]);
+  }
+  size_t value_end = end;
+  while (value_end > value_begin && (input[value_end - 1] == ' ' || input[value_end - 1] == '\t')) {
+    --value_end;
+  }
+  fields_.push_back(FieldOffsets{
+      static_cast<uint32_t>(begin), static_cast<uint32_t>(name_end - begin),
+      static_cast<uint32_t>(value_begin), static_cast<uint32_t>(value_end - value_begin)});
+  return ParseError::kNone;
+}
+
+FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
+  if (error_ != ParseError::kNone) return Result::kError;
+  for (;;) {
+    const void* lf_ptr = scan_pos_ < input.size()
+                             ? std::memchr(input.data() + scan_pos_, '\n', input.size() - scan_pos_)
+                             : nullptr;
+    if (lf_ptr == nullptr) {
+      scan_pos_ = input.size();
+      if (config_.has_start_line && !start_line_done_ &&
+          input.size() - line_start_ > config_.max_start_line + 1) {
+        return Fail(config_.start_line_too_long);
+      }
+      if (input.size() > config_.max_bytes) return Fail(config_.too_large);
+      return Result::kNeedMore;
+    }
+    size_t lf = static_cast<const char*>(lf_ptr) - input.data();
+    scan_pos_ = lf + 1;
+    if (lf + 1 > config_.max_bytes) return Fail(config_.too_large);
+    if (lf == line_start_ || input[lf - 1] != '\r') return Fail(ParseError::kBareLF);
+    size_t line_end = lf - 1;
+    std::string_view line = input.substr(line_start_, line_end - line_start_);
+    if (config_.has_start_line && !start_line_done_) {
+      if (line.size() > config_.max_start_line) return Fail(config_.start_line_too_long);
+      if (ParseError e = CheckStartLineBytes(line); e != ParseError::kNone) return Fail(e);
+      start_line_end_ = line_end;
+      start_line_done_ = true;
+      line_start_ = lf + 1;
+      continue;
+    }
+    if (line.empty()) {
+      block_size_ = lf + 1;
+      return Result::kDone;
+    }
+    if (line[0] == ' ' || line[0] == '\t') return Fail(ParseError::kObsFold);
+    if (fields_.size() >= config_.max_fields) return Fail(config_.too_many);
+    if (ParseError e = AddField(input, line_start_, line_end); e != ParseError::kNone) {
+      return Fail(e);
+    }
+    line_start_ = lf + 1;
+  }
+}
+
+std::string_view FieldBlockScanner::start_line(std::string_view input) const {
+  return input.substr(0, start_line_end_);
+}
+
+void FieldBlockScanner::Fields(std::string_view input, std::vector<HeaderView>* out) const {
+  for (const FieldOffsets& f : fields_) {
+    out->push_back(
+        HeaderView{input.substr(f.name_pos, f.name_len), input.substr(f.value_pos, f.value_len)});
+  }
+}
+
+namespace {
+
+FieldBlockScanner::Config TrailerConfig(const Limits& limits) {
+  FieldBlockScanner::Config c;
+  c.has_start_line = false;
+  c.max_bytes = limits.max_trailer_bytes;
+  c.max_fields = limits.max_trailers;
+  c.too_large = ParseError::kTrailersTooLarge;
+  c.too_many = ParseError::kTrailersTooLarge;
+  return c;
+}
+
+}  // namespace
+
+BodyDecoder::BodyDecoder(const Limits& limits) : trailer_scanner_(TrailerConfig(limits)) {
+  trailers_.reserve(limits.max_trailers);
+}
+
+void BodyDecoder::Reset() {
+  state_ = State::kDone;
+  error_ = ParseError::kNone;
+  remaining_ = 0;
+  chunk_size_ = 0;
+  size_digits_ = 0;
+  size_line_bytes_ = 0;
+  trailer_scanner_.Reset();
+  trailers_.clear();
+}
+
+void BodyDecoder::Start(BodyFraming framing, uint64_t content_length) {
+  Reset();
+  switch (framing) {
+    case BodyFraming::kNone:
+      state_ = State::kDone;
+      break;
+    case BodyFraming::kContentLength:
+      state_ = State::kLength;
+      remaining_ = content_length;
+      break;
+    case BodyFraming::kChunked:
+      state_ = State::kChunkSize;
+      break;
+    case BodyFraming::kUntilClose:
+      state_ = State::kUntilClose;
+      break;
+  }
+}
+
+Step BodyDecoder::Fail(ParseError error) {
+  state_ = State::kFailed;
+  error_ = error;
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step BodyDecoder::Eof() {
+  switch (state_) {
+    case State::kUntilClose:
+      state_ = State::kDone;
+      return Step{StepKind::kMessageComplete, 0, {}};
+    case State::kDone:
+      return Step{StepKind::kNeedMore, 0, {}};
+    case State::kFailed:
+      return Step{StepKind::kError, 0, {}};
+    default:
+      return Fail(ParseError::kUnexpectedEof);
+  }
+}
+
+Step BodyDecoder::Decode(std::string_view input) {
+  switch (state_) {
+    case State::kDone:
+      return Step{StepKind::kMessageComplete, 0, {}};
+    case State::kFailed:
+      return Step{StepKind::kError, 0, {}};
+    case State::kLength: {
+      if (remaining_ == 0) {
+        state_ = State::kDone;
+        return Step{StepKind::kMessageComplete, 0, {}};
+      }
+      if (input.empty()) return Step{StepKind::kNeedMore, 0, {}};
+      size_t n = remaining_ < input.size() ? static_cast<size_t>(remaining_) : input.size();
+      remaining_ -= n;
+      return Step{StepKind::kBodyData, n, input.substr(0, n)};
+    }
+    case State::kUntilClose:
+      if (input.empty()) return Step{StepKind::kNeedMore, 0, {}};
+      return Step{StepKind::kBodyData, input.size(), input};
+    default:
+      return DecodeChunked(input);
+  }
+}
+
+Step BodyDecoder::DecodeChunked(std::string_view input) {
+  size_t pos = 0;
+  while (pos < input.size() || state_ == State::kTrailers) {
+    if (state_ == State::kTrailers) {
+      std::string_view block = input.substr(pos);
+      switch (trailer_scanner_.Scan(block)) {
+        case FieldBlockScanner::Result::kNeedMore:
+          return Step{StepKind::kNeedMore, pos, {}};
+        case FieldBlockScanner::Result::kError:
+          return Fail(trailer_scanner_.error());
+        case FieldBlockScanner::Result::kDone:
+          trailers_.clear();
+          trailer_scanner_.Fields(block, &trailers_);
+          // Framing and routing fields may not arrive as trailers (RFC 9110 6.5.1).
+          for (const HeaderView& t : trailers_) {
+            if (EqualsIgnoreCase(t.name, "content-length") ||
+                EqualsIgnoreCase(t.name, "transfer-encoding") || EqualsIgnoreCase(t.name, "host")) {
+              return Fail(ParseError::kBadTrailer);
+            }
+          }
+          state_ = State::kDone;
+          return Step{StepKind::kMessageComplete, pos + trailer_scanner_.block_size(), {}};
+      }
+    }
+    if (state_ == State::kChunkData) {
+      size_t avail = input.size() - pos;
+      size_t n = remaining_ < avail ? static_cast<size_t>(remaining_) : avail;
+      remaining_ -= n;
+      if (remaining_ == 0) state_ = State::kChunkDataCr;
+      return Step{StepKind::kBodyData, pos + n, input.substr(pos, n)};
+    }
+    char c = input[pos++];
+    switch (state_) {
+      case State::kChunkSize: {
+        int v = chars::HexValue(c);
+        if (v >= 0) {
+          if (chunk_size_ > (std::numeric_limits<uint64_t>::max() >> 4)) {
+            return Fail(ParseError::kChunkSizeOverflow);
+          }
+          chunk_size_ = (chunk_size_ << 4) | static_cast<uint64_t>(v);
+          ++size_digits_;
+          ++size_line_bytes_;
+          break;
+        }
+        if (size_digits_ == 0) return Fail(ParseError::kBadChunkSize);
+        if (c == ';') {
+          state_ = State::kChunkExt;
+        } else if (c == ' ' || c == '\t') {
+          state_ = State::kChunkSizeWs;
+        } else if (c == '\r') {
+          state_ = State::kChunkSizeLf;
+        } else if (c == '\n') {
+          return Fail(ParseError::kBareLF);
+        } else {
+          return Fail(ParseError::kBadChunkSize);
+        }
+        break;
+      }
+      case State::kChunkSizeWs:
+        if (++size_line_bytes_ > kMaxChunkSizeLine) return Fail(ParseError::kBadChunkExtension);
+        if (c == ';') {
+          state_ = State::kChunkExt;
+        } else if (c != ' ' && c != '\t') {
+          return Fail(ParseError::kBadChunkSize);
+        }
+        break;
+      case State::kChunkExt:
+        if (++size_line_bytes_ > kMaxChunkSizeLine) return Fail(ParseError::kBadChunkExtension);
+        if (c == '\r') {
+          state_ = State::kChunkSizeLf;
+        } else if (c == '\n') {
+          return Fail(ParseError::kBareLF);
+        } else if (c == '\0') {
+          return Fail(ParseError::kNulByte);
+        } else if (!chars::FieldValue(c)) {
+          return Fail(ParseError::kBadChunkExtension);
+        }
+        break;
+      case State::kChunkSizeLf:
+        if (c != '\n') return Fail(ParseError::kBareCR);
+        if (chunk_size_ == 0) {
+          state_ = State::kTrailers;
+          trailer_scanner_.Reset();
+        } else {
+          state_ = State::kChunkData;
+          remaining_ = chunk_size_;
+        }
+        break;
+      case State::kChunkDataCr:
+        if (c != '\r') return Fail(ParseError::kBadChunkTerminator);
+        state_ = State::kChunkDataLf;
+        break;
+      case State::kChunkDataLf:
+        if (c != '\n') return Fail(ParseError::kBadChunkTerminator);
+        state_ = State::kChunkSize;
+        chunk_size_ = 0;
+        size_digits_ = 0;
+        size_line_bytes_ = 0;
+        break;
+      default:
+        return Fail(ParseError::kBadChunkSize);
+    }
+  }
+  return Step{StepKind::kNeedMore, pos, {}};
+}
+
+}  // namespace xgate::http

@@ -1,0 +1,52 @@
+// Interpretation of the framing and connection fields shared by both parsers (internal).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "userspace-proxy/http/message.h"
+
+namespace xgate::http::internal {
+
+// What the framing-relevant fields of a head say.
+struct FieldSummary {
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  bool has_transfer_encoding = false;
+  bool chunked_final = false;  // the last transfer coding is chunked
+  int chunked_count = 0;       // how many times chunked appears
+  bool other_coding = false;   // a transfer coding other than chunked
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  bool connection_upgrade = false;
+  bool has_upgrade = false;
+  bool expect_continue = false;
+  int host_count = 0;
+  std::string_view host;
+};
+
+// Reads Content-Length (identical repeated values accepted, RFC 9110 8.6), Transfer-Encoding,
+// Connection, Upgrade, Expect and Host. Returns kBadContentLength or
+// kConflictingContentLength on a bad Content-Length, else kNone.
+ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out);
+
+// Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+template <typename Fn>
+void ForEachListElement(std::string_view value, Fn fn) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string_view::npos) comma = value.size();
+    std::string_view e = value.substr(start, comma - start);
+    while (!e.empty() && (e.front() == ' ' || e.front() == '\t')) e.remove_prefix(1);
+    while (!e.empty() && (e.back() == ' ' || e.back() == '\t')) e.remove_suffix(1);
+    if (!e.empty()) fn(e);
+    start = comma + 1;
+  }
+}
+
+// "HTTP/1.1" → minor 1; kBadVersion for bad syntax, kUnsupportedVersion for major != 1.
+ParseError ParseVersion(std::string_view text, int* minor);
+
+}  // namespace xgate::http::internal

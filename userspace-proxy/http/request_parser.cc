@@ -1,0 +1,256 @@
+#include "userspace-proxy/http/request_parser.h"
+
+#include "userspace-proxy/http/chars.h"
+#include "userspace-proxy/http/header_semantics.h"
+
+namespace xgate::http {
+namespace {
+
+FieldBlockScanner::Config HeadConfig(const Limits& limits) {
+  FieldBlockScanner::Config c;
+  c.has_start_line = true;
+  c.max_start_line = limits.max_request_line;
+  c.max_bytes = limits.max_head_bytes;
+  c.max_fields = limits.max_headers;
+  c.start_line_too_long = ParseError::kRequestLineTooLong;
+  return c;
+}
+
+// Bytes allowed in a request-target: visible ASCII except '#' (no fragment on the wire).
+bool TargetChar(char c) { return c > 0x20 && c < 0x7f && c != '#'; }
+
+// reg-name, IP-literal and port characters of RFC 3986 (a Host value or an authority).
+bool HostChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case '%':
+    case ':':
+    case '[':
+    case ']':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ValidHost(std::string_view host) {
+  for (char c : host) {
+    if (!HostChar(c)) return false;
+  }
+  return true;
+}
+
+// Splits an origin-form "path?query" into its parts.
+void SplitPathQuery(std::string_view target, std::string_view* path, std::string_view* query) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    *path = target;
+    *query = {};
+  } else {
+    *path = target.substr(0, q);
+    *query = target.substr(q + 1);
+  }
+}
+
+constexpr std::string_view kRootPath = "/";
+
+}  // namespace
+
+std::optional<std::string_view> RequestHeadView::Get(std::string_view name) const {
+  for (const HeaderView& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return h.value;
+  }
+  return std::nullopt;
+}
+
+RequestHead ToRequestHead(const RequestHeadView& view) {
+  RequestHead head;
+  head.method.assign(view.method);
+  head.path.reserve(view.path.size() + view.query.size() + 1);
+  head.path.assign(view.path);
+  if (view.target.find('?') != std::string_view::npos) {
+    head.path.push_back('?');
+    head.path.append(view.query);
+  }
+  head.host.assign(view.host);
+  head.version_minor = view.version_minor;
+  head.headers.mutable_fields().reserve(view.headers.size());
+  for (const HeaderView& h : view.headers) {
+    if (EqualsIgnoreCase(h.name, "host")) continue;
+    head.headers.Add(h.name, h.value);
+  }
+  return head;
+}
+
+RequestParser::RequestParser(const Limits& limits)
+    : limits_(limits), scanner_(HeadConfig(limits)), body_(limits) {
+  headers_.reserve(limits.max_headers);
+}
+
+void RequestParser::Reset() {
+  state_ = State::kHead;
+  error_ = ParseError::kNone;
+  scanner_.Reset();
+  body_.Reset();
+  headers_.clear();
+  head_ = RequestHeadView();
+}
+
+Step RequestParser::Fail(ParseError error) {
+  state_ = State::kFailed;
+  error_ = error;
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step RequestParser::OnEof() {
+  switch (state_) {
+    case State::kHead:
+      if (scanner_.started()) return Fail(ParseError::kUnexpectedEof);
+      return Step{StepKind::kNeedMore, 0, {}};
+    case State::kBody: {
+      Step s = body_.Eof();
+      if (s.kind == StepKind::kError) return Fail(body_.error());
+      return s;
+    }
+    case State::kFailed:
+      break;
+  }
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step RequestParser::Parse(std::string_view input) {
+  switch (state_) {
+    case State::kFailed:
+      return Step{StepKind::kError, 0, {}};
+    case State::kHead:
+      return ParseHead(input);
+    case State::kBody: {
+      Step s = body_.Decode(input);
+      if (s.kind == StepKind::kError) return Fail(body_.error());
+      if (s.kind == StepKind::kMessageComplete) {
+        state_ = State::kHead;
+        scanner_.Reset();
+      }
+      return s;
+    }
+  }
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step RequestParser::ParseHead(std::string_view input) {
+  size_t skip = 0;
+  if (!scanner_.started()) {
+    // RFC 9112 2.2: empty lines before a request-line are ignored.
+    while (input.size() - skip >= 2 && input[skip] == '\r' && input[skip + 1] == '\n') skip += 2;
+    if (input.size() - skip == 1 && input[skip] == '\r') return Step{StepKind::kNeedMore, skip, {}};
+  }
+  std::string_view block = input.substr(skip);
+  switch (scanner_.Scan(block)) {
+    case FieldBlockScanner::Result::kNeedMore:
+      return Step{StepKind::kNeedMore, skip, {}};
+    case FieldBlockScanner::Result::kError:
+      return Fail(scanner_.error());
+    case FieldBlockScanner::Result::kDone:
+      break;
+  }
+  headers_.clear();
+  scanner_.Fields(block, &headers_);
+  if (ParseError e = Interpret(block); e != ParseError::kNone) return Fail(e);
+  body_.Start(head_.framing, head_.content_length);
+  state_ = State::kBody;
+  return Step{StepKind::kHeadComplete, skip + scanner_.block_size(), {}};
+}
+
+ParseError RequestParser::Interpret(std::string_view block) {
+  head_ = RequestHeadView();
+  std::string_view line = scanner_.start_line(block);
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return ParseError::kBadMethod;
+  head_.method = line.substr(0, sp1);
+  for (char c : head_.method) {
+    if (!chars::Token(c)) return ParseError::kBadMethod;
+  }
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return ParseError::kBadVersion;
+  head_.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (head_.target.empty()) return ParseError::kBadTarget;
+  if (ParseError e = internal::ParseVersion(line.substr(sp2 + 1), &head_.version_minor);
+      e != ParseError::kNone) {
+    return e;
+  }
+  if (head_.method == "CONNECT") return ParseError::kUnsupportedMethod;
+  for (char c : head_.target) {
+    if (!TargetChar(c)) return ParseError::kBadTarget;
+  }
+  std::string_view t = head_.target;
+  if (t[0] == '/') {
+    SplitPathQuery(t, &head_.path, &head_.query);
+  } else if (t == "*") {
+    if (head_.method != "OPTIONS") return ParseError::kBadTarget;
+    head_.path = t;
+  } else {
+    // absolute-form: scheme "://" authority path-abempty [ "?" query ]
+    size_t colon = t.find("://");
+    if (colon == std::string_view::npos || colon == 0) return ParseError::kBadTarget;
+    for (size_t i = 0; i < colon; ++i) {
+      char c = t[i];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+      if (!ok) return ParseError::kBadTarget;
+    }
+    std::string_view rest = t.substr(colon + 3);
+    size_t end = rest.find_first_of("/?");
+    if (end == std::string_view::npos) end = rest.size();
+    head_.authority = rest.substr(0, end);
+    if (head_.authority.empty() || head_.authority.find('@') != std::string_view::npos ||
+        !ValidHost(head_.authority)) {
+      return ParseError::kBadTarget;
+    }
+    std::string_view path_query = rest.substr(end);
+    SplitPathQuery(path_query, &head_.path, &head_.query);
+    if (head_.path.empty()) head_.path = kRootPath;
+  }
+
+  head_.headers = std::span<const HeaderView>(headers_);
+  internal::FieldSummary f;
+  if (ParseError e = internal::Summarize(head_.headers, &f); e != ParseError::kNone) return e;
+  if (f.host_count > 1) return ParseError::kDuplicateHost;
+  if (f.host_count == 0 && head_.version_minor >= 1) return ParseError::kMissingHost;
+  if (!ValidHost(f.host)) return ParseError::kBadHost;
+  head_.host = head_.authority.empty() ? f.host : head_.authority;
+
+  if (f.has_transfer_encoding) {
+    if (head_.version_minor == 0) return ParseError::kTransferEncodingInHttp10;
+    if (f.has_content_length) return ParseError::kContentLengthWithTransferEncoding;
+    if (!f.chunked_final || f.chunked_count > 1) return ParseError::kTransferEncodingNotChunked;
+    if (f.other_coding) return ParseError::kUnsupportedTransferEncoding;
+    head_.framing = BodyFraming::kChunked;
+  } else if (f.has_content_length && f.content_length > 0) {
+    head_.framing = BodyFraming::kContentLength;
+    head_.content_length = f.content_length;
+  } else {
+    head_.framing = BodyFraming::kNone;
+  }
+  head_.keep_alive = head_.version_minor >= 1 ? !f.connection_close
+                                              : (f.connection_keep_alive && !f.connection_close);
+  head_.expect_continue = f.expect_continue && head_.version_minor >= 1;
+  head_.upgrade = f.connection_upgrade && f.has_upgrade;
+  return ParseError::kNone;
+}
+
+}  // namespace xgate::http

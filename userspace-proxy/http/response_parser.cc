@@ -1,0 +1,172 @@
+#include "userspace-proxy/http/response_parser.h"
+
+#include "userspace-proxy/http/header_semantics.h"
+
+namespace xgate::http {
+namespace {
+
+FieldBlockScanner::Config HeadConfig(const Limits& limits) {
+  FieldBlockScanner::Config c;
+  c.has_start_line = true;
+  c.max_start_line = limits.max_request_line;
+  c.max_bytes = limits.max_head_bytes;
+  c.max_fields = limits.max_headers;
+  c.start_line_too_long = ParseError::kHeadTooLarge;
+  return c;
+}
+
+bool ReasonChar(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return c == ' ' || c == '\t' || (u >= 0x21 && u != 0x7f);
+}
+
+}  // namespace
+
+std::optional<std::string_view> ResponseHeadView::Get(std::string_view name) const {
+  for (const HeaderView& h : headers) {
+    if (EqualsIgnoreCase(h.name, name)) return h.value;
+  }
+  return std::nullopt;
+}
+
+ResponseHead ToResponseHead(const ResponseHeadView& view) {
+  ResponseHead head;
+  head.status = view.status;
+  head.reason.assign(view.reason);
+  head.version_minor = view.version_minor;
+  head.headers.mutable_fields().reserve(view.headers.size());
+  for (const HeaderView& h : view.headers) head.headers.Add(h.name, h.value);
+  return head;
+}
+
+ResponseParser::ResponseParser(const Limits& limits)
+    : limits_(limits), scanner_(HeadConfig(limits)), body_(limits) {
+  headers_.reserve(limits.max_headers);
+}
+
+void ResponseParser::ExpectResponseTo(std::string_view method) { head_request_ = method == "HEAD"; }
+
+void ResponseParser::Reset() {
+  state_ = State::kHead;
+  error_ = ParseError::kNone;
+  head_request_ = false;
+  scanner_.Reset();
+  body_.Reset();
+  headers_.clear();
+  head_ = ResponseHeadView();
+}
+
+Step ResponseParser::Fail(ParseError error) {
+  state_ = State::kFailed;
+  error_ = error;
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step ResponseParser::OnEof() {
+  switch (state_) {
+    case State::kHead:
+      if (scanner_.started()) return Fail(ParseError::kUnexpectedEof);
+      return Step{StepKind::kNeedMore, 0, {}};
+    case State::kBody: {
+      Step s = body_.Eof();
+      if (s.kind == StepKind::kError) return Fail(body_.error());
+      if (s.kind == StepKind::kMessageComplete) {
+        state_ = State::kHead;
+        scanner_.Reset();
+      }
+      return s;
+    }
+    case State::kFailed:
+      break;
+  }
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step ResponseParser::Parse(std::string_view input) {
+  switch (state_) {
+    case State::kFailed:
+      return Step{StepKind::kError, 0, {}};
+    case State::kHead:
+      return ParseHead(input);
+    case State::kBody: {
+      Step s = body_.Decode(input);
+      if (s.kind == StepKind::kError) return Fail(body_.error());
+      if (s.kind == StepKind::kMessageComplete) {
+        state_ = State::kHead;
+        scanner_.Reset();
+      }
+      return s;
+    }
+  }
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step ResponseParser::ParseHead(std::string_view input) {
+  switch (scanner_.Scan(input)) {
+    case FieldBlockScanner::Result::kNeedMore:
+      return Step{StepKind::kNeedMore, 0, {}};
+    case FieldBlockScanner::Result::kError:
+      return Fail(scanner_.error());
+    case FieldBlockScanner::Result::kDone:
+      break;
+  }
+  headers_.clear();
+  scanner_.Fields(input, &headers_);
+  if (ParseError e = Interpret(input); e != ParseError::kNone) return Fail(e);
+  body_.Start(head_.framing, head_.content_length);
+  state_ = State::kBody;
+  return Step{StepKind::kHeadComplete, scanner_.block_size(), {}};
+}
+
+ParseError ResponseParser::Interpret(std::string_view block) {
+  head_ = ResponseHeadView();
+  std::string_view line = scanner_.start_line(block);
+  // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]; the last SP is tolerated
+  // missing, as many servers omit it with an empty reason.
+  if (line.size() < 12 || line[8] != ' ') return ParseError::kBadStatusLine;
+  if (ParseError e = internal::ParseVersion(line.substr(0, 8), &head_.version_minor);
+      e != ParseError::kNone) {
+    return e == ParseError::kBadVersion ? ParseError::kBadStatusLine : e;
+  }
+  int status = 0;
+  for (size_t i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return ParseError::kBadStatusLine;
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100) return ParseError::kBadStatusLine;
+  head_.status = status;
+  if (line.size() > 12) {
+    if (line[12] != ' ') return ParseError::kBadStatusLine;
+    head_.reason = line.substr(13);
+    for (char c : head_.reason) {
+      if (!ReasonChar(c)) return ParseError::kBadStatusLine;
+    }
+  }
+
+  head_.headers = std::span<const HeaderView>(headers_);
+  internal::FieldSummary f;
+  if (ParseError e = internal::Summarize(head_.headers, &f); e != ParseError::kNone) return e;
+
+  bool no_body = head_request_ || status < 200 || status == 204 || status == 304;
+  if (no_body) {
+    head_.framing = BodyFraming::kNone;
+  } else if (f.has_transfer_encoding) {
+    if (head_.version_minor == 0) return ParseError::kTransferEncodingInHttp10;
+    if (f.has_content_length) return ParseError::kContentLengthWithTransferEncoding;
+    if (f.chunked_count > 1) return ParseError::kTransferEncodingNotChunked;
+    if (f.chunked_final && f.other_coding) return ParseError::kUnsupportedTransferEncoding;
+    // RFC 9112 6.3: a response whose final coding is not chunked runs until close.
+    head_.framing = f.chunked_final ? BodyFraming::kChunked : BodyFraming::kUntilClose;
+  } else if (f.has_content_length) {
+    head_.framing = f.content_length > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;
+    head_.content_length = f.content_length;
+  } else {
+    head_.framing = BodyFraming::kUntilClose;
+  }
+  head_.keep_alive = head_.framing != BodyFraming::kUntilClose &&
+                     (head_.version_minor >= 1 ? !f.connection_close
+                                               : (f.connection_keep_alive && !f.connection_close));
+  return ParseError::kNone;
+}
+
+}  // namespace xgate::http

@@ -1,0 +1,163 @@
+#include "userspace-proxy/http/serializer.h"
+
+#include <array>
+#include <charconv>
+
+#include "userspace-proxy/http/header_semantics.h"
+
+namespace xgate::http {
+namespace {
+
+// absl::string_view is not std::string_view in this absl build, so append by hand.
+template <typename... Parts>
+void Append(std::string* out, const Parts&... parts) {
+  (out->append(parts), ...);
+}
+
+void AppendNumber(std::string* out, uint64_t value, int base) {
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof(buf), value, base);
+  out->append(buf, res.ptr);
+}
+
+void AppendFields(const HeaderMap& headers, std::string* out) {
+  for (const Header& h : headers.fields()) {
+    out->append(h.name);
+    out->append(": ");
+    out->append(h.value);
+    out->append("\r\n");
+  }
+}
+
+}  // namespace
+
+bool IsHopByHop(std::string_view name) {
+  static constexpr std::array<std::string_view, 7> kHopByHop = {
+      "connection", "keep-alive",        "proxy-connection", "te",
+      "trailer",    "transfer-encoding", "upgrade"};
+  for (std::string_view h : kHopByHop) {
+    if (EqualsIgnoreCase(name, h)) return true;
+  }
+  return false;
+}
+
+void StripHopByHop(HeaderMap& headers) {
+  std::vector<std::string> named;
+  for (const Header& h : headers.fields()) {
+    if (!EqualsIgnoreCase(h.name, "connection")) continue;
+    internal::ForEachListElement(h.value, [&](std::string_view e) { named.emplace_back(e); });
+  }
+  for (const std::string& n : named) headers.Remove(n);
+  auto& fields = headers.mutable_fields();
+  std::erase_if(fields, [](const Header& h) { return IsHopByHop(h.name); });
+}
+
+void AppendRequestHead(const RequestHead& head, std::string* out) {
+  Append(out, head.method, " ", head.path.empty() ? std::string_view("/") : head.path,
+         " HTTP/1.1\r\nHost: ", head.host, "\r\n");
+  AppendFields(head.headers, out);
+  out->append("\r\n");
+}
+
+void AppendResponseHead(const ResponseHead& head, std::string* out) {
+  out->append("HTTP/1.1 ");
+  AppendNumber(out, static_cast<uint64_t>(head.status), 10);
+  Append(out, " ", head.reason.empty() ? ReasonPhrase(head.status) : head.reason, "\r\n");
+  AppendFields(head.headers, out);
+  out->append("\r\n");
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+void AppendChunk(std::string_view data, std::string* out) {
+  if (data.empty()) return;
+  AppendNumber(out, data.size(), 16);
+  out->append("\r\n");
+  out->append(data);
+  out->append("\r\n");
+}
+
+void AppendLastChunk(std::span<const Header> trailers, std::string* out) {
+  out->append("0\r\n");
+  for (const Header& h : trailers) Append(out, h.name, ": ", h.value, "\r\n");
+  out->append("\r\n");
+}
+
+std::string MakeSimpleResponse(int status, std::span<const Header> headers, std::string_view body,
+                               bool close) {
+  std::string out;
+  out.append("HTTP/1.1 ");
+  AppendNumber(&out, static_cast<uint64_t>(status), 10);
+  Append(&out, " ", ReasonPhrase(status), "\r\n");
+  for (const Header& h : headers) Append(&out, h.name, ": ", h.value, "\r\n");
+  out.append("Content-Length: ");
+  AppendNumber(&out, body.size(), 10);
+  out.append("\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("\r\n");
+  out.append(body);
+  return out;
+}
+
+}  // namespace xgate::http

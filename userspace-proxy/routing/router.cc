@@ -1,0 +1,454 @@
+#include "userspace-proxy/routing/router.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "absl/random/distributions.h"
+#include "absl/strings/str_cat.h"
+#include "re2/re2.h"
+
+namespace xgate::routing {
+namespace {
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+std::string Lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = Lower(c);
+  return out;
+}
+
+// inet_pton/inet_ntop round trip, so "::0001" and "::1" compare equal. Unparseable text is
+// kept as given.
+std::string NormalizeAddress(std::string_view address) {
+  std::string text(address);
+  char buf[INET6_ADDRSTRLEN];
+  unsigned char bin[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, text.c_str(), bin) == 1) {
+    return inet_ntop(AF_INET, bin, buf, sizeof(buf));
+  }
+  if (inet_pton(AF_INET6, text.c_str(), bin) == 1) {
+    return inet_ntop(AF_INET6, bin, buf, sizeof(buf));
+  }
+  return text;
+}
+
+bool IsWildcard(std::string_view pattern) { return pattern.size() > 2 && pattern[0] == '*'; }
+
+// Picks among hostname patterns: an exact match, else the longest matching wildcard, else
+// "" (any). `pattern_of(i)` gives the i-th pattern. Returns the index or -1.
+template <typename PatternOf>
+int SelectByHostname(size_t count, PatternOf pattern_of, std::string_view host) {
+  int wildcard = -1, any = -1;
+  size_t wildcard_len = 0;
+  for (size_t i = 0; i < count; ++i) {
+    std::string_view p = pattern_of(i);
+    if (p.empty()) {
+      if (any < 0) any = static_cast<int>(i);
+    } else if (IsWildcard(p)) {
+      if (p.size() > wildcard_len && HostnameMatches(p, host)) {
+        wildcard = static_cast<int>(i);
+        wildcard_len = p.size();
+      }
+    } else if (HostnameMatches(p, host)) {
+      return static_cast<int>(i);
+    }
+  }
+  return wildcard >= 0 ? wildcard : any;
+}
+
+std::string_view PathMatchTypeName(api::PathMatch::Type type) {
+  switch (type) {
+    case api::PathMatch::EXACT:
+      return "Exact";
+    case api::PathMatch::REGULAR_EXPRESSION:
+      return "RegularExpression";
+    default:
+      return "PathPrefix";
+  }
+}
+
+// The value of the first query parameter named exactly `name`.
+std::optional<std::string_view> QueryParam(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string_view key = pair.substr(0, eq);
+    if (key == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+bool PathMatches(const CompiledRoute& route, std::string_view path) {
+  if (!route.route->match().has_path()) return true;
+  const api::PathMatch& m = route.route->match().path();
+  switch (m.type()) {
+    case api::PathMatch::EXACT:
+      return path == m.value();
+    case api::PathMatch::REGULAR_EXPRESSION:
+      return route.path_regex && RE2::FullMatch(path, *route.path_regex);
+    default: {
+      std::string_view prefix = m.value();
+      while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+      if (prefix.empty()) return true;  // "/" matches every path
+      if (path.substr(0, prefix.size()) != prefix) return false;
+      return path.size() == prefix.size() || path[prefix.size()] == '/';
+    }
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(std::string_view pattern,
+                                                             const CompiledRoute& route,
+                                                             std::string_view what) {
+  auto re =
+      std::make_shared<re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), RE2::Quiet);
+  if (!re->ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(route.Describe(), ": invalid ",
+                                                   std::string(what), " regular expression \"",
+                                                   std::string(pattern), "\": ", re->error()));
+  }
+  return std::shared_ptr<const re2::RE2>(std::move(re));
+}
+
+void Note(MatchTrace* trace, TraceEntry::Stage stage, std::string subject, bool matched,
+          std::string reason) {
+  if (trace == nullptr) return;
+  trace->entries.push_back(TraceEntry{stage, std::move(subject), matched, std::move(reason)});
+}
+
+std::string ListenerName(const api::Listener& l) {
+  return absl::StrCat("listener ", l.gateway_namespace(), "/", l.gateway_name(), "/", l.name());
+}
+
+}  // namespace
+
+std::string NormalizeHost(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close != std::string_view::npos) host = host.substr(0, close + 1);
+  } else {
+    size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) host = host.substr(0, colon);
+  }
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return Lowercase(host);
+}
+
+bool HostnameMatches(std::string_view pattern, std::string_view host) {
+  if (pattern.empty()) return true;
+  if (IsWildcard(pattern)) {
+    std::string_view suffix = pattern.substr(1);  // ".example.com"
+    if (host.size() <= suffix.size()) return false;
+    return http::EqualsIgnoreCase(host.substr(host.size() - suffix.size()), suffix);
+  }
+  return http::EqualsIgnoreCase(pattern, host);
+}
+
+std::string CompiledRoute::Describe() const {
+  if (route == nullptr) return "route ?";
+  return absl::StrCat(route->route_kind().empty() ? "HTTPRoute" : route->route_kind(), " ",
+                      route->route_namespace(), "/", route->route_name(), " rule ",
+                      route->rule_index(), " match ", route->match_index());
+}
+
+std::string MatchTrace::ToString() const {
+  std::string out;
+  for (const TraceEntry& e : entries) {
+    std::string_view stage;
+    switch (e.stage) {
+      case TraceEntry::Stage::kPort:
+        stage = "port";
+        break;
+      case TraceEntry::Stage::kListener:
+        stage = "listener";
+        break;
+      case TraceEntry::Stage::kVirtualHost:
+        stage = "virtual host";
+        break;
+      case TraceEntry::Stage::kRoute:
+        stage = "route";
+        break;
+      case TraceEntry::Stage::kBackend:
+        stage = "backend";
+        break;
+    }
+    out.append(stage);
+    out.append(": ");
+    out.append(e.subject);
+    out.append(e.matched ? ": matched" : ": no match");
+    if (!e.reason.empty()) {
+      out.append(" (");
+      out.append(e.reason);
+      out.append(")");
+    }
+    out.append("\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Build(const api::L7Config& config) {
+  std::shared_ptr<RouteTable> table(new RouteTable());
+  table->config_ = config;
+  if (absl::Status s = table->Compile(); !s.ok()) return s;
+  return std::shared_ptr<const RouteTable>(std::move(table));
+}
+
+absl::Status RouteTable::Compile() {
+  ports_.reserve(config_.ports_size());
+  for (const api::Port& port : config_.ports()) {
+    CompiledPort& cp = ports_.emplace_back();
+    cp.port = &port;
+    for (const std::string& a : port.addresses()) {
+      std::string n = NormalizeAddress(a);
+      if (n == "0.0.0.0" || n == "::") {
+        cp.any_address = true;
+      } else {
+        cp.addresses.push_back(std::move(n));
+      }
+    }
+    if (port.addresses().empty()) cp.any_address = true;
+    for (const api::Listener& listener : port.listeners()) {
+      CompiledListener& cl = cp.listeners.emplace_back();
+      cl.listener = &listener;
+      for (const api::VirtualHost& vhost : listener.virtual_hosts()) {
+        CompiledVirtualHost& cv = cl.vhosts.emplace_back();
+        cv.vhost = &vhost;
+        for (const api::Route& route : vhost.routes()) {
+          CompiledRoute& cr = cv.routes.emplace_back();
+          cr.route = &route;
+          if (route.match().has_path() &&
+              route.match().path().type() == api::PathMatch::REGULAR_EXPRESSION) {
+            auto re = CompileRegex(route.match().path().value(), cr, "path");
+            if (!re.ok()) return re.status();
+            cr.path_regex = *std::move(re);
+          }
+          for (const api::StringMatch& h : route.match().headers()) {
+            std::shared_ptr<const re2::RE2> re;
+            if (h.type() == api::StringMatch::REGULAR_EXPRESSION) {
+              auto compiled = CompileRegex(h.value(), cr, absl::StrCat("header ", h.name()));
+              if (!compiled.ok()) return compiled.status();
+              re = *std::move(compiled);
+            }
+            cr.header_regex.push_back(std::move(re));
+          }
+          for (const api::StringMatch& q : route.match().query_params()) {
+            std::shared_ptr<const re2::RE2> re;
+            if (q.type() == api::StringMatch::REGULAR_EXPRESSION) {
+              auto compiled = CompileRegex(q.value(), cr, absl::StrCat("query ", q.name()));
+              if (!compiled.ok()) return compiled.status();
+              re = *std::move(compiled);
+            }
+            cr.query_regex.push_back(std::move(re));
+          }
+          for (const api::WeightedCluster& b : route.backends()) cr.total_weight += b.weight();
+          cr.has_redirect =
+              std::any_of(route.filters().begin(), route.filters().end(),
+                          [](const api::Filter& f) { return f.has_request_redirect(); });
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+const CompiledPort* RouteTable::FindPort(std::string_view local_address,
+                                         uint16_t local_port) const {
+  std::string address = NormalizeAddress(local_address);
+  const CompiledPort* any = nullptr;
+  for (const CompiledPort& p : ports_) {
+    if (p.port->port() != local_port) continue;
+    if (std::find(p.addresses.begin(), p.addresses.end(), address) != p.addresses.end()) return &p;
+    if (p.any_address && any == nullptr) any = &p;
+  }
+  return any;
+}
+
+const CompiledListener* RouteTable::FindListener(const CompiledPort& port,
+                                                 std::string_view hostname,
+                                                 MatchTrace* trace) const {
+  std::string host = NormalizeHost(hostname);
+  int i = SelectByHostname(
+      port.listeners.size(),
+      [&](size_t k) -> std::string_view { return port.listeners[k].listener->hostname(); }, host);
+  if (trace != nullptr) {
+    for (size_t k = 0; k < port.listeners.size(); ++k) {
+      const api::Listener& l = *port.listeners[k].listener;
+      bool chosen = static_cast<int>(k) == i;
+      std::string reason = absl::StrCat("hostname \"", l.hostname(), "\"");
+      if (!chosen) {
+        absl::StrAppend(&reason, HostnameMatches(l.hostname(), host)
+                                     ? " matches but a more specific listener wins"
+                                     : absl::StrCat(" does not match \"", host, "\""));
+      }
+      Note(trace, TraceEntry::Stage::kListener, ListenerName(l), chosen, std::move(reason));
+    }
+  }
+  return i < 0 ? nullptr : &port.listeners[i];
+}
+
+const api::Cluster* RouteTable::FindCluster(std::string_view name) const {
+  for (const api::Cluster& c : config_.clusters()) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
+}
+
+RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) const {
+  RouteDecision d;
+  d.port = FindPort(input.local_address, input.local_port);
+  if (d.port == nullptr) {
+    Note(trace, TraceEntry::Stage::kPort,
+         absl::StrCat(std::string(input.local_address), ":", input.local_port), false,
+         "no Gateway listens on this address and port");
+    d.outcome = RouteDecision::Outcome::kNoPort;
+    d.status = 404;
+    return d;
+  }
+  Note(trace, TraceEntry::Stage::kPort,
+       absl::StrCat(std::string(input.local_address), ":", input.local_port), true, "");
+  const http::RequestHead& req = *input.request;
+  std::string_view listener_name = input.sni.empty() ? std::string_view(req.host) : input.sni;
+  d.listener = FindListener(*d.port, listener_name, trace);
+  if (d.listener == nullptr) {
+    d.outcome = RouteDecision::Outcome::kNoListener;
+    d.status = 404;
+    return d;
+  }
+  std::string host = NormalizeHost(req.host);
+  const auto& vhosts = d.listener->vhosts;
+  int v = SelectByHostname(
+      vhosts.size(), [&](size_t k) -> std::string_view { return vhosts[k].vhost->hostname(); },
+      host);
+  if (trace != nullptr) {
+    for (size_t k = 0; k < vhosts.size(); ++k) {
+      const std::string& pattern = vhosts[k].vhost->hostname();
+      bool chosen = static_cast<int>(k) == v;
+      std::string reason;
+      if (!chosen) {
+        reason = HostnameMatches(pattern, host)
+                     ? "matches but a more specific hostname wins"
+                     : absl::StrCat("hostname \"", host, "\" does not match");
+      }
+      Note(trace, TraceEntry::Stage::kVirtualHost, absl::StrCat("hostname \"", pattern, "\""),
+           chosen, std::move(reason));
+    }
+  }
+  if (v < 0) {
+    d.outcome = RouteDecision::Outcome::kNotFound;
+    d.status = 404;
+    return d;
+  }
+  d.vhost = &vhosts[v];
+  for (const CompiledRoute& route : d.vhost->routes) {
+    std::string why;
+    bool ok = RouteMatches(route, req, trace != nullptr ? &why : nullptr);
+    Note(trace, TraceEntry::Stage::kRoute, route.Describe(), ok, std::move(why));
+    if (!ok) continue;
+    d.route = &route;
+    bool usable = route.has_redirect ||
+                  std::any_of(route.route->backends().begin(), route.route->backends().end(),
+                              [](const api::WeightedCluster& b) {
+                                return b.weight() > 0 && !b.cluster().empty();
+                              });
+    if (!usable) {
+      d.outcome = RouteDecision::Outcome::kNoBackend;
+      d.status = 500;
+      Note(trace, TraceEntry::Stage::kBackend, route.Describe(), false,
+           "no valid backend with a non-zero weight and no redirect: 500");
+      return d;
+    }
+    d.outcome = RouteDecision::Outcome::kRouted;
+    d.status = 0;
+    return d;
+  }
+  d.outcome = RouteDecision::Outcome::kNotFound;
+  d.status = 404;
+  return d;
+}
+
+bool RouteMatches(const CompiledRoute& route, const http::RequestHead& request, std::string* why) {
+  const api::RouteMatch& m = route.route->match();
+  std::string_view path = request.PathOnly();
+  if (!PathMatches(route, path)) {
+    if (why != nullptr) {
+      *why = absl::StrCat("path ", std::string(path), " does not match ",
+                          std::string(PathMatchTypeName(m.path().type())), " ", m.path().value());
+    }
+    return false;
+  }
+  if (!m.method().empty() && m.method() != request.method) {
+    if (why != nullptr) *why = absl::StrCat("method ", request.method, " is not ", m.method());
+    return false;
+  }
+  for (int i = 0; i < m.headers_size(); ++i) {
+    const api::StringMatch& h = m.headers(i);
+    bool earlier_same_name = false;  // only the first match per name counts (Gateway API)
+    for (int j = 0; j < i && !earlier_same_name; ++j) {
+      earlier_same_name = http::EqualsIgnoreCase(m.headers(j).name(), h.name());
+    }
+    if (earlier_same_name) continue;
+    std::optional<std::string> value = http::EqualsIgnoreCase(h.name(), "host")
+                                           ? std::optional<std::string>(request.host)
+                                           : request.headers.GetJoined(h.name());
+    bool ok = value.has_value() && (h.type() == api::StringMatch::REGULAR_EXPRESSION
+                                        ? RE2::FullMatch(*value, *route.header_regex[i])
+                                        : *value == h.value());
+    if (!ok) {
+      if (why != nullptr) {
+        *why = value ? absl::StrCat("header ", h.name(), " value \"", *value,
+                                    "\" does not match \"", h.value(), "\"")
+                     : absl::StrCat("header ", h.name(), " is absent");
+      }
+      return false;
+    }
+  }
+  std::string_view query = request.Query();
+  for (int i = 0; i < m.query_params_size(); ++i) {
+    const api::StringMatch& q = m.query_params(i);
+    bool earlier_same_name = false;
+    for (int j = 0; j < i && !earlier_same_name; ++j) {
+      earlier_same_name = m.query_params(j).name() == q.name();
+    }
+    if (earlier_same_name) continue;
+    std::optional<std::string_view> value = QueryParam(query, q.name());
+    bool ok =
+        value.has_value() &&
+        (q.type() == api::StringMatch::REGULAR_EXPRESSION
+             ? RE2::FullMatch(re2::StringPiece(value->data(), value->size()), *route.query_regex[i])
+             : *value == q.value());
+    if (!ok) {
+      if (why != nullptr) {
+        *why = value ? absl::StrCat("query ", q.name(), " value \"", std::string(*value),
+                                    "\" does not match \"", q.value(), "\"")
+                     : absl::StrCat("query ", q.name(), " is absent");
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view MatchedPrefix(const CompiledRoute& route) {
+  const api::RouteMatch& m = route.route->match();
+  if (!m.has_path()) return "/";
+  return m.path().type() == api::PathMatch::PATH_PREFIX ? std::string_view(m.path().value())
+                                                        : std::string_view();
+}
+
+const api::WeightedCluster* PickBackend(const CompiledRoute& route, absl::BitGenRef rng) {
+  if (route.total_weight == 0) return nullptr;
+  uint64_t r = absl::Uniform<uint64_t>(rng, 0, route.total_weight);
+  for (const api::WeightedCluster& b : route.route->backends()) {
+    if (r < b.weight()) return &b;
+    r -= b.weight();
+  }
+  return nullptr;
+}
+
+}  // namespace xgate::routing
