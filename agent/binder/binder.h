@@ -31,7 +31,7 @@ struct ResolvedBackend {
   int service_port = 0;
   std::string protocol;  // TCP, UDP
   int weight = 1;
-  std::vector<ResolvedEndpoint> endpoints;  // ready ones only
+  std::vector<ResolvedEndpoint> endpoints;                       // ready ones only
   const std::vector<model::HTTPRouteFilter>* filters = nullptr;  // per-backend (HTTP)
   // Empty when the ref is valid; else the ResolvedRefs reason (BackendNotFound,
   // RefNotPermitted, InvalidKind, UnsupportedProtocol): requests that land on it get 500.
@@ -55,9 +55,9 @@ struct BoundListener {
   Store::Key gateway;
   size_t index = 0;  // into Gateway::listeners
   const model::Listener* listener = nullptr;
-  std::vector<std::string> addresses;         // the Gateway's addresses (or the node's)
+  std::vector<std::string> addresses;              // the Gateway's addresses (or the node's)
   std::vector<const model::Secret*> certificates;  // resolved certificateRefs (TLS Terminate)
-  bool programmed = false;                    // listener accepted and refs resolved
+  bool programmed = false;                         // listener accepted and refs resolved
   std::vector<BoundRoute> routes;
 };
 

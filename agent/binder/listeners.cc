@@ -1,0 +1,318 @@
+#include "agent/binder/listeners.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "agent/binder/age.h"
+#include "agent/binder/references.h"
+
+namespace xgate::binder {
+namespace {
+
+const std::set<std::string>& SupportedProtocols() {
+  static const std::set<std::string> kProtocols = {"HTTP", "HTTPS", "TLS", "TCP", "UDP"};
+  return kProtocols;
+}
+
+std::string Transport(const std::string& protocol) { return protocol == "UDP" ? "UDP" : "TCP"; }
+
+// The route kind a listener of this protocol serves ("" when none).
+std::string DefaultKind(const model::Listener& l) {
+  if (l.protocol == "HTTP" || l.protocol == "HTTPS") return "HTTPRoute";
+  if (l.protocol == "TLS") return "TLSRoute";
+  if (l.protocol == "TCP") return "TCPRoute";
+  if (l.protocol == "UDP") return "UDPRoute";
+  return "";
+}
+
+bool IsIpLiteral(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// Listeners of one Gateway that are not distinct (Gateway API "Distinct Listeners"): on one
+// port and transport, every listener must have the same protocol (we cannot mix HTTP,
+// HTTPS and TLS on one port) and, for HTTP/HTTPS/TLS, a different hostname; TCP and UDP
+// listeners are distinct by port alone.
+std::map<size_t, std::string> FindConflicts(const model::Gateway& gw) {
+  std::map<std::pair<int, std::string>, std::vector<size_t>> by_port;
+  for (size_t i = 0; i < gw.listeners.size(); ++i) {
+    const auto& l = gw.listeners[i];
+    if (SupportedProtocols().count(l.protocol))
+      by_port[{l.port, Transport(l.protocol)}].push_back(i);
+  }
+  std::map<size_t, std::string> conflicts;
+  for (const auto& [port, idx] : by_port) {
+    std::set<std::string> protocols;
+    for (size_t i : idx) protocols.insert(gw.listeners[i].protocol);
+    if (protocols.size() > 1) {
+      for (size_t i : idx) conflicts[i] = "ProtocolConflict";
+      continue;
+    }
+    bool l4 = *protocols.begin() == "TCP" || *protocols.begin() == "UDP";
+    for (size_t i : idx) {
+      for (size_t j : idx) {
+        if (i == j) continue;
+        if (l4) {
+          conflicts[i] = "ProtocolConflict";
+        } else if (gw.listeners[i].hostname.value_or("") == gw.listeners[j].hostname.value_or("")) {
+          conflicts[i] = "HostnameConflict";
+        }
+      }
+    }
+  }
+  return conflicts;
+}
+
+// Route kinds a listener supports, and whether every kind it asked for is one of them.
+std::pair<std::vector<model::RouteGroupKind>, bool> SupportedKinds(const model::Listener& l) {
+  std::string kind = DefaultKind(l);
+  if (l.protocol == "TLS" && l.tls && l.tls->mode == model::GatewayTLSConfig::Mode::kTerminate) {
+    kind = "";  // TLS termination with TLSRoute is not supported
+  }
+  std::vector<model::RouteGroupKind> out;
+  if (l.allowed_routes.kinds.empty()) {
+    if (!kind.empty()) out.push_back({model::kGatewayGroup, kind});
+    return {out, true};
+  }
+  bool all_valid = true;
+  for (const auto& k : l.allowed_routes.kinds) {
+    if (k.group == model::kGatewayGroup && k.kind == kind && !kind.empty()) {
+      if (out.empty()) out.push_back(k);
+    } else {
+      all_valid = false;
+    }
+  }
+  return {out, all_valid};
+}
+
+struct RefsOutcome {
+  std::string reason = "ResolvedRefs";
+  std::string message = "All references are resolved";
+  std::vector<const model::Secret*> certificates;
+};
+
+RefsOutcome ResolveCertificates(const Store& store, const model::Gateway& gw,
+                                const model::Listener& l) {
+  RefsOutcome out;
+  if (l.protocol != "HTTPS") return out;
+  if (!l.tls || l.tls->certificate_refs.empty()) {
+    out.reason = "InvalidCertificateRef";
+    out.message = "an HTTPS listener needs tls.certificateRefs";
+    return out;
+  }
+  for (const auto& ref : l.tls->certificate_refs) {
+    std::string ns = ref.ns.value_or(gw.meta.ns);
+    std::string kind = ref.kind.empty() ? "Secret" : ref.kind;
+    std::string what = "certificateRef " + ns + "/" + ref.name;
+    std::string problem;
+    std::string reason = "InvalidCertificateRef";
+    if (!(ref.group.empty() || ref.group == "core") || kind != "Secret") {
+      problem = what + ": kind " + kind + " is not supported (only core Secret)";
+    } else if (!ReferenceAllowed(store, model::kGatewayGroup, "Gateway", gw.meta.ns, "", "Secret",
+                                 ns, ref.name)) {
+      reason = "RefNotPermitted";
+      problem = what + ": no ReferenceGrant in " + ns + " allows it";
+    } else if (auto it = store.secrets.find({ns, ref.name}); it == store.secrets.end()) {
+      problem = what + ": Secret not found";
+    } else if (std::string bad = CheckTlsSecret(it->second); !bad.empty()) {
+      problem = what + ": " + bad;
+    } else {
+      out.certificates.push_back(&it->second);
+      continue;
+    }
+    if (out.reason == "ResolvedRefs") {
+      out.reason = reason;
+      out.message = problem;
+    }
+  }
+  return out;
+}
+
+struct ListenerVerdict {
+  std::string accepted_reason = "Accepted";
+  std::string accepted_message = "Listener is accepted";
+  std::string conflict;  // "" or HostnameConflict / ProtocolConflict
+};
+
+ListenerVerdict CheckListener(const model::Listener& l) {
+  ListenerVerdict v;
+  if (!SupportedProtocols().count(l.protocol)) {
+    v.accepted_reason = "UnsupportedProtocol";
+    v.accepted_message = "protocol " + l.protocol + " is not supported";
+  } else if (l.port < 1 || l.port > 65535) {
+    v.accepted_reason = "PortUnavailable";
+    v.accepted_message = "port " + std::to_string(l.port) + " is out of range";
+  } else if (l.protocol == "TLS" &&
+             (!l.tls || l.tls->mode == model::GatewayTLSConfig::Mode::kTerminate)) {
+    v.accepted_reason = "UnsupportedValue";
+    v.accepted_message =
+        "TLS listeners support tls.mode Passthrough only; use protocol HTTPS to terminate TLS";
+  } else if (l.protocol == "HTTPS" && l.tls &&
+             l.tls->mode == model::GatewayTLSConfig::Mode::kPassthrough) {
+    v.accepted_reason = "UnsupportedValue";
+    v.accepted_message = "HTTPS listeners need tls.mode Terminate";
+  }
+  return v;
+}
+
+}  // namespace
+
+std::map<Store::Key, GatewayState> BindGateways(const Store& store,
+                                                const std::set<std::string>& our_classes,
+                                                const BindOptions& options) {
+  std::vector<const std::pair<const Store::Key, model::Gateway>*> ordered;
+  for (const auto& entry : store.gateways) {
+    if (our_classes.count(entry.second.gateway_class_name)) ordered.push_back(&entry);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    return std::tuple_cat(AgeKey(a->second.meta), std::tie(a->first)) <
+           std::tuple_cat(AgeKey(b->second.meta), std::tie(b->first));
+  });
+
+  // (address, port, transport) -> the Gateway that holds it.
+  std::map<std::tuple<std::string, int, std::string>, Store::Key> claimed;
+  std::map<Store::Key, GatewayState> out;
+  for (const auto* entry : ordered) {
+    const model::Gateway& gw = entry->second;
+    const int64_t gen = gw.meta.generation;
+    GatewayState& state = out[entry->first];
+    state.key = entry->first;
+    state.gateway = &gw;
+
+    // Addresses: the spec's IPAddress entries, else the node's.
+    std::string address_problem, unusable;
+    std::vector<std::string> addresses;
+    for (const auto& a : gw.addresses) {
+      if (!a.type.empty() && a.type != "IPAddress") {
+        address_problem = "address type " + a.type + " is not supported (only IPAddress)";
+      } else if (!IsIpLiteral(a.value)) {
+        unusable = "address " + a.value + " is not an IP address";
+      } else {
+        addresses.push_back(a.value);
+      }
+    }
+    if (gw.addresses.empty()) addresses = options.node_addresses;
+    if (address_problem.empty() && unusable.empty()) {
+      for (const auto& a : addresses) state.status.addresses.push_back({"IPAddress", a});
+    }
+
+    std::map<size_t, std::string> conflicts = FindConflicts(gw);
+    int valid = 0;
+    std::vector<std::string> invalid_names;
+    for (size_t i = 0; i < gw.listeners.size(); ++i) {
+      const model::Listener& l = gw.listeners[i];
+      ListenerState ls;
+      ls.listener = &l;
+      ls.bound.gateway = entry->first;
+      ls.bound.index = i;
+      ls.bound.listener = &l;
+      ls.bound.addresses = addresses;
+      ls.status.name = l.name;
+
+      ListenerVerdict v = CheckListener(l);
+      if (auto c = conflicts.find(i); c != conflicts.end()) v.conflict = c->second;
+      bool accepted = v.accepted_reason == "Accepted" && v.conflict.empty();
+      if (!v.conflict.empty() && v.accepted_reason == "Accepted") {
+        v.accepted_reason = v.conflict;
+        v.accepted_message =
+            "listener is not distinct from another listener on port " + std::to_string(l.port);
+      }
+      if (accepted && address_problem.empty() && unusable.empty()) {
+        for (const auto& a : addresses) {
+          auto [it, fresh] =
+              claimed.emplace(std::make_tuple(a, l.port, Transport(l.protocol)), entry->first);
+          if (!fresh && it->second != entry->first) {
+            accepted = false;
+            v.accepted_reason = "PortUnavailable";
+            v.accepted_message = a + ":" + std::to_string(l.port) + " is used by Gateway " +
+                                 it->second.first + "/" + it->second.second;
+          }
+        }
+      }
+
+      auto [kinds, kinds_valid] = SupportedKinds(l);
+      ls.supported_kinds = kinds;
+      ls.status.supported_kinds = kinds;
+      RefsOutcome refs;
+      if (!kinds_valid) {
+        refs.reason = "InvalidRouteKinds";
+        refs.message = "allowedRoutes.kinds names a kind this listener cannot serve";
+      }
+      RefsOutcome certs = ResolveCertificates(store, gw, l);
+      if (refs.reason == "ResolvedRefs") refs = certs;
+      ls.bound.certificates = certs.certificates;
+      bool certs_ok = certs.reason == "ResolvedRefs";
+
+      bool listener_valid = accepted && certs_ok && !kinds.empty();
+      ls.bound.programmed =
+          listener_valid && address_problem.empty() && unusable.empty() && !addresses.empty();
+      if (listener_valid) {
+        ++valid;
+      } else {
+        invalid_names.push_back(l.name);
+      }
+
+      auto& conds = ls.status.conditions;
+      conds.push_back(MakeCondition("Accepted", accepted, v.accepted_reason, v.accepted_message,
+                                    gen, options.now));
+      conds.push_back(MakeCondition(
+          "Programmed", ls.bound.programmed, ls.bound.programmed ? "Programmed" : "Invalid",
+          ls.bound.programmed ? "Listener is programmed" : "Listener is not programmed", gen,
+          options.now));
+      conds.push_back(MakeCondition("ResolvedRefs", refs.reason == "ResolvedRefs", refs.reason,
+                                    refs.message, gen, options.now));
+      conds.push_back(MakeCondition(
+          "Conflicted", !v.conflict.empty(), v.conflict.empty() ? "NoConflicts" : v.conflict,
+          v.conflict.empty() ? "No conflicts" : "listener conflicts with another listener", gen,
+          options.now));
+      state.listeners.push_back(std::move(ls));
+    }
+
+    // Gateway conditions.
+    bool gw_accepted = true;
+    std::string reason = "Accepted", message = "Gateway is accepted";
+    if (!address_problem.empty()) {
+      gw_accepted = false;
+      reason = "UnsupportedAddress";
+      message = address_problem;
+    } else if (!invalid_names.empty()) {
+      gw_accepted = valid > 0;
+      reason = "ListenersNotValid";
+      message = "listeners not valid:";
+      for (const auto& n : invalid_names) message += " " + n;
+    }
+    state.status.conditions.push_back(
+        MakeCondition("Accepted", gw_accepted, reason, message, gen, options.now));
+    bool programmed = gw_accepted && unusable.empty() && !addresses.empty();
+    std::string preason = "Programmed", pmessage = "Gateway is programmed";
+    if (!gw_accepted) {
+      preason = "Invalid";
+      pmessage = "Gateway is not accepted";
+    } else if (!unusable.empty()) {
+      preason = "AddressNotUsable";
+      pmessage = unusable;
+    } else if (addresses.empty()) {
+      preason = "AddressNotAssigned";
+      pmessage = "Gateway has no addresses and the node has none to give";
+    }
+    state.status.conditions.push_back(
+        MakeCondition("Programmed", programmed, preason, pmessage, gen, options.now));
+    if (!programmed) {
+      for (auto& ls : state.listeners) {
+        ls.bound.programmed = false;
+        for (auto& c : ls.status.conditions) {
+          if (c.type != "Programmed") continue;
+          c.status = "False";
+          c.reason = "Invalid";
+          c.message = "the Gateway is not programmed";
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace xgate::binder

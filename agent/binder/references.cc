@@ -1,0 +1,143 @@
+#include "agent/binder/references.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <tuple>
+
+namespace xgate::binder {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+std::unique_ptr<BIO, BioFree> MemBio(const std::string& bytes) {
+  return std::unique_ptr<BIO, BioFree>(
+      BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+bool IsCoreGroup(const std::string& group) { return group.empty() || group == "core"; }
+
+}  // namespace
+
+bool ReferenceAllowed(const Store& store, const std::string& from_group,
+                      const std::string& from_kind, const std::string& from_ns,
+                      const std::string& to_group, const std::string& to_kind,
+                      const std::string& to_ns, const std::string& to_name) {
+  if (from_ns == to_ns) return true;
+  for (const auto& [key, grant] : store.reference_grants) {
+    if (key.first != to_ns) continue;
+    bool from_ok = std::any_of(grant.from.begin(), grant.from.end(), [&](const auto& f) {
+      return f.group == from_group && f.kind == from_kind && f.ns == from_ns;
+    });
+    if (!from_ok) continue;
+    bool to_ok = std::any_of(grant.to.begin(), grant.to.end(), [&](const auto& t) {
+      return IsCoreGroup(t.group) == IsCoreGroup(to_group) &&
+             (IsCoreGroup(to_group) || t.group == to_group) && t.kind == to_kind &&
+             (!t.name || t.name->empty() || *t.name == to_name);
+    });
+    if (to_ok) return true;
+  }
+  return false;
+}
+
+std::string CheckTlsSecret(const model::Secret& secret) {
+  auto crt = secret.data.find("tls.crt");
+  auto key = secret.data.find("tls.key");
+  if (crt == secret.data.end() || crt->second.empty()) return "Secret has no tls.crt";
+  if (key == secret.data.end() || key->second.empty()) return "Secret has no tls.key";
+  auto crt_bio = MemBio(crt->second);
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(crt_bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) {
+    ERR_clear_error();
+    return "tls.crt is not a PEM certificate";
+  }
+  auto key_bio = MemBio(key->second);
+  std::unique_ptr<EVP_PKEY, PkeyFree> pkey(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (!pkey) {
+    ERR_clear_error();
+    return "tls.key is not a PEM private key";
+  }
+  if (X509_check_private_key(cert.get(), pkey.get()) != 1) {
+    ERR_clear_error();
+    return "tls.key does not match the certificate in tls.crt";
+  }
+  return "";
+}
+
+ResolvedBackend ResolveBackend(const Store& store, model::Kind route_kind,
+                               const std::string& route_ns, const model::BackendRef& ref,
+                               const std::string& protocol) {
+  ResolvedBackend out;
+  out.ns = ref.ref.ns.value_or(route_ns);
+  out.name = ref.ref.name;
+  out.service_port = ref.ref.port.value_or(0);
+  out.protocol = protocol;
+  out.weight = ref.weight;
+  out.filters = &ref.filters;
+  std::string kind = ref.ref.kind.empty() ? "Service" : ref.ref.kind;
+  if (!IsCoreGroup(ref.ref.group) || kind != "Service") {
+    out.invalid_reason = "InvalidKind";
+    return out;
+  }
+  if (!ReferenceAllowed(store, model::kGatewayGroup, model::KindName(route_kind), route_ns, "",
+                        "Service", out.ns, out.name)) {
+    out.invalid_reason = "RefNotPermitted";
+    return out;
+  }
+  auto svc = store.services.find({out.ns, out.name});
+  if (svc == store.services.end() || !ref.ref.port) {
+    out.invalid_reason = "BackendNotFound";
+    return out;
+  }
+  const model::ServicePort* port = nullptr;
+  for (const auto& p : svc->second.ports) {
+    if (p.port == *ref.ref.port) port = &p;
+  }
+  if (port == nullptr) {
+    out.invalid_reason = "BackendNotFound";
+    return out;
+  }
+  if (port->protocol != protocol) {
+    out.invalid_reason = "UnsupportedProtocol";
+    return out;
+  }
+  // Endpoints: every EndpointSlice of the Service, the slice port named as the Service
+  // port (the number comes from the slice: it is the targetPort resolved on the pod).
+  std::set<std::pair<std::string, int>> seen;
+  for (const auto& [key, slice] : store.endpoint_slices) {
+    if (key.first != out.ns || slice.service_name != out.name) continue;
+    if (slice.address_type != "IPv4" && slice.address_type != "IPv6") continue;
+    const model::EndpointPort* sp = nullptr;
+    for (const auto& p : slice.ports) {
+      if (p.name == port->name && p.protocol == port->protocol && p.port) sp = &p;
+    }
+    if (sp == nullptr) continue;
+    for (const auto& ep : slice.endpoints) {
+      if (!ep.ready) continue;
+      for (const auto& addr : ep.addresses) seen.emplace(addr, *sp->port);
+    }
+  }
+  for (const auto& [addr, p] : seen) out.endpoints.push_back({addr, p, true});
+  return out;
+}
+
+std::string ResolvedBackend::ClusterName() const {
+  return ns + "/" + name + ":" + std::to_string(service_port);
+}
+
+}  // namespace xgate::binder

@@ -1,0 +1,31 @@
+// Reference resolution shared by listeners and routes: ReferenceGrant checks, TLS
+// certificate Secrets, and backendRefs resolved through Services and EndpointSlices.
+#pragma once
+
+#include <string>
+
+#include "agent/binder/binder.h"
+#include "agent/model/objects.h"
+
+namespace xgate::binder {
+
+// Whether a ReferenceGrant in `to_ns` lets objects of (from_group, from_kind) in `from_ns`
+// refer to the object (to_group, to_kind, to_name) in `to_ns`. Same-namespace references
+// need no grant.
+bool ReferenceAllowed(const Store& store, const std::string& from_group,
+                      const std::string& from_kind, const std::string& from_ns,
+                      const std::string& to_group, const std::string& to_kind,
+                      const std::string& to_ns, const std::string& to_name);
+
+// Checks that a Secret holds a PEM certificate chain in tls.crt and a matching PEM private
+// key in tls.key. Returns "" when valid, else what is wrong.
+std::string CheckTlsSecret(const model::Secret& secret);
+
+// Resolves one backendRef (or mirror target) of a route in `route_ns`. `protocol` is the
+// transport the route carries (TCP or UDP); a Service port of another protocol is
+// UnsupportedProtocol.
+ResolvedBackend ResolveBackend(const Store& store, model::Kind route_kind,
+                               const std::string& route_ns, const model::BackendRef& ref,
+                               const std::string& protocol);
+
+}  // namespace xgate::binder

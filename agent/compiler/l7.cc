@@ -1,0 +1,283 @@
+#include "agent/compiler/l7.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "agent/binder/age.h"
+#include "agent/binder/hostnames.h"
+
+namespace xgate::compiler {
+namespace {
+
+using binder::BoundListener;
+using binder::BoundRoute;
+using binder::ResolvedBackend;
+
+// One (rule, match) of a route in one virtual host, before it becomes an api::Route.
+struct Entry {
+  const BoundRoute* route = nullptr;
+  size_t rule = 0;
+  size_t match_index = 0;
+  model::HTTPRouteMatch match;  // default PathPrefix "/" for TLSRoute and empty matches
+};
+
+// Gateway API HTTPRoute precedence: Exact path, then the longest PathPrefix (in
+// characters), then regular expressions (implementation-specific: after prefixes, longest
+// first), then a method match, the most header matches, the most query matches; ties go
+// to the oldest route, then namespace/name, then rule order, then match order.
+auto PrecedenceKey(const Entry& e) {
+  int type = e.match.path.type == model::PathMatchType::kExact        ? 0
+             : e.match.path.type == model::PathMatchType::kPathPrefix ? 1
+                                                                      : 2;
+  return std::tuple_cat(
+      std::make_tuple(type, -static_cast<int64_t>(e.match.path.value.size()),
+                      e.match.method ? 0 : 1, -static_cast<int64_t>(e.match.headers.size()),
+                      -static_cast<int64_t>(e.match.query_params.size())),
+      binder::AgeKey(e.route->object->meta),
+      std::make_tuple(std::cref(e.route->key.ns), std::cref(e.route->key.name), e.rule,
+                      e.match_index));
+}
+
+void SetHeaderModifier(const model::HTTPHeaderModifier& in, api::HeaderModifier* out) {
+  for (const auto& h : in.set) {
+    auto* s = out->add_set();
+    s->set_name(h.name);
+    s->set_value(h.value);
+  }
+  for (const auto& h : in.add) {
+    auto* a = out->add_add();
+    a->set_name(h.name);
+    a->set_value(h.value);
+  }
+  for (const auto& r : in.remove) out->add_remove(r);
+}
+
+void SetPathModifier(const model::HTTPPathModifier& in, api::PathModifier* out) {
+  out->set_type(in.type == model::PathModifierType::kReplaceFullPath
+                    ? api::PathModifier::REPLACE_FULL_PATH
+                    : api::PathModifier::REPLACE_PREFIX_MATCH);
+  out->set_value(in.value);
+}
+
+// Clusters and certificates collected while compiling, deduplicated by name.
+struct Collected {
+  std::map<std::string, api::Cluster> clusters;
+  std::map<std::string, api::Certificate> certificates;
+
+  std::string Cluster(const ResolvedBackend& b) {
+    if (!b.invalid_reason.empty()) return "";
+    std::string name = b.ClusterName();
+    auto [it, fresh] = clusters.try_emplace(name);
+    if (fresh) {
+      it->second.set_name(name);
+      for (const auto& ep : b.endpoints) {
+        auto* e = it->second.add_endpoints();
+        e->set_address(ep.address);
+        e->set_port(static_cast<uint32_t>(ep.port));
+      }
+    }
+    return name;
+  }
+};
+
+void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, Collected& c,
+               google::protobuf::RepeatedPtrField<api::Filter>* out) {
+  api::Filter filter;
+  switch (f.type) {
+    case model::HTTPFilterType::kRequestHeaderModifier:
+      SetHeaderModifier(f.request_header_modifier, filter.mutable_request_header_modifier());
+      break;
+    case model::HTTPFilterType::kResponseHeaderModifier:
+      SetHeaderModifier(f.response_header_modifier, filter.mutable_response_header_modifier());
+      break;
+    case model::HTTPFilterType::kRequestRedirect: {
+      const auto& r = f.request_redirect;
+      auto* out_r = filter.mutable_request_redirect();
+      out_r->set_scheme(r.scheme.value_or(""));
+      out_r->set_hostname(r.hostname.value_or(""));
+      if (r.path) SetPathModifier(*r.path, out_r->mutable_path());
+      out_r->set_port(static_cast<uint32_t>(r.port.value_or(0)));
+      out_r->set_status_code(static_cast<uint32_t>(r.status_code));
+      break;
+    }
+    case model::HTTPFilterType::kURLRewrite: {
+      auto* out_r = filter.mutable_url_rewrite();
+      out_r->set_hostname(f.url_rewrite.hostname.value_or(""));
+      if (f.url_rewrite.path) SetPathModifier(*f.url_rewrite.path, out_r->mutable_path());
+      break;
+    }
+    case model::HTTPFilterType::kRequestMirror: {
+      auto* m = filter.mutable_request_mirror();
+      m->set_cluster(mirror ? c.Cluster(*mirror) : "");
+      int denominator = f.request_mirror.denominator > 0 ? f.request_mirror.denominator : 100;
+      m->set_numerator(static_cast<uint32_t>(f.request_mirror.numerator.value_or(denominator)));
+      m->set_denominator(static_cast<uint32_t>(denominator));
+      break;
+    }
+    case model::HTTPFilterType::kExtensionRef:
+      return;  // the binder refuses routes with these
+  }
+  *out->Add() = std::move(filter);
+}
+
+void AddBackends(const std::vector<ResolvedBackend>& backends, Collected& c, api::Route& out) {
+  for (const auto& b : backends) {
+    auto* wc = out.add_backends();
+    wc->set_cluster(c.Cluster(b));
+    wc->set_weight(static_cast<uint32_t>(std::max(b.weight, 0)));
+    wc->set_service(b.ns + "/" + b.name);
+    if (b.filters != nullptr) {
+      for (const auto& f : *b.filters) AddFilter(f, nullptr, c, wc->mutable_filters());
+    }
+  }
+}
+
+void SetMatch(const model::HTTPRouteMatch& m, api::RouteMatch* out) {
+  auto* path = out->mutable_path();
+  switch (m.path.type) {
+    case model::PathMatchType::kExact:
+      path->set_type(api::PathMatch::EXACT);
+      break;
+    case model::PathMatchType::kPathPrefix:
+      path->set_type(api::PathMatch::PATH_PREFIX);
+      break;
+    case model::PathMatchType::kRegularExpression:
+      path->set_type(api::PathMatch::REGULAR_EXPRESSION);
+      break;
+  }
+  path->set_value(m.path.value);
+  auto string_match = [](model::StringMatchType type, const std::string& name,
+                         const std::string& value, api::StringMatch* s) {
+    s->set_type(type == model::StringMatchType::kExact ? api::StringMatch::EXACT
+                                                       : api::StringMatch::REGULAR_EXPRESSION);
+    s->set_name(name);
+    s->set_value(value);
+  };
+  for (const auto& h : m.headers) string_match(h.type, h.name, h.value, out->add_headers());
+  for (const auto& q : m.query_params) {
+    string_match(q.type, q.name, q.value, out->add_query_params());
+  }
+  out->set_method(m.method.value_or(""));
+}
+
+api::Route ToRoute(const Entry& e, Collected& c) {
+  api::Route r;
+  r.set_route_namespace(e.route->key.ns);
+  r.set_route_name(e.route->key.name);
+  r.set_rule_index(static_cast<uint32_t>(e.rule));
+  r.set_match_index(static_cast<uint32_t>(e.match_index));
+  r.set_route_kind(model::KindName(e.route->key.kind));
+  SetMatch(e.match, r.mutable_match());
+  if (e.rule < e.route->rule_backends.size()) AddBackends(e.route->rule_backends[e.rule], c, r);
+  if (e.route->key.kind == model::Kind::kHTTPRoute) {
+    const auto* http = static_cast<const model::HTTPRoute*>(e.route->object);
+    const auto& rule = http->rules[e.rule];
+    for (size_t f = 0; f < rule.filters.size(); ++f) {
+      auto m = e.route->mirrors.find({e.rule, f});
+      AddFilter(rule.filters[f], m == e.route->mirrors.end() ? nullptr : &m->second, c,
+                r.mutable_filters());
+    }
+    r.set_request_timeout_ms(static_cast<uint64_t>(rule.timeouts.request_ms.value_or(0)));
+    r.set_backend_request_timeout_ms(
+        static_cast<uint64_t>(rule.timeouts.backend_request_ms.value_or(0)));
+  }
+  return r;
+}
+
+// Every (rule, match) of a route, as precedence entries.
+std::vector<Entry> Entries(const BoundRoute& route) {
+  std::vector<Entry> out;
+  if (route.key.kind == model::Kind::kHTTPRoute) {
+    const auto* http = static_cast<const model::HTTPRoute*>(route.object);
+    for (size_t r = 0; r < http->rules.size(); ++r) {
+      const auto& matches = http->rules[r].matches;
+      if (matches.empty()) out.push_back({&route, r, 0, {}});
+      for (size_t m = 0; m < matches.size(); ++m) out.push_back({&route, r, m, matches[m]});
+    }
+  } else {
+    for (size_t r = 0; r < route.rule_backends.size(); ++r) out.push_back({&route, r, 0, {}});
+  }
+  return out;
+}
+
+api::Listener ToListener(const BoundListener& bl, Collected& c) {
+  api::Listener out;
+  out.set_gateway_namespace(bl.gateway.first);
+  out.set_gateway_name(bl.gateway.second);
+  out.set_name(bl.listener->name);
+  out.set_hostname(bl.listener->hostname.value_or(""));
+  for (const auto* secret : bl.certificates) {
+    std::string name = secret->meta.ns + "/" + secret->meta.name;
+    auto [it, fresh] = c.certificates.try_emplace(name);
+    if (fresh) {
+      it->second.set_name(name);
+      it->second.set_cert_pem(secret->data.at("tls.crt"));
+      it->second.set_key_pem(secret->data.at("tls.key"));
+    }
+    out.add_certificates(name);
+  }
+  std::map<std::string, std::vector<Entry>> vhosts;
+  for (const auto& route : bl.routes) {
+    std::vector<std::string> hosts = route.hostnames;
+    if (hosts.empty()) hosts.push_back("");
+    for (const auto& h : hosts) {
+      auto entries = Entries(route);
+      auto& v = vhosts[h];
+      v.insert(v.end(), entries.begin(), entries.end());
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& [h, entries] : vhosts) names.push_back(h);
+  std::sort(names.begin(), names.end(), binder::MoreSpecificHostname);
+  for (const auto& h : names) {
+    auto& entries = vhosts[h];
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
+    auto* vh = out.add_virtual_hosts();
+    vh->set_hostname(h);
+    for (const auto& e : entries) *vh->add_routes() = ToRoute(e, c);
+  }
+  return out;
+}
+
+}  // namespace
+
+api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
+                        std::vector<PuntListener>& punt) {
+  std::map<std::pair<model::Store::Key, int>, std::vector<const BoundListener*>> ports;
+  for (const auto& bl : bound.listeners) {
+    const std::string& p = bl.listener->protocol;
+    if (!bl.programmed || (p != "HTTP" && p != "HTTPS" && p != "TLS")) continue;
+    ports[{bl.gateway, bl.listener->port}].push_back(&bl);
+  }
+  api::L7Config config;
+  config.set_generation(generation);
+  Collected c;
+  std::set<std::pair<std::string, int>> punted;
+  for (auto& [key, listeners] : ports) {
+    std::sort(listeners.begin(), listeners.end(), [](const auto* a, const auto* b) {
+      return binder::MoreSpecificHostname(a->listener->hostname.value_or(""),
+                                          b->listener->hostname.value_or(""));
+    });
+    const std::string& protocol = listeners.front()->listener->protocol;
+    auto* port = config.add_ports();
+    port->set_port(static_cast<uint32_t>(key.second));
+    port->set_protocol(protocol == "HTTP"    ? api::Port::HTTP
+                       : protocol == "HTTPS" ? api::Port::HTTPS
+                                             : api::Port::TLS_PASSTHROUGH);
+    for (const auto& a : listeners.front()->addresses) {
+      port->add_addresses(a);
+      if (punted.emplace(a, key.second).second) {
+        punt.push_back({a, static_cast<uint16_t>(key.second)});
+      }
+    }
+    for (const auto* bl : listeners) *port->add_listeners() = ToListener(*bl, c);
+  }
+  for (auto& [name, cluster] : c.clusters) *config.add_clusters() = std::move(cluster);
+  for (auto& [name, cert] : c.certificates) *config.add_certificates() = std::move(cert);
+  return config;
+}
+
+}  // namespace xgate::compiler

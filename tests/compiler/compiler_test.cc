@@ -1,0 +1,371 @@
+// The compiler on the seed scenario (v1 and v1alpha1), the L4 example, route precedence,
+// and determinism.
+#include "agent/compiler/compiler.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include "tests/binder/testing.h"
+
+namespace xgate::testing {
+namespace {
+
+const char kAcmeLb[] =
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: acme-lb}\n"
+    "spec: {controllerName: xgate.dev/node-agent}\n";
+
+std::string Example(const std::string& path) { return ReadFile(SharedDir() + "/examples/" + path); }
+
+std::vector<std::string> SeedV1() {
+  return {Example("seed-v1/gateway.yaml"), Example("seed-v1/foo.yaml"), Example("seed-v1/bar.yaml"),
+          TlsSecretYaml("default", "admin-controlled-cert", SelfSignedCert("*.example.com"))};
+}
+
+// The v1alpha1 manifests verbatim, plus what the article leaves out: the class, the
+// Secret, and the Services and EndpointSlices of the v1 set (without its routes).
+std::vector<std::string> SeedV1alpha1() {
+  auto without_routes = [](std::string yaml) {
+    size_t end = yaml.find("\n---\n");
+    return yaml.substr(end + 5);  // each v1 file starts with its HTTPRoute
+  };
+  return {kAcmeLb,
+          Example("seed-v1alpha1/gateway.yaml"),
+          Example("seed-v1alpha1/foo-route.yaml"),
+          Example("seed-v1alpha1/bar-route.yaml"),
+          without_routes(Example("seed-v1/foo.yaml")),
+          without_routes(Example("seed-v1/bar.yaml")),
+          TlsSecretYaml("default", "admin-controlled-cert", SelfSignedCert("*.example.com"))};
+}
+
+const api::VirtualHost* FindVhost(const api::Listener& l, const std::string& host) {
+  for (const auto& vh : l.virtual_hosts()) {
+    if (vh.hostname() == host) return &vh;
+  }
+  return nullptr;
+}
+
+void ExpectSeed(const Bound& b, const compiler::Snapshot& snap) {
+  // Both routes accepted on the https listener.
+  for (const char* ns : {"foo", "bar"}) {
+    const auto* s = b.Route(model::Kind::kHTTPRoute, ns, std::string(ns) + "-route");
+    ASSERT_NE(s, nullptr) << ns;
+    ASSERT_EQ(s->parents.size(), 1u);
+    EXPECT_EQ(Cond(s->parents[0].conditions, "Accepted"), "True/Accepted") << ns;
+    EXPECT_EQ(Cond(s->parents[0].conditions, "ResolvedRefs"), "True/ResolvedRefs") << ns;
+  }
+  const auto* gw = b.Gateway("default", "prod-web");
+  ASSERT_NE(gw, nullptr);
+  ASSERT_EQ(gw->listeners.size(), 1u);
+  EXPECT_EQ(gw->listeners[0].attached_routes, 2);
+  EXPECT_EQ(Cond(gw->listeners[0].conditions, "Programmed"), "True/Programmed");
+  EXPECT_TRUE(binder::AllAccepted(b.result));
+
+  ASSERT_EQ(snap.l7.ports_size(), 1);
+  const auto& port = snap.l7.ports(0);
+  EXPECT_EQ(port.port(), 443u);
+  EXPECT_EQ(port.protocol(), api::Port::HTTPS);
+  ASSERT_EQ(port.addresses_size(), 1);
+  EXPECT_EQ(port.addresses(0), "198.18.0.1");
+  ASSERT_EQ(port.listeners_size(), 1);
+  const auto& listener = port.listeners(0);
+  ASSERT_EQ(listener.certificates_size(), 1);
+  EXPECT_EQ(listener.certificates(0), "default/admin-controlled-cert");
+  ASSERT_EQ(snap.l7.certificates_size(), 1);
+  EXPECT_NE(snap.l7.certificates(0).cert_pem().find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_NE(snap.l7.certificates(0).key_pem().find("PRIVATE KEY"), std::string::npos);
+  ASSERT_EQ(listener.virtual_hosts_size(), 2);
+  EXPECT_EQ(listener.virtual_hosts(0).hostname(), "bar.example.com");
+  EXPECT_EQ(listener.virtual_hosts(1).hostname(), "foo.example.com");
+
+  const auto* foo = FindVhost(listener, "foo.example.com");
+  ASSERT_NE(foo, nullptr);
+  ASSERT_EQ(foo->routes_size(), 3);
+  const std::pair<const char*, const char*> want[] = {
+      {"/login", "foo/foo-auth:8080"}, {"/home", "foo/foo-home:8080"}, {"/", "foo/foo-404:8080"}};
+  for (int i = 0; i < 3; ++i) {
+    const auto& r = foo->routes(i);
+    EXPECT_EQ(r.match().path().type(), api::PathMatch::PATH_PREFIX);
+    EXPECT_EQ(r.match().path().value(), want[i].first);
+    ASSERT_EQ(r.backends_size(), 1);
+    EXPECT_EQ(r.backends(0).cluster(), want[i].second);
+  }
+
+  const auto* bar = FindVhost(listener, "bar.example.com");
+  ASSERT_NE(bar, nullptr);
+  ASSERT_EQ(bar->routes_size(), 2);
+  // The env: canary rule (one header match) before the catch-all.
+  const auto& canary = bar->routes(0);
+  EXPECT_EQ(canary.rule_index(), 1u);
+  ASSERT_EQ(canary.match().headers_size(), 1);
+  EXPECT_EQ(canary.match().headers(0).name(), "env");
+  EXPECT_EQ(canary.match().headers(0).value(), "canary");
+  ASSERT_EQ(canary.backends_size(), 1);
+  EXPECT_EQ(canary.backends(0).cluster(), "bar/bar-v2:8080");
+  const auto& split = bar->routes(1);
+  EXPECT_EQ(split.rule_index(), 0u);
+  ASSERT_EQ(split.backends_size(), 2);
+  EXPECT_EQ(split.backends(0).cluster(), "bar/bar-v1:8080");
+  EXPECT_EQ(split.backends(0).weight(), 90u);
+  EXPECT_EQ(split.backends(1).cluster(), "bar/bar-v2:8080");
+  EXPECT_EQ(split.backends(1).weight(), 10u);
+
+  // Clusters carry the EndpointSlice endpoints.
+  std::map<std::string, int> endpoints;
+  for (const auto& c : snap.l7.clusters()) endpoints[c.name()] = c.endpoints_size();
+  EXPECT_EQ(endpoints, (std::map<std::string, int>{{"bar/bar-v1:8080", 2},
+                                                   {"bar/bar-v2:8080", 1},
+                                                   {"foo/foo-404:8080", 1},
+                                                   {"foo/foo-auth:8080", 1},
+                                                   {"foo/foo-home:8080", 1}}));
+  ASSERT_EQ(snap.punt.size(), 1u);
+  EXPECT_EQ(snap.punt[0].address, "198.18.0.1");
+  EXPECT_EQ(snap.punt[0].port, 443);
+  EXPECT_TRUE(snap.l4.empty());
+  EXPECT_EQ(snap.Summary(),
+            std::vector<std::string>{"L7 198.18.0.1:443 https: 1 listeners, 5 routes"});
+}
+
+TEST(Seed, V1) {
+  auto b = BindYaml(SeedV1());
+  auto snap = compiler::Compile(b->result, 1);
+  ExpectSeed(*b, *snap);
+}
+
+TEST(Seed, V1alpha1) {
+  auto b = BindYaml(SeedV1alpha1());
+  auto snap = compiler::Compile(b->result, 1);
+  ExpectSeed(*b, *snap);
+}
+
+TEST(L4Example, WeightsInPartsPerMillion) {
+  auto b = BindYaml({kAcmeLb, Example("l4/l4.yaml")});
+  auto snap = compiler::Compile(b->result, 9);
+  EXPECT_EQ(snap->generation, 9u);
+  ASSERT_EQ(snap->l4.size(), 2u);
+  EXPECT_TRUE(snap->punt.empty());
+  EXPECT_EQ(snap->l7.ports_size(), 0);
+
+  const auto& pg = snap->l4[0];
+  EXPECT_EQ(pg.gateway, "default/edge");
+  EXPECT_EQ(pg.listener, "pg");
+  EXPECT_EQ(pg.route, "TCPRoute default/pg");
+  EXPECT_EQ(pg.address, "198.18.100.10");
+  EXPECT_EQ(pg.port, 5432);
+  EXPECT_EQ(pg.protocol, IPPROTO_TCP);
+  ASSERT_EQ(pg.backends.size(), 2u);
+  EXPECT_EQ(pg.backends[0].address, "198.18.3.11");
+  EXPECT_EQ(pg.backends[0].port, 5432);
+  EXPECT_EQ(pg.backends[0].weight, 800000u);
+  EXPECT_EQ(pg.backends[0].service, "default/pg-primary");
+  EXPECT_EQ(pg.backends[1].address, "198.18.3.21");
+  EXPECT_EQ(pg.backends[1].weight, 200000u);
+
+  const auto& dns = snap->l4[1];
+  EXPECT_EQ(dns.listener, "dns");
+  EXPECT_EQ(dns.port, 53);
+  EXPECT_EQ(dns.protocol, IPPROTO_UDP);
+  ASSERT_EQ(dns.backends.size(), 3u);
+  uint32_t total = 0;
+  for (const auto& be : dns.backends) {
+    EXPECT_NEAR(be.weight, 333333, 1);
+    total += be.weight;
+  }
+  EXPECT_NEAR(total, 1000000, 3);
+  EXPECT_EQ(snap->Summary(), (std::vector<std::string>{"L4 198.18.100.10:5432/tcp -> 2 backends",
+                                                       "L4 198.18.100.10:53/udp -> 3 backends"}));
+}
+
+TEST(L4, OldestRouteWinsAndInvalidShareIsDropped) {
+  auto b = BindYaml({kAcmeLb, Example("l4/l4.yaml"), R"(
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: aaa-second, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: pg}]
+  rules: [{backendRefs: [{name: pg-replica, port: 5432}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata: {name: aaa-oldest, namespace: default, creationTimestamp: "2000-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: edge, sectionName: dns}]
+  rules:
+  - backendRefs:
+    - {name: dns, port: 53, weight: 1}
+    - {name: missing, port: 53, weight: 1}
+    - {name: dns, port: 53, weight: 0}
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  ASSERT_EQ(snap->l4.size(), 2u);
+  EXPECT_EQ(snap->l4[0].route, "TCPRoute default/pg");
+  EXPECT_EQ(snap->l4[1].route, "UDPRoute default/aaa-oldest");
+  // Half the weight is on a missing Service: its share is not handed to the others.
+  ASSERT_EQ(snap->l4[1].backends.size(), 3u);
+  for (const auto& be : snap->l4[1].backends) EXPECT_EQ(be.weight, 166666u);
+}
+
+// Routes on one listener in deliberately scrambled order; the compiler must sort them.
+const char kPrecedence[] = R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: young, namespace: default, creationTimestamp: "2025-06-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /tie}}]
+    backendRefs: [{name: s, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: zzz, namespace: default, creationTimestamp: "2025-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches:
+    - {path: {type: PathPrefix, value: /tie}}
+    - {path: {type: RegularExpression, value: "/re.*"}}
+    - {path: {type: PathPrefix, value: /a}}
+    - {path: {type: PathPrefix, value: /a}, headers: [{name: x, value: "1"}, {name: y, value: "2"}]}
+    - {path: {type: PathPrefix, value: /a}, headers: [{name: x, value: "1"}]}
+    - {path: {type: PathPrefix, value: /a}, queryParams: [{name: q, value: "1"}]}
+    - {path: {type: PathPrefix, value: /a}, headers: [{name: x, value: "1"}], queryParams: [{name: q, value: "1"}]}
+    - {path: {type: PathPrefix, value: /a}, method: GET}
+    - {path: {type: Exact, value: /a}}
+    - {path: {type: PathPrefix, value: /abcd}}
+    backendRefs: [{name: s, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: aaa, namespace: default, creationTimestamp: "2025-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /tie}}]
+    backendRefs: [{name: s, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /tie}}]
+    backendRefs: [{name: s, port: 80}]
+)";
+
+TEST(Precedence, GatewayApiOrder) {
+  auto b = BindYaml({kAcmeLb, kPrecedence});
+  auto snap = compiler::Compile(b->result, 1);
+  ASSERT_EQ(snap->l7.ports_size(), 1);
+  const auto& vh = snap->l7.ports(0).listeners(0).virtual_hosts(0);
+  EXPECT_EQ(vh.hostname(), "");
+  std::vector<std::string> got;
+  for (const auto& r : vh.routes()) {
+    got.push_back(r.route_name() + "/" + std::to_string(r.rule_index()) + "/" +
+                  std::to_string(r.match_index()));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "zzz/0/8",    // Exact /a
+                     "zzz/0/9",    // PathPrefix /abcd: the longest prefix
+                     "zzz/0/0",    // /tie: zzz and aaa are as old; zzz was seen first
+                     "aaa/0/0",    //   then aaa, in rule order
+                     "aaa/1/0",    //
+                     "young/0/0",  //   the youngest route last
+                     "zzz/0/7",    // /a with a method
+                     "zzz/0/3",    // /a with 2 headers
+                     "zzz/0/6",    // /a with 1 header and 1 query param
+                     "zzz/0/4",    // /a with 1 header
+                     "zzz/0/5",    // /a with 1 query param
+                     "zzz/0/2",    // /a alone
+                     "zzz/0/1",    // regular expression after every prefix
+                 }));
+}
+
+TEST(Precedence, FiltersTimeoutsAndInvalidBackends) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [a.example.com, "*.example.com"]
+  rules:
+  - filters:
+    - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: "1"}], remove: [y]}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}}}
+    - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}}
+    backendRefs: [{name: s, port: 80, weight: 3}, {name: gone, port: 80, weight: 1}]
+    timeouts: {request: 10s, backendRequest: 2s}
+  - matches: [{path: {type: Exact, value: /old}}]
+    filters:
+    - {type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  const auto& l = snap->l7.ports(0).listeners(0);
+  ASSERT_EQ(l.virtual_hosts_size(), 2);
+  EXPECT_EQ(l.virtual_hosts(0).hostname(), "a.example.com");
+  EXPECT_EQ(l.virtual_hosts(1).hostname(), "*.example.com");
+  const auto& routes = l.virtual_hosts(0).routes();
+  ASSERT_EQ(routes.size(), 2);
+  const auto& redirect = routes[0];
+  EXPECT_EQ(redirect.match().path().type(), api::PathMatch::EXACT);
+  ASSERT_EQ(redirect.filters_size(), 1);
+  EXPECT_EQ(redirect.filters(0).request_redirect().scheme(), "https");
+  EXPECT_EQ(redirect.filters(0).request_redirect().status_code(), 301u);
+  EXPECT_EQ(redirect.backends_size(), 0);
+  const auto& main = routes[1];
+  ASSERT_EQ(main.filters_size(), 3);
+  EXPECT_EQ(main.filters(0).request_header_modifier().set(0).name(), "x");
+  EXPECT_EQ(main.filters(0).request_header_modifier().remove(0), "y");
+  EXPECT_EQ(main.filters(1).request_mirror().cluster(), "default/s:80");
+  EXPECT_EQ(main.filters(2).url_rewrite().path().type(), api::PathModifier::REPLACE_PREFIX_MATCH);
+  EXPECT_EQ(main.filters(2).url_rewrite().path().value(), "/new");
+  ASSERT_EQ(main.backends_size(), 2);
+  EXPECT_EQ(main.backends(0).cluster(), "default/s:80");
+  EXPECT_EQ(main.backends(0).weight(), 3u);
+  EXPECT_EQ(main.backends(1).cluster(), "");  // invalid: its share answers 500
+  EXPECT_EQ(main.backends(1).service(), "default/gone");
+  EXPECT_EQ(main.request_timeout_ms(), 10000u);
+  EXPECT_EQ(main.backend_request_timeout_ms(), 2000u);
+  ASSERT_EQ(snap->l7.clusters_size(), 1);
+}
+
+TEST(Determinism, SameInputSameSnapshot) {
+  std::vector<std::string> docs = SeedV1();  // its gateway.yaml defines class acme-lb
+  docs.push_back(Example("l4/l4.yaml"));
+  auto b1 = BindYaml(docs);
+  auto b2 = BindYaml(docs);
+  auto s1 = compiler::Compile(b1->result, 5);
+  auto s2 = compiler::Compile(b2->result, 5);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(s1->l7, s2->l7));
+  EXPECT_EQ(s1->Summary(), s2->Summary());
+  ASSERT_EQ(s1->l4.size(), s2->l4.size());
+  for (size_t i = 0; i < s1->l4.size(); ++i) {
+    ASSERT_EQ(s1->l4[i].backends.size(), s2->l4[i].backends.size());
+    for (size_t j = 0; j < s1->l4[i].backends.size(); ++j) {
+      EXPECT_EQ(s1->l4[i].backends[j].address, s2->l4[i].backends[j].address);
+      EXPECT_EQ(s1->l4[i].backends[j].weight, s2->l4[i].backends[j].weight);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xgate::testing
