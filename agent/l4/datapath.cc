@@ -6,8 +6,12 @@
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,37 @@
 
 namespace xgate::l4 {
 namespace {
+
+// libbpf and libxdp messages go to the agent's log instead of stderr.
+std::string Format(const char* format, va_list args) {
+  char buf[1024];
+  int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  std::string out(buf, n < 0 ? 0 : std::min<size_t>(n, sizeof(buf) - 1));
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  std::string msg = Format(format, args);
+  if (level == LIBBPF_WARN) {
+    spdlog::warn("{}", msg);
+  } else {
+    spdlog::debug("{}", msg);
+  }
+  return 0;
+}
+
+int LibxdpPrint(enum libxdp_print_level level, const char* format, va_list args) {
+  if (level == LIBXDP_DEBUG) return 0;
+  std::string msg = Format(format, args);
+  if (level == LIBXDP_WARN) {
+    spdlog::warn("{}", msg);
+  } else {
+    spdlog::info("{}", msg);
+  }
+  return 0;
+}
 
 // From the kernel's enum bpf_attach_type (6.6+); the installed uapi headers predate tcx.
 constexpr int kBpfTcxIngress = 46;
@@ -75,6 +110,11 @@ absl::Status DetachXgateXdp(int ifindex, const std::string& ifname) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& options) {
+  static std::once_flag log_once;
+  std::call_once(log_once, [] {
+    libbpf_set_print(LibbpfPrint);
+    libxdp_set_print(LibxdpPrint);
+  });
   if (absl::Status s = maps::PreparePinRoot(options.pin_root); !s.ok()) return s;
   std::unique_ptr<Datapath> dp(new Datapath(options));
 

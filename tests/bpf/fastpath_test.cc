@@ -136,6 +136,21 @@ TEST_F(FastPathTest, MapsArePinnedUnderTheRoot) {
   }
 }
 
+// BTF on the maps: bpftool prints named fields.
+TEST_F(FastPathTest, BpftoolDumpShowsNamedFields) {
+  std::string cmd = "bpftool -j map dump pinned " + maps::PinPath(root_, maps::kListeners);
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  for (const char* field :
+       {"\"formatted\"", "\"service_id\"", "\"counter_index\"", "\"port\":5432", "\"proto\":17"}) {
+    EXPECT_NE(out.find(field), std::string::npos) << field << " not in " << out.substr(0, 400);
+  }
+}
+
 TEST_F(FastPathTest, NonIpPasses) {
   std::vector<uint8_t> arp(60, 0);
   arp[12] = 0x08;

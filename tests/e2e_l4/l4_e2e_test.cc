@@ -434,5 +434,31 @@ TEST_F(L4EndToEndTest, Ipv6TcpThroughTheUlaGateway) {
   EXPECT_EQ(by_backend.size(), 2u);
 }
 
+TEST_F(L4EndToEndTest, RestartKeepsTrafficFlowingAndDetachRemovesEverything) {
+  auto exchange = [&] {
+    std::string line;
+    AsClient([&] { line = TcpExchange("198.18.100.10"); });
+    return line;
+  };
+  ASSERT_FALSE(exchange().empty());
+  applier_->Stop(/*detach=*/false);
+  applier_.reset();
+  EXPECT_FALSE(exchange().empty()) << "traffic stopped with the agent";
+
+  auto again = l4::L4Applier::Create({pin_root_, {"n0", "n1", "n2"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  applier_ = std::move(*again);
+  ASSERT_TRUE(applier_->Apply(Snapshot()).ok());
+  EXPECT_FALSE(exchange().empty()) << "traffic stopped after the restart";
+
+  applier_->Stop(/*detach=*/true);
+  applier_.reset();
+  uint32_t prog_id = 0;
+  ASSERT_EQ(bpf_xdp_query_id(static_cast<int>(if_nametoindex("n0")), 0, &prog_id), 0);
+  EXPECT_EQ(prog_id, 0u) << "XDP program left on n0";
+  EXPECT_FALSE(std::filesystem::exists(pin_root_));
+  EXPECT_TRUE(exchange().empty()) << "the Gateway address still answers after detach";
+}
+
 }  // namespace
 }  // namespace xgate
