@@ -348,6 +348,109 @@ spec:
   ASSERT_EQ(snap->l7.clusters_size(), 1);
 }
 
+TEST(L7, ListenersBySpecificityAndTlsPassthrough) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{value: 198.18.100.1}, {value: "fd00::1"}]
+  listeners:
+  - {name: any, port: 80, protocol: HTTP}
+  - {name: wide, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: exact, port: 80, protocol: HTTP, hostname: a.example.com}
+  - {name: narrow, port: 80, protocol: HTTP, hostname: "*.foo.example.com"}
+  - {name: tls, port: 443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 443}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: t, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: tls}]
+  hostnames: [db.example.com]
+  rules: [{backendRefs: [{name: s, port: 443}]}]
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  ASSERT_EQ(snap->l7.ports_size(), 2);
+  const auto& http = snap->l7.ports(0);
+  EXPECT_EQ(http.port(), 80u);
+  std::vector<std::string> order;
+  for (const auto& l : http.listeners()) order.push_back(l.name());
+  EXPECT_EQ(order, (std::vector<std::string>{"exact", "narrow", "wide", "any"}));
+  const auto& tls = snap->l7.ports(1);
+  EXPECT_EQ(tls.protocol(), api::Port::TLS_PASSTHROUGH);
+  ASSERT_EQ(tls.listeners_size(), 1);
+  ASSERT_EQ(tls.listeners(0).virtual_hosts_size(), 1);
+  const auto& vh = tls.listeners(0).virtual_hosts(0);
+  EXPECT_EQ(vh.hostname(), "db.example.com");
+  ASSERT_EQ(vh.routes_size(), 1);
+  EXPECT_EQ(vh.routes(0).route_kind(), "TLSRoute");
+  EXPECT_EQ(vh.routes(0).backends(0).cluster(), "default/s:443");
+  // Every L7 (address, port) is punted to the proxy.
+  std::vector<std::string> punt;
+  for (const auto& p : snap->punt) punt.push_back(p.address + " " + std::to_string(p.port));
+  EXPECT_EQ(punt, (std::vector<std::string>{"198.18.100.1 80", "fd00::1 80", "198.18.100.1 443",
+                                            "fd00::1 443"}));
+  EXPECT_EQ(snap->Summary(), (std::vector<std::string>{
+                                 "L7 198.18.100.1:80,[fd00::1]:80 http: 4 listeners, 0 routes",
+                                 "L7 198.18.100.1:443,[fd00::1]:443 tls: 1 listeners, 1 routes"}));
+}
+
+TEST(L4, EndpointsOfTheAddressFamily) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{value: 198.18.100.1}, {value: "fd00::1"}]
+  listeners: [{name: tcp, port: 9000, protocol: TCP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: s, port: 9000}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 9000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s-v4, namespace: default, labels: {kubernetes.io/service-name: s}}
+addressType: IPv4
+ports: [{port: 9001}]
+endpoints: [{addresses: [198.18.5.1]}, {addresses: [198.18.5.2]}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s-v6, namespace: default, labels: {kubernetes.io/service-name: s}}
+addressType: IPv6
+ports: [{port: 9001}]
+endpoints: [{addresses: ["fd00::5:1"]}]
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  ASSERT_EQ(snap->l4.size(), 2u);
+  EXPECT_EQ(snap->l4[0].address, "198.18.100.1");
+  ASSERT_EQ(snap->l4[0].backends.size(), 2u);
+  EXPECT_EQ(snap->l4[0].backends[0].port, 9001);  // the slice's port, not the Service's
+  EXPECT_EQ(snap->l4[0].backends[0].weight, 500000u);
+  EXPECT_EQ(snap->l4[1].address, "fd00::1");
+  ASSERT_EQ(snap->l4[1].backends.size(), 1u);
+  EXPECT_EQ(snap->l4[1].backends[0].address, "fd00::5:1");
+  EXPECT_EQ(snap->l4[1].backends[0].weight, 1000000u);
+  EXPECT_EQ(snap->Summary()[1], "L4 [fd00::1]:9000/tcp -> 1 backend");
+}
+
 TEST(Determinism, SameInputSameSnapshot) {
   std::vector<std::string> docs = SeedV1();  // its gateway.yaml defines class acme-lb
   docs.push_back(Example("l4/l4.yaml"));
