@@ -1,0 +1,53 @@
+// Readable names of the counters' indexes (for xgatectl, metrics and logs).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "maps/counters.h"
+
+namespace xgate::maps {
+
+inline constexpr std::string_view PathName(uint32_t path) {
+  switch (path) {
+    case XG_PATH_PASS_NOT_IP:
+      return "pass_not_ip";
+    case XG_PATH_PASS_FRAGMENT:
+      return "pass_fragment_or_options";
+    case XG_PATH_PASS_NO_LISTENER:
+      return "pass_no_listener";
+    case XG_PATH_PUNT:
+      return "punt";
+    case XG_PATH_FORWARD:
+      return "forward";
+    case XG_PATH_FORWARD_STACK:
+      return "forward_via_stack";
+    case XG_PATH_CT_HIT:
+      return "conntrack_hit";
+    case XG_PATH_CT_NEW:
+      return "conntrack_new";
+    case XG_PATH_RNAT:
+      return "reverse_nat";
+    case XG_PATH_ICMP_TRANSLATED:
+      return "icmp_translated";
+    default:
+      return "unknown";
+  }
+}
+
+inline constexpr std::string_view DropName(uint32_t reason) {
+  switch (reason) {
+    case XG_DROP_TRUNCATED:
+      return "truncated";
+    case XG_DROP_NO_BACKEND:
+      return "no_backend";
+    case XG_DROP_BAD_BACKEND:
+      return "bad_backend";
+    case XG_DROP_CT_FULL:
+      return "conntrack_full";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace xgate::maps
