@@ -1,0 +1,136 @@
+#include "agent/l7/l7_applier.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "spdlog/spdlog.h"
+
+extern char** environ;
+
+namespace xgate::l7 {
+
+std::string DefaultProxyBinary() {
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return "xgate-proxy";
+  return (self.parent_path() / "xgate-proxy").string();
+}
+
+absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions options) {
+  if (options.proxy_binary.empty()) options.proxy_binary = DefaultProxyBinary();
+  std::unique_ptr<L7Applier> applier(new L7Applier(std::move(options)));
+  auto server = ConfigServer::Start(applier->options_.socket_path);
+  if (!server.ok()) return server.status();
+  applier->server_ = *std::move(server);
+  if (applier->options_.start_proxy) {
+    applier->supervisor_ = std::thread([raw = applier.get()] { raw->Supervise(); });
+  }
+  return applier;
+}
+
+L7Applier::~L7Applier() { Stop(false); }
+
+absl::Status L7Applier::Apply(const compiler::Snapshot& snapshot) {
+  server_->Publish(snapshot.l7);
+  {
+    std::lock_guard lock(mutex_);
+    want_proxy_ = snapshot.l7.ports_size() > 0;
+  }
+  wake_.notify_all();
+  return absl::OkStatus();
+}
+
+void L7Applier::Stop(bool detach) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  pid_t pid = pid_;
+  if (pid > 0 && detach) {
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 50; ++i) {  // up to 5 s, then force
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        pid = 0;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    pid_ = 0;
+  } else if (pid > 0) {
+    spdlog::info("leaving xgate-proxy (pid {}) serving its last config", pid);
+  }
+  server_->Shutdown();
+}
+
+pid_t L7Applier::Spawn() {
+  std::vector<std::string> args = {options_.proxy_binary, "--socket", options_.socket_path};
+  args.insert(args.end(), options_.proxy_args.begin(), options_.proxy_args.end());
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  // The proxy must not inherit the agent's blocked signals.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = 0;
+  int rc =
+      posix_spawn(&pid, options_.proxy_binary.c_str(), nullptr, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
+  if (rc != 0) {
+    spdlog::error("cannot start {}: {}", options_.proxy_binary, strerror(rc));
+    return 0;
+  }
+  ++starts_;
+  spdlog::info("started xgate-proxy (pid {})", pid);
+  return pid;
+}
+
+void L7Applier::Supervise() {
+  using namespace std::chrono_literals;
+  auto backoff = 500ms;
+  auto next_start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started{};
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    pid_t pid = pid_;
+    if (pid > 0) {
+      int status = 0;
+      pid_t done = waitpid(pid, &status, WNOHANG);
+      if (done == pid || (done < 0 && errno == ECHILD)) {
+        pid_ = 0;
+        spdlog::warn("xgate-proxy (pid {}) exited ({} {}); restarting in {} ms", pid,
+                     WIFSIGNALED(status) ? "signal" : "status",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), backoff.count());
+        // A proxy that ran for a while gets a fresh backoff; a crash loop backs off.
+        if (std::chrono::steady_clock::now() - started > 30s) backoff = 500ms;
+        next_start = std::chrono::steady_clock::now() + backoff;
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 30s);
+      }
+    }
+    if (pid_ == 0 && want_proxy_ && std::chrono::steady_clock::now() >= next_start) {
+      pid_ = Spawn();
+      started = std::chrono::steady_clock::now();
+      if (pid_ == 0) next_start = started + backoff;
+    }
+    wake_.wait_for(lock, 100ms);
+  }
+}
+
+}  // namespace xgate::l7

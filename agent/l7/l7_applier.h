@@ -1,0 +1,64 @@
+// The L7 data plane applier: publishes each Snapshot's L7Config on the proxy config stream
+// and keeps an xgate-proxy process running while the config has L7 ports (started from
+// beside the agent's own binary, restarted with backoff if it dies).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/appliers/applier.h"
+#include "agent/l7/config_server.h"
+
+namespace xgate::l7 {
+
+struct L7ApplierOptions {
+  std::string socket_path = "/run/xgate/proxy.sock";
+  // "" means xgate-proxy in the folder of /proc/self/exe.
+  std::string proxy_binary;
+  // Extra arguments, e.g. {"--workers", "2", "--access-log", "/var/log/xgate/access.log"}.
+  std::vector<std::string> proxy_args;
+  bool start_proxy = true;  // false: only serve the stream (a proxy is run by hand)
+};
+
+class L7Applier : public appliers::Applier {
+ public:
+  static absl::StatusOr<std::unique_ptr<L7Applier>> Create(L7ApplierOptions options);
+  ~L7Applier() override;
+
+  std::string Name() const override { return "l7"; }
+  absl::Status Apply(const compiler::Snapshot& snapshot) override;
+  // detach: stop the proxy too; otherwise it keeps serving its last config.
+  void Stop(bool detach) override;
+
+  pid_t proxy_pid() const { return pid_; }
+  int proxy_starts() const { return starts_; }
+  ConfigServer& server() { return *server_; }
+
+ private:
+  explicit L7Applier(L7ApplierOptions options) : options_(std::move(options)) {}
+  void Supervise();
+  pid_t Spawn();
+
+  L7ApplierOptions options_;
+  std::unique_ptr<ConfigServer> server_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool want_proxy_ = false;
+  bool stopping_ = false;
+  std::atomic<pid_t> pid_{0};
+  std::atomic<int> starts_{0};
+  std::thread supervisor_;
+};
+
+// xgate-proxy beside the running binary.
+std::string DefaultProxyBinary();
+
+}  // namespace xgate::l7
