@@ -130,7 +130,8 @@ void TestUpstream::Serve(int fd, int connection) {
         current.host = std::string(head.host);
         current.chunked = head.framing == http::BodyFraming::kChunked;
         for (const auto& header : head.headers) {
-          current.headers[absl::AsciiStrToLower(std::string(header.name))] = std::string(header.value);
+          current.headers[absl::AsciiStrToLower(std::string(header.name))] =
+              std::string(header.value);
         }
       } else if (step.kind == http::StepKind::kBodyData) {
         current.body.append(step.body);
@@ -241,7 +242,8 @@ Response Client::Read(const std::string& method, std::chrono::milliseconds timeo
         response.status = parser.head().status;
         response.chunked = parser.head().framing == http::BodyFraming::kChunked;
         for (const auto& header : parser.head().headers) {
-          response.headers[absl::AsciiStrToLower(std::string(header.name))] = std::string(header.value);
+          response.headers[absl::AsciiStrToLower(std::string(header.name))] =
+              std::string(header.value);
         }
         break;
       case http::StepKind::kBodyData:

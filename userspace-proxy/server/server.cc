@@ -1,5 +1,6 @@
 #include "userspace-proxy/server/server.h"
 
+#include <csignal>
 #include <thread>
 
 #include "spdlog/spdlog.h"
@@ -18,6 +19,8 @@ Server::~Server() { Stop(); }
 void Server::Start() {
   if (started_) return;
   started_ = true;
+  // OpenSSL writes to sockets with write(2): a peer that went away must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
   for (auto& worker : workers_) worker->Start();
 }
 

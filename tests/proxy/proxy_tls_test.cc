@@ -1,0 +1,307 @@
+// TLS termination (SNI certificate choice, TLS 1.2 minimum, certificate swap) and TLS
+// passthrough by SNI, end to end on loopback with certificates made in the test.
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/proxy/test_util.h"
+#include "userspace-proxy/server/access_log.h"
+#include "userspace-proxy/server/net.h"
+#include "userspace-proxy/server/server.h"
+
+namespace xgate::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::AddCluster;
+using testing::AddRoute;
+using testing::AddVirtualHost;
+using testing::TestUpstream;
+
+struct Pem {
+  std::string cert;
+  std::string key;
+};
+
+std::string BioText(BIO* bio) {
+  char* data = nullptr;
+  long length = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(length));
+}
+
+// A self-signed P-256 certificate with CN `cn` and DNS SANs.
+Pem MakeCertificate(const std::string& cn, const std::string& san) {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert),
+                   static_cast<long>(std::hash<std::string>()(cn) & 0xffffff));
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  X509_sign(cert, key, EVP_sha256());
+  BIO* cert_bio = BIO_new(BIO_s_mem());
+  BIO* key_bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cert_bio, cert);
+  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  Pem pem{BioText(cert_bio), BioText(key_bio)};
+  BIO_free(cert_bio);
+  BIO_free(key_bio);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
+// A blocking TLS client connection.
+class TlsClient {
+ public:
+  TlsClient(uint16_t port, const std::string& sni, int max_version = 0) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (max_version) {
+      SSL_CTX_set_min_proto_version(ctx_, max_version);
+      SSL_CTX_set_max_proto_version(ctx_, max_version);
+      SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
+    }
+    auto address = MakeAddress("127.0.0.1", port);
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    connect(fd_, address->get(), address->length);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    ERR_clear_error();
+    handshake_ok_ = SSL_connect(ssl_) == 1;
+    if (!handshake_ok_) error_ = ERR_peek_last_error();
+  }
+  ~TlsClient() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    close(fd_);
+  }
+  bool ok() const { return handshake_ok_; }
+  unsigned long error() const { return error_; }
+  int version() const { return SSL_version(ssl_); }
+  std::string PeerCommonName() const {
+    X509* cert = SSL_get1_peer_certificate(ssl_);
+    if (!cert) return "";
+    char cn[256] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    X509_free(cert);
+    return cn;
+  }
+  // Sends a GET and reads the response head and a Content-Length body.
+  std::string Request(const std::string& host, const std::string& path) {
+    std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    SSL_write(ssl_, request.data(), static_cast<int>(request.size()));
+    std::string response;
+    char buffer[4096];
+    while (true) {
+      size_t head_end = response.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        size_t cl = response.find("Content-Length: ");
+        if (cl != std::string::npos &&
+            response.size() >= head_end + 4 + std::stoul(response.substr(cl + 16))) {
+          return response;
+        }
+      }
+      int n = SSL_read(ssl_, buffer, sizeof(buffer));
+      if (n <= 0) return response;
+      response.append(buffer, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool handshake_ok_ = false;
+  unsigned long error_ = 0;
+};
+
+class ProxyTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AccessLog::Disable();
+    port_ = testing::FreePort();
+    ServerOptions options;
+    options.workers = 2;
+    server_ = std::make_unique<Server>(options);
+    server_->Start();
+  }
+  void Apply(api::L7Config config) {
+    config.set_generation(++generation_);
+    ASSERT_TRUE(server_->Apply(config).ok());
+    ASSERT_TRUE(server_->WaitApplied(generation_, 5s));
+  }
+  // HTTPS port: a.example (cert a), *.wild.example (cert wild), catch-all (cert default).
+  api::L7Config HttpsConfig(TestUpstream& up, const Pem& a) {
+    api::L7Config config;
+    api::Port* port = config.add_ports();
+    port->set_port(port_);
+    port->set_protocol(api::Port::HTTPS);
+    port->add_addresses("127.0.0.1");
+    for (auto [listener_host, cert] :
+         {std::pair{"a.example", "ns/a"}, std::pair{"*.wild.example", "ns/wild"},
+          std::pair{"", "ns/default"}}) {
+      AddRoute(*AddVirtualHost(*port, listener_host, listener_host), "r", "/", "ns/up:443");
+      port->mutable_listeners(port->listeners_size() - 1)->add_certificates(cert);
+    }
+    for (auto& [name, pem] :
+         {std::pair{"ns/a", a}, std::pair{"ns/wild", wild_}, std::pair{"ns/default", default_}}) {
+      api::Certificate* certificate = config.add_certificates();
+      certificate->set_name(name);
+      certificate->set_cert_pem(pem.cert);
+      certificate->set_key_pem(pem.key);
+    }
+    AddCluster(config, "ns/up:443", up);
+    return config;
+  }
+
+  Pem a_ = MakeCertificate("a", "DNS:a.example");
+  Pem wild_ = MakeCertificate("wild", "DNS:*.wild.example");
+  Pem default_ = MakeCertificate("default", "DNS:default.example");
+  uint16_t port_ = 0;
+  uint64_t generation_ = 0;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ProxyTlsTest, SniSelectsTheListenerCertificate) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  struct Case {
+    std::string sni, cn;
+  } cases[] = {{"a.example", "a"},
+               {"x.wild.example", "wild"},
+               {"other.example", "default"},
+               {"A.EXAMPLE", "a"}};
+  for (const Case& c : cases) {
+    TlsClient client(port_, c.sni);
+    ASSERT_TRUE(client.ok()) << c.sni;
+    EXPECT_EQ(client.PeerCommonName(), c.cn) << c.sni;
+    EXPECT_GE(client.version(), TLS1_2_VERSION);
+  }
+  TlsClient client(port_, "a.example");
+  std::string response = client.Request("a.example", "/secure");
+  EXPECT_NE(response.find("HTTP/1.1 200"), std::string::npos) << response;
+  ASSERT_TRUE(up.WaitRequests(1));
+  EXPECT_EQ(up.requests()[0].headers["x-forwarded-proto"], "https");
+}
+
+TEST_F(ProxyTlsTest, Tls11IsRefused) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  TlsClient old(port_, "a.example", TLS1_1_VERSION);
+  EXPECT_FALSE(old.ok());
+  // The server answered with a protocol_version alert: it refused, not the client.
+  EXPECT_EQ(ERR_GET_REASON(old.error()), SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)
+      << ERR_reason_error_string(old.error());
+  TlsClient current(port_, "a.example", TLS1_2_VERSION);
+  EXPECT_TRUE(current.ok());
+}
+
+TEST_F(ProxyTlsTest, CertificateSwapKeepsOpenConnections) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  TlsClient held(port_, "a.example");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held.PeerCommonName(), "a");
+  EXPECT_NE(held.Request("a.example", "/1").find(" 200 "), std::string::npos);
+
+  Apply(HttpsConfig(up, MakeCertificate("a-renewed", "DNS:a.example")));
+  EXPECT_NE(held.Request("a.example", "/2").find(" 200 "), std::string::npos);
+  TlsClient fresh(port_, "a.example");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh.PeerCommonName(), "a-renewed");
+}
+
+TEST_F(ProxyTlsTest, BadCertificateIsRefusedAndOldOneKept) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  Pem broken = a_;
+  broken.key = default_.key;  // does not match the certificate
+  api::L7Config config = HttpsConfig(up, broken);
+  config.set_generation(++generation_);
+  auto status = server_->Apply(config);
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("ns/a"), std::string::npos) << status;
+  TlsClient client(port_, "a.example");
+  EXPECT_TRUE(client.ok());
+  EXPECT_EQ(client.PeerCommonName(), "a");
+}
+
+// The first flight of a TLS client handshake (its ClientHello), made with memory BIOs.
+std::string ClientHello(const std::string& sni) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, in, out);
+  SSL_set_tlsext_host_name(ssl, sni.c_str());
+  SSL_connect(ssl);
+  std::string hello = BioText(out);
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return hello;
+}
+
+TEST_F(ProxyTlsTest, PassthroughRoutesBySniAndSplicesBytes) {
+  TestUpstream one("one"), two("two");
+  api::L7Config config;
+  api::Port* port = config.add_ports();
+  port->set_port(port_);
+  port->set_protocol(api::Port::TLS_PASSTHROUGH);
+  AddRoute(*AddVirtualHost(*port, "one.example"), "tls-one", "", "ns/one:443");
+  AddRoute(*AddVirtualHost(*port, "*.two.example"), "tls-two", "", "ns/two:443");
+  for (auto& vhost : *port->mutable_listeners(0)->mutable_virtual_hosts()) {
+    vhost.mutable_routes(0)->set_route_kind("TLSRoute");
+    vhost.mutable_routes(0)->clear_match();
+  }
+  AddCluster(config, "ns/one:443", one);
+  AddCluster(config, "ns/two:443", two);
+  Apply(config);
+
+  std::string hello_one = ClientHello("one.example");
+  ASSERT_GT(hello_one.size(), 50u);
+  testing::Client client("127.0.0.1", port_);
+  // Split the ClientHello so the proxy must wait for all of it.
+  client.Send(hello_one.substr(0, 20));
+  client.Send(hello_one.substr(20));
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (one.raw().size() < hello_one.size() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(one.raw(), hello_one);
+
+  std::string hello_two = ClientHello("x.two.example");
+  testing::Client client_two("127.0.0.1", port_);
+  client_two.Send(hello_two);
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (two.raw().size() < hello_two.size() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(two.raw(), hello_two);
+
+  // No route for the name: the connection is closed, nothing forwarded.
+  testing::Client stranger("127.0.0.1", port_);
+  stranger.Send(ClientHello("three.example"));
+  EXPECT_TRUE(stranger.WaitClosed());
+  EXPECT_EQ(one.raw().size() + two.raw().size(), hello_one.size() + hello_two.size());
+}
+
+}  // namespace
+}  // namespace xgate::proxy
