@@ -310,7 +310,7 @@ HTTPRouteRule DecodeHTTPRule(const Node& r) {
     }
     const auto& rq = out.timeouts.request_ms;
     const auto& bq = out.timeouts.backend_request_ms;
-    if (rq && bq && *rq != 0 && (*bq == 0 || *bq > *rq)) {
+    if (rq && bq && *rq != 0 && *bq > *rq) {
       t->FailAt("backendRequest",
                 "Invalid value: backendRequest timeout cannot be longer than request timeout");
     }
@@ -359,6 +359,20 @@ std::vector<ParentReference> DecodeParentRefs(const Node& spec) {
     ref.section_name = p.OptStr("sectionName");
     if (ref.section_name) CheckSectionName(p.PathOf("sectionName"), *ref.section_name);
     if (auto port = p.OptInt("port", 1, 65535)) ref.port = static_cast<int>(*port);
+    // Two references to the same parent must each name a distinct section or port.
+    for (const ParentReference& prev : out) {
+      if (prev.group != ref.group || prev.kind != ref.kind || prev.name != ref.name ||
+          prev.ns != ref.ns) {
+        continue;
+      }
+      bool distinct = (ref.section_name || ref.port) && (prev.section_name || prev.port) &&
+                      (prev.section_name != ref.section_name || prev.port != ref.port);
+      if (!distinct) {
+        p.Fail(
+            "Invalid value: sectionName or port must be specified, and unique, when "
+            "parentRefs includes 2 or more references to the same parent");
+      }
+    }
     out.push_back(std::move(ref));
   }
   return out;

@@ -159,6 +159,10 @@ TEST(Validation, RouteLevel) {
       {head + many_hosts, "spec.hostnames", "at most 16"},
       {head + many_rules, "spec.rules", "at most 16"},
       {head + "hostnames: [198.18.0.1]  #!\n", "spec.hostnames[0]", "not an IP address"},
+      {head + "parentRefs:\n  - {name: gw, sectionName: a}\n  - {name: gw}  #!\n",
+       "spec.parentRefs[1]", "references to the same parent"},
+      {head + "parentRefs:\n  - {name: gw, sectionName: a}\n  - {name: gw, sectionName: a}  #!\n",
+       "spec.parentRefs[1]", "references to the same parent"},
       {head + "hostnames: [Foo.example.com]  #!\n", "spec.hostnames[0]", "RFC 1123"},
       {head + "hostnames: [\"*.*.example.com\"]  #!\n", "spec.hostnames[0]", "RFC 1123"},
       {head + "parentRefs:\n  - name: gw\n    sectionName: Bad_Name  #!\n",
@@ -295,6 +299,17 @@ TEST(Validation, AcceptedEdgeValues) {
   EXPECT_EQ(route.rules[1].matches[0].path.value, "/");
   EXPECT_EQ(route.raw["spec"]["rules"][1]["matches"][0]["path"]["type"], "PathPrefix");
   EXPECT_EQ(route.raw["spec"]["rules"][1]["filters"][0]["requestRedirect"]["statusCode"], 308);
+}
+
+TEST(Validation, SameParentTwiceWithDistinctSections) {
+  LoadResult r = Load(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw, sectionName: a}, {name: gw, port: 443}, {name: other}]
+)");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.store.http_routes.at({"default", "r"}).parent_refs.size(), 3u);
 }
 
 }  // namespace
