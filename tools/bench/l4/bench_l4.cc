@@ -1,0 +1,341 @@
+// xgate-bench-l4: UDP packets/s through one node, three ways, on the same veth topology:
+//   xgate     the fast path (XDP DNAT + Maglev + conntrack + FIB redirect), via L4Applier
+//   nftables  kernel forwarding with an nftables DNAT rule (conntrack)
+//   floor     a bare XDP program that only rewrites MACs and redirects: no lookup at all
+// gen ns (c0) -> node ns (n0 | n1) -> sink ns (b1). The generator is an XDP program run with
+// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0); the sink counts at XDP on b1.
+// Rounds are interleaved so drift on the shared machine hits each peer alike.
+//
+// Usage: xgate-bench-l4 [--rounds N] [--packets N] [--flows N]   (root)
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/compiler/snapshot.h"
+#include "agent/l4/l4_applier.h"
+#include "maps/names.h"
+#include "maps/pins.h"
+#include "spdlog/spdlog.h"
+#include "tools/bench/l4/bench.skel.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string g_id;
+std::vector<std::string> g_namespaces;
+
+bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+std::string Ns(const char* role) { return "xgb4" + std::string(role) + "-" + g_id; }
+
+bool EnterNs(const std::string& name) {
+  int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = setns(fd, CLONE_NEWNET) == 0;
+  close(fd);
+  return ok;
+}
+
+void Cleanup() {
+  for (const std::string& ns : g_namespaces) Sh("ip netns del " + ns);
+  g_namespaces.clear();
+}
+
+bool BuildTopology() {
+  for (const char* role : {"gen", "node", "sink"}) {
+    if (!Sh("ip netns add " + Ns(role))) return false;
+    g_namespaces.push_back(Ns(role));
+  }
+  const std::string gen = Ns("gen"), node = Ns("node"), sink = Ns("sink");
+  const std::vector<std::string> cmds = {
+      "ip -n " + gen +
+          " link add c0 address 02:00:00:00:00:02 type veth peer name n0 address "
+          "02:00:00:00:00:01 netns " +
+          node,
+      "ip -n " + sink +
+          " link add b1 address 02:00:00:00:01:02 type veth peer name n1 "
+          "address 02:00:00:00:01:01 netns " +
+          node,
+      "ip -n " + gen + " addr add 198.18.0.2/24 dev c0",
+      "ip -n " + node + " addr add 198.18.0.1/24 dev n0",
+      "ip -n " + node + " addr add 198.18.1.1/24 dev n1",
+      "ip -n " + sink + " addr add 198.18.1.2/24 dev b1",
+      "ip -n " + gen + " link set c0 up",
+      "ip -n " + node + " link set n0 up",
+      "ip -n " + node + " link set n1 up",
+      "ip -n " + sink + " link set b1 up",
+      "ip -n " + node + " neigh replace 198.18.1.2 lladdr 02:00:00:00:01:02 dev n1 nud permanent",
+      "ip -n " + node + " neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev n0 nud permanent",
+      "ip netns exec " + node + " sysctl -qw net.ipv4.ip_forward=1",
+  };
+  for (const std::string& cmd : cmds) {
+    if (!Sh(cmd)) {
+      std::fprintf(stderr, "bench: failed: %s\n", cmd.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+uint16_t Checksum(const uint8_t* p, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (p[i] << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// 64-byte Ethernet frame: c0 -> n0, 198.18.0.2:10000 -> 198.18.100.10:5432 UDP.
+std::vector<uint8_t> Frame() {
+  std::vector<uint8_t> f(60, 0);
+  const uint8_t dst[6] = {2, 0, 0, 0, 0, 1}, src[6] = {2, 0, 0, 0, 0, 2};
+  std::memcpy(&f[0], dst, 6);
+  std::memcpy(&f[6], src, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  uint8_t* ip = &f[14];
+  ip[0] = 0x45;
+  ip[3] = 46;  // total length 20 + 8 + 18
+  ip[8] = 64;
+  ip[9] = IPPROTO_UDP;
+  const uint8_t s[4] = {198, 18, 0, 2}, d[4] = {198, 18, 100, 10};
+  std::memcpy(ip + 12, s, 4);
+  std::memcpy(ip + 16, d, 4);
+  uint16_t c = Checksum(ip, 20);
+  ip[10] = c >> 8;
+  ip[11] = c & 0xff;
+  uint8_t* udp = ip + 20;
+  udp[0] = 10000 >> 8;
+  udp[1] = 10000 & 0xff;
+  udp[2] = 5432 >> 8;
+  udp[3] = 5432 & 0xff;
+  udp[5] = 26;
+  return f;
+}
+
+uint64_t ReadCount(bpf_map* map) {
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> v(cpus);
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, v.data())) return 0;
+  uint64_t sum = 0;
+  for (uint64_t x : v) sum += x;
+  return sum;
+}
+
+void ClearCount(bpf_map* map) {
+  std::vector<uint64_t> v(libbpf_num_possible_cpus(), 0);
+  uint32_t zero = 0;
+  bpf_map_update_elem(bpf_map__fd(map), &zero, v.data(), BPF_ANY);
+}
+
+bool AttachXdp(const std::string& ns, const char* ifname, int prog_fd) {
+  if (!EnterNs(ns)) return false;
+  return bpf_xdp_attach(static_cast<int>(if_nametoindex(ifname)), prog_fd, XDP_FLAGS_DRV_MODE,
+                        nullptr) == 0;
+}
+
+bool DetachXdp(const std::string& ns, const char* ifname) {
+  if (!EnterNs(ns)) return false;
+  return bpf_xdp_detach(static_cast<int>(if_nametoindex(ifname)), XDP_FLAGS_DRV_MODE, nullptr) == 0;
+}
+
+// Sends `packets` frames from the generator; returns delivered packets/s at the sink.
+double Measure(bench_bpf* skel, uint64_t packets) {
+  if (!EnterNs(Ns("gen"))) return 0;
+  std::vector<uint8_t> frame = Frame();
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());
+  ctx.ingress_ifindex = if_nametoindex("c0");
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<uint32_t>(frame.size());
+  opts.ctx_in = &ctx;
+  opts.ctx_size_in = sizeof(ctx);
+  opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+  opts.repeat = static_cast<uint32_t>(packets);
+  opts.batch_size = 64;
+  ClearCount(skel->maps.sink_count);
+  auto start = Clock::now();
+  if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bench_gen), &opts) != 0) {
+    std::perror("bench: live-frame test run");
+    return 0;
+  }
+  // Let the queues drain: wait until the sink count stops moving (bounded).
+  uint64_t last = ReadCount(skel->maps.sink_count);
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    uint64_t now = ReadCount(skel->maps.sink_count);
+    if (now == last) break;
+    last = now;
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return last / seconds;
+}
+
+xgate::compiler::Snapshot BenchSnapshot() {
+  xgate::compiler::Snapshot s;
+  xgate::compiler::L4Listener l;
+  l.gateway = "bench/gw";
+  l.listener = "udp";
+  l.address = "198.18.100.10";
+  l.port = 5432;
+  l.protocol = IPPROTO_UDP;
+  l.backends = {{"198.18.1.2", 5432, 1000000, "bench/sink"}};
+  s.l4.push_back(l);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 3;
+  uint64_t packets = 2000000;
+  uint32_t flows = 1024;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+    } else if (a == "--packets" && i + 1 < argc) {
+      packets = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--flows" && i + 1 < argc) {
+      flows = static_cast<uint32_t>(std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: %s [--rounds N] [--packets N] [--flows N]\n", argv[0]);
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::warn);
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "bench: needs root\n");
+    return 2;
+  }
+  g_id = std::to_string(getpid());
+  // Our own mount namespace and bpffs: the named network namespaces and pins vanish with us.
+  if (unshare(CLONE_NEWNS) || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
+      mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+    std::perror("bench: private mount namespace with bpffs");
+    return 2;
+  }
+  if (!BuildTopology()) {
+    Cleanup();
+    return 2;
+  }
+
+  bench_bpf* skel = bench_bpf__open();
+  if (!skel) return 2;
+  skel->rodata->flows = flows;
+  std::vector<uint8_t> frame = Frame();
+  for (size_t i = 0; i < sizeof(skel->rodata->gen_headers); ++i)
+    skel->rodata->gen_headers[i] = frame[i];
+  if (!EnterNs(Ns("node"))) return 2;
+  skel->rodata->floor_ifindex = if_nametoindex("n1");
+  const uint8_t dmac[6] = {2, 0, 0, 0, 1, 2}, smac[6] = {2, 0, 0, 0, 1, 1};
+  for (int i = 0; i < 6; ++i) {
+    skel->rodata->floor_dmac[i] = dmac[i];
+    skel->rodata->floor_smac[i] = smac[i];
+  }
+  if (bench_bpf__load(skel)) {
+    std::fprintf(stderr, "bench: loading the bench programs failed\n");
+    Cleanup();
+    return 2;
+  }
+  int pass_fd = bpf_program__fd(skel->progs.bench_pass);
+  int ok = AttachXdp(Ns("sink"), "b1", bpf_program__fd(skel->progs.bench_sink)) &&
+           AttachXdp(Ns("gen"), "c0", pass_fd);
+  if (!ok) {
+    std::fprintf(stderr, "bench: attaching the sink failed\n");
+    Cleanup();
+    return 2;
+  }
+
+  const std::string node = Ns("node");
+  const std::string pin_root = "/sys/fs/bpf/xgate-bench-" + g_id;
+  std::map<std::string, std::vector<double>> mpps;
+  const std::vector<std::string> peers = {"xgate", "nftables", "floor"};
+  for (int r = 0; r < rounds; ++r) {
+    for (const std::string& peer : peers) {
+      std::unique_ptr<xgate::l4::L4Applier> applier;
+      bool ready = false;
+      if (peer == "xgate") {
+        EnterNs(node);
+        auto a = xgate::l4::L4Applier::Create({pin_root, {"n0", "n1"}});
+        ready = a.ok() && (*a)->Apply(BenchSnapshot()).ok();
+        if (a.ok()) applier = std::move(*a);
+      } else if (peer == "nftables") {
+        ready = Sh("ip netns exec " + node +
+                   " nft 'add table ip xgbench; add chain ip xgbench pre { type nat hook "
+                   "prerouting priority -100; }; add rule ip xgbench pre ip daddr 198.18.100.10 "
+                   "udp dport 5432 dnat to 198.18.1.2:5432'") &&
+                AttachXdp(node, "n0", pass_fd);
+      } else {
+        ready = AttachXdp(node, "n0", bpf_program__fd(skel->progs.bench_floor)) &&
+                AttachXdp(node, "n1", pass_fd);
+      }
+      if (!ready) {
+        std::fprintf(stderr, "bench: setting up %s failed\n", peer.c_str());
+        Cleanup();
+        return 1;
+      }
+      Measure(skel, packets / 10);  // warm up (conntrack entries, neighbours, caches)
+      mpps[peer].push_back(Measure(skel, packets) / 1e6);
+      EnterNs(node);
+      if (applier) {
+        if (std::getenv("XGATE_BENCH_DEBUG")) {
+          auto paths = xgate::maps::TrafficCounters::OpenPinned(
+              xgate::maps::PinPath(pin_root, xgate::maps::kPathStats));
+          auto drops = xgate::maps::TrafficCounters::OpenPinned(
+              xgate::maps::PinPath(pin_root, xgate::maps::kDropStats));
+          for (uint32_t i = 0; paths.ok() && i < XG_PATH_MAX; ++i)
+            std::fprintf(stderr, "xgate path %s: %llu\n", xgate::maps::PathName(i).data(),
+                         static_cast<unsigned long long>(paths->Read(i)->packets));
+          for (uint32_t i = 0; drops.ok() && i < XG_DROP_MAX; ++i)
+            std::fprintf(stderr, "xgate drop %s: %llu\n", xgate::maps::DropName(i).data(),
+                         static_cast<unsigned long long>(drops->Read(i)->packets));
+        }
+        applier->Stop(/*detach=*/true);
+      } else if (peer == "nftables") {
+        Sh("ip netns exec " + node + " nft delete table ip xgbench");
+        DetachXdp(node, "n0");
+      } else {
+        DetachXdp(node, "n0");
+        DetachXdp(node, "n1");
+      }
+    }
+  }
+  bench_bpf__destroy(skel);
+  Cleanup();
+
+  std::map<std::string, double> median;
+  std::printf("L4 UDP forwarding, 64-byte frames, %u flows, %llu packets per run, Mpps:\n", flows,
+              static_cast<unsigned long long>(packets));
+  for (const std::string& peer : peers) {
+    std::vector<double> v = mpps[peer];
+    std::sort(v.begin(), v.end());
+    median[peer] = v[v.size() / 2];
+    std::printf("  %-9s", peer.c_str());
+    for (double x : mpps[peer]) std::printf(" %6.3f", x);
+    std::printf("   median %.3f\n", median[peer]);
+  }
+  std::printf("ratio xgate/nftables %.2f\n", median["xgate"] / median["nftables"]);
+  std::printf("ratio xgate/floor %.2f\n", median["xgate"] / median["floor"]);
+  return 0;
+}
