@@ -73,6 +73,8 @@ struct BindResult {
   std::vector<BoundListener> listeners;  // every listener of every Gateway of ours
 };
 
+// The result points into `store` (objects, listeners, Secrets, filters): keep the Store
+// alive and unchanged while the BindResult is used.
 BindResult Bind(const Store& store, const BindOptions& options);
 
 // True when every object of ours in `result` is accepted (xgatectl check's exit status).

@@ -21,6 +21,7 @@ struct Entry {
   size_t rule = 0;
   size_t match_index = 0;
   model::HTTPRouteMatch match;  // default PathPrefix "/" for TLSRoute and empty matches
+  std::string route_name;       // "{namespace}/{name}", the spec's alphabetical tie-breaker
 };
 
 // Gateway API HTTPRoute precedence: Exact path, then the longest PathPrefix (in
@@ -36,8 +37,7 @@ auto PrecedenceKey(const Entry& e) {
                       e.match.method ? 0 : 1, -static_cast<int64_t>(e.match.headers.size()),
                       -static_cast<int64_t>(e.match.query_params.size())),
       binder::AgeKey(e.route->object->meta),
-      std::make_tuple(std::cref(e.route->key.ns), std::cref(e.route->key.name), e.rule,
-                      e.match_index));
+      std::make_tuple(std::cref(e.route_name), e.rule, e.match_index));
 }
 
 void SetHeaderModifier(const model::HTTPHeaderModifier& in, api::HeaderModifier* out) {
@@ -189,15 +189,16 @@ api::Route ToRoute(const Entry& e, Collected& c) {
 // Every (rule, match) of a route, as precedence entries.
 std::vector<Entry> Entries(const BoundRoute& route) {
   std::vector<Entry> out;
+  std::string name = route.key.ns + "/" + route.key.name;
   if (route.key.kind == model::Kind::kHTTPRoute) {
     const auto* http = static_cast<const model::HTTPRoute*>(route.object);
     for (size_t r = 0; r < http->rules.size(); ++r) {
       const auto& matches = http->rules[r].matches;
-      if (matches.empty()) out.push_back({&route, r, 0, {}});
-      for (size_t m = 0; m < matches.size(); ++m) out.push_back({&route, r, m, matches[m]});
+      if (matches.empty()) out.push_back({&route, r, 0, {}, name});
+      for (size_t m = 0; m < matches.size(); ++m) out.push_back({&route, r, m, matches[m], name});
     }
   } else {
-    for (size_t r = 0; r < route.rule_backends.size(); ++r) out.push_back({&route, r, 0, {}});
+    for (size_t r = 0; r < route.rule_backends.size(); ++r) out.push_back({&route, r, 0, {}, name});
   }
   return out;
 }

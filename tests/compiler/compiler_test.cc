@@ -287,6 +287,24 @@ TEST(Precedence, GatewayApiOrder) {
                  }));
 }
 
+TEST(Precedence, NameBreaksTiesOfEqualAge) {
+  // The loader gives every object its own creation index; equal ages (as two objects
+  // created in the same second of a cluster would have) are made by hand.
+  auto b = BindYaml({kAcmeLb, kPrecedence});
+  for (auto& [key, route] : b->loaded.store.http_routes) {
+    route.meta.creation_timestamp = "2025-01-01T00:00:00Z";
+    route.meta.creation_index = 0;
+  }
+  b->Rebind();
+  auto snap = compiler::Compile(b->result, 1);
+  std::vector<std::string> tie;
+  for (const auto& r : snap->l7.ports(0).listeners(0).virtual_hosts(0).routes()) {
+    if (r.match().path().value() == "/tie")
+      tie.push_back(r.route_name() + "/" + std::to_string(r.rule_index()));
+  }
+  EXPECT_EQ(tie, (std::vector<std::string>{"aaa/0", "aaa/1", "young/0", "zzz/0"}));
+}
+
 TEST(Precedence, FiltersTimeoutsAndInvalidBackends) {
   auto b = BindYaml({kAcmeLb, R"(
 apiVersion: gateway.networking.k8s.io/v1
