@@ -200,7 +200,7 @@ void Client::Send(const std::string& bytes) {
 }
 
 bool Client::Fill(std::chrono::steady_clock::time_point deadline) {
-  if (eof_) return false;
+  if (eof_ || fd_ < 0) return false;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
@@ -274,6 +274,7 @@ bool Client::WaitClosed(std::chrono::milliseconds timeout) {
 Response Get(uint16_t port, const std::string& host, const std::string& path,
              const std::string& extra_headers) {
   Client client("127.0.0.1", port);
+  if (!client.connected()) return Response();
   client.Send("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra_headers + "\r\n");
   return client.Read();
 }
