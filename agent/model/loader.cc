@@ -74,6 +74,20 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
                                                "\": no version of ", kind, " by that name"));
 }
 
+// "HTTPRoute web/r" as far as metadata can be read, for error messages.
+std::string ObjectName(Kind kind, const Node& root) {
+  const json& md = root.json().contains("metadata") ? root.json()["metadata"] : json();
+  auto str = [&](const char* key) {
+    return md.is_object() && md.contains(key) && md[key].is_string() ? md[key].get<std::string>()
+                                                                     : std::string();
+  };
+  std::string ns = str("namespace");
+  bool cluster = kind == Kind::kGatewayClass || kind == Kind::kNamespace;
+  if (cluster) ns.clear();
+  if (!cluster && ns.empty()) ns = "default";
+  return absl::StrCat(KindName(kind), " ", ns.empty() ? "" : ns + "/", str("name"));
+}
+
 template <typename T>
 using Decoder = void (*)(const Node&, T&);
 
@@ -110,17 +124,14 @@ class DocumentLoader {
         LoadList(root, lines, file, first_line);
         return;
       }
-      if (auto md = root.OptChild("metadata")) {
-        auto name = md->OptStr("name");
-        auto ns = md->OptStr("namespace");
-        object = absl::StrCat(kind, " ", ns && !ns->empty() ? *ns + "/" : "", name.value_or(""));
-      }
+      object = kind;
       std::optional<KindInfo> info = Classify(api_version, kind);
       if (!info) {
         spdlog::debug("{}:{}: skipping {} {} (not a kind xgate uses)", file, first_line,
                       api_version, kind);
         return;
       }
+      object = ObjectName(info->kind, root);
       V1alpha1Binding binding;
       if (info->v1alpha1) binding = ConvertV1alpha1(info->kind, value, lines);
       Place(info->kind, root, api_version, binding, file, first_line, object);

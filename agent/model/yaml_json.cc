@@ -134,7 +134,19 @@ bool ParseChunk(const std::string& text, int offset, YamlFile& out) {
     for (const auto& node : nodes) AddDocument(node, offset, out);
     return true;
   } catch (const YAML::Exception& e) {
-    out.errors.push_back({LineOfMark(e.mark, offset), e.msg});
+    // An unclosed construct is reported where the parser gave up (the next "---" or the end
+    // of the text); point at the chunk's last written line instead.
+    int last = offset;
+    int line = offset;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+      } else if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
+        last = line + 1;
+      }
+    }
+    int at = LineOfMark(e.mark, offset);
+    out.errors.push_back({at > last ? last : at, e.msg});
     return false;
   }
 }

@@ -305,6 +305,27 @@ TEST(Loader, DirectorySkipsHiddenAndOtherFiles) {
             r->store.namespaces.begin()->second.meta.creation_index);
 }
 
+TEST(Loader, MixedFolderReportsEachBadDocumentAndLoadsTheRest) {
+  std::filesystem::path dir = std::filesystem::path(XGATE_TESTDATA_DIR) / "model" / "mixed";
+  auto r = LoadDirectory(dir);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->errors.size(), 2u) << Errors(*r);
+  // Path order: bad-route.yaml, broken.yaml.
+  EXPECT_EQ(r->errors[0].pos.file, (dir / "bad-route.yaml").string());
+  EXPECT_EQ(r->errors[0].pos.line, 12);
+  EXPECT_EQ(r->errors[0].field, "spec.rules[0].backendRefs[0].weight");
+  EXPECT_EQ(r->errors[0].object, "HTTPRoute team-a/heavy");
+  EXPECT_EQ(r->errors[1].pos.file, (dir / "broken.yaml").string());
+  EXPECT_EQ(r->errors[1].pos.line, 4);
+  EXPECT_EQ(r->store.gateway_classes.size(), 1u);
+  EXPECT_EQ(r->store.gateways.size(), 1u);
+  EXPECT_EQ(r->store.http_routes.size(), 2u);
+  EXPECT_TRUE(r->store.http_routes.count({"team-a", "light"}));
+  EXPECT_EQ(r->store.namespaces.size(), 2u);
+  EXPECT_TRUE(r->store.namespaces.count({"", "team-b"}));
+  EXPECT_EQ(r->store.services.size(), 1u);
+}
+
 TEST(Generations, SpecChangeBumpsLabelChangeDoesNot) {
   LoadResult first = Load(kGood);
   ASSERT_TRUE(first.errors.empty());

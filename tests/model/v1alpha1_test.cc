@@ -305,8 +305,8 @@ spec:
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].field, "spec.rules[0].backendRefs[0].weight");
   EXPECT_EQ(r.errors[0].pos.line, 9);
-  EXPECT_EQ(r.errors[0].object, "HTTPRoute r");
-  EXPECT_NE(r.errors[0].ToString().find("old.yaml:9: HTTPRoute r: "), std::string::npos)
+  EXPECT_EQ(r.errors[0].object, "HTTPRoute default/r");
+  EXPECT_NE(r.errors[0].ToString().find("old.yaml:9: HTTPRoute default/r: "), std::string::npos)
       << r.errors[0].ToString();
 }
 
