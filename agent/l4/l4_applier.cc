@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -94,6 +95,28 @@ absl::StatusOr<std::vector<PlannedListener>> Plan(const compiler::Snapshot& snap
   return out;
 }
 
+// Free ids below a limit: first those in neither `taken` nor `avoid`, then those only in
+// `avoid`.
+class IdPool {
+ public:
+  IdPool(const std::set<uint32_t>& taken, const std::set<uint32_t>& avoid, uint32_t limit) {
+    for (uint32_t id = 0; id < limit; ++id) {
+      if (taken.count(id)) continue;
+      (avoid.count(id) ? second_ : first_).push_back(id);
+    }
+  }
+  std::optional<uint32_t> Take() {
+    std::vector<uint32_t>& from = next_ < first_.size() ? first_ : second_;
+    size_t& at = next_ < first_.size() ? next_ : next_second_;
+    if (at >= from.size()) return std::nullopt;
+    return from[at++];
+  }
+
+ private:
+  std::vector<uint32_t> first_, second_;
+  size_t next_ = 0, next_second_ = 0;
+};
+
 template <typename T>
 absl::StatusOr<T> OpenMap(Datapath& dp, std::string_view name) {
   auto fd = maps::MapFd::Dup(dp.MapFd(std::string(name).c_str()), std::string(name));
@@ -144,6 +167,13 @@ absl::Status L4Applier::Reconcile() {
     ident.port = (*b)->port;
     backend_ids_[ident] = id;
   }
+  // Tables a previous agent left: their contents are unknown here, so each is rebuilt if
+  // its listener remains and removed otherwise.
+  for (uint32_t service = 0; service < XG_MAX_SERVICES; ++service) {
+    auto inner = maglev_.Lookup(service);
+    if (!inner.ok()) return inner.status();
+    if (*inner) tables_[service] = {};
+  }
   if (!slots_.empty()) {
     spdlog::info("L4: adopted {} listeners and {} backends from {}", slots_.size(),
                  backend_ids_.size(), datapath_->pin_root());
@@ -169,15 +199,20 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
       need_slot.push_back(&pl);
     }
   }
+  // Ids the previous state used stay out of reach while a free one exists: a table or a
+  // backend entry rewritten before its old user is gone could send that user's packets to
+  // the new owner for a moment.
+  std::set<uint32_t> old_slots;
+  for (const auto& [bytes, slot] : slots_) old_slots.insert(slot);
+  IdPool slot_pool(used_slots, old_slots, XG_MAX_LISTENERS);
   std::set<uint32_t> new_slots;
-  uint32_t next_slot = 0;
   for (const PlannedListener* pl : need_slot) {
-    while (used_slots.count(next_slot)) ++next_slot;
+    std::optional<uint32_t> slot = slot_pool.Take();
+    if (!slot) return absl::ResourceExhaustedError("no free listener slot");
     ListenerKeyBytes bytes;
     std::memcpy(bytes.data(), &pl->key, sizeof(pl->key));
-    slots[bytes] = next_slot;
-    used_slots.insert(next_slot);
-    new_slots.insert(next_slot);
+    slots[bytes] = *slot;
+    new_slots.insert(*slot);
   }
 
   std::map<BackendIdentity, uint32_t> backend_ids;
@@ -199,17 +234,18 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
       }
     }
   }
+  std::set<uint32_t> old_ids;
+  for (const auto& [ident, id] : backend_ids_) old_ids.insert(id);
+  IdPool id_pool(used_ids, old_ids, XG_MAX_BACKENDS);
   std::set<uint32_t> new_ids;
-  uint32_t next_id = 0;
   for (const auto& [ident, pb] : need_id) {
-    while (used_ids.count(next_id)) ++next_id;
-    if (next_id >= XG_MAX_BACKENDS) {
+    std::optional<uint32_t> id = id_pool.Take();
+    if (!id) {
       return absl::ResourceExhaustedError(
           absl::StrCat("more than ", XG_MAX_BACKENDS, " backends in the snapshot"));
     }
-    backend_ids[ident] = next_id;
-    used_ids.insert(next_id);
-    new_ids.insert(next_id);
+    backend_ids[ident] = *id;
+    new_ids.insert(*id);
   }
 
   // Tables, built before anything is written.
@@ -290,13 +326,6 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
     if (backend_ids.count(ident)) continue;
     xg_backend freed{};
     if (absl::Status s = backends_.Update(id, freed); !s.ok()) return s;
-  }
-  // Tables adopted from a previous agent but unknown here: drop those no listener uses.
-  for (uint32_t service = 0; service < XG_MAX_SERVICES && slots_.empty() && !slots.empty();
-       ++service) {
-    if (!tables.count(service)) {
-      if (absl::Status s = maglev_.Delete(service); !s.ok()) return s;
-    }
   }
   slots_ = std::move(slots);
   backend_ids_ = std::move(backend_ids);

@@ -465,5 +465,39 @@ TEST_F(FastPathTest, RestartAdoptsMapsAndKeepsFlows) {
   EXPECT_EQ(PathCount(XG_PATH_CT_HIT), 2u);
 }
 
+TEST_F(FastPathTest, RestartForgetsTablesOfListenersThatLostTheirBackends) {
+  applier_->Stop(/*detach=*/false);
+  applier_.reset();
+  auto again = l4::L4Applier::Create({root_, {}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  applier_ = std::move(*again);
+  Snapshot s = BaseSnapshot();
+  s.l4[2].backends.clear();  // 198.18.100.11:6000 keeps its listener, loses its backend
+  ASSERT_TRUE(applier_->Apply(s).ok());
+  RunResult r = FromClient(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  EXPECT_EQ(r.retval, XDP_DROP);
+  EXPECT_EQ(DropCount(XG_DROP_NO_BACKEND), 1u);
+}
+
+TEST_F(FastPathTest, PinRootOffBpffsIsRefused) {
+  auto other = l4::L4Applier::Create({"/tmp/xgate-not-bpffs-" + std::to_string(getpid()), {}});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("not on a bpffs"), std::string::npos) << other.status();
+}
+
+TEST_F(FastPathTest, ListenerChurnKeepsEachListenerOnItsOwnBackends) {
+  // One snapshot replaces the :6000 listener by one on another address with another
+  // backend: the old address stops, the new one forwards to its own backend.
+  Snapshot s = BaseSnapshot();
+  s.l4[2].address = "198.18.100.14";
+  s.l4[2].backends[0].address = "198.18.1.3";
+  ASSERT_TRUE(applier_->Apply(s).ok());
+  RunResult gone = FromClient(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  EXPECT_EQ(gone.retval, XDP_PASS);
+  RunResult moved = FromClient(Tcp("198.18.0.2", 40000, "198.18.100.14", 6000));
+  EXPECT_EQ(moved.retval, XDP_REDIRECT);
+  EXPECT_EQ(Parse(moved.out).dst, "198.18.1.3");
+}
+
 }  // namespace
 }  // namespace xgate::testing
