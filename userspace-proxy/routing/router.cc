@@ -116,6 +116,7 @@ absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(std::string_view pa
   return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
+// Callers on the request path test `trace` first, so no text is built when nobody asks.
 void Note(MatchTrace* trace, TraceEntry::Stage stage, std::string subject, bool matched,
           std::string reason) {
   if (trace == nullptr) return;
@@ -259,14 +260,25 @@ absl::Status RouteTable::Compile() {
 
 const CompiledPort* RouteTable::FindPort(std::string_view local_address,
                                          uint16_t local_port) const {
-  std::string address = NormalizeAddress(local_address);
-  const CompiledPort* any = nullptr;
-  for (const CompiledPort& p : ports_) {
-    if (p.port->port() != local_port) continue;
-    if (std::find(p.addresses.begin(), p.addresses.end(), address) != p.addresses.end()) return &p;
-    if (p.any_address && any == nullptr) any = &p;
-  }
-  return any;
+  // Callers pass inet_ntop output, already canonical: compare as given first, so the
+  // request path does not allocate; only a miss retries with the normalized text.
+  auto find = [&](std::string_view address) -> const CompiledPort* {
+    const CompiledPort* any = nullptr;
+    for (const CompiledPort& p : ports_) {
+      if (p.port->port() != local_port) continue;
+      for (const std::string& a : p.addresses) {
+        if (a == address) return &p;
+      }
+      if (p.any_address && any == nullptr) any = &p;
+    }
+    return any;
+  };
+  const CompiledPort* found = find(local_address);
+  if (found != nullptr && !found->any_address) return found;
+  std::string normalized = NormalizeAddress(local_address);
+  if (normalized == local_address) return found;
+  const CompiledPort* again = find(normalized);
+  return again != nullptr ? again : found;
 }
 
 const CompiledListener* RouteTable::FindListener(const CompiledPort& port,
@@ -303,15 +315,19 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
   RouteDecision d;
   d.port = FindPort(input.local_address, input.local_port);
   if (d.port == nullptr) {
-    Note(trace, TraceEntry::Stage::kPort,
-         absl::StrCat(std::string(input.local_address), ":", input.local_port), false,
-         "no Gateway listens on this address and port");
+    if (trace != nullptr) {
+      Note(trace, TraceEntry::Stage::kPort,
+           absl::StrCat(std::string(input.local_address), ":", input.local_port), false,
+           "no Gateway listens on this address and port");
+    }
     d.outcome = RouteDecision::Outcome::kNoPort;
     d.status = 404;
     return d;
   }
-  Note(trace, TraceEntry::Stage::kPort,
-       absl::StrCat(std::string(input.local_address), ":", input.local_port), true, "");
+  if (trace != nullptr) {
+    Note(trace, TraceEntry::Stage::kPort,
+         absl::StrCat(std::string(input.local_address), ":", input.local_port), true, "");
+  }
   const http::RequestHead& req = *input.request;
   std::string_view listener_name = input.sni.empty() ? std::string_view(req.host) : input.sni;
   d.listener = FindListener(*d.port, listener_name, trace);
@@ -348,7 +364,9 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
   for (const CompiledRoute& route : d.vhost->routes) {
     std::string why;
     bool ok = RouteMatches(route, req, trace != nullptr ? &why : nullptr);
-    Note(trace, TraceEntry::Stage::kRoute, route.Describe(), ok, std::move(why));
+    if (trace != nullptr) {
+      Note(trace, TraceEntry::Stage::kRoute, route.Describe(), ok, std::move(why));
+    }
     if (!ok) continue;
     d.route = &route;
     bool usable = route.has_redirect ||
@@ -359,8 +377,10 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
     if (!usable) {
       d.outcome = RouteDecision::Outcome::kNoBackend;
       d.status = 500;
-      Note(trace, TraceEntry::Stage::kBackend, route.Describe(), false,
-           "no valid backend with a non-zero weight and no redirect: 500");
+      if (trace != nullptr) {
+        Note(trace, TraceEntry::Stage::kBackend, route.Describe(), false,
+             "no valid backend with a non-zero weight and no redirect: 500");
+      }
       return d;
     }
     d.outcome = RouteDecision::Outcome::kRouted;
