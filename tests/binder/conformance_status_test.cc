@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "agent/compiler/compiler.h"
 #include "tests/binder/testing.h"
 
 namespace xgate::testing {
@@ -178,6 +179,10 @@ TEST_P(ConformanceStatus, Holds) {
   applied.Apply(c["manifests"].as<std::string>(""));
   auto b = BindApplied(applied, nullptr);
   for (const auto& check : c["status"]) CheckOne(*b, check);
+  // The base's Gateways alone are four programmed L7 ports: the case must compile too.
+  auto snapshot = compiler::Compile(b->result, 1);
+  EXPECT_GE(snapshot->l7.ports_size(), 4);
+  EXPECT_EQ(snapshot->Summary().size(), snapshot->l4.size() + snapshot->l7.ports_size());
   int step = 0;
   for (const auto& s : c["steps"]) {
     SCOPED_TRACE("step " + std::to_string(step++));
