@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/model/decode.h"
+#include "agent/model/v1alpha1.h"
 
 namespace xgate::model {
 namespace {
@@ -390,7 +391,8 @@ BackendRef DecodeBackendRef(const Node& node, bool weighted) {
   ref.ns = node.OptStr("namespace");
   if (ref.ns) CheckDnsLabel(node.PathOf("namespace"), *ref.ns);
   if (auto port = node.OptInt("port", 1, 65535)) ref.port = static_cast<int>(*port);
-  if (ref.group.empty() && ref.kind == "Service" && !ref.port) {
+  if (ref.group.empty() && ref.kind == "Service" && !ref.port &&
+      !node.Has(kV1alpha1PortFromServiceKey)) {
     node.FailAt("port", "Required value: must have port for Service reference");
   }
   if (weighted) out.weight = static_cast<int>(node.IntOr("weight", 1, 0, kMaxWeight));

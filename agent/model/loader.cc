@@ -74,6 +74,17 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
                                                "\": no version of ", kind, " by that name"));
 }
 
+// Removes the keys the v1alpha1 conversion left for the decoder.
+void StripConversionKeys(json& j) {
+  if (j.is_object()) {
+    j.erase(kV1alpha1RouteSelectorKey);
+    j.erase(kV1alpha1PortFromServiceKey);
+    for (auto& [k, v] : j.items()) StripConversionKeys(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) StripConversionKeys(v);
+  }
+}
+
 // "HTTPRoute web/r" as far as metadata can be read, for error messages.
 std::string ObjectName(Kind kind, const Node& root) {
   const json& md = root.json().contains("metadata") ? root.json()["metadata"] : json();
@@ -225,9 +236,7 @@ class DocumentLoader {
     json raw = root.json();
     raw.erase("status");
     if (IsGatewayKind(KindName(kind))) raw["apiVersion"] = absl::StrCat(kGatewayGroup, "/v1");
-    if (kind == Kind::kGateway) {
-      for (auto& l : raw["spec"]["listeners"]) l.erase(kV1alpha1RouteSelectorKey);
-    }
+    if (obj.api_version == kV1alpha1ApiVersion) StripConversionKeys(raw);
     obj.raw = std::move(raw);
     map.emplace(key, std::move(obj));
   }

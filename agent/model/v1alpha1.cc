@@ -104,11 +104,18 @@ json ConvertForwardTarget(json& f, const std::string& path, bool weighted) {
   } else {
     throw DecodeError(path + ".serviceName", "Required value: serviceName or backendRef");
   }
-  if (f.contains("port")) out["port"] = f["port"];
+  if (f.contains("port")) {
+    out["port"] = f["port"];
+  } else {
+    // v1alpha1 allowed no port (a single-port Service's port is used); v1 requires one.
+    out[kV1alpha1PortFromServiceKey] = true;
+  }
   if (weighted) out["weight"] = f.contains("weight") ? f["weight"] : json(1);
   return out;
 }
 
+// v1alpha1 filters (v0.3+ names, and the earlier ModifyRequestHeader / MirrorRequest /
+// Custom spellings) -> v1 filters.
 json ConvertFilters(json& owner, const std::string& path, LineMap& lines) {
   json out = json::array();
   json* filters = GetArr(owner, path, "filters");
@@ -117,24 +124,28 @@ json ConvertFilters(json& owner, const std::string& path, LineMap& lines) {
     json& f = (*filters)[i];
     std::string p = Idx(path + ".filters", i);
     if (!f.is_object()) throw DecodeError(p, "Invalid value: must be an object");
-    std::string type = f.value("type", std::string());
-    json c = {{"type", type}};
-    if (type == "RequestHeaderModifier") {
-      json* m = GetObj(f, p, "requestHeaderModifier");
-      if (!m) throw DecodeError(p + ".requestHeaderModifier", "Required value");
+    std::string type;
+    if (json* t = Get(f, p, "type", json::value_t::string)) type = *t;
+    json c;
+    if (type == "RequestHeaderModifier" || type == "ModifyRequestHeader") {
+      std::string field =
+          type == "RequestHeaderModifier" ? "requestHeaderModifier" : "modifyRequestHeader";
+      json* m = GetObj(f, p, field);
+      if (!m) throw DecodeError(p + "." + field, "Required value");
+      Alias(lines, p + "." + field, p + ".requestHeaderModifier");
       json mod = json::object();
-      if (json* set = GetObj(*m, p + ".requestHeaderModifier", "set"))
-        mod["set"] = HeaderMapToList(*set);
-      if (json* add = GetObj(*m, p + ".requestHeaderModifier", "add"))
-        mod["add"] = HeaderMapToList(*add);
+      if (json* set = GetObj(*m, p + "." + field, "set")) mod["set"] = HeaderMapToList(*set);
+      if (json* add = GetObj(*m, p + "." + field, "add")) mod["add"] = HeaderMapToList(*add);
       if (m->contains("remove")) mod["remove"] = (*m)["remove"];
-      c["requestHeaderModifier"] = mod;
-    } else if (type == "RequestMirror") {
-      json* m = GetObj(f, p, "requestMirror");
-      if (!m) throw DecodeError(p + ".requestMirror", "Required value");
-      c["requestMirror"] = {{"backendRef", ConvertForwardTarget(*m, p + ".requestMirror", false)}};
-    } else if (type == "ImplementationSpecific") {
-      c["type"] = "ExtensionRef";
+      c = {{"type", "RequestHeaderModifier"}, {"requestHeaderModifier", mod}};
+    } else if (type == "RequestMirror" || type == "MirrorRequest") {
+      std::string field = type == "RequestMirror" ? "requestMirror" : "mirrorRequest";
+      json* m = GetObj(f, p, field);
+      if (!m) throw DecodeError(p + "." + field, "Required value");
+      c = {{"type", "RequestMirror"},
+           {"requestMirror", {{"backendRef", ConvertForwardTarget(*m, p + "." + field, false)}}}};
+    } else if (type == "ImplementationSpecific" || type == "Custom") {
+      c = {{"type", "ExtensionRef"}};
       if (json* e = GetObj(f, p, "extensionRef")) c["extensionRef"] = *e;
     } else {
       throw DecodeError(p + ".type",
@@ -314,8 +325,10 @@ void ConvertGateway(json& spec, LineMap& lines) {
     if (json* tls = GetObj(l, lp, "tls")) {
       tls->erase("routeOverride");
       if (json* ref = GetObj(*tls, lp + ".tls", "certificateRef")) {
+        // An omitted or empty group and kind mean a core Secret.
+        std::string kind = ref->value("kind", std::string());
         json conv = {{"group", Group(ref->value("group", std::string("core")))},
-                     {"kind", ref->value("kind", std::string("Secret"))},
+                     {"kind", kind.empty() ? std::string("Secret") : kind},
                      {"name", ref->value("name", std::string())}};
         if (ref->contains("namespace")) conv["namespace"] = (*ref)["namespace"];
         Alias(lines, lp + ".tls.certificateRef", lp + ".tls.certificateRefs[0]");
@@ -330,8 +343,10 @@ void ConvertGateway(json& spec, LineMap& lines) {
     if (json* ns = GetObj(*routes, lp + ".routes", "namespaces")) allowed["namespaces"] = *ns;
     if (routes->contains("kind")) {
       json k = {{"group", kGatewayGroup}, {"kind", (*routes)["kind"]}};
+      // v1alpha1: an empty or omitted group means networking.x-k8s.io.
       if (json* g = Get(*routes, lp + ".routes", "group", json::value_t::string)) {
-        k["group"] = Group(g->get<std::string>());
+        k["group"] = g->get<std::string>().empty() ? std::string(kGatewayGroup)
+                                                   : Group(g->get<std::string>());
       }
       allowed["kinds"] = json::array({k});
     }

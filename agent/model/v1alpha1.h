@@ -13,6 +13,11 @@ inline constexpr char kV1alpha1ApiVersion[] = "networking.x-k8s.io/v1alpha1";
 // loader removes it from Object::raw.
 inline constexpr char kV1alpha1RouteSelectorKey[] = "x-v1alpha1RouteSelector";
 
+// BackendRef key the conversion leaves when a v1alpha1 forwardTo had no port: the decoder
+// then accepts a Service reference without port (the binder takes the Service's only
+// port). The loader removes it from Object::raw.
+inline constexpr char kV1alpha1PortFromServiceKey[] = "x-v1alpha1PortFromService";
+
 struct V1alpha1Binding {
   bool selector_binding = false;     // route without gatewayRefs: binds by labels
   bool same_namespace_only = false;  // gateways.allow: SameNamespace

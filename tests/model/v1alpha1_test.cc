@@ -56,6 +56,7 @@ spec:
     port: 80
     routes:
       kind: HTTPRoute
+      group: ""
   - protocol: TCP
     port: 5432
     routes:
@@ -101,6 +102,7 @@ TEST(V1alpha1, GatewayListenersConvert) {
   const Listener& http = gw.listeners[1];
   EXPECT_EQ(http.name, "http-80");
   EXPECT_EQ(http.allowed_routes.from, AllowedRoutes::From::kSame);  // v1alpha1 default too
+  EXPECT_EQ(http.allowed_routes.kinds[0].group, kGatewayGroup);     // "" meant networking.x-k8s.io
 
   const Listener& tcp = gw.listeners[2];
   EXPECT_EQ(tcp.allowed_routes.kinds[0].group, kGatewayGroup);
@@ -205,6 +207,35 @@ spec:
   EXPECT_EQ(f[1].request_mirror.backend_ref.name, "shadow");
   EXPECT_EQ(f[1].request_mirror.backend_ref.port, 8080);
   EXPECT_FALSE(f[1].request_mirror.numerator.has_value());
+}
+
+TEST(V1alpha1, EarlyFilterNamesAndPortlessBackends) {
+  LoadResult r = Load(R"(
+apiVersion: networking.x-k8s.io/v1alpha1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - filters:
+    - type: ModifyRequestHeader
+      modifyRequestHeader:
+        add: {x-add: a}
+    - type: MirrorRequest
+      mirrorRequest: {serviceName: shadow}
+    forwardTo:
+    - serviceName: svc
+)");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  const HTTPRoute& route = r.store.http_routes.at({"default", "r"});
+  const auto& f = route.rules[0].filters;
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].type, HTTPFilterType::kRequestHeaderModifier);
+  EXPECT_EQ(f[0].request_header_modifier.add[0].name, "x-add");
+  EXPECT_EQ(f[1].type, HTTPFilterType::kRequestMirror);
+  EXPECT_FALSE(f[1].request_mirror.backend_ref.port.has_value());
+  // No port: v1alpha1 used the Service's only port; the binder resolves it.
+  EXPECT_FALSE(route.rules[0].backend_refs[0].ref.port.has_value());
+  EXPECT_EQ(route.raw.dump().find("x-v1alpha1"), std::string::npos) << route.raw.dump();
 }
 
 TEST(V1alpha1, RouteGatewaysConvert) {
