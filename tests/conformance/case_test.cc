@@ -1,0 +1,126 @@
+#include "tools/conformance/case.h"
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+#include "tools/conformance/manifests.h"
+
+namespace xgate::conformance {
+namespace {
+
+const std::string kShared = XGATE_SHARED_DIR "/conformance";
+
+TEST(CaseFiles, EveryCaseInTheSharedFolderParses) {
+  absl::StatusOr<std::vector<std::string>> files = CaseFiles(kShared + "/cases");
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_GE(files->size(), 40u);
+  for (const std::string& f : *files) {
+    absl::StatusOr<Case> c = LoadCase(f);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->name, std::filesystem::path(f).stem().string());
+    EXPECT_FALSE(c->status.empty() && c->requests.empty()) << f;
+    absl::StatusOr<std::vector<Object>> objs = SplitManifests(c->manifests, f, c->manifests_line);
+    ASSERT_TRUE(objs.ok()) << objs.status();
+    for (const Step& s : c->steps) {
+      EXPECT_TRUE(SplitManifests(s.apply, f, s.apply_line).ok()) << f;
+    }
+  }
+}
+
+TEST(CaseFiles, BaseIsFoundBesideTheCasesFolder) {
+  absl::StatusOr<std::string> base = FindBase(kShared + "/cases", "");
+  ASSERT_TRUE(base.ok()) << base.status();
+  EXPECT_EQ(std::filesystem::path(*base).filename(), "base.yaml");
+  absl::StatusOr<Base> b = LoadBase(*base);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->certificates.size(), 4u);
+  EXPECT_EQ(b->tls_backends.size(), 2u);
+  EXPECT_FALSE(FindBase(kShared + "/cases", "/nonexistent/base.yaml").ok());
+}
+
+TEST(ParseCase, ReadsRequestsAndExpectations) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: HTTPRoute
+support: core
+status:
+- {kind: HTTPRoute, namespace: ns, name: r, parent: ns/gw, type: Accepted, status: "True", observedGeneration: 2}
+- {kind: Gateway, namespace: ns, name: gw, listener: http, supportedKinds: [], attachedRoutes: 0}
+requests:
+- gateway: ns/gw
+  host: example.com
+  path: /a?b=c
+  headers: {X-Foo: bar, x-num: 1}
+  expect:
+    status: 200
+    backend: v1
+    request: {path: /z, headers: {X-B: "${backend}"}, absentHeaders: [X-Gone]}
+    mirror: [m1, m2]
+- gateway: ns/gw
+  scheme: udp
+  port: 5300
+  expect: {backend: dns}
+- gateway: ns/gw
+  path: /
+  samples: 100
+  attempts: 2
+  expect:
+    namespace: other
+    weights: {a: 70, b: 30}
+    tolerance: 0.1
+)",
+                                     "/dir/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->status.size(), 2u);
+  EXPECT_EQ(c->status[0].parent_ns, "ns");
+  EXPECT_EQ(c->status[0].observed_generation, 2);
+  ASSERT_TRUE(c->status[1].supported_kinds.has_value());
+  EXPECT_TRUE(c->status[1].supported_kinds->empty());
+  EXPECT_EQ(c->status[1].attached_routes, 0);
+  ASSERT_EQ(c->requests.size(), 3u);
+  const Request& r = c->requests[0];
+  EXPECT_EQ(r.Port(), 80);
+  EXPECT_EQ(r.headers[1], (std::pair<std::string, std::string>{"x-num", "1"}));
+  EXPECT_EQ(r.expect.request.path, "/z");
+  EXPECT_EQ(r.expect.mirror, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(r.ExpectNamespace(), "ns");
+  EXPECT_EQ(c->requests[1].Port(), 5300);
+  EXPECT_EQ(c->requests[2].samples, 100);
+  EXPECT_EQ(c->requests[2].attempts, 2);
+  EXPECT_EQ(c->requests[2].ExpectNamespace(), "other");
+  EXPECT_DOUBLE_EQ(c->requests[2].expect.tolerance, 0.1);
+}
+
+TEST(ParseCase, ErrorsNameFileLineAndField) {
+  const std::string head = "name: x\nfeature: F\nsupport: core\n";
+  struct Bad {
+    std::string body;
+    std::string want;
+  } bad[] = {
+      {"requests:\n- gateway: ns/gw\n  path: /\n  expect: {status: 200, colour: red}\n",
+       "x.yaml:7: requests[0].expect.colour: unknown key"},
+      {"requests:\n- gateway: gw\n  path: /\n  expect: {status: 200}\n",
+       "requests[0].gateway: must be NAMESPACE/NAME"},
+      {"requests:\n- gateway: ns/gw\n  scheme: udp\n  expect: {backend: b}\n",
+       "a udp request needs it"},
+      {"requests:\n- gateway: ns/gw\n  path: /\n  expect: {weights: {a: 1}}\n",
+       "weights and mirrorShares need samples"},
+      {"status:\n- {kind: HTTPRoute, namespace: ns, name: r, type: Accepted, status: \"True\"}\n",
+       "status[0].parent"},
+      {"status:\n- {kind: Gateway, namespace: ns, name: g}\n", "checks nothing"},
+      {"requests: [\n", "does not parse"},
+  };
+  for (const Bad& b : bad) {
+    absl::StatusOr<Case> c = ParseCase(head + b.body, "/d/x.yaml");
+    ASSERT_FALSE(c.ok()) << b.body;
+    EXPECT_NE(c.status().message().find(b.want), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find("x.yaml:"), std::string::npos) << c.status().message();
+  }
+  EXPECT_FALSE(ParseCase(head + "status: []\nrequests: []\n", "/d/x.yaml").ok());
+  absl::StatusOr<Case> renamed = ParseCase(
+      head + "requests:\n- {gateway: a/b, path: /, expect: {status: 404}}\n", "/d/y.yaml");
+  ASSERT_FALSE(renamed.ok());
+  EXPECT_NE(renamed.status().message().find("differs from the file name"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xgate::conformance

@@ -1,0 +1,204 @@
+// The echo backend: its pure parts, then a real server on loopback answering the runner's
+// own client over TCP, TLS and UDP.
+#include "tools/echo/echo.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tools/conformance/certs.h"
+#include "tools/conformance/checks.h"
+#include "tools/conformance/client.h"
+
+namespace xgate::echo {
+namespace {
+
+using conformance::Client;
+using conformance::PlainSocket;
+using conformance::Response;
+
+TEST(Echo, CanonicalHeaderKeysAsGo) {
+  EXPECT_EQ(CanonicalHeaderKey("x-foo-bar"), "X-Foo-Bar");
+  EXPECT_EQ(CanonicalHeaderKey("X-UPPERCASE-ADD"), "X-Uppercase-Add");
+  EXPECT_EQ(CanonicalHeaderKey("content-length"), "Content-Length");
+  EXPECT_EQ(CanonicalHeaderKey("x_under"), "X_under");
+  EXPECT_EQ(CanonicalHeaderKey("bad header"), "bad header");  // not a token: as is
+}
+
+TEST(Echo, SetHeaderRequests) {
+  Headers h = ParseEchoSetHeader("X-Header-Set:v1, x-lower:a,Another:b ,x-LOWER:c,bad");
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].name, "X-Header-Set");
+  EXPECT_EQ(h[0].value, "v1");
+  EXPECT_EQ(h[1].name, "x-lower");  // case kept as written
+  EXPECT_EQ(h[1].value, "a,c");     // given twice: one header, values joined
+  EXPECT_EQ(h[2].value, "b");
+}
+
+TEST(Echo, DelayAndQuery) {
+  EXPECT_EQ(*RequestDelay("/a?delay=500ms"), absl::Milliseconds(500));
+  EXPECT_EQ(*RequestDelay("/a?x=1&delay=1s"), absl::Seconds(1));
+  EXPECT_EQ(*RequestDelay("/a?delay=1m30s"), absl::Seconds(90));
+  EXPECT_EQ(*RequestDelay("/a"), absl::ZeroDuration());
+  EXPECT_FALSE(RequestDelay("/a?delay=soon").ok());
+  EXPECT_EQ(QueryParam("/p?a=1&b=2#frag", "b"), "2");
+  EXPECT_EQ(QueryParam("/p?a", "a"), "");
+  EXPECT_FALSE(QueryParam("/p", "a").has_value());
+}
+
+TEST(Echo, JsonBody) {
+  Message m{
+      "POST", "/x?y=z", "HTTP/1.1", {{"Host", "example.com"}, {"x-a", "1"}, {"X-A", "2"}}, ""};
+  nlohmann::json j = EchoJson(m, "ns", "svc-0");
+  EXPECT_EQ(j["path"], "/x?y=z");
+  EXPECT_EQ(j["host"], "example.com");
+  EXPECT_EQ(j["method"], "POST");
+  EXPECT_EQ(j["proto"], "HTTP/1.1");
+  EXPECT_EQ(j["headers"]["X-A"], nlohmann::json({"1", "2"}));
+  EXPECT_FALSE(j["headers"].contains("Host"));
+  EXPECT_EQ(j["namespace"], "ns");
+  EXPECT_EQ(j["pod"], "svc-0");
+}
+
+// A server on loopback for the rest of the test program (its threads never end).
+struct Served {
+  EchoServer* server;
+  std::string log;
+};
+
+Served Serve(EchoConfig cfg) {
+  auto* s = new EchoServer(cfg);
+  absl::Status st = s->Start();
+  EXPECT_TRUE(st.ok()) << st;
+  std::thread([s] { s->Serve(); }).detach();
+  return {s, cfg.log_path};
+}
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / (name + std::to_string(getpid()))).string();
+}
+
+int UdpPort(const std::string& addr) {
+  // Bind to learn a free port, then release it for the server.
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+TEST(EchoServer, AnswersTheRunnersClientAndLogs) {
+  EchoConfig cfg;
+  cfg.listen = {"127.0.0.1:0"};
+  int udp = UdpPort("127.0.0.1");
+  cfg.udp = {"127.0.0.1:" + std::to_string(udp)};
+  cfg.ns = "infra";
+  cfg.pod = "web-0";
+  cfg.log_path = TempPath("echo-log");
+  std::filesystem::remove(cfg.log_path);
+  Served s = Serve(cfg);
+  int port = s.server->tcp_ports()[0];
+  Client client(PlainSocket, "");
+
+  conformance::Request r;
+  r.gateway_ns = "infra";
+  r.gateway_name = "gw";
+  r.host = "example.com";
+  r.path = "/hello?delay=50ms";
+  r.headers = {{"x-header-add-append", "v1"}};
+  r.backend_response_headers = {{"X-Back", "b1"}, {"x-back", "b2"}};
+  r.expect.status = 200;
+  r.expect.backend = "web";
+  r.expect.request.headers = {{"X-Header-Add-Append", "v1"}};
+  r.expect.headers = {{"X-Back", "b1,b2"}};
+  absl::Time start = absl::Now();
+  absl::StatusOr<Response> resp =
+      client.Http("127.0.0.1", port, false, "", conformance::BuildHttpRequest(r, "127.0.0.1"),
+                  absl::Seconds(5));
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_EQ(conformance::CheckHttpAnswer(r, *resp), "");
+
+  // Keep-alive: two requests on one connection, the second closing it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  Stream conn(fd, nullptr);
+  ASSERT_TRUE(conn.WriteAll("POST /one HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "3\r\nabc\r\n0\r\n\r\n"
+                            "GET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                  .ok());
+  for (const char* path : {"/one", "/two"}) {
+    absl::StatusOr<Message> head = ReadHead(conn);
+    ASSERT_TRUE(head.ok()) << head.status();
+    EXPECT_EQ(head->second, "200");
+    ASSERT_TRUE(ReadBody(conn, *head, false).ok());
+    EXPECT_EQ(nlohmann::json::parse(head->body)["path"], path);
+  }
+  EXPECT_TRUE(conn.AtEof());
+
+  absl::StatusOr<std::string> dgram = client.Udp("127.0.0.1", udp, "ping", absl::Seconds(2));
+  ASSERT_TRUE(dgram.ok()) << dgram.status();
+  EXPECT_EQ(nlohmann::json::parse(*dgram),
+            nlohmann::json({{"namespace", "infra"}, {"pod", "web-0"}}));
+
+  std::ifstream log(s.log);
+  std::string line;
+  std::vector<std::string> paths;
+  while (std::getline(log, line)) paths.push_back(conformance::ParseEcho(line)->path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"/hello?delay=50ms", "/one", "/two"}));
+}
+
+TEST(EchoServer, TlsWithARunnerCertificate) {
+  absl::StatusOr<conformance::CertAuthority> ca =
+      conformance::CertAuthority::Create("echo test CA");
+  ASSERT_TRUE(ca.ok());
+  absl::StatusOr<conformance::IssuedCert> cert = ca->Issue({"abc.example.com", "*.org"});
+  ASSERT_TRUE(cert.ok());
+  EchoConfig cfg;
+  cfg.listen = {"127.0.0.1:0"};
+  cfg.tls_cert = TempPath("echo-crt");
+  cfg.tls_key = TempPath("echo-key");
+  std::ofstream(cfg.tls_cert) << cert->chain_pem;
+  std::ofstream(cfg.tls_key) << cert->key_pem;
+  cfg.ns = "infra";
+  cfg.pod = "tls-backend-0";
+  Served s = Serve(cfg);
+  int port = s.server->tcp_ports()[0];
+  std::string req = "GET / HTTP/1.1\r\nHost: abc.example.com\r\n\r\n";
+
+  Client client(PlainSocket, ca->ca_pem());
+  absl::StatusOr<Response> ok =
+      client.Http("127.0.0.1", port, true, "abc.example.com", req, absl::Seconds(5));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(conformance::ParseEcho(ok->body)->pod, "tls-backend-0");
+  EXPECT_TRUE(
+      client.Http("127.0.0.1", port, true, "second-example.org", req, absl::Seconds(5)).ok());
+  // A name the certificate does not carry, and a client trusting another CA, both fail.
+  absl::StatusOr<Response> wrong_name =
+      client.Http("127.0.0.1", port, true, "xyz.example.com", req, absl::Seconds(5));
+  EXPECT_FALSE(wrong_name.ok());
+  absl::StatusOr<conformance::CertAuthority> other = conformance::CertAuthority::Create("other");
+  Client stranger(PlainSocket, other->ca_pem());
+  EXPECT_FALSE(
+      stranger.Http("127.0.0.1", port, true, "abc.example.com", req, absl::Seconds(5)).ok());
+  std::filesystem::remove(cfg.tls_cert);
+  std::filesystem::remove(cfg.tls_key);
+}
+
+}  // namespace
+}  // namespace xgate::echo

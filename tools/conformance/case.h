@@ -1,0 +1,147 @@
+// The conformance case format (../shared/conformance/FORMAT.md, E1 to E11) as types, and
+// its parsing with yaml-cpp. Errors name the file, the line and the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace xgate::conformance {
+
+// Name/value pairs in the order written (header names keep their case).
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+struct CertificateSpec {
+  std::string name;
+  std::string ns;
+  std::vector<std::string> hosts;  // DNS names; IP literals become IP SANs
+};
+
+struct TlsBackend {
+  std::string service;
+  std::string ns;
+  std::string secret;
+};
+
+struct RedirectExpect {
+  std::optional<std::string> scheme;
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::optional<std::string> path;
+};
+
+struct RequestExpect {  // what the backend must have received
+  std::optional<std::string> path;
+  std::optional<std::string> host;
+  std::optional<std::string> method;
+  Pairs headers;
+  std::vector<std::string> absent_headers;
+};
+
+struct Expect {
+  std::optional<int> status;
+  std::optional<std::string> backend;
+  std::optional<std::string> ns;
+  RequestExpect request;
+  Pairs headers;
+  std::vector<std::string> absent_headers;
+  std::optional<RedirectExpect> redirect;
+  std::vector<std::string> mirror;
+  std::vector<std::pair<std::string, double>> weights;
+  std::vector<std::pair<std::string, double>> mirror_shares;
+  double tolerance = 0.05;
+};
+
+struct Request {
+  int line = 0;  // where it is written, for messages
+  std::string gateway_ns;
+  std::string gateway_name;
+  std::string scheme = "http";  // http | https | udp
+  std::string host;             // empty: the Gateway's address
+  std::string method = "GET";
+  std::string path = "/";
+  std::optional<int> port;
+  Pairs headers;
+  Pairs backend_response_headers;
+  int samples = 0;  // 0: a single request
+  int attempts = 1;
+  Expect expect;
+
+  int Port() const { return port.value_or(scheme == "https" ? 443 : 80); }
+  // The namespace Services in `expect` are named in.
+  std::string ExpectNamespace() const { return expect.ns.value_or(gateway_ns); }
+};
+
+struct StatusCheck {
+  int line = 0;
+  std::string kind;
+  std::string ns;  // empty for GatewayClass
+  std::string name;
+  std::string parent_ns;  // routes
+  std::string parent_name;
+  std::optional<std::string> section_name;
+  std::optional<std::string> listener;
+  std::optional<std::string> type;
+  std::optional<std::string> status;
+  std::optional<std::string> reason;
+  std::optional<int64_t> observed_generation;
+  std::optional<int64_t> attached_routes;
+  std::optional<std::vector<std::string>> supported_kinds;
+  std::optional<std::vector<std::string>> listeners;
+
+  std::string Describe() const;  // "HTTPRoute ns/name" and what is checked, for messages
+};
+
+struct ObjectRef {
+  std::string kind;
+  std::string ns;
+  std::string name;
+};
+
+struct Step {
+  int line = 0;
+  std::string apply;  // manifests, may be empty
+  int apply_line = 0;
+  std::vector<ObjectRef> deletes;
+  std::vector<StatusCheck> status;
+  std::vector<Request> requests;
+};
+
+// What base.yaml and a case have in common.
+struct Manifested {
+  std::string file;
+  std::string manifests;
+  int manifests_line = 0;  // line of the first manifest line in the file
+  std::vector<CertificateSpec> certificates;
+  std::vector<TlsBackend> tls_backends;
+};
+
+struct Base : Manifested {};
+
+struct Case : Manifested {
+  std::string name;
+  std::string feature;
+  std::string support;  // core | extended
+  std::string description;
+  std::string upstream;
+  std::vector<std::string> features;
+  std::vector<StatusCheck> status;
+  std::vector<Request> requests;
+  std::vector<Step> steps;
+};
+
+absl::StatusOr<Base> ParseBase(const std::string& text, const std::string& file);
+absl::StatusOr<Case> ParseCase(const std::string& text, const std::string& file);
+absl::StatusOr<Base> LoadBase(const std::string& path);
+absl::StatusOr<Case> LoadCase(const std::string& path);
+
+// The case files of a folder (every *.yaml directly in it except base.yaml), sorted.
+absl::StatusOr<std::vector<std::string>> CaseFiles(const std::string& dir);
+// The base for a cases folder (E1): `given`, else DIR/base.yaml, else DIR/../base.yaml.
+absl::StatusOr<std::string> FindBase(const std::string& dir, const std::string& given);
+
+}  // namespace xgate::conformance

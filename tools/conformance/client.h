@@ -1,0 +1,58 @@
+// The runner's client: HTTP/1.1 over TCP or TLS (trusting only the run's CA, SNI and
+// hostname check as Go's client does them) and UDP datagrams, one connection per request,
+// on sockets made by a factory (so they can live in the client network namespace).
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "tools/conformance/case.h"
+#include "tools/echo/http_io.h"
+
+namespace xgate::conformance {
+
+struct Response {
+  int status = 0;
+  echo::Headers headers;
+  std::string body;
+};
+
+// Makes a socket (domain, type); the network namespace it lives in is the factory's choice.
+using SocketFactory = std::function<absl::StatusOr<int>(int domain, int type)>;
+absl::StatusOr<int> PlainSocket(int domain, int type);
+
+// Go's crypto/x509 hostname rule: labels compared without case, the same number of them,
+// a "*" only as the whole leftmost label, matching any one label.
+bool MatchHostname(absl::string_view pattern, absl::string_view host);
+
+// The bytes of the request `r` sends: Host (the case's host, else the address, with the
+// port when it is not the scheme's default), the case's headers exactly as written, and
+// X-Echo-Set-Header for backendResponseHeaders.
+std::string BuildHttpRequest(const Request& r, const std::string& address);
+
+class Client {
+ public:
+  Client(SocketFactory sockets, const std::string& ca_pem);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // One request on a connection of its own. `sni` empty: none (Go sends none for IPs).
+  absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
+                                absl::string_view request, absl::Duration timeout);
+  // One datagram; the answer's payload.
+  absl::StatusOr<std::string> Udp(const std::string& ip, int port, absl::string_view payload,
+                                  absl::Duration timeout);
+
+ private:
+  absl::StatusOr<int> Connect(const std::string& ip, int port, int type, absl::Duration timeout);
+  SocketFactory sockets_;
+  SSL_CTX* tls_ = nullptr;
+};
+
+}  // namespace xgate::conformance

@@ -1,0 +1,110 @@
+// Plays case files end to end (README.md, "How a runner uses it"): one test bed, one agent
+// and the base for the whole run, then each case's objects applied, checked and removed.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "tools/conformance/case.h"
+#include "tools/conformance/certs.h"
+#include "tools/conformance/client.h"
+#include "tools/conformance/manifests.h"
+#include "tools/conformance/testbed.h"
+
+namespace xgate::conformance {
+
+struct Options {
+  std::string cases_dir;
+  std::string base_file;  // empty: found as E1 says
+  std::string only;       // one case by name
+  std::string report_file;
+  bool keep = false;
+  absl::Duration wait = absl::Seconds(60);  // E11's bound for each check
+  std::string bin_dir;                      // where xgate-agent, xgatectl, xgate-echo are
+};
+
+struct CaseResult {
+  std::string name;
+  std::string feature;
+  std::string support;
+  std::vector<std::string> features;
+  bool passed = false;
+  std::string reason;  // first difference, when failed
+};
+
+class Runner {
+ public:
+  explicit Runner(Options opts);
+  ~Runner();
+
+  // Runs every selected case, printing one line each; fails only when nothing could run.
+  absl::StatusOr<std::vector<CaseResult>> Run();
+
+ private:
+  struct Pod {
+    Service svc;
+    std::string netns;
+    std::string ip;
+    pid_t pid = -1;
+    std::string log_path;
+    bool from_case = false;
+  };
+
+  absl::Status SetUp(const Base& base);
+  void TearDown();
+  // --keep: leaves processes, namespaces and the run folder, with a script to remove them.
+  void KeepTestBed();
+  CaseResult RunCase(const std::string& file);
+  // The case's checks; the first difference, or "".
+  std::string PlayCase(const Case& c);
+
+  absl::Status IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case);
+  // Writes objects into the agent's folder (replacing same kind/namespace/name), starting
+  // echo pods for new Services.
+  absl::Status ApplyObjects(const std::vector<Object>& objects, bool from_case);
+  absl::Status DeleteObject(const ObjectRef& ref);
+  absl::Status WriteObject(const Object& o, bool from_case);
+  absl::Status StartPod(const Service& svc, bool from_case);
+  void StopPod(const std::string& key);
+  void RemoveCaseObjects();
+
+  absl::Status StartAgent();
+  // The objects the agent reports with their status (Gateways and routes; GatewayClasses
+  // when `classes`).
+  absl::StatusOr<nlohmann::json> FetchStatus(bool classes);
+  std::string AgentProblem();  // non-empty when the agent is not running
+
+  std::string CheckStatusList(const std::vector<StatusCheck>& checks);
+  std::string CheckRequest(const Request& r);
+  // One request or datagram; the difference, and the key of the Service that answered.
+  std::string TryOnce(const Request& r, bool check_mirrors, std::string* answered);
+  std::string TakeSamples(const Request& r);
+  std::string GatewayAddress(const Request& r, std::string* address);
+  std::string PodLogPath(const std::string& ns, const std::string& svc);
+  // Requests with `path` a pod's log gained after byte `offset`.
+  int CountLogged(const std::string& log, size_t offset, const std::string& path);
+
+  Options opts_;
+  std::string suffix_;
+  std::string run_dir_, manifests_dir_, admin_socket_, pin_root_;
+  std::unique_ptr<TestBed> bed_;
+  std::optional<CertAuthority> ca_;
+  std::unique_ptr<Client> client_;
+  pid_t agent_pid_ = -1;
+  int agent_starts_ = 0;
+  std::vector<TlsBackend> tls_backends_;
+  std::map<std::string, IssuedCert> issued_;      // "ns/secret"
+  std::map<std::string, Pod> pods_;               // "ns/service"
+  std::map<std::string, Object> objects_;         // Object::Key() -> object, as written
+  std::set<std::string> case_objects_;            // keys written by the current case
+  std::map<std::string, std::string> addresses_;  // "ns/gateway" -> address
+};
+
+}  // namespace xgate::conformance

@@ -1,0 +1,297 @@
+#include "tools/echo/echo.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::echo {
+
+nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod) {
+  nlohmann::json headers = nlohmann::json::object();
+  std::string host;
+  for (const Header& h : req.headers) {
+    if (HeaderNameEquals(h.name, "Host")) {
+      if (host.empty()) host = h.value;
+      continue;
+    }
+    headers[CanonicalHeaderKey(h.name)].push_back(h.value);
+  }
+  return {{"path", req.second}, {"host", host},    {"method", req.first}, {"proto", req.third},
+          {"headers", headers}, {"namespace", ns}, {"pod", pod}};
+}
+
+Headers ParseEchoSetHeader(absl::string_view value) {
+  Headers out;
+  for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    size_t colon = pair.find(':');
+    if (colon == absl::string_view::npos) continue;
+    std::string name(absl::StripAsciiWhitespace(pair.substr(0, colon)));
+    std::string val(absl::StripAsciiWhitespace(pair.substr(colon + 1)));
+    if (name.empty()) continue;
+    bool merged = false;
+    for (Header& h : out) {
+      if (HeaderNameEquals(h.name, name)) {
+        h.value += "," + val;
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) out.push_back({name, val});
+  }
+  return out;
+}
+
+std::optional<std::string> QueryParam(absl::string_view target, absl::string_view key) {
+  size_t q = target.find('?');
+  if (q == absl::string_view::npos) return std::nullopt;
+  absl::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  for (absl::string_view kv : absl::StrSplit(query, '&')) {
+    size_t eq = kv.find('=');
+    absl::string_view k = kv.substr(0, eq);
+    if (k != key) continue;
+    return std::string(eq == absl::string_view::npos ? "" : kv.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<absl::Duration> RequestDelay(absl::string_view target) {
+  std::optional<std::string> v = QueryParam(target, "delay");
+  if (!v.has_value()) return absl::ZeroDuration();
+  absl::Duration d;
+  if (!absl::ParseDuration(*v, &d) || d < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("bad delay: ", *v));
+  }
+  return d;
+}
+
+std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_view pod,
+                         bool keep_alive) {
+  std::string body = EchoJson(req, ns, pod).dump();
+  std::string out = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+                                 "Content-Length: ", body.size(), "\r\n");
+  bool found = false;
+  std::string set = JoinedHeader(req.headers, "X-Echo-Set-Header", &found);
+  if (found) {
+    for (const Header& h : ParseEchoSetHeader(set))
+      absl::StrAppend(&out, h.name, ": ", h.value, "\r\n");
+  }
+  if (!keep_alive) out += "Connection: close\r\n";
+  out += "\r\n";
+  if (req.first != "HEAD") out += body;
+  return out;
+}
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view addr) {
+  size_t colon = addr.rfind(':');
+  int port = 0;
+  if (colon == absl::string_view::npos || !absl::SimpleAtoi(addr.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("want ADDR:PORT, got ", addr));
+  }
+  std::string host(addr.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  return std::make_pair(host, port);
+}
+
+namespace {
+
+absl::StatusOr<int> BindSocket(absl::string_view addr, int type, int* bound_port) {
+  absl::StatusOr<std::pair<std::string, int>> hp = SplitHostPort(addr);
+  if (!hp.ok()) return hp.status();
+  sockaddr_storage ss{};
+  socklen_t len;
+  int family;
+  if (hp->first.find(':') != std::string::npos) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(hp->second);
+    if (inet_pton(AF_INET6, hp->first.c_str(), &s6->sin6_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("bad address ", addr));
+    }
+    len = sizeof *s6;
+    family = AF_INET6;
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(hp->second);
+    if (inet_pton(AF_INET, hp->first.c_str(), &s4->sin_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("bad address ", addr));
+    }
+    len = sizeof *s4;
+    family = AF_INET;
+  }
+  int fd = socket(family, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+      (type == SOCK_STREAM && listen(fd, 512) != 0)) {
+    std::string err = std::strerror(errno);
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("bind ", addr, ": ", err));
+  }
+  sockaddr_storage got{};
+  socklen_t got_len = sizeof got;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
+  *bound_port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
+                                        : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
+  return fd;
+}
+
+bool KeepAlive(const Message& req) {
+  std::string conn = absl::AsciiStrToLower(JoinedHeader(req.headers, "Connection"));
+  if (req.third == "HTTP/1.0") return absl::StrContains(conn, "keep-alive");
+  return !absl::StrContains(conn, "close");
+}
+
+}  // namespace
+
+EchoServer::~EchoServer() {
+  for (int fd : tcp_fds_) close(fd);
+  for (int fd : udp_fds_) close(fd);
+  if (log_fd_ >= 0) close(log_fd_);
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
+}
+
+absl::Status EchoServer::Start() {
+  if (config_.tls_cert.empty() != config_.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (!config_.tls_cert.empty()) {
+    tls_ = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(tls_, config_.tls_cert.c_str()) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot load certificate ", config_.tls_cert));
+    }
+    if (SSL_CTX_use_PrivateKey_file(tls_, config_.tls_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(tls_) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot load key ", config_.tls_key));
+    }
+  }
+  if (!config_.log_path.empty()) {
+    log_fd_ = open(config_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd_ < 0) return absl::UnavailableError(absl::StrCat("cannot open ", config_.log_path));
+  }
+  for (const std::string& a : config_.listen) {
+    int port = 0;
+    absl::StatusOr<int> fd = BindSocket(a, SOCK_STREAM, &port);
+    if (!fd.ok()) return fd.status();
+    tcp_fds_.push_back(*fd);
+    tcp_ports_.push_back(port);
+  }
+  for (const std::string& a : config_.udp) {
+    int port = 0;
+    absl::StatusOr<int> fd = BindSocket(a, SOCK_DGRAM, &port);
+    if (!fd.ok()) return fd.status();
+    udp_fds_.push_back(*fd);
+  }
+  if (!config_.ready_file.empty()) {
+    std::ofstream(config_.ready_file) << "ready\n";
+  }
+  return absl::OkStatus();
+}
+
+void EchoServer::Serve() {
+  std::vector<std::thread> loops;
+  for (int fd : tcp_fds_) loops.emplace_back([this, fd] { AcceptLoop(fd); });
+  for (int fd : udp_fds_) loops.emplace_back([this, fd] { UdpLoop(fd); });
+  for (std::thread& t : loops) t.join();
+}
+
+void EchoServer::AcceptLoop(int lfd) {
+  for (;;) {
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
+      spdlog::error("accept: {}", std::strerror(errno));
+      return;
+    }
+    std::thread([this, fd] { HandleConnection(fd); }).detach();
+  }
+}
+
+void EchoServer::UdpLoop(int fd) {
+  std::string answer = nlohmann::json{{"namespace", config_.ns}, {"pod", config_.pod}}.dump();
+  char buf[65536];
+  for (;;) {
+    sockaddr_storage from{};
+    socklen_t len = sizeof from;
+    ssize_t n = recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("recvfrom: {}", std::strerror(errno));
+      return;
+    }
+    sendto(fd, answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+  }
+}
+
+void EchoServer::HandleConnection(int fd) {
+  timeval tv{.tv_sec = 120, .tv_usec = 0};  // an idle keep-alive connection ends after this
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    ssl = SSL_new(tls_);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) != 1) {
+      SSL_free(ssl);
+      close(fd);
+      return;
+    }
+  }
+  Stream s(fd, ssl);
+  for (;;) {
+    absl::StatusOr<Message> req = ReadHead(s);
+    if (!req.ok()) return;
+    if (absl::Status st = ReadBody(s, *req, false); !st.ok()) {
+      s.WriteAll("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+          .IgnoreError();
+      return;
+    }
+    Log(*req);
+    absl::StatusOr<absl::Duration> delay = RequestDelay(req->second);
+    if (!delay.ok()) {
+      s.WriteAll("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+          .IgnoreError();
+      return;
+    }
+    if (*delay > absl::ZeroDuration()) absl::SleepFor(*delay);
+    bool keep = KeepAlive(*req);
+    if (!s.WriteAll(EchoResponse(*req, config_.ns, config_.pod, keep)).ok() || !keep) {
+      s.Shutdown();
+      return;
+    }
+  }
+}
+
+void EchoServer::Log(const Message& req) {
+  if (log_fd_ < 0) return;
+  nlohmann::json line = EchoJson(req, config_.ns, config_.pod);
+  line["time"] = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  std::string text = line.dump() + "\n";
+  std::lock_guard<std::mutex> lock(log_mu_);
+  // One write per line with O_APPEND, so a reader never sees half a line from us.
+  if (write(log_fd_, text.data(), text.size()) < 0) spdlog::warn("log write failed");
+}
+
+}  // namespace xgate::echo

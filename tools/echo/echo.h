@@ -1,0 +1,80 @@
+// The conformance echo backend: answers every HTTP request 200 with a JSON description of
+// what it received (FORMAT.md, "The echo backend" and E4), every UDP datagram with its
+// namespace and pod, optionally over TLS, and logs each request it saw as a JSON line.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "tools/echo/http_io.h"
+
+namespace xgate::echo {
+
+struct EchoConfig {
+  std::vector<std::string> listen;  // ADDR:PORT, TCP
+  std::vector<std::string> udp;     // ADDR:PORT
+  std::string tls_cert;             // PEM chain file; with tls_key, every TCP port speaks TLS
+  std::string tls_key;
+  std::string ns;
+  std::string pod;
+  std::string log_path;    // one JSON line per request received
+  std::string ready_file;  // written once every socket is bound
+};
+
+// The JSON body for a request: path, host, method, proto, headers (canonical names, values
+// in the order received; Host is reported as `host`, as Go does), namespace, pod.
+nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod);
+
+// Response headers asked for with X-Echo-Set-Header ("Name:Value,Name2:Value2"): the
+// name's case kept, a name given twice gets one header with the values joined by ",".
+Headers ParseEchoSetHeader(absl::string_view value);
+
+// The value of query parameter `key` in a request target, if present.
+std::optional<std::string> QueryParam(absl::string_view target, absl::string_view key);
+
+// How long to wait before answering: the `delay` query parameter (Go duration syntax).
+absl::StatusOr<absl::Duration> RequestDelay(absl::string_view target);
+
+// The whole HTTP/1.1 response for a request (status line, headers, body).
+std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_view pod,
+                         bool keep_alive);
+
+// Parses "ADDR:PORT" ("[v6]:PORT" too) into a socket address.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view addr);
+
+class EchoServer {
+ public:
+  explicit EchoServer(EchoConfig config) : config_(std::move(config)) {}
+  ~EchoServer();
+  // Binds every socket (then writes ready_file); the caller then calls Serve().
+  absl::Status Start();
+  // Accepts and answers until the process ends.
+  void Serve();
+  // The TCP ports actually bound, in the order of config.listen (useful with port 0).
+  const std::vector<int>& tcp_ports() const { return tcp_ports_; }
+
+ private:
+  void AcceptLoop(int lfd);
+  void UdpLoop(int fd);
+  void HandleConnection(int fd);
+  void Log(const Message& req);
+
+  EchoConfig config_;
+  SSL_CTX* tls_ = nullptr;
+  std::vector<int> tcp_fds_;
+  std::vector<int> udp_fds_;
+  std::vector<int> tcp_ports_;
+  int log_fd_ = -1;
+  std::mutex log_mu_;
+};
+
+}  // namespace xgate::echo
