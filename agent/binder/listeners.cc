@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "agent/binder/age.h"
+#include "agent/binder/hostnames.h"
 #include "agent/binder/references.h"
 
 namespace xgate::binder {
@@ -64,6 +65,23 @@ std::map<size_t, std::string> FindConflicts(const model::Gateway& gw) {
     }
   }
   return conflicts;
+}
+
+// HTTPS listeners on one port whose hostnames overlap ("*.example.com" and
+// "foo.example.com"; no hostname overlaps every other): index -> one listener it overlaps.
+std::map<size_t, std::string> FindOverlappingTls(const model::Gateway& gw) {
+  std::map<size_t, std::string> out;
+  for (size_t i = 0; i < gw.listeners.size(); ++i) {
+    for (size_t j = 0; j < gw.listeners.size(); ++j) {
+      const auto& a = gw.listeners[i];
+      const auto& b = gw.listeners[j];
+      if (i == j || a.protocol != "HTTPS" || b.protocol != "HTTPS" || a.port != b.port) continue;
+      std::vector<std::string> other;
+      if (b.hostname && !b.hostname->empty()) other.push_back(*b.hostname);
+      if (IntersectHostnames(a.hostname, other).intersects && !out.count(i)) out[i] = b.name;
+    }
+  }
+  return out;
 }
 
 // Route kinds a listener supports, and whether every kind it asked for is one of them.
@@ -200,6 +218,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     }
 
     std::map<size_t, std::string> conflicts = FindConflicts(gw);
+    std::map<size_t, std::string> overlapping = FindOverlappingTls(gw);
     int valid = 0;
     std::vector<std::string> invalid_names;
     for (size_t i = 0; i < gw.listeners.size(); ++i) {
@@ -268,6 +287,14 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
           "Conflicted", !v.conflict.empty(), v.conflict.empty() ? "NoConflicts" : v.conflict,
           v.conflict.empty() ? "No conflicts" : "listener conflicts with another listener", gen,
           options.now));
+      if (auto o = overlapping.find(i); o != overlapping.end()) {
+        // Negative polarity: present only when True (GEP-3567).
+        conds.push_back(MakeCondition("OverlappingTLSConfig", true, "OverlappingHostnames",
+                                      "hostname overlaps listener " + o->second +
+                                          " on the same port: connection coalescing may send "
+                                          "requests to the wrong listener",
+                                      gen, options.now));
+      }
       state.listeners.push_back(std::move(ls));
     }
 

@@ -198,6 +198,25 @@ TEST(ListenerStatus, HostnameConflict) {
   EXPECT_EQ(Cond(b->Gateway("default", "gw")->conditions, "Accepted"), "True/ListenersNotValid");
 }
 
+TEST(ListenerStatus, OverlappingTlsConfig) {
+  // The spec's example: A foo.example.com, B foo.example.org, C *.example.com.
+  auto https = [](const std::string& name, const std::string& host) {
+    return "  - {name: " + name + ", port: 443, protocol: HTTPS, hostname: \"" + host +
+           "\", tls: {certificateRefs: [{name: cert}]}}\n";
+  };
+  auto b =
+      BindYaml({kClasses, Gateway(https("a", "foo.example.com") + https("b", "foo.example.org") +
+                                  https("c", "*.example.com")) +
+                              "---\n" + CertSecret("default", "cert")});
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "a")->conditions, "OverlappingTLSConfig"),
+            "True/OverlappingHostnames");
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "c")->conditions, "OverlappingTLSConfig"),
+            "True/OverlappingHostnames");
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "b")->conditions, "OverlappingTLSConfig"), "missing");
+  // A warning, not a refusal.
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "a")->conditions, "Programmed"), "True/Programmed");
+}
+
 TEST(ListenerStatus, SupportedKindsPerProtocol) {
   auto b = BindYaml({kClasses, Gateway("  - {name: http, port: 80, protocol: HTTP}\n"
                                        "  - {name: tcp, port: 5432, protocol: TCP}\n"
