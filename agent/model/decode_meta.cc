@@ -1,4 +1,7 @@
 #include <arpa/inet.h>
+#include <re2/re2.h>
+
+#include <cctype>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -16,8 +19,9 @@ void CheckLabelKey(const std::string& path, const std::string& key) {
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (slash != std::string::npos) CheckDnsSubdomain(path, key.substr(0, slash));
   bool ok =
-      !name.empty() && name.size() <= 63 && std::isalnum(name.front()) &&
-      std::isalnum(name.back()) &&
+      !name.empty() && name.size() <= 63 &&
+      std::isalnum(static_cast<unsigned char>(name.front())) &&
+      std::isalnum(static_cast<unsigned char>(name.back())) &&
       name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
           std::string::npos;
   if (!ok) {
@@ -27,12 +31,38 @@ void CheckLabelKey(const std::string& path, const std::string& key) {
   }
 }
 
+void CheckLabelValue(const std::string& path, const std::string& value) {
+  static const RE2 re("(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?");
+  if (value.size() > 63 || !RE2::FullMatch(value, re)) {
+    throw DecodeError(path, absl::StrCat("Invalid value: \"", value,
+                                         "\": a label value must be at most 63 alphanumeric "
+                                         "characters, '-', '_' or '.', starting and ending with "
+                                         "an alphanumeric character"));
+  }
+}
+
+// Service names are RFC 1035 labels: they become DNS names.
+void CheckServiceName(const std::string& path, const std::string& value) {
+  CheckDnsLabel(path, value);
+  if (!std::isalpha(static_cast<unsigned char>(value[0]))) {
+    throw DecodeError(path, absl::StrCat("Invalid value: \"", value,
+                                         "\": a Service name must start with a letter "
+                                         "(RFC 1035 label)"));
+  }
+}
+
 }  // namespace
 
 void DecodeMeta(const Node& root, Kind kind, ObjectMeta& meta) {
   Node md = root.Child("metadata");
   meta.name = md.Str("name");
-  CheckDnsSubdomain(md.PathOf("name"), meta.name);
+  if (kind == Kind::kNamespace) {
+    CheckDnsLabel(md.PathOf("name"), meta.name);
+  } else if (kind == Kind::kService) {
+    CheckServiceName(md.PathOf("name"), meta.name);
+  } else {
+    CheckDnsSubdomain(md.PathOf("name"), meta.name);
+  }
   if (ClusterScoped(kind)) {
     meta.ns.clear();
     md.json().erase("namespace");
@@ -48,7 +78,7 @@ void DecodeMeta(const Node& root, Kind kind, ObjectMeta& meta) {
   for (const auto& [k, v] : meta.labels) {
     std::string p = md.PathOf("labels") + "." + k;
     CheckLabelKey(p, k);
-    CheckLength(p, v, 63);
+    CheckLabelValue(p, v);
   }
   meta.annotations = md.StrMap("annotations");
   meta.generation = md.IntOr("generation", 1, 1, INT64_MAX);

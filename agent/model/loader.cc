@@ -325,6 +325,11 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
+    // Symlinked folders are followed (ConfigMap mounts use them); a cycle stops here.
+    if (it.depth() >= 16 && it->is_directory()) {
+      it.disable_recursion_pending();
+      continue;
+    }
     std::string ext = p.extension().string();
     if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
       files.push_back(p);

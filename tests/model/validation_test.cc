@@ -259,6 +259,12 @@ TEST(Validation, CoreAndGrants) {
        "endpoints[0].addresses[0]", "valid IPv4 address"},
       {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  labels:\n    team: 7  #!\n",
        "metadata.labels.team", "must be a string"},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  labels:\n    team: \"-x\"  #!\n",
+       "metadata.labels.team", "label value"},
+      {"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a.b  #!\n", "metadata.name",
+       "RFC 1123 label"},
+      {"apiVersion: v1\nkind: Service\nmetadata:\n  name: 1svc  #!\n", "metadata.name",
+       "must start with a letter"},
   };
   for (const auto& [yaml, field, message] : cases) {
     SCOPED_TRACE(yaml);
