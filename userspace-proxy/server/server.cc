@@ -32,7 +32,7 @@ void Server::Stop() {
 
 absl::Status Server::Apply(const api::L7Config& proto) {
   std::lock_guard lock(apply_mutex_);
-  auto config = Config::Build(proto, offer_h2_);
+  auto config = Config::Build(proto, options_.http2);
   if (!config.ok()) {
     spdlog::error("config generation {} rejected, keeping generation {}: {}", proto.generation(),
                   config_.load() ? config_.load()->generation() : 0, config.status().ToString());

@@ -32,12 +32,9 @@ class Server {
   std::shared_ptr<const Config> config() const { return config_.load(); }
   uint64_t config_version() const { return version_.load(std::memory_order_acquire); }
   const ServerOptions& options() const { return options_; }
-  // Total idle pooled upstream connections (tests; approximate while serving).
-  bool offer_h2() const { return offer_h2_; }
 
  private:
   ServerOptions options_;
-  bool offer_h2_ = false;
   std::atomic<std::shared_ptr<const Config>> config_;
   std::atomic<uint64_t> version_{0};
   std::mutex apply_mutex_;  // one Apply at a time (never taken on the request path)

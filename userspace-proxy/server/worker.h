@@ -21,6 +21,7 @@ struct ServerOptions {
   int workers = 1;
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
   std::chrono::milliseconds header_timeout{15000};  // a started head must complete within
+  bool http2 = true;  // offer h2 by ALPN on HTTPS ports
   UpstreamOptions upstream;
 };
 

@@ -1,0 +1,401 @@
+#include "userspace-proxy/server/exchange.h"
+
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/routing/router.h"
+#include "userspace-proxy/server/mirror.h"
+
+namespace xgate::proxy {
+namespace {
+
+constexpr size_t kHighWater = UpstreamPool::kHighWater;
+constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept to retry a stale connection
+constexpr int kMaxConnectAttempts = 3;
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::vector<http::Header> ToHeaders(std::span<const http::HeaderView> views) {
+  std::vector<http::Header> headers;
+  headers.reserve(views.size());
+  for (const auto& view : views) {
+    headers.push_back({std::string(view.name), std::string(view.value)});
+  }
+  return headers;
+}
+
+}  // namespace
+
+Exchange::Exchange(Worker& worker, ExchangeOwner& owner)
+    : worker_(worker), owner_(owner), started_(Clock::now()) {}
+
+Exchange::~Exchange() {
+  EventLoop& loop = worker_.loop();
+  loop.CancelTimer(request_timer_);
+  loop.CancelTimer(backend_timer_);
+  if (upstream_) worker_.upstreams().Release(upstream_, false);
+  for (Mirror* mirror : mirrors_) mirror->Detach();
+}
+
+void Exchange::Start(ExchangeRequest request) {
+  request_ = std::move(request);
+  request_done_ = !request_.has_body;
+  log_.client = request_.client;
+  log_.protocol = request_.protocol;
+  log_.method = request_.head.method;
+  log_.authority = request_.head.host;
+  log_.path = request_.head.path;
+  Route();
+}
+
+void Exchange::Route() {
+  config_ = worker_.config();
+  const Config& config = *config_;
+  http::RequestHead& head = request_.head;
+
+  routing::MatchInput input;
+  input.local_address = request_.local_ip;
+  input.local_port = request_.local_port;
+  input.sni = request_.sni;
+  input.request = &head;
+  routing::RouteDecision decision = config.table().Match(input);
+  if (decision.route) {
+    log_.route =
+        decision.route->route->route_namespace() + "/" + decision.route->route->route_name();
+    log_.rule_index = static_cast<int>(decision.route->route->rule_index());
+  }
+  switch (decision.outcome) {
+    case routing::RouteDecision::Outcome::kNoPort:
+    case routing::RouteDecision::Outcome::kNoListener:
+    case routing::RouteDecision::Outcome::kNotFound:
+      Reply(404, "no route\n", "no route");
+      return;
+    case routing::RouteDecision::Outcome::kNoBackend:
+      Reply(500, "no valid backend\n", "no valid backend");
+      return;
+    case routing::RouteDecision::Outcome::kRouted:
+      break;
+  }
+  const routing::CompiledRoute& compiled = *decision.route;
+  const api::Route& route = *compiled.route;
+
+  routing::RequestContext context;
+  context.scheme = request_.tls ? "https" : "http";
+  context.listener_port = request_.local_port;
+  context.client_address = request_.client_ip;
+  if (route.match().path().type() == api::PathMatch::PATH_PREFIX) {
+    context.matched_prefix = route.match().path().value();
+  }
+  EventLoop& loop = worker_.loop();
+  if (route.request_timeout_ms() > 0) {
+    request_timer_ = loop.AddTimer(std::chrono::milliseconds(route.request_timeout_ms()), [this] {
+      request_timer_ = 0;
+      Fail(504, "request timeout");
+    });
+  }
+
+  filters_ = routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng());
+  if (filters_.redirect) {
+    log_.status = filters_.redirect->status;
+    http::ResponseHead response;
+    response.status = filters_.redirect->status;
+    response.headers.Set("Location", filters_.redirect->location);
+    response_started_ = true;
+    owner_.ResponseHead(response, ResponseBody::kContentLength, 0);
+    owner_.ResponseEnd({});
+    Finish();
+    return;
+  }
+  const api::WeightedCluster* backend = routing::PickBackend(compiled, worker_.rng());
+  if (backend == nullptr || backend->cluster().empty()) {
+    Reply(500, "no valid backend\n", "invalid backend");
+    return;
+  }
+  routing::FilterOutcome backend_filters =
+      routing::ApplyRequestFilters(backend->filters(), context, head, worker_.rng());
+  for (auto& name : backend_filters.mirror_clusters) filters_.mirror_clusters.push_back(name);
+  for (auto* modifier : backend_filters.response_modifiers) {
+    filters_.response_modifiers.push_back(modifier);
+  }
+  cluster_ = backend->cluster();
+  log_.cluster = cluster_;
+  endpoints_ = config.cluster(cluster_);
+  if (endpoints_ == nullptr || endpoints_->endpoints.empty()) {
+    Reply(503, "no healthy upstream\n", "no endpoints");
+    return;
+  }
+
+  http::StripHopByHop(head.headers);
+  head.headers.Remove("Content-Length");
+  routing::ApplyForwardedHeaders(context, head);
+  if (request_.content_length) {
+    head.headers.Set("Content-Length", std::to_string(*request_.content_length));
+  } else if (request_.has_body) {
+    head.headers.Set("Transfer-Encoding", "chunked");
+    chunked_upstream_ = true;
+  }
+  std::string bytes;
+  http::AppendRequestHead(head, &bytes);
+
+  for (const std::string& mirror_cluster : filters_.mirror_clusters) {
+    const ClusterEndpoints* endpoints = config.cluster(mirror_cluster);
+    if (endpoints == nullptr) continue;
+    http::RequestHead copy = head;
+    copy.headers.Set("Connection", "close");
+    std::string mirror_head;
+    http::AppendRequestHead(copy, &mirror_head);
+    if (Mirror* mirror = Mirror::Start(worker_, mirror_cluster, *endpoints, mirror_head)) {
+      mirrors_.push_back(mirror);
+    }
+  }
+
+  forwarding_ = true;
+  replay_ = bytes;
+  upstream_started_ = Clock::now();
+  if (route.backend_request_timeout_ms() > 0) {
+    backend_timer_ =
+        loop.AddTimer(std::chrono::milliseconds(route.backend_request_timeout_ms()), [this] {
+          backend_timer_ = 0;
+          Fail(504, "backend request timeout");
+        });
+  }
+  ConnectUpstream(std::move(bytes));
+}
+
+bool Exchange::ConnectUpstream(std::string pending) {
+  std::string error;
+  upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
+                                          /*allow_reuse=*/!retried_stale_, &error);
+  if (upstream_ == nullptr) {
+    Fail(tried_.empty() ? 503 : 502, "upstream connect failed: " + error);
+    return false;
+  }
+  tried_.push_back(upstream_->endpoint());
+  log_.endpoint = upstream_->endpoint();
+  upstream_->parser().ExpectResponseTo(request_.head.method);
+  upstream_->Send(pending);
+  return true;
+}
+
+void Exchange::SendUpstream(std::string_view bytes) {
+  if (replay_complete_) {
+    if (replay_.size() + bytes.size() <= kMaxReplay) {
+      replay_.append(bytes);
+    } else {
+      replay_complete_ = false;
+      replay_.clear();
+    }
+  }
+  for (Mirror* mirror : mirrors_) mirror->Send(bytes);
+  if (upstream_) upstream_->Send(bytes);
+}
+
+void Exchange::RequestData(std::string_view data) {
+  log_.bytes_in += data.size();
+  if (!forwarding_ || finished_ || data.empty()) return;
+  if (chunked_upstream_) {
+    std::string chunk;
+    http::AppendChunk(data, &chunk);
+    SendUpstream(chunk);
+  } else {
+    SendUpstream(data);
+  }
+}
+
+void Exchange::RequestEnd(const std::vector<http::Header>& trailers) {
+  if (request_done_) return;
+  request_done_ = true;
+  if (forwarding_ && !finished_ && chunked_upstream_) {
+    std::string last;
+    http::AppendLastChunk(trailers, &last);
+    SendUpstream(last);
+  }
+}
+
+bool Exchange::request_paused() const {
+  return upstream_ && upstream_->pending_output() >= kHighWater;
+}
+
+void Exchange::Reply(int status, std::string_view body, std::string error) {
+  if (finished_) return;
+  if (response_started_) {
+    log_.error = std::move(error);
+    owner_.ResponseAbort();
+    Finish();
+    return;
+  }
+  forwarding_ = false;
+  if (upstream_) DetachUpstream(false);
+  log_.status = status;
+  log_.error = std::move(error);
+  log_.bytes_out = body.size();
+  http::ResponseHead response;
+  response.status = status;
+  if (!body.empty()) response.headers.Set("Content-Type", "text/plain");
+  response_started_ = true;
+  owner_.ResponseHead(response, ResponseBody::kContentLength, body.size());
+  if (!body.empty()) owner_.ResponseData(body);
+  owner_.ResponseEnd({});
+  Finish();
+}
+
+void Exchange::Fail(int status, std::string error) {
+  if (finished_) return;
+  if (upstream_) DetachUpstream(false);
+  std::string body(http::ReasonPhrase(status));
+  Reply(status, body.empty() ? body : body + "\n", std::move(error));
+}
+
+void Exchange::ClientGone(std::string why) {
+  if (finished_) return;
+  forwarding_ = false;
+  if (upstream_) DetachUpstream(false);
+  if (log_.error.empty()) log_.error = std::move(why);
+  finished_ = true;
+  log_.duration_ms = MillisSince(started_);
+  AccessLog::Write(log_);
+}
+
+void Exchange::DetachUpstream(bool reusable) {
+  UpstreamConnection* upstream = upstream_;
+  upstream_ = nullptr;
+  worker_.loop().CancelTimer(backend_timer_);
+  backend_timer_ = 0;
+  if (upstream) worker_.upstreams().Release(upstream, reusable);
+}
+
+void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
+  if (&upstream != upstream_) return;
+  std::string pending = upstream.TakeUnsent();
+  upstream_ = nullptr;
+  if (static_cast<int>(tried_.size()) < kMaxConnectAttempts &&
+      tried_.size() < endpoints_->endpoints.size()) {
+    spdlog::debug("upstream {} connect {}; retrying another endpoint", upstream.endpoint(),
+                  timed_out ? "timed out" : "failed");
+    ConnectUpstream(std::move(pending));
+    return;
+  }
+  Fail(timed_out ? 504 : 502,
+       std::string("upstream connect ") + (timed_out ? "timeout" : "failed"));
+}
+
+void Exchange::OnUpstreamDrained(UpstreamConnection&) { owner_.RequestBodyDrained(); }
+
+void Exchange::ResumeResponse() {
+  if (upstream_) upstream_->SetReadPaused(false);
+}
+
+void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+  if (&upstream != upstream_) return;
+  bool more = true;
+  while (more) {
+    http::Step step = upstream.parser().Parse(upstream.input().view());
+    switch (step.kind) {
+      case http::StepKind::kNeedMore:
+        upstream.input().Consume(step.consumed);
+        more = false;
+        break;
+      case http::StepKind::kHeadComplete:
+        if (upstream.parser().head().status < 200) {
+          interim_ = true;  // 1xx: a 100 Continue was answered to the client already
+        } else {
+          OnResponseHead(upstream);
+        }
+        upstream.input().Consume(step.consumed);
+        break;
+      case http::StepKind::kBodyData:
+        log_.bytes_out += step.body.size();
+        owner_.ResponseData(step.body);
+        upstream.input().Consume(step.consumed);
+        break;
+      case http::StepKind::kMessageComplete:
+        if (interim_) {
+          interim_ = false;
+          upstream.input().Consume(step.consumed);
+          upstream.parser().ExpectResponseTo(request_.head.method);
+          break;
+        }
+        {
+          std::vector<http::Header> trailers = ToHeaders(upstream.parser().trailers());
+          upstream.input().Consume(step.consumed);
+          OnResponseComplete(upstream, trailers);
+        }
+        return;
+      case http::StepKind::kError:
+        worker_.upstreams().Report(upstream.endpoint(), true);
+        Fail(502, "bad upstream response: " +
+                      std::string(http::ParseErrorName(upstream.parser().error())));
+        return;
+    }
+  }
+  if (eof) {
+    http::Step step = upstream.parser().OnEof();
+    if (step.kind == http::StepKind::kMessageComplete && response_started_) {
+      upstream_keep_alive_ = false;
+      OnResponseComplete(upstream, {});
+      return;
+    }
+    bool nothing_received = !response_started_ && !interim_ && upstream.input().empty();
+    if (nothing_received && upstream.reused() && replay_complete_ && !retried_stale_) {
+      // The pooled connection was closed by the upstream as we reused it: use a new one.
+      retried_stale_ = true;
+      DetachUpstream(false);
+      tried_.clear();
+      ConnectUpstream(replay_);
+      return;
+    }
+    worker_.upstreams().Report(upstream.endpoint(), true);
+    Fail(502, error ? "upstream reset" : "upstream closed early");
+    return;
+  }
+  if (upstream_ && owner_.ResponseBuffered() >= kHighWater) upstream_->SetReadPaused(true);
+}
+
+void Exchange::OnResponseHead(UpstreamConnection& upstream) {
+  const http::ResponseHeadView& view = upstream.parser().head();
+  http::ResponseHead response = http::ToResponseHead(view);
+  upstream_keep_alive_ = view.keep_alive;
+  log_.status = response.status;
+  log_.upstream_duration_ms = MillisSince(upstream_started_);
+  worker_.upstreams().Report(upstream.endpoint(), response.status >= 500);
+  routing::ApplyResponseFilters(filters_, response);
+  http::StripHopByHop(response.headers);
+  ResponseBody body = ResponseBody::kNone;
+  if (view.framing == http::BodyFraming::kContentLength) {
+    body = ResponseBody::kContentLength;
+    response.headers.Remove("Content-Length");
+  } else if (view.framing != http::BodyFraming::kNone) {
+    body = ResponseBody::kStream;
+    response.headers.Remove("Content-Length");
+  }
+  response_started_ = true;
+  owner_.ResponseHead(response, body, view.content_length);
+}
+
+void Exchange::OnResponseComplete(UpstreamConnection& upstream,
+                                  const std::vector<http::Header>& trailers) {
+  // Reusable only when the upstream read the whole request and said nothing more.
+  bool reusable = upstream_keep_alive_ && request_done_ && upstream.input().empty();
+  forwarding_ = false;
+  DetachUpstream(reusable);
+  owner_.ResponseEnd(trailers);
+  Finish();
+}
+
+void Exchange::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  forwarding_ = false;
+  EventLoop& loop = worker_.loop();
+  loop.CancelTimer(request_timer_);
+  loop.CancelTimer(backend_timer_);
+  request_timer_ = backend_timer_ = 0;
+  for (Mirror* mirror : mirrors_) mirror->Detach();
+  mirrors_.clear();
+  log_.duration_ms = MillisSince(started_);
+  AccessLog::Write(log_);
+  owner_.ExchangeFinished();
+}
+
+}  // namespace xgate::proxy

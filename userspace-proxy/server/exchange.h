@@ -1,0 +1,122 @@
+// One request/response exchange, independent of the downstream protocol: route, filters,
+// redirect or local answer, upstream connection with retries, response filters, mirrors,
+// timeouts and the access log line. The HTTP/1.1 connection and each HTTP/2 stream own one
+// per request and do their own framing through ExchangeOwner.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "userspace-proxy/http/message.h"
+#include "userspace-proxy/routing/filters.h"
+#include "userspace-proxy/server/access_log.h"
+#include "userspace-proxy/server/worker.h"
+
+namespace xgate::proxy {
+
+class Mirror;
+
+// How a response body follows its head.
+enum class ResponseBody { kNone, kContentLength, kStream };
+
+class ExchangeOwner {
+ public:
+  virtual ~ExchangeOwner() = default;
+  // The response head: filters applied, hop-by-hop fields removed, no framing field set.
+  virtual void ResponseHead(http::ResponseHead& head, ResponseBody body,
+                            uint64_t content_length) = 0;
+  virtual void ResponseData(std::string_view data) = 0;
+  virtual void ResponseEnd(const std::vector<http::Header>& trailers) = 0;
+  // The response cannot be completed after its head went out: cut the downstream.
+  virtual void ResponseAbort() = 0;
+  // Response bytes queued toward the client, for backpressure.
+  virtual size_t ResponseBuffered() const = 0;
+  // The upstream took the queued request body: the client may send more.
+  virtual void RequestBodyDrained() = 0;
+  // The exchange is over (after ResponseEnd or ResponseAbort). Do not destroy the exchange
+  // from inside this call; defer it.
+  virtual void ExchangeFinished() = 0;
+};
+
+struct ExchangeRequest {
+  http::RequestHead head;
+  bool has_body = false;
+  std::optional<uint64_t> content_length;  // unset with a body: chunked toward the upstream
+  std::string protocol;                    // for the access log: "HTTP/1.1", "HTTP/2"
+  std::string local_ip;
+  uint16_t local_port = 0;
+  std::string sni;
+  bool tls = false;
+  std::string client_ip;
+  std::string client;  // "ip:port"
+};
+
+class Exchange : public UpstreamClient {
+ public:
+  Exchange(Worker& worker, ExchangeOwner& owner);
+  ~Exchange() override;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  void Start(ExchangeRequest request);
+  void RequestData(std::string_view data);
+  void RequestEnd(const std::vector<http::Header>& trailers);
+  // Answer locally (parse errors, timeouts found by the owner).
+  void Reply(int status, std::string_view body, std::string error);
+  // The downstream went away: log and let go of the upstream.
+  void ClientGone(std::string why);
+  // The owner drained its response buffer below the high-water mark.
+  void ResumeResponse();
+
+  // True while the upstream has enough request bytes queued: stop reading the client.
+  bool request_paused() const;
+  bool response_started() const { return response_started_; }
+  bool finished() const { return finished_; }
+  bool request_done() const { return request_done_; }
+  const std::string& method() const { return request_.head.method; }
+
+  void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override;
+  void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
+  void OnUpstreamDrained(UpstreamConnection& upstream) override;
+
+ private:
+  void Route();
+  void SendUpstream(std::string_view bytes);
+  bool ConnectUpstream(std::string pending);
+  void Fail(int status, std::string error);
+  void OnResponseHead(UpstreamConnection& upstream);
+  void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
+  void DetachUpstream(bool reusable);
+  void Finish();
+
+  Worker& worker_;
+  ExchangeOwner& owner_;
+  ExchangeRequest request_;
+  std::shared_ptr<const Config> config_;  // pinned for the whole exchange
+  routing::FilterOutcome filters_;
+  std::string cluster_;
+  const ClusterEndpoints* endpoints_ = nullptr;
+  UpstreamConnection* upstream_ = nullptr;
+  std::vector<std::string> tried_;
+  std::string replay_;  // bytes sent upstream, kept while small, to retry a stale connection
+  bool replay_complete_ = true;
+  bool retried_stale_ = false;
+  bool chunked_upstream_ = false;
+  bool forwarding_ = false;  // request body goes upstream
+  bool request_done_ = false;
+  bool response_started_ = false;
+  bool finished_ = false;
+  bool upstream_keep_alive_ = true;
+  bool interim_ = false;
+  std::vector<Mirror*> mirrors_;
+  EventLoop::TimerId request_timer_ = 0;
+  EventLoop::TimerId backend_timer_ = 0;
+  Clock::time_point started_;
+  Clock::time_point upstream_started_;
+  AccessLogEntry log_;
+};
+
+}  // namespace xgate::proxy

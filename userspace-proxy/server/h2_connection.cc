@@ -1,0 +1,395 @@
+#include "userspace-proxy/server/h2_connection.h"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/http/serializer.h"
+
+namespace xgate::proxy {
+namespace {
+
+constexpr size_t kHighWater = UpstreamPool::kHighWater;
+
+nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+// --- H2Stream: the ExchangeOwner side --------------------------------------------------
+
+H2Stream::~H2Stream() = default;
+
+void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  fields.emplace_back(":status", std::to_string(head.status));
+  for (const auto& header : head.headers.fields()) {
+    std::string name = absl::AsciiStrToLower(header.name);
+    if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
+        name == "upgrade" || name == "proxy-connection") {
+      continue;
+    }
+    fields.emplace_back(std::move(name), header.value);
+  }
+  if (body == ResponseBody::kContentLength) {
+    fields.emplace_back("content-length", std::to_string(content_length));
+  }
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(fields.size());
+  for (const auto& [name, value] : fields) nva.push_back(MakeNv(name, value));
+  nghttp2_data_provider provider{};
+  provider.source.ptr = this;
+  provider.read_callback = &H2Stream::ReadBody;
+  bool has_body = body != ResponseBody::kNone && !(head.status == 204 || head.status == 304) &&
+                  method_ != "HEAD";
+  nghttp2_submit_response(connection_.session_, id_, nva.data(), nva.size(),
+                          has_body ? &provider : nullptr);
+  if (!has_body) body_ended_ = true;
+  connection_.ScheduleSend();
+}
+
+void H2Stream::ResponseData(std::string_view data) {
+  if (body_ended_) return;
+  body_.Append(data);
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(connection_.session_, id_);
+  }
+  connection_.ScheduleSend();
+}
+
+void H2Stream::ResponseEnd(const std::vector<http::Header>& trailers) {
+  if (body_ended_) return;
+  body_ended_ = true;
+  trailers_out_ = trailers;
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(connection_.session_, id_);
+  }
+  connection_.ScheduleSend();
+}
+
+void H2Stream::ResponseAbort() {
+  nghttp2_submit_rst_stream(connection_.session_, NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+  connection_.ScheduleSend();
+}
+
+void H2Stream::RequestBodyDrained() {
+  if (unacknowledged_ > 0) {
+    nghttp2_session_consume(connection_.session_, id_, unacknowledged_);
+    unacknowledged_ = 0;
+    connection_.ScheduleSend();
+  }
+}
+
+void H2Stream::ExchangeFinished() {
+  // The stream stays until nghttp2 closes it; what the client still sends is dropped (and
+  // acknowledged, so flow control does not stall the connection).
+  RequestBodyDrained();
+}
+
+ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* stream = static_cast<H2Stream*>(source->ptr);
+  size_t before = stream->body_.size();
+  size_t n = std::min(length, before);
+  std::copy_n(stream->body_.view().data(), n, buf);
+  stream->body_.Consume(n);
+  if (stream->body_.empty() && stream->body_ended_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->trailers_out_.empty()) {
+      std::vector<std::pair<std::string, std::string>> fields;
+      for (const auto& t : stream->trailers_out_) {
+        fields.emplace_back(absl::AsciiStrToLower(t.name), t.value);
+      }
+      std::vector<nghttp2_nv> nva;
+      for (const auto& [name, value] : fields) nva.push_back(MakeNv(name, value));
+      if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+  } else if (n == 0) {
+    stream->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (before >= kHighWater && stream->body_.size() < kHighWater && stream->exchange_) {
+    // Resume the upstream outside nghttp2's callback.
+    H2Connection& connection = stream->connection_;
+    connection.worker_.loop().Defer([&connection, alive = connection.alive_, stream_id] {
+      if (!*alive) return;
+      if (H2Stream* s = connection.Find(stream_id); s && s->exchange_) {
+        s->exchange_->ResumeResponse();
+      }
+    });
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// --- H2Connection ----------------------------------------------------------------------
+
+H2Connection::H2Connection(Worker& worker, std::unique_ptr<Transport> transport,
+                           SocketAddress local, SocketAddress peer, std::string sni)
+    : worker_(worker),
+      transport_(std::move(transport)),
+      local_(local),
+      peer_(peer),
+      peer_text_(peer.ToString()),
+      sni_(std::move(sni)) {}
+
+H2Connection::~H2Connection() {
+  *alive_ = false;
+  worker_.loop().CancelTimer(idle_timer_);
+  for (auto& [id, stream] : streams_) {
+    if (stream->exchange_ && !stream->exchange_->finished()) {
+      stream->exchange_->ClientGone("connection closed");
+    }
+  }
+  streams_.clear();
+  if (session_) nghttp2_session_del(session_);
+  worker_.loop().Remove(transport_->fd());
+}
+
+void H2Connection::Start() {
+  nghttp2_session_callbacks* callbacks;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);  // we acknowledge DATA ourselves
+  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 256},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
+  worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
+  ArmIdleCheck();
+  SendPending();
+  ReadInput();  // the client's preface may already be waiting
+}
+
+void H2Connection::ArmIdleCheck() {
+  auto idle = worker_.options().idle_timeout;
+  idle_timer_ = worker_.loop().AddTimer(idle, [this, idle] {
+    idle_timer_ = 0;
+    if (streams_.empty() && Clock::now() - last_activity_ >= idle) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+      SendPending();
+      Close();
+      return;
+    }
+    ArmIdleCheck();
+  });
+}
+
+H2Stream* H2Connection::Find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Connection::OnEvents(uint32_t events) {
+  if (closed_) return;
+  if (events & EPOLLOUT) SendPending();
+  if (!closed_) ReadInput();
+}
+
+void H2Connection::ReadInput() {
+  while (!closed_ && out_.size() < kHighWater) {
+    Transport::Io io = transport_->Read(in_, 64 * 1024);
+    if (!in_.empty()) {
+      last_activity_ = Clock::now();
+      ssize_t used = nghttp2_session_mem_recv(
+          session_, reinterpret_cast<const uint8_t*>(in_.view().data()), in_.size());
+      if (used < 0) {
+        spdlog::debug("HTTP/2 from {}: {}", peer_text_, nghttp2_strerror(static_cast<int>(used)));
+        Close();
+        return;
+      }
+      in_.Consume(static_cast<size_t>(used));
+      SendPending();
+    }
+    if (io == Transport::Io::kOk) continue;
+    if (io == Transport::Io::kWouldBlock) return;
+    Close();  // EOF or error
+    return;
+  }
+}
+
+void H2Connection::ScheduleSend() {
+  if (send_scheduled_ || closed_) return;
+  send_scheduled_ = true;
+  worker_.loop().Defer([this, alive = alive_] {
+    if (!*alive || closed_) return;
+    send_scheduled_ = false;
+    SendPending();
+  });
+}
+
+void H2Connection::SendPending() {
+  if (closed_) return;
+  while (out_.size() < kHighWater) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      Close();
+      return;
+    }
+    if (n == 0) break;
+    out_.Append(std::string_view(reinterpret_cast<const char*>(data), static_cast<size_t>(n)));
+  }
+  size_t before = out_.size();
+  if (transport_->Write(out_) == Transport::Io::kError) {
+    Close();
+    return;
+  }
+  if (before >= kHighWater && out_.size() < kHighWater) ReadInput();
+  if (out_.empty() && !nghttp2_session_want_read(session_) &&
+      !nghttp2_session_want_write(session_)) {
+    Close();
+  }
+}
+
+void H2Connection::StartRequest(H2Stream& stream) {
+  http::RequestHead& head = stream.head_;
+  head.method = stream.method_;
+  head.path = stream.path_;
+  if (!stream.authority_.empty()) head.host = stream.authority_;
+  if (!stream.cookies_.empty()) head.headers.Add("cookie", stream.cookies_);
+  head.version_minor = 1;
+  if (stream.method_.empty() || stream.path_.empty() || head.host.empty() ||
+      stream.method_ == "CONNECT") {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
+    return;
+  }
+  ExchangeRequest request;
+  request.has_body = !stream.request_ended_;
+  if (auto length = head.headers.Get("content-length")) {
+    uint64_t value = 0;
+    if (absl::SimpleAtoi(std::string(*length), &value)) request.content_length = value;
+  }
+  request.head = std::move(head);
+  request.protocol = "HTTP/2";
+  request.local_ip = local_.Ip();
+  request.local_port = local_.Port();
+  request.sni = sni_;
+  request.tls = true;
+  request.client_ip = peer_.Ip();
+  request.client = peer_text_;
+  stream.exchange_ = std::make_unique<Exchange>(worker_, stream);
+  stream.exchange_->Start(std::move(request));
+}
+
+void H2Connection::EndRequest(H2Stream& stream) {
+  stream.request_ended_ = true;
+  if (stream.exchange_) stream.exchange_->RequestEnd(stream.trailers_in_);
+}
+
+int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    int32_t id = frame->hd.stream_id;
+    self->streams_[id] = std::make_unique<H2Stream>(*self, id);
+  }
+  return 0;
+}
+
+int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                           size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                           void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  H2Stream* stream = self->Find(frame->hd.stream_id);
+  if (stream == nullptr) return 0;
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (stream->headers_done_) {  // trailers
+    stream->trailers_in_.push_back({std::string(n), std::string(v)});
+    return 0;
+  }
+  if (n == ":method") {
+    stream->method_ = v;
+  } else if (n == ":path") {
+    stream->path_ = v;
+  } else if (n == ":authority") {
+    stream->authority_ = v;
+  } else if (n == ":scheme") {
+    stream->scheme_ = v;
+  } else if (n == "host") {
+    if (stream->authority_.empty()) stream->authority_ = v;
+  } else if (n == "cookie") {
+    // RFC 9113 8.2.3: split cookie fields are joined for HTTP/1.1.
+    if (!stream->cookies_.empty()) stream->cookies_ += "; ";
+    stream->cookies_ += v;
+  } else if (!n.empty() && n[0] != ':') {
+    stream->head_.headers.Add(n, v);
+  }
+  return 0;
+}
+
+int H2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  H2Stream* stream = self->Find(frame->hd.stream_id);
+  if (stream == nullptr) return 0;
+  bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  if (frame->hd.type == NGHTTP2_HEADERS && !stream->headers_done_) {
+    stream->headers_done_ = true;
+    stream->request_ended_ = end_stream;
+    self->StartRequest(*stream);
+    return 0;
+  }
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
+    self->EndRequest(*stream);
+  }
+  return 0;
+}
+
+int H2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
+                              const uint8_t* data, size_t len, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  H2Stream* stream = self->Find(stream_id);
+  nghttp2_session_consume_connection(session, len);
+  if (stream == nullptr || !stream->exchange_ || stream->exchange_->finished()) {
+    nghttp2_session_consume_stream(session, stream_id, len);
+    return 0;
+  }
+  stream->exchange_->RequestData(std::string_view(reinterpret_cast<const char*>(data), len));
+  if (stream->exchange_ && stream->exchange_->request_paused()) {
+    stream->unacknowledged_ += len;  // given back once the upstream drains
+  } else {
+    nghttp2_session_consume_stream(session, stream_id, len);
+  }
+  return 0;
+}
+
+int H2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return 0;
+  if (it->second->exchange_ && !it->second->exchange_->finished()) {
+    it->second->exchange_->ClientGone("stream reset by client");
+  }
+  // Destroy after this round: the exchange may be on the call stack.
+  self->worker_.loop().Defer([owned = std::shared_ptr<H2Stream>(std::move(it->second))] {});
+  self->streams_.erase(it);
+  return 0;
+}
+
+void H2Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  worker_.Close(this);
+}
+
+}  // namespace xgate::proxy

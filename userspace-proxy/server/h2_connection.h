@@ -1,0 +1,104 @@
+// A downstream HTTP/2 connection (TLS with ALPN h2), through nghttp2. Each stream is one
+// Exchange, so requests take the same routing, filters and upstream path as HTTP/1.1 and go
+// upstream as HTTP/1.1. Flow control gives backpressure both ways: request DATA is
+// acknowledged to the client only as the upstream takes it, and a stream's response is
+// read from the upstream only while its send buffer is below the high-water mark.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "userspace-proxy/server/buffer.h"
+#include "userspace-proxy/server/exchange.h"
+#include "userspace-proxy/server/transport.h"
+#include "userspace-proxy/server/worker.h"
+
+namespace xgate::proxy {
+
+class H2Connection;
+
+class H2Stream : public ExchangeOwner {
+ public:
+  H2Stream(H2Connection& connection, int32_t id) : connection_(connection), id_(id) {}
+  ~H2Stream() override;
+
+  void ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) override;
+  void ResponseData(std::string_view data) override;
+  void ResponseEnd(const std::vector<http::Header>& trailers) override;
+  void ResponseAbort() override;
+  size_t ResponseBuffered() const override { return body_.size(); }
+  void RequestBodyDrained() override;
+  void ExchangeFinished() override;
+
+ private:
+  friend class H2Connection;
+  static ssize_t ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
+
+  H2Connection& connection_;
+  int32_t id_;
+  http::RequestHead head_;
+  std::string method_, scheme_, authority_, path_;
+  std::string cookies_;
+  std::vector<http::Header> trailers_in_;
+  bool headers_done_ = false;
+  bool request_ended_ = false;
+  size_t unacknowledged_ = 0;  // request DATA bytes not yet given back to flow control
+  std::unique_ptr<Exchange> exchange_;
+  Buffer body_;  // response bytes waiting for nghttp2 to send
+  bool body_ended_ = false;
+  std::vector<http::Header> trailers_out_;
+  bool deferred_ = false;  // the data provider is waiting for bytes
+};
+
+class H2Connection : public Connection {
+ public:
+  H2Connection(Worker& worker, std::unique_ptr<Transport> transport, SocketAddress local,
+               SocketAddress peer, std::string sni);
+  ~H2Connection() override;
+
+  void Start();
+
+ private:
+  friend class H2Stream;
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                      void* user);
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user);
+  static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                         size_t len, void* user);
+  static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
+
+  void OnEvents(uint32_t events);
+  void ArmIdleCheck();
+  void ReadInput();
+  // Serializes what nghttp2 has to send and writes it (soon: batched per loop round).
+  void ScheduleSend();
+  void SendPending();
+  void StartRequest(H2Stream& stream);
+  void EndRequest(H2Stream& stream);
+  H2Stream* Find(int32_t id);
+  void Close();
+
+  Worker& worker_;
+  std::unique_ptr<Transport> transport_;
+  SocketAddress local_;
+  SocketAddress peer_;
+  std::string peer_text_;
+  std::string sni_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  Buffer in_;
+  Buffer out_;
+  bool send_scheduled_ = false;
+  bool closed_ = false;
+  EventLoop::TimerId idle_timer_ = 0;
+  Clock::time_point last_activity_ = Clock::now();
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace xgate::proxy
