@@ -55,6 +55,23 @@ int LibxdpPrint(enum libxdp_print_level level, const char* format, va_list args)
 
 // From the kernel's enum bpf_attach_type (6.6+); the installed uapi headers predate tcx.
 constexpr int kBpfTcxIngress = 46;
+constexpr int kBpfTcxEgress = 47;
+
+bpf_tc_hook ClsactHook(int ifindex, bool egress) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+  return hook;
+}
+
+bpf_tc_opts ClsactFilter() {
+  bpf_tc_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.handle = 1;
+  opts.priority = 1;
+  return opts;
+}
 
 absl::Status Errno(int err, std::string_view what) {
   std::string msg = absl::StrCat(std::string(what), ": ", std::strerror(err));
@@ -62,8 +79,8 @@ absl::Status Errno(int err, std::string_view what) {
   return absl::InternalError(msg);
 }
 
-std::string TcLinkPin(const std::string& root, const std::string& ifname) {
-  return absl::StrCat(root, "/link_tc_in_", ifname);
+std::string TcLinkPin(const std::string& root, const std::string& ifname, bool egress) {
+  return absl::StrCat(root, egress ? "/link_tc_out_" : "/link_tc_in_", ifname);
 }
 
 // The xgate program among those libxdp reports on the interface, or nullptr.
@@ -138,7 +155,9 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
     if (absl::Status s = dp->Load(); !s.ok()) return s;
   }
   for (const std::string& ifname : options.interfaces) {
-    if (absl::Status s = dp->AttachTc(ifname); !s.ok()) return s;
+    for (bool egress : {false, true}) {
+      if (absl::Status s = dp->AttachTc(ifname, egress); !s.ok()) return s;
+    }
   }
   return dp;
 }
@@ -185,10 +204,11 @@ absl::Status Datapath::AttachXdp(const std::string& ifname, bool* adopted) {
   return absl::OkStatus();
 }
 
-absl::Status Datapath::AttachTc(const std::string& ifname) {
+absl::Status Datapath::AttachTc(const std::string& ifname, bool egress) {
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  int prog_fd = TcIngressProgFd();
-  const std::string pin = TcLinkPin(options_.pin_root, ifname);
+  int prog_fd = egress ? TcEgressProgFd() : TcIngressProgFd();
+  const char* dir = egress ? "egress" : "ingress";
+  const std::string pin = TcLinkPin(options_.pin_root, ifname, egress);
 
   // An earlier agent's tcx link: swap its program in place.
   int link_fd = bpf_obj_get(pin.c_str());
@@ -196,39 +216,34 @@ absl::Status Datapath::AttachTc(const std::string& ifname) {
     int err = bpf_link_update(link_fd, prog_fd, nullptr);
     close(link_fd);
     if (err == 0) {
-      spdlog::info("TC: updated the tcx ingress link on {}", ifname);
+      spdlog::info("TC: updated the tcx {} link on {}", dir, ifname);
       return absl::OkStatus();
     }
     unlink(pin.c_str());  // stale (interface gone and back): attach afresh
   }
 
-  link_fd =
-      bpf_link_create(prog_fd, ifindex, static_cast<bpf_attach_type>(kBpfTcxIngress), nullptr);
+  link_fd = bpf_link_create(prog_fd, ifindex,
+                            static_cast<bpf_attach_type>(egress ? kBpfTcxEgress : kBpfTcxIngress),
+                            nullptr);
   if (link_fd >= 0) {
     int err = bpf_obj_pin(link_fd, pin.c_str());
     int pin_errno = errno;
     close(link_fd);
     if (err) return Errno(pin_errno, absl::StrCat("pinning the tcx link at ", pin));
-    spdlog::info("TC: attached reverse NAT to {} ingress (tcx)", ifname);
+    spdlog::info("TC: attached reverse NAT to {} {} (tcx)", ifname, dir);
     return absl::OkStatus();
   }
 
   // No tcx: clsact with a filter we replace on restart.
-  bpf_tc_hook hook{};
-  hook.sz = sizeof(hook);
-  hook.ifindex = ifindex;
-  hook.attach_point = BPF_TC_INGRESS;
+  bpf_tc_hook hook = ClsactHook(ifindex, egress);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) return Errno(-err, absl::StrCat("creating clsact on ", ifname));
-  bpf_tc_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.handle = 1;
-  opts.priority = 1;
+  bpf_tc_opts opts = ClsactFilter();
   opts.prog_fd = prog_fd;
   opts.flags = BPF_TC_F_REPLACE;
   err = bpf_tc_attach(&hook, &opts);
-  if (err) return Errno(-err, absl::StrCat("attaching TC to ", ifname));
-  spdlog::info("TC: attached reverse NAT to {} ingress (clsact)", ifname);
+  if (err) return Errno(-err, absl::StrCat("attaching TC to ", ifname, " ", dir));
+  spdlog::info("TC: attached reverse NAT to {} {} (clsact)", ifname, dir);
   return absl::OkStatus();
 }
 
@@ -238,21 +253,16 @@ absl::Status Datapath::DetachAndUnpin() {
     int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
     if (ifindex == 0) continue;
     if (absl::Status s = DetachXgateXdp(ifindex, ifname); !s.ok()) result.Update(s);
-    const std::string pin = TcLinkPin(options_.pin_root, ifname);
-    int link_fd = bpf_obj_get(pin.c_str());
-    if (link_fd >= 0) {
-      bpf_link_detach(link_fd);
-      close(link_fd);
-    } else {
-      bpf_tc_hook hook{};
-      hook.sz = sizeof(hook);
-      hook.ifindex = ifindex;
-      hook.attach_point = BPF_TC_INGRESS;
-      bpf_tc_opts opts{};
-      opts.sz = sizeof(opts);
-      opts.handle = 1;
-      opts.priority = 1;
-      bpf_tc_detach(&hook, &opts);  // absent is fine
+    for (bool egress : {false, true}) {
+      int link_fd = bpf_obj_get(TcLinkPin(options_.pin_root, ifname, egress).c_str());
+      if (link_fd >= 0) {
+        bpf_link_detach(link_fd);
+        close(link_fd);
+      } else {
+        bpf_tc_hook hook = ClsactHook(ifindex, egress);
+        bpf_tc_opts opts = ClsactFilter();
+        bpf_tc_detach(&hook, &opts);  // absent is fine
+      }
     }
   }
   if (absl::Status s = maps::RemovePinRoot(options_.pin_root); !s.ok()) result.Update(s);

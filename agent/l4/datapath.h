@@ -1,6 +1,8 @@
 // The loaded BPF object: maps pinned under a root (reused when already there), the XDP
 // program attached with libxdp (so it shares interfaces through the dispatcher) and the TC
-// reverse-NAT program attached with tcx (clsact where the kernel has no tcx).
+// reverse-NAT programs attached with tcx (clsact where the kernel has no tcx): on ingress,
+// replies from backends behind the interface are rewritten and sent straight on; on egress,
+// replies the node itself routes out (a backend on the node) are rewritten on the way out.
 #pragma once
 
 #include <memory>
@@ -17,7 +19,7 @@ namespace xgate::l4 {
 
 struct DatapathOptions {
   std::string pin_root;                 // on a bpffs; created if missing
-  std::vector<std::string> interfaces;  // XDP ingress + TC ingress (reverse NAT) on each
+  std::vector<std::string> interfaces;  // XDP ingress + TC ingress/egress (reverse NAT) on each
 };
 
 class Datapath {
@@ -46,7 +48,7 @@ class Datapath {
   explicit Datapath(DatapathOptions options) : options_(std::move(options)) {}
   absl::Status Load();
   absl::Status AttachXdp(const std::string& ifname, bool* adopted);
-  absl::Status AttachTc(const std::string& ifname);
+  absl::Status AttachTc(const std::string& ifname, bool egress);
 
   DatapathOptions options_;
   xgate_bpf* skel_ = nullptr;

@@ -207,9 +207,9 @@ sockaddr_storage Address(const std::string& ip, uint16_t port, socklen_t* len) {
 }
 
 // One TCP exchange through the Gateway: the backend's greeting line, or "" on failure.
-std::string TcpExchange(const std::string& gw) {
+std::string TcpExchange(const std::string& gw, uint16_t port = 5432) {
   socklen_t len;
-  sockaddr_storage to = Address(gw, 5432, &len);
+  sockaddr_storage to = Address(gw, port, &len);
   int s = socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   std::string line;
   connect(s, reinterpret_cast<sockaddr*>(&to), len);
@@ -319,6 +319,7 @@ class L4EndToEndTest : public ::testing::Test {
     if (!EnterNs(node_)) return "setns node";
     backends_.push_back(std::make_unique<Backend>(b1, "b1"));
     backends_.push_back(std::make_unique<Backend>(b2, "b2"));
+    backends_.push_back(std::make_unique<Backend>(node_, "node"));
     for (auto& b : backends_) {
       if (!b->Start()) return "starting a backend";
     }
@@ -351,6 +352,9 @@ class L4EndToEndTest : public ::testing::Test {
     s.l4.push_back(listener("198.18.100.10", 5353, IPPROTO_UDP,
                             {{"198.18.1.2", 5353, 500000, "default/dns"},
                              {"198.18.2.2", 5353, 500000, "default/dns"}}));
+    // A backend on the node itself: its replies leave through TC egress.
+    s.l4.push_back(listener("198.18.100.10", 7000, IPPROTO_TCP,
+                            {{"198.18.0.1", 5432, 1000000, "default/local"}}));
     s.l4.push_back(listener(
         "fd00:100::10", 5432, IPPROTO_TCP,
         {{"fd00:1::2", 5432, 500000, "default/db"}, {"fd00:2::2", 5432, 500000, "default/db"}}));
@@ -432,6 +436,18 @@ TEST_F(L4EndToEndTest, Ipv6TcpThroughTheUlaGateway) {
     }
   });
   EXPECT_EQ(by_backend.size(), 2u);
+}
+
+TEST_F(L4EndToEndTest, BackendOnTheNodeRepliesFromTheGatewayAddress) {
+  AsClient([&] {
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(TcpExchange("198.18.100.10", 7000), "node 198.18.0.2") << "connection " << i;
+    }
+  });
+  auto stats = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, maps::kPathStats));
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->Read(XG_PATH_FORWARD_STACK)->packets, 0u) << "local delivery goes via the stack";
+  EXPECT_GT(stats->Read(XG_PATH_RNAT)->packets, 0u) << "replies rewritten at egress";
 }
 
 TEST_F(L4EndToEndTest, RestartKeepsTrafficFlowingAndDetachRemovesEverything) {
