@@ -137,9 +137,11 @@ enum class BodyFraming : uint8_t {
 
 // What one parser step produced.
 enum class StepKind : uint8_t {
-  kNeedMore,         // give more bytes: input exhausted without a complete item
+  kNeedMore,         // give more bytes: input exhausted without a complete item (consumed
+                     // may still be > 0: chunk framing the parser has taken in)
   kHeadComplete,     // head() is valid (views into the input passed to this call)
-  kBodyData,         // Step::body holds body bytes (a view into the input)
+  kBodyData,         // Step::body holds body bytes (a view into the input); call again
+                     // even without new bytes: the next step may be kMessageComplete
   kMessageComplete,  // message finished; trailers() valid if chunked. Parser is ready for
                      // the next message (pipelining): call again with the remaining bytes.
   kError,            // error() says why; the connection must be closed after answering
