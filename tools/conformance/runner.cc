@@ -372,21 +372,24 @@ std::string Runner::AgentProblem() {
 
 absl::StatusOr<json> Runner::FetchStatus(bool classes) {
   json items = json::array();
-  std::vector<std::string> what = {"gateways", "routes"};
-  if (classes) what.push_back("gatewayclasses");
-  for (const std::string& w : what) {
-    absl::StatusOr<CommandResult> r =
-        RunCommand({(fs::path(opts_.bin_dir) / "xgatectl").string(), "--socket", admin_socket_,
-                    "get", w, "-o", "json"},
-                   absl::Seconds(10));
+  // `status -o json` lists every object (GatewayClasses too); `get` only Gateways or routes.
+  std::vector<std::vector<std::string>> what = {{"get", "gateways"}, {"get", "routes"}};
+  if (classes) what = {{"status"}};
+  for (const std::vector<std::string>& w : what) {
+    std::vector<std::string> argv = {(fs::path(opts_.bin_dir) / "xgatectl").string(), "--socket",
+                                     admin_socket_};
+    argv.insert(argv.end(), w.begin(), w.end());
+    argv.insert(argv.end(), {"-o", "json"});
+    std::string cmd = absl::StrCat("xgatectl ", absl::StrJoin(w, " "));
+    absl::StatusOr<CommandResult> r = RunCommand(argv, absl::Seconds(10));
     if (!r.ok()) return r.status();
     if (r->exit_code != 0) {
-      return absl::UnavailableError(absl::StrCat("xgatectl get ", w, ": ", r->err.substr(0, 300)));
+      return absl::UnavailableError(absl::StrCat(cmd, ": ", r->err.substr(0, 300)));
     }
     json list = json::parse(r->out, nullptr, false);
     if (list.is_discarded() || !list.is_object() || !list.contains("items") ||
         !list["items"].is_array()) {
-      return absl::UnavailableError(absl::StrCat("xgatectl get ", w, " -o json is not a List"));
+      return absl::UnavailableError(absl::StrCat(cmd, " -o json is not a List"));
     }
     for (json& it : list["items"]) items.push_back(std::move(it));
   }
