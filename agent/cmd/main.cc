@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
 #include "agent/standalone/interfaces.h"
@@ -74,6 +75,12 @@ int main(int argc, char** argv) {
   spdlog::info(
       "xgate-agent watching {} (node addresses: {})", dir.string(),
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
+  auto admin = admin::AdminServer::Start(flags->admin_socket, pipeline);
+  if (!admin.ok()) {
+    spdlog::critical("--admin-socket: {}", std::string(admin.status().message()));
+    pipeline.Stop(flags->detach_on_exit);
+    return 1;
+  }
   pipeline.Reload().IgnoreError();  // logged; a later change retries
 
   while ((*watcher)->Wait(signal_fd, kDebounce) == standalone::DirectoryWatcher::Event::kChanged) {
@@ -85,6 +92,7 @@ int main(int argc, char** argv) {
   if (read(signal_fd, &info, sizeof info) == sizeof info) {
     spdlog::info("signal {}: stopping", info.ssi_signo);
   }
+  admin->reset();
   pipeline.Stop(flags->detach_on_exit);
   close(signal_fd);
   spdlog::info("xgate-agent stopped");

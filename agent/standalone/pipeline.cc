@@ -65,6 +65,16 @@ absl::Status Pipeline::Reload() {
   options.now = status::NowRfc3339();
   next->bound = binder::Bind(next->loaded.store, options);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
+  next->fingerprint = status::ObjectList(next->loaded.store, next->bound.statuses).dump();
+  for (const auto& e : next->loaded.errors) {
+    next->fingerprint += '\n';
+    next->fingerprint += e.ToString();
+  }
+  // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
+  if (previous && previous->fingerprint == next->fingerprint) {
+    spdlog::info("no change since snapshot {}", previous->generation);
+    return record(absl::OkStatus());
+  }
   next->generation = next_generation_++;
   next->snapshot = compiler::Compile(next->bound, next->generation);
   next->applied_at = options.now;

@@ -25,6 +25,9 @@ struct State {
   binder::BindResult bound;
   std::shared_ptr<const compiler::Snapshot> snapshot;
   std::string applied_at;  // RFC 3339
+  // The objects with their status and the load errors, serialized: equal fingerprints mean
+  // nothing a data plane or a reader of status would see has changed.
+  std::string fingerprint;
 };
 
 class Pipeline {

@@ -70,6 +70,9 @@ TEST_F(PipelineTest, AppliesEachSnapshotToEveryApplier) {
 TEST_F(PipelineTest, AFailingApplierKeepsThePreviousSnapshotEverywhere) {
   ASSERT_TRUE(pipeline_->Reload().ok());
   second_refuses_ = true;
+  fixtures::WriteFile(dir_.path() / "ns.yaml",
+                      "apiVersion: v1\nkind: Namespace\n"
+                      "metadata: {name: extra}\n");
   absl::Status s = pipeline_->Reload();
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("second: refusing on purpose"));
@@ -82,6 +85,13 @@ TEST_F(PipelineTest, AFailingApplierKeepsThePreviousSnapshotEverywhere) {
   ASSERT_TRUE(pipeline_->Reload().ok());
   EXPECT_EQ(pipeline_->Current()->generation, 3u);
   EXPECT_TRUE(pipeline_->LastError().ok());
+}
+
+TEST_F(PipelineTest, NothingChangedNothingApplied) {
+  ASSERT_TRUE(pipeline_->Reload().ok());
+  ASSERT_TRUE(pipeline_->Reload().ok());
+  EXPECT_EQ(pipeline_->Current()->generation, 1u);
+  EXPECT_THAT(first_, ::testing::ElementsAre(1u));
 }
 
 TEST_F(PipelineTest, UnreadableFolderKeepsTheLastGoodState) {

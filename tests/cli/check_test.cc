@@ -112,7 +112,10 @@ TEST_F(SeedCheck, V1alpha1ManifestsAreAcceptedAsWritten) {
   EXPECT_THAT(run.out, HasSubstr("-> bar/bar-v1:8080 weight 90 (198.18.2.11:8080, "
                                  "198.18.2.12:8080), bar/bar-v2:8080 weight 10"));
   EXPECT_THAT(run.out, HasSubstr("header env=canary -> bar/bar-v2:8080"));
-  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("Conditions:")));
+  // Offline there are no node addresses: only "not programmed" may be reported.
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("HTTPRoute foo/foo-route on")));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("HTTPRoute bar/bar-route on")));
+  EXPECT_THAT(run.out, ::testing::Not(HasSubstr("Accepted=False")));
 
   json list = CheckJson(dir_.path());
   ExpectSeedRoutesAccepted(list);
@@ -169,7 +172,7 @@ TEST_F(SeedCheck, JsonIsAKubernetesListWithGatewayApiStatus) {
     }
     EXPECT_EQ(c.at("observedGeneration"), 1);
     EXPECT_THAT(c.at("lastTransitionTime").get<std::string>(),
-                ::testing::MatchesRegex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"));
+                ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"));
   }
   ExpectSeedRoutesAccepted(list);
   // Core objects carry no status.

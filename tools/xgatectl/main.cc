@@ -5,6 +5,7 @@
 
 #include "tools/xgatectl/args.h"
 #include "tools/xgatectl/check.h"
+#include "tools/xgatectl/client.h"
 
 int main(int argc, char** argv) {
   using namespace xgate::ctl;
@@ -18,6 +19,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (args->command == "check") return RunCheck(*args, std::cout, std::cerr);
+  if (args->command == "get" || args->command == "status") {
+    return RunGet(*args, std::cout, std::cerr);
+  }
+  if (args->command == "apply") return RunApply(*args, std::cout, std::cerr);
+  if (args->command == "delete") return RunDelete(*args, std::cout, std::cerr);
   std::cerr << "xgatectl: unknown command " << args->command << "\n" << Usage();
   return kUnreadable;
 }

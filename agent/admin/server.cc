@@ -1,0 +1,52 @@
+#include "agent/admin/server.h"
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::admin {
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& socket_path,
+                                                                standalone::Pipeline& pipeline) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path path(socket_path);
+  if (path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create ", path.parent_path().string(), ": ", ec.message()));
+    }
+    fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
+  }
+  if (fs::is_socket(path, ec)) fs::remove(path, ec);  // left by an agent that did not stop
+
+  std::unique_ptr<AdminServer> server(new AdminServer(socket_path, pipeline));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&server->service_);
+  // The socket is created by bind(): a umask of 077 makes it 0600 from the first moment.
+  mode_t old_mask = umask(077);
+  server->server_ = builder.BuildAndStart();
+  umask(old_mask);
+  if (server->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on unix:", socket_path));
+  }
+  chmod(socket_path.c_str(), 0600);
+  spdlog::info("admin API on unix:{}", socket_path);
+  return server;
+}
+
+AdminServer::~AdminServer() {
+  if (server_) server_->Shutdown();
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+}
+
+}  // namespace xgate::admin

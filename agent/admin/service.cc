@@ -1,0 +1,122 @@
+#include "agent/admin/service.h"
+
+#include <netinet/in.h>
+
+#include "agent/standalone/folder_edit.h"
+#include "agent/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::admin {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case absl::StatusCode::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
+    default:
+      break;
+  }
+  return grpc::Status(code, std::string(s.message()));
+}
+
+std::string Name(const std::string& filename) { return filename.empty() ? "<apply>" : filename; }
+
+}  // namespace
+
+grpc::Status AdminService::GetState(grpc::ServerContext*, const api::GetStateRequest*,
+                                    api::GetStateResponse* response) {
+  auto state = pipeline_.Current();
+  absl::Status last = pipeline_.LastError();
+  if (!last.ok()) response->set_last_error(std::string(last.message()));
+  if (state == nullptr) {
+    response->set_objects_json(status::ObjectList(model::Store{}, binder::Statuses{}).dump());
+    return grpc::Status::OK;
+  }
+  response->set_objects_json(status::ObjectList(state->loaded.store, state->bound.statuses).dump());
+  response->set_summary(status::Summary(state->loaded.store, state->bound, state->loaded.errors));
+  response->set_generation(state->generation);
+  response->set_applied_at(state->applied_at);
+  for (const auto& e : state->loaded.errors) response->add_load_errors(e.ToString());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Apply(grpc::ServerContext*, const api::ApplyRequest* request,
+                                 api::ApplyResponse* response) {
+  std::lock_guard lock(edit_mu_);
+  auto change =
+      standalone::ApplyManifest(pipeline_.dir(), request->manifest(), Name(request->filename()));
+  if (!change.ok()) {
+    spdlog::warn("admin apply refused: {}", std::string(change.status().message()));
+    return ToGrpc(change.status());
+  }
+  for (const auto& o : change->changed) {
+    spdlog::info("admin apply: {}", o);
+    response->add_objects(o);
+  }
+  absl::Status applied = pipeline_.Reload();
+  if (!applied.ok()) response->set_last_error(std::string(applied.message()));
+  if (auto state = pipeline_.Current()) response->set_generation(state->generation);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Delete(grpc::ServerContext*, const api::DeleteRequest* request,
+                                  api::DeleteResponse* response) {
+  std::lock_guard lock(edit_mu_);
+  auto change =
+      standalone::DeleteManifest(pipeline_.dir(), request->manifest(), Name(request->filename()));
+  if (!change.ok()) {
+    spdlog::warn("admin delete refused: {}", std::string(change.status().message()));
+    return ToGrpc(change.status());
+  }
+  for (const auto& o : change->changed) {
+    spdlog::info("admin delete: {}", o);
+    response->add_deleted(o);
+  }
+  for (const auto& o : change->not_found) response->add_not_found(o);
+  absl::Status applied = pipeline_.Reload();
+  if (!applied.ok()) response->set_last_error(std::string(applied.message()));
+  if (auto state = pipeline_.Current()) response->set_generation(state->generation);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetSnapshot(grpc::ServerContext*, const api::GetSnapshotRequest*,
+                                       api::GetSnapshotResponse* response) {
+  auto state = pipeline_.Current();
+  if (state == nullptr || state->snapshot == nullptr) return grpc::Status::OK;
+  const compiler::Snapshot& snap = *state->snapshot;
+  response->set_generation(snap.generation);
+  for (const auto& line : snap.Summary()) response->add_summary(line);
+  for (const auto& l : snap.l4) {
+    auto* view = response->add_l4();
+    view->set_gateway(l.gateway);
+    view->set_listener(l.listener);
+    view->set_route(l.route);
+    view->set_address(l.address);
+    view->set_port(l.port);
+    view->set_protocol(l.protocol == IPPROTO_UDP ? "udp" : "tcp");
+    for (const auto& b : l.backends) {
+      auto* backend = view->add_backends();
+      backend->set_address(b.address);
+      backend->set_port(b.port);
+      backend->set_weight(b.weight);
+      backend->set_service(b.service);
+    }
+  }
+  *response->mutable_l7() = snap.l7;
+  // Private keys stay in the agent.
+  for (auto& cert : *response->mutable_l7()->mutable_certificates()) cert.clear_key_pem();
+  return grpc::Status::OK;
+}
+
+}  // namespace xgate::admin

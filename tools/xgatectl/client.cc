@@ -1,0 +1,278 @@
+#include "tools/xgatectl/client.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/status/status.h"
+#include "api/admin.grpc.pb.h"
+
+namespace xgate::ctl {
+namespace {
+
+using nlohmann::json;
+constexpr auto kCallTimeout = std::chrono::seconds(30);
+
+std::unique_ptr<api::Admin::Stub> Connect(const Args& args) {
+  return api::Admin::NewStub(
+      grpc::CreateChannel("unix:" + args.socket, grpc::InsecureChannelCredentials()));
+}
+
+void SetDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+}
+
+int Failed(const Args& args, const grpc::Status& s, std::ostream& err) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    err << "xgatectl: cannot reach the agent at " << args.socket << ": " << s.error_message()
+        << "\n";
+  } else {
+    err << "xgatectl: " << s.error_message() << "\n";
+  }
+  return 1;
+}
+
+void Print(const json& value, const std::string& format, std::ostream& out) {
+  if (format == "yaml") {
+    out << status::ToYaml(value);
+  } else {
+    out << value.dump(2) << "\n";
+  }
+}
+
+// A fixed-width table, kubectl style.
+void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      int w = i + 1 < row.size() ? static_cast<int>(width[i]) + 3 : 0;
+      out << std::left << std::setw(w) << row[i];
+    }
+    out << "\n";
+  }
+}
+
+std::string ConditionStatus(const json& conditions, const std::string& type) {
+  for (const auto& c : conditions) {
+    if (c.value("type", "") == type) return c.value("status", "");
+  }
+  return "Unknown";
+}
+
+std::string Join(const json& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  return out.empty() ? "*" : out;
+}
+
+bool IsRoute(const std::string& kind) {
+  return kind == "HTTPRoute" || kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute";
+}
+
+int GetObjects(const Args& args, const std::string& what, std::ostream& out, std::ostream& err) {
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  api::GetStateRequest request;
+  api::GetStateResponse response;
+  grpc::Status s = stub->GetState(&context, request, &response);
+  if (!s.ok()) return Failed(args, s, err);
+  json list = json::parse(response.objects_json());
+
+  if (what == "status") {
+    if (args.output.empty()) {
+      out << "Snapshot " << response.generation() << " applied at " << response.applied_at() << "\n"
+          << response.summary();
+      if (!response.last_error().empty()) {
+        out << "Last change not applied: " << response.last_error() << "\n";
+      }
+    } else {
+      Print(list, args.output, out);
+    }
+    return 0;
+  }
+  json items = json::array();
+  for (const auto& item : list["items"]) {
+    std::string kind = item.value("kind", "");
+    if ((what == "gateways" && kind == "Gateway") || (what == "routes" && IsRoute(kind))) {
+      items.push_back(item);
+    }
+  }
+  if (!args.output.empty()) {
+    list["items"] = items;
+    Print(list, args.output, out);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (what == "gateways") {
+    rows.push_back({"NAMESPACE", "NAME", "CLASS", "ADDRESSES", "ACCEPTED", "PROGRAMMED"});
+    for (const auto& gw : items) {
+      json st = gw.value("status", json::object());
+      json conditions = st.value("conditions", json::array());
+      std::string addresses;
+      for (const auto& a : st.value("addresses", json::array())) {
+        addresses += (addresses.empty() ? "" : ",") + a.value("value", "");
+      }
+      rows.push_back(
+          {gw["metadata"].value("namespace", ""), gw["metadata"].value("name", ""),
+           gw["spec"].value("gatewayClassName", ""), addresses.empty() ? "<none>" : addresses,
+           ConditionStatus(conditions, "Accepted"), ConditionStatus(conditions, "Programmed")});
+    }
+  } else {
+    rows.push_back(
+        {"KIND", "NAMESPACE", "NAME", "HOSTNAMES", "PARENTS", "ACCEPTED", "RESOLVEDREFS"});
+    for (const auto& route : items) {
+      std::string parents, accepted, resolved;
+      for (const auto& p : route.value("status", json::object()).value("parents", json::array())) {
+        const json& ref = p["parentRef"];
+        std::string sep = parents.empty() ? "" : ",";
+        parents += sep + ref.value("namespace", route["metadata"].value("namespace", "")) + "/" +
+                   ref.value("name", "");
+        accepted += sep + ConditionStatus(p["conditions"], "Accepted");
+        resolved += sep + ConditionStatus(p["conditions"], "ResolvedRefs");
+      }
+      rows.push_back({route.value("kind", ""), route["metadata"].value("namespace", ""),
+                      route["metadata"].value("name", ""),
+                      Join(route["spec"].value("hostnames", json::array())),
+                      parents.empty() ? "<none>" : parents, accepted, resolved});
+    }
+  }
+  PrintTable(rows, out);
+  return 0;
+}
+
+int GetBackends(const Args& args, std::ostream& out, std::ostream& err) {
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  api::GetSnapshotRequest request;
+  api::GetSnapshotResponse response;
+  grpc::Status s = stub->GetSnapshot(&context, request, &response);
+  if (!s.ok()) return Failed(args, s, err);
+  if (!args.output.empty()) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = false;
+    api::GetSnapshotResponse view;
+    view.set_generation(response.generation());
+    *view.mutable_l4() = response.l4();
+    *view.mutable_l7()->mutable_clusters() = response.l7().clusters();
+    (void)google::protobuf::util::MessageToJsonString(view, &text, options);
+    Print(json::parse(text), args.output, out);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "ENDPOINTS"}};
+  for (const auto& c : response.l7().clusters()) {
+    std::string endpoints;
+    for (const auto& e : c.endpoints()) {
+      endpoints += (endpoints.empty() ? "" : ",") + e.address() + ":" + std::to_string(e.port());
+    }
+    rows.push_back({"L7", c.name(), endpoints.empty() ? "<none>" : endpoints});
+  }
+  for (const auto& l : response.l4()) {
+    std::string endpoints;
+    for (const auto& b : l.backends()) {
+      std::ostringstream share;
+      share << std::fixed << std::setprecision(1) << b.weight() / 10000.0;
+      endpoints += (endpoints.empty() ? "" : ",") + b.address() + ":" + std::to_string(b.port()) +
+                   "(" + share.str() + "%)";
+    }
+    rows.push_back(
+        {"L4", l.address() + ":" + std::to_string(l.port()) + "/" + l.protocol() + " " + l.route(),
+         endpoints.empty() ? "<none>" : endpoints});
+  }
+  PrintTable(rows, out);
+  return 0;
+}
+
+bool ReadManifest(const Args& args, std::string& text, std::ostream& err) {
+  if (args.file.empty()) {
+    err << "xgatectl " << args.command << ": -f FILE is required\n";
+    return false;
+  }
+  std::stringstream ss;
+  if (args.file == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(args.file);
+    if (!in) {
+      err << "xgatectl " << args.command << ": cannot read " << args.file << "\n";
+      return false;
+    }
+    ss << in.rdbuf();
+  }
+  text = ss.str();
+  return true;
+}
+
+}  // namespace
+
+int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
+  std::string what = args.command == "status" ? "status" : "";
+  if (what.empty() && args.positional.size() == 1) what = args.positional[0];
+  if (what == "gateway") what = "gateways";
+  if (what == "route") what = "routes";
+  if (what == "backend") what = "backends";
+  if (what == "backends") return GetBackends(args, out, err);
+  if (what == "gateways" || what == "routes" || what == "status") {
+    return GetObjects(args, what, out, err);
+  }
+  err << "xgatectl get: gateways, routes, backends or status\n";
+  return 2;
+}
+
+int RunApply(const Args& args, std::ostream& out, std::ostream& err) {
+  std::string manifest;
+  if (!ReadManifest(args, manifest, err)) return 2;
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  api::ApplyRequest request;
+  request.set_manifest(manifest);
+  request.set_filename(args.file == "-" ? "<stdin>" : args.file);
+  api::ApplyResponse response;
+  grpc::Status s = stub->Apply(&context, request, &response);
+  if (!s.ok()) return Failed(args, s, err);
+  for (const auto& o : response.objects()) out << o << " configured\n";
+  if (!response.last_error().empty()) {
+    err << "xgatectl apply: written, but not applied: " << response.last_error() << "\n";
+    return 1;
+  }
+  out << "snapshot " << response.generation() << " applied\n";
+  return 0;
+}
+
+int RunDelete(const Args& args, std::ostream& out, std::ostream& err) {
+  std::string manifest;
+  if (!ReadManifest(args, manifest, err)) return 2;
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  api::DeleteRequest request;
+  request.set_manifest(manifest);
+  request.set_filename(args.file == "-" ? "<stdin>" : args.file);
+  api::DeleteResponse response;
+  grpc::Status s = stub->Delete(&context, request, &response);
+  if (!s.ok()) return Failed(args, s, err);
+  for (const auto& o : response.deleted()) out << o << " deleted\n";
+  for (const auto& o : response.not_found()) err << o << " not found\n";
+  if (!response.last_error().empty()) {
+    err << "xgatectl delete: removed, but not applied: " << response.last_error() << "\n";
+    return 1;
+  }
+  out << "snapshot " << response.generation() << " applied\n";
+  return response.not_found().empty() ? 0 : 1;
+}
+
+}  // namespace xgate::ctl
