@@ -51,6 +51,15 @@ HostnameIntersection IntersectHostnames(const std::optional<std::string>& listen
   return out;
 }
 
+bool HostnameCovers(const std::string& wider, const std::string& pattern) {
+  if (wider.empty() || wider == pattern) return true;
+  if (!IsWildcard(wider) || pattern.empty()) return false;
+  if (!IsWildcard(pattern)) return WildcardMatches(wider, pattern);
+  std::string_view ws = std::string_view(wider).substr(1);
+  std::string_view ps = std::string_view(pattern).substr(1);
+  return ps.size() > ws.size() && ps.ends_with(ws);
+}
+
 bool MoreSpecificHostname(const std::string& a, const std::string& b) {
   auto rank = [](const std::string& h) {
     int kind = h.empty() ? 2 : IsWildcard(h) ? 1 : 0;

@@ -21,6 +21,10 @@ struct HostnameIntersection {
 HostnameIntersection IntersectHostnames(const std::optional<std::string>& listener_hostname,
                                         const std::vector<std::string>& route_hostnames);
 
+// Whether every host that `pattern` matches is also matched by `wider`: "" covers
+// everything, "*.example.com" covers "a.example.com" and "*.a.example.com".
+bool HostnameCovers(const std::string& wider, const std::string& pattern);
+
 // Orders hostname patterns by specificity: exact names first (alphabetical), then
 // wildcards with more labels first, then "" (any host).
 bool MoreSpecificHostname(const std::string& a, const std::string& b);

@@ -230,15 +230,27 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
     }
   }
   std::vector<std::string> names;
-  for (const auto& [h, entries] : vhosts) names.push_back(h);
-  std::sort(names.begin(), names.end(), binder::MoreSpecificHostname);
-  for (const auto& h : names) {
-    auto& entries = vhosts[h];
+  for (auto& [h, entries] : vhosts) {
+    names.push_back(h);
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
+  }
+  std::sort(names.begin(), names.end(), binder::MoreSpecificHostname);
+  // The proxy picks one virtual host, the most specific that matches. A route with a less
+  // specific hostname still serves what the more specific routes do not match (the spec
+  // ranks rules by hostname first, it does not hide them), so each virtual host continues
+  // with the routes of every wider pattern that covers it, most specific first.
+  for (size_t i = 0; i < names.size(); ++i) {
     auto* vh = out.add_virtual_hosts();
-    vh->set_hostname(h);
-    for (const auto& e : entries) *vh->add_routes() = ToRoute(e, c);
+    vh->set_hostname(names[i]);
+    std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
+    for (size_t j = i; j < names.size(); ++j) {
+      if (!binder::HostnameCovers(names[j], names[i])) continue;
+      for (const auto& e : vhosts[names[j]]) {
+        if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
+        *vh->add_routes() = ToRoute(e, c);
+      }
+    }
   }
   return out;
 }

@@ -61,6 +61,18 @@ TEST(Wildcard, Matching) {
   EXPECT_FALSE(WildcardMatches("foo.example.com", "foo.example.com"));
 }
 
+TEST(Covers, WiderPatterns) {
+  EXPECT_TRUE(HostnameCovers("", "a.example.com"));
+  EXPECT_TRUE(HostnameCovers("", "*.example.com"));
+  EXPECT_TRUE(HostnameCovers("*.example.com", "a.example.com"));
+  EXPECT_TRUE(HostnameCovers("*.example.com", "*.a.example.com"));
+  EXPECT_TRUE(HostnameCovers("*.example.com", "*.example.com"));
+  EXPECT_FALSE(HostnameCovers("*.a.example.com", "*.example.com"));
+  EXPECT_FALSE(HostnameCovers("*.example.com", "example.com"));
+  EXPECT_FALSE(HostnameCovers("a.example.com", "b.example.com"));
+  EXPECT_FALSE(HostnameCovers("a.example.com", ""));
+}
+
 TEST(Specificity, ExactThenWildcardsThenAny) {
   std::vector<std::string> names = {
       "", "*.example.com", "b.example.com", "*.foo.example.com", "a.example.com", "*.com"};

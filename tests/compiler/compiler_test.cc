@@ -469,6 +469,60 @@ endpoints: [{addresses: ["fd00::5:1"]}]
   EXPECT_EQ(snap->Summary()[1], "L4 [fd00::1]:9000/tcp -> 1 backend");
 }
 
+TEST(L7, WiderHostnamesFollowInEachVirtualHost) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: exact, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [foo.example.com]
+  rules: [{matches: [{path: {type: PathPrefix, value: /a}}], backendRefs: [{name: s, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: wild, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: ["*.example.com"]
+  rules: [{matches: [{path: {type: PathPrefix, value: /abc}}], backendRefs: [{name: s, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: any, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: s, port: 80}]}]
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  const auto& l = snap->l7.ports(0).listeners(0);
+  auto routes = [&](int i) {
+    std::vector<std::string> out;
+    for (const auto& r : l.virtual_hosts(i).routes()) out.push_back(r.route_name());
+    return out;
+  };
+  ASSERT_EQ(l.virtual_hosts_size(), 3);
+  EXPECT_EQ(l.virtual_hosts(0).hostname(), "foo.example.com");
+  // The exact host's own route first even though /abc is longer: hostname ranks first.
+  EXPECT_EQ(routes(0), (std::vector<std::string>{"exact", "wild", "any"}));
+  EXPECT_EQ(l.virtual_hosts(1).hostname(), "*.example.com");
+  EXPECT_EQ(routes(1), (std::vector<std::string>{"wild", "any"}));
+  EXPECT_EQ(l.virtual_hosts(2).hostname(), "");
+  EXPECT_EQ(routes(2), (std::vector<std::string>{"any"}));
+}
+
 TEST(Determinism, SameInputSameSnapshot) {
   std::vector<std::string> docs = SeedV1();  // its gateway.yaml defines class acme-lb
   docs.push_back(Example("l4/l4.yaml"));
