@@ -7,11 +7,13 @@
 #include <xdp/libxdp.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -83,22 +85,50 @@ std::string TcLinkPin(const std::string& root, const std::string& ifname, bool e
   return absl::StrCat(root, egress ? "/link_tc_out_" : "/link_tc_in_", ifname);
 }
 
-// The xgate program among those libxdp reports on the interface, or nullptr.
-bool HasXgateXdp(int ifindex) {
+using ProgTag = std::array<uint8_t, BPF_TAG_SIZE>;
+
+// The tag (a hash of the instructions) of the xgate XDP program on the interface, if any.
+std::optional<ProgTag> AttachedXgateTag(int ifindex) {
   xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
-  if (libxdp_get_error(mp) || !mp) return false;
-  bool found = false;
+  if (libxdp_get_error(mp) || !mp) return std::nullopt;
+  std::optional<ProgTag> tag;
+  auto consider = [&](const xdp_program* p) {
+    if (p && std::string_view(xdp_program__name(p)) == kXdpProgramName) {
+      tag.emplace();
+      std::memcpy(tag->data(), xdp_program__tag(p), BPF_TAG_SIZE);
+    }
+  };
   if (xdp_multiprog__is_legacy(mp)) {
-    xdp_program* main = xdp_multiprog__main_prog(mp);
-    found = main && std::string_view(xdp_program__name(main)) == kXdpProgramName;
+    consider(xdp_multiprog__main_prog(mp));
   } else {
     for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
          p = xdp_multiprog__next_prog(p, mp)) {
-      if (std::string_view(xdp_program__name(p)) == kXdpProgramName) found = true;
+      consider(p);
     }
   }
   xdp_multiprog__close(mp);
-  return found;
+  return tag;
+}
+
+// The tag this build's XDP program has, from a throwaway load (the maps under the pin root
+// are reused, so nothing else is created).
+absl::StatusOr<ProgTag> BuiltXdpTag(const std::string& pin_root) {
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = pin_root.c_str();
+  xgate_bpf* skel = xgate_bpf__open_opts(&open_opts);
+  if (!skel) return Errno(errno, "opening the BPF object");
+  int err = xgate_bpf__load(skel);
+  ProgTag tag{};
+  if (!err) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    err = bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.xgate_xdp), &info, &len);
+    if (!err) std::memcpy(tag.data(), info.tag, BPF_TAG_SIZE);
+  }
+  xgate_bpf__destroy(skel);
+  if (err) return Errno(errno, "loading the XDP program to compare it with the attached one");
+  return tag;
 }
 
 absl::Status DetachXgateXdp(int ifindex, const std::string& ifname) {
@@ -178,10 +208,20 @@ absl::Status Datapath::Load() {
 
 absl::Status Datapath::AttachXdp(const std::string& ifname, bool* adopted) {
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  if (HasXgateXdp(ifindex)) {
-    spdlog::info("XDP: adopting the xgate program already on {}", ifname);
-    *adopted = true;
-    return absl::OkStatus();
+  if (std::optional<ProgTag> attached = AttachedXgateTag(ifindex)) {
+    if (built_tag_.empty()) {
+      auto built = BuiltXdpTag(options_.pin_root);
+      if (!built.ok()) return built.status();
+      built_tag_.assign(built->begin(), built->end());
+    }
+    if (std::equal(built_tag_.begin(), built_tag_.end(), attached->begin())) {
+      spdlog::info("XDP: adopting the xgate program already on {}", ifname);
+      *adopted = true;
+      return absl::OkStatus();
+    }
+    // Another build's program: replace it (the maps, and so the flows, carry over).
+    spdlog::info("XDP: replacing the older xgate program on {}", ifname);
+    if (absl::Status s = DetachXgateXdp(ifindex, ifname); !s.ok()) return s;
   }
   if (!xdp_) {
     xdp_ = xdp_program__from_bpf_obj(skel_->obj, "xdp");

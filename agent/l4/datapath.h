@@ -5,6 +5,7 @@
 // replies the node itself routes out (a backend on the node) are rewritten on the way out.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ class Datapath {
   xgate_bpf* skel_ = nullptr;
   xdp_program* xdp_ = nullptr;
   bool loaded_ = false;
+  std::vector<uint8_t> built_tag_;  // this build's XDP program tag, once computed
 };
 
 // The name the XDP program carries (what adoption and detach look for).

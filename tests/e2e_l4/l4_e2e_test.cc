@@ -476,5 +476,36 @@ TEST_F(L4EndToEndTest, RestartKeepsTrafficFlowingAndDetachRemovesEverything) {
   EXPECT_TRUE(exchange().empty()) << "the Gateway address still answers after detach";
 }
 
+// An xgate XDP program from another build (here: one that passes everything) is replaced
+// on start, not adopted.
+TEST_F(L4EndToEndTest, StartReplacesAnotherBuildsProgram) {
+  applier_->Stop(/*detach=*/false);
+  applier_.reset();
+  int n0 = static_cast<int>(if_nametoindex("n0"));
+  ASSERT_EQ(bpf_xdp_detach(n0, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  bpf_insn pass[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fake = bpf_prog_load(BPF_PROG_TYPE_XDP, l4::kXdpProgramName, "GPL", pass, 2, nullptr);
+  ASSERT_GE(fake, 0);
+  ASSERT_EQ(bpf_xdp_attach(n0, fake, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  uint32_t fake_id = 0;
+  ASSERT_EQ(bpf_xdp_query_id(n0, 0, &fake_id), 0);
+  close(fake);
+
+  auto again = l4::L4Applier::Create({pin_root_, {"n0", "n1", "n2"}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  applier_ = std::move(*again);
+  ASSERT_TRUE(applier_->Apply(Snapshot()).ok());
+  uint32_t now_id = 0;
+  ASSERT_EQ(bpf_xdp_query_id(n0, 0, &now_id), 0);
+  EXPECT_NE(now_id, fake_id);
+  EXPECT_NE(now_id, 0u);
+  std::string line;
+  AsClient([&] { line = TcpExchange("198.18.100.10"); });
+  EXPECT_FALSE(line.empty());
+}
+
 }  // namespace
 }  // namespace xgate
