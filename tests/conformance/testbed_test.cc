@@ -58,7 +58,7 @@ TEST(TestBed, BuildsReachesAndRemovesEverything) {
   std::string pod_ns;
   absl::StatusOr<std::string> ip = (*bed)->AddPod(&pod_ns);
   ASSERT_TRUE(ip.ok()) << ip.status();
-  EXPECT_EQ(*ip, "198.18.16.2");
+  EXPECT_EQ(*ip, "198.19.0.2");
 
   std::vector<pid_t> pids;
   absl::StatusOr<pid_t> pod = Spawn({XGATE_ECHO_BIN, "--listen", "0.0.0.0:3000", "--namespace",
@@ -86,6 +86,12 @@ TEST(TestBed, BuildsReachesAndRemovesEverything) {
   absl::StatusOr<CommandResult> routes = RunCommand({"ip", "-n", (*bed)->client_ns(), "route"});
   ASSERT_TRUE(routes.ok());
   EXPECT_NE(routes->out.find("198.18.100.0/24 via 198.18.0.1"), std::string::npos) << routes->out;
+  // The client's and the pod's ends take redirected frames (an XDP program of their own).
+  for (const std::string& ns : {(*bed)->client_ns(), pod_ns}) {
+    absl::StatusOr<CommandResult> link = RunCommand({"ip", "-n", ns, "link", "show"});
+    ASSERT_TRUE(link.ok());
+    EXPECT_NE(link->out.find("xdp"), std::string::npos) << link->out;
+  }
 
   int node_fd =
       open(absl::StrCat("/var/run/netns/", (*bed)->node_ns()).c_str(), O_RDONLY | O_CLOEXEC);

@@ -1,12 +1,16 @@
 // The network namespaces a run plays in (README.md, "How a runner uses it", step 2):
 //
-//   client ns --veth-- node ns (agent) --bridge-- one ns per echo pod
+//   client ns --veth-- node ns (agent) --veth per pod-- one ns per echo pod
 //
-// 198.18.0.0/24 on the client link (client .2, node .1), 198.18.16.0/20 on the bridge
-// (node .1, pods from .2), and 198.18.100.0/24 (the Gateway addresses, E2) routed from the
-// client to the node. Names carry the run's suffix; Teardown() removes everything made.
+// 198.18.0.0/24 on the client link (client .2, node .1), 198.19.N.0/24 on pod N's link
+// (node .1, pod .2), and 198.18.100.0/24 (the Gateway addresses, E2) routed from the client
+// to the node, which forwards. Pods are routed, not bridged, as a CNI would do it, so the
+// kernel fast path can redirect to a pod's link; the client's and pods' ends send full
+// checksums and carry an XDP_PASS program so they take redirected frames. Names carry the
+// run's suffix; Teardown() removes everything made.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +25,7 @@ class TestBed {
   static absl::StatusOr<std::unique_ptr<TestBed>> Create(const std::string& suffix);
   ~TestBed();
 
-  // A new pod namespace on the bridge; its address.
+  // A new pod namespace, linked to the node by a veth of its own; its address.
   absl::StatusOr<std::string> AddPod(std::string* netns);
   // Removes a pod namespace made by AddPod.
   void RemovePod(const std::string& netns);
@@ -37,7 +41,6 @@ class TestBed {
   const std::string& node_ns() const { return node_ns_; }
   // The node's side of the client link: where the agent attaches.
   const std::string& node_uplink() const { return node_if_; }
-  const std::string& bridge() const { return bridge_; }
 
  private:
   explicit TestBed(std::string suffix) : suffix_(std::move(suffix)) {}
@@ -45,11 +48,15 @@ class TestBed {
   absl::Status AddNamespace(const std::string& name);
 
   std::string suffix_;
-  std::string client_ns_, node_ns_, client_if_, node_if_, bridge_;
-  std::vector<std::string> namespaces_;  // in creation order
-  int next_pod_ = 0;
+  std::string client_ns_, node_ns_, client_if_, node_if_;
+  std::vector<std::string> namespaces_;   // in creation order
+  std::map<int, std::string> pod_slots_;  // pod N's namespace, N numbering its subnet
   int client_ns_fd_ = -1;
 };
+
+// Turns off transmit checksum offload on `ifname` in `netns` and gives it an XDP_PASS
+// program (native mode), so frames the fast path redirects to it are taken.
+absl::Status PrepareSender(const std::string& netns, const std::string& ifname);
 
 // Creates a socket from a thread that entered the namespace whose fd is `netns_fd`: the
 // socket stays in that namespace whichever thread uses it later.
