@@ -1,7 +1,5 @@
 #include "agent/binder/binder.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <set>
 #include <tuple>
@@ -213,7 +211,7 @@ void BindRoute(const Store& store, const RouteView& route,
     for (auto& [gkey, gw] : gateways) {
       std::vector<ListenerState*> selecting;
       for (auto& l : gw.listeners) {
-        if (ListenerSelectsRoute(store, *l.listener, gkey.first, *route.object)) {
+        if (ListenerSelectsRoute(*l.listener, gkey.first, *route.object)) {
           selecting.push_back(&l);
         }
       }

@@ -81,8 +81,8 @@ namespace xgate::binder {
 
 bool RouteBindsBySelector(const model::Object& route) { return route.v1alpha1_selector_binding; }
 
-bool ListenerSelectsRoute(const model::Store& store, const model::Listener& listener,
-                          const std::string& gateway_ns, const model::Object& route) {
+bool ListenerSelectsRoute(const model::Listener& listener, const std::string& gateway_ns,
+                          const model::Object& route) {
   if (!listener.route_selector || !listener.route_selector->Matches(route.meta.labels)) {
     return false;
   }

@@ -16,7 +16,7 @@ std::string CheckHTTPRoute(const model::HTTPRoute& route);
 bool RouteBindsBySelector(const model::Object& route);
 
 // Whether a listener's v1alpha1 route selector (labels and namespaces) takes `route`.
-bool ListenerSelectsRoute(const model::Store& store, const model::Listener& listener,
-                          const std::string& gateway_ns, const model::Object& route);
+bool ListenerSelectsRoute(const model::Listener& listener, const std::string& gateway_ns,
+                          const model::Object& route);
 
 }  // namespace xgate::binder
