@@ -19,6 +19,9 @@ constexpr uint32_t kDirMask = IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY
 constexpr std::chrono::milliseconds kRootRetry{250};
 
 bool IsManifestName(const std::string& name) {
+  // A ConfigMap volume swaps its content in one step by renaming "..data_tmp" to "..data";
+  // the visible files are symlinks through it.
+  if (name == "..data") return true;
   if (name.empty() || name[0] == '.') return false;
   auto ends = [&](const char* s) {
     size_t n = std::strlen(s);
@@ -83,7 +86,7 @@ bool DirectoryWatcher::Drain() {
         relevant = true;
         continue;
       }
-      if (ev->mask & IN_ISDIR) {
+      if ((ev->mask & IN_ISDIR) && name != "..data") {
         if (!name.empty() && name[0] != '.') {
           if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && dir != watches_.end()) {
             WatchTree(dir->second / name);
