@@ -1,12 +1,16 @@
 // TLS termination (SNI certificate choice, TLS 1.2 minimum, certificate swap) and TLS
 // passthrough by SNI, end to end on loopback with certificates made in the test.
 #include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <list>
+#include <map>
 
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
@@ -301,6 +305,163 @@ TEST_F(ProxyTlsTest, PassthroughRoutesBySniAndSplicesBytes) {
   stranger.Send(ClientHello("three.example"));
   EXPECT_TRUE(stranger.WaitClosed());
   EXPECT_EQ(one.raw().size() + two.raw().size(), hello_one.size() + hello_two.size());
+}
+
+// A small blocking HTTP/2 client (TLS, ALPN h2) on nghttp2's client session.
+class H2Client {
+ public:
+  struct Result {
+    int status = 0;
+    std::map<std::string, std::string> headers;
+    std::string body;
+    bool closed = false;
+  };
+
+  H2Client(uint16_t port, const std::string& sni) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    static const unsigned char kAlpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof(kAlpn));
+    auto address = MakeAddress("127.0.0.1", port);
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval timeout{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    connect(fd_, address->get(), address->length);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    if (SSL_connect(ssl_) != 1) return;
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_length = 0;
+    SSL_get0_alpn_selected(ssl_, &alpn, &alpn_length);
+    alpn_ = std::string(reinterpret_cast<const char*>(alpn), alpn_length);
+
+    nghttp2_session_callbacks* callbacks;
+    nghttp2_session_callbacks_new(&callbacks);
+    nghttp2_session_callbacks_set_on_header_callback(
+        callbacks, [](nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+          auto& result = static_cast<H2Client*>(user)->results_[frame->hd.stream_id];
+          std::string n(reinterpret_cast<const char*>(name), namelen);
+          std::string v(reinterpret_cast<const char*>(value), valuelen);
+          if (n == ":status") result.status = std::stoi(v);
+          result.headers[n] = v;
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        callbacks,
+        [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* user) {
+          static_cast<H2Client*>(user)->results_[id].body.append(
+              reinterpret_cast<const char*>(data), len);
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        callbacks, [](nghttp2_session*, int32_t id, uint32_t, void* user) {
+          static_cast<H2Client*>(user)->results_[id].closed = true;
+          return 0;
+        });
+    nghttp2_session_client_new(&session_, callbacks, this);
+    nghttp2_session_callbacks_del(callbacks);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~H2Client() {
+    if (session_) nghttp2_session_del(session_);
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    close(fd_);
+  }
+  const std::string& alpn() const { return alpn_; }
+
+  int32_t Submit(const std::string& method, const std::string& authority, const std::string& path,
+                 const std::string* body = nullptr) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {":method", method},  {":scheme", "https"}, {":authority", authority}, {":path", path},
+        {"x-h2-test", "yes"}, {"cookie", "a=1"},    {"cookie", "b=2"}};
+    std::vector<nghttp2_nv> nva;
+    for (auto& [n, v] : fields) {
+      nva.push_back({reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()),
+                     n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_data_provider provider{};
+    if (body) {
+      bodies_.push_back({*body, 0});
+      provider.source.ptr = &bodies_.back();
+      provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                                  uint32_t* flags, nghttp2_data_source* source, void*) {
+        auto* pending = static_cast<std::pair<std::string, size_t>*>(source->ptr);
+        size_t n = std::min(length, pending->first.size() - pending->second);
+        memcpy(buf, pending->first.data() + pending->second, n);
+        pending->second += n;
+        if (pending->second == pending->first.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+      };
+    }
+    int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                        body ? &provider : nullptr, nullptr);
+    results_[id];
+    return id;
+  }
+
+  // Runs the session until every submitted stream closed (bounded by the socket timeout).
+  bool Run() {
+    for (;;) {
+      const uint8_t* data;
+      ssize_t n;
+      while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
+        if (SSL_write(ssl_, data, static_cast<int>(n)) <= 0) return false;
+      }
+      bool all_closed = true;
+      for (auto& [id, result] : results_) all_closed = all_closed && result.closed;
+      if (all_closed) return true;
+      char buffer[16384];
+      int got = SSL_read(ssl_, buffer, sizeof(buffer));
+      if (got <= 0) return false;
+      if (nghttp2_session_mem_recv(session_, reinterpret_cast<uint8_t*>(buffer), got) < 0) {
+        return false;
+      }
+    }
+  }
+  Result& result(int32_t id) { return results_[id]; }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  std::string alpn_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, Result> results_;
+  std::list<std::pair<std::string, size_t>> bodies_;
+};
+
+TEST_F(ProxyTlsTest, Http2RequestsTakeTheSameRoutingPath) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  H2Client client(port_, "a.example");
+  ASSERT_EQ(client.alpn(), "h2");
+  std::string upload(300 * 1024, 'u');
+  int32_t get = client.Submit("GET", "a.example", "/h2/get?x=1");
+  int32_t post = client.Submit("POST", "a.example", "/echo", &upload);
+  int32_t chunked = client.Submit("GET", "a.example", "/chunked");
+  int32_t missing = client.Submit("GET", "a.example", "/status/404");
+  ASSERT_TRUE(client.Run());
+  EXPECT_EQ(client.result(get).status, 200);
+  EXPECT_EQ(client.result(get).body, "up /h2/get?x=1");
+  EXPECT_EQ(client.result(get).headers["x-upstream"], "up");
+  EXPECT_EQ(client.result(post).status, 200);
+  EXPECT_EQ(client.result(post).body, upload);
+  EXPECT_EQ(client.result(chunked).body, "one,two,three");
+  EXPECT_EQ(client.result(missing).status, 404);
+
+  ASSERT_TRUE(up.WaitRequests(4));
+  bool saw_get = false;
+  for (const auto& request : up.requests()) {
+    if (request.path != "/h2/get?x=1") continue;
+    saw_get = true;
+    EXPECT_EQ(request.host, "a.example");
+    EXPECT_EQ(request.headers.at("x-h2-test"), "yes");
+    EXPECT_EQ(request.headers.at("cookie"), "a=1; b=2");
+    EXPECT_EQ(request.headers.at("x-forwarded-proto"), "https");
+  }
+  EXPECT_TRUE(saw_get);
 }
 
 }  // namespace
