@@ -321,6 +321,54 @@ spec:
   EXPECT_EQ(tls.rules[0].backend_refs[0].ref.port, 443);
 }
 
+TEST(V1alpha1, WhatV1CannotExpressIsRefused) {
+  LoadResult r = Load(R"(apiVersion: networking.x-k8s.io/v1alpha1
+kind: HTTPRoute
+metadata: {name: listed}
+spec:
+  gateways:
+    allow: FromList
+---
+apiVersion: networking.x-k8s.io/v1alpha1
+kind: HTTPRoute
+metadata: {name: ext}
+spec:
+  rules:
+  - matches:
+    - extensionRef: {group: acme.io, kind: Matcher, name: m}
+---
+apiVersion: networking.x-k8s.io/v1alpha1
+kind: TLSRoute
+metadata: {name: split}
+spec:
+  rules:
+  - matches: [{snis: [a.example.com]}]
+    forwardTo: [{serviceName: a, port: 443}]
+  - matches: [{snis: [b.example.com]}]
+    forwardTo: [{serviceName: b, port: 443}]
+---
+apiVersion: networking.x-k8s.io/v1alpha1
+kind: ReferenceGrant
+metadata: {name: g}
+---
+apiVersion: networking.x-k8s.io/v1alpha2
+kind: HTTPRoute
+metadata: {name: r}
+)",
+                      "old.yaml");
+  // (ReferenceGrant never existed in networking.x-k8s.io: not ours, skipped.)
+  ASSERT_EQ(r.errors.size(), 4u) << Errors(r);
+  EXPECT_EQ(r.errors[0].field, "spec.gateways.gatewayRefs");
+  EXPECT_EQ(r.errors[0].pos.line, 5);
+  EXPECT_EQ(r.errors[1].field, "spec.rules[0].matches[0].extensionRef");
+  EXPECT_EQ(r.errors[1].pos.line, 14);
+  EXPECT_EQ(r.errors[2].field, "spec.rules[1].matches");
+  EXPECT_EQ(r.errors[2].pos.line, 23);
+  EXPECT_EQ(r.errors[3].field, "apiVersion");
+  EXPECT_NE(r.errors[3].message.find("networking.x-k8s.io/v1alpha2"), std::string::npos);
+  EXPECT_EQ(r.store.Size(), 0u);
+}
+
 TEST(V1alpha1, ErrorsPointAtTheWrittenLine) {
   LoadResult r = Load(R"(apiVersion: networking.x-k8s.io/v1alpha1
 kind: HTTPRoute
