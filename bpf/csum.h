@@ -3,8 +3,11 @@
 #ifndef XGATE_BPF_CSUM_H
 #define XGATE_BPF_CSUM_H
 
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+// clang-format on
 
 static __always_inline __u16 xg_csum_fold(__u32 sum) {
   sum = (sum & 0xffff) + (sum >> 16);
@@ -32,7 +35,7 @@ static __always_inline __u32 xg_csum_delta_addr(__u32 delta, const __u8* from, c
 
 /* Applies a delta to a checksum field. */
 static __always_inline void xg_csum_apply(__u16* check, __u32 delta) {
-  __u32 sum = (__u16)~*check + xg_csum_fold(delta);
+  __u32 sum = (__u16) ~*check + xg_csum_fold(delta);
   *check = ~xg_csum_fold(sum);
 }
 

@@ -4,10 +4,13 @@
 #ifndef XGATE_BPF_FORWARD_H
 #define XGATE_BPF_FORWARD_H
 
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/pkt_cls.h>
 
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
+// clang-format on
 
 #ifndef AF_INET
 #define AF_INET 2

@@ -2,6 +2,8 @@
 #ifndef XGATE_BPF_MAPS_H
 #define XGATE_BPF_MAPS_H
 
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -11,6 +13,7 @@
 #include "maps/listener.h"
 #include "maps/maglev.h"
 #include "maps/rnat.h"
+// clang-format on
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);

@@ -28,8 +28,8 @@ static __always_inline int xg_l4_csum_offset(__u8 proto) {
  * which the checksum of an enclosing ICMP error needs. */
 static __always_inline __u32 xg_rewrite(void* l3, void* l4, void* data_end, __u8 family, __u8 proto,
                                         int side, const __u8* addr, __u16 port) {
-  __u32 l3_delta = 0;  /* the pseudo-header part, for the transport checksum */
-  __u32 changed = 0;   /* every changed 16-bit word, for an enclosing ICMP checksum */
+  __u32 l3_delta = 0; /* the pseudo-header part, for the transport checksum */
+  __u32 changed = 0;  /* every changed 16-bit word, for an enclosing ICMP checksum */
   if (family == XG_FAMILY_V4) {
     struct iphdr* iph = l3;
     if ((void*)(iph + 1) > data_end) return 0;
@@ -88,7 +88,8 @@ struct xg_quoted {
 static __always_inline int xg_is_icmp_error(const struct xg_packet* p, void* data_end) {
   __u8* type = p->l4;
   if ((void*)(type + 1) > data_end) return 0;
-  if (p->family == XG_FAMILY_V4) return *type == XG_ICMP_DEST_UNREACH || *type == XG_ICMP_TIME_EXCEEDED;
+  if (p->family == XG_FAMILY_V4)
+    return *type == XG_ICMP_DEST_UNREACH || *type == XG_ICMP_TIME_EXCEEDED;
   return *type == XG_ICMPV6_DEST_UNREACH || *type == XG_ICMPV6_PKT_TOOBIG ||
          *type == XG_ICMPV6_TIME_EXCEED;
 }

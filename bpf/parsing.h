@@ -3,6 +3,8 @@
 #ifndef XGATE_BPF_PARSING_H
 #define XGATE_BPF_PARSING_H
 
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -14,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "maps/common.h"
+// clang-format on
 
 #ifndef ETH_P_8021Q
 #define ETH_P_8021Q 0x8100
@@ -48,9 +51,9 @@ struct xg_packet {
   struct ethhdr* eth;
   void* l3;
   void* l4;
-  __u8 family; /* XG_FAMILY_V4 / XG_FAMILY_V6 */
-  __u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
-  __u8 vlan;   /* carried one VLAN tag */
+  __u8 family;  /* XG_FAMILY_V4 / XG_FAMILY_V6 */
+  __u8 proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
+  __u8 vlan;    /* carried one VLAN tag */
   __u16 l3_len; /* bytes of the IP packet per its header */
   __u16 sport;
   __u16 dport;

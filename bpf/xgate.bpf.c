@@ -1,5 +1,7 @@
 /* The kernel fast path: XDP ingress (listener lookup, punt, Maglev + conntrack, DNAT,
  * forward) and the TC programs that reverse-NAT replies on the backend side. */
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -10,6 +12,7 @@
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
 #include "bpf/parsing.h"
+// clang-format on
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -133,13 +136,16 @@ static __always_inline int xg_tc_snat(struct __sk_buff* skb, __u32 l3_off, __u32
   if (p->family == XG_FAMILY_V4) {
     __be32 from = *(const __be32*)(p->src + 12);
     __be32 to = *(const __be32*)(rn->gw_addr + 12);
-    if (bpf_l3_csum_replace(skb, l3_off + __builtin_offsetof(struct iphdr, check), from, to, 4)) return -1;
+    if (bpf_l3_csum_replace(skb, l3_off + __builtin_offsetof(struct iphdr, check), from, to, 4))
+      return -1;
     if (bpf_l4_csum_replace(skb, csum_off, from, to, BPF_F_PSEUDO_HDR | mangled | 4)) return -1;
-    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct iphdr, saddr), &to, 4, 0)) return -1;
+    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct iphdr, saddr), &to, 4, 0))
+      return -1;
   } else {
     __s64 diff = bpf_csum_diff((__be32*)p->src, 16, (__be32*)rn->gw_addr, 16, 0);
     if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangled)) return -1;
-    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct ipv6hdr, saddr), rn->gw_addr, 16, 0))
+    if (bpf_skb_store_bytes(skb, l3_off + __builtin_offsetof(struct ipv6hdr, saddr), rn->gw_addr,
+                            16, 0))
       return -1;
   }
   __be16 from_port = bpf_htons(p->sport);

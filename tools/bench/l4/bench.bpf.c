@@ -1,5 +1,7 @@
 /* Programs for the L4 benchmark: a traffic generator (XDP_TX in BPF_PROG_TEST_RUN live-frame
  * mode), a sink that counts and drops, and the floor: XDP redirect with no lookup at all. */
+/* Kernel headers first: the libbpf headers need their types. */
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -7,12 +9,13 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+// clang-format on
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load. */
-const volatile __u32 flows = 1024;        /* generator: distinct source ports */
-const volatile __u32 floor_ifindex = 0;   /* floor: where to redirect */
+const volatile __u32 flows = 1024;      /* generator: distinct source ports */
+const volatile __u32 floor_ifindex = 0; /* floor: where to redirect */
 const volatile __u8 floor_dmac[ETH_ALEN] = {};
 const volatile __u8 floor_smac[ETH_ALEN] = {};
 const volatile __u16 sink_port = 5432;
