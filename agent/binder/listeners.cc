@@ -206,6 +206,13 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     for (const auto& a : gw.addresses) {
       if (!a.type.empty() && a.type != "IPAddress") {
         address_problem = "address type " + a.type + " is not supported (only IPAddress)";
+      } else if (a.value.empty()) {
+        // An IPAddress without a value asks for any address: the node's.
+        for (const auto& n : options.node_addresses) {
+          if (std::find(addresses.begin(), addresses.end(), n) == addresses.end()) {
+            addresses.push_back(n);
+          }
+        }
       } else if (!IsIpLiteral(a.value)) {
         unusable = "address " + a.value + " is not an IP address";
       } else {

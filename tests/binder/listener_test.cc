@@ -272,6 +272,27 @@ TEST(GatewayStatus, SpecAddresses) {
             (std::vector<std::string>{"198.18.100.1", "fd00::1"}));
 }
 
+TEST(GatewayStatus, AddressWithoutValueGetsTheNodes) {
+  // Gateway API v1.3 lets IPAddress omit its value; the loader does not (yet), so the
+  // Store is edited by hand.
+  auto b =
+      BindYaml({kClasses, Gateway(kHttp, "  addresses: [{type: IPAddress, value: 198.18.9.9}]\n")});
+  b->loaded.store.gateways.at({"default", "gw"}).addresses[0].value = "";
+  b->Rebind();
+  const auto* g = b->Gateway("default", "gw");
+  EXPECT_EQ(Cond(g->conditions, "Programmed"), "True/Programmed");
+  ASSERT_EQ(g->addresses.size(), 1u);
+  EXPECT_EQ(g->addresses[0].value, "198.18.0.1");
+}
+
+TEST(GatewayStatus, AddressNotUsable) {
+  auto b =
+      BindYaml({kClasses, Gateway(kHttp, "  addresses: [{type: IPAddress, value: 198.18.0.1}]\n")});
+  b->loaded.store.gateways.at({"default", "gw"}).addresses[0].value = "not-an-ip";
+  b->Rebind();
+  EXPECT_EQ(Cond(b->Gateway("default", "gw")->conditions, "Programmed"), "False/AddressNotUsable");
+}
+
 TEST(GatewayStatus, UnsupportedAddressType) {
   auto b = BindYaml(
       {kClasses, Gateway(kHttp, "  addresses: [{type: Hostname, value: gw.example.com}]\n")});
