@@ -341,3 +341,34 @@ TEST(Router, TableOwnsItsConfig) {
 
 }  // namespace
 }  // namespace xgate::routing::testing
+
+namespace xgate::routing::testing {
+namespace {
+
+TEST(Router, HostHeaderMatchAndMatchedPrefix) {
+  auto table = Build(SingleHostConfig({
+      Route("r", 0, 0,
+            "path { type: PATH_PREFIX value: '/api/' } headers { name: 'Host' value: "
+            "'api.example' }",
+            "by-host"),
+      Route("r", 1, 0, "path { type: EXACT value: '/exact' }", "exact"),
+      Route("r", 2, 0, "", "no-path"),
+  }));
+  Request r;
+  r.host = "api.example";
+  r.path = "/api/x";
+  Result res = Simulate(*table, r);
+  ASSERT_EQ(res.cluster, Cluster("by-host"));
+  EXPECT_EQ(MatchedPrefix(*res.decision.route), "/api/");
+  r.host = "other.example";
+  res = Simulate(*table, r);
+  EXPECT_EQ(res.cluster, Cluster("no-path"));  // a match without path matches every path
+  EXPECT_EQ(MatchedPrefix(*res.decision.route), "/");
+  r.path = "/exact";
+  res = Simulate(*table, r);
+  EXPECT_EQ(res.cluster, Cluster("exact"));
+  EXPECT_EQ(MatchedPrefix(*res.decision.route), "");
+}
+
+}  // namespace
+}  // namespace xgate::routing::testing

@@ -97,8 +97,7 @@ RequestHead ToRequestHead(const RequestHeadView& view) {
   return head;
 }
 
-RequestParser::RequestParser(const Limits& limits)
-    : limits_(limits), scanner_(HeadConfig(limits)), body_(limits) {
+RequestParser::RequestParser(const Limits& limits) : scanner_(HeadConfig(limits)), body_(limits) {
   headers_.reserve(limits.max_headers);
 }
 

@@ -85,7 +85,6 @@ class RequestParser {
   Step ParseHead(std::string_view input);
   ParseError Interpret(std::string_view input);
 
-  Limits limits_;
   State state_ = State::kHead;
   ParseError error_ = ParseError::kNone;
   FieldBlockScanner scanner_;

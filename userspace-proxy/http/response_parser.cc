@@ -39,8 +39,7 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) {
   return head;
 }
 
-ResponseParser::ResponseParser(const Limits& limits)
-    : limits_(limits), scanner_(HeadConfig(limits)), body_(limits) {
+ResponseParser::ResponseParser(const Limits& limits) : scanner_(HeadConfig(limits)), body_(limits) {
   headers_.reserve(limits.max_headers);
 }
 

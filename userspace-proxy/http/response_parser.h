@@ -58,7 +58,6 @@ class ResponseParser {
   Step ParseHead(std::string_view input);
   ParseError Interpret(std::string_view input);
 
-  Limits limits_;
   State state_ = State::kHead;
   ParseError error_ = ParseError::kNone;
   bool head_request_ = false;
