@@ -25,9 +25,10 @@ class ProxyServerTest : public ::testing::Test {
     port_ = testing::FreePort();
     ASSERT_NE(port_, 0);
   }
-  void StartServer(int workers = 2) {
+  void StartServer(int workers = 2, std::chrono::milliseconds header_timeout = 15s) {
     ServerOptions options;
     options.workers = workers;
+    options.header_timeout = header_timeout;
     options.upstream.connect_timeout = 2s;
     server_ = std::make_unique<Server>(options);
     server_->Start();
@@ -374,6 +375,35 @@ TEST_F(ProxyServerTest, ExpectContinueAndHttp10) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "one,two,three");  // close-delimited for an HTTP/1.0 client
   EXPECT_TRUE(r.closed);
+}
+
+TEST_F(ProxyServerTest, SlowHeadGets408AndSlowRouteGets504) {
+  TestUpstream up("up");
+  StartServer(1, 200ms);
+  api::L7Config config = Simple(up);
+  config.mutable_ports(0)
+      ->mutable_listeners(0)
+      ->mutable_virtual_hosts(0)
+      ->mutable_routes(0)
+      ->set_request_timeout_ms(200);
+  Apply(config);
+
+  Client slow("127.0.0.1", port_);
+  slow.Send("GET / HTTP/1.1\r\nHost: h\r\n");  // the head never ends
+  Response r = slow.Read();
+  EXPECT_EQ(r.status, 408);
+  EXPECT_TRUE(slow.WaitClosed());
+
+  Client hang("127.0.0.1", port_);
+  hang.Send("GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(hang.Read().status, 504);
+  // The connection stays usable after a timeout answer.
+  hang.Send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(hang.Read().body, "up /after");
+
+  // An idle keep-alive connection with nothing started is closed without an answer.
+  Client idle("127.0.0.1", port_);
+  EXPECT_TRUE(idle.WaitClosed());
 }
 
 }  // namespace

@@ -1,15 +1,19 @@
 // The agent -> proxy config stream over a unix socket: the client sees every published
 // config, keeps its last one when the agent goes away and reconnects; the L7Applier starts
 // build/xgate-proxy, restarts it when it dies, and the proxy serves what was published.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "agent/l7/config_server.h"
 #include "agent/l7/l7_applier.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/config_stream.h"
 
@@ -138,6 +142,62 @@ TEST_F(ProxyStreamTest, DetachStopsTheProxy) {
   (*applier)->Stop(true);
   EXPECT_EQ((*applier)->proxy_pid(), 0);
   EXPECT_NE(kill(pid, 0), 0);  // reaped
+}
+
+// Runs build/xgate-proxy with `args`; returns its pid.
+pid_t RunProxy(std::vector<std::string> args, const std::string& stderr_path) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    std::vector<char*> argv = {const_cast<char*>(XGATE_PROXY_BINARY)};
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(XGATE_PROXY_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST_F(ProxyStreamTest, ProxyLoadsConfigFileInTextOrJson) {
+  testing::TestUpstream up("up");
+  uint16_t port = testing::FreePort();
+  api::L7Config config;
+  config.set_generation(7);
+  api::Port* p = testing::AddHttpPort(config, port);
+  testing::AddRoute(*testing::AddVirtualHost(*p, ""), "r", "/", "ns/up:80");
+  testing::AddCluster(config, "ns/up:80", up);
+
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(config, &text);
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(config, &json).ok());
+  for (const auto& [name, content] :
+       {std::pair{"config.txtpb", text}, std::pair{"config.json", json}}) {
+    std::string path = (dir_ / name).string();
+    std::ofstream(path) << content;
+    pid_t pid = RunProxy(
+        {"--config", path, "--workers", "1", "--access-log", (dir_ / "access.log").string()},
+        (dir_ / "stderr").string());
+    bool served = WaitFor([&] { return testing::Get(port, "h", "/file").status == 200; });
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(served) << name;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << name;
+  }
+
+  // A broken file: a clear error naming the file and line, exit 1.
+  std::string bad = (dir_ / "bad.txtpb").string();
+  std::ofstream(bad) << "generation: 1\nports { port: \"eighty\" }\n";
+  pid_t pid = RunProxy({"--config", bad}, (dir_ / "stderr").string());
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  std::ifstream err(dir_ / "stderr");
+  std::string message((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_NE(message.find("bad.txtpb"), std::string::npos) << message;
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
 }
 
 }  // namespace
