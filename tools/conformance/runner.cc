@@ -639,10 +639,13 @@ std::string Runner::CheckRequest(const Request& r) {
 std::string Runner::TakeSamples(const Request& r) {
   std::string want_ns = r.ExpectNamespace();
   std::string path = ExpectedBackendPath(r);
+  // Services whose pods must have seen copies: mirrorShares (a share) and mirror (all).
+  std::vector<std::pair<std::string, double>> copies = r.expect.mirror_shares;
+  for (const std::string& m : r.expect.mirror) copies.emplace_back(m, 100);
   std::string last;
   for (int attempt = 1; attempt <= r.attempts; ++attempt) {
     std::vector<size_t> offsets;
-    for (const auto& [svc, share] : r.expect.mirror_shares) {
+    for (const auto& [svc, share] : copies) {
       std::error_code ec;
       std::string log = PodLogPath(want_ns, svc);
       offsets.push_back(fs::exists(log, ec) ? fs::file_size(log, ec) : 0);
@@ -659,11 +662,10 @@ std::string Runner::TakeSamples(const Request& r) {
     if (failed.empty() && !r.expect.weights.empty()) {
       failed = CheckShares(r.expect.weights, counts, r.samples, r.expect.tolerance, false, true);
     }
-    if (failed.empty() && !r.expect.mirror_shares.empty()) {
+    if (failed.empty() && !copies.empty()) {
       std::map<std::string, int> mirrored;
-      for (size_t i = 0; i < r.expect.mirror_shares.size(); ++i) {
-        const std::string& svc = r.expect.mirror_shares[i].first;
-        std::string log = PodLogPath(want_ns, svc);
+      for (size_t i = 0; i < copies.size(); ++i) {
+        std::string log = PodLogPath(want_ns, copies[i].first);
         // Late copies: wait until the count stops growing (bounded).
         int n = CountLogged(log, offsets[i], path);
         absl::Time deadline = absl::Now() + kMirrorWait;
@@ -673,11 +675,19 @@ std::string Runner::TakeSamples(const Request& r) {
           if (again == n || absl::Now() > deadline) break;
           n = again;
         }
-        mirrored[svc] = n;
+        mirrored[copies[i].first] = n;
       }
-      failed =
-          CheckShares(r.expect.mirror_shares, mirrored, r.samples, r.expect.tolerance, true, false);
-      if (!failed.empty()) failed = "mirrored: " + failed;
+      // A plain mirror gets every copy: no tolerance below 100%.
+      for (const std::string& m : r.expect.mirror) {
+        if (mirrored[m] < r.samples) {
+          failed = absl::StrCat("mirror ", m, " saw ", mirrored[m], " of ", r.samples, " requests");
+        }
+      }
+      if (failed.empty() && !r.expect.mirror_shares.empty()) {
+        failed = CheckShares(r.expect.mirror_shares, mirrored, r.samples, r.expect.tolerance, true,
+                             false);
+        if (!failed.empty()) failed = "mirrored: " + failed;
+      }
     }
     if (failed.empty()) return "";
     last = absl::StrCat(
