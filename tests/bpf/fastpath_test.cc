@@ -452,6 +452,22 @@ TEST_F(FastPathTest, IcmpFromTheBackendSideIsAboutTheGateway) {
   EXPECT_EQ(ChecksumProblems(r.out), "");
 }
 
+TEST_F(FastPathTest, IcmpV6FromTheBackendSideIsAboutTheGateway) {
+  PacketSpec spec = Udp("fd00::2", 40000, "fd00:100::10", 53);
+  ASSERT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  PacketSpec dnatted = Udp("fd00::2", 40000, "fd00:1::2", 5353);
+  std::vector<uint8_t> icmp =
+      BuildIcmpError("fd00:1::2", "fd00::2", IpPart(BuildPacket(dnatted)), 1000);
+  RunResult r = RunTc(TcOut(), icmp);
+  EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(Parse(r.out).src, "fd00:100::10");
+  Parsed quoted = ParseQuoted(r.out);
+  EXPECT_EQ(quoted.dst, "fd00:100::10");
+  EXPECT_EQ(quoted.dport, 53);
+  EXPECT_EQ(quoted.src, "fd00::2");
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+}
+
 TEST_F(FastPathTest, RestartAdoptsMapsAndKeepsFlows) {
   PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.10", 5432);
   std::string backend = Parse(FromClient(spec).out).dst;
