@@ -61,6 +61,7 @@ std::vector<RouteView> CollectRoutes(const Store& store) {
 struct ResolvedRoute {
   std::vector<std::vector<ResolvedBackend>> rule_backends;
   std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
+  std::map<std::tuple<size_t, size_t, size_t>, ResolvedBackend> backend_mirrors;
   std::string invalid_reason;  // first unresolved reference, "" if all resolve
   std::string invalid_message;
 };
@@ -80,17 +81,27 @@ ResolvedRoute ResolveRoute(const Store& store, const RouteView& route) {
       note(backends.back());
     }
   }
+  auto mirror = [&](const model::HTTPRouteFilter& filter) {
+    model::BackendRef ref;
+    ref.ref = filter.request_mirror.backend_ref;
+    ResolvedBackend b = ResolveBackend(store, route.kind, route.key.ns, ref, protocol);
+    b.filters = nullptr;  // `ref` is gone after this call
+    note(b);
+    return b;
+  };
   if (route.http != nullptr) {
     for (size_t r = 0; r < route.http->rules.size(); ++r) {
-      const auto& filters = route.http->rules[r].filters;
-      for (size_t f = 0; f < filters.size(); ++f) {
-        if (filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
-        model::BackendRef ref;
-        ref.ref = filters[f].request_mirror.backend_ref;
-        ResolvedBackend b = ResolveBackend(store, route.kind, route.key.ns, ref, protocol);
-        b.filters = nullptr;  // `ref` is gone after this loop
-        note(b);
-        out.mirrors.emplace(std::make_pair(r, f), std::move(b));
+      const auto& rule = route.http->rules[r];
+      for (size_t f = 0; f < rule.filters.size(); ++f) {
+        if (rule.filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
+        out.mirrors.emplace(std::make_pair(r, f), mirror(rule.filters[f]));
+      }
+      for (size_t b = 0; b < rule.backend_refs.size(); ++b) {
+        const auto& filters = rule.backend_refs[b].filters;
+        for (size_t f = 0; f < filters.size(); ++f) {
+          if (filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
+          out.backend_mirrors.emplace(std::make_tuple(r, b, f), mirror(filters[f]));
+        }
       }
     }
   }
@@ -181,6 +192,7 @@ void Attach(const RouteView& route, const ResolvedRoute& resolved, ListenerState
   b.hostnames = std::move(hostnames);
   b.rule_backends = resolved.rule_backends;
   b.mirrors = resolved.mirrors;
+  b.backend_mirrors = resolved.backend_mirrors;
   l.bound.routes.push_back(std::move(b));
 }
 

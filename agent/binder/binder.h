@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "agent/model/objects.h"
@@ -49,6 +50,8 @@ struct BoundRoute {
   std::vector<std::vector<ResolvedBackend>> rule_backends;  // per rule, per backendRef
   // Mirror targets per rule and filter index, resolved like backends.
   std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
+  // Mirror targets of a backendRef's own filters, per (rule, backendRef, filter index).
+  std::map<std::tuple<size_t, size_t, size_t>, ResolvedBackend> backend_mirrors;
 };
 
 struct BoundListener {

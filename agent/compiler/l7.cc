@@ -122,14 +122,19 @@ void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, C
   *out->Add() = std::move(filter);
 }
 
-void AddBackends(const std::vector<ResolvedBackend>& backends, Collected& c, api::Route& out) {
-  for (const auto& b : backends) {
+void AddBackends(const BoundRoute& route, size_t rule, Collected& c, api::Route& out) {
+  const auto& backends = route.rule_backends[rule];
+  for (size_t i = 0; i < backends.size(); ++i) {
+    const ResolvedBackend& b = backends[i];
     auto* wc = out.add_backends();
     wc->set_cluster(c.Cluster(b));
     wc->set_weight(static_cast<uint32_t>(std::max(b.weight, 0)));
     wc->set_service(b.ns + "/" + b.name);
-    if (b.filters != nullptr) {
-      for (const auto& f : *b.filters) AddFilter(f, nullptr, c, wc->mutable_filters());
+    if (b.filters == nullptr) continue;
+    for (size_t f = 0; f < b.filters->size(); ++f) {
+      auto m = route.backend_mirrors.find({rule, i, f});
+      AddFilter((*b.filters)[f], m == route.backend_mirrors.end() ? nullptr : &m->second, c,
+                wc->mutable_filters());
     }
   }
 }
@@ -170,7 +175,7 @@ api::Route ToRoute(const Entry& e, Collected& c) {
   r.set_match_index(static_cast<uint32_t>(e.match_index));
   r.set_route_kind(model::KindName(e.route->key.kind));
   SetMatch(e.match, r.mutable_match());
-  if (e.rule < e.route->rule_backends.size()) AddBackends(e.route->rule_backends[e.rule], c, r);
+  if (e.rule < e.route->rule_backends.size()) AddBackends(*e.route, e.rule, c, r);
   if (e.route->key.kind == model::Kind::kHTTPRoute) {
     const auto* http = static_cast<const model::HTTPRoute*>(e.route->object);
     const auto& rule = http->rules[e.rule];

@@ -330,7 +330,12 @@ spec:
     - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x, value: "1"}], remove: [y]}}
     - {type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}}}
     - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}}
-    backendRefs: [{name: s, port: 80, weight: 3}, {name: gone, port: 80, weight: 1}]
+    backendRefs:
+    - name: s
+      port: 80
+      weight: 3
+      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}, percent: 25}}]
+    - {name: gone, port: 80, weight: 1}
     timeouts: {request: 10s, backendRequest: 2s}
   - matches: [{path: {type: Exact, value: /old}}]
     filters:
@@ -359,7 +364,12 @@ spec:
   ASSERT_EQ(main.backends_size(), 2);
   EXPECT_EQ(main.backends(0).cluster(), "default/s:80");
   EXPECT_EQ(main.backends(0).weight(), 3u);
-  EXPECT_EQ(main.backends(1).cluster(), "");  // invalid: its share answers 500
+  ASSERT_EQ(main.backends(0).filters_size(), 1);
+  EXPECT_EQ(main.backends(0).filters(0).request_mirror().cluster(), "default/s:80");
+  EXPECT_EQ(main.backends(0).filters(0).request_mirror().numerator(), 25u);
+  EXPECT_EQ(main.backends(0).filters(0).request_mirror().denominator(), 100u);
+  EXPECT_EQ(main.filters(1).request_mirror().numerator(), 100u);  // no percent: every request
+  EXPECT_EQ(main.backends(1).cluster(), "");                      // invalid: its share answers 500
   EXPECT_EQ(main.backends(1).service(), "default/gone");
   EXPECT_EQ(main.request_timeout_ms(), 10000u);
   EXPECT_EQ(main.backend_request_timeout_ms(), 2000u);
