@@ -1,5 +1,6 @@
 // End-to-end tests of the HTTP engine in-process: real sockets on loopback, a test upstream.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
@@ -211,6 +212,14 @@ TEST_F(ProxyServerTest, PipelinedRequestsAnsweredInOrder) {
   EXPECT_EQ(client.Read().body, "up /p4");
   ASSERT_TRUE(up.WaitRequests(4));
   EXPECT_EQ(up.requests()[1].body, "hello");
+
+  // A client that half-closes after pipelining still gets every answer, then EOF.
+  Client half("127.0.0.1", port_);
+  half.Send("GET /h1 HTTP/1.1\r\nHost: h\r\n\r\nGET /h2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  shutdown(half.fd(), SHUT_WR);
+  EXPECT_EQ(half.Read().body, "up /h1");
+  EXPECT_EQ(half.Read().body, "up /h2");
+  EXPECT_TRUE(half.WaitClosed());
 }
 
 TEST_F(ProxyServerTest, ChunkedBodiesStreamBothWays) {

@@ -337,8 +337,13 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       return;
     }
     bool nothing_received = !response_started_ && !interim_ && upstream.input().empty();
-    if (nothing_received && upstream.reused() && replay_complete_ && !retried_stale_) {
-      // The pooled connection was closed by the upstream as we reused it: use a new one.
+    const std::string& method = request_.head.method;
+    bool idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" ||
+                      method == "PUT" || method == "DELETE" || method == "TRACE";
+    if (nothing_received && upstream.reused() && idempotent && replay_complete_ &&
+        !retried_stale_) {
+      // The pooled connection was closed by the upstream as we reused it: an idempotent
+      // request (RFC 9110 9.2.2) is sent again on a new connection.
       retried_stale_ = true;
       DetachUpstream(false);
       tried_.clear();

@@ -129,15 +129,19 @@ void Http1Connection::ReadInput() {
     if (io == Transport::Io::kOk) continue;
     if (io == Transport::Io::kWouldBlock) return;
     peer_closed_ = true;
-    if (io == Transport::Io::kError || !exchange_) {
+    if (io == Transport::Io::kError) {
       CloseNow();
+      return;
+    }
+    if (!exchange_) {
+      CloseAfterWrite();  // what is queued (an answer) still goes out
       return;
     }
     if (!request_body_ended_) {
       exchange_->ClientGone("client closed mid-request");
       CloseNow();
     }
-    // Else the client half-closed after a complete request: answer, then close.
+    // Else the client half-closed after complete requests: answer them, then close.
     return;
   }
 }
@@ -246,7 +250,7 @@ void Http1Connection::ResponseHead(http::ResponseHead& head, ResponseBody body,
     case ResponseBody::kNone:
       break;
   }
-  if (!keep_alive_ || peer_closed_) head.headers.Set("Connection", "close");
+  if (!keep_alive_) head.headers.Set("Connection", "close");
   head.version_minor = 1;
   http::AppendResponseHead(head, out_.Tail());
 }
@@ -292,7 +296,7 @@ void Http1Connection::ExchangeFinished() {
   worker_.loop().Defer([done = std::shared_ptr<Exchange>(std::move(exchange_))] {});
   if (closed_) return;
   if (!request_complete) keep_alive_ = false;  // the rest of the body is not worth reading
-  if (!keep_alive_ || peer_closed_) {
+  if (!keep_alive_) {
     CloseAfterWrite();
     return;
   }
@@ -301,6 +305,10 @@ void Http1Connection::ExchangeFinished() {
   worker_.loop().Defer([this, alive = alive_] {
     if (!*alive || closed_) return;
     Process();
+    if (peer_closed_ && !exchange_) {
+      CloseAfterWrite();  // the client half-closed and every request it sent is answered
+      return;
+    }
     ReadInput();
   });
 }
@@ -311,6 +319,10 @@ void Http1Connection::Flush() {
   Transport::Io io = transport_->Write(out_);
   if (io == Transport::Io::kError) {
     if (exchange_) exchange_->ClientGone("client reset");
+    CloseNow();
+    return;
+  }
+  if (out_.empty() && closing_ && peer_closed_) {
     CloseNow();
     return;
   }
