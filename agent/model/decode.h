@@ -28,6 +28,11 @@ std::vector<ParentReference> DecodeParentRefs(const Node& spec);
 // A BackendObjectReference (group "" and kind Service by default; port required for a
 // Service). With `weighted`, also the weight (default 1).
 BackendRef DecodeBackendRef(const Node& node, bool weighted);
+// The filters of an HTTPRoute rule or backendRef (key "filters" of `owner`), with the
+// per-list rules (one of each core filter, not RequestRedirect and URLRewrite together).
+std::vector<HTTPRouteFilter> DecodeFilters(const Node& owner);
+// Whether a RequestRedirect or URLRewrite among `filters` uses ReplacePrefixMatch.
+bool UsesReplacePrefixMatch(const std::vector<HTTPRouteFilter>& filters);
 // A SecretObjectReference (group "" and kind Secret by default).
 ObjectReference DecodeSecretRef(const Node& node);
 
