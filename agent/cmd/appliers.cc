@@ -1,15 +1,38 @@
 #include "agent/cmd/appliers.h"
 
+#include <filesystem>
+
+#include "agent/l4/l4_applier.h"
+#include "agent/l7/l7_applier.h"
+#include "agent/node/gateway_addresses.h"
+
 namespace xgate::agent {
+
+// The proxy's config stream lives beside the admin socket, so agents run side by side (tests,
+// the demo) each talk to their own proxy.
+std::string ProxySocketPath(const AgentFlags& flags) {
+  return (std::filesystem::path(flags.admin_socket).parent_path() / "proxy.sock").string();
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
     const AgentFlags& flags) {
   std::vector<std::unique_ptr<appliers::Applier>> list;
-  // The data planes are registered here, in the order each snapshot reaches them:
-  //   1. the L4 BPF applier (agent/l4, L4Applier) on flags.attach with flags.pin_root;
-  //   2. the L7 applier (agent/l7, L7Applier), which starts xgate-proxy when the snapshot
-  //      has an L7 listener.
-  // Until they are added, snapshots are computed, logged and served over the admin API only.
+  // With --attach the agent programs the node: the XDP/TC fast path on those interfaces, and
+  // the Gateway addresses its L7 listeners serve on. Without it, only the proxy runs.
+  if (!flags.attach.empty()) {
+    l4::L4ApplierOptions l4_options;
+    l4_options.pin_root = flags.pin_root;
+    l4_options.interfaces = flags.attach;
+    auto l4 = l4::L4Applier::Create(l4_options);
+    if (!l4.ok()) return l4.status();
+    list.push_back(std::move(*l4));
+    list.push_back(std::make_unique<node::GatewayAddressApplier>());
+  }
+  l7::L7ApplierOptions l7_options;
+  l7_options.socket_path = ProxySocketPath(flags);
+  auto l7 = l7::L7Applier::Create(l7_options);
+  if (!l7.ok()) return l7.status();
+  list.push_back(std::move(*l7));
   return list;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -13,5 +14,8 @@ namespace xgate::agent {
 // Every applier, in the order each snapshot is handed to them.
 absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
     const AgentFlags& flags);
+
+// Where the agent serves the proxy's config stream: proxy.sock beside the admin socket.
+std::string ProxySocketPath(const AgentFlags& flags);
 
 }  // namespace xgate::agent
