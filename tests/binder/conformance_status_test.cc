@@ -19,50 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The manifests applied so far, one document each, keyed by kind/namespace/name so an
-// apply replaces and a delete removes, in first-applied order.
-class Applied {
- public:
-  void Apply(const std::string& text) {
-    for (const YAML::Node& doc : YAML::LoadAll(text)) {
-      if (!doc.IsMap()) continue;
-      std::string key =
-          Key(doc["kind"].as<std::string>(""), doc["metadata"]["namespace"].as<std::string>(""),
-              doc["metadata"]["name"].as<std::string>(""));
-      YAML::Emitter out;
-      out << doc;
-      if (!docs_.count(key)) order_.push_back(key);
-      docs_[key] = out.c_str();
-    }
-  }
-  void Delete(const YAML::Node& ref) {
-    std::string key = Key(ref["kind"].as<std::string>(""), ref["namespace"].as<std::string>(""),
-                          ref["name"].as<std::string>(""));
-    docs_.erase(key);
-    order_.erase(std::remove(order_.begin(), order_.end(), key), order_.end());
-  }
-  std::vector<std::string> Documents() const {
-    std::vector<std::string> out;
-    for (const auto& k : order_) out.push_back(docs_.at(k));
-    return out;
-  }
-
- private:
-  static std::string Key(const std::string& kind, const std::string& ns, const std::string& name) {
-    bool cluster_scoped = kind == "Namespace" || kind == "GatewayClass";
-    return kind + "/" + (cluster_scoped ? "" : ns.empty() ? "default" : ns) + "/" + name;
-  }
-  std::map<std::string, std::string> docs_;
-  std::vector<std::string> order_;
-};
-
-void AddCertificates(const YAML::Node& certs, Applied& applied) {
-  for (const auto& c : certs) {
-    applied.Apply(TlsSecretYaml(c["namespace"].as<std::string>(), c["name"].as<std::string>(),
-                                SelfSignedCert(c["hosts"][0].as<std::string>("example.com"))));
-  }
-}
-
 std::string Describe(const YAML::Node& check) {
   YAML::Emitter out;
   out << YAML::Flow << check;
@@ -145,38 +101,13 @@ void CheckOne(const Bound& b, const YAML::Node& check) {
   EXPECT_GT(matched, 0) << what << ": no parent entry";
 }
 
-std::unique_ptr<Bound> BindApplied(const Applied& applied, const model::Store* previous) {
-  auto b = std::make_unique<Bound>();
-  b->options = DefaultOptions();
-  auto docs = applied.Documents();
-  for (size_t i = 0; i < docs.size(); ++i) {
-    LoadInto(docs[i], "doc" + std::to_string(i) + ".yaml", b->loaded);
-  }
-  if (previous != nullptr) model::CarryGenerations(*previous, b->loaded.store);
-  b->Rebind();
-  return b;
-}
-
-std::vector<std::string> CaseNames() {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(SharedDir() + "/conformance/cases")) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 class ConformanceStatus : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ConformanceStatus, Holds) {
   const std::string dir = SharedDir() + "/conformance/";
   YAML::Node base = YAML::LoadFile(dir + "base.yaml");
   YAML::Node c = YAML::LoadFile(dir + "cases/" + GetParam() + ".yaml");
-  Applied applied;
-  AddCertificates(base["certificates"], applied);
-  AddCertificates(c["certificates"], applied);
-  applied.Apply(base["manifests"].as<std::string>());
-  applied.Apply(c["manifests"].as<std::string>(""));
+  Applied applied = ApplyCase(base, c);
   auto b = BindApplied(applied, nullptr);
   for (const auto& check : c["status"]) CheckOne(*b, check);
   // The base's Gateways alone are four programmed L7 ports: the case must compile too.
@@ -194,7 +125,7 @@ TEST_P(ConformanceStatus, Holds) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, ConformanceStatus, ::testing::ValuesIn(CaseNames()),
+INSTANTIATE_TEST_SUITE_P(Cases, ConformanceStatus, ::testing::ValuesIn(ConformanceCaseNames()),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -6,9 +6,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -156,5 +159,81 @@ inline std::string TlsSecretYaml(const std::string& ns, const std::string& name,
 }
 
 inline std::string SharedDir() { return XGATE_SHARED_DIR; }
+
+// The manifests applied so far, one document each, keyed by kind/namespace/name so an
+// apply replaces and a delete removes, in first-applied order.
+class Applied {
+ public:
+  void Apply(const std::string& text) {
+    for (const YAML::Node& doc : YAML::LoadAll(text)) {
+      if (!doc.IsMap()) continue;
+      std::string key =
+          Key(doc["kind"].as<std::string>(""), doc["metadata"]["namespace"].as<std::string>(""),
+              doc["metadata"]["name"].as<std::string>(""));
+      YAML::Emitter out;
+      out << doc;
+      if (!docs_.count(key)) order_.push_back(key);
+      docs_[key] = out.c_str();
+    }
+  }
+  void Delete(const YAML::Node& ref) {
+    std::string key = Key(ref["kind"].as<std::string>(""), ref["namespace"].as<std::string>(""),
+                          ref["name"].as<std::string>(""));
+    docs_.erase(key);
+    order_.erase(std::remove(order_.begin(), order_.end(), key), order_.end());
+  }
+  std::vector<std::string> Documents() const {
+    std::vector<std::string> out;
+    for (const auto& k : order_) out.push_back(docs_.at(k));
+    return out;
+  }
+
+ private:
+  static std::string Key(const std::string& kind, const std::string& ns, const std::string& name) {
+    bool cluster_scoped = kind == "Namespace" || kind == "GatewayClass";
+    return kind + "/" + (cluster_scoped ? "" : ns.empty() ? "default" : ns) + "/" + name;
+  }
+  std::map<std::string, std::string> docs_;
+  std::vector<std::string> order_;
+};
+
+inline void AddCertificates(const YAML::Node& certs, Applied& applied) {
+  for (const auto& c : certs) {
+    applied.Apply(TlsSecretYaml(c["namespace"].as<std::string>(), c["name"].as<std::string>(),
+                                SelfSignedCert(c["hosts"][0].as<std::string>("example.com"))));
+  }
+}
+
+inline std::unique_ptr<Bound> BindApplied(const Applied& applied, const model::Store* previous) {
+  auto b = std::make_unique<Bound>();
+  b->options = DefaultOptions();
+  auto docs = applied.Documents();
+  for (size_t i = 0; i < docs.size(); ++i) {
+    LoadInto(docs[i], "doc" + std::to_string(i) + ".yaml", b->loaded);
+  }
+  if (previous != nullptr) model::CarryGenerations(*previous, b->loaded.store);
+  b->Rebind();
+  return b;
+}
+
+// A conformance case of ../shared/conformance (FORMAT.md): its base, certificates and
+// manifests applied.
+inline Applied ApplyCase(const YAML::Node& base, const YAML::Node& c) {
+  Applied applied;
+  AddCertificates(base["certificates"], applied);
+  AddCertificates(c["certificates"], applied);
+  applied.Apply(base["manifests"].as<std::string>());
+  applied.Apply(c["manifests"].as<std::string>(""));
+  return applied;
+}
+
+inline std::vector<std::string> ConformanceCaseNames() {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(SharedDir() + "/conformance/cases")) {
+    if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace xgate::testing
