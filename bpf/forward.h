@@ -10,6 +10,7 @@
 
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
+#include "bpf/partial_csum.h"
 // clang-format on
 
 #ifndef AF_INET
@@ -69,7 +70,10 @@ static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 famil
   return 0;
 }
 
-static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len) {
+/* `partial`: the packet came with a partial checksum that was completed (partial_csum.h);
+ * if it goes to the stack, it is put back in partial form. */
+static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
+                                          int partial) {
   void* data_end = (void*)(long)ctx->data_end;
   struct bpf_fib_lookup fib;
   if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, ctx->ingress_ifindex, &fib))
@@ -87,6 +91,7 @@ static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* 
   if (fib.ifindex == ctx->ingress_ifindex) return XDP_TX;
   return bpf_redirect(fib.ifindex, 0);
 stack:
+  if (partial) xg_make_partial(p, (void*)(long)ctx->data_end);
   xg_count(&xg_path_stats, XG_PATH_FORWARD_STACK, len);
   return XDP_PASS;
 }

@@ -12,6 +12,7 @@
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
 #include "bpf/parsing.h"
+#include "bpf/partial_csum.h"
 // clang-format on
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -42,7 +43,7 @@ static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, 
   xg_rewrite(p->l3, p->l4, data_end, p->family, p->proto, XG_DST, backend, 0);
   xg_rewrite_quoted(p, &q, data_end, XG_SRC, backend, backend_port);
   xg_count(&xg_path_stats, XG_PATH_ICMP_TRANSLATED, len);
-  return xg_xdp_forward(ctx, p, len);
+  return xg_xdp_forward(ctx, p, len, 0);
 pass:
   xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
   return XDP_PASS;
@@ -123,8 +124,10 @@ int xgate_xdp(struct xdp_md* ctx) {
     xg_count(&xg_path_stats, XG_PATH_CT_NEW, len);
   }
   xg_count(&xg_bknd_stats, backend_id, len);
+  int partial = xg_complete_partial(ctx, &p);
+  if (partial) xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
   xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, backend, backend_port);
-  return xg_xdp_forward(ctx, &p, len);
+  return xg_xdp_forward(ctx, &p, len, partial);
 }
 
 /* Rewrites the source of a TCP/UDP reply with skb helpers, which keep CHECKSUM_PARTIAL and

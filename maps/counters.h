@@ -22,6 +22,7 @@ enum xg_path {
   XG_PATH_CT_NEW,           /* L4: new flow recorded */
   XG_PATH_RNAT,             /* TC: reply rewritten to the Gateway address */
   XG_PATH_ICMP_TRANSLATED,  /* ICMP error about a tracked flow rewritten */
+  XG_PATH_PARTIAL_CSUM,     /* L4: a partial checksum (local sender, offload) completed */
   XG_PATH_MAX,
 };
 

@@ -30,6 +30,8 @@ inline constexpr std::string_view PathName(uint32_t path) {
       return "reverse_nat";
     case XG_PATH_ICMP_TRANSLATED:
       return "icmp_translated";
+    case XG_PATH_PARTIAL_CSUM:
+      return "partial_checksum_completed";
     default:
       return "unknown";
   }

@@ -468,6 +468,56 @@ TEST_F(FastPathTest, IcmpV6FromTheBackendSideIsAboutTheGateway) {
   EXPECT_EQ(ChecksumProblems(r.out), "");
 }
 
+// A sender with transmit checksum offload (a local stack over a veth) leaves a partial
+// checksum; a redirected frame loses that state, so the fast path completes it.
+TEST_F(FastPathTest, PartialChecksumsAreCompletedWhenRedirected) {
+  for (PacketSpec spec :
+       {Tcp("198.18.0.2", 40000, "198.18.100.11", 6000), Udp("fd00::2", 40000, "fd00:100::10", 53),
+        Udp("198.18.0.2", 40001, "198.18.100.10", 53)}) {
+    for (size_t size : {0, 1, 3, 511, 512, 513, 1401}) {
+      spec.payload.assign(size, 'x');
+      for (size_t i = 0; i < size; ++i) spec.payload[i] = static_cast<char>(i * 7 + size);
+      std::vector<uint8_t> in = BuildPacket(spec);
+      MakePartialChecksum(in);
+      ASSERT_NE(ChecksumProblems(in), "");
+      RunResult r = RunXdp(Xdp(), in, IfIndex(kClientIf));
+      ASSERT_EQ(r.retval, XDP_REDIRECT);
+      EXPECT_EQ(ChecksumProblems(r.out), "") << spec.dst.addr << " payload " << size;
+      EXPECT_EQ(Parse(r.out).payload, spec.payload);
+    }
+  }
+  EXPECT_EQ(PathCount(XG_PATH_PARTIAL_CSUM), 21u);
+}
+
+TEST_F(FastPathTest, PartialChecksumsStayPartialWhenPassedToTheStack) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  spec.vlan = true;  // forwarded by the stack
+  std::vector<uint8_t> in = BuildPacket(spec);
+  MakePartialChecksum(in);
+  RunResult r = RunXdp(Xdp(), in, IfIndex(kClientIf));
+  ASSERT_EQ(r.retval, XDP_PASS);
+  EXPECT_EQ(Parse(r.out).dst, "198.18.1.2");
+  EXPECT_TRUE(HasPartialChecksum(r.out)) << "the stack finishes it, for the new addresses";
+}
+
+// One complete checksum in 65536 equals the pseudo-header sum: such a packet (found here by
+// trying payloads) verifies, so it is left alone.
+TEST_F(FastPathTest, ACompleteChecksumThatLooksPartialIsLeftAlone) {
+  PacketSpec spec = Udp("198.18.0.2", 40001, "198.18.100.10", 53);
+  std::vector<uint8_t> in;
+  for (int v = 0; v < 65536; ++v) {
+    spec.payload = std::string("look-alike") + static_cast<char>(v >> 8) + static_cast<char>(v);
+    in = BuildPacket(spec);
+    if (HasPartialChecksum(in)) break;
+  }
+  ASSERT_TRUE(HasPartialChecksum(in));
+  ASSERT_EQ(ChecksumProblems(in), "");
+  RunResult r = RunXdp(Xdp(), in, IfIndex(kClientIf));
+  ASSERT_EQ(r.retval, XDP_REDIRECT);
+  EXPECT_EQ(ChecksumProblems(r.out), "");
+  EXPECT_EQ(PathCount(XG_PATH_PARTIAL_CSUM), 0u);
+}
+
 TEST_F(FastPathTest, RestartAdoptsMapsAndKeepsFlows) {
   PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.10", 5432);
   std::string backend = Parse(FromClient(spec).out).dst;

@@ -304,6 +304,31 @@ std::string ChecksumProblems(const std::vector<uint8_t>& frame) {
   return problems;
 }
 
+namespace {
+
+// Offset of the TCP/UDP checksum field and the folded pseudo-header sum, or 0.
+size_t PartialForm(const std::vector<uint8_t>& frame, uint16_t* pseudo) {
+  Parsed p = Parse(frame);
+  if (!p.ok || (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)) return 0;
+  const uint8_t* ip = &frame[p.l3];
+  size_t seg = frame.size() - p.l4;
+  *pseudo = Fold(PseudoSum(p.v6, p.v6 ? ip + 8 : ip + 12, p.v6 ? ip + 24 : ip + 16, p.proto, seg));
+  return p.l4 + (p.proto == IPPROTO_TCP ? 16 : 6);
+}
+
+}  // namespace
+
+void MakePartialChecksum(std::vector<uint8_t>& frame) {
+  uint16_t pseudo = 0;
+  if (size_t off = PartialForm(frame, &pseudo)) std::memcpy(&frame[off], &pseudo, 2);
+}
+
+bool HasPartialChecksum(const std::vector<uint8_t>& frame) {
+  uint16_t pseudo = 0;
+  size_t off = PartialForm(frame, &pseudo);
+  return off && std::memcmp(&frame[off], &pseudo, 2) == 0;
+}
+
 Parsed ParseQuoted(const std::vector<uint8_t>& frame) {
   Parsed outer = Parse(frame);
   if (!outer.ok || (outer.proto != IPPROTO_ICMP && outer.proto != IPPROTO_ICMPV6)) return {};

@@ -65,6 +65,11 @@ Parsed ParseQuoted(const std::vector<uint8_t>& frame);
 // ICMP/ICMPv6, and for an ICMP error the quoted IPv4 header. Empty string if so.
 std::string ChecksumProblems(const std::vector<uint8_t>& frame);
 
+// Puts the TCP/UDP checksum in the form a sender with transmit offload leaves it
+// (CHECKSUM_PARTIAL: the folded pseudo-header sum only), and tells whether it is in it.
+void MakePartialChecksum(std::vector<uint8_t>& frame);
+bool HasPartialChecksum(const std::vector<uint8_t>& frame);
+
 // The IP packet inside a frame (no Ethernet header).
 std::vector<uint8_t> IpPart(const std::vector<uint8_t>& frame);
 
