@@ -1,4 +1,5 @@
-// The admin API of a running xgate-agent, through its gRPC stub and through xgatectl.
+// The admin API: the service in this process over a pipeline with no data plane (so no
+// interface is touched), read and driven through its gRPC stub and through xgatectl.
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
@@ -6,8 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/admin/server.h"
+#include "agent/standalone/pipeline.h"
 #include "api/admin.grpc.pb.h"
-#include "tests/agent/agent_process.h"
 #include "tests/fixtures/fixtures.h"
 
 namespace xgate {
@@ -38,16 +40,19 @@ class AdminTest : public ::testing::Test {
     fs::create_directory(manifests_);
     fixtures::WriteSeedV1(manifests_);
     socket_ = (tmp_.path() / "run" / "admin.sock").string();
-    StartAgent();
+    Start();
   }
 
-  void StartAgent() {
-    agent_ = std::make_unique<AgentProcess>(
-        std::vector<std::string>{"--manifests", manifests_.string(), "--admin-socket", socket_,
-                                 "--attach", "lo"},
-        tmp_.path() / ("agent" + std::to_string(++starts_) + ".log"));
-    ASSERT_TRUE(agent_->WaitForLog("snapshot 1 applied")) << agent_->Log();
-    ASSERT_TRUE(agent_->WaitForLog("admin API on")) << agent_->Log();
+  // An agent as xgate-agent builds one, on node address 198.18.0.1, without appliers.
+  void Start() {
+    server_.reset();
+    pipeline_ =
+        std::make_unique<standalone::Pipeline>(manifests_, std::vector<std::string>{"198.18.0.1"},
+                                               std::vector<std::unique_ptr<appliers::Applier>>{});
+    ASSERT_TRUE(pipeline_->Reload().ok());
+    auto server = admin::AdminServer::Start(socket_, *pipeline_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
   }
 
   CtlRun Ctl(const std::string& args) {
@@ -63,7 +68,7 @@ class AdminTest : public ::testing::Test {
     auto stub = api::Admin::NewStub(
         grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kDeadline);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     api::GetStateResponse response;
     grpc::Status s = stub->GetState(&context, api::GetStateRequest(), &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -88,8 +93,8 @@ class AdminTest : public ::testing::Test {
   fixtures::TempDir tmp_;
   fs::path manifests_;
   std::string socket_;
-  std::unique_ptr<AgentProcess> agent_;
-  int starts_ = 0;
+  std::unique_ptr<standalone::Pipeline> pipeline_;
+  std::unique_ptr<admin::AdminServer> server_;
 };
 
 TEST_F(AdminTest, SocketIsOwnerOnly) {
@@ -105,10 +110,10 @@ TEST_F(AdminTest, GetStateIsTheCheckList) {
   EXPECT_EQ(state["generation"], 1);
   EXPECT_EQ(Accepted(state, "foo", "foo-route"), "True");
   EXPECT_EQ(Accepted(state, "bar", "bar-route"), "True");
-  // Attached to lo: the Gateway serves on (and reports) the node's addresses.
+  // The Gateway serves on (and reports) the node's addresses.
   for (const auto& item : state["items"]) {
     if (item["kind"] != "Gateway") continue;
-    EXPECT_THAT(item["status"]["addresses"].dump(), HasSubstr("127.0.0.1"));
+    EXPECT_THAT(item["status"]["addresses"].dump(), HasSubstr("198.18.0.1"));
   }
 }
 
@@ -116,7 +121,7 @@ TEST_F(AdminTest, GetCommands) {
   CtlRun gateways = Ctl("get gateways");
   EXPECT_EQ(gateways.code, 0) << gateways.err;
   EXPECT_THAT(gateways.out, HasSubstr("prod-web"));
-  EXPECT_THAT(gateways.out, HasSubstr("127.0.0.1"));
+  EXPECT_THAT(gateways.out, HasSubstr("198.18.0.1"));
 
   CtlRun routes = Ctl("get routes -o json");
   EXPECT_EQ(routes.code, 0) << routes.err;
@@ -149,9 +154,7 @@ TEST_F(AdminTest, ApplyAndDeleteGoThroughTheFolder) {
   EXPECT_EQ(Accepted(State(), "foo", "baz"), "True");
 
   // Survives a restart: the folder holds it.
-  ASSERT_EQ(kill(agent_->pid(), SIGTERM), 0);
-  ASSERT_EQ(agent_->WaitForExit(), 0);
-  StartAgent();
+  Start();
   EXPECT_EQ(Accepted(State(), "foo", "baz"), "True");
 
   CtlRun del = Ctl("delete -f " + (tmp_.path() / "baz.yaml").string());

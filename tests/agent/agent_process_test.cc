@@ -62,6 +62,46 @@ TEST(AgentProcess, AppliesChangesKeepsLastGoodAndStopsOnSigterm) {
   EXPECT_THAT(agent.Log(), ::testing::HasSubstr("xgate-agent stopped"));
 }
 
+// The admin socket of the real binary, driven by the real xgatectl.
+TEST(AgentProcess, ServesXgatectlOnItsAdminSocket) {
+  fixtures::TempDir tmp;
+  fs::path manifests = tmp.path() / "manifests";
+  fs::create_directory(manifests);
+  fixtures::WriteSeedV1(manifests);
+  std::string socket = (tmp.path() / "admin.sock").string();
+  AgentProcess agent({"--manifests", manifests.string(), "--admin-socket", socket},
+                     tmp.path() / "agent.log");
+  ASSERT_TRUE(agent.WaitForLog("snapshot 1 applied")) << agent.Log();
+  ASSERT_TRUE(agent.WaitForLog("admin API on")) << agent.Log();
+
+  fixtures::WriteFile(tmp.path() / "baz.yaml",
+                      "apiVersion: gateway.networking.k8s.io/v1\n"
+                      "kind: HTTPRoute\n"
+                      "metadata: {name: baz, namespace: foo}\n"
+                      "spec:\n"
+                      "  parentRefs: [{name: prod-web, namespace: default}]\n"
+                      "  rules: [{backendRefs: [{name: foo-home, port: 8080}]}]\n");
+  auto ctl = [&](const std::string& args) {
+    std::string cmd = std::string(XGATECTL_PATH) + " --socket " + socket + " " + args + " >" +
+                      (tmp.path() / "out").string() + " 2>&1";
+    int status = std::system(cmd.c_str());
+    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                     fixtures::ReadFile(tmp.path() / "out")};
+  };
+  auto [apply_code, apply_out] = ctl("apply -f " + (tmp.path() / "baz.yaml").string());
+  EXPECT_EQ(apply_code, 0) << apply_out;
+  EXPECT_THAT(apply_out, ::testing::HasSubstr("HTTPRoute foo/baz configured"));
+  EXPECT_TRUE(fs::exists(manifests / "httproute-foo-baz.yaml"));
+  auto [get_code, get_out] = ctl("get routes");
+  EXPECT_EQ(get_code, 0) << get_out;
+  EXPECT_THAT(get_out,
+              ::testing::ContainsRegex("HTTPRoute +foo +baz +\\* +default/prod-web +True"));
+
+  ASSERT_EQ(kill(agent.pid(), SIGTERM), 0);
+  EXPECT_EQ(agent.WaitForExit(), 0) << agent.Log();
+  EXPECT_FALSE(fs::exists(socket));
+}
+
 TEST(AgentProcess, MissingFolderAtStartIsAnError) {
   fixtures::TempDir tmp;
   AgentProcess agent({"--manifests", (tmp.path() / "absent").string()}, tmp.path() / "agent.log");
