@@ -10,7 +10,7 @@ namespace {
 
 const std::string kShared = XGATE_SHARED_DIR "/conformance";
 
-TEST(CaseFiles, EveryCaseInTheSharedFolderParses) {
+TEST(ConformanceCaseFiles, EveryCaseInTheSharedFolderParses) {
   absl::StatusOr<std::vector<std::string>> files = CaseFiles(kShared + "/cases");
   ASSERT_TRUE(files.ok()) << files.status();
   ASSERT_GE(files->size(), 40u);
@@ -27,7 +27,7 @@ TEST(CaseFiles, EveryCaseInTheSharedFolderParses) {
   }
 }
 
-TEST(CaseFiles, BaseIsFoundBesideTheCasesFolder) {
+TEST(ConformanceCaseFiles, BaseIsFoundBesideTheCasesFolder) {
   absl::StatusOr<std::string> base = FindBase(kShared + "/cases", "");
   ASSERT_TRUE(base.ok()) << base.status();
   EXPECT_EQ(std::filesystem::path(*base).filename(), "base.yaml");
@@ -38,7 +38,7 @@ TEST(CaseFiles, BaseIsFoundBesideTheCasesFolder) {
   EXPECT_FALSE(FindBase(kShared + "/cases", "/nonexistent/base.yaml").ok());
 }
 
-TEST(ParseCase, ReadsRequestsAndExpectations) {
+TEST(ConformanceParseCase, ReadsRequestsAndExpectations) {
   absl::StatusOr<Case> c = ParseCase(R"(name: x
 feature: HTTPRoute
 support: core
@@ -90,7 +90,7 @@ requests:
   EXPECT_DOUBLE_EQ(c->requests[2].expect.tolerance, 0.1);
 }
 
-TEST(ParseCase, ErrorsNameFileLineAndField) {
+TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {
     std::string body;

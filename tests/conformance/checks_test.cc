@@ -24,7 +24,7 @@ Request Req(const std::string& path = "/") {
   return r;
 }
 
-TEST(CheckHttpAnswer, BackendNamespaceAndDefaults) {
+TEST(ConformanceCheckHttpAnswer, BackendNamespaceAndDefaults) {
   Request r = Req("/a?x=1");
   r.expect.backend = "v1";
   EXPECT_EQ(CheckHttpAnswer(r, Echo("v1", "infra", "/a?x=1")), "");
@@ -43,7 +43,7 @@ TEST(CheckHttpAnswer, BackendNamespaceAndDefaults) {
             "the answer (status 200) is not from an echo backend");
 }
 
-TEST(CheckHttpAnswer, NotFoundMustNotComeFromABackend) {
+TEST(ConformanceCheckHttpAnswer, NotFoundMustNotComeFromABackend) {
   Request r = Req();
   r.expect.status = 404;
   EXPECT_EQ(CheckHttpAnswer(r, Response{404, {}, ""}), "");
@@ -53,7 +53,7 @@ TEST(CheckHttpAnswer, NotFoundMustNotComeFromABackend) {
   EXPECT_EQ(CheckHttpAnswer(r, Echo("v1", "infra", "/")), "status 200 from infra/v1, want 404");
 }
 
-TEST(CheckHttpAnswer, RequestHeadersJoinedCaseInsensitiveAndBackendPlaceholder) {
+TEST(ConformanceCheckHttpAnswer, RequestHeadersJoinedCaseInsensitiveAndBackendPlaceholder) {
   Request r = Req();
   r.expect.request.headers = {{"x-header-add-append", "append-val-1,header-val-2"},
                               {"X-Who", "${backend}"}};
@@ -73,7 +73,7 @@ TEST(CheckHttpAnswer, RequestHeadersJoinedCaseInsensitiveAndBackendPlaceholder) 
             "request header x-header-add-append is missing (want \"append-val-1,header-val-2\")");
 }
 
-TEST(CheckHttpAnswer, ResponseHeaders) {
+TEST(ConformanceCheckHttpAnswer, ResponseHeaders) {
   Request r = Req();
   r.expect.headers = {{"X-Header-Add", "some-other-value,add-appends-values"}};
   r.expect.absent_headers = {"x-header-remove"};
@@ -86,7 +86,7 @@ TEST(CheckHttpAnswer, ResponseHeaders) {
             "response header x-header-remove is present (\"v\"), want it absent");
 }
 
-TEST(CheckRedirect, LocationRules) {
+TEST(ConformanceCheckRedirect, LocationRules) {
   Request r = Req("/port?q=1");
   RedirectExpect want;
   want.port = 8083;
@@ -116,7 +116,7 @@ TEST(CheckRedirect, LocationRules) {
   EXPECT_EQ(CheckHttpAnswer(r, Response{302, {}, ""}), "no Location header in the redirect");
 }
 
-TEST(CheckShares, WeightsWithinTolerance) {
+TEST(ConformanceCheckShares, WeightsWithinTolerance) {
   std::vector<std::pair<std::string, double>> w = {{"v1", 70}, {"v2", 30}, {"v3", 0}};
   EXPECT_EQ(CheckShares(w, {{"v1", 360}, {"v2", 140}}, 500, 0.05, false, true), "");
   EXPECT_EQ(CheckShares(w, {{"v1", 325}, {"v2", 175}}, 500, 0.05, false, true),
@@ -134,7 +134,7 @@ TEST(CheckShares, WeightsWithinTolerance) {
   EXPECT_NE(CheckShares({{"m", 20}}, {{"m", 140}}, 500, 0.05, true, false), "");
 }
 
-TEST(CheckUdpAnswer, BackendAndNamespace) {
+TEST(ConformanceCheckUdpAnswer, BackendAndNamespace) {
   Request r = Req();
   r.scheme = "udp";
   r.expect.status.reset();
@@ -145,7 +145,7 @@ TEST(CheckUdpAnswer, BackendAndNamespace) {
   EXPECT_NE(CheckUdpAnswer(r, "garbage"), "");
 }
 
-TEST(Client, HostnameMatchingAsGoDoes) {
+TEST(ConformanceClient, HostnameMatchingAsGoDoes) {
   EXPECT_TRUE(MatchHostname("*.org", "second-example.org"));
   EXPECT_TRUE(MatchHostname("*.example.com", "ABC.example.com"));
   EXPECT_TRUE(MatchHostname("abc.example.com", "abc.example.com."));
@@ -155,7 +155,7 @@ TEST(Client, HostnameMatchingAsGoDoes) {
   EXPECT_FALSE(MatchHostname("*.example.com", "example.com"));
 }
 
-TEST(Client, RequestBytes) {
+TEST(ConformanceClient, RequestBytes) {
   Request r = Req("/p?q");
   r.headers = {{"x-Lower", "a"}, {"X-Two", "b"}};
   r.backend_response_headers = {{"X-Set", "1"}, {"x-other", "2"}};
@@ -174,7 +174,7 @@ TEST(Client, RequestBytes) {
   EXPECT_EQ(BuildHttpRequest(r, "198.18.100.1"), "GET /p?q HTTP/1.1\r\nHost: example.com\r\n\r\n");
 }
 
-TEST(ParseEcho, ServiceFromPod) {
+TEST(ConformanceParseEcho, ServiceFromPod) {
   EXPECT_EQ(ServiceOfPod("infra-backend-v1-0"), "infra-backend-v1");
   EXPECT_EQ(ServiceOfPod("web-backend-12"), "web-backend");
   EXPECT_EQ(ServiceOfPod("plain"), "plain");

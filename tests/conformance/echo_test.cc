@@ -24,7 +24,7 @@ using conformance::Client;
 using conformance::PlainSocket;
 using conformance::Response;
 
-TEST(Echo, CanonicalHeaderKeysAsGo) {
+TEST(EchoBackend, CanonicalHeaderKeysAsGo) {
   EXPECT_EQ(CanonicalHeaderKey("x-foo-bar"), "X-Foo-Bar");
   EXPECT_EQ(CanonicalHeaderKey("X-UPPERCASE-ADD"), "X-Uppercase-Add");
   EXPECT_EQ(CanonicalHeaderKey("content-length"), "Content-Length");
@@ -32,7 +32,7 @@ TEST(Echo, CanonicalHeaderKeysAsGo) {
   EXPECT_EQ(CanonicalHeaderKey("bad header"), "bad header");  // not a token: as is
 }
 
-TEST(Echo, SetHeaderRequests) {
+TEST(EchoBackend, SetHeaderRequests) {
   Headers h = ParseEchoSetHeader("X-Header-Set:v1, x-lower:a,Another:b ,x-LOWER:c,bad");
   ASSERT_EQ(h.size(), 3u);
   EXPECT_EQ(h[0].name, "X-Header-Set");
@@ -42,7 +42,7 @@ TEST(Echo, SetHeaderRequests) {
   EXPECT_EQ(h[2].value, "b");
 }
 
-TEST(Echo, DelayAndQuery) {
+TEST(EchoBackend, DelayAndQuery) {
   EXPECT_EQ(*RequestDelay("/a?delay=500ms"), absl::Milliseconds(500));
   EXPECT_EQ(*RequestDelay("/a?x=1&delay=1s"), absl::Seconds(1));
   EXPECT_EQ(*RequestDelay("/a?delay=1m30s"), absl::Seconds(90));
@@ -53,7 +53,7 @@ TEST(Echo, DelayAndQuery) {
   EXPECT_FALSE(QueryParam("/p", "a").has_value());
 }
 
-TEST(Echo, JsonBody) {
+TEST(EchoBackend, JsonBody) {
   Message m{
       "POST", "/x?y=z", "HTTP/1.1", {{"Host", "example.com"}, {"x-a", "1"}, {"X-A", "2"}}, ""};
   nlohmann::json j = EchoJson(m, "ns", "svc-0");
@@ -98,7 +98,7 @@ int UdpPort(const std::string& addr) {
   return ntohs(sa.sin_port);
 }
 
-TEST(EchoServer, AnswersTheRunnersClientAndLogs) {
+TEST(EchoBackendServer, AnswersTheRunnersClientAndLogs) {
   EchoConfig cfg;
   cfg.listen = {"127.0.0.1:0"};
   int udp = UdpPort("127.0.0.1");
@@ -163,7 +163,7 @@ TEST(EchoServer, AnswersTheRunnersClientAndLogs) {
   EXPECT_EQ(paths, (std::vector<std::string>{"/hello?delay=50ms", "/one", "/two"}));
 }
 
-TEST(EchoServer, TlsWithARunnerCertificate) {
+TEST(EchoBackendServer, TlsWithARunnerCertificate) {
   absl::StatusOr<conformance::CertAuthority> ca =
       conformance::CertAuthority::Create("echo test CA");
   ASSERT_TRUE(ca.ok());

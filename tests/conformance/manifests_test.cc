@@ -13,7 +13,7 @@
 namespace xgate::conformance {
 namespace {
 
-TEST(Manifests, BaseObjectsAndServices) {
+TEST(ConformanceManifests, BaseObjectsAndServices) {
   absl::StatusOr<Base> base = LoadBase(XGATE_SHARED_DIR "/conformance/base.yaml");
   ASSERT_TRUE(base.ok()) << base.status();
   absl::StatusOr<std::vector<Object>> objs =
@@ -40,7 +40,7 @@ TEST(Manifests, BaseObjectsAndServices) {
   }
 }
 
-TEST(Manifests, SplitKeepsTextAndReportsLines) {
+TEST(ConformanceManifests, SplitKeepsTextAndReportsLines) {
   absl::StatusOr<std::vector<Object>> objs = SplitManifests(
       "# comment only\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: "
       "n\nspec:\n"
@@ -57,7 +57,7 @@ TEST(Manifests, SplitKeepsTextAndReportsLines) {
       << bad.status();
 }
 
-TEST(Manifests, EndpointSliceTakesTargetPorts) {
+TEST(ConformanceManifests, EndpointSliceTakesTargetPorts) {
   Service svc{"ns", "web", {{"http", "TCP", 8080, 3000}, {"", "UDP", 53, 53}}};
   Object o = EndpointSliceFor(svc, {"198.18.16.2"});
   YAML::Node n = YAML::Load(o.text);
@@ -72,7 +72,7 @@ TEST(Manifests, EndpointSliceTakesTargetPorts) {
   EXPECT_EQ(n["ports"][1]["protocol"].as<std::string>(), "UDP");
 }
 
-TEST(Certs, IssuedCertificateChainsToTheRunCaWithSans) {
+TEST(ConformanceCerts, IssuedCertificateChainsToTheRunCaWithSans) {
   absl::StatusOr<CertAuthority> ca = CertAuthority::Create("test CA");
   ASSERT_TRUE(ca.ok()) << ca.status();
   absl::StatusOr<IssuedCert> cert = ca->Issue({"*", "*.org", "198.18.100.2"});

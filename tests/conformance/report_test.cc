@@ -7,7 +7,7 @@
 namespace xgate::conformance {
 namespace {
 
-TEST(Report, ProfilesAndFeatures) {
+TEST(ConformanceReport, ProfilesAndFeatures) {
   std::vector<CaseResult> results = {
       {"httproute-simple", "HTTPRoute", "core", {"Gateway", "HTTPRoute"}, true, ""},
       {"httproute-mirror",

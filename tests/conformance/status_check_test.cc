@@ -54,7 +54,7 @@ StatusCheck Route(const char* type, const char* status) {
   return c;
 }
 
-TEST(CheckStatus, GatewayConditionsAndGenerations) {
+TEST(ConformanceCheckStatus, GatewayConditionsAndGenerations) {
   json items = Items();
   StatusCheck c = Gw("Accepted", "True");
   EXPECT_EQ(CheckStatus(c, items), "");
@@ -76,7 +76,7 @@ TEST(CheckStatus, GatewayConditionsAndGenerations) {
   EXPECT_EQ(CheckStatus(missing, items), "Gateway infra/nope is not reported by the agent");
 }
 
-TEST(CheckStatus, Listeners) {
+TEST(ConformanceCheckStatus, Listeners) {
   json items = Items();
   StatusCheck c = Gw("ResolvedRefs", "False");
   c.listener = "https";
@@ -110,7 +110,7 @@ TEST(CheckStatus, Listeners) {
             "Gateway infra/gw lists listeners [https, http], want [http]");
 }
 
-TEST(CheckStatus, RouteParentsBySectionName) {
+TEST(ConformanceCheckStatus, RouteParentsBySectionName) {
   json items = Items();
   StatusCheck c = Route("Accepted", "True");
   // Without sectionName every entry for the Gateway (from our controller) must hold.

@@ -45,7 +45,7 @@ std::string NetnsList() {
   return r.ok() ? r->out : "";
 }
 
-TEST(TestBed, BuildsReachesAndRemovesEverything) {
+TEST(ConformanceTestBed, BuildsReachesAndRemovesEverything) {
   if (!Privileged()) {
     if (RequirePrivileged()) FAIL() << "needs root (XGATE_REQUIRE_PRIVILEGED=1)";
     GTEST_SKIP() << "needs root";
