@@ -21,6 +21,7 @@ constexpr char kUsage[] =
     "  Runs every case file in DIR (FORMAT.md) end to end in network namespaces against\n"
     "  xgate-agent (found beside this binary), one line per case, then \"N passed, N failed\".\n"
     "  --keep leaves the agent, echo pods, namespaces and run folder (with a cleanup script).\n"
+    "  --budget bounds the whole run (default 20m): cases not started by then fail.\n"
     "  Needs root; exits 77 without it unless XGATE_REQUIRE_PRIVILEGED=1.\n";
 
 }  // namespace
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
       ok = value(&opts.only);
     } else if (a == "--report") {
       ok = value(&opts.report_file);
+    } else if (a == "--budget") {
+      std::string v;
+      ok = value(&v) && absl::ParseDuration(v, &opts.budget) && opts.budget > absl::ZeroDuration();
     } else if (a == "--keep") {
       opts.keep = true;
     } else if (a == "-v" || a == "--verbose") {

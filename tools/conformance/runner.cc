@@ -115,6 +115,7 @@ absl::StatusOr<std::vector<CaseResult>> Runner::Run() {
     return absl::NotFoundError(absl::StrCat("no case files in ", opts_.cases_dir));
 
   std::vector<CaseResult> results;
+  run_deadline_ = absl::Now() + opts_.budget;
   absl::Status setup = SetUp(*base);
   for (const std::string& f : *files) {
     CaseResult r;
@@ -129,6 +130,10 @@ absl::StatusOr<std::vector<CaseResult>> Runner::Run() {
     } else if (Interrupted()) {
       r.name = fs::path(f).stem().string();
       r.reason = "interrupted";
+    } else if (absl::Now() >= run_deadline_) {
+      r.name = fs::path(f).stem().string();
+      r.reason = absl::StrCat("not run: the run's time budget (",
+                              absl::FormatDuration(opts_.budget), ") is spent");
     } else {
       r = RunCase(f);
     }
@@ -140,6 +145,8 @@ absl::StatusOr<std::vector<CaseResult>> Runner::Run() {
   TearDown();
   return results;
 }
+
+absl::Time Runner::Deadline() const { return std::min(absl::Now() + opts_.wait, run_deadline_); }
 
 absl::Status Runner::SetUp(const Base& base) {
   if (geteuid() != 0) return absl::PermissionDeniedError("needs root (network namespaces)");
@@ -349,7 +356,7 @@ absl::Status Runner::StartAgent() {
   absl::StatusOr<pid_t> pid = Spawn(argv, "", run_dir_ + "/agent.log");
   if (!pid.ok()) return pid.status();
   agent_pid_ = *pid;
-  absl::Time deadline = absl::Now() + opts_.wait;
+  absl::Time deadline = Deadline();
   std::string last;
   for (;;) {
     if (std::string p = AgentProblem(); !p.empty()) return absl::UnavailableError(p);
@@ -484,7 +491,7 @@ void Runner::RemoveCaseObjects() {
   }
   for (const std::string& key : case_pods) StopPod(key);
   // Wait until the agent has let go of the case, so the next case starts clean.
-  absl::Time deadline = absl::Now() + opts_.wait;
+  absl::Time deadline = Deadline();
   while (!gone.empty() && AgentProblem().empty() && absl::Now() < deadline) {
     absl::StatusOr<json> items = FetchStatus(false);
     if (items.ok()) {
@@ -505,7 +512,7 @@ std::string Runner::CheckStatusList(const std::vector<StatusCheck>& checks) {
   if (checks.empty()) return "";
   bool classes = false;
   for (const StatusCheck& c : checks) classes = classes || c.kind == "GatewayClass";
-  absl::Time deadline = absl::Now() + opts_.wait;
+  absl::Time deadline = Deadline();
   std::vector<bool> held(checks.size(), false);
   std::string last;
   for (;;) {
@@ -608,7 +615,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
 
 std::string Runner::CheckRequest(const Request& r) {
   std::string what = DescribeRequest(r);
-  absl::Time deadline = absl::Now() + opts_.wait;
+  absl::Time deadline = Deadline();
   int holds = 0;
   int needed = r.samples > 0 ? 1 : kHoldsInARow;
   std::string last;

@@ -27,7 +27,10 @@ struct Options {
   std::string report_file;
   bool keep = false;
   absl::Duration wait = absl::Seconds(60);  // E11's bound for each check
-  std::string bin_dir;                      // where xgate-agent, xgatectl, xgate-echo are
+  // For the whole run: cases not started by then fail at once, so a broken data plane
+  // cannot keep the run (and its namespaces) alive past a test harness's timeout.
+  absl::Duration budget = absl::Minutes(20);
+  std::string bin_dir;  // where xgate-agent, xgatectl, xgate-echo are
 };
 
 struct CaseResult {
@@ -80,6 +83,8 @@ class Runner {
   // when `classes`).
   absl::StatusOr<nlohmann::json> FetchStatus(bool classes);
   std::string AgentProblem();  // non-empty when the agent is not running
+  // When a wait that starts now ends: E11's bound, or the end of the run's budget.
+  absl::Time Deadline() const;
 
   std::string CheckStatusList(const std::vector<StatusCheck>& checks);
   std::string CheckRequest(const Request& r);
@@ -99,6 +104,7 @@ class Runner {
   std::unique_ptr<Client> client_;
   pid_t agent_pid_ = -1;
   int agent_starts_ = 0;
+  absl::Time run_deadline_ = absl::InfiniteFuture();
   std::vector<TlsBackend> tls_backends_;
   std::map<std::string, IssuedCert> issued_;      // "ns/secret"
   std::map<std::string, Pod> pods_;               // "ns/service"
