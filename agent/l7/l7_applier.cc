@@ -9,12 +9,27 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "spdlog/spdlog.h"
 
 extern char** environ;
 
 namespace xgate::l7 {
+
+namespace {
+
+// kill(pid, 0) also succeeds for a zombie; a zombie has stopped serving.
+bool ProcessAlive(pid_t pid) {
+  if (kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
+
+}  // namespace
 
 std::string DefaultProxyBinary() {
   std::error_code error;
@@ -30,9 +45,26 @@ absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions op
   if (!server.ok()) return server.status();
   applier->server_ = *std::move(server);
   if (applier->options_.start_proxy) {
+    applier->AdoptRunningProxy();
     applier->supervisor_ = std::thread([raw = applier.get()] { raw->Supervise(); });
   }
   return applier;
+}
+
+std::string L7Applier::PidFile() const { return options_.socket_path + ".proxy-pid"; }
+
+void L7Applier::AdoptRunningProxy() {
+  // A proxy left serving by the previous agent (stopped without --detach-on-exit) is kept:
+  // it reconnects to the new stream by itself, and a second one would double the sockets.
+  std::ifstream in(PidFile());
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0 || !ProcessAlive(pid)) return;
+  std::error_code error;
+  auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  if (error || exe.filename() != std::filesystem::path(options_.proxy_binary).filename()) return;
+  pid_ = pid;
+  adopted_ = true;
+  spdlog::info("adopted running xgate-proxy (pid {})", pid);
 }
 
 L7Applier::~L7Applier() { Stop(false); }
@@ -59,7 +91,8 @@ void L7Applier::Stop(bool detach) {
   if (pid > 0 && detach) {
     kill(pid, SIGTERM);
     for (int i = 0; i < 50; ++i) {  // up to 5 s, then force
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      bool gone = adopted_ ? !ProcessAlive(pid) : waitpid(pid, nullptr, WNOHANG) == pid;
+      if (gone) {
         pid = 0;
         break;
       }
@@ -67,9 +100,10 @@ void L7Applier::Stop(bool detach) {
     }
     if (pid > 0) {
       kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
+      if (!adopted_) waitpid(pid, nullptr, 0);
     }
     pid_ = 0;
+    unlink(PidFile().c_str());
   } else if (pid > 0) {
     spdlog::info("leaving xgate-proxy (pid {}) serving its last config", pid);
   }
@@ -99,6 +133,7 @@ pid_t L7Applier::Spawn() {
   }
   ++starts_;
   spdlog::info("started xgate-proxy (pid {})", pid);
+  std::ofstream(PidFile()) << pid << "\n";
   return pid;
 }
 
@@ -112,8 +147,9 @@ void L7Applier::Supervise() {
     pid_t pid = pid_;
     if (pid > 0) {
       int status = 0;
-      pid_t done = waitpid(pid, &status, WNOHANG);
+      pid_t done = adopted_ ? (ProcessAlive(pid) ? 0 : pid) : waitpid(pid, &status, WNOHANG);
       if (done == pid || (done < 0 && errno == ECHILD)) {
+        adopted_ = false;
         pid_ = 0;
         spdlog::warn("xgate-proxy (pid {}) exited ({} {}); restarting in {} ms", pid,
                      WIFSIGNALED(status) ? "signal" : "status",

@@ -35,7 +35,9 @@ class L7Applier : public appliers::Applier {
 
   std::string Name() const override { return "l7"; }
   absl::Status Apply(const compiler::Snapshot& snapshot) override;
-  // detach: stop the proxy too; otherwise it keeps serving its last config.
+  // detach: stop the proxy too; otherwise it keeps serving its last config, and the next
+  // agent on the same socket adopts it (pid file beside the socket) instead of starting
+  // a second one.
   void Stop(bool detach) override;
 
   pid_t proxy_pid() const { return pid_; }
@@ -46,6 +48,8 @@ class L7Applier : public appliers::Applier {
   explicit L7Applier(L7ApplierOptions options) : options_(std::move(options)) {}
   void Supervise();
   pid_t Spawn();
+  void AdoptRunningProxy();
+  std::string PidFile() const;  // beside the socket: the running proxy's pid
 
   L7ApplierOptions options_;
   std::unique_ptr<ConfigServer> server_;
@@ -54,6 +58,7 @@ class L7Applier : public appliers::Applier {
   bool want_proxy_ = false;
   bool stopping_ = false;
   std::atomic<pid_t> pid_{0};
+  std::atomic<bool> adopted_{false};  // not our child: watched with kill(pid, 0)
   std::atomic<int> starts_{0};
   std::thread supervisor_;
 };

@@ -122,7 +122,22 @@ TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {
     return std::filesystem::exists(dir_ / "access.log") &&
            std::filesystem::file_size(dir_ / "access.log") > 0;
   }));
-  kill(second, SIGTERM);
+
+  // A new agent on the same socket adopts the running proxy, which reconnects and takes
+  // the new agent's config; --detach-on-exit then stops it.
+  testing::TestUpstream other("other");
+  auto next = l7::L7Applier::Create(options);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)->proxy_pid(), second);
+  snapshot.l7.set_generation(2);
+  snapshot.l7.clear_clusters();
+  testing::AddCluster(snapshot.l7, "ns/up:80", other);
+  ASSERT_TRUE((*next)->Apply(snapshot).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return testing::Get(port, "h", "/adopted").headers["x-upstream"] == "other"; }));
+  EXPECT_EQ((*next)->proxy_starts(), 0);
+  (*next)->Stop(true);
+  // Not the new agent's child: reap it here (the test process is its parent).
   EXPECT_TRUE(WaitFor([&] { return waitpid(second, nullptr, WNOHANG) == second; }));
 }
 

@@ -67,17 +67,26 @@ void Worker::SyncListeners() {
     close(it->second);
     it = listeners_.erase(it);
   }
+  bool failed = false;
   for (uint16_t port : wanted) {
     if (listeners_.count(port)) continue;
     auto fd = OpenListener(port);
     if (!fd.ok()) {
-      spdlog::error("worker {}: {}", index_, fd.status().ToString());
+      // Log once per port and config; retry quietly until it binds (another process may
+      // still hold the port without SO_REUSEPORT).
+      if (!bind_retry_timer_) spdlog::error("worker {}: {}", index_, fd.status().ToString());
+      failed = true;
       continue;
     }
     listeners_[port] = *fd;
     int listen_fd = *fd;
     loop_.Add(
         listen_fd, [this, listen_fd](uint32_t) { Accept(listen_fd); }, EPOLLIN);
+  }
+  loop_.CancelTimer(bind_retry_timer_);
+  bind_retry_timer_ = 0;
+  if (failed) {
+    bind_retry_timer_ = loop_.AddTimer(std::chrono::seconds(1), [this] { SyncListeners(); });
   }
 }
 

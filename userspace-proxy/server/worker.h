@@ -21,7 +21,7 @@ struct ServerOptions {
   int workers = 1;
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
   std::chrono::milliseconds header_timeout{15000};  // a started head must complete within
-  bool http2 = true;  // offer h2 by ALPN on HTTPS ports
+  bool http2 = true;                                // offer h2 by ALPN on HTTPS ports
   UpstreamOptions upstream;
 };
 
@@ -75,6 +75,7 @@ class Worker {
   std::atomic<uint64_t> applied_generation_{0};
   std::atomic<bool> stopping_{false};
   std::map<uint16_t, int> listeners_;  // port -> listening fd
+  EventLoop::TimerId bind_retry_timer_ = 0;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   absl::BitGen rng_;
   std::thread thread_;
