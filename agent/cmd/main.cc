@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "agent/admin/metrics.h"
 #include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
@@ -66,20 +67,27 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", std::string(appliers.status().message()));
     return 1;
   }
-  if (!flags->metrics_addr.empty()) {
-    spdlog::warn("--metrics-addr {}: the metrics endpoint is not served by this build",
-                 flags->metrics_addr);
-  }
 
   standalone::Pipeline pipeline(dir, *node_addresses, *std::move(appliers));
   spdlog::info(
       "xgate-agent watching {} (node addresses: {})", dir.string(),
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
-  auto admin = admin::AdminServer::Start(flags->admin_socket, pipeline);
-  if (!admin.ok()) {
-    spdlog::critical("--admin-socket: {}", std::string(admin.status().message()));
+  auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline);
+  if (!admin_server.ok()) {
+    spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
     pipeline.Stop(flags->detach_on_exit);
     return 1;
+  }
+  std::unique_ptr<admin::MetricsServer> metrics;
+  if (!flags->metrics_addr.empty()) {
+    auto started = admin::MetricsServer::Start(
+        flags->metrics_addr, [&pipeline] { return admin::RenderAgentMetrics(pipeline); });
+    if (!started.ok()) {
+      spdlog::critical("--metrics-addr: {}", std::string(started.status().message()));
+      pipeline.Stop(flags->detach_on_exit);
+      return 1;
+    }
+    metrics = *std::move(started);
   }
   pipeline.Reload().IgnoreError();  // logged; a later change retries
 
@@ -92,7 +100,8 @@ int main(int argc, char** argv) {
   if (read(signal_fd, &info, sizeof info) == sizeof info) {
     spdlog::info("signal {}: stopping", info.ssi_signo);
   }
-  admin->reset();
+  metrics.reset();
+  admin_server->reset();
   pipeline.Stop(flags->detach_on_exit);
   close(signal_fd);
   spdlog::info("xgate-agent stopped");

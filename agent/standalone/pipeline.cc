@@ -22,6 +22,11 @@ absl::Status Pipeline::LastError() const {
   return last_error_;
 }
 
+Pipeline::Counters Pipeline::counters() const {
+  std::lock_guard lock(state_mu_);
+  return counters_;
+}
+
 absl::Status Pipeline::ApplyAll(const compiler::Snapshot& next,
                                 const compiler::Snapshot* previous) {
   for (size_t i = 0; i < appliers_.size(); ++i) {
@@ -43,9 +48,10 @@ absl::Status Pipeline::ApplyAll(const compiler::Snapshot& next,
 absl::Status Pipeline::Reload() {
   std::lock_guard reload_lock(reload_mu_);
   std::shared_ptr<const State> previous = Current();
-  auto record = [&](absl::Status s) {
+  auto record = [&](absl::Status s, uint64_t Counters::*outcome) {
     std::lock_guard lock(state_mu_);
     last_error_ = s;
+    ++(counters_.*outcome);
     return s;
   };
 
@@ -53,7 +59,7 @@ absl::Status Pipeline::Reload() {
   if (!loaded.ok()) {
     spdlog::error("{}: {}; keeping snapshot {}", dir_.string(),
                   std::string(loaded.status().message()), previous ? previous->generation : 0);
-    return record(loaded.status());
+    return record(loaded.status(), &Counters::unreadable);
   }
   auto next = std::make_shared<State>();
   next->loaded = *std::move(loaded);
@@ -73,7 +79,7 @@ absl::Status Pipeline::Reload() {
   // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
   if (previous && previous->fingerprint == next->fingerprint) {
     spdlog::info("no change since snapshot {}", previous->generation);
-    return record(absl::OkStatus());
+    return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
   next->snapshot = compiler::Compile(next->bound, next->generation);
@@ -83,7 +89,7 @@ absl::Status Pipeline::Reload() {
   if (!applied.ok()) {
     spdlog::error("snapshot {} not applied: {}; keeping snapshot {}", next->generation,
                   std::string(applied.message()), previous ? previous->generation : 0);
-    return record(applied);
+    return record(applied, &Counters::apply_failed);
   }
   spdlog::info("snapshot {} applied: {} objects, {} refused documents{}", next->generation,
                next->loaded.store.Size(), next->loaded.errors.size(),
@@ -93,6 +99,7 @@ absl::Status Pipeline::Reload() {
     std::lock_guard lock(state_mu_);
     current_ = next;
     last_error_ = absl::OkStatus();
+    ++counters_.applied;
   }
   return absl::OkStatus();
 }

@@ -44,6 +44,15 @@ class Pipeline {
   // Why the last Reload kept the previous state (OK when it did not).
   absl::Status LastError() const;
 
+  // How reloads ended so far (for metrics).
+  struct Counters {
+    uint64_t applied = 0;       // a new snapshot reached every applier
+    uint64_t unchanged = 0;     // nothing to apply
+    uint64_t apply_failed = 0;  // an applier refused; the previous snapshot stayed
+    uint64_t unreadable = 0;    // the folder could not be read; the previous state stayed
+  };
+  Counters counters() const;
+
   // Stops every applier (`detach`: remove what they installed).
   void Stop(bool detach);
 
@@ -59,6 +68,7 @@ class Pipeline {
   mutable std::mutex state_mu_;
   std::shared_ptr<const State> current_;
   absl::Status last_error_;
+  Counters counters_;
   uint64_t next_generation_ = 1;
 };
 

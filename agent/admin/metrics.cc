@@ -1,0 +1,202 @@
+#include "agent/admin/metrics.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/http/request_parser.h"
+#include "userspace-proxy/http/serializer.h"
+
+namespace xgate::admin {
+namespace {
+
+constexpr size_t kMaxRequest = 16 * 1024;
+constexpr int kReadTimeoutMs = 2000;
+
+void Metric(std::ostringstream& out, const std::string& name, const std::string& type,
+            const std::string& help) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+}
+
+void CountConditions(const std::vector<model::Condition>& conditions,
+                     std::map<std::pair<std::string, std::string>, int>& counts) {
+  for (const auto& c : conditions) ++counts[{c.type, c.status}];
+}
+
+}  // namespace
+
+std::string RenderAgentMetrics(const standalone::Pipeline& pipeline) {
+  auto state = pipeline.Current();
+  standalone::Pipeline::Counters counters = pipeline.counters();
+  std::ostringstream out;
+  Metric(out, "xgate_agent_snapshot_generation", "gauge",
+         "Generation of the snapshot the data planes run (0: none yet).");
+  out << "xgate_agent_snapshot_generation " << (state ? state->generation : 0) << "\n";
+  Metric(out, "xgate_agent_reloads_total", "counter", "Reloads of the manifest folder, by result.");
+  out << "xgate_agent_reloads_total{result=\"applied\"} " << counters.applied << "\n"
+      << "xgate_agent_reloads_total{result=\"unchanged\"} " << counters.unchanged << "\n"
+      << "xgate_agent_reloads_total{result=\"apply_failed\"} " << counters.apply_failed << "\n"
+      << "xgate_agent_reloads_total{result=\"unreadable\"} " << counters.unreadable << "\n";
+  Metric(
+      out, "xgate_agent_last_reload_ok", "gauge",
+      "1 when the last reload left the newest manifests applied, 0 when it kept an older state.");
+  out << "xgate_agent_last_reload_ok " << (pipeline.LastError().ok() ? 1 : 0) << "\n";
+  if (state == nullptr) return out.str();
+
+  const model::Store& store = state->loaded.store;
+  Metric(out, "xgate_agent_objects", "gauge", "Objects loaded from the manifests, by kind.");
+  std::pair<const char*, size_t> kinds[] = {{"GatewayClass", store.gateway_classes.size()},
+                                            {"Gateway", store.gateways.size()},
+                                            {"HTTPRoute", store.http_routes.size()},
+                                            {"TCPRoute", store.tcp_routes.size()},
+                                            {"UDPRoute", store.udp_routes.size()},
+                                            {"TLSRoute", store.tls_routes.size()},
+                                            {"ReferenceGrant", store.reference_grants.size()},
+                                            {"Namespace", store.namespaces.size()},
+                                            {"Service", store.services.size()},
+                                            {"EndpointSlice", store.endpoint_slices.size()},
+                                            {"Secret", store.secrets.size()}};
+  for (const auto& [kind, n] : kinds)
+    out << "xgate_agent_objects{kind=\"" << kind << "\"} " << n << "\n";
+  Metric(out, "xgate_agent_refused_documents", "gauge",
+         "Manifest documents the last load refused (see the log or xgatectl status).");
+  out << "xgate_agent_refused_documents " << state->loaded.errors.size() << "\n";
+
+  std::map<std::pair<std::string, std::string>, int> conditions;
+  const auto& st = state->bound.statuses;
+  for (const auto& [k, s] : st.gateway_classes) CountConditions(s.conditions, conditions);
+  for (const auto& [k, s] : st.gateways) {
+    CountConditions(s.conditions, conditions);
+    for (const auto& l : s.listeners) CountConditions(l.conditions, conditions);
+  }
+  for (const auto& [k, s] : st.routes) {
+    for (const auto& p : s.parents) CountConditions(p.conditions, conditions);
+  }
+  Metric(out, "xgate_agent_conditions", "gauge",
+         "Status conditions of the agent's GatewayClasses, Gateways, listeners and route "
+         "parents, by type and status.");
+  for (const auto& [key, n] : conditions) {
+    out << "xgate_agent_conditions{type=\"" << key.first << "\",status=\"" << key.second << "\"} "
+        << n << "\n";
+  }
+  if (state->snapshot) {
+    Metric(out, "xgate_agent_snapshot_l4_listeners", "gauge",
+           "L4 (address, port, protocol) entries in the applied snapshot.");
+    out << "xgate_agent_snapshot_l4_listeners " << state->snapshot->l4.size() << "\n";
+    Metric(out, "xgate_agent_snapshot_l7_ports", "gauge",
+           "L7 ports (per Gateway) in the applied snapshot.");
+    out << "xgate_agent_snapshot_l7_ports " << state->snapshot->l7.ports_size() << "\n";
+  }
+  return out.str();
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& address, std::function<std::string()> render) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon + 1 == address.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(address, ": expected HOST:PORT"));
+  }
+  std::string host = address.substr(0, colon);
+  std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(address, ": ", gai_strerror(rc)));
+  }
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  bool ok = fd >= 0 && bind(fd, found->ai_addr, found->ai_addrlen) == 0 && listen(fd, 16) == 0;
+  freeaddrinfo(found);
+  if (!ok) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", why));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+  int bound_port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  std::unique_ptr<MetricsServer> server(
+      new MetricsServer(fd, eventfd(0, EFD_CLOEXEC), bound_port, std::move(render)));
+  server->thread_ = std::thread([s = server.get()] { s->Serve(); });
+  spdlog::info("metrics on http://{}:{}/metrics",
+               host.find(':') == std::string::npos ? host : "[" + host + "]", bound_port);
+  return server;
+}
+
+MetricsServer::~MetricsServer() {
+  uint64_t one = 1;
+  if (write(stop_fd_, &one, sizeof one) < 0) spdlog::warn("metrics: cannot signal stop");
+  if (thread_.joinable()) thread_.join();
+  close(listen_fd_);
+  close(stop_fd_);
+}
+
+void MetricsServer::Serve() {
+  while (true) {
+    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents & POLLIN) return;
+    if (!(fds[0].revents & POLLIN)) continue;
+    int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    Answer(conn);
+    close(conn);
+  }
+}
+
+void MetricsServer::Answer(int fd) {
+  http::RequestParser parser;
+  std::string buf;
+  while (buf.size() < kMaxRequest) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, kReadTimeoutMs) <= 0) return;  // a client that says nothing gets nothing
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n <= 0) return;
+    buf.append(chunk, n);
+    http::Step step = parser.Parse(buf);
+    if (step.kind == http::StepKind::kNeedMore) continue;
+    std::string response;
+    if (step.kind == http::StepKind::kError) {
+      response = http::MakeSimpleResponse(http::ParseErrorStatus(parser.error()), {}, "", true);
+    } else if (parser.head().method != "GET") {
+      response = http::MakeSimpleResponse(405, {}, "", true);
+    } else if (parser.head().path != "/metrics") {
+      response = http::MakeSimpleResponse(404, {}, "see /metrics\n", true);
+    } else {
+      std::vector<http::Header> headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+      response = http::MakeSimpleResponse(200, headers, render_(), true);
+    }
+    for (size_t sent = 0; sent < response.size();) {
+      ssize_t w = send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+      if (w <= 0) return;
+      sent += w;
+    }
+    return;
+  }
+  std::string too_large = http::MakeSimpleResponse(431, {}, "", true);
+  send(fd, too_large.data(), too_large.size(), MSG_NOSIGNAL);
+}
+
+}  // namespace xgate::admin
