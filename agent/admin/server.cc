@@ -2,7 +2,10 @@
 
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -10,6 +13,21 @@
 #include "spdlog/spdlog.h"
 
 namespace xgate::admin {
+namespace {
+
+// True when a process accepts connections on the unix socket at `path`.
+bool SomeoneListens(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) return false;
+  addr.sun_family = AF_UNIX;
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  bool listening = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) close(fd);
+  return listening;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& socket_path,
                                                                 standalone::Pipeline& pipeline) {
@@ -24,7 +42,13 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
     }
     fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
   }
-  if (fs::is_socket(path, ec)) fs::remove(path, ec);  // left by an agent that did not stop
+  if (fs::is_socket(path, ec)) {
+    if (SomeoneListens(socket_path)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(socket_path, ": another agent is serving its admin API there"));
+    }
+    fs::remove(path, ec);  // left by an agent that did not stop
+  }
 
   std::unique_ptr<AdminServer> server(new AdminServer(socket_path, pipeline));
   grpc::ServerBuilder builder;

@@ -104,6 +104,14 @@ TEST_F(AdminTest, SocketIsOwnerOnly) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST_F(AdminTest, SecondServerOnTheSameSocketIsRefused) {
+  auto second = admin::AdminServer::Start(socket_, *pipeline_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("another agent"));
+  // The first one still answers.
+  EXPECT_EQ(State()["kind"], "List");
+}
+
 TEST_F(AdminTest, GetStateIsTheCheckList) {
   json state = State();
   EXPECT_EQ(state["kind"], "List");
