@@ -62,8 +62,9 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
   } else {
     // Load errors went to stderr already.
     out << status::Summary(loaded->store, bound, {});
-    out << "Snapshot:\n";
-    for (const auto& line : snapshot->Summary()) out << "  " << line << "\n";
+    std::vector<std::string> lines = snapshot->Summary();
+    out << "Snapshot:" << (lines.empty() ? " empty (no listener is programmed)" : "") << "\n";
+    for (const auto& line : lines) out << "  " << line << "\n";
   }
   bool ok = AcceptedOffline(bound.statuses) && loaded->errors.empty();
   return ok ? kAllAccepted : kNotAccepted;
