@@ -3,27 +3,7 @@
 #define XGATE_BPF_LB_H
 
 #include "bpf/maps.bpf.h"
-
-static __always_inline __u32 xg_rol32(__u32 x, int r) { return (x << r) | (x >> (32 - r)); }
-
-/* A murmur3-style hash of the addresses, ports and protocol. */
-static __always_inline __u32 xg_flow_hash(const struct xg_flow* f) {
-  const __u32* w = (const __u32*)f;
-  __u32 h = 0x9747b28c ^ f->proto;
-#pragma unroll
-  for (int i = 0; i < 9; i++) {
-    __u32 k = w[i] * 0xcc9e2d51;
-    k = xg_rol32(k, 15) * 0x1b873593;
-    h ^= k;
-    h = xg_rol32(h, 13) * 5 + 0xe6546b64;
-  }
-  h ^= h >> 16;
-  h *= 0x85ebca6b;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >> 16;
-  return h;
-}
+#include "maps/flow_hash.h"
 
 /* The backend the service's current table gives this flow, or NULL with *drop set. */
 static __always_inline struct xg_backend* xg_pick_backend(__u32 service_id, const struct xg_flow* f,
