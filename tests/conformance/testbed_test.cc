@@ -3,6 +3,7 @@
 #include "tools/conformance/testbed.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -60,18 +61,15 @@ TEST(ConformanceTestBed, BuildsReachesAndRemovesEverything) {
   ASSERT_TRUE(ip.ok()) << ip.status();
   EXPECT_EQ(*ip, "198.19.0.2");
 
-  std::vector<pid_t> pids;
   absl::StatusOr<pid_t> pod = Spawn({XGATE_ECHO_BIN, "--listen", "0.0.0.0:3000", "--namespace",
                                      "ns", "--pod", "web-0", "--ready-file", dir + "/pod.ready"},
                                     pod_ns, dir + "/pod.out");
   ASSERT_TRUE(pod.ok()) << pod.status();
-  pids.push_back(*pod);
   // An echo on the node's side of the client link stands for what the agent serves.
   absl::StatusOr<pid_t> node = Spawn({XGATE_ECHO_BIN, "--listen", "198.18.0.1:3001", "--pod",
                                       "node-0", "--ready-file", dir + "/node.ready"},
                                      (*bed)->node_ns(), dir + "/node.out");
   ASSERT_TRUE(node.ok()) << node.status();
-  pids.push_back(*node);
   ASSERT_TRUE(WaitForFile(dir + "/pod.ready"));
   ASSERT_TRUE(WaitForFile(dir + "/node.ready"));
 
@@ -102,10 +100,12 @@ TEST(ConformanceTestBed, BuildsReachesAndRemovesEverything) {
   EXPECT_EQ(ParseEcho(r->body)->pod, "web-0");
   close(node_fd);
 
-  for (pid_t p : pids) Stop(p);
+  Stop(*node);
   EXPECT_NE(NetnsList().find(suffix), std::string::npos);
+  // Teardown also stops what is still running in the namespaces (the pod's echo here).
   (*bed)->Teardown();
   EXPECT_EQ(NetnsList().find(suffix), std::string::npos) << NetnsList();
+  EXPECT_NE(kill(*pod, 0), 0);
   std::filesystem::remove_all(dir);
 }
 

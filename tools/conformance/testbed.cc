@@ -9,8 +9,10 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +20,9 @@
 #include <cstring>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
 #include "tools/conformance/process.h"
 
@@ -158,9 +162,33 @@ absl::StatusOr<std::string> TestBed::AddPod(std::string* netns) {
   return net + "2";
 }
 
+void StopNamespaceProcesses(const std::string& netns) {
+  absl::StatusOr<CommandResult> r = RunCommand({"ip", "netns", "pids", netns});
+  if (!r.ok() || r->exit_code != 0) return;
+  std::vector<pid_t> pids;
+  for (absl::string_view line : absl::StrSplit(r->out, '\n', absl::SkipWhitespace())) {
+    int pid = 0;
+    if (absl::SimpleAtoi(line, &pid) && pid > 1 && pid != getpid()) pids.push_back(pid);
+  }
+  for (pid_t pid : pids) kill(pid, SIGTERM);
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  for (pid_t pid : pids) {
+    while (kill(pid, 0) == 0 && absl::Now() < deadline) {
+      waitpid(pid, nullptr, WNOHANG);  // reaps it when it is our child
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    if (kill(pid, 0) == 0) {
+      spdlog::warn("pid {} in {} ignored SIGTERM; killing it", pid, netns);
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, WNOHANG);
+    }
+  }
+}
+
 void TestBed::RemovePod(const std::string& netns) {
   auto it = std::find(namespaces_.begin(), namespaces_.end(), netns);
   if (it == namespaces_.end()) return;
+  StopNamespaceProcesses(netns);
   if (absl::Status st = RunOk({"ip", "netns", "del", netns}); !st.ok()) {
     spdlog::warn("removing {}: {}", netns, st.ToString());
   }
@@ -181,6 +209,7 @@ void TestBed::Teardown() {
   while (!namespaces_.empty()) {
     std::string ns = namespaces_.back();
     namespaces_.pop_back();
+    StopNamespaceProcesses(ns);
     if (absl::Status st = RunOk({"ip", "netns", "del", ns}); !st.ok()) {
       spdlog::warn("removing {}: {}", ns, st.ToString());
     }

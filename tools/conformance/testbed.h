@@ -29,7 +29,8 @@ class TestBed {
   absl::StatusOr<std::string> AddPod(std::string* netns);
   // Removes a pod namespace made by AddPod.
   void RemovePod(const std::string& netns);
-  // Deletes every namespace made (their interfaces go with them).
+  // Stops the processes left in every namespace made, then deletes the namespaces (their
+  // interfaces go with them).
   void Teardown();
   // Keeps everything when the object goes (--keep); prints what to delete by hand.
   std::vector<std::string> Release();
@@ -53,6 +54,10 @@ class TestBed {
   std::map<int, std::string> pod_slots_;  // pod N's namespace, N numbering its subnet
   int client_ns_fd_ = -1;
 };
+
+// Stops every process left in `netns` (an agent's proxy keeps serving when the agent
+// stops, by design): SIGTERM, then SIGKILL after a few seconds.
+void StopNamespaceProcesses(const std::string& netns);
 
 // Turns off transmit checksum offload on `ifname` in `netns` and gives it an XDP_PASS
 // program (native mode), so frames the fast path redirects to it are taken.
