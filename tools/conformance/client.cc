@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -127,6 +128,7 @@ int ParseAddress(const std::string& ip, int port, sockaddr_storage* ss, socklen_
 }  // namespace
 
 Client::Client(SocketFactory sockets, const std::string& ca_pem) : sockets_(std::move(sockets)) {
+  signal(SIGPIPE, SIG_IGN);  // TLS writes to a server that has gone must fail, not kill us
   tls_ = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
   SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER, nullptr);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,6 +174,8 @@ EchoServer::~EchoServer() {
 }
 
 absl::Status EchoServer::Start() {
+  // TLS writes go through write(2), which raises SIGPIPE when a peer has gone.
+  signal(SIGPIPE, SIG_IGN);
   if (config_.tls_cert.empty() != config_.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
