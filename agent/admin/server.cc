@@ -30,7 +30,8 @@ bool SomeoneListens(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& socket_path,
-                                                                standalone::Pipeline& pipeline) {
+                                                                standalone::Pipeline& pipeline,
+                                                                AdminOptions options) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path path(socket_path);
@@ -50,7 +51,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
     fs::remove(path, ec);  // left by an agent that did not stop
   }
 
-  std::unique_ptr<AdminServer> server(new AdminServer(socket_path, pipeline));
+  std::unique_ptr<AdminServer> server(new AdminServer(socket_path, pipeline, std::move(options)));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &port);

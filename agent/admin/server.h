@@ -15,12 +15,13 @@ class AdminServer {
  public:
   // Creates the socket's folder if needed, replaces a stale socket, listens with mode 0600.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& socket_path,
-                                                            standalone::Pipeline& pipeline);
+                                                            standalone::Pipeline& pipeline,
+                                                            AdminOptions options = {});
   ~AdminServer();  // stops serving and removes the socket
 
  private:
-  AdminServer(std::string path, standalone::Pipeline& pipeline)
-      : path_(std::move(path)), service_(pipeline) {}
+  AdminServer(std::string path, standalone::Pipeline& pipeline, AdminOptions options)
+      : path_(std::move(path)), service_(pipeline, std::move(options)) {}
   std::string path_;
   AdminService service_;
   std::unique_ptr<grpc::Server> server_;

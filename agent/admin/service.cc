@@ -2,6 +2,10 @@
 
 #include <netinet/in.h>
 
+#include "absl/strings/str_cat.h"
+#include "agent/inspect/explain_packet.h"
+#include "agent/inspect/explain_request.h"
+#include "agent/inspect/l4_maps.h"
 #include "agent/standalone/folder_edit.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
@@ -24,6 +28,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
     case absl::StatusCode::kPermissionDenied:
       code = grpc::StatusCode::PERMISSION_DENIED;
       break;
+    case absl::StatusCode::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
     default:
       break;
   }
@@ -31,6 +38,22 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }
 
 std::string Name(const std::string& filename) { return filename.empty() ? "<apply>" : filename; }
+
+// The pinned fast path maps, or why they cannot be read.
+absl::StatusOr<std::unique_ptr<inspect::L4Maps>> OpenL4(const AdminOptions& options) {
+  if (options.l4_pin_root.empty()) {
+    return absl::FailedPreconditionError(
+        "the agent runs without --attach: this node has no kernel fast path, so no connection "
+        "table or counters");
+  }
+  auto maps = inspect::L4Maps::Open(options.l4_pin_root);
+  if (!maps.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the fast path maps under ", options.l4_pin_root,
+                     " cannot be read: ", maps.status().message()));
+  }
+  return maps;
+}
 
 }  // namespace
 
@@ -116,6 +139,68 @@ grpc::Status AdminService::GetSnapshot(grpc::ServerContext*, const api::GetSnaps
   *response->mutable_l7() = snap.l7;
   // Private keys stay in the agent.
   for (auto& cert : *response->mutable_l7()->mutable_certificates()) cert.clear_key_pem();
+  return grpc::Status::OK;
+}
+
+}  // namespace xgate::admin
+
+namespace xgate::admin {
+
+grpc::Status AdminService::Explain(grpc::ServerContext*, const api::ExplainRequest* request,
+                                   api::ExplainResponse* response) {
+  auto state = pipeline_.Current();
+  if (state == nullptr || state->snapshot == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no snapshot is applied yet");
+  }
+  const compiler::Snapshot& snap = *state->snapshot;
+  response->set_generation(snap.generation);
+  switch (request->probe_case()) {
+    case api::ExplainRequest::kRequest: {
+      auto out = inspect::ExplainRequest(snap.l7, request->request());
+      if (!out.ok()) return ToGrpc(out.status());
+      *response->mutable_request() = *std::move(out);
+      return grpc::Status::OK;
+    }
+    case api::ExplainRequest::kPacket: {
+      std::unique_ptr<inspect::L4Maps> kernel;
+      if (!options_.l4_pin_root.empty()) {
+        auto maps = OpenL4(options_);
+        if (!maps.ok()) return ToGrpc(maps.status());
+        kernel = *std::move(maps);
+      }
+      auto out = inspect::ExplainPacket(snap, request->packet(), kernel.get());
+      if (!out.ok()) return ToGrpc(out.status());
+      *response->mutable_packet() = *std::move(out);
+      return grpc::Status::OK;
+    }
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "explain needs a request or a packet to explain");
+  }
+}
+
+grpc::Status AdminService::GetConntrack(grpc::ServerContext*,
+                                        const api::GetConntrackRequest* request,
+                                        api::GetConntrackResponse* response) {
+  auto maps = OpenL4(options_);
+  if (!maps.ok()) return ToGrpc(maps.status());
+  auto state = pipeline_.Current();
+  const compiler::Snapshot* snap = state ? state->snapshot.get() : nullptr;
+  auto page = inspect::ReadConntrack(**maps, snap, request->page_size(), request->page_token());
+  if (!page.ok()) return ToGrpc(page.status());
+  *response = *std::move(page);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetCounters(grpc::ServerContext*, const api::GetCountersRequest*,
+                                       api::GetCountersResponse* response) {
+  auto maps = OpenL4(options_);
+  if (!maps.ok()) return ToGrpc(maps.status());
+  auto state = pipeline_.Current();
+  const compiler::Snapshot* snap = state ? state->snapshot.get() : nullptr;
+  auto counters = inspect::ReadCounters(**maps, snap);
+  if (!counters.ok()) return ToGrpc(counters.status());
+  *response = *std::move(counters);
   return grpc::Status::OK;
 }
 

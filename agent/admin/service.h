@@ -2,15 +2,24 @@
 #pragma once
 
 #include <mutex>
+#include <string>
 
 #include "agent/standalone/pipeline.h"
 #include "api/admin.grpc.pb.h"
 
 namespace xgate::admin {
 
+struct AdminOptions {
+  // The kernel fast path's pin root when the agent runs with --attach; "" without it (then
+  // GetConntrack and GetCounters answer FAILED_PRECONDITION and packets are explained from
+  // the snapshot alone).
+  std::string l4_pin_root;
+};
+
 class AdminService final : public api::Admin::Service {
  public:
-  explicit AdminService(standalone::Pipeline& pipeline) : pipeline_(pipeline) {}
+  explicit AdminService(standalone::Pipeline& pipeline, AdminOptions options = {})
+      : pipeline_(pipeline), options_(std::move(options)) {}
 
   grpc::Status GetState(grpc::ServerContext* context, const api::GetStateRequest* request,
                         api::GetStateResponse* response) override;
@@ -20,9 +29,16 @@ class AdminService final : public api::Admin::Service {
                       api::DeleteResponse* response) override;
   grpc::Status GetSnapshot(grpc::ServerContext* context, const api::GetSnapshotRequest* request,
                            api::GetSnapshotResponse* response) override;
+  grpc::Status Explain(grpc::ServerContext* context, const api::ExplainRequest* request,
+                       api::ExplainResponse* response) override;
+  grpc::Status GetConntrack(grpc::ServerContext* context, const api::GetConntrackRequest* request,
+                            api::GetConntrackResponse* response) override;
+  grpc::Status GetCounters(grpc::ServerContext* context, const api::GetCountersRequest* request,
+                           api::GetCountersResponse* response) override;
 
  private:
   standalone::Pipeline& pipeline_;
+  const AdminOptions options_;
   std::mutex edit_mu_;  // one folder edit (and its reload) at a time
 };
 

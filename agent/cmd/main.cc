@@ -72,7 +72,9 @@ int main(int argc, char** argv) {
   spdlog::info(
       "xgate-agent watching {} (node addresses: {})", dir.string(),
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
-  auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline);
+  admin::AdminOptions admin_options;
+  if (!flags->attach.empty()) admin_options.l4_pin_root = flags->pin_root;
+  auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
     pipeline.Stop(flags->detach_on_exit);

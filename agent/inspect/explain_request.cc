@@ -1,0 +1,131 @@
+#include "agent/inspect/explain_request.h"
+
+#include "absl/strings/str_cat.h"
+#include "userspace-proxy/routing/router.h"
+
+namespace xgate::inspect {
+namespace {
+
+std::string_view OutcomeName(routing::RouteDecision::Outcome o) {
+  switch (o) {
+    case routing::RouteDecision::Outcome::kRouted:
+      return "routed";
+    case routing::RouteDecision::Outcome::kNoPort:
+      return "no_port";
+    case routing::RouteDecision::Outcome::kNoListener:
+      return "no_listener";
+    case routing::RouteDecision::Outcome::kNotFound:
+      return "not_found";
+    case routing::RouteDecision::Outcome::kNoBackend:
+      return "no_backend";
+  }
+  return "unknown";
+}
+
+std::string_view StageName(routing::TraceEntry::Stage s) {
+  switch (s) {
+    case routing::TraceEntry::Stage::kPort:
+      return "port";
+    case routing::TraceEntry::Stage::kListener:
+      return "listener";
+    case routing::TraceEntry::Stage::kVirtualHost:
+      return "virtual host";
+    case routing::TraceEntry::Stage::kRoute:
+      return "route";
+    case routing::TraceEntry::Stage::kBackend:
+      return "backend";
+  }
+  return "unknown";
+}
+
+void AddBackends(const routing::RouteTable& table, const routing::CompiledRoute& route,
+                 api::RequestExplanation& out) {
+  for (const api::WeightedCluster& b : route.route->backends()) {
+    api::ExplainBackend* eb = out.add_backends();
+    eb->set_cluster(b.cluster());
+    eb->set_service(b.service());
+    eb->set_weight(b.weight());
+    eb->set_share_percent(route.total_weight == 0
+                              ? 0.0
+                              : 100.0 * b.weight() / static_cast<double>(route.total_weight));
+    if (const api::Cluster* c = table.FindCluster(b.cluster())) {
+      *eb->mutable_endpoints() = c->endpoints();
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<http::RequestHead> ProbeHead(const api::RequestProbe& probe) {
+  if (probe.listener_address().empty() || probe.listener_port() == 0 ||
+      probe.listener_port() > 65535) {
+    return absl::InvalidArgumentError(
+        "the listener address and port (1-65535) the request reaches are required");
+  }
+  http::RequestHead head;
+  head.method = probe.method().empty() ? "GET" : probe.method();
+  head.path = probe.path().empty() ? "/" : probe.path();
+  if (head.path.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path \"", head.path, "\": an origin-form target starts with /"));
+  }
+  head.host = !probe.host().empty()  ? probe.host()
+              : !probe.sni().empty() ? probe.sni()
+                                     : probe.listener_address();
+  for (const api::Header& h : probe.headers()) {
+    if (h.name().empty()) return absl::InvalidArgumentError("a header without a name");
+    if (http::EqualsIgnoreCase(h.name(), "host")) {
+      head.host = h.value();  // the proxy takes Host from the header line
+      continue;
+    }
+    head.headers.Add(h.name(), h.value());
+  }
+  return head;
+}
+
+absl::StatusOr<api::RequestExplanation> ExplainRequest(const api::L7Config& config,
+                                                       const api::RequestProbe& probe) {
+  auto head = ProbeHead(probe);
+  if (!head.ok()) return head.status();
+  auto table = routing::RouteTable::Build(config);
+  if (!table.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the proxy's route table does not build: ", table.status().message()));
+  }
+  routing::MatchInput input;
+  input.local_address = probe.listener_address();
+  input.local_port = static_cast<uint16_t>(probe.listener_port());
+  input.sni = probe.sni();
+  input.request = &*head;
+  routing::MatchTrace trace;
+  routing::RouteDecision d = (*table)->Match(input, &trace);
+
+  api::RequestExplanation out;
+  out.set_outcome(std::string(OutcomeName(d.outcome)));
+  out.set_status(d.status);
+  if (d.port != nullptr) out.set_port_protocol(api::Port::Protocol_Name(d.port->port->protocol()));
+  if (d.listener != nullptr) {
+    const api::Listener& l = *d.listener->listener;
+    out.set_listener(absl::StrCat(l.gateway_namespace(), "/", l.gateway_name(), "/", l.name()));
+  }
+  if (d.vhost != nullptr) out.set_virtual_host(d.vhost->vhost->hostname());
+  if (d.route != nullptr) {
+    const api::Route& r = *d.route->route;
+    out.set_route(absl::StrCat(r.route_kind().empty() ? "HTTPRoute" : r.route_kind(), " ",
+                               r.route_namespace(), "/", r.route_name()));
+    out.set_rule_index(r.rule_index());
+    out.set_match_index(r.match_index());
+    out.set_redirect(d.route->has_redirect);
+    AddBackends(**table, *d.route, out);
+  }
+  for (const routing::TraceEntry& e : trace.entries) {
+    api::ExplainStep* step = out.add_steps();
+    step->set_stage(std::string(StageName(e.stage)));
+    step->set_subject(e.subject);
+    step->set_matched(e.matched);
+    step->set_reason(e.reason);
+  }
+  return out;
+}
+
+}  // namespace xgate::inspect
