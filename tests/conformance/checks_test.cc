@@ -155,6 +155,13 @@ TEST(ConformanceClient, HostnameMatchingAsGoDoes) {
   EXPECT_FALSE(MatchHostname("*.example.com", "example.com"));
 }
 
+TEST(ConformanceClient, SniIsTheHostWithoutItsPort) {
+  EXPECT_EQ(HostWithoutPort("example.com:8080"), "example.com");
+  EXPECT_EQ(HostWithoutPort("example.com"), "example.com");
+  EXPECT_EQ(HostWithoutPort("[fd00::1]:443"), "fd00::1");
+  EXPECT_EQ(HostWithoutPort("fd00::1"), "fd00::1");
+}
+
 TEST(ConformanceClient, RequestBytes) {
   Request r = Req("/p?q");
   r.headers = {{"x-Lower", "a"}, {"X-Two", "b"}};

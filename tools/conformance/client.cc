@@ -44,6 +44,16 @@ bool MatchHostname(absl::string_view pattern, absl::string_view host) {
   return true;
 }
 
+std::string HostWithoutPort(const std::string& host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return close == std::string::npos ? host : host.substr(1, close - 1);
+  }
+  size_t colon = host.find(':');
+  if (colon == std::string::npos || host.find(':', colon + 1) != std::string::npos) return host;
+  return host.substr(0, colon);
+}
+
 std::string BuildHttpRequest(const Request& r, const std::string& address) {
   std::string host = r.host;
   if (host.empty()) {

@@ -30,6 +30,10 @@ absl::StatusOr<int> PlainSocket(int domain, int type);
 // a "*" only as the whole leftmost label, matching any one label.
 bool MatchHostname(absl::string_view pattern, absl::string_view host);
 
+// A Host value without its port ("example.com:8080" -> "example.com", "[fd00::1]:80" ->
+// "fd00::1"): what goes into SNI and the certificate check.
+std::string HostWithoutPort(const std::string& host);
+
 // The bytes of the request `r` sends: Host (the case's host, else the address, with the
 // port when it is not the scheme's default), the case's headers exactly as written, and
 // X-Echo-Set-Header for backendResponseHeaders.

@@ -592,8 +592,8 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
   }
   std::string raw = BuildHttpRequest(r, address);
   absl::StatusOr<Response> resp =
-      client_->Http(address, r.Port(), r.scheme == "https", r.host.empty() ? address : r.host, raw,
-                    kRequestTimeout);
+      client_->Http(address, r.Port(), r.scheme == "https",
+                    r.host.empty() ? address : HostWithoutPort(r.host), raw, kRequestTimeout);
   if (!resp.ok()) return std::string(resp.status().message());
   EchoSeen seen;
   std::string d = CheckHttpAnswer(r, *resp, &seen);
