@@ -161,6 +161,7 @@ TEST(EchoBackendServer, AnswersTheRunnersClientAndLogs) {
   std::vector<std::string> paths;
   while (std::getline(log, line)) paths.push_back(conformance::ParseEcho(line)->path);
   EXPECT_EQ(paths, (std::vector<std::string>{"/hello?delay=50ms", "/one", "/two"}));
+  std::filesystem::remove(s.log);
 }
 
 TEST(EchoBackendServer, TlsWithARunnerCertificate) {

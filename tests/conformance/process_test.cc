@@ -1,5 +1,7 @@
 #include "tools/conformance/process.h"
 
+#include <cstdio>
+
 #include "gtest/gtest.h"
 
 namespace xgate::conformance {
@@ -32,6 +34,7 @@ TEST(ConformanceProcess, SpawnRunsInTheBackgroundUntilStopped) {
   int code = 0;
   EXPECT_FALSE(Running(*pid, &code));
   EXPECT_FALSE(Spawn({"true"}, "xgc-no-such-namespace", log).ok());
+  std::remove(log.c_str());
 }
 
 }  // namespace
