@@ -12,7 +12,10 @@ namespace {
 std::string* FlagTarget(Args& args, const std::string& name) {
   static const std::map<std::string, std::string Args::*> kFlags = {
       {"-f", &Args::file},         {"--filename", &Args::file}, {"-o", &Args::output},
-      {"--output", &Args::output}, {"--socket", &Args::socket},
+      {"--output", &Args::output}, {"--socket", &Args::socket}, {"--listener", &Args::listener},
+      {"--sni", &Args::sni},       {"--host", &Args::host},     {"--method", &Args::method},
+      {"--path", &Args::path},     {"--src", &Args::src},       {"--dst", &Args::dst},
+      {"--proto", &Args::proto},   {"--limit", &Args::limit},
   };
   auto it = kFlags.find(name);
   return it == kFlags.end() ? nullptr : &(args.*(it->second));
@@ -37,15 +40,21 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
         value = arg.substr(eq + 1);
         has_value = true;
       }
-      std::string* target = FlagTarget(args, name);
-      if (target == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
+      bool header = name == "-H" || name == "--header";
+      std::string* target = header ? nullptr : FlagTarget(args, name);
+      if (target == nullptr && !header)
+        return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
       if (!has_value) {
         if (i + 1 >= argv.size()) {
           return absl::InvalidArgumentError(absl::StrCat("flag ", name, " needs a value"));
         }
         value = argv[++i];
       }
-      *target = value;
+      if (header) {
+        args.headers.push_back(value);
+      } else {
+        *target = value;
+      }
       continue;
     }
     if (args.command.empty()) {
@@ -67,6 +76,15 @@ std::string Usage() {
          "  check -f DIR               load, bind and compile a manifest folder offline;\n"
          "                             exit 0 all accepted, 1 some not, 2 unreadable\n"
          "  get gateways|routes|backends|status   read the agent's state (admin API)\n"
+         "  get conntrack [--limit N]  the fast path's connection table (agent with --attach)\n"
+         "  get counters               the fast path's counters: per listener, per backend,\n"
+         "                             by path and by drop reason (agent with --attach)\n"
+         "  explain request --listener ADDR:PORT [--sni NAME] [--host H] [--method M]\n"
+         "                  [--path P] [-H 'Name: value']...\n"
+         "                             the listener, route, rule and backends a request gets\n"
+         "  explain packet --src ADDR:PORT --dst ADDR:PORT --proto tcp|udp\n"
+         "                             the listener, Maglev slot, conntrack entry and backend\n"
+         "                             a packet gets\n"
          "  status                     every object with its status (admin API)\n"
          "  apply -f FILE              add or change manifests in the agent (standalone)\n"
          "  delete -f FILE             remove the objects FILE describes (standalone)\n";

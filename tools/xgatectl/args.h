@@ -16,6 +16,19 @@ struct Args {
   std::string file;                     // -f / --filename
   std::string output;                   // -o / --output: "", "json" or "yaml"
   std::string socket = kDefaultSocket;  // --socket
+  // explain request
+  std::string listener;              // --listener ADDR:PORT
+  std::string sni;                   // --sni NAME
+  std::string host;                  // --host H
+  std::string method;                // --method M
+  std::string path;                  // --path P
+  std::vector<std::string> headers;  // -H / --header 'Name: value', repeatable
+  // explain packet
+  std::string src;    // --src ADDR:PORT
+  std::string dst;    // --dst ADDR:PORT
+  std::string proto;  // --proto tcp|udp
+  // get conntrack
+  std::string limit;  // --limit N
 };
 
 // Parses argv (flags may come before or after the command, as --flag VALUE or --flag=VALUE).

@@ -13,55 +13,13 @@
 
 #include "agent/status/status.h"
 #include "api/admin.grpc.pb.h"
+#include "tools/xgatectl/inspect.h"
+#include "tools/xgatectl/output.h"
 
 namespace xgate::ctl {
 namespace {
 
 using nlohmann::json;
-constexpr auto kCallTimeout = std::chrono::seconds(30);
-
-std::unique_ptr<api::Admin::Stub> Connect(const Args& args) {
-  return api::Admin::NewStub(
-      grpc::CreateChannel("unix:" + args.socket, grpc::InsecureChannelCredentials()));
-}
-
-void SetDeadline(grpc::ClientContext& context) {
-  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-}
-
-int Failed(const Args& args, const grpc::Status& s, std::ostream& err) {
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    err << "xgatectl: cannot reach the agent at " << args.socket << ": " << s.error_message()
-        << "\n";
-  } else {
-    err << "xgatectl: " << s.error_message() << "\n";
-  }
-  return 1;
-}
-
-void Print(const json& value, const std::string& format, std::ostream& out) {
-  if (format == "yaml") {
-    out << status::ToYaml(value);
-  } else {
-    out << value.dump(2) << "\n";
-  }
-}
-
-// A fixed-width table, kubectl style.
-void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
-  std::vector<size_t> width;
-  for (const auto& row : rows) {
-    width.resize(std::max(width.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      int w = i + 1 < row.size() ? static_cast<int>(width[i]) + 3 : 0;
-      out << std::left << std::setw(w) << row[i];
-    }
-    out << "\n";
-  }
-}
 
 std::string ConditionStatus(const json& conditions, const std::string& type) {
   for (const auto& c : conditions) {
@@ -225,10 +183,12 @@ int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
   if (what == "route") what = "routes";
   if (what == "backend") what = "backends";
   if (what == "backends") return GetBackends(args, out, err);
+  if (what == "conntrack") return GetConntrack(args, out, err);
+  if (what == "counters") return GetCounters(args, out, err);
   if (what == "gateways" || what == "routes" || what == "status") {
     return GetObjects(args, what, out, err);
   }
-  err << "xgatectl get: gateways, routes, backends or status\n";
+  err << "xgatectl get: gateways, routes, backends, status, conntrack or counters\n";
   return 2;
 }
 

@@ -6,6 +6,7 @@
 #include "tools/xgatectl/args.h"
 #include "tools/xgatectl/check.h"
 #include "tools/xgatectl/client.h"
+#include "tools/xgatectl/inspect.h"
 
 int main(int argc, char** argv) {
   using namespace xgate::ctl;
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   if (args->command == "get" || args->command == "status") {
     return RunGet(*args, std::cout, std::cerr);
   }
+  if (args->command == "explain") return RunExplain(*args, std::cout, std::cerr);
   if (args->command == "apply") return RunApply(*args, std::cout, std::cerr);
   if (args->command == "delete") return RunDelete(*args, std::cout, std::cerr);
   std::cerr << "xgatectl: unknown command " << args->command << "\n" << Usage();
