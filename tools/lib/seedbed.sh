@@ -189,6 +189,7 @@ seedbed_up() {
 
 seedbed_down() {
   trap - EXIT
+  set +e  # cleanup goes on past any failure (and a killed process's wait status)
   if [ -n "$SEED_AGENT_PID" ]; then
     kill -TERM "$SEED_AGENT_PID" 2>/dev/null
     local deadline=$((SECONDS + 10))
