@@ -127,7 +127,8 @@ absl::StatusOr<api::PacketExplanation> ExplainPacket(const compiler::Snapshot& s
     for (const compiler::PuntListener& p : snapshot.punt) {
       if (f.proto == IPPROTO_TCP && p.port == f.dport && SameAddress(p.address, f.dst)) {
         out.set_outcome("punt");
-        Step(out, "listener", absl::StrCat("L7 ", where), true,
+        out.set_listener(PuntListenerNames(snapshot, f.dst, f.dport));
+        Step(out, "listener", absl::StrCat("L7 ", where, " ", out.listener()), true,
              "an HTTP/HTTPS/TLS listener: passed up the stack to xgate-proxy (explain the "
              "request for its route)");
         return out;

@@ -78,6 +78,22 @@ const compiler::L4Listener* FindL4Listener(const compiler::Snapshot& snapshot,
   return nullptr;
 }
 
+std::string PuntListenerNames(const compiler::Snapshot& snapshot, const uint8_t addr[16],
+                              uint16_t port) {
+  std::string names;
+  for (const api::Port& p : snapshot.l7.ports()) {
+    if (p.port() != port) continue;
+    bool here = p.addresses().empty();
+    for (const std::string& a : p.addresses()) here = here || SameAddress(a, addr);
+    if (!here) continue;
+    for (const api::Listener& l : p.listeners()) {
+      absl::StrAppend(&names, names.empty() ? "" : ",", l.gateway_namespace(), "/",
+                      l.gateway_name(), "/", l.name());
+    }
+  }
+  return names;
+}
+
 std::string ProtocolName(uint8_t proto) {
   return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : absl::StrCat(proto);
 }
@@ -173,6 +189,8 @@ absl::StatusOr<api::GetCountersResponse> ReadCounters(const L4Maps& maps,
     if (l != nullptr) {
       c->set_listener(ListenerName(*l));
       c->set_route(l->route);
+    } else if (snapshot != nullptr && !(value.flags & XG_LISTENER_L4)) {
+      c->set_listener(PuntListenerNames(*snapshot, key.addr, key.port));
     }
     c->set_packets(t->packets);
     c->set_bytes(t->bytes);

@@ -36,6 +36,11 @@ struct L4Maps {
 const compiler::L4Listener* FindL4Listener(const compiler::Snapshot& snapshot,
                                            const uint8_t addr[16], uint16_t port, uint8_t proto);
 
+// The L7 listeners ("ns/gateway/listener", comma-separated) the proxy serves on a punted
+// (address, port), or "".
+std::string PuntListenerNames(const compiler::Snapshot& snapshot, const uint8_t addr[16],
+                              uint16_t port);
+
 std::string ProtocolName(uint8_t proto);
 
 // One connection-table entry as the API shows it; `snapshot` (may be null) names its listener.

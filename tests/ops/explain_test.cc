@@ -228,6 +228,7 @@ TEST_F(ExplainTest, PacketToAnL7ListenerIsPuntedAndElsewherePassed) {
       seed_.snapshot(), Packet("198.18.0.50", 40000, "198.18.0.1", 443, "tcp"), nullptr);
   ASSERT_TRUE(punt.ok()) << punt.status();
   EXPECT_EQ(punt->outcome(), "punt");
+  EXPECT_EQ(punt->listener(), "default/prod-web/https");
   auto pass = inspect::ExplainPacket(
       seed_.snapshot(), Packet("198.18.0.50", 40000, "198.18.0.1", 22, "tcp"), nullptr);
   ASSERT_TRUE(pass.ok());

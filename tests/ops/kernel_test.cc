@@ -150,6 +150,15 @@ TEST_F(KernelOpsTest, ConntrackPagesAndCountersSumTheTraffic) {
     }
   }
   EXPECT_TRUE(pg);
+  bool punt = false;
+  for (const auto& l : counters->listeners()) {
+    if (l.kind() == "punt") {
+      punt = true;
+      EXPECT_EQ(l.listener(), "default/prod-web/https");
+      EXPECT_EQ(l.port(), 443u);
+    }
+  }
+  EXPECT_TRUE(punt);
   std::map<std::string, uint64_t> per_backend, expected;
   for (const auto& [sport, dst] : sent) ++expected[dst];
   for (const auto& b : counters->backends()) {
