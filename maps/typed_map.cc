@@ -7,7 +7,8 @@
 namespace xgate::maps {
 
 absl::Status ErrnoStatus(int err, std::string_view what, std::string_view map) {
-  std::string msg = absl::StrCat(std::string(what), " on map ", std::string(map), ": ", std::strerror(err));
+  std::string msg =
+      absl::StrCat(std::string(what), " on map ", std::string(map), ": ", std::strerror(err));
   if (err == EPERM || err == EACCES) return absl::PermissionDeniedError(msg);
   if (err == ENOENT) return absl::NotFoundError(msg);
   if (err == E2BIG || err == ENOMEM || err == ENOSPC) return absl::ResourceExhaustedError(msg);

@@ -27,7 +27,7 @@ struct L4Listener {
   std::string route;     // "TCPRoute ns/name"
   std::string address;   // the Gateway address (IP literal)
   uint16_t port = 0;
-  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  uint8_t protocol = 0;             // IPPROTO_TCP or IPPROTO_UDP
   std::vector<L4Backend> backends;  // empty: no valid backend, packets dropped with a reason
 };
 
