@@ -1,5 +1,6 @@
-// One JSON line per request, to stdout or a file. Lines are written with a single write(2)
-// on an O_APPEND descriptor, so workers need no lock; Reopen() (on SIGHUP) swaps the file
+// One JSON line per request, to stdout or a file. Each thread batches its lines and writes
+// them with a single write(2) on an O_APPEND descriptor when its event loop ends a round
+// (Flush), so workers need no lock; Reopen() (on SIGHUP) swaps the file
 // under the same descriptor number with dup2, which is atomic.
 #pragma once
 
@@ -33,7 +34,9 @@ class AccessLog {
   // "" or "-" means stdout.
   static absl::Status Open(const std::string& path);
   static absl::Status Reopen();
+  // Queues the line on this thread; Flush (the event loop calls it every round) writes it.
   static void Write(const AccessLogEntry& entry);
+  static void Flush();
   // For tests: stop writing anywhere.
   static void Disable();
 };

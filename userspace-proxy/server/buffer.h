@@ -24,13 +24,6 @@ class Buffer {
       start_ = 0;
     }
   }
-  // Room for `n` more bytes at the end; Commit(k) keeps k of them.
-  char* Reserve(size_t n) {
-    reserved_from_ = data_.size();
-    data_.resize(reserved_from_ + n);
-    return data_.data() + reserved_from_;
-  }
-  void Commit(size_t k) { data_.resize(reserved_from_ + k); }
   void Clear() {
     data_.clear();
     start_ = 0;
@@ -44,7 +37,6 @@ class Buffer {
  private:
   std::string data_;
   size_t start_ = 0;
-  size_t reserved_from_ = 0;
 };
 
 }  // namespace xgate::proxy

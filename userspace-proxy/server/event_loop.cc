@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/server/access_log.h"
 
 namespace xgate::proxy {
 
@@ -95,6 +96,7 @@ void EventLoop::RunOnce(Clock::duration max_wait) {
   }
   RunTimers();
   RunDeferred();
+  AccessLog::Flush();  // this round's lines, before the loop may sleep
 }
 
 void EventLoop::RunTimers() {

@@ -78,6 +78,10 @@ void Http1Connection::OnEvents(uint32_t events) {
   }
   if (events & EPOLLOUT) Flush();
   if (closed_) return;
+  // A plain socket that only became writable has nothing to read (edge-triggered: new
+  // input comes with its own event). TLS reads on: OpenSSL may hold records already.
+  constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (!(events & kReadable) && transport_->ssl() == nullptr && read_drained_) return;
   ReadInput();
 }
 
@@ -126,8 +130,11 @@ void Http1Connection::ReadInput() {
       }
       Process();
     }
+    if (io == Transport::Io::kWouldBlock || (io == Transport::Io::kOk && transport_->drained())) {
+      read_drained_ = true;
+      return;
+    }
     if (io == Transport::Io::kOk) continue;
-    if (io == Transport::Io::kWouldBlock) return;
     peer_closed_ = true;
     if (io == Transport::Io::kError) {
       CloseNow();
@@ -144,6 +151,7 @@ void Http1Connection::ReadInput() {
     // Else the client half-closed after complete requests: answer them, then close.
     return;
   }
+  read_drained_ = false;  // stopped early: the socket may hold more
 }
 
 void Http1Connection::Process() {
@@ -309,7 +317,7 @@ void Http1Connection::ExchangeFinished() {
       CloseAfterWrite();  // the client half-closed and every request it sent is answered
       return;
     }
-    ReadInput();
+    if (!read_drained_) ReadInput();
   });
 }
 

@@ -72,6 +72,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
   bool closed_ = false;
   bool lingering_ = false;  // write side shut, draining input before close
   bool flush_scheduled_ = false;
+  bool read_drained_ = false;  // the last read emptied the socket; wait for its next event
   EventLoop::TimerId idle_timer_ = 0;
   bool head_timer_armed_ = false;
   // Cleared on destruction: deferred work checks it before touching the connection.

@@ -30,18 +30,21 @@ Transport::Io Transport::Handshake() {
 }
 
 Transport::Io Transport::Read(Buffer& into, size_t max) {
+  // Read into a stack chunk and append what came: growing the buffer by a whole chunk
+  // first would zero-fill 16 KiB for every (usually small) read.
+  char chunk_buffer[16 * 1024];
   size_t total = 0;
+  drained_ = false;
   while (total < max) {
-    size_t chunk = std::min<size_t>(max - total, 16 * 1024);
-    char* dst = into.Reserve(chunk);
+    size_t chunk = std::min<size_t>(max - total, sizeof(chunk_buffer));
     ssize_t n;
     if (ssl_) {
       ERR_clear_error();
-      n = SSL_read(ssl_, dst, static_cast<int>(chunk));
+      n = SSL_read(ssl_, chunk_buffer, static_cast<int>(chunk));
       if (n <= 0) {
-        into.Commit(0);
         int error = SSL_get_error(ssl_, static_cast<int>(n));
         if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+          drained_ = error == SSL_ERROR_WANT_READ;
           return total ? Io::kOk : Io::kWouldBlock;
         }
         if (error == SSL_ERROR_ZERO_RETURN) return total ? Io::kOk : Io::kEof;
@@ -49,15 +52,17 @@ Transport::Io Transport::Read(Buffer& into, size_t max) {
         return total ? Io::kOk : Io::kError;
       }
     } else {
-      n = recv(fd_, dst, chunk, 0);
+      n = recv(fd_, chunk_buffer, chunk, 0);
       if (n <= 0) {
-        into.Commit(0);
         if (n == 0) return total ? Io::kOk : Io::kEof;
-        if (errno == EAGAIN || errno == EINTR) return total ? Io::kOk : Io::kWouldBlock;
+        if (errno == EAGAIN || errno == EINTR) {
+          drained_ = errno == EAGAIN;
+          return total ? Io::kOk : Io::kWouldBlock;
+        }
         return total ? Io::kOk : Io::kError;
       }
     }
-    into.Commit(static_cast<size_t>(n));
+    into.Append(std::string_view(chunk_buffer, static_cast<size_t>(n)));
     total += static_cast<size_t>(n);
   }
   return Io::kOk;  // `max` reached: the caller decides whether to read on

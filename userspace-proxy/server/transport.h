@@ -26,6 +26,9 @@ class Transport {
   Io Handshake();
   // Reads what is available (up to `max` bytes) into `into`.
   Io Read(Buffer& into, size_t max);
+  // Whether the last Read stopped because the socket had nothing more for now (it returned
+  // kWouldBlock, or kOk after data): reading again before the next event is a wasted call.
+  bool drained() const { return drained_; }
   // Writes as much of `from` as the socket takes and consumes it.
   Io Write(Buffer& from);
   // Half-close the write side (after a TLS close_notify).
@@ -35,6 +38,7 @@ class Transport {
   int fd_;
   SSL* ssl_;
   bool handshake_done_;
+  bool drained_ = false;
 };
 
 }  // namespace xgate::proxy

@@ -54,6 +54,10 @@ void UpstreamConnection::ReadAvailable() {
   Transport::Io io = transport_.Read(input_, 256 * 1024);
   // Stop at the read budget so one busy upstream cannot starve the loop; edge-triggered
   // epoll will not tell us again, so come back after this round.
+  if (io == Transport::Io::kOk && transport_.drained()) {
+    client_->OnUpstreamReadable(*this, false, false);
+    return;
+  }
   if (io == Transport::Io::kOk) {
     UpstreamClient* client = client_;
     pool_.loop().Defer([this, client, &pool = pool_] {
