@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/inspect/l4_maps.h"
+#include "spdlog/fmt/fmt.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/request_parser.h"
 #include "userspace-proxy/http/serializer.h"
@@ -27,14 +29,52 @@ void Metric(std::ostringstream& out, const std::string& name, const std::string&
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+std::string LabelSet(const Labels& labels) {
+  std::string out = "{";
+  for (const auto& [name, value] : labels) {
+    absl::StrAppend(&out, out.size() > 1 ? "," : "", name, "=\"", EscapeLabelValue(value), "\"");
+  }
+  return out + "}";
+}
+
+std::string HostPort(const std::string& address, uint32_t port) {
+  return address.find(':') == std::string::npos ? absl::StrCat(address, ":", port)
+                                                : absl::StrCat("[", address, "]:", port);
+}
+
+// Counter series by label set; two map entries that share one (say a backend listed under
+// two ids) add up, so no series appears twice.
+using Series = std::map<std::string, uint64_t>;
+
+void Counter(std::ostringstream& out, const std::string& name, const std::string& help,
+             const Series& series) {
+  Metric(out, name, "counter", help);
+  for (const auto& [labels, value] : series) out << name << labels << " " << value << "\n";
+}
+
+void ApplyHistogram(std::ostringstream& out, const standalone::Pipeline::Counters& c) {
+  const std::string name = "xgate_agent_apply_duration_seconds";
+  Metric(out, name, "histogram",
+         "Time to hand a new snapshot to every data plane (applied or refused; a refusal "
+         "includes the rollback).");
+  const auto& bounds = standalone::Pipeline::Counters::kApplyBuckets;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    out << name << "_bucket{le=\"" << fmt::format("{}", bounds[i]) << "\"} "
+        << c.apply_seconds_le[i] << "\n";
+  }
+  out << name << "_bucket{le=\"+Inf\"} " << c.apply_count << "\n"
+      << name << "_sum " << fmt::format("{}", c.apply_seconds_sum) << "\n"
+      << name << "_count " << c.apply_count << "\n";
+}
+
 void CountConditions(const std::vector<model::Condition>& conditions,
                      std::map<std::pair<std::string, std::string>, int>& counts) {
   for (const auto& c : conditions) ++counts[{c.type, c.status}];
 }
 
-}  // namespace
-
-std::string RenderAgentMetrics(const standalone::Pipeline& pipeline) {
+std::string RenderPipelineMetrics(const standalone::Pipeline& pipeline) {
   auto state = pipeline.Current();
   standalone::Pipeline::Counters counters = pipeline.counters();
   std::ostringstream out;
@@ -50,6 +90,7 @@ std::string RenderAgentMetrics(const standalone::Pipeline& pipeline) {
       out, "xgate_agent_last_reload_ok", "gauge",
       "1 when the last reload left the newest manifests applied, 0 when it kept an older state.");
   out << "xgate_agent_last_reload_ok " << (pipeline.LastError().ok() ? 1 : 0) << "\n";
+  ApplyHistogram(out, counters);
   if (state == nullptr) return out.str();
 
   const model::Store& store = state->loaded.store;
@@ -97,6 +138,105 @@ std::string RenderAgentMetrics(const standalone::Pipeline& pipeline) {
     out << "xgate_agent_snapshot_l7_ports " << state->snapshot->l7.ports_size() << "\n";
   }
   return out.str();
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
+  Series listener_packets, listener_bytes, backend_packets, backend_bytes;
+  // ReadCounters names a backend's listener "address:port/proto"; the label brackets IPv6.
+  std::map<std::string, std::string> listener_label;
+  for (const api::ListenerCounter& l : counters.listeners()) {
+    std::string label = absl::StrCat(HostPort(l.address(), l.port()), "/", l.protocol());
+    listener_label[absl::StrCat(l.address(), ":", l.port(), "/", l.protocol())] = label;
+    std::string labels = LabelSet(
+        {{"listener", label}, {"kind", l.kind()}, {"gateway", l.listener()}, {"route", l.route()}});
+    listener_packets[labels] += l.packets();
+    listener_bytes[labels] += l.bytes();
+  }
+  for (const api::BackendCounter& b : counters.backends()) {
+    auto named = listener_label.find(b.listener());
+    std::string labels =
+        LabelSet({{"backend", HostPort(b.address(), b.port())},
+                  {"service", b.service()},
+                  {"listener", named != listener_label.end() ? named->second : b.listener()}});
+    backend_packets[labels] += b.packets();
+    backend_bytes[labels] += b.bytes();
+  }
+  Series path_packets, path_bytes, drop_packets, drop_bytes;
+  for (const api::TrafficCounter& p : counters.paths()) {
+    std::string labels = LabelSet({{"path", p.name()}});
+    path_packets[labels] += p.packets();
+    path_bytes[labels] += p.bytes();
+  }
+  for (const api::TrafficCounter& d : counters.drops()) {
+    std::string labels = LabelSet({{"reason", d.name()}});
+    drop_packets[labels] += d.packets();
+    drop_bytes[labels] += d.bytes();
+  }
+  std::ostringstream out;
+  const std::string listener_help =
+      " the kernel fast path saw for a node listener (address:port/protocol; kind l4 = "
+      "forwarded by XDP, punt = left to the proxy; gateway = namespace/gateway/listener, "
+      "route = namespace/route).";
+  Counter(out, "xgate_fastpath_listener_packets_total", "Packets" + listener_help,
+          listener_packets);
+  Counter(out, "xgate_fastpath_listener_bytes_total", "Bytes" + listener_help, listener_bytes);
+  const std::string backend_help =
+      " the kernel fast path forwarded to a backend (service = namespace/name, listener = the "
+      "node listener it serves).";
+  Counter(out, "xgate_fastpath_backend_packets_total", "Packets" + backend_help, backend_packets);
+  Counter(out, "xgate_fastpath_backend_bytes_total", "Bytes" + backend_help, backend_bytes);
+  Counter(out, "xgate_fastpath_path_packets_total",
+          "Packets by the path they took through the kernel fast path.", path_packets);
+  Counter(out, "xgate_fastpath_path_bytes_total",
+          "Bytes by the path they took through the kernel fast path.", path_bytes);
+  Counter(out, "xgate_fastpath_drops_total", "Packets the kernel fast path dropped, by reason.",
+          drop_packets);
+  Counter(out, "xgate_fastpath_dropped_bytes_total",
+          "Bytes the kernel fast path dropped, by reason.", drop_bytes);
+  return out.str();
+}
+
+std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
+                               const std::string& l4_pin_root) {
+  std::string out = RenderPipelineMetrics(pipeline);
+  if (l4_pin_root.empty()) return out;
+  absl::StatusOr<api::GetCountersResponse> counters = absl::UnavailableError("");
+  auto maps = inspect::L4Maps::Open(l4_pin_root);
+  if (maps.ok()) {
+    auto state = pipeline.Current();
+    counters = inspect::ReadCounters(**maps, state ? state->snapshot.get() : nullptr);
+  } else {
+    counters = maps.status();
+  }
+  if (!counters.ok()) {
+    spdlog::debug("metrics: fast path maps under {}: {}", l4_pin_root,
+                  std::string(counters.status().message()));
+  }
+  absl::StrAppend(&out,
+                  "# HELP xgate_fastpath_maps_readable 1 when the fast path maps pinned "
+                  "under --pin-root could be read for this scrape.\n",
+                  "# TYPE xgate_fastpath_maps_readable gauge\n", "xgate_fastpath_maps_readable ",
+                  counters.ok() ? 1 : 0, "\n");
+  if (counters.ok()) absl::StrAppend(&out, RenderFastPathMetrics(*counters));
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(

@@ -8,12 +8,23 @@
 
 #include "absl/status/statusor.h"
 #include "agent/standalone/pipeline.h"
+#include "api/admin.pb.h"
 
 namespace xgate::admin {
 
-// The agent's own metrics: snapshot generation, reloads by result, objects by kind,
-// refused documents, conditions by type and status, data plane sizes.
-std::string RenderAgentMetrics(const standalone::Pipeline& pipeline);
+// The agent's own metrics: snapshot generation, reloads by result, apply durations, objects
+// by kind, refused documents, conditions by type and status, data plane sizes. With
+// `l4_pin_root` (an agent run with --attach) also the kernel fast path's counters read from
+// the maps pinned there (see RenderFastPathMetrics).
+std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
+                               const std::string& l4_pin_root = "");
+
+// The fast path's counters (summed over CPUs, as inspect::ReadCounters gives them): packets
+// and bytes per listener, per backend, per path, drops by reason.
+std::string RenderFastPathMetrics(const api::GetCountersResponse& counters);
+
+// A label value escaped for the text format: backslash, double quote and newline.
+std::string EscapeLabelValue(const std::string& value);
 
 class MetricsServer {
  public:

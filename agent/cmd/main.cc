@@ -82,8 +82,10 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
-    auto started = admin::MetricsServer::Start(
-        flags->metrics_addr, [&pipeline] { return admin::RenderAgentMetrics(pipeline); });
+    auto started = admin::MetricsServer::Start(flags->metrics_addr,
+                                               [&pipeline, root = admin_options.l4_pin_root] {
+                                                 return admin::RenderAgentMetrics(pipeline, root);
+                                               });
     if (!started.ok()) {
       spdlog::critical("--metrics-addr: {}", std::string(started.status().message()));
       pipeline.Stop(flags->detach_on_exit);

@@ -1,5 +1,7 @@
 #include "agent/standalone/pipeline.h"
 
+#include <chrono>
+
 #include "agent/compiler/compiler.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
@@ -85,7 +87,17 @@ absl::Status Pipeline::Reload() {
   next->snapshot = compiler::Compile(next->bound, next->generation);
   next->applied_at = options.now;
 
+  auto start = std::chrono::steady_clock::now();
   absl::Status applied = ApplyAll(*next->snapshot, previous ? previous->snapshot.get() : nullptr);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    std::lock_guard lock(state_mu_);
+    for (size_t i = 0; i < Counters::kApplyBuckets.size(); ++i) {
+      if (seconds <= Counters::kApplyBuckets[i]) ++counters_.apply_seconds_le[i];
+    }
+    ++counters_.apply_count;
+    counters_.apply_seconds_sum += seconds;
+  }
   if (!applied.ok()) {
     spdlog::error("snapshot {} not applied: {}; keeping snapshot {}", next->generation,
                   std::string(applied.message()), previous ? previous->generation : 0);

@@ -2,6 +2,7 @@
 // Snapshot to every applier, whole or not at all.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -50,6 +51,13 @@ class Pipeline {
     uint64_t unchanged = 0;     // nothing to apply
     uint64_t apply_failed = 0;  // an applier refused; the previous snapshot stayed
     uint64_t unreadable = 0;    // the folder could not be read; the previous state stayed
+    // How long handing a new snapshot to the appliers took (applied or failed), as a
+    // histogram: apply_seconds_le[i] counts applies that took at most kApplyBuckets[i].
+    static constexpr std::array<double, 12> kApplyBuckets = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+    std::array<uint64_t, kApplyBuckets.size()> apply_seconds_le{};
+    uint64_t apply_count = 0;
+    double apply_seconds_sum = 0;
   };
   Counters counters() const;
 

@@ -11,10 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "agent/admin/metrics.h"
 #include "agent/admin/server.h"
 #include "agent/inspect/explain_packet.h"
 #include "agent/inspect/l4_maps.h"
 #include "agent/l4/l4_applier.h"
+#include "tests/agent/prometheus_text.h"
 #include "tests/bpf/bpf_env.h"
 #include "tests/bpf/packet.h"
 #include "tests/ops/seed_state.h"
@@ -174,6 +176,51 @@ TEST_F(KernelOpsTest, ConntrackPagesAndCountersSumTheTraffic) {
     }
   }
   EXPECT_EQ(counters->drops_size(), XG_DROP_MAX);
+}
+
+TEST_F(KernelOpsTest, MetricsCountThePacketsSentPerListenerAndBackend) {
+  std::map<std::string, uint64_t> expected;  // backend address -> packets sent to it
+  std::string first;
+  for (int i = 0; i < kFlows; ++i) {
+    std::string dst = Send(static_cast<uint16_t>(33000 + i));
+    if (i == 0) first = dst;
+    ++expected[dst];
+  }
+  for (int i = 0; i < 5; ++i) {  // the first flow again: conntrack hits, same backend
+    EXPECT_EQ(Send(33000), first);
+    ++expected[first];
+  }
+  const compiler::L4Listener* pg = nullptr;
+  for (const auto& l : seed_.snapshot().l4) {
+    if (l.port == 5432) pg = &l;
+  }
+  ASSERT_NE(pg, nullptr);
+
+  std::string rendered = admin::RenderAgentMetrics(seed_.pipeline(), root_);
+  testing::PromText text = testing::ParsePromText(rendered);
+  ASSERT_EQ(text.error, "") << rendered;
+  EXPECT_EQ(text.Sum("xgate_fastpath_maps_readable"), 1);
+  const std::string listener = "198.18.100.10:5432/tcp";
+  EXPECT_EQ(text.Sum("xgate_fastpath_listener_packets_total", {{"listener", listener},
+                                                               {"kind", "l4"},
+                                                               {"gateway", "default/edge/pg"},
+                                                               {"route", pg->route}}),
+            kFlows + 5)
+      << rendered;
+  EXPECT_GE(*text.Sum("xgate_fastpath_listener_bytes_total", {{"listener", listener}}),
+            (kFlows + 5) * 40.0);  // at least the IPv4 and TCP headers
+  std::map<std::string, uint64_t> per_backend;
+  for (const auto& s : text.samples) {
+    if (s.name != "xgate_fastpath_backend_packets_total" || s.value == 0) continue;
+    EXPECT_EQ(s.labels.at("listener"), listener);
+    const std::string& backend = s.labels.at("backend");  // "address:port"
+    per_backend[backend.substr(0, backend.rfind(':'))] += static_cast<uint64_t>(s.value);
+  }
+  EXPECT_EQ(per_backend, expected) << rendered;
+  EXPECT_EQ(text.Sum("xgate_fastpath_path_packets_total", {{"path", "conntrack_new"}}), kFlows);
+  EXPECT_EQ(text.Sum("xgate_fastpath_path_packets_total", {{"path", "conntrack_hit"}}), 5);
+  EXPECT_EQ(text.Sum("xgate_fastpath_drops_total"), 0);
+  EXPECT_EQ(text.types["xgate_fastpath_drops_total"], "counter");
 }
 
 TEST_F(KernelOpsTest, XgatectlReadsThePinnedMapsThroughTheAgent) {
