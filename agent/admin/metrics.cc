@@ -194,7 +194,7 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
   const std::string listener_help =
       " the kernel fast path saw for a node listener (address:port/protocol; kind l4 = "
       "forwarded by XDP, punt = left to the proxy; gateway = namespace/gateway/listener, "
-      "route = namespace/route).";
+      "route = its Kind namespace/name).";
   Counter(out, "xgate_fastpath_listener_packets_total", "Packets" + listener_help,
           listener_packets);
   Counter(out, "xgate_fastpath_listener_bytes_total", "Bytes" + listener_help, listener_bytes);

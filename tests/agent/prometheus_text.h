@@ -3,6 +3,11 @@
 // _bucket/_sum/_count), label values are unescaped, a malformed line is an error.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -139,6 +144,28 @@ inline PromText ParsePromText(const std::string& text) {
     out.samples.push_back(std::move(s));
   }
   return out;
+}
+
+// GET /metrics from 127.0.0.1:port; the body, or "" when the answer is not a 200.
+inline std::string ScrapeLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+  }
+  close(fd);
+  size_t body = out.find("\r\n\r\n");
+  if (out.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return "";
+  return out.substr(body + 4);
 }
 
 }  // namespace xgate::testing

@@ -196,7 +196,11 @@ TEST_F(KernelOpsTest, MetricsCountThePacketsSentPerListenerAndBackend) {
   }
   ASSERT_NE(pg, nullptr);
 
-  std::string rendered = admin::RenderAgentMetrics(seed_.pipeline(), root_);
+  // Served as xgate-agent --attach --metrics-addr serves it.
+  auto server = admin::MetricsServer::Start(
+      "127.0.0.1:0", [&] { return admin::RenderAgentMetrics(seed_.pipeline(), root_); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string rendered = testing::ScrapeLoopback((*server)->port());
   testing::PromText text = testing::ParsePromText(rendered);
   ASSERT_EQ(text.error, "") << rendered;
   EXPECT_EQ(text.Sum("xgate_fastpath_maps_readable"), 1);
