@@ -66,6 +66,7 @@ void Http1Connection::ArmIdleTimer(std::chrono::milliseconds after) {
 
 void Http1Connection::OnEvents(uint32_t events) {
   if (closed_) return;
+  transport_->NoteEvents(events);
   if (!transport_->handshake_done()) {
     Transport::Io io = transport_->Handshake();
     if (io == Transport::Io::kWouldBlock) return;

@@ -1,6 +1,7 @@
 #include "userspace-proxy/server/transport.h"
 
 #include <openssl/err.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,8 +65,17 @@ Transport::Io Transport::Read(Buffer& into, size_t max) {
     }
     into.Append(std::string_view(chunk_buffer, static_cast<size_t>(n)));
     total += static_cast<size_t>(n);
+    if (!ssl_ && short_read_drains_ && static_cast<size_t>(n) < chunk) {
+      drained_ = true;
+      return Io::kOk;
+    }
   }
   return Io::kOk;  // `max` reached: the caller decides whether to read on
+}
+
+void Transport::NoteEvents(uint32_t events) {
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_hup_seen_ = true;
+  short_read_drains_ = !peer_hup_seen_;
 }
 
 Transport::Io Transport::Write(Buffer& from) {

@@ -3,6 +3,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <string_view>
 
 #include "userspace-proxy/server/buffer.h"
@@ -29,6 +30,10 @@ class Transport {
   // Whether the last Read stopped because the socket had nothing more for now (it returned
   // kWouldBlock, or kOk after data): reading again before the next event is a wasted call.
   bool drained() const { return drained_; }
+  // An edge-triggered owner passes every event mask here. Then a plain-socket read that
+  // returns less than asked counts as drained, without one more recv to see EAGAIN: new
+  // bytes bring a new event. Once the peer's hang-up was reported, reads go on to EOF.
+  void NoteEvents(uint32_t events);
   // Writes as much of `from` as the socket takes and consumes it.
   Io Write(Buffer& from);
   // Half-close the write side (after a TLS close_notify).
@@ -39,6 +44,8 @@ class Transport {
   SSL* ssl_;
   bool handshake_done_;
   bool drained_ = false;
+  bool short_read_drains_ = false;
+  bool peer_hup_seen_ = false;
 };
 
 }  // namespace xgate::proxy

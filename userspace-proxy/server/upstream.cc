@@ -72,6 +72,7 @@ void UpstreamConnection::ReadAvailable() {
 
 void UpstreamConnection::OnEvents(uint32_t events) {
   if (closed_) return;
+  transport_.NoteEvents(events);
   if (!connected_) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int error = SocketError(transport_.fd());
