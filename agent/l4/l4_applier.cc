@@ -1,6 +1,7 @@
 #include "agent/l4/l4_applier.h"
 
 #include <netinet/in.h>
+#include <time.h>
 
 #include <cstring>
 #include <optional>
@@ -129,20 +130,22 @@ absl::StatusOr<T> OpenMap(Datapath& dp, std::string_view name) {
 absl::StatusOr<std::unique_ptr<L4Applier>> L4Applier::Create(const L4ApplierOptions& options) {
   auto dp = Datapath::Open({options.pin_root, options.interfaces});
   if (!dp.ok()) return dp.status();
-  std::unique_ptr<L4Applier> a(new L4Applier());
+  std::unique_ptr<L4Applier> a(new L4Applier(options));
   a->datapath_ = std::move(*dp);
   auto listeners = OpenMap<maps::ListenerMap>(*a->datapath_, maps::kListeners);
   auto backends = OpenMap<maps::BackendMap>(*a->datapath_, maps::kBackends);
   auto maglev = OpenMap<maps::MaglevOuterMap>(*a->datapath_, maps::kMaglev);
+  auto conntrack = OpenMap<maps::ConntrackMap>(*a->datapath_, maps::kConntrack);
   auto lstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kListenerStats);
   auto bstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kBackendStats);
-  for (const absl::Status& s :
-       {listeners.status(), backends.status(), maglev.status(), lstats.status(), bstats.status()}) {
+  for (const absl::Status& s : {listeners.status(), backends.status(), maglev.status(),
+                                conntrack.status(), lstats.status(), bstats.status()}) {
     if (!s.ok()) return s;
   }
   a->listeners_ = std::move(*listeners);
   a->backends_ = std::move(*backends);
   a->maglev_ = std::move(*maglev);
+  a->conntrack_ = std::move(*conntrack);
   a->listener_stats_ = std::move(*lstats);
   a->backend_stats_ = std::move(*bstats);
   if (absl::Status s = a->Reconcile(); !s.ok()) return s;
@@ -234,6 +237,27 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
       }
     }
   }
+  // Removed backends whose listener stays and whose tracked flows are still live drain:
+  // they keep their id and entry (never reused meanwhile) but get no table slot.
+  std::set<uint32_t> live_services;
+  for (const auto& [bytes, slot] : slots) live_services.insert(slot);
+  std::map<BackendIdentity, uint32_t> removed;
+  for (const auto& [ident, id] : backend_ids_) {
+    if (!wanted.count(ident) && live_services.count(ident.service)) removed[ident] = id;
+  }
+  std::map<BackendIdentity, uint32_t> draining;
+  if (!removed.empty()) {
+    auto live = LiveFlows(removed);
+    if (!live.ok()) return live.status();
+    for (const auto& [ident, id] : removed) {
+      auto it = live->find(id);
+      if (it == live->end()) continue;
+      draining[ident] = id;
+      used_ids.insert(id);
+      spdlog::info("L4: backend {} ({}:{}) removed; draining {} tracked flows", id,
+                   maps::FormatAddress(ident.addr.data()), ident.port, it->second);
+    }
+  }
   std::set<uint32_t> old_ids;
   for (const auto& [ident, id] : backend_ids_) old_ids.insert(id);
   IdPool id_pool(used_ids, old_ids, XG_MAX_BACKENDS);
@@ -323,15 +347,40 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
     it = tables_.erase(it);
   }
   for (const auto& [ident, id] : backend_ids_) {
-    if (backend_ids.count(ident)) continue;
+    if (backend_ids.count(ident) || draining.count(ident)) continue;
     xg_backend freed{};
     if (absl::Status s = backends_.Update(id, freed); !s.ok()) return s;
   }
   slots_ = std::move(slots);
   backend_ids_ = std::move(backend_ids);
-  spdlog::info("L4: generation {}: {} listeners, {} backends, {} tables swapped",
-               snapshot.generation, slots_.size(), backend_ids_.size(), inner.size());
+  spdlog::info("L4: generation {}: {} listeners, {} backends ({} draining), {} tables swapped",
+               snapshot.generation, slots_.size(), backend_ids_.size(), draining.size(),
+               inner.size());
+  backend_ids_.merge(draining);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<uint32_t, int>> L4Applier::LiveFlows(
+    const std::map<BackendIdentity, uint32_t>& candidates) const {
+  std::map<uint32_t, const BackendIdentity*> by_id;
+  for (const auto& [ident, id] : candidates) by_id[id] = &ident;
+  auto entries = conntrack_.Entries();
+  if (!entries.ok()) return entries.status();
+  // last_seen_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  const uint64_t idle = static_cast<uint64_t>(drain_idle_.count());
+  std::map<uint32_t, int> live;
+  for (const auto& [flow, ct] : *entries) {
+    auto it = by_id.find(ct.backend_id);
+    if (it == by_id.end() || ct.backend_port != it->second->port ||
+        std::memcmp(ct.backend_addr, it->second->addr.data(), 16) != 0) {
+      continue;
+    }
+    if (now < ct.last_seen_ns || now - ct.last_seen_ns < idle) live[ct.backend_id]++;
+  }
+  return live;
 }
 
 void L4Applier::Stop(bool detach) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,6 +20,10 @@ namespace xgate::l4 {
 struct L4ApplierOptions {
   std::string pin_root = XG_DEFAULT_PIN_ROOT;
   std::vector<std::string> interfaces;  // where XDP and TC go (--attach)
+  // A backend that leaves the snapshot while its listener stays drains: no table sends it
+  // new flows, but its entry stays (so tracked flows keep reaching it) until no tracked
+  // flow to it has been seen for this long, as checked at a later Apply.
+  std::chrono::nanoseconds drain_idle = std::chrono::minutes(5);
 };
 
 class L4Applier : public appliers::Applier {
@@ -43,18 +48,24 @@ class L4Applier : public appliers::Applier {
     auto operator<=>(const BackendIdentity&) const = default;
   };
 
-  L4Applier() = default;
+  explicit L4Applier(const L4ApplierOptions& options) : drain_idle_(options.drain_idle) {}
   absl::Status Reconcile();
+  // Of `candidates` (removed backends), those a tracked flow used within drain_idle, with
+  // how many such flows each has.
+  absl::StatusOr<std::map<uint32_t, int>> LiveFlows(
+      const std::map<BackendIdentity, uint32_t>& candidates) const;
 
   std::unique_ptr<Datapath> datapath_;
   maps::ListenerMap listeners_;
   maps::BackendMap backends_;
   maps::MaglevOuterMap maglev_;
+  maps::ConntrackMap conntrack_;
   maps::TrafficCounters listener_stats_;
   maps::TrafficCounters backend_stats_;
 
-  std::map<ListenerKeyBytes, uint32_t> slots_;  // listener key -> service id = counter index
-  std::map<BackendIdentity, uint32_t> backend_ids_;
+  std::map<ListenerKeyBytes, uint32_t> slots_;       // listener key -> service id = counter index
+  std::map<BackendIdentity, uint32_t> backend_ids_;  // draining ones included
+  std::chrono::nanoseconds drain_idle_;
   std::map<uint32_t, std::vector<uint32_t>> tables_;  // service id -> table in the kernel
   bool stopped_ = false;
 };

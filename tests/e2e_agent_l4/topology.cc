@@ -1,0 +1,290 @@
+#include "tests/e2e_agent_l4/topology.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace xgate::e2e {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An XDP_PASS program on a veth end lets the other end XDP_REDIRECT into it (native mode).
+bool AttachXdpPass(const std::string& ifname) {
+  bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pass", "GPL", insns, 2, nullptr);
+  if (fd < 0) return false;
+  bool ok = bpf_xdp_attach(static_cast<int>(if_nametoindex(ifname.c_str())), fd, XDP_FLAGS_DRV_MODE,
+                           nullptr) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string PeerText(const sockaddr_in6& a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
+    inet_ntop(AF_INET, &a.sin6_addr.s6_addr[12], buf, sizeof(buf));
+  } else {
+    inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+bool WaitFor(int fd, short events, int ms) {
+  pollfd pf{fd, events, 0};
+  return poll(&pf, 1, ms) > 0;
+}
+
+}  // namespace
+
+bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+
+bool EnterNs(const std::string& name) {
+  int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = setns(fd, CLONE_NEWNET) == 0;
+  close(fd);
+  return ok;
+}
+
+std::string PrivateBpffs() {
+  static const std::string result = []() -> std::string {
+    if (unshare(CLONE_NEWNS) != 0) return "unshare(CLONE_NEWNS) failed";
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return "mount private";
+    if (mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) return "mounting bpffs";
+    return "";
+  }();
+  return result;
+}
+
+bool LineEcho::Start() {
+  std::atomic<int> ready{0};
+  thread_ = std::thread([this, &ready] {
+    int fd = -1;
+    if (EnterNs(netns_)) fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_any;
+    addr.sin6_port = htons(port_);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(fd, 512) != 0) {
+      if (fd >= 0) close(fd);
+      ready = -1;
+      return;
+    }
+    ready = 1;
+    Serve(fd);
+  });
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (ready == 0 && Clock::now() < deadline) std::this_thread::yield();
+  return ready == 1;
+}
+
+void LineEcho::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void LineEcho::Serve(int listener) {
+  struct Conn {
+    std::string peer;
+    std::string pending;
+  };
+  std::map<int, Conn> conns;
+  while (!stop_) {
+    std::vector<pollfd> fds{{listener, POLLIN, 0}};
+    for (const auto& [fd, c] : conns) fds.push_back({fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), 50) <= 0) continue;
+    if (fds[0].revents & POLLIN) {
+      sockaddr_in6 peer{};
+      socklen_t len = sizeof(peer);
+      int c = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+      if (c >= 0) conns[c].peer = PeerText(peer);
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      int fd = fds[i].fd;
+      Conn& conn = conns[fd];
+      char buf[512];
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        close(fd);
+        conns.erase(fd);
+        continue;
+      }
+      conn.pending.append(buf, n);
+      for (size_t nl; (nl = conn.pending.find('\n')) != std::string::npos;) {
+        std::string reply = pod_ + " " + conn.peer + " " + conn.pending.substr(0, nl) + "\n";
+        conn.pending.erase(0, nl + 1);
+        (void)!send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+    }
+  }
+  for (const auto& [fd, c] : conns) close(fd);
+  close(listener);
+}
+
+void Topology::Remove() {
+  for (auto& e : echoes_) e->Stop();
+  echoes_.clear();
+  for (const std::string& ns : namespaces_) Sh("ip netns del " + ns);
+}
+
+std::string Topology::Create(const std::vector<Pod>& pods) {
+  static int serial = 0;
+  std::string id = std::to_string(getpid()) + "-" + std::to_string(++serial);
+  client_ = "xgae-c-" + id;
+  node_ = "xgae-n-" + id;
+  std::vector<std::string> pod_ns;
+  for (size_t i = 0; i < pods.size(); ++i) {
+    pod_ns.push_back("xgae-p" + std::to_string(i + 1) + "-" + id);
+  }
+  std::vector<std::string> all = {client_, node_};
+  all.insert(all.end(), pod_ns.begin(), pod_ns.end());
+  for (const std::string& ns : all) {
+    if (!Sh("ip netns add " + ns)) return "ip netns add " + ns;
+    namespaces_.push_back(ns);
+    if (!Sh("ip -n " + ns + " link set lo up")) return "lo up in " + ns;
+  }
+  const std::string c = "ip -n " + client_ + " ", n = "ip -n " + node_ + " ";
+  std::vector<std::string> cmds = {
+      c + "link add c0 type veth peer name n0 netns " + node_,
+      c + "addr add 198.18.0.2/24 dev c0",
+      c + "-6 addr add fd00::2/64 dev c0 nodad",
+      n + "addr add 198.18.0.1/24 dev n0",
+      n + "-6 addr add fd00::1/64 dev n0 nodad",
+      c + "link set c0 up",
+      n + "link set n0 up",
+      c + "route add default via 198.18.0.1",
+      c + "-6 route add default via fd00::1",
+      "ip netns exec " + node_ + " sysctl -qw net.ipv4.ip_forward=1",
+      "ip netns exec " + node_ + " sysctl -qw net.ipv6.conf.all.forwarding=1",
+  };
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const std::string p = "p" + std::to_string(i + 1), e = "ip -n " + pod_ns[i] + " ";
+    std::vector<std::string> more = {
+        e + "link add e0 type veth peer name " + p + " netns " + node_,
+        e + "addr add " + pods[i].v4 + "/24 dev e0",
+        e + "-6 addr add " + pods[i].v6 + "/64 dev e0 nodad",
+        e + "link set e0 up",
+        e + "route add default via 198.18.3.1",
+        e + "-6 route add default via fd00:3::1",
+        n + "addr add 198.18.3.1/32 dev " + p,
+        n + "-6 addr add fd00:3::1/128 dev " + p + " nodad",
+        n + "link set " + p + " up",
+        n + "route add " + pods[i].v4 + "/32 dev " + p,
+        n + "-6 route add " + pods[i].v6 + "/128 dev " + p,
+    };
+    cmds.insert(cmds.end(), more.begin(), more.end());
+  }
+  for (const std::string& cmd : cmds) {
+    if (!Sh(cmd)) return "failed: " + cmd;
+  }
+  pods_ = pods.size();
+  // XDP_PASS on the far ends the node redirects into, from this thread, which then goes
+  // back to the namespace it started in.
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return "opening this thread's network namespace";
+  std::string why;
+  if (!EnterNs(client_) || !AttachXdpPass("c0")) why = "XDP_PASS on c0";
+  for (size_t i = 0; why.empty() && i < pods.size(); ++i) {
+    if (!EnterNs(pod_ns[i]) || !AttachXdpPass("e0")) why = "XDP_PASS on e0 in " + pod_ns[i];
+  }
+  if (setns(home, CLONE_NEWNET) != 0 && why.empty()) why = "back to the first namespace";
+  close(home);
+  if (!why.empty()) return why;
+  for (size_t i = 0; i < pods.size(); ++i) {
+    echoes_.push_back(std::make_unique<LineEcho>(pod_ns[i], pods[i].name, 5432));
+    if (!echoes_.back()->Start()) return "echo server for " + pods[i].name;
+  }
+  return "";
+}
+
+std::vector<std::string> Topology::NodeInterfaces() const {
+  std::vector<std::string> out = {"n0"};
+  for (size_t i = 1; i <= pods_; ++i) out.push_back(absl::StrCat("p", i));
+  return out;
+}
+
+bool Topology::AllRemoved() const {
+  for (const std::string& ns : namespaces_) {
+    if (std::filesystem::exists("/run/netns/" + ns)) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<TcpConn> TcpConn::Open(const std::string& address, uint16_t port) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (address.find(':') != std::string::npos) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(ss);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    if (inet_pton(AF_INET6, address.c_str(), &a.sin6_addr) != 1) return nullptr;
+    len = sizeof(a);
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(ss);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return nullptr;
+    len = sizeof(a);
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return nullptr;
+  std::unique_ptr<TcpConn> conn(new TcpConn(fd));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    return nullptr;
+  }
+  int err = 0;
+  socklen_t elen = sizeof(err);
+  if (!WaitFor(fd, POLLOUT, 3000) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
+      err != 0) {
+    return nullptr;
+  }
+  return conn;
+}
+
+TcpConn::~TcpConn() { close(fd_); }
+
+std::string TcpConn::Exchange(const std::string& msg) {
+  std::string out = msg + "\n";
+  if (send(fd_, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+    return "";
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (buffered_.find('\n') == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0 || !WaitFor(fd_, POLLIN, static_cast<int>(left.count()))) return "";
+    char buf[512];
+    ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) return "";
+    buffered_.append(buf, n);
+  }
+  size_t nl = buffered_.find('\n');
+  std::string line = buffered_.substr(0, nl);
+  buffered_.erase(0, nl + 1);
+  return line;
+}
+
+}  // namespace xgate::e2e
