@@ -1,6 +1,7 @@
-/* Sending a rewritten packet on: FIB lookup, TTL/hop limit, MAC rewrite and redirect (XDP),
- * or redirect with neighbour resolution (TC). Where the lookup cannot finish, the stack
- * routes the already rewritten packet. */
+/* Sending a rewritten packet on: next hop (a connection's cached FIB answer, else
+ * bpf_fib_lookup), TTL/hop limit, MAC rewrite and redirect (XDP), or redirect with neighbour
+ * resolution (TC). Where the lookup cannot finish, the stack routes the already rewritten
+ * packet. */
 #ifndef XGATE_BPF_FORWARD_H
 #define XGATE_BPF_FORWARD_H
 
@@ -70,30 +71,63 @@ static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 famil
   return 0;
 }
 
-/* `partial`: the packet came with a partial checksum that was completed (partial_csum.h);
- * if it goes to the stack, it is put back in partial form. */
-static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
-                                          int partial) {
+/* The next hop for the (rewritten) packet into *hop: from `cache` (a connection's, may be
+ * NULL) while it stands for this packet, else from bpf_fib_lookup, which then refills the
+ * cache. Returns 0, or -1 when the FIB cannot finish (no neighbour, too big, local...): the
+ * stack is to route the packet. */
+static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
+                                       struct xg_nexthop* cache, __u64 now,
+                                       struct xg_nexthop* hop) {
+  __u32 in = ctx->ingress_ifindex;
+  if (cache && cache->ifindex && cache->in_ifindex == in &&
+      now < cache->checked_ns + XG_NH_TTL_NS && p->l3_len <= cache->mtu) {
+    *hop = *cache;
+    return 0;
+  }
   void* data_end = (void*)(long)ctx->data_end;
   struct bpf_fib_lookup fib;
-  if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, ctx->ingress_ifindex, &fib))
-    goto stack;
-  /* A tagged frame belongs to a VLAN device the stack knows; let it route. */
-  if (p->vlan) goto stack;
-  if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) goto stack;
-  data_end = (void*)(long)ctx->data_end;
+  if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, in, &fib)) return -1;
+  if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) return -1;
+  __builtin_memset(hop, 0, sizeof(*hop));
+  hop->checked_ns = now;
+  hop->ifindex = fib.ifindex;
+  hop->in_ifindex = in;
+  /* The route's MTU on success (kernels since 5.14); before, the packet's own length. */
+  hop->mtu = fib.mtu_result;
+  __builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
+  __builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
+  if (cache) *cache = *hop;
+  return 0;
+}
+
+/* Sends the rewritten packet on: to `hop` (TTL decremented, MACs set) when there is one,
+ * else to the stack. `partial`: the packet came with a partial checksum that was completed
+ * (partial_csum.h); if it goes to the stack, it is put back in partial form. */
+static __always_inline int xg_xdp_send(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
+                                       int partial, const struct xg_nexthop* hop) {
+  void* data_end = (void*)(long)ctx->data_end;
   struct ethhdr* eth = (void*)(long)ctx->data;
-  if ((void*)(eth + 1) > data_end) goto stack;
-  if (xg_decrement_ttl(p->l3, data_end, p->family)) goto stack;
-  __builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+  /* A tagged frame belongs to a VLAN device the stack knows; let it route. */
+  if (!hop || p->vlan || (void*)(eth + 1) > data_end ||
+      xg_decrement_ttl(p->l3, data_end, p->family))
+    goto stack;
+  __builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
   xg_count(&xg_path_stats, XG_PATH_FORWARD, len);
-  if (fib.ifindex == ctx->ingress_ifindex) return XDP_TX;
-  return bpf_redirect(fib.ifindex, 0);
+  if (hop->ifindex == ctx->ingress_ifindex) return XDP_TX;
+  return bpf_redirect(hop->ifindex, 0);
 stack:
-  if (partial) xg_make_partial(p, (void*)(long)ctx->data_end);
+  if (partial) xg_make_partial(p, data_end);
   xg_count(&xg_path_stats, XG_PATH_FORWARD_STACK, len);
   return XDP_PASS;
+}
+
+/* Next hop (through `cache` when given) and send. */
+static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
+                                          int partial, struct xg_nexthop* cache, __u64 now) {
+  struct xg_nexthop hop;
+  if (p->vlan || xg_next_hop(ctx, p, cache, now, &hop)) return xg_xdp_send(ctx, p, len, partial, 0);
+  return xg_xdp_send(ctx, p, len, partial, &hop);
 }
 
 /* TC: `redirect` (ingress on the backend side) sends the packet straight out toward the

@@ -35,7 +35,7 @@ static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, 
   if (!xg_is_icmp_error(p, data_end) || xg_parse_quoted(p, data_end, &q)) goto pass;
   struct xg_flow f __attribute__((aligned(8)));
   xg_make_flow(&f, q.dst, q.src, q.dport, q.sport, q.proto);
-  struct xg_ct_entry* ct = xg_ct_lookup(&f, bpf_ktime_get_ns());
+  struct xg_ct_entry* ct = xg_ct_lookup(&f, bpf_ktime_get_coarse_ns());
   if (!ct) goto pass;
   __u8 backend[16] __attribute__((aligned(4)));
   __builtin_memcpy(backend, ct->backend_addr, 16);
@@ -43,10 +43,50 @@ static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, 
   xg_rewrite(p->l3, p->l4, data_end, p->family, p->proto, XG_DST, backend, 0);
   xg_rewrite_quoted(p, &q, data_end, XG_SRC, backend, backend_port);
   xg_count(&xg_path_stats, XG_PATH_ICMP_TRANSLATED, len);
-  return xg_xdp_forward(ctx, p, len, 0);
+  return xg_xdp_forward(ctx, p, len, 0, NULL, 0);
 pass:
   xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
   return XDP_PASS;
+}
+
+#define XG_NEW_FLOW -1
+
+/* A flow the connection table does not know: its listener decides. For an L4 listener,
+ * picks the backend into *ct (not recorded yet) and returns XG_NEW_FLOW; else the verdict. */
+static __always_inline int xg_new_flow(const struct xg_packet* p, const struct xg_flow* f,
+                                       __u64 now, __u64 len, struct xg_ct_entry* ct) {
+  struct xg_listener_key lk;
+  __builtin_memset(&lk, 0, sizeof(lk));
+  __builtin_memcpy(lk.addr, p->dst, 16);
+  lk.port = p->dport;
+  lk.proto = p->proto;
+  struct xg_listener_value* lv = bpf_map_lookup_elem(&xg_listeners, &lk);
+  if (!lv) {
+    xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
+    return XDP_PASS;
+  }
+  __u32 listener = lv->counter_index;
+  __u32 service = lv->service_id;
+  if (!(lv->flags & XG_LISTENER_L4)) {
+    xg_count(&xg_lstn_stats, listener, len);
+    xg_count(&xg_path_stats, XG_PATH_PUNT, len);
+    return XDP_PASS;
+  }
+  __u32 drop = 0;
+  __u32 backend_id = 0;
+  struct xg_backend* b = xg_pick_backend(service, f, &backend_id, &drop);
+  if (b && b->family != p->family) {
+    b = NULL;
+    drop = XG_DROP_BAD_BACKEND;
+  }
+  if (!b) {
+    xg_count(&xg_lstn_stats, listener, len);
+    xg_count(&xg_drop_stats, drop, len);
+    return XDP_DROP;
+  }
+  xg_ct_fill(ct, b, backend_id, listener, now);
+  xg_count(&xg_path_stats, XG_PATH_CT_NEW, len);
+  return XG_NEW_FLOW;
 }
 
 SEC("xdp")
@@ -72,62 +112,31 @@ int xgate_xdp(struct xdp_md* ctx) {
   }
   if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) return xg_xdp_icmp(ctx, &p, len);
 
-  struct xg_listener_key lk;
-  __builtin_memset(&lk, 0, sizeof(lk));
-  __builtin_memcpy(lk.addr, p.dst, 16);
-  lk.port = p.dport;
-  lk.proto = p.proto;
-  struct xg_listener_value* lv = bpf_map_lookup_elem(&xg_listeners, &lk);
-  if (!lv) {
-    xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
-    return XDP_PASS;
-  }
-  __u32 listener = lv->counter_index;
-  __u32 service = lv->service_id;
-  __u32 flags = lv->flags;
-  xg_count(&xg_lstn_stats, listener, len);
-  if (!(flags & XG_LISTENER_L4)) {
-    xg_count(&xg_path_stats, XG_PATH_PUNT, len);
-    return XDP_PASS;
-  }
-
   struct xg_flow f __attribute__((aligned(8)));
   xg_make_flow(&f, p.src, p.dst, p.sport, p.dport, p.proto);
-  __u64 now = bpf_ktime_get_ns();
-  __u8 backend[16] __attribute__((aligned(4)));
-  __u16 backend_port;
-  __u32 backend_id;
+  __u64 now = bpf_ktime_get_coarse_ns();
+  struct xg_ct_entry fresh;
   struct xg_ct_entry* ct = xg_ct_lookup(&f, now);
   if (ct) {
-    __builtin_memcpy(backend, ct->backend_addr, 16);
-    backend_port = ct->backend_port;
-    backend_id = ct->backend_id;
     xg_count(&xg_path_stats, XG_PATH_CT_HIT, len);
   } else {
-    __u32 drop = 0;
-    struct xg_backend* b = xg_pick_backend(service, &f, &backend_id, &drop);
-    if (b && b->family != p.family) {
-      b = NULL;
-      drop = XG_DROP_BAD_BACKEND;
-    }
-    if (!b) {
-      xg_count(&xg_drop_stats, drop, len);
-      return XDP_DROP;
-    }
-    struct xg_ct_entry fresh;
-    if (xg_ct_record(&f, b, backend_id, listener, now, &fresh)) {
-      xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
-      return XDP_DROP;
-    }
-    __builtin_memcpy(backend, fresh.backend_addr, 16);
-    backend_port = fresh.backend_port;
-    xg_count(&xg_path_stats, XG_PATH_CT_NEW, len);
+    int verdict = xg_new_flow(&p, &f, now, len, &fresh);
+    if (verdict != XG_NEW_FLOW) return verdict;
+    ct = &fresh;
   }
-  xg_count(&xg_bknd_stats, backend_id, len);
+  xg_count(&xg_lstn_stats, ct->listener, len);
+  xg_count(&xg_bknd_stats, ct->backend_id, len);
   int partial = xg_complete_partial(ctx, &p);
   if (partial) xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
-  xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, backend, backend_port);
-  return xg_xdp_forward(ctx, &p, len, partial);
+  xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, ct->backend_addr, ct->backend_port);
+  struct xg_nexthop hop;
+  int routed = !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, now, &hop);
+  /* A new flow is recorded with the next hop its first packet found. */
+  if (ct == &fresh && xg_ct_record(&f, &fresh)) {
+    xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
+    return XDP_DROP;
+  }
+  return xg_xdp_send(ctx, &p, len, partial, routed ? &hop : NULL);
 }
 
 /* Rewrites the source of a TCP/UDP reply with skb helpers, which keep CHECKSUM_PARTIAL and

@@ -117,11 +117,14 @@ api::ConntrackEntry DescribeFlow(const L4Maps& maps, const compiler::Snapshot* s
   uint64_t now = MonotonicNs();
   out.set_age_ms(now > entry.created_ns ? (now - entry.created_ns) / 1000000 : 0);
   out.set_idle_ms(now > entry.last_seen_ns ? (now - entry.last_seen_ns) / 1000000 : 0);
-  // The same test as the fast path's xg_ct_lookup: the recorded backend must still exist.
+  // The same test as the fast path's xg_ct_lookup: the recorded backend must still exist
+  // and still serve the listener the flow is addressed to.
   auto b = maps.backends.Lookup(entry.backend_id);
   bool live = b.ok() && b->has_value() && ((*b)->flags & XG_BACKEND_VALID) &&
               (*b)->port == entry.backend_port &&
-              std::memcmp((*b)->addr, entry.backend_addr, 16) == 0;
+              std::memcmp((*b)->addr, entry.backend_addr, 16) == 0 &&
+              (*b)->listener.port == flow.dport && (*b)->listener.proto == flow.proto &&
+              std::memcmp((*b)->listener.addr, flow.dst, 16) == 0;
   out.set_stale(!live);
   return out;
 }

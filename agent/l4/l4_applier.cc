@@ -306,6 +306,10 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
   for (uint32_t id : new_ids) {
     if (absl::Status s = backend_stats_.Clear(id); !s.ok()) return s;
   }
+  std::map<uint32_t, xg_listener_key> listener_of;  // service id -> its listener's key
+  for (const auto& [bytes, slot] : slots) {
+    std::memcpy(&listener_of[slot], bytes.data(), bytes.size());
+  }
   for (const auto& [ident, id] : backend_ids) {
     const PlannedBackend* pb = wanted[ident];
     xg_backend value{};
@@ -314,6 +318,7 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
     value.family = pb->family;
     value.flags = XG_BACKEND_VALID;
     value.service_id = ident.service;
+    value.listener = listener_of[ident.service];
     if (absl::Status s = backends_.Update(id, value); !s.ok()) return s;
   }
   for (auto& [service, fd] : inner) {

@@ -22,6 +22,7 @@ inline constexpr char kClientIf[] = "xgc0";
 inline constexpr char kBackendIf[] = "xgb0";
 inline constexpr uint8_t kBackendMac[6] = {0x02, 0, 0, 0, 0x01, 0x02};
 inline constexpr uint8_t kClientMac[6] = {0x02, 0, 0, 0, 0x00, 0x02};
+inline constexpr uint8_t kBackendIfMac[6] = {0x02, 0, 0, 0, 0x01, 0x01};  // kBackendIf's own
 
 struct RunResult {
   int err = 0;  // from bpf_prog_test_run_opts

@@ -31,7 +31,7 @@ L4Listener Listener(std::string addr, uint16_t port, uint8_t proto,
                     std::vector<L4Backend> backends) {
   L4Listener l;
   l.gateway = "default/gw";
-  l.listener = "l" + std::to_string(port);
+  l.listener = std::string("l").append(std::to_string(port));
   l.route = "TCPRoute default/r";
   l.address = std::move(addr);
   l.port = port;
@@ -115,6 +115,18 @@ PacketSpec Tcp(std::string src, uint16_t sport, std::string dst, uint16_t dport)
 }
 PacketSpec Udp(std::string src, uint16_t sport, std::string dst, uint16_t dport) {
   return {{std::move(src), sport}, {std::move(dst), dport}, IPPROTO_UDP};
+}
+
+// The connection-table key of a packet as the client sends it.
+xg_flow FlowKey(const PacketSpec& spec) {
+  xg_flow f{};
+  uint8_t family = 0;
+  EXPECT_TRUE(maps::ParseAddress(spec.src.addr, f.src, &family).ok());
+  EXPECT_TRUE(maps::ParseAddress(spec.dst.addr, f.dst, &family).ok());
+  f.sport = spec.src.port;
+  f.dport = spec.dst.port;
+  f.proto = spec.proto;
+  return f;
 }
 
 // The checker the tests rely on does catch a bad checksum (no privileges needed).
@@ -327,13 +339,100 @@ TEST_F(FastPathTest, ConntrackKeepsTheBackendAcrossAWeightChange) {
 }
 
 TEST_F(FastPathTest, ListenerRemovalStopsForwarding) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
+  EXPECT_EQ(Parse(RunXdp(Xdp(), in).out).dst, "198.18.1.2");  // a tracked flow
   Snapshot s = BaseSnapshot();
   s.l4.erase(s.l4.begin() + 2);  // 198.18.100.11:6000
   ASSERT_TRUE(applier_->Apply(s).ok());
-  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.100.11", 6000));
   RunResult r = RunXdp(Xdp(), in);
   EXPECT_EQ(r.retval, XDP_PASS);
   EXPECT_EQ(r.out, in);
+}
+
+// A connection-table hit is taken without a listener lookup, so the backend it names must
+// still serve the listener the flow is addressed to (an id reused for another listener's
+// backend does not carry the flow over).
+TEST_F(FastPathTest, ConntrackHitNeedsTheBackendToServeTheFlowsListener) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  EXPECT_EQ(Parse(FromClient(spec).out).dst, "198.18.1.2");
+  EXPECT_EQ(Parse(FromClient(spec).out).dst, "198.18.1.2");
+  EXPECT_EQ(PathCount(XG_PATH_CT_NEW), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_CT_HIT), 1u);
+  auto ct = maps::ConntrackMap::OpenPinned(maps::PinPath(root_, maps::kConntrack));
+  auto backends = maps::BackendMap::OpenPinned(maps::PinPath(root_, maps::kBackends));
+  ASSERT_TRUE(ct.ok() && backends.ok());
+  auto entry = ct->Lookup(FlowKey(spec));
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  auto b = backends->Lookup((*entry)->backend_id);
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_EQ((*b)->listener.port, 6000);
+  EXPECT_EQ((*b)->listener.proto, IPPROTO_TCP);
+  xg_backend reused = **b;
+  reused.listener.port = 7777;
+  ASSERT_TRUE(backends->Update((*entry)->backend_id, reused).ok());
+  FromClient(spec);
+  EXPECT_EQ(PathCount(XG_PATH_CT_HIT), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_CT_NEW), 2u);
+}
+
+// The first packet of a flow looks the next hop up and leaves it in the flow's entry.
+TEST_F(FastPathTest, NextHopIsCachedInTheConnection) {
+  PacketSpec spec = Udp("198.18.0.2", 41000, "198.18.100.10", 53);
+  EXPECT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  auto ct = maps::ConntrackMap::OpenPinned(maps::PinPath(root_, maps::kConntrack));
+  ASSERT_TRUE(ct.ok()) << ct.status();
+  auto entry = ct->Lookup(FlowKey(spec));
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  const xg_nexthop& nh = (*entry)->nh;
+  EXPECT_EQ(nh.ifindex, static_cast<uint32_t>(IfIndex(kBackendIf)));
+  EXPECT_EQ(nh.in_ifindex, static_cast<uint32_t>(IfIndex(kClientIf)));
+  EXPECT_EQ(std::memcmp(nh.dmac, kBackendMac, 6), 0);
+  EXPECT_EQ(std::memcmp(nh.smac, kBackendIfMac, 6), 0);
+  EXPECT_EQ(nh.mtu, 1500);
+  EXPECT_GT(nh.checked_ns, 0u);
+}
+
+// Later packets take the cached next hop while it stands, for the interface it was looked up
+// for and packets that fit its MTU; otherwise the FIB answers again and refills the cache.
+TEST_F(FastPathTest, CachedNextHopIsUsedWhileItStands) {
+  PacketSpec spec = Udp("198.18.0.2", 41001, "198.18.100.10", 53);
+  FromClient(spec);
+  auto ct = maps::ConntrackMap::OpenPinned(maps::PinPath(root_, maps::kConntrack));
+  ASSERT_TRUE(ct.ok()) << ct.status();
+  const xg_flow key = FlowKey(spec);
+  auto entry = ct->Lookup(key);
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  const uint8_t marked[6] = {0x02, 0xee, 0xee, 0xee, 0xee, 0xee};
+  auto plant = [&](uint64_t checked_ns, uint16_t mtu) {
+    xg_ct_entry e = **entry;
+    std::memcpy(e.nh.dmac, marked, 6);
+    e.nh.checked_ns = checked_ns;
+    e.nh.mtu = mtu;
+    ASSERT_TRUE(ct->Update(key, e).ok());
+  };
+  const uint64_t far_future = uint64_t{1} << 62;
+
+  plant(far_future, 1500);  // standing: used as is
+  RunResult r = FromClient(spec);
+  EXPECT_EQ(r.retval, XDP_REDIRECT);
+  EXPECT_EQ(std::memcmp(r.out.data(), marked, 6), 0);
+  ExpectForwarded(r, spec, "198.18.1.2", 5353);
+
+  plant(1, 1500);  // expired: looked up again
+  r = FromClient(spec);
+  EXPECT_EQ(std::memcmp(r.out.data(), kBackendMac, 6), 0);
+  auto refreshed = ct->Lookup(key);
+  ASSERT_TRUE(refreshed.ok() && refreshed->has_value());
+  EXPECT_EQ(std::memcmp((*refreshed)->nh.dmac, kBackendMac, 6), 0);
+  EXPECT_GT((*refreshed)->nh.checked_ns, 1u);
+
+  plant(far_future, 40);  // the packet is bigger than the cached MTU
+  EXPECT_EQ(std::memcmp(FromClient(spec).out.data(), kBackendMac, 6), 0);
+
+  plant(far_future, 1500);  // looked up for another ingress interface
+  r = RunXdp(Xdp(), BuildPacket(spec), IfIndex(kBackendIf));
+  EXPECT_EQ(r.retval, XDP_TX);
+  EXPECT_EQ(std::memcmp(r.out.data(), kBackendMac, 6), 0);
 }
 
 TEST_F(FastPathTest, BadSnapshotIsRefusedAndTheOldOneKeepsServing) {

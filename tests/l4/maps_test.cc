@@ -43,9 +43,10 @@ TEST(MapsTest, EveryCounterHasADistinctName) {
 TEST(MapsTest, LayoutSizesAreStable) {
   EXPECT_EQ(sizeof(xg_listener_key), 20u);
   EXPECT_EQ(sizeof(xg_listener_value), 12u);
-  EXPECT_EQ(sizeof(xg_backend), 24u);
+  EXPECT_EQ(sizeof(xg_backend), 44u);
   EXPECT_EQ(sizeof(xg_flow), 40u);
-  EXPECT_EQ(sizeof(xg_ct_entry), 48u);
+  EXPECT_EQ(sizeof(xg_nexthop), 32u);
+  EXPECT_EQ(sizeof(xg_ct_entry), 80u);
   EXPECT_EQ(sizeof(xg_rnat_entry), 32u);
   EXPECT_EQ(sizeof(xg_traffic), 16u);
 }
