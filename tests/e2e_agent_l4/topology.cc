@@ -166,6 +166,11 @@ std::string Topology::Create(const std::vector<Pod>& pods) {
     if (!Sh("ip netns add " + ns)) return "ip netns add " + ns;
     namespaces_.push_back(ns);
     if (!Sh("ip -n " + ns + " link set lo up")) return "lo up in " + ns;
+    // No duplicate address detection: link-local addresses usable at once, so the first
+    // IPv6 packets are not lost to neighbour discovery waiting on a tentative address.
+    if (!Sh("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.default.accept_dad=0")) {
+      return "accept_dad in " + ns;
+    }
   }
   const std::string c = "ip -n " + client_ + " ", n = "ip -n " + node_ + " ";
   std::vector<std::string> cmds = {
