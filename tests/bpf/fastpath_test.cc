@@ -331,11 +331,31 @@ TEST_F(FastPathTest, ConntrackKeepsTheBackendAcrossAWeightChange) {
   }
   EXPECT_GE(PathCount(XG_PATH_CT_HIT), 2u);
 
-  // .3 removed altogether: its flow can no longer go there and moves to .2.
+  // .3 removed altogether while its flow is live: the flow drains there.
   Snapshot only2 = BaseSnapshot();
   only2.l4[0].backends.pop_back();
   ASSERT_TRUE(applier_->Apply(only2).ok());
-  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(flows["198.18.1.3"])).out).dst, "198.18.1.2");
+  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(flows["198.18.1.3"])).out).dst, "198.18.1.3");
+}
+
+TEST_F(FastPathTest, AFreedBackendsFlowsArePickedAgain) {
+  applier_->Stop(/*detach=*/true);
+  l4::L4ApplierOptions options{root_, {}};
+  options.drain_idle = std::chrono::nanoseconds(0);  // removed backends are freed at once
+  auto applier = l4::L4Applier::Create(options);
+  ASSERT_TRUE(applier.ok()) << applier.status();
+  applier_ = std::move(*applier);
+  ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
+  PacketSpec on3;
+  for (int i = 0; i < 1000; ++i) {
+    on3 = Tcp("198.18.0.2", 30000 + i, "198.18.100.10", 5432);
+    if (Parse(RunXdp(Xdp(), BuildPacket(on3)).out).dst == "198.18.1.3") break;
+  }
+  ASSERT_EQ(Parse(RunXdp(Xdp(), BuildPacket(on3)).out).dst, "198.18.1.3");
+  Snapshot only2 = BaseSnapshot();
+  only2.l4[0].backends.pop_back();
+  ASSERT_TRUE(applier_->Apply(only2).ok());
+  EXPECT_EQ(Parse(RunXdp(Xdp(), BuildPacket(on3)).out).dst, "198.18.1.2");
 }
 
 TEST_F(FastPathTest, ListenerRemovalStopsForwarding) {
