@@ -4,7 +4,7 @@
 
 #include "agent/l4/l4_applier.h"
 #include "agent/l7/l7_applier.h"
-#include "agent/node/gateway_addresses.h"
+#include "agent/node/steering.h"
 
 namespace xgate::agent {
 
@@ -18,7 +18,7 @@ absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
     const AgentFlags& flags) {
   std::vector<std::unique_ptr<appliers::Applier>> list;
   // With --attach the agent programs the node: the XDP/TC fast path on those interfaces, and
-  // the Gateway addresses its L7 listeners serve on. Without it, only the proxy runs.
+  // the steering of its L7 listeners' traffic to the proxy. Without it, only the proxy runs.
   if (!flags.attach.empty()) {
     l4::L4ApplierOptions l4_options;
     l4_options.pin_root = flags.pin_root;
@@ -26,7 +26,12 @@ absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
     auto l4 = l4::L4Applier::Create(l4_options);
     if (!l4.ok()) return l4.status();
     list.push_back(std::move(*l4));
-    list.push_back(std::make_unique<node::GatewayAddressApplier>());
+    node::SteeringOptions steer_options;
+    steer_options.pin_root = flags.pin_root;
+    steer_options.interfaces = flags.attach;
+    auto steering = node::SteeringApplier::Create(steer_options);
+    if (!steering.ok()) return steering.status();
+    list.push_back(std::move(*steering));
   }
   l7::L7ApplierOptions l7_options;
   l7_options.socket_path = ProxySocketPath(flags);

@@ -67,13 +67,16 @@ bpf_tc_hook ClsactHook(int ifindex, bool egress) {
   return hook;
 }
 
-bpf_tc_opts ClsactFilter() {
+bpf_tc_opts ClsactFilter(const TcAttachment& at) {
   bpf_tc_opts opts{};
   opts.sz = sizeof(opts);
-  opts.handle = 1;
-  opts.priority = 1;
+  opts.handle = at.clsact_handle;
+  opts.priority = at.clsact_priority;
   return opts;
 }
+
+// BPF_F_BEFORE from the kernel's uapi (6.6+): with no relative program, the front of the hook.
+constexpr uint32_t kBpfFBefore = 1U << 3;
 
 absl::Status Errno(int err, std::string_view what) {
   std::string msg = absl::StrCat(std::string(what), ": ", std::strerror(err));
@@ -81,8 +84,15 @@ absl::Status Errno(int err, std::string_view what) {
   return absl::InternalError(msg);
 }
 
-std::string TcLinkPin(const std::string& root, const std::string& ifname, bool egress) {
-  return absl::StrCat(root, egress ? "/link_tc_out_" : "/link_tc_in_", ifname);
+// Reverse NAT at clsact priority 2: the steer program (priority 1) goes first.
+TcAttachment RnatAttachment(const std::string& root, const std::string& ifname, bool egress) {
+  TcAttachment at;
+  at.ifname = ifname;
+  at.egress = egress;
+  at.link_pin = absl::StrCat(root, egress ? "/link_tc_out_" : "/link_tc_in_", ifname);
+  at.clsact_priority = 2;
+  at.what = "reverse NAT";
+  return at;
 }
 
 using ProgTag = std::array<uint8_t, BPF_TAG_SIZE>;
@@ -155,6 +165,66 @@ absl::Status DetachXgateXdp(int ifindex, const std::string& ifname) {
 }
 
 }  // namespace
+
+absl::Status AttachTcProgram(int prog_fd, const TcAttachment& at) {
+  int ifindex = static_cast<int>(if_nametoindex(at.ifname.c_str()));
+  if (ifindex == 0) return absl::NotFoundError(absl::StrCat("no interface ", at.ifname));
+  const char* dir = at.egress ? "egress" : "ingress";
+
+  // An earlier agent's tcx link: swap its program in place.
+  int link_fd = bpf_obj_get(at.link_pin.c_str());
+  if (link_fd >= 0) {
+    int err = bpf_link_update(link_fd, prog_fd, nullptr);
+    close(link_fd);
+    if (err == 0) {
+      spdlog::info("TC: updated the tcx {} {} link on {}", at.what, dir, at.ifname);
+      return absl::OkStatus();
+    }
+    unlink(at.link_pin.c_str());  // stale (interface gone and back): attach afresh
+  }
+
+  bpf_link_create_opts link_opts{};
+  link_opts.sz = sizeof(link_opts);
+  link_opts.flags = at.first ? kBpfFBefore : 0;
+  link_fd = bpf_link_create(
+      prog_fd, ifindex, static_cast<bpf_attach_type>(at.egress ? kBpfTcxEgress : kBpfTcxIngress),
+      &link_opts);
+  if (link_fd >= 0) {
+    int err = bpf_obj_pin(link_fd, at.link_pin.c_str());
+    int pin_errno = errno;
+    close(link_fd);
+    if (err) return Errno(pin_errno, absl::StrCat("pinning the tcx link at ", at.link_pin));
+    spdlog::info("TC: attached {} to {} {} (tcx)", at.what, at.ifname, dir);
+    return absl::OkStatus();
+  }
+
+  // No tcx: clsact with a filter we replace on restart.
+  bpf_tc_hook hook = ClsactHook(ifindex, at.egress);
+  int err = bpf_tc_hook_create(&hook);
+  if (err && err != -EEXIST) return Errno(-err, absl::StrCat("creating clsact on ", at.ifname));
+  bpf_tc_opts opts = ClsactFilter(at);
+  opts.prog_fd = prog_fd;
+  opts.flags = BPF_TC_F_REPLACE;
+  err = bpf_tc_attach(&hook, &opts);
+  if (err) return Errno(-err, absl::StrCat("attaching TC to ", at.ifname, " ", dir));
+  spdlog::info("TC: attached {} to {} {} (clsact)", at.what, at.ifname, dir);
+  return absl::OkStatus();
+}
+
+void DetachTcProgram(const TcAttachment& at) {
+  int link_fd = bpf_obj_get(at.link_pin.c_str());
+  if (link_fd >= 0) {
+    bpf_link_detach(link_fd);
+    close(link_fd);
+    unlink(at.link_pin.c_str());
+    return;
+  }
+  int ifindex = static_cast<int>(if_nametoindex(at.ifname.c_str()));
+  if (ifindex == 0) return;
+  bpf_tc_hook hook = ClsactHook(ifindex, at.egress);
+  bpf_tc_opts opts = ClsactFilter(at);
+  bpf_tc_detach(&hook, &opts);  // absent is fine
+}
 
 absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& options) {
   static std::once_flag log_once;
@@ -245,46 +315,8 @@ absl::Status Datapath::AttachXdp(const std::string& ifname, bool* adopted) {
 }
 
 absl::Status Datapath::AttachTc(const std::string& ifname, bool egress) {
-  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  int prog_fd = egress ? TcEgressProgFd() : TcIngressProgFd();
-  const char* dir = egress ? "egress" : "ingress";
-  const std::string pin = TcLinkPin(options_.pin_root, ifname, egress);
-
-  // An earlier agent's tcx link: swap its program in place.
-  int link_fd = bpf_obj_get(pin.c_str());
-  if (link_fd >= 0) {
-    int err = bpf_link_update(link_fd, prog_fd, nullptr);
-    close(link_fd);
-    if (err == 0) {
-      spdlog::info("TC: updated the tcx {} link on {}", dir, ifname);
-      return absl::OkStatus();
-    }
-    unlink(pin.c_str());  // stale (interface gone and back): attach afresh
-  }
-
-  link_fd = bpf_link_create(prog_fd, ifindex,
-                            static_cast<bpf_attach_type>(egress ? kBpfTcxEgress : kBpfTcxIngress),
-                            nullptr);
-  if (link_fd >= 0) {
-    int err = bpf_obj_pin(link_fd, pin.c_str());
-    int pin_errno = errno;
-    close(link_fd);
-    if (err) return Errno(pin_errno, absl::StrCat("pinning the tcx link at ", pin));
-    spdlog::info("TC: attached reverse NAT to {} {} (tcx)", ifname, dir);
-    return absl::OkStatus();
-  }
-
-  // No tcx: clsact with a filter we replace on restart.
-  bpf_tc_hook hook = ClsactHook(ifindex, egress);
-  int err = bpf_tc_hook_create(&hook);
-  if (err && err != -EEXIST) return Errno(-err, absl::StrCat("creating clsact on ", ifname));
-  bpf_tc_opts opts = ClsactFilter();
-  opts.prog_fd = prog_fd;
-  opts.flags = BPF_TC_F_REPLACE;
-  err = bpf_tc_attach(&hook, &opts);
-  if (err) return Errno(-err, absl::StrCat("attaching TC to ", ifname, " ", dir));
-  spdlog::info("TC: attached reverse NAT to {} {} (clsact)", ifname, dir);
-  return absl::OkStatus();
+  return AttachTcProgram(egress ? TcEgressProgFd() : TcIngressProgFd(),
+                         RnatAttachment(options_.pin_root, ifname, egress));
 }
 
 absl::Status Datapath::DetachAndUnpin() {
@@ -293,17 +325,8 @@ absl::Status Datapath::DetachAndUnpin() {
     int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
     if (ifindex == 0) continue;
     if (absl::Status s = DetachXgateXdp(ifindex, ifname); !s.ok()) result.Update(s);
-    for (bool egress : {false, true}) {
-      int link_fd = bpf_obj_get(TcLinkPin(options_.pin_root, ifname, egress).c_str());
-      if (link_fd >= 0) {
-        bpf_link_detach(link_fd);
-        close(link_fd);
-      } else {
-        bpf_tc_hook hook = ClsactHook(ifindex, egress);
-        bpf_tc_opts opts = ClsactFilter();
-        bpf_tc_detach(&hook, &opts);  // absent is fine
-      }
-    }
+    for (bool egress : {false, true})
+      DetachTcProgram(RnatAttachment(options_.pin_root, ifname, egress));
   }
   if (absl::Status s = maps::RemovePinRoot(options_.pin_root); !s.ok()) result.Update(s);
   return result;

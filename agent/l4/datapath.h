@@ -58,6 +58,24 @@ class Datapath {
   std::vector<uint8_t> built_tag_;  // this build's XDP program tag, once computed
 };
 
+// Where a TC program sits on an interface: a tcx link pinned at `link_pin`, or, on kernels
+// without tcx, a clsact filter with this handle and priority (lower priorities run first).
+// Shared by the reverse NAT programs here and the node's steer program (agent/node/).
+struct TcAttachment {
+  std::string ifname;
+  bool egress = false;
+  std::string link_pin;
+  uint32_t clsact_handle = 1;
+  uint32_t clsact_priority = 1;
+  bool first = false;  // tcx: ahead of the programs already at the hook
+  std::string what;    // for the log: "reverse NAT"
+};
+
+// Attaches `prog_fd`, or swaps it into an earlier agent's pinned link (or filter) in place.
+absl::Status AttachTcProgram(int prog_fd, const TcAttachment& at);
+// Removes the attachment (the pinned link's, else the clsact filter); absent is fine.
+void DetachTcProgram(const TcAttachment& at);
+
 // The name the XDP program carries (what adoption and detach look for).
 inline constexpr char kXdpProgramName[] = "xgate_xdp";
 

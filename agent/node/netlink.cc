@@ -1,7 +1,6 @@
 #include "agent/node/netlink.h"
 
-#include <arpa/inet.h>
-#include <linux/if_addr.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -75,41 +74,42 @@ absl::Status Transact(Request& req, const std::string& what, int* kernel_errno =
   return status;
 }
 
-struct Parsed {
-  int family = AF_INET;
-  unsigned char bytes[16] = {};
-  size_t len = 4;
-};
-
-absl::StatusOr<Parsed> ParseAddress(const std::string& address) {
-  Parsed p;
-  if (inet_pton(AF_INET, address.c_str(), p.bytes) == 1) return p;
-  if (inet_pton(AF_INET6, address.c_str(), p.bytes) == 1) {
-    p.family = AF_INET6;
-    p.len = 16;
-    return p;
-  }
-  return absl::InvalidArgumentError(absl::StrCat("not an IP address: '", address, "'"));
+// "lookup `table` for packets with `mark`": RTM_NEWRULE or RTM_DELRULE.
+absl::Status ChangeRule(uint16_t type, const LocalDelivery& r, int* kernel_errno) {
+  Request req(type, type == RTM_NEWRULE ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  auto* frh = req.Body<fib_rule_hdr>();
+  frh->family = static_cast<uint8_t>(r.family);
+  frh->action = FR_ACT_TO_TBL;
+  frh->table = RT_TABLE_UNSPEC;  // the table is the FRA_TABLE attribute (it may be > 255)
+  uint32_t mask = 0xffffffff;
+  req.Attr(FRA_PRIORITY, &r.pref, sizeof(r.pref));
+  req.Attr(FRA_FWMARK, &r.mark, sizeof(r.mark));
+  req.Attr(FRA_FWMASK, &mask, sizeof(mask));
+  req.Attr(FRA_TABLE, &r.table, sizeof(r.table));
+  return Transact(req,
+                  absl::StrCat(type == RTM_NEWRULE ? "add" : "delete", " rule fwmark 0x",
+                               absl::Hex(r.mark), " lookup ", r.table),
+                  kernel_errno);
 }
 
-absl::Status ChangeAddress(uint16_t type, uint16_t flags, int ifindex, const std::string& address,
-                           int* kernel_errno = nullptr) {
-  auto parsed = ParseAddress(address);
-  if (!parsed.ok()) return parsed.status();
-  Request req(type, flags);
-  auto* ifa = req.Body<ifaddrmsg>();
-  ifa->ifa_family = static_cast<uint8_t>(parsed->family);
-  ifa->ifa_prefixlen = static_cast<uint8_t>(parsed->len * 8);
-  ifa->ifa_index = static_cast<uint32_t>(ifindex);
-  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  req.Attr(IFA_LOCAL, parsed->bytes, parsed->len);
-  req.Attr(IFA_ADDRESS, parsed->bytes, parsed->len);
-  if (parsed->family == AF_INET6) {
-    uint32_t nodad = IFA_F_NODAD;  // usable at once, no duplicate address detection wait
-    req.Attr(IFA_FLAGS, &nodad, sizeof(nodad));
-  }
-  return Transact(req, absl::StrCat(type == RTM_NEWADDR ? "add " : "delete ", address),
-                  kernel_errno);
+// "local 0.0.0.0/0 dev lo table `table`" (or ::/0): RTM_NEWROUTE or RTM_DELROUTE.
+absl::Status ChangeLocalRoute(uint16_t type, const LocalDelivery& r, int lo_index,
+                              int* kernel_errno) {
+  Request req(type, type == RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  auto* rtm = req.Body<rtmsg>();
+  rtm->rtm_family = static_cast<uint8_t>(r.family);
+  rtm->rtm_dst_len = 0;
+  rtm->rtm_table = RT_TABLE_UNSPEC;
+  rtm->rtm_protocol = RTPROT_STATIC;
+  rtm->rtm_scope = RT_SCOPE_HOST;
+  rtm->rtm_type = RTN_LOCAL;
+  req.Attr(RTA_TABLE, &r.table, sizeof(r.table));
+  req.Attr(RTA_OIF, &lo_index, sizeof(lo_index));
+  return Transact(
+      req,
+      absl::StrCat(type == RTM_NEWROUTE ? "add" : "delete", " route local ",
+                   r.family == AF_INET6 ? "::/0" : "0.0.0.0/0", " dev lo table ", r.table),
+      kernel_errno);
 }
 
 }  // namespace
@@ -127,15 +127,32 @@ absl::StatusOr<int> EnsureLinkUp(const std::string& ifname) {
   return index;
 }
 
-absl::Status AddHostAddress(int ifindex, const std::string& address) {
-  absl::Status s = ChangeAddress(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex, address);
-  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
+absl::Status AddLocalDelivery(const LocalDelivery& route) {
+  auto lo = EnsureLinkUp("lo");
+  if (!lo.ok()) return lo.status();
+  if (auto s = ChangeLocalRoute(RTM_NEWROUTE, route, *lo, nullptr); !s.ok()) return s;
+  int err = 0;
+  absl::Status s = ChangeRule(RTM_NEWRULE, route, &err);
+  return err == EEXIST ? absl::OkStatus() : s;
 }
 
-absl::Status DeleteHostAddress(int ifindex, const std::string& address) {
+absl::Status DeleteLocalDelivery(const LocalDelivery& route) {
+  absl::Status result;
   int err = 0;
-  absl::Status s = ChangeAddress(RTM_DELADDR, 0, ifindex, address, &err);
-  return err == EADDRNOTAVAIL ? absl::OkStatus() : s;  // already gone is what we wanted
+  // One delete removes one matching rule; an earlier crash may have left more than one.
+  for (int i = 0; i < 8; ++i) {
+    absl::Status s = ChangeRule(RTM_DELRULE, route, &err);
+    if (err == ENOENT) break;
+    if (!s.ok()) {
+      result.Update(s);
+      break;
+    }
+  }
+  int lo_index = static_cast<int>(if_nametoindex("lo"));
+  err = 0;
+  absl::Status s = ChangeLocalRoute(RTM_DELROUTE, route, lo_index, &err);
+  if (err != ESRCH && err != ENOENT) result.Update(s);
+  return result;
 }
 
 }  // namespace xgate::node

@@ -1,6 +1,8 @@
-// The few rtnetlink requests the agent needs: an interface up, host addresses on it.
+// The few rtnetlink requests the agent needs: an interface up, and the policy route that
+// delivers marked packets locally (what steered traffic needs, as TPROXY setups do).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -10,8 +12,19 @@ namespace xgate::node {
 
 // Brings an existing interface up; returns its index.
 absl::StatusOr<int> EnsureLinkUp(const std::string& ifname);
-// `address` is an IPv4 or IPv6 literal; it is added as a host address (/32 or /128).
-absl::Status AddHostAddress(int ifindex, const std::string& address);
-absl::Status DeleteHostAddress(int ifindex, const std::string& address);
+
+// For one family (AF_INET or AF_INET6): the rule "pref `pref` fwmark `mark` lookup `table`"
+// and, in that table, "local 0.0.0.0/0 dev lo" (or ::/0), so a packet carrying the mark is
+// delivered to a local socket whatever its destination address.
+struct LocalDelivery {
+  int family = 0;
+  uint32_t mark = 0;
+  uint32_t table = 0;
+  uint32_t pref = 0;
+};
+
+// Both are idempotent: adding what is there, or deleting what is not, succeeds.
+absl::Status AddLocalDelivery(const LocalDelivery& route);
+absl::Status DeleteLocalDelivery(const LocalDelivery& route);
 
 }  // namespace xgate::node
