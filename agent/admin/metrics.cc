@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/admin/prom_text.h"
 #include "agent/inspect/l4_maps.h"
+#include "agent/l7/proxy_stats_client.h"
 #include "spdlog/fmt/fmt.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/request_parser.h"
@@ -26,17 +28,7 @@ constexpr int kReadTimeoutMs = 2000;
 
 void Metric(std::ostringstream& out, const std::string& name, const std::string& type,
             const std::string& help) {
-  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-}
-
-using Labels = std::vector<std::pair<std::string, std::string>>;
-
-std::string LabelSet(const Labels& labels) {
-  std::string out = "{";
-  for (const auto& [name, value] : labels) {
-    absl::StrAppend(&out, out.size() > 1 ? "," : "", name, "=\"", EscapeLabelValue(value), "\"");
-  }
-  return out + "}";
+  MetricHeader(out, name, type, help);
 }
 
 std::string HostPort(const std::string& address, uint32_t port) {
@@ -142,22 +134,6 @@ std::string RenderPipelineMetrics(const standalone::Pipeline& pipeline) {
 
 }  // namespace
 
-std::string EscapeLabelValue(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
   Series listener_packets, listener_bytes, backend_packets, backend_bytes;
   // ReadCounters names a backend's listener "address:port/proto"; the label brackets IPv6.
@@ -214,9 +190,20 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
   return out.str();
 }
 
-std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
-                               const std::string& l4_pin_root) {
+std::string RenderAgentMetrics(const standalone::Pipeline& pipeline, const std::string& l4_pin_root,
+                               const std::string& proxy_stats_socket) {
   std::string out = RenderPipelineMetrics(pipeline);
+  if (!proxy_stats_socket.empty()) {
+    auto proxy = l7::FetchProxyStats(proxy_stats_socket);
+    if (!proxy.ok()) {
+      spdlog::debug("metrics: proxy: {}", std::string(proxy.status().message()));
+    }
+    absl::StrAppend(&out,
+                    "# HELP xgate_proxy_up 1 when xgate-proxy answered this scrape with its "
+                    "counters, 0 when it is down or did not answer in time.\n",
+                    "# TYPE xgate_proxy_up gauge\n", "xgate_proxy_up ", proxy.ok() ? 1 : 0, "\n");
+    if (proxy.ok()) absl::StrAppend(&out, RenderProxyMetrics(*proxy));
+  }
   if (l4_pin_root.empty()) return out;
   absl::StatusOr<api::GetCountersResponse> counters = absl::UnavailableError("");
   auto maps = inspect::L4Maps::Open(l4_pin_root);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "agent/admin/prom_text.h"
 #include "agent/standalone/pipeline.h"
 #include "api/admin.pb.h"
 
@@ -15,16 +16,19 @@ namespace xgate::admin {
 // The agent's own metrics: snapshot generation, reloads by result, apply durations, objects
 // by kind, refused documents, conditions by type and status, data plane sizes. With
 // `l4_pin_root` (an agent run with --attach) also the kernel fast path's counters read from
-// the maps pinned there (see RenderFastPathMetrics).
+// the maps pinned there (see RenderFastPathMetrics). With `proxy_stats_socket`, the proxy's
+// counters asked there (bounded wait) and xgate_proxy_up, 0 when it does not answer.
 std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
-                               const std::string& l4_pin_root = "");
+                               const std::string& l4_pin_root = "",
+                               const std::string& proxy_stats_socket = "");
 
 // The fast path's counters (summed over CPUs, as inspect::ReadCounters gives them): packets
 // and bytes per listener, per backend, per path, drops by reason.
 std::string RenderFastPathMetrics(const api::GetCountersResponse& counters);
 
-// A label value escaped for the text format: backslash, double quote and newline.
-std::string EscapeLabelValue(const std::string& value);
+// The proxy's counters (asked of xgate-proxy at scrape time): requests by route, backend and
+// code, latency histograms, upstream pools, TLS handshakes, parse refusals, connections.
+std::string RenderProxyMetrics(const api::ProxyStats& stats);
 
 class MetricsServer {
  public:

@@ -6,6 +6,7 @@
 #include "agent/inspect/explain_packet.h"
 #include "agent/inspect/explain_request.h"
 #include "agent/inspect/l4_maps.h"
+#include "agent/l7/proxy_stats_client.h"
 #include "agent/standalone/folder_edit.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
@@ -194,13 +195,36 @@ grpc::Status AdminService::GetConntrack(grpc::ServerContext*,
 
 grpc::Status AdminService::GetCounters(grpc::ServerContext*, const api::GetCountersRequest*,
                                        api::GetCountersResponse* response) {
-  auto maps = OpenL4(options_);
-  if (!maps.ok()) return ToGrpc(maps.status());
-  auto state = pipeline_.Current();
-  const compiler::Snapshot* snap = state ? state->snapshot.get() : nullptr;
-  auto counters = inspect::ReadCounters(**maps, snap);
-  if (!counters.ok()) return ToGrpc(counters.status());
-  *response = *std::move(counters);
+  absl::Status fastpath = absl::OkStatus();
+  if (auto maps = OpenL4(options_); maps.ok()) {
+    auto state = pipeline_.Current();
+    const compiler::Snapshot* snap = state ? state->snapshot.get() : nullptr;
+    auto counters = inspect::ReadCounters(**maps, snap);
+    if (counters.ok()) {
+      *response = *std::move(counters);
+    } else {
+      fastpath = counters.status();
+    }
+  } else {
+    fastpath = maps.status();
+  }
+  absl::Status proxy = absl::UnavailableError("the agent does not run a proxy");
+  if (!options_.proxy_stats_socket.empty()) {
+    auto stats = l7::FetchProxyStats(options_.proxy_stats_socket);
+    if (stats.ok()) {
+      *response->mutable_proxy() = *std::move(stats);
+      proxy = absl::OkStatus();
+    } else {
+      proxy = stats.status();
+    }
+  }
+  if (!fastpath.ok() && !proxy.ok()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat(fastpath.message(), "; proxy: ", proxy.message()));
+  }
+  response->set_proxy_up(proxy.ok());
+  if (!proxy.ok()) response->set_proxy_error(std::string(proxy.message()));
+  if (!fastpath.ok()) response->set_fastpath_error(std::string(fastpath.message()));
   return grpc::Status::OK;
 }
 

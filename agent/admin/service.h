@@ -14,6 +14,8 @@ struct AdminOptions {
   // GetConntrack and GetCounters answer FAILED_PRECONDITION and packets are explained from
   // the snapshot alone).
   std::string l4_pin_root;
+  // Where xgate-proxy serves its counters (GetCounters adds them); "" for none.
+  std::string proxy_stats_socket;
 };
 
 class AdminService final : public api::Admin::Service {

@@ -12,6 +12,7 @@
 #include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
+#include "agent/l7/proxy_stats_client.h"
 #include "agent/standalone/interfaces.h"
 #include "agent/standalone/pipeline.h"
 #include "agent/standalone/watcher.h"
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
   admin::AdminOptions admin_options;
   if (!flags->attach.empty()) admin_options.l4_pin_root = flags->pin_root;
+  admin_options.proxy_stats_socket = l7::ProxyStatsSocketPath(agent::ProxySocketPath(*flags));
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
@@ -82,10 +84,11 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
-    auto started = admin::MetricsServer::Start(flags->metrics_addr,
-                                               [&pipeline, root = admin_options.l4_pin_root] {
-                                                 return admin::RenderAgentMetrics(pipeline, root);
-                                               });
+    auto started = admin::MetricsServer::Start(
+        flags->metrics_addr,
+        [&pipeline, root = admin_options.l4_pin_root, proxy = admin_options.proxy_stats_socket] {
+          return admin::RenderAgentMetrics(pipeline, root, proxy);
+        });
     if (!started.ok()) {
       spdlog::critical("--metrics-addr: {}", std::string(started.status().message()));
       pipeline.Stop(flags->detach_on_exit);

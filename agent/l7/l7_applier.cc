@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/l7/proxy_stats_client.h"
 #include "spdlog/spdlog.h"
 
 extern char** environ;
@@ -40,6 +41,9 @@ std::string DefaultProxyBinary() {
 
 absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions options) {
   if (options.proxy_binary.empty()) options.proxy_binary = DefaultProxyBinary();
+  if (options.stats_socket_path.empty()) {
+    options.stats_socket_path = ProxyStatsSocketPath(options.socket_path);
+  }
   std::unique_ptr<L7Applier> applier(new L7Applier(std::move(options)));
   auto server = ConfigServer::Start(applier->options_.socket_path);
   if (!server.ok()) return server.status();
@@ -111,7 +115,8 @@ void L7Applier::Stop(bool detach) {
 }
 
 pid_t L7Applier::Spawn() {
-  std::vector<std::string> args = {options_.proxy_binary, "--socket", options_.socket_path};
+  std::vector<std::string> args = {options_.proxy_binary, "--socket", options_.socket_path,
+                                   "--stats-socket", options_.stats_socket_path};
   args.insert(args.end(), options_.proxy_args.begin(), options_.proxy_args.end());
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());

@@ -21,6 +21,8 @@ namespace xgate::l7 {
 
 struct L7ApplierOptions {
   std::string socket_path = "/run/xgate/proxy.sock";
+  // Where the proxy serves its counters; "" means ProxyStatsSocketPath(socket_path).
+  std::string stats_socket_path;
   // "" means xgate-proxy in the folder of /proc/self/exe.
   std::string proxy_binary;
   // Extra arguments, e.g. {"--workers", "2", "--access-log", "/var/log/xgate/access.log"}.

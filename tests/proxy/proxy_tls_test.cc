@@ -11,6 +11,7 @@
 
 #include <list>
 #include <map>
+#include <thread>
 
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
@@ -216,6 +217,19 @@ TEST_F(ProxyTlsTest, Tls11IsRefused) {
       << ERR_reason_error_string(old.error());
   TlsClient current(port_, "a.example", TLS1_2_VERSION);
   EXPECT_TRUE(current.ok());
+  // Counted by reason (the worker may count just after the client saw the alert).
+  uint64_t refused = 0, ok = 0;
+  for (auto end = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(10ms)) {
+    api::ProxyStats stats = server_->Stats();
+    for (const auto& t : stats.tls_handshakes()) {
+      if (t.result() == "ok") ok = t.count();
+      if (t.reason() == "protocol_version") refused = t.count();
+    }
+    if (refused == 1 && ok == 1) break;
+  }
+  EXPECT_EQ(refused, 1u);
+  EXPECT_EQ(ok, 1u);
 }
 
 TEST_F(ProxyTlsTest, CertificateSwapKeepsOpenConnections) {
@@ -450,6 +464,7 @@ TEST_F(ProxyTlsTest, Http2RequestsTakeTheSameRoutingPath) {
   EXPECT_EQ(client.result(post).body, upload);
   EXPECT_EQ(client.result(chunked).body, "one,two,three");
   EXPECT_EQ(client.result(missing).status, 404);
+  EXPECT_EQ(server_->Stats().h2_streams_total(), 4u);
 
   ASSERT_TRUE(up.WaitRequests(4));
   bool saw_get = false;

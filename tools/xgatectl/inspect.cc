@@ -277,6 +277,75 @@ int GetCounters(const Args& args, std::ostream& out, std::ostream& err) {
     PrintMessage(response, args.output, out);
     return 0;
   }
+  if (!response.fastpath_error().empty()) {
+    out << "Fast path: " << response.fastpath_error() << "\n";
+  } else {
+    PrintFastPathCounters(response, out);
+  }
+  out << "\n";
+  if (!response.proxy_up()) {
+    out << "Proxy: " << response.proxy_error() << "\n";
+  } else {
+    PrintProxyCounters(response.proxy(), out);
+  }
+  return 0;
+}
+
+}  // namespace xgate::ctl
+
+namespace xgate::ctl {
+namespace {
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+}  // namespace
+
+void PrintProxyCounters(const api::ProxyStats& proxy, std::ostream& out) {
+  out << "Proxy: config generation " << proxy.generation() << ", " << proxy.workers()
+      << " workers\n";
+  std::vector<std::vector<std::string>> rows = {{"ROUTE", "BACKEND", "CODE", "REQUESTS"}};
+  for (const auto& r : proxy.requests()) {
+    rows.push_back({OrDash(r.route()), OrDash(r.backend()), std::to_string(r.code()),
+                    std::to_string(r.count())});
+  }
+  PrintTable(rows, out);
+  out << "\n";
+  rows = {
+      {"BACKEND", "OPEN", "IDLE", "ACTIVE", "CONNECTS", "CONNECT ERRORS", "EJECTIONS", "REUSES"}};
+  for (const auto& c : proxy.clusters()) {
+    rows.push_back({c.cluster(), std::to_string(c.connections_open()),
+                    std::to_string(c.connections_idle()), std::to_string(c.connections_active()),
+                    std::to_string(c.connects()), std::to_string(c.connect_errors()),
+                    std::to_string(c.ejections()), std::to_string(c.reuses())});
+  }
+  PrintTable(rows, out);
+  out << "\n";
+  rows = {{"DOWNSTREAM", "OPEN", "TOTAL"}};
+  for (const auto& d : proxy.downstream()) {
+    rows.push_back({d.protocol(), std::to_string(d.connections_open()),
+                    std::to_string(d.connections_total())});
+  }
+  rows.push_back({"h2 streams", std::to_string(proxy.h2_streams_open()),
+                  std::to_string(proxy.h2_streams_total())});
+  PrintTable(rows, out);
+  out << "\n";
+  rows = {{"TLS HANDSHAKE", "REASON", "COUNT"}};
+  for (const auto& t : proxy.tls_handshakes()) {
+    if (t.result() == "ok" || t.count() > 0) {
+      rows.push_back({t.result(), OrDash(t.reason()), std::to_string(t.count())});
+    }
+  }
+  PrintTable(rows, out);
+  out << "\n";
+  rows = {{"PARSE REFUSAL", "CODE", "COUNT"}};
+  for (const auto& r : proxy.parse_refusals()) {
+    if (r.count() > 0)
+      rows.push_back({r.reason(), std::to_string(r.code()), std::to_string(r.count())});
+  }
+  PrintTable(rows, out);
+}
+
+void PrintFastPathCounters(const api::GetCountersResponse& response, std::ostream& out) {
   std::vector<std::vector<std::string>> rows = {
       {"LISTENER", "KIND", "NAME", "ROUTE", "PACKETS", "BYTES"}};
   for (const auto& l : response.listeners()) {
@@ -306,7 +375,6 @@ int GetCounters(const Args& args, std::ostream& out, std::ostream& err) {
     rows.push_back({d.name(), std::to_string(d.packets()), std::to_string(d.bytes())});
   }
   PrintTable(rows, out);
-  return 0;
 }
 
 }  // namespace xgate::ctl

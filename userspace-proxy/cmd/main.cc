@@ -20,13 +20,17 @@
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/config_stream.h"
 #include "userspace-proxy/server/server.h"
+#include "userspace-proxy/server/stats_server.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: xgate-proxy [--socket PATH] [--config FILE] [--workers N] [--access-log FILE]\n"
-    "                   [--log-level LEVEL]\n"
+    "                   [--stats-socket PATH] [--log-level LEVEL]\n"
     "  --socket PATH      the agent's config stream socket (default /run/xgate/proxy.sock)\n"
+    "  --stats-socket PATH  where the proxy serves its counters to the agent (gRPC,\n"
+    "                     default proxy-stats.sock beside --socket; none with --config\n"
+    "                     unless given)\n"
     "  --config FILE      load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file\n"
     "                     instead of connecting to the agent\n"
     "  --workers N        worker threads (default: number of CPUs)\n"
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   std::string socket_path = "/run/xgate/proxy.sock";
   std::string config_file;
   std::string access_log;
+  std::string stats_socket;
   std::string log_level = "info";
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < argc; ++i) {
@@ -89,6 +94,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "--workers: not a count: %s\n", text.c_str());
         return 2;
       }
+    } else if (arg == "--stats-socket") {
+      stats_socket = value();
     } else if (arg == "--access-log") {
       access_log = value();
     } else if (arg == "--log-level") {
@@ -143,6 +150,20 @@ int main(int argc, char** argv) {
         });
     stream->Start();
   }
+  if (stats_socket.empty() && config_file.empty()) {
+    stats_socket = xgate::proxy::DefaultStatsSocket(socket_path);
+  }
+  std::unique_ptr<xgate::proxy::StatsServer> stats_server;
+  if (!stats_socket.empty()) {
+    auto started =
+        xgate::proxy::StatsServer::Start(stats_socket, [&server] { return server.Stats(); });
+    if (started.ok()) {
+      stats_server = *std::move(started);
+    } else {
+      // Serving traffic matters more than being measured.
+      spdlog::error("--stats-socket: {}", started.status().ToString());
+    }
+  }
   spdlog::info("xgate-proxy running with {} workers ({})", workers,
                config_file.empty() ? "config stream " + socket_path : "config " + config_file);
 
@@ -159,6 +180,7 @@ int main(int argc, char** argv) {
     break;
   }
   spdlog::info("xgate-proxy stopping");
+  stats_server.reset();
   if (stream) stream->Stop();
   server.Stop();
   return 0;

@@ -47,7 +47,17 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
     config->tls_[port.port] = *std::move(tls);
   }
 
+  for (const auto& port : kept.ports()) {
+    for (const auto& listener : port.listeners()) {
+      for (const auto& vhost : listener.virtual_hosts()) {
+        for (const auto& route : vhost.routes()) {
+          config->route_names_.insert(route.route_namespace() + "/" + route.route_name());
+        }
+      }
+    }
+  }
   for (const auto& cluster : kept.clusters()) {
+    config->cluster_names_.insert(cluster.name());
     ClusterEndpoints& endpoints = config->clusters_[cluster.name()];
     for (const auto& endpoint : cluster.endpoints()) {
       if (endpoint.port() == 0 || endpoint.port() > 65535) {

@@ -35,6 +35,9 @@ class Config {
   // TLS selection for an HTTPS port (nullptr for other protocols).
   const PortTls* tls(const routing::CompiledPort& port) const;
   const ClusterEndpoints* cluster(std::string_view name) const;
+  // Names the metrics may carry: routes as "ns/name", clusters.
+  const std::set<std::string, std::less<>>& route_names() const { return route_names_; }
+  const std::set<std::string, std::less<>>& cluster_names() const { return cluster_names_; }
 
  private:
   Config() = default;
@@ -42,6 +45,8 @@ class Config {
   std::set<uint16_t> listen_ports_;
   std::map<const api::Port*, std::unique_ptr<PortTls>> tls_;
   std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
+  std::set<std::string, std::less<>> route_names_;
+  std::set<std::string, std::less<>> cluster_names_;
 };
 
 }  // namespace xgate::proxy

@@ -254,7 +254,15 @@ void Exchange::ClientGone(std::string why) {
   if (log_.error.empty()) log_.error = std::move(why);
   finished_ = true;
   log_.duration_ms = MillisSince(started_);
+  RecordStats();
   AccessLog::Write(log_);
+}
+
+void Exchange::RecordStats() {
+  if (log_.status == 0) return;  // the client left before any answer: no request to count
+  stats::WorkerStats& stats = worker_.stats();
+  stats.CountRequest(log_.route, log_.cluster, log_.status);
+  stats.ObserveLatency(log_.route, log_.duration_ms / 1000);
 }
 
 void Exchange::DetachUpstream(bool reusable) {
@@ -323,7 +331,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
         }
         return;
       case http::StepKind::kError:
-        worker_.upstreams().Report(upstream.endpoint(), true);
+        worker_.upstreams().Report(upstream, true);
         Fail(502, "bad upstream response: " +
                       std::string(http::ParseErrorName(upstream.parser().error())));
         return;
@@ -350,7 +358,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       ConnectUpstream(replay_);
       return;
     }
-    worker_.upstreams().Report(upstream.endpoint(), true);
+    worker_.upstreams().Report(upstream, true);
     Fail(502, error ? "upstream reset" : "upstream closed early");
     return;
   }
@@ -363,7 +371,8 @@ void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   upstream_keep_alive_ = view.keep_alive;
   log_.status = response.status;
   log_.upstream_duration_ms = MillisSince(upstream_started_);
-  worker_.upstreams().Report(upstream.endpoint(), response.status >= 500);
+  worker_.stats().Cluster(cluster_).upstream_duration.Observe(log_.upstream_duration_ms / 1000);
+  worker_.upstreams().Report(upstream, response.status >= 500);
   routing::ApplyResponseFilters(filters_, response);
   http::StripHopByHop(response.headers);
   ResponseBody body = ResponseBody::kNone;
@@ -399,6 +408,7 @@ void Exchange::Finish() {
   for (Mirror* mirror : mirrors_) mirror->Detach();
   mirrors_.clear();
   log_.duration_ms = MillisSince(started_);
+  RecordStats();
   AccessLog::Write(log_);
   owner_.ExchangeFinished();
 }

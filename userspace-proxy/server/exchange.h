@@ -91,6 +91,7 @@ class Exchange : public UpstreamClient {
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
   void DetachUpstream(bool reusable);
   void Finish();
+  void RecordStats();
 
   Worker& worker_;
   ExchangeOwner& owner_;

@@ -24,7 +24,12 @@ nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
 
 // --- H2Stream: the ExchangeOwner side --------------------------------------------------
 
-H2Stream::~H2Stream() = default;
+H2Stream::H2Stream(H2Connection& connection, int32_t id)
+    : connection_(connection), id_(id), stats_(connection.worker_.stats()) {
+  stats_.H2StreamOpened();
+}
+
+H2Stream::~H2Stream() { stats_.H2StreamClosed(); }
 
 void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) {
   std::vector<std::pair<std::string, std::string>> fields;

@@ -22,7 +22,7 @@ class H2Connection;
 
 class H2Stream : public ExchangeOwner {
  public:
-  H2Stream(H2Connection& connection, int32_t id) : connection_(connection), id_(id) {}
+  H2Stream(H2Connection& connection, int32_t id);
   ~H2Stream() override;
 
   void ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) override;
@@ -40,6 +40,7 @@ class H2Stream : public ExchangeOwner {
 
   H2Connection& connection_;
   int32_t id_;
+  stats::WorkerStats& stats_;  // the worker's, which outlives a stream destroyed late
   http::RequestHead head_;
   std::string method_, scheme_, authority_, path_;
   std::string cookies_;

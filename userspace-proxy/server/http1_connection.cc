@@ -59,6 +59,7 @@ void Http1Connection::ArmIdleTimer(std::chrono::milliseconds after) {
     }
     // A head started but did not complete in time.
     keep_alive_ = false;
+    worker_.stats().CountRequest("", "", 408);
     out_.Append(http::MakeSimpleResponse(408, {}, "request head timeout\n", true));
     CloseAfterWrite();
   });
@@ -71,10 +72,13 @@ void Http1Connection::OnEvents(uint32_t events) {
     Transport::Io io = transport_->Handshake();
     if (io == Transport::Io::kWouldBlock) return;
     if (io != Transport::Io::kOk) {
-      spdlog::debug("TLS handshake from {} failed", peer_text_);
+      stats::TlsFailure why = transport_->handshake_failure();
+      worker_.stats().TlsHandshakeFailed(why);
+      spdlog::debug("TLS handshake from {} failed: {}", peer_text_, stats::TlsFailureName(why));
       CloseNow();
       return;
     }
+    worker_.stats().TlsHandshakeOk();
     if (!OnHandshakeDone()) return;
   }
   if (events & EPOLLOUT) Flush();
@@ -225,6 +229,7 @@ void Http1Connection::HandleParseError() {
   if (status == 0) status = 400;
   std::string reason(http::ParseErrorName(error));
   keep_alive_ = false;
+  worker_.stats().ParseRefused(error);
   if (exchange_) {
     // The head was fine, the body was not: the exchange answers (or cuts) and we close.
     exchange_->Reply(status, "bad request: " + reason + "\n", "parse error: " + reason);
@@ -235,6 +240,7 @@ void Http1Connection::HandleParseError() {
   log.protocol = "HTTP/1.1";
   log.status = status;
   log.error = "parse error: " + reason;
+  worker_.stats().CountRequest("", "", status);
   AccessLog::Write(log);
   out_.Append(http::MakeSimpleResponse(status, {}, "bad request: " + reason + "\n", true));
   CloseAfterWrite();

@@ -81,8 +81,10 @@ SniPeek PeekSni(std::string_view bytes, std::string* sni) {
 
 PassthroughConnection::PassthroughConnection(Worker& worker, int fd, SocketAddress local,
                                              SocketAddress peer,
-                                             std::shared_ptr<const Config> config)
+                                             std::shared_ptr<const Config> config,
+                                             stats::Gauge* open)
     : worker_(worker), transport_(fd), local_(local), peer_(peer), config_(std::move(config)) {
+  transport_.CountOpenIn(open);
   log_.client = peer_.ToString();
   log_.protocol = "TLS";
 }

@@ -20,8 +20,9 @@ SniPeek PeekSni(std::string_view bytes, std::string* sni);
 
 class PassthroughConnection : public Connection, public UpstreamClient {
  public:
+  // `open`: the downstream open-connections gauge, lowered when the socket closes.
   PassthroughConnection(Worker& worker, int fd, SocketAddress local, SocketAddress peer,
-                        std::shared_ptr<const Config> config);
+                        std::shared_ptr<const Config> config, stats::Gauge* open = nullptr);
   ~PassthroughConnection() override;
   void Start();
 

@@ -47,6 +47,17 @@ absl::Status Server::Apply(const api::L7Config& proto) {
   return absl::OkStatus();
 }
 
+api::ProxyStats Server::Stats() const {
+  std::vector<const stats::WorkerStats*> all;
+  for (const auto& worker : workers_) all.push_back(&worker->stats());
+  std::shared_ptr<const Config> config = config_.load();
+  static const std::set<std::string, std::less<>> kNone;
+  api::ProxyStats out = stats::CollectStats(all, config ? config->route_names() : kNone,
+                                            config ? config->cluster_names() : kNone);
+  out.set_generation(config ? config->generation() : 0);
+  return out;
+}
+
 bool Server::WaitApplied(uint64_t generation, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "api/config.pb.h"
+#include "api/proxy.pb.h"
 #include "userspace-proxy/server/config.h"
 #include "userspace-proxy/server/worker.h"
 
@@ -32,6 +33,8 @@ class Server {
   std::shared_ptr<const Config> config() const { return config_.load(); }
   uint64_t config_version() const { return version_.load(std::memory_order_acquire); }
   const ServerOptions& options() const { return options_; }
+  // Any thread: every worker's counters summed, for the current config's routes and clusters.
+  api::ProxyStats Stats() const;
 
  private:
   ServerOptions options_;

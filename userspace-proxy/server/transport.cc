@@ -14,6 +14,7 @@ Transport::Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl), handshake_done_(ssl
 Transport::~Transport() {
   if (ssl_) SSL_free(ssl_);
   if (fd_ >= 0) close(fd_);
+  if (open_gauge_) open_gauge_->Add(-1);
 }
 
 Transport::Io Transport::Handshake() {
@@ -26,7 +27,8 @@ Transport::Io Transport::Handshake() {
   }
   int error = SSL_get_error(ssl_, rc);
   if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return Io::kWouldBlock;
-  ERR_clear_error();
+  handshake_failure_ =
+      stats::ClassifyTlsFailure(error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN);
   return Io::kError;
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "userspace-proxy/server/buffer.h"
+#include "userspace-proxy/server/stats.h"
 
 namespace xgate::proxy {
 
@@ -23,8 +24,13 @@ class Transport {
   SSL* ssl() const { return ssl_; }
   bool handshake_done() const { return handshake_done_; }
 
-  // TLS server handshake step (kOk at once for plain sockets).
+  // A downstream connection's open gauge, lowered when the socket closes.
+  void CountOpenIn(stats::Gauge* open) { open_gauge_ = open; }
+
+  // TLS server handshake step (kOk at once for plain sockets). After kError (or kEof: the
+  // client closed) handshake_failure() says why.
   Io Handshake();
+  stats::TlsFailure handshake_failure() const { return handshake_failure_; }
   // Reads what is available (up to `max` bytes) into `into`.
   Io Read(Buffer& into, size_t max);
   // Whether the last Read stopped because the socket had nothing more for now (it returned
@@ -46,6 +52,8 @@ class Transport {
   bool drained_ = false;
   bool short_read_drains_ = false;
   bool peer_hup_seen_ = false;
+  stats::Gauge* open_gauge_ = nullptr;
+  stats::TlsFailure handshake_failure_ = stats::TlsFailure::kOther;
 };
 
 }  // namespace xgate::proxy

@@ -9,10 +9,35 @@
 
 namespace xgate::proxy {
 
-UpstreamConnection::UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd)
-    : pool_(pool), endpoint_(std::move(endpoint)), transport_(fd) {}
+UpstreamConnection::UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd,
+                                       stats::ClusterStats* stats)
+    : pool_(pool), stats_(stats), endpoint_(std::move(endpoint)), transport_(fd) {
+  stats_->open.Add(1);
+  stats_->active.Add(1);
+}
 
-UpstreamConnection::~UpstreamConnection() = default;
+UpstreamConnection::~UpstreamConnection() { SetPoolState(PoolState::kClosed); }
+
+void UpstreamConnection::SetPoolState(PoolState state) {
+  if (state == pool_state_) return;
+  if (pool_state_ == PoolState::kActive) stats_->active.Add(-1);
+  if (pool_state_ == PoolState::kIdle) stats_->idle.Add(-1);
+  if (state == PoolState::kActive) stats_->active.Add(1);
+  if (state == PoolState::kIdle) stats_->idle.Add(1);
+  if (state == PoolState::kClosed) stats_->open.Add(-1);
+  pool_state_ = state;
+}
+
+void UpstreamConnection::MoveToCluster(stats::ClusterStats* stats) {
+  if (stats == stats_ || pool_state_ == PoolState::kClosed) return;
+  PoolState state = pool_state_;
+  SetPoolState(PoolState::kClosed);
+  stats_ = stats;
+  stats_->open.Add(1);
+  if (state == PoolState::kActive) stats_->active.Add(1);
+  if (state == PoolState::kIdle) stats_->idle.Add(1);
+  pool_state_ = state;
+}
 
 void UpstreamConnection::Send(std::string_view bytes) {
   output_.Append(bytes);
@@ -80,7 +105,8 @@ void UpstreamConnection::OnEvents(uint32_t events) {
     timer_ = 0;
     if (error != 0 || (events & (EPOLLERR | EPOLLHUP))) {
       UpstreamClient* client = client_;
-      pool_.Report(endpoint_, true);
+      stats_->connect_errors.Add();
+      pool_.Report(*this, true);
       pool_.Close(this);
       if (client) client->OnUpstreamConnectFailed(*this, false);
       return;
@@ -102,8 +128,8 @@ void UpstreamConnection::OnEvents(uint32_t events) {
   }
 }
 
-UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options)
-    : loop_(loop), options_(options) {}
+UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats)
+    : loop_(loop), options_(options), stats_(stats) {}
 
 UpstreamPool::~UpstreamPool() {
   for (auto& [raw, connection] : all_) {
@@ -123,7 +149,11 @@ bool UpstreamPool::Ejected(const std::string& endpoint) const {
   return it != health_.end() && it->second.ejected_until > Clock::now();
 }
 
-void UpstreamPool::Report(const std::string& endpoint, bool failed) {
+void UpstreamPool::Report(const UpstreamConnection& connection, bool failed) {
+  Report(connection.endpoint_, *connection.stats_, failed);
+}
+
+void UpstreamPool::Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed) {
   Health& health = health_[endpoint];
   if (!failed) {
     health.consecutive_failures = 0;
@@ -132,6 +162,7 @@ void UpstreamPool::Report(const std::string& endpoint, bool failed) {
   if (++health.consecutive_failures >= options_.eject_after_failures) {
     health.consecutive_failures = 0;
     health.ejected_until = Clock::now() + options_.eject_for;
+    cluster.ejections.Add();
     spdlog::warn("upstream {} ejected for {} ms after {} consecutive failures", endpoint,
                  options_.eject_for.count(), options_.eject_after_failures);
   }
@@ -143,6 +174,7 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
                                           UpstreamClient* client, bool allow_reuse,
                                           std::string* error) {
   const auto& endpoints = cluster.endpoints;
+  stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
   if (endpoints.empty()) {
     *error = "no endpoints";
     return nullptr;
@@ -180,16 +212,21 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
       connection->read_paused_ = false;
       connection->parser_.Reset();
       connection->input_.Clear();
+      connection->MoveToCluster(&cluster_stats);
+      connection->SetPoolState(UpstreamConnection::PoolState::kActive);
+      cluster_stats.reuses.Add();
       return connection;
     }
   }
+  cluster_stats.connects.Add();
   auto fd = StartConnect(*chosen);
   if (!fd.ok()) {
-    Report(chosen_key, true);
+    cluster_stats.connect_errors.Add();
+    Report(chosen_key, cluster_stats, true);
     *error = std::string(fd.status().message());
     return nullptr;
   }
-  auto owned = std::make_unique<UpstreamConnection>(*this, chosen_key, *fd);
+  auto owned = std::make_unique<UpstreamConnection>(*this, chosen_key, *fd, &cluster_stats);
   UpstreamConnection* connection = owned.get();
   connection->client_ = client;
   all_[connection] = std::move(owned);
@@ -197,7 +234,8 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
   connection->timer_ = loop_.AddTimer(options_.connect_timeout, [this, connection] {
     connection->timer_ = 0;
     UpstreamClient* owner = connection->client_;
-    Report(connection->endpoint_, true);
+    connection->stats_->connect_errors.Add();
+    Report(*connection, true);
     Close(connection);
     if (owner) owner->OnUpstreamConnectFailed(*connection, true);
   });
@@ -213,6 +251,7 @@ void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
     return;
   }
   list.push_back(connection);
+  connection->SetPoolState(UpstreamConnection::PoolState::kIdle);
   connection->timer_ = loop_.AddTimer(options_.idle_timeout, [this, connection] {
     connection->timer_ = 0;
     Close(connection);
@@ -222,6 +261,7 @@ void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
 void UpstreamPool::Close(UpstreamConnection* connection) {
   if (connection->closed_) return;
   connection->closed_ = true;
+  connection->SetPoolState(UpstreamConnection::PoolState::kClosed);
   connection->client_ = nullptr;
   loop_.CancelTimer(connection->timer_);
   connection->timer_ = 0;

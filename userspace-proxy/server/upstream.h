@@ -14,6 +14,7 @@
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/config.h"
 #include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/transport.h"
 
 namespace xgate::proxy {
@@ -45,7 +46,7 @@ class UpstreamPool;
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd);
+  UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd, stats::ClusterStats* stats);
   ~UpstreamConnection();
 
   const std::string& endpoint() const { return endpoint_; }  // "ip:port"
@@ -67,11 +68,19 @@ class UpstreamConnection {
 
  private:
   friend class UpstreamPool;
+  enum class PoolState { kActive, kIdle, kClosed };
   void OnEvents(uint32_t events);
   void Flush();
   void ReadAvailable();
+  // Moves the connection's place in its cluster's pool gauges.
+  void SetPoolState(PoolState state);
+  // Counts the connection under `stats` from now on (a pooled one reused by another cluster
+  // that shares the endpoint).
+  void MoveToCluster(stats::ClusterStats* stats);
 
   UpstreamPool& pool_;
+  stats::ClusterStats* stats_;
+  PoolState pool_state_ = PoolState::kActive;
   std::string endpoint_;
   Transport transport_;
   UpstreamClient* client_ = nullptr;
@@ -91,7 +100,8 @@ class UpstreamPool {
  public:
   static constexpr size_t kHighWater = 1 << 20;  // pause producers above this many bytes
 
-  UpstreamPool(EventLoop& loop, UpstreamOptions options);
+  // `stats`: the worker's counters (pool gauges, connect errors, ejections per cluster).
+  UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats);
   ~UpstreamPool();
 
   // A connection to an endpoint of `cluster` (round-robin, skipping ejected endpoints and
@@ -104,7 +114,7 @@ class UpstreamPool {
   // else closed.
   void Release(UpstreamConnection* connection, bool reusable);
   // Passive health: a 5xx or connect error counts against the endpoint, success resets.
-  void Report(const std::string& endpoint, bool failed);
+  void Report(const UpstreamConnection& connection, bool failed);
   bool Ejected(const std::string& endpoint) const;
 
   EventLoop& loop() { return loop_; }
@@ -118,9 +128,11 @@ class UpstreamPool {
     Clock::time_point ejected_until{};
   };
   void Close(UpstreamConnection* connection);
+  void Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed);
 
   EventLoop& loop_;
   UpstreamOptions options_;
+  stats::WorkerStats* stats_;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
   std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by endpoint
   std::unordered_map<std::string, Health> health_;

@@ -15,7 +15,7 @@
 namespace xgate::proxy {
 
 Worker::Worker(Server& server, int index)
-    : server_(server), index_(index), upstreams_(loop_, server.options().upstream) {
+    : server_(server), index_(index), upstreams_(loop_, server.options().upstream, &stats_) {
   loop_.SetWakeHandler([this] { PickUpConfig(); });
 }
 
@@ -114,11 +114,13 @@ void Worker::OnAccepted(int fd) {
     return;
   }
   switch (port->port->protocol()) {
-    case api::Port::HTTP:
-      Adopt(std::make_unique<Http1Connection>(*this, std::make_unique<Transport>(fd), local, peer,
-                                              config_))
+    case api::Port::HTTP: {
+      auto transport = std::make_unique<Transport>(fd);
+      transport->CountOpenIn(&stats_.DownstreamOpened(stats::DownstreamProtocol::kHttp));
+      Adopt(std::make_unique<Http1Connection>(*this, std::move(transport), local, peer, config_))
           ->Start();
       return;
+    }
     case api::Port::HTTPS: {
       const PortTls* tls = config_->tls(*port);
       SSL* ssl = tls ? SSL_new(tls->front()) : nullptr;
@@ -128,13 +130,17 @@ void Worker::OnAccepted(int fd) {
       }
       SSL_set_fd(ssl, fd);
       SSL_set_accept_state(ssl);
-      Adopt(std::make_unique<Http1Connection>(*this, std::make_unique<Transport>(fd, ssl), local,
-                                              peer, config_))
+      auto transport = std::make_unique<Transport>(fd, ssl);
+      transport->CountOpenIn(&stats_.DownstreamOpened(stats::DownstreamProtocol::kHttps));
+      Adopt(std::make_unique<Http1Connection>(*this, std::move(transport), local, peer, config_))
           ->Start();
       return;
     }
     case api::Port::TLS_PASSTHROUGH:
-      Adopt(std::make_unique<PassthroughConnection>(*this, fd, local, peer, config_))->Start();
+      Adopt(std::make_unique<PassthroughConnection>(
+                *this, fd, local, peer, config_,
+                &stats_.DownstreamOpened(stats::DownstreamProtocol::kTlsPassthrough)))
+          ->Start();
       return;
     default:
       close(fd);

@@ -13,6 +13,7 @@
 #include "absl/random/random.h"
 #include "userspace-proxy/server/config.h"
 #include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/upstream.h"
 
 namespace xgate::proxy {
@@ -43,10 +44,13 @@ class Worker {
   // Thread-safe: tells the loop a new config is available.
   void Notify() { loop_.Wake(); }
   uint64_t applied_generation() const { return applied_generation_; }
+  // Written by the loop thread only; any thread may read it.
+  const stats::WorkerStats& stats() const { return stats_; }
 
   // Loop-thread only:
   EventLoop& loop() { return loop_; }
   UpstreamPool& upstreams() { return upstreams_; }
+  stats::WorkerStats& stats() { return stats_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
   const ServerOptions& options() const;
   absl::BitGen& rng() { return rng_; }
@@ -70,6 +74,7 @@ class Worker {
   Server& server_;
   int index_;
   EventLoop loop_;
+  stats::WorkerStats stats_;
   UpstreamPool upstreams_;
   std::shared_ptr<const Config> config_;
   std::atomic<uint64_t> applied_generation_{0};
