@@ -76,14 +76,14 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     by_backend.emplace_back(c.cluster(), &c.upstream_duration());
   WriteHistogram(out, "xgate_proxy_upstream_duration_seconds", "backend", by_backend);
 
-  const std::string pool = " of the backend's (cluster's) upstream pool, over every worker.";
+  const std::string pool = ", by backend (cluster), summed over the proxy's workers.";
   Family open{"xgate_proxy_upstream_connections_open",
               "gauge",
               "Upstream connections open (connecting, serving or idle)" + pool,
               {}};
   Family idle{"xgate_proxy_upstream_connections_idle",
               "gauge",
-              "Upstream connections kept alive, idle" + pool,
+              "Upstream connections idle in the keep-alive pool" + pool,
               {}};
   Family active{"xgate_proxy_upstream_connections_active",
                 "gauge",
