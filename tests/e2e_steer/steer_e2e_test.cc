@@ -204,6 +204,9 @@ TEST_F(SteerE2E, GatewayAddressNotOnTheNodeReachesTheWildcardListener) {
   int served = Listen(kServed);
   ASSERT_GE(served, 0);
   ASSERT_NO_FATAL_FAILURE(Attach(Punting({{kGatewayV4, kServed}, {kGatewayV6, kServed}})));
+  // No interface of the node has either address (this thread, so `ip`, is in the node).
+  ASSERT_FALSE(Sh("ip -o addr show | grep -q -e 198.18.77.10 -e fd00:77::10"));
+  ASSERT_TRUE(Sh("ip -o addr show | grep -q 198.18.76.1"));  // the check itself works
 
   auto [local4, answer4] = Exchange(served, kGatewayV4, kServed);
   EXPECT_EQ(local4, "198.18.77.10:8443");
