@@ -371,7 +371,7 @@ void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   upstream_keep_alive_ = view.keep_alive;
   log_.status = response.status;
   log_.upstream_duration_ms = MillisSince(upstream_started_);
-  worker_.stats().Cluster(cluster_).upstream_duration.Observe(log_.upstream_duration_ms / 1000);
+  upstream.cluster_stats().upstream_duration.Observe(log_.upstream_duration_ms / 1000);
   worker_.upstreams().Report(upstream, response.status >= 500);
   routing::ApplyResponseFilters(filters_, response);
   http::StripHopByHop(response.headers);

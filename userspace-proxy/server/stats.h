@@ -73,16 +73,22 @@ class SeriesMap {
   // Writer only. `key` may be any type the index's Hash and Eq accept.
   template <typename K, typename Make>
   Value& FindOrAdd(const K& key, Make make_key) {
+    // Consecutive requests on a worker mostly name the same series: compare before hashing.
+    if (last_ != nullptr && Eq()(last_->key, key)) return last_->value;
     auto it = index_.find(key);
-    if (it != index_.end()) return *it->second;
+    if (it != index_.end()) {
+      last_ = it->second;
+      return it->second->value;
+    }
     size_t n = size_.load(std::memory_order_relaxed);
     if (n / kChunk >= kMaxChunks) return overflow_;
     auto& chunk = chunks_[n / kChunk];
     if (!chunk) chunk = std::make_unique<Entry[]>(kChunk);
     Entry& entry = chunk[n % kChunk];
     entry.key = make_key(key);
-    index_.emplace(entry.key, &entry.value);
+    index_.emplace(entry.key, &entry);
     size_.store(n + 1, std::memory_order_release);
+    last_ = &entry;
     return entry.value;
   }
 
@@ -103,7 +109,8 @@ class SeriesMap {
   };
   std::array<std::unique_ptr<Entry[]>, kMaxChunks> chunks_;
   std::atomic<size_t> size_{0};
-  absl::flat_hash_map<Key, Value*, Hash, Eq> index_;
+  absl::flat_hash_map<Key, Entry*, Hash, Eq> index_;
+  Entry* last_ = nullptr;
   Value overflow_;
 };
 

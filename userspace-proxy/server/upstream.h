@@ -55,6 +55,8 @@ class UpstreamConnection {
   Buffer& input() { return input_; }
   size_t pending_output() const { return output_.size(); }
   http::ResponseParser& parser() { return parser_; }
+  // The counters of the cluster the connection serves now.
+  stats::ClusterStats& cluster_stats() { return *stats_; }
 
   // Queues bytes and writes what the socket takes.
   void Send(std::string_view bytes);
