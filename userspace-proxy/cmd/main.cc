@@ -34,7 +34,7 @@ constexpr char kUsage[] =
     "  --config FILE      load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file\n"
     "                     instead of connecting to the agent\n"
     "  --workers N        worker threads (default: number of CPUs)\n"
-    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP)\n";
+    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP; off: none)\n";
 
 absl::StatusOr<xgate::api::L7Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);

@@ -223,6 +223,7 @@ absl::Status RouteTable::Compile() {
         for (const api::Route& route : vhost.routes()) {
           CompiledRoute& cr = cv.routes.emplace_back();
           cr.route = &route;
+          cr.name = absl::StrCat(route.route_namespace(), "/", route.route_name());
           if (route.match().has_path() &&
               route.match().path().type() == api::PathMatch::REGULAR_EXPRESSION) {
             auto re = CompileRegex(route.match().path().value(), cr, "path");

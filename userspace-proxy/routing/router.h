@@ -33,7 +33,8 @@ namespace xgate::routing {
 // One route with its regular expressions compiled. Points into the RouteTable's config.
 struct CompiledRoute {
   const api::Route* route = nullptr;
-  std::shared_ptr<const re2::RE2> path_regex;                 // REGULAR_EXPRESSION paths
+  std::string name;                            // "ns/name", for the access log and metrics
+  std::shared_ptr<const re2::RE2> path_regex;  // REGULAR_EXPRESSION paths
   std::vector<std::shared_ptr<const re2::RE2>> header_regex;  // per header match, or null
   std::vector<std::shared_ptr<const re2::RE2>> query_regex;   // per query match, or null
   uint64_t total_weight = 0;                                  // sum of backend weights

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -21,6 +22,10 @@ std::string log_path;  // written only by Open (startup) and read by Reopen (sig
 }  // namespace
 
 absl::Status AccessLog::Open(const std::string& path) {
+  if (path == "off") {
+    Disable();
+    return absl::OkStatus();
+  }
   log_path = path == "-" ? "" : path;
   if (log_path.empty()) {
     log_fd = STDOUT_FILENO;
@@ -43,6 +48,8 @@ absl::Status AccessLog::Reopen() {
 
 void AccessLog::Disable() { log_fd = -1; }
 
+bool AccessLog::Enabled() { return log_fd.load(std::memory_order_relaxed) >= 0; }
+
 namespace {
 
 // Lines wait here until the worker's event loop ends its round (or the batch grows large),
@@ -53,7 +60,14 @@ thread_local std::string pending;
 // Appends `text` as a JSON string; bytes that are not valid UTF-8 become U+FFFD.
 void AppendJsonString(std::string_view text, std::string& out) {
   out += '"';
+  // Most fields are plain printable ASCII: copy that prefix whole.
   size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+    ++i;
+  }
+  out.append(text.data(), i);
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
@@ -118,7 +132,12 @@ void AppendField(std::string_view name, std::string_view value, std::string& out
 
 template <typename Number>
 void AppendNumber(std::string_view name, Number value, std::string& out) {
-  fmt::format_to(std::back_inserter(out), ",\"{}\":{}", name, value);
+  out += ",\"";
+  out += name;
+  out += "\":";
+  char digits[64];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;  // shortest form
+  out.append(digits, end);
 }
 
 void AppendMillis(std::string_view name, double value, std::string& out) {

@@ -31,8 +31,10 @@ struct AccessLogEntry {
 
 class AccessLog {
  public:
-  // "" or "-" means stdout.
+  // "" or "-" means stdout, "off" no access log.
   static absl::Status Open(const std::string& path);
+  // False after Open("off") or Disable(): callers may skip gathering what only the log uses.
+  static bool Enabled();
   static absl::Status Reopen();
   // Queues the line on this thread; Flush (the event loop calls it every round) writes it.
   static void Write(const AccessLogEntry& entry);

@@ -70,6 +70,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
                                           std::string(address.status().message()));
       }
       endpoints.endpoints.push_back(*address);
+      endpoints.keys.push_back(address->ToString());
     }
   }
   return std::shared_ptr<const Config>(std::move(config));

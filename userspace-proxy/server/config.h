@@ -20,6 +20,7 @@ namespace xgate::proxy {
 
 struct ClusterEndpoints {
   std::vector<SocketAddress> endpoints;
+  std::vector<std::string> keys;  // each endpoint's "ip:port", the pool's key for it
 };
 
 class Config {

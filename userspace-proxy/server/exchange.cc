@@ -41,11 +41,13 @@ Exchange::~Exchange() {
 void Exchange::Start(ExchangeRequest request) {
   request_ = std::move(request);
   request_done_ = !request_.has_body;
-  log_.client = request_.client;
-  log_.protocol = request_.protocol;
-  log_.method = request_.head.method;
-  log_.authority = request_.head.host;
-  log_.path = request_.head.path;
+  if (AccessLog::Enabled()) {
+    log_.client = request_.client;
+    log_.protocol = request_.protocol;
+    log_.method = request_.head.method;
+    log_.authority = request_.head.host;
+    log_.path = request_.head.path;
+  }
   Route();
 }
 
@@ -61,8 +63,7 @@ void Exchange::Route() {
   input.request = &head;
   routing::RouteDecision decision = config.table().Match(input);
   if (decision.route) {
-    log_.route =
-        decision.route->route->route_namespace() + "/" + decision.route->route->route_name();
+    log_.route = decision.route->name;
     log_.rule_index = static_cast<int>(decision.route->route->rule_index());
   }
   switch (decision.outcome) {

@@ -145,6 +145,8 @@ H2Connection::H2Connection(Worker& worker, std::unique_ptr<Transport> transport,
       local_(local),
       peer_(peer),
       peer_text_(peer.ToString()),
+      peer_ip_(peer.Ip()),
+      local_ip_(local.Ip()),
       sni_(std::move(sni)) {}
 
 H2Connection::~H2Connection() {
@@ -287,12 +289,12 @@ void H2Connection::StartRequest(H2Stream& stream) {
   }
   request.head = std::move(head);
   request.protocol = "HTTP/2";
-  request.local_ip = local_.Ip();
+  request.local_ip = local_ip_;
   request.local_port = local_.Port();
   request.sni = sni_;
   request.tls = true;
-  request.client_ip = peer_.Ip();
-  request.client = peer_text_;
+  request.client_ip = peer_ip_;
+  if (AccessLog::Enabled()) request.client = peer_text_;
   stream.exchange_ = std::make_unique<Exchange>(worker_, stream);
   stream.exchange_->Start(std::move(request));
 }

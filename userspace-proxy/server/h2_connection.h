@@ -90,6 +90,8 @@ class H2Connection : public Connection {
   SocketAddress local_;
   SocketAddress peer_;
   std::string peer_text_;
+  std::string peer_ip_;
+  std::string local_ip_;
   std::string sni_;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<H2Stream>> streams_;

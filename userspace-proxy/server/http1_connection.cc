@@ -32,6 +32,7 @@ Http1Connection::Http1Connection(Worker& worker, std::unique_ptr<Transport> tran
       local_(local),
       peer_(peer),
       peer_text_(peer.ToString()),
+      peer_ip_(peer.Ip()),
       local_ip_(local.Ip()),
       accept_config_(std::move(accept_config)) {}
 
@@ -48,21 +49,43 @@ void Http1Connection::Start() {
   ArmIdleTimer(worker_.options().header_timeout);
 }
 
+// The idle timer is lazy: re-arming for a later deadline (every request) only moves
+// idle_deadline_; the armed timer fires first, sees the later deadline and waits again. So a
+// keep-alive request costs no timer insertion or removal.
 void Http1Connection::ArmIdleTimer(std::chrono::milliseconds after) {
+  Clock::time_point deadline = Clock::now() + after;
+  idle_deadline_ = deadline;
+  if (idle_timer_ != 0 && idle_timer_fires_ <= deadline) return;
   worker_.loop().CancelTimer(idle_timer_);
-  idle_timer_ = worker_.loop().AddTimer(after, [this] {
-    idle_timer_ = 0;
-    if (exchange_) return;
-    if (in_.empty() || lingering_) {
-      CloseNow();
-      return;
-    }
-    // A head started but did not complete in time.
-    keep_alive_ = false;
-    worker_.stats().CountRequest("", "", 408);
-    out_.Append(http::MakeSimpleResponse(408, {}, "request head timeout\n", true));
-    CloseAfterWrite();
-  });
+  idle_timer_fires_ = deadline;
+  idle_timer_ = worker_.loop().AddTimer(after, [this] { OnIdleTimer(); });
+}
+
+void Http1Connection::DisarmIdleTimer() { idle_deadline_ = Clock::time_point::max(); }
+
+void Http1Connection::OnIdleTimer() {
+  idle_timer_ = 0;
+  if (idle_deadline_ == Clock::time_point::max()) return;
+  Clock::time_point now = Clock::now();
+  if (now < idle_deadline_) {
+    idle_timer_fires_ = idle_deadline_;
+    idle_timer_ = worker_.loop().AddTimer(idle_deadline_ - now, [this] { OnIdleTimer(); });
+    return;
+  }
+  if (lingering_) {
+    CloseNow();
+    return;
+  }
+  if (exchange_) return;
+  if (in_.empty()) {
+    CloseNow();
+    return;
+  }
+  // A head started but did not complete in time.
+  keep_alive_ = false;
+  worker_.stats().CountRequest("", "", 408);
+  out_.Append(http::MakeSimpleResponse(408, {}, "request head timeout\n", true));
+  CloseAfterWrite();
 }
 
 void Http1Connection::OnEvents(uint32_t events) {
@@ -195,8 +218,7 @@ void Http1Connection::Process() {
 void Http1Connection::StartExchange() {
   const http::RequestHeadView& view = parser_.head();
   head_timer_armed_ = false;
-  worker_.loop().CancelTimer(idle_timer_);
-  idle_timer_ = 0;
+  DisarmIdleTimer();
   keep_alive_ = view.keep_alive;
   version_minor_ = view.version_minor;
   response_chunked_ = false;
@@ -217,8 +239,8 @@ void Http1Connection::StartExchange() {
   request.local_port = local_.Port();
   request.sni = sni_;
   request.tls = transport_->ssl() != nullptr;
-  request.client_ip = peer_.Ip();
-  request.client = peer_text_;
+  request.client_ip = peer_ip_;
+  if (AccessLog::Enabled()) request.client = peer_text_;
   exchange_ = std::make_unique<Exchange>(worker_, *this);
   exchange_->Start(std::move(request));
 }
@@ -346,11 +368,7 @@ void Http1Connection::Flush() {
     // kernel does not reset the connection before the client reads our answer.
     lingering_ = true;
     transport_->ShutdownWrite();
-    worker_.loop().CancelTimer(idle_timer_);
-    idle_timer_ = worker_.loop().AddTimer(std::chrono::seconds(2), [this] {
-      idle_timer_ = 0;
-      CloseNow();
-    });
+    ArmIdleTimer(std::chrono::seconds(2));  // then closes: lingering_
     ReadInput();
     return;
   }

@@ -42,6 +42,8 @@ class Http1Connection : public Connection, public ExchangeOwner {
   void Flush();
   void ScheduleFlush();
   void ArmIdleTimer(std::chrono::milliseconds after);
+  void DisarmIdleTimer();
+  void OnIdleTimer();
   void StartExchange();
   void HandleParseError();
   void CloseAfterWrite();
@@ -52,6 +54,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
   SocketAddress local_;
   SocketAddress peer_;
   std::string peer_text_;
+  std::string peer_ip_;
   std::string local_ip_;
   std::shared_ptr<const Config> accept_config_;  // keeps the TLS SNI callback's data alive
   std::string sni_;
@@ -74,6 +77,8 @@ class Http1Connection : public Connection, public ExchangeOwner {
   bool flush_scheduled_ = false;
   bool read_drained_ = false;  // the last read emptied the socket; wait for its next event
   EventLoop::TimerId idle_timer_ = 0;
+  Clock::time_point idle_timer_fires_{};                        // of the armed timer
+  Clock::time_point idle_deadline_ = Clock::time_point::max();  // max: disarmed
   bool head_timer_armed_ = false;
   // Cleared on destruction: deferred work checks it before touching the connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -181,16 +181,17 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
   }
   uint64_t& next = next_[cluster_name];
   const SocketAddress* chosen = nullptr;
-  std::string chosen_key;
+  const std::string* chosen_key = nullptr;
   // Healthy endpoints first; when all are ejected, any untried one (better than failing).
   for (int pass = 0; pass < 2 && !chosen; ++pass) {
     for (size_t i = 0; i < endpoints.size(); ++i) {
-      const SocketAddress& candidate = endpoints[(next + i) % endpoints.size()];
-      std::string key = candidate.ToString();
+      size_t index = (next + i) % endpoints.size();
+      const SocketAddress& candidate = endpoints[index];
+      const std::string& key = cluster.keys[index];
       if (std::find(tried.begin(), tried.end(), key) != tried.end()) continue;
       if (pass == 0 && Ejected(key)) continue;
       chosen = &candidate;
-      chosen_key = std::move(key);
+      chosen_key = &key;
       next = next + i + 1;
       break;
     }
@@ -200,12 +201,11 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
     return nullptr;
   }
   if (allow_reuse) {
-    auto idle = idle_.find(chosen_key);
+    auto idle = idle_.find(*chosen_key);
     if (idle != idle_.end() && !idle->second.empty()) {
       UpstreamConnection* connection = idle->second.back();
       idle->second.pop_back();
-      loop_.CancelTimer(connection->timer_);
-      connection->timer_ = 0;
+      // Its idle timer stays armed: when it fires on a busy connection it just lapses.
       connection->client_ = client;
       connection->reused_ = true;
       connection->wrote_anything_ = false;
@@ -222,11 +222,11 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
   auto fd = StartConnect(*chosen);
   if (!fd.ok()) {
     cluster_stats.connect_errors.Add();
-    Report(chosen_key, cluster_stats, true);
+    Report(*chosen_key, cluster_stats, true);
     *error = std::string(fd.status().message());
     return nullptr;
   }
-  auto owned = std::make_unique<UpstreamConnection>(*this, chosen_key, *fd, &cluster_stats);
+  auto owned = std::make_unique<UpstreamConnection>(*this, *chosen_key, *fd, &cluster_stats);
   UpstreamConnection* connection = owned.get();
   connection->client_ = client;
   all_[connection] = std::move(owned);
@@ -252,8 +252,21 @@ void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
   }
   list.push_back(connection);
   connection->SetPoolState(UpstreamConnection::PoolState::kIdle);
-  connection->timer_ = loop_.AddTimer(options_.idle_timeout, [this, connection] {
+  connection->idle_until_ = Clock::now() + options_.idle_timeout;
+  if (connection->timer_ == 0) ArmIdleTimer(connection, options_.idle_timeout);
+}
+
+// Lazy, as the downstream's: a connection pooled again before its timer fires keeps the
+// timer, which on firing waits again until the latest idle_until_.
+void UpstreamPool::ArmIdleTimer(UpstreamConnection* connection, Clock::duration after) {
+  connection->timer_ = loop_.AddTimer(after, [this, connection] {
     connection->timer_ = 0;
+    if (connection->pool_state_ != UpstreamConnection::PoolState::kIdle) return;
+    Clock::time_point now = Clock::now();
+    if (now < connection->idle_until_) {
+      ArmIdleTimer(connection, connection->idle_until_ - now);
+      return;
+    }
     Close(connection);
   });
 }

@@ -92,7 +92,8 @@ class UpstreamConnection {
   bool wrote_anything_ = false;
   bool closed_ = false;
   bool shutdown_after_flush_ = false;
-  EventLoop::TimerId timer_ = 0;  // connect timeout or idle timeout
+  EventLoop::TimerId timer_ = 0;  // connect timeout, then the (lazy) idle timeout
+  Clock::time_point idle_until_{};
   Buffer input_;
   Buffer output_;
   http::ResponseParser parser_;
@@ -130,6 +131,7 @@ class UpstreamPool {
     Clock::time_point ejected_until{};
   };
   void Close(UpstreamConnection* connection);
+  void ArmIdleTimer(UpstreamConnection* connection, Clock::duration after);
   void Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed);
 
   EventLoop& loop_;
