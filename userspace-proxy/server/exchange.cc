@@ -411,6 +411,7 @@ void Exchange::Finish() {
   log_.duration_ms = MillisSince(started_);
   RecordStats();
   AccessLog::Write(log_);
+  config_.reset();  // a finished exchange kept until the next one must not pin old configs
   owner_.ExchangeFinished();
 }
 

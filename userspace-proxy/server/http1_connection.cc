@@ -40,6 +40,7 @@ Http1Connection::~Http1Connection() {
   *alive_ = false;
   worker_.loop().CancelTimer(idle_timer_);
   exchange_.reset();
+  retired_exchange_.reset();
   if (transport_) worker_.loop().Remove(transport_->fd());
 }
 
@@ -241,6 +242,7 @@ void Http1Connection::StartExchange() {
   request.tls = transport_->ssl() != nullptr;
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
+  retired_exchange_.reset();
   exchange_ = std::make_unique<Exchange>(worker_, *this);
   exchange_->Start(std::move(request));
 }
@@ -329,8 +331,9 @@ void Http1Connection::RequestBodyDrained() {
 
 void Http1Connection::ExchangeFinished() {
   bool request_complete = request_body_ended_ || (exchange_ && exchange_->request_done());
-  // Destroy the exchange after the current call stack (it is on it).
-  worker_.loop().Defer([done = std::shared_ptr<Exchange>(std::move(exchange_))] {});
+  // The exchange is on the call stack: it is destroyed when the next one starts (always
+  // from a later call) or with the connection.
+  retired_exchange_ = std::move(exchange_);
   if (closed_) return;
   if (!request_complete) keep_alive_ = false;  // the rest of the body is not worth reading
   if (!keep_alive_) {
@@ -338,6 +341,9 @@ void Http1Connection::ExchangeFinished() {
     return;
   }
   ArmIdleTimer(worker_.options().idle_timeout);
+  // Nothing pipelined, nothing left unread, no hang-up: the next request comes with the
+  // socket's next event.
+  if (in_.empty() && read_drained_ && !peer_closed_) return;
   // Serve the next pipelined request, if any, once this call stack unwinds.
   worker_.loop().Defer([this, alive = alive_] {
     if (!*alive || closed_) return;

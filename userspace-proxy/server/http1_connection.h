@@ -64,6 +64,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
 
   // The request being served.
   std::unique_ptr<Exchange> exchange_;
+  std::unique_ptr<Exchange> retired_exchange_;  // finished; destroyed off its call stack
   bool keep_alive_ = true;
   int version_minor_ = 1;
   bool response_chunked_ = false;

@@ -8,6 +8,16 @@
 #include <cerrno>
 
 namespace xgate::proxy {
+namespace {
+
+// SSL_get_error needs an empty error queue before each I/O call. Every failure path here
+// clears what it leaves, so the queue is normally empty already: peeking is much cheaper
+// than clearing (a measurable share of each request otherwise).
+void EnsureNoTlsErrors() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+}  // namespace
 
 Transport::Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl), handshake_done_(ssl == nullptr) {}
 
@@ -19,7 +29,7 @@ Transport::~Transport() {
 
 Transport::Io Transport::Handshake() {
   if (handshake_done_) return Io::kOk;
-  ERR_clear_error();
+  EnsureNoTlsErrors();
   int rc = SSL_do_handshake(ssl_);
   if (rc == 1) {
     handshake_done_ = true;
@@ -42,7 +52,7 @@ Transport::Io Transport::Read(Buffer& into, size_t max) {
     size_t chunk = std::min<size_t>(max - total, sizeof(chunk_buffer));
     ssize_t n;
     if (ssl_) {
-      ERR_clear_error();
+      EnsureNoTlsErrors();
       n = SSL_read(ssl_, chunk_buffer, static_cast<int>(chunk));
       if (n <= 0) {
         int error = SSL_get_error(ssl_, static_cast<int>(n));
@@ -85,7 +95,7 @@ Transport::Io Transport::Write(Buffer& from) {
     std::string_view bytes = from.view();
     ssize_t n;
     if (ssl_) {
-      ERR_clear_error();
+      EnsureNoTlsErrors();
       n = SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 30)));
       if (n <= 0) {
         int error = SSL_get_error(ssl_, static_cast<int>(n));
