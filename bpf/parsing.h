@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "maps/common.h"
+#include "maps/conntrack.h"
 // clang-format on
 
 #ifndef ETH_P_8021Q
@@ -46,20 +47,28 @@ enum xg_parse_result {
 };
 
 /* Where the headers are and what they say. Addresses are copied (16 bytes, v4-mapped for
- * IPv4); ports are host order and 0 for ICMP. */
+ * IPv4); ports are host order and 0 for ICMP. The addresses, ports and protocol are laid
+ * out as a connection-table key (`flow`), so a packet's own fields are its key. */
 struct xg_packet {
   struct ethhdr* eth;
   void* l3;
   void* l4;
   __u8 family;  /* XG_FAMILY_V4 / XG_FAMILY_V6 */
-  __u8 proto;   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
   __u8 vlan;    /* carried one VLAN tag */
   __u16 l3_len; /* bytes of the IP packet per its header */
-  __u16 sport;
-  __u16 dport;
-  __u8 src[16] __attribute__((aligned(4)));
-  __u8 dst[16] __attribute__((aligned(4)));
+  union {
+    struct xg_flow flow;
+    struct {
+      __u8 src[16] XG_ADDR_ALIGN;
+      __u8 dst[16] XG_ADDR_ALIGN;
+      __u16 sport;
+      __u16 dport;
+      __u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP or IPPROTO_ICMPV6 */
+    };
+  };
 };
+_Static_assert(__builtin_offsetof(struct xg_flow, proto) == 36 && sizeof(struct xg_flow) == 40,
+               "xg_packet's flow fields mirror struct xg_flow");
 
 static __always_inline void xg_v4_mapped(__u8* out, __be32 addr) {
   __u32* w = (__u32*)out;

@@ -112,15 +112,13 @@ int xgate_xdp(struct xdp_md* ctx) {
   }
   if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) return xg_xdp_icmp(ctx, &p, len);
 
-  struct xg_flow f __attribute__((aligned(8)));
-  xg_make_flow(&f, p.src, p.dst, p.sport, p.dport, p.proto);
   __u64 now = bpf_ktime_get_coarse_ns();
   struct xg_ct_entry fresh;
-  struct xg_ct_entry* ct = xg_ct_lookup(&f, now);
+  struct xg_ct_entry* ct = xg_ct_lookup(&p.flow, now);
   if (ct) {
     xg_count(&xg_path_stats, XG_PATH_CT_HIT, len);
   } else {
-    int verdict = xg_new_flow(&p, &f, now, len, &fresh);
+    int verdict = xg_new_flow(&p, &p.flow, now, len, &fresh);
     if (verdict != XG_NEW_FLOW) return verdict;
     ct = &fresh;
   }
@@ -132,7 +130,7 @@ int xgate_xdp(struct xdp_md* ctx) {
   struct xg_nexthop hop;
   int routed = !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, now, &hop);
   /* A new flow is recorded with the next hop its first packet found. */
-  if (ct == &fresh && xg_ct_record(&f, &fresh)) {
+  if (ct == &fresh && xg_ct_record(&p.flow, &fresh)) {
     xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
     return XDP_DROP;
   }
@@ -200,9 +198,7 @@ static __always_inline int xg_tc_rnat(struct __sk_buff* skb, int redirect) {
   if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6)
     return xg_tc_icmp(skb, &p, l3_off, l4_off, len, redirect);
 
-  struct xg_flow key __attribute__((aligned(8)));
-  xg_make_flow(&key, p.src, p.dst, p.sport, p.dport, p.proto);
-  struct xg_rnat_entry* found = bpf_map_lookup_elem(&xg_rnat, &key);
+  struct xg_rnat_entry* found = bpf_map_lookup_elem(&xg_rnat, &p.flow);
   if (!found) return TC_ACT_OK;
   struct xg_rnat_entry rn = *found;
   if (xg_tc_snat(skb, l3_off, l4_off, &p, &rn)) {
