@@ -371,7 +371,7 @@ absl::StatusOr<std::map<uint32_t, int>> L4Applier::LiveFlows(
   for (const auto& [ident, id] : candidates) by_id[id] = &ident;
   auto entries = conntrack_.Entries();
   if (!entries.ok()) return entries.status();
-  // last_seen_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+  // last_seen_ns is bpf_ktime_get_(coarse_)ns(): CLOCK_MONOTONIC, give or take a tick.
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);

@@ -20,6 +20,9 @@
 #include <tuple>
 #include <vector>
 
+#include "maps/names.h"
+#include "maps/pins.h"
+#include "maps/typed_map.h"
 #include "tests/e2e_agent_l4/agent_process.h"
 #include "tests/e2e_agent_l4/topology.h"
 
@@ -83,6 +86,7 @@ class AgentL4Test : public ::testing::Test {
         fs::path log = work_ / ("agent-" + std::to_string(i) + ".log");
         std::printf("---- %s ----\n%s\n", log.c_str(), ReadFile(log).c_str());
       }
+      PrintFastPathCounters();
     }
     agent_.reset();
     // Back to the namespace the test started in before the client's goes away.
@@ -98,9 +102,26 @@ class AgentL4Test : public ::testing::Test {
     std::error_code ec;
     if (!pin_root_.empty()) {
       fs::remove_all(pin_root_, ec);
-      EXPECT_FALSE(fs::exists(pin_root_)) << "pins left behind";
+      EXPECT_FALSE(fs::exists(pin_root_, ec)) << "pins left behind";
     }
     if (!work_.empty()) fs::remove_all(work_, ec);
+  }
+
+  // The fast path's per-path and per-drop-reason packet counts, for a failure's report.
+  void PrintFastPathCounters() const {
+    auto print = [&](std::string_view map, uint32_t count, auto name) {
+      auto counters = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, map));
+      if (!counters.ok()) return;
+      for (uint32_t i = 0; i < count; ++i) {
+        auto t = counters->Read(i);
+        if (t.ok() && t->packets) {
+          std::printf("%s %s: %llu packets\n", std::string(map).c_str(),
+                      std::string(name(i)).c_str(), static_cast<unsigned long long>(t->packets));
+        }
+      }
+    };
+    print(maps::kPathStats, XG_PATH_MAX, maps::PathName);
+    print(maps::kDropStats, XG_DROP_MAX, maps::DropName);
   }
 
   // The l4 example plus: the GatewayClass it names, an IPv6 Gateway address, and the pods'

@@ -76,7 +76,8 @@ class ApplierDrainTest : public ::testing::Test {
     if (applier_) applier_->Stop(/*detach=*/true);
     applier_.reset();
     if (!root_.empty()) {
-      EXPECT_FALSE(std::filesystem::exists(root_)) << "pins left behind";
+      std::error_code ec;
+      EXPECT_FALSE(std::filesystem::exists(root_, ec)) << "pins left behind";
     }
   }
 

@@ -234,7 +234,8 @@ std::vector<std::string> Topology::NodeInterfaces() const {
 
 bool Topology::AllRemoved() const {
   for (const std::string& ns : namespaces_) {
-    if (std::filesystem::exists("/run/netns/" + ns)) return false;
+    std::error_code ec;
+    if (std::filesystem::exists("/run/netns/" + ns, ec)) return false;
   }
   return true;
 }
