@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "maps/counters.h"
+#include "maps/steer.h"
 
 namespace xgate::maps {
 
@@ -47,6 +48,21 @@ inline constexpr std::string_view DropName(uint32_t reason) {
       return "bad_backend";
     case XG_DROP_CT_FULL:
       return "conntrack_full";
+    default:
+      return "unknown";
+  }
+}
+
+inline constexpr std::string_view SteerResultName(uint32_t result) {
+  switch (result) {
+    case XG_STEER_LISTENER:
+      return "listener";
+    case XG_STEER_ESTABLISHED:
+      return "established";
+    case XG_STEER_NO_SOCKET:
+      return "no_socket";
+    case XG_STEER_ASSIGN_FAILED:
+      return "assign_failed";
     default:
       return "unknown";
   }

@@ -166,6 +166,12 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
     drop_packets[labels] += d.packets();
     drop_bytes[labels] += d.bytes();
   }
+  Series steer_packets, steer_bytes;
+  for (const api::TrafficCounter& s : counters.steering()) {
+    std::string labels = LabelSet({{"result", s.name()}});
+    steer_packets[labels] += s.packets();
+    steer_bytes[labels] += s.bytes();
+  }
   std::ostringstream out;
   const std::string listener_help =
       " the kernel fast path saw for a node listener (address:port/protocol; kind l4 = "
@@ -187,6 +193,13 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
           drop_packets);
   Counter(out, "xgate_fastpath_dropped_bytes_total",
           "Bytes the kernel fast path dropped, by reason.", drop_bytes);
+  if (!steer_packets.empty()) {
+    const std::string steer_help =
+        " of punted traffic the steer program handed to the proxy's sockets with bpf_sk_assign "
+        "(result listener, established) or dropped (no_socket, assign_failed).";
+    Counter(out, "xgate_steer_packets_total", "Packets" + steer_help, steer_packets);
+    Counter(out, "xgate_steer_bytes_total", "Bytes" + steer_help, steer_bytes);
+  }
   return out.str();
 }
 

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,8 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::strin
 }
 
 AdminServer::~AdminServer() {
-  if (server_) server_->Shutdown();
+  // A bounded shutdown: an idle client channel (xgatectl, a test) must not hold SIGTERM up.
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   std::error_code ec;
   std::filesystem::remove(path_, ec);
 }

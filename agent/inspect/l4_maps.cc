@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <netinet/in.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -54,6 +55,12 @@ absl::StatusOr<std::unique_ptr<L4Maps>> L4Maps::Open(const std::string& pin_root
                          OpenInto(pin_root, maps::kPathStats, m->path_stats),
                          OpenInto(pin_root, maps::kDropStats, m->drop_stats)}) {
     if (!s.ok()) return s;
+  }
+  std::string steer = maps::PinPath(pin_root, maps::kSteerStats);
+  if (access(steer.c_str(), F_OK) == 0) {
+    auto stats = maps::TrafficCounters::OpenPinned(steer);
+    if (!stats.ok()) return stats.status();
+    m->steer_stats = std::move(*stats);
   }
   return m;
 }
@@ -235,6 +242,14 @@ absl::StatusOr<api::GetCountersResponse> ReadCounters(const L4Maps& maps,
     if (!t.ok()) return t.status();
     api::TrafficCounter* c = out.add_drops();
     c->set_name(std::string(maps::DropName(i)));
+    c->set_packets(t->packets);
+    c->set_bytes(t->bytes);
+  }
+  for (uint32_t i = 0; maps.steer_stats && i < XG_STEER_MAX; ++i) {
+    auto t = maps.steer_stats->Read(i);
+    if (!t.ok()) return t.status();
+    api::TrafficCounter* c = out.add_steering();
+    c->set_name(std::string(maps::SteerResultName(i)));
     c->set_packets(t->packets);
     c->set_bytes(t->bytes);
   }

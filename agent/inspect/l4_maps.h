@@ -30,6 +30,8 @@ struct L4Maps {
   maps::TrafficCounters backend_stats;
   maps::TrafficCounters path_stats;
   maps::TrafficCounters drop_stats;
+  // The steer program's results; absent under a pin root it never ran on.
+  std::optional<maps::TrafficCounters> steer_stats;
 };
 
 // The snapshot's L4 listener for (address, port, protocol) in map form, or nullptr.

@@ -11,13 +11,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "maps/pins.h"
 
 struct xgate_steer_bpf;
 
 namespace xgate::node {
 
-inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
-inline constexpr std::string_view kSteerStats = "xg_steer_stats";
+using maps::kSteerStats;
+using maps::kSteerTargets;
 inline constexpr std::string_view kSteerLinkPrefix = "link_steer_in_";
 
 class SteerProgram {

@@ -23,7 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include "agent/admin/metrics.h"
 #include "agent/compiler/snapshot.h"
+#include "agent/inspect/l4_maps.h"
 #include "agent/l4/l4_applier.h"
 #include "agent/node/steering.h"
 #include "maps/pins.h"
@@ -220,6 +222,19 @@ TEST_F(SteerE2E, GatewayAddressNotOnTheNodeReachesTheWildcardListener) {
   EXPECT_GE(Count(XG_STEER_ESTABLISHED), 4u);
   EXPECT_EQ(Count(XG_STEER_NO_SOCKET), 0u);
   EXPECT_EQ(Count(XG_STEER_ASSIGN_FAILED), 0u);
+
+  // The operator's view (GetCounters, xgatectl get counters, /metrics) reads the same map.
+  auto maps = inspect::L4Maps::Open(pin_root_);
+  ASSERT_TRUE(maps.ok()) << maps.status();
+  auto counters = inspect::ReadCounters(**maps, nullptr);
+  ASSERT_TRUE(counters.ok()) << counters.status();
+  ASSERT_EQ(counters->steering_size(), XG_STEER_MAX);
+  EXPECT_EQ(counters->steering(XG_STEER_LISTENER).name(), "listener");
+  EXPECT_EQ(counters->steering(XG_STEER_LISTENER).packets(), 2u);
+  EXPECT_EQ(counters->steering(XG_STEER_ESTABLISHED).packets(), Count(XG_STEER_ESTABLISHED));
+  std::string metrics = admin::RenderFastPathMetrics(*counters);
+  EXPECT_NE(metrics.find("xgate_steer_packets_total{result=\"listener\"} 2\n"), std::string::npos)
+      << metrics;
 }
 
 TEST_F(SteerE2E, OnlyPuntedListenersAreSteered) {

@@ -298,6 +298,16 @@ namespace {
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
+void PrintTrafficTable(const std::string& title,
+                       const google::protobuf::RepeatedPtrField<api::TrafficCounter>& counters,
+                       std::ostream& out) {
+  std::vector<std::vector<std::string>> rows = {{title, "PACKETS", "BYTES"}};
+  for (const auto& t : counters) {
+    rows.push_back({t.name(), std::to_string(t.packets()), std::to_string(t.bytes())});
+  }
+  PrintTable(rows, out);
+}
+
 }  // namespace
 
 void PrintProxyCounters(const api::ProxyStats& proxy, std::ostream& out) {
@@ -364,17 +374,13 @@ void PrintFastPathCounters(const api::GetCountersResponse& response, std::ostrea
   }
   PrintTable(rows, out);
   out << "\n";
-  rows = {{"PATH", "PACKETS", "BYTES"}};
-  for (const auto& p : response.paths()) {
-    rows.push_back({p.name(), std::to_string(p.packets()), std::to_string(p.bytes())});
-  }
-  PrintTable(rows, out);
+  PrintTrafficTable("PATH", response.paths(), out);
   out << "\n";
-  rows = {{"DROP", "PACKETS", "BYTES"}};
-  for (const auto& d : response.drops()) {
-    rows.push_back({d.name(), std::to_string(d.packets()), std::to_string(d.bytes())});
+  PrintTrafficTable("DROP", response.drops(), out);
+  if (response.steering_size() > 0) {
+    out << "\n";
+    PrintTrafficTable("STEERING", response.steering(), out);
   }
-  PrintTable(rows, out);
 }
 
 }  // namespace xgate::ctl
