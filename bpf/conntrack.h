@@ -13,8 +13,9 @@ static __always_inline int xg_addr_eq(const __u8* a, const __u8* b) {
 }
 
 /* The flow's entry if its backend still exists as recorded and still serves the listener
- * the flow is addressed to (so a hit needs no listener lookup), else NULL. */
-static __always_inline struct xg_ct_entry* xg_ct_lookup(const struct xg_flow* f, __u64 now) {
+ * the flow is addressed to (so a hit needs no listener lookup), else NULL. `ticks` is
+ * bpf_jiffies64(): the clock is read in nanoseconds only when the next hop is due. */
+static __always_inline struct xg_ct_entry* xg_ct_lookup(const struct xg_flow* f, __u64 ticks) {
   struct xg_ct_entry* ct = bpf_map_lookup_elem(&xg_conntrack, f);
   if (!ct) return NULL;
   __u32 id = ct->backend_id;
@@ -23,7 +24,10 @@ static __always_inline struct xg_ct_entry* xg_ct_lookup(const struct xg_flow* f,
       !xg_addr_eq(b->addr, ct->backend_addr) || b->listener.port != f->dport ||
       b->listener.proto != f->proto || !xg_addr_eq(b->listener.addr, f->dst))
     return NULL;
-  if (now > ct->last_seen_ns + XG_CT_REFRESH_NS) ct->last_seen_ns = now;
+  if (ticks >= ct->nh.expires) {
+    __u64 now = bpf_ktime_get_coarse_ns();
+    if (now > ct->last_seen_ns + XG_CT_REFRESH_NS) ct->last_seen_ns = now;
+  }
   return ct;
 }
 

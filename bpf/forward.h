@@ -76,11 +76,11 @@ static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 famil
  * cache. Returns 0, or -1 when the FIB cannot finish (no neighbour, too big, local...): the
  * stack is to route the packet. */
 static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
-                                       struct xg_nexthop* cache, __u64 now,
+                                       struct xg_nexthop* cache, __u64 ticks,
                                        struct xg_nexthop* hop) {
   __u32 in = ctx->ingress_ifindex;
-  if (cache && cache->ifindex && cache->in_ifindex == in &&
-      now < cache->checked_ns + XG_NH_TTL_NS && p->l3_len <= cache->mtu) {
+  if (cache && cache->ifindex && cache->in_ifindex == in && ticks < cache->expires &&
+      p->l3_len <= cache->mtu) {
     *hop = *cache;
     return 0;
   }
@@ -89,7 +89,7 @@ static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
   if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, in, &fib)) return -1;
   if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) return -1;
   __builtin_memset(hop, 0, sizeof(*hop));
-  hop->checked_ns = now;
+  hop->expires = ticks + XG_NH_TTL_TICKS;
   hop->ifindex = fib.ifindex;
   hop->in_ifindex = in;
   /* The route's MTU on success (kernels since 5.14); before, the packet's own length. */
@@ -124,9 +124,10 @@ stack:
 
 /* Next hop (through `cache` when given) and send. */
 static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
-                                          int partial, struct xg_nexthop* cache, __u64 now) {
+                                          int partial, struct xg_nexthop* cache, __u64 ticks) {
   struct xg_nexthop hop;
-  if (p->vlan || xg_next_hop(ctx, p, cache, now, &hop)) return xg_xdp_send(ctx, p, len, partial, 0);
+  if (p->vlan || xg_next_hop(ctx, p, cache, ticks, &hop))
+    return xg_xdp_send(ctx, p, len, partial, 0);
   return xg_xdp_send(ctx, p, len, partial, &hop);
 }
 

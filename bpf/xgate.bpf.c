@@ -35,7 +35,7 @@ static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, 
   if (!xg_is_icmp_error(p, data_end) || xg_parse_quoted(p, data_end, &q)) goto pass;
   struct xg_flow f __attribute__((aligned(8)));
   xg_make_flow(&f, q.dst, q.src, q.dport, q.sport, q.proto);
-  struct xg_ct_entry* ct = xg_ct_lookup(&f, bpf_ktime_get_coarse_ns());
+  struct xg_ct_entry* ct = xg_ct_lookup(&f, bpf_jiffies64());
   if (!ct) goto pass;
   __u8 backend[16] __attribute__((aligned(4)));
   __builtin_memcpy(backend, ct->backend_addr, 16);
@@ -54,7 +54,7 @@ pass:
 /* A flow the connection table does not know: its listener decides. For an L4 listener,
  * picks the backend into *ct (not recorded yet) and returns XG_NEW_FLOW; else the verdict. */
 static __always_inline int xg_new_flow(const struct xg_packet* p, const struct xg_flow* f,
-                                       __u64 now, __u64 len, struct xg_ct_entry* ct) {
+                                       __u64 len, struct xg_ct_entry* ct) {
   struct xg_listener_key lk;
   __builtin_memset(&lk, 0, sizeof(lk));
   __builtin_memcpy(lk.addr, p->dst, 16);
@@ -84,7 +84,7 @@ static __always_inline int xg_new_flow(const struct xg_packet* p, const struct x
     xg_count(&xg_drop_stats, drop, len);
     return XDP_DROP;
   }
-  xg_ct_fill(ct, b, backend_id, listener, now);
+  xg_ct_fill(ct, b, backend_id, listener, bpf_ktime_get_coarse_ns());
   xg_count(&xg_path_stats, XG_PATH_CT_NEW, len);
   return XG_NEW_FLOW;
 }
@@ -112,13 +112,13 @@ int xgate_xdp(struct xdp_md* ctx) {
   }
   if (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) return xg_xdp_icmp(ctx, &p, len);
 
-  __u64 now = bpf_ktime_get_coarse_ns();
+  __u64 ticks = bpf_jiffies64();
   struct xg_ct_entry fresh;
-  struct xg_ct_entry* ct = xg_ct_lookup(&p.flow, now);
+  struct xg_ct_entry* ct = xg_ct_lookup(&p.flow, ticks);
   if (ct) {
     xg_count(&xg_path_stats, XG_PATH_CT_HIT, len);
   } else {
-    int verdict = xg_new_flow(&p, &p.flow, now, len, &fresh);
+    int verdict = xg_new_flow(&p, &p.flow, len, &fresh);
     if (verdict != XG_NEW_FLOW) return verdict;
     ct = &fresh;
   }
@@ -128,7 +128,7 @@ int xgate_xdp(struct xdp_md* ctx) {
   if (partial) xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
   xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, ct->backend_addr, ct->backend_port);
   struct xg_nexthop hop;
-  int routed = !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, now, &hop);
+  int routed = !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, ticks, &hop);
   /* A new flow is recorded with the next hop its first packet found. */
   if (ct == &fresh && xg_ct_record(&p.flow, &fresh)) {
     xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);

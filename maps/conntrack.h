@@ -25,7 +25,7 @@ struct xg_ct_entry {
   __u32 listener; /* counter index of the listener */
   __u32 pad2;
   __u64 created_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns(): within a tick) */
-  __u64 last_seen_ns; /* refreshed at most once a second */
+  __u64 last_seen_ns; /* refreshed when the next hop is due, at most once a second */
   struct xg_nexthop nh;
 };
 

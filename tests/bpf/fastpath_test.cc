@@ -409,7 +409,7 @@ TEST_F(FastPathTest, NextHopIsCachedInTheConnection) {
   EXPECT_EQ(std::memcmp(nh.dmac, kBackendMac, 6), 0);
   EXPECT_EQ(std::memcmp(nh.smac, kBackendIfMac, 6), 0);
   EXPECT_EQ(nh.mtu, 1500);
-  EXPECT_GT(nh.checked_ns, 0u);
+  EXPECT_GT(nh.expires, 0u);
 }
 
 // Later packets take the cached next hop while it stands, for the interface it was looked up
@@ -423,10 +423,10 @@ TEST_F(FastPathTest, CachedNextHopIsUsedWhileItStands) {
   auto entry = ct->Lookup(key);
   ASSERT_TRUE(entry.ok() && entry->has_value());
   const uint8_t marked[6] = {0x02, 0xee, 0xee, 0xee, 0xee, 0xee};
-  auto plant = [&](uint64_t checked_ns, uint16_t mtu) {
+  auto plant = [&](uint64_t expires, uint16_t mtu) {
     xg_ct_entry e = **entry;
     std::memcpy(e.nh.dmac, marked, 6);
-    e.nh.checked_ns = checked_ns;
+    e.nh.expires = expires;
     e.nh.mtu = mtu;
     ASSERT_TRUE(ct->Update(key, e).ok());
   };
@@ -444,7 +444,7 @@ TEST_F(FastPathTest, CachedNextHopIsUsedWhileItStands) {
   auto refreshed = ct->Lookup(key);
   ASSERT_TRUE(refreshed.ok() && refreshed->has_value());
   EXPECT_EQ(std::memcmp((*refreshed)->nh.dmac, kBackendMac, 6), 0);
-  EXPECT_GT((*refreshed)->nh.checked_ns, 1u);
+  EXPECT_GT((*refreshed)->nh.expires, 1u);
 
   plant(far_future, 40);  // the packet is bigger than the cached MTU
   EXPECT_EQ(std::memcmp(FromClient(spec).out.data(), kBackendMac, 6), 0);
