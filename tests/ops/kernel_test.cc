@@ -230,7 +230,9 @@ TEST_F(KernelOpsTest, MetricsCountThePacketsSentPerListenerAndBackend) {
 TEST_F(KernelOpsTest, XgatectlReadsThePinnedMapsThroughTheAgent) {
   for (int i = 0; i < 3; ++i) Send(static_cast<uint16_t>(32000 + i));
   std::string socket = (seed_.tmp() / "run" / "admin.sock").string();
-  auto server = admin::AdminServer::Start(socket, seed_.pipeline(), {root_});
+  admin::AdminOptions options;
+  options.l4_pin_root = root_;
+  auto server = admin::AdminServer::Start(socket, seed_.pipeline(), options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto ctl = [&](const std::string& args, int* code) {
     auto out = seed_.tmp() / "ctl.out";
