@@ -324,4 +324,44 @@ Step BodyDecoder::DecodeChunked(std::string_view input) {
   return Step{StepKind::kNeedMore, pos, {}};
 }
 
+Step MessageFramer::Fail(ParseError error) {
+  state_ = State::kFailed;
+  error_ = error;
+  return Step{StepKind::kError, 0, {}};
+}
+
+Step MessageFramer::AfterBody(Step step) {
+  if (step.kind == StepKind::kError) return Fail(body_.error());
+  if (step.kind == StepKind::kMessageComplete) {
+    state_ = State::kHead;
+    scanner_.Reset();
+  }
+  return step;
+}
+
+Step MessageFramer::OnEof() {
+  switch (state_) {
+    case State::kHead:
+      if (scanner_.started()) return Fail(ParseError::kUnexpectedEof);
+      return Step{StepKind::kNeedMore, 0, {}};
+    case State::kBody:
+      return AfterBody(body_.Eof());
+    case State::kFailed:
+      break;
+  }
+  return Step{StepKind::kError, 0, {}};
+}
+
+void MessageFramer::StartBody(BodyFraming framing, uint64_t content_length) {
+  body_.Start(framing, content_length);
+  state_ = State::kBody;
+}
+
+void MessageFramer::Reset() {
+  state_ = State::kHead;
+  error_ = ParseError::kNone;
+  scanner_.Reset();
+  body_.Reset();
+}
+
 }  // namespace xgate::http

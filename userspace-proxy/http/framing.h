@@ -105,4 +105,73 @@ class BodyDecoder {
   std::vector<HeaderView> trailers_;  // capacity reserved once
 };
 
+// The message-level state both parsers share: a head, then its body, then the next message
+// (pipelining); an error sticks. The parsers supply the head parsing: ParseHead scans with
+// scanner() and, on success, calls StartBody.
+class MessageFramer {
+ public:
+  MessageFramer(const FieldBlockScanner::Config& head, const Limits& limits)
+      : scanner_(head), body_(limits) {}
+
+  template <typename ParseHead>
+  Step Parse(std::string_view input, ParseHead&& parse_head) {
+    switch (state_) {
+      case State::kFailed:
+        return Step{StepKind::kError, 0, {}};
+      case State::kHead:
+        return parse_head(input);
+      case State::kBody:
+        return AfterBody(body_.Decode(input));
+    }
+    return Step{StepKind::kError, 0, {}};
+  }
+  // What a parser's interpretation of a complete head says.
+  struct HeadResult {
+    ParseError error = ParseError::kNone;
+    BodyFraming framing = BodyFraming::kNone;
+    uint64_t content_length = 0;
+  };
+  // Scans the head at the start of `block` (`skip` bytes after the caller's input start);
+  // once complete, fills `fields`, asks `interpret(block)` for a HeadResult and starts the
+  // body it frames.
+  template <typename Interpret>
+  Step ScanHead(std::string_view block, size_t skip, std::vector<HeaderView>* fields,
+                Interpret&& interpret) {
+    switch (scanner_.Scan(block)) {
+      case FieldBlockScanner::Result::kNeedMore:
+        return Step{StepKind::kNeedMore, skip, {}};
+      case FieldBlockScanner::Result::kError:
+        return Fail(scanner_.error());
+      case FieldBlockScanner::Result::kDone:
+        break;
+    }
+    fields->clear();
+    scanner_.Fields(block, fields);
+    HeadResult head = interpret(block);
+    if (head.error != ParseError::kNone) return Fail(head.error);
+    StartBody(head.framing, head.content_length);
+    return Step{StepKind::kHeadComplete, skip + scanner_.block_size(), {}};
+  }
+  // The peer closed: kMessageComplete for an until-close body, kNeedMore between messages,
+  // else kError (kUnexpectedEof).
+  Step OnEof();
+  Step Fail(ParseError error);
+  void StartBody(BodyFraming framing, uint64_t content_length);
+  void Reset();
+
+  FieldBlockScanner& scanner() { return scanner_; }
+  const std::vector<HeaderView>& trailers() const { return body_.trailers(); }
+  ParseError error() const { return error_; }
+  bool in_body() const { return state_ == State::kBody; }
+
+ private:
+  enum class State : uint8_t { kHead, kBody, kFailed };
+  Step AfterBody(Step step);  // a body step: sticks on error, back to a head when complete
+
+  State state_ = State::kHead;
+  ParseError error_ = ParseError::kNone;
+  FieldBlockScanner scanner_;
+  BodyDecoder body_;
+};
+
 }  // namespace xgate::http

@@ -97,87 +97,38 @@ RequestHead ToRequestHead(const RequestHeadView& view) {
   return head;
 }
 
-RequestParser::RequestParser(const Limits& limits) : scanner_(HeadConfig(limits)), body_(limits) {
+RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
   headers_.reserve(limits.max_headers);
 }
 
 void RequestParser::Reset() {
-  state_ = State::kHead;
-  error_ = ParseError::kNone;
-  scanner_.Reset();
-  body_.Reset();
+  framer_.Reset();
   headers_.clear();
   head_ = RequestHeadView();
 }
 
-Step RequestParser::Fail(ParseError error) {
-  state_ = State::kFailed;
-  error_ = error;
-  return Step{StepKind::kError, 0, {}};
-}
-
-Step RequestParser::OnEof() {
-  switch (state_) {
-    case State::kHead:
-      if (scanner_.started()) return Fail(ParseError::kUnexpectedEof);
-      return Step{StepKind::kNeedMore, 0, {}};
-    case State::kBody: {
-      Step s = body_.Eof();
-      if (s.kind == StepKind::kError) return Fail(body_.error());
-      return s;
-    }
-    case State::kFailed:
-      break;
-  }
-  return Step{StepKind::kError, 0, {}};
-}
+Step RequestParser::OnEof() { return framer_.OnEof(); }
 
 Step RequestParser::Parse(std::string_view input) {
-  switch (state_) {
-    case State::kFailed:
-      return Step{StepKind::kError, 0, {}};
-    case State::kHead:
-      return ParseHead(input);
-    case State::kBody: {
-      Step s = body_.Decode(input);
-      if (s.kind == StepKind::kError) return Fail(body_.error());
-      if (s.kind == StepKind::kMessageComplete) {
-        state_ = State::kHead;
-        scanner_.Reset();
-      }
-      return s;
-    }
-  }
-  return Step{StepKind::kError, 0, {}};
+  return framer_.Parse(input, [this](std::string_view in) { return ParseHead(in); });
 }
 
 Step RequestParser::ParseHead(std::string_view input) {
   size_t skip = 0;
-  if (!scanner_.started()) {
+  if (!framer_.scanner().started()) {
     // RFC 9112 2.2: empty lines before a request-line are ignored.
     while (input.size() - skip >= 2 && input[skip] == '\r' && input[skip + 1] == '\n') skip += 2;
     if (input.size() - skip == 1 && input[skip] == '\r') return Step{StepKind::kNeedMore, skip, {}};
   }
-  std::string_view block = input.substr(skip);
-  switch (scanner_.Scan(block)) {
-    case FieldBlockScanner::Result::kNeedMore:
-      return Step{StepKind::kNeedMore, skip, {}};
-    case FieldBlockScanner::Result::kError:
-      return Fail(scanner_.error());
-    case FieldBlockScanner::Result::kDone:
-      break;
-  }
-  headers_.clear();
-  scanner_.Fields(block, &headers_);
-  if (ParseError e = Interpret(block); e != ParseError::kNone) return Fail(e);
-  body_.Start(head_.framing, head_.content_length);
-  state_ = State::kBody;
-  return Step{StepKind::kHeadComplete, skip + scanner_.block_size(), {}};
+  return framer_.ScanHead(input.substr(skip), skip, &headers_, [this](std::string_view block) {
+    ParseError error = Interpret(block);
+    return MessageFramer::HeadResult{error, head_.framing, head_.content_length};
+  });
 }
 
 ParseError RequestParser::Interpret(std::string_view block) {
   head_ = RequestHeadView();
-  std::string_view line = scanner_.start_line(block);
+  std::string_view line = framer_.scanner().start_line(block);
   size_t sp1 = line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return ParseError::kBadMethod;
   head_.method = line.substr(0, sp1);

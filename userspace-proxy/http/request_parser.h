@@ -69,10 +69,10 @@ class RequestParser {
   // Valid from kHeadComplete until the next message starts (while its input bytes live).
   const RequestHeadView& head() const { return head_; }
   // Trailer fields of a chunked body, valid at kMessageComplete.
-  std::span<const HeaderView> trailers() const { return body_.trailers(); }
-  ParseError error() const { return error_; }
+  std::span<const HeaderView> trailers() const { return framer_.trailers(); }
+  ParseError error() const { return framer_.error(); }
   // True between kHeadComplete and kMessageComplete.
-  bool in_body() const { return state_ == State::kBody; }
+  bool in_body() const { return framer_.in_body(); }
   // Forget everything (a new connection).
   void Reset();
   // The peer closed the connection: kNeedMore when between messages (nothing lost), else
@@ -80,15 +80,10 @@ class RequestParser {
   Step OnEof();
 
  private:
-  enum class State : uint8_t { kHead, kBody, kFailed };
-  Step Fail(ParseError error);
   Step ParseHead(std::string_view input);
   ParseError Interpret(std::string_view input);
 
-  State state_ = State::kHead;
-  ParseError error_ = ParseError::kNone;
-  FieldBlockScanner scanner_;
-  BodyDecoder body_;
+  MessageFramer framer_;
   std::vector<HeaderView> headers_;  // capacity reserved once
   RequestHeadView head_;
 };

@@ -39,87 +39,35 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) {
   return head;
 }
 
-ResponseParser::ResponseParser(const Limits& limits) : scanner_(HeadConfig(limits)), body_(limits) {
+ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
   headers_.reserve(limits.max_headers);
 }
 
 void ResponseParser::ExpectResponseTo(std::string_view method) { head_request_ = method == "HEAD"; }
 
 void ResponseParser::Reset() {
-  state_ = State::kHead;
-  error_ = ParseError::kNone;
+  framer_.Reset();
   head_request_ = false;
-  scanner_.Reset();
-  body_.Reset();
   headers_.clear();
   head_ = ResponseHeadView();
 }
 
-Step ResponseParser::Fail(ParseError error) {
-  state_ = State::kFailed;
-  error_ = error;
-  return Step{StepKind::kError, 0, {}};
-}
-
-Step ResponseParser::OnEof() {
-  switch (state_) {
-    case State::kHead:
-      if (scanner_.started()) return Fail(ParseError::kUnexpectedEof);
-      return Step{StepKind::kNeedMore, 0, {}};
-    case State::kBody: {
-      Step s = body_.Eof();
-      if (s.kind == StepKind::kError) return Fail(body_.error());
-      if (s.kind == StepKind::kMessageComplete) {
-        state_ = State::kHead;
-        scanner_.Reset();
-      }
-      return s;
-    }
-    case State::kFailed:
-      break;
-  }
-  return Step{StepKind::kError, 0, {}};
-}
+Step ResponseParser::OnEof() { return framer_.OnEof(); }
 
 Step ResponseParser::Parse(std::string_view input) {
-  switch (state_) {
-    case State::kFailed:
-      return Step{StepKind::kError, 0, {}};
-    case State::kHead:
-      return ParseHead(input);
-    case State::kBody: {
-      Step s = body_.Decode(input);
-      if (s.kind == StepKind::kError) return Fail(body_.error());
-      if (s.kind == StepKind::kMessageComplete) {
-        state_ = State::kHead;
-        scanner_.Reset();
-      }
-      return s;
-    }
-  }
-  return Step{StepKind::kError, 0, {}};
+  return framer_.Parse(input, [this](std::string_view in) { return ParseHead(in); });
 }
 
 Step ResponseParser::ParseHead(std::string_view input) {
-  switch (scanner_.Scan(input)) {
-    case FieldBlockScanner::Result::kNeedMore:
-      return Step{StepKind::kNeedMore, 0, {}};
-    case FieldBlockScanner::Result::kError:
-      return Fail(scanner_.error());
-    case FieldBlockScanner::Result::kDone:
-      break;
-  }
-  headers_.clear();
-  scanner_.Fields(input, &headers_);
-  if (ParseError e = Interpret(input); e != ParseError::kNone) return Fail(e);
-  body_.Start(head_.framing, head_.content_length);
-  state_ = State::kBody;
-  return Step{StepKind::kHeadComplete, scanner_.block_size(), {}};
+  return framer_.ScanHead(input, 0, &headers_, [this](std::string_view block) {
+    ParseError error = Interpret(block);
+    return MessageFramer::HeadResult{error, head_.framing, head_.content_length};
+  });
 }
 
 ParseError ResponseParser::Interpret(std::string_view block) {
   head_ = ResponseHeadView();
-  std::string_view line = scanner_.start_line(block);
+  std::string_view line = framer_.scanner().start_line(block);
   // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]; the last SP is tolerated
   // missing, as many servers omit it with an empty reason.
   if (line.size() < 12 || line[8] != ' ') return ParseError::kBadStatusLine;

@@ -47,22 +47,17 @@ class ResponseParser {
   Step OnEof();
 
   const ResponseHeadView& head() const { return head_; }
-  std::span<const HeaderView> trailers() const { return body_.trailers(); }
-  ParseError error() const { return error_; }
-  bool in_body() const { return state_ == State::kBody; }
+  std::span<const HeaderView> trailers() const { return framer_.trailers(); }
+  ParseError error() const { return framer_.error(); }
+  bool in_body() const { return framer_.in_body(); }
   void Reset();
 
  private:
-  enum class State : uint8_t { kHead, kBody, kFailed };
-  Step Fail(ParseError error);
   Step ParseHead(std::string_view input);
   ParseError Interpret(std::string_view input);
 
-  State state_ = State::kHead;
-  ParseError error_ = ParseError::kNone;
   bool head_request_ = false;
-  FieldBlockScanner scanner_;
-  BodyDecoder body_;
+  MessageFramer framer_;
   std::vector<HeaderView> headers_;  // capacity reserved once
   ResponseHeadView head_;
 };
