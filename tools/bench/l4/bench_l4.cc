@@ -1,12 +1,18 @@
 // xgate-bench-l4: UDP packets/s through one node, three ways, on the same veth topology:
-//   xgate     the fast path (XDP DNAT + Maglev + conntrack + FIB redirect), via L4Applier
-//   nftables  kernel forwarding with an nftables DNAT rule (conntrack)
-//   floor     a bare XDP program that only rewrites MACs and redirects: no lookup at all
+//   xgate     the fast path (XDP DNAT + Maglev + conntrack + next hop + redirect), via L4Applier
+//   nftables  kernel forwarding with an nftables DNAT rule (prerouting nat chain, conntrack)
+//   floor     a bare XDP program that only rewrites the destination (address and port, with
+//             checksum updates) and the MACs, and redirects: no lookup at all
 // gen ns (c0) -> node ns (n0 | n1) -> sink ns (b1). The generator is an XDP program run with
-// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0); the sink counts at XDP on b1.
-// Rounds are interleaved so drift on the shared machine hits each peer alike.
+// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0, UDP checksums set); the sink counts
+// at XDP on b1. Rounds are interleaved so drift on the shared machine hits each peer alike.
+// Then the per-packet cost of xgate's XDP program and the floor's under BPF_PROG_TEST_RUN
+// (repeat N): a harness restores the frame and tail-calls the program; xgate carries 64
+// listeners with four weighted backends each, and runs with conntrack hits (`--flows`
+// sources cycled) and misses (a new flow every packet, the table full).
 //
-// Usage: xgate-bench-l4 [--rounds N] [--packets N] [--flows N]   (root)
+// Usage: xgate-bench-l4 [--rounds N (0: test run only)] [--packets N] [--flows N]
+//                       [--repeat N]   (root)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
