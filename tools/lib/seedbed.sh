@@ -16,6 +16,8 @@ SEED_ID=${SEED_ID:-$$}
 SEED_CLIENT=xgc$SEED_ID
 SEED_NODE=xgn$SEED_ID
 SEED_NODE_IP=198.18.0.1
+# The agent's Prometheus endpoint, on the node namespace's own loopback (so never taken).
+SEED_METRICS_ADDR=127.0.0.1:9464
 SEED_WORK=""
 SEED_AGENT_PID=""
 SEED_PIDS=()
@@ -151,7 +153,7 @@ seed_backends() {
 seed_agent() {
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --manifests "$SEED_WORK/manifests" \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
-    --admin-socket "$SEED_WORK/admin.sock" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
+    --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
   SEED_AGENT_PID=$!
   seed_wait 30 seed_curl_ok https://foo.example.com/login ||
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
