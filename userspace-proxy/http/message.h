@@ -10,8 +10,18 @@
 
 namespace xgate::http {
 
-// ASCII case-insensitive equality, for header names and hostnames.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality, for header names and hostnames. Inline: header lookups
+// call it for every field, and most calls end at the size check.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x == y) continue;
+    char lower = static_cast<char>(x | 0x20);  // equal apart from case: both the same letter
+    if (lower != static_cast<char>(y | 0x20) || lower < 'a' || lower > 'z') return false;
+  }
+  return true;
+}
 
 // One header field line, as a view into the connection buffer (parser output).
 struct HeaderView {

@@ -89,7 +89,8 @@ RequestHead ToRequestHead(const RequestHeadView& view) {
   }
   head.host.assign(view.host);
   head.version_minor = view.version_minor;
-  head.headers.mutable_fields().reserve(view.headers.size());
+  // Room for the fields the proxy adds (forwarding headers, filters, framing).
+  head.headers.mutable_fields().reserve(view.headers.size() + 4);
   for (const HeaderView& h : view.headers) {
     if (EqualsIgnoreCase(h.name, "host")) continue;
     head.headers.Add(h.name, h.value);

@@ -34,7 +34,8 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) {
   head.status = view.status;
   head.reason.assign(view.reason);
   head.version_minor = view.version_minor;
-  head.headers.mutable_fields().reserve(view.headers.size());
+  // Room for the fields the proxy adds (forwarding headers, filters, framing).
+  head.headers.mutable_fields().reserve(view.headers.size() + 2);
   for (const HeaderView& h : view.headers) head.headers.Add(h.name, h.value);
   return head;
 }

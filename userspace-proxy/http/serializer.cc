@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 
+#include "absl/container/inlined_vector.h"
 #include "userspace-proxy/http/header_semantics.h"
 
 namespace xgate::http {
@@ -18,6 +19,12 @@ void AppendNumber(std::string* out, uint64_t value, int base) {
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof(buf), value, base);
   out->append(buf, res.ptr);
+}
+
+size_t FieldsSize(const HeaderMap& headers) {
+  size_t n = 0;
+  for (const Header& h : headers.fields()) n += h.name.size() + h.value.size() + 4;
+  return n;
 }
 
 void AppendFields(const HeaderMap& headers, std::string* out) {
@@ -50,7 +57,7 @@ bool IsHopByHop(std::string_view name) {
 }
 
 void StripHopByHop(HeaderMap& headers) {
-  std::vector<std::string> named;
+  absl::InlinedVector<std::string, 2> named;  // copies: Remove moves the fields
   for (const Header& h : headers.fields()) {
     if (h.name.size() != 10 || !EqualsIgnoreCase(h.name, "connection")) continue;
     internal::ForEachListElement(h.value, [&](std::string_view e) { named.emplace_back(e); });
@@ -61,6 +68,9 @@ void StripHopByHop(HeaderMap& headers) {
 }
 
 void AppendRequestHead(const RequestHead& head, std::string* out) {
+  // One allocation for the whole head instead of doubling as it grows.
+  out->reserve(out->size() + head.method.size() + head.path.size() + head.host.size() + 32 +
+               FieldsSize(head.headers));
   Append(out, head.method, " ", head.path.empty() ? std::string_view("/") : head.path,
          " HTTP/1.1\r\nHost: ", head.host, "\r\n");
   AppendFields(head.headers, out);

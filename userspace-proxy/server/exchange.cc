@@ -152,7 +152,7 @@ void Exchange::Route() {
   }
 
   forwarding_ = true;
-  replay_ = bytes;
+  replay_ = std::move(bytes);
   upstream_started_ = Clock::now();
   if (route.backend_request_timeout_ms() > 0) {
     backend_timer_ =
@@ -161,10 +161,10 @@ void Exchange::Route() {
           Fail(504, "backend request timeout");
         });
   }
-  ConnectUpstream(std::move(bytes));
+  ConnectUpstream(replay_);
 }
 
-bool Exchange::ConnectUpstream(std::string pending) {
+bool Exchange::ConnectUpstream(std::string_view pending) {
   std::string error;
   upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
                                           /*allow_reuse=*/!retried_stale_, &error);
@@ -282,7 +282,7 @@ void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_
       tried_.size() < endpoints_->endpoints.size()) {
     spdlog::debug("upstream {} connect {}; retrying another endpoint", upstream.endpoint(),
                   timed_out ? "timed out" : "failed");
-    ConnectUpstream(std::move(pending));
+    ConnectUpstream(pending);
     return;
   }
   Fail(timed_out ? 504 : 502,

@@ -85,7 +85,7 @@ class Exchange : public UpstreamClient {
  private:
   void Route();
   void SendUpstream(std::string_view bytes);
-  bool ConnectUpstream(std::string pending);
+  bool ConnectUpstream(std::string_view pending);
   void Fail(int status, std::string error);
   void OnResponseHead(UpstreamConnection& upstream);
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
