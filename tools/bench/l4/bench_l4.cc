@@ -467,19 +467,24 @@ int main(int argc, char** argv) {
     }
   }
   if (rounds > 0) {
-    std::map<std::string, double> median;
+    std::map<std::string, double> median, best;
     std::printf("L4 UDP forwarding, 64-byte frames, %u flows, %llu packets per run, Mpps:\n", flows,
                 static_cast<unsigned long long>(packets));
     for (const std::string& peer : peers) {
       std::vector<double> v = mpps[peer];
       std::sort(v.begin(), v.end());
       median[peer] = v[v.size() / 2];
+      best[peer] = v.back();
       std::printf("  %-9s", peer.c_str());
       for (double x : mpps[peer]) std::printf(" %6.3f", x);
-      std::printf("   median %.3f\n", median[peer]);
+      std::printf("   median %.3f  best %.3f\n", median[peer], best[peer]);
     }
-    std::printf("ratio xgate/nftables %.2f\n", median["xgate"] / median["nftables"]);
-    std::printf("ratio xgate/floor %.2f\n", median["xgate"] / median["floor"]);
+    // Medians are what the targets are about; on a shared machine the best round of each is
+    // the one least disturbed, so both are shown.
+    std::printf("ratio xgate/nftables %.2f (best rounds %.2f)\n",
+                median["xgate"] / median["nftables"], best["xgate"] / best["nftables"]);
+    std::printf("ratio xgate/floor %.2f (best rounds %.2f)\n", median["xgate"] / median["floor"],
+                best["xgate"] / best["floor"]);
   }
   std::fflush(stdout);
   bool cost_ok = MeasureProgramCost(skel, pin_root + "-testrun", repeat, flows);
