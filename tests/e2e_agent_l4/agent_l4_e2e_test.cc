@@ -3,7 +3,11 @@
 // - SIGKILL (or SIGTERM) the agent under an open TCP connection, restart it on the same pin
 //   root: the connection keeps working on its backend throughout, new ones split 80/20;
 // - an endpoint leaves its EndpointSlice (deleted, or ready: false): no new connection
-//   reaches it, the one already open keeps talking to it until it closes.
+//   reaches it, the one already open keeps talking to it until it closes;
+// - what an operator sees of an open flow (xgatectl explain packet and get conntrack,
+//   bpftool's dump of the pinned conntrack map) and of the traffic sent (/metrics and
+//   xgatectl get counters).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -11,19 +15,24 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "maps/names.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
+#include "nlohmann/json.hpp"
 #include "tests/e2e_agent_l4/agent_process.h"
+#include "tests/e2e_agent_l4/ops_probes.h"
 #include "tests/e2e_agent_l4/topology.h"
 
 namespace xgate::e2e {
@@ -37,6 +46,10 @@ constexpr char kGatewayV6[] = "fd00:100::10";
 const Pod kPrimary0{"pg-primary-0", "198.18.3.11", "fd00:3::11"};
 const Pod kPrimary1{"pg-primary-1", "198.18.3.12", "fd00:3::12"};
 const Pod kReplica0{"pg-replica-0", "198.18.3.21", "fd00:3::21"};
+// The dns Service's endpoints (UDP 53; nothing answers there, the datagrams just arrive).
+const Pod kDns0{"dns-0", "198.18.3.31", "fd00:3::31"};
+const Pod kDns1{"dns-1", "198.18.3.32", "fd00:3::32"};
+const Pod kDns2{"dns-2", "198.18.3.33", "fd00:3::33"};
 
 bool PrivilegeRequired() {
   const char* req = std::getenv("XGATE_REQUIRE_PRIVILEGED");
@@ -335,6 +348,206 @@ INSTANTIATE_TEST_SUITE_P(Edits, EndpointRemovalTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "MarkedNotReady" : "Deleted";
                          });
+
+// "address:port", IPv6 in brackets, as the metrics' labels write it.
+std::string HostPort(const std::string& address, int port) {
+  bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+// The fast path's counters as /metrics and `xgatectl get counters` give them.
+struct FastPathCounts {
+  std::map<std::string, double> listeners;  // "address:port/protocol" -> packets
+  std::map<std::string, double> backends;   // "address:port" -> packets
+  bool operator==(const FastPathCounts&) const = default;
+};
+
+FastPathCounts FromMetrics(const std::string& text) {
+  FastPathCounts c;
+  for (const auto& [labels, value] : Samples(text, "xgate_fastpath_listener_packets_total")) {
+    c.listeners[labels.at("listener")] += value;
+  }
+  for (const auto& [labels, value] : Samples(text, "xgate_fastpath_backend_packets_total")) {
+    c.backends[labels.at("backend")] += value;
+  }
+  return c;
+}
+
+double JsonCount(const nlohmann::json& v) {  // uint64 fields come as strings in proto JSON
+  double d = 0;
+  if (v.is_number()) return v.get<double>();
+  return v.is_string() && absl::SimpleAtod(v.get<std::string>(), &d) ? d : -1;
+}
+
+FastPathCounts FromCounters(const nlohmann::json& j) {
+  FastPathCounts c;
+  for (const auto& l : j.value("listeners", nlohmann::json::array())) {
+    c.listeners[HostPort(l.value("address", ""), l.value("port", 0)) + "/" +
+                l.value("protocol", "")] += JsonCount(l["packets"]);
+  }
+  for (const auto& b : j.value("backends", nlohmann::json::array())) {
+    c.backends[HostPort(b.value("address", ""), b.value("port", 0))] += JsonCount(b["packets"]);
+  }
+  return c;
+}
+
+// A port field of bpftool's JSON (the maps keep ports in host order).
+uint16_t Port(const nlohmann::json& v) { return v.is_number() ? v.get<uint16_t>() : 0; }
+
+// A 16-byte address field of bpftool's BTF-formatted JSON (numbers, or "0x.." strings).
+std::string AddressOf(const nlohmann::json& bytes) {
+  if (!bytes.is_array() || bytes.size() != 16) return "";
+  uint8_t raw[16];
+  for (size_t i = 0; i < 16; ++i) {
+    raw[i] = bytes[i].is_number()
+                 ? bytes[i].get<uint8_t>()
+                 : static_cast<uint8_t>(std::stoul(bytes[i].get<std::string>(), nullptr, 16));
+  }
+  static const uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  char text[INET6_ADDRSTRLEN] = {};
+  if (std::memcmp(raw, kV4Mapped, 12) == 0) {
+    inet_ntop(AF_INET, raw + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, raw, text, sizeof text);
+  }
+  return text;
+}
+
+class OperatorViewTest : public AgentL4Test {
+ protected:
+  CommandResult Xgatectl(const std::string& args) const {
+    return RunCommand(std::string(XGATECTL_PATH) + " --socket " + (work_ / "admin.sock").string() +
+                      " " + args);
+  }
+  // The agent's /metrics, scraped inside the node's namespace; "" when it does not answer.
+  std::string Scrape() const { return HttpGetInNs(topology_->node(), metrics_port_, "/metrics"); }
+  nlohmann::json CountersJson() const {
+    CommandResult r = Xgatectl("get counters -o json");
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out, nullptr, false) : nlohmann::json();
+  }
+  // The counters once two scrapes in a row agree (late ACKs settled) and `xgatectl get
+  // counters` between them says the same; nullopt at the deadline.
+  std::optional<FastPathCounts> SettledCounts() const {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    FastPathCounts last = FromMetrics(Scrape());
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
+      FastPathCounts ctl = FromCounters(CountersJson());
+      FastPathCounts now = FromMetrics(Scrape());
+      if (now == last && ctl == now && !now.listeners.empty()) return now;
+      last = now;
+    }
+    return std::nullopt;
+  }
+  uint16_t metrics_port_ = 0;
+};
+
+TEST_F(OperatorViewTest, OpenFlowAndTrafficAsXgatectlBpftoolAndMetricsShowThem) {
+  std::string why;
+  std::string manifest = Manifest(/*second_primary=*/false, &why);
+  ASSERT_EQ(why, "");
+  ASSERT_NO_FATAL_FAILURE(Boot({kPrimary0, kReplica0, kDns0, kDns1, kDns2}, manifest));
+  // The agent was given --metrics-addr 127.0.0.1:0 and logs the port it got.
+  metrics_port_ = LoggedMetricsPort(AgentLog(1));
+  ASSERT_NE(metrics_port_, 0) << "no \"metrics on http://...\" line in the agent's log";
+
+  auto conn = TcpConn::Open(kGatewayV4, 5432);
+  ASSERT_NE(conn, nullptr);
+  const std::string pod = PodOf(conn->Exchange("hello"));
+  ASSERT_TRUE(pod == kPrimary0.name || pod == kReplica0.name) << "reply from " << pod;
+  const std::string backend = pod == kPrimary0.name ? kPrimary0.v4 : kReplica0.v4;
+  const std::string other = pod == kPrimary0.name ? kReplica0.v4 : kPrimary0.v4;
+  const uint16_t sport = conn->local_port();
+  ASSERT_NE(sport, 0);
+  const std::string src = "198.18.0.2:" + std::to_string(sport);
+
+  // explain packet: the conntrack entry pins the flow to the backend that answered.
+  CommandResult text =
+      Xgatectl("explain packet --src " + src + " --dst " + kGatewayV4 + ":5432 --proto tcp");
+  ASSERT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_NE(text.out.find("Conntrack: " + backend + ":5432, age "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(pins the flow)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Backend:   " + backend + ":5432"), std::string::npos) << text.out;
+  CommandResult json = Xgatectl("explain packet --src " + src + " --dst " + kGatewayV4 +
+                                ":5432 --proto tcp -o json");
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  nlohmann::json packet = nlohmann::json::parse(json.out, nullptr, false)["packet"];
+  EXPECT_EQ(packet.value("pinned", false), true) << json.out;
+  EXPECT_EQ(packet["backend"].value("address", ""), backend) << json.out;
+  EXPECT_EQ(packet["conntrack"].value("backendAddress", ""), backend) << json.out;
+
+  // get conntrack lists the flow with that backend.
+  CommandResult ct = Xgatectl("get conntrack -o json");
+  ASSERT_EQ(ct.exit_code, 0) << ct.out;
+  int listed = 0;
+  for (const auto& e :
+       nlohmann::json::parse(ct.out, nullptr, false).value("entries", nlohmann::json::array())) {
+    if (e.value("srcAddress", "") != "198.18.0.2" || e.value("srcPort", 0) != sport) continue;
+    ++listed;
+    EXPECT_EQ(e.value("dstAddress", ""), kGatewayV4) << e.dump();
+    EXPECT_EQ(e.value("dstPort", 0), 5432) << e.dump();
+    EXPECT_EQ(e.value("protocol", ""), "tcp") << e.dump();
+    EXPECT_EQ(e.value("backendAddress", ""), backend) << e.dump();
+    EXPECT_EQ(e.value("backendPort", 0), 5432) << e.dump();
+    EXPECT_FALSE(e.value("stale", true)) << e.dump();
+  }
+  EXPECT_EQ(listed, 1) << ct.out;
+
+  // bpftool reads the same entry from the pinned map (BTF names the fields).
+  CommandResult dump = RunCommand("bpftool map dump pinned " + pin_root_ + "/" +
+                                  std::string(maps::kConntrack) + " -j");
+  ASSERT_EQ(dump.exit_code, 0) << dump.out;
+  int dumped = 0;
+  for (const auto& e : nlohmann::json::parse(dump.out, nullptr, false)) {
+    if (!e.contains("formatted")) continue;
+    const auto& key = e["formatted"]["key"];
+    const auto& value = e["formatted"]["value"];
+    if (AddressOf(key["src"]) != "198.18.0.2" || Port(key["sport"]) != sport) continue;
+    ++dumped;
+    EXPECT_EQ(AddressOf(key["dst"]), kGatewayV4) << e.dump();
+    EXPECT_EQ(Port(key["dport"]), 5432) << e.dump();
+    EXPECT_EQ(AddressOf(value["backend_addr"]), backend) << e.dump();
+    EXPECT_EQ(Port(value["backend_port"]), 5432) << e.dump();
+  }
+  EXPECT_EQ(dumped, 1) << dump.out.substr(0, 4000);
+
+  // Traffic: exchanges on the open connection, datagrams to the UDP listener.
+  auto before = SettledCounts();
+  ASSERT_TRUE(before.has_value()) << "counters never settled; last scrape:\n" << Scrape();
+  constexpr int kExchanges = 20;
+  constexpr int kDatagrams = 25;
+  for (int i = 0; i < kExchanges; ++i) {
+    std::string msg = "traffic-" + std::to_string(i);
+    ASSERT_EQ(conn->Exchange(msg), pod + " 198.18.0.2 " + msg);
+  }
+  ASSERT_EQ(SendUdp(kGatewayV4, 53, kDatagrams), kDatagrams);
+  auto after = SettledCounts();
+  ASSERT_TRUE(after.has_value()) << "counters never settled, or xgatectl get counters and "
+                                    "/metrics disagree; last scrape:\n"
+                                 << Scrape() << "\nxgatectl: " << CountersJson().dump();
+  auto delta = [&](const std::map<std::string, double> FastPathCounts::*m, const std::string& k) {
+    auto get = [&](const FastPathCounts& c) {
+      auto it = (c.*m).find(k);
+      return it == (c.*m).end() ? 0.0 : it->second;
+    };
+    return get(*after) - get(*before);
+  };
+  const std::string tcp_listener = std::string(kGatewayV4) + ":5432/tcp";
+  const std::string udp_listener = std::string(kGatewayV4) + ":53/udp";
+  // To the backend, each exchange is one data segment and at most one ACK of the reply; the
+  // listener also counts the replies (reverse NAT): one data segment each, at most one ACK.
+  double forwarded = delta(&FastPathCounts::backends, backend + ":5432");
+  EXPECT_GE(forwarded, kExchanges) << backend;
+  EXPECT_LE(forwarded, 2 * kExchanges) << backend;
+  double replies = delta(&FastPathCounts::listeners, tcp_listener) - forwarded;
+  EXPECT_GE(replies, kExchanges) << tcp_listener;
+  EXPECT_LE(replies, 2 * kExchanges) << tcp_listener;
+  EXPECT_EQ(delta(&FastPathCounts::backends, other + ":5432"), 0) << other;
+  EXPECT_EQ(delta(&FastPathCounts::listeners, udp_listener), kDatagrams) << udp_listener;
+  double dns = 0;
+  for (const Pod& p : {kDns0, kDns1, kDns2}) dns += delta(&FastPathCounts::backends, p.v4 + ":53");
+  EXPECT_EQ(dns, kDatagrams) << "datagrams forwarded to the dns endpoints";
+}
 
 }  // namespace
 }  // namespace xgate::e2e

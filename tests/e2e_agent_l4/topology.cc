@@ -273,6 +273,14 @@ std::unique_ptr<TcpConn> TcpConn::Open(const std::string& address, uint16_t port
 
 TcpConn::~TcpConn() { close(fd_); }
 
+uint16_t TcpConn::local_port() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port
+                                        : reinterpret_cast<sockaddr_in&>(ss).sin_port);
+}
+
 std::string TcpConn::Exchange(const std::string& msg) {
   std::string out = msg + "\n";
   if (send(fd_, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {

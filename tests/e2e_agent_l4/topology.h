@@ -79,6 +79,8 @@ class TcpConn {
   ~TcpConn();
   // Sends `msg` and a newline; the reply line without its newline, or "" (3 s at most).
   std::string Exchange(const std::string& msg);
+  // This end's port (the client port of the flow's 5-tuple).
+  uint16_t local_port() const;
 
  private:
   explicit TcpConn(int fd) : fd_(fd) {}
