@@ -60,6 +60,17 @@ ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, siz
   size_t name_end = i++;
   while (i < end && (input[i] == ' ' || input[i] == '\t')) ++i;
   size_t value_begin = i;
+  // Eight bytes at a time while no byte is below 0x20 or equal to 0x7f (all field-vchar or
+  // SP); a word with one (HTAB, or an error) is checked byte by byte below.
+  constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
+  while (i + 8 <= end) {
+    uint64_t word;
+    std::memcpy(&word, input.data() + i, 8);
+    uint64_t control = (word - kOnes * 0x20) & ~word & kHighs;
+    uint64_t del = word ^ (kOnes * 0x7f);
+    if (control | ((del - kOnes) & ~del & kHighs)) break;
+    i += 8;
+  }
   for (; i < end; ++i) {
     if (!chars::FieldValue(input[i])) return ControlCharError(input[i]);
   }

@@ -306,9 +306,11 @@ void Http1Connection::ResponseData(std::string_view data) {
 void Http1Connection::ScheduleFlush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  // After this round of events: one write for everything the upstream gave us.
-  worker_.loop().Defer([this, alive = alive_] {
-    if (!*alive) return;
+  // After this round of events: one write for everything the upstream gave us. The worker
+  // still owning this connection means it is alive (a closed one is dropped from its list
+  // at once); two pointers keep the callback free of allocations.
+  worker_.loop().Defer([this, &worker = worker_] {
+    if (!worker.Owns(this)) return;
     flush_scheduled_ = false;
     Flush();
   });

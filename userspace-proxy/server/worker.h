@@ -63,6 +63,8 @@ class Worker {
     return raw;
   }
   void Close(Connection* connection);
+  // Whether `connection` is open on this worker (not closed yet).
+  bool Owns(Connection* connection) const { return connections_.count(connection) > 0; }
 
  private:
   void Run();
