@@ -75,12 +75,12 @@ std::string BuildHttpRequest(const Request& r, const std::string& address) {
   return out;
 }
 
-namespace {
-
-bool IsIp(const std::string& h) {
+bool IsIpAddress(const std::string& h) {
   unsigned char buf[16];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
+
+namespace {
 
 // The server's certificate names `host` (DNS SANs by Go's rule, IP SANs for addresses).
 bool CertNamesHost(X509* cert, const std::string& host) {
@@ -201,7 +201,7 @@ absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
   if (tls) {
     ssl = SSL_new(tls_);
     SSL_set_fd(ssl, *fd);
-    if (!sni.empty() && !IsIp(sni)) SSL_set_tlsext_host_name(ssl, sni.c_str());
+    if (!sni.empty() && !IsIpAddress(sni)) SSL_set_tlsext_host_name(ssl, sni.c_str());
     if (SSL_connect(ssl) != 1) {
       absl::Status st = SslError(absl::StrCat("TLS handshake with ", ip, ":", port));
       SSL_free(ssl);

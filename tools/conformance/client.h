@@ -30,6 +30,9 @@ absl::StatusOr<int> PlainSocket(int domain, int type);
 // a "*" only as the whole leftmost label, matching any one label.
 bool MatchHostname(absl::string_view pattern, absl::string_view host);
 
+// An IPv4 or IPv6 literal (Go's client sends no SNI for those).
+bool IsIpAddress(const std::string& host);
+
 // A Host value without its port ("example.com:8080" -> "example.com", "[fd00::1]:80" ->
 // "fd00::1"): what goes into SNI and the certificate check.
 std::string HostWithoutPort(const std::string& host);

@@ -17,10 +17,12 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: xgate-conformance --cases DIR [--base FILE] [--only NAME] [--keep] [--report FILE] "
-    "[-v]\n"
+    "[--no-explain] [-v]\n"
     "  Runs every case file in DIR (FORMAT.md) end to end in network namespaces against\n"
     "  xgate-agent (found beside this binary), one line per case, then \"N passed, N failed\".\n"
     "  --keep leaves the agent, echo pods, namespaces and run folder (with a cleanup script).\n"
+    "  Every HTTP request is also asked of the agent's Explain API, which must agree with\n"
+    "  what the proxy did; --no-explain turns that off.\n"
     "  --budget bounds the whole run (default 20m): cases not started by then fail.\n"
     "  Needs root; exits 77 without it unless XGATE_REQUIRE_PRIVILEGED=1.\n";
 
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
     } else if (a == "--budget") {
       std::string v;
       ok = value(&v) && absl::ParseDuration(v, &opts.budget) && opts.budget > absl::ZeroDuration();
+    } else if (a == "--no-explain") {
+      opts.explain = false;
     } else if (a == "--keep") {
       opts.keep = true;
     } else if (a == "-v" || a == "--verbose") {
@@ -83,7 +87,8 @@ int main(int argc, char** argv) {
   }
   int passed = 0, failed = 0;
   for (const auto& r : *results) (r.passed ? passed : failed)++;
-  std::cout << passed << " passed, " << failed << " failed" << std::endl;
+  std::cout << runner.ExplainSummary() << "\n"
+            << passed << " passed, " << failed << " failed" << std::endl;
   if (!opts.report_file.empty()) {
     std::ofstream out(opts.report_file);
     out << xgate::conformance::ReportYaml(

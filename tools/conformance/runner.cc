@@ -89,6 +89,21 @@ std::string GatewayAddressOf(const Object& gw) {
   return "";
 }
 
+// Listener port -> protocol, as the Gateway's spec writes them.
+std::map<int, std::string> ListenerProtocolsOf(const Object& gw) {
+  std::map<int, std::string> out;
+  try {
+    YAML::Node listeners = YAML::Load(gw.text)["spec"]["listeners"];
+    if (!HasSequence(listeners)) return out;
+    for (const YAML::Node& l : listeners) {
+      if (HasScalar(l["port"]) && HasScalar(l["protocol"]))
+        out[l["port"].as<int>()] = l["protocol"].Scalar();
+    }
+  } catch (const YAML::Exception&) {
+  }
+  return out;
+}
+
 }  // namespace
 
 Runner::Runner(Options opts) : opts_(std::move(opts)) {}
@@ -178,6 +193,7 @@ absl::Status Runner::SetUp(const Base& base) {
       SplitManifests(base.manifests, base.file, base.manifests_line);
   if (!objects.ok()) return objects.status();
   if (absl::Status st = ApplyObjects(*objects, false); !st.ok()) return st;
+  if (opts_.explain) explain_ = std::make_unique<ExplainClient>(admin_socket_);
   return StartAgent();
 }
 
@@ -231,7 +247,10 @@ absl::Status Runner::WriteObject(const Object& o, bool from_case) {
   if (absl::Status st = WriteFile(manifests_dir_ + "/" + o.FileName(), o.text); !st.ok()) return st;
   objects_[o.Key()] = o;
   if (from_case) case_objects_.insert(o.Key());
-  if (o.kind == "Gateway") addresses_[o.ns + "/" + o.name] = GatewayAddressOf(o);
+  if (o.kind == "Gateway") {
+    addresses_[o.ns + "/" + o.name] = GatewayAddressOf(o);
+    listener_protocols_[o.ns + "/" + o.name] = ListenerProtocolsOf(o);
+  }
   return absl::OkStatus();
 }
 
@@ -481,7 +500,10 @@ void Runner::RemoveCaseObjects() {
     const Object& o = it->second;
     if (o.kind == "Gateway" || absl::EndsWith(o.kind, "Route"))
       gone.insert(o.kind + "/" + o.ns + "/" + o.name);
-    if (o.kind == "Gateway") addresses_.erase(o.ns + "/" + o.name);
+    if (o.kind == "Gateway") {
+      addresses_.erase(o.ns + "/" + o.name);
+      listener_protocols_.erase(o.ns + "/" + o.name);
+    }
     objects_.erase(it);
   }
   case_objects_.clear();
@@ -569,6 +591,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     absl::StatusOr<std::string> got =
         client_->Udp(address, r.Port(), "xgate-conformance", kUdpTimeout);
     if (!got.ok()) return std::string(got.status().message());
+    if (explain_ != nullptr) ++explain_skipped_["UDP"];
     if (answered != nullptr) {
       json j = json::parse(*got, nullptr, false);
       if (j.is_object() && j.contains("pod") && j["pod"].is_string()) {
@@ -591,9 +614,9 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     }
   }
   std::string raw = BuildHttpRequest(r, address);
+  std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
   absl::StatusOr<Response> resp =
-      client_->Http(address, r.Port(), r.scheme == "https",
-                    r.host.empty() ? address : HostWithoutPort(r.host), raw, kRequestTimeout);
+      client_->Http(address, r.Port(), r.scheme == "https", sni, raw, kRequestTimeout);
   if (!resp.ok()) return std::string(resp.status().message());
   EchoSeen seen;
   std::string d = CheckHttpAnswer(r, *resp, &seen);
@@ -601,6 +624,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     *answered = seen.ns == want_ns ? seen.service : seen.ns + "/" + seen.service;
   }
   if (!d.empty()) return d;
+  if (d = CrossCheckExplain(r, address, raw, sni, *resp, seen); !d.empty()) return d;
   std::string path = ExpectedBackendPath(r);
   for (size_t i = 0; i < mirror_logs.size(); ++i) {
     absl::Time deadline = absl::Now() + kMirrorWait;
@@ -611,6 +635,51 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     }
   }
   return "";
+}
+
+std::string Runner::CrossCheckExplain(const Request& r, const std::string& address,
+                                      const std::string& raw, const std::string& sni,
+                                      const Response& resp, const EchoSeen& seen) {
+  if (explain_ == nullptr) return "";
+  std::string protocol = r.scheme == "https" ? "HTTPS" : "HTTP";
+  if (auto gw = listener_protocols_.find(r.gateway_ns + "/" + r.gateway_name);
+      gw != listener_protocols_.end()) {
+    if (auto l = gw->second.find(r.Port()); l != gw->second.end()) protocol = l->second;
+  }
+  if (protocol == "TCP" || protocol == "UDP") {  // the fast path's: no request to explain
+    ++explain_skipped_[protocol];
+    return "";
+  }
+  bool tls = r.scheme == "https";
+  absl::StatusOr<api::RequestProbe> probe =
+      ProbeFor(raw, address, r.Port(), tls && !IsIpAddress(sni) ? sni : "");
+  if (!probe.ok()) return absl::StrCat("explain: ", probe.status().message());
+  absl::StatusOr<api::RequestExplanation> e = explain_->Explain(*probe);
+  if (!e.ok()) return std::string(e.status().message());
+  std::string pod_ip;
+  if (auto p = pods_.find(seen.ns + "/" + seen.service); p != pods_.end()) pod_ip = p->second.ip;
+  bool compared = false;
+  std::string d = CompareExplanation(*e, resp, &seen, pod_ip, &compared);
+  if (d.empty()) {
+    if (compared) {
+      ++explained_;
+    } else {
+      ++explain_skipped_[absl::StrCat("status ", resp.status)];
+    }
+  }
+  return d;
+}
+
+std::string Runner::ExplainSummary() const {
+  if (!opts_.explain) return "explain: not cross-checked (--no-explain)";
+  std::string s = absl::StrCat("explain: ", explained_,
+                               " HTTP requests cross-checked against the agent's Explain");
+  if (!explain_skipped_.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [what, n] : explain_skipped_) parts.push_back(absl::StrCat(n, " ", what));
+    absl::StrAppend(&s, "; not cross-checked: ", absl::StrJoin(parts, ", "));
+  }
+  return s;
 }
 
 std::string Runner::CheckRequest(const Request& r) {

@@ -15,6 +15,7 @@
 #include "tools/conformance/case.h"
 #include "tools/conformance/certs.h"
 #include "tools/conformance/client.h"
+#include "tools/conformance/explain_check.h"
 #include "tools/conformance/manifests.h"
 #include "tools/conformance/testbed.h"
 
@@ -31,6 +32,9 @@ struct Options {
   // cannot keep the run (and its namespaces) alive past a test harness's timeout.
   absl::Duration budget = absl::Minutes(20);
   std::string bin_dir;  // where xgate-agent, xgatectl, xgate-echo are
+  // Every HTTP request is also explained by the agent's Explain API, which must agree
+  // with what the proxy did (explain_check.h).
+  bool explain = true;
 };
 
 struct CaseResult {
@@ -49,6 +53,9 @@ class Runner {
 
   // Runs every selected case, printing one line each; fails only when nothing could run.
   absl::StatusOr<std::vector<CaseResult>> Run();
+
+  // How many requests Explain cross-checked, and what it could not (for the summary).
+  std::string ExplainSummary() const;
 
  private:
   struct Pod {
@@ -95,6 +102,11 @@ class Runner {
   std::string PodLogPath(const std::string& ns, const std::string& svc);
   // Requests with `path` a pod's log gained after byte `offset`.
   int CountLogged(const std::string& log, size_t offset, const std::string& path);
+  // The agent's explanation of the request `raw` sent to `address` against the answer; the
+  // difference, or "". Requests to TCP/TLS/UDP listeners are counted as not cross-checked.
+  std::string CrossCheckExplain(const Request& r, const std::string& address,
+                                const std::string& raw, const std::string& sni,
+                                const Response& resp, const EchoSeen& seen);
 
   Options opts_;
   std::string suffix_;
@@ -111,6 +123,11 @@ class Runner {
   std::map<std::string, Object> objects_;         // Object::Key() -> object, as written
   std::set<std::string> case_objects_;            // keys written by the current case
   std::map<std::string, std::string> addresses_;  // "ns/gateway" -> address
+  // "ns/gateway" -> listener port -> protocol (HTTP, HTTPS, TLS, TCP, UDP)
+  std::map<std::string, std::map<int, std::string>> listener_protocols_;
+  std::unique_ptr<ExplainClient> explain_;
+  int explained_ = 0;                           // requests Explain agreed on
+  std::map<std::string, int> explain_skipped_;  // listener protocol -> requests
 };
 
 }  // namespace xgate::conformance
