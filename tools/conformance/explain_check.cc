@@ -83,13 +83,18 @@ bool HasInvalidBackend(const api::RequestExplanation& e) {
 }  // namespace
 
 std::string CompareExplanation(const api::RequestExplanation& e, const Response& resp,
-                               const EchoSeen* seen, const std::string& pod_ip, bool* compared) {
-  if (compared != nullptr) *compared = true;
+                               const EchoSeen* seen, const std::string& pod_ip,
+                               std::string* compared) {
+  auto note = [&](const char* what) {
+    if (compared != nullptr) *compared = what;
+  };
+  note("");
   std::string said = absl::StrCat("explain said ", DescribeExplanation(e));
   auto differ = [&](const std::string& did) { return absl::StrCat(said, ", the proxy ", did); };
   bool routed = e.outcome() == "routed";
   if (seen != nullptr && !seen->pod.empty()) {
     std::string service = absl::StrCat(seen->ns, "/", seen->service);
+    note("backend");
     std::string did = absl::StrCat("sent it to ", service, " (pod ", seen->pod, ")");
     if (!routed || e.redirect()) return differ(did);
     const api::ExplainBackend* b = BackendFor(e, service);
@@ -109,17 +114,22 @@ std::string CompareExplanation(const api::RequestExplanation& e, const Response&
   }
   std::string did = absl::StrCat("answered ", resp.status, " itself");
   if (resp.status == 404) {
+    note("404");
     return e.outcome() == "not_found" || e.outcome() == "no_listener" ? "" : differ(did);
   }
   if (resp.status >= 300 && resp.status < 400) {
+    note("redirect");
     return routed && e.redirect() ? "" : differ(did + " (a redirect)");
   }
   if (resp.status == 500) {
+    note("500");
     bool invalid = e.outcome() == "no_backend" || (routed && !e.redirect() && HasInvalidBackend(e));
     return invalid ? "" : differ(did + " (no valid backend)");
   }
-  if (resp.status > 500) return routed && !e.redirect() ? "" : differ(did + " (upstream error)");
-  if (compared != nullptr) *compared = false;
+  if (resp.status > 500) {
+    note("5xx");
+    return routed && !e.redirect() ? "" : differ(did + " (upstream error)");
+  }
   return "";
 }
 

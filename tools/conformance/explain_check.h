@@ -24,11 +24,11 @@ std::string DescribeExplanation(const api::RequestExplanation& e);
 
 // Whether `e` agrees with what happened: `resp`, and `seen` when an echo pod answered
 // (`pod_ip` its address, "" when unknown). The difference as "explain said X, the proxy did
-// Y", or "". `compared` is set false when the answer says nothing explain predicts (a 4xx
-// other than 404).
+// Y", or "". `compared` gets what was compared ("backend", "404", "redirect", "500",
+// "5xx"), or "" when the answer says nothing explain predicts (a 4xx other than 404).
 std::string CompareExplanation(const api::RequestExplanation& e, const Response& resp,
                                const EchoSeen* seen, const std::string& pod_ip,
-                               bool* compared = nullptr);
+                               std::string* compared = nullptr);
 
 // The agent's Admin service on its unix socket.
 class ExplainClient {

@@ -658,11 +658,11 @@ std::string Runner::CrossCheckExplain(const Request& r, const std::string& addre
   if (!e.ok()) return std::string(e.status().message());
   std::string pod_ip;
   if (auto p = pods_.find(seen.ns + "/" + seen.service); p != pods_.end()) pod_ip = p->second.ip;
-  bool compared = false;
+  std::string compared;
   std::string d = CompareExplanation(*e, resp, &seen, pod_ip, &compared);
   if (d.empty()) {
-    if (compared) {
-      ++explained_;
+    if (!compared.empty()) {
+      ++explained_[compared];
     } else {
       ++explain_skipped_[absl::StrCat("status ", resp.status)];
     }
@@ -672,8 +672,15 @@ std::string Runner::CrossCheckExplain(const Request& r, const std::string& addre
 
 std::string Runner::ExplainSummary() const {
   if (!opts_.explain) return "explain: not cross-checked (--no-explain)";
-  std::string s = absl::StrCat("explain: ", explained_,
-                               " HTTP requests cross-checked against the agent's Explain");
+  int total = 0;
+  std::vector<std::string> kinds;
+  for (const auto& [what, n] : explained_) {
+    total += n;
+    kinds.push_back(absl::StrCat(n, " ", what));
+  }
+  std::string s =
+      absl::StrCat("explain: ", total, " HTTP requests cross-checked against the agent's Explain (",
+                   absl::StrJoin(kinds, ", "), ")");
   if (!explain_skipped_.empty()) {
     std::vector<std::string> parts;
     for (const auto& [what, n] : explain_skipped_) parts.push_back(absl::StrCat(n, " ", what));

@@ -126,7 +126,7 @@ class Runner {
   // "ns/gateway" -> listener port -> protocol (HTTP, HTTPS, TLS, TCP, UDP)
   std::map<std::string, std::map<int, std::string>> listener_protocols_;
   std::unique_ptr<ExplainClient> explain_;
-  int explained_ = 0;                           // requests Explain agreed on
+  std::map<std::string, int> explained_;        // what was compared -> requests Explain agreed on
   std::map<std::string, int> explain_skipped_;  // listener protocol -> requests
 };
 
