@@ -679,8 +679,8 @@ std::string Runner::ExplainSummary() const {
     kinds.push_back(absl::StrCat(n, " ", what));
   }
   std::string s =
-      absl::StrCat("explain: ", total, " HTTP requests cross-checked against the agent's Explain (",
-                   absl::StrJoin(kinds, ", "), ")");
+      absl::StrCat("explain: ", total, " HTTP requests cross-checked against the agent's Explain");
+  if (!kinds.empty()) absl::StrAppend(&s, " (", absl::StrJoin(kinds, ", "), ")");
   if (!explain_skipped_.empty()) {
     std::vector<std::string> parts;
     for (const auto& [what, n] : explain_skipped_) parts.push_back(absl::StrCat(n, " ", what));
