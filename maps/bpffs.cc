@@ -1,5 +1,7 @@
 #include "maps/bpffs.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -61,6 +63,46 @@ absl::Status PreparePinRoot(const std::string& root) {
     return absl::InternalError(absl::StrCat("creating pin root ", root, ": ", ec.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> ReplaceIncompatiblePins(bpf_object* obj) {
+  int replaced = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    const char* path = bpf_map__pin_path(map);
+    if (!path) continue;
+    int fd = bpf_obj_get(path);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      return absl::InternalError(absl::StrCat("opening pinned ", path, ": ", std::strerror(errno)));
+    }
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+    int saved = errno;
+    close(fd);
+    if (err) {
+      return absl::InternalError(absl::StrCat("reading pinned ", path, ": ", std::strerror(saved)));
+    }
+    std::string changed;
+    auto differs = [&](const char* what, uint32_t pinned, uint32_t built) {
+      if (pinned != built)
+        absl::StrAppend(&changed, changed.empty() ? "" : ", ", what, " ", pinned, " -> ", built);
+    };
+    differs("type", info.type, bpf_map__type(map));
+    differs("key size", info.key_size, bpf_map__key_size(map));
+    differs("value size", info.value_size, bpf_map__value_size(map));
+    differs("max entries", info.max_entries, bpf_map__max_entries(map));
+    differs("flags", info.map_flags, bpf_map__map_flags(map));
+    if (changed.empty()) continue;
+    if (unlink(path) != 0) {
+      return absl::InternalError(absl::StrCat("unpinning ", path, ": ", std::strerror(errno)));
+    }
+    spdlog::warn("pinned map {} has another layout ({}): replaced, its entries dropped", path,
+                 changed);
+    ++replaced;
+  }
+  return replaced;
 }
 
 absl::Status RemovePinRoot(const std::string& root) {

@@ -240,6 +240,11 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
   open_opts.pin_root_path = dp->options_.pin_root.c_str();
   dp->skel_ = xgate_bpf__open_opts(&open_opts);
   if (!dp->skel_) return Errno(errno, "opening the BPF object");
+  // A new build may have grown a map: its old pin would fail the load (conntrack entries
+  // dropped that way are re-picked by Maglev, the same backend while the set is unchanged).
+  if (auto replaced = maps::ReplaceIncompatiblePins(dp->skel_->obj); !replaced.ok()) {
+    return replaced.status();
+  }
 
   for (const std::string& ifname : options.interfaces) {
     if (if_nametoindex(ifname.c_str()) == 0)

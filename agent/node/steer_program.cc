@@ -52,6 +52,9 @@ absl::StatusOr<std::unique_ptr<SteerProgram>> SteerProgram::Open(
   open_opts.pin_root_path = p->pin_root_.c_str();
   p->skel_ = xgate_steer_bpf__open_opts(&open_opts);
   if (!p->skel_) return Errno(errno, "opening the steer BPF object");
+  if (auto replaced = maps::ReplaceIncompatiblePins(p->skel_->obj); !replaced.ok()) {
+    return replaced.status();
+  }
   if (int err = xgate_steer_bpf__load(p->skel_); err) {
     return Errno(-err, absl::StrCat("loading the steer program (maps under ", pin_root,
                                     "; a pinned map with another layout must be removed)"));

@@ -1,5 +1,6 @@
 // The XDP and TC programs on crafted packets: every verdict, every rewrite, checksums
 // recomputed over the result.
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
@@ -650,6 +651,37 @@ TEST_F(FastPathTest, RestartAdoptsMapsAndKeepsFlows) {
   ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
   EXPECT_EQ(Parse(FromClient(spec).out).dst, backend);
   EXPECT_EQ(PathCount(XG_PATH_CT_HIT), 2u);
+}
+
+// An upgrade that changed a layout (xg_conntrack grew the cached next hop, say): the old pin
+// is replaced instead of failing the load, and a new flow to the same backend set is picked
+// by Maglev onto the backend it had.
+TEST_F(FastPathTest, RestartReplacesAPinnedMapWithAnotherLayout) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.10", 5432);
+  std::string backend = Parse(FromClient(spec).out).dst;
+  applier_->Stop(/*detach=*/false);
+  applier_.reset();
+  std::string ct = maps::PinPath(root_, maps::kConntrack);
+  ASSERT_EQ(unlink(ct.c_str()), 0);
+  int old_fd =
+      bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "xg_conntrack", sizeof(xg_flow), 48, 1024, nullptr);
+  ASSERT_GE(old_fd, 0) << std::strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old_fd, ct.c_str()), 0) << std::strerror(errno);
+  close(old_fd);
+
+  auto again = l4::L4Applier::Create({root_, {}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  applier_ = std::move(*again);
+  ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
+  int fd = bpf_obj_get(ct.c_str());
+  ASSERT_GE(fd, 0);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+  close(fd);
+  EXPECT_EQ(info.value_size, sizeof(xg_ct_entry));
+  EXPECT_EQ(Parse(FromClient(spec).out).dst, backend);
+  EXPECT_EQ(PathCount(XG_PATH_CT_NEW), 2u);  // the old entry went with the old map
 }
 
 TEST_F(FastPathTest, RestartForgetsTablesOfListenersThatLostTheirBackends) {
