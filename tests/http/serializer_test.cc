@@ -104,5 +104,79 @@ TEST(RequestHead, PathQueryAndHost) {
   EXPECT_EQ(r.HostWithoutPort(), "example.com");
 }
 
+// A parsed request head forwarded as the proxy does: fields no one touched keep their
+// received bytes (spacing included), hop-by-hop fields and Content-Length go, the
+// forwarding fields are set; a field a filter changed is written anew in its place.
+RequestHead ParsedHead(const std::string& buf) {
+  RequestParser p;
+  Step s = p.Parse(buf);
+  EXPECT_EQ(s.kind, StepKind::kHeadComplete);
+  return ToRequestHead(p.head());
+}
+
+void Forward(RequestHead& head) {
+  StripHopByHop(head.headers);
+  head.headers.Remove("Content-Length");
+  head.headers.Set("X-Forwarded-For", "198.18.0.1");
+  head.headers.Set("X-Forwarded-Proto", "http");
+}
+
+constexpr char kReceived[] =
+    "GET /p?q=1 HTTP/1.1\r\nUser-Agent: ua/1.0\r\nHost: h.example\r\nAccept:*/*\r\n"
+    "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nX-Custom:   spaced\tvalue  \r\n"
+    "Keep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\n"
+    "Cookie: a=b\r\nX-Empty:\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n";
+
+TEST(Serializer, UnmodifiedFieldsPassThroughAsReceived) {
+  std::string buf = kReceived;
+  RequestHead head = ParsedHead(buf);
+  buf.assign(buf.size(), '#');  // the head owns its bytes: the input may be reused at once
+  Forward(head);
+  std::string out;
+  AppendRequestHead(head, &out);
+  EXPECT_EQ(out,
+            "GET /p?q=1 HTTP/1.1\r\nHost: h.example\r\nUser-Agent: ua/1.0\r\nAccept:*/*\r\n"
+            "X-Custom:   spaced\tvalue\r\nCookie: a=b\r\nX-Empty: \r\n"
+            "X-Forwarded-For: 198.18.0.1\r\nX-Forwarded-Proto: http\r\n\r\n");
+}
+
+TEST(Serializer, ModifiedFieldsAreRewrittenInPlace) {
+  RequestHead head = ParsedHead(kReceived);
+  head.headers.Set("accept", "text/html");  // keeps its received name and place
+  head.headers.Remove("Cookie");
+  head.headers.Add("X-Added", "yes");
+  head.headers.Set("x-custom", "");
+  Forward(head);
+  RequestHead copy = head;  // a copy (mirrors) writes the same bytes
+  std::string out, copied;
+  AppendRequestHead(head, &out);
+  AppendRequestHead(copy, &copied);
+  EXPECT_EQ(out,
+            "GET /p?q=1 HTTP/1.1\r\nHost: h.example\r\nUser-Agent: ua/1.0\r\n"
+            "Accept: text/html\r\nX-Custom: \r\nX-Empty: \r\n"
+            "X-Forwarded-For: 198.18.0.1\r\nX-Added: yes\r\nX-Forwarded-Proto: http\r\n\r\n");
+  EXPECT_EQ(copied, out);
+  testing::Transcript t = testing::DriveRequests(out);
+  ASSERT_EQ(t.error, ParseError::kNone);
+  EXPECT_EQ(t.requests[0].headers.Get("accept"), "text/html");
+}
+
+TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
+  std::string a = "Name-A", b = "value b";
+  std::vector<HeaderView> views = {{a, b}, {"Z", "zz"}};
+  HeaderMap map;
+  map.CopyFrom(views);
+  a.assign(a.size(), '#');
+  b.assign(b.size(), '#');
+  ASSERT_EQ(map.size(), 2u);
+  EXPECT_EQ(map.Get("name-a"), "value b");
+  EXPECT_EQ(map.Get("z"), "zz");
+  std::string out;
+  ResponseHead r;
+  r.headers = std::move(map);
+  AppendResponseHead(r, &out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nName-A: value b\r\nZ: zz\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace xgate::http

@@ -110,6 +110,52 @@ TEST_F(ProxyServerTest, HeaderFiltersOnRequestAndResponse) {
   EXPECT_EQ(seen.headers["x-forwarded-for"], "127.0.0.1");
 }
 
+// The upstream sees the client's head byte for byte, except what a proxy must change:
+// hop-by-hop fields gone, X-Forwarded-For/-Proto set; a filtered request is still correct.
+TEST_F(ProxyServerTest, UnmodifiedHeadForwardedByteIdentical) {
+  TestUpstream up("up");
+  api::L7Config config = Simple(up);
+  api::Route* filtered =
+      AddRoute(*config.mutable_ports(0)->mutable_listeners(0)->mutable_virtual_hosts(0), "filtered",
+               "/f", "ns/up:80");
+  auto* modifier = filtered->add_filters()->mutable_request_header_modifier();
+  modifier->add_set()->set_name("accept");
+  modifier->mutable_set(0)->set_value("text/html");
+  modifier->add_add()->set_name("X-Add");
+  modifier->mutable_add(0)->set_value("added");
+  modifier->add_remove("Cookie");
+  // Routes are tried in order: the longer prefix first.
+  config.mutable_ports(0)
+      ->mutable_listeners(0)
+      ->mutable_virtual_hosts(0)
+      ->mutable_routes()
+      ->SwapElements(0, 1);
+  Apply(config);
+
+  const std::string fields =
+      "User-Agent: ua/1.0\r\nAccept:*/*\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+      "X-Custom:   spaced\tvalue\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
+      "Proxy-Connection: keep-alive\r\nCookie: a=b\r\nX-Forwarded-For: 198.51.100.7\r\n";
+  Client client("127.0.0.1", port_);
+  ASSERT_TRUE(client.connected());
+  client.Send("GET /p?q=1 HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n");
+  EXPECT_EQ(client.Read().status, 200);
+  ASSERT_TRUE(up.WaitRequests(1));
+  EXPECT_EQ(up.raw(),
+            "GET /p?q=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: ua/1.0\r\nAccept:*/*\r\n"
+            "X-Custom:   spaced\tvalue\r\nCookie: a=b\r\n"
+            "X-Forwarded-For: 198.51.100.7, 127.0.0.1\r\nX-Forwarded-Proto: http\r\n\r\n");
+
+  client.Send("POST /f HTTP/1.1\r\nHost: h\r\n" + fields + "Content-Length: 2\r\n\r\nok");
+  EXPECT_EQ(client.Read().status, 200);
+  ASSERT_TRUE(up.WaitRequests(2));
+  std::string raw = up.raw();
+  EXPECT_EQ(raw.substr(raw.find("POST")),
+            "POST /f HTTP/1.1\r\nHost: h\r\nUser-Agent: ua/1.0\r\nAccept: text/html\r\n"
+            "X-Custom:   spaced\tvalue\r\nX-Forwarded-For: 198.51.100.7, 127.0.0.1\r\n"
+            "X-Add: added\r\nX-Forwarded-Proto: http\r\nContent-Length: 2\r\n\r\nok");
+}
+
 TEST_F(ProxyServerTest, RedirectIsAnsweredWithoutUpstream) {
   TestUpstream up("up");
   api::L7Config config = Simple(up);

@@ -1,25 +1,122 @@
 #include "userspace-proxy/http/message.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace xgate::http {
 
+HeaderMap::HeaderMap(const HeaderMap& other) { *this = other; }
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this == &other) return *this;
+  size_t bytes = 0;
+  for (const HeaderView& h : other.fields_) bytes += h.name.size() + h.value.size();
+  fields_.clear();
+  fields_.reserve(other.fields_.size());
+  chunk_.reset();
+  old_chunks_.clear();
+  cursor_ = nullptr;
+  left_ = 0;
+  received_ = {};
+  if (bytes > 0) {
+    chunk_ = std::make_unique_for_overwrite<char[]>(bytes);
+    cursor_ = chunk_.get();
+    left_ = bytes;
+  }
+  for (const HeaderView& h : other.fields_) fields_.push_back({Store(h.name), Store(h.value)});
+  return *this;
+}
+
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept { *this = std::move(other); }
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this == &other) return *this;
+  // The chunks move as they are: views into them stay valid.
+  fields_ = std::move(other.fields_);
+  chunk_ = std::move(other.chunk_);
+  old_chunks_ = std::move(other.old_chunks_);
+  cursor_ = other.cursor_;
+  left_ = other.left_;
+  received_ = other.received_;
+  other.received_ = {};
+  other.fields_.clear();
+  other.old_chunks_.clear();
+  other.cursor_ = nullptr;
+  other.left_ = 0;
+  return *this;
+}
+
+char* HeaderMap::Allocate(size_t n) {
+  if (n > left_) {
+    if (chunk_) old_chunks_.push_back(std::move(chunk_));
+    size_t size = std::max<size_t>(n, 256);
+    chunk_ = std::make_unique_for_overwrite<char[]>(size);
+    cursor_ = chunk_.get();
+    left_ = size;
+  }
+  char* out = cursor_;
+  cursor_ += n;
+  left_ -= n;
+  return out;
+}
+
+std::string_view HeaderMap::Store(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  char* out = Allocate(bytes.size());
+  std::memcpy(out, bytes.data(), bytes.size());
+  return {out, bytes.size()};
+}
+
+void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view skip, size_t extra) {
+  fields_.clear();
+  received_ = {};
+  if (views.empty()) return;
+  fields_.reserve(views.size() + 4);
+  // A parser's fields lie in order in one block of its input: copy the block once and point
+  // into the copy. Views from anywhere else are copied one by one.
+  const HeaderView& last = views.back();
+  const char* begin = views.front().name.data();
+  const char* end = last.value.empty() ? last.name.data() + last.name.size()
+                                       : last.value.data() + last.value.size();
+  auto inside = [&](std::string_view part) {
+    auto at = reinterpret_cast<uintptr_t>(part.data());
+    return at >= reinterpret_cast<uintptr_t>(begin) &&
+           at + part.size() <= reinterpret_cast<uintptr_t>(end);
+  };
+  size_t block = inside(views.front().name) ? static_cast<size_t>(end - begin) : 0;
+  char* copy = Allocate(block + extra);
+  if (block > 0) std::memcpy(copy, begin, block);
+  received_ = std::string_view(copy, block);
+  cursor_ -= extra;  // the room for later fields is given back to the arena
+  left_ += extra;
+  auto rebase = [&](std::string_view part) {
+    if (part.empty()) return std::string_view();
+    if (block > 0 && inside(part))
+      return std::string_view(copy + (part.data() - begin), part.size());
+    return Store(part);
+  };
+  for (const HeaderView& h : views) {
+    if (!skip.empty() && EqualsIgnoreCase(h.name, skip)) continue;
+    fields_.push_back({rebase(h.name), rebase(h.value)});
+  }
+}
+
 std::optional<std::string_view> HeaderMap::Get(std::string_view name) const {
-  for (const Header& h : fields_) {
-    if (EqualsIgnoreCase(h.name, name)) return std::string_view(h.value);
+  for (const HeaderView& h : fields_) {
+    if (EqualsIgnoreCase(h.name, name)) return h.value;
   }
   return std::nullopt;
 }
 
 std::optional<std::string> HeaderMap::GetJoined(std::string_view name) const {
   std::optional<std::string> joined;
-  for (const Header& h : fields_) {
+  for (const HeaderView& h : fields_) {
     if (!EqualsIgnoreCase(h.name, name)) continue;
     if (joined) {
       joined->append(", ");
       joined->append(h.value);
     } else {
-      joined = h.value;
+      joined.emplace(h.value);
     }
   }
   return joined;
@@ -29,24 +126,25 @@ bool HeaderMap::Has(std::string_view name) const { return Get(name).has_value();
 
 void HeaderMap::Set(std::string_view name, std::string_view value) {
   auto first = std::find_if(fields_.begin(), fields_.end(),
-                            [&](const Header& h) { return EqualsIgnoreCase(h.name, name); });
+                            [&](const HeaderView& h) { return EqualsIgnoreCase(h.name, name); });
   if (first == fields_.end()) {
     Add(name, value);
     return;
   }
-  first->value.assign(value);
+  first->value = Store(value);
   auto rest = std::remove_if(first + 1, fields_.end(),
-                             [&](const Header& h) { return EqualsIgnoreCase(h.name, name); });
+                             [&](const HeaderView& h) { return EqualsIgnoreCase(h.name, name); });
   fields_.erase(rest, fields_.end());
 }
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
-  fields_.push_back(Header{std::string(name), std::string(value)});
+  std::string_view stored_name = Store(name);
+  fields_.push_back(HeaderView{stored_name, Store(value)});
 }
 
 size_t HeaderMap::Remove(std::string_view name) {
   auto rest = std::remove_if(fields_.begin(), fields_.end(),
-                             [&](const Header& h) { return EqualsIgnoreCase(h.name, name); });
+                             [&](const HeaderView& h) { return EqualsIgnoreCase(h.name, name); });
   size_t removed = static_cast<size_t>(fields_.end() - rest);
   fields_.erase(rest, fields_.end());
   return removed;

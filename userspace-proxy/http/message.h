@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace xgate::http {
 
@@ -37,9 +41,25 @@ struct Header {
 
 // Ordered header fields with case-insensitive name lookups. Order and duplicates are kept,
 // because they are forwarded as received.
+//
+// Fields are views into storage the map owns: CopyFrom() copies a parsed head's field block
+// once and points into that copy, so fields no filter touches are never copied one by one;
+// only fields set or added later are copied, each into the same bump arena. A field's bytes
+// stay in place until the map is destroyed (Remove/Set only drop the views).
 class HeaderMap {
  public:
+  // Inline room for a typical head's fields: no allocation for the list itself.
+  using Fields = absl::InlinedVector<HeaderView, 12>;
+
   HeaderMap() = default;
+  HeaderMap(const HeaderMap& other);
+  HeaderMap& operator=(const HeaderMap& other);
+  HeaderMap(HeaderMap&& other) noexcept;
+  HeaderMap& operator=(HeaderMap&& other) noexcept;
+
+  // Replaces the fields by copies of `views` (all views into one parsed head), skipping the
+  // fields named `skip` (e.g. "host"); `extra` reserves arena room for fields added later.
+  void CopyFrom(std::span<const HeaderView> views, std::string_view skip = {}, size_t extra = 0);
 
   // First value with this name, or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
@@ -54,13 +74,27 @@ class HeaderMap {
   // Removes every field with this name; returns how many were removed.
   size_t Remove(std::string_view name);
 
-  const std::vector<Header>& fields() const { return fields_; }
-  std::vector<Header>& mutable_fields() { return fields_; }
+  const Fields& fields() const { return fields_; }
+  // For erasing or reordering; views put in must point into this map's storage.
+  Fields& mutable_fields() { return fields_; }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
 
+  // The field lines CopyFrom() copied, as received ("" when none): a field whose name and
+  // value lie in here is unmodified, and adjacent such fields can be written as one span.
+  std::string_view received() const { return received_; }
+
  private:
-  std::vector<Header> fields_;
+  // A copy of `bytes` in the arena.
+  std::string_view Store(std::string_view bytes);
+  char* Allocate(size_t n);
+
+  Fields fields_;
+  std::unique_ptr<char[]> chunk_;                    // the arena's current chunk
+  std::vector<std::unique_ptr<char[]>> old_chunks_;  // earlier chunks, still referenced
+  char* cursor_ = nullptr;
+  size_t left_ = 0;
+  std::string_view received_;
 };
 
 // A request head as forwarded upstream. `host` is the Host header (or the authority of an

@@ -80,6 +80,12 @@ std::optional<std::string_view> RequestHeadView::Get(std::string_view name) cons
 
 RequestHead ToRequestHead(const RequestHeadView& view) {
   RequestHead head;
+  ToRequestHead(view, &head);
+  return head;
+}
+
+void ToRequestHead(const RequestHeadView& view, RequestHead* out) {
+  RequestHead& head = *out;
   head.method.assign(view.method);
   head.path.reserve(view.path.size() + view.query.size() + 1);
   head.path.assign(view.path);
@@ -89,13 +95,9 @@ RequestHead ToRequestHead(const RequestHeadView& view) {
   }
   head.host.assign(view.host);
   head.version_minor = view.version_minor;
-  // Room for the fields the proxy adds (forwarding headers, filters, framing).
-  head.headers.mutable_fields().reserve(view.headers.size() + 4);
-  for (const HeaderView& h : view.headers) {
-    if (EqualsIgnoreCase(h.name, "host")) continue;
-    head.headers.Add(h.name, h.value);
-  }
-  return head;
+  // One copy of the field block, with room for the fields the proxy adds (forwarding
+  // headers, filters, framing).
+  head.headers.CopyFrom(view.headers, "host", 160);
 }
 
 RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {

@@ -57,6 +57,8 @@ struct RequestHeadView {
 // An owned copy of the head, Host moved to RequestHead::host and the target reduced to
 // origin-form (path plus query).
 RequestHead ToRequestHead(const RequestHeadView& view);
+// The same, written into `head` (no temporary to move).
+void ToRequestHead(const RequestHeadView& view, RequestHead* head);
 
 class RequestParser {
  public:

@@ -1,7 +1,9 @@
 #include "userspace-proxy/http/serializer.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include "absl/container/inlined_vector.h"
 #include "userspace-proxy/http/header_semantics.h"
@@ -23,17 +25,77 @@ void AppendNumber(std::string* out, uint64_t value, int base) {
 
 size_t FieldsSize(const HeaderMap& headers) {
   size_t n = 0;
-  for (const Header& h : headers.fields()) n += h.name.size() + h.value.size() + 4;
+  for (const HeaderView& h : headers.fields()) n += h.name.size() + h.value.size() + 4;
   return n;
 }
 
-void AppendFields(const HeaderMap& headers, std::string* out) {
-  for (const Header& h : headers.fields()) {
-    out->append(h.name);
-    out->append(": ");
-    out->append(h.value);
-    out->append("\r\n");
+bool Within(std::string_view outer, const char* begin, const char* end) {
+  auto b = reinterpret_cast<uintptr_t>(begin), e = reinterpret_cast<uintptr_t>(end);
+  auto ob = reinterpret_cast<uintptr_t>(outer.data());
+  return b >= ob && e <= ob + outer.size();
+}
+
+// The field's line as received ("Name:" OWS value) when it is unchanged, else "".
+std::string_view ReceivedLine(std::string_view received, const HeaderView& h) {
+  if (h.value.empty()) return {};
+  const char* begin = h.name.data();
+  const char* name_end = begin + h.name.size();
+  const char* end = h.value.data() + h.value.size();
+  if (!Within(received, begin, end) || h.value.data() <= name_end || *name_end != ':') return {};
+  for (const char* c = name_end + 1; c < h.value.data(); ++c) {
+    if (*c != ' ' && *c != '\t') return {};
   }
+  return std::string_view(begin, static_cast<size_t>(end - begin));
+}
+
+// Unchanged fields that were adjacent when received are written as one span of the
+// received bytes; the others line by line. The size is known first, so the bytes are
+// copied into place with one resize of `out`.
+void AppendFields(const HeaderMap& headers, std::string* out) {
+  std::string_view received = headers.received();
+  auto line_of = [&](const HeaderView& h) {
+    return received.empty() ? std::string_view() : ReceivedLine(received, h);
+  };
+  size_t size = 0;
+  for (const HeaderView& h : headers.fields()) {
+    std::string_view line = line_of(h);
+    size += (line.empty() ? h.name.size() + 2 + h.value.size() : line.size()) + 2;
+  }
+  size_t at = out->size();
+  out->resize(at + size);
+  char* p = out->data() + at;
+  auto put = [&p](std::string_view bytes) {
+    std::memcpy(p, bytes.data(), bytes.size());
+    p += bytes.size();
+  };
+  const char* run = nullptr;
+  const char* run_end = nullptr;
+  auto flush = [&] {
+    if (run == nullptr) return;
+    put(std::string_view(run, static_cast<size_t>(run_end - run)));
+    put("\r\n");
+    run = nullptr;
+  };
+  for (const HeaderView& h : headers.fields()) {
+    std::string_view line = line_of(h);
+    if (!line.empty()) {
+      if (run != nullptr && line.data() == run_end + 2 && run_end[0] == '\r' &&
+          run_end[1] == '\n') {
+        run_end = line.data() + line.size();
+        continue;
+      }
+      flush();
+      run = line.data();
+      run_end = line.data() + line.size();
+      continue;
+    }
+    flush();
+    put(h.name);
+    put(": ");
+    put(h.value);
+    put("\r\n");
+  }
+  flush();
 }
 
 }  // namespace
@@ -57,14 +119,17 @@ bool IsHopByHop(std::string_view name) {
 }
 
 void StripHopByHop(HeaderMap& headers) {
-  absl::InlinedVector<std::string, 2> named;  // copies: Remove moves the fields
-  for (const Header& h : headers.fields()) {
+  // Views into the map's storage, which Remove leaves in place.
+  absl::InlinedVector<std::string_view, 2> named;
+  for (const HeaderView& h : headers.fields()) {
     if (h.name.size() != 10 || !EqualsIgnoreCase(h.name, "connection")) continue;
-    internal::ForEachListElement(h.value, [&](std::string_view e) { named.emplace_back(e); });
+    internal::ForEachListElement(h.value, [&](std::string_view e) { named.push_back(e); });
   }
-  for (const std::string& n : named) headers.Remove(n);
+  for (std::string_view n : named) headers.Remove(n);
   auto& fields = headers.mutable_fields();
-  std::erase_if(fields, [](const Header& h) { return IsHopByHop(h.name); });
+  fields.erase(std::remove_if(fields.begin(), fields.end(),
+                              [](const HeaderView& h) { return IsHopByHop(h.name); }),
+               fields.end());
 }
 
 void AppendRequestHead(const RequestHead& head, std::string* out) {

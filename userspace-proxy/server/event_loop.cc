@@ -109,10 +109,11 @@ void EventLoop::RunTimers() {
 }
 
 void EventLoop::RunDeferred() {
+  // The two lists trade places, so both keep their capacity: no allocation per round.
   while (!deferred_.empty()) {
-    std::vector<std::function<void()>> work;
-    work.swap(deferred_);
-    for (auto& callback : work) callback();
+    running_.swap(deferred_);
+    for (auto& callback : running_) callback();
+    running_.clear();
   }
 }
 

@@ -54,6 +54,7 @@ class EventLoop {
   std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;
   TimerId next_timer_ = 1;
   std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> running_;  // the round RunDeferred() is working through
 };
 
 }  // namespace xgate::proxy

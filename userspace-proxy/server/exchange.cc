@@ -38,7 +38,7 @@ Exchange::~Exchange() {
   for (Mirror* mirror : mirrors_) mirror->Detach();
 }
 
-void Exchange::Start(ExchangeRequest request) {
+void Exchange::Start(ExchangeRequest&& request) {
   request_ = std::move(request);
   request_done_ = !request_.has_body;
   if (AccessLog::Enabled()) {
@@ -63,7 +63,8 @@ void Exchange::Route() {
   input.request = &head;
   routing::RouteDecision decision = config.table().Match(input);
   if (decision.route) {
-    log_.route = decision.route->name;
+    route_name_ = decision.route->name;
+    if (AccessLog::Enabled()) log_.route = route_name_;
     log_.rule_index = static_cast<int>(decision.route->route->rule_index());
   }
   switch (decision.outcome) {
@@ -120,7 +121,7 @@ void Exchange::Route() {
     filters_.response_modifiers.push_back(modifier);
   }
   cluster_ = backend->cluster();
-  log_.cluster = cluster_;
+  if (AccessLog::Enabled()) log_.cluster = cluster_;
   endpoints_ = config.cluster(cluster_);
   if (endpoints_ == nullptr || endpoints_->endpoints.empty()) {
     Reply(503, "no healthy upstream\n", "no endpoints");
@@ -262,8 +263,8 @@ void Exchange::ClientGone(std::string why) {
 void Exchange::RecordStats() {
   if (log_.status == 0) return;  // the client left before any answer: no request to count
   stats::WorkerStats& stats = worker_.stats();
-  stats.CountRequest(log_.route, log_.cluster, log_.status);
-  stats.ObserveLatency(log_.route, log_.duration_ms / 1000);
+  stats.CountRequest(route_name_, cluster_, log_.status);
+  stats.ObserveLatency(route_name_, log_.duration_ms / 1000);
 }
 
 void Exchange::DetachUpstream(bool reusable) {

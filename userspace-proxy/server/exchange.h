@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "userspace-proxy/http/message.h"
 #include "userspace-proxy/routing/filters.h"
 #include "userspace-proxy/server/access_log.h"
@@ -61,7 +62,7 @@ class Exchange : public UpstreamClient {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
-  void Start(ExchangeRequest request);
+  void Start(ExchangeRequest&& request);
   void RequestData(std::string_view data);
   void RequestEnd(const std::vector<http::Header>& trailers);
   // Answer locally (parse errors, timeouts found by the owner).
@@ -99,9 +100,10 @@ class Exchange : public UpstreamClient {
   std::shared_ptr<const Config> config_;  // pinned for the whole exchange
   routing::FilterOutcome filters_;
   std::string cluster_;
+  std::string_view route_name_;  // into config_, which stays pinned while it is used
   const ClusterEndpoints* endpoints_ = nullptr;
   UpstreamConnection* upstream_ = nullptr;
-  std::vector<std::string> tried_;
+  absl::InlinedVector<std::string, 2> tried_;
   std::string replay_;  // bytes sent upstream, kept while small, to retry a stale connection
   bool replay_complete_ = true;
   bool retried_stale_ = false;

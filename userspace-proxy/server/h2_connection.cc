@@ -35,7 +35,8 @@ void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_
   std::vector<std::pair<std::string, std::string>> fields;
   fields.emplace_back(":status", std::to_string(head.status));
   for (const auto& header : head.headers.fields()) {
-    std::string name = absl::AsciiStrToLower(header.name);
+    std::string name(header.name);
+    absl::AsciiStrToLower(&name);
     if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
         name == "upgrade" || name == "proxy-connection") {
       continue;

@@ -226,7 +226,7 @@ void Http1Connection::StartExchange() {
   request_body_ended_ = false;
 
   ExchangeRequest request;
-  request.head = http::ToRequestHead(view);
+  http::ToRequestHead(view, &request.head);
   request.has_body = view.framing != http::BodyFraming::kNone;
   if (view.framing == http::BodyFraming::kContentLength) {
     request.content_length = view.content_length;

@@ -170,7 +170,7 @@ void UpstreamPool::Report(const std::string& endpoint, stats::ClusterStats& clus
 
 UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
                                           const ClusterEndpoints& cluster,
-                                          const std::vector<std::string>& tried,
+                                          std::span<const std::string> tried,
                                           UpstreamClient* client, bool allow_reuse,
                                           std::string* error) {
   const auto& endpoints = cluster.endpoints;

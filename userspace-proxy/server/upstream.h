@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,7 +112,7 @@ class UpstreamPool {
   // those in `tried`): an idle pooled one, or a new one still connecting. nullptr when no
   // endpoint is left to try; `error` says why.
   UpstreamConnection* Acquire(const std::string& cluster_name, const ClusterEndpoints& cluster,
-                              const std::vector<std::string>& tried, UpstreamClient* client,
+                              std::span<const std::string> tried, UpstreamClient* client,
                               bool allow_reuse, std::string* error);
   // Gives a connection back: pooled when `reusable` (whole response read, keep-alive),
   // else closed.
