@@ -165,7 +165,7 @@ TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
   std::string a = "Name-A", b = "value b";
   std::vector<HeaderView> views = {{a, b}, {"Z", "zz"}};
   HeaderMap map;
-  map.CopyFrom(views);
+  map.CopyFrom(views, {});
   a.assign(a.size(), '#');
   b.assign(b.size(), '#');
   ASSERT_EQ(map.size(), 2u);

@@ -67,32 +67,39 @@ std::string_view HeaderMap::Store(std::string_view bytes) {
   return {out, bytes.size()};
 }
 
-void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view skip, size_t extra) {
-  fields_.clear();
-  received_ = {};
-  if (views.empty()) return;
-  fields_.reserve(views.size() + 4);
-  // A parser's fields lie in order in one block of its input: copy the block once and point
-  // into the copy. Views from anywhere else are copied one by one.
+std::string_view ParsedFieldBlock(std::span<const HeaderView> views) {
+  if (views.empty() || views.front().name.empty()) return {};
   const HeaderView& last = views.back();
   const char* begin = views.front().name.data();
   const char* end = last.value.empty() ? last.name.data() + last.name.size()
                                        : last.value.data() + last.value.size();
+  return end > begin ? std::string_view(begin, static_cast<size_t>(end - begin))
+                     : std::string_view();
+}
+
+void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view block,
+                         std::string_view skip, size_t extra) {
+  fields_.clear();
+  received_ = {};
+  if (views.empty()) return;
+  fields_.reserve(views.size() + 4);
+  // Copy the block once and point into the copy; views outside it are copied one by one.
+  auto begin = reinterpret_cast<uintptr_t>(block.data());
   auto inside = [&](std::string_view part) {
     auto at = reinterpret_cast<uintptr_t>(part.data());
-    return at >= reinterpret_cast<uintptr_t>(begin) &&
-           at + part.size() <= reinterpret_cast<uintptr_t>(end);
+    return at >= begin && at + part.size() <= begin + block.size();
   };
-  size_t block = inside(views.front().name) ? static_cast<size_t>(end - begin) : 0;
-  char* copy = Allocate(block + extra);
-  if (block > 0) std::memcpy(copy, begin, block);
-  received_ = std::string_view(copy, block);
+  char* copy = Allocate(block.size() + extra);
+  if (!block.empty()) std::memcpy(copy, block.data(), block.size());
+  received_ = std::string_view(copy, block.size());
   cursor_ -= extra;  // the room for later fields is given back to the arena
   left_ += extra;
   auto rebase = [&](std::string_view part) {
     if (part.empty()) return std::string_view();
-    if (block > 0 && inside(part))
-      return std::string_view(copy + (part.data() - begin), part.size());
+    if (!block.empty() && inside(part)) {
+      return std::string_view(copy + (reinterpret_cast<uintptr_t>(part.data()) - begin),
+                              part.size());
+    }
     return Store(part);
   };
   for (const HeaderView& h : views) {

@@ -57,9 +57,12 @@ class HeaderMap {
   HeaderMap(HeaderMap&& other) noexcept;
   HeaderMap& operator=(HeaderMap&& other) noexcept;
 
-  // Replaces the fields by copies of `views` (all views into one parsed head), skipping the
-  // fields named `skip` (e.g. "host"); `extra` reserves arena room for fields added later.
-  void CopyFrom(std::span<const HeaderView> views, std::string_view skip = {}, size_t extra = 0);
+  // Replaces the fields by copies of `views`, skipping the fields named `skip` (e.g.
+  // "host"). `block` (may be empty) holds the received field lines the views point into: it
+  // is copied once and those views point into the copy; others are copied one by one.
+  // `extra` reserves arena room for fields added later.
+  void CopyFrom(std::span<const HeaderView> views, std::string_view block,
+                std::string_view skip = {}, size_t extra = 0);
 
   // First value with this name, or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
@@ -96,6 +99,10 @@ class HeaderMap {
   size_t left_ = 0;
   std::string_view received_;
 };
+
+// The bytes from a parser's first field name to its last field's end: the block all of
+// its views point into (views in received order, from one input). "" when none.
+std::string_view ParsedFieldBlock(std::span<const HeaderView> views);
 
 // A request head as forwarded upstream. `host` is the Host header (or the authority of an
 // absolute-form target) kept apart from `headers`, which never hold a Host field.

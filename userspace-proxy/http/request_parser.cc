@@ -97,7 +97,7 @@ void ToRequestHead(const RequestHeadView& view, RequestHead* out) {
   head.version_minor = view.version_minor;
   // One copy of the field block, with room for the fields the proxy adds (forwarding
   // headers, filters, framing).
-  head.headers.CopyFrom(view.headers, "host", 160);
+  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), "host", 160);
 }
 
 RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {

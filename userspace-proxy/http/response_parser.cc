@@ -35,7 +35,7 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) {
   head.reason.assign(view.reason);
   head.version_minor = view.version_minor;
   // One copy of the field block, with room for the fields the proxy adds (filters, framing).
-  head.headers.CopyFrom(view.headers, {}, 64);
+  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), {}, 64);
   return head;
 }
 
