@@ -12,11 +12,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -90,6 +92,15 @@ class SteerE2E : public ::testing::Test {
       if (req && std::string(req) == "1") FAIL() << "needs root (XGATE_REQUIRE_PRIVILEGED=1)";
       GTEST_SKIP() << "needs root for namespaces and BPF";
     }
+    // Once per process: our own mount namespace with its own bpffs at /sys/fs/bpf, so what
+    // libxdp leaves there (its working folder) goes away with the process.
+    static const bool private_bpffs = [] {
+      return unshare(CLONE_NEWNS) == 0 &&
+             mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+             mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0;
+    }();
+    ASSERT_TRUE(private_bpffs) << "a private mount namespace with a bpffs: "
+                               << std::strerror(errno);
     std::string id = std::to_string(getpid());
     client_ns_ = "xgstc" + id;
     node_ns_ = "xgstn" + id;
