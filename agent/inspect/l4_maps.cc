@@ -42,6 +42,21 @@ bool SameAddress(const std::string& literal, const uint8_t addr[16]) {
   return maps::ParseAddress(literal, bytes, &family).ok() && std::memcmp(bytes, addr, 16) == 0;
 }
 
+// Every index of a counter map whose indexes are named (paths, drop reasons, steer results).
+absl::Status ReadNamed(const maps::TrafficCounters& counters, uint32_t count,
+                       std::string_view (*name)(uint32_t),
+                       google::protobuf::RepeatedPtrField<api::TrafficCounter>* out) {
+  for (uint32_t i = 0; i < count; ++i) {
+    auto t = counters.Read(i);
+    if (!t.ok()) return t.status();
+    api::TrafficCounter* c = out->Add();
+    c->set_name(std::string(name(i)));
+    c->set_packets(t->packets);
+    c->set_bytes(t->bytes);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<L4Maps>> L4Maps::Open(const std::string& pin_root) {
@@ -229,29 +244,15 @@ absl::StatusOr<api::GetCountersResponse> ReadCounters(const L4Maps& maps,
     c->set_packets(t->packets);
     c->set_bytes(t->bytes);
   }
-  for (uint32_t i = 0; i < XG_PATH_MAX; ++i) {
-    auto t = maps.path_stats.Read(i);
-    if (!t.ok()) return t.status();
-    api::TrafficCounter* c = out.add_paths();
-    c->set_name(std::string(maps::PathName(i)));
-    c->set_packets(t->packets);
-    c->set_bytes(t->bytes);
+  for (absl::Status s :
+       {ReadNamed(maps.path_stats, XG_PATH_MAX, maps::PathName, out.mutable_paths()),
+        ReadNamed(maps.drop_stats, XG_DROP_MAX, maps::DropName, out.mutable_drops())}) {
+    if (!s.ok()) return s;
   }
-  for (uint32_t i = 0; i < XG_DROP_MAX; ++i) {
-    auto t = maps.drop_stats.Read(i);
-    if (!t.ok()) return t.status();
-    api::TrafficCounter* c = out.add_drops();
-    c->set_name(std::string(maps::DropName(i)));
-    c->set_packets(t->packets);
-    c->set_bytes(t->bytes);
-  }
-  for (uint32_t i = 0; maps.steer_stats && i < XG_STEER_MAX; ++i) {
-    auto t = maps.steer_stats->Read(i);
-    if (!t.ok()) return t.status();
-    api::TrafficCounter* c = out.add_steering();
-    c->set_name(std::string(maps::SteerResultName(i)));
-    c->set_packets(t->packets);
-    c->set_bytes(t->bytes);
+  if (maps.steer_stats) {
+    absl::Status s =
+        ReadNamed(*maps.steer_stats, XG_STEER_MAX, maps::SteerResultName, out.mutable_steering());
+    if (!s.ok()) return s;
   }
   return out;
 }

@@ -13,18 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "tests/netns/netns.h"
+
 namespace xgate::e2e {
-
-// Runs a shell command quietly; true when it exits 0.
-bool Sh(const std::string& cmd);
-
-// Moves the calling thread into a named network namespace (/run/netns/NAME).
-bool EnterNs(const std::string& name);
-
-// Gives this process its own mount namespace with a fresh bpffs on /sys/fs/bpf (libxdp
-// wants one there), so no pin of ours is seen outside and all go away with the process.
-// Must run before the process starts a thread; later calls return the first result.
-std::string PrivateBpffs();
 
 // Answers every line a TCP client sends with "<pod> <client address> <line>\n", on
 // [::]:port (IPv4 too) inside a network namespace, many connections at once.

@@ -34,27 +34,16 @@
 #include "agent/l4/l4_applier.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
+#include "tests/netns/netns.h"
 
 namespace xgate {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool PrivilegeRequired() {
-  const char* req = std::getenv("XGATE_REQUIRE_PRIVILEGED");
-  return req && std::string(req) == "1";
-}
-
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-// Enters a named network namespace (this thread only).
-bool EnterNs(const std::string& name) {
-  int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = setns(fd, CLONE_NEWNET) == 0;
-  close(fd);
-  return ok;
-}
+using e2e::EnterNs;
+using e2e::PrivilegeRequired;
+using e2e::Sh;
 
 // Full checksums on transmit, so receivers verify what the fast path rewrote.
 bool TxChecksumOff(const char* ifname) {
@@ -262,9 +251,7 @@ class L4EndToEndTest : public ::testing::TestWithParam<bool> {
     if (geteuid() != 0) return "needs root";
     // Our own mount namespace with a bpffs at /sys/fs/bpf (libxdp needs one there); the
     // named network namespaces below live in it and go away with the process.
-    if (unshare(CLONE_NEWNS) != 0) return "unshare(CLONE_NEWNS) failed";
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return "mount private";
-    if (mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0) return "mounting bpffs";
+    if (std::string why = e2e::PrivateBpffs(); !why.empty()) return why;
     std::string id = std::to_string(getpid());
     client_ = "xgl4c-" + id;
     node_ = "xgl4n-" + id;

@@ -33,6 +33,7 @@
 #include "maps/pins.h"
 #include "maps/steer.h"
 #include "maps/typed_map.h"
+#include "tests/netns/netns.h"
 #include "tests/node/tcx_programs.h"
 #include "userspace-proxy/server/net.h"
 
@@ -45,15 +46,8 @@ constexpr uint16_t kNoListener = 8445;  // punted, nothing listens
 constexpr char kGatewayV4[] = "198.18.77.10";
 constexpr char kGatewayV6[] = "fd00:77::10";
 
-bool Sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
-bool EnterNs(const std::string& name) {
-  int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = setns(fd, CLONE_NEWNET) == 0;
-  close(fd);
-  return ok;
-}
+using e2e::EnterNs;
+using e2e::Sh;
 
 std::string Text(const proxy::SocketAddress& a) { return a.ToString(); }
 
@@ -88,19 +82,11 @@ class SteerE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) {
-      const char* req = std::getenv("XGATE_REQUIRE_PRIVILEGED");
-      if (req && std::string(req) == "1") FAIL() << "needs root (XGATE_REQUIRE_PRIVILEGED=1)";
+      if (e2e::PrivilegeRequired()) FAIL() << "needs root (XGATE_REQUIRE_PRIVILEGED=1)";
       GTEST_SKIP() << "needs root for namespaces and BPF";
     }
-    // Once per process: our own mount namespace with its own bpffs at /sys/fs/bpf, so what
-    // libxdp leaves there (its working folder) goes away with the process.
-    static const bool private_bpffs = [] {
-      return unshare(CLONE_NEWNS) == 0 &&
-             mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-             mount("bpffs", "/sys/fs/bpf", "bpf", 0, "mode=0700") == 0;
-    }();
-    ASSERT_TRUE(private_bpffs) << "a private mount namespace with a bpffs: "
-                               << std::strerror(errno);
+    std::string why = e2e::PrivateBpffs();
+    ASSERT_TRUE(why.empty()) << why;
     std::string id = std::to_string(getpid());
     client_ns_ = "xgstc" + id;
     node_ns_ = "xgstn" + id;

@@ -171,19 +171,30 @@ bool DetachXdp(const std::string& ns, const char* ifname) {
   return bpf_xdp_detach(static_cast<int>(if_nametoindex(ifname)), XDP_FLAGS_DRV_MODE, nullptr) == 0;
 }
 
+// BPF_PROG_TEST_RUN options for the bench frame as received on `ifname` (current namespace);
+// the frame and context live as long as the options that point at them.
+struct FrameRun {
+  explicit FrameRun(const char* ifname) : frame(Frame()) {
+    ctx.data_end = static_cast<uint32_t>(frame.size());
+    ctx.ingress_ifindex = if_nametoindex(ifname);
+    opts.sz = sizeof(opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<uint32_t>(frame.size());
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+  }
+  FrameRun(const FrameRun&) = delete;
+  FrameRun& operator=(const FrameRun&) = delete;
+  std::vector<uint8_t> frame;
+  xdp_md ctx{};
+  bpf_test_run_opts opts{};
+};
+
 // Sends `packets` frames from the generator; returns delivered packets/s at the sink.
 double Measure(bench_bpf* skel, uint64_t packets) {
   if (!EnterNs(Ns("gen"))) return 0;
-  std::vector<uint8_t> frame = Frame();
-  xdp_md ctx{};
-  ctx.data_end = static_cast<uint32_t>(frame.size());
-  ctx.ingress_ifindex = if_nametoindex("c0");
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.ctx_in = &ctx;
-  opts.ctx_size_in = sizeof(ctx);
+  FrameRun run("c0");
+  bpf_test_run_opts& opts = run.opts;
   opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
   opts.repeat = static_cast<uint32_t>(packets);
   opts.batch_size = 64;
@@ -214,16 +225,8 @@ double HarnessNs(bench_bpf* skel, int target_fd, bool new_flows, uint32_t repeat
   if (bpf_map_update_elem(bpf_map__fd(skel->maps.harness_target), &zero, &target_fd, BPF_ANY))
     return -1;
   skel->bss->harness_new_flows = new_flows ? 1 : 0;
-  std::vector<uint8_t> frame = Frame();
-  xdp_md ctx{};
-  ctx.data_end = static_cast<uint32_t>(frame.size());
-  ctx.ingress_ifindex = if_nametoindex("n0");
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.ctx_in = &ctx;
-  opts.ctx_size_in = sizeof(ctx);
+  FrameRun run("n0");
+  bpf_test_run_opts& opts = run.opts;
   opts.repeat = repeat;
   if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bench_harness), &opts) != 0) {
     std::perror("bench: test run");

@@ -1,0 +1,24 @@
+// What the namespace tests share: quiet shell commands, entering a named network namespace,
+// and a private mount namespace with its own bpffs.
+#pragma once
+
+#include <string>
+
+namespace xgate::e2e {
+
+// Runs a shell command quietly; true when it exits 0.
+bool Sh(const std::string& cmd);
+
+// Moves the calling thread into a named network namespace (/run/netns/NAME).
+bool EnterNs(const std::string& name);
+
+// Gives this process its own mount namespace with a fresh bpffs on /sys/fs/bpf (libxdp
+// wants one there, and leaves its working folder in it), so no pin of ours is seen outside
+// and all go away with the process. Returns "" or why it failed. Must run before the process
+// starts a thread; later calls return the first result.
+std::string PrivateBpffs();
+
+// XGATE_REQUIRE_PRIVILEGED=1: a test that cannot get its privileges fails instead of skipping.
+bool PrivilegeRequired();
+
+}  // namespace xgate::e2e
