@@ -146,8 +146,9 @@ inline PromText ParsePromText(const std::string& text) {
   return out;
 }
 
-// GET /metrics from 127.0.0.1:port; the body, or "" when the answer is not a 200.
-inline std::string ScrapeLoopback(int port) {
+// Sends `request` to 127.0.0.1:port and returns everything the server answers
+// ("connect failed" when nothing listens).
+inline std::string ExchangeLoopback(int port, const std::string& request) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -155,14 +156,21 @@ inline std::string ScrapeLoopback(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "connect failed";
   }
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, n);
   close(fd);
+  return out;
+}
+
+// GET /metrics from 127.0.0.1:port; the body, or "" when the answer is not a 200.
+inline std::string ScrapeLoopback(int port) {
+  std::string out = ExchangeLoopback(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   size_t body = out.find("\r\n\r\n");
   if (out.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return "";
   return out.substr(body + 4);

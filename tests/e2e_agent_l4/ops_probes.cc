@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "tests/agent/prometheus_text.h"
 #include "tests/e2e_agent_l4/topology.h"
 
 namespace xgate::e2e {
@@ -69,39 +70,10 @@ std::string HttpGetInNs(const std::string& netns, uint16_t port, const std::stri
 
 std::map<Labels, double> Samples(const std::string& text, const std::string& name) {
   std::map<Labels, double> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (line.rfind(name, 0) != 0 || line.size() == name.size()) continue;
-    Labels labels;
-    size_t i = name.size();
-    if (line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        size_t eq = line.find("=\"", i);
-        if (eq == std::string::npos) break;
-        std::string key = line.substr(i, eq - i);
-        std::string value;
-        for (i = eq + 2; i < line.size() && line[i] != '"'; ++i) {
-          if (line[i] == '\\' && i + 1 < line.size()) {
-            ++i;
-            value += line[i] == 'n' ? '\n' : line[i];
-          } else {
-            value += line[i];
-          }
-        }
-        labels[key] = value;
-        ++i;                                         // the closing quote
-        if (i < line.size() && line[i] == ',') ++i;  // the next label
-      }
-      ++i;  // '}'
-    }
-    if (i >= line.size() || line[i] != ' ') continue;  // another metric with this prefix
-    double value = 0;
-    if (absl::SimpleAtod(line.substr(i + 1), &value)) out[labels] += value;
+  testing::PromText prom = testing::ParsePromText(text);
+  if (!prom.error.empty()) return out;  // a malformed page: no samples
+  for (const testing::PromSample& sample : prom.samples) {
+    if (sample.name == name) out[sample.labels] += sample.value;
   }
   return out;
 }
