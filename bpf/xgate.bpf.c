@@ -53,8 +53,8 @@ pass:
 
 /* A flow the connection table does not know: its listener decides. For an L4 listener,
  * picks the backend into *ct (not recorded yet) and returns XG_NEW_FLOW; else the verdict. */
-static __always_inline int xg_new_flow(const struct xg_packet* p, const struct xg_flow* f,
-                                       __u64 len, struct xg_ct_entry* ct) {
+static __always_inline int xg_new_flow(const struct xg_packet* p, __u64 len,
+                                       struct xg_ct_entry* ct) {
   struct xg_listener_key lk;
   __builtin_memset(&lk, 0, sizeof(lk));
   __builtin_memcpy(lk.addr, p->dst, 16);
@@ -74,7 +74,7 @@ static __always_inline int xg_new_flow(const struct xg_packet* p, const struct x
   }
   __u32 drop = 0;
   __u32 backend_id = 0;
-  struct xg_backend* b = xg_pick_backend(service, f, &backend_id, &drop);
+  struct xg_backend* b = xg_pick_backend(service, &p->flow, &backend_id, &drop);
   if (b && b->family != p->family) {
     b = NULL;
     drop = XG_DROP_BAD_BACKEND;
@@ -118,7 +118,7 @@ int xgate_xdp(struct xdp_md* ctx) {
   if (ct) {
     xg_count(&xg_path_stats, XG_PATH_CT_HIT, len);
   } else {
-    int verdict = xg_new_flow(&p, &p.flow, len, &fresh);
+    int verdict = xg_new_flow(&p, len, &fresh);
     if (verdict != XG_NEW_FLOW) return verdict;
     ct = &fresh;
   }
