@@ -21,6 +21,12 @@
 #define AF_INET6 10
 #endif
 
+/* Whether XDP_REDIRECT toward the device delivers (maps/egress.h); unknown devices: no. */
+static __always_inline int xg_egress_takes_xdp(__u32 ifindex) {
+  struct xg_egress* e = bpf_map_lookup_elem(&xg_egress, &ifindex);
+  return e && (e->flags & XG_EGRESS_XDP_XMIT);
+}
+
 /* Fills the lookup from the packet's (rewritten) headers. 0 on success. */
 static __always_inline int xg_fib_params(void* l3, void* l4, void* data_end, __u8 family,
                                          __u8 proto, __u32 ifindex, struct bpf_fib_lookup* fib) {
@@ -79,8 +85,11 @@ static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
                                        struct xg_nexthop* cache, __u64 ticks,
                                        struct xg_nexthop* hop) {
   __u32 in = ctx->ingress_ifindex;
+  __u32 zero = 0;
+  __u32* gen = bpf_map_lookup_elem(&xg_egress_gen, &zero);
+  __u8 egress_gen = gen ? (__u8)*gen : 0;
   if (cache && cache->ifindex && cache->in_ifindex == in && ticks < cache->expires &&
-      p->l3_len <= cache->mtu) {
+      p->l3_len <= cache->mtu && cache->egress_gen == egress_gen) {
     *hop = *cache;
     return 0;
   }
@@ -96,29 +105,37 @@ static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
   hop->mtu = fib.mtu_result;
   __builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
   __builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
+  hop->xmit = fib.ifindex == in || xg_egress_takes_xdp(fib.ifindex);
+  hop->egress_gen = egress_gen;
   if (cache) *cache = *hop;
   return 0;
 }
 
-/* Sends the rewritten packet on: to `hop` (TTL decremented, MACs set) when there is one,
- * else to the stack. `partial`: the packet came with a partial checksum that was completed
- * (partial_csum.h); if it goes to the stack, it is put back in partial form. */
+/* Sends the rewritten packet on: by XDP to `hop` (TTL decremented, MACs set) when its device
+ * takes redirected frames; else up, where TC ingress sends it (xg_tc_rnat: bpf_redirect_neigh,
+ * which resolves a missing neighbour too) or, failing that, the stack routes it.
+ * `partial`: the packet came with a partial checksum that was completed (partial_csum.h); if
+ * it goes up, it is put back in partial form. */
 static __always_inline int xg_xdp_send(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
                                        int partial, const struct xg_nexthop* hop) {
   void* data_end = (void*)(long)ctx->data_end;
   struct ethhdr* eth = (void*)(long)ctx->data;
   /* A tagged frame belongs to a VLAN device the stack knows; let it route. */
-  if (!hop || p->vlan || (void*)(eth + 1) > data_end ||
+  if (!hop || !hop->xmit || p->vlan || (void*)(eth + 1) > data_end ||
       xg_decrement_ttl(p->l3, data_end, p->family))
-    goto stack;
-  __builtin_memcpy(eth->h_dest, hop->dmac, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, hop->smac, ETH_ALEN);
+    goto up;
+  /* Opaque to clang, which would otherwise derive one MAC's stack address from the other's
+   * with a bitwise OR (alignment arithmetic the verifier refuses on a pointer). */
+  const __u8* macs = hop->dmac;
+  asm volatile("" : "+r"(macs));
+  __builtin_memcpy(eth->h_dest, macs, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, macs + ETH_ALEN, ETH_ALEN);
   xg_count(&xg_path_stats, XG_PATH_FORWARD, len);
   if (hop->ifindex == ctx->ingress_ifindex) return XDP_TX;
   return bpf_redirect(hop->ifindex, 0);
-stack:
+up:
   if (partial) xg_make_partial(p, data_end);
-  xg_count(&xg_path_stats, XG_PATH_FORWARD_STACK, len);
+  xg_count(&xg_path_stats, XG_PATH_FORWARD_UP, len);
   return XDP_PASS;
 }
 

@@ -10,6 +10,7 @@
 #include "maps/backend.h"
 #include "maps/conntrack.h"
 #include "maps/counters.h"
+#include "maps/egress.h"
 #include "maps/listener.h"
 #include "maps/maglev.h"
 #include "maps/rnat.h"
@@ -93,6 +94,22 @@ struct {
   __type(value, struct xg_traffic);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } xg_drop_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, XG_MAX_EGRESS);
+  __type(key, __u32);
+  __type(value, struct xg_egress);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_egress SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_egress_gen SEC(".maps");
 
 static __always_inline void xg_count(void* map, __u32 index, __u64 bytes) {
   struct xg_traffic* t = bpf_map_lookup_elem(map, &index);

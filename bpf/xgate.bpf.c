@@ -184,6 +184,19 @@ static __always_inline int xg_tc_icmp(struct __sk_buff* skb, struct xg_packet* p
   return xg_tc_forward(skb, l3_off, l4_off, p->family, p->proto, redirect);
 }
 
+/* Ingress: a packet XDP rewrote toward a backend and handed up (its device takes no
+ * XDP_REDIRECTed frames, or XDP had no next hop), known by the reverse of its flow being a
+ * tracked reply: sent on with bpf_redirect_neigh, else left to the stack (a local backend). */
+static __always_inline int xg_tc_forward_up(struct __sk_buff* skb, const struct xg_packet* p,
+                                            __u32 l3_off, __u32 l4_off, __u64 len) {
+  struct xg_flow back __attribute__((aligned(8)));
+  xg_make_flow(&back, p->dst, p->src, p->dport, p->sport, p->proto);
+  if (!bpf_map_lookup_elem(&xg_rnat, &back)) return TC_ACT_OK;
+  int verdict = xg_tc_forward(skb, l3_off, l4_off, p->family, p->proto, 1);
+  if (verdict == TC_ACT_REDIRECT) xg_count(&xg_path_stats, XG_PATH_FORWARD_TC, len);
+  return verdict;
+}
+
 static __always_inline int xg_tc_rnat(struct __sk_buff* skb, int redirect) {
   __u32 want = skb->len < 256 ? skb->len : 256;
   bpf_skb_pull_data(skb, want);
@@ -199,7 +212,7 @@ static __always_inline int xg_tc_rnat(struct __sk_buff* skb, int redirect) {
     return xg_tc_icmp(skb, &p, l3_off, l4_off, len, redirect);
 
   struct xg_rnat_entry* found = bpf_map_lookup_elem(&xg_rnat, &p.flow);
-  if (!found) return TC_ACT_OK;
+  if (!found) return redirect ? xg_tc_forward_up(skb, &p, l3_off, l4_off, len) : TC_ACT_OK;
   struct xg_rnat_entry rn = *found;
   if (xg_tc_snat(skb, l3_off, l4_off, &p, &rn)) {
     xg_count(&xg_drop_stats, XG_DROP_TRUNCATED, len);
@@ -210,7 +223,8 @@ static __always_inline int xg_tc_rnat(struct __sk_buff* skb, int redirect) {
   return xg_tc_forward(skb, l3_off, l4_off, p.family, p.proto, redirect);
 }
 
-/* Ingress of a backend-facing interface: reverse NAT, then straight out toward the client. */
+/* Ingress of an interface: reverse NAT of a reply from a backend behind it, straight out toward
+ * the client; or a packet toward a backend that XDP handed up (xg_tc_forward_up). */
 SEC("tc")
 int xgate_tc_rnat_in(struct __sk_buff* skb) { return xg_tc_rnat(skb, 1); }
 

@@ -16,13 +16,14 @@ enum xg_path {
   XG_PATH_PASS_FRAGMENT,    /* IPv4 fragment, IPv4 options or IPv6 extension headers */
   XG_PATH_PASS_NO_LISTENER, /* no listener for (address, port, protocol) */
   XG_PATH_PUNT,             /* L7 listener: up the stack to the proxy */
-  XG_PATH_FORWARD,          /* L4: rewritten and redirected (or XDP_TX) */
-  XG_PATH_FORWARD_STACK,    /* L4: rewritten, the stack routes it (no neighbour yet) */
+  XG_PATH_FORWARD,          /* L4: rewritten and sent by XDP (XDP_REDIRECT or XDP_TX) */
+  XG_PATH_FORWARD_UP,       /* L4: rewritten by XDP, handed up to TC ingress / the stack */
   XG_PATH_CT_HIT,           /* L4: flow found in xg_conntrack */
   XG_PATH_CT_NEW,           /* L4: new flow recorded */
   XG_PATH_RNAT,             /* TC: reply rewritten to the Gateway address */
   XG_PATH_ICMP_TRANSLATED,  /* ICMP error about a tracked flow rewritten */
   XG_PATH_PARTIAL_CSUM,     /* L4: a partial checksum (local sender, offload) completed */
+  XG_PATH_FORWARD_TC,       /* L4: of those handed up, sent on by TC (the rest: the stack) */
   XG_PATH_MAX,
 };
 

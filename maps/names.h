@@ -20,9 +20,9 @@ inline constexpr std::string_view PathName(uint32_t path) {
     case XG_PATH_PUNT:
       return "punt";
     case XG_PATH_FORWARD:
-      return "forward";
-    case XG_PATH_FORWARD_STACK:
-      return "forward_via_stack";
+      return "forward_xdp";
+    case XG_PATH_FORWARD_UP:
+      return "forward_up";
     case XG_PATH_CT_HIT:
       return "conntrack_hit";
     case XG_PATH_CT_NEW:
@@ -33,6 +33,8 @@ inline constexpr std::string_view PathName(uint32_t path) {
       return "icmp_translated";
     case XG_PATH_PARTIAL_CSUM:
       return "partial_checksum_completed";
+    case XG_PATH_FORWARD_TC:
+      return "forward_tc";
     default:
       return "unknown";
   }

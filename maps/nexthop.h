@@ -18,7 +18,9 @@ struct xg_nexthop {
   __u16 mtu;        /* L3 bytes the route carries */
   __u8 dmac[6];
   __u8 smac[6];
-  __u8 pad[2];
+  __u8 xmit;       /* 1: XDP_REDIRECT (or XDP_TX) toward ifindex; 0: through TC (maps/egress.h) */
+  __u8 egress_gen; /* xg_egress_gen when it was looked up (a change of any device's answer
+                    * makes every cached hop stale) */
 };
 
 #endif

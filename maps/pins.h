@@ -17,13 +17,17 @@ inline constexpr std::string_view kListenerStats = "xg_lstn_stats";
 inline constexpr std::string_view kBackendStats = "xg_bknd_stats";
 inline constexpr std::string_view kPathStats = "xg_path_stats";
 inline constexpr std::string_view kDropStats = "xg_drop_stats";
+inline constexpr std::string_view kEgress = "xg_egress";
+inline constexpr std::string_view kEgressGen = "xg_egress_gen";
+inline constexpr std::string_view kXmitDrops = "xg_xmit_drops";
 // The steer program's (bpf/steer.bpf.c), pinned beside the fast path's and removed with it.
 inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
 inline constexpr std::string_view kSteerStats = "xg_steer_stats";
 
-inline constexpr std::array<std::string_view, 9> kAllMaps = {
-    kListeners,     kMaglev,       kBackends,  kConntrack, kRnat,
-    kListenerStats, kBackendStats, kPathStats, kDropStats};
+// The fast path object's (xg_xmit_drops is the transmit-drop counter's, bpf/xmit_drops.bpf.c).
+inline constexpr std::array<std::string_view, 11> kAllMaps = {
+    kListeners,    kMaglev,    kBackends,  kConntrack, kRnat,     kListenerStats,
+    kBackendStats, kPathStats, kDropStats, kEgress,    kEgressGen};
 
 inline std::string PinPath(std::string_view root, std::string_view name) {
   std::string path(root);

@@ -166,6 +166,10 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
     drop_packets[labels] += d.packets();
     drop_bytes[labels] += d.bytes();
   }
+  Series xmit_drops;
+  for (const api::TrafficCounter& d : counters.xmit_drops()) {
+    xmit_drops[LabelSet({{"interface", d.name()}})] += d.packets();
+  }
   Series steer_packets, steer_bytes;
   for (const api::TrafficCounter& s : counters.steering()) {
     std::string labels = LabelSet({{"result", s.name()}});
@@ -193,6 +197,9 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
           drop_packets);
   Counter(out, "xgate_fastpath_dropped_bytes_total",
           "Bytes the kernel fast path dropped, by reason.", drop_bytes);
+  Counter(out, "xgate_fastpath_xdp_xmit_drops_total",
+          "Frames sent by XDP_REDIRECT that the kernel dropped on transmit, by egress interface.",
+          xmit_drops);
   if (!steer_packets.empty()) {
     const std::string steer_help =
         " of punted traffic the steer program handed to the proxy's sockets with bpf_sk_assign "

@@ -1,6 +1,7 @@
 #include "agent/inspect/l4_maps.h"
 
 #include <bpf/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "agent/l4/xmit_drops.h"
 #include "maps/names.h"
 #include "maps/pins.h"
 
@@ -61,6 +63,7 @@ absl::Status ReadNamed(const maps::TrafficCounters& counters, uint32_t count,
 
 absl::StatusOr<std::unique_ptr<L4Maps>> L4Maps::Open(const std::string& pin_root) {
   auto m = std::make_unique<L4Maps>();
+  m->pin_root = pin_root;
   for (absl::Status s : {OpenInto(pin_root, maps::kListeners, m->listeners),
                          OpenInto(pin_root, maps::kBackends, m->backends),
                          OpenInto(pin_root, maps::kMaglev, m->maglev),
@@ -253,6 +256,15 @@ absl::StatusOr<api::GetCountersResponse> ReadCounters(const L4Maps& maps,
     absl::Status s =
         ReadNamed(*maps.steer_stats, XG_STEER_MAX, maps::SteerResultName, out.mutable_steering());
     if (!s.ok()) return s;
+  }
+  auto xmit_drops = l4::ReadXmitDrops(maps.pin_root);
+  if (!xmit_drops.ok()) return xmit_drops.status();
+  for (const auto& [ifindex, frames] : *xmit_drops) {
+    api::TrafficCounter* c = out.add_xmit_drops();
+    char name[IF_NAMESIZE] = {};
+    c->set_name(if_indextoname(ifindex, name) ? std::string(name)
+                                              : absl::StrCat("ifindex ", ifindex));
+    c->set_packets(frames);
   }
   return out;
 }

@@ -32,6 +32,7 @@ struct L4Maps {
   maps::TrafficCounters drop_stats;
   // The steer program's results; absent under a pin root it never ran on.
   std::optional<maps::TrafficCounters> steer_stats;
+  std::string pin_root;  // where xg_xmit_drops is read from
 };
 
 // The snapshot's L4 listener for (address, port, protocol) in map form, or nullptr.

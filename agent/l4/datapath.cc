@@ -264,10 +264,27 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
       if (absl::Status s = dp->AttachTc(ifname, egress); !s.ok()) return s;
     }
   }
+  // Both are best effort: without the watch xg_egress stays empty and TC sends every packet
+  // XDP would have redirected (slower, never lost); without the counter, drops go uncounted.
+  auto watch = EgressWatch::Start(dp->MapFd("xg_egress"), dp->MapFd("xg_egress_gen"));
+  if (watch.ok()) {
+    dp->egress_ = std::move(*watch);
+  } else {
+    spdlog::warn("L4: egress capabilities not followed ({}); TC sends what XDP would redirect",
+                 watch.status().ToString());
+  }
+  auto drops = XmitDropCounter::Start(dp->options_.pin_root);
+  if (drops.ok()) {
+    dp->xmit_drops_ = std::move(*drops);
+  } else {
+    spdlog::warn("L4: XDP transmit drops not counted: {}", drops.status().ToString());
+  }
   return dp;
 }
 
 Datapath::~Datapath() {
+  egress_.reset();  // its thread writes through the object's map fd
+  xmit_drops_.reset();
   if (xdp_) xdp_program__close(xdp_);
   if (skel_) xgate_bpf__destroy(skel_);
 }

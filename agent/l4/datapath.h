@@ -12,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/l4/egress_caps.h"
+#include "agent/l4/xmit_drops.h"
 
 struct xgate_bpf;
 struct xdp_program;
@@ -41,6 +43,8 @@ class Datapath {
   int TcIngressProgFd() const;
   int TcEgressProgFd() const;
   const std::string& pin_root() const { return options_.pin_root; }
+  // What follows the egress devices' capabilities (nullptr when the kernel cannot tell).
+  EgressWatch* egress() const { return egress_.get(); }
 
   // Removes the programs from the interfaces and every pin under the root.
   absl::Status DetachAndUnpin();
@@ -53,6 +57,8 @@ class Datapath {
 
   DatapathOptions options_;
   xgate_bpf* skel_ = nullptr;
+  std::unique_ptr<EgressWatch> egress_;          // keeps xg_egress true
+  std::unique_ptr<XmitDropCounter> xmit_drops_;  // counts into xg_xmit_drops
   xdp_program* xdp_ = nullptr;
   bool loaded_ = false;
   std::vector<uint8_t> built_tag_;  // this build's XDP program tag, once computed

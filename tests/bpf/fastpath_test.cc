@@ -1,18 +1,24 @@
 // The XDP and TC programs on crafted packets: every verdict, every rewrite, checksums
 // recomputed over the result.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "agent/compiler/snapshot.h"
 #include "agent/l4/l4_applier.h"
@@ -20,6 +26,7 @@
 #include "maps/typed_map.h"
 #include "tests/bpf/bpf_env.h"
 #include "tests/bpf/packet.h"
+#include "tests/netns/netns.h"
 
 namespace xgate::testing {
 namespace {
@@ -76,6 +83,17 @@ class FastPathTest : public ::testing::Test {
     ASSERT_TRUE(applier.ok()) << applier.status();
     applier_ = std::move(*applier);
     ASSERT_TRUE(applier_->Apply(BaseSnapshot()).ok());
+    // The backend's veth takes XDP_REDIRECTed frames: its peer has GRO (NAPI). The plain case,
+    // which does not, is PlainBackend* below.
+    ASSERT_TRUE(BackendTakesXdp(true));
+  }
+  // GRO on the client side's end of the pair gives the backend side's end NAPI (and so the
+  // kernel's NETDEV_XDP_ACT_NDO_XMIT), and the agent's xg_egress follows it.
+  bool BackendTakesXdp(bool on) {
+    if (!e2e::SetGro(kClientIf, on)) return false;
+    l4::EgressWatch* watch = applier_->datapath().egress();
+    if (!watch || !watch->Sync().ok()) return false;
+    return watch->Written().count(IfIndex(kBackendIf)) == (on ? 1u : 0u);
   }
   void TearDown() override {
     if (applier_) applier_->Stop(/*detach=*/true);
@@ -275,7 +293,7 @@ TEST_F(FastPathTest, VlanTaggedIsRewrittenAndLeftToTheStack) {
   EXPECT_EQ(r.retval, XDP_PASS);
   ExpectForwarded(r, spec, "198.18.1.2", 6000);
   EXPECT_EQ(r.out[12], 0x81);  // tag kept
-  EXPECT_EQ(PathCount(XG_PATH_FORWARD_STACK), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_UP), 1u);
 }
 
 TEST_F(FastPathTest, NoNeighbourPassesTheRewrittenPacket) {
@@ -284,7 +302,113 @@ TEST_F(FastPathTest, NoNeighbourPassesTheRewrittenPacket) {
   EXPECT_EQ(r.retval, XDP_PASS);
   ExpectForwarded(r, spec, "198.18.1.9", 6000);
   EXPECT_EQ(Parse(r.out).ttl, 64) << "the stack decrements it when it routes";
-  EXPECT_EQ(PathCount(XG_PATH_FORWARD_STACK), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_UP), 1u);
+}
+
+// A backend behind a plain veth (nothing on its far end, GRO off: a pod's interface) would
+// drop XDP_REDIRECTed frames: XDP hands the rewritten packet up and TC ingress sends it on.
+TEST_F(FastPathTest, PlainBackendIsSentByTcNotXdp) {
+  ASSERT_TRUE(BackendTakesXdp(false));
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  RunResult up = FromClient(spec);
+  EXPECT_EQ(up.retval, XDP_PASS);
+  ExpectForwarded(up, spec, "198.18.1.2", 6000);
+  EXPECT_EQ(Parse(up.out).ttl, 64) << "TC decrements it";
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD), 0u);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_UP), 1u);
+
+  RunResult tc = RunTc(TcIn(), up.out, IfIndex(kClientIf));
+  ASSERT_EQ(tc.err, 0);
+  EXPECT_EQ(tc.retval, static_cast<uint32_t>(TC_ACT_REDIRECT));
+  ExpectForwarded(tc, spec, "198.18.1.2", 6000);
+  EXPECT_EQ(Parse(tc.out).ttl, 63);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_TC), 1u);
+  EXPECT_EQ(PathCount(XG_PATH_RNAT), 0u) << "not a reply";
+
+  // The flow's next packet (a conntrack hit, its next hop cached) goes the same way.
+  EXPECT_EQ(FromClient(spec).retval, XDP_PASS);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_UP), 2u);
+}
+
+TEST_F(FastPathTest, PlainBackendV6IsSentByTc) {
+  ASSERT_TRUE(BackendTakesXdp(false));
+  PacketSpec spec = Udp("fd00::2", 40000, "fd00:100::10", 53);
+  RunResult up = FromClient(spec);
+  EXPECT_EQ(up.retval, XDP_PASS);
+  RunResult tc = RunTc(TcIn(), up.out, IfIndex(kClientIf));
+  EXPECT_EQ(tc.retval, static_cast<uint32_t>(TC_ACT_REDIRECT));
+  ExpectForwarded(tc, spec, "fd00:1::2", 5353);
+  EXPECT_EQ(Parse(tc.out).ttl, 63);
+}
+
+// GRO turned off, then on, under an open flow: its cached next hop follows at once (the
+// agent moves xg_egress_gen on), not when the cache would expire.
+TEST_F(FastPathTest, BackendCapabilityChangeReachesAnOpenFlow) {
+  PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.11", 6000);
+  EXPECT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+  ASSERT_TRUE(BackendTakesXdp(false));
+  EXPECT_EQ(FromClient(spec).retval, XDP_PASS);
+  ASSERT_TRUE(BackendTakesXdp(true));
+  EXPECT_EQ(FromClient(spec).retval, XDP_REDIRECT);
+}
+
+TEST_F(FastPathTest, TcIngressLeavesUntrackedPacketsAlone) {
+  std::vector<uint8_t> in = BuildPacket(Tcp("198.18.0.2", 40000, "198.18.1.2", 6000));
+  RunResult tc = RunTc(TcIn(), in, IfIndex(kClientIf));
+  EXPECT_EQ(tc.retval, static_cast<uint32_t>(TC_ACT_OK));
+  EXPECT_EQ(tc.out, in);
+  EXPECT_EQ(PathCount(XG_PATH_FORWARD_TC), 0u);
+}
+
+// Frames XDP_REDIRECTed toward a veth whose peer has no NAPI are dropped by the kernel (since
+// 6.3 the redirect itself is refused): the transmit-drop counter the datapath runs counts them
+// per device. Two veth pairs of the test's own: frames sent into xgs0 meet, at XDP on its peer
+// xgs1, a bare redirect toward xgt0, whose peer xgt1 has nothing loaded.
+TEST_F(FastPathTest, RedirectDropsOfAPlainVethAreCounted) {
+  ASSERT_TRUE(
+      e2e::Sh("ip link add xgs0 type veth peer name xgs1 && "
+              "ip link add xgt0 type veth peer name xgt1 && "
+              "ip link set xgs0 up && ip link set xgs1 up && "
+              "ip link set xgt0 up && ip link set xgt1 up"));
+  struct Cleanup {
+    ~Cleanup() { e2e::Sh("ip link del xgs0; ip link del xgt0"); }
+  } cleanup;
+  const int target = IfIndex("xgt0");
+  const bpf_insn redirect[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, target},
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, 0},
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_redirect},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "redirect", "GPL", redirect, 4, nullptr);
+  ASSERT_GE(prog, 0) << std::strerror(errno);
+  ASSERT_EQ(bpf_xdp_attach(IfIndex("xgs1"), prog, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  close(prog);
+
+  int sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = IfIndex("xgs0");
+  to.sll_halen = ETH_ALEN;
+  std::vector<uint8_t> frame = BuildPacket(Udp("198.18.0.2", 40000, "198.18.1.2", 5353));
+  constexpr int kFrames = 20;
+  for (int i = 0; i < kFrames; ++i) {
+    ASSERT_EQ(
+        sendto(sock, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+        static_cast<ssize_t>(frame.size()));
+  }
+  close(sock);
+  // XDP runs in the receiving veth's NAPI: wait (bounded) for all of them to be seen.
+  uint64_t counted = 0;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       counted < kFrames && std::chrono::steady_clock::now() < until;) {
+    auto drops = l4::ReadXmitDrops(root_);
+    ASSERT_TRUE(drops.ok()) << drops.status();
+    counted = (*drops)[static_cast<uint32_t>(target)];
+    if (counted < kFrames) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(counted, static_cast<uint64_t>(kFrames));
 }
 
 TEST_F(FastPathTest, ListenerWithoutBackendsDrops) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "maps/names.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
@@ -179,7 +180,7 @@ class AgentL4Test : public ::testing::Test {
     fs::create_directories(work_ / "manifests");
     WriteManifest(manifest);
     topology_ = std::make_unique<Topology>();
-    std::string why = topology_->Create(pods);
+    std::string why = topology_->Create(pods, napi_);
     ASSERT_EQ(why, "");
     // bpffs refuses names with a dot.
     static int serial = 0;
@@ -221,6 +222,7 @@ class AgentL4Test : public ::testing::Test {
     return pods;
   }
 
+  bool napi_ = false;  // the pods' veths: plain (default) or with NAPI on the pod's end
   fs::path work_;
   std::string pin_root_;
   std::unique_ptr<Topology> topology_;
@@ -230,12 +232,14 @@ class AgentL4Test : public ::testing::Test {
   int home_ns_ = -1;
 };
 
-// (signal, Gateway address)
+// (signal, Gateway address, NAPI on the pods' veths)
 class AgentRestartTest : public AgentL4Test,
-                         public ::testing::WithParamInterface<std::tuple<int, std::string>> {};
+                         public ::testing::WithParamInterface<std::tuple<int, std::string, bool>> {
+};
 
 TEST_P(AgentRestartTest, OpenConnectionKeepsItsBackendAcrossTheRestart) {
-  const auto& [sig, gw] = GetParam();
+  const auto& [sig, gw, napi] = GetParam();
+  napi_ = napi;
   std::string why;
   std::string manifest = Manifest(/*second_primary=*/false, &why);
   ASSERT_EQ(why, "");
@@ -271,21 +275,26 @@ TEST_P(AgentRestartTest, OpenConnectionKeepsItsBackendAcrossTheRestart) {
   EXPECT_EQ(conn->Exchange("last"), pod + " " + client + " last");
 }
 
-INSTANTIATE_TEST_SUITE_P(Signals, AgentRestartTest,
-                         ::testing::Values(std::make_tuple(SIGKILL, std::string(kGatewayV4)),
-                                           std::make_tuple(SIGKILL, std::string(kGatewayV6)),
-                                           std::make_tuple(SIGTERM, std::string(kGatewayV4))),
-                         [](const ::testing::TestParamInfo<std::tuple<int, std::string>>& info) {
-                           return std::string(std::get<0>(info.param) == SIGKILL ? "Sigkill"
-                                                                                 : "Sigterm") +
-                                  (std::get<1>(info.param) == kGatewayV4 ? "Ipv4" : "Ipv6");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Signals, AgentRestartTest,
+    ::testing::Values(std::make_tuple(SIGKILL, std::string(kGatewayV4), false),
+                      std::make_tuple(SIGKILL, std::string(kGatewayV6), false),
+                      std::make_tuple(SIGTERM, std::string(kGatewayV4), false),
+                      std::make_tuple(SIGKILL, std::string(kGatewayV4), true),
+                      std::make_tuple(SIGKILL, std::string(kGatewayV6), true)),
+    [](const ::testing::TestParamInfo<std::tuple<int, std::string, bool>>& info) {
+      return std::string(std::get<0>(info.param) == SIGKILL ? "Sigkill" : "Sigterm") +
+             (std::get<1>(info.param) == kGatewayV4 ? "Ipv4" : "Ipv6") +
+             (std::get<2>(info.param) ? "NapiPods" : "PlainPods");
+    });
 
-// The parameter: the endpoint is marked ready: false (true) or deleted from the slice.
-class EndpointRemovalTest : public AgentL4Test, public ::testing::WithParamInterface<bool> {};
+// (the endpoint is marked ready: false (true) or deleted from the slice, NAPI on the pods' veths)
+class EndpointRemovalTest : public AgentL4Test,
+                            public ::testing::WithParamInterface<std::tuple<bool, bool>> {};
 
 TEST_P(EndpointRemovalTest, NoNewFlowsWhileTheEstablishedOneFinishes) {
-  const bool not_ready = GetParam();
+  const auto& [not_ready, napi] = GetParam();
+  napi_ = napi;
   std::string why;
   std::string manifest = Manifest(/*second_primary=*/true, &why);
   ASSERT_EQ(why, "");
@@ -344,10 +353,56 @@ TEST_P(EndpointRemovalTest, NoNewFlowsWhileTheEstablishedOneFinishes) {
   conn.reset();
 }
 
-INSTANTIATE_TEST_SUITE_P(Edits, EndpointRemovalTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "MarkedNotReady" : "Deleted";
+INSTANTIATE_TEST_SUITE_P(Edits, EndpointRemovalTest,
+                         ::testing::Values(std::make_tuple(true, false),
+                                           std::make_tuple(false, false),
+                                           std::make_tuple(false, true)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, bool>>& info) {
+                           return std::string(std::get<0>(info.param) ? "MarkedNotReady"
+                                                                      : "Deleted") +
+                                  (std::get<1>(info.param) ? "NapiPods" : "PlainPods");
                          });
+
+// A pod turning GRO on and off under open connections (its veth's end on the node taking
+// XDP_REDIRECTed frames, then not): the agent follows the kernel's notification, each packet
+// goes by XDP or by TC as the device allows, and no connection breaks or changes pod.
+TEST_F(AgentL4Test, GroToggledUnderOpenFlowsBreaksNone) {
+  std::string why;
+  std::string manifest = Manifest(/*second_primary=*/false, &why);
+  ASSERT_EQ(why, "");
+  ASSERT_NO_FATAL_FAILURE(Boot({kPrimary0, kReplica0}, manifest));
+  struct Open {
+    std::unique_ptr<TcpConn> conn;
+    std::string pod;
+  };
+  std::vector<Open> open;
+  for (int i = 0; i < 12; ++i) {
+    const std::string gw = i % 2 ? kGatewayV6 : kGatewayV4;
+    auto conn = TcpConn::Open(gw, 5432);
+    ASSERT_NE(conn, nullptr) << "connection " << i;
+    std::string pod = PodOf(conn->Exchange("hello"));
+    ASSERT_FALSE(pod.empty()) << "connection " << i;
+    open.push_back({std::move(conn), pod});
+  }
+  for (int round = 0; round < 6; ++round) {
+    const bool on = round % 2 == 0;
+    for (size_t pod = 0; pod < 2; ++pod) ASSERT_TRUE(topology_->SetPodGro(pod, on));
+    for (int burst = 0; burst < 5; ++burst) {
+      for (size_t i = 0; i < open.size(); ++i) {
+        std::string msg = absl::StrCat("r", round, "b", burst);
+        std::string reply = open[i].conn->Exchange(msg);
+        EXPECT_EQ(PodOf(reply), open[i].pod) << "connection " << i << " round " << round << " (GRO "
+                                             << (on ? "on" : "off") << "): " << reply;
+      }
+    }
+    std::map<std::string, int> fresh = NewConnections(kGatewayV4, 10);
+    EXPECT_EQ(fresh[""], 0) << "new connections failed, round " << round;
+  }
+  auto paths = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, maps::kPathStats));
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  EXPECT_GT(paths->Read(XG_PATH_FORWARD)->packets, 0u) << "XDP never redirected (GRO on)";
+  EXPECT_GT(paths->Read(XG_PATH_FORWARD_TC)->packets, 0u) << "TC never sent (GRO off)";
+}
 
 // "address:port", IPv6 in brackets, as the metrics' labels write it.
 std::string HostPort(const std::string& address, int port) {

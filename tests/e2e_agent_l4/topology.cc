@@ -25,20 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// An XDP_PASS program on a veth end lets the other end XDP_REDIRECT into it (native mode).
-bool AttachXdpPass(const std::string& ifname) {
-  bpf_insn insns[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pass", "GPL", insns, 2, nullptr);
-  if (fd < 0) return false;
-  bool ok = bpf_xdp_attach(static_cast<int>(if_nametoindex(ifname.c_str())), fd, XDP_FLAGS_DRV_MODE,
-                           nullptr) == 0;
-  close(fd);
-  return ok;
-}
-
 std::string PeerText(const sockaddr_in6& a) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) {
@@ -131,7 +117,7 @@ void Topology::Remove() {
   for (const std::string& ns : namespaces_) Sh("ip netns del " + ns);
 }
 
-std::string Topology::Create(const std::vector<Pod>& pods) {
+std::string Topology::Create(const std::vector<Pod>& pods, bool napi) {
   static int serial = 0;
   std::string id = std::to_string(getpid()) + "-" + std::to_string(++serial);
   client_ = "xgae-c-" + id;
@@ -167,7 +153,7 @@ std::string Topology::Create(const std::vector<Pod>& pods) {
       "ip netns exec " + node_ + " sysctl -qw net.ipv6.conf.all.forwarding=1",
   };
   for (size_t i = 0; i < pods.size(); ++i) {
-    const std::string p = "p" + std::to_string(i + 1), e = "ip -n " + pod_ns[i] + " ";
+    const std::string p = absl::StrCat("p", i + 1), e = absl::StrCat("ip -n ", pod_ns[i], " ");
     std::vector<std::string> more = {
         e + "link add e0 type veth peer name " + p + " netns " + node_,
         e + "addr add " + pods[i].v4 + "/24 dev e0",
@@ -187,23 +173,26 @@ std::string Topology::Create(const std::vector<Pod>& pods) {
     if (!Sh(cmd)) return "failed: " + cmd;
   }
   pods_ = pods.size();
-  // XDP_PASS on the far ends the node redirects into, from this thread, which then goes
-  // back to the namespace it started in.
-  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (home < 0) return "opening this thread's network namespace";
+  pod_namespaces_ = pod_ns;
+  // The NAPI variant: XDP_PASS on the far ends the node redirects into, from this thread,
+  // which then goes back to the namespace it started in.
   std::string why;
-  if (!EnterNs(client_) || !AttachXdpPass("c0")) why = "XDP_PASS on c0";
-  for (size_t i = 0; why.empty() && i < pods.size(); ++i) {
-    if (!EnterNs(pod_ns[i]) || !AttachXdpPass("e0")) why = "XDP_PASS on e0 in " + pod_ns[i];
+  for (size_t i = 0; napi && why.empty() && i < pods.size(); ++i) {
+    why = InNamespace(pod_ns[i], [] { return AttachXdpPass("e0"); })
+              ? ""
+              : "XDP_PASS on e0 in " + pod_ns[i];
   }
-  if (setns(home, CLONE_NEWNET) != 0 && why.empty()) why = "back to the first namespace";
-  close(home);
   if (!why.empty()) return why;
   for (size_t i = 0; i < pods.size(); ++i) {
     echoes_.push_back(std::make_unique<LineEcho>(pod_ns[i], pods[i].name, 5432));
     if (!echoes_.back()->Start()) return "echo server for " + pods[i].name;
   }
   return "";
+}
+
+bool Topology::SetPodGro(size_t i, bool on) {
+  return i < pod_namespaces_.size() &&
+         InNamespace(pod_namespaces_[i], [on] { return SetGro("e0", on); });
 }
 
 std::vector<std::string> Topology::NodeInterfaces() const {

@@ -44,8 +44,13 @@ struct Pod {
 class Topology {
  public:
   ~Topology() { Remove(); }
-  // Creates the namespaces, veths, routes and echo servers (port 5432); "" or why not.
-  std::string Create(const std::vector<Pod>& pods);
+  // Creates the namespaces, veths, routes and echo servers (port 5432); "" or why not. The
+  // pods' veths are plain (nothing on their far end, GRO off: what a pod's interface is), or
+  // with `napi` have an XDP program on the pod's end, so the node can XDP_REDIRECT into them.
+  std::string Create(const std::vector<Pod>& pods, bool napi = false);
+  // Turns GRO on or off on pod i's end of its veth (from the calling thread, which stays in
+  // its namespace): the node's end then takes XDP_REDIRECTed frames, or no longer does.
+  bool SetPodGro(size_t i, bool on);
   const std::string& client() const { return client_; }
   const std::string& node() const { return node_; }
   // The node's interfaces, for --attach: n0, p1..pN.
@@ -58,6 +63,7 @@ class Topology {
  private:
   std::string client_, node_;
   std::vector<std::string> namespaces_;
+  std::vector<std::string> pod_namespaces_;
   std::vector<std::unique_ptr<LineEcho>> echoes_;
   size_t pods_ = 0;
 };

@@ -1,11 +1,20 @@
 #include "tests/netns/netns.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace xgate::e2e {
 
@@ -27,6 +36,40 @@ std::string PrivateBpffs() {
     return "";
   }();
   return result;
+}
+
+bool InNamespace(const std::string& ns, const std::function<bool()>& fn) {
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) return false;
+  bool ok = EnterNs(ns) && fn();
+  if (setns(home, CLONE_NEWNET) != 0) ok = false;
+  close(home);
+  return ok;
+}
+
+bool AttachXdpPass(const std::string& ifname) {
+  const bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pass", "GPL", insns, 2, nullptr);
+  if (fd < 0) return false;
+  bool ok = bpf_xdp_attach(static_cast<int>(if_nametoindex(ifname.c_str())), fd, XDP_FLAGS_DRV_MODE,
+                           nullptr) == 0;
+  close(fd);
+  return ok;
+}
+
+bool SetGro(const std::string& ifname, bool on) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ethtool_value value{ETHTOOL_SGRO, on ? 1u : 0u};
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&value);
+  bool ok = ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  close(fd);
+  return ok;
 }
 
 bool PrivilegeRequired() {

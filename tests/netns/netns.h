@@ -2,6 +2,7 @@
 // and a private mount namespace with its own bpffs.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace xgate::e2e {
@@ -17,6 +18,18 @@ bool EnterNs(const std::string& name);
 // and all go away with the process. Returns "" or why it failed. Must run before the process
 // starts a thread; later calls return the first result.
 std::string PrivateBpffs();
+
+// Runs `fn` with the calling thread in network namespace `ns`, then puts the thread back in
+// the namespace it was in; false if either move failed, else what `fn` returned.
+bool InNamespace(const std::string& ns, const std::function<bool()>& fn);
+
+// Attaches an XDP program that passes everything (native mode) to an interface of the calling
+// thread's namespace: the other end of its veth can then XDP_REDIRECT into it (NAPI).
+bool AttachXdpPass(const std::string& ifname);
+
+// Turns GRO on or off on an interface of the calling thread's namespace (ethtool's -K gro),
+// which for a veth decides whether its peer takes XDP_REDIRECTed frames (NAPI).
+bool SetGro(const std::string& ifname, bool on);
 
 // XGATE_REQUIRE_PRIVILEGED=1: a test that cannot get its privileges fails instead of skipping.
 bool PrivilegeRequired();

@@ -381,6 +381,11 @@ void PrintFastPathCounters(const api::GetCountersResponse& response, std::ostrea
     out << "\n";
     PrintTrafficTable("STEERING", response.steering(), out);
   }
+  out << "\n";
+  rows = {{"XDP TRANSMIT DROPS (INTERFACE)", "FRAMES"}};
+  for (const auto& d : response.xmit_drops())
+    rows.push_back({d.name(), std::to_string(d.packets())});
+  PrintTable(rows, out);
 }
 
 }  // namespace xgate::ctl

@@ -9,6 +9,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/udp.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -80,6 +81,20 @@ int bench_sink(struct xdp_md* ctx) {
   __u64* n = bpf_map_lookup_elem(&sink_count, &zero);
   if (n) *n += 1;
   return XDP_DROP;
+}
+
+/* The plain sink: the same count at TC ingress, so the sink's end of the veth has no XDP
+ * program and no NAPI, as a pod's interface: XDP cannot redirect into it. */
+SEC("tc")
+int bench_sink_tc(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct udphdr* uh = udp_of(data, data_end);
+  if (!uh || uh->dest != bpf_htons(sink_port)) return TC_ACT_OK;
+  __u32 zero = 0;
+  __u64* n = bpf_map_lookup_elem(&sink_count, &zero);
+  if (n) *n += 1;
+  return TC_ACT_SHOT;
 }
 
 /* The floor: what any XDP forwarder of this traffic costs at least. It finds the UDP

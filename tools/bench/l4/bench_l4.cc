@@ -4,8 +4,11 @@
 //   floor     a bare XDP program that only rewrites the destination (address and port, with
 //             checksum updates) and the MACs, and redirects: no lookup at all
 // gen ns (c0) -> node ns (n0 | n1) -> sink ns (b1). The generator is an XDP program run with
-// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0, UDP checksums set); the sink counts
-// at XDP on b1. Rounds are interleaved so drift on the shared machine hits each peer alike.
+// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0, UDP checksums set). Two sinks, one
+// table each: at XDP on b1 (NAPI on the sink's end: XDP can redirect into it), and at TC
+// ingress on b1 (a plain veth end, as a pod's interface: xgate's XDP rewrites and hands the
+// packet to TC, which sends it; the floor, which could only blackhole here, does not run).
+// Rounds are interleaved so drift on the shared machine hits each peer alike.
 // Then the per-packet cost of xgate's XDP program and the floor's under BPF_PROG_TEST_RUN
 // (repeat N): a harness restores the frame and tail-calls the program; xgate carries 64
 // listeners with four weighted backends each, and runs with conntrack hits (`--flows`
@@ -406,91 +409,130 @@ int main(int argc, char** argv) {
   }
   std::memcpy(skel->bss->harness_frame, frame.data(), sizeof(skel->bss->harness_frame));
   int pass_fd = bpf_program__fd(skel->progs.bench_pass);
-  int ok = AttachXdp(Ns("sink"), "b1", bpf_program__fd(skel->progs.bench_sink)) &&
-           AttachXdp(Ns("gen"), "c0", pass_fd);
-  if (!ok) {
-    std::fprintf(stderr, "bench: attaching the sink failed\n");
+  if (!AttachXdp(Ns("gen"), "c0", pass_fd)) {
+    std::fprintf(stderr, "bench: attaching to the generator's veth failed\n");
     Cleanup();
     return 2;
   }
 
   const std::string node = Ns("node");
   const std::string pin_root = "/sys/fs/bpf/xgate-bench-" + g_id;
-  std::map<std::string, std::vector<double>> mpps;
-  const std::vector<std::string> peers = {"xgate", "nftables", "floor"};
-  for (int r = 0; r < rounds; ++r) {
-    for (const std::string& peer : peers) {
-      std::unique_ptr<xgate::l4::L4Applier> applier;
-      bool ready = false;
-      if (peer == "xgate") {
-        EnterNs(node);
-        auto a = xgate::l4::L4Applier::Create({pin_root, {"n0", "n1"}});
-        ready = a.ok() && (*a)->Apply(BenchSnapshot()).ok();
-        if (a.ok()) applier = std::move(*a);
-      } else if (peer == "nftables") {
-        ready = Sh("ip netns exec " + node +
-                   " nft 'add table ip xgbench; add chain ip xgbench pre { type nat hook "
-                   "prerouting priority -100; }; add rule ip xgbench pre ip daddr 198.18.100.10 "
-                   "udp dport 5432 dnat to 198.18.1.2:5432'") &&
-                AttachXdp(node, "n0", pass_fd);
-      } else {
-        ready = AttachXdp(node, "n0", bpf_program__fd(skel->progs.bench_floor)) &&
-                AttachXdp(node, "n1", pass_fd);
-      }
-      if (!ready) {
-        std::fprintf(stderr, "bench: setting up %s failed\n", peer.c_str());
-        Cleanup();
-        return 1;
-      }
-      Measure(skel, packets / 10);  // warm up (conntrack entries, neighbours, caches)
-      mpps[peer].push_back(Measure(skel, packets) / 1e6);
-      EnterNs(node);
-      if (applier) {
-        if (std::getenv("XGATE_BENCH_DEBUG")) {
-          std::system(("ip -n " + node + " -d link show n0 >&2").c_str());
-          auto paths = xgate::maps::TrafficCounters::OpenPinned(
-              xgate::maps::PinPath(pin_root, xgate::maps::kPathStats));
-          auto drops = xgate::maps::TrafficCounters::OpenPinned(
-              xgate::maps::PinPath(pin_root, xgate::maps::kDropStats));
-          for (uint32_t i = 0; paths.ok() && i < XG_PATH_MAX; ++i)
-            std::fprintf(stderr, "xgate path %s: %llu\n", xgate::maps::PathName(i).data(),
-                         static_cast<unsigned long long>(paths->Read(i)->packets));
-          for (uint32_t i = 0; drops.ok() && i < XG_DROP_MAX; ++i)
-            std::fprintf(stderr, "xgate drop %s: %llu\n", xgate::maps::DropName(i).data(),
-                         static_cast<unsigned long long>(drops->Read(i)->packets));
+  struct Variant {
+    const char* title;
+    bool napi;
+    std::vector<std::string> peers;
+  };
+  const std::vector<Variant> variants = {
+      {"NAPI on the sink's veth end (XDP sink): xgate redirects by XDP",
+       true,
+       {"xgate", "nftables", "floor"}},
+      {"plain sink veth end (TC sink, as a pod's interface): xgate's TC sends",
+       false,
+       {"xgate", "nftables"}},
+  };
+  xgate::l4::TcAttachment tc_sink;
+  tc_sink.ifname = "b1";
+  tc_sink.link_pin = "/sys/fs/bpf/xgate-bench-sink-" + g_id;
+  tc_sink.what = "bench sink";
+  bool cost_ok = true;
+  for (const Variant& variant : variants) {
+    const std::vector<std::string>& peers = variant.peers;
+    std::map<std::string, std::vector<double>> mpps;
+    bool sink_ok =
+        variant.napi
+            ? AttachXdp(Ns("sink"), "b1", bpf_program__fd(skel->progs.bench_sink))
+            : EnterNs(Ns("sink")) &&
+                  xgate::l4::AttachTcProgram(bpf_program__fd(skel->progs.bench_sink_tc), tc_sink)
+                      .ok();
+    if (!sink_ok) {
+      std::fprintf(stderr, "bench: attaching the sink failed\n");
+      Cleanup();
+      return 2;
+    }
+    for (int r = 0; r < rounds; ++r) {
+      for (const std::string& peer : peers) {
+        std::unique_ptr<xgate::l4::L4Applier> applier;
+        bool ready = false;
+        if (peer == "xgate") {
+          EnterNs(node);
+          auto a = xgate::l4::L4Applier::Create({pin_root, {"n0", "n1"}});
+          ready = a.ok() && (*a)->Apply(BenchSnapshot()).ok();
+          if (a.ok()) applier = std::move(*a);
+        } else if (peer == "nftables") {
+          ready = Sh("ip netns exec " + node +
+                     " nft 'add table ip xgbench; add chain ip xgbench pre { type nat hook "
+                     "prerouting priority -100; }; add rule ip xgbench pre ip daddr 198.18.100.10 "
+                     "udp dport 5432 dnat to 198.18.1.2:5432'") &&
+                  AttachXdp(node, "n0", pass_fd);
+        } else {
+          ready = AttachXdp(node, "n0", bpf_program__fd(skel->progs.bench_floor)) &&
+                  AttachXdp(node, "n1", pass_fd);
         }
-        applier->Stop(/*detach=*/true);
-      } else if (peer == "nftables") {
-        Sh("ip netns exec " + node + " nft delete table ip xgbench");
-        DetachXdp(node, "n0");
-      } else {
-        DetachXdp(node, "n0");
-        DetachXdp(node, "n1");
+        if (!ready) {
+          std::fprintf(stderr, "bench: setting up %s failed\n", peer.c_str());
+          Cleanup();
+          return 1;
+        }
+        Measure(skel, packets / 10);  // warm up (conntrack entries, neighbours, caches)
+        mpps[peer].push_back(Measure(skel, packets) / 1e6);
+        EnterNs(node);
+        if (applier) {
+          if (std::getenv("XGATE_BENCH_DEBUG")) {
+            std::system(("ip -n " + node + " -d link show n0 >&2").c_str());
+            auto paths = xgate::maps::TrafficCounters::OpenPinned(
+                xgate::maps::PinPath(pin_root, xgate::maps::kPathStats));
+            auto drops = xgate::maps::TrafficCounters::OpenPinned(
+                xgate::maps::PinPath(pin_root, xgate::maps::kDropStats));
+            for (uint32_t i = 0; paths.ok() && i < XG_PATH_MAX; ++i)
+              std::fprintf(stderr, "xgate path %s: %llu\n", xgate::maps::PathName(i).data(),
+                           static_cast<unsigned long long>(paths->Read(i)->packets));
+            for (uint32_t i = 0; drops.ok() && i < XG_DROP_MAX; ++i)
+              std::fprintf(stderr, "xgate drop %s: %llu\n", xgate::maps::DropName(i).data(),
+                           static_cast<unsigned long long>(drops->Read(i)->packets));
+          }
+          applier->Stop(/*detach=*/true);
+        } else if (peer == "nftables") {
+          Sh("ip netns exec " + node + " nft delete table ip xgbench");
+          DetachXdp(node, "n0");
+        } else {
+          DetachXdp(node, "n0");
+          DetachXdp(node, "n1");
+        }
       }
     }
-  }
-  if (rounds > 0) {
-    std::map<std::string, double> median, best;
-    std::printf("L4 UDP forwarding, 64-byte frames, %u flows, %llu packets per run, Mpps:\n", flows,
-                static_cast<unsigned long long>(packets));
-    for (const std::string& peer : peers) {
-      std::vector<double> v = mpps[peer];
-      std::sort(v.begin(), v.end());
-      median[peer] = v[v.size() / 2];
-      best[peer] = v.back();
-      std::printf("  %-9s", peer.c_str());
-      for (double x : mpps[peer]) std::printf(" %6.3f", x);
-      std::printf("   median %.3f  best %.3f\n", median[peer], best[peer]);
+    if (rounds > 0) {
+      std::map<std::string, double> median, best;
+      std::printf("L4 UDP forwarding, %s; 64-byte frames, %u flows, %llu packets per run, Mpps:\n",
+                  variant.title, flows, static_cast<unsigned long long>(packets));
+      for (const std::string& peer : peers) {
+        std::vector<double> v = mpps[peer];
+        std::sort(v.begin(), v.end());
+        median[peer] = v[v.size() / 2];
+        best[peer] = v.back();
+        std::printf("  %-9s", peer.c_str());
+        for (double x : mpps[peer]) std::printf(" %6.3f", x);
+        std::printf("   median %.3f  best %.3f\n", median[peer], best[peer]);
+      }
+      // Medians are what the targets are about; on a shared machine the best round of each is
+      // the one least disturbed, so both are shown.
+      std::printf("ratio xgate/nftables %.2f (best rounds %.2f)\n",
+                  median["xgate"] / median["nftables"], best["xgate"] / best["nftables"]);
+      if (median.count("floor")) {
+        std::printf("ratio xgate/floor %.2f (best rounds %.2f)\n",
+                    median["xgate"] / median["floor"], best["xgate"] / best["floor"]);
+      }
     }
-    // Medians are what the targets are about; on a shared machine the best round of each is
-    // the one least disturbed, so both are shown.
-    std::printf("ratio xgate/nftables %.2f (best rounds %.2f)\n",
-                median["xgate"] / median["nftables"], best["xgate"] / best["nftables"]);
-    std::printf("ratio xgate/floor %.2f (best rounds %.2f)\n", median["xgate"] / median["floor"],
-                best["xgate"] / best["floor"]);
+    std::fflush(stdout);
+    if (variant.napi) {
+      // The per-packet cost of the XDP redirect path, while the sink's end has NAPI.
+      EnterNs(node);
+      cost_ok = MeasureProgramCost(skel, pin_root + "-testrun", repeat, flows);
+      DetachXdp(Ns("sink"), "b1");
+    } else {
+      EnterNs(Ns("sink"));
+      xgate::l4::DetachTcProgram(tc_sink);
+    }
   }
-  std::fflush(stdout);
-  bool cost_ok = MeasureProgramCost(skel, pin_root + "-testrun", repeat, flows);
   bench_bpf__destroy(skel);
   Cleanup();
   return cost_ok ? 0 : 1;
