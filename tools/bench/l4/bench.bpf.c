@@ -1,7 +1,6 @@
-/* Programs for the L4 benchmark: a traffic generator (XDP_TX in BPF_PROG_TEST_RUN live-frame
- * mode), a sink that counts and drops, the floor (a bare XDP forwarder: destination rewrite
- * and redirect, no lookup at all), and a harness that times one XDP program per packet under
- * BPF_PROG_TEST_RUN. */
+/* Programs for the L4 benchmark: a sink that counts and drops (at XDP, or at TC), the floor
+ * (a bare XDP forwarder: destination rewrite and redirect, no lookup at all), and a harness
+ * that times one XDP program per packet under BPF_PROG_TEST_RUN. */
 /* Kernel headers first: the libbpf headers need their types. */
 // clang-format off
 #include <linux/bpf.h>
@@ -19,17 +18,13 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load. */
-const volatile __u32 flows = 1024;      /* generator: distinct source ports */
+const volatile __u32 flows = 1024;      /* harness: distinct source ports cycled */
 const volatile __u32 floor_ifindex = 0; /* floor: where to redirect */
 const volatile __u8 floor_dmac[ETH_ALEN] = {};
 const volatile __u8 floor_smac[ETH_ALEN] = {};
 const volatile __be32 floor_daddr = 0; /* floor: the backend, network order */
 const volatile __be16 floor_dport = 0;
 const volatile __u16 sink_port = 5432;
-/* The generator's headers (Ethernet + IPv4 + UDP), rewritten into every frame: live-frame
- * pages come back with whatever the forwarder wrote into them. */
-#define HDR_LEN 42
-const volatile __u8 gen_headers[HDR_LEN] = {};
 
 struct count_map {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -37,7 +32,6 @@ struct count_map {
   __type(key, __u32);
   __type(value, __u64);
 };
-struct count_map gen_count SEC(".maps");
 struct count_map sink_count SEC(".maps");
 
 static __always_inline struct udphdr* udp_of(void* data, void* data_end) {
@@ -47,27 +41,6 @@ static __always_inline struct udphdr* udp_of(void* data, void* data_end) {
   if ((void*)(uh + 1) > data_end) return 0;
   if (eth->h_proto != bpf_htons(ETH_P_IP) || iph->protocol != IPPROTO_UDP) return 0;
   return uh;
-}
-
-/* Sends the test-run packet out of the interface it "arrived" on, one source port per
- * packet round-robin over `flows`, its UDP checksum updated to match. */
-SEC("xdp")
-int bench_gen(struct xdp_md* ctx) {
-  void* data = (void*)(long)ctx->data;
-  void* data_end = (void*)(long)ctx->data_end;
-  __u8* p = data;
-  if (p + HDR_LEN > (__u8*)data_end) return XDP_ABORTED;
-#pragma unroll
-  for (int i = 0; i < HDR_LEN; i++) p[i] = gen_headers[i];
-  struct udphdr* uh = udp_of(data, data_end);
-  __u32 zero = 0;
-  __u64* n = bpf_map_lookup_elem(&gen_count, &zero);
-  if (!uh || !n) return XDP_ABORTED;
-  *n += 1;
-  __be16 sport = bpf_htons(10000 + (__u16)(*n % flows));
-  xg_csum_apply(&uh->check, xg_csum_delta16(0, uh->source, sport));
-  uh->source = sport;
-  return XDP_TX;
 }
 
 /* Counts and drops the benchmark's packets; everything else (ARP, ND) goes up. */

@@ -3,8 +3,8 @@
 //   nftables  kernel forwarding with an nftables DNAT rule (prerouting nat chain, conntrack)
 //   floor     a bare XDP program that only rewrites the destination (address and port, with
 //             checksum updates) and the MACs, and redirects: no lookup at all
-// gen ns (c0) -> node ns (n0 | n1) -> sink ns (b1). The generator is an XDP program run with
-// BPF_PROG_TEST_RUN in live-frame mode (XDP_TX out of c0, UDP checksums set). Two sinks, one
+// gen ns (c0) -> node ns (n0 | n1) -> sink ns (b1). The generator is a packet socket on c0
+// (sendmmsg, CPU 0; UDP checksums set); n0's NAPI runs threaded on CPU 1. Two sinks, one
 // table each: at XDP on b1 (NAPI on the sink's end: XDP can redirect into it), and at TC
 // ingress on b1 (a plain veth end, as a pod's interface: xgate's XDP rewrites and hands the
 // packet to TC, which sends it; the floor, which could only blackhole here, does not run).
@@ -19,19 +19,26 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,7 +119,7 @@ uint16_t Checksum(const uint8_t* p, size_t len) {
 }
 
 // 64-byte Ethernet frame: c0 -> n0, 198.18.0.2:10000 -> 198.18.100.10:5432 UDP.
-std::vector<uint8_t> Frame() {
+std::vector<uint8_t> Frame(uint16_t sport = 10000) {
   std::vector<uint8_t> f(60, 0);
   const uint8_t dst[6] = {2, 0, 0, 0, 0, 1}, src[6] = {2, 0, 0, 0, 0, 2};
   std::memcpy(&f[0], dst, 6);
@@ -131,8 +138,8 @@ std::vector<uint8_t> Frame() {
   ip[10] = c >> 8;
   ip[11] = c & 0xff;
   uint8_t* udp = ip + 20;
-  udp[0] = 10000 >> 8;
-  udp[1] = 10000 & 0xff;
+  udp[0] = sport >> 8;
+  udp[1] = sport & 0xff;
   udp[2] = 5432 >> 8;
   udp[3] = 5432 & 0xff;
   udp[5] = 26;
@@ -193,20 +200,89 @@ struct FrameRun {
   bpf_test_run_opts opts{};
 };
 
+// Runs the calling thread on one CPU only (the generator on CPU 0, the node's NAPI thread on 1).
+bool PinTo(int pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(pid, sizeof(set), &set) == 0;
+}
+
+// The kernel threads that poll n0 (threaded NAPI: "napi/n0-<id>"); the node namespace's n0 is
+// the only one whose NAPI the bench makes threaded, so new such threads are its.
+std::set<int> NodeNapiThreads() {
+  std::set<int> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line.rfind("napi/n0-", 0) == 0) out.insert(std::stoi(name));
+  }
+  return out;
+}
+
+// The generator: an AF_PACKET socket on c0 (qdisc bypassed) sending the bench frame from
+// `flows` source ports in batches (sendmmsg), on CPU 0. (BPF_PROG_TEST_RUN's live-frame mode,
+// a kernel-side generator, is refused with EPERM on this machine's kernel.)
+class Generator {
+ public:
+  bool Open(uint32_t flows) {
+    if (!EnterNs(Ns("gen"))) return false;
+    fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd_ < 0 || setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)))
+      return false;
+    addr_.sll_family = AF_PACKET;
+    addr_.sll_ifindex = static_cast<int>(if_nametoindex("c0"));
+    addr_.sll_halen = ETH_ALEN;
+    for (uint32_t i = 0; i < flows; ++i) frames_.push_back(Frame(10000 + i % 50000));
+    return addr_.sll_ifindex != 0;
+  }
+  ~Generator() {
+    if (fd_ >= 0) close(fd_);
+  }
+  // Sends `packets` frames, round-robin over the flows.
+  void Send(uint64_t packets) {
+    constexpr unsigned kBatch = 64;
+    iovec iov[kBatch];
+    mmsghdr msgs[kBatch];
+    uint64_t sent = 0;
+    while (sent < packets) {
+      unsigned n = static_cast<unsigned>(std::min<uint64_t>(kBatch, packets - sent));
+      for (unsigned i = 0; i < n; ++i) {
+        std::vector<uint8_t>& f = frames_[(next_ + i) % frames_.size()];
+        iov[i] = {f.data(), f.size()};
+        msgs[i] = {};
+        msgs[i].msg_hdr.msg_name = &addr_;
+        msgs[i].msg_hdr.msg_namelen = sizeof(addr_);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      int done = sendmmsg(fd_, msgs, n, 0);
+      if (done <= 0) {
+        if (errno == ENOBUFS || errno == EAGAIN || errno == EINTR) continue;
+        std::perror("bench: sendmmsg");
+        return;
+      }
+      sent += static_cast<uint64_t>(done);
+      next_ += static_cast<uint64_t>(done);
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  sockaddr_ll addr_{};
+  std::vector<std::vector<uint8_t>> frames_;
+  uint64_t next_ = 0;
+};
+
 // Sends `packets` frames from the generator; returns delivered packets/s at the sink.
-double Measure(bench_bpf* skel, uint64_t packets) {
-  if (!EnterNs(Ns("gen"))) return 0;
-  FrameRun run("c0");
-  bpf_test_run_opts& opts = run.opts;
-  opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-  opts.repeat = static_cast<uint32_t>(packets);
-  opts.batch_size = 64;
+double Measure(bench_bpf* skel, Generator& gen, uint64_t packets) {
+  if (!EnterNs(Ns("gen")) || !PinTo(0, 0)) return 0;
   ClearCount(skel->maps.sink_count);
   auto start = Clock::now();
-  if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bench_gen), &opts) != 0) {
-    std::perror("bench: live-frame test run");
-    return 0;
-  }
+  gen.Send(packets);
   // Let the queues drain: wait until the sink count stops moving (bounded).
   uint64_t last = ReadCount(skel->maps.sink_count);
   auto deadline = Clock::now() + std::chrono::seconds(2);
@@ -391,8 +467,6 @@ int main(int argc, char** argv) {
   if (!skel) return 2;
   skel->rodata->flows = flows;
   std::vector<uint8_t> frame = Frame();
-  for (size_t i = 0; i < sizeof(skel->rodata->gen_headers); ++i)
-    skel->rodata->gen_headers[i] = frame[i];
   if (!EnterNs(Ns("node"))) return 2;
   skel->rodata->floor_ifindex = if_nametoindex("n1");
   const uint8_t dmac[6] = {2, 0, 0, 0, 1, 2}, smac[6] = {2, 0, 0, 0, 1, 1};
@@ -409,13 +483,24 @@ int main(int argc, char** argv) {
   }
   std::memcpy(skel->bss->harness_frame, frame.data(), sizeof(skel->bss->harness_frame));
   int pass_fd = bpf_program__fd(skel->progs.bench_pass);
-  if (!AttachXdp(Ns("gen"), "c0", pass_fd)) {
-    std::fprintf(stderr, "bench: attaching to the generator's veth failed\n");
+  Generator gen;
+  if (!gen.Open(flows)) {
+    std::perror("bench: the generator's packet socket on c0");
     Cleanup();
     return 2;
   }
-
   const std::string node = Ns("node");
+  // n0's NAPI polled by a kernel thread of its own, on CPU 1: the generator (CPU 0) and the
+  // forwarding under test do not share a CPU. Set after each peer attached its XDP program to
+  // n0 (a veth has NAPI only then, and attaching may make it anew).
+  const std::set<int> napi_before = NodeNapiThreads();
+  auto pin_napi = [&] {
+    if (!Sh("ip netns exec " + node + " sh -c 'echo 1 > /sys/class/net/n0/threaded'"))
+      std::fprintf(stderr, "bench: threaded NAPI on n0 failed\n");
+    for (int pid : NodeNapiThreads()) {
+      if (!napi_before.count(pid) && !PinTo(pid, 1)) std::perror("bench: pinning n0's NAPI thread");
+    }
+  };
   const std::string pin_root = "/sys/fs/bpf/xgate-bench-" + g_id;
   struct Variant {
     const char* title;
@@ -473,8 +558,9 @@ int main(int argc, char** argv) {
           Cleanup();
           return 1;
         }
-        Measure(skel, packets / 10);  // warm up (conntrack entries, neighbours, caches)
-        mpps[peer].push_back(Measure(skel, packets) / 1e6);
+        pin_napi();
+        Measure(skel, gen, packets / 10);  // warm up (conntrack entries, neighbours, caches)
+        mpps[peer].push_back(Measure(skel, gen, packets) / 1e6);
         EnterNs(node);
         if (applier) {
           if (std::getenv("XGATE_BENCH_DEBUG")) {
