@@ -117,6 +117,9 @@ TEST(FastPathMetrics, CountersBecomeLabelledSeries) {
   d->set_name("no_backend");
   d->set_packets(2);
   d->set_bytes(120);
+  auto* x = c.add_xmit_drops();
+  x->set_name("p1");
+  x->set_packets(9);
 
   std::string rendered = RenderFastPathMetrics(c);
   testing::PromText text = testing::ParsePromText(rendered);
@@ -148,6 +151,8 @@ TEST(FastPathMetrics, CountersBecomeLabelledSeries) {
             5);
   EXPECT_EQ(text.Sum("xgate_fastpath_path_packets_total", {{"path", "conntrack_hit"}}), 7);
   EXPECT_EQ(text.Sum("xgate_fastpath_drops_total", {{"reason", "no_backend"}}), 2);
+  EXPECT_EQ(text.types["xgate_fastpath_xdp_xmit_drops_total"], "counter");
+  EXPECT_EQ(text.Sum("xgate_fastpath_xdp_xmit_drops_total", {{"interface", "p1"}}), 9);
   EXPECT_EQ(text.Sum("xgate_fastpath_dropped_bytes_total", {{"reason", "no_backend"}}), 120);
 }
 
