@@ -20,6 +20,7 @@ inline constexpr std::string_view kDropStats = "xg_drop_stats";
 // The steer program's (bpf/steer.bpf.c), pinned beside the fast path's and removed with it.
 inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
 inline constexpr std::string_view kSteerStats = "xg_steer_stats";
+inline constexpr std::string_view kSteerSocks = "xg_steer_socks";
 
 inline constexpr std::array<std::string_view, 9> kAllMaps = {
     kListeners,     kMaglev,       kBackends,  kConntrack, kRnat,
