@@ -91,25 +91,23 @@ expect_eq "seed: foo /home still served" "$(seed_pod https://foo.example.com/hom
 TAKEN_PID=$(start_nginx nginx-taken "$TAKEN:80")
 NGINX_PIDS+=("$TAKEN_PID")
 seed_wait 10 answers $TAKEN 80 nginx-taken || fail "nginx on $TAKEN:80 did not start"
-cat >"$SEED_WORK/manifests/spare.yaml" <<YAML
+gateway_on() {  # Gateway $1 on address $2: one HTTP listener on port 80, routes from all
+  cat <<YAML
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: {name: spare, namespace: default}
+metadata: {name: $1, namespace: default}
 spec:
   gatewayClassName: acme-lb
-  addresses: [{type: IPAddress, value: $TAKEN}]
+  addresses: [{type: IPAddress, value: $2}]
   listeners:
   - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: vip, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  addresses: [{type: IPAddress, value: $VIP}]
-  listeners:
-  - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}
----
+YAML
+}
+{
+  gateway_on spare $TAKEN
+  gateway_on vip $VIP
+  cat <<YAML
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: spare-route, namespace: foo}
@@ -117,6 +115,8 @@ spec:
   parentRefs: [{name: spare, namespace: default}, {name: vip, namespace: default}]
   rules: [{backendRefs: [{name: foo-home, port: 8080}]}]
 YAML
+} >"$SEED_WORK/manifests/spare.yaml.tmp"
+mv "$SEED_WORK/manifests/spare.yaml.tmp" "$SEED_WORK/manifests/spare.yaml"
 listener_accepted() {  # Gateway $1, listener http: the Accepted condition as status/reason
   xgatectl get gateways -o json | jq -r --arg g "$1" '.items[] | select(.metadata.name == $g)
     | .status.listeners[] | select(.name == "http") | .conditions[]
