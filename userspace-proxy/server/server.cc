@@ -93,11 +93,6 @@ void Server::PublishListen(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
-api::ListenReport Server::ListenReport() const {
-  std::lock_guard lock(listen_mutex_);
-  return listen_.Report();
-}
-
 void Server::RetryListen() {
   std::unique_lock lock(listen_mutex_);
   while (!stopping_) {

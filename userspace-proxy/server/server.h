@@ -40,7 +40,6 @@ class Server {
   // Any thread.
   std::shared_ptr<const Config> config() const { return config_.load(); }
   std::shared_ptr<const ListenSet> listen_set() const { return listen_set_.load(); }
-  api::ListenReport ListenReport() const;
   uint64_t config_version() const { return version_.load(std::memory_order_acquire); }
   const ServerOptions& options() const { return options_; }
   // Any thread: every worker's counters summed, for the current config's routes and clusters.

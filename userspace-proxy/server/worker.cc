@@ -47,11 +47,10 @@ void Worker::Run() {
 
 void Worker::PickUpConfig() {
   std::shared_ptr<const Config> latest = server_.config();
-  if (latest && latest != config_) {
-    config_ = std::move(latest);
-    applied_generation_ = config_->generation();
-  }
+  bool fresh = latest && latest != config_;
+  if (fresh) config_ = std::move(latest);
   SyncListeners();
+  if (fresh) applied_generation_ = config_->generation();
 }
 
 // Takes this worker's socket of each group in the server's current set; the groups are

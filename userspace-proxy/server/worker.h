@@ -1,6 +1,7 @@
-// One worker thread: its epoll loop, its SO_REUSEPORT listening sockets, its connections and
-// upstream pools. A worker picks up a new Config when woken, between events, so a request
-// sees the config it started with from its first byte to its last.
+// One worker thread: its epoll loop, its socket of each of the server's listening groups
+// (SO_REUSEPORT, opened and retried by the server), its connections and upstream pools. A worker
+// picks up a new Config when woken, between events, so a request sees the config it started with
+// from its first byte to its last.
 #pragma once
 
 #include <atomic>
