@@ -23,6 +23,7 @@ inline constexpr std::string_view kXmitDrops = "xg_xmit_drops";
 // The steer program's (bpf/steer.bpf.c), pinned beside the fast path's and removed with it.
 inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
 inline constexpr std::string_view kSteerStats = "xg_steer_stats";
+inline constexpr std::string_view kSteerSocks = "xg_steer_socks";
 
 // The fast path object's (xg_xmit_drops is the transmit-drop counter's, bpf/xmit_drops.bpf.c).
 inline constexpr std::array<std::string_view, 11> kAllMaps = {

@@ -19,11 +19,22 @@ struct xg_steer_value {
   __u32 flags; /* reserved, 0 */
 };
 
+/* xg_steer_socks (sockmap): the proxy's listening socket per family, which a new connection
+ * to any steered (address, port) is assigned to. The proxy listens on a loopback address and a
+ * port of the kernel's choosing (127.0.0.1 / ::1, transparent), so it takes no port of the
+ * node's addresses; the accepted connection still has the Gateway address as its own. The
+ * proxy puts its sockets here itself; a closed socket leaves the map by itself. */
+enum xg_steer_sock_slot {
+  XG_STEER_SOCK_IPV4 = 0,
+  XG_STEER_SOCK_IPV6 = 1,
+  XG_STEER_SOCK_SLOTS,
+};
+
 /* xg_steer_stats (per-CPU array of struct xg_traffic) indexes. */
 enum xg_steer_result {
-  XG_STEER_LISTENER = 0,  /* assigned to the proxy's listening socket (a new connection) */
-  XG_STEER_ESTABLISHED,   /* assigned to the connection's own socket */
-  XG_STEER_NO_SOCKET,     /* nothing listens on the port: dropped */
+  XG_STEER_LISTENER = 0, /* assigned to the proxy's listener from xg_steer_socks (new connection) */
+  XG_STEER_ESTABLISHED,  /* assigned to the connection's own socket */
+  XG_STEER_NO_SOCKET,    /* no connection and no proxy listener in xg_steer_socks: dropped */
   XG_STEER_ASSIGN_FAILED, /* bpf_sk_assign refused the socket: dropped */
   XG_STEER_MAX,
 };

@@ -210,9 +210,30 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters) {
   return out.str();
 }
 
+std::string RenderListenMetrics(const l7::ListenReports& listen) {
+  std::string out =
+      "# HELP xgate_listen_up 1 when xgate-proxy listens for the Gateway address and port, 0 "
+      "when it cannot (the listener is PortUnavailable; the proxy retries), as last "
+      "reported.\n# TYPE xgate_listen_up gauge\n";
+  api::ListenReport latest = listen.Latest();
+  for (const api::ListenResult& r : latest.results()) {
+    absl::StrAppend(&out, "xgate_listen_up{address=\"", EscapeLabelValue(r.address()), "\",port=\"",
+                    r.port(), "\",mode=\"", r.steered() ? "steered" : "bound", "\"} ",
+                    r.bound() ? 1 : 0, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP xgate_listen_failures_total Attempts of xgate-proxy to listen on a "
+                  "Gateway address and port that failed (port taken, no permission, ...).\n",
+                  "# TYPE xgate_listen_failures_total counter\n", "xgate_listen_failures_total ",
+                  listen.failures_total(), "\n");
+  return out;
+}
+
 std::string RenderAgentMetrics(const standalone::Pipeline& pipeline, const std::string& l4_pin_root,
-                               const std::string& proxy_stats_socket) {
+                               const std::string& proxy_stats_socket,
+                               const l7::ListenReports* listen) {
   std::string out = RenderPipelineMetrics(pipeline);
+  if (listen != nullptr) absl::StrAppend(&out, RenderListenMetrics(*listen));
   if (!proxy_stats_socket.empty()) {
     auto proxy = l7::FetchProxyStats(proxy_stats_socket);
     if (!proxy.ok()) {

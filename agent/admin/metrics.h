@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/admin/prom_text.h"
+#include "agent/l7/listen_reports.h"
 #include "agent/standalone/pipeline.h"
 #include "api/admin.pb.h"
 
@@ -17,10 +18,15 @@ namespace xgate::admin {
 // by kind, refused documents, conditions by type and status, data plane sizes. With
 // `l4_pin_root` (an agent run with --attach) also the kernel fast path's counters read from
 // the maps pinned there (see RenderFastPathMetrics). With `proxy_stats_socket`, the proxy's
-// counters asked there (bounded wait) and xgate_proxy_up, 0 when it does not answer.
+// counters asked there (bounded wait) and xgate_proxy_up, 0 when it does not answer. With
+// `listen`, what the proxy reported of its listening sockets (RenderListenMetrics).
 std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
                                const std::string& l4_pin_root = "",
-                               const std::string& proxy_stats_socket = "");
+                               const std::string& proxy_stats_socket = "",
+                               const l7::ListenReports* listen = nullptr);
+
+// xgate_listen_up per (address, port) of the proxy's last report, and the failed attempts.
+std::string RenderListenMetrics(const l7::ListenReports& listen);
 
 // The fast path's counters (summed over CPUs, as inspect::ReadCounters gives them): packets
 // and bytes per listener, per backend, per path, drops by reason.

@@ -69,6 +69,10 @@ struct BindOptions {
   // spec.addresses serves on.
   std::vector<std::string> node_addresses;
   std::string now;  // RFC 3339, the lastTransitionTime of new conditions
+  // (address, port) pairs the proxy reported it cannot listen on, and why: an HTTP, HTTPS or
+  // TLS listener serving one is Accepted False (PortUnavailable) and Programmed False
+  // (Pending) but stays in the data plane, where the proxy keeps retrying.
+  std::map<std::pair<std::string, int>, std::string> unavailable_ports;
 };
 
 struct BindResult {

@@ -176,6 +176,21 @@ ListenerVerdict CheckListener(const model::Listener& l) {
   return v;
 }
 
+// Why the proxy cannot listen for `l` on one of `addresses` ("" when it can).
+std::string PortProblem(const model::Listener& l, const std::vector<std::string>& addresses,
+                        const BindOptions& options) {
+  if (l.protocol != "HTTP" && l.protocol != "HTTPS" && l.protocol != "TLS") return "";
+  for (const auto& a : addresses) {
+    auto it = options.unavailable_ports.find({a, l.port});
+    if (it == options.unavailable_ports.end()) continue;
+    std::string where =
+        (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(l.port);
+    return "cannot listen on " + where + (it->second.empty() ? "" : ": " + it->second) +
+           " (retrying)";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::map<Store::Key, GatewayState> BindGateways(const Store& store,
@@ -227,6 +242,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     std::map<size_t, std::string> conflicts = FindConflicts(gw);
     std::map<size_t, std::string> overlapping = FindOverlappingTls(gw);
     int valid = 0;
+    int waiting = 0;  // valid but for a port the proxy cannot listen on yet
     std::vector<std::string> invalid_names;
     for (size_t i = 0; i < gw.listeners.size(); ++i) {
       const model::Listener& l = gw.listeners[i];
@@ -273,9 +289,18 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       bool certs_ok = certs.reason == "ResolvedRefs";
 
       bool listener_valid = accepted && certs_ok && !kinds.empty();
+      // The data plane keeps a listener whose port is taken, so the proxy retries it.
       ls.bound.programmed =
           listener_valid && address_problem.empty() && unusable.empty() && !addresses.empty();
-      if (listener_valid) {
+      std::string port_problem =
+          ls.bound.programmed ? PortProblem(l, addresses, options) : std::string();
+      if (!port_problem.empty()) {
+        accepted = false;
+        v.accepted_reason = "PortUnavailable";
+        v.accepted_message = port_problem;
+        ++waiting;
+        invalid_names.push_back(l.name);
+      } else if (listener_valid) {
         ++valid;
       } else {
         invalid_names.push_back(l.name);
@@ -284,10 +309,14 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       auto& conds = ls.status.conditions;
       conds.push_back(MakeCondition("Accepted", accepted, v.accepted_reason, v.accepted_message,
                                     gen, options.now));
-      conds.push_back(MakeCondition(
-          "Programmed", ls.bound.programmed, ls.bound.programmed ? "Programmed" : "Invalid",
-          ls.bound.programmed ? "Listener is programmed" : "Listener is not programmed", gen,
-          options.now));
+      bool serving = ls.bound.programmed && port_problem.empty();
+      conds.push_back(
+          MakeCondition("Programmed", serving,
+                        serving ? "Programmed" : (port_problem.empty() ? "Invalid" : "Pending"),
+                        serving                ? "Listener is programmed"
+                        : port_problem.empty() ? "Listener is not programmed"
+                                               : "waiting for the port: " + port_problem,
+                        gen, options.now));
       conds.push_back(MakeCondition("ResolvedRefs", refs.reason == "ResolvedRefs", refs.reason,
                                     refs.message, gen, options.now));
       conds.push_back(MakeCondition(
@@ -307,6 +336,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
 
     // Gateway conditions.
     bool gw_accepted = true;
+    bool keep_data_plane = true;
     std::string reason = "Accepted", message = "Gateway is accepted";
     if (!address_problem.empty()) {
       gw_accepted = false;
@@ -314,6 +344,9 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       message = address_problem;
     } else if (!invalid_names.empty()) {
       gw_accepted = valid > 0;
+      // Accepted but for ports: its listeners stay in the data plane (see below), or a freed
+      // port would flip the Gateway out of it and back.
+      keep_data_plane = valid + waiting > 0;
       reason = "ListenersNotValid";
       message = "listeners not valid:";
       for (const auto& n : invalid_names) message += " " + n;
@@ -322,7 +355,10 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
         MakeCondition("Accepted", gw_accepted, reason, message, gen, options.now));
     bool programmed = gw_accepted && unusable.empty() && !addresses.empty();
     std::string preason = "Programmed", pmessage = "Gateway is programmed";
-    if (!gw_accepted) {
+    if (!gw_accepted && keep_data_plane && address_problem.empty()) {
+      preason = "Pending";
+      pmessage = "no listener can listen yet: the proxy retries their ports";
+    } else if (!gw_accepted) {
       preason = "Invalid";
       pmessage = "Gateway is not accepted";
     } else if (!unusable.empty()) {
@@ -335,7 +371,10 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     state.status.conditions.push_back(
         MakeCondition("Programmed", programmed, preason, pmessage, gen, options.now));
     if (!programmed) {
+      bool keep =
+          keep_data_plane && address_problem.empty() && unusable.empty() && !addresses.empty();
       for (auto& ls : state.listeners) {
+        if (keep) continue;  // each listener's own Programmed condition says why
         ls.bound.programmed = false;
         for (auto& c : ls.status.conditions) {
           if (c.type != "Programmed") continue;

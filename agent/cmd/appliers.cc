@@ -15,7 +15,7 @@ std::string ProxySocketPath(const AgentFlags& flags) {
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
-    const AgentFlags& flags) {
+    const AgentFlags& flags, std::shared_ptr<l7::ListenReports> listen_reports) {
   std::vector<std::unique_ptr<appliers::Applier>> list;
   // With --attach the agent programs the node: the XDP/TC fast path on those interfaces, and
   // the steering of its L7 listeners' traffic to the proxy. Without it, only the proxy runs.
@@ -35,6 +35,7 @@ absl::StatusOr<std::vector<std::unique_ptr<appliers::Applier>>> BuildAppliers(
   }
   l7::L7ApplierOptions l7_options;
   l7_options.socket_path = ProxySocketPath(flags);
+  l7_options.listen_reports = std::move(listen_reports);
   auto l7 = l7::L7Applier::Create(l7_options);
   if (!l7.ok()) return l7.status();
   list.push_back(std::move(*l7));

@@ -7,15 +7,18 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "agent/admin/metrics.h"
 #include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
+#include "agent/l7/listen_reports.h"
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/standalone/interfaces.h"
 #include "agent/standalone/pipeline.h"
 #include "agent/standalone/watcher.h"
+#include "maps/pins.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -63,13 +66,25 @@ int main(int argc, char** argv) {
     spdlog::critical("--attach: {}", std::string(node_addresses.status().message()));
     return 2;
   }
-  auto appliers = agent::BuildAppliers(*flags);
+  auto listen_reports = std::make_shared<l7::ListenReports>();
+  auto appliers = agent::BuildAppliers(*flags, listen_reports);
   if (!appliers.ok()) {
     spdlog::critical("{}", std::string(appliers.status().message()));
     return 1;
   }
 
   standalone::Pipeline pipeline(dir, *node_addresses, *std::move(appliers));
+  standalone::PipelineInputs inputs;
+  inputs.unavailable_ports = [listen_reports] { return listen_reports->Unavailable(); };
+  if (!flags->attach.empty()) {
+    inputs.compile_options = [map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
+      compiler::CompileOptions options;
+      options.steer_socket_map = map;
+      options.node_owned = standalone::NodeOwnedAddresses();
+      return options;
+    };
+  }
+  pipeline.SetInputs(std::move(inputs));
   spdlog::info(
       "xgate-agent watching {} (node addresses: {})", dir.string(),
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
@@ -85,9 +100,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
     auto started = admin::MetricsServer::Start(
-        flags->metrics_addr,
-        [&pipeline, root = admin_options.l4_pin_root, proxy = admin_options.proxy_stats_socket] {
-          return admin::RenderAgentMetrics(pipeline, root, proxy);
+        flags->metrics_addr, [&pipeline, root = admin_options.l4_pin_root,
+                              proxy = admin_options.proxy_stats_socket, listen = listen_reports] {
+          return admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
         });
     if (!started.ok()) {
       spdlog::critical("--metrics-addr: {}", std::string(started.status().message()));
@@ -96,6 +111,18 @@ int main(int argc, char** argv) {
     }
     metrics = *std::move(started);
   }
+  // A port the proxy could not open, or opened at last, changes the listeners' status.
+  std::atomic<bool> stopping{false};
+  std::thread status_refresh([&] {
+    uint64_t seen = 0;
+    while (!stopping) {
+      uint64_t now = listen_reports->WaitChange(seen, std::chrono::seconds(1));
+      if (stopping || now == seen) continue;
+      seen = now;
+      spdlog::info("the proxy's listen results changed; reloading");
+      pipeline.Reload().IgnoreError();
+    }
+  });
   pipeline.Reload().IgnoreError();  // logged; a later change retries
 
   while ((*watcher)->Wait(signal_fd, kDebounce) == standalone::DirectoryWatcher::Event::kChanged) {
@@ -107,6 +134,9 @@ int main(int argc, char** argv) {
   if (read(signal_fd, &info, sizeof info) == sizeof info) {
     spdlog::info("signal {}: stopping", info.ssi_signo);
   }
+  stopping = true;
+  listen_reports->Wake();
+  status_refresh.join();
   metrics.reset();
   admin_server->reset();
   pipeline.Stop(flags->detach_on_exit);

@@ -35,6 +35,9 @@ struct L4Listener {
 struct PuntListener {
   std::string address;
   uint16_t port = 0;
+  // The steer program hands it to the proxy's private listener (an address the node does
+  // not have, with steering on); otherwise the proxy binds address:port itself.
+  bool steered = false;
 };
 
 struct Snapshot {

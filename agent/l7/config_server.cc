@@ -13,9 +13,11 @@
 
 namespace xgate::l7 {
 
-absl::StatusOr<std::unique_ptr<ConfigServer>> ConfigServer::Start(const std::string& socket_path) {
+absl::StatusOr<std::unique_ptr<ConfigServer>> ConfigServer::Start(
+    const std::string& socket_path, std::shared_ptr<ListenReports> reports) {
   std::unique_ptr<ConfigServer> server(new ConfigServer());
   server->socket_path_ = socket_path;
+  server->reports_ = std::move(reports);
   std::error_code error;
   std::filesystem::path parent = std::filesystem::path(socket_path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, error);
@@ -96,6 +98,12 @@ grpc::Status ConfigServer::Stream(grpc::ServerContext* context, const api::Strea
   --open_streams_;
   spdlog::info("proxy stream ended ({})", request->proxy_id());
   return result;
+}
+
+grpc::Status ConfigServer::ReportListen(grpc::ServerContext*, const api::ListenReport* report,
+                                        api::ListenReportAck*) {
+  if (reports_) reports_->Update(*report);
+  return grpc::Status::OK;
 }
 
 }  // namespace xgate::l7

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "agent/l7/listen_reports.h"
 #include "api/proxy.grpc.pb.h"
 
 namespace grpc {
@@ -21,8 +22,10 @@ namespace xgate::l7 {
 
 class ConfigServer final : public api::ProxyConfig::Service {
  public:
-  // Listens on `socket_path` (its folder is created; a stale socket file is replaced).
-  static absl::StatusOr<std::unique_ptr<ConfigServer>> Start(const std::string& socket_path);
+  // Listens on `socket_path` (its folder is created; a stale socket file is replaced). The
+  // proxy's listen reports go to `reports` (dropped when null).
+  static absl::StatusOr<std::unique_ptr<ConfigServer>> Start(
+      const std::string& socket_path, std::shared_ptr<ListenReports> reports = nullptr);
   ~ConfigServer() override;
 
   // Thread-safe: the config every stream sends next.
@@ -33,11 +36,14 @@ class ConfigServer final : public api::ProxyConfig::Service {
 
   grpc::Status Stream(grpc::ServerContext* context, const api::StreamRequest* request,
                       grpc::ServerWriter<api::L7Config>* writer) override;
+  grpc::Status ReportListen(grpc::ServerContext* context, const api::ListenReport* report,
+                            api::ListenReportAck* ack) override;
 
  private:
   ConfigServer() = default;
 
   std::string socket_path_;
+  std::shared_ptr<ListenReports> reports_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions op
     options.stats_socket_path = ProxyStatsSocketPath(options.socket_path);
   }
   std::unique_ptr<L7Applier> applier(new L7Applier(std::move(options)));
-  auto server = ConfigServer::Start(applier->options_.socket_path);
+  auto server =
+      ConfigServer::Start(applier->options_.socket_path, applier->options_.listen_reports);
   if (!server.ok()) return server.status();
   applier->server_ = *std::move(server);
   if (applier->options_.start_proxy) {

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "agent/appliers/applier.h"
 #include "agent/l7/config_server.h"
+#include "agent/l7/listen_reports.h"
 
 namespace xgate::l7 {
 
@@ -28,6 +29,7 @@ struct L7ApplierOptions {
   // Extra arguments, e.g. {"--workers", "2", "--access-log", "/var/log/xgate/access.log"}.
   std::vector<std::string> proxy_args;
   bool start_proxy = true;  // false: only serve the stream (a proxy is run by hand)
+  std::shared_ptr<ListenReports> listen_reports;  // where the proxy's listen reports go
 };
 
 class L7Applier : public appliers::Applier {

@@ -73,6 +73,7 @@ SteerProgram::~SteerProgram() {
 
 int SteerProgram::TargetsFd() const { return bpf_map__fd(skel_->maps.xg_steer_targets); }
 int SteerProgram::StatsFd() const { return bpf_map__fd(skel_->maps.xg_steer_stats); }
+int SteerProgram::SocksFd() const { return bpf_map__fd(skel_->maps.xg_steer_socks); }
 int SteerProgram::ProgFd() const { return bpf_program__fd(skel_->progs.xgate_tc_steer); }
 
 absl::Status SteerProgram::DetachAndUnpin() {
@@ -80,7 +81,7 @@ absl::Status SteerProgram::DetachAndUnpin() {
     l4::DetachTcProgram(SteerAttachment(pin_root_, ifname));
   }
   absl::Status result;
-  for (std::string_view name : {kSteerTargets, kSteerStats}) {
+  for (std::string_view name : {kSteerTargets, kSteerStats, kSteerSocks}) {
     std::string path = maps::PinPath(pin_root_, name);
     if (unlink(path.c_str()) != 0 && errno != ENOENT)
       result.Update(Errno(errno, absl::StrCat("unpinning ", path)));

@@ -17,6 +17,7 @@ struct xgate_steer_bpf;
 
 namespace xgate::node {
 
+using maps::kSteerSocks;
 using maps::kSteerStats;
 using maps::kSteerTargets;
 inline constexpr std::string_view kSteerLinkPrefix = "link_steer_in_";
@@ -31,6 +32,7 @@ class SteerProgram {
 
   int TargetsFd() const;
   int StatsFd() const;
+  int SocksFd() const;
   int ProgFd() const;
 
   // Takes the program off the interfaces and removes its pins (maps and links).

@@ -1,6 +1,5 @@
 #include "agent/node/steering.h"
 
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -13,30 +12,6 @@
 
 namespace xgate::node {
 namespace {
-
-using Address = std::array<uint8_t, 16>;
-
-// Every address of the node (all interfaces, lo too), v4-mapped like the map keys.
-std::set<Address> NodeAddresses() {
-  std::set<Address> out;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (ifaddrs* it = list; it; it = it->ifa_next) {
-    if (!it->ifa_addr) continue;
-    Address a{};
-    if (it->ifa_addr->sa_family == AF_INET) {
-      a[10] = a[11] = 0xff;
-      std::memcpy(a.data() + 12, &reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr, 4);
-    } else if (it->ifa_addr->sa_family == AF_INET6) {
-      std::memcpy(a.data(), &reinterpret_cast<sockaddr_in6*>(it->ifa_addr)->sin6_addr, 16);
-    } else {
-      continue;
-    }
-    out.insert(a);
-  }
-  freeifaddrs(list);
-  return out;
-}
 
 std::string Describe(const xg_steer_key& key) {
   return absl::StrCat(maps::FormatAddress(key.addr), " port ", key.port);
@@ -83,17 +58,14 @@ absl::StatusOr<std::unique_ptr<SteeringApplier>> SteeringApplier::Create(
 }
 
 absl::Status SteeringApplier::Apply(const compiler::Snapshot& snapshot) {
-  std::set<Address> local = NodeAddresses();
   std::map<KeyBytes, xg_steer_key> wanted;
   for (const compiler::PuntListener& punt : snapshot.punt) {
+    if (!punt.steered) continue;  // the kernel delivers it to the proxy's socket as it is
     xg_steer_key key{};
     uint8_t family = 0;
     if (absl::Status s = maps::ParseAddress(punt.address, key.addr, &family); !s.ok())
       return absl::InvalidArgumentError(
           absl::StrCat("punt listener ", punt.address, ":", punt.port, ": ", s.message()));
-    Address addr;
-    std::memcpy(addr.data(), key.addr, 16);
-    if (local.contains(addr)) continue;  // the kernel delivers it to the socket as it is
     key.port = punt.port;
     KeyBytes bytes;
     std::memcpy(bytes.data(), &key, sizeof(key));

@@ -1,10 +1,11 @@
-// Makes punted L7 traffic reach the proxy's wildcard listening sockets whatever Gateway
-// address it is for, without the node owning those addresses: for each L7 listener whose
-// address is not an address of the node, an entry in xg_steer_targets, so the TC steer program
-// hands its packets to the proxy's socket (bpf_sk_assign) and marks them; and the policy route
-// (maps/steer.h) that makes the kernel deliver marked packets locally. Addresses the node
-// already has (a Gateway without spec.addresses serves on the interface's own address) need
-// none of it: the kernel delivers them to the wildcard socket as it is.
+// Makes punted L7 traffic reach the proxy whatever Gateway address it is for, without the node
+// owning those addresses and without the proxy binding them: for each steered punt listener
+// (the compiler marks those whose address the node does not have), an entry in
+// xg_steer_targets, so the TC steer program hands its packets to the connection's socket or
+// the proxy's private listener in xg_steer_socks (bpf_sk_assign) and marks them; and the
+// policy route (maps/steer.h) that makes the kernel deliver marked packets locally. Addresses
+// the node already has (a Gateway without spec.addresses serves on the interface's own
+// address) need none of it: the proxy binds address:port and the kernel delivers to it.
 //
 // The node answers no ARP/NDP for a steered address: clients reach it through a route via the
 // node (as a router, or a BGP announcement of the Gateway prefix, would send it).

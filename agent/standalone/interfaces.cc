@@ -11,6 +11,33 @@
 #include "absl/strings/str_cat.h"
 
 namespace xgate::standalone {
+namespace {
+
+// The address of `a` as text; "" for other families.
+std::string Text(const sockaddr* a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (a->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a)->sin_addr, text, sizeof text);
+  } else if (a->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+}  // namespace
+
+std::set<std::string> NodeOwnedAddresses() {
+  std::set<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr) continue;
+    std::string text = Text(a->ifa_addr);
+    if (!text.empty()) out.insert(text);
+  }
+  freeifaddrs(list);
+  return out;
+}
 
 absl::StatusOr<std::vector<std::string>> InterfaceAddresses(const std::vector<std::string>& names) {
   ifaddrs* list = nullptr;
@@ -26,18 +53,12 @@ absl::StatusOr<std::vector<std::string>> InterfaceAddresses(const std::vector<st
     }
     for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
       if (a->ifa_addr == nullptr || name != a->ifa_name) continue;
-      char text[INET6_ADDRSTRLEN] = {};
-      if (a->ifa_addr->sa_family == AF_INET) {
-        auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
-        inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text);
-      } else if (a->ifa_addr->sa_family == AF_INET6) {
-        auto* sin6 = reinterpret_cast<sockaddr_in6*>(a->ifa_addr);
-        if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) continue;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text);
-      } else {
+      if (a->ifa_addr->sa_family == AF_INET6 &&
+          IN6_IS_ADDR_LINKLOCAL(&reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr)) {
         continue;
       }
-      out.emplace_back(text);
+      std::string text = Text(a->ifa_addr);
+      if (!text.empty()) out.push_back(std::move(text));
     }
   }
   freeifaddrs(list);

@@ -71,6 +71,7 @@ absl::Status Pipeline::Reload() {
   binder::BindOptions options;
   options.node_addresses = node_addresses_;
   options.now = status::NowRfc3339();
+  if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
   next->bound = binder::Bind(next->loaded.store, options);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
   next->fingerprint = status::ObjectList(next->loaded.store, next->bound.statuses).dump();
@@ -84,7 +85,9 @@ absl::Status Pipeline::Reload() {
     return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
-  next->snapshot = compiler::Compile(next->bound, next->generation);
+  next->snapshot = compiler::Compile(
+      next->bound, next->generation,
+      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{});
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();

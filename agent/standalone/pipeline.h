@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +15,7 @@
 #include "absl/status/status.h"
 #include "agent/appliers/applier.h"
 #include "agent/binder/binder.h"
+#include "agent/compiler/compiler.h"
 #include "agent/compiler/snapshot.h"
 #include "agent/model/loader.h"
 
@@ -31,10 +34,21 @@ struct State {
   std::string fingerprint;
 };
 
+// What a reload reads besides the folder, asked afresh each time.
+struct PipelineInputs {
+  // Steering and the node's own addresses (which punted addresses are steered).
+  std::function<compiler::CompileOptions()> compile_options;
+  // The (address, port) pairs the proxy reports it cannot listen on, and why.
+  std::function<std::map<std::pair<std::string, int>, std::string>()> unavailable_ports;
+};
+
 class Pipeline {
  public:
   Pipeline(std::filesystem::path dir, std::vector<std::string> node_addresses,
            std::vector<std::unique_ptr<appliers::Applier>> appliers);
+
+  // Before the first Reload.
+  void SetInputs(PipelineInputs inputs) { inputs_ = std::move(inputs); }
 
   // Reloads the folder and applies the result. On error (folder unreadable, an applier
   // refused the snapshot) the previous state stays applied and current, and the error says why.
@@ -72,6 +86,7 @@ class Pipeline {
   const std::filesystem::path dir_;
   const std::vector<std::string> node_addresses_;
   std::vector<std::unique_ptr<appliers::Applier>> appliers_;
+  PipelineInputs inputs_;
   std::mutex reload_mu_;  // one reload at a time
   mutable std::mutex state_mu_;
   std::shared_ptr<const State> current_;

@@ -348,6 +348,64 @@ spec:
             "False/PortUnavailable");
 }
 
+// The proxy reported it cannot listen on 198.18.0.1:80 (another process holds it).
+binder::BindOptions PortTaken() {
+  binder::BindOptions o = DefaultOptions();
+  o.unavailable_ports[{"198.18.0.1", 80}] = "bind 198.18.0.1:80: Address already in use";
+  return o;
+}
+
+TEST(GatewayStatus, PortTheProxyCannotListenOnIsPortUnavailableAndStaysInTheDataPlane) {
+  std::string listeners = std::string(kHttp) + "  - {name: alt, port: 8080, protocol: HTTP}\n";
+  auto b = BindYaml({kClasses, Gateway(listeners)}, PortTaken());
+  const auto* http = b->Listener("default", "gw", "http");
+  EXPECT_EQ(Cond(http->conditions, "Accepted"), "False/PortUnavailable");
+  EXPECT_EQ(FindCondition(http->conditions, "Accepted")->message,
+            "cannot listen on 198.18.0.1:80: bind 198.18.0.1:80: Address already in use "
+            "(retrying)");
+  EXPECT_EQ(Cond(http->conditions, "Programmed"), "False/Pending");
+  // The proxy keeps trying: the listener stays in what is compiled for it.
+  EXPECT_TRUE(b->BoundListener("default", "gw", "http")->programmed);
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "alt")->conditions, "Accepted"), "True/Accepted");
+  const auto* g = b->Gateway("default", "gw");
+  EXPECT_EQ(Cond(g->conditions, "Accepted"), "True/ListenersNotValid");
+  EXPECT_EQ(Cond(g->conditions, "Programmed"), "True/Programmed");
+  EXPECT_FALSE(binder::AllAccepted(b->result));
+
+  // Once the port is free the same manifests are accepted again.
+  b->options.unavailable_ports.clear();
+  b->Rebind();
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "http")->conditions, "Accepted"), "True/Accepted");
+  EXPECT_TRUE(binder::AllAccepted(b->result));
+}
+
+TEST(GatewayStatus, GatewayWhoseOnlyPortIsTakenIsPendingNotDropped) {
+  auto b = BindYaml({kClasses, Gateway(kHttp)}, PortTaken());
+  const auto* g = b->Gateway("default", "gw");
+  EXPECT_EQ(Cond(g->conditions, "Accepted"), "False/ListenersNotValid");
+  EXPECT_EQ(Cond(g->conditions, "Programmed"), "False/Pending");
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "http")->conditions, "Programmed"), "False/Pending");
+  EXPECT_TRUE(b->BoundListener("default", "gw", "http")->programmed);
+}
+
+TEST(GatewayStatus, TakenPortOfAnotherAddressOrAnL4ListenerIsNoConcern) {
+  binder::BindOptions o = PortTaken();
+  o.unavailable_ports[{"198.18.0.1", 5432}] = "taken";
+  std::string other_address = "  addresses: [{type: IPAddress, value: 198.18.0.9}]\n";
+  auto b = BindYaml({kClasses, Gateway(kHttp, other_address), R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: l4, namespace: default}
+spec:
+  gatewayClassName: ours
+  listeners: [{name: pg, port: 5432, protocol: TCP}]
+)"},
+                    o);
+  EXPECT_EQ(Cond(b->Listener("default", "gw", "http")->conditions, "Accepted"), "True/Accepted");
+  // The kernel fast path forwards TCP listeners: the proxy's sockets do not matter to them.
+  EXPECT_EQ(Cond(b->Listener("default", "l4", "pg")->conditions, "Accepted"), "True/Accepted");
+}
+
 TEST(GatewayStatus, AllAcceptedForAValidSetup) {
   auto b = BindYaml({kClasses, Gateway(kHttp)});
   EXPECT_TRUE(binder::AllAccepted(b->result));

@@ -430,6 +430,37 @@ spec:
                                  "L7 198.18.100.1:443,[fd00::1]:443 tls: 1 listeners, 1 routes"}));
 }
 
+// With steering (an agent run with --attach), the punted addresses the node does not have
+// are steered: the steer program hands them to the proxy, which binds nothing on them.
+TEST(L7, AddressesTheNodeDoesNotHaveAreSteered) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{value: 198.18.100.1}, {value: "fd00:0::1"}, {value: 198.18.0.1}]
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+)"});
+  auto plain = compiler::Compile(b->result, 1);
+  for (const auto& p : plain->punt) EXPECT_FALSE(p.steered) << p.address;
+  EXPECT_EQ(plain->l7.ports(0).steered_addresses_size(), 0);
+  EXPECT_EQ(plain->l7.steer_socket_map(), "");
+
+  compiler::CompileOptions options;
+  options.steer_socket_map = "/sys/fs/bpf/xgate/xg_steer_socks";
+  options.node_owned = {"198.18.0.1", "fd00::1", "127.0.0.1"};  // canonical, as inet_ntop
+  auto snap = compiler::Compile(b->result, 1, options);
+  std::vector<std::string> punt;
+  for (const auto& p : snap->punt) punt.push_back(p.address + (p.steered ? " steered" : ""));
+  EXPECT_EQ(punt, (std::vector<std::string>{"198.18.100.1 steered", "fd00:0::1", "198.18.0.1"}));
+  const auto& port = snap->l7.ports(0);
+  EXPECT_EQ(
+      std::vector<std::string>(port.steered_addresses().begin(), port.steered_addresses().end()),
+      std::vector<std::string>{"198.18.100.1"});
+  EXPECT_EQ(snap->l7.steer_socket_map(), "/sys/fs/bpf/xgate/xg_steer_socks");
+}
+
 TEST(L4, EndpointsOfTheAddressFamily) {
   auto b = BindYaml({kAcmeLb, R"(
 apiVersion: gateway.networking.k8s.io/v1

@@ -4,8 +4,10 @@
 // fd00:76::2          fd00:76::1       and fd00:77::/64 via the node
 //
 // The Gateway addresses 198.18.77.10 and fd00:77::10 are on no interface of the node: the
-// proxy's one wildcard listening socket gets their connections through bpf_sk_assign and the
-// policy route for the steer mark, and sees the Gateway address as its local address.
+// proxy's private listener of each family (127.0.0.1 / ::1 on a port the kernel picks, opened
+// by xgate-proxy's ListenSockets and put in xg_steer_socks) gets their connections through
+// bpf_sk_assign and the policy route for the steer mark, and sees the Gateway address as its
+// local address. The proxy binds nothing on the Gateway port, so another process may.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -35,6 +37,7 @@
 #include "maps/typed_map.h"
 #include "tests/netns/netns.h"
 #include "tests/node/tcx_programs.h"
+#include "userspace-proxy/server/listen_sockets.h"
 #include "userspace-proxy/server/net.h"
 
 namespace xgate {
@@ -122,18 +125,56 @@ class SteerE2E : public ::testing::Test {
     steering_.reset();
     l4_.reset();
     for (int fd : listeners_) close(fd);
+    sockets_.reset();
     if (!client_ns_.empty()) Sh("ip netns del " + client_ns_);
     if (!node_ns_.empty()) Sh("ip netns del " + node_ns_);
     std::error_code ec;
     if (!pin_root_.empty()) std::filesystem::remove_all(pin_root_, ec);
   }
 
+  // A listener on the wildcard address (dual-stack, no SO_REUSEPORT), as another process of
+  // the node would have: its bind fails if anything holds the port on any address.
   int Listen(uint16_t port) {
-    auto fd = proxy::OpenListener(port);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    if (!fd.ok()) return -1;
-    listeners_.push_back(*fd);
-    return *fd;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int zero = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    sockaddr_in6 any{};
+    any.sin6_family = AF_INET6;
+    any.sin6_port = htons(port);
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof(any)) == 0 && listen(fd, 16) == 0;
+    EXPECT_TRUE(ok) << "[::]:" << port << ": " << std::strerror(errno);
+    listeners_.push_back(fd);
+    return ok ? fd : -1;
+  }
+
+  // The proxy's sockets for Gateway `addresses` on kServed, as xgate-proxy opens them for the
+  // config the agent sends (steered: the private listeners, put in the pinned sockmap).
+  // Returns the listening fd of each address's socket, in order.
+  std::vector<int> ProxyListens(std::initializer_list<const char*> addresses, bool steered) {
+    api::L7Config config;
+    api::Port* port = config.add_ports();
+    port->set_port(kServed);
+    for (const char* a : addresses) {
+      port->add_addresses(a);
+      if (steered) port->add_steered_addresses(a);
+    }
+    if (steered) config.set_steer_socket_map(maps::PinPath(pin_root_, node::kSteerSocks));
+    sockets_ = std::make_unique<proxy::ListenSockets>(/*workers=*/1);
+    sockets_->Sync(config);
+    std::vector<int> fds;
+    api::ListenReport report = sockets_->Report();
+    for (const api::ListenResult& r : report.results()) {
+      EXPECT_TRUE(r.bound()) << r.address() << ": " << r.error();
+    }
+    for (const char* a : addresses) {
+      bool v6 = std::string(a).find(':') != std::string::npos;
+      for (const auto& group : sockets_->set()->groups) {
+        proxy::SocketAddress local = proxy::LocalAddress(group->fds.front());
+        if ((local.storage.ss_family == AF_INET6) == v6) fds.push_back(group->fds.front());
+      }
+    }
+    EXPECT_EQ(fds.size(), addresses.size());
+    return fds;
   }
 
   // The agent's --attach appliers on the node's veth, given the punted listeners.
@@ -189,28 +230,36 @@ class SteerE2E : public ::testing::Test {
   std::string client_ns_, node_ns_, node_if_, pin_root_;
   bool entered_ = false;
   std::vector<int> listeners_;
+  std::unique_ptr<proxy::ListenSockets> sockets_;
   std::unique_ptr<l4::L4Applier> l4_;
   std::unique_ptr<node::SteeringApplier> steering_;
 };
 
-compiler::Snapshot Punting(std::initializer_list<std::pair<const char*, uint16_t>> listeners) {
+compiler::Snapshot Punting(std::initializer_list<std::pair<const char*, uint16_t>> listeners,
+                           bool steered = true) {
   compiler::Snapshot s;
-  for (const auto& [address, port] : listeners) s.punt.push_back({address, port});
+  for (const auto& [address, port] : listeners) s.punt.push_back({address, port, steered});
   return s;
 }
 
-TEST_F(SteerE2E, GatewayAddressNotOnTheNodeReachesTheWildcardListener) {
-  int served = Listen(kServed);
-  ASSERT_GE(served, 0);
+TEST_F(SteerE2E, GatewayAddressNotOnTheNodeReachesTheProxysPrivateListener) {
   ASSERT_NO_FATAL_FAILURE(Attach(Punting({{kGatewayV4, kServed}, {kGatewayV6, kServed}})));
+  std::vector<int> proxy = ProxyListens({kGatewayV4, kGatewayV6}, /*steered=*/true);
+  ASSERT_EQ(proxy.size(), 2u);
   // No interface of the node has either address (this thread, so `ip`, is in the node).
   ASSERT_FALSE(Sh("ip -o addr show | grep -q -e 198.18.77.10 -e fd00:77::10"));
   ASSERT_TRUE(Sh("ip -o addr show | grep -q 198.18.76.1"));  // the check itself works
+  // The proxy holds no socket on the Gateway port: another process takes the wildcard
+  // address on it, and the Gateway's connections still go to the proxy.
+  int other = Listen(kServed);
+  ASSERT_GE(other, 0);
 
-  auto [local4, answer4] = Exchange(served, kGatewayV4, kServed);
+  auto [local4, answer4] = Exchange(proxy[0], kGatewayV4, kServed);
   EXPECT_EQ(local4, "198.18.77.10:8443");
   EXPECT_EQ(answer4, "pong 198.18.77.10:8443");
-  auto [local6, answer6] = Exchange(served, kGatewayV6, kServed);
+  pollfd pf{other, POLLIN, 0};
+  EXPECT_EQ(poll(&pf, 1, 0), 0) << "a Gateway connection reached the other process";
+  auto [local6, answer6] = Exchange(proxy[1], kGatewayV6, kServed);
   EXPECT_EQ(local6, "[fd00:77::10]:8443");
   EXPECT_EQ(answer6, "pong [fd00:77::10]:8443");
 
@@ -235,9 +284,7 @@ TEST_F(SteerE2E, GatewayAddressNotOnTheNodeReachesTheWildcardListener) {
 }
 
 TEST_F(SteerE2E, OnlyPuntedListenersAreSteered) {
-  int served = Listen(kServed);
   int not_punted = Listen(kNotPunted);
-  ASSERT_GE(served, 0);
   ASSERT_GE(not_punted, 0);
   ASSERT_NO_FATAL_FAILURE(Attach(Punting({{kGatewayV4, kServed}, {kGatewayV4, kNoListener}})));
 
@@ -249,11 +296,12 @@ TEST_F(SteerE2E, OnlyPuntedListenersAreSteered) {
   EXPECT_EQ(poll(&pf, 1, 0), 0) << "a connection reached the listener of a port not punted";
   EXPECT_EQ(Count(XG_STEER_LISTENER), 0u);
 
-  // A punted listener nothing listens for: counted and dropped.
+  // A punted listener while the proxy has no private listener: counted and dropped.
   EXPECT_EQ(ClientExchange(client_ns_, kGatewayV4, kNoListener, "ping", 1000), "");
   EXPECT_GE(Count(XG_STEER_NO_SOCKET), 1u);
 
   // The punted one works, and stops being steered when the snapshot drops it.
+  int served = ProxyListens({kGatewayV4}, /*steered=*/true).at(0);
   EXPECT_EQ(Exchange(served, kGatewayV4, kServed).second, "pong 198.18.77.10:8443");
   ASSERT_TRUE(steering_->Apply(Punting({})).ok());
   EXPECT_EQ(ClientExchange(client_ns_, kGatewayV4, kServed, "ping", 1000), "");
@@ -261,10 +309,11 @@ TEST_F(SteerE2E, OnlyPuntedListenersAreSteered) {
 }
 
 TEST_F(SteerE2E, NodeAddressIsServedWithoutSteering) {
-  int served = Listen(kServed);
-  ASSERT_GE(served, 0);
-  // A Gateway without spec.addresses: the punted address is the interface's own.
-  ASSERT_NO_FATAL_FAILURE(Attach(Punting({{"198.18.76.1", kServed}})));
+  // A Gateway without spec.addresses: the punted address is the interface's own, which the
+  // proxy binds (that address and port only).
+  ASSERT_NO_FATAL_FAILURE(Attach(Punting({{"198.18.76.1", kServed}}, /*steered=*/false)));
+  int served = ProxyListens({"198.18.76.1"}, /*steered=*/false).at(0);
+  EXPECT_EQ(Text(proxy::LocalAddress(served)), "198.18.76.1:8443");
   auto entries = node::SteerTargetMap::OpenPinned(maps::PinPath(pin_root_, node::kSteerTargets));
   ASSERT_TRUE(entries.ok()) << entries.status();
   EXPECT_TRUE(entries->Entries()->empty());
@@ -273,19 +322,20 @@ TEST_F(SteerE2E, NodeAddressIsServedWithoutSteering) {
 }
 
 TEST_F(SteerE2E, SteeringOutlivesTheAgentAndIsAdoptedByTheNext) {
-  int served = Listen(kServed);
-  ASSERT_GE(served, 0);
   ASSERT_NO_FATAL_FAILURE(Attach(Punting({{kGatewayV4, kServed}})));
+  std::vector<int> proxy = ProxyListens({kGatewayV4, kGatewayV6}, /*steered=*/true);
+  ASSERT_EQ(proxy.size(), 2u);
   // SIGTERM without --detach-on-exit: everything stays and keeps steering.
   steering_->Stop(/*detach=*/false);
   l4_->Stop(/*detach=*/false);
   steering_.reset();
   l4_.reset();
-  EXPECT_EQ(Exchange(served, kGatewayV4, kServed).second, "pong 198.18.77.10:8443");
+  EXPECT_EQ(Exchange(proxy[0], kGatewayV4, kServed).second, "pong 198.18.77.10:8443");
 
-  // The next agent adopts the program and its entries, then follows its own snapshot.
+  // The next agent adopts the program, its entries and the proxy's sockets in the sockmap,
+  // then follows its own snapshot.
   ASSERT_NO_FATAL_FAILURE(Attach(Punting({{kGatewayV6, kServed}})));
-  EXPECT_EQ(Exchange(served, kGatewayV6, kServed).second, "pong [fd00:77::10]:8443");
+  EXPECT_EQ(Exchange(proxy[1], kGatewayV6, kServed).second, "pong [fd00:77::10]:8443");
   EXPECT_EQ(ClientExchange(client_ns_, kGatewayV4, kServed, "ping", 1000), "");
   EXPECT_EQ(Count(XG_STEER_LISTENER), 2u);
 
@@ -293,6 +343,7 @@ TEST_F(SteerE2E, SteeringOutlivesTheAgentAndIsAdoptedByTheNext) {
   steering_->Stop(/*detach=*/true);
   steering_.reset();
   EXPECT_FALSE(std::filesystem::exists(maps::PinPath(pin_root_, node::kSteerTargets)));
+  EXPECT_FALSE(std::filesystem::exists(maps::PinPath(pin_root_, node::kSteerSocks)));
   EXPECT_FALSE(Sh("ip rule show | grep -q 'lookup 30823'"));
   EXPECT_FALSE(Sh("ip route show table 30823 | grep -q local"));
 }

@@ -72,9 +72,10 @@ class SteeringTest : public ::testing::Test {
   std::string pin_root_;
 };
 
-compiler::Snapshot Punting(std::initializer_list<std::pair<const char*, uint16_t>> listeners) {
+// Punt listeners as the compiler marks them: steered unless said otherwise.
+compiler::Snapshot Punting(std::initializer_list<compiler::PuntListener> listeners) {
   compiler::Snapshot s;
-  for (const auto& [address, port] : listeners) s.punt.push_back({address, port});
+  s.punt = listeners;
   return s;
 }
 
@@ -97,21 +98,22 @@ TEST_F(SteeringTest, LocalDeliveryRouteIsIdempotentAndRemovable) {
   EXPECT_EQ(Output("ip route show table 30823; ip -6 route show table 30823"), "");
 }
 
-TEST_F(SteeringTest, SteersOnlyAddressesTheNodeDoesNotHave) {
+TEST_F(SteeringTest, SteersOnlyThePuntListenersMarkedSteered) {
   auto applier = SteeringApplier::Create(Options());
   ASSERT_TRUE(applier.ok()) << applier.status();
+  // The compiler marks as steered the addresses the node does not have.
   ASSERT_TRUE((*applier)
-                  ->Apply(Punting({{"198.18.50.1", 443},
-                                   {"198.18.100.1", 443},
-                                   {"fd00:100::0001", 80},
-                                   {"127.0.0.1", 80}}))
+                  ->Apply(Punting({{"198.18.50.1", 443, false},
+                                   {"198.18.100.1", 443, true},
+                                   {"fd00:100::0001", 80, true},
+                                   {"127.0.0.1", 80, false}}))
                   .ok());
   EXPECT_EQ(Targets(), (std::set<std::string>{"198.18.100.1 443", "fd00:100::1 80"}));
 
-  ASSERT_TRUE((*applier)->Apply(Punting({{"198.18.100.2", 443}})).ok());
+  ASSERT_TRUE((*applier)->Apply(Punting({{"198.18.100.2", 443, true}})).ok());
   EXPECT_EQ(Targets(), (std::set<std::string>{"198.18.100.2 443"}));
 
-  EXPECT_FALSE((*applier)->Apply(Punting({{"not-an-address", 443}})).ok());
+  EXPECT_FALSE((*applier)->Apply(Punting({{"not-an-address", 443, true}})).ok());
   EXPECT_EQ(Targets(), (std::set<std::string>{"198.18.100.2 443"}));
   (*applier)->Stop(/*detach=*/true);
 }
@@ -124,7 +126,8 @@ TEST_F(SteeringTest, AttachedAtTcxIngressAndDetachRemovesEverything) {
 
   (*applier)->Stop(/*detach=*/true);
   EXPECT_TRUE(testing::TcxIngressPrograms("xgn0").empty());
-  for (const char* pin : {"link_steer_in_xgn0", "xg_steer_targets", "xg_steer_stats"})
+  for (const char* pin :
+       {"link_steer_in_xgn0", "xg_steer_targets", "xg_steer_stats", "xg_steer_socks"})
     EXPECT_FALSE(std::filesystem::exists(maps::PinPath(pin_root_, pin))) << pin;
   EXPECT_EQ(Occurrences(Output("ip rule show; ip -6 rule show"), "30823"), 0);
 }
@@ -133,7 +136,7 @@ TEST_F(SteeringTest, RestartedAgentAdoptsTheProgramAndItsEntries) {
   {
     auto first = SteeringApplier::Create(Options());
     ASSERT_TRUE(first.ok()) << first.status();
-    ASSERT_TRUE((*first)->Apply(Punting({{"198.18.100.1", 443}})).ok());
+    ASSERT_TRUE((*first)->Apply(Punting({{"198.18.100.1", 443, true}})).ok());
     (*first)->Stop(/*detach=*/false);
   }
   // The agent is gone: the program still runs from its pinned link, the entries stay.
@@ -144,7 +147,7 @@ TEST_F(SteeringTest, RestartedAgentAdoptsTheProgramAndItsEntries) {
   auto second = SteeringApplier::Create(Options());
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(testing::TcxIngressPrograms("xgn0"), std::vector<std::string>{"xgate_tc_steer"});
-  ASSERT_TRUE((*second)->Apply(Punting({{"198.18.100.7", 443}})).ok());
+  ASSERT_TRUE((*second)->Apply(Punting({{"198.18.100.7", 443, true}})).ok());
   EXPECT_EQ(Targets(), (std::set<std::string>{"198.18.100.7 443"}));
   (*second)->Stop(/*detach=*/true);
 }

@@ -186,6 +186,8 @@ seedbed_up() {
   seed_manifests "$version"
   seed_netns
   seed_backends
+  # A test's own step between the bed and the agent (e.g. other servers on the node).
+  if [ -n "${SEED_BEFORE_AGENT:-}" ]; then "$SEED_BEFORE_AGENT" || return 1; fi
   seed_agent
 }
 

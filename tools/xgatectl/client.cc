@@ -74,7 +74,8 @@ int GetObjects(const Args& args, const std::string& what, std::ostream& out, std
   }
   std::vector<std::vector<std::string>> rows;
   if (what == "gateways") {
-    rows.push_back({"NAMESPACE", "NAME", "CLASS", "ADDRESSES", "ACCEPTED", "PROGRAMMED"});
+    rows.push_back(
+        {"NAMESPACE", "NAME", "CLASS", "ADDRESSES", "ACCEPTED", "PROGRAMMED", "LISTENERS"});
     for (const auto& gw : items) {
       json st = gw.value("status", json::object());
       json conditions = st.value("conditions", json::array());
@@ -82,10 +83,24 @@ int GetObjects(const Args& args, const std::string& what, std::ostream& out, std
       for (const auto& a : st.value("addresses", json::array())) {
         addresses += (addresses.empty() ? "" : ",") + a.value("value", "");
       }
-      rows.push_back(
-          {gw["metadata"].value("namespace", ""), gw["metadata"].value("name", ""),
-           gw["spec"].value("gatewayClassName", ""), addresses.empty() ? "<none>" : addresses,
-           ConditionStatus(conditions, "Accepted"), ConditionStatus(conditions, "Programmed")});
+      // Each listener not accepted with its reason (PortUnavailable: the port is taken), else
+      // how many there are.
+      std::string listeners;
+      size_t count = 0;
+      for (const auto& l : st.value("listeners", json::array())) {
+        ++count;
+        for (const auto& c : l.value("conditions", json::array())) {
+          if (c.value("type", "") != "Accepted" || c.value("status", "") == "True") continue;
+          listeners +=
+              (listeners.empty() ? "" : ",") + l.value("name", "") + ": " + c.value("reason", "");
+        }
+      }
+      if (listeners.empty()) listeners = std::to_string(count) + " accepted";
+      rows.push_back({gw["metadata"].value("namespace", ""), gw["metadata"].value("name", ""),
+                      gw["spec"].value("gatewayClassName", ""),
+                      addresses.empty() ? "<none>" : addresses,
+                      ConditionStatus(conditions, "Accepted"),
+                      ConditionStatus(conditions, "Programmed"), listeners});
     }
   } else {
     rows.push_back(

@@ -130,9 +130,17 @@ int main(int argc, char** argv) {
   xgate::proxy::ServerOptions options;
   options.workers = workers;
   xgate::proxy::Server server(options);
+  std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
+  if (config_file.empty()) {
+    stream = std::make_unique<xgate::proxy::ConfigStreamClient>(
+        socket_path, [&server](const xgate::api::L7Config& config) {
+          server.Apply(config).IgnoreError();  // logged; the last good config stays
+        });
+    server.SetListenReporter(
+        [raw = stream.get()](const xgate::api::ListenReport& report) { raw->Report(report); });
+  }
   server.Start();
 
-  std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
   if (!config_file.empty()) {
     auto config = LoadConfigFile(config_file);
     if (!config.ok()) {
@@ -144,10 +152,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   } else {
-    stream = std::make_unique<xgate::proxy::ConfigStreamClient>(
-        socket_path, [&server](const xgate::api::L7Config& config) {
-          server.Apply(config).IgnoreError();  // logged; the last good config stays
-        });
     stream->Start();
   }
   if (stats_socket.empty() && config_file.empty()) {
@@ -181,7 +185,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("xgate-proxy stopping");
   stats_server.reset();
+  server.Stop();  // first: its retry thread reports to the stream
   if (stream) stream->Stop();
-  server.Stop();
   return 0;
 }

@@ -27,7 +27,6 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
     if (p.port() == 0 || p.port() > 65535) {
       return absl::InvalidArgumentError("port " + std::to_string(p.port()) + " out of range");
     }
-    config->listen_ports_.insert(static_cast<uint16_t>(p.port()));
     if (p.protocol() != api::Port::HTTPS) continue;
     std::vector<PortTls::Candidate> candidates;
     for (const auto& listener : p.listeners()) {

@@ -31,8 +31,6 @@ class Config {
 
   uint64_t generation() const { return table_->config().generation(); }
   const routing::RouteTable& table() const { return *table_; }
-  // Port numbers to listen on.
-  const std::set<uint16_t>& listen_ports() const { return listen_ports_; }
   // TLS selection for an HTTPS port (nullptr for other protocols).
   const PortTls* tls(const routing::CompiledPort& port) const;
   const ClusterEndpoints* cluster(std::string_view name) const;
@@ -43,7 +41,6 @@ class Config {
  private:
   Config() = default;
   std::shared_ptr<const routing::RouteTable> table_;
-  std::set<uint16_t> listen_ports_;
   std::map<const api::Port*, std::unique_ptr<PortTls>> tls_;
   std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
   std::set<std::string, std::less<>> route_names_;

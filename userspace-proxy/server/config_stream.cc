@@ -17,15 +17,66 @@ ConfigStreamClient::~ConfigStreamClient() { Stop(); }
 
 void ConfigStreamClient::Start() {
   thread_ = std::thread([this] { Run(); });
+  report_thread_ = std::thread([this] { ReportLoop(); });
+}
+
+void ConfigStreamClient::Report(const api::ListenReport& report) {
+  {
+    std::lock_guard lock(report_mutex_);
+    report_ = report;
+    report_.set_proxy_id("xgate-proxy pid " + std::to_string(getpid()));
+    ++report_version_;
+  }
+  report_changed_.notify_all();
+}
+
+bool ConfigStreamClient::Send(const api::ListenReport& report) {
+  auto channel = grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials());
+  auto stub = api::ProxyConfig::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  api::ListenReportAck ack;
+  grpc::Status status = stub->ReportListen(&context, report, &ack);
+  if (!status.ok()) spdlog::debug("listen report: {}", status.error_message());
+  return status.ok();
+}
+
+void ConfigStreamClient::ReportLoop() {
+  using namespace std::chrono_literals;
+  std::unique_lock lock(report_mutex_);
+  uint64_t sent_version = 0, sent_connects = 0;
+  auto due = [&] {
+    return report_version_ > 0 && (report_version_ != sent_version || connects_ != sent_connects);
+  };
+  while (!stopping_) {
+    report_changed_.wait(lock, [&] { return stopping_ || due(); });
+    if (stopping_) break;
+    api::ListenReport report = report_;
+    uint64_t version = report_version_, connects = connects_;
+    lock.unlock();
+    bool sent = Send(report);
+    lock.lock();
+    if (sent) {
+      sent_version = version;
+      sent_connects = connects;
+    } else {  // the agent is away: again after a while or at the next connect
+      report_changed_.wait_for(lock, 1s, [&] { return stopping_ || connects_ != connects; });
+    }
+  }
 }
 
 void ConfigStreamClient::Stop() {
-  stopping_ = true;
+  {
+    std::lock_guard report_lock(report_mutex_);
+    stopping_ = true;
+  }
+  report_changed_.notify_all();
   {
     std::lock_guard lock(mutex_);
     if (context_) context_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+  if (report_thread_.joinable()) report_thread_.join();
 }
 
 void ConfigStreamClient::Run() {
@@ -48,7 +99,14 @@ void ConfigStreamClient::Run() {
     api::L7Config config;
     bool received = false;
     while (reader->Read(&config)) {
-      if (!received) spdlog::info("config stream connected to {}", socket_path_);
+      if (!received) {
+        spdlog::info("config stream connected to {}", socket_path_);
+        {
+          std::lock_guard report_lock(report_mutex_);
+          ++connects_;
+        }
+        report_changed_.notify_all();
+      }
       received = true;
       warned = false;
       backoff = 100ms;

@@ -81,42 +81,57 @@ SocketAddress PeerAddress(int fd) {
   return address;
 }
 
-absl::StatusOr<int> OpenListener(uint16_t port) {
+absl::StatusOr<int> OpenListener(const std::string& ip, uint16_t port) {
+  SocketAddress address;
+  if (!ip.empty()) {
+    auto parsed = MakeAddress(ip, port);
+    if (!parsed.ok()) return parsed.status();
+    address = *parsed;
+  }
   int one = 1, zero = 0;
-  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  bool v6 = fd >= 0;
-  if (!v6) fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int family = ip.empty() ? AF_INET6 : address.storage.ss_family;
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && ip.empty()) {  // the wildcard where IPv6 is off
+    family = AF_INET;
+    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
   if (fd < 0) return Errno("socket");
+  if (ip.empty()) {
+    address.storage.ss_family = static_cast<sa_family_t>(family);
+    if (family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+      in6->sin6_addr = in6addr_any;
+      in6->sin6_port = htons(port);
+      address.length = sizeof(sockaddr_in6);
+    } else {
+      auto* in4 = reinterpret_cast<sockaddr_in*>(&address.storage);
+      in4->sin_addr.s_addr = htonl(INADDR_ANY);
+      in4->sin_port = htons(port);
+      address.length = sizeof(sockaddr_in);
+    }
+  }
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     auto status = Errno("SO_REUSEPORT");
     close(fd);
     return status;
   }
-  if (v6) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+  if (family == AF_INET6) {
+    // The wildcard takes IPv4 too; a named IPv6 address only itself.
+    int v6only = ip.empty() ? zero : one;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
     setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one));  // needs CAP_NET_ADMIN
   }
   setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
   setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one));  // needs CAP_NET_ADMIN
-
-  SocketAddress address;
-  if (v6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_any;
-    in6->sin6_port = htons(port);
-    address.length = sizeof(sockaddr_in6);
-  } else {
-    auto* in4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-    in4->sin_family = AF_INET;
-    in4->sin_addr.s_addr = htonl(INADDR_ANY);
-    in4->sin_port = htons(port);
-    address.length = sizeof(sockaddr_in);
+  if (bind(fd, address.get(), address.length) != 0) {
+    auto status = Errno("bind " + (ip.empty() ? "*:" + std::to_string(port) : address.ToString()));
+    close(fd);
+    return status;
   }
-  if (bind(fd, address.get(), address.length) != 0 || listen(fd, 1024) != 0) {
-    auto status = Errno("listen on port " + std::to_string(port));
+  if (listen(fd, 1024) != 0) {
+    auto status = Errno("listen " + LocalAddress(fd).ToString());
     close(fd);
     return status;
   }

@@ -28,10 +28,10 @@ absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port);
 SocketAddress LocalAddress(int fd);
 SocketAddress PeerAddress(int fd);
 
-// A non-blocking SO_REUSEPORT listening socket on the wildcard address (dual-stack [::],
-// or 0.0.0.0 where IPv6 is off) with IP_FREEBIND, and IP_TRANSPARENT when permitted, so
-// traffic the kernel steers to it for any Gateway address is accepted.
-absl::StatusOr<int> OpenListener(uint16_t port);
+// A non-blocking SO_REUSEPORT listening socket on `ip` ("" is the wildcard: dual-stack [::],
+// or 0.0.0.0 where IPv6 is off) and `port`, with IP_FREEBIND, and IP_TRANSPARENT when
+// permitted (CAP_NET_ADMIN), so it may answer from an address the node does not have.
+absl::StatusOr<int> OpenListener(const std::string& ip, uint16_t port);
 
 // Starts a non-blocking TCP connect; the result arrives as EPOLLOUT (check SocketError).
 absl::StatusOr<int> StartConnect(const SocketAddress& address);

@@ -1,5 +1,6 @@
 #include "userspace-proxy/server/server.h"
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -7,8 +8,10 @@
 
 namespace xgate::proxy {
 
-Server::Server(ServerOptions options) : options_(options) {
+Server::Server(ServerOptions options)
+    : options_(options), listen_(std::max(1, options.workers), options.listen_backoff) {
   if (options_.workers < 1) options_.workers = 1;
+  listen_set_.store(listen_.set());
   for (int i = 0; i < options_.workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(*this, i));
   }
@@ -22,11 +25,22 @@ void Server::Start() {
   // OpenSSL writes to sockets with write(2): a peer that went away must not kill the process.
   signal(SIGPIPE, SIG_IGN);
   for (auto& worker : workers_) worker->Start();
+  {
+    std::lock_guard lock(listen_mutex_);
+    stopping_ = false;
+  }
+  retry_thread_ = std::thread([this] { RetryListen(); });
 }
 
 void Server::Stop() {
   if (!started_) return;
   started_ = false;
+  {
+    std::lock_guard lock(listen_mutex_);
+    stopping_ = true;
+  }
+  listen_changed_.notify_all();
+  if (retry_thread_.joinable()) retry_thread_.join();
   for (auto& worker : workers_) worker->Stop();
 }
 
@@ -38,9 +52,19 @@ absl::Status Server::Apply(const api::L7Config& proto) {
                   config_.load() ? config_.load()->generation() : 0, config.status().ToString());
     return config.status();
   }
+  // Sockets first: a worker that sees the new config sees its listeners too (WaitApplied).
+  api::ListenReport report;
+  {
+    std::lock_guard lock(listen_mutex_);
+    listen_.Sync(proto);
+    listen_set_.store(listen_.set());
+    report = listen_.Report();
+  }
   config_.store(*config);
   version_.fetch_add(1, std::memory_order_release);
   for (auto& worker : workers_) worker->Notify();
+  listen_changed_.notify_all();
+  if (reporter_) reporter_(report);
   spdlog::info("config generation {} applied: {} ports, {} clusters, {} certificates",
                proto.generation(), proto.ports_size(), proto.clusters_size(),
                proto.certificates_size());
@@ -56,6 +80,31 @@ api::ProxyStats Server::Stats() const {
                                             config ? config->cluster_names() : kNone);
   out.set_generation(config ? config->generation() : 0);
   return out;
+}
+
+// Holds listen_mutex_ on entry and on return; the reporter runs without it.
+void Server::PublishListen(std::unique_lock<std::mutex>& lock) {
+  listen_set_.store(listen_.set());
+  api::ListenReport report = listen_.Report();
+  for (auto& worker : workers_) worker->Notify();
+  if (!reporter_) return;
+  lock.unlock();
+  reporter_(report);
+  lock.lock();
+}
+
+void Server::RetryListen() {
+  std::unique_lock lock(listen_mutex_);
+  while (!stopping_) {
+    auto next = listen_.NextRetry();
+    if (next == ListenSockets::Clock::time_point::max()) {
+      listen_changed_.wait(lock);
+    } else {
+      listen_changed_.wait_until(lock, next);
+    }
+    if (stopping_) break;
+    if (listen_.Retry(ListenSockets::Clock::now())) PublishListen(lock);
+  }
 }
 
 bool Server::WaitApplied(uint64_t generation, std::chrono::milliseconds timeout) const {

@@ -22,10 +22,7 @@ Worker::Worker(Server& server, int index)
 Worker::~Worker() {
   Stop();
   connections_.clear();
-  for (auto& [port, fd] : listeners_) {
-    loop_.Remove(fd);
-    close(fd);
-  }
+  for (auto& [fd, group] : listeners_) loop_.Remove(fd);
 }
 
 const ServerOptions& Worker::options() const { return server_.options(); }
@@ -50,43 +47,36 @@ void Worker::Run() {
 
 void Worker::PickUpConfig() {
   std::shared_ptr<const Config> latest = server_.config();
-  if (!latest || latest == config_) return;
-  config_ = std::move(latest);
+  bool fresh = latest && latest != config_;
+  if (fresh) config_ = std::move(latest);
   SyncListeners();
-  applied_generation_ = config_->generation();
+  if (fresh) applied_generation_ = config_->generation();
 }
 
+// Takes this worker's socket of each group in the server's current set; the groups are
+// opened (and retried) by the server.
 void Worker::SyncListeners() {
-  const std::set<uint16_t>& wanted = config_->listen_ports();
+  std::shared_ptr<const ListenSet> set = server_.listen_set();
+  if (!config_ || set == listen_set_) return;
+  listen_set_ = set;
+  std::map<int, std::shared_ptr<ListenGroup>> wanted;
+  for (const auto& group : set->groups) {
+    if (static_cast<size_t>(index_) < group->fds.size()) wanted[group->fds[index_]] = group;
+  }
   for (auto it = listeners_.begin(); it != listeners_.end();) {
-    if (wanted.count(it->first)) {
+    if (wanted.contains(it->first)) {
       ++it;
       continue;
     }
-    loop_.Remove(it->second);
-    close(it->second);
+    loop_.Remove(it->first);
     it = listeners_.erase(it);
   }
-  bool failed = false;
-  for (uint16_t port : wanted) {
-    if (listeners_.count(port)) continue;
-    auto fd = OpenListener(port);
-    if (!fd.ok()) {
-      // Log once per port and config; retry quietly until it binds (another process may
-      // still hold the port without SO_REUSEPORT).
-      if (!bind_retry_timer_) spdlog::error("worker {}: {}", index_, fd.status().ToString());
-      failed = true;
-      continue;
-    }
-    listeners_[port] = *fd;
-    int listen_fd = *fd;
+  for (auto& [fd, group] : wanted) {
+    if (listeners_.contains(fd)) continue;
+    listeners_[fd] = group;
+    int listen_fd = fd;
     loop_.Add(
         listen_fd, [this, listen_fd](uint32_t) { Accept(listen_fd); }, EPOLLIN);
-  }
-  loop_.CancelTimer(bind_retry_timer_);
-  bind_retry_timer_ = 0;
-  if (failed) {
-    bind_retry_timer_ = loop_.AddTimer(std::chrono::seconds(1), [this] { SyncListeners(); });
   }
 }
 

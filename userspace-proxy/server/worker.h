@@ -1,6 +1,7 @@
-// One worker thread: its epoll loop, its SO_REUSEPORT listening sockets, its connections and
-// upstream pools. A worker picks up a new Config when woken, between events, so a request
-// sees the config it started with from its first byte to its last.
+// One worker thread: its epoll loop, its socket of each of the server's listening groups
+// (SO_REUSEPORT, opened and retried by the server), its connections and upstream pools. A worker
+// picks up a new Config when woken, between events, so a request sees the config it started with
+// from its first byte to its last.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "absl/random/random.h"
 #include "userspace-proxy/server/config.h"
 #include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/listen_sockets.h"
 #include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/upstream.h"
 
@@ -24,6 +26,7 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{15000};  // a started head must complete within
   bool http2 = true;                                // offer h2 by ALPN on HTTPS ports
   UpstreamOptions upstream;
+  ListenBackoff listen_backoff;  // retrying a port that cannot be bound
 };
 
 class Server;
@@ -81,8 +84,8 @@ class Worker {
   std::shared_ptr<const Config> config_;
   std::atomic<uint64_t> applied_generation_{0};
   std::atomic<bool> stopping_{false};
-  std::map<uint16_t, int> listeners_;  // port -> listening fd
-  EventLoop::TimerId bind_retry_timer_ = 0;
+  std::shared_ptr<const ListenSet> listen_set_;
+  std::map<int, std::shared_ptr<ListenGroup>> listeners_;  // this worker's fd -> its group
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   absl::BitGen rng_;
   std::thread thread_;

@@ -1,0 +1,89 @@
+// The proxy's listening sockets, opened only for what the config asks: address:port for each
+// address of a Port (never the wildcard, unless a Port names no address), and for steered
+// addresses one private listener per family (127.0.0.1 / ::1, a port the kernel picks,
+// transparent) put in the node's steer sockmap, so a steered Gateway address takes no port of
+// the node. Each socket is one SO_REUSEPORT group with a socket per worker. A pair that
+// cannot be opened is retried with a bounded backoff, and every result is reported.
+//
+// Not thread-safe: the owner (Server) serializes calls.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/proxy.pb.h"
+
+namespace xgate::proxy {
+
+// One listening socket per worker, all bound to the same address and port; closed when the
+// last holder (the ListenSockets, a worker) lets go.
+struct ListenGroup {
+  std::string name;  // "198.18.0.1:80", "*:80", "steer ipv4 127.0.0.1:40123"
+  std::vector<int> fds;
+  ~ListenGroup();
+};
+
+// What the workers listen on: swapped whole; worker i takes fds[i] of each group.
+struct ListenSet {
+  std::vector<std::shared_ptr<ListenGroup>> groups;
+};
+
+struct ListenBackoff {
+  std::chrono::milliseconds first{250};
+  std::chrono::milliseconds max{8000};
+};
+
+class ListenSockets {
+ public:
+  using Clock = std::chrono::steady_clock;
+  ListenSockets(int workers, ListenBackoff backoff = {});
+
+  // Opens what the config newly asks for and drops what it no longer does; sockets kept
+  // across configs are not reopened.
+  void Sync(const api::L7Config& config);
+  // Tries again what failed and is due at `now`; true when any result changed.
+  bool Retry(Clock::time_point now);
+  // When the next retry is due (time_point::max() when nothing failed).
+  Clock::time_point NextRetry() const;
+
+  std::shared_ptr<const ListenSet> set() const { return set_; }
+  api::ListenReport Report() const;
+
+ private:
+  // What to open: the private listener of a family (steered), or address:port.
+  using GroupKey = std::tuple<bool /*steered*/, std::string /*address or family*/, uint16_t>;
+  struct Target {
+    bool steered = false;
+    GroupKey group;
+  };
+  struct Result {
+    std::string error;  // "" when open
+    uint64_t failures = 0;
+    std::chrono::milliseconds backoff{0};
+    Clock::time_point next_try{};
+  };
+
+  absl::StatusOr<std::shared_ptr<ListenGroup>> Open(const GroupKey& key) const;
+  // Puts the private listeners in the steer sockmap (`map_path_`).
+  absl::Status Register(const GroupKey& key, const ListenGroup& group) const;
+  // Opens one group for the targets using it; records the outcome on each of them.
+  void Attempt(const GroupKey& key, Clock::time_point now);
+  void Publish();
+
+  int workers_;
+  ListenBackoff backoff_;
+  uint64_t generation_ = 0;
+  std::string map_path_;
+  std::map<std::pair<std::string, uint16_t>, Target> targets_;  // (address, port)
+  std::map<GroupKey, Result> results_;
+  std::map<GroupKey, std::shared_ptr<ListenGroup>> groups_;
+  std::shared_ptr<const ListenSet> set_ = std::make_shared<ListenSet>();
+};
+
+}  // namespace xgate::proxy
