@@ -9,6 +9,7 @@
 
 #include "tests/agent/prometheus_text.h"
 #include "tests/fixtures/fixtures.h"
+#include "tests/fixtures/folder_pipeline.h"
 
 namespace xgate::admin {
 namespace {
@@ -23,9 +24,9 @@ class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     fixtures::WriteSeedV1(dir_.path());
-    pipeline_ =
-        std::make_unique<standalone::Pipeline>(dir_.path(), std::vector<std::string>{"198.18.0.1"},
-                                               std::vector<std::unique_ptr<appliers::Applier>>{});
+    pipeline_ = std::make_unique<fixtures::FolderPipeline>(
+        dir_.path(), std::vector<std::string>{"198.18.0.1"},
+        std::vector<std::unique_ptr<appliers::Applier>>{});
     auto server =
         MetricsServer::Start("127.0.0.1:0", [this] { return RenderAgentMetrics(*pipeline_); });
     ASSERT_TRUE(server.ok()) << server.status();
@@ -33,7 +34,7 @@ class MetricsTest : public ::testing::Test {
   }
 
   fixtures::TempDir dir_;
-  std::unique_ptr<standalone::Pipeline> pipeline_;
+  std::unique_ptr<fixtures::FolderPipeline> pipeline_;
   std::unique_ptr<MetricsServer> server_;
 };
 

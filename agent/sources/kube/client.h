@@ -70,6 +70,9 @@ struct WatchOptions {
   int timeout_seconds = 0;  // the server ends the watch after this; 0: the server's default
   std::string label_selector;
   std::string field_selector;
+  // When set, the watch ends (CancelledError) soon after it becomes true (checked about
+  // once a second and at each event), without shutting the whole client down.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // One watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR; `object` is the object

@@ -6,10 +6,10 @@
 
 #include "absl/status/statusor.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 
 // IPv4 and IPv6 addresses (IPv6 link-local excluded: they need a scope to be served on)
 // of each named interface, in the order given. Fails when an interface does not exist.
 absl::StatusOr<std::vector<std::string>> InterfaceAddresses(const std::vector<std::string>& names);
 
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline
