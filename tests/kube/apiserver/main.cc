@@ -1,0 +1,148 @@
+// xgate-test-apiserver: a Kubernetes API server for tests (see README.md beside this file).
+#include <absl/strings/str_cat.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/kube/apiserver/certs.h"
+#include "tests/kube/apiserver/flags.h"
+#include "tests/kube/apiserver/http_api.h"
+#include "tests/kube/apiserver/preload.h"
+
+namespace fs = std::filesystem;
+using namespace xgate::kubetest;
+
+namespace {
+
+std::string RandomToken() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 32; ++i) out += "0123456789abcdef"[rd() % 16];
+  return out;
+}
+
+// dir/tokens.csv with an admin (system:masters) and the agent's service account, made once
+// so a restarted server keeps the tokens its clients hold.
+void EnsureTokens(const Flags& flags) {
+  if (!flags.token_file.empty() || fs::exists(flags.dir / "tokens.csv")) return;
+  std::string admin = RandomToken(), agent = RandomToken();
+  std::ofstream(flags.dir / "tokens.csv")
+      << admin << ",admin,admin,\"system:masters\"\n"
+      << agent << ",system:serviceaccount:xgate-system:xgate-agent,xgate-agent-uid,"
+      << "\"system:serviceaccounts,system:serviceaccounts:xgate-system\"\n";
+  std::ofstream(flags.dir / "admin.token") << admin;
+  std::ofstream(flags.dir / "agent.token") << agent;
+}
+
+std::string ReadToken(const fs::path& file) {
+  std::ifstream in(file);
+  std::string token;
+  in >> token;
+  return token;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = ParseFlags(argc, argv);
+  if (!flags.ok()) {
+    spdlog::error("{}", std::string(flags.status().message()));
+    return 2;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  fs::create_directories(flags->dir);
+  std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1", flags->host};
+  hosts.insert(hosts.end(), flags->sans.begin(), flags->sans.end());
+  if (auto s = MakeCertificates(flags->dir, hosts); !s.ok()) {
+    spdlog::error("certificates: {}", std::string(s.message()));
+    return 1;
+  }
+  EnsureTokens(*flags);
+  fs::path token_file = flags->token_file.empty() ? flags->dir / "tokens.csv" : flags->token_file;
+
+  Store store(flags->history);
+  bool restored = !flags->state.empty() && fs::exists(flags->state);
+  if (restored) {
+    if (auto s = store.Load(flags->state); !s.ok()) {
+      spdlog::error("{}", std::string(s.message()));
+      return 1;
+    }
+    spdlog::info("restored {} at resourceVersion {}", flags->state.string(), store.Head());
+  }
+  Resources resources(store);
+  if (auto s = Bootstrap(resources, flags->preload, restored); !s.ok()) {
+    spdlog::error("{}", std::string(s.message()));
+    return 1;
+  }
+
+  httplib::SSLServer server((flags->dir / "server.crt").c_str(),
+                            (flags->dir / "server.key").c_str());
+  if (!server.is_valid()) {
+    spdlog::error("cannot load {}/server.{{crt,key}}", flags->dir.string());
+    return 1;
+  }
+  size_t threads = flags->threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  int port = flags->port;
+  if (port == 0) {
+    port = server.bind_to_any_port(flags->host);
+  } else if (!server.bind_to_port(flags->host, port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    spdlog::error("cannot listen on {}:{}", flags->host, flags->port);
+    return 1;
+  }
+  std::string host =
+      flags->host.find(':') != std::string::npos ? "[" + flags->host + "]" : flags->host;
+  std::string address = absl::StrCat(host, ":", port);
+  std::string url = "https://" + address;
+  TokenFile tokens(token_file);
+  HttpApi api(store, tokens, {address, flags->bookmark_interval, flags->watch_timeout});
+  api.Register(server);
+
+  for (const char* user : {"admin", "agent"}) {
+    fs::path token = flags->dir / absl::StrCat(user, ".token");
+    if (!fs::exists(token)) continue;
+    auto s = WriteKubeconfig(flags->dir / absl::StrCat(user, ".kubeconfig"), url,
+                             flags->dir / "ca.crt", user, ReadToken(token));
+    if (!s.ok()) {
+      spdlog::error("{}", std::string(s.message()));
+      return 1;
+    }
+  }
+  // Written last: once it exists, the server accepts connections and the kubeconfigs are there.
+  std::ofstream(flags->dir / "server.url.tmp") << url << "\n";
+  fs::rename(flags->dir / "server.url.tmp", flags->dir / "server.url");
+  spdlog::info("serving {} (files in {})", url, flags->dir.string());
+
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    store.Stop();
+    server.stop();
+  });
+  server.listen_after_bind();
+  stopper.join();
+  if (!flags->state.empty()) {
+    if (auto s = store.Save(flags->state); !s.ok()) {
+      spdlog::error("{}", std::string(s.message()));
+      return 1;
+    }
+    spdlog::info("saved {} at resourceVersion {}", flags->state.string(), store.Head());
+  }
+  fs::remove(flags->dir / "server.url");
+  return 0;
+}

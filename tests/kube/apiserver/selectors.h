@@ -1,0 +1,31 @@
+// labelSelector (=, ==, !=, in, notin, exists, !exists) and fieldSelector (metadata.name and
+// metadata.namespace, the fields every kind supports) as the list and watch parameters.
+#pragma once
+
+#include <absl/status/statusor.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace xgate::kubetest {
+
+class Selector {
+ public:
+  static absl::StatusOr<Selector> Labels(const std::string& text);
+  static absl::StatusOr<Selector> Fields(const std::string& text);
+  bool Matches(const nlohmann::json& object) const;
+
+ private:
+  enum class Op { kIn, kNotIn, kExists, kNotExists };
+  struct Requirement {
+    std::string key;
+    Op op;
+    std::set<std::string> values;
+  };
+  bool fields_ = false;
+  std::vector<Requirement> requirements_;
+};
+
+}  // namespace xgate::kubetest
