@@ -87,6 +87,16 @@ Informer::Outcome Informer::List() {
   std::string list_rv;
   while (true) {
     auto response = client_.List(resource_.Path(), options);
+    if (response.ok() && response->code == 400 && !options.field_selector.empty()) {
+      spdlog::warn("list {}: the server refuses fieldSelector {} ({}); listing without it",
+                   resource_.Path(), options.field_selector,
+                   std::string(ToStatus(*response).message()));
+      field_selector_.clear();
+      options.field_selector.clear();
+      options.continue_token.clear();
+      objects.clear();
+      continue;
+    }
     if (!response.ok() || !response->ok()) {
       Outcome out = FromResponse(response, "list");
       // The continue token expired mid-list: start the list over, at once.

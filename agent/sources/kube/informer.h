@@ -56,7 +56,8 @@ struct InformerOptions {
 class Informer {
  public:
   // `kind` as Kubernetes spells it ("HTTPRoute"); `field_selector` narrows list and watch
-  // (Secrets: "type=kubernetes.io/tls").
+  // (Secrets: "type=kubernetes.io/tls"). A server that does not know the selector (400) is
+  // asked without it: the sink must not rely on it.
   Informer(Client& client, Resource resource, std::string kind, InformerSink& sink,
            InformerOptions options = {}, std::string field_selector = "");
 
@@ -88,7 +89,8 @@ class Informer {
   const std::string kind_;
   InformerSink& sink_;
   const InformerOptions options_;
-  const std::string field_selector_;
+  // Dropped when the server refuses it (400): the sink filters then.
+  std::string field_selector_;
   Backoff backoff_;
   mutable std::mutex rv_mu_;
   std::string rv_;

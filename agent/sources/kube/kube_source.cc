@@ -35,6 +35,13 @@ sources::Document ToDocument(const std::string& key, json object) {
   return sources::Document{key, "", std::move(object)};
 }
 
+// Only TLS Secrets are read (the field selector asks the server for them; a server that does
+// not filter is filtered here).
+bool Wanted(const std::string& kind, const json& object) {
+  return kind != "Secret" ||
+         (object.is_object() && object.value("type", std::string()) == "kubernetes.io/tls");
+}
+
 }  // namespace
 
 const std::vector<WatchedKind>& WatchedKinds() {
@@ -186,6 +193,7 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
       it = docs.erase(it);
     }
     for (json& object : objects) {
+      if (!Wanted(kind, object)) continue;
       std::string key = KeyOf(kind, object);
       docs[key] = ToDocument(key, std::move(object));
     }
@@ -206,6 +214,10 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
 
 void KubeSource::Upsert(const std::string& kind, json object) {
   std::string key = KeyOf(kind, object);
+  if (!Wanted(kind, object)) {  // e.g. a Secret whose type changed
+    store_.Erase(kKubeSource, key);
+    return;
+  }
   store_.Put(kKubeSource, key, ToDocument(key, std::move(object)));
 }
 
