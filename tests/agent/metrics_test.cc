@@ -195,4 +195,36 @@ TEST(MetricsServer, BadAddressIsRefused) {
 }
 
 }  // namespace
+TEST_F(MetricsTest, HealthzAlwaysReadyzOnceReady) {
+  bool ready = false;
+  auto server = MetricsServer::Start(
+      "127.0.0.1:0", [this] { return RenderAgentMetrics(*pipeline_); }, [&] { return ready; });
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+  EXPECT_THAT(Exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+              HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(Exchange(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 503"));
+  ready = true;
+  EXPECT_THAT(Exchange(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(Exchange(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 404"));
+}
+
+TEST(InformerMetrics, PerKindSyncedRestartsRelistsAndVersion) {
+  std::vector<kube::KindState> kinds = {
+      {"HTTPRoute", "gateway.networking.k8s.io/v1", true, 3, 1},
+      {"TCPRoute", "", false, 0, 0},
+  };
+  testing::PromText text = testing::ParsePromText(RenderInformerMetrics(kinds));
+  ASSERT_EQ(text.error, "");
+  EXPECT_EQ(text.Sum("xgate_informer_synced", {{"kind", "HTTPRoute"}}), 1);
+  EXPECT_EQ(text.Sum("xgate_informer_synced", {{"kind", "TCPRoute"}}), 0);
+  EXPECT_EQ(text.Sum("xgate_informer_watch_restarts_total", {{"kind", "HTTPRoute"}}), 3);
+  EXPECT_EQ(text.Sum("xgate_informer_relists_total", {{"kind", "HTTPRoute"}}), 1);
+  EXPECT_EQ(text.Sum("xgate_informer_served_version",
+                     {{"kind", "HTTPRoute"}, {"api_version", "gateway.networking.k8s.io/v1"}}),
+            1);
+  EXPECT_FALSE(text.Sum("xgate_informer_served_version", {{"kind", "TCPRoute"}}).has_value());
+  EXPECT_EQ(text.types["xgate_informer_relists_total"], "counter");
+}
+
 }  // namespace xgate::admin
