@@ -56,6 +56,13 @@ ApiPeer::ApiPeer(const fs::path& dir)
                      [](int, X509_STORE_CTX*) { return 1; });
   server_->Get("/apis/gateway.networking.k8s.io", [this](const auto& req, auto& res) {
     if (!Authorized(req, res) || Injected(res)) return;
+    if (!GatewayApiServed()) {
+      res.status = 404;
+      res.set_content(
+          Status(404, "NotFound", "the server could not find the requested resource").dump(),
+          "application/json");
+      return;
+    }
     json group = {
         {"kind", "APIGroup"},
         {"apiVersion", "v1"},
@@ -124,6 +131,16 @@ ApiPeer::~ApiPeer() {
 }
 
 std::string ApiPeer::url() const { return absl::StrCat("https://127.0.0.1:", port_); }
+
+void ApiPeer::SetGatewayApiServed(bool served) {
+  std::lock_guard lock(mu_);
+  gateway_api_served_ = served;
+}
+
+bool ApiPeer::GatewayApiServed() const {
+  std::lock_guard lock(mu_);
+  return gateway_api_served_;
+}
 
 void ApiPeer::SetToken(const std::string& token) {
   std::lock_guard lock(mu_);

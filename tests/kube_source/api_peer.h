@@ -29,6 +29,9 @@ class ApiPeer {
   const std::filesystem::path& client_cert() const { return client_cert_; }
   const std::filesystem::path& client_key() const { return client_key_; }
 
+  // Whether discovery lists the Gateway API group (as if its CRDs were installed); it does
+  // at first.
+  void SetGatewayApiServed(bool served);
   // The token the peer accepts ("" accepts none: a client certificate is needed then).
   void SetToken(const std::string& token);
 
@@ -59,6 +62,7 @@ class ApiPeer {
     nlohmann::json object;
   };
   bool Authorized(const httplib::Request& req, httplib::Response& res);
+  bool GatewayApiServed() const;
   bool Injected(httplib::Response& res);
   void List(const httplib::Request& req, httplib::Response& res);
   void Watch(const httplib::Request& req, httplib::Response& res);
@@ -74,6 +78,7 @@ class ApiPeer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string token_;
+  bool gateway_api_served_ = true;
   int64_t rv_ = 100;
   int64_t compacted_ = 0;  // events at or before this resourceVersion are gone
   std::map<std::pair<std::string, std::string>, nlohmann::json> objects_;

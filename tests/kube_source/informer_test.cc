@@ -319,5 +319,30 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
   source.Stop();
 }
 
+TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
+  peer_->SetGatewayApiServed(false);
+  peer_->Put("a", "r", json::object());
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok());
+  sources::ObjectStore store;
+  KubeSource::Options options;
+  options.discovery_interval = std::chrono::milliseconds(50);
+  options.informer.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(200), 0.2};
+  KubeSource source(**client, store, options);
+  source.Start();
+  // The core kinds alone make the source synced: a missing CRD does not hold the node back.
+  ASSERT_TRUE(Eventually([&] { return source.Synced(); }));
+  EXPECT_TRUE(store.Load()->store.http_routes.empty());
+  peer_->SetGatewayApiServed(true);  // the CRDs are installed
+  ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.size() == 1; }));
+  for (const KindState& k : source.Kinds()) {
+    if (k.kind == "HTTPRoute") {
+      EXPECT_EQ(k.api_version, "gateway.networking.k8s.io/v1");
+      EXPECT_TRUE(k.synced);
+    }
+  }
+  source.Stop();
+}
+
 }  // namespace
 }  // namespace xgate::kube
