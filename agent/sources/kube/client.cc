@@ -346,22 +346,24 @@ absl::StatusOr<Response> Client::Watch(const std::string& path, const WatchOptio
   return Perform(call);
 }
 
-absl::StatusOr<Response> Client::Create(const std::string& path, const nlohmann::json& object) {
+absl::StatusOr<Response> Client::Send(const char* method, const std::string& path,
+                                      const nlohmann::json* body, const char* content_type) {
   Call call;
-  call.method = "POST";
+  call.method = method;
   call.path = path;
-  call.body = object.dump();
-  call.content_type = "application/json";
+  if (body != nullptr) {
+    call.body = body->dump();
+    call.content_type = content_type;
+  }
   return Perform(call);
 }
 
+absl::StatusOr<Response> Client::Create(const std::string& path, const nlohmann::json& object) {
+  return Send("POST", path, &object, "application/json");
+}
+
 absl::StatusOr<Response> Client::Update(const std::string& path, const nlohmann::json& object) {
-  Call call;
-  call.method = "PUT";
-  call.path = path;
-  call.body = object.dump();
-  call.content_type = "application/json";
-  return Perform(call);
+  return Send("PUT", path, &object, "application/json");
 }
 
 absl::StatusOr<Response> Client::UpdateStatus(const std::string& path,
@@ -371,21 +373,14 @@ absl::StatusOr<Response> Client::UpdateStatus(const std::string& path,
 
 absl::StatusOr<Response> Client::Patch(const std::string& path, const nlohmann::json& patch,
                                        PatchType type) {
-  Call call;
-  call.method = "PATCH";
-  call.path = path;
-  call.body = patch.dump();
-  call.content_type = type == PatchType::kMerge       ? "application/merge-patch+json"
-                      : type == PatchType::kStrategic ? "application/strategic-merge-patch+json"
-                                                      : "application/json-patch+json";
-  return Perform(call);
+  return Send("PATCH", path, &patch,
+              type == PatchType::kMerge       ? "application/merge-patch+json"
+              : type == PatchType::kStrategic ? "application/strategic-merge-patch+json"
+                                              : "application/json-patch+json");
 }
 
 absl::StatusOr<Response> Client::Delete(const std::string& path) {
-  Call call;
-  call.method = "DELETE";
-  call.path = path;
-  return Perform(call);
+  return Send("DELETE", path, nullptr, nullptr);
 }
 
 }  // namespace xgate::kube

@@ -126,6 +126,8 @@ class Client {
   explicit Client(Config config);
   struct Call;
   absl::StatusOr<Response> Perform(Call& call);
+  absl::StatusOr<Response> Send(const char* method, const std::string& path,
+                                const nlohmann::json* body, const char* content_type);
   // The bearer token: the config's, or the token file's content, re-read when it changed.
   std::string BearerToken();
 
