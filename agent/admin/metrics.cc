@@ -46,12 +46,12 @@ void Counter(std::ostringstream& out, const std::string& name, const std::string
   for (const auto& [labels, value] : series) out << name << labels << " " << value << "\n";
 }
 
-void ApplyHistogram(std::ostringstream& out, const standalone::Pipeline::Counters& c) {
+void ApplyHistogram(std::ostringstream& out, const pipeline::Pipeline::Counters& c) {
   const std::string name = "xgate_agent_apply_duration_seconds";
   Metric(out, name, "histogram",
          "Time to hand a new snapshot to every data plane (applied or refused; a refusal "
          "includes the rollback).");
-  const auto& bounds = standalone::Pipeline::Counters::kApplyBuckets;
+  const auto& bounds = pipeline::Pipeline::Counters::kApplyBuckets;
   for (size_t i = 0; i < bounds.size(); ++i) {
     out << name << "_bucket{le=\"" << fmt::format("{}", bounds[i]) << "\"} "
         << c.apply_seconds_le[i] << "\n";
@@ -66,9 +66,9 @@ void CountConditions(const std::vector<model::Condition>& conditions,
   for (const auto& c : conditions) ++counts[{c.type, c.status}];
 }
 
-std::string RenderPipelineMetrics(const standalone::Pipeline& pipeline) {
+std::string RenderPipelineMetrics(const pipeline::Pipeline& pipeline) {
   auto state = pipeline.Current();
-  standalone::Pipeline::Counters counters = pipeline.counters();
+  pipeline::Pipeline::Counters counters = pipeline.counters();
   std::ostringstream out;
   Metric(out, "xgate_agent_snapshot_generation", "gauge",
          "Generation of the snapshot the data planes run (0: none yet).");
@@ -229,7 +229,7 @@ std::string RenderListenMetrics(const l7::ListenReports& listen) {
   return out;
 }
 
-std::string RenderAgentMetrics(const standalone::Pipeline& pipeline, const std::string& l4_pin_root,
+std::string RenderAgentMetrics(const pipeline::Pipeline& pipeline, const std::string& l4_pin_root,
                                const std::string& proxy_stats_socket,
                                const l7::ListenReports* listen) {
   std::string out = RenderPipelineMetrics(pipeline);
@@ -267,8 +267,37 @@ std::string RenderAgentMetrics(const standalone::Pipeline& pipeline, const std::
   return out;
 }
 
+std::string RenderInformerMetrics(const std::vector<kube::KindState>& kinds) {
+  std::ostringstream out;
+  Metric(out, "xgate_informer_synced", "gauge",
+         "1 once the kind's informer has listed it (Kubernetes mode), 0 before or while the "
+         "server does not serve the kind.");
+  for (const auto& k : kinds) {
+    out << "xgate_informer_synced{kind=\"" << k.kind << "\"} " << (k.synced ? 1 : 0) << "\n";
+  }
+  Metric(out, "xgate_informer_served_version", "gauge",
+         "1 for the API version each kind is read at (discovery).");
+  for (const auto& k : kinds) {
+    if (k.api_version.empty()) continue;
+    out << "xgate_informer_served_version{kind=\"" << k.kind << "\",api_version=\"" << k.api_version
+        << "\"} 1\n";
+  }
+  Metric(out, "xgate_informer_watch_restarts_total", "counter",
+         "Watches that ended and were started again (resumed or after a relist), per kind.");
+  for (const auto& k : kinds) {
+    out << "xgate_informer_watch_restarts_total{kind=\"" << k.kind << "\"} " << k.watch_restarts
+        << "\n";
+  }
+  Metric(out, "xgate_informer_relists_total", "counter",
+         "Lists after the first one (the watch history was compacted: 410 Gone), per kind.");
+  for (const auto& k : kinds) {
+    out << "xgate_informer_relists_total{kind=\"" << k.kind << "\"} " << k.relists << "\n";
+  }
+  return out.str();
+}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address, std::function<std::string()> render) {
+    const std::string& address, std::function<std::string()> render, std::function<bool()> ready) {
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon + 1 == address.size()) {
     return absl::InvalidArgumentError(absl::StrCat(address, ": expected HOST:PORT"));
@@ -301,8 +330,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   int bound_port =
       ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  std::unique_ptr<MetricsServer> server(
-      new MetricsServer(fd, eventfd(0, EFD_CLOEXEC), bound_port, std::move(render)));
+  std::unique_ptr<MetricsServer> server(new MetricsServer(fd, eventfd(0, EFD_CLOEXEC), bound_port,
+                                                          std::move(render), std::move(ready)));
   server->thread_ = std::thread([s = server.get()] { s->Serve(); });
   spdlog::info("metrics on http://{}:{}/metrics",
                host.find(':') == std::string::npos ? host : "[" + host + "]", bound_port);
@@ -350,8 +379,14 @@ void MetricsServer::Answer(int fd) {
       response = http::MakeSimpleResponse(http::ParseErrorStatus(parser.error()), {}, "", true);
     } else if (parser.head().method != "GET") {
       response = http::MakeSimpleResponse(405, {}, "", true);
+    } else if (parser.head().path == "/healthz") {
+      response = http::MakeSimpleResponse(200, {}, "ok\n", true);
+    } else if (parser.head().path == "/readyz") {
+      bool ready = !ready_ || ready_();
+      response =
+          http::MakeSimpleResponse(ready ? 200 : 503, {}, ready ? "ready\n" : "not ready\n", true);
     } else if (parser.head().path != "/metrics") {
-      response = http::MakeSimpleResponse(404, {}, "see /metrics\n", true);
+      response = http::MakeSimpleResponse(404, {}, "see /metrics, /healthz, /readyz\n", true);
     } else {
       std::vector<http::Header> headers = {{"Content-Type", "text/plain; version=0.0.4"}};
       response = http::MakeSimpleResponse(200, headers, render_(), true);

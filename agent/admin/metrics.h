@@ -9,7 +9,8 @@
 #include "absl/status/statusor.h"
 #include "agent/admin/prom_text.h"
 #include "agent/l7/listen_reports.h"
-#include "agent/standalone/pipeline.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/sources/kube/kind_state.h"
 #include "api/admin.pb.h"
 
 namespace xgate::admin {
@@ -20,7 +21,7 @@ namespace xgate::admin {
 // the maps pinned there (see RenderFastPathMetrics). With `proxy_stats_socket`, the proxy's
 // counters asked there (bounded wait) and xgate_proxy_up, 0 when it does not answer. With
 // `listen`, what the proxy reported of its listening sockets (RenderListenMetrics).
-std::string RenderAgentMetrics(const standalone::Pipeline& pipeline,
+std::string RenderAgentMetrics(const pipeline::Pipeline& pipeline,
                                const std::string& l4_pin_root = "",
                                const std::string& proxy_stats_socket = "",
                                const l7::ListenReports* listen = nullptr);
@@ -36,18 +37,30 @@ std::string RenderFastPathMetrics(const api::GetCountersResponse& counters);
 // code, latency histograms, upstream pools, TLS handshakes, parse refusals, connections.
 std::string RenderProxyMetrics(const api::ProxyStats& stats);
 
+// The Kubernetes source's informers: synced (0/1), watch restarts and relists per kind, and
+// the version each Gateway API kind is read at.
+std::string RenderInformerMetrics(const std::vector<kube::KindState>& kinds);
+
 class MetricsServer {
  public:
-  // Listens on "HOST:PORT" ("[v6]:PORT" for IPv6; port 0 picks a free one) and answers
-  // each request with `render()`, one connection at a time (a scrape is small and rare).
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address,
-                                                              std::function<std::string()> render);
+  // Listens on "HOST:PORT" ("[v6]:PORT" for IPv6; port 0 picks a free one) and answers, one
+  // connection at a time (a scrape is small and rare): GET /metrics with `render()`,
+  // /healthz with 200 while the process serves, /readyz with 200 when `ready()` (no `ready`:
+  // always) and 503 otherwise.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& address, std::function<std::string()> render,
+      std::function<bool()> ready = nullptr);
   ~MetricsServer();  // stops serving
   int port() const { return port_; }
 
  private:
-  MetricsServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render)
-      : listen_fd_(listen_fd), stop_fd_(stop_fd), port_(port), render_(std::move(render)) {}
+  MetricsServer(int listen_fd, int stop_fd, int port, std::function<std::string()> render,
+                std::function<bool()> ready)
+      : listen_fd_(listen_fd),
+        stop_fd_(stop_fd),
+        port_(port),
+        render_(std::move(render)),
+        ready_(std::move(ready)) {}
   void Serve();
   void Answer(int fd);
 
@@ -55,6 +68,7 @@ class MetricsServer {
   int stop_fd_;
   int port_;
   std::function<std::string()> render_;
+  std::function<bool()> ready_;
   std::thread thread_;
 };
 

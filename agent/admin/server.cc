@@ -31,7 +31,7 @@ bool SomeoneListens(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& socket_path,
-                                                                standalone::Pipeline& pipeline,
+                                                                pipeline::Pipeline& pipeline,
                                                                 AdminOptions options) {
   namespace fs = std::filesystem;
   std::error_code ec;

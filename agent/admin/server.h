@@ -15,12 +15,12 @@ class AdminServer {
  public:
   // Creates the socket's folder if needed, replaces a stale socket, listens with mode 0600.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& socket_path,
-                                                            standalone::Pipeline& pipeline,
+                                                            pipeline::Pipeline& pipeline,
                                                             AdminOptions options = {});
   ~AdminServer();  // stops serving and removes the socket
 
  private:
-  AdminServer(std::string path, standalone::Pipeline& pipeline, AdminOptions options)
+  AdminServer(std::string path, pipeline::Pipeline& pipeline, AdminOptions options)
       : path_(std::move(path)), service_(pipeline, std::move(options)) {}
   std::string path_;
   AdminService service_;

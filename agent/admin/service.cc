@@ -7,7 +7,7 @@
 #include "agent/inspect/explain_request.h"
 #include "agent/inspect/l4_maps.h"
 #include "agent/l7/proxy_stats_client.h"
-#include "agent/standalone/folder_edit.h"
+#include "agent/sources/folder_edit.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
 
@@ -77,9 +77,12 @@ grpc::Status AdminService::GetState(grpc::ServerContext*, const api::GetStateReq
 
 grpc::Status AdminService::Apply(grpc::ServerContext*, const api::ApplyRequest* request,
                                  api::ApplyResponse* response) {
+  if (options_.folder == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kKubernetesModeEdit);
+  }
   std::lock_guard lock(edit_mu_);
-  auto change =
-      standalone::ApplyManifest(pipeline_.dir(), request->manifest(), Name(request->filename()));
+  auto change = sources::ApplyManifest(options_.folder->dir(), request->manifest(),
+                                       Name(request->filename()));
   if (!change.ok()) {
     spdlog::warn("admin apply refused: {}", std::string(change.status().message()));
     return ToGrpc(change.status());
@@ -88,7 +91,8 @@ grpc::Status AdminService::Apply(grpc::ServerContext*, const api::ApplyRequest* 
     spdlog::info("admin apply: {}", o);
     response->add_objects(o);
   }
-  absl::Status applied = pipeline_.Reload();
+  absl::Status applied = options_.folder->Sync();
+  if (applied.ok()) applied = pipeline_.Reload();
   if (!applied.ok()) response->set_last_error(std::string(applied.message()));
   if (auto state = pipeline_.Current()) response->set_generation(state->generation);
   return grpc::Status::OK;
@@ -96,9 +100,12 @@ grpc::Status AdminService::Apply(grpc::ServerContext*, const api::ApplyRequest* 
 
 grpc::Status AdminService::Delete(grpc::ServerContext*, const api::DeleteRequest* request,
                                   api::DeleteResponse* response) {
+  if (options_.folder == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kKubernetesModeEdit);
+  }
   std::lock_guard lock(edit_mu_);
-  auto change =
-      standalone::DeleteManifest(pipeline_.dir(), request->manifest(), Name(request->filename()));
+  auto change = sources::DeleteManifest(options_.folder->dir(), request->manifest(),
+                                        Name(request->filename()));
   if (!change.ok()) {
     spdlog::warn("admin delete refused: {}", std::string(change.status().message()));
     return ToGrpc(change.status());
@@ -108,7 +115,8 @@ grpc::Status AdminService::Delete(grpc::ServerContext*, const api::DeleteRequest
     response->add_deleted(o);
   }
   for (const auto& o : change->not_found) response->add_not_found(o);
-  absl::Status applied = pipeline_.Reload();
+  absl::Status applied = options_.folder->Sync();
+  if (applied.ok()) applied = pipeline_.Reload();
   if (!applied.ok()) response->set_last_error(std::string(applied.message()));
   if (auto state = pipeline_.Current()) response->set_generation(state->generation);
   return grpc::Status::OK;

@@ -1,10 +1,11 @@
-// The Admin gRPC service (api/admin.proto) over a standalone agent's pipeline.
+// The Admin gRPC service (api/admin.proto) over the agent's pipeline.
 #pragma once
 
 #include <mutex>
 #include <string>
 
-#include "agent/standalone/pipeline.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/sources/folder_source.h"
 #include "api/admin.grpc.pb.h"
 
 namespace xgate::admin {
@@ -16,11 +17,20 @@ struct AdminOptions {
   std::string l4_pin_root;
   // Where xgate-proxy serves its counters (GetCounters adds them); "" for none.
   std::string proxy_stats_socket;
+  // The manifest folder Apply and Delete edit (standalone mode). nullptr when the agent reads
+  // the Kubernetes API: then they answer FAILED_PRECONDITION (objects change through kubectl).
+  sources::FolderSource* folder = nullptr;
 };
+
+// Why Apply and Delete are refused in Kubernetes mode.
+inline constexpr char kKubernetesModeEdit[] =
+    "this agent reads its objects from the Kubernetes API server: change them there with "
+    "kubectl apply -f FILE / kubectl delete -f FILE (xgatectl apply and delete edit a "
+    "standalone agent's --manifests folder)";
 
 class AdminService final : public api::Admin::Service {
  public:
-  explicit AdminService(standalone::Pipeline& pipeline, AdminOptions options = {})
+  explicit AdminService(pipeline::Pipeline& pipeline, AdminOptions options = {})
       : pipeline_(pipeline), options_(std::move(options)) {}
 
   grpc::Status GetState(grpc::ServerContext* context, const api::GetStateRequest* request,
@@ -39,7 +49,7 @@ class AdminService final : public api::Admin::Service {
                            api::GetCountersResponse* response) override;
 
  private:
-  standalone::Pipeline& pipeline_;
+  pipeline::Pipeline& pipeline_;
   const AdminOptions options_;
   std::mutex edit_mu_;  // one folder edit (and its reload) at a time
 };

@@ -1,10 +1,30 @@
 #include "agent/cmd/flags.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 
 namespace xgate::agent {
+namespace {
 
-absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv) {
+std::string ProcessEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v ? v : "";
+}
+
+std::string HostName() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace
+
+absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
+                                           const EnvLookup& env_lookup) {
+  EnvLookup env = env_lookup ? env_lookup : EnvLookup(&ProcessEnv);
   AgentFlags flags;
   for (size_t i = 1; i < argv.size(); ++i) {
     std::string name = argv[i];
@@ -26,6 +46,9 @@ absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv)
     }
     std::string* target = nullptr;
     if (name == "--manifests") target = &flags.manifests;
+    if (name == "--kubeconfig") target = &flags.kubeconfig;
+    if (name == "--node-name") target = &flags.node_name;
+    if (name == "--namespace") target = &flags.ns;
     if (name == "--pin-root") target = &flags.pin_root;
     if (name == "--admin-socket") target = &flags.admin_socket;
     if (name == "--metrics-addr") target = &flags.metrics_addr;
@@ -42,14 +65,43 @@ absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv)
     *target = value;
     if (name == "--attach") flags.attach.push_back(attach);
   }
-  if (flags.manifests.empty()) return absl::InvalidArgumentError("--manifests DIR is required");
+  if (!flags.manifests.empty() && !flags.kubeconfig.empty()) {
+    return absl::InvalidArgumentError(
+        "--manifests DIR (standalone) and --kubeconfig FILE (Kubernetes) exclude each other");
+  }
+  if (!flags.manifests.empty()) {
+    flags.mode = SourceMode::kManifests;
+  } else if (!flags.kubeconfig.empty()) {
+    flags.mode = SourceMode::kKubeconfig;
+  } else if (!env("KUBERNETES_SERVICE_HOST").empty()) {
+    flags.mode = SourceMode::kInCluster;
+  } else {
+    return absl::InvalidArgumentError(
+        "--manifests DIR or --kubeconfig FILE is required (in a pod, KUBERNETES_SERVICE_HOST "
+        "selects the service account)");
+  }
+  if (flags.node_name.empty()) flags.node_name = env("NODE_NAME");
+  if (flags.node_name.empty()) flags.node_name = HostName();
+  if (flags.ns.empty()) flags.ns = env("POD_NAMESPACE");
+  if (flags.ns.empty()) flags.ns = "xgate-system";
   return flags;
 }
 
 std::string AgentUsage() {
-  return "usage: xgate-agent --manifests DIR [--attach IFACE]... [--pin-root DIR]\n"
+  return "usage: xgate-agent --manifests DIR | --kubeconfig FILE | (in a pod: the service "
+         "account)\n"
+         "                   [--node-name NAME] [--namespace NS]\n"
+         "                   [--attach IFACE]... [--pin-root DIR]\n"
          "                   [--admin-socket PATH] [--metrics-addr HOST:PORT] "
-         "[--detach-on-exit]\n";
+         "[--detach-on-exit]\n"
+         "  --manifests DIR     standalone: the manifests of DIR, watched\n"
+         "  --kubeconfig FILE   Kubernetes: the API server of FILE's current-context; without\n"
+         "                      it and --manifests, in a pod (KUBERNETES_SERVICE_HOST set),\n"
+         "                      the pod's service account\n"
+         "  --node-name NAME    this node (the Lease identity); default $NODE_NAME, else the\n"
+         "                      host name\n"
+         "  --namespace NS      where the Lease lives; default $POD_NAMESPACE, else "
+         "xgate-system\n";
 }
 
 }  // namespace xgate::agent

@@ -1,9 +1,11 @@
-// xgate-agent: loads a folder of manifests, watches it, and programs the data planes from
-// each change (see docs/architecture.md, "The commands and their contract").
+// xgate-agent: reads its objects from a folder of manifests (standalone) or from the
+// Kubernetes API server, and programs the data planes from each change (see
+// docs/architecture.md, "The commands and their contract").
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -15,15 +17,24 @@
 #include "agent/cmd/flags.h"
 #include "agent/l7/listen_reports.h"
 #include "agent/l7/proxy_stats_client.h"
-#include "agent/standalone/interfaces.h"
-#include "agent/standalone/pipeline.h"
-#include "agent/standalone/watcher.h"
+#include "agent/pipeline/interfaces.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/sources/folder_source.h"
+#include "agent/sources/folder_watcher.h"
+#include "agent/sources/kube/client.h"
+#include "agent/sources/kube/kube_source.h"
 #include "maps/pins.h"
 #include "spdlog/spdlog.h"
 
 namespace {
 
+using namespace xgate;
+
 constexpr std::chrono::milliseconds kDebounce{100};
+// Changes from the API server within this quiet time are one reconcile (at most kMostDelay
+// after the first of them).
+constexpr std::chrono::milliseconds kCoalesce{5};
+constexpr std::chrono::milliseconds kMostDelay{100};
 
 // SIGTERM and SIGINT arrive on a file descriptor, so the watch loop can wait on both.
 int BlockStopSignals() {
@@ -35,10 +46,14 @@ int BlockStopSignals() {
   return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+absl::StatusOr<kube::Config> KubeConfig(const agent::AgentFlags& flags) {
+  if (flags.mode == agent::SourceMode::kKubeconfig) return kube::LoadKubeconfig(flags.kubeconfig);
+  return kube::InClusterConfig();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace xgate;
   auto flags = agent::ParseAgentFlags(std::vector<std::string>(argv, argv + argc));
   if (!flags.ok()) {
     std::cerr << "xgate-agent: " << flags.status().message() << "\n" << agent::AgentUsage();
@@ -54,14 +69,39 @@ int main(int argc, char** argv) {
     spdlog::critical("signalfd: {}", std::strerror(errno));
     return 1;
   }
+  const bool standalone = flags->mode == agent::SourceMode::kManifests;
 
-  std::filesystem::path dir = flags->manifests;
-  auto watcher = standalone::DirectoryWatcher::Create(dir);
-  if (!watcher.ok()) {
-    spdlog::critical("--manifests {}: {}", dir.string(), std::string(watcher.status().message()));
-    return 2;
+  // The sources: a watched folder, or the API server.
+  sources::ObjectStore store;
+  std::unique_ptr<sources::FolderSource> folder;
+  std::unique_ptr<sources::DirectoryWatcher> watcher;
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<kube::KubeSource> kube_source;
+  if (standalone) {
+    folder = std::make_unique<sources::FolderSource>(flags->manifests, store);
+    auto created = sources::DirectoryWatcher::Create(folder->dir());
+    if (!created.ok()) {
+      spdlog::critical("--manifests {}: {}", flags->manifests,
+                       std::string(created.status().message()));
+      return 2;
+    }
+    watcher = *std::move(created);
+  } else {
+    auto config = KubeConfig(*flags);
+    if (!config.ok()) {
+      spdlog::critical("{}", std::string(config.status().message()));
+      return 2;
+    }
+    auto created = kube::Client::Create(*config);
+    if (!created.ok()) {
+      spdlog::critical("{}", std::string(created.status().message()));
+      return 2;
+    }
+    client = *std::move(created);
+    kube_source = std::make_unique<kube::KubeSource>(*client, store, kube::KubeSource::Options{});
   }
-  auto node_addresses = standalone::InterfaceAddresses(flags->attach);
+
+  auto node_addresses = pipeline::InterfaceAddresses(flags->attach);
   if (!node_addresses.ok()) {
     spdlog::critical("--attach: {}", std::string(node_addresses.status().message()));
     return 2;
@@ -73,24 +113,28 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  standalone::Pipeline pipeline(dir, *node_addresses, *std::move(appliers));
-  standalone::PipelineInputs inputs;
+  pipeline::PipelineOptions pipeline_options;
+  pipeline_options.carry_generations = standalone;
+  pipeline::Pipeline pipeline(store, *node_addresses, *std::move(appliers), pipeline_options);
+  pipeline::PipelineInputs inputs;
   inputs.unavailable_ports = [listen_reports] { return listen_reports->Unavailable(); };
   if (!flags->attach.empty()) {
     inputs.compile_options = [map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
       compiler::CompileOptions options;
       options.steer_socket_map = map;
-      options.node_owned = standalone::NodeOwnedAddresses();
+      options.node_owned = pipeline::NodeOwnedAddresses();
       return options;
     };
   }
   pipeline.SetInputs(std::move(inputs));
   spdlog::info(
-      "xgate-agent watching {} (node addresses: {})", dir.string(),
+      "xgate-agent on node {} reading {} (node addresses: {})", flags->node_name,
+      standalone ? flags->manifests : client->config().origin + " at " + client->config().server,
       node_addresses->empty() ? "none" : fmt::format("{}", fmt::join(*node_addresses, ", ")));
   admin::AdminOptions admin_options;
   if (!flags->attach.empty()) admin_options.l4_pin_root = flags->pin_root;
   admin_options.proxy_stats_socket = l7::ProxyStatsSocketPath(agent::ProxySocketPath(*flags));
+  admin_options.folder = folder.get();
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
@@ -99,11 +143,16 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
-    auto started = admin::MetricsServer::Start(
-        flags->metrics_addr, [&pipeline, root = admin_options.l4_pin_root,
-                              proxy = admin_options.proxy_stats_socket, listen = listen_reports] {
-          return admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
-        });
+    auto render = [&pipeline, &kube_source, root = admin_options.l4_pin_root,
+                   proxy = admin_options.proxy_stats_socket, listen = listen_reports] {
+      std::string out = admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
+      if (kube_source) out += admin::RenderInformerMetrics(kube_source->Kinds());
+      return out;
+    };
+    // Ready once the first snapshot is programmed (which, from the API server, waits for
+    // every informer to sync).
+    auto ready = [&pipeline] { return pipeline.Current() != nullptr; };
+    auto started = admin::MetricsServer::Start(flags->metrics_addr, render, ready);
     if (!started.ok()) {
       spdlog::critical("--metrics-addr: {}", std::string(started.status().message()));
       pipeline.Stop(flags->detach_on_exit);
@@ -119,15 +168,29 @@ int main(int argc, char** argv) {
       uint64_t now = listen_reports->WaitChange(seen, std::chrono::seconds(1));
       if (stopping || now == seen) continue;
       seen = now;
+      if (kube_source && !kube_source->Synced()) continue;  // no half state before the sync
       spdlog::info("the proxy's listen results changed; reloading");
       pipeline.Reload().IgnoreError();
     }
   });
-  pipeline.Reload().IgnoreError();  // logged; a later change retries
 
-  while ((*watcher)->Wait(signal_fd, kDebounce) == standalone::DirectoryWatcher::Event::kChanged) {
-    spdlog::info("{} changed; reloading", dir.string());
-    pipeline.Reload().IgnoreError();
+  if (standalone) {
+    folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
+    pipeline.Reload().IgnoreError();  // logged; a later change retries
+    while (watcher->Wait(signal_fd, kDebounce) == sources::DirectoryWatcher::Event::kChanged) {
+      spdlog::info("{} changed; reloading", flags->manifests);
+      folder->Sync().IgnoreError();
+      pipeline.Reload().IgnoreError();
+    }
+  } else {
+    kube_source->Start();
+    // Nothing is applied before every informer has synced; then each burst of changes is
+    // one reconcile. While the API server is away nothing changes: the last state serves.
+    while (sources::WaitForChanges(store, signal_fd, kCoalesce, kMostDelay) ==
+           sources::WaitResult::kChanged) {
+      if (!kube_source->Synced()) continue;
+      pipeline.Reload().IgnoreError();
+    }
   }
 
   signalfd_siginfo info{};
@@ -137,6 +200,7 @@ int main(int argc, char** argv) {
   stopping = true;
   listen_reports->Wake();
   status_refresh.join();
+  if (kube_source) kube_source->Stop();
   metrics.reset();
   admin_server->reset();
   pipeline.Stop(flags->detach_on_exit);

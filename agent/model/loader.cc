@@ -304,7 +304,12 @@ void LoadText(std::string_view text, const std::string& filename, LoadResult& in
   for (auto& doc : file.documents) loader.Load(doc.value, doc.lines, filename, doc.first_line);
 }
 
-absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
+void LoadObject(nlohmann::json object, const std::string& origin, LoadResult& into) {
+  LineMap no_lines;
+  DocumentLoader(into).Load(object, no_lines, origin, 0);
+}
+
+absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -336,18 +341,32 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
     }
   }
   std::sort(files.begin(), files.end());
-  LoadResult result;
+  std::vector<ManifestFile> out;
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) {
-      result.errors.push_back(MakeError(f.string(), 0, "", "cannot read file", ""));
+    out.push_back(in ? ManifestFile{f, text.str()} : ManifestFile{f, "", false});
+  }
+  return out;
+}
+
+LoadResult LoadFiles(const std::vector<ManifestFile>& files) {
+  LoadResult result;
+  for (const auto& f : files) {
+    if (!f.readable) {
+      result.errors.push_back(MakeError(f.path.string(), 0, "", "cannot read file", ""));
       continue;
     }
-    LoadText(text.str(), f.string(), result);
+    LoadText(f.text, f.path.string(), result);
   }
   return result;
+}
+
+absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
+  auto files = ReadManifestFolder(dir);
+  if (!files.ok()) return files.status();
+  return LoadFiles(*files);
 }
 
 void CarryGenerations(const Store& previous, Store& next) {

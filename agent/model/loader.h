@@ -32,8 +32,24 @@ struct LoadResult {
 // Objects are added to `into`; a document that fails is skipped and reported.
 void LoadText(std::string_view text, const std::string& filename, LoadResult& into);
 
-// Loads every *.yaml, *.yml and *.json file under `dir` (recursively, in path order; hidden
-// files and folders are skipped). Fails only when the folder itself cannot be read.
+// Decodes one object as the API server serves it (JSON, already parsed). `origin` stands for
+// the file in errors (the Kubernetes source uses "Kind/namespace/name"); line numbers are 0.
+void LoadObject(nlohmann::json object, const std::string& origin, LoadResult& into);
+
+struct ManifestFile {
+  std::filesystem::path path;
+  std::string text;
+  bool readable = true;  // false: the file is listed but could not be read (text empty)
+};
+
+// The *.yaml, *.yml and *.json files under `dir` (recursively, in path order; hidden files
+// and folders are skipped) with their text. Fails only when the folder itself cannot be read.
+absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir);
+
+// Loads `files` in order (a file that could not be read is reported as such).
+LoadResult LoadFiles(const std::vector<ManifestFile>& files);
+
+// ReadManifestFolder, then LoadFiles.
 absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir);
 
 // Standalone mode keeps metadata.generation as the API server does: an object keeps the

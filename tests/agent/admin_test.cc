@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/admin/server.h"
-#include "agent/standalone/pipeline.h"
 #include "api/admin.grpc.pb.h"
 #include "tests/fixtures/fixtures.h"
+#include "tests/fixtures/folder_pipeline.h"
 
 namespace xgate {
 namespace {
@@ -44,13 +44,15 @@ class AdminTest : public ::testing::Test {
   }
 
   // An agent as xgate-agent builds one, on node address 198.18.0.1, without appliers.
-  void Start() {
+  void Start(bool kubernetes_mode = false) {
     server_.reset();
-    pipeline_ =
-        std::make_unique<standalone::Pipeline>(manifests_, std::vector<std::string>{"198.18.0.1"},
-                                               std::vector<std::unique_ptr<appliers::Applier>>{});
+    pipeline_ = std::make_unique<fixtures::FolderPipeline>(
+        manifests_, std::vector<std::string>{"198.18.0.1"},
+        std::vector<std::unique_ptr<appliers::Applier>>{});
     ASSERT_TRUE(pipeline_->Reload().ok());
-    auto server = admin::AdminServer::Start(socket_, *pipeline_);
+    admin::AdminOptions options;
+    if (!kubernetes_mode) options.folder = &pipeline_->folder_source();
+    auto server = admin::AdminServer::Start(socket_, *pipeline_, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -93,7 +95,7 @@ class AdminTest : public ::testing::Test {
   fixtures::TempDir tmp_;
   fs::path manifests_;
   std::string socket_;
-  std::unique_ptr<standalone::Pipeline> pipeline_;
+  std::unique_ptr<fixtures::FolderPipeline> pipeline_;
   std::unique_ptr<admin::AdminServer> server_;
 };
 
@@ -174,6 +176,18 @@ TEST_F(AdminTest, ApplyAndDeleteGoThroughTheFolder) {
   CtlRun again = Ctl("delete -f " + (tmp_.path() / "baz.yaml").string());
   EXPECT_EQ(again.code, 1);
   EXPECT_THAT(again.err, HasSubstr("HTTPRoute foo/baz not found"));
+}
+
+TEST_F(AdminTest, ApplyAndDeleteInKubernetesModeNameKubectl) {
+  Start(/*kubernetes_mode=*/true);
+  fixtures::WriteFile(tmp_.path() / "baz.yaml", kBaz);
+  for (const char* verb : {"apply", "delete"}) {
+    CtlRun run = Ctl(std::string(verb) + " -f " + (tmp_.path() / "baz.yaml").string());
+    EXPECT_NE(run.code, 0) << verb;
+    EXPECT_THAT(run.err, HasSubstr("kubectl " + std::string(verb) + " -f")) << verb;
+  }
+  EXPECT_FALSE(fs::exists(manifests_ / "httproute-foo-baz.yaml"));
+  EXPECT_EQ(Accepted(State(), "foo", "baz"), "absent");
 }
 
 TEST_F(AdminTest, ManifestThatDoesNotLoadIsRefusedAndNothingWritten) {

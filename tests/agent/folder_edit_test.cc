@@ -1,4 +1,4 @@
-#include "agent/standalone/folder_edit.h"
+#include "agent/sources/folder_edit.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include "agent/model/loader.h"
 #include "tests/fixtures/fixtures.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 namespace {
 
 namespace fs = std::filesystem;
@@ -122,4 +122,4 @@ TEST_F(FolderEdit, ObjectInsideAListIsNotRewritten) {
 }
 
 }  // namespace
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

@@ -1,9 +1,9 @@
-#include "agent/standalone/interfaces.h"
+#include "agent/pipeline/interfaces.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 namespace {
 
 TEST(InterfaceAddresses, LoopbackHasItsAddresses) {
@@ -25,4 +25,4 @@ TEST(InterfaceAddresses, NoneGivenNoneReturned) {
 }
 
 }  // namespace
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

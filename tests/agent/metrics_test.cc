@@ -9,6 +9,7 @@
 
 #include "tests/agent/prometheus_text.h"
 #include "tests/fixtures/fixtures.h"
+#include "tests/fixtures/folder_pipeline.h"
 
 namespace xgate::admin {
 namespace {
@@ -23,9 +24,9 @@ class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     fixtures::WriteSeedV1(dir_.path());
-    pipeline_ =
-        std::make_unique<standalone::Pipeline>(dir_.path(), std::vector<std::string>{"198.18.0.1"},
-                                               std::vector<std::unique_ptr<appliers::Applier>>{});
+    pipeline_ = std::make_unique<fixtures::FolderPipeline>(
+        dir_.path(), std::vector<std::string>{"198.18.0.1"},
+        std::vector<std::unique_ptr<appliers::Applier>>{});
     auto server =
         MetricsServer::Start("127.0.0.1:0", [this] { return RenderAgentMetrics(*pipeline_); });
     ASSERT_TRUE(server.ok()) << server.status();
@@ -33,7 +34,7 @@ class MetricsTest : public ::testing::Test {
   }
 
   fixtures::TempDir dir_;
-  std::unique_ptr<standalone::Pipeline> pipeline_;
+  std::unique_ptr<fixtures::FolderPipeline> pipeline_;
   std::unique_ptr<MetricsServer> server_;
 };
 
@@ -199,4 +200,36 @@ TEST(MetricsServer, BadAddressIsRefused) {
 }
 
 }  // namespace
+TEST_F(MetricsTest, HealthzAlwaysReadyzOnceReady) {
+  bool ready = false;
+  auto server = MetricsServer::Start(
+      "127.0.0.1:0", [this] { return RenderAgentMetrics(*pipeline_); }, [&] { return ready; });
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->port();
+  EXPECT_THAT(Exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+              HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(Exchange(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 503"));
+  ready = true;
+  EXPECT_THAT(Exchange(port, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 200"));
+  EXPECT_THAT(Exchange(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("HTTP/1.1 404"));
+}
+
+TEST(InformerMetrics, PerKindSyncedRestartsRelistsAndVersion) {
+  std::vector<kube::KindState> kinds = {
+      {"HTTPRoute", "gateway.networking.k8s.io/v1", true, 3, 1},
+      {"TCPRoute", "", false, 0, 0},
+  };
+  testing::PromText text = testing::ParsePromText(RenderInformerMetrics(kinds));
+  ASSERT_EQ(text.error, "");
+  EXPECT_EQ(text.Sum("xgate_informer_synced", {{"kind", "HTTPRoute"}}), 1);
+  EXPECT_EQ(text.Sum("xgate_informer_synced", {{"kind", "TCPRoute"}}), 0);
+  EXPECT_EQ(text.Sum("xgate_informer_watch_restarts_total", {{"kind", "HTTPRoute"}}), 3);
+  EXPECT_EQ(text.Sum("xgate_informer_relists_total", {{"kind", "HTTPRoute"}}), 1);
+  EXPECT_EQ(text.Sum("xgate_informer_served_version",
+                     {{"kind", "HTTPRoute"}, {"api_version", "gateway.networking.k8s.io/v1"}}),
+            1);
+  EXPECT_FALSE(text.Sum("xgate_informer_served_version", {{"kind", "TCPRoute"}}).has_value());
+  EXPECT_EQ(text.types["xgate_informer_relists_total"], "counter");
+}
+
 }  // namespace xgate::admin

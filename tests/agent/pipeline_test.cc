@@ -1,11 +1,10 @@
-#include "agent/standalone/pipeline.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/fixtures/fixtures.h"
+#include "tests/fixtures/folder_pipeline.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
@@ -41,8 +40,8 @@ class PipelineTest : public ::testing::Test {
     second_applier_ = second.get();
     list.push_back(std::move(first));
     list.push_back(std::move(second));
-    pipeline_ = std::make_unique<Pipeline>(dir_.path(), std::vector<std::string>{"198.18.0.1"},
-                                           std::move(list));
+    pipeline_ = std::make_unique<fixtures::FolderPipeline>(
+        dir_.path(), std::vector<std::string>{"198.18.0.1"}, std::move(list));
   }
 
   fixtures::TempDir dir_;
@@ -50,7 +49,7 @@ class PipelineTest : public ::testing::Test {
   bool first_refuses_ = false, second_refuses_ = false;
   RecordingApplier* first_applier_ = nullptr;
   RecordingApplier* second_applier_ = nullptr;
-  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<fixtures::FolderPipeline> pipeline_;
 };
 
 TEST_F(PipelineTest, AppliesEachSnapshotToEveryApplier) {
@@ -133,4 +132,4 @@ TEST_F(PipelineTest, StopReachesEveryApplier) {
 }
 
 }  // namespace
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

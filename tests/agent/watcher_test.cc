@@ -1,12 +1,11 @@
-#include "agent/standalone/watcher.h"
-
 #include <gtest/gtest.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "agent/sources/folder_watcher.h"
 #include "tests/fixtures/fixtures.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 namespace {
 
 namespace fs = std::filesystem;
@@ -131,4 +130,4 @@ TEST(DirectoryWatcher, ConfigMapStyleSymlinkSwapIsAChange) {
 }
 
 }  // namespace
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "agent/standalone/pipeline.h"
 #include "tests/fixtures/fixtures.h"
+#include "tests/fixtures/folder_pipeline.h"
 
 namespace xgate::testing {
 
@@ -19,20 +19,20 @@ class SeedState {
     fixtures::WriteSeedV1(manifests_);
     fixtures::WriteFile(manifests_ / "l4.yaml",
                         fixtures::ReadFile(std::string(XGATE_SHARED_DIR) + "/examples/l4/l4.yaml"));
-    pipeline_ =
-        std::make_unique<standalone::Pipeline>(manifests_, std::vector<std::string>{"198.18.0.1"},
-                                               std::vector<std::unique_ptr<appliers::Applier>>{});
+    pipeline_ = std::make_unique<fixtures::FolderPipeline>(
+        manifests_, std::vector<std::string>{"198.18.0.1"},
+        std::vector<std::unique_ptr<appliers::Applier>>{});
     status_ = pipeline_->Reload();
   }
   const absl::Status& reload_status() const { return status_; }
   const compiler::Snapshot& snapshot() const { return *pipeline_->Current()->snapshot; }
-  standalone::Pipeline& pipeline() { return *pipeline_; }
+  fixtures::FolderPipeline& pipeline() { return *pipeline_; }
   const std::filesystem::path& tmp() const { return tmp_.path(); }
 
  private:
   fixtures::TempDir tmp_;
   std::filesystem::path manifests_;
-  std::unique_ptr<standalone::Pipeline> pipeline_;
+  std::unique_ptr<fixtures::FolderPipeline> pipeline_;
   absl::Status status_;
 };
 

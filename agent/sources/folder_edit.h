@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 
 struct FolderChange {
   std::vector<std::string> changed;    // "HTTPRoute foo/foo-route", each object written/removed
@@ -27,4 +27,4 @@ absl::StatusOr<FolderChange> ApplyManifest(const std::filesystem::path& dir,
 absl::StatusOr<FolderChange> DeleteManifest(const std::filesystem::path& dir,
                                             std::string_view manifest, const std::string& filename);
 
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

@@ -1,4 +1,4 @@
-#include "agent/standalone/pipeline.h"
+#include "agent/pipeline/pipeline.h"
 
 #include <chrono>
 
@@ -6,11 +6,13 @@
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 
-Pipeline::Pipeline(std::filesystem::path dir, std::vector<std::string> node_addresses,
-                   std::vector<std::unique_ptr<appliers::Applier>> appliers)
-    : dir_(std::move(dir)),
+Pipeline::Pipeline(const sources::ObjectStore& store, std::vector<std::string> node_addresses,
+                   std::vector<std::unique_ptr<appliers::Applier>> appliers,
+                   PipelineOptions options)
+    : store_(store),
+      options_(options),
       node_addresses_(std::move(node_addresses)),
       appliers_(std::move(appliers)) {}
 
@@ -57,15 +59,16 @@ absl::Status Pipeline::Reload() {
     return s;
   };
 
-  auto loaded = model::LoadDirectory(dir_);
+  auto loaded = store_.Load();
   if (!loaded.ok()) {
-    spdlog::error("{}: {}; keeping snapshot {}", dir_.string(),
-                  std::string(loaded.status().message()), previous ? previous->generation : 0);
+    spdlog::error("{}; keeping snapshot {}", std::string(loaded.status().message()),
+                  previous ? previous->generation : 0);
     return record(loaded.status(), &Counters::unreadable);
   }
   auto next = std::make_shared<State>();
   next->loaded = *std::move(loaded);
-  if (previous) model::CarryGenerations(previous->loaded.store, next->loaded.store);
+  if (previous && options_.carry_generations)
+    model::CarryGenerations(previous->loaded.store, next->loaded.store);
   for (const auto& e : next->loaded.errors) spdlog::warn("refused: {}", e.ToString());
 
   binder::BindOptions options;
@@ -126,4 +129,4 @@ void Pipeline::Stop(bool detach) {
   }
 }
 
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

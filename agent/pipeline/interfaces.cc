@@ -1,4 +1,4 @@
-#include "agent/standalone/interfaces.h"
+#include "agent/pipeline/interfaces.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 namespace {
 
 // The address of `a` as text; "" for other families.
@@ -66,4 +66,4 @@ absl::StatusOr<std::vector<std::string>> InterfaceAddresses(const std::vector<st
   return out;
 }
 
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

@@ -1,4 +1,4 @@
-#include "agent/standalone/watcher.h"
+#include "agent/sources/folder_watcher.h"
 
 #include <poll.h>
 #include <sys/inotify.h>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 namespace {
 
 constexpr uint32_t kDirMask = IN_CREATE | IN_DELETE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_FROM |
@@ -129,4 +129,4 @@ DirectoryWatcher::Event DirectoryWatcher::Wait(int stop_fd, std::chrono::millise
   }
 }
 
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

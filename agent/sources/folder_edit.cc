@@ -1,4 +1,4 @@
-#include "agent/standalone/folder_edit.h"
+#include "agent/sources/folder_edit.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/model/loader.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 namespace {
 
 namespace fs = std::filesystem;
@@ -289,4 +289,4 @@ absl::StatusOr<FolderChange> DeleteManifest(const fs::path& dir, std::string_vie
   return change;
 }
 
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

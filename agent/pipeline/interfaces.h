@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 
 // IPv4 and IPv6 addresses (IPv6 link-local excluded: they need a scope to be served on)
 // of each named interface, in the order given. Fails when an interface does not exist.
@@ -16,4 +16,4 @@ absl::StatusOr<std::vector<std::string>> InterfaceAddresses(const std::vector<st
 // Every address of the node (all interfaces, lo and link-local too), as inet_ntop writes it.
 std::set<std::string> NodeOwnedAddresses();
 
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

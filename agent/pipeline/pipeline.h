@@ -1,10 +1,9 @@
-// The agent's reconcile step: load the manifest folder, bind, compile, and hand the
-// Snapshot to every applier, whole or not at all.
+// The agent's reconcile step: load the object store (whatever sources feed it), bind,
+// compile, and hand the Snapshot to every applier, whole or not at all.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,8 +17,9 @@
 #include "agent/compiler/compiler.h"
 #include "agent/compiler/snapshot.h"
 #include "agent/model/loader.h"
+#include "agent/sources/store.h"
 
-namespace xgate::standalone {
+namespace xgate::pipeline {
 
 // One applied state. Immutable once published; `bound` points into `loaded.store`, so a
 // State is only ever handled through a shared_ptr and never moved.
@@ -42,15 +42,21 @@ struct PipelineInputs {
   std::function<std::map<std::pair<std::string, int>, std::string>()> unavailable_ports;
 };
 
+struct PipelineOptions {
+  // Standalone sources keep metadata.generation as the API server would (see
+  // model::CarryGenerations); objects from the API server carry the server's own.
+  bool carry_generations = true;
+};
+
 class Pipeline {
  public:
-  Pipeline(std::filesystem::path dir, std::vector<std::string> node_addresses,
-           std::vector<std::unique_ptr<appliers::Applier>> appliers);
+  Pipeline(const sources::ObjectStore& store, std::vector<std::string> node_addresses,
+           std::vector<std::unique_ptr<appliers::Applier>> appliers, PipelineOptions options = {});
 
   // Before the first Reload.
   void SetInputs(PipelineInputs inputs) { inputs_ = std::move(inputs); }
 
-  // Reloads the folder and applies the result. On error (folder unreadable, an applier
+  // Loads the store and applies the result. On error (a source unreadable, an applier
   // refused the snapshot) the previous state stays applied and current, and the error says why.
   absl::Status Reload();
 
@@ -64,7 +70,7 @@ class Pipeline {
     uint64_t applied = 0;       // a new snapshot reached every applier
     uint64_t unchanged = 0;     // nothing to apply
     uint64_t apply_failed = 0;  // an applier refused; the previous snapshot stayed
-    uint64_t unreadable = 0;    // the folder could not be read; the previous state stayed
+    uint64_t unreadable = 0;    // a source could not be read; the previous state stayed
     // How long handing a new snapshot to the appliers took (applied or failed), as a
     // histogram: apply_seconds_le[i] counts applies that took at most kApplyBuckets[i].
     static constexpr std::array<double, 12> kApplyBuckets = {
@@ -78,12 +84,11 @@ class Pipeline {
   // Stops every applier (`detach`: remove what they installed).
   void Stop(bool detach);
 
-  const std::filesystem::path& dir() const { return dir_; }
-
  private:
   absl::Status ApplyAll(const compiler::Snapshot& next, const compiler::Snapshot* previous);
 
-  const std::filesystem::path dir_;
+  const sources::ObjectStore& store_;
+  const PipelineOptions options_;
   const std::vector<std::string> node_addresses_;
   std::vector<std::unique_ptr<appliers::Applier>> appliers_;
   PipelineInputs inputs_;
@@ -95,4 +100,4 @@ class Pipeline {
   uint64_t next_generation_ = 1;
 };
 
-}  // namespace xgate::standalone
+}  // namespace xgate::pipeline

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace xgate::standalone {
+namespace xgate::sources {
 
 class DirectoryWatcher {
  public:
@@ -39,4 +39,4 @@ class DirectoryWatcher {
   bool root_watched_ = false;
 };
 
-}  // namespace xgate::standalone
+}  // namespace xgate::sources

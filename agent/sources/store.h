@@ -1,0 +1,78 @@
+// The object store every source feeds and the pipeline reads: documents (a manifest file's
+// text, or one object as the API server serves it), grouped by the source that gave them.
+// Load() decodes them all into one typed model::Store; the pipeline does not know where they
+// came from.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/model/loader.h"
+
+namespace xgate::sources {
+
+struct Document {
+  // A manifest file's path (errors carry its lines), or "Kind/namespace/name" for an object.
+  std::string origin;
+  std::string text;         // a file's YAML or JSON (one or more documents)
+  nlohmann::json object;    // an API object, when `text` is empty
+  bool unreadable = false;  // a file that is listed but could not be read
+};
+
+class ObjectStore {
+ public:
+  ObjectStore();
+  ~ObjectStore();
+  ObjectStore(const ObjectStore&) = delete;
+  ObjectStore& operator=(const ObjectStore&) = delete;
+
+  // Replaces every document of `source`, keyed (and loaded in key order) by the map's keys,
+  // and clears the source's error.
+  void Replace(const std::string& source, std::map<std::string, Document> documents);
+  // Adds or replaces one document of `source`.
+  void Put(const std::string& source, const std::string& key, Document document);
+  void Erase(const std::string& source, const std::string& key);
+  // Edits the documents of `source` in place, as one change (an empty edit still counts as
+  // one: readers waiting on change_fd wake up).
+  void Update(const std::string& source,
+              const std::function<void(std::map<std::string, Document>&)>& edit);
+  // A source that cannot be read right now: Load fails with `error` (what was serving keeps
+  // serving) until the source's next Replace.
+  void SetError(const std::string& source, absl::Status error);
+
+  // Decodes every document, the sources in name order, each in key order. Documents that do
+  // not decode are in the result's errors; fails only with a source's error.
+  absl::StatusOr<model::LoadResult> Load() const;
+
+  // Counts changes: a reader that saw version N knows whether something changed since.
+  uint64_t version() const;
+  // Readable (and drained by WaitForChange) after every change.
+  int change_fd() const { return change_fd_; }
+
+ private:
+  void Changed();  // with mu_ held
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<std::string, Document>> documents_;  // source -> key -> doc
+  std::map<std::string, absl::Status> errors_;
+  uint64_t version_ = 0;
+  int change_fd_ = -1;  // eventfd
+};
+
+enum class WaitResult { kChanged, kStopped };
+
+// Waits until the store changed, then until `quiet` passes with no further change (or `most`
+// since the first one), so a burst of changes is one reconcile. Returns kStopped as soon as
+// `stop_fd` becomes readable (-1 for none).
+WaitResult WaitForChanges(const ObjectStore& store, int stop_fd, std::chrono::milliseconds quiet,
+                          std::chrono::milliseconds most);
+
+}  // namespace xgate::sources

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The seed scenario in Kubernetes mode: xgate-test-apiserver (deploy/ preloaded: CRDs and the
+# agent's RBAC, enforced) in the node namespace, the objects created with kubectl, the agent
+# on a kubeconfig with the service account's token file. Then: a new route, a weight change
+# and a deletion followed; the token file rotated; the watch history compacted and the API
+# server down for several seconds while serving goes on; later changes picked up.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+require_root
+export XGATE_BUILD=${XGATE_BUILD:?}
+source "$here/../../tools/lib/seedbed.sh"
+command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
+
+API_DIR= API_PID= API_PORT=
+kube() { ip netns exec "$SEED_NODE" kubectl --kubeconfig "$API_DIR/admin.kubeconfig" "$@"; }
+api_up() {  # [port]
+  local listen=127.0.0.1:${1:-0}
+  rm -f "$API_DIR/server.url"
+  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-test-apiserver" --dir "$API_DIR" \
+    --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" \
+    --bookmark-interval-ms 600000 >>"$API_DIR/apiserver.log" 2>&1 &
+  API_PID=$!
+  seed_wait 30 test -s "$API_DIR/server.url" || return 1
+  API_PORT=$(sed 's/.*://' "$API_DIR/server.url")
+}
+api_down() {
+  kill -TERM "$API_PID" 2>/dev/null
+  wait "$API_PID" 2>/dev/null
+  API_PID=
+}
+agent_metric() {
+  ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics" |
+    awk -v name="$1" -v labels="$2" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
+      index($0, labels) { n += $NF } END { printf "%d\n", n }'
+}
+readyz() {
+  ip netns exec "$SEED_NODE" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    "http://$SEED_METRICS_ADDR/readyz"
+}
+
+# Replaces the standalone agent of seedbed_up: the API server first, the objects through it,
+# then the agent on the API server.
+seed_agent() {
+  API_DIR=$SEED_WORK/api
+  mkdir -p "$API_DIR"
+  api_up || { seed_log "the API server did not start"; cat "$API_DIR/apiserver.log" >&2; return 1; }
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' foo bar |
+    kube apply -f - >/dev/null || return 1
+  kube apply -f "$SEED_WORK/manifests/" >"$SEED_WORK/kubectl.log" 2>&1 ||
+    { cat "$SEED_WORK/kubectl.log" >&2; return 1; }
+  # The agent's kubeconfig: the CA as a file and the token as a file (as in a pod).
+  cp "$API_DIR/agent.token" "$SEED_WORK/token"
+  cat >"$SEED_WORK/agent.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: agent
+clusters: [{name: test, cluster: {server: "$(cat "$API_DIR/server.url")", certificate-authority: api/ca.crt}}]
+users: [{name: agent, user: {tokenFile: token}}]
+contexts: [{name: agent, context: {cluster: test, user: agent}}]
+YAML
+  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --kubeconfig "$SEED_WORK/agent.kubeconfig" \
+    --node-name "node-$SEED_ID" --namespace xgate-system \
+    --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
+    --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit \
+    >"$SEED_WORK/agent.log" 2>&1 &
+  SEED_AGENT_PID=$!
+  seed_wait 30 seed_curl_ok https://foo.example.com/login ||
+    { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
+}
+kube_down() {
+  [ -n "$API_PID" ] && api_down
+  seedbed_down
+}
+
+seedbed_up v1 || { fail "test bed up"; kube_down; e2e_summary; exit 1; }
+trap kube_down EXIT
+ok "seed served from objects created through the API server"
+
+expect_eq "/readyz once synced and programmed" "$(readyz)" 200
+expect_eq "every informer synced" "$(agent_metric xgate_informer_synced 'kind="HTTPRoute"')" 1
+expect_eq "foo /login -> foo-auth" "$(seed_pod https://foo.example.com/login)" foo-auth-0
+expect_eq "foo /home -> foo-home" "$(seed_pod https://foo.example.com/home)" foo-home-0
+expect_eq "bar env: canary -> bar-v2" "$(seed_pod https://bar.example.com/ -H 'env: canary')" bar-v2-0
+apply_out=$("$XGATE_BUILD/xgatectl" --socket "$SEED_WORK/admin.sock" apply -f "$SEED_WORK/manifests/foo.yaml" 2>&1)
+check "xgatectl apply in Kubernetes mode names kubectl" grep -q "kubectl apply" <<<"$apply_out"
+
+# A new route.
+cat >"$SEED_WORK/baz.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: baz-route, namespace: foo}
+spec:
+  parentRefs: [{name: prod-web, namespace: default}]
+  hostnames: [baz.example.com]
+  rules: [{backendRefs: [{name: foo-home, port: 8080}]}]
+YAML
+kube apply -f "$SEED_WORK/baz.yaml" >/dev/null
+baz_home() { [ "$(seed_pod https://baz.example.com/)" = foo-home-0 ]; }
+check "new route baz.example.com served" seed_wait 20 baz_home
+
+# A weight change: bar-v1 0, bar-v2 100.
+sed -e 's/weight: 90/weight: 0/' -e 's/weight: 10/weight: 100/' \
+  "$SEED_WORK/manifests/bar.yaml" >"$SEED_WORK/bar-shifted.yaml"
+kube apply -f "$SEED_WORK/bar-shifted.yaml" >/dev/null
+all_v2() {
+  local i
+  for i in $(seq 10); do [ "$(seed_pod https://bar.example.com/)" = bar-v2-0 ] || return 1; done
+}
+check "weight change followed: bar all to bar-v2" seed_wait 20 all_v2
+
+# A deletion.
+kube delete httproute -n foo baz-route >/dev/null
+baz_gone() { [ "$(seed_curl https://baz.example.com/ -o /dev/null -w '%{http_code}')" = 404 ]; }
+check "deleted route no longer served (404)" seed_wait 20 baz_gone
+
+# The token file rotated: a new token for the same service account, the old one revoked.
+new_token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+old_token=$(cat "$SEED_WORK/token")
+sed -n "s/^$old_token,/$new_token,/p" "$API_DIR/tokens.csv" >>"$API_DIR/tokens.csv"
+printf '%s' "$new_token" >"$SEED_WORK/token.new" && mv "$SEED_WORK/token.new" "$SEED_WORK/token"
+sed -i "/^$old_token,/d" "$API_DIR/tokens.csv"
+
+# The watch history compacted behind the agent's informers (a Service changes, which the
+# HTTPRoute informer does not see), then the API server down for several seconds: serving
+# goes on; when it is back the informers resume (with the rotated token) or relist (410).
+relists_before=$(agent_metric xgate_informer_relists_total "")
+kube annotate service -n bar bar-v1 xgate.dev/touched=1 --overwrite >/dev/null
+ip netns exec "$SEED_NODE" curl -fsS --cacert "$API_DIR/ca.crt" -X POST \
+  -H "Authorization: Bearer $(cat "$API_DIR/admin.token")" -H 'Content-Type: application/json' \
+  -d '{}' "$(cat "$API_DIR/server.url")/xgate-test/compact" -o /dev/null || fail "compact"
+generation=$(agent_metric xgate_agent_snapshot_generation "")
+api_down
+served=0 failed=0
+deadline=$((SECONDS + 6))
+while ((SECONDS < deadline)); do
+  if [ "$(seed_pod https://foo.example.com/login)" = foo-auth-0 ]; then
+    served=$((served + 1))
+  else
+    failed=$((failed + 1))
+  fi
+done
+check "served while the API server is down ($served ok, $failed failed)" \
+  test "$failed" = 0 -a "$served" -gt 5
+expect_eq "agent still running" "$(kill -0 "$SEED_AGENT_PID" 2>/dev/null && echo yes)" yes
+expect_eq "snapshot unchanged while the API server is down" \
+  "$(agent_metric xgate_agent_snapshot_generation "")" "$generation"
+api_up "$API_PORT" || fail "API server back on port $API_PORT"
+kube apply -f "$SEED_WORK/manifests/bar.yaml" >/dev/null  # weights back to 90/10
+some_v1() {
+  local i
+  for i in $(seq 30); do case $(seed_pod https://bar.example.com/) in bar-v1-*) return 0 ;; esac; done
+  return 1
+}
+check "change after the API server came back picked up (bar-v1 served again)" seed_wait 30 some_v1
+relisted() { [ "$(agent_metric xgate_informer_relists_total "")" -gt "$relists_before" ]; }
+check "410 after compaction: informers relisted" seed_wait 20 relisted
+check "watch restarts counted" test "$(agent_metric xgate_informer_watch_restarts_total "")" -gt 0
+check "the rotated token file was read" grep -q "token file changed" "$SEED_WORK/agent.log"
+check "no request refused after the rotation (no 401 in the agent log)" \
+  bash -c "! grep -q 'HTTP 401' '$SEED_WORK/agent.log'"
+
+kube_down
+e2e_summary

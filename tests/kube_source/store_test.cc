@@ -1,0 +1,92 @@
+#include "agent/sources/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/sources/folder_source.h"
+#include "tests/fixtures/fixtures.h"
+
+namespace xgate::sources {
+namespace {
+
+using nlohmann::json;
+
+json Route(const std::string& ns, const std::string& name) {
+  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
+          {"kind", "HTTPRoute"},
+          {"metadata", {{"namespace", ns}, {"name", name}, {"generation", 3}}},
+          {"spec", {{"rules", json::array({json::object()})}}}};
+}
+
+TEST(ObjectStore, SourcesFeedOneLoad) {
+  fixtures::TempDir dir;
+  fixtures::WriteFile(dir.path() / "svc.yaml",
+                      "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: a}\n"
+                      "spec: {ports: [{port: 80}]}\n");
+  ObjectStore store;
+  FolderSource folder(dir.path(), store);
+  ASSERT_TRUE(folder.Sync().ok());
+  store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
+  json bad = Route("a", "bad");
+  bad["spec"]["rules"][0]["matches"] = {{{"path", {{"type", "PathPrefix"}, {"value", "x"}}}}};
+  store.Put("kube", "HTTPRoute/a/bad", {"HTTPRoute/a/bad", "", bad});
+
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->store.services.size(), 1u);
+  ASSERT_EQ(loaded->store.http_routes.size(), 1u);
+  EXPECT_EQ(loaded->store.http_routes.begin()->second.meta.generation, 3);  // the server's
+  ASSERT_EQ(loaded->errors.size(), 1u);
+  // An API object's "file" is kind/namespace/name, with no line.
+  EXPECT_EQ(
+      loaded->errors[0].ToString().rfind("HTTPRoute/a/bad: HTTPRoute a/bad: spec.rules[0]", 0), 0u)
+      << loaded->errors[0].ToString();
+
+  store.Erase("kube", "HTTPRoute/a/r");
+  EXPECT_TRUE(store.Load()->store.http_routes.empty());
+}
+
+TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {
+  fixtures::TempDir dir;
+  ObjectStore store;
+  FolderSource folder(dir.path() / "missing", store);
+  EXPECT_FALSE(folder.Sync().ok());
+  EXPECT_EQ(store.Load().status().code(), absl::StatusCode::kNotFound);
+  std::filesystem::create_directory(dir.path() / "missing");
+  EXPECT_TRUE(folder.Sync().ok());
+  EXPECT_TRUE(store.Load().ok());
+}
+
+TEST(ObjectStore, ABurstOfChangesIsOneWake) {
+  ObjectStore store;
+  int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  uint64_t v0 = store.version();
+  for (int i = 0; i < 3; ++i) {
+    std::string name = absl::StrCat("r", i);
+    std::string key = absl::StrCat("HTTPRoute/a/", name);
+    store.Put("kube", key, {key, "", Route("a", name)});
+  }
+  EXPECT_EQ(store.version(), v0 + 3);
+  EXPECT_EQ(
+      WaitForChanges(store, stop, std::chrono::milliseconds(5), std::chrono::milliseconds(100)),
+      WaitResult::kChanged);
+  // The three were consumed by that one wake: the next wait ends only by the stop.
+  uint64_t one = 1;
+  ASSERT_EQ(write(stop, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+  EXPECT_EQ(
+      WaitForChanges(store, stop, std::chrono::milliseconds(5), std::chrono::milliseconds(100)),
+      WaitResult::kStopped);
+  close(stop);
+}
+
+TEST(ObjectStore, AnEmptyUpdateStillWakesTheReader) {
+  ObjectStore store;
+  store.Update("kube", [](auto&) {});
+  EXPECT_EQ(WaitForChanges(store, -1, std::chrono::milliseconds(1), std::chrono::milliseconds(10)),
+            WaitResult::kChanged);
+}
+
+}  // namespace
+}  // namespace xgate::sources
