@@ -41,6 +41,18 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats);
 // the version each Gateway API kind is read at.
 std::string RenderInformerMetrics(const std::vector<kube::KindState>& kinds);
 
+// Kubernetes mode: the status-writer Lease and the status writes of this agent (the agent
+// fills it from kube::LeaderElector and kube::StatusWriter at scrape time).
+struct LeaderStatusMetrics {
+  bool lease_holder = false;        // this agent holds the Lease (and so writes status)
+  uint64_t leader_transitions = 0;  // times this agent started or stopped holding it
+  uint64_t status_writes_ok = 0;
+  uint64_t status_writes_conflict = 0;
+  uint64_t status_writes_error = 0;
+  uint64_t status_writes_skipped_unchanged = 0;
+};
+std::string RenderLeaderStatusMetrics(const LeaderStatusMetrics& metrics);
+
 class MetricsServer {
  public:
   // Listens on "HOST:PORT" ("[v6]:PORT" for IPv6; port 0 picks a free one) and answers, one

@@ -1,0 +1,80 @@
+#include "agent/kube/status_publisher.h"
+
+#include "spdlog/spdlog.h"
+
+namespace xgate::kube {
+
+StatusPublisher::StatusPublisher(StatusWriter& writer, LeaderElector& elector,
+                                 std::chrono::milliseconds retry)
+    : writer_(writer), elector_(elector), retry_(retry) {
+  elector_.AddObserver([this](bool leader) { LeadershipChanged(leader); });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+StatusPublisher::~StatusPublisher() { Stop(); }
+
+void StatusPublisher::Publish(std::shared_ptr<const model::Store> store,
+                              binder::Statuses statuses) {
+  {
+    std::lock_guard lock(mu_);
+    store_ = std::move(store);
+    statuses_ = std::move(statuses);
+    pending_ = true;
+  }
+  cv_.notify_all();
+}
+
+void StatusPublisher::LeadershipChanged(bool leader) {
+  if (!leader) return;
+  writer_.SweepAllRoutes();
+  {
+    std::lock_guard lock(mu_);
+    if (store_) pending_ = true;
+  }
+  cv_.notify_all();
+}
+
+void StatusPublisher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t StatusPublisher::clean_writes() const {
+  std::lock_guard lock(mu_);
+  return clean_writes_;
+}
+
+void StatusPublisher::Loop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    // Leadership can also end by the renew deadline passing, with no callback until the
+    // elector's next round: IsLeader() is asked before each write.
+    cv_.wait(lock, [this] { return stopping_ || pending_; });
+    if (stopping_) return;
+    if (!elector_.IsLeader()) {
+      // Woken again by LeadershipChanged(true) or the next Publish.
+      cv_.wait(lock, [this] { return stopping_ || elector_.IsLeader(); });
+      continue;
+    }
+    std::shared_ptr<const model::Store> store = store_;
+    binder::Statuses statuses = statuses_;
+    pending_ = false;
+    lock.unlock();
+    absl::Status written = writer_.Write(*store, statuses);
+    lock.lock();
+    if (written.ok()) {
+      ++clean_writes_;
+      continue;
+    }
+    spdlog::warn("status: not every object is up to date ({}); retrying in {} ms",
+                 std::string(written.message()), retry_.count());
+    pending_ = true;
+    cv_.wait_for(lock, retry_, [this] { return stopping_; });
+  }
+}
+
+}  // namespace xgate::kube

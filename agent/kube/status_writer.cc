@@ -1,0 +1,186 @@
+#include "agent/kube/status_writer.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/kube/status_merge.h"
+#include "agent/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::kube {
+namespace {
+
+using nlohmann::json;
+
+// Writes of one object that end in 409 before giving up until the next Write.
+constexpr int kMaxConflicts = 5;
+
+bool Always(const json&) { return true; }
+
+bool HasParentOf(const json& status, const std::string& controller) {
+  auto it = status.is_object() ? status.find("parents") : status.end();
+  if (!status.is_object() || it == status.end() || !it->is_array()) return false;
+  for (const json& entry : *it) {
+    if (entry.is_object() && entry.value("controllerName", "") == controller) return true;
+  }
+  return false;
+}
+
+template <typename Routes>
+void AddRouteKeys(const Routes& routes, model::Kind kind, std::set<model::ObjectKey>& keys) {
+  for (const auto& [key, route] : routes) keys.insert({kind, key.first, key.second});
+}
+
+}  // namespace
+
+StatusWriter::StatusWriter(Api& api, std::map<model::Kind, Resource> resources, Reader reader)
+    : api_(api), reader_(std::move(reader)), resources_(std::move(resources)) {}
+
+void StatusWriter::SetResource(model::Kind kind, Resource resource) {
+  std::lock_guard lock(mu_);
+  resources_[kind] = std::move(resource);
+}
+
+void StatusWriter::SweepAllRoutes() {
+  std::lock_guard lock(mu_);
+  sweep_all_routes_ = true;
+}
+
+StatusWriteCounters StatusWriter::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+void StatusWriter::Count(uint64_t StatusWriteCounters::*field) {
+  std::lock_guard lock(mu_);
+  ++(counters_.*field);
+}
+
+absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
+                                                       const model::ObjectKey& key) {
+  absl::StatusOr<Response> got = api_.Get(resource.Path(key.ns, key.name));
+  if (!got.ok()) return got.status();
+  if (got->code == 404) return std::nullopt;
+  if (!got->ok()) return ToStatus(*got);
+  json object = got->Json();
+  if (!object.is_object()) {
+    return absl::InternalError(absl::StrCat(key.ToString(), ": the answer is not an object"));
+  }
+  return object;
+}
+
+absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& merge,
+                                    const std::function<bool(const json&)>& ours_in) {
+  std::optional<Resource> resource;
+  {
+    std::lock_guard lock(mu_);
+    auto it = resources_.find(key.kind);
+    if (it != resources_.end()) resource = it->second;
+  }
+  if (!resource) return absl::OkStatus();  // the kind is not served
+
+  for (int conflicts = 0; conflicts <= kMaxConflicts; ++conflicts) {
+    // After a 409 the cache (if any) is behind: ask the server itself.
+    auto current = conflicts == 0 && reader_ ? reader_(*resource, key) : Read(*resource, key);
+    if (!current.ok()) {
+      Count(&StatusWriteCounters::error);
+      return absl::Status(current.status().code(),
+                          absl::StrCat(key.ToString(), ": ", current.status().message()));
+    }
+    if (!*current) {  // deleted meanwhile
+      std::lock_guard lock(mu_);
+      routes_with_ours_.erase(key);
+      return absl::OkStatus();
+    }
+    json& object = **current;
+    json current_status = object.value("status", json());
+    json merged = merge(current_status);
+    bool ours = ours_in(current_status) || ours_in(merged);
+    if (IsRouteKind(key.kind)) {
+      std::lock_guard lock(mu_);
+      if (ours_in(merged)) {
+        routes_with_ours_.insert(key);
+      } else {
+        routes_with_ours_.erase(key);
+      }
+    }
+    if (SameStatus(current_status, merged)) {
+      if (ours) Count(&StatusWriteCounters::skipped_unchanged);
+      return absl::OkStatus();
+    }
+    object["status"] = std::move(merged);
+    absl::StatusOr<Response> written = api_.UpdateStatus(resource->Path(key.ns, key.name), object);
+    if (written.ok() && written->code == 409) {
+      Count(&StatusWriteCounters::conflict);
+      spdlog::debug("status of {}: changed since read (409); reading again", key.ToString());
+      continue;
+    }
+    if (written.ok() && written->code == 404) return absl::OkStatus();  // deleted meanwhile
+    absl::Status result = written.ok() ? ToStatus(*written) : written.status();
+    if (!result.ok()) {
+      Count(&StatusWriteCounters::error);
+      return absl::Status(result.code(),
+                          absl::StrCat("status of ", key.ToString(), ": ", result.message()));
+    }
+    Count(&StatusWriteCounters::ok);
+    spdlog::debug("status of {} written", key.ToString());
+    return absl::OkStatus();
+  }
+  Count(&StatusWriteCounters::error);
+  return absl::AbortedError(
+      absl::StrCat("status of ", key.ToString(), ": 409 on ", kMaxConflicts + 1, " writes"));
+}
+
+absl::Status StatusWriter::Write(const model::Store& store, const binder::Statuses& statuses) {
+  absl::Status first_error;
+  auto keep = [&first_error](absl::Status status) {
+    if (!status.ok()) {
+      spdlog::warn("{}", std::string(status.message()));
+      if (first_error.ok()) first_error = std::move(status);
+    }
+  };
+
+  for (const auto& [key, status] : statuses.gateway_classes) {
+    json ours = status::GatewayClassStatusJson(status);
+    keep(WriteOne(
+        {model::Kind::kGatewayClass, key.first, key.second},
+        [&ours](const json& current) { return MergeGatewayClassStatus(current, ours); }, Always));
+  }
+  for (const auto& [key, status] : statuses.gateways) {
+    json ours = status::GatewayStatusJson(status);
+    keep(WriteOne(
+        {model::Kind::kGateway, key.first, key.second},
+        [&ours](const json& current) { return MergeGatewayStatus(current, ours); }, Always));
+  }
+
+  std::set<model::ObjectKey> routes;
+  {
+    std::lock_guard lock(mu_);
+    routes = routes_with_ours_;
+    if (std::exchange(sweep_all_routes_, false)) {
+      AddRouteKeys(store.http_routes, model::Kind::kHTTPRoute, routes);
+      AddRouteKeys(store.tcp_routes, model::Kind::kTCPRoute, routes);
+      AddRouteKeys(store.udp_routes, model::Kind::kUDPRoute, routes);
+      AddRouteKeys(store.tls_routes, model::Kind::kTLSRoute, routes);
+    }
+  }
+  for (const auto& [key, status] : statuses.routes) routes.insert(key);
+
+  const std::string controller = model::kControllerName;
+  auto ours_in = [&controller](const json& status) { return HasParentOf(status, controller); };
+  bool all_read = true;
+  for (const model::ObjectKey& key : routes) {
+    auto it = statuses.routes.find(key);
+    json ours = it == statuses.routes.end() ? json{{"parents", json::array()}}
+                                            : status::RouteStatusJson(it->second);
+    absl::Status result = WriteOne(
+        key, [&](const json& current) { return MergeRouteStatus(current, ours, controller); },
+        ours_in);
+    if (!result.ok()) all_read = false;
+    keep(std::move(result));
+  }
+  if (!all_read) SweepAllRoutes();  // so no route of a failed sweep is forgotten
+  return first_error;
+}
+
+}  // namespace xgate::kube

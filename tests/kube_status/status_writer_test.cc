@@ -1,0 +1,314 @@
+#include "agent/kube/status_writer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "agent/kube/status_merge.h"
+#include "agent/model/loader.h"
+#include "tests/kube_status/in_memory_api.h"
+
+namespace xgate::kube {
+namespace {
+
+using nlohmann::json;
+using testing::InMemoryApi;
+
+constexpr char kGroup[] = "gateway.networking.k8s.io";
+constexpr char kOther[] = "example.com/other-controller";
+const Resource kClasses{kGroup, "v1", "gatewayclasses", false};
+const Resource kGateways{kGroup, "v1", "gateways", true};
+const Resource kHTTPRoutes{kGroup, "v1", "httproutes", true};
+
+json Meta(const std::string& name, const std::string& ns = "default") {
+  json meta = {{"name", name}};
+  if (!ns.empty()) meta["namespace"] = ns;
+  return meta;
+}
+
+json GatewayClass(const std::string& name, const std::string& controller) {
+  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
+          {"kind", "GatewayClass"},
+          {"metadata", Meta(name, "")},
+          {"spec", {{"controllerName", controller}}}};
+}
+
+json Gateway(const std::string& name, const std::string& class_name) {
+  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
+          {"kind", "Gateway"},
+          {"metadata", Meta(name)},
+          {"spec",
+           {{"gatewayClassName", class_name},
+            {"addresses", {{{"type", "IPAddress"}, {"value", "198.18.0.10"}}}},
+            {"listeners", {{{"name", "http"}, {"port", 80}, {"protocol", "HTTP"}}}}}}};
+}
+
+json HTTPRoute(const std::string& name, const std::vector<std::string>& parents) {
+  json refs = json::array();
+  for (const auto& parent : parents) refs.push_back({{"name", parent}});
+  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
+          {"kind", "HTTPRoute"},
+          {"metadata", Meta(name)},
+          {"spec",
+           {{"parentRefs", refs},
+            {"rules", {{{"backendRefs", {{{"name", "web"}, {"port", 8080}}}}}}}}}};
+}
+
+json OtherControllersEntry() {
+  return {{"parentRef", {{"group", kGroup}, {"kind", "Gateway"}, {"name", "other-gw"}}},
+          {"controllerName", kOther},
+          {"conditions",
+           {{{"type", "Accepted"},
+             {"status", "True"},
+             {"reason", "Accepted"},
+             {"message", "theirs"},
+             {"observedGeneration", 1},
+             {"lastTransitionTime", "2020-01-01T00:00:00Z"}}}}};
+}
+
+// The API server with xgate's and another controller's classes, a Gateway of each, a route
+// attached to both and a route attached only to the other's; the agent's view of it bound.
+class StatusWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    api_.Put(kClasses.Path("", "xgate"), GatewayClass("xgate", model::kControllerName));
+    api_.Put(kClasses.Path("", "other"), GatewayClass("other", kOther));
+    api_.Put(kGateways.Path("default", "gw"), Gateway("gw", "xgate"));
+    api_.Put(kGateways.Path("default", "other-gw"), Gateway("other-gw", "other"));
+    api_.Put(kHTTPRoutes.Path("default", "route"), HTTPRoute("route", {"gw", "other-gw"}));
+    api_.Put(kHTTPRoutes.Path("default", "foreign"), HTTPRoute("foreign", {"other-gw"}));
+  }
+
+  // Loads what the server holds now and binds it; `now` stamps new conditions.
+  const binder::BindResult& Bind(const std::string& now) {
+    loaded_ = std::make_unique<model::LoadResult>();
+    for (const std::string& path :
+         {kClasses.Path("", "xgate"), kClasses.Path("", "other"), kGateways.Path("default", "gw"),
+          kGateways.Path("default", "other-gw"), kHTTPRoutes.Path("default", "route"),
+          kHTTPRoutes.Path("default", "foreign")}) {
+      json object = api_.Object(path);
+      if (!object.is_null()) model::LoadText(object.dump(), path, *loaded_);
+    }
+    EXPECT_TRUE(loaded_->errors.empty()) << loaded_->errors.front().ToString();
+    binder::BindOptions options;
+    options.now = now;
+    bound_ = binder::Bind(loaded_->store, options);
+    return bound_;
+  }
+
+  absl::Status Write(StatusWriter& writer) { return writer.Write(loaded_->store, bound_.statuses); }
+
+  StatusWriter NewWriter() {
+    return StatusWriter(api_, {{model::Kind::kGatewayClass, kClasses},
+                               {model::Kind::kGateway, kGateways},
+                               {model::Kind::kHTTPRoute, kHTTPRoutes}});
+  }
+
+  json Status(const Resource& resource, const std::string& ns, const std::string& name) {
+    return api_.Object(resource.Path(ns, name)).value("status", json());
+  }
+
+  InMemoryApi api_;
+  std::unique_ptr<model::LoadResult> loaded_;
+  binder::BindResult bound_;
+};
+
+json Condition(const json& conditions, const std::string& type) {
+  for (const json& c : conditions) {
+    if (c["type"] == type) return c;
+  }
+  return json();
+}
+
+TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+
+  json cls = Status(kClasses, "", "xgate");
+  EXPECT_EQ(Condition(cls["conditions"], "Accepted")["status"], "True");
+  EXPECT_EQ(Condition(cls["conditions"], "Accepted")["observedGeneration"], 1);
+  EXPECT_TRUE(Status(kClasses, "", "other").is_null());  // another controller's class
+
+  json gw = Status(kGateways, "default", "gw");
+  EXPECT_EQ(Condition(gw["conditions"], "Accepted")["status"], "True");
+  EXPECT_FALSE(Condition(gw["conditions"], "Programmed").is_null());
+  ASSERT_EQ(gw["listeners"].size(), 1u);
+  EXPECT_EQ(gw["listeners"][0]["name"], "http");
+  EXPECT_EQ(gw["listeners"][0]["attachedRoutes"], 1);
+  EXPECT_EQ(gw["listeners"][0]["supportedKinds"][0]["kind"], "HTTPRoute");
+  EXPECT_EQ(gw["addresses"][0]["value"], "198.18.0.10");
+  EXPECT_TRUE(Status(kGateways, "default", "other-gw").is_null());
+
+  json route = Status(kHTTPRoutes, "default", "route");
+  ASSERT_EQ(route["parents"].size(), 1u);
+  EXPECT_EQ(route["parents"][0]["controllerName"], model::kControllerName);
+  EXPECT_EQ(route["parents"][0]["parentRef"]["name"], "gw");
+  EXPECT_EQ(Condition(route["parents"][0]["conditions"], "Accepted")["status"], "True");
+  EXPECT_TRUE(Status(kHTTPRoutes, "default", "foreign").is_null());
+
+  StatusWriteCounters counters = writer.counters();
+  EXPECT_EQ(counters.ok, 3u);
+  EXPECT_EQ(counters.error, 0u);
+  EXPECT_EQ(api_.Calls("PUT status"), 3);
+}
+
+TEST_F(StatusWriterTest, NothingWrittenWhenNothingChanged) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  ASSERT_EQ(api_.Calls("PUT status"), 3);
+
+  // Bound again later (another agent, a restart: new lastTransitionTimes), same conditions.
+  Bind("2026-06-01T00:00:00Z");
+  StatusWriter fresh = NewWriter();
+  ASSERT_TRUE(Write(fresh).ok());
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("PUT status"), 3);
+  EXPECT_EQ(fresh.counters().skipped_unchanged, 3u);
+  EXPECT_EQ(fresh.counters().ok, 0u);
+  json gw = Status(kGateways, "default", "gw");
+  EXPECT_EQ(Condition(gw["conditions"], "Accepted")["lastTransitionTime"], "2026-01-01T00:00:00Z");
+}
+
+TEST_F(StatusWriterTest, LastTransitionTimeMovesOnlyForAConditionThatChanged) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+
+  // The route now names a listener that does not exist: its Accepted turns False.
+  json route = api_.Object(kHTTPRoutes.Path("default", "route"));
+  route["spec"]["parentRefs"][0]["sectionName"] = "nope";
+  route["spec"]["parentRefs"].erase(1);
+  ASSERT_TRUE(api_.Update(kHTTPRoutes.Path("default", "route"), route)->ok());
+  Bind("2026-02-02T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+
+  json status = Status(kHTTPRoutes, "default", "route");
+  ASSERT_EQ(status["parents"].size(), 1u);  // the old entry (no sectionName) is gone
+  EXPECT_EQ(status["parents"][0]["parentRef"]["sectionName"], "nope");
+  json accepted = Condition(status["parents"][0]["conditions"], "Accepted");
+  EXPECT_EQ(accepted["status"], "False");
+  EXPECT_EQ(accepted["observedGeneration"], 2);
+  EXPECT_EQ(accepted["lastTransitionTime"], "2026-02-02T00:00:00Z");
+  // The Gateway's conditions held: their times stay; its listener has no route now.
+  json gw = Status(kGateways, "default", "gw");
+  EXPECT_EQ(Condition(gw["conditions"], "Accepted")["lastTransitionTime"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(gw["listeners"][0]["attachedRoutes"], 0);
+}
+
+TEST_F(StatusWriterTest, AnotherControllersEntriesStayWhereTheyAre) {
+  json route = api_.Object(kHTTPRoutes.Path("default", "route"));
+  route["status"] = {{"parents", {OtherControllersEntry()}}};
+  ASSERT_TRUE(api_.UpdateStatus(kHTTPRoutes.Path("default", "route"), route)->ok());
+  json foreign = api_.Object(kHTTPRoutes.Path("default", "foreign"));
+  foreign["status"] = {{"parents", {OtherControllersEntry()}}};
+  ASSERT_TRUE(api_.UpdateStatus(kHTTPRoutes.Path("default", "foreign"), foreign)->ok());
+  int puts_before = api_.Calls("PUT status");
+
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  json status = Status(kHTTPRoutes, "default", "route");
+  ASSERT_EQ(status["parents"].size(), 2u);
+  EXPECT_EQ(status["parents"][0], OtherControllersEntry());
+  EXPECT_EQ(status["parents"][1]["controllerName"], model::kControllerName);
+  // The route attached only to the other controller's Gateway is not written at all.
+  EXPECT_EQ(Status(kHTTPRoutes, "default", "foreign")["parents"][0], OtherControllersEntry());
+  EXPECT_EQ(api_.Calls("PUT status") - puts_before, 3);
+}
+
+TEST_F(StatusWriterTest, AConflictReadsAgainAndKeepsTheOtherWriter) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  // The other controller writes its entry between xgate's read of the route and its write.
+  bool raced = false;
+  api_.SetBeforeWrite([&](const std::string& method, const std::string& path) {
+    if (raced || method != "PUT status" || path != kHTTPRoutes.Path("default", "route")) return;
+    raced = true;
+    json route = api_.Object(path);
+    route["status"] = {{"parents", {OtherControllersEntry()}}};
+    ASSERT_TRUE(api_.UpdateStatus(path, route)->ok());
+  });
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_TRUE(raced);
+  json status = Status(kHTTPRoutes, "default", "route");
+  ASSERT_EQ(status["parents"].size(), 2u);
+  EXPECT_EQ(status["parents"][0], OtherControllersEntry());
+  EXPECT_EQ(status["parents"][1]["controllerName"], model::kControllerName);
+  EXPECT_EQ(writer.counters().conflict, 1u);
+  EXPECT_EQ(writer.counters().ok, 3u);
+}
+
+TEST_F(StatusWriterTest, AStaleCacheCostsOneConflict) {
+  Bind("2026-01-01T00:00:00Z");
+  json stale_route = api_.Object(kHTTPRoutes.Path("default", "route"));
+  // The reader answers from a cache that missed the latest write to the route.
+  json route = stale_route;
+  route["status"] = {{"parents", {OtherControllersEntry()}}};
+  ASSERT_TRUE(api_.UpdateStatus(kHTTPRoutes.Path("default", "route"), route)->ok());
+  StatusWriter writer(
+      api_, {{model::Kind::kHTTPRoute, kHTTPRoutes}},
+      [&](const Resource&, const model::ObjectKey& key) -> absl::StatusOr<std::optional<json>> {
+        if (key.name == "route") return stale_route;
+        return api_.Object(kHTTPRoutes.Path(key.ns, key.name));
+      });
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(writer.counters().conflict, 1u);
+  EXPECT_EQ(Status(kHTTPRoutes, "default", "route")["parents"].size(), 2u);
+  // Kinds the server does not serve get no status.
+  EXPECT_TRUE(Status(kGateways, "default", "gw").is_null());
+}
+
+TEST_F(StatusWriterTest, EntriesOfXgatesAreRemovedWhenTheRouteLeavesItsGateways) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  json route = api_.Object(kHTTPRoutes.Path("default", "route"));
+  route["spec"]["parentRefs"] = {{{"name", "other-gw"}}};
+  ASSERT_TRUE(api_.Update(kHTTPRoutes.Path("default", "route"), route)->ok());
+  Bind("2026-01-02T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_TRUE(Status(kHTTPRoutes, "default", "route")["parents"].empty());
+}
+
+TEST_F(StatusWriterTest, AnUnreachableServerIsAnErrorAndCounted) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  api_.SetReachable(false);
+  EXPECT_FALSE(Write(writer).ok());
+  EXPECT_GT(writer.counters().error, 0u);
+  api_.SetReachable(true);
+  ASSERT_TRUE(Write(writer).ok());  // the sweep of every route happens again
+  EXPECT_EQ(writer.counters().ok, 3u);
+}
+
+TEST(StatusMergeTest, AbsentStatusEqualsEmptyOne) {
+  EXPECT_TRUE(SameStatus(json(), json{{"parents", json::array()}}));
+  EXPECT_FALSE(SameStatus(json(), json{{"parents", {OtherControllersEntry()}}}));
+  json gateway = {{"conditions", json::array()}, {"listeners", json::array()}};
+  EXPECT_TRUE(SameStatus(json::object(), gateway));
+}
+
+TEST(StatusMergeTest, DefaultedParentRefsMatch) {
+  json ours_entry = OtherControllersEntry();
+  ours_entry["controllerName"] = model::kControllerName;
+  json current = {{"parents", {ours_entry}}};
+  current["parents"][0]["parentRef"].erase("group");
+  current["parents"][0]["parentRef"].erase("kind");
+  json next = ours_entry;
+  next["conditions"][0]["lastTransitionTime"] = "2030-01-01T00:00:00Z";
+  json merged = MergeRouteStatus(current, {{"parents", {next}}}, model::kControllerName);
+  ASSERT_EQ(merged["parents"].size(), 1u);
+  EXPECT_EQ(merged["parents"][0]["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+}
+
+TEST(StatusMergeTest, GatewayFieldsOfOthersStay) {
+  json current = {{"addresses", {{{"type", "IPAddress"}, {"value", "198.18.0.9"}}}},
+                  {"somethingNew", "kept"}};
+  json merged = MergeGatewayStatus(current, {{"conditions", json::array()}});
+  EXPECT_FALSE(merged.contains("addresses"));
+  EXPECT_EQ(merged["somethingNew"], "kept");
+}
+
+}  // namespace
+}  // namespace xgate::kube
