@@ -1,9 +1,11 @@
 #include "agent/kube/status_writer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/kube/status_merge.h"
+#include "agent/sources/kube/kube_source.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
 
@@ -33,12 +35,31 @@ void AddRouteKeys(const Routes& routes, model::Kind kind, std::set<model::Object
 
 }  // namespace
 
+std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& kinds) {
+  std::map<model::Kind, Resource> resources;
+  for (model::Kind kind :
+       {model::Kind::kGatewayClass, model::Kind::kGateway, model::Kind::kHTTPRoute,
+        model::Kind::kTCPRoute, model::Kind::kUDPRoute, model::Kind::kTLSRoute}) {
+    const std::string name = model::KindName(kind);
+    auto state = std::find_if(kinds.begin(), kinds.end(),
+                              [&name](const KindState& k) { return k.kind == name; });
+    auto watched = std::find_if(WatchedKinds().begin(), WatchedKinds().end(),
+                                [&name](const WatchedKind& k) { return k.kind == name; });
+    if (state == kinds.end() || watched == WatchedKinds().end()) continue;
+    const std::string prefix = watched->group + "/";
+    if (!state->api_version.starts_with(prefix)) continue;  // "" while not served
+    resources[kind] = Resource{watched->group, state->api_version.substr(prefix.size()),
+                               watched->plural, watched->namespaced};
+  }
+  return resources;
+}
+
 StatusWriter::StatusWriter(Api& api, std::map<model::Kind, Resource> resources, Reader reader)
     : api_(api), reader_(std::move(reader)), resources_(std::move(resources)) {}
 
-void StatusWriter::SetResource(model::Kind kind, Resource resource) {
+void StatusWriter::SetResources(std::map<model::Kind, Resource> resources) {
   std::lock_guard lock(mu_);
-  resources_[kind] = std::move(resource);
+  resources_ = std::move(resources);
 }
 
 void StatusWriter::SweepAllRoutes() {

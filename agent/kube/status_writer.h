@@ -18,8 +18,13 @@
 #include "agent/binder/binder.h"
 #include "agent/kube/api.h"
 #include "agent/model/objects.h"
+#include "agent/sources/kube/kind_state.h"
 
 namespace xgate::kube {
+
+// Where each kind xgate writes status to is served, from what the Kubernetes source reports
+// (KubeSource::Kinds()); kinds the server does not serve (yet) are left out.
+std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& kinds);
 
 struct StatusWriteCounters {
   uint64_t ok = 0;                 // status written
@@ -41,7 +46,7 @@ class StatusWriter {
   StatusWriter(Api& api, std::map<model::Kind, Resource> resources, Reader reader = nullptr);
 
   // When discovery finds a kind's CRD (or another served version) later.
-  void SetResource(model::Kind kind, Resource resource);
+  void SetResources(std::map<model::Kind, Resource> resources);
 
   // Writes xgate's status for: each GatewayClass and Gateway in `statuses` (only xgate's are
   // there), and the routes where xgate has parents entries to set, replace or remove: those

@@ -312,3 +312,27 @@ TEST(StatusMergeTest, GatewayFieldsOfOthersStay) {
 
 }  // namespace
 }  // namespace xgate::kube
+
+namespace xgate::kube {
+namespace {
+
+TEST(StatusResourcesTest, TheServedVersionOfEachKindWithStatus) {
+  std::vector<KindState> kinds = {
+      {"GatewayClass", "gateway.networking.k8s.io/v1", true, 0, 0},
+      {"Gateway", "gateway.networking.k8s.io/v1beta1", true, 0, 0},
+      {"TCPRoute", "gateway.networking.k8s.io/v1alpha2", true, 0, 0},
+      {"UDPRoute", "", false, 0, 0},  // CRD not installed
+      {"Service", "v1", true, 0, 0},  // no status of xgate's
+  };
+  std::map<model::Kind, Resource> resources = StatusResources(kinds);
+  ASSERT_EQ(resources.size(), 3u);
+  EXPECT_EQ(resources[model::Kind::kGatewayClass].Path("", "xgate"),
+            "/apis/gateway.networking.k8s.io/v1/gatewayclasses/xgate");
+  EXPECT_EQ(resources[model::Kind::kGateway].Path("ns", "gw", "status"),
+            "/apis/gateway.networking.k8s.io/v1beta1/namespaces/ns/gateways/gw/status");
+  EXPECT_EQ(resources[model::Kind::kTCPRoute].Path("ns", "r"),
+            "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/ns/tcproutes/r");
+}
+
+}  // namespace
+}  // namespace xgate::kube
