@@ -12,6 +12,7 @@
 #include "agent/model/loader.h"
 #include "agent/sources/kube/kubeconfig.h"
 #include "tests/kube/server_process.h"
+#include "tests/kube_status/gateway_objects.h"
 #include "tests/kube_status/in_memory_api.h"
 
 namespace xgate::kube {
@@ -20,11 +21,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using testing::OtherControllersEntry;
 
-constexpr char kGroup[] = "gateway.networking.k8s.io";
-const Resource kClasses{kGroup, "v1", "gatewayclasses", false};
-const Resource kGateways{kGroup, "v1", "gateways", true};
-const Resource kHTTPRoutes{kGroup, "v1", "httproutes", true};
+using testing::kClasses;
+using testing::kGateways;
+using testing::kHTTPRoutes;
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", true};
 
 std::unique_ptr<Client> NewClient(const kubetest::ServerProcess& server, const std::string& user) {
@@ -79,47 +80,15 @@ class LeaseApiServerTest : public ::testing::Test {
     admin_ = NewClient(server_, "admin");
     // A class of xgate's of the test's own (deploy/'s "xgate" may change), and another
     // controller's.
-    for (const auto& [name, controller] : {std::pair{"xgate-test", model::kControllerName},
-                                           std::pair{"other", "example.com/other-controller"}}) {
-      Create(kClasses.Path(), {{"apiVersion", "gateway.networking.k8s.io/v1"},
-                               {"kind", "GatewayClass"},
-                               {"metadata", {{"name", name}}},
-                               {"spec", {{"controllerName", controller}}}});
-    }
-    for (const auto& [name, cls] :
-         {std::pair{"gw", "xgate-test"}, std::pair{"other-gw", "other"}}) {
-      Create(kGateways.Path("default"),
-             {{"apiVersion", "gateway.networking.k8s.io/v1"},
-              {"kind", "Gateway"},
-              {"metadata", {{"name", name}, {"namespace", "default"}}},
-              {"spec",
-               {{"gatewayClassName", cls},
-                {"addresses", {{{"type", "IPAddress"}, {"value", "198.18.0.10"}}}},
-                {"listeners", {{{"name", "http"}, {"port", 80}, {"protocol", "HTTP"}}}}}}});
-    }
-    json route = Create(
-        kHTTPRoutes.Path("default"),
-        {{"apiVersion", "gateway.networking.k8s.io/v1"},
-         {"kind", "HTTPRoute"},
-         {"metadata", {{"name", "web"}, {"namespace", "default"}}},
-         {"spec",
-          {{"parentRefs", {{{"name", "gw"}}, {{"name", "other-gw"}}}},
-           {"rules", {{{"backendRefs", {{{"name", "web"}, {"port", 8080}, {"weight", 1}}}}}}}}}});
+    Create(kClasses.Path(), testing::GatewayClassJson("xgate-test", model::kControllerName));
+    Create(kClasses.Path(), testing::GatewayClassJson("other", testing::kOtherController));
+    Create(kGateways.Path("default"), testing::GatewayJson("gw", "xgate-test"));
+    Create(kGateways.Path("default"), testing::GatewayJson("other-gw", "other"));
+    json route =
+        Create(kHTTPRoutes.Path("default"), testing::HTTPRouteJson("web", {"gw", "other-gw"}));
     route["status"] = {{"parents", {OtherControllersEntry()}}};
     auto written = admin_->UpdateStatus(kHTTPRoutes.Path("default", "web"), route);
     ASSERT_TRUE(written.ok() && written->ok()) << (written.ok() ? written->body : "");
-  }
-
-  static json OtherControllersEntry() {
-    return {{"parentRef", {{"group", kGroup}, {"kind", "Gateway"}, {"name", "other-gw"}}},
-            {"controllerName", "example.com/other-controller"},
-            {"conditions",
-             {{{"type", "Accepted"},
-               {"status", "True"},
-               {"reason", "Accepted"},
-               {"message", "theirs"},
-               {"observedGeneration", 1},
-               {"lastTransitionTime", "2020-01-01T00:00:00Z"}}}}};
   }
 
   json Create(const std::string& collection, const json& object) {

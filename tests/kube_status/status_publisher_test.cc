@@ -7,6 +7,7 @@
 #include "agent/admin/metrics.h"
 #include "agent/model/loader.h"
 #include "tests/agent/prometheus_text.h"
+#include "tests/kube_status/gateway_objects.h"
 #include "tests/kube_status/in_memory_api.h"
 
 namespace xgate::kube {
@@ -17,7 +18,7 @@ using nlohmann::json;
 using testing::CountingApi;
 using testing::InMemoryApi;
 
-const Resource kClasses{"gateway.networking.k8s.io", "v1", "gatewayclasses", false};
+using testing::kClasses;
 
 // Polls `done` until it holds or 10 s passed (the publisher writes on its own thread).
 bool Eventually(const std::function<bool()>& done) {
@@ -65,10 +66,8 @@ Bound BindClass(InMemoryApi& server, const std::string& now) {
 
 TEST(StatusPublisherTest, OnlyTheHolderWritesAndTheNextOneTakesOver) {
   InMemoryApi server;
-  server.Put(kClasses.Path("", "xgate"), {{"apiVersion", "gateway.networking.k8s.io/v1"},
-                                          {"kind", "GatewayClass"},
-                                          {"metadata", {{"name", "xgate"}}},
-                                          {"spec", {{"controllerName", model::kControllerName}}}});
+  server.Put(kClasses.Path("", "xgate"),
+             testing::GatewayClassJson("xgate", model::kControllerName));
   Agent a(server, "node-a");
   Agent b(server, "node-b");
   ASSERT_TRUE(a.elector.TryAcquireOrRenew());

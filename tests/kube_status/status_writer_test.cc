@@ -5,77 +5,34 @@
 
 #include "agent/kube/status_merge.h"
 #include "agent/model/loader.h"
+#include "tests/kube_status/gateway_objects.h"
 #include "tests/kube_status/in_memory_api.h"
 
 namespace xgate::kube {
 namespace {
 
 using nlohmann::json;
+using testing::GatewayClassJson;
+using testing::GatewayJson;
+using testing::HTTPRouteJson;
 using testing::InMemoryApi;
+using testing::OtherControllersEntry;
 
-constexpr char kGroup[] = "gateway.networking.k8s.io";
-constexpr char kOther[] = "example.com/other-controller";
-const Resource kClasses{kGroup, "v1", "gatewayclasses", false};
-const Resource kGateways{kGroup, "v1", "gateways", true};
-const Resource kHTTPRoutes{kGroup, "v1", "httproutes", true};
-
-json Meta(const std::string& name, const std::string& ns = "default") {
-  json meta = {{"name", name}};
-  if (!ns.empty()) meta["namespace"] = ns;
-  return meta;
-}
-
-json GatewayClass(const std::string& name, const std::string& controller) {
-  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
-          {"kind", "GatewayClass"},
-          {"metadata", Meta(name, "")},
-          {"spec", {{"controllerName", controller}}}};
-}
-
-json Gateway(const std::string& name, const std::string& class_name) {
-  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
-          {"kind", "Gateway"},
-          {"metadata", Meta(name)},
-          {"spec",
-           {{"gatewayClassName", class_name},
-            {"addresses", {{{"type", "IPAddress"}, {"value", "198.18.0.10"}}}},
-            {"listeners", {{{"name", "http"}, {"port", 80}, {"protocol", "HTTP"}}}}}}};
-}
-
-json HTTPRoute(const std::string& name, const std::vector<std::string>& parents) {
-  json refs = json::array();
-  for (const auto& parent : parents) refs.push_back({{"name", parent}});
-  return {{"apiVersion", "gateway.networking.k8s.io/v1"},
-          {"kind", "HTTPRoute"},
-          {"metadata", Meta(name)},
-          {"spec",
-           {{"parentRefs", refs},
-            {"rules", {{{"backendRefs", {{{"name", "web"}, {"port", 8080}}}}}}}}}};
-}
-
-json OtherControllersEntry() {
-  return {{"parentRef", {{"group", kGroup}, {"kind", "Gateway"}, {"name", "other-gw"}}},
-          {"controllerName", kOther},
-          {"conditions",
-           {{{"type", "Accepted"},
-             {"status", "True"},
-             {"reason", "Accepted"},
-             {"message", "theirs"},
-             {"observedGeneration", 1},
-             {"lastTransitionTime", "2020-01-01T00:00:00Z"}}}}};
-}
+using testing::kClasses;
+using testing::kGateways;
+using testing::kHTTPRoutes;
 
 // The API server with xgate's and another controller's classes, a Gateway of each, a route
 // attached to both and a route attached only to the other's; the agent's view of it bound.
 class StatusWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    api_.Put(kClasses.Path("", "xgate"), GatewayClass("xgate", model::kControllerName));
-    api_.Put(kClasses.Path("", "other"), GatewayClass("other", kOther));
-    api_.Put(kGateways.Path("default", "gw"), Gateway("gw", "xgate"));
-    api_.Put(kGateways.Path("default", "other-gw"), Gateway("other-gw", "other"));
-    api_.Put(kHTTPRoutes.Path("default", "route"), HTTPRoute("route", {"gw", "other-gw"}));
-    api_.Put(kHTTPRoutes.Path("default", "foreign"), HTTPRoute("foreign", {"other-gw"}));
+    api_.Put(kClasses.Path("", "xgate"), GatewayClassJson("xgate", model::kControllerName));
+    api_.Put(kClasses.Path("", "other"), GatewayClassJson("other", testing::kOtherController));
+    api_.Put(kGateways.Path("default", "gw"), GatewayJson("gw", "xgate"));
+    api_.Put(kGateways.Path("default", "other-gw"), GatewayJson("other-gw", "other"));
+    api_.Put(kHTTPRoutes.Path("default", "route"), HTTPRouteJson("route", {"gw", "other-gw"}));
+    api_.Put(kHTTPRoutes.Path("default", "foreign"), HTTPRouteJson("foreign", {"other-gw"}));
   }
 
   // Loads what the server holds now and binds it; `now` stamps new conditions.
