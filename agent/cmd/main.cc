@@ -15,6 +15,10 @@
 #include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
+#include "agent/kube/api.h"
+#include "agent/kube/leader_election.h"
+#include "agent/kube/status_publisher.h"
+#include "agent/kube/status_writer.h"
 #include "agent/l7/listen_reports.h"
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
@@ -100,6 +104,25 @@ int main(int argc, char** argv) {
     client = *std::move(created);
     kube_source = std::make_unique<kube::KubeSource>(*client, store, kube::KubeSource::Options{});
   }
+  // Kubernetes mode: the holder of the Lease (one agent of the DaemonSet) writes status.
+  std::unique_ptr<kube::ClientApi> status_api;
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::unique_ptr<kube::StatusWriter> status_writer;
+  std::unique_ptr<kube::StatusPublisher> publisher;
+  if (client) {
+    status_api = std::make_unique<kube::ClientApi>(*client);
+    kube::LeaseOptions lease;
+    lease.ns = flags->ns;
+    lease.identity = flags->node_name;
+    elector = std::make_unique<kube::LeaderElector>(*status_api, lease);
+    status_writer =
+        std::make_unique<kube::StatusWriter>(*status_api, std::map<model::Kind, kube::Resource>{});
+    publisher = std::make_unique<kube::StatusPublisher>(*status_writer, *elector);
+    if (absl::Status s = elector->Start(); !s.ok()) {
+      spdlog::critical("status Lease: {}", s.ToString());
+      return 2;
+    }
+  }
 
   auto node_addresses = pipeline::InterfaceAddresses(flags->attach);
   if (!node_addresses.ok()) {
@@ -127,6 +150,17 @@ int main(int argc, char** argv) {
     };
   }
   pipeline.SetInputs(std::move(inputs));
+  // After each reload from the API server: the holder writes the new status.
+  std::shared_ptr<const pipeline::State> last_published;
+  auto publish = [&] {
+    if (!publisher) return;
+    auto state = pipeline.Current();
+    if (!state || state == last_published) return;
+    status_writer->SetResources(kube::StatusResources(kube_source->Kinds()));
+    publisher->Publish(std::shared_ptr<const model::Store>(state, &state->loaded.store),
+                       state->bound.statuses);
+    last_published = state;
+  };
   spdlog::info(
       "xgate-agent on node {} reading {} (node addresses: {})", flags->node_name,
       standalone ? flags->manifests : client->config().origin + " at " + client->config().server,
@@ -143,10 +177,16 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
-    auto render = [&pipeline, &kube_source, root = admin_options.l4_pin_root,
-                   proxy = admin_options.proxy_stats_socket, listen = listen_reports] {
+    auto render = [&pipeline, &kube_source, &elector, &status_writer,
+                   root = admin_options.l4_pin_root, proxy = admin_options.proxy_stats_socket,
+                   listen = listen_reports] {
       std::string out = admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
       if (kube_source) out += admin::RenderInformerMetrics(kube_source->Kinds());
+      if (elector) {
+        auto c = status_writer->counters();
+        out += admin::RenderLeaderStatusMetrics({elector->IsLeader(), elector->transitions(), c.ok,
+                                                 c.conflict, c.error, c.skipped_unchanged});
+      }
       return out;
     };
     // Ready once the first snapshot is programmed (which, from the API server, waits for
@@ -190,6 +230,7 @@ int main(int argc, char** argv) {
            sources::WaitResult::kChanged) {
       if (!kube_source->Synced()) continue;
       pipeline.Reload().IgnoreError();
+      publish();
     }
   }
 
@@ -200,6 +241,8 @@ int main(int argc, char** argv) {
   stopping = true;
   listen_reports->Wake();
   status_refresh.join();
+  if (publisher) publisher->Stop();
+  if (elector) elector->Stop(/*release=*/true);  // the next agent takes over in seconds
   if (kube_source) kube_source->Stop();
   metrics.reset();
   admin_server->reset();
