@@ -88,8 +88,10 @@ std::string Usage() {
          "                             the listener, Maglev slot, conntrack entry and backend\n"
          "                             a packet gets\n"
          "  status                     every object with its status (admin API)\n"
-         "  apply -f FILE              add or change manifests in the agent (standalone; kubectl in Kubernetes mode)\n"
-         "  delete -f FILE             remove the objects FILE describes (standalone; kubectl in Kubernetes mode)\n";
+         "  apply -f FILE              add or change manifests in the agent (standalone; kubectl "
+         "in Kubernetes mode)\n"
+         "  delete -f FILE             remove the objects FILE describes (standalone; kubectl in "
+         "Kubernetes mode)\n";
 }
 
 }  // namespace xgate::ctl
