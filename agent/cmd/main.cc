@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "agent/admin/metrics.h"
@@ -150,10 +151,13 @@ int main(int argc, char** argv) {
     };
   }
   pipeline.SetInputs(std::move(inputs));
-  // After each reload from the API server: the holder writes the new status.
+  // After each reload from the API server (the main loop's, and the status refresh's when a
+  // listen result changed): the holder writes the new status.
+  std::mutex publish_mu;
   std::shared_ptr<const pipeline::State> last_published;
   auto publish = [&] {
     if (!publisher) return;
+    std::lock_guard lock(publish_mu);
     auto state = pipeline.Current();
     if (!state || state == last_published) return;
     status_writer->SetResources(kube::StatusResources(kube_source->Kinds()));
@@ -211,6 +215,7 @@ int main(int argc, char** argv) {
       if (kube_source && !kube_source->Synced()) continue;  // no half state before the sync
       spdlog::info("the proxy's listen results changed; reloading");
       pipeline.Reload().IgnoreError();
+      publish();
     }
   });
 
