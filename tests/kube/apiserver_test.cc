@@ -192,6 +192,31 @@ TEST_F(ApiServerTest, StatusSubresourceAndGeneration) {
   EXPECT_EQ(spec_on_status.body["spec"]["gatewayClassName"], "xgate");  // /status ignores spec
 }
 
+TEST_F(ApiServerTest, JsonPatchOnACustomResource) {
+  ASSERT_EQ(Call(server, admin, "POST", kGateways, Gateway("gw")).status, 201);
+  std::string path = std::string(kGateways) + "/gw";
+  json add = json::array({{{"op", "add"},
+                           {"path", "/spec/listeners/-"},
+                           {"value", {{"name", "alt"}, {"port", 8080}, {"protocol", "HTTP"}}}}});
+  Reply added = Call(server, admin, "PATCH", path, add, "application/json-patch+json");
+  ASSERT_EQ(added.status, 200) << added.body.dump();
+  EXPECT_EQ(added.body["spec"]["listeners"][1]["port"], 8080);
+  EXPECT_EQ(added.body["metadata"]["generation"], 2);
+
+  json failing_test = json::array(
+      {{{"op", "test"}, {"path", "/spec/gatewayClassName"}, {"value", "not-this-one"}}});
+  Reply refused = Call(server, admin, "PATCH", path, failing_test, "application/json-patch+json");
+  EXPECT_EQ(refused.status, 422);
+  Reply not_a_list =
+      Call(server, admin, "PATCH", path, json::object(), "application/json-patch+json");
+  EXPECT_EQ(not_a_list.status, 400);
+  json stale =
+      json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "1"}},
+                   {{"op", "replace"}, {"path", "/spec/gatewayClassName"}, {"value", "other"}}});
+  EXPECT_EQ(Call(server, admin, "PATCH", path, stale, "application/json-patch+json").status, 409);
+  EXPECT_EQ(Call(server, admin, "GET", path).body["spec"]["gatewayClassName"], "xgate");
+}
+
 TEST_F(ApiServerTest, StaleResourceVersionConflicts) {
   Reply created = Call(server, admin, "POST", kGateways, Gateway("gw"));
   json stale = created.body;

@@ -109,11 +109,17 @@ seed_netns() {
   ip -n "$SEED_NODE" link set "n$SEED_ID" up
   ip -n "$SEED_CLIENT" route add 198.18.0.0/15 via "$SEED_NODE_IP"
   ip netns exec "$SEED_NODE" sysctl -qw net.ipv4.ip_forward=1
-  local net
+  seed_pods "$SEED_NODE"
+}
+
+# The backend pods: one namespace each, on bridges br1 (198.18.1.0/24) and br2
+# (198.18.2.0/24) in namespace $1, which routes for them.
+seed_pods() {
+  local host=$1 net
   for net in 1 2; do
-    ip -n "$SEED_NODE" link add "br$net" type bridge
-    ip -n "$SEED_NODE" addr add "198.18.$net.1/24" dev "br$net"
-    ip -n "$SEED_NODE" link set "br$net" up
+    ip -n "$host" link add "br$net" type bridge
+    ip -n "$host" addr add "198.18.$net.1/24" dev "br$net"
+    ip -n "$host" link set "br$net" up
   done
   local i=0 entry ns svc ip
   for entry in "${SEED_BACKENDS[@]}"; do
@@ -122,12 +128,12 @@ seed_netns() {
     local pod=xgb$SEED_ID-$i
     ip netns add "$pod"
     ip -n "$pod" link set lo up
-    ip link add "b$SEED_ID-$i" netns "$pod" type veth peer name "p$i" netns "$SEED_NODE"
+    ip link add "b$SEED_ID-$i" netns "$pod" type veth peer name "p$i" netns "$host"
     ip -n "$pod" addr add "$ip/24" dev "b$SEED_ID-$i"
     ip -n "$pod" link set "b$SEED_ID-$i" up
     ip -n "$pod" route add default via "${ip%.*}.1"
-    ip -n "$SEED_NODE" link set "p$i" master "br$(cut -d. -f3 <<<"$ip")"
-    ip -n "$SEED_NODE" link set "p$i" up
+    ip -n "$host" link set "p$i" master "br$(cut -d. -f3 <<<"$ip")"
+    ip -n "$host" link set "p$i" up
   done
 }
 

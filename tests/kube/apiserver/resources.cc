@@ -5,6 +5,7 @@
 #include <absl/time/clock.h>
 #include <absl/time/time.h>
 
+#include <algorithm>
 #include <random>
 
 #include "tests/kube/apiserver/api_status.h"
@@ -303,20 +304,43 @@ absl::StatusOr<json> Resources::Patch(const Kind& kind, const std::string& ns,
                                       const std::string& name, const std::string& content_type,
                                       const json& patch, bool status_only, bool dry_run) {
   bool strategic = content_type == "application/strategic-merge-patch+json";
-  if (content_type != "application/merge-patch+json" && !(strategic && kind.builtin)) {
+  bool json_patch = content_type == "application/json-patch+json";
+  if (content_type != "application/merge-patch+json" && !json_patch &&
+      !(strategic && kind.builtin)) {
     return ApiError(
         415, "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types "
-        "include: application/merge-patch+json" +
+        "include: application/json-patch+json, application/merge-patch+json" +
             std::string(kind.builtin ? ", application/strategic-merge-patch+json" : ""));
   }
-  if (!patch.is_object()) return ApiError(400, "BadRequest", "the patch is not a JSON object");
+  if (json_patch ? !patch.is_array() : !patch.is_object()) {
+    return ApiError(400, "BadRequest",
+                    json_patch ? "a JSON patch (RFC 6902) is a list of operations"
+                               : "the patch is not a JSON object");
+  }
+  // Only a resourceVersion the patch itself names is a precondition.
+  bool names_version =
+      json_patch ? std::any_of(patch.begin(), patch.end(),
+                               [](const json& op) {
+                                 return op.is_object() &&
+                                        op.value("path", "") == "/metadata/resourceVersion";
+                               })
+                 : patch.contains("metadata") && patch["metadata"].contains("resourceVersion");
   return Replace(
       kind, ns, name,
       [&](const json& current) -> absl::StatusOr<json> {
-        json next = strategic ? StrategicMergePatch(current, patch) : MergePatch(current, patch);
-        // Only a resourceVersion the patch itself names is a precondition.
-        if (!patch.contains("metadata") || !patch["metadata"].contains("resourceVersion"))
+        json next;
+        if (json_patch) {
+          try {
+            next = current.patch(patch);
+          } catch (const json::exception& e) {
+            return ApiError(422, "Invalid",
+                            absl::StrCat("the JSON patch could not be applied: ", e.what()));
+          }
+        } else {
+          next = strategic ? StrategicMergePatch(current, patch) : MergePatch(current, patch);
+        }
+        if (!names_version)
           next["metadata"]["resourceVersion"] = current["metadata"].value("resourceVersion", "");
         return next;
       },
