@@ -107,15 +107,15 @@ class Bench {
     std::vector<std::string> line = {absl::StrCat(round)};
     Clock::time_point before = Clock::now();
     bool ok = Step(
-        line, 0, [&] { return writer_.Create(route); }, host, from_pod(kFirstPod), before);
+        line, kCreate, [&] { return writer_.Create(route); }, host, from_pod(kFirstPod), before);
     if (ok) {
       route = Route(name, host, kSecondBackend);
       ok = Step(
-          line, 2, [&] { return writer_.Change(route); }, host, from_pod(kSecondPod));
+          line, kChange, [&] { return writer_.Change(route); }, host, from_pod(kSecondPod));
     }
     if (ok) {
       ok = Step(
-          line, 3, [&] { return writer_.Delete(route); }, host,
+          line, kDelete, [&] { return writer_.Delete(route); }, host,
           [](const GatewayAnswer& a) { return a.code == 404; });
     } else {
       writer_.Delete(route).IgnoreError();
@@ -142,6 +142,9 @@ class Bench {
   }
 
  private:
+  // Indexes of series_.
+  enum : size_t { kCreate, kCreateFromCall, kChange, kDelete };
+
   // Makes the change, probes for its answer, records ms in series_[index] (and, when `before`
   // is given, the time from it in series_[index + 1]).
   template <typename Change>
