@@ -10,25 +10,9 @@ source "$here/lib.sh"
 require_root
 export XGATE_BUILD=${XGATE_BUILD:?}
 source "$here/../../tools/lib/seedbed.sh"
+source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 
-API_DIR= API_PID= API_PORT=
-kube() { ip netns exec "$SEED_NODE" kubectl --kubeconfig "$API_DIR/admin.kubeconfig" "$@"; }
-api_up() {  # [port]
-  local listen=127.0.0.1:${1:-0}
-  rm -f "$API_DIR/server.url"
-  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-test-apiserver" --dir "$API_DIR" \
-    --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" \
-    --bookmark-interval-ms 600000 >>"$API_DIR/apiserver.log" 2>&1 &
-  API_PID=$!
-  seed_wait 30 test -s "$API_DIR/server.url" || return 1
-  API_PORT=$(sed 's/.*://' "$API_DIR/server.url")
-}
-api_down() {
-  kill -TERM "$API_PID" 2>/dev/null
-  wait "$API_PID" 2>/dev/null
-  API_PID=
-}
 agent_metric() {
   ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics" |
     awk -v name="$1" -v labels="$2" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
@@ -37,40 +21,6 @@ agent_metric() {
 readyz() {
   ip netns exec "$SEED_NODE" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
     "http://$SEED_METRICS_ADDR/readyz"
-}
-
-# Replaces the standalone agent of seedbed_up: the API server first, the objects through it,
-# then the agent on the API server.
-seed_agent() {
-  API_DIR=$SEED_WORK/api
-  mkdir -p "$API_DIR"
-  api_up || { seed_log "the API server did not start"; cat "$API_DIR/apiserver.log" >&2; return 1; }
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' foo bar |
-    kube apply -f - >/dev/null || return 1
-  kube apply -f "$SEED_WORK/manifests/" >"$SEED_WORK/kubectl.log" 2>&1 ||
-    { cat "$SEED_WORK/kubectl.log" >&2; return 1; }
-  # The agent's kubeconfig: the CA as a file and the token as a file (as in a pod).
-  cp "$API_DIR/agent.token" "$SEED_WORK/token"
-  cat >"$SEED_WORK/agent.kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-current-context: agent
-clusters: [{name: test, cluster: {server: "$(cat "$API_DIR/server.url")", certificate-authority: api/ca.crt}}]
-users: [{name: agent, user: {tokenFile: token}}]
-contexts: [{name: agent, context: {cluster: test, user: agent}}]
-YAML
-  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --kubeconfig "$SEED_WORK/agent.kubeconfig" \
-    --node-name "node-$SEED_ID" --namespace xgate-system \
-    --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
-    --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit \
-    >"$SEED_WORK/agent.log" 2>&1 &
-  SEED_AGENT_PID=$!
-  seed_wait 30 seed_curl_ok https://foo.example.com/login ||
-    { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
-}
-kube_down() {
-  [ -n "$API_PID" ] && api_down
-  seedbed_down
 }
 
 seedbed_up v1 || { fail "test bed up"; kube_down; e2e_summary; exit 1; }

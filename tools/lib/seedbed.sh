@@ -156,7 +156,11 @@ seed_backends() {
   done
 }
 
-seed_agent() {
+# The agent that seedbed_up starts: the standalone one on the folder (tools/lib/kubebed.sh
+# replaces it with one on an API server).
+seed_agent() { seed_folder_agent; }
+
+seed_folder_agent() {
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --manifests "$SEED_WORK/manifests" \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
     --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
@@ -197,15 +201,21 @@ seedbed_up() {
   seed_agent
 }
 
+# SIGTERM (it detaches and stops its proxy), SIGKILL after 10 s.
+seed_agent_stop() {
+  [ -n "$SEED_AGENT_PID" ] || return 0
+  kill -TERM "$SEED_AGENT_PID" 2>/dev/null
+  local deadline=$((SECONDS + 10))
+  while kill -0 "$SEED_AGENT_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  kill -KILL "$SEED_AGENT_PID" 2>/dev/null
+  wait "$SEED_AGENT_PID" 2>/dev/null
+  SEED_AGENT_PID=
+}
+
 seedbed_down() {
   trap - EXIT
   set +e  # cleanup goes on past any failure (and a killed process's wait status)
-  if [ -n "$SEED_AGENT_PID" ]; then
-    kill -TERM "$SEED_AGENT_PID" 2>/dev/null
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$SEED_AGENT_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    kill -KILL "$SEED_AGENT_PID" 2>/dev/null
-  fi
+  seed_agent_stop
   local pid
   for pid in "${SEED_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null

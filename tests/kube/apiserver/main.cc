@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
     spdlog::error("cannot load {}/server.{{crt,key}}", flags->dir.string());
     return 1;
   }
+  // As kube-apiserver (Go's sockets have TCP_NODELAY): without it, an answer written in parts
+  // waits for the client's delayed ACK (~40 ms) behind Nagle.
+  server.set_tcp_nodelay(true);
   size_t threads = flags->threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   int port = flags->port;

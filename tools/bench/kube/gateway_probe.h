@@ -1,0 +1,58 @@
+// Asks the gateway for https://HOST/ over and over (a new request at most every `interval`,
+// each bounded by `request_timeout`) until an answer is the one wanted. One libcurl handle, so
+// the requests of one host name share a keep-alive connection: the proxy reads its config per
+// request, so a kept connection sees a new route as soon as a new one would.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace xgate::bench {
+
+using Clock = std::chrono::steady_clock;
+
+struct GatewayAnswer {
+  long code = 0;
+  std::string pod;  // the echo backend's "pod" field, "" when the body is not the echo's JSON
+};
+
+struct ProbeOptions {
+  std::string address;  // where every host name resolves (the gateway's address)
+  int port = 443;
+  std::string ca_file;  // verifies the listener's certificate
+  std::chrono::microseconds interval{1000};
+  std::chrono::milliseconds request_timeout{250};
+};
+
+struct ProbeResult {
+  Clock::time_point answered;  // when the wanted answer arrived
+  int requests = 0;
+};
+
+class GatewayProbe {
+ public:
+  static absl::StatusOr<std::unique_ptr<GatewayProbe>> Create(ProbeOptions options);
+  ~GatewayProbe();
+  GatewayProbe(const GatewayProbe&) = delete;
+  GatewayProbe& operator=(const GatewayProbe&) = delete;
+
+  // DeadlineExceeded (with the last answer) when `deadline` passes first.
+  absl::StatusOr<ProbeResult> Until(const std::string& host,
+                                    const std::function<bool(const GatewayAnswer&)>& wanted,
+                                    Clock::time_point deadline);
+  // One request: the answer, or the transport error.
+  absl::StatusOr<GatewayAnswer> Ask(const std::string& host);
+
+ private:
+  GatewayProbe(ProbeOptions options, void* easy);
+
+  ProbeOptions options_;
+  void* easy_;  // CURL*
+  std::string body_;
+};
+
+}  // namespace xgate::bench
