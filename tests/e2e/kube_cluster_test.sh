@@ -18,16 +18,16 @@ source "$here/lib.sh"
 require_root
 export XGATE_BUILD=${XGATE_BUILD:?}
 source "$here/../../tools/lib/seedbed.sh"
+source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 
 VIP=198.19.0.10
 NODES=(1 2 3)
 SEED_NODE=xgr$SEED_ID # the router: seed_backends reaches the pods from here
-API_DIR= API_PID=
+KUBE_API_HOST=198.18.100.1 # the router's: every node reaches it through its uplink
 declare -A AGENT_PID=() PROXY_PID=()
 
 node_ns() { echo "xgn$SEED_ID-$1"; }
-kube() { ip netns exec "$SEED_NODE" kubectl --kubeconfig "$API_DIR/admin.kubeconfig" "$@"; }
 jpath() { kube get "$@" 2>/dev/null; }
 metric() { # node name [label-substring]
   ip netns exec "$(node_ns "$1")" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics" |
@@ -71,16 +71,6 @@ cluster_netns() {
   seed_pods "$SEED_NODE"
 }
 
-api_up() {
-  API_DIR=$SEED_WORK/api
-  mkdir -p "$API_DIR"
-  ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-test-apiserver" --dir "$API_DIR" \
-    --listen 198.18.100.1:0 --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" \
-    >>"$API_DIR/apiserver.log" 2>&1 &
-  API_PID=$!
-  seed_wait 30 test -s "$API_DIR/server.url"
-}
-
 # The seed objects, the Gateway given the anycast address, plus another controller's class.
 cluster_objects() {
   /usr/bin/python3 - "$SEED_WORK/manifests/gateway.yaml" "$VIP" <<'PY' || return 1
@@ -98,10 +88,7 @@ kind: GatewayClass
 metadata: {name: other-lb}
 spec: {controllerName: other.example/controller}
 YAML
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' foo bar |
-    kube apply -f - >/dev/null || return 1
-  kube apply -f "$SEED_WORK/manifests/" -f "$SEED_WORK/other.yaml" >"$SEED_WORK/kubectl.log" 2>&1 ||
-    { cat "$SEED_WORK/kubectl.log" >&2; return 1; }
+  kube_apply_seed "$SEED_WORK/other.yaml" || return 1
   # Another controller's entry in foo-route's status, written before any agent runs.
   kube patch httproute -n foo foo-route --subresource=status --type=merge -p '{"status":{"parents":[
     {"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"edge","namespace":"default"},
@@ -115,16 +102,8 @@ agent_up() { # node
   local k=$1 ns
   ns=$(node_ns "$k")
   mkdir -p "$SEED_WORK/node$k"
-  cp "$API_DIR/agent.token" "$SEED_WORK/node$k/token"
-  cat >"$SEED_WORK/node$k/kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-current-context: agent
-clusters: [{name: test, cluster: {server: "$(cat "$API_DIR/server.url")", certificate-authority: ../api/ca.crt}}]
-users: [{name: agent, user: {tokenFile: token}}]
-contexts: [{name: agent, context: {cluster: test, user: agent}}]
-YAML
-  ip netns exec "$ns" "$XGATE_BUILD/xgate-agent" --kubeconfig "$SEED_WORK/node$k/kubeconfig" \
+  kube_agent_config "$SEED_WORK/node$k"
+  ip netns exec "$ns" "$XGATE_BUILD/xgate-agent" --kubeconfig "$SEED_WORK/node$k/agent.kubeconfig" \
     --node-name "node-$k" --namespace xgate-system --attach "u$SEED_ID-$k" \
     --pin-root "/sys/fs/bpf/xgate-kc$SEED_ID-$k" --admin-socket "$SEED_WORK/node$k/admin.sock" \
     --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit >"$SEED_WORK/node$k/agent.log" 2>&1 &
@@ -148,8 +127,8 @@ cluster_down() {
     kill -KILL "${AGENT_PID[$k]}" 2>/dev/null
   done
   for k in "${!PROXY_PID[@]}"; do [ -n "${PROXY_PID[$k]}" ] && kill "${PROXY_PID[$k]}" 2>/dev/null; done
-  [ -n "$API_PID" ] && kill -TERM "$API_PID" 2>/dev/null
-  wait "${AGENT_PID[@]}" $API_PID 2>/dev/null
+  wait "${AGENT_PID[@]}" 2>/dev/null
+  api_down
   for k in "${NODES[@]}"; do
     ip netns del "$(node_ns "$k")" 2>/dev/null
     rm -rf "/sys/fs/bpf/xgate-kc$SEED_ID-$k"
@@ -165,6 +144,8 @@ seed_certs "$SEED_WORK/certs" server
 seed_manifests v1
 cluster_netns || { fail "namespaces"; exit 1; }
 seed_backends || { fail "backends"; exit 1; }
+API_DIR=$SEED_WORK/api
+mkdir -p "$API_DIR"
 api_up || { fail "API server up"; cat "$API_DIR/apiserver.log" >&2; exit 1; }
 cluster_objects || { fail "objects created through the API server"; exit 1; }
 other_class_status=$(jpath gatewayclass other-lb -o jsonpath='{.status}')

@@ -29,26 +29,38 @@ api_down() {
   API_PID=
 }
 
+# Writes the agent's $1/agent.kubeconfig: the CA as a file, the service account's token as
+# the file $1/token (as in a pod, where the kubelet rotates it).
+kube_agent_config() {
+  cp "$API_DIR/agent.token" "$1/token"
+  cat >"$1/agent.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: agent
+clusters: [{name: test, cluster: {server: "$(cat "$API_DIR/server.url")", certificate-authority: $API_DIR/ca.crt}}]
+users: [{name: agent, user: {tokenFile: token}}]
+contexts: [{name: agent, context: {cluster: test, user: agent}}]
+YAML
+}
+
+# Creates the seed's namespaces and objects (and the files named, if any) through the API server.
+kube_apply_seed() {
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' foo bar |
+    kube apply -f - >/dev/null || return 1
+  local extra=() f
+  for f in "$@"; do extra+=(-f "$f"); done
+  kube apply -f "$SEED_WORK/manifests/" "${extra[@]}" >"$SEED_WORK/kubectl.log" 2>&1 ||
+    { cat "$SEED_WORK/kubectl.log" >&2; return 1; }
+}
+
 # Replaces the standalone agent of seedbed_up: the API server first, the objects through it,
 # then the agent on the API server.
 seed_agent() {
   API_DIR=$SEED_WORK/api
   mkdir -p "$API_DIR"
   api_up || { seed_log "the API server did not start"; cat "$API_DIR/apiserver.log" >&2; return 1; }
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' foo bar |
-    kube apply -f - >/dev/null || return 1
-  kube apply -f "$SEED_WORK/manifests/" >"$SEED_WORK/kubectl.log" 2>&1 ||
-    { cat "$SEED_WORK/kubectl.log" >&2; return 1; }
-  # The agent's kubeconfig: the CA as a file and the token as a file (as in a pod).
-  cp "$API_DIR/agent.token" "$SEED_WORK/token"
-  cat >"$SEED_WORK/agent.kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-current-context: agent
-clusters: [{name: test, cluster: {server: "$(cat "$API_DIR/server.url")", certificate-authority: api/ca.crt}}]
-users: [{name: agent, user: {tokenFile: token}}]
-contexts: [{name: agent, context: {cluster: test, user: agent}}]
-YAML
+  kube_apply_seed || return 1
+  kube_agent_config "$SEED_WORK"
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --kubeconfig "$SEED_WORK/agent.kubeconfig" \
     --node-name "node-$SEED_ID" --namespace xgate-system \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
