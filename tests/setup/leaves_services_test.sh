@@ -13,6 +13,7 @@ root=$(cd "$here/../.." && pwd)
 source "$here/../e2e/lib.sh"
 require_root
 source "$root/tools/lib/nginx.sh"
+source "$root/tools/lib/seedbed.sh"  # seed_wait
 export XGATE_BUILD=${XGATE_BUILD:?}
 for bin in nginx haproxy prometheus unshare; do
   command -v "$bin" >/dev/null || { echo "$bin is not installed (run ./tools/setup)" >&2; exit 1; }
@@ -36,14 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 
@@ -83,7 +76,7 @@ all_answer() {
   answers 8080/ "developer nginx" && answers 8081/ "developer haproxy" &&
     answers 9090/-/ready "Prometheus Server is Ready."
 }
-wait_for 30 all_answer || {
+seed_wait 30 all_answer || {
   fail "the developer's services did not start"
   tail -n 5 "$WORK"/*.log
   e2e_summary
@@ -177,21 +170,21 @@ read_only_run() {
     echo "left in /tmp: [$(ls -A /tmp)]"
     exit $rc' bash "$@"
 }
-out=$(read_only_run "$root/tools/bench/l7/run" --rounds 1 --duration 1 2>"$WORK/bench-run.err")
-rc=$?
-check "tools/bench/l7/run on a read-only machine exits 0 (rc $rc)" test "$rc" = 0 ||
-  tail -n 20 "$WORK/bench-run.err"
-check "  it printed its table" grep -q '^| https/1.1 keep-alive | haproxy |' <<<"$out"
-check "  it left nothing in /tmp" grep -qx 'left in /tmp: \[\]' <<<"$out"
-check "the services still run and answer after tools/bench/l7/run" still_serving
-if command -v valgrind >/dev/null && command -v h2load >/dev/null; then
-  out=$(read_only_run "$root/tools/bench/l7/cost" --n1 100 --n2 200 2>"$WORK/bench-cost.err")
+# bench NAME RESULT_PATTERN ARGS...: tools/bench/l7/NAME on the read-only machine.
+bench() {
+  local name=$1 result=$2 out rc
+  shift 2
+  out=$(read_only_run "$root/tools/bench/l7/$name" "$@" 2>"$WORK/bench-$name.err")
   rc=$?
-  check "tools/bench/l7/cost on a read-only machine exits 0 (rc $rc)" test "$rc" = 0 ||
-    tail -n 20 "$WORK/bench-cost.err"
-  check "  it printed its count" grep -q 'user-space instructions per request' <<<"$out"
+  check "tools/bench/l7/$name on a read-only machine exits 0 (rc $rc)" test "$rc" = 0 ||
+    tail -n 20 "$WORK/bench-$name.err"
+  check "  it printed its result" grep -q "$result" <<<"$out"
   check "  it left nothing in /tmp" grep -qx 'left in /tmp: \[\]' <<<"$out"
-  check "the services still run and answer after tools/bench/l7/cost" still_serving
+  check "the services still run and answer after tools/bench/l7/$name" still_serving
+}
+bench run '^| https/1.1 keep-alive | haproxy |' --rounds 1 --duration 1
+if command -v valgrind >/dev/null && command -v h2load >/dev/null; then
+  bench cost 'user-space instructions per request' --n1 100 --n2 200
 else
   echo "tools/bench/l7/cost not run: valgrind or h2load is not installed"
 fi
