@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # An nginx of our own (benchmarks, tests): every file it writes lies in its own folder. Without
 # this, an nginx started as root uses the package's temp folders (/var/lib/nginx/*) and chowns
 # them to its worker user, which breaks the machine's own nginx. Source it, then:
