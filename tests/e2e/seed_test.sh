@@ -13,10 +13,6 @@ version=${1:?v1alpha1 or v1}
 seedbed_up "$version" || { fail "test bed up"; e2e_summary; exit 1; }
 
 xgatectl() { "$XGATE_BUILD/xgatectl" --socket "$SEED_WORK/admin.sock" "$@"; }
-# The agent's Prometheus text, scraped inside the node namespace.
-agent_metrics() {
-  ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics"
-}
 # Sum of one metric's samples whose labels contain $2 (0 when none), from the text on stdin.
 metric_sum() {
   awk -v name="$1" -v labels="$2" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
@@ -30,9 +26,9 @@ proxy_count() {
       '[.proxy.requests[] | select(.route == $r and .backend == $b) | .count | tonumber] | add // 0'
 }
 scraped_count() {
-  agent_metrics | metric_sum xgate_proxy_requests_total "route=\"$1\",backend=\"$2\""
+  seed_metrics | metric_sum xgate_proxy_requests_total "route=\"$1\",backend=\"$2\""
 }
-snapshot_generation() { agent_metrics | metric_sum xgate_agent_snapshot_generation ""; }
+snapshot_generation() { seed_metrics | metric_sum xgate_agent_snapshot_generation ""; }
 
 jq_true() { jq -e "$@" >/dev/null; }
 # Each route Accepted and ResolvedRefs on its parent prod-web, as `xgatectl get routes` has it.

@@ -156,15 +156,26 @@ seed_backends() {
   done
 }
 
-# The agent that seedbed_up starts: the standalone one on the folder (tools/lib/kubebed.sh
-# replaces it with one on an API server).
-seed_agent() { seed_folder_agent; }
-
-seed_folder_agent() {
+# Starts the standalone agent in the node namespace on $SEED_WORK/manifests, attached to the
+# client's veth.
+seed_agent_start() {
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --manifests "$SEED_WORK/manifests" \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
     --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
   SEED_AGENT_PID=$!
+}
+
+# The agent's Prometheus text, scraped inside the node namespace.
+seed_metrics() {
+  ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics"
+}
+
+# The agent that seedbed_up starts: the standalone one on the folder, once it serves
+# (tools/lib/kubebed.sh replaces seed_agent with one on an API server).
+seed_agent() { seed_folder_agent; }
+
+seed_folder_agent() {
+  seed_agent_start
   seed_wait 30 seed_curl_ok https://foo.example.com/login ||
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
 }
