@@ -110,5 +110,23 @@ check "the rotated token file was read" grep -q "token file changed" "$SEED_WORK
 check "no request refused after the rotation (no 401 in the agent log)" \
   bash -c "! grep -q 'HTTP 401' '$SEED_WORK/agent.log'"
 
+# The HTTPRoute CRD deleted at run time: the API server deletes the routes with it, the agent
+# stops reading the kind and the rest goes on; installed again, it is read again (discovery).
+kube delete crd httproutes.gateway.networking.k8s.io >/dev/null
+login_code() { seed_curl https://foo.example.com/login -o /dev/null -w '%{http_code}'; }
+no_route() { [ "$(login_code)" = 404 ]; }
+check "HTTPRoute CRD deleted: its routes are no longer served (404)" seed_wait 20 no_route
+/usr/bin/python3 - "$XGATE_ROOT/deploy/01-gateway-api-v1.6.1-standard.yaml" >"$SEED_WORK/crd.yaml" <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"].startswith("httproutes."):
+        print(yaml.safe_dump(d))
+PY
+kube create -f "$SEED_WORK/crd.yaml" >/dev/null
+readd_routes() { kube apply -f "$SEED_WORK/manifests/" >/dev/null 2>&1; }
+check "the CRD installed again, the routes created again" seed_wait 20 readd_routes
+check "routes served again once the CRD is back (discovery)" seed_wait 30 seed_curl_ok https://foo.example.com/login
+expect_eq "HTTPRoute informer synced again" "$(agent_metric xgate_informer_synced 'kind="HTTPRoute"')" 1
+
 kube_down
 e2e_summary

@@ -344,5 +344,38 @@ TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
   source.Stop();
 }
 
+// A CRD deleted while the agent runs: its kind's objects leave the store (the API server
+// deletes them with it; the source does not wait for the events) and its informer ends; the
+// CRD installed again is read again.
+TEST_F(InformerTest, AKindWhoseCrdIsDeletedLeavesTheStoreAndComesBackOnceReinstalled) {
+  peer_->Put("a", "r", json::object());
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok());
+  sources::ObjectStore store;
+  KubeSource::Options options;
+  options.discovery_interval = std::chrono::milliseconds(50);
+  options.informer.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(200), 0.2};
+  KubeSource source(**client, store, options);
+  source.Start();
+  ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.size() == 1; }));
+  auto http_route = [&] {
+    for (const KindState& k : source.Kinds())
+      if (k.kind == "HTTPRoute") return k;
+    return KindState{};
+  };
+
+  peer_->SetGatewayApiServed(false);  // the CRDs deleted (the peer keeps the objects)
+  ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.empty(); }));
+  EXPECT_EQ(http_route().api_version, "");
+  EXPECT_FALSE(http_route().synced);
+  EXPECT_TRUE(source.Synced()) << "the source stays synced: the node keeps serving the rest";
+
+  peer_->SetGatewayApiServed(true);
+  ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.size() == 1; }));
+  EXPECT_EQ(http_route().api_version, "gateway.networking.k8s.io/v1");
+  EXPECT_TRUE(http_route().synced);
+  source.Stop();
+}
+
 }  // namespace
 }  // namespace xgate::kube

@@ -115,12 +115,13 @@ void KubeSource::Start() {
 void KubeSource::Stop() {
   stop_.Stop();
   if (discovery_.joinable()) discovery_.join();
-  std::vector<std::thread> threads;
+  std::map<std::string, Running> running;
   {
     std::lock_guard lock(mu_);
-    threads.swap(threads_);
+    running.swap(informers_);
   }
-  for (auto& t : threads) t.join();
+  for (auto& [kind, r] : running) r.stop->Stop();
+  for (auto& [kind, r] : running) r.thread.join();
 }
 
 bool KubeSource::Discover() {
@@ -129,11 +130,41 @@ bool KubeSource::Discover() {
     spdlog::warn("discovery of {}: {}", kGatewayGroup, std::string(gateway.status().message()));
     return false;
   }
+  auto served_version = [&](const WatchedKind& k) -> std::string {
+    if (k.group != kGatewayGroup) return k.versions.front();
+    auto it = gateway->find(k.kind);
+    return it == gateway->end() ? "" : it->second;
+  };
+  // Informers of a version no longer served (CRD deleted or upgraded) end before any new one
+  // starts, so a stale list never lands after a fresh one.
+  std::vector<Running> stale;
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(mu_);
+    for (const WatchedKind& k : WatchedKinds()) {
+      auto it = informers_.find(k.kind);
+      if (it == informers_.end()) continue;
+      std::string version = served_version(k);
+      if (it->second.informer->resource().version == version) continue;
+      if (version.empty()) {
+        spdlog::warn(
+            "{}.{} is no longer served (CRD deleted?): its objects are dropped until it is",
+            k.plural, k.group);
+        gone.push_back(k.kind);
+      }
+      stale.push_back(std::move(it->second));
+      informers_.erase(it);
+      listed_.erase(k.kind);
+    }
+  }
+  for (Running& r : stale) r.stop->Stop();
+  for (Running& r : stale) r.thread.join();
+  for (const std::string& kind : gone) EraseKind(kind);
+
   std::lock_guard lock(mu_);
   for (const WatchedKind& k : WatchedKinds()) {
     if (informers_.count(k.kind)) continue;
-    std::string version = k.group == kGatewayGroup ? "" : k.versions.front();
-    if (auto it = gateway->find(k.kind); it != gateway->end()) version = it->second;
+    std::string version = served_version(k);
     if (version.empty()) {
       if (!discovered_) {
         spdlog::warn("{}.{} is not served (CRD not installed?): skipped until it is", k.plural,
@@ -144,11 +175,12 @@ bool KubeSource::Discover() {
     Resource resource{k.group, version, k.plural, k.namespaced};
     spdlog::info("reading {} as {}", k.kind, resource.ApiVersion());
     InformerSink& sink = *this;
-    auto informer = std::make_unique<Informer>(client_, resource, k.kind, sink, options_.informer,
-                                               k.field_selector);
-    Informer* raw = informer.get();
-    informers_[k.kind] = std::move(informer);
-    threads_.emplace_back([this, raw] { raw->Run(stop_); });
+    Running& r = informers_[k.kind];
+    r.stop = std::make_unique<StopSignal>();
+    r.informer = std::make_unique<Informer>(client_, resource, k.kind, sink, options_.informer,
+                                            k.field_selector);
+    r.thread =
+        std::thread([informer = r.informer.get(), stop = r.stop.get()] { informer->Run(*stop); });
   }
   discovered_ = true;
   return true;
@@ -176,22 +208,35 @@ std::vector<KindState> KubeSource::Kinds() const {
     KindState s;
     s.kind = k.kind;
     if (auto it = informers_.find(k.kind); it != informers_.end()) {
-      s.api_version = it->second->resource().ApiVersion();
+      const Informer& informer = *it->second.informer;
+      s.api_version = informer.resource().ApiVersion();
       s.synced = listed_.count(k.kind) > 0;
-      s.watch_restarts = it->second->watch_restarts();
-      s.relists = it->second->relists();
+      s.watch_restarts = informer.watch_restarts();
+      s.relists = informer.relists();
     }
     out.push_back(std::move(s));
   }
   return out;
 }
 
-void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
+namespace {
+
+void EraseKindFrom(std::map<std::string, sources::Document>& docs, const std::string& kind) {
   std::string prefix = kind + "/";
+  for (auto it = docs.lower_bound(prefix); it != docs.end() && it->first.starts_with(prefix);) {
+    it = docs.erase(it);
+  }
+}
+
+}  // namespace
+
+void KubeSource::EraseKind(const std::string& kind) {
+  store_.Update(kKubeSource, [&](auto& docs) { EraseKindFrom(docs, kind); });
+}
+
+void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
   store_.Update(kKubeSource, [&](std::map<std::string, sources::Document>& docs) {
-    for (auto it = docs.lower_bound(prefix); it != docs.end() && it->first.starts_with(prefix);) {
-      it = docs.erase(it);
-    }
+    EraseKindFrom(docs, kind);
     for (json& object : objects) {
       if (!Wanted(kind, object)) continue;
       std::string key = KeyOf(kind, object);

@@ -1,6 +1,7 @@
 // The Kubernetes source: one informer per kind xgate reads, feeding the object store. Gateway
 // API kinds are read at the version the server serves (discovery, re-checked periodically,
-// so a CRD installed later is picked up); core kinds at v1.
+// so a CRD installed later is picked up, one upgraded is read at its new version, and the
+// objects of one deleted leave the store); core kinds at v1.
 #pragma once
 
 #include <chrono>
@@ -42,7 +43,8 @@ inline constexpr char kKubeSource[] = "kube";
 class KubeSource : private InformerSink {
  public:
   struct Options {
-    std::chrono::milliseconds discovery_interval{30000};
+    // How soon a CRD installed, upgraded or deleted is noticed (a few GETs each time).
+    std::chrono::milliseconds discovery_interval{10000};
     InformerOptions informer;
   };
   KubeSource(Client& client, sources::ObjectStore& store, Options options);
@@ -64,19 +66,27 @@ class KubeSource : private InformerSink {
   void Upsert(const std::string& kind, nlohmann::json object) override;
   void Remove(const std::string& kind, const nlohmann::json& object) override;
   void DiscoveryLoop();
-  // Starts the informers of kinds now served; false when discovery failed.
+  // Starts the informers of kinds now served, and stops those of kinds no longer served at
+  // their version; false when discovery failed (then nothing changes).
   bool Discover();
+  // Drops the objects of `kind` from the store.
+  void EraseKind(const std::string& kind);
+
+  struct Running {
+    std::unique_ptr<StopSignal> stop;  // this informer's own (Stop() sets every one)
+    std::unique_ptr<Informer> informer;
+    std::thread thread;
+  };
 
   Client& client_;
   sources::ObjectStore& store_;
   const Options options_;
   StopSignal stop_;
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Informer>> informers_;  // kind -> informer
-  std::set<std::string> listed_;                                // kinds whose list is stored
+  std::map<std::string, Running> informers_;  // kind -> informer
+  std::set<std::string> listed_;              // kinds whose list is stored
   bool discovered_ = false;
   bool synced_ = false;
-  std::vector<std::thread> threads_;
   std::thread discovery_;
 };
 
