@@ -113,6 +113,20 @@ class InformerTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
+  // The whole source on the peer, discovery re-checked every 50 ms.
+  std::unique_ptr<KubeSource> StartSource(sources::ObjectStore& store) {
+    auto client = Client::Create(config_);
+    EXPECT_TRUE(client.ok()) << client.status();
+    if (!client.ok()) return nullptr;
+    client_ = *std::move(client);
+    KubeSource::Options options;
+    options.discovery_interval = std::chrono::milliseconds(50);
+    options.informer.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(200), 0.2};
+    auto source = std::make_unique<KubeSource>(*client_, store, options);
+    source->Start();
+    return source;
+  }
+
   int Count(const std::string& prefix) const {
     auto r = peer_->requests();
     return static_cast<int>(std::count_if(
@@ -322,14 +336,10 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
 TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
   peer_->SetGatewayApiServed(false);
   peer_->Put("a", "r", json::object());
-  auto client = Client::Create(config_);
-  ASSERT_TRUE(client.ok());
   sources::ObjectStore store;
-  KubeSource::Options options;
-  options.discovery_interval = std::chrono::milliseconds(50);
-  options.informer.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(200), 0.2};
-  KubeSource source(**client, store, options);
-  source.Start();
+  auto started = StartSource(store);
+  ASSERT_TRUE(started);
+  KubeSource& source = *started;
   // The core kinds alone make the source synced: a missing CRD does not hold the node back.
   ASSERT_TRUE(Eventually([&] { return source.Synced(); }));
   EXPECT_TRUE(store.Load()->store.http_routes.empty());
@@ -349,14 +359,10 @@ TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
 // CRD installed again is read again.
 TEST_F(InformerTest, AKindWhoseCrdIsDeletedLeavesTheStoreAndComesBackOnceReinstalled) {
   peer_->Put("a", "r", json::object());
-  auto client = Client::Create(config_);
-  ASSERT_TRUE(client.ok());
   sources::ObjectStore store;
-  KubeSource::Options options;
-  options.discovery_interval = std::chrono::milliseconds(50);
-  options.informer.backoff = {std::chrono::milliseconds(10), std::chrono::milliseconds(200), 0.2};
-  KubeSource source(**client, store, options);
-  source.Start();
+  auto started = StartSource(store);
+  ASSERT_TRUE(started);
+  KubeSource& source = *started;
   ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.size() == 1; }));
   auto http_route = [&] {
     for (const KindState& k : source.Kinds())
