@@ -49,6 +49,28 @@ TEST_F(KubectlTest, DeployDryRunIsClean) {
   EXPECT_EQ(Kubectl("get daemonsets -A -o name").output, "");  // nothing applied
 }
 
+// The kustomize base: the same objects as the folder, labelled, applied with -k.
+TEST_F(KubectlTest, DeployAsAKustomizeBase) {
+  Start({});
+  ASSERT_EQ(Kubectl("apply -f " + kCrds).status, 0);
+  Command built = RunCommand("kubectl kustomize " + kDeploy);
+  ASSERT_EQ(built.status, 0) << built.output;
+  size_t objects = 0;
+  std::vector<std::string> docs = absl::StrSplit(built.output, "\n---\n");
+  for (const std::string& doc : docs) {
+    if (doc.find("kind:") == std::string::npos) continue;
+    ++objects;
+    EXPECT_NE(doc.find("app.kubernetes.io/part-of: xgate"), std::string::npos) << doc;
+  }
+  Command listed = RunCommand("cat " + kDeploy + "/*.yaml | grep -c '^kind:'");
+  EXPECT_EQ(std::to_string(objects) + "\n", listed.output);
+  EXPECT_NE(built.output.find("image: xgate:dev"), std::string::npos);
+  Command apply = Kubectl("apply -k " + kDeploy);
+  ASSERT_EQ(apply.status, 0) << apply.output;
+  json ds = json::parse(Kubectl("get -n xgate-system daemonset xgate-agent -o json").output);
+  EXPECT_EQ(ds["metadata"]["labels"]["app.kubernetes.io/part-of"], "xgate");
+}
+
 TEST_F(KubectlTest, DeployAppliesAsTheReadmeSays) {
   Start({});
   ASSERT_EQ(Kubectl("apply -f " + kCrds).status, 0);
