@@ -247,6 +247,37 @@ TEST_F(ProxyTlsTest, CertificateSwapKeepsOpenConnections) {
   EXPECT_EQ(fresh.PeerCommonName(), "a-renewed");
 }
 
+// A swap that leaves a certificate as it was keeps its context (nothing parsed again, tickets
+// still resume) and the port's front context; a renewed certificate gets a new one.
+TEST_F(ProxyTlsTest, UnchangedCertificatesKeepTheirContextsAcrossSwaps) {
+  TestUpstream up("up");
+  auto port_tls = [&] {
+    auto config = server_->config();
+    return std::pair{config, config->tls(config->table().ports().front())};
+  };
+  Apply(HttpsConfig(up, a_));
+  auto [first, first_tls] = port_tls();
+  ASSERT_NE(first_tls, nullptr);
+
+  api::L7Config more = HttpsConfig(up, a_);
+  AddRoute(*more.mutable_ports(0)->mutable_listeners(0)->mutable_virtual_hosts(0), "r2", "/more",
+           "ns/up:443");
+  Apply(more);
+  auto [second, second_tls] = port_tls();
+  EXPECT_NE(first, second);
+  EXPECT_EQ(second_tls, first_tls) << "same listeners and certificates: the port's TLS is kept";
+
+  Apply(HttpsConfig(up, MakeCertificate("a-renewed", "DNS:a.example")));
+  auto [third, third_tls] = port_tls();
+  EXPECT_NE(third_tls, first_tls);
+  EXPECT_NE(third_tls->Select("a.example"), first_tls->Select("a.example"));
+  EXPECT_EQ(third_tls->Select("x.wild.example"), first_tls->Select("x.wild.example"));
+  EXPECT_EQ(third_tls->Select(""), first_tls->Select(""));
+  TlsClient fresh(port_, "a.example");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh.PeerCommonName(), "a-renewed");
+}
+
 TEST_F(ProxyTlsTest, BadCertificateIsRefusedAndOldOneKept) {
   TestUpstream up("up");
   Apply(HttpsConfig(up, a_));

@@ -1,25 +1,60 @@
 #include "userspace-proxy/server/config.h"
 
+#include <openssl/sha.h>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 
 namespace xgate::proxy {
 
+namespace {
+
+// What a certificate context is made of, as a digest (the key itself is not kept twice).
+std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
+  std::string material = certificate.cert_pem();
+  material.push_back('\0');
+  material += certificate.key_pem();
+  material.push_back(offer_h2 ? '2' : '1');
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+  OPENSSL_cleanse(material.data(), material.size());
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config& proto,
-                                                            bool offer_h2) {
+                                                            bool offer_h2, const Config* previous) {
   std::shared_ptr<Config> config(new Config());
   auto table = routing::RouteTable::Build(proto);
   if (!table.ok()) return table.status();
   config->table_ = *std::move(table);
   const api::L7Config& kept = config->table_->config();
 
-  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts;
+  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts;  // by certificate name
   for (const auto& certificate : kept.certificates()) {
-    auto context = MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
-    if (!context.ok()) {
-      return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
-                                        std::string(context.status().message()));
+    std::string key = MaterialKey(certificate, offer_h2);
+    std::shared_ptr<SSL_CTX>& made = config->contexts_[key];
+    if (!made && previous) {
+      if (auto it = previous->contexts_.find(key); it != previous->contexts_.end()) {
+        made = it->second;
+      }
     }
-    contexts[certificate.name()] = *std::move(context);
+    if (!made) {
+      auto context =
+          MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
+      if (!context.ok()) {
+        return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
+                                          std::string(context.status().message()));
+      }
+      made = *std::move(context);
+    }
+    contexts[certificate.name()] = made;
+  }
+  std::vector<std::shared_ptr<const PortTls>> previous_ports;
+  if (previous) {
+    for (const auto& [port, tls] : previous->tls_) previous_ports.push_back(tls);
   }
 
   for (const auto& port : config->table_->ports()) {
@@ -40,6 +75,12 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
         candidates.push_back({absl::AsciiStrToLower(listener.hostname()), it->second});
         break;  // the first certificate serves the listener
       }
+    }
+    auto same = std::find_if(previous_ports.begin(), previous_ports.end(),
+                             [&](const auto& tls) { return tls->Serves(candidates, offer_h2); });
+    if (same != previous_ports.end()) {
+      config->tls_[port.port] = *same;
+      continue;
     }
     auto tls = PortTls::Create(std::move(candidates), offer_h2);
     if (!tls.ok()) return tls.status();

@@ -26,8 +26,12 @@ struct ClusterEndpoints {
 class Config {
  public:
   // Fails, naming what is wrong, on a bad regular expression, certificate or address.
+  // `previous` (the config being replaced, if any) lends its TLS contexts where the
+  // certificate and key did not change: no key parsed again, and session tickets issued
+  // before the swap still resume after it.
   static absl::StatusOr<std::shared_ptr<const Config>> Build(const api::L7Config& proto,
-                                                             bool offer_h2);
+                                                             bool offer_h2,
+                                                             const Config* previous = nullptr);
 
   uint64_t generation() const { return table_->config().generation(); }
   const routing::RouteTable& table() const { return *table_; }
@@ -41,7 +45,9 @@ class Config {
  private:
   Config() = default;
   std::shared_ptr<const routing::RouteTable> table_;
-  std::map<const api::Port*, std::unique_ptr<PortTls>> tls_;
+  std::map<const api::Port*, std::shared_ptr<const PortTls>> tls_;
+  // Certificate contexts by a digest of what they were made from (see MaterialKey).
+  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts_;
   std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
   std::set<std::string, std::less<>> route_names_;
   std::set<std::string, std::less<>> cluster_names_;

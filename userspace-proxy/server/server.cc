@@ -46,7 +46,7 @@ void Server::Stop() {
 
 absl::Status Server::Apply(const api::L7Config& proto) {
   std::lock_guard lock(apply_mutex_);
-  auto config = Config::Build(proto, options_.http2);
+  auto config = Config::Build(proto, options_.http2, config_.load().get());
   if (!config.ok()) {
     spdlog::error("config generation {} rejected, keeping generation {}: {}", proto.generation(),
                   config_.load() ? config_.load()->generation() : 0, config.status().ToString());

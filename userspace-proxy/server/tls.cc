@@ -107,7 +107,18 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(const std::strin
 absl::StatusOr<std::unique_ptr<PortTls>> PortTls::Create(std::vector<Candidate> candidates,
                                                          bool offer_h2) {
   std::unique_ptr<PortTls> port(new PortTls());
-  // Exact names, then wildcards (longest first), then the catch-all.
+  Rank(candidates);
+  port->candidates_ = std::move(candidates);
+  port->offer_h2_ = offer_h2;
+  port->front_.reset(SSL_CTX_new(TLS_server_method()));
+  if (!port->front_) return absl::InternalError("SSL_CTX_new: " + OpenSslErrors());
+  if (auto status = ConfigureCommon(port->front_.get(), offer_h2); !status.ok()) return status;
+  SSL_CTX_set_tlsext_servername_callback(port->front_.get(), SelectCertificate);
+  SSL_CTX_set_tlsext_servername_arg(port->front_.get(), port.get());
+  return port;
+}
+
+void PortTls::Rank(std::vector<Candidate>& candidates) {
   auto rank = [](const Candidate& c) {
     if (c.hostname.empty()) return 2;
     return absl::StartsWith(c.hostname, "*.") ? 1 : 0;
@@ -116,13 +127,17 @@ absl::StatusOr<std::unique_ptr<PortTls>> PortTls::Create(std::vector<Candidate> 
     if (rank(a) != rank(b)) return rank(a) < rank(b);
     return a.hostname.size() > b.hostname.size();
   });
-  port->candidates_ = std::move(candidates);
-  port->front_.reset(SSL_CTX_new(TLS_server_method()));
-  if (!port->front_) return absl::InternalError("SSL_CTX_new: " + OpenSslErrors());
-  if (auto status = ConfigureCommon(port->front_.get(), offer_h2); !status.ok()) return status;
-  SSL_CTX_set_tlsext_servername_callback(port->front_.get(), SelectCertificate);
-  SSL_CTX_set_tlsext_servername_arg(port->front_.get(), port.get());
-  return port;
+}
+
+bool PortTls::Serves(std::vector<Candidate> candidates, bool offer_h2) const {
+  if (offer_h2 != offer_h2_ || candidates.size() != candidates_.size()) return false;
+  Rank(candidates);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i].hostname != candidates_[i].hostname ||
+        candidates[i].context != candidates_[i].context)
+      return false;
+  }
+  return true;
 }
 
 SSL_CTX* PortTls::Select(const std::string& sni) const {

@@ -41,10 +41,16 @@ class PortTls {
   SSL_CTX* front() const { return front_.get(); }
   // nullptr when no listener accepts `sni` ("" = the client sent none).
   SSL_CTX* Select(const std::string& sni) const;
+  // This port's selection is exactly `candidates` (same hostnames, same contexts), so a new
+  // config may keep it.
+  bool Serves(std::vector<Candidate> candidates, bool offer_h2) const;
 
  private:
   PortTls() = default;
+  // Exact names, then wildcards (longest first), then the catch-all.
+  static void Rank(std::vector<Candidate>& candidates);
   SslCtxPtr front_;
+  bool offer_h2_ = false;
   std::vector<Candidate> candidates_;  // most specific first
 };
 
