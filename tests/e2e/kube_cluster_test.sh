@@ -31,8 +31,7 @@ node_ns() { echo "xgn$SEED_ID-$1"; }
 jpath() { kube get "$@" 2>/dev/null; }
 metric() { # node name [label-substring]
   ip netns exec "$(node_ns "$1")" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics" |
-    awk -v name="$2" -v labels="${3:-}" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
-      index($0, labels) { n += $NF } END { printf "%d\n", n }'
+    metric_sum "$2" "${3:-}"
 }
 client_curl() { # path [curl args]
   local path=$1

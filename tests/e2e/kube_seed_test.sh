@@ -13,11 +13,7 @@ source "$here/../../tools/lib/seedbed.sh"
 source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 
-agent_metric() {
-  ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics" |
-    awk -v name="$1" -v labels="$2" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
-      index($0, labels) { n += $NF } END { printf "%d\n", n }'
-}
+agent_metric() { seed_metrics | metric_sum "$1" "$2"; }
 readyz() {
   ip netns exec "$SEED_NODE" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
     "http://$SEED_METRICS_ADDR/readyz"

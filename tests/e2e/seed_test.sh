@@ -13,12 +13,6 @@ version=${1:?v1alpha1 or v1}
 seedbed_up "$version" || { fail "test bed up"; e2e_summary; exit 1; }
 
 xgatectl() { "$XGATE_BUILD/xgatectl" --socket "$SEED_WORK/admin.sock" "$@"; }
-# Sum of one metric's samples whose labels contain $2 (0 when none), from the text on stdin.
-metric_sum() {
-  awk -v name="$1" -v labels="$2" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
-    index($0, labels) { n += $NF }
-    END { printf "%d\n", n }'
-}
 # Requests the proxy counted (xgatectl get counters) for route $1 and backend cluster $2.
 proxy_count() {
   xgatectl get counters -o json |

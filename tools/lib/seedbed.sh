@@ -170,6 +170,13 @@ seed_metrics() {
   ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_METRICS_ADDR/metrics"
 }
 
+# Sum of one metric's samples whose labels contain $2 (0 when none), from the text on stdin.
+metric_sum() {
+  awk -v name="$1" -v labels="${2:-}" '(index($0, name "{") == 1 || index($0, name " ") == 1) &&
+    index($0, labels) { n += $NF }
+    END { printf "%d\n", n }'
+}
+
 # The agent that seedbed_up starts: the standalone one on the folder, once it serves
 # (tools/lib/kubebed.sh replaces seed_agent with one on an API server).
 seed_agent() { seed_folder_agent; }
