@@ -237,3 +237,35 @@ grpc::Status AdminService::GetCounters(grpc::ServerContext*, const api::GetCount
 }
 
 }  // namespace xgate::admin
+
+namespace xgate::admin {
+
+grpc::Status AdminService::ReportPodAttachment(grpc::ServerContext*,
+                                               const api::ReportPodAttachmentRequest* request,
+                                               api::ReportPodAttachmentResponse*) {
+  if (options_.pods == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "this agent keeps no pod attachments");
+  }
+  const api::PodAttachment& a = request->has_added() ? request->added() : request->removed();
+  if (!cni::ValidNetworkName(a.network()) || !cni::ValidContainerId(a.container_id()) ||
+      !cni::ValidIfname(a.ifname())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "a pod attachment needs a valid network, container_id and ifname");
+  }
+  if (request->has_added()) {
+    options_.pods->Added(a);
+  } else {
+    options_.pods->Removed(a);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListPodAttachments(grpc::ServerContext*,
+                                              const api::ListPodAttachmentsRequest*,
+                                              api::ListPodAttachmentsResponse* response) {
+  if (options_.pods == nullptr) return grpc::Status::OK;
+  for (auto& a : options_.pods->List()) *response->add_attachments() = std::move(a);
+  return grpc::Status::OK;
+}
+
+}  // namespace xgate::admin

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/pod_attachments.h"
 #include "agent/sources/folder_source.h"
 #include "api/admin.grpc.pb.h"
 
@@ -20,6 +21,8 @@ struct AdminOptions {
   // The manifest folder Apply and Delete edit (standalone mode). nullptr when the agent reads
   // the Kubernetes API: then they answer FAILED_PRECONDITION (objects change through kubectl).
   sources::FolderSource* folder = nullptr;
+  // The pod attachments xgate-cni reports; nullptr: ReportPodAttachment answers UNAVAILABLE.
+  pods::PodAttachments* pods = nullptr;
 };
 
 // Why Apply and Delete are refused in Kubernetes mode.
@@ -47,6 +50,12 @@ class AdminService final : public api::Admin::Service {
                             api::GetConntrackResponse* response) override;
   grpc::Status GetCounters(grpc::ServerContext* context, const api::GetCountersRequest* request,
                            api::GetCountersResponse* response) override;
+  grpc::Status ReportPodAttachment(grpc::ServerContext* context,
+                                   const api::ReportPodAttachmentRequest* request,
+                                   api::ReportPodAttachmentResponse* response) override;
+  grpc::Status ListPodAttachments(grpc::ServerContext* context,
+                                  const api::ListPodAttachmentsRequest* request,
+                                  api::ListPodAttachmentsResponse* response) override;
 
  private:
   pipeline::Pipeline& pipeline_;

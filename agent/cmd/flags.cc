@@ -52,6 +52,7 @@ absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
     if (name == "--pin-root") target = &flags.pin_root;
     if (name == "--admin-socket") target = &flags.admin_socket;
     if (name == "--metrics-addr") target = &flags.metrics_addr;
+    if (name == "--cni-state-dir") target = &flags.cni_state_dir;
     std::string attach;
     if (name == "--attach") target = &attach;
     if (target == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
@@ -94,6 +95,7 @@ std::string AgentUsage() {
          "                   [--attach IFACE]... [--pin-root DIR]\n"
          "                   [--admin-socket PATH] [--metrics-addr HOST:PORT] "
          "[--detach-on-exit]\n"
+         "                   [--cni-state-dir DIR]\n"
          "  --manifests DIR     standalone: the manifests of DIR, watched\n"
          "  --kubeconfig FILE   Kubernetes: the API server of FILE's current-context; without\n"
          "                      it and --manifests, in a pod (KUBERNETES_SERVICE_HOST set),\n"
@@ -101,7 +103,9 @@ std::string AgentUsage() {
          "  --node-name NAME    this node (the Lease identity); default $NODE_NAME, else the\n"
          "                      host name\n"
          "  --namespace NS      where the Lease lives; default $POD_NAMESPACE, else "
-         "xgate-system\n";
+         "xgate-system\n"
+         "  --cni-state-dir DIR the pod records xgate-cni writes (its stateDir); read at start,\n"
+         "                      default /run/xgate/cni\n";
 }
 
 }  // namespace xgate::agent

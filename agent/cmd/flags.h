@@ -24,6 +24,7 @@ struct AgentFlags {
   std::vector<std::string> attach;  // --attach IFACE, repeatable
   std::string pin_root = "/sys/fs/bpf/xgate";
   std::string admin_socket = "/run/xgate/admin.sock";
+  std::string cni_state_dir = "/run/xgate/cni";  // xgate-cni's records (its "stateDir")
   std::string metrics_addr;  // --metrics-addr HOST:PORT; empty: no metrics endpoint
   bool detach_on_exit = false;
   bool help = false;

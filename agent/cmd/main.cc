@@ -24,6 +24,7 @@
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/pod_attachments.h"
 #include "agent/sources/folder_source.h"
 #include "agent/sources/folder_watcher.h"
 #include "agent/sources/kube/client.h"
@@ -173,12 +174,16 @@ int main(int argc, char** argv) {
   if (!flags->attach.empty()) admin_options.l4_pin_root = flags->pin_root;
   admin_options.proxy_stats_socket = l7::ProxyStatsSocketPath(agent::ProxySocketPath(*flags));
   admin_options.folder = folder.get();
+  pods::PodAttachments pod_attachments(flags->cni_state_dir);
+  admin_options.pods = &pod_attachments;
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
     pipeline.Stop(flags->detach_on_exit);
     return 1;
   }
+  // After the socket listens: a pod added from now on is reported, one added before is read.
+  for (const auto& e : pod_attachments.LoadStateDir()) spdlog::warn("--cni-state-dir: {}", e);
   std::unique_ptr<admin::MetricsServer> metrics;
   if (!flags->metrics_addr.empty()) {
     auto render = [&pipeline, &kube_source, &elector, &status_writer,

@@ -1,12 +1,17 @@
-// The plugin binary: environment and stdin in, result or error JSON out (CNI spec 1.0).
+// The plugin binary: environment and stdin in, result or CNI error object out, logs on stderr.
 #include <iostream>
 #include <iterator>
 
+#include "cni-hooks/xgate-cni/agent_client.h"
 #include "cni-hooks/xgate-cni/cni_plugin.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 
 extern char** environ;
 
 int main() {
+  // stdout carries the CNI result only.
+  spdlog::set_default_logger(spdlog::stderr_logger_st("xgate-cni"));
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
@@ -15,11 +20,8 @@ int main() {
       env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
   }
-  std::string input;
-  if (env["CNI_COMMAND"] != "VERSION") {
-    input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  }
-  xgate::cni::Outcome out = xgate::cni::RunPlugin(env, input);
+  std::string input(std::istreambuf_iterator<char>(std::cin), {});
+  xgate::cni::Outcome out = xgate::cni::RunPlugin(env, input, xgate::cni::ReportToAgent);
   std::cout << out.stdout_text << std::flush;
   return out.exit_code;
 }

@@ -26,6 +26,15 @@ TEST(AgentFlags, ManifestsIsStandalone) {
   EXPECT_EQ(f->attach, (std::vector<std::string>{"eth1", "eth2"}));
 }
 
+TEST(AgentFlags, CniStateDirDefaultsToXgateCnisOwn) {
+  auto f = Parse({"--manifests", "/m"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->cni_state_dir, "/run/xgate/cni");
+  f = Parse({"--manifests", "/m", "--cni-state-dir=/var/lib/x"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->cni_state_dir, "/var/lib/x");
+}
+
 TEST(AgentFlags, KubeconfigWithNodeAndNamespaceDefaultsFromTheEnvironment) {
   auto f = Parse({"--kubeconfig", "/k"}, {{"NODE_NAME", "n1"}, {"POD_NAMESPACE", "gw"}});
   ASSERT_TRUE(f.ok()) << f.status();

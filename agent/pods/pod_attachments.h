@@ -1,0 +1,38 @@
+// The pod attachments the agent knows, from xgate-cni: read from the plugin's state folder at
+// start, then kept current by the plugin's ReportPodAttachment calls. (Attaching TC programs
+// to the pods' interfaces is a later step; this is what it will act on.)
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cni-hooks/xgate-cni/record.h"
+
+namespace xgate::pods {
+
+class PodAttachments {
+ public:
+  explicit PodAttachments(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
+  // Adds every record in the state folder: the pods added while the agent was away. Run
+  // after the admin socket listens, so no event falls between the read and the first call.
+  // Returns the unreadable records ("FILE: why"), which are skipped.
+  std::vector<std::string> LoadStateDir();
+  void Added(const cni::PodRecord& record);
+  void Removed(const cni::PodRecord& key);
+  std::vector<cni::PodRecord> List() const;
+  const std::string& state_dir() const { return state_dir_; }
+
+ private:
+  using Key = std::tuple<std::string, std::string, std::string>;
+  static Key KeyOf(const cni::PodRecord& r) { return {r.network(), r.container_id(), r.ifname()}; }
+  const std::string state_dir_;
+  // Held while the folder is read, so a DEL reported during the read is not undone by it.
+  mutable std::mutex mu_;
+  std::map<Key, cni::PodRecord> by_key_;
+};
+
+}  // namespace xgate::pods
