@@ -5,12 +5,7 @@
 # address reports PortUnavailable (listener status, xgatectl get gateways, /metrics) and serves
 # once the port is free; a Gateway on an address the node does not have (steered) takes no
 # port at all, so another program may listen on its port on every address.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/bed.sh"
 command -v nginx >/dev/null || { echo "nginx is not installed" >&2; exit 1; }
 
 # Other addresses of the node, on an interface the agent is not attached to (the namespace's

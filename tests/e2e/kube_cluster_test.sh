@@ -12,12 +12,7 @@
 # (Gateway, listeners, routes, with observedGeneration), another controller's parent entry
 # and GatewayClass are left alone; SIGKILL of the holder: another takes over after the lease
 # duration and writes; SIGTERM of the next holder: released and taken over within seconds.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/bed.sh"
 source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 

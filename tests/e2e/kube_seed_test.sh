@@ -4,12 +4,7 @@
 # on a kubeconfig with the service account's token file. Then: a new route, a weight change
 # and a deletion followed; the token file rotated; the watch history compacted and the API
 # server down for several seconds while serving goes on; later changes picked up.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/bed.sh"
 source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 

@@ -2,12 +2,7 @@
 # The seed scenario end to end: the agent on the article's manifests (v1alpha1 verbatim, or
 # seed-v1), real TLS clients in a client namespace, echo backends in their own namespaces.
 # Usage: seed_test.sh v1alpha1|v1
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/bed.sh"
 
 version=${1:?v1alpha1 or v1}
 seedbed_up "$version" || { fail "test bed up"; e2e_summary; exit 1; }

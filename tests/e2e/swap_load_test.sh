@@ -4,12 +4,7 @@
 # while another route changes SWAPS times through the API server, each change waited for
 # until the proxy serves its generation. Passes only with zero non-2xx answers and zero socket
 # errors on both clients. No timing is asserted.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/bed.sh"
 source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
 for tool in wrk h2load; do

@@ -5,12 +5,7 @@
 # requests sent, their rate and a latency quantile are computed, the fast path's punt counter
 # moved. Prometheus runs with its own config and storage in the bed's temp folder, on the node
 # namespace's loopback; the bed stops it by its PID.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../e2e/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/../e2e/bed.sh"
 command -v prometheus >/dev/null || { echo "prometheus is not installed (run ./tools/setup)" >&2; exit 1; }
 PROM=127.0.0.1:9090
 

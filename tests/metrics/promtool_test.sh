@@ -3,12 +3,7 @@
 # and every family on it is listed in docs/metrics.md. Usage: promtool_test.sh proxy|no-proxy
 #   proxy     the seed bed (v1): an HTTPS Gateway, so xgate-proxy runs; after some traffic
 #   no-proxy  the L4 example (../shared/examples/l4): TCP and UDP listeners only, no proxy
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../e2e/lib.sh"
-require_root
-export XGATE_BUILD=${XGATE_BUILD:?}
-source "$here/../../tools/lib/seedbed.sh"
+source "$(dirname "$0")/../e2e/bed.sh"
 command -v promtool >/dev/null || { echo "promtool is not installed (run ./tools/setup)" >&2; exit 1; }
 DOC=$here/../../docs/metrics.md
 
