@@ -30,6 +30,12 @@ SEED_BACKENDS=(
   "bar bar-v2 198.18.2.21"
 )
 
+# SEED_V6=1: every link of the bed is dual-stack, IPv6 from the ULA fd00:18::/32: client
+# fd00:18::2, node fd00:18::1, pods fd00:18:N::M for 198.18.N.M (seed_v6_of).
+SEED_V6=${SEED_V6:-}
+SEED_NODE_IP6=fd00:18::1
+seed_v6_of() { local n m; IFS=. read -r _ _ n m <<<"$1"; echo "fd00:18:$n::$m"; }
+
 seed_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
 # Waits up to $1 seconds for the command after it to succeed.
@@ -109,6 +115,12 @@ seed_netns() {
   ip -n "$SEED_NODE" link set "n$SEED_ID" up
   ip -n "$SEED_CLIENT" route add 198.18.0.0/15 via "$SEED_NODE_IP"
   ip netns exec "$SEED_NODE" sysctl -qw net.ipv4.ip_forward=1
+  if [ -n "$SEED_V6" ]; then
+    ip -n "$SEED_CLIENT" addr add fd00:18::2/64 dev "c$SEED_ID" nodad
+    ip -n "$SEED_NODE" addr add "$SEED_NODE_IP6/64" dev "n$SEED_ID" nodad
+    ip -n "$SEED_CLIENT" route add fd00:18::/32 via "$SEED_NODE_IP6"
+    ip netns exec "$SEED_NODE" sysctl -qw net.ipv6.conf.all.forwarding=1
+  fi
   seed_pods "$SEED_NODE"
 }
 
@@ -119,6 +131,7 @@ seed_pods() {
   for net in 1 2; do
     ip -n "$host" link add "br$net" type bridge
     ip -n "$host" addr add "198.18.$net.1/24" dev "br$net"
+    [ -n "$SEED_V6" ] && ip -n "$host" addr add "fd00:18:$net::1/64" dev "br$net" nodad
     ip -n "$host" link set "br$net" up
   done
   local i=0 entry ns svc ip
@@ -132,6 +145,10 @@ seed_pods() {
     ip -n "$pod" addr add "$ip/24" dev "b$SEED_ID-$i"
     ip -n "$pod" link set "b$SEED_ID-$i" up
     ip -n "$pod" route add default via "${ip%.*}.1"
+    if [ -n "$SEED_V6" ]; then
+      ip -n "$pod" addr add "$(seed_v6_of "$ip")/64" dev "b$SEED_ID-$i" nodad
+      ip -n "$pod" route add default via "$(seed_v6_of "${ip%.*}.1")"
+    fi
     ip -n "$host" link set "p$i" master "br$(cut -d. -f3 <<<"$ip")"
     ip -n "$host" link set "p$i" up
   done
@@ -145,7 +162,9 @@ seed_backends() {
     i=$((i + 1))
     local n=${seen[$svc]:-0}
     seen[$svc]=$((n + 1))
-    ip netns exec "xgb$SEED_ID-$i" "$XGATE_BUILD/xgate-echo" --listen "$ip:8080" \
+    local also=()
+    [ -n "$SEED_V6" ] && also=(--listen "[$(seed_v6_of "$ip")]:8080")
+    ip netns exec "xgb$SEED_ID-$i" "$XGATE_BUILD/xgate-echo" --listen "$ip:8080" "${also[@]}" \
       --namespace "$ns" --pod "$svc-$n" >"$SEED_WORK/echo-$i.log" 2>&1 &
     SEED_PIDS+=($!)
   done
@@ -187,14 +206,15 @@ seed_folder_agent() {
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
 }
 
-# curl from the client namespace, the node address resolved for every *.example.com name.
+# curl from the client namespace, the node address (or $SEED_DIAL, "[v6]" for IPv6) resolved
+# for every *.example.com name.
 seed_curl() {
   local url=$1
   shift
   local host=${url#https://}
   host=${host%%/*}
   ip netns exec "$SEED_CLIENT" curl -sS --max-time 5 --cacert "$SEED_WORK/certs/ca.pem" \
-    --resolve "$host:443:$SEED_NODE_IP" "$@" "$url"
+    --resolve "$host:443:${SEED_DIAL:-$SEED_NODE_IP}" "$@" "$url"
 }
 
 seed_curl_ok() { seed_curl "$1" -f -o /dev/null; }
