@@ -7,15 +7,17 @@
 # node's address makes it reachable from the client namespace too).
 
 KUBE_API_HOST=${KUBE_API_HOST:-127.0.0.1}
+# KUBE_PRELOAD=(FILE|DIR ...): more objects the API server starts with, beside deploy/.
 API_DIR= API_PID= API_PORT=
 
 kube() { ip netns exec "$SEED_NODE" kubectl --kubeconfig "$API_DIR/admin.kubeconfig" "$@"; }
 
 api_up() {  # [port]
-  local listen=$KUBE_API_HOST:${1:-0}
+  local listen=$KUBE_API_HOST:${1:-0} preload=() p
+  for p in ${KUBE_PRELOAD[@]+"${KUBE_PRELOAD[@]}"}; do preload+=(--preload "$p"); done
   rm -f "$API_DIR/server.url"
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-test-apiserver" --dir "$API_DIR" \
-    --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" \
+    --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" "${preload[@]}" \
     --bookmark-interval-ms 600000 >>"$API_DIR/apiserver.log" 2>&1 &
   API_PID=$!
   seed_wait 30 test -s "$API_DIR/server.url" || return 1
