@@ -188,7 +188,7 @@ TEST_F(ProxyServerTest, InvalidBackendIs500AndNoRouteIs404) {
   EXPECT_EQ(up.request_count(), 1u);
 }
 
-TEST_F(ProxyServerTest, ConnectFailureIs502AndRetriesAnotherEndpoint) {
+TEST_F(ProxyServerTest, ConnectFailureIs503AndRetriesAnotherEndpoint) {
   TestUpstream up("up");
   uint16_t dead_port = testing::FreePort();  // nothing listens there
   api::L7Config config;
@@ -206,9 +206,43 @@ TEST_F(ProxyServerTest, ConnectFailureIs502AndRetriesAnotherEndpoint) {
   AddCluster(config, "ns/mixed:80", up);
   Apply(config);
 
-  EXPECT_EQ(Get(port_, "h", "/dead").status, 502);
+  EXPECT_EQ(Get(port_, "h", "/dead").status, 503);  // no endpoint left
   // Whichever endpoint round-robin picks first, the dead one is retried on the live one.
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Get(port_, "h", "/mixed").status, 200) << i;
+}
+
+// A rule with two backends, one of them dead (nothing listens on its endpoint): every request
+// is served by the other, a POST too (its connect failed before a byte was sent), and the
+// dead endpoint is ejected.
+TEST_F(ProxyServerTest, DeadBackendRequestsGoToTheRuleOtherBackend) {
+  TestUpstream live("live");
+  api::L7Config config;
+  api::Port* port = AddHttpPort(config, port_);
+  api::Route* route = AddRoute(*AddVirtualHost(*port, ""), "two", "/", "ns/dead:80");
+  api::WeightedCluster* second = route->add_backends();
+  second->set_cluster("ns/live:80");
+  second->set_weight(1);
+  auto* dead = config.add_clusters();
+  dead->set_name("ns/dead:80");
+  dead->add_endpoints()->set_address("127.0.0.1");
+  dead->mutable_endpoints(0)->set_port(testing::FreePort());
+  AddCluster(config, "ns/live:80", live);
+  Apply(config);
+
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(Get(port_, "h", "/g").status, 200) << i;
+  for (int i = 0; i < 5; ++i) {
+    Client client("127.0.0.1", port_);
+    client.Send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+    EXPECT_EQ(client.Read("POST").status, 200) << i;
+  }
+  api::ProxyStats stats = server_->Stats();
+  uint64_t retries = 0, ejections = 0;
+  for (const auto& c : stats.clusters()) {
+    if (c.cluster() == "ns/dead:80") retries = c.retries(), ejections = c.ejections();
+  }
+  EXPECT_GT(retries, 0u);
+  EXPECT_LE(retries, 10u);  // at most 5 failures per worker before the ejection
+  EXPECT_GE(ejections, 1u);
 }
 
 TEST_F(ProxyServerTest, UpstreamResetIs502AndTimeoutIs504) {
