@@ -113,10 +113,12 @@ void Exchange::Route() {
   if (route.backends_size() > 1) route_head_ = head;  // to prepare another backend on retry
   route_response_modifiers_ = filters_.response_modifiers.size();
   // Backends whose endpoints are all ejected get no share while another is left.
-  const api::WeightedCluster* backend =
-      routing::PickBackend(compiled, worker_.rng(), [this](const api::WeightedCluster& b) {
-        return BackendUsable(b, /*skip_ejected=*/true, /*invalid_ok=*/true);
-      });
+  const api::WeightedCluster* backend = nullptr;
+  if (route.backends_size() > 1) {
+    backend = routing::PickBackend(compiled, worker_.rng(), [this](const api::WeightedCluster& b) {
+      return BackendUsable(b, /*skip_ejected=*/true, /*invalid_ok=*/true);
+    });
+  }
   if (backend == nullptr) backend = routing::PickBackend(compiled, worker_.rng());
   if (backend == nullptr || backend->cluster().empty()) {
     Reply(500, "no valid backend\n", "invalid backend");
@@ -305,10 +307,12 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       return;
     }
     bool nothing_received = !response_started_ && !interim_ && upstream.input().empty();
-    bool retriable = nothing_received && Idempotent(request_.head.method) && replay_complete_;
+    // Idempotent (RFC 9110 9.2.2), or never sent: safe to send again.
+    bool retriable = nothing_received && replay_complete_ &&
+                     (Idempotent(request_.head.method) || !upstream.wrote_anything());
     if (retriable && upstream.reused() && !retried_stale_) {
-      // The pooled connection was closed by the upstream as we reused it: an idempotent
-      // request (RFC 9110 9.2.2) is sent again on a new connection.
+      // The pooled connection was closed by the upstream as we reused it: the request is
+      // sent again on a new connection.
       retried_stale_ = true;
       DetachUpstream(false);
       tried_.clear();
@@ -318,7 +322,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
     worker_.upstreams().Report(upstream, true);
     std::string why = error ? "upstream reset" : "upstream closed early";
     if (retriable) {
-      // Broke before any response byte: an idempotent request is tried elsewhere.
+      // Broke before any response byte: tried elsewhere.
       stats::ClusterStats& failed = upstream.cluster_stats();
       upstream_ = nullptr;
       worker_.upstreams().Release(&upstream, false);
