@@ -1,6 +1,12 @@
 // End-to-end tests of the HTTP engine in-process: real sockets on loopback, a test upstream.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
@@ -253,6 +259,75 @@ TEST_F(ProxyServerTest, DeadBackendRequestsGoToTheRuleOtherBackend) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Get(port_, "h", "/g").status, 200) << i;
   EXPECT_EQ(dead_stats().retries(), 5u);
   EXPECT_EQ(live.request_count(), static_cast<size_t>(sent + 10));
+}
+
+// Accepts connections on loopback, reads the request, and resets the connection before any
+// response byte.
+class ResettingUpstream {
+ public:
+  ResettingUpstream() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      for (int client; (client = accept(fd_, nullptr, nullptr)) >= 0;) {
+        char buffer[4096];
+        if (recv(client, buffer, sizeof(buffer), 0) > 0) ++requests_;
+        linger reset{.l_onoff = 1, .l_linger = 0};
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        close(client);
+      }
+    });
+  }
+  ~ResettingUpstream() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// One backend with two endpoints, one resetting every connection once it read the request:
+// a GET reset before any response byte is tried on the other endpoint; a POST is not (its
+// bytes went out): 502.
+TEST_F(ProxyServerTest, ResetBeforeResponseRetriesIdempotentRequestsOnly) {
+  TestUpstream live("live");
+  ResettingUpstream resetting;
+  StartServer(1);
+  api::L7Config config = Simple(live);
+  api::Endpoint* endpoint = config.mutable_clusters(0)->add_endpoints();
+  endpoint->set_address("127.0.0.1");
+  endpoint->set_port(resetting.port());
+  Apply(config);
+
+  // Round-robin: each GET starts on the resetting endpoint or ends on the live one, so the
+  // next starts on the resetting one.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(port_, "h", "/g").status, 200) << i;
+  EXPECT_GE(resetting.requests(), 2);
+  int before = resetting.requests();
+  std::vector<int> statuses;
+  for (int i = 0; i < 2; ++i) {
+    Client client("127.0.0.1", port_);
+    client.Send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+    statuses.push_back(client.Read("POST").status);
+  }
+  EXPECT_EQ(resetting.requests(), before + 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 502), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
 }
 
 TEST_F(ProxyServerTest, UpstreamResetIs502AndTimeoutIs504) {
