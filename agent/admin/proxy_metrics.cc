@@ -99,8 +99,14 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
                 {}};
   Family ejections{"xgate_proxy_upstream_ejections_total",
                    "counter",
-                   "Endpoints ejected after consecutive failures (5xx or connect errors)" + pool,
+                   "Endpoints ejected after consecutive failures (5xx, connect errors, resets "
+                   "before a response)" +
+                       pool,
                    {}};
+  Family retries{"xgate_proxy_upstream_retries_total",
+                 "counter",
+                 "Requests tried again elsewhere after an attempt on the backend failed" + pool,
+                 {}};
   Family reuses{"xgate_proxy_upstream_reuses_total",
                 "counter",
                 "Requests sent on a kept-alive upstream connection" + pool,
@@ -113,9 +119,11 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     connects.Add(labels, c.connects());
     errors.Add(labels, c.connect_errors());
     ejections.Add(labels, c.ejections());
+    retries.Add(labels, c.retries());
     reuses.Add(labels, c.reuses());
   }
-  for (const Family* f : {&open, &idle, &active, &connects, &errors, &ejections, &reuses}) {
+  for (const Family* f :
+       {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses}) {
     f->Write(out);
   }
 

@@ -85,6 +85,7 @@ const char kProxy[] = R"pb(
     connects: 4
     connect_errors: 1
     ejections: 1
+    retries: 2
     reuses: 6
     upstream_duration {
       bounds: [ 0.001 ]

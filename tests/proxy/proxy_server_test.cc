@@ -1,6 +1,12 @@
 // End-to-end tests of the HTTP engine in-process: real sockets on loopback, a test upstream.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
@@ -188,7 +194,7 @@ TEST_F(ProxyServerTest, InvalidBackendIs500AndNoRouteIs404) {
   EXPECT_EQ(up.request_count(), 1u);
 }
 
-TEST_F(ProxyServerTest, ConnectFailureIs502AndRetriesAnotherEndpoint) {
+TEST_F(ProxyServerTest, ConnectFailureIs503AndRetriesAnotherEndpoint) {
   TestUpstream up("up");
   uint16_t dead_port = testing::FreePort();  // nothing listens there
   api::L7Config config;
@@ -206,9 +212,122 @@ TEST_F(ProxyServerTest, ConnectFailureIs502AndRetriesAnotherEndpoint) {
   AddCluster(config, "ns/mixed:80", up);
   Apply(config);
 
-  EXPECT_EQ(Get(port_, "h", "/dead").status, 502);
+  EXPECT_EQ(Get(port_, "h", "/dead").status, 503);  // no endpoint left
   // Whichever endpoint round-robin picks first, the dead one is retried on the live one.
   for (int i = 0; i < 6; ++i) EXPECT_EQ(Get(port_, "h", "/mixed").status, 200) << i;
+}
+
+// A rule with two backends, one of them dead (nothing listens on its endpoint): every request
+// is served by the other, and the dead endpoint is ejected after 5 failures.
+TEST_F(ProxyServerTest, DeadBackendRequestsGoToTheRuleOtherBackend) {
+  TestUpstream live("live");
+  StartServer(1);
+  api::L7Config config;
+  api::Port* port = AddHttpPort(config, port_);
+  api::Route* route = AddRoute(*AddVirtualHost(*port, ""), "two", "/", "ns/dead:80");
+  api::WeightedCluster* second = route->add_backends();
+  second->set_cluster("ns/live:80");
+  second->set_weight(1);
+  auto* dead = config.add_clusters();
+  dead->set_name("ns/dead:80");
+  dead->add_endpoints()->set_address("127.0.0.1");
+  dead->mutable_endpoints(0)->set_port(testing::FreePort());
+  AddCluster(config, "ns/live:80", live);
+  Apply(config);
+
+  auto dead_stats = [&] {
+    api::ProxyStats stats = server_->Stats();
+    for (const auto& c : stats.clusters()) {
+      if (c.cluster() == "ns/dead:80") return c;
+    }
+    return api::ProxyClusterStats();
+  };
+  // POSTs: their connect failed before a byte was sent, so they are retried too.
+  int sent = 0;
+  while (dead_stats().ejections() == 0 && sent < 100) {
+    Client client("127.0.0.1", port_);
+    client.Send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+    EXPECT_EQ(client.Read("POST").status, 200) << sent;
+    ++sent;
+  }
+  EXPECT_EQ(dead_stats().ejections(), 1u);
+  EXPECT_EQ(dead_stats().retries(), 5u);  // one per failure until the 5th ejected it
+  ASSERT_TRUE(live.WaitRequests(sent));
+  EXPECT_EQ(live.requests().back().body, "body");
+  // A config swap keeps the record of an endpoint that stays: still ejected, no new retry.
+  Apply(config);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Get(port_, "h", "/g").status, 200) << i;
+  EXPECT_EQ(dead_stats().retries(), 5u);
+  EXPECT_EQ(live.request_count(), static_cast<size_t>(sent + 10));
+}
+
+// Accepts connections on loopback, reads the request, and resets the connection before any
+// response byte.
+class ResettingUpstream {
+ public:
+  ResettingUpstream() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      for (int client; (client = accept(fd_, nullptr, nullptr)) >= 0;) {
+        char buffer[4096];
+        if (recv(client, buffer, sizeof(buffer), 0) > 0) ++requests_;
+        linger reset{.l_onoff = 1, .l_linger = 0};
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        close(client);
+      }
+    });
+  }
+  ~ResettingUpstream() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  int requests() const { return requests_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// One backend with two endpoints, one resetting every connection once it read the request:
+// a GET reset before any response byte is tried on the other endpoint; a POST is not (its
+// bytes went out): 502.
+TEST_F(ProxyServerTest, ResetBeforeResponseRetriesIdempotentRequestsOnly) {
+  TestUpstream live("live");
+  ResettingUpstream resetting;
+  StartServer(1);
+  api::L7Config config = Simple(live);
+  api::Endpoint* endpoint = config.mutable_clusters(0)->add_endpoints();
+  endpoint->set_address("127.0.0.1");
+  endpoint->set_port(resetting.port());
+  Apply(config);
+
+  // Round-robin: each GET starts on the resetting endpoint or ends on the live one, so the
+  // next starts on the resetting one.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(port_, "h", "/g").status, 200) << i;
+  EXPECT_GE(resetting.requests(), 2);
+  int before = resetting.requests();
+  std::vector<int> statuses;
+  for (int i = 0; i < 2; ++i) {
+    Client client("127.0.0.1", port_);
+    client.Send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+    statuses.push_back(client.Read("POST").status);
+  }
+  EXPECT_EQ(resetting.requests(), before + 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 502), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
 }
 
 TEST_F(ProxyServerTest, UpstreamResetIs502AndTimeoutIs504) {

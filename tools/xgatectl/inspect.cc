@@ -320,13 +320,14 @@ void PrintProxyCounters(const api::ProxyStats& proxy, std::ostream& out) {
   }
   PrintTable(rows, out);
   out << "\n";
-  rows = {
-      {"BACKEND", "OPEN", "IDLE", "ACTIVE", "CONNECTS", "CONNECT ERRORS", "EJECTIONS", "REUSES"}};
+  rows = {{"BACKEND", "OPEN", "IDLE", "ACTIVE", "CONNECTS", "CONNECT ERRORS", "EJECTIONS",
+           "RETRIES", "REUSES"}};
   for (const auto& c : proxy.clusters()) {
     rows.push_back({c.cluster(), std::to_string(c.connections_open()),
                     std::to_string(c.connections_idle()), std::to_string(c.connections_active()),
                     std::to_string(c.connects()), std::to_string(c.connect_errors()),
-                    std::to_string(c.ejections()), std::to_string(c.reuses())});
+                    std::to_string(c.ejections()), std::to_string(c.retries()),
+                    std::to_string(c.reuses())});
   }
   PrintTable(rows, out);
   out << "\n";

@@ -9,9 +9,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -26,7 +28,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: xgate-proxy [--socket PATH] [--config FILE] [--workers N] [--access-log FILE]\n"
-    "                   [--stats-socket PATH] [--log-level LEVEL]\n"
+    "                   [--stats-socket PATH] [--log-level LEVEL] [--eject-backoff MS[,MAX]]\n"
     "  --socket PATH      the agent's config stream socket (default /run/xgate/proxy.sock)\n"
     "  --stats-socket PATH  where the proxy serves its counters to the agent (gRPC,\n"
     "                     default proxy-stats.sock beside --socket; none with --config\n"
@@ -34,7 +36,21 @@ constexpr char kUsage[] =
     "  --config FILE      load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file\n"
     "                     instead of connecting to the agent\n"
     "  --workers N        worker threads (default: number of CPUs)\n"
-    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP; off: none)\n";
+    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP; off: none)\n"
+    "  --eject-backoff MS[,MAX]  how long a failing upstream endpoint is ejected the first\n"
+    "                     time, doubling with each ejection up to MAX (default 5000,60000)\n";
+
+// "BASE[,MAX]" in milliseconds, 1 <= BASE <= MAX.
+bool ParseBackoff(const std::string& text, xgate::proxy::EjectionOptions* out) {
+  std::vector<std::string> parts = absl::StrSplit(text, ',');
+  int base = 0, max = 0;
+  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &base) || base < 1) return false;
+  max = std::max(base, static_cast<int>(out->max.count()));
+  if (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &max) || max < base)) return false;
+  out->base = std::chrono::milliseconds(base);
+  out->max = std::chrono::milliseconds(max);
+  return true;
+}
 
 absl::StatusOr<xgate::api::L7Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);
@@ -75,6 +91,7 @@ int main(int argc, char** argv) {
   std::string stats_socket;
   std::string log_level = "info";
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  xgate::proxy::EjectionOptions ejection;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -98,6 +115,13 @@ int main(int argc, char** argv) {
       stats_socket = value();
     } else if (arg == "--access-log") {
       access_log = value();
+    } else if (arg == "--eject-backoff") {
+      std::string text = value();
+      if (!ParseBackoff(text, &ejection)) {
+        fprintf(stderr, "--eject-backoff: want MS or MS,MAX_MS (MAX >= MS >= 1): %s\n",
+                text.c_str());
+        return 2;
+      }
     } else if (arg == "--log-level") {
       log_level = value();
     } else if (arg == "--help" || arg == "-h") {
@@ -129,6 +153,7 @@ int main(int argc, char** argv) {
 
   xgate::proxy::ServerOptions options;
   options.workers = workers;
+  options.upstream.ejection = ejection;
   xgate::proxy::Server server(options);
   std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
   if (config_file.empty()) {

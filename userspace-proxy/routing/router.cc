@@ -472,4 +472,21 @@ const api::WeightedCluster* PickBackend(const CompiledRoute& route, absl::BitGen
   return nullptr;
 }
 
+const api::WeightedCluster* PickBackend(
+    const CompiledRoute& route, absl::BitGenRef rng,
+    absl::FunctionRef<bool(const api::WeightedCluster&)> usable) {
+  uint64_t total = 0;
+  for (const api::WeightedCluster& b : route.route->backends()) {
+    if (usable(b)) total += b.weight();
+  }
+  if (total == 0) return nullptr;
+  uint64_t r = absl::Uniform<uint64_t>(rng, 0, total);
+  for (const api::WeightedCluster& b : route.route->backends()) {
+    if (!usable(b)) continue;
+    if (r < b.weight()) return &b;
+    r -= b.weight();
+  }
+  return nullptr;
+}
+
 }  // namespace xgate::routing

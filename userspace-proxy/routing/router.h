@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/random/bit_gen_ref.h"
 #include "absl/status/statusor.h"
 #include "api/config.pb.h"
@@ -146,5 +147,9 @@ std::string_view MatchedPrefix(const CompiledRoute& route);
 // Weighted choice among the route's backends: zero weights are never chosen. Returns
 // nullptr when the total weight is 0. A chosen backend with cluster "" is invalid: 500.
 const api::WeightedCluster* PickBackend(const CompiledRoute& route, absl::BitGenRef rng);
+// The same among the backends `usable` accepts (by their weights); nullptr when none is.
+const api::WeightedCluster* PickBackend(
+    const CompiledRoute& route, absl::BitGenRef rng,
+    absl::FunctionRef<bool(const api::WeightedCluster&)> usable);
 
 }  // namespace xgate::routing

@@ -10,7 +10,6 @@ namespace {
 
 constexpr size_t kHighWater = UpstreamPool::kHighWater;
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept to retry a stale connection
-constexpr int kMaxConnectAttempts = 3;
 
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -109,36 +108,27 @@ void Exchange::Route() {
     Finish();
     return;
   }
-  const api::WeightedCluster* backend = routing::PickBackend(compiled, worker_.rng());
+  compiled_route_ = &compiled;
+  context_ = context;
+  if (route.backends_size() > 1) route_head_ = head;  // to prepare another backend on retry
+  route_response_modifiers_ = filters_.response_modifiers.size();
+  // Backends whose endpoints are all ejected get no share while another is left.
+  const api::WeightedCluster* backend = nullptr;
+  if (route.backends_size() > 1) {
+    backend = routing::PickBackend(compiled, worker_.rng(), [this](const api::WeightedCluster& b) {
+      return BackendUsable(b, /*skip_ejected=*/true, /*invalid_ok=*/true);
+    });
+  }
+  if (backend == nullptr) backend = routing::PickBackend(compiled, worker_.rng());
   if (backend == nullptr || backend->cluster().empty()) {
     Reply(500, "no valid backend\n", "invalid backend");
     return;
   }
-  routing::FilterOutcome backend_filters =
-      routing::ApplyRequestFilters(backend->filters(), context, head, worker_.rng());
-  for (auto& name : backend_filters.mirror_clusters) filters_.mirror_clusters.push_back(name);
-  for (auto* modifier : backend_filters.response_modifiers) {
-    filters_.response_modifiers.push_back(modifier);
-  }
-  cluster_ = backend->cluster();
-  if (AccessLog::Enabled()) log_.cluster = cluster_;
-  endpoints_ = config.cluster(cluster_);
+  std::string bytes = PrepareBackend(*backend, /*first=*/true);
   if (endpoints_ == nullptr || endpoints_->endpoints.empty()) {
     Reply(503, "no healthy upstream\n", "no endpoints");
     return;
   }
-
-  http::StripHopByHop(head.headers);
-  head.headers.Remove("Content-Length");
-  routing::ApplyForwardedHeaders(context, head);
-  if (request_.content_length) {
-    head.headers.Set("Content-Length", std::to_string(*request_.content_length));
-  } else if (request_.has_body) {
-    head.headers.Set("Transfer-Encoding", "chunked");
-    chunked_upstream_ = true;
-  }
-  std::string bytes;
-  http::AppendRequestHead(head, &bytes);
 
   for (const std::string& mirror_cluster : filters_.mirror_clusters) {
     const ClusterEndpoints* endpoints = config.cluster(mirror_cluster);
@@ -162,22 +152,7 @@ void Exchange::Route() {
           Fail(504, "backend request timeout");
         });
   }
-  ConnectUpstream(replay_);
-}
-
-bool Exchange::ConnectUpstream(std::string_view pending) {
-  std::string error;
-  upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
-                                          /*allow_reuse=*/!retried_stale_, &error);
-  if (upstream_ == nullptr) {
-    Fail(tried_.empty() ? 503 : 502, "upstream connect failed: " + error);
-    return false;
-  }
-  tried_.push_back(upstream_->endpoint());
-  log_.endpoint = upstream_->endpoint();
-  upstream_->parser().ExpectResponseTo(request_.head.method);
-  upstream_->Send(pending);
-  return true;
+  ConnectUpstream(replay_, /*skip_ejected=*/false);
 }
 
 void Exchange::SendUpstream(std::string_view bytes) {
@@ -275,21 +250,6 @@ void Exchange::DetachUpstream(bool reusable) {
   if (upstream) worker_.upstreams().Release(upstream, reusable);
 }
 
-void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
-  if (&upstream != upstream_) return;
-  std::string pending = upstream.TakeUnsent();
-  upstream_ = nullptr;
-  if (static_cast<int>(tried_.size()) < kMaxConnectAttempts &&
-      tried_.size() < endpoints_->endpoints.size()) {
-    spdlog::debug("upstream {} connect {}; retrying another endpoint", upstream.endpoint(),
-                  timed_out ? "timed out" : "failed");
-    ConnectUpstream(pending);
-    return;
-  }
-  Fail(timed_out ? 504 : 502,
-       std::string("upstream connect ") + (timed_out ? "timeout" : "failed"));
-}
-
 void Exchange::OnUpstreamDrained(UpstreamConnection&) { owner_.RequestBodyDrained(); }
 
 void Exchange::ResumeResponse() {
@@ -347,21 +307,29 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       return;
     }
     bool nothing_received = !response_started_ && !interim_ && upstream.input().empty();
-    const std::string& method = request_.head.method;
-    bool idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" ||
-                      method == "PUT" || method == "DELETE" || method == "TRACE";
-    if (nothing_received && upstream.reused() && idempotent && replay_complete_ &&
-        !retried_stale_) {
-      // The pooled connection was closed by the upstream as we reused it: an idempotent
-      // request (RFC 9110 9.2.2) is sent again on a new connection.
+    // Idempotent (RFC 9110 9.2.2), or never sent: safe to send again.
+    bool retriable = nothing_received && replay_complete_ &&
+                     (Idempotent(request_.head.method) || !upstream.wrote_anything());
+    if (retriable && upstream.reused() && !retried_stale_) {
+      // The pooled connection was closed by the upstream as we reused it: the request is
+      // sent again on a new connection.
       retried_stale_ = true;
       DetachUpstream(false);
       tried_.clear();
-      ConnectUpstream(replay_);
+      ConnectUpstream(replay_, /*skip_ejected=*/false);
       return;
     }
     worker_.upstreams().Report(upstream, true);
-    Fail(502, error ? "upstream reset" : "upstream closed early");
+    std::string why = error ? "upstream reset" : "upstream closed early";
+    if (retriable) {
+      // Broke before any response byte: tried elsewhere.
+      stats::ClusterStats& failed = upstream.cluster_stats();
+      upstream_ = nullptr;
+      worker_.upstreams().Release(&upstream, false);
+      Retry(failed, std::string(replay_), 502, std::move(why));
+      return;
+    }
+    Fail(502, why);
     return;
   }
   if (upstream_ && owner_.ResponseBuffered() >= kHighWater) upstream_->SetReadPaused(true);

@@ -13,6 +13,7 @@
 #include "absl/container/inlined_vector.h"
 #include "userspace-proxy/http/message.h"
 #include "userspace-proxy/routing/filters.h"
+#include "userspace-proxy/routing/router.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/worker.h"
 
@@ -86,7 +87,15 @@ class Exchange : public UpstreamClient {
  private:
   void Route();
   void SendUpstream(std::string_view bytes);
-  bool ConnectUpstream(std::string_view pending);
+  static bool Idempotent(std::string_view method);
+  // Whether the backend has an endpoint left to try (`invalid_ok`: or is invalid, 500).
+  bool BackendUsable(const api::WeightedCluster& backend, bool skip_ejected, bool invalid_ok) const;
+  // Points the exchange at `backend`: its filters over the route's head (the first time,
+  // request_.head as it is), its cluster; returns the upstream request head.
+  std::string PrepareBackend(const api::WeightedCluster& backend, bool first);
+  bool ConnectUpstream(std::string_view pending, bool skip_ejected);
+  // An attempt failed before any response byte: try another endpoint, else answer `status`.
+  void Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why);
   void Fail(int status, std::string error);
   void OnResponseHead(UpstreamConnection& upstream);
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
@@ -102,6 +111,11 @@ class Exchange : public UpstreamClient {
   std::string cluster_;
   std::string_view route_name_;  // into config_, which stays pinned while it is used
   const ClusterEndpoints* endpoints_ = nullptr;
+  const routing::CompiledRoute* compiled_route_ = nullptr;  // into config_
+  routing::RequestContext context_;
+  http::RequestHead route_head_;  // after the route's filters, when it has several backends
+  size_t route_response_modifiers_ = 0;
+  size_t head_size_ = 0;  // of the upstream request head, at the start of replay_
   UpstreamConnection* upstream_ = nullptr;
   absl::InlinedVector<std::string, 2> tried_;
   std::string replay_;  // bytes sent upstream, kept while small, to retry a stale connection

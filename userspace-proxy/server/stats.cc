@@ -159,6 +159,7 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
       sum.out.set_connects(sum.out.connects() + c.connects.Get());
       sum.out.set_connect_errors(sum.out.connect_errors() + c.connect_errors.Get());
       sum.out.set_ejections(sum.out.ejections() + c.ejections.Get());
+      sum.out.set_retries(sum.out.retries() + c.retries.Get());
       sum.out.set_reuses(sum.out.reuses() + c.reuses.Get());
       c.upstream_duration.AddTo(*sum.out.mutable_upstream_duration());
     });

@@ -151,6 +151,7 @@ struct ClusterStats {
   Counter connects;
   Counter connect_errors;
   Counter ejections;
+  Counter retries;  // requests tried again elsewhere after an attempt on this cluster failed
   Counter reuses;
   Histogram upstream_duration;
 };

@@ -129,7 +129,7 @@ void UpstreamConnection::OnEvents(uint32_t events) {
 }
 
 UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats)
-    : loop_(loop), options_(options), stats_(stats) {}
+    : loop_(loop), options_(options), stats_(stats), health_(options.ejection) {}
 
 UpstreamPool::~UpstreamPool() {
   for (auto& [raw, connection] : all_) {
@@ -144,35 +144,35 @@ size_t UpstreamPool::idle_count() const {
   return n;
 }
 
-bool UpstreamPool::Ejected(const std::string& endpoint) const {
-  auto it = health_.find(endpoint);
-  return it != health_.end() && it->second.ejected_until > Clock::now();
-}
-
 void UpstreamPool::Report(const UpstreamConnection& connection, bool failed) {
   Report(connection.endpoint_, *connection.stats_, failed);
 }
 
 void UpstreamPool::Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed) {
-  Health& health = health_[endpoint];
   if (!failed) {
-    health.consecutive_failures = 0;
+    health_.Succeeded(endpoint);
     return;
   }
-  if (++health.consecutive_failures >= options_.eject_after_failures) {
-    health.consecutive_failures = 0;
-    health.ejected_until = Clock::now() + options_.eject_for;
-    cluster.ejections.Add();
-    spdlog::warn("upstream {} ejected for {} ms after {} consecutive failures", endpoint,
-                 options_.eject_for.count(), options_.eject_after_failures);
+  std::chrono::milliseconds backoff = health_.Failed(endpoint);
+  if (backoff.count() == 0) return;
+  cluster.ejections.Add();
+  spdlog::warn("upstream {} ejected for {} ms after failing", endpoint, backoff.count());
+}
+
+bool UpstreamPool::HasCandidate(const ClusterEndpoints& cluster, std::span<const std::string> tried,
+                                bool skip_ejected) const {
+  for (const std::string& key : cluster.keys) {
+    if (std::find(tried.begin(), tried.end(), key) != tried.end()) continue;
+    if (!skip_ejected || !Ejected(key)) return true;
   }
+  return false;
 }
 
 UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
                                           const ClusterEndpoints& cluster,
                                           std::span<const std::string> tried,
                                           UpstreamClient* client, bool allow_reuse,
-                                          std::string* error) {
+                                          std::string* error, bool skip_ejected) {
   const auto& endpoints = cluster.endpoints;
   stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
   if (endpoints.empty()) {
@@ -183,7 +183,7 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
   const SocketAddress* chosen = nullptr;
   const std::string* chosen_key = nullptr;
   // Healthy endpoints first; when all are ejected, any untried one (better than failing).
-  for (int pass = 0; pass < 2 && !chosen; ++pass) {
+  for (int pass = 0; pass < (skip_ejected ? 1 : 2) && !chosen; ++pass) {
     for (size_t i = 0; i < endpoints.size(); ++i) {
       size_t index = (next + i) % endpoints.size();
       const SocketAddress& candidate = endpoints[index];

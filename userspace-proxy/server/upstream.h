@@ -1,5 +1,6 @@
 // Upstream side of one worker: connections to cluster endpoints, pooled with keep-alive,
-// round-robin endpoint choice, and passive ejection of endpoints that keep failing.
+// round-robin endpoint choice, and passive ejection of endpoints that keep failing
+// (EndpointHealth).
 // Everything here belongs to one worker's loop; nothing is shared between threads.
 #pragma once
 
@@ -9,11 +10,13 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "userspace-proxy/http/response_parser.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/endpoint_health.h"
 #include "userspace-proxy/server/event_loop.h"
 #include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/transport.h"
@@ -24,8 +27,7 @@ struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};  // pooled connections closed after
   size_t max_idle_per_endpoint = 64;
-  int eject_after_failures = 5;  // consecutive 5xx or connect errors
-  std::chrono::milliseconds eject_for{5000};
+  EjectionOptions ejection;
 };
 
 class UpstreamConnection;
@@ -108,18 +110,24 @@ class UpstreamPool {
   UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats);
   ~UpstreamPool();
 
-  // A connection to an endpoint of `cluster` (round-robin, skipping ejected endpoints and
-  // those in `tried`): an idle pooled one, or a new one still connecting. nullptr when no
-  // endpoint is left to try; `error` says why.
+  // A connection to an endpoint of `cluster` (round-robin, skipping those in `tried`, and
+  // ejected ones unless no other is left, or always with `skip_ejected`): an idle pooled
+  // one, or a new one still connecting. nullptr when no endpoint is left to try; `error`
+  // says why.
   UpstreamConnection* Acquire(const std::string& cluster_name, const ClusterEndpoints& cluster,
                               std::span<const std::string> tried, UpstreamClient* client,
-                              bool allow_reuse, std::string* error);
+                              bool allow_reuse, std::string* error, bool skip_ejected = false);
+  // Whether Acquire with these arguments would find an endpoint to try.
+  bool HasCandidate(const ClusterEndpoints& cluster, std::span<const std::string> tried,
+                    bool skip_ejected) const;
   // Gives a connection back: pooled when `reusable` (whole response read, keep-alive),
   // else closed.
   void Release(UpstreamConnection* connection, bool reusable);
   // Passive health: a 5xx or connect error counts against the endpoint, success resets.
   void Report(const UpstreamConnection& connection, bool failed);
-  bool Ejected(const std::string& endpoint) const;
+  bool Ejected(const std::string& endpoint) const { return health_.Ejected(endpoint); }
+  // After a config swap: forgets the health of endpoints no cluster has any more.
+  void RetainHealth(const std::unordered_set<std::string>& endpoints) { health_.Retain(endpoints); }
 
   EventLoop& loop() { return loop_; }
   const UpstreamOptions& options() const { return options_; }
@@ -127,10 +135,6 @@ class UpstreamPool {
 
  private:
   friend class UpstreamConnection;
-  struct Health {
-    int consecutive_failures = 0;
-    Clock::time_point ejected_until{};
-  };
   void Close(UpstreamConnection* connection);
   void ArmIdleTimer(UpstreamConnection* connection, Clock::duration after);
   void Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed);
@@ -140,7 +144,7 @@ class UpstreamPool {
   stats::WorkerStats* stats_;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
   std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by endpoint
-  std::unordered_map<std::string, Health> health_;
+  EndpointHealth health_;
   std::unordered_map<std::string, uint64_t> next_;  // round-robin position per cluster
 };
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <set>
+#include <unordered_set>
 
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/server/http1_connection.h"
@@ -48,7 +49,16 @@ void Worker::Run() {
 void Worker::PickUpConfig() {
   std::shared_ptr<const Config> latest = server_.config();
   bool fresh = latest && latest != config_;
-  if (fresh) config_ = std::move(latest);
+  if (fresh) {
+    config_ = std::move(latest);
+    std::unordered_set<std::string> endpoints;
+    for (const std::string& name : config_->cluster_names()) {
+      if (const ClusterEndpoints* cluster = config_->cluster(name)) {
+        endpoints.insert(cluster->keys.begin(), cluster->keys.end());
+      }
+    }
+    upstreams_.RetainHealth(endpoints);
+  }
   SyncListeners();
   if (fresh) applied_generation_ = config_->generation();
 }

@@ -1,0 +1,118 @@
+// Exchange: choosing the backend and endpoint, and trying again elsewhere when an attempt
+// fails before any response byte.
+#include <algorithm>
+
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/routing/router.h"
+#include "userspace-proxy/server/exchange.h"
+
+namespace xgate::proxy {
+namespace {
+
+constexpr size_t kMaxAttempts = 5;  // endpoints tried for one request
+
+}  // namespace
+
+bool Exchange::Idempotent(std::string_view method) {
+  // RFC 9110 9.2.2.
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE" || method == "TRACE";
+}
+
+bool Exchange::BackendUsable(const api::WeightedCluster& backend, bool skip_ejected,
+                             bool invalid_ok) const {
+  if (backend.cluster().empty()) return invalid_ok;  // its share is answered 500
+  const ClusterEndpoints* endpoints = config_->cluster(backend.cluster());
+  return endpoints != nullptr && worker_.upstreams().HasCandidate(*endpoints, tried_, skip_ejected);
+}
+
+std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool first) {
+  http::RequestHead& head = request_.head;
+  if (!first) head = route_head_;
+  routing::FilterOutcome backend_filters =
+      routing::ApplyRequestFilters(backend.filters(), context_, head, worker_.rng());
+  if (first) {
+    for (auto& name : backend_filters.mirror_clusters) filters_.mirror_clusters.push_back(name);
+  }
+  filters_.response_modifiers.resize(route_response_modifiers_);
+  for (auto* modifier : backend_filters.response_modifiers) {
+    filters_.response_modifiers.push_back(modifier);
+  }
+  cluster_ = backend.cluster();
+  if (AccessLog::Enabled()) log_.cluster = cluster_;
+  endpoints_ = config_->cluster(cluster_);
+
+  http::StripHopByHop(head.headers);
+  head.headers.Remove("Content-Length");
+  routing::ApplyForwardedHeaders(context_, head);
+  if (request_.content_length) {
+    head.headers.Set("Content-Length", std::to_string(*request_.content_length));
+  } else if (request_.has_body) {
+    head.headers.Set("Transfer-Encoding", "chunked");
+    chunked_upstream_ = true;
+  }
+  std::string bytes;
+  http::AppendRequestHead(head, &bytes);
+  head_size_ = bytes.size();
+  return bytes;
+}
+
+bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
+  std::string error;
+  upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
+                                          /*allow_reuse=*/!retried_stale_, &error, skip_ejected);
+  if (upstream_ == nullptr) {
+    Fail(503, "upstream connect failed: " + error);
+    return false;
+  }
+  tried_.push_back(upstream_->endpoint());
+  log_.endpoint = upstream_->endpoint();
+  upstream_->parser().ExpectResponseTo(request_.head.method);
+  upstream_->Send(pending);
+  return true;
+}
+
+// Healthy endpoints first: the backend's own, then the rule's other backends by weight; then
+// ejected ones, which may have come back. `pending` starts with the head sent so far.
+void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int status,
+                     std::string why) {
+  UpstreamPool& pool = worker_.upstreams();
+  if (tried_.size() >= kMaxAttempts) {
+    Fail(status, std::move(why));
+    return;
+  }
+  for (bool skip_ejected : {true, false}) {
+    if (pool.HasCandidate(*endpoints_, tried_, skip_ejected)) {
+      failed.retries.Add();
+      spdlog::debug("{} on {}; trying another endpoint of {}", why, log_.endpoint, cluster_);
+      ConnectUpstream(pending, skip_ejected);
+      return;
+    }
+    if (compiled_route_->route->backends_size() < 2) continue;
+    const api::WeightedCluster* other =
+        routing::PickBackend(*compiled_route_, worker_.rng(), [&](const api::WeightedCluster& b) {
+          return BackendUsable(b, skip_ejected, /*invalid_ok=*/false);
+        });
+    if (other == nullptr) continue;
+    failed.retries.Add();
+    spdlog::debug("{} on {}; trying backend {}", why, log_.endpoint, other->cluster());
+    size_t old_head = head_size_;
+    std::string head = PrepareBackend(*other, /*first=*/false);
+    if (replay_complete_) replay_ = head + replay_.substr(std::min(old_head, replay_.size()));
+    ConnectUpstream(head + pending.substr(std::min(old_head, pending.size())), skip_ejected);
+    return;
+  }
+  Fail(status, std::move(why));
+}
+
+void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
+  if (&upstream != upstream_) return;
+  // Nothing reached the upstream: any request may be tried elsewhere.
+  std::string pending = upstream.TakeUnsent();
+  upstream_ = nullptr;
+  Retry(upstream.cluster_stats(), std::move(pending), 503,
+        std::string("upstream connect ") + (timed_out ? "timeout" : "failed"));
+}
+
+}  // namespace xgate::proxy
