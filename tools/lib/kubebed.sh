@@ -20,7 +20,7 @@ api_up() {  # [port]
     --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" "${preload[@]}" \
     --bookmark-interval-ms 600000 >>"$API_DIR/apiserver.log" 2>&1 &
   API_PID=$!
-  seed_wait 30 test -s "$API_DIR/server.url" || return 1
+  seed_wait "${KUBE_API_WAIT:-30}" test -s "$API_DIR/server.url" || return 1
   API_PORT=$(sed 's/.*://' "$API_DIR/server.url")
 }
 
