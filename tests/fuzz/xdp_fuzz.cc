@@ -26,6 +26,7 @@
 #include "maps/pins.h"
 #include "maps/typed_map.h"
 #include "tests/bpf/bpf_env.h"
+#include "tests/bpf/l4_listener.h"
 #include "tests/bpf/packet.h"
 
 constexpr uint32_t kPaths = XG_PATH_MAX;
@@ -41,32 +42,19 @@ static uint8_t bpf_features[5][kFeatures];
 namespace xgate::testing {
 namespace {
 
-compiler::L4Listener Listener(std::string address, uint16_t port, uint8_t protocol,
-                              std::vector<compiler::L4Backend> backends) {
-  compiler::L4Listener l;
-  l.gateway = "default/gw";
-  l.listener = std::string("l").append(std::to_string(port));
-  l.route = "TCPRoute default/r";
-  l.address = std::move(address);
-  l.port = port;
-  l.protocol = protocol;
-  l.backends = std::move(backends);
-  return l;
-}
-
 compiler::Snapshot FuzzSnapshot() {
   compiler::Snapshot s;
   s.generation = 1;
-  s.l4.push_back(Listener(
+  s.l4.push_back(L4ListenerOf(
       "198.18.100.10", 5432, IPPROTO_TCP,
       {{"198.18.1.2", 5432, 600000, "default/db"}, {"198.18.1.3", 5432, 400000, "default/db"}}));
-  s.l4.push_back(
-      Listener("198.18.100.10", 53, IPPROTO_UDP, {{"198.18.1.2", 5353, 1000000, "default/dns"}}));
-  s.l4.push_back(Listener("198.18.100.12", 7000, IPPROTO_TCP, {}));
-  s.l4.push_back(
-      Listener("fd00:100::10", 5432, IPPROTO_TCP, {{"fd00:1::2", 5432, 1000000, "default/db6"}}));
-  s.l4.push_back(
-      Listener("fd00:100::10", 53, IPPROTO_UDP, {{"fd00:1::2", 5353, 1000000, "default/dns6"}}));
+  s.l4.push_back(L4ListenerOf("198.18.100.10", 53, IPPROTO_UDP,
+                              {{"198.18.1.2", 5353, 1000000, "default/dns"}}));
+  s.l4.push_back(L4ListenerOf("198.18.100.12", 7000, IPPROTO_TCP, {}));
+  s.l4.push_back(L4ListenerOf("fd00:100::10", 5432, IPPROTO_TCP,
+                              {{"fd00:1::2", 5432, 1000000, "default/db6"}}));
+  s.l4.push_back(L4ListenerOf("fd00:100::10", 53, IPPROTO_UDP,
+                              {{"fd00:1::2", 5353, 1000000, "default/dns6"}}));
   s.punt.push_back({"198.18.100.1", 80});
   return s;
 }
