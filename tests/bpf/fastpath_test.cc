@@ -25,6 +25,7 @@
 #include "maps/pins.h"
 #include "maps/typed_map.h"
 #include "tests/bpf/bpf_env.h"
+#include "tests/bpf/l4_listener.h"
 #include "tests/bpf/packet.h"
 #include "tests/netns/netns.h"
 
@@ -37,15 +38,7 @@ using compiler::Snapshot;
 
 L4Listener Listener(std::string addr, uint16_t port, uint8_t proto,
                     std::vector<L4Backend> backends) {
-  L4Listener l;
-  l.gateway = "default/gw";
-  l.listener = std::string("l").append(std::to_string(port));
-  l.route = "TCPRoute default/r";
-  l.address = std::move(addr);
-  l.port = port;
-  l.protocol = proto;
-  l.backends = std::move(backends);
-  return l;
+  return L4ListenerOf(std::move(addr), port, proto, std::move(backends));
 }
 
 Snapshot BaseSnapshot(uint32_t db2_weight = 800000, uint32_t db3_weight = 200000) {

@@ -34,6 +34,7 @@
 #include "agent/l4/l4_applier.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
+#include "tests/bpf/l4_listener.h"
 #include "tests/netns/netns.h"
 
 namespace xgate {
@@ -322,13 +323,10 @@ class L4EndToEndTest : public ::testing::TestWithParam<Bed> {
     s.generation = 1;
     auto listener = [](std::string addr, uint16_t port, uint8_t proto,
                        std::vector<compiler::L4Backend> backends) {
-      compiler::L4Listener l;
-      l.gateway = "default/gw";
+      compiler::L4Listener l =
+          testing::L4ListenerOf(std::move(addr), port, proto, std::move(backends));
       l.listener = "db";
-      l.address = std::move(addr);
-      l.port = port;
-      l.protocol = proto;
-      l.backends = std::move(backends);
+      l.route.clear();
       return l;
     };
     s.l4.push_back(listener(

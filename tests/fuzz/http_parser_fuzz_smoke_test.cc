@@ -2,32 +2,20 @@
 // every prefix of each seed, so the fuzz properties are checked by ctest without libFuzzer.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+#include "tests/fuzz/fuzz_corpus.h"
 
 namespace {
 
 int RunEntry(uint8_t mode, const std::string& input) {
   std::string data(1, static_cast<char>(mode));
   data += input;
-  return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  return xgate::testing::FuzzOne(data);
 }
 
-std::vector<std::string> Corpus() {
-  std::vector<std::string> out;
-  for (const auto& entry : std::filesystem::directory_iterator(XGATE_HTTP_CORPUS)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    // Seeds are stored without their mode byte; the smoke test tries every mode.
-    out.push_back(s.str());
-  }
-  return out;
-}
+// Seeds are stored without their mode byte; the smoke test tries every mode.
+std::vector<std::string> Corpus() { return xgate::testing::ReadCorpus(XGATE_HTTP_CORPUS); }
 
 TEST(HttpParserFuzzSmoke, SeedCorpusInEveryMode) {
   std::vector<std::string> corpus = Corpus();

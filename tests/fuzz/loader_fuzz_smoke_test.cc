@@ -2,29 +2,15 @@
 // hostile inputs, so the fuzz target is exercised by ctest without clang or libFuzzer.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+#include "tests/fuzz/fuzz_corpus.h"
 
 namespace {
 
-int FuzzOne(const std::string& input) {
-  return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-}
+using xgate::testing::FuzzOne;
 
-std::vector<std::string> Corpus() {
-  std::vector<std::string> out;
-  for (const auto& entry : std::filesystem::directory_iterator(XGATE_LOADER_CORPUS)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    out.push_back(s.str());
-  }
-  return out;
-}
+std::vector<std::string> Corpus() { return xgate::testing::ReadCorpus(XGATE_LOADER_CORPUS); }
 
 TEST(LoaderFuzzSmoke, SeedCorpusAndEveryPrefix) {
   std::vector<std::string> corpus = Corpus();

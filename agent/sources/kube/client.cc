@@ -124,7 +124,7 @@ struct Client::Call {
 
   CURL* easy = nullptr;
   Response response;
-  std::string pending;  // a watch's partial line
+  WatchStream stream{""};  // a watch's events (named by `path` once known)
   bool stopped_by_caller = false;
   std::atomic<bool>* shutdown = nullptr;
   const std::atomic<bool>* cancel = nullptr;
@@ -153,25 +153,19 @@ struct Client::Call {
       call->response.body.append(data, bytes);
       return bytes;
     }
-    call->pending.append(data, bytes);
-    size_t start = 0;
-    for (size_t nl; (nl = call->pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string line = call->pending.substr(start, nl - start);
-      if (absl::StripAsciiWhitespace(line).empty()) continue;
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
-        spdlog::warn("watch {}: not a watch event: {}", call->path, line.substr(0, 200));
-        continue;
+    bool cancelled = false;
+    call->stream.Feed(std::string_view(data, bytes), [&](const WatchEvent& event) {
+      if (call->Cancelled()) {
+        cancelled = true;
+        return false;
       }
-      WatchEvent event{j["type"].get<std::string>(), std::move(j["object"])};
-      if (call->Cancelled()) return 0;
       if (!(*call->on_event)(event)) {
         call->stopped_by_caller = true;
-        return 0;  // ends the transfer
+        return false;
       }
-    }
-    call->pending.erase(0, start);
-    return bytes;
+      return true;
+    });
+    return cancelled || call->stopped_by_caller ? 0 : bytes;  // 0 ends the transfer
   }
 
   static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -340,6 +334,7 @@ absl::StatusOr<Response> Client::Watch(const std::string& path, const WatchOptio
   Call call;
   call.path = path + query;
   call.on_event = &on_event;
+  call.stream = WatchStream(path);
   call.cancel = options.cancel;
   // The server ends the watch; a server that went silent past its own timeout is gone.
   call.timeout_seconds = options.timeout_seconds > 0 ? options.timeout_seconds + 30 : 0;

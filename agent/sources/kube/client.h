@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/sources/kube/kubeconfig.h"
+#include "agent/sources/kube/watch_stream.h"
 
 namespace xgate::kube {
 
@@ -73,13 +74,6 @@ struct WatchOptions {
   // When set, the watch ends (CancelledError) soon after it becomes true (checked about
   // once a second and at each event), without shutting the whole client down.
   const std::atomic<bool>* cancel = nullptr;
-};
-
-// One watch event: type ADDED, MODIFIED, DELETED, BOOKMARK or ERROR; `object` is the object
-// (a metav1.Status for ERROR).
-struct WatchEvent {
-  std::string type;
-  nlohmann::json object;
 };
 
 enum class PatchType {

@@ -109,17 +109,11 @@ Informer::Outcome Informer::List() {
       if (out.next == Outcome::kRelist) out.next = Outcome::kBackoff;
       return out;
     }
-    json page = response->Json();
-    if (!page.is_object() || !page.contains("items") || !page["items"].is_array()) {
+    std::string next;
+    if (!DecodeListPage(response->Json(), objects, list_rv, next)) {
       spdlog::error("list {}: the answer is not a list", resource_.Path());
       return {Outcome::kBackoff, std::nullopt};
     }
-    for (json& item : page["items"]) {
-      Complete(item);
-      objects.push_back(std::move(item));
-    }
-    list_rv = MetaString(page, "resourceVersion");
-    std::string next = MetaString(page, "continue");
     if (next.empty()) break;
     options.continue_token = next;
   }
@@ -149,35 +143,17 @@ Informer::Outcome Informer::Watch(StopSignal& stop) {
   size_t events = 0;
   auto on_event = [&](const WatchEvent& event) {
     ++events;
-    if (event.type == "ERROR") {
-      long code = event.object.is_object() && event.object.contains("code") &&
-                          event.object["code"].is_number_integer()
-                      ? event.object["code"].get<long>()
-                      : 0;
-      std::string message = event.object.is_object() && event.object.contains("message")
-                                ? event.object["message"].dump()
-                                : event.object.dump();
-      if (code == 410) {
-        spdlog::info("watch {}: {} (410 Gone): listing again", resource_.Path(), message);
+    switch (HandleWatchEvent(event)) {
+      case EventResult::kGoOn:
+        return true;
+      case EventResult::kRelist:
         outcome = {Outcome::kRelist, std::nullopt};
-      } else {
-        spdlog::warn("watch {}: error event {}: {}", resource_.Path(), code, message);
+        return false;
+      case EventResult::kBackoff:
         outcome = {Outcome::kBackoff, std::nullopt};
-      }
-      return false;
+        return false;
     }
-    json object = event.object;
-    SetResourceVersion(object);
-    if (event.type == "BOOKMARK") return true;
-    Complete(object);
-    if (event.type == "ADDED" || event.type == "MODIFIED") {
-      sink_.Upsert(kind_, std::move(object));
-    } else if (event.type == "DELETED") {
-      sink_.Remove(kind_, object);
-    } else {
-      spdlog::warn("watch {}: unknown event type {}", resource_.Path(), event.type);
-    }
-    return true;
+    return false;
   };
   auto response = client_.Watch(resource_.Path(), options, on_event);
   if (stop.stopped()) return {Outcome::kOk, std::nullopt};
@@ -187,6 +163,48 @@ Informer::Outcome Informer::Watch(StopSignal& stop) {
   // watch that ends at once with nothing in it is retried with a backoff, not in a loop.
   if (events == 0) return {Outcome::kBackoff, std::nullopt};
   return {Outcome::kOk, std::nullopt};
+}
+
+bool Informer::DecodeListPage(json page, std::vector<json>& objects, std::string& resource_version,
+                              std::string& continue_token) const {
+  if (!page.is_object() || !page.contains("items") || !page["items"].is_array()) return false;
+  for (json& item : page["items"]) {
+    Complete(item);
+    objects.push_back(std::move(item));
+  }
+  resource_version = MetaString(page, "resourceVersion");
+  continue_token = MetaString(page, "continue");
+  return true;
+}
+
+Informer::EventResult Informer::HandleWatchEvent(const WatchEvent& event) {
+  if (event.type == "ERROR") {
+    long code = event.object.is_object() && event.object.contains("code") &&
+                        event.object["code"].is_number_integer()
+                    ? event.object["code"].get<long>()
+                    : 0;
+    std::string message = event.object.is_object() && event.object.contains("message")
+                              ? event.object["message"].dump()
+                              : event.object.dump();
+    if (code == 410) {
+      spdlog::info("watch {}: {} (410 Gone): listing again", resource_.Path(), message);
+      return EventResult::kRelist;
+    }
+    spdlog::warn("watch {}: error event {}: {}", resource_.Path(), code, message);
+    return EventResult::kBackoff;
+  }
+  json object = event.object;
+  SetResourceVersion(object);
+  if (event.type == "BOOKMARK") return EventResult::kGoOn;
+  Complete(object);
+  if (event.type == "ADDED" || event.type == "MODIFIED") {
+    sink_.Upsert(kind_, std::move(object));
+  } else if (event.type == "DELETED") {
+    sink_.Remove(kind_, object);
+  } else {
+    spdlog::warn("watch {}: unknown event type {}", resource_.Path(), event.type);
+  }
+  return EventResult::kGoOn;
 }
 
 void Informer::Run(StopSignal& stop) {

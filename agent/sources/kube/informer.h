@@ -72,6 +72,17 @@ class Informer {
   // The last resourceVersion seen (list, event or bookmark).
   std::string resource_version() const;
 
+  // Decoding what the API server sent (List and Watch use these; so does the fuzz target
+  // tests/fuzz/kube_fuzz.cc, with no server):
+  // One list page (the answer's JSON): its items, apiVersion and kind filled in, appended to
+  // `objects`, and its metadata's resourceVersion and continue token; false when the page is
+  // not a list (then nothing changes).
+  bool DecodeListPage(nlohmann::json page, std::vector<nlohmann::json>& objects,
+                      std::string& resource_version, std::string& continue_token) const;
+  enum class EventResult { kGoOn, kRelist, kBackoff };
+  // One watch event, handed to the sink; an ERROR event ends the watch (410 Gone: relist).
+  EventResult HandleWatchEvent(const WatchEvent& event);
+
  private:
   struct Outcome {
     enum { kOk, kRelist, kBackoff } next = kOk;
