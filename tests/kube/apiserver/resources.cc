@@ -116,11 +116,16 @@ std::string Param(const Query& q, const std::string& name) {
 }  // namespace
 
 std::vector<Kind> Resources::Kinds() const {
-  std::vector<Kind> kinds = BuiltinKinds();
-  uint64_t head;
-  for (const json& crd : store_.List(kCrdKey, &head))
-    for (Kind& k : KindsOfCrd(crd)) kinds.push_back(std::move(k));
-  return kinds;
+  std::lock_guard lock(kinds_mu_);
+  uint64_t revision = store_.Revision(kCrdKey);
+  if (kinds_.empty() || revision != kinds_revision_) {
+    kinds_ = BuiltinKinds();
+    uint64_t head;
+    for (const json& crd : store_.List(kCrdKey, &head))
+      for (Kind& k : KindsOfCrd(crd)) kinds_.push_back(std::move(k));
+    kinds_revision_ = revision;
+  }
+  return kinds_;
 }
 
 std::optional<Kind> Resources::Find(const std::string& group, const std::string& version,

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -58,6 +59,10 @@ class Resources {
   void DeleteAll(const std::string& store_key, const std::string& ns);
 
   Store& store_;
+  // Kinds() by the CRDs' revision: the CRDs are large, and every request asks.
+  mutable std::mutex kinds_mu_;
+  mutable uint64_t kinds_revision_ = 0;
+  mutable std::vector<Kind> kinds_;
 };
 
 }  // namespace xgate::kubetest

@@ -49,6 +49,12 @@ std::vector<std::string> Store::StoreKeys() const {
   return keys;
 }
 
+uint64_t Store::Revision(const std::string& store_key) const {
+  std::lock_guard lock(mu_);
+  auto it = revisions_.find(store_key);
+  return it == revisions_.end() ? 0 : it->second;
+}
+
 absl::StatusOr<json> Store::Write(const std::string& store_key, const std::string& key,
                                   const Mutation& mutate, bool dry_run) {
   std::unique_lock lock(mu_);
@@ -78,6 +84,7 @@ absl::StatusOr<json> Store::Write(const std::string& store_key, const std::strin
     objects.erase(it);
   }
   json result = ev.object;
+  revisions_[store_key] = rv_;
   history_.push_back(std::move(ev));
   while (history_.size() > history_limit_) {
     compacted_ = history_.front().rv;
@@ -158,6 +165,7 @@ absl::Status Store::Load(const std::filesystem::path& file) {
   rv_ = state.value("resourceVersion", uint64_t{1});
   compacted_ = state.value("compacted", uint64_t{1});
   objects_ = state.value("objects", decltype(objects_){});
+  revisions_.clear();
   history_.clear();
   for (const json& e : state.value("history", json::array()))
     history_.push_back({e.at("rv"), e.at("key"), e.at("type"), e.at("object"), e.at("previous")});

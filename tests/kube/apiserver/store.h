@@ -36,6 +36,8 @@ class Store {
   explicit Store(size_t history_limit) : history_limit_(history_limit) {}
 
   uint64_t Head() const;
+  // The resourceVersion of the last write under `store_key` (0: none since start or load).
+  uint64_t Revision(const std::string& store_key) const;
   std::optional<nlohmann::json> Get(const std::string& store_key, const std::string& key) const;
   // Objects after `after_key` in key order, and the head resourceVersion they are current at.
   std::vector<nlohmann::json> List(const std::string& store_key, uint64_t* head,
@@ -75,6 +77,7 @@ class Store {
   uint64_t compacted_ = 1;  // the history holds every event after this resourceVersion
   bool stopping_ = false;
   std::map<std::string, std::map<std::string, nlohmann::json>> objects_;
+  std::map<std::string, uint64_t> revisions_;  // store key -> rv of its last write
   std::deque<WatchEvent> history_;
 };
 
