@@ -54,11 +54,6 @@ int main(int argc, char** argv) {
     spdlog::error("{}", std::string(flags.status().message()));
     return 2;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   fs::create_directories(flags->dir);
@@ -85,6 +80,14 @@ int main(int argc, char** argv) {
     spdlog::error("{}", std::string(s.message()));
     return 1;
   }
+
+  // SIGTERM and SIGINT are taken by sigwait from here on (blocked before any thread starts);
+  // until now, while a large preload runs, they end the process at once.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   httplib::SSLServer server((flags->dir / "server.crt").c_str(),
                             (flags->dir / "server.key").c_str());
