@@ -205,18 +205,36 @@ absl::Status WriteEdits(const Edits& edits) {
   return absl::OkStatus();
 }
 
+// A manifest split and parsed, and the folder it is to change, indexed.
+struct ManifestAndFolder {
+  std::vector<Segment> segments;
+  std::vector<Located> objects;
+  FolderIndex index;
+};
+
+absl::StatusOr<ManifestAndFolder> ReadAgainstFolder(const fs::path& dir, std::string_view manifest,
+                                                    const std::string& filename) {
+  ManifestAndFolder read;
+  read.segments = Split(manifest);
+  auto objects = ParseManifest(manifest, filename, read.segments);
+  if (!objects.ok()) return objects.status();
+  read.objects = *std::move(objects);
+  auto index = IndexFolder(dir);
+  if (!index.ok()) return index.status();
+  read.index = *std::move(index);
+  return read;
+}
+
 }  // namespace
 
 absl::StatusOr<FolderChange> ApplyManifest(const fs::path& dir, std::string_view manifest,
                                            const std::string& filename) {
-  std::vector<Segment> segments = Split(manifest);
-  auto objects = ParseManifest(manifest, filename, segments);
-  if (!objects.ok()) return objects.status();
-  auto index = IndexFolder(dir);
-  if (!index.ok()) return index.status();
+  auto read = ReadAgainstFolder(dir, manifest, filename);
+  if (!read.ok()) return read.status();
+  auto& [segments, objects, index] = *read;
 
   std::map<size_t, std::vector<ObjectKey>> by_segment;
-  for (const auto& o : *objects) by_segment[o.segment].push_back(o.key);
+  for (const auto& o : objects) by_segment[o.segment].push_back(o.key);
 
   Edits edits;
   std::map<fs::path, std::string> new_files;
@@ -227,8 +245,8 @@ absl::StatusOr<FolderChange> ApplyManifest(const fs::path& dir, std::string_view
     if (!body.empty() && body.back() != '\n') body += "\n";
     std::set<std::pair<std::string, size_t>> targets;
     for (const auto& key : keys) {
-      auto it = index->where.find(key);
-      if (it != index->where.end()) targets.insert({it->second.file, it->second.segment});
+      auto it = index.where.find(key);
+      if (it != index.where.end()) targets.insert({it->second.file, it->second.segment});
       change.changed.push_back(key.ToString());
     }
     if (targets.empty()) {
@@ -239,9 +257,9 @@ absl::StatusOr<FolderChange> ApplyManifest(const fs::path& dir, std::string_view
     }
     auto target = *targets.begin();
     size_t existing = std::count_if(keys.begin(), keys.end(),
-                                    [&](const ObjectKey& k) { return index->where.count(k) > 0; });
+                                    [&](const ObjectKey& k) { return index.where.count(k) > 0; });
     bool whole_document = targets.size() == 1 && existing == keys.size() &&
-                          keys.size() == static_cast<size_t>(index->objects_per_segment[target]);
+                          keys.size() == static_cast<size_t>(index.objects_per_segment[target]);
     if (!whole_document) {
       return absl::FailedPreconditionError(
           absl::StrCat(keys.front().ToString(), ": the folder defines it in ", target.first,
@@ -258,17 +276,15 @@ absl::StatusOr<FolderChange> ApplyManifest(const fs::path& dir, std::string_view
 
 absl::StatusOr<FolderChange> DeleteManifest(const fs::path& dir, std::string_view manifest,
                                             const std::string& filename) {
-  std::vector<Segment> segments = Split(manifest);
-  auto objects = ParseManifest(manifest, filename, segments);
-  if (!objects.ok()) return objects.status();
-  auto index = IndexFolder(dir);
-  if (!index.ok()) return index.status();
+  auto read = ReadAgainstFolder(dir, manifest, filename);
+  if (!read.ok()) return read.status();
+  auto& [segments, objects, index] = *read;
 
   std::map<std::pair<std::string, size_t>, int> removing;
   FolderChange change;
-  for (const auto& o : *objects) {
-    auto it = index->where.find(o.key);
-    if (it == index->where.end()) {
+  for (const auto& o : objects) {
+    auto it = index.where.find(o.key);
+    if (it == index.where.end()) {
       change.not_found.push_back(o.key.ToString());
       continue;
     }
@@ -277,7 +293,7 @@ absl::StatusOr<FolderChange> DeleteManifest(const fs::path& dir, std::string_vie
   }
   Edits edits;
   for (const auto& [target, count] : removing) {
-    if (count < index->objects_per_segment[target]) {
+    if (count < index.objects_per_segment[target]) {
       return absl::FailedPreconditionError(
           absl::StrCat(target.first,
                        ": the objects to delete share a List with others; "
