@@ -10,6 +10,8 @@
 
 #include <thread>
 
+#include "tests/netns/netns.h"
+
 namespace xgate::e2e {
 
 using Clock = std::chrono::steady_clock;
@@ -62,17 +64,7 @@ AgentProcess::~AgentProcess() {
 
 bool AgentProcess::Signal(int sig) const { return pid_ > 0 && kill(pid_, sig) == 0; }
 
-int AgentProcess::WaitForExit() {
-  for (auto end = Clock::now() + kDeadline; Clock::now() < end;) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
-}
+int AgentProcess::WaitForExit() { return e2e::WaitForExit(pid_, kDeadline); }
 
 AdminClient::AdminClient(const std::string& socket_path) : socket_path_(socket_path) {
   Reconnect();

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/netns/netns.h"
+
 namespace xgate::kubetest {
 
 namespace fs = std::filesystem;
@@ -75,16 +77,7 @@ bool ServerProcess::Start(const std::vector<std::string>& args) {
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
-  for (auto end = std::chrono::steady_clock::now() + kDeadline;
-       std::chrono::steady_clock::now() < end;) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return -1;
+  return e2e::WaitForExit(pid_, kDeadline);
 }
 
 bool ServerProcess::Restart() {

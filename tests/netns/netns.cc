@@ -11,10 +11,12 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace xgate::e2e {
 
@@ -75,6 +77,19 @@ bool SetGro(const std::string& ifname, bool on) {
 bool PrivilegeRequired() {
   const char* req = std::getenv("XGATE_REQUIRE_PRIVILEGED");
   return req && std::string(req) == "1";
+}
+
+int WaitForExit(pid_t& pid, std::chrono::milliseconds within) {
+  for (auto end = std::chrono::steady_clock::now() + within;
+       std::chrono::steady_clock::now() < end;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
 }
 
 }  // namespace xgate::e2e

@@ -2,6 +2,9 @@
 // and a private mount namespace with its own bpffs.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -33,5 +36,9 @@ bool SetGro(const std::string& ifname, bool on);
 
 // XGATE_REQUIRE_PRIVILEGED=1: a test that cannot get its privileges fails instead of skipping.
 bool PrivilegeRequired();
+
+// Waits (bounded) for the child `pid` to exit: its exit code (128 + signal when killed), and
+// pid set to -1; -1 when it still runs after `within`.
+int WaitForExit(pid_t& pid, std::chrono::milliseconds within);
 
 }  // namespace xgate::e2e
