@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "cni-hooks/xgate-cni/files.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace xgate::cni {
@@ -34,7 +35,7 @@ std::vector<std::string> Strings(const json& j, const char* field) {
 void ReadNetwork(const fs::path& folder, StateRead& out) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(folder, ec)) {
-    if (entry.path().extension() != kSuffix) continue;  // skips half-written .tmp files
+    if (entry.path().extension() != kSuffix) continue;  // skips half-written temp files
     auto record = ReadRecord(entry.path());
     if (record.ok()) {
       out.records.push_back(*std::move(record));
@@ -103,24 +104,7 @@ absl::Status WriteRecord(const fs::path& dir, const PodRecord& record) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) return absl::InternalError(absl::StrCat(path.parent_path().string(), ": ", ec.message()));
-  // Temp file + rename: the agent never reads half a record.
-  fs::path tmp = path;
-  tmp += absl::StrCat(".tmp", getpid());
-  {
-    std::ofstream out(tmp);
-    out << RecordToJson(record).dump() << "\n";
-    out.close();
-    if (!out) {
-      fs::remove(tmp, ec);
-      return absl::InternalError(absl::StrCat("cannot write ", tmp.string()));
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return absl::InternalError(absl::StrCat("cannot rename into ", path.string()));
-  }
-  return absl::OkStatus();
+  return ReplaceFile(path, RecordToJson(record).dump() + "\n");
 }
 
 absl::StatusOr<PodRecord> ReadRecord(const fs::path& path) {

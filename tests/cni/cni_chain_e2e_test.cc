@@ -428,5 +428,47 @@ TEST_F(CniChainTest, StatusAndGc) {
   EXPECT_EQ(CountFiles(StateDir()), 0u);
 }
 
+// The node set up as deploy/ does it: the primary plugin's own single-plugin *.conf, then
+// xgate-cni-install (the real binary) copies the plugin into a bin folder of the node and
+// chains it; the runtime reads the folder as it would and pods are recorded; uninstalling
+// gives back the node's file byte for byte.
+TEST_F(CniChainTest, NodeSetUpByXgateCniInstall) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  fs::path conf_dir = work_ / "net.d", bin_dir = work_ / "bin";
+  fs::create_directories(conf_dir);
+  Json primary = Conflist("ptp");
+  Json single = primary["plugins"][0];
+  single["cniVersion"] = primary["cniVersion"];
+  single["name"] = primary["name"];
+  const std::string original = single.dump(2) + "\n";
+  std::ofstream(conf_dir / "10-ptp.conf") << original;
+  const std::string install = std::string(XGATE_CNI_INSTALL_PATH) + " --cni-conf-dir " +
+                              conf_dir.string() + " --cni-bin-dir " + bin_dir.string() +
+                              " --plugin " + XGATE_CNI_DIR + "/xgate-cni --state-dir " +
+                              StateDir().string() + " --admin-socket " + Socket().string();
+  ASSERT_TRUE(Sh(install));
+  ASSERT_TRUE(Sh(install)) << "a second run is a no-op";
+  ASSERT_TRUE(fs::exists(conf_dir / "10-ptp.conflist"));
+
+  std::ifstream in(conf_dir / "10-ptp.conflist");
+  Json chained = Json::parse(in);
+  EXPECT_EQ(chained, primary);
+  CniRuntime node(chained, {kDebianCniDir, bin_dir.string()}, node_);
+  EXPECT_EQ(node.PluginPath("xgate-cni"), (bin_dir / "xgate-cni").string());
+  Attachment pod = NewPod(0);
+  ChainRun add = node.Add(pod);
+  ASSERT_TRUE(add.ok) << add.plugin << ": " << add.last.out << add.last.err;
+  EXPECT_EQ(AgentContainers(), std::set<std::string>{pod.container_id});
+  EXPECT_TRUE(fs::exists(RecordFile("ptp", pod)));
+  ASSERT_TRUE(node.Del(pod).ok);
+  EXPECT_TRUE(AgentContainers().empty());
+
+  ASSERT_TRUE(Sh(std::string(XGATE_CNI_INSTALL_PATH) + " --uninstall --cni-conf-dir " +
+                 conf_dir.string() + " --cni-bin-dir " + bin_dir.string()));
+  EXPECT_EQ(Snapshot(conf_dir),
+            (std::map<std::string, std::string>{{(conf_dir / "10-ptp.conf").string(), original}}));
+  EXPECT_FALSE(fs::exists(bin_dir / "xgate-cni"));
+}
+
 }  // namespace
 }  // namespace xgate::cni_test
