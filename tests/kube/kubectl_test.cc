@@ -62,13 +62,19 @@ TEST_F(KubectlTest, DeployAsAKustomizeBase) {
     ++objects;
     EXPECT_NE(doc.find("app.kubernetes.io/part-of: xgate"), std::string::npos) << doc;
   }
+  // The folder's objects, and the Grafana dashboard's ConfigMap.
   Command listed = RunCommand("cat " + kDeploy + "/*.yaml | grep -c '^kind:'");
-  EXPECT_EQ(std::to_string(objects) + "\n", listed.output);
+  EXPECT_EQ(std::to_string(objects - 1) + "\n", listed.output);
   EXPECT_NE(built.output.find("image: xgate:dev"), std::string::npos);
   Command apply = Kubectl("apply -k " + kDeploy);
   ASSERT_EQ(apply.status, 0) << apply.output;
   json ds = json::parse(Kubectl("get -n xgate-system daemonset xgate-agent -o json").output);
   EXPECT_EQ(ds["metadata"]["labels"]["app.kubernetes.io/part-of"], "xgate");
+  json cm = json::parse(
+      Kubectl("get -n xgate-system configmap xgate-grafana-dashboard -o json").output);
+  EXPECT_EQ(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+  std::ifstream file(kDeploy + "/grafana/xgate-dashboard.json");
+  EXPECT_EQ(json::parse(cm["data"]["xgate-dashboard.json"].get<std::string>()), json::parse(file));
 }
 
 TEST_F(KubectlTest, DeployAppliesAsTheReadmeSays) {

@@ -196,6 +196,32 @@ metric_sum() {
     END { printf "%d\n", n }'
 }
 
+# A real Prometheus (Debian's prometheus) scraping the agent every second, in the node
+# namespace on its loopback, with its own config and storage under $SEED_WORK; stopped with
+# the bed (by PID). Waits until it is ready. SEED_PROM is its address.
+SEED_PROM=127.0.0.1:9090
+seed_prometheus() {
+  command -v prometheus >/dev/null || { seed_log "prometheus is not installed (run ./tools/setup)"; return 1; }
+  mkdir -p "$SEED_WORK/prometheus"
+  cat >"$SEED_WORK/prometheus/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+- job_name: xgate
+  static_configs:
+  - targets: ["$SEED_METRICS_ADDR"]
+YAML
+  ip netns exec "$SEED_NODE" prometheus --config.file="$SEED_WORK/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$SEED_WORK/prometheus/data" --web.listen-address="$SEED_PROM" \
+    >"$SEED_WORK/prometheus/log" 2>&1 &
+  SEED_PIDS+=($!)
+  seed_wait 30 eval '[ "$(seed_prom_get /-/ready)" = "Prometheus Server is Ready." ]' ||
+    { seed_log "prometheus did not start:"; tail -n 20 "$SEED_WORK/prometheus/log" >&2; return 1; }
+}
+seed_prom_get() { ip netns exec "$SEED_NODE" curl -sS --max-time 5 "http://$SEED_PROM$1" "${@:2}"; }
+
 # The agent that seedbed_up starts: the standalone one on the folder, once it serves
 # (tools/lib/kubebed.sh replaces seed_agent with one on an API server).
 seed_agent() { seed_folder_agent; }
