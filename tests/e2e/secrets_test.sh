@@ -55,13 +55,18 @@ secret applied-cert "$not_base64" >"$SEED_WORK/applied.yaml"
 
 ctl() { "$XGATE_BUILD/xgatectl" --socket "$SEED_WORK/admin.sock" "$@"; }
 leak_seen() { ctl get gateways -o json | grep -q 'leak-web'; }
-check "the Gateway with malformed Secrets is loaded" seed_wait 20 leak_seen
+check "the Gateway with malformed Secrets is loaded" seed_wait 60 leak_seen
 listener_curl() { # name port: the HTTP code (000 when no TLS handshake)
   ip netns exec "$SEED_CLIENT" curl -s --max-time 5 --cacert "$certs/ca.pem" -o /dev/null \
     -w '%{http_code}' --resolve "$1.example.com:$2:$SEED_NODE_IP" "https://$1.example.com:$2/"
 }
 good_listener() { [ "$(listener_curl good 8443)" = 404 ]; }
-check "the good listener of that Gateway serves (404: no route)" seed_wait 20 good_listener
+if seed_wait 60 good_listener; then ok "the good listener of that Gateway serves (404: no route)"
+else
+  fail "the good listener of that Gateway serves (404: no route): got $(listener_curl good 8443)"
+  ctl get gateways >&2
+  grep -v '^{' "$SEED_WORK/agent.log" | tail -n 20 >&2
+fi
 check "the seed route still serves" seed_curl_ok https://foo.example.com/login
 ctl apply -f "$SEED_WORK/applied.yaml" >"$out/apply.out" 2>&1
 check "apply of a Secret that is not base64 is refused" test "$?" -ne 0
