@@ -10,4 +10,4 @@ require_root
 for tool in wrk h2load; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (./tools/setup)" >&2; exit 1; }
 done
-exec "$here/../../tools/soak" --minutes "${SOAK_MINUTES:-2}"
+exec "$here/../../tools/soak" --minutes "${SOAK_MINUTES:-2}" --interval 10
