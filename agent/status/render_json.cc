@@ -19,6 +19,24 @@ json ParentRefJson(const model::ParentReference& ref) {
   return out;
 }
 
+// A Secret's body never leaves the agent (status, check, admin API): each key of data and
+// stringData stays, its value replaced by its size.
+void RedactSecretData(json& item) {
+  json data = json::object();
+  for (const char* field : {"data", "stringData"}) {
+    auto it = item.find(field);
+    if (it == item.end()) continue;
+    if (it->is_object()) {
+      for (const auto& [key, value] : it->items()) {
+        size_t size = value.is_string() ? value.get_ref<const std::string&>().size() : 0;
+        data[key] = "(redacted, " + std::to_string(size) + " characters)";
+      }
+    }
+    item.erase(it);
+  }
+  item["data"] = std::move(data);
+}
+
 // The object as stored, with the metadata the agent keeps (generation, creation time)
 // brought up to date.
 json ItemJson(const model::Object& object, model::Kind kind) {
@@ -39,6 +57,7 @@ json ItemJson(const model::Object& object, model::Kind kind) {
     meta["creationTimestamp"] = object.meta.creation_timestamp;
   }
   item.erase("status");
+  if (kind == model::Kind::kSecret) RedactSecretData(item);
   return item;
 }
 

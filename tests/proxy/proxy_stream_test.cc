@@ -22,15 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <typename Predicate>
-bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using testing::WaitFor;
 
 class ProxyStreamTest : public ::testing::Test {
  protected:

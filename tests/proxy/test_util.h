@@ -19,6 +19,17 @@ namespace xgate::proxy::testing {
 // A port free on both 127.0.0.1 and ::1 at the time of the call (the kernel chose it).
 uint16_t FreePort();
 
+// Polls `predicate` every 10 ms until it holds (true) or `timeout` passes (false).
+template <typename Predicate>
+bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 struct ReceivedRequest {
   int connection = 0;  // per-upstream connection number, to see keep-alive reuse
   std::string method;

@@ -19,6 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/cmd/privileges.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/config_stream.h"
 #include "userspace-proxy/server/server.h"
@@ -38,7 +39,9 @@ constexpr char kUsage[] =
     "  --workers N        worker threads (default: number of CPUs)\n"
     "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP; off: none)\n"
     "  --eject-backoff MS[,MAX]  how long a failing upstream endpoint is ejected the first\n"
-    "                     time, doubling with each ejection up to MAX (default 5000,60000)\n";
+    "                     time, doubling with each ejection up to MAX (default 5000,60000)\n"
+    "  --user NAME        run as this user (default: the starting one); either way only\n"
+    "                     CAP_NET_BIND_SERVICE, CAP_NET_ADMIN and CAP_BPF are kept\n";
 
 // "BASE[,MAX]" in milliseconds, 1 <= BASE <= MAX.
 bool ParseBackoff(const std::string& text, xgate::proxy::EjectionOptions* out) {
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   std::string access_log;
   std::string stats_socket;
   std::string log_level = "info";
+  std::string user;
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   xgate::proxy::EjectionOptions ejection;
   for (int i = 1; i < argc; ++i) {
@@ -122,6 +126,8 @@ int main(int argc, char** argv) {
                 text.c_str());
         return 2;
       }
+    } else if (arg == "--user") {
+      user = value();
     } else if (arg == "--log-level") {
       log_level = value();
     } else if (arg == "--help" || arg == "-h") {
@@ -138,6 +144,10 @@ int main(int argc, char** argv) {
   spdlog::default_logger()->sinks().push_back(
       std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   if (auto status = xgate::proxy::AccessLog::Open(access_log); !status.ok()) {
+    spdlog::critical("{}", status.ToString());
+    return 1;
+  }
+  if (auto status = xgate::proxy::DropPrivileges(user); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
   }
