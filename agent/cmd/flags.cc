@@ -59,12 +59,6 @@ void AddAgentFlags(CLI::App& app, AgentFlags& flags) {
                  "The pod records xgate-cni writes (its stateDir), read at start")
       ->type_name("DIR")
       ->capture_default_str();
-  for (CLI::Option* option : app.get_options()) {
-    if (option->get_expected_min() > 0) {
-      option->check(CLI::Validator(
-          [](std::string& value) { return value.empty() ? "needs a value" : ""; }, "", ""));
-    }
-  }
   cli::AddVersionFlag(app);
 }
 

@@ -25,11 +25,35 @@ std::vector<std::string> SplitShortEquals(const std::vector<std::string>& argv) 
   return out;
 }
 
+// The required options of `app` and its subcommands, made optional: CLI11 checks them before
+// it looks for flags it does not know, and "--dir is required" would hide "--dri: not
+// expected". ParseVector checks them itself, after.
+std::vector<std::pair<CLI::App*, CLI::Option*>> TakeRequired(CLI::App& app) {
+  std::vector<std::pair<CLI::App*, CLI::Option*>> out;
+  for (CLI::Option* o : app.get_options()) {
+    if (o->get_required()) {
+      o->required(false);
+      out.emplace_back(&app, o);
+    }
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    auto more = TakeRequired(*sub);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
 void ParseVector(CLI::App& app, const std::vector<std::string>& argv) {
   std::vector<std::string> args = SplitShortEquals(argv);
   std::vector<const char*> pointers;
   for (const auto& a : args) pointers.push_back(a.c_str());
+  auto required = TakeRequired(app);
   app.parse(static_cast<int>(pointers.size()), pointers.data());
+  for (auto [owner, option] : required) {
+    if ((owner == &app || owner->parsed()) && option->count() == 0) {
+      throw CLI::RequiredError(option->get_name());
+    }
+  }
 }
 
 }  // namespace

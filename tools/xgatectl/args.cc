@@ -79,6 +79,9 @@ void AddExplain(CLI::App& app, Args& args) {
 
 void AddCommands(CLI::App& app, Args& args) {
   app.description("Inspect and drive an xgate node through its agent's admin socket.");
+  app.footer(
+      "Run with COMMAND --help for a command's flags (xgatectl get --help). As the kubectl "
+      "plugin: kubectl xgate COMMAND ...");
   app.require_subcommand(1);
   AddSocket(&app, args);
   AddOutput(&app, args, {"json", "yaml", "wide"});

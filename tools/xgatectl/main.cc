@@ -1,5 +1,6 @@
 // xgatectl: inspect and drive an xgate node (`xgatectl --help`); as kubectl-xgate, the kubectl
 // plugin `kubectl xgate`.
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,6 +17,11 @@ int main(int argc, char** argv) {
   Args args;
   CLI::App app("", ProgramName(argv[0]));
   AddCommands(app, args);
+  if (std::filesystem::path(argv[0]).filename() == "kubectl_complete-xgate") {
+    // kubectl's completion of the plugin: the words after `kubectl xgate`, as __complete's.
+    Complete(app, std::vector<std::string>(argv + 1, argv + argc), std::cout);
+    return 0;
+  }
   if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
   FinishArgs(app, args);
   if (args.command == "check") return RunCheck(args, std::cout, std::cerr);
