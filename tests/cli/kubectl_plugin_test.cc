@@ -43,9 +43,18 @@ class KubectlPlugin : public ::testing::Test {
                         "  namespace: foo\n"
                         "  labels: {team: baz, tier: edge}\n"
                         "spec:\n"
-                        "  parentRefs: [{name: prod-web, namespace: default}]\n"
+                        "  parentRefs: [{name: prod-web, namespace: default}, {name: edge}]\n"
                         "  hostnames: [baz.example.com]\n"
                         "  rules: [{backendRefs: [{name: foo-home, port: 8080}]}]\n");
+    // A Gateway with its own address, so `explain request` has a listener without --attach.
+    fixtures::WriteFile(manifests / "edge.yaml",
+                        "apiVersion: gateway.networking.k8s.io/v1\n"
+                        "kind: Gateway\n"
+                        "metadata: {name: edge, namespace: foo}\n"
+                        "spec:\n"
+                        "  gatewayClassName: acme-lb\n"
+                        "  addresses: [{type: IPAddress, value: 198.18.0.1}]\n"
+                        "  listeners: [{name: http, protocol: HTTP, port: 8080}]\n");
     socket_ = (tmp_.path() / "admin.sock").string();
     agent_ = std::make_unique<AgentProcess>(
         std::vector<std::string>{"--manifests", manifests.string(), "--admin-socket", socket_},
@@ -110,11 +119,10 @@ TEST_F(KubectlPlugin, WideAndNamespace) {
 }
 
 TEST_F(KubectlPlugin, ExplainRequest) {
-  auto r = Xgate(
-      "explain request --listener 198.18.0.1:443 --sni baz.example.com --host baz.example.com "
-      "--path /");
+  auto r = Xgate("explain request --listener 198.18.0.1:8080 --host baz.example.com --path /");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("foo/baz"));
+  EXPECT_THAT(r.output, HasSubstr("Route:     HTTPRoute foo/baz rule 0"));
+  EXPECT_THAT(r.output, HasSubstr("foo/foo-home"));
 }
 
 TEST(KubectlPluginCompletion, KubectlCompletesThePlugin) {

@@ -25,11 +25,15 @@ std::vector<std::string> SplitShortEquals(const std::vector<std::string>& argv) 
   return out;
 }
 
-// The required options of `app` and its subcommands, made optional: CLI11 checks them before
-// it looks for flags it does not know, and "--dir is required" would hide "--dri: not
-// expected". ParseVector checks them itself, after.
+// What `app` and its subcommands require (options; a subcommand: option nullptr), made
+// optional: CLI11 checks it before it looks for flags it does not know, and "--dir is
+// required" would hide "--dri: not expected". ParseVector checks it itself, after.
 std::vector<std::pair<CLI::App*, CLI::Option*>> TakeRequired(CLI::App& app) {
   std::vector<std::pair<CLI::App*, CLI::Option*>> out;
+  if (app.get_require_subcommand_min() > 0) {
+    app.require_subcommand(0, app.get_require_subcommand_max());
+    out.emplace_back(&app, nullptr);
+  }
   for (CLI::Option* o : app.get_options()) {
     if (o->get_required()) {
       o->required(false);
@@ -50,9 +54,11 @@ void ParseVector(CLI::App& app, const std::vector<std::string>& argv) {
   auto required = TakeRequired(app);
   app.parse(static_cast<int>(pointers.size()), pointers.data());
   for (auto [owner, option] : required) {
-    if ((owner == &app || owner->parsed()) && option->count() == 0) {
-      throw CLI::RequiredError(option->get_name());
+    if (owner != &app && !owner->parsed()) continue;
+    if (option == nullptr && owner->get_subcommands().empty()) {
+      throw CLI::RequiredError::Subcommand(1);
     }
+    if (option != nullptr && option->count() == 0) throw CLI::RequiredError(option->get_name());
   }
 }
 

@@ -274,7 +274,7 @@ bool ReadManifest(const Args& args, std::string& text, std::ostream& err) {
 
 int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
   std::string what = args.command == "status" ? "status" : "";
-  if (what.empty() && args.positional.size() == 1) what = args.positional[0];
+  if (what.empty() && !args.positional.empty()) what = args.positional[0];
   if (what == "gateway") what = "gateways";
   if (what == "route") what = "routes";
   if (what == "backend") what = "backends";
