@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "absl/strings/str_cat.h"
+#include "tools/version/command_line.h"
 
 namespace xgate::agent {
 namespace {
@@ -22,50 +22,48 @@ std::string HostName() {
 
 }  // namespace
 
-absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
-                                           const EnvLookup& env_lookup) {
+void AddAgentFlags(CLI::App& app, AgentFlags& flags) {
+  app.description(
+      "The xgate node agent: compiles Gateway API objects from a watched folder (standalone) or "
+      "the Kubernetes API into the kernel fast path and xgate-proxy.");
+  app.add_option("--manifests", flags.manifests,
+                 "Standalone: the manifests of DIR, watched (inotify)")
+      ->type_name("DIR");
+  app.add_option("--kubeconfig", flags.kubeconfig,
+                 "Kubernetes: the API server of FILE's current-context; without it and "
+                 "--manifests, in a pod (KUBERNETES_SERVICE_HOST set), the pod's service account")
+      ->type_name("FILE");
+  app.add_option("--node-name", flags.node_name,
+                 "This node (the Lease identity); default $NODE_NAME, else the host name")
+      ->type_name("NAME");
+  app.add_option("--namespace", flags.ns,
+                 "Where the Lease lives; default $POD_NAMESPACE, else xgate-system")
+      ->type_name("NS");
+  app.add_option("--attach", flags.attach,
+                 "Load the XDP/TC programs on IFACE (repeat the flag for more interfaces)")
+      ->type_name("IFACE")
+      ->allow_extra_args(false);
+  app.add_option("--pin-root", flags.pin_root, "Where the BPF maps and links are pinned")
+      ->type_name("DIR")
+      ->capture_default_str();
+  app.add_option("--admin-socket", flags.admin_socket,
+                 "The admin API's unix socket (xgatectl --socket); proxy.sock goes beside it")
+      ->type_name("PATH")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", flags.metrics_addr,
+                 "Serve /metrics, /healthz and /readyz on HOST:PORT; default: none")
+      ->type_name("HOST:PORT");
+  app.add_flag("--detach-on-exit", flags.detach_on_exit,
+               "On SIGTERM remove programs, maps and the proxy (default: leave them serving)");
+  app.add_option("--cni-state-dir", flags.cni_state_dir,
+                 "The pod records xgate-cni writes (its stateDir), read at start")
+      ->type_name("DIR")
+      ->capture_default_str();
+  cli::AddVersionFlag(app);
+}
+
+absl::Status ResolveAgentFlags(AgentFlags& flags, const EnvLookup& env_lookup) {
   EnvLookup env = env_lookup ? env_lookup : EnvLookup(&ProcessEnv);
-  AgentFlags flags;
-  for (size_t i = 1; i < argv.size(); ++i) {
-    std::string name = argv[i];
-    std::string value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos && name.rfind("--", 0) == 0) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    if (name == "-h" || name == "--help") {
-      flags.help = true;
-      return flags;
-    }
-    if (name == "--detach-on-exit") {
-      if (has_value) return absl::InvalidArgumentError("--detach-on-exit takes no value");
-      flags.detach_on_exit = true;
-      continue;
-    }
-    std::string* target = nullptr;
-    if (name == "--manifests") target = &flags.manifests;
-    if (name == "--kubeconfig") target = &flags.kubeconfig;
-    if (name == "--node-name") target = &flags.node_name;
-    if (name == "--namespace") target = &flags.ns;
-    if (name == "--pin-root") target = &flags.pin_root;
-    if (name == "--admin-socket") target = &flags.admin_socket;
-    if (name == "--metrics-addr") target = &flags.metrics_addr;
-    if (name == "--cni-state-dir") target = &flags.cni_state_dir;
-    std::string attach;
-    if (name == "--attach") target = &attach;
-    if (target == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
-    if (!has_value) {
-      if (i + 1 >= argv.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
-      }
-      value = argv[++i];
-    }
-    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
-    *target = value;
-    if (name == "--attach") flags.attach.push_back(attach);
-  }
   if (!flags.manifests.empty() && !flags.kubeconfig.empty()) {
     return absl::InvalidArgumentError(
         "--manifests DIR (standalone) and --kubeconfig FILE (Kubernetes) exclude each other");
@@ -85,27 +83,17 @@ absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
   if (flags.node_name.empty()) flags.node_name = HostName();
   if (flags.ns.empty()) flags.ns = env("POD_NAMESPACE");
   if (flags.ns.empty()) flags.ns = "xgate-system";
-  return flags;
+  return absl::OkStatus();
 }
 
-std::string AgentUsage() {
-  return "usage: xgate-agent --manifests DIR | --kubeconfig FILE | (in a pod: the service "
-         "account)\n"
-         "                   [--node-name NAME] [--namespace NS]\n"
-         "                   [--attach IFACE]... [--pin-root DIR]\n"
-         "                   [--admin-socket PATH] [--metrics-addr HOST:PORT] "
-         "[--detach-on-exit]\n"
-         "                   [--cni-state-dir DIR]\n"
-         "  --manifests DIR     standalone: the manifests of DIR, watched\n"
-         "  --kubeconfig FILE   Kubernetes: the API server of FILE's current-context; without\n"
-         "                      it and --manifests, in a pod (KUBERNETES_SERVICE_HOST set),\n"
-         "                      the pod's service account\n"
-         "  --node-name NAME    this node (the Lease identity); default $NODE_NAME, else the\n"
-         "                      host name\n"
-         "  --namespace NS      where the Lease lives; default $POD_NAMESPACE, else "
-         "xgate-system\n"
-         "  --cni-state-dir DIR the pod records xgate-cni writes (its stateDir); read at start,\n"
-         "                      default /run/xgate/cni\n";
+absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
+                                           const EnvLookup& env) {
+  AgentFlags flags;
+  CLI::App app("", "xgate-agent");
+  AddAgentFlags(app, flags);
+  if (absl::Status s = cli::ParseToStatus(app, argv); !s.ok()) return s;
+  if (absl::Status s = ResolveAgentFlags(flags, env); !s.ok()) return s;
+  return flags;
 }
 
 }  // namespace xgate::agent

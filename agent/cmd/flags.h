@@ -7,6 +7,10 @@
 
 #include "absl/status/statusor.h"
 
+namespace CLI {
+class App;
+}
+
 namespace xgate::agent {
 
 enum class SourceMode {
@@ -27,16 +31,17 @@ struct AgentFlags {
   std::string cni_state_dir = "/run/xgate/cni";  // xgate-cni's records (its "stateDir")
   std::string metrics_addr;  // --metrics-addr HOST:PORT; empty: no metrics endpoint
   bool detach_on_exit = false;
-  bool help = false;
 };
 
 using EnvLookup = std::function<std::string(const std::string& name)>;  // "" when unset
 
-// Flags as --name VALUE or --name=VALUE; defaults from the environment (`env`, the process
+// The flags (--name VALUE or --name=VALUE) on `app`, written into `flags` when it parses.
+void AddAgentFlags(CLI::App& app, AgentFlags& flags);
+// After parsing: the source mode, and the defaults from the environment (`env`, the process
 // environment when null) and the host name.
+absl::Status ResolveAgentFlags(AgentFlags& flags, const EnvLookup& env = nullptr);
+// Both, on argv (argv[0] is the program).
 absl::StatusOr<AgentFlags> ParseAgentFlags(const std::vector<std::string>& argv,
                                            const EnvLookup& env = nullptr);
-
-std::string AgentUsage();
 
 }  // namespace xgate::agent

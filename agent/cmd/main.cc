@@ -31,6 +31,7 @@
 #include "agent/sources/kube/kube_source.h"
 #include "maps/pins.h"
 #include "spdlog/spdlog.h"
+#include "tools/version/command_line.h"
 
 namespace {
 
@@ -60,15 +61,15 @@ absl::StatusOr<kube::Config> KubeConfig(const agent::AgentFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto flags = agent::ParseAgentFlags(std::vector<std::string>(argv, argv + argc));
-  if (!flags.ok()) {
-    std::cerr << "xgate-agent: " << flags.status().message() << "\n" << agent::AgentUsage();
-    return 2;
+  agent::AgentFlags parsed;
+  CLI::App app("", "xgate-agent");
+  agent::AddAgentFlags(app, parsed);
+  if (auto exit_code = cli::Parse(app, argc, argv)) return *exit_code;
+  if (absl::Status s = agent::ResolveAgentFlags(parsed); !s.ok()) {
+    std::cerr << "xgate-agent: " << s.message() << "\nRun 'xgate-agent --help' for the flags.\n";
+    return cli::kUsageError;
   }
-  if (flags->help) {
-    std::cout << agent::AgentUsage();
-    return 0;
-  }
+  const agent::AgentFlags* flags = &parsed;
   // Blocked before any thread starts, so every thread inherits the mask.
   int signal_fd = BlockStopSignals();
   if (signal_fd < 0) {

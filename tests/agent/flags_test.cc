@@ -62,7 +62,10 @@ TEST(AgentFlags, ASourceIsRequiredAndOnlyOne) {
   EXPECT_THAT(std::string(Parse({}).status().message()), HasSubstr("--kubeconfig FILE"));
   EXPECT_THAT(std::string(Parse({"--manifests", "/m", "--kubeconfig", "/k"}).status().message()),
               HasSubstr("exclude each other"));
-  EXPECT_THAT(std::string(Parse({"--node-name"}).status().message()), HasSubstr("needs a value"));
+  EXPECT_THAT(std::string(Parse({"--node-name"}).status().message()), HasSubstr("--node-name"));
+  EXPECT_THAT(std::string(Parse({"--node-name="}).status().message()),
+              HasSubstr("--node-name: 1 required NAME missing"));
+  EXPECT_THAT(std::string(Parse({"--bogus"}).status().message()), HasSubstr("--bogus"));
 }
 
 }  // namespace

@@ -5,73 +5,48 @@
 #include <iostream>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 #include "tools/conformance/process.h"
 #include "tools/conformance/report.h"
 #include "tools/conformance/runner.h"
-
-namespace {
-
-constexpr char kUsage[] =
-    "usage: xgate-conformance --cases DIR [--base FILE] [--only NAME] [--keep] [--report FILE] "
-    "[--no-explain] [-v]\n"
-    "  Runs every case file in DIR (FORMAT.md) end to end in network namespaces against\n"
-    "  xgate-agent (found beside this binary), one line per case, then \"N passed, N failed\".\n"
-    "  --keep leaves the agent, echo pods, namespaces and run folder (with a cleanup script).\n"
-    "  Every HTTP request is also asked of the agent's Explain API, which must agree with\n"
-    "  what the proxy did; --no-explain turns that off.\n"
-    "  --budget bounds the whole run (default 20m): cases not started by then fail.\n"
-    "  Needs root; exits 77 without it unless XGATE_REQUIRE_PRIVILEGED=1.\n";
-
-}  // namespace
+#include "tools/version/command_line.h"
 
 int main(int argc, char** argv) {
   xgate::conformance::Options opts;
   opts.bin_dir = xgate::conformance::SelfDir();
   spdlog::set_level(spdlog::level::warn);
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    bool ok = true;
-    if (a == "--cases") {
-      ok = value(&opts.cases_dir);
-    } else if (a == "--base") {
-      ok = value(&opts.base_file);
-    } else if (a == "--only") {
-      ok = value(&opts.only);
-    } else if (a == "--report") {
-      ok = value(&opts.report_file);
-    } else if (a == "--budget") {
-      std::string v;
-      ok = value(&v) && absl::ParseDuration(v, &opts.budget) && opts.budget > absl::ZeroDuration();
-    } else if (a == "--no-explain") {
-      opts.explain = false;
-    } else if (a == "--keep") {
-      opts.keep = true;
-    } else if (a == "-v" || a == "--verbose") {
-      spdlog::set_level(spdlog::level::info);
-    } else if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      ok = false;
-    }
-    if (!ok) {
-      std::cerr << "xgate-conformance: bad argument " << a << "\n" << kUsage;
-      return 2;
-    }
-  }
-  if (opts.cases_dir.empty()) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app(
+      "Runs every case file in DIR (FORMAT.md) end to end in network namespaces against\n"
+      "xgate-agent (found beside this binary), one line per case, then \"N passed, N failed\".\n"
+      "Every HTTP request is also asked of the agent's Explain API, which must agree with what\n"
+      "the proxy did. Needs root; exits 77 without it unless XGATE_REQUIRE_PRIVILEGED=1.",
+      "xgate-conformance");
+  app.add_option("--cases", opts.cases_dir, "The case files")->type_name("DIR")->required();
+  app.add_option("--base", opts.base_file, "Manifests every case starts from")->type_name("FILE");
+  app.add_option("--only", opts.only, "Only the case of this name")->type_name("NAME");
+  app.add_option("--report", opts.report_file, "Write the results as YAML")->type_name("FILE");
+  app.add_option_function<std::string>(
+         "--budget", [&opts](const std::string& v) { (void)absl::ParseDuration(v, &opts.budget); },
+         "Bounds the whole run (default 20m): cases not started by then fail")
+      ->type_name("DURATION")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            absl::Duration d;
+            if (absl::ParseDuration(v, &d) && d > absl::ZeroDuration()) return "";
+            return "a positive duration such as 90s or 20m, got " + v;
+          },
+          "", ""));
+  app.add_flag_callback(
+      "--no-explain", [&opts] { opts.explain = false; },
+      "Do not ask the Explain API about each request");
+  app.add_flag("--keep", opts.keep,
+               "Leave the agent, echo pods, namespaces and run folder (with a cleanup script)");
+  app.add_flag_callback(
+      "-v,--verbose", [] { spdlog::set_level(spdlog::level::info); }, "Log what the runner does");
+  xgate::cli::AddVersionFlag(app);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
   const char* require = std::getenv("XGATE_REQUIRE_PRIVILEGED");
   if (geteuid() != 0 && (require == nullptr || std::string(require) != "1")) {
     std::cout << "SKIP: xgate-conformance needs root (network namespaces)\n";

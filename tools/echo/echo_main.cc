@@ -2,64 +2,39 @@
 #include <csignal>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 #include "tools/echo/echo.h"
-
-namespace {
-
-constexpr char kUsage[] =
-    "usage: xgate-echo --listen ADDR:PORT... [--udp ADDR:PORT]... [--tls-cert FILE --tls-key "
-    "FILE]\n"
-    "                  [--namespace NS] [--pod NAME] [--log FILE] [--ready-file FILE]\n";
-
-}  // namespace
+#include "tools/version/command_line.h"
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   xgate::echo::EchoConfig cfg;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    std::string v;
-    bool ok = true;
-    if (a == "--listen") {
-      ok = value(&v);
-      cfg.listen.push_back(v);
-    } else if (a == "--udp") {
-      ok = value(&v);
-      cfg.udp.push_back(v);
-    } else if (a == "--tls-cert") {
-      ok = value(&cfg.tls_cert);
-    } else if (a == "--tls-key") {
-      ok = value(&cfg.tls_key);
-    } else if (a == "--namespace") {
-      ok = value(&cfg.ns);
-    } else if (a == "--pod") {
-      ok = value(&cfg.pod);
-    } else if (a == "--log") {
-      ok = value(&cfg.log_path);
-    } else if (a == "--ready-file") {
-      ok = value(&cfg.ready_file);
-    } else if (a == "-h" || a == "--help") {
-      fputs(kUsage, stdout);
-      return 0;
-    } else {
-      ok = false;
+  CLI::App app(
+      "The conformance echo backend: answers each HTTP request with what it received, as JSON, "
+      "and echoes UDP datagrams.",
+      "xgate-echo");
+  app.add_option("--listen", cfg.listen, "Serve HTTP (HTTPS with --tls-cert) here; repeatable")
+      ->type_name("ADDR:PORT")
+      ->allow_extra_args(false);
+  app.add_option("--udp", cfg.udp, "Echo UDP datagrams here; repeatable")
+      ->type_name("ADDR:PORT")
+      ->allow_extra_args(false);
+  auto* cert =
+      app.add_option("--tls-cert", cfg.tls_cert, "TLS certificate (PEM)")->type_name("FILE");
+  auto* key = app.add_option("--tls-key", cfg.tls_key, "TLS key (PEM)")->type_name("FILE");
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--namespace", cfg.ns, "The namespace it reports")->type_name("NS");
+  app.add_option("--pod", cfg.pod, "The pod name it reports")->type_name("NAME");
+  app.add_option("--log", cfg.log_path, "Append each request here")->type_name("FILE");
+  app.add_option("--ready-file", cfg.ready_file, "Written once it serves")->type_name("FILE");
+  app.final_callback([&] {
+    if (cfg.listen.empty() && cfg.udp.empty()) {
+      throw CLI::ValidationError("--listen/--udp", "at least one --listen or --udp is required");
     }
-    if (!ok) {
-      fprintf(stderr, "xgate-echo: bad argument %s\n%s", argv[i], kUsage);
-      return 2;
-    }
-  }
-  if (cfg.listen.empty() && cfg.udp.empty()) {
-    fputs(kUsage, stderr);
-    return 2;
-  }
+  });
+  xgate::cli::AddVersionFlag(app);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
   xgate::echo::EchoServer server(cfg);
   if (absl::Status st = server.Start(); !st.ok()) {
     spdlog::error("xgate-echo: {}", st.ToString());

@@ -1,97 +1,159 @@
 #include "tools/xgatectl/args.h"
 
-#include <map>
+#include <filesystem>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
+#include "tools/version/command_line.h"
 
 namespace xgate::ctl {
 namespace {
 
-// Flag spellings -> the field they set.
-std::string* FlagTarget(Args& args, const std::string& name) {
-  static const std::map<std::string, std::string Args::*> kFlags = {
-      {"-f", &Args::file},         {"--filename", &Args::file}, {"-o", &Args::output},
-      {"--output", &Args::output}, {"--socket", &Args::socket}, {"--listener", &Args::listener},
-      {"--sni", &Args::sni},       {"--host", &Args::host},     {"--method", &Args::method},
-      {"--path", &Args::path},     {"--src", &Args::src},       {"--dst", &Args::dst},
-      {"--proto", &Args::proto},   {"--limit", &Args::limit},
-  };
-  auto it = kFlags.find(name);
-  return it == kFlags.end() ? nullptr : &(args.*(it->second));
+void AddSocket(CLI::App* app, Args& args) {
+  app->add_option("--socket,-s,--server", args.socket,
+                  "The agent's admin socket (unix:// optional; -s/--server as kubectl names "
+                  "where it connects)")
+      ->type_name("PATH")
+      ->capture_default_str();
+}
+
+void AddOutput(CLI::App* app, Args& args, std::vector<std::string> formats) {
+  std::string names;
+  for (const auto& f : formats) names += (names.empty() ? "" : "|") + f;
+  app->add_option("-o,--output", args.output, "Output format: " + names + " (default: a table)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember(formats));
+}
+
+void AddFile(CLI::App* app, Args& args, const std::string& what) {
+  app->add_option("-f,--filename", args.file, what)->type_name(what == "DIR" ? "DIR" : "FILE");
+}
+
+void AddGet(CLI::App& app, Args& args) {
+  CLI::App* get = app.add_subcommand("get", "Read the agent's state (admin API), as kubectl get");
+  std::vector<std::string> resources = GetResources();
+  for (const char* singular : {"gateway", "route", "backend"}) resources.push_back(singular);
+  get->add_option("TYPE", args.resource,
+                  "gateways|routes (NAME, -l, -n, -o wide), backends, status, conntrack "
+                  "(--limit), counters")
+      ->required()
+      ->check(CLI::IsMember(resources));
+  get->add_option("NAME", args.name, "Only the gateways or routes of this name");
+  get->add_option("-l,--selector", args.selector,
+                  "Label selector (=, ==, !=, in, notin, KEY, !KEY), on metadata.labels")
+      ->type_name("SELECTOR");
+  get->add_option("-n,--namespace", args.ns, "Only this namespace (default: every namespace)")
+      ->type_name("NS");
+  get->add_flag("-A,--all-namespaces", args.all_namespaces, "Every namespace (the default)");
+  get->add_flag("--no-headers", args.no_headers, "Tables without their header row");
+  get->add_option("--limit", args.limit, "get conntrack: at most N entries")->type_name("N");
+  AddOutput(get, args, {"json", "yaml", "wide"});
+  AddSocket(get, args);
+}
+
+void AddExplain(CLI::App& app, Args& args) {
+  CLI::App* explain =
+      app.add_subcommand("explain", "Which listener, route and backend a request or packet gets");
+  explain->require_subcommand(1);
+  CLI::App* request = explain->add_subcommand(
+      "request", "The listener, route, rule and backends an HTTP request gets");
+  request->add_option("--listener", args.listener, "Where the request arrives (required)")
+      ->type_name("ADDR:PORT");
+  request->add_option("--sni", args.sni, "The TLS server name")->type_name("NAME");
+  request->add_option("--host", args.host, "The Host header")->type_name("H");
+  request->add_option("--method", args.method, "The method (default GET)")->type_name("M");
+  request->add_option("--path", args.path, "The path (default /)")->type_name("P");
+  request->add_option("-H,--header", args.headers, "A header, repeatable")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false);
+  CLI::App* packet = explain->add_subcommand(
+      "packet", "The listener, Maglev slot, conntrack entry and backend a packet gets");
+  packet->add_option("--src", args.src, "The client (required)")->type_name("ADDR:PORT");
+  packet->add_option("--dst", args.dst, "The gateway address (required)")->type_name("ADDR:PORT");
+  packet->add_option("--proto", args.proto, "tcp or udp (required)")->type_name("PROTO");
+  for (CLI::App* sub : {request, packet}) {
+    AddOutput(sub, args, {"json", "yaml"});
+    AddSocket(sub, args);
+  }
 }
 
 }  // namespace
 
+void AddCommands(CLI::App& app, Args& args) {
+  app.description("Inspect and drive an xgate node through its agent's admin socket.");
+  app.footer(
+      "Run with COMMAND --help for a command's flags (xgatectl get --help). As the kubectl "
+      "plugin: kubectl xgate COMMAND ...");
+  app.require_subcommand(1);
+  AddSocket(&app, args);
+  AddOutput(&app, args, {"json", "yaml", "wide"});
+
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "Load, bind and compile a manifest folder offline; exit 0 all accepted, 1 some not, "
+      "2 unreadable");
+  AddFile(check, args, "DIR");
+  AddOutput(check, args, {"json", "yaml"});
+
+  AddGet(app, args);
+
+  CLI::App* status = app.add_subcommand("status", "Every object with its status (admin API)");
+  AddOutput(status, args, {"json", "yaml"});
+  AddSocket(status, args);
+
+  AddExplain(app, args);
+
+  CLI::App* apply = app.add_subcommand(
+      "apply", "Add or change manifests in the agent (standalone; kubectl in Kubernetes mode)");
+  CLI::App* del = app.add_subcommand(
+      "delete", "Remove the objects FILE describes (standalone; kubectl in Kubernetes mode)");
+  for (CLI::App* sub : {apply, del}) {
+    AddFile(sub, args, "FILE (- reads stdin)");
+    AddSocket(sub, args);
+  }
+
+  CLI::App* completion =
+      app.add_subcommand("completion", "Print the shell completion script (source it in bash)");
+  completion->add_option("SHELL", args.resource, "bash")
+      ->required()
+      ->check(CLI::IsMember({"bash"}));
+
+  // What the completion script (and kubectl, through kubectl_complete-xgate) calls: the words
+  // so far, the candidates for the last one.
+  CLI::App* complete = app.add_subcommand("__complete", "")->group("");
+  complete->prefix_command();
+  cli::AddVersionFlag(app);
+}
+
+void FinishArgs(const CLI::App& app, Args& args) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    args.command = sub->get_name();
+    if (args.command == "get") args.positional = {args.resource};
+    if (args.command == "get" && !args.name.empty()) args.positional.push_back(args.name);
+    if (args.command == "completion") args.positional = {args.resource};
+    if (args.command == "__complete") args.positional = sub->remaining();
+    for (const CLI::App* leaf : sub->get_subcommands()) args.positional.push_back(leaf->get_name());
+  }
+  if (args.output == "wide") {
+    args.wide = true;
+    args.output.clear();
+  }
+  if (args.all_namespaces) args.ns.clear();
+  for (const char* scheme : {"unix://", "unix:"}) {
+    if (args.socket.rfind(scheme, 0) == 0) args.socket = args.socket.substr(strlen(scheme));
+  }
+}
+
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv) {
   Args args;
-  for (size_t i = 1; i < argv.size(); ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      args.command = "help";
-      return args;
-    }
-    if (arg.size() > 1 && arg[0] == '-') {
-      std::string name = arg;
-      std::string value;
-      bool has_value = false;
-      if (auto eq = arg.find('='); eq != std::string::npos) {
-        name = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-        has_value = true;
-      }
-      bool header = name == "-H" || name == "--header";
-      std::string* target = header ? nullptr : FlagTarget(args, name);
-      if (target == nullptr && !header)
-        return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
-      if (!has_value) {
-        if (i + 1 >= argv.size()) {
-          return absl::InvalidArgumentError(absl::StrCat("flag ", name, " needs a value"));
-        }
-        value = argv[++i];
-      }
-      if (header) {
-        args.headers.push_back(value);
-      } else {
-        *target = value;
-      }
-      continue;
-    }
-    if (args.command.empty()) {
-      args.command = arg;
-    } else {
-      args.positional.push_back(arg);
-    }
-  }
-  if (args.command.empty()) return absl::InvalidArgumentError("no command given");
-  if (!args.output.empty() && args.output != "json" && args.output != "yaml") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("-o ", args.output, ": the output format is json or yaml"));
-  }
+  CLI::App app("", "xgatectl");
+  AddCommands(app, args);
+  if (absl::Status s = cli::ParseToStatus(app, argv); !s.ok()) return s;
+  FinishArgs(app, args);
   return args;
 }
 
-std::string Usage() {
-  return "usage: xgatectl [--socket PATH] COMMAND [-o json|yaml]\n"
-         "  check -f DIR               load, bind and compile a manifest folder offline;\n"
-         "                             exit 0 all accepted, 1 some not, 2 unreadable\n"
-         "  get gateways|routes|backends|status   read the agent's state (admin API)\n"
-         "  get conntrack [--limit N]  the fast path's connection table (agent with --attach)\n"
-         "  get counters               the fast path's counters: per listener, per backend,\n"
-         "                             by path and by drop reason (agent with --attach);\n"
-         "                             the proxy's: requests by route, backend and code,\n"
-         "                             upstream pools, connections, TLS, parse refusals\n"
-         "  explain request --listener ADDR:PORT [--sni NAME] [--host H] [--method M]\n"
-         "                  [--path P] [-H 'Name: value']...\n"
-         "                             the listener, route, rule and backends a request gets\n"
-         "  explain packet --src ADDR:PORT --dst ADDR:PORT --proto tcp|udp\n"
-         "                             the listener, Maglev slot, conntrack entry and backend\n"
-         "                             a packet gets\n"
-         "  status                     every object with its status (admin API)\n"
-         "  apply -f FILE              add or change manifests in the agent (standalone; kubectl "
-         "in Kubernetes mode)\n"
-         "  delete -f FILE             remove the objects FILE describes (standalone; kubectl in "
-         "Kubernetes mode)\n";
+std::string ProgramName(const std::string& argv0) {
+  std::string base = std::filesystem::path(argv0).filename().string();
+  return base == "kubectl-xgate" ? "kubectl xgate" : "xgatectl";
 }
 
 }  // namespace xgate::ctl

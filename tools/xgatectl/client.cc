@@ -4,6 +4,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -11,6 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/kube/selectors.h"
 #include "agent/status/status.h"
 #include "api/admin.grpc.pb.h"
 #include "tools/xgatectl/inspect.h"
@@ -30,12 +34,130 @@ std::string ConditionStatus(const json& conditions, const std::string& type) {
 
 std::string Join(const json& values) {
   std::string out;
-  for (const auto& v : values) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  for (const auto& v : values) absl::StrAppend(&out, out.empty() ? "" : ",", v.get<std::string>());
   return out.empty() ? "*" : out;
 }
 
 bool IsRoute(const std::string& kind) {
   return kind == "HTTPRoute" || kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute";
+}
+
+// The Gateways or routes the command line picks: -n, -l and NAME. NotFound when NAME names
+// none, InvalidArgument for a bad selector.
+absl::StatusOr<json> Select(const Args& args, const std::string& what, const json& all) {
+  auto selector = kube::Selector::Labels(args.selector);
+  if (!selector.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("-l ", selector.status().message()));
+  }
+  json items = json::array();
+  for (const auto& item : all) {
+    std::string kind = item.value("kind", "");
+    const json& meta = item["metadata"];
+    if (!((what == "gateways" && kind == "Gateway") || (what == "routes" && IsRoute(kind)))) {
+      continue;
+    }
+    if (!args.ns.empty() && meta.value("namespace", "") != args.ns) continue;
+    if (!args.name.empty() && meta.value("name", "") != args.name) continue;
+    if (!selector->Matches(item)) continue;
+    items.push_back(item);
+  }
+  if (!args.name.empty() && items.empty()) {
+    std::string where = args.ns.empty() ? "" : absl::StrCat(" in namespace ", args.ns);
+    return absl::NotFoundError(absl::StrCat(what, " \"", args.name, "\" not found", where));
+  }
+  return items;
+}
+
+// "name:PROTOCOL/port" of each listener.
+std::string ListenerPorts(const json& gateway) {
+  std::string ports;
+  for (const auto& l : gateway["spec"].value("listeners", json::array())) {
+    absl::StrAppend(&ports, ports.empty() ? "" : ",", l.value("name", ""), ":",
+                    l.value("protocol", ""), "/", l.value("port", 0));
+  }
+  return ports.empty() ? "<none>" : ports;
+}
+
+std::vector<std::vector<std::string>> GatewayRows(const json& items, bool wide) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAMESPACE", "NAME", "CLASS", "ADDRESSES", "ACCEPTED", "PROGRAMMED", "LISTENERS"}};
+  if (wide) rows[0].insert(rows[0].end(), {"PORTS", "ATTACHED ROUTES"});
+  for (const auto& gw : items) {
+    json st = gw.value("status", json::object());
+    json conditions = st.value("conditions", json::array());
+    std::string addresses;
+    for (const auto& a : st.value("addresses", json::array())) {
+      addresses += (addresses.empty() ? "" : ",") + a.value("value", "");
+    }
+    // Each listener not accepted with its reason (PortUnavailable: the port is taken), else
+    // how many there are.
+    std::string listeners;
+    size_t count = 0;
+    int attached = 0;
+    for (const auto& l : st.value("listeners", json::array())) {
+      ++count;
+      attached += l.value("attachedRoutes", 0);
+      for (const auto& c : l.value("conditions", json::array())) {
+        if (c.value("type", "") != "Accepted" || c.value("status", "") == "True") continue;
+        listeners +=
+            (listeners.empty() ? "" : ",") + l.value("name", "") + ": " + c.value("reason", "");
+      }
+    }
+    if (listeners.empty()) listeners = std::to_string(count) + " accepted";
+    rows.push_back({gw["metadata"].value("namespace", ""), gw["metadata"].value("name", ""),
+                    gw["spec"].value("gatewayClassName", ""),
+                    addresses.empty() ? "<none>" : addresses,
+                    ConditionStatus(conditions, "Accepted"),
+                    ConditionStatus(conditions, "Programmed"), listeners});
+    if (wide) rows.back().insert(rows.back().end(), {ListenerPorts(gw), std::to_string(attached)});
+  }
+  return rows;
+}
+
+// "namespace/name:port" of each distinct backendRef of the route's rules.
+std::string BackendRefs(const json& route) {
+  std::string ns = route["metadata"].value("namespace", "");
+  std::vector<std::string> refs;
+  for (const auto& rule : route["spec"].value("rules", json::array())) {
+    for (const auto& b : rule.value("backendRefs", json::array())) {
+      std::string ref = absl::StrCat(b.value("namespace", ns), "/", b.value("name", ""));
+      if (b.contains("port")) absl::StrAppend(&ref, ":", b["port"].dump());
+      if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(ref);
+    }
+  }
+  return refs.empty() ? "<none>" : absl::StrJoin(refs, ",");
+}
+
+std::vector<std::vector<std::string>> RouteRows(const json& items, bool wide) {
+  std::vector<std::vector<std::string>> rows = {
+      {"KIND", "NAMESPACE", "NAME", "HOSTNAMES", "PARENTS", "ACCEPTED", "RESOLVEDREFS"}};
+  if (wide) rows[0].insert(rows[0].end(), {"RULES", "BACKENDS"});
+  for (const auto& route : items) {
+    std::string parents, accepted, resolved;
+    for (const auto& p : route.value("status", json::object()).value("parents", json::array())) {
+      const json& ref = p["parentRef"];
+      std::string sep = parents.empty() ? "" : ",";
+      parents += sep + ref.value("namespace", route["metadata"].value("namespace", "")) + "/" +
+                 ref.value("name", "");
+      accepted += sep + ConditionStatus(p["conditions"], "Accepted");
+      resolved += sep + ConditionStatus(p["conditions"], "ResolvedRefs");
+    }
+    rows.push_back({route.value("kind", ""), route["metadata"].value("namespace", ""),
+                    route["metadata"].value("name", ""),
+                    Join(route["spec"].value("hostnames", json::array())),
+                    parents.empty() ? "<none>" : parents, accepted, resolved});
+    if (wide) {
+      rows.back().insert(
+          rows.back().end(),
+          {std::to_string(route["spec"].value("rules", json::array()).size()), BackendRefs(route)});
+    }
+  }
+  return rows;
+}
+
+void PrintRows(std::vector<std::vector<std::string>> rows, bool no_headers, std::ostream& out) {
+  if (no_headers) rows.erase(rows.begin());
+  PrintTable(rows, out);
 }
 
 int GetObjects(const Args& args, const std::string& what, std::ostream& out, std::ostream& err) {
@@ -60,68 +182,27 @@ int GetObjects(const Args& args, const std::string& what, std::ostream& out, std
     }
     return 0;
   }
-  json items = json::array();
-  for (const auto& item : list["items"]) {
-    std::string kind = item.value("kind", "");
-    if ((what == "gateways" && kind == "Gateway") || (what == "routes" && IsRoute(kind))) {
-      items.push_back(item);
-    }
+  auto selected = Select(args, what, list["items"]);
+  if (!selected.ok()) {
+    err << "xgatectl get: " << selected.status().message() << "\n";
+    return selected.status().code() == absl::StatusCode::kNotFound ? 1 : 2;
   }
+  json items = *std::move(selected);
   if (!args.output.empty()) {
-    list["items"] = items;
-    Print(list, args.output, out);
+    if (!args.name.empty() && items.size() == 1) {
+      Print(items[0], args.output, out);  // one object by name, as kubectl get TYPE NAME
+    } else {
+      list["items"] = items;
+      Print(list, args.output, out);
+    }
     return 0;
   }
-  std::vector<std::vector<std::string>> rows;
-  if (what == "gateways") {
-    rows.push_back(
-        {"NAMESPACE", "NAME", "CLASS", "ADDRESSES", "ACCEPTED", "PROGRAMMED", "LISTENERS"});
-    for (const auto& gw : items) {
-      json st = gw.value("status", json::object());
-      json conditions = st.value("conditions", json::array());
-      std::string addresses;
-      for (const auto& a : st.value("addresses", json::array())) {
-        addresses += (addresses.empty() ? "" : ",") + a.value("value", "");
-      }
-      // Each listener not accepted with its reason (PortUnavailable: the port is taken), else
-      // how many there are.
-      std::string listeners;
-      size_t count = 0;
-      for (const auto& l : st.value("listeners", json::array())) {
-        ++count;
-        for (const auto& c : l.value("conditions", json::array())) {
-          if (c.value("type", "") != "Accepted" || c.value("status", "") == "True") continue;
-          listeners +=
-              (listeners.empty() ? "" : ",") + l.value("name", "") + ": " + c.value("reason", "");
-        }
-      }
-      if (listeners.empty()) listeners = std::to_string(count) + " accepted";
-      rows.push_back({gw["metadata"].value("namespace", ""), gw["metadata"].value("name", ""),
-                      gw["spec"].value("gatewayClassName", ""),
-                      addresses.empty() ? "<none>" : addresses,
-                      ConditionStatus(conditions, "Accepted"),
-                      ConditionStatus(conditions, "Programmed"), listeners});
-    }
-  } else {
-    rows.push_back(
-        {"KIND", "NAMESPACE", "NAME", "HOSTNAMES", "PARENTS", "ACCEPTED", "RESOLVEDREFS"});
-    for (const auto& route : items) {
-      std::string parents, accepted, resolved;
-      for (const auto& p : route.value("status", json::object()).value("parents", json::array())) {
-        const json& ref = p["parentRef"];
-        std::string sep = parents.empty() ? "" : ",";
-        parents += sep + ref.value("namespace", route["metadata"].value("namespace", "")) + "/" +
-                   ref.value("name", "");
-        accepted += sep + ConditionStatus(p["conditions"], "Accepted");
-        resolved += sep + ConditionStatus(p["conditions"], "ResolvedRefs");
-      }
-      rows.push_back({route.value("kind", ""), route["metadata"].value("namespace", ""),
-                      route["metadata"].value("name", ""),
-                      Join(route["spec"].value("hostnames", json::array())),
-                      parents.empty() ? "<none>" : parents, accepted, resolved});
-    }
+  if (items.empty()) {
+    err << "No resources found.\n";
+    return 0;
   }
-  PrintTable(rows, out);
+  PrintRows(what == "gateways" ? GatewayRows(items, args.wide) : RouteRows(items, args.wide),
+            args.no_headers, out);
   return 0;
 }
 
@@ -193,7 +274,7 @@ bool ReadManifest(const Args& args, std::string& text, std::ostream& err) {
 
 int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
   std::string what = args.command == "status" ? "status" : "";
-  if (what.empty() && args.positional.size() == 1) what = args.positional[0];
+  if (what.empty() && !args.positional.empty()) what = args.positional[0];
   if (what == "gateway") what = "gateways";
   if (what == "route") what = "routes";
   if (what == "backend") what = "backends";

@@ -1,31 +1,40 @@
-// xgatectl: inspect and drive an xgate node (see Usage()).
+// xgatectl: inspect and drive an xgate node (`xgatectl --help`); as kubectl-xgate, the kubectl
+// plugin `kubectl xgate`.
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "tools/version/command_line.h"
 #include "tools/xgatectl/args.h"
 #include "tools/xgatectl/check.h"
 #include "tools/xgatectl/client.h"
+#include "tools/xgatectl/completion.h"
 #include "tools/xgatectl/inspect.h"
 
 int main(int argc, char** argv) {
   using namespace xgate::ctl;
-  auto args = ParseArgs(std::vector<std::string>(argv, argv + argc));
-  if (!args.ok()) {
-    std::cerr << "xgatectl: " << args.status().message() << "\n" << Usage();
-    return kUnreadable;
-  }
-  if (args->command == "help") {
-    std::cout << Usage();
+  Args args;
+  CLI::App app("", ProgramName(argv[0]));
+  AddCommands(app, args);
+  if (std::filesystem::path(argv[0]).filename() == "kubectl_complete-xgate") {
+    // kubectl's completion of the plugin: the words after `kubectl xgate`, as __complete's.
+    Complete(app, std::vector<std::string>(argv + 1, argv + argc), std::cout);
     return 0;
   }
-  if (args->command == "check") return RunCheck(*args, std::cout, std::cerr);
-  if (args->command == "get" || args->command == "status") {
-    return RunGet(*args, std::cout, std::cerr);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
+  FinishArgs(app, args);
+  if (args.command == "check") return RunCheck(args, std::cout, std::cerr);
+  if (args.command == "get" || args.command == "status") {
+    return RunGet(args, std::cout, std::cerr);
   }
-  if (args->command == "explain") return RunExplain(*args, std::cout, std::cerr);
-  if (args->command == "apply") return RunApply(*args, std::cout, std::cerr);
-  if (args->command == "delete") return RunDelete(*args, std::cout, std::cerr);
-  std::cerr << "xgatectl: unknown command " << args->command << "\n" << Usage();
-  return kUnreadable;
+  if (args.command == "explain") return RunExplain(args, std::cout, std::cerr);
+  if (args.command == "apply") return RunApply(args, std::cout, std::cerr);
+  if (args.command == "delete") return RunDelete(args, std::cout, std::cerr);
+  if (args.command == "completion") {
+    std::cout << BashCompletionScript();
+    return 0;
+  }
+  Complete(app, args.positional, std::cout);
+  return 0;
 }

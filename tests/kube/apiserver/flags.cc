@@ -1,69 +1,67 @@
 #include "tests/kube/apiserver/flags.h"
 
 #include <absl/strings/numbers.h>
-#include <absl/strings/str_cat.h>
+
+#include "tools/version/command_line.h"
 
 namespace xgate::kubetest {
 
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
-  Flags f;
-  auto usage = absl::InvalidArgumentError(
-      "usage: xgate-test-apiserver --dir DIR [--listen HOST:PORT] [--token-file FILE] "
-      "[--state FILE] [--preload FILE|DIR]... [--san HOST]... [--history N] "
-      "[--bookmark-interval-ms N] [--watch-timeout-seconds N] [--threads N]");
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string v;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (i + 1 < argc) {
-      v = argv[++i];
-    } else {
-      return usage;
-    }
-    auto number = [&](auto* out) -> absl::Status {
-      if (!absl::SimpleAtoi(v, out)) return absl::InvalidArgumentError(a + ": not a number: " + v);
-      return absl::OkStatus();
-    };
-    absl::Status s;
-    int64_t n = 0;
-    if (a == "--dir")
-      f.dir = v;
-    else if (a == "--token-file")
-      f.token_file = v;
-    else if (a == "--state")
-      f.state = v;
-    else if (a == "--preload")
-      f.preload.emplace_back(v);
-    else if (a == "--san")
-      f.sans.push_back(v);
-    else if (a == "--history")
-      s = number(&f.history);
-    else if (a == "--threads")
-      s = number(&f.threads);
-    else if (a == "--bookmark-interval-ms") {
-      s = number(&n);
-      f.bookmark_interval = std::chrono::milliseconds(n);
-    } else if (a == "--watch-timeout-seconds") {
-      s = number(&n);
-      f.watch_timeout = std::chrono::seconds(n);
-    } else if (a == "--listen") {
-      auto colon = v.rfind(':');
-      if (colon == std::string::npos)
-        return absl::InvalidArgumentError("--listen: HOST:PORT, got " + v);
-      f.host = v.substr(0, colon);
-      if (f.host.size() > 1 && f.host.front() == '[') f.host = f.host.substr(1, f.host.size() - 2);
-      if (!absl::SimpleAtoi(v.substr(colon + 1), &f.port))
-        return absl::InvalidArgumentError("--listen: bad port in " + v);
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag ", a, "\n", usage.message()));
-    }
-    if (!s.ok()) return s;
-  }
-  if (f.dir.empty()) return usage;
-  if (f.history == 0) f.history = 1;
-  return f;
+void AddFlags(CLI::App& app, Flags& f) {
+  app.description(
+      "The Kubernetes API server xgate's Kubernetes-mode tests talk to (HTTPS, tokens, RBAC, "
+      "discovery, list/watch, status). Writes DIR/server.url once it serves.");
+  app.add_option("--dir", f.dir, "CA, certificate, tokens, kubeconfigs and server.url")
+      ->type_name("DIR")
+      ->required();
+  app.add_option_function<std::string>(
+         "--listen",
+         [&f](const std::string& v) {
+           auto colon = v.rfind(':');
+           f.host = v.substr(0, colon);
+           if (f.host.size() > 1 && f.host.front() == '[') {
+             f.host = f.host.substr(1, f.host.size() - 2);
+           }
+           (void)absl::SimpleAtoi(v.substr(colon + 1), &f.port);
+         },
+         "Listen here; port 0: any free port (default 127.0.0.1:0)")
+      ->type_name("HOST:PORT")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            auto colon = v.rfind(':');
+            int port = 0;
+            if (colon == std::string::npos || !absl::SimpleAtoi(v.substr(colon + 1), &port) ||
+                port < 0 || port > 65535) {
+              return "HOST:PORT with a port 0-65535, got " + v;
+            }
+            return "";
+          },
+          "", ""));
+  app.add_option("--token-file", f.token_file, "Tokens (CSV); default DIR/tokens.csv, made once")
+      ->type_name("FILE");
+  app.add_option("--state", f.state, "Loaded at start when present, saved on SIGTERM")
+      ->type_name("FILE");
+  app.add_option("--preload", f.preload, "Created as admin at start (repeatable)")
+      ->type_name("FILE|DIR")
+      ->allow_extra_args(false);
+  app.add_option("--san", f.sans, "One more certificate name (repeatable)")
+      ->type_name("HOST")
+      ->allow_extra_args(false);
+  app.add_option("--history", f.history, "Watch events kept")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option_function<int64_t>(
+         "--bookmark-interval-ms",
+         [&f](int64_t n) { f.bookmark_interval = std::chrono::milliseconds(n); },
+         "Between watch BOOKMARK events (default 5000)")
+      ->type_name("N");
+  app.add_option_function<int64_t>(
+         "--watch-timeout-seconds", [&f](int64_t n) { f.watch_timeout = std::chrono::seconds(n); },
+         "A watch without timeoutSeconds ends after N (default 1800)")
+      ->type_name("N");
+  app.add_option("--threads", f.threads, "Connections served at once")
+      ->type_name("N")
+      ->capture_default_str();
+  cli::AddVersionFlag(app);
 }
 
 }  // namespace xgate::kubetest

@@ -1,12 +1,14 @@
 // The command line of xgate-test-apiserver.
 #pragma once
 
-#include <absl/status/statusor.h>
-
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace xgate::kubetest {
 
@@ -24,6 +26,7 @@ struct Flags {
   size_t threads = 256;                      // --threads: connections served at once
 };
 
-absl::StatusOr<Flags> ParseFlags(int argc, char** argv);
+// The flags on `app`, written into `flags` when it parses.
+void AddFlags(CLI::App& app, Flags& flags);
 
 }  // namespace xgate::kubetest

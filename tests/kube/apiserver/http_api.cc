@@ -261,11 +261,11 @@ void HttpApi::Watch(const Kind& kind, const std::string& ns, const std::string& 
     auto it = query.find(k);
     return it == query.end() ? std::string() : it->second;
   };
-  auto labels = Selector::Labels(get("labelSelector"));
+  auto labels = LabelSelector(get("labelSelector"));
   std::string field_text = get("fieldSelector");
   if (!name.empty())
     field_text += (field_text.empty() ? "" : ",") + std::string("metadata.name=") + name;
-  auto fields = Selector::Fields(field_text);
+  auto fields = FieldSelector(field_text);
   if (!labels.ok()) return ReplyError(res, labels.status());
   if (!fields.ok()) return ReplyError(res, fields.status());
   auto state = std::make_shared<WatchState>();

@@ -13,6 +13,7 @@
 #include "tests/kube/apiserver/flags.h"
 #include "tests/kube/apiserver/http_api.h"
 #include "tests/kube/apiserver/preload.h"
+#include "tools/version/command_line.h"
 
 namespace fs = std::filesystem;
 using namespace xgate::kubetest;
@@ -49,11 +50,12 @@ std::string ReadToken(const fs::path& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    spdlog::error("{}", std::string(flags.status().message()));
-    return 2;
-  }
+  Flags parsed;
+  CLI::App app("", "xgate-test-apiserver");
+  AddFlags(app, parsed);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
+  if (parsed.history == 0) parsed.history = 1;
+  const Flags* flags = &parsed;
   signal(SIGPIPE, SIG_IGN);
 
   fs::create_directories(flags->dir);

@@ -195,9 +195,9 @@ absl::StatusOr<json> Resources::Get(const Kind& kind, const std::string& ns,
 
 absl::StatusOr<json> Resources::List(const Kind& kind, const std::string& ns,
                                      const Query& query) const {
-  auto labels = Selector::Labels(Param(query, "labelSelector"));
+  auto labels = LabelSelector(Param(query, "labelSelector"));
   if (!labels.ok()) return labels.status();
-  auto fields = Selector::Fields(Param(query, "fieldSelector"));
+  auto fields = FieldSelector(Param(query, "fieldSelector"));
   if (!fields.ok()) return fields.status();
   ContinueToken from;
   std::string cont = Param(query, "continue");

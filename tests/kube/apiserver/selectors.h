@@ -1,31 +1,18 @@
-// labelSelector (=, ==, !=, in, notin, exists, !exists) and fieldSelector (metadata.name and
-// metadata.namespace, the fields every kind supports) as the list and watch parameters.
+// The list and watch parameters labelSelector and fieldSelector (agent/kube/selectors.h), with
+// a parse error answered as the real API server does (400 BadRequest).
 #pragma once
 
 #include <absl/status/statusor.h>
 
-#include <nlohmann/json.hpp>
-#include <set>
 #include <string>
-#include <vector>
+
+#include "agent/kube/selectors.h"
 
 namespace xgate::kubetest {
 
-class Selector {
- public:
-  static absl::StatusOr<Selector> Labels(const std::string& text);
-  static absl::StatusOr<Selector> Fields(const std::string& text);
-  bool Matches(const nlohmann::json& object) const;
+using Selector = kube::Selector;
 
- private:
-  enum class Op { kIn, kNotIn, kExists, kNotExists };
-  struct Requirement {
-    std::string key;
-    Op op;
-    std::set<std::string> values;
-  };
-  bool fields_ = false;
-  std::vector<Requirement> requirements_;
-};
+absl::StatusOr<Selector> LabelSelector(const std::string& text);
+absl::StatusOr<Selector> FieldSelector(const std::string& text);
 
 }  // namespace xgate::kubetest

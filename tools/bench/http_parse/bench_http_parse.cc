@@ -7,11 +7,13 @@
 #include <http_parser.h>
 
 #include <cstdio>
+#include <iostream>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tools/version/version.h"
 #include "userspace-proxy/http/request_parser.h"
 
 namespace {
@@ -156,7 +158,16 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("xgate/" + name).c_str(), BM_Xgate, input);
     benchmark::RegisterBenchmark(("http_parser/" + name).c_str(), BM_HttpParser, input);
   }
+  // Google Benchmark's own flags stay (--benchmark_filter=..., --help lists them); --version
+  // is xgate's.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--version") {
+      std::cout << "xgate-bench-http-parse " << xgate::GitDescription() << "\n";
+      return 0;
+    }
+  }
   benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();

@@ -7,9 +7,8 @@
 // 201/200 (--kubeconfig), or the file renamed into the standalone agent's folder (--manifests);
 // the create is also timed from just before the POST.
 //
-// Usage: xgate-bench-kube (--kubeconfig FILE | --manifests DIR) --cacert FILE
-//            [--address 198.18.0.1] [--port 443] [--rounds 20] [--timeout-ms 5000]
-// Exits 1 when a round's answer did not come within --timeout-ms, 2 on bad usage.
+// Flags: xgate-bench-kube --help. Exits 1 when a round's answer did not come within
+// --timeout-ms, 2 on bad usage.
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 #include "spdlog/spdlog.h"
 #include "tools/bench/kube/gateway_probe.h"
 #include "tools/bench/kube/route_writer.h"
+#include "tools/version/command_line.h"
 
 namespace {
 
@@ -69,26 +69,33 @@ struct Flags {
   int port = 443, rounds = 20, timeout_ms = 5000;
 };
 
-bool Parse(int argc, char** argv, Flags* f) {
-  std::map<std::string, std::string*> text = {{"--kubeconfig", &f->kubeconfig},
-                                              {"--manifests", &f->manifests},
-                                              {"--cacert", &f->cacert},
-                                              {"--address", &f->address}};
-  std::map<std::string, int*> number = {
-      {"--port", &f->port}, {"--rounds", &f->rounds}, {"--timeout-ms", &f->timeout_ms}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i + 1 >= argc) return false;
-    if (auto t = text.find(a); t != text.end()) {
-      *t->second = argv[++i];
-    } else if (auto n = number.find(a); n != number.end()) {
-      *n->second = std::atoi(argv[++i]);
-    } else {
-      return false;
+void AddFlags(CLI::App& app, Flags& f) {
+  app.description(
+      "Milliseconds from an HTTPRoute created, changed and deleted to the first answer of the "
+      "gateway that shows it (tools/bench/kube/run builds the bed). Exits 1 when an answer did "
+      "not come within --timeout-ms.");
+  auto* kubeconfig =
+      app.add_option("--kubeconfig", f.kubeconfig, "Create the routes through this API server")
+          ->type_name("FILE");
+  auto* manifests = app.add_option("--manifests", f.manifests,
+                                   "Write the routes into this standalone agent's folder")
+                        ->type_name("DIR")
+                        ->excludes(kubeconfig);
+  app.final_callback([kubeconfig, manifests] {
+    if (kubeconfig->empty() && manifests->empty()) {
+      throw CLI::RequiredError("--kubeconfig FILE or --manifests DIR");
     }
-  }
-  return f->kubeconfig.empty() != f->manifests.empty() && !f->cacert.empty() && f->rounds > 0 &&
-         f->timeout_ms > 0;
+  });
+  app.add_option("--cacert", f.cacert, "The gateway's CA (PEM)")->type_name("FILE")->required();
+  app.add_option("--address", f.address, "The gateway's address")->capture_default_str();
+  app.add_option("--port", f.port, "The gateway's HTTPS port")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--rounds", f.rounds, "Rounds")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--timeout-ms", f.timeout_ms, "How long an answer may take")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  xgate::cli::AddVersionFlag(app);
 }
 
 class Bench {
@@ -189,13 +196,9 @@ class Bench {
 
 int main(int argc, char** argv) {
   Flags flags;
-  if (!Parse(argc, argv, &flags)) {
-    std::fprintf(stderr,
-                 "usage: xgate-bench-kube (--kubeconfig FILE | --manifests DIR) --cacert FILE\n"
-                 "           [--address 198.18.0.1] [--port 443] [--rounds 20] "
-                 "[--timeout-ms 5000]\n");
-    return 2;
-  }
+  CLI::App app("", "xgate-bench-kube");
+  AddFlags(app, flags);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::unique_ptr<RouteWriter> writer;
   if (flags.kubeconfig.empty()) {
