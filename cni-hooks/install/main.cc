@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "cni-hooks/install/watch.h"
 #include "spdlog/spdlog.h"
+#include "tools/version/command_line.h"
 
 namespace {
 
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
   app.add_flag("--uninstall", uninstall,
                "take xgate-cni out of every list and remove the binary, then exit")
       ->excludes(watch_flag);
-  CLI11_PARSE(app, argc, argv);
+  xgate::cli::AddVersionFlag(app);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
 
   if (!state_dir.empty()) options.entry["stateDir"] = state_dir;
   if (!admin_socket.empty()) options.entry["adminSocket"] = admin_socket;
