@@ -3,7 +3,7 @@
 // HTTPRoutes and --tcp TCPRoutes, each with its Service and EndpointSlice, in one file as
 // tools/bench/kube/run does), runs the folder source and the pipeline (no appliers) on it
 // from cold, then makes --changes changes (a new route file, a weight change, a deletion in
-// turn) and prints the ms of each stage: folder read, store load, bind, status fingerprint,
+// turn) and prints the ms of each stage: folder read, store load, bind, same-state check,
 // compile, and the whole reload.
 //
 // Usage: xgate-bench-stages [--routes 10000] [--tcp 0] [--changes 20]
@@ -24,6 +24,7 @@
 #include "agent/binder/binder.h"
 #include "agent/compiler/compiler.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/same_state.h"
 #include "agent/sources/folder_source.h"
 #include "agent/sources/store.h"
 #include "agent/status/status.h"
@@ -142,8 +143,8 @@ int main(int argc, char** argv) {
     s.Add("store load", Timed([&] { loaded = store.Load(); }));
     binder::BindResult bound;
     s.Add("bind", Timed([&] { bound = binder::Bind(loaded->store, {}); }));
-    s.Add("status fingerprint",
-          Timed([&] { status::ObjectList(loaded->store, bound.statuses).dump(); }));
+    s.Add("same-state check",
+          Timed([&] { pipeline::SameState(*loaded, bound.statuses, *loaded, bound.statuses); }));
     s.Add("compile", Timed([&] { compiler::Compile(bound, 1); }));
     s.Add("pipeline reload", Timed([&] { pipe.Reload().IgnoreError(); }));
   };
