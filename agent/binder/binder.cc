@@ -66,7 +66,7 @@ struct ResolvedRoute {
   std::string invalid_message;
 };
 
-ResolvedRoute ResolveRoute(const Store& store, const RouteView& route) {
+ResolvedRoute ResolveRoute(const Store& store, const SliceIndex& slices, const RouteView& route) {
   ResolvedRoute out;
   std::string protocol = route.kind == model::Kind::kUDPRoute ? "UDP" : "TCP";
   auto note = [&](const ResolvedBackend& b) {
@@ -77,14 +77,14 @@ ResolvedRoute ResolveRoute(const Store& store, const RouteView& route) {
   for (const auto* refs : route.rules) {
     auto& backends = out.rule_backends.emplace_back();
     for (const auto& ref : *refs) {
-      backends.push_back(ResolveBackend(store, route.kind, route.key.ns, ref, protocol));
+      backends.push_back(ResolveBackend(store, slices, route.kind, route.key.ns, ref, protocol));
       note(backends.back());
     }
   }
   auto mirror = [&](const model::HTTPRouteFilter& filter) {
     model::BackendRef ref;
     ref.ref = filter.request_mirror.backend_ref;
-    ResolvedBackend b = ResolveBackend(store, route.kind, route.key.ns, ref, protocol);
+    ResolvedBackend b = ResolveBackend(store, slices, route.kind, route.key.ns, ref, protocol);
     b.filters = nullptr;  // `ref` is gone after this call
     note(b);
     return b;
@@ -210,10 +210,10 @@ model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const P
   return s;
 }
 
-void BindRoute(const Store& store, const RouteView& route,
+void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
                std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
                Statuses& statuses) {
-  ResolvedRoute resolved = ResolveRoute(store, route);
+  ResolvedRoute resolved = ResolveRoute(store, slices, route);
   std::string problem = route.http ? CheckHTTPRoute(*route.http) : "";
   model::RouteStatus status;
   int64_t gen = route.object->meta.generation;
@@ -285,8 +285,9 @@ BindResult Bind(const Store& store, const BindOptions& options) {
   }
 
   std::map<Store::Key, GatewayState> gateways = BindGateways(store, our_classes, options);
+  SliceIndex slices(store);
   for (const RouteView& route : CollectRoutes(store)) {
-    BindRoute(store, route, gateways, options, result.statuses);
+    BindRoute(store, slices, route, gateways, options, result.statuses);
   }
   for (auto& [key, gw] : gateways) {
     for (auto& l : gw.listeners) {

@@ -79,7 +79,20 @@ std::string CheckTlsSecret(const model::Secret& secret) {
   return "";
 }
 
-ResolvedBackend ResolveBackend(const Store& store, model::Kind route_kind,
+SliceIndex::SliceIndex(const Store& store) {
+  for (const auto& [key, slice] : store.endpoint_slices) {
+    slices_[{key.first, slice.service_name}].push_back(&slice);
+  }
+}
+
+const std::vector<const model::EndpointSlice*>& SliceIndex::Of(const std::string& ns,
+                                                               const std::string& service) const {
+  static const std::vector<const model::EndpointSlice*> kNone;
+  auto it = slices_.find({ns, service});
+  return it == slices_.end() ? kNone : it->second;
+}
+
+ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, model::Kind route_kind,
                                const std::string& route_ns, const model::BackendRef& ref,
                                const std::string& protocol) {
   ResolvedBackend out;
@@ -119,8 +132,8 @@ ResolvedBackend ResolveBackend(const Store& store, model::Kind route_kind,
   // Endpoints: every EndpointSlice of the Service, the slice port named as the Service
   // port (the number comes from the slice: it is the targetPort resolved on the pod).
   std::set<std::pair<std::string, int>> seen;
-  for (const auto& [key, slice] : store.endpoint_slices) {
-    if (key.first != out.ns || slice.service_name != out.name) continue;
+  for (const model::EndpointSlice* s : slices.Of(out.ns, out.name)) {
+    const model::EndpointSlice& slice = *s;
     if (slice.address_type != "IPv4" && slice.address_type != "IPv6") continue;
     const model::EndpointPort* sp = nullptr;
     for (const auto& p : slice.ports) {

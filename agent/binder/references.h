@@ -2,7 +2,9 @@
 // certificate Secrets, and backendRefs resolved through Services and EndpointSlices.
 #pragma once
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include "agent/binder/binder.h"
 #include "agent/model/objects.h"
@@ -21,10 +23,22 @@ bool ReferenceAllowed(const Store& store, const std::string& from_group,
 // key in tls.key. Returns "" when valid, else what is wrong.
 std::string CheckTlsSecret(const model::Secret& secret);
 
+// The EndpointSlices of each Service (namespace, kubernetes.io/service-name), gathered once
+// per bind so that resolving a backend reads only its own Service's slices.
+class SliceIndex {
+ public:
+  explicit SliceIndex(const Store& store);
+  const std::vector<const model::EndpointSlice*>& Of(const std::string& ns,
+                                                     const std::string& service) const;
+
+ private:
+  std::map<Store::Key, std::vector<const model::EndpointSlice*>> slices_;
+};
+
 // Resolves one backendRef (or mirror target) of a route in `route_ns`. `protocol` is the
 // transport the route carries (TCP or UDP); a Service port of another protocol is
 // UnsupportedProtocol.
-ResolvedBackend ResolveBackend(const Store& store, model::Kind route_kind,
+ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, model::Kind route_kind,
                                const std::string& route_ns, const model::BackendRef& ref,
                                const std::string& protocol);
 

@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "agent/binder/age.h"
 #include "agent/binder/hostnames.h"
 
@@ -208,6 +209,23 @@ std::vector<Entry> Entries(const BoundRoute& route) {
   return out;
 }
 
+// The virtual host names among `vhosts` that cover `name` (itself included), most specific
+// first. Only `name` itself, the wildcards of its dot suffixes and "" can, so they are looked
+// up rather than every name compared with every other.
+std::vector<std::string> CoveringPatterns(const std::string& name,
+                                          const std::map<std::string, std::vector<Entry>>& vhosts) {
+  std::vector<std::string> candidates = {name, ""};
+  for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
+    candidates.push_back(absl::StrCat("*", absl::string_view(name).substr(dot)));
+  }
+  std::sort(candidates.begin(), candidates.end(), binder::MoreSpecificHostname);
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  std::erase_if(candidates, [&](const std::string& c) {
+    return !vhosts.contains(c) || !binder::HostnameCovers(c, name);
+  });
+  return candidates;
+}
+
 api::Listener ToListener(const BoundListener& bl, Collected& c) {
   api::Listener out;
   out.set_gateway_namespace(bl.gateway.first);
@@ -245,13 +263,12 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
   // specific hostname still serves what the more specific routes do not match (the spec
   // ranks rules by hostname first, it does not hide them), so each virtual host continues
   // with the routes of every wider pattern that covers it, most specific first.
-  for (size_t i = 0; i < names.size(); ++i) {
+  for (const std::string& name : names) {
     auto* vh = out.add_virtual_hosts();
-    vh->set_hostname(names[i]);
+    vh->set_hostname(name);
     std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
-    for (size_t j = i; j < names.size(); ++j) {
-      if (!binder::HostnameCovers(names[j], names[i])) continue;
-      for (const auto& e : vhosts[names[j]]) {
+    for (const std::string& wider : CoveringPatterns(name, vhosts)) {
+      for (const auto& e : vhosts[wider]) {
         if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
         *vh->add_routes() = ToRoute(e, c);
       }

@@ -175,7 +175,7 @@ absl::Status L4Applier::Reconcile() {
   for (uint32_t service = 0; service < XG_MAX_SERVICES; ++service) {
     auto inner = maglev_.Lookup(service);
     if (!inner.ok()) return inner.status();
-    if (*inner) tables_[service] = {};
+    if (*inner) tables_[service] = std::nullopt;
   }
   if (!slots_.empty()) {
     spdlog::info("L4: adopted {} listeners and {} backends from {}", slots_.size(),
@@ -272,8 +272,9 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
     new_ids.insert(*id);
   }
 
-  // Tables, built before anything is written.
-  std::map<uint32_t, std::vector<uint32_t>> tables;
+  // Tables, built before anything is written, for the services whose backends changed.
+  std::map<uint32_t, std::vector<MaglevBackend>> tables;  // service id -> its backends
+  std::map<uint32_t, maps::MapFd> inner;
   for (const PlannedListener& pl : *planned) {
     if (!(pl.flags & XG_LISTENER_L4)) continue;
     ListenerKeyBytes bytes;
@@ -289,16 +290,16 @@ absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
     }
     std::vector<MaglevBackend> list;
     for (auto& [id, mb] : merged) list.push_back(mb);
-    std::vector<uint32_t> table = BuildMaglevTable(std::move(list), XG_MAGLEV_SIZE);
-    if (!table.empty()) tables[service] = std::move(table);
-  }
-  std::map<uint32_t, maps::MapFd> inner;
-  for (const auto& [service, table] : tables) {
-    auto it = tables_.find(service);
-    if (it != tables_.end() && it->second == table) continue;
+    if (auto it = tables_.find(service); it != tables_.end() && it->second == list) {
+      tables[service] = std::move(list);
+      continue;
+    }
+    std::vector<uint32_t> table = BuildMaglevTable(list, XG_MAGLEV_SIZE);
+    if (table.empty()) continue;
     auto fd = maps::CreateMaglevTable(table);
     if (!fd.ok()) return fd.status();
     inner.emplace(service, std::move(*fd));
+    tables[service] = std::move(list);
   }
 
   // Writes, in the order that keeps every intermediate state consistent for packets:

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "agent/appliers/applier.h"
 #include "agent/l4/datapath.h"
+#include "agent/l4/maglev.h"
 #include "maps/typed_map.h"
 
 namespace xgate::l4 {
@@ -66,7 +68,10 @@ class L4Applier : public appliers::Applier {
   std::map<ListenerKeyBytes, uint32_t> slots_;       // listener key -> service id = counter index
   std::map<BackendIdentity, uint32_t> backend_ids_;  // draining ones included
   std::chrono::nanoseconds drain_idle_;
-  std::map<uint32_t, std::vector<uint32_t>> tables_;  // service id -> table in the kernel
+  // Service id -> the backends its table in the kernel was built from (nullopt: a table a
+  // previous agent left). A table is built again only when they change; the table itself is
+  // not kept (256 KiB each).
+  std::map<uint32_t, std::optional<std::vector<MaglevBackend>>> tables_;
   bool stopped_ = false;
 };
 

@@ -13,6 +13,7 @@ struct MaglevBackend {
   std::string key;  // stable identity, e.g. "ns/name/10.0.0.1:80": seeds the permutation
   uint32_t weight = 0;
   uint32_t id = 0;  // what the table's slots hold
+  bool operator==(const MaglevBackend&) const = default;
 };
 
 // Fills a table of `size` slots (a prime). Backends with weight 0 get no slots; with no

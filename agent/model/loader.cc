@@ -309,7 +309,8 @@ void LoadObject(nlohmann::json object, const std::string& origin, LoadResult& in
   DocumentLoader(into).Load(object, no_lines, origin, 0);
 }
 
-absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir) {
+absl::StatusOr<std::vector<std::filesystem::path>> ListManifestFolder(
+    const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -341,13 +342,21 @@ absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesyst
     }
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+ManifestFile ReadManifestFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return in ? ManifestFile{path, text.str()} : ManifestFile{path, "", false};
+}
+
+absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir) {
+  auto files = ListManifestFolder(dir);
+  if (!files.ok()) return files.status();
   std::vector<ManifestFile> out;
-  for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    out.push_back(in ? ManifestFile{f, text.str()} : ManifestFile{f, "", false});
-  }
+  for (const auto& f : *files) out.push_back(ReadManifestFile(f));
   return out;
 }
 
@@ -367,6 +376,46 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
   auto files = ReadManifestFolder(dir);
   if (!files.ok()) return files.status();
   return LoadFiles(*files);
+}
+
+namespace {
+
+// Calls f(part's map, into's map) for each kind's map of two stores.
+template <typename F>
+void ForEachKindMap(const Store& part, Store& into, F&& f) {
+  f(part.gateway_classes, into.gateway_classes);
+  f(part.gateways, into.gateways);
+  f(part.http_routes, into.http_routes);
+  f(part.tcp_routes, into.tcp_routes);
+  f(part.udp_routes, into.udp_routes);
+  f(part.tls_routes, into.tls_routes);
+  f(part.reference_grants, into.reference_grants);
+  f(part.namespaces, into.namespaces);
+  f(part.services, into.services);
+  f(part.endpoint_slices, into.endpoint_slices);
+  f(part.secrets, into.secrets);
+}
+
+}  // namespace
+
+bool AppendLoaded(const LoadResult& part, LoadResult& into) {
+  // Put gives each object the store's size when it is placed: part's indexes count from 0.
+  const auto base = static_cast<int64_t>(into.store.Size());
+  bool duplicate = false;
+  ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
+    for (const auto& [key, object] : from) {
+      if (to.contains(key)) duplicate = true;
+    }
+  });
+  if (duplicate) return false;
+  ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
+    for (const auto& [key, object] : from) {
+      auto& placed = to.emplace(key, object).first->second;
+      placed.meta.creation_index += base;
+    }
+  });
+  into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
+  return true;
 }
 
 void CarryGenerations(const Store& previous, Store& next) {

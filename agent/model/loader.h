@@ -43,7 +43,11 @@ struct ManifestFile {
 };
 
 // The *.yaml, *.yml and *.json files under `dir` (recursively, in path order; hidden files
-// and folders are skipped) with their text. Fails only when the folder itself cannot be read.
+// and folders are skipped). Fails only when the folder itself cannot be read.
+absl::StatusOr<std::vector<std::filesystem::path>> ListManifestFolder(
+    const std::filesystem::path& dir);
+ManifestFile ReadManifestFile(const std::filesystem::path& path);
+// ListManifestFolder, each file with its text.
 absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir);
 
 // Loads `files` in order (a file that could not be read is reported as such).
@@ -51,6 +55,13 @@ LoadResult LoadFiles(const std::vector<ManifestFile>& files);
 
 // ReadManifestFolder, then LoadFiles.
 absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir);
+
+// Adds `part` (documents loaded into a LoadResult of their own) to `into`, as loading the
+// same documents into `into` would: its errors after those of `into`, its objects with
+// creation indexes after every object of `into`. Returns false, leaving `into` partly
+// filled, when an object of `part` is already in `into` (a full load reports that duplicate
+// where it occurs; the caller loads again in full).
+bool AppendLoaded(const LoadResult& part, LoadResult& into);
 
 // Standalone mode keeps metadata.generation as the API server does: an object keeps the
 // generation (and creation index/timestamp) it had in `previous` when its spec is unchanged,

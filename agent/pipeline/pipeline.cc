@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "agent/compiler/compiler.h"
+#include "agent/pipeline/same_state.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
 
@@ -77,13 +78,9 @@ absl::Status Pipeline::Reload() {
   if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
   next->bound = binder::Bind(next->loaded.store, options);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
-  next->fingerprint = status::ObjectList(next->loaded.store, next->bound.statuses).dump();
-  for (const auto& e : next->loaded.errors) {
-    next->fingerprint += '\n';
-    next->fingerprint += e.ToString();
-  }
   // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
-  if (previous && previous->fingerprint == next->fingerprint) {
+  if (previous &&
+      SameState(previous->loaded, previous->bound.statuses, next->loaded, next->bound.statuses)) {
     spdlog::info("no change since snapshot {}", previous->generation);
     return record(absl::OkStatus(), &Counters::unchanged);
   }

@@ -29,9 +29,6 @@ struct State {
   binder::BindResult bound;
   std::shared_ptr<const compiler::Snapshot> snapshot;
   std::string applied_at;  // RFC 3339
-  // The objects with their status and the load errors, serialized: equal fingerprints mean
-  // nothing a data plane or a reader of status would see has changed.
-  std::string fingerprint;
 };
 
 // What a reload reads besides the folder, asked afresh each time.

@@ -1,7 +1,11 @@
-// The standalone source: a folder of manifests, read whole into the object store.
+// The standalone source: a folder of manifests, read into the object store (only the files
+// that changed since the previous read are read again).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <map>
 
 #include "absl/status/status.h"
 #include "agent/sources/store.h"
@@ -21,8 +25,21 @@ class FolderSource {
   const std::filesystem::path& dir() const { return dir_; }
 
  private:
+  // What a file looked like when it was read: a file whose stat is the same is not read
+  // again, unless it was changed so shortly before that read that a later write may have
+  // left the same size and timestamp (file timestamps are coarse), as git does.
+  struct ReadFile {
+    struct stat seen;
+    bool settled = false;
+    model::ManifestFile file;
+  };
+  // The file as read before when it is unchanged since, else read now.
+  model::ManifestFile Read(const std::filesystem::path& path,
+                           std::map<std::filesystem::path, ReadFile>& next);
+
   const std::filesystem::path dir_;
   ObjectStore& store_;
+  std::map<std::filesystem::path, ReadFile> read_;
 };
 
 }  // namespace xgate::sources

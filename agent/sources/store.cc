@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+
 namespace xgate::sources {
 
 ObjectStore::ObjectStore() : change_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
@@ -59,28 +61,69 @@ uint64_t ObjectStore::version() const {
   return version_;
 }
 
+namespace {
+
+bool SameDocument(const Document& a, const Document& b) {
+  return a.unreadable == b.unreadable && a.origin == b.origin && a.text == b.text &&
+         a.object == b.object;
+}
+
+void Decode(const Document& doc, model::LoadResult& into) {
+  if (doc.unreadable) {
+    model::LoadError e;
+    e.pos.file = doc.origin;
+    e.message = "cannot read file";
+    into.errors.push_back(std::move(e));
+  } else if (!doc.text.empty()) {
+    model::LoadText(doc.text, doc.origin, into);
+  } else {
+    model::LoadObject(doc.object, doc.origin, into);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
-  std::map<std::string, std::map<std::string, Document>> documents;
+  std::lock_guard load_lock(load_mu_);
+  // Looked up by origin, not key: a file added to a folder moves the keys of those after it.
+  std::map<std::pair<std::string, std::string>, Decoded> next;  // (source, origin)
+  std::vector<const Decoded*> order;                            // the load's order
   {
     std::lock_guard lock(mu_);
     if (!errors_.empty()) return errors_.begin()->second;
-    documents = documents_;  // decoded outside the lock: sources keep writing meanwhile
-  }
-  model::LoadResult result;
-  for (auto& [source, docs] : documents) {
-    for (auto& [key, doc] : docs) {
-      if (doc.unreadable) {
-        model::LoadError e;
-        e.pos.file = doc.origin;
-        e.message = "cannot read file";
-        result.errors.push_back(std::move(e));
-      } else if (!doc.text.empty()) {
-        model::LoadText(doc.text, doc.origin, result);
-      } else {
-        model::LoadObject(std::move(doc.object), doc.origin, result);
+    for (const auto& [source, docs] : documents_) {
+      std::map<std::string, int> seen;  // documents of one origin: the first, the second...
+      for (const auto& [key, doc] : docs) {
+        int n = seen[doc.origin]++;
+        std::pair id(source, n == 0 ? doc.origin : absl::StrCat(doc.origin, "\n", n));
+        auto cached = decoded_.find(id);
+        Decoded& d = next[id];
+        if (cached != decoded_.end() && SameDocument(cached->second.document, doc)) {
+          d = std::move(cached->second);
+        } else {
+          d.document = doc;
+        }
+        order.push_back(&d);
       }
     }
   }
+  // Decoded outside mu_: sources keep writing meanwhile.
+  for (auto& [id, d] : next) {
+    if (d.result) continue;
+    auto result = std::make_shared<model::LoadResult>();
+    Decode(d.document, *result);
+    d.result = std::move(result);
+  }
+  model::LoadResult result;
+  bool whole = false;
+  for (const Decoded* d : order) {
+    if (!whole && !model::AppendLoaded(*d->result, result)) whole = true;
+  }
+  if (whole) {  // a duplicate name: reported where a load of everything at once reports it
+    result = model::LoadResult();
+    for (const Decoded* d : order) Decode(d->document, result);
+  }
+  decoded_ = std::move(next);
   return result;
 }
 

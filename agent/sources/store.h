@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -49,7 +50,9 @@ class ObjectStore {
   void SetError(const std::string& source, absl::Status error);
 
   // Decodes every document, the sources in name order, each in key order. Documents that do
-  // not decode are in the result's errors; fails only with a source's error.
+  // not decode are in the result's errors; fails only with a source's error. Each document
+  // is decoded on its own and kept while it stays the same, so a load decodes only the
+  // documents that changed since the previous one.
   absl::StatusOr<model::LoadResult> Load() const;
 
   // Counts changes: a reader that saw version N knows whether something changed since.
@@ -60,11 +63,18 @@ class ObjectStore {
  private:
   void Changed();  // with mu_ held
 
+  struct Decoded {
+    Document document;  // as it was decoded, compared with the store's current one
+    std::shared_ptr<const model::LoadResult> result;
+  };
+
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, Document>> documents_;  // source -> key -> doc
   std::map<std::string, absl::Status> errors_;
   uint64_t version_ = 0;
-  int change_fd_ = -1;  // eventfd
+  int change_fd_ = -1;          // eventfd
+  mutable std::mutex load_mu_;  // one Load at a time; taken before mu_
+  mutable std::map<std::pair<std::string, std::string>, Decoded> decoded_;  // (source, origin)
 };
 
 enum class WaitResult { kChanged, kStopped };

@@ -1,0 +1,237 @@
+// The incremental paths give what a full load and compile of the same state give: the object
+// store decodes only the documents that changed (and appends the rest as decoded before), the
+// pipeline's same-state check replaces serializing every object. Random sequences of changes,
+// many seeds; each step compared with a load of every document from scratch.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/binder/binder.h"
+#include "agent/compiler/compiler.h"
+#include "agent/pipeline/same_state.h"
+#include "agent/sources/store.h"
+#include "agent/status/status.h"
+
+namespace xgate::sources {
+namespace {
+
+using DocKey = std::pair<std::string, std::string>;  // (source, key)
+
+// The documents a step may write: Gateways, routes (HTTP and TCP, some refused), Services and
+// EndpointSlices, some as manifest text and some as API objects. Names repeat across
+// documents, so duplicates (refused where they occur) come up too.
+class Documents {
+ public:
+  explicit Documents(uint32_t seed) : rng_(seed) {}
+
+  Document Any() {
+    switch (Pick(7)) {
+      case 0:
+        return Text(GatewayYaml());
+      case 1:
+      case 2:
+        return Text(HttpRouteYaml());
+      case 3:
+        return Text(TcpRouteYaml());
+      case 4:
+        return Text(BackendYaml(absl::StrCat("s", Pick(6)), Pick(3)));
+      case 5:
+        return Object(HttpRouteJson());
+      default:
+        return Text(absl::StrCat(HttpRouteYaml(), "---\n", BackendYaml("s0", 1)));
+    }
+  }
+
+  int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+
+ private:
+  Document Text(std::string text) {
+    return Document{absl::StrCat("file", Pick(4), ".yaml"), std::move(text), nullptr, false};
+  }
+  Document Object(nlohmann::json object) {
+    std::string origin =
+        absl::StrCat("HTTPRoute/app/", object["metadata"]["name"].get<std::string>());
+    return Document{origin, "", std::move(object), false};
+  }
+
+  std::string GatewayYaml() {
+    return absl::StrCat(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw", Pick(2),
+        ", namespace: app}\nspec:\n  gatewayClassName: xgate\n  addresses: [{type: "
+        "IPAddress, value: 198.18.100.1}]\n  listeners:\n  - {name: http, port: ",
+        80 + Pick(2), ", protocol: HTTP, hostname: \"", Pick(2) ? "*.example.com" : "a.example.com",
+        "\"}\n  - {name: tcp, port: 5432, protocol: TCP}\n");
+  }
+  std::string HttpRouteYaml() {
+    // One in eight refused (a path without a leading slash).
+    std::string path = Pick(8) == 0 ? "nope" : absl::StrCat("/p", Pick(3));
+    return absl::StrCat(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r", Pick(8),
+        ", namespace: app}\nspec:\n  parentRefs: [{name: gw", Pick(2), "}]\n  hostnames: [",
+        Pick(2) ? "a.example.com" : "\"*.b.example.com\"",
+        "]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: ", path,
+        "}}]\n    backendRefs: [{name: s", Pick(6), ", port: 8080, weight: ", Pick(5),
+        "}, {name: s", Pick(6), ", port: 8080}]\n");
+  }
+  std::string TcpRouteYaml() {
+    return absl::StrCat(
+        "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: t",
+        Pick(3), ", namespace: app}\nspec:\n  parentRefs: [{name: gw", Pick(2),
+        ", sectionName: tcp}]\n  rules:\n  - backendRefs: [{name: s", Pick(6),
+        ", port: 8080, weight: ", 1 + Pick(3), "}]\n");
+  }
+  std::string BackendYaml(const std::string& name, int endpoints) {
+    std::string out = absl::StrCat(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: ", name,
+        ", namespace: app}\nspec:\n  ports: [{name: p, port: 8080, protocol: TCP}]\n---\n"
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ",
+        name, "-", Pick(2), "\n  namespace: app\n  labels: {kubernetes.io/service-name: ", name,
+        "}\naddressType: IPv4\nports: [{name: p, port: 8080, protocol: TCP}]\nendpoints:\n");
+    for (int i = 0; i < endpoints; ++i) {
+      absl::StrAppend(&out, "- addresses: [198.18.1.", 10 + Pick(20), "]\n");
+    }
+    return out;
+  }
+  nlohmann::json HttpRouteJson() {
+    return {{"apiVersion", "gateway.networking.k8s.io/v1"},
+            {"kind", "HTTPRoute"},
+            {"metadata", {{"name", absl::StrCat("r", Pick(8))}, {"namespace", "app"}}},
+            {"spec",
+             {{"parentRefs", {{{"name", absl::StrCat("gw", Pick(2))}}}},
+              {"rules",
+               {{{"backendRefs", {{{"name", absl::StrCat("s", Pick(6))}, {"port", 8080}}}}}}}}}};
+  }
+
+  std::mt19937 rng_;
+};
+
+constexpr char kClass[] =
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: xgate}\n"
+    "spec: {controllerName: xgate.dev/node-agent}\n";
+
+// Every document loaded at once into one result, in the store's order: the full load.
+model::LoadResult LoadFromScratch(const std::map<DocKey, Document>& docs) {
+  model::LoadResult out;
+  for (const auto& [key, doc] : docs) {
+    if (!doc.text.empty()) {
+      model::LoadText(doc.text, doc.origin, out);
+    } else {
+      model::LoadObject(doc.object, doc.origin, out);
+    }
+  }
+  return out;
+}
+
+template <typename Map>
+void ExpectSameObjects(const Map& a, const Map& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y) {
+    ASSERT_EQ(x->first, y->first);
+    EXPECT_EQ(x->second.raw, y->second.raw);
+    EXPECT_EQ(x->second.meta.creation_index, y->second.meta.creation_index) << x->first.second;
+    EXPECT_EQ(x->second.meta.source.file, y->second.meta.source.file);
+    EXPECT_EQ(x->second.meta.source.line, y->second.meta.source.line);
+  }
+}
+
+void ExpectSameLoad(const model::LoadResult& a, const model::LoadResult& b) {
+  ExpectSameObjects(a.store.gateway_classes, b.store.gateway_classes);
+  ExpectSameObjects(a.store.gateways, b.store.gateways);
+  ExpectSameObjects(a.store.http_routes, b.store.http_routes);
+  ExpectSameObjects(a.store.tcp_routes, b.store.tcp_routes);
+  ExpectSameObjects(a.store.services, b.store.services);
+  ExpectSameObjects(a.store.endpoint_slices, b.store.endpoint_slices);
+  ASSERT_EQ(a.errors.size(), b.errors.size());
+  for (size_t i = 0; i < a.errors.size(); ++i) {
+    EXPECT_EQ(a.errors[i].ToString(), b.errors[i].ToString());
+  }
+}
+
+void ExpectSameSnapshot(const compiler::Snapshot& a, const compiler::Snapshot& b) {
+  std::string diff;
+  google::protobuf::util::MessageDifferencer differ;
+  differ.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differ.Compare(a.l7, b.l7)) << diff;
+  ASSERT_EQ(a.l4.size(), b.l4.size());
+  for (size_t i = 0; i < a.l4.size(); ++i) {
+    EXPECT_EQ(a.l4[i].route, b.l4[i].route);
+    ASSERT_EQ(a.l4[i].backends.size(), b.l4[i].backends.size());
+    for (size_t j = 0; j < a.l4[i].backends.size(); ++j) {
+      EXPECT_EQ(a.l4[i].backends[j].address, b.l4[i].backends[j].address);
+      EXPECT_EQ(a.l4[i].backends[j].weight, b.l4[i].backends[j].weight);
+    }
+  }
+}
+
+// The same-state check agrees with comparing the serialized object lists (what it replaces).
+bool SameSerialized(const model::LoadResult& a, const binder::Statuses& sa,
+                    const model::LoadResult& b, const binder::Statuses& sb) {
+  auto text = [](const model::LoadResult& r, const binder::Statuses& s) {
+    std::string out = status::ObjectList(r.store, s).dump();
+    for (const auto& e : r.errors) absl::StrAppend(&out, "\n", e.ToString());
+    return out;
+  };
+  return text(a, sa) == text(b, sb);
+}
+
+TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    Documents pool(seed);
+    ObjectStore store;
+    std::map<DocKey, Document> mirror;  // what the store holds
+    auto put = [&](const std::string& source, const std::string& key, Document d) {
+      mirror[{source, key}] = d;
+      store.Put(source, key, std::move(d));
+    };
+    put("a", "0class", Document{"class.yaml", kClass, nullptr, false});
+    model::LoadResult previous;
+    binder::BindResult previous_bound;
+    for (int step = 0; step < 40; ++step) {
+      SCOPED_TRACE(absl::StrCat("step ", step));
+      std::string source = pool.Pick(2) ? "a" : "b";
+      std::string key = absl::StrCat("k", pool.Pick(10));
+      switch (pool.Pick(5)) {
+        case 0:  // removed
+          mirror.erase({source, key});
+          store.Erase(source, key);
+          break;
+        case 1: {  // the same documents again (a Replace that changes nothing)
+          std::map<std::string, Document> same;
+          for (const auto& [k, d] : mirror) {
+            if (k.first == "b") same[k.second] = d;
+          }
+          store.Replace("b", std::move(same));
+          break;
+        }
+        default:
+          put(source, key, pool.Any());
+      }
+      auto incremental = store.Load();
+      ASSERT_TRUE(incremental.ok());
+      model::LoadResult full = LoadFromScratch(mirror);
+      ExpectSameLoad(*incremental, full);
+
+      binder::BindOptions options;
+      options.now = "2026-01-01T00:00:00Z";
+      binder::BindResult bound = binder::Bind(incremental->store, options);
+      binder::BindResult full_bound = binder::Bind(full.store, options);
+      ExpectSameSnapshot(*compiler::Compile(bound, 1), *compiler::Compile(full_bound, 1));
+
+      EXPECT_EQ(
+          pipeline::SameState(previous, previous_bound.statuses, *incremental, bound.statuses),
+          SameSerialized(previous, previous_bound.statuses, *incremental, bound.statuses));
+      EXPECT_TRUE(pipeline::SameState(full, full_bound.statuses, *incremental, bound.statuses));
+      previous = *std::move(incremental);
+      previous_bound = binder::Bind(previous.store, options);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xgate::sources

@@ -1,0 +1,200 @@
+// xgate-bench-stages: where the agent's time goes, in process and without a data plane. It
+// writes a manifest folder (a Gateway with an HTTP and a TCP listener range, --routes
+// HTTPRoutes and --tcp TCPRoutes, each with its Service and EndpointSlice, in one file as
+// tools/bench/kube/run does), runs the folder source and the pipeline (no appliers) on it
+// from cold, then makes --changes changes (a new route file, a weight change, a deletion in
+// turn) and prints the ms of each stage: folder read, store load, bind, same-state check,
+// compile, and the whole reload, in CPU ms (the thread's own time: a loaded machine does not
+// inflate it).
+//
+// Usage: xgate-bench-stages [--routes 10000] [--tcp 0] [--changes 20]
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/binder/binder.h"
+#include "agent/compiler/compiler.h"
+#include "agent/pipeline/pipeline.h"
+#include "agent/pipeline/same_state.h"
+#include "agent/sources/folder_source.h"
+#include "agent/sources/store.h"
+#include "agent/status/status.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace xgate;
+
+// CPU ms of this thread: what the stage costs, whatever else the machine is running.
+double CpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+double Timed(const std::function<void()>& f) {
+  double start = CpuMs();
+  f();
+  return CpuMs() - start;
+}
+
+std::string Backend(const std::string& ns, const std::string& name, const char* protocol) {
+  return absl::StrCat(
+      "---\napiVersion: v1\nkind: Service\nmetadata: {name: ", name, ", namespace: ", ns,
+      "}\nspec:\n  ports: [{name: p, port: 8080, protocol: ", protocol,
+      "}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+      "metadata:\n  name: ",
+      name, "-1\n  namespace: ", ns, "\n  labels: {kubernetes.io/service-name: ", name,
+      "}\naddressType: IPv4\nports: [{name: p, port: 8080, protocol: ", protocol,
+      "}]\nendpoints:\n- addresses: [198.18.1.12]\n  conditions: {ready: true}\n");
+}
+
+std::string HttpRoute(const std::string& name, int weight) {
+  return absl::StrCat(
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: ", name,
+      ", namespace: scale}\nspec:\n  parentRefs: [{name: gw, namespace: scale, sectionName: "
+      "http}]\n  hostnames: [",
+      name, ".example.com]\n  rules:\n  - backendRefs: [{name: ", name,
+      ", port: 8080, weight: ", weight, "}]\n", Backend("scale", name, "TCP"));
+}
+
+std::string TcpRoute(int i) {
+  std::string name = absl::StrCat("t", i);
+  return absl::StrCat(
+      "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: ",
+      name, ", namespace: scale}\nspec:\n  parentRefs: [{name: gw, namespace: scale, sectionName: ",
+      "tcp", i, "}]\n  rules:\n  - backendRefs: [{name: ", name, ", port: 8080}]\n",
+      Backend("scale", name, "TCP"));
+}
+
+std::string GatewayYaml(int tcp) {
+  std::string out =
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: xgate}\n"
+      "spec: {controllerName: xgate.dev/node-agent}\n---\napiVersion: v1\nkind: "
+      "Namespace\nmetadata: {name: scale}\n---\napiVersion: gateway.networking.k8s.io/v1\n"
+      "kind: Gateway\nmetadata: {name: gw, namespace: scale}\nspec:\n  gatewayClassName: xgate\n"
+      "  addresses: [{type: IPAddress, value: 198.18.100.1}]\n  listeners:\n"
+      "  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}\n";
+  for (int i = 0; i < tcp; ++i) {
+    absl::StrAppend(&out, "  - {name: tcp", i, ", port: ", 10000 + i,
+                    ", protocol: TCP, allowedRoutes: {kinds: [{kind: TCPRoute}]}}\n");
+  }
+  return out;
+}
+
+void Write(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, path);
+}
+
+struct Stages {
+  std::map<std::string, std::vector<double>> ms;
+  void Add(const std::string& stage, double v) { ms[stage].push_back(v); }
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int routes = 10000, tcp = 0, changes = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (a == "--routes")
+      routes = v;
+    else if (a == "--tcp")
+      tcp = v;
+    else if (a == "--changes")
+      changes = v;
+    else {
+      std::fprintf(stderr, "usage: xgate-bench-stages [--routes N] [--tcp N] [--changes N]\n");
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::warn);
+  fs::path dir = fs::temp_directory_path() / absl::StrCat("xgate-stages.", getpid());
+  fs::create_directories(dir);
+  std::string scale = GatewayYaml(tcp);
+  for (int i = 0; i < routes; ++i) scale += HttpRoute(absl::StrCat("r", i), 1);
+  for (int i = 0; i < tcp; ++i) scale += TcpRoute(i);
+  Write(dir / "scale.yaml", scale);
+
+  sources::ObjectStore store;
+  sources::FolderSource folder(dir, store);
+  pipeline::Pipeline pipe(store, {"198.18.0.1"}, {});
+  // Each stage on its own, then the pipeline's reload (all of them, the load then cached).
+  auto measure = [&](Stages& s) {
+    s.Add("folder read", Timed([&] { folder.Sync().IgnoreError(); }));
+    absl::StatusOr<model::LoadResult> loaded;
+    s.Add("store load", Timed([&] { loaded = store.Load(); }));
+    binder::BindResult bound;
+    s.Add("bind", Timed([&] { bound = binder::Bind(loaded->store, {}); }));
+    s.Add("same-state check",
+          Timed([&] { pipeline::SameState(*loaded, bound.statuses, *loaded, bound.statuses); }));
+    s.Add("compile", Timed([&] { compiler::Compile(bound, 1); }));
+    absl::Status reloaded;
+    s.Add("pipeline reload", Timed([&] { reloaded = pipe.Reload(); }));
+    return reloaded;
+  };
+  // Every route is served: one virtual host each on the HTTP port.
+  auto hosts = [&] {
+    auto state = pipe.Current();
+    int n = 0;
+    if (state == nullptr) return n;
+    for (const auto& port : state->snapshot->l7.ports()) {
+      for (const auto& listener : port.listeners()) n += listener.virtual_hosts_size();
+    }
+    return n;
+  };
+  Stages cold, change;
+  if (absl::Status s = measure(cold); !s.ok() || hosts() != routes) {
+    std::fprintf(stderr, "cold: %s, %d virtual hosts for %d routes\n", s.ToString().c_str(),
+                 hosts(), routes);
+    fs::remove_all(dir);
+    return 1;
+  }
+  for (int c = 0; c < changes; ++c) {
+    std::string name = absl::StrCat("bench", c / 3);
+    switch (c % 3) {
+      case 0:
+        Write(dir / (name + ".yaml"), HttpRoute(name, 1));
+        break;
+      case 1:
+        Write(dir / (name + ".yaml"), HttpRoute(name, 7));
+        break;
+      default:
+        fs::remove(dir / (name + ".yaml"));
+    }
+    if (absl::Status s = measure(change); !s.ok()) {
+      std::fprintf(stderr, "change %d: %s\n", c, s.ToString().c_str());
+      fs::remove_all(dir);
+      return 1;
+    }
+  }
+  std::printf("%d HTTPRoutes, %d TCPRoutes: CPU ms per stage (the pipeline reload does them all)\n",
+              routes, tcp);
+  std::printf("%-22s %10s %16s\n", "stage", "cold", "change (median)");
+  for (const auto& [stage, v] : cold.ms) {
+    std::printf("%-22s %10.1f %16.1f\n", stage.c_str(), v.front(), Median(change.ms[stage]));
+  }
+  fs::remove_all(dir);
+  return 0;
+}
