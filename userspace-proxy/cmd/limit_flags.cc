@@ -13,8 +13,7 @@ constexpr int64_t kMaxWindow = (int64_t{1} << 31) - 1;  // RFC 9113 6.9.1
 template <typename T>
 void AddSize(CLI::App& app, const std::string& name, T& value, int64_t min, int64_t max,
              const std::string& help) {
-  app.add_option(name, value,
-                 help + " [" + std::to_string(min) + ".." + std::to_string(max) + "]")
+  app.add_option(name, value, help + " [" + std::to_string(min) + ".." + std::to_string(max) + "]")
       ->transform(CLI::AsSizeValue(false).description(""))
       ->check(CLI::Range(min, max).description(""))
       ->capture_default_str()
