@@ -55,6 +55,19 @@ Pem MakeCertificate(const std::string& cn, const std::string& san) {
   return pem;
 }
 
+int ConnectLoopback(uint16_t port) {
+  auto address = MakeAddress("127.0.0.1", port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  if (connect(fd, address->get(), address->length) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 size_t RssBytes() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -78,12 +91,8 @@ H2RawClient::H2RawClient(uint16_t port, std::vector<std::pair<uint16_t, uint32_t
   ctx_ = SSL_CTX_new(TLS_client_method());
   static const unsigned char kAlpn[] = {2, 'h', '2'};
   SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof(kAlpn));
-  auto address = MakeAddress("127.0.0.1", port);
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{5, 0};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd_, address->get(), address->length) != 0) return;
+  fd_ = ConnectLoopback(port);
+  if (fd_ < 0) return;
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   SSL_set_tlsext_host_name(ssl_, kH2Sni);

@@ -33,6 +33,9 @@ std::string BioText(BIO* bio);
 // A self-signed P-256 certificate with CN `cn` and the SANs `san` ("DNS:a.example").
 Pem MakeCertificate(const std::string& cn, const std::string& san);
 
+// A TCP socket connected to 127.0.0.1:port, with 5 s send and receive timeouts (-1 on error).
+int ConnectLoopback(uint16_t port);
+
 // This process's resident set, in bytes.
 size_t RssBytes();
 

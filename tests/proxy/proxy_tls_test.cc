@@ -41,11 +41,7 @@ class TlsClient {
       SSL_CTX_set_max_proto_version(ctx_, max_version);
       SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
     }
-    auto address = MakeAddress("127.0.0.1", port);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    connect(fd_, address->get(), address->length);
+    fd_ = testing::ConnectLoopback(port);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
@@ -326,11 +322,7 @@ class H2Client {
     ctx_ = SSL_CTX_new(TLS_client_method());
     static const unsigned char kAlpn[] = {2, 'h', '2'};
     SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof(kAlpn));
-    auto address = MakeAddress("127.0.0.1", port);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    connect(fd_, address->get(), address->length);
+    fd_ = testing::ConnectLoopback(port);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, sni.c_str());
