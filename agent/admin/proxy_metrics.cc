@@ -169,6 +169,21 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
   Family streams_open{"xgate_proxy_h2_streams_open", "gauge", "HTTP/2 request streams open.", {}};
   streams_open.Add({}, stats.h2_streams_open());
   streams_open.Write(out);
+
+  Family abuse{"xgate_proxy_h2_abuse_total",
+               "counter",
+               "HTTP/2 connections closed with GOAWAY for abuse, by kind and the GOAWAY code.",
+               {}};
+  for (const auto& a : stats.h2_abuse()) {
+    abuse.Add({{"kind", a.kind()}, {"code", std::to_string(a.code())}}, a.count());
+  }
+  abuse.Write(out);
+  Family overflow{"xgate_proxy_downstream_overflow_total",
+                  "counter",
+                  "Client connections closed at accept because the connection limits were reached.",
+                  {}};
+  overflow.Add({}, stats.downstream_overflow());
+  overflow.Write(out);
   return out.str();
 }
 

@@ -100,6 +100,8 @@ const char kProxy[] = R"pb(
   downstream { protocol: "https" connections_total: 9 connections_open: 1 }
   h2_streams_total: 4
   h2_streams_open: 1
+  h2_abuse { kind: "rapid_reset" code: 11 count: 1 }
+  downstream_overflow: 1
 )pb";
 
 // The page as xgate-agent's scrape handler builds it (agent/cmd/main.cc), every part present.

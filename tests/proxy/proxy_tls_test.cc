@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/proxy/hostile.h"
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/net.h"
@@ -25,51 +26,10 @@ using namespace std::chrono_literals;
 using testing::AddCluster;
 using testing::AddRoute;
 using testing::AddVirtualHost;
+using testing::BioText;
+using testing::MakeCertificate;
+using testing::Pem;
 using testing::TestUpstream;
-
-struct Pem {
-  std::string cert;
-  std::string key;
-};
-
-std::string BioText(BIO* bio) {
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(length));
-}
-
-// A self-signed P-256 certificate with CN `cn` and DNS SANs.
-Pem MakeCertificate(const std::string& cn, const std::string& san) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert),
-                   static_cast<long>(std::hash<std::string>()(cn) & 0xffffff));
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  X509_sign(cert, key, EVP_sha256());
-  BIO* cert_bio = BIO_new(BIO_s_mem());
-  BIO* key_bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(cert_bio, cert);
-  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  Pem pem{BioText(cert_bio), BioText(key_bio)};
-  BIO_free(cert_bio);
-  BIO_free(key_bio);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return pem;
-}
 
 // A blocking TLS client connection.
 class TlsClient {
@@ -81,11 +41,7 @@ class TlsClient {
       SSL_CTX_set_max_proto_version(ctx_, max_version);
       SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
     }
-    auto address = MakeAddress("127.0.0.1", port);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    connect(fd_, address->get(), address->length);
+    fd_ = testing::ConnectLoopback(port);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
@@ -366,11 +322,7 @@ class H2Client {
     ctx_ = SSL_CTX_new(TLS_client_method());
     static const unsigned char kAlpn[] = {2, 'h', '2'};
     SSL_CTX_set_alpn_protos(ctx_, kAlpn, sizeof(kAlpn));
-    auto address = MakeAddress("127.0.0.1", port);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval timeout{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    connect(fd_, address->get(), address->length);
+    fd_ = testing::ConnectLoopback(port);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, sni.c_str());

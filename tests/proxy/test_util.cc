@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -139,11 +140,16 @@ void TestUpstream::Serve(int fd, int connection) {
         std::string response;
         std::string path = current.path;
         int status = 0;
+        size_t bytes_left = 0;
         if (fail_status_ != 0) {
           response = http::MakeSimpleResponse(fail_status_, {}, name_ + " failing\n", false);
         } else if (absl::StartsWith(path, "/status/") &&
                    absl::SimpleAtoi(path.substr(8), &status)) {
           response = http::MakeSimpleResponse(status, {}, name_ + " status\n", false);
+        } else if (absl::StartsWith(path, "/bytes/") && absl::SimpleAtoi(path.substr(7), &status)) {
+          // Sent piece by piece below, never held whole.
+          bytes_left = static_cast<size_t>(status);
+          response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(status) + "\r\n\r\n";
         } else if (path == "/chunked" || path == "/echo") {
           response =
               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Upstream: " + name_ + "\r\n\r\n";
@@ -167,6 +173,12 @@ void TestUpstream::Serve(int fd, int connection) {
         }
         arrived_.notify_all();
         if (!response.empty()) send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+        static const std::string kPiece(64 * 1024, 'x');
+        while (bytes_left > 0) {
+          size_t n = std::min(bytes_left, kPiece.size());
+          if (send(fd, kPiece.data(), n, MSG_NOSIGNAL) <= 0) break;
+          bytes_left -= n;
+        }
       }
       buffer.erase(0, step.consumed);
       if (!open) break;

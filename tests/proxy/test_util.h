@@ -44,6 +44,7 @@ struct ReceivedRequest {
 //   /status/NNN      status NNN, small body
 //   /chunked         a chunked response of three chunks
 //   /echo            the request body back, chunked
+//   /bytes/N         200 with a body of N bytes
 //   /hang            never answers (until Stop)
 //   /reset           closes the connection without answering
 //   anything else    200 "name path" with Content-Length; X-Upstream: name

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -11,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -19,6 +19,8 @@
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tools/version/command_line.h"
+#include "userspace-proxy/cmd/limit_flags.h"
 #include "userspace-proxy/cmd/privileges.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/config_stream.h"
@@ -26,22 +28,6 @@
 #include "userspace-proxy/server/stats_server.h"
 
 namespace {
-
-constexpr char kUsage[] =
-    "usage: xgate-proxy [--socket PATH] [--config FILE] [--workers N] [--access-log FILE]\n"
-    "                   [--stats-socket PATH] [--log-level LEVEL] [--eject-backoff MS[,MAX]]\n"
-    "  --socket PATH      the agent's config stream socket (default /run/xgate/proxy.sock)\n"
-    "  --stats-socket PATH  where the proxy serves its counters to the agent (gRPC,\n"
-    "                     default proxy-stats.sock beside --socket; none with --config\n"
-    "                     unless given)\n"
-    "  --config FILE      load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file\n"
-    "                     instead of connecting to the agent\n"
-    "  --workers N        worker threads (default: number of CPUs)\n"
-    "  --access-log FILE  JSON access log (default stdout; reopened on SIGHUP; off: none)\n"
-    "  --eject-backoff MS[,MAX]  how long a failing upstream endpoint is ejected the first\n"
-    "                     time, doubling with each ejection up to MAX (default 5000,60000)\n"
-    "  --user NAME        run as this user (default: the starting one); either way only\n"
-    "                     CAP_NET_BIND_SERVICE, CAP_NET_ADMIN and CAP_BPF are kept\n";
 
 // "BASE[,MAX]" in milliseconds, 1 <= BASE <= MAX.
 bool ParseBackoff(const std::string& text, xgate::proxy::EjectionOptions* out) {
@@ -94,50 +80,44 @@ int main(int argc, char** argv) {
   std::string stats_socket;
   std::string log_level = "info";
   std::string user;
-  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  xgate::proxy::EjectionOptions ejection;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "%s needs a value\n%s", arg.c_str(), kUsage);
-        exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--socket") {
-      socket_path = value();
-    } else if (arg == "--config") {
-      config_file = value();
-    } else if (arg == "--workers") {
-      std::string text = value();
-      if (!absl::SimpleAtoi(text, &workers) || workers < 1 || workers > 1024) {
-        fprintf(stderr, "--workers: not a count: %s\n", text.c_str());
-        return 2;
-      }
-    } else if (arg == "--stats-socket") {
-      stats_socket = value();
-    } else if (arg == "--access-log") {
-      access_log = value();
-    } else if (arg == "--eject-backoff") {
-      std::string text = value();
-      if (!ParseBackoff(text, &ejection)) {
-        fprintf(stderr, "--eject-backoff: want MS or MS,MAX_MS (MAX >= MS >= 1): %s\n",
-                text.c_str());
-        return 2;
-      }
-    } else if (arg == "--user") {
-      user = value();
-    } else if (arg == "--log-level") {
-      log_level = value();
-    } else if (arg == "--help" || arg == "-h") {
-      fputs(kUsage, stdout);
-      return 0;
-    } else {
-      fprintf(stderr, "unknown argument %s\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
-  }
+  xgate::proxy::ServerOptions options;
+  options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  CLI::App app{"xgate-proxy: the HTTP engine. Serves the L7 config streamed by xgate-agent.",
+               "xgate-proxy"};
+  app.add_option("--socket", socket_path, "the agent's config stream socket")
+      ->capture_default_str();
+  app.add_option("--stats-socket", stats_socket,
+                 "where the proxy serves its counters to the agent (gRPC; default "
+                 "proxy-stats.sock beside --socket; none with --config unless given)");
+  app.add_option("--config", config_file,
+                 "load an L7Config from a text-format (.txtpb/.pbtxt) or JSON file instead of "
+                 "connecting to the agent");
+  app.add_option("--workers", options.workers, "worker threads (default: number of CPUs)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--access-log", access_log,
+                 "JSON access log (default stdout; reopened on SIGHUP; off: none)");
+  app.add_option("--log-level", log_level)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--eject-backoff",
+         [&options](const std::string& text) {
+           if (!ParseBackoff(text, &options.upstream.ejection)) {
+             throw CLI::ValidationError("--eject-backoff",
+                                        "want MS or MS,MAX_MS (MAX >= MS >= 1): " + text);
+           }
+         },
+         "how long a failing upstream endpoint is ejected the first time, doubling with each "
+         "ejection up to MAX (default 5000,60000)")
+      ->type_name("MS[,MAX]");
+  app.add_option("--user", user,
+                 "run as this user (default: the starting one); either way only "
+                 "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN and CAP_BPF are kept");
+  xgate::proxy::AddLimitFlags(app, options);
+  xgate::cli::AddVersionFlag(app);
+  if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
+  int workers = options.workers;
   spdlog::set_level(spdlog::level::from_str(log_level));
   // Logs on stderr; stdout carries the access log.
   spdlog::default_logger()->sinks().clear();
@@ -161,9 +141,6 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  xgate::proxy::ServerOptions options;
-  options.workers = workers;
-  options.upstream.ejection = ejection;
   xgate::proxy::Server server(options);
   std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
   if (config_file.empty()) {

@@ -8,7 +8,6 @@
 namespace xgate::proxy {
 namespace {
 
-constexpr size_t kHighWater = UpstreamPool::kHighWater;
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept to retry a stale connection
 
 double MillisSince(Clock::time_point start) {
@@ -88,9 +87,18 @@ void Exchange::Route() {
   if (route.match().path().type() == api::PathMatch::PATH_PREFIX) {
     context.matched_prefix = route.match().path().value();
   }
+  const ProxyLimits& limits = worker_.options().limits;
+  if (limits.max_request_body > 0 && request_.content_length &&
+      *request_.content_length > limits.max_request_body) {
+    Reply(413, "request body too large\n", "request body too large");
+    return;
+  }
   EventLoop& loop = worker_.loop();
-  if (route.request_timeout_ms() > 0) {
-    request_timer_ = loop.AddTimer(std::chrono::milliseconds(route.request_timeout_ms()), [this] {
+  std::chrono::milliseconds request_timeout =
+      route.request_timeout_ms() > 0 ? std::chrono::milliseconds(route.request_timeout_ms())
+                                     : limits.request_timeout;
+  if (request_timeout.count() > 0) {
+    request_timer_ = loop.AddTimer(request_timeout, [this] {
       request_timer_ = 0;
       Fail(504, "request timeout");
     });
@@ -171,6 +179,11 @@ void Exchange::SendUpstream(std::string_view bytes) {
 void Exchange::RequestData(std::string_view data) {
   log_.bytes_in += data.size();
   if (!forwarding_ || finished_ || data.empty()) return;
+  uint64_t max_body = worker_.options().limits.max_request_body;
+  if (max_body > 0 && log_.bytes_in > max_body) {
+    Fail(413, "request body too large");
+    return;
+  }
   if (chunked_upstream_) {
     std::string chunk;
     http::AppendChunk(data, &chunk);
@@ -191,7 +204,7 @@ void Exchange::RequestEnd(const std::vector<http::Header>& trailers) {
 }
 
 bool Exchange::request_paused() const {
-  return upstream_ && upstream_->pending_output() >= kHighWater;
+  return upstream_ && upstream_->pending_output() >= worker_.upstreams().high_water();
 }
 
 void Exchange::Reply(int status, std::string_view body, std::string error) {
@@ -332,7 +345,8 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
     Fail(502, why);
     return;
   }
-  if (upstream_ && owner_.ResponseBuffered() >= kHighWater) upstream_->SetReadPaused(true);
+  if (upstream_ && owner_.ResponseBuffered() >= worker_.upstreams().high_water())
+    upstream_->SetReadPaused(true);
 }
 
 void Exchange::OnResponseHead(UpstreamConnection& upstream) {

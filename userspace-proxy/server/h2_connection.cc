@@ -12,7 +12,31 @@
 namespace xgate::proxy {
 namespace {
 
-constexpr size_t kHighWater = UpstreamPool::kHighWater;
+// A GOAWAY frame (RFC 9113 6.8) written by hand: after a fatal error nghttp2 serializes
+// nothing more.
+std::string GoawayFrame(int32_t last_stream_id, uint32_t code) {
+  std::string frame(17, '\0');
+  frame[2] = 8;  // payload length
+  frame[3] = NGHTTP2_GOAWAY;
+  for (int i = 0; i < 4; ++i) {
+    frame[9 + i] =
+        static_cast<char>((static_cast<uint32_t>(last_stream_id) >> (24 - 8 * i)) & 0xff);
+    frame[13 + i] = static_cast<char>((code >> (24 - 8 * i)) & 0xff);
+  }
+  return frame;
+}
+
+// nghttp2's own flood checks, as abuse kinds.
+std::optional<stats::H2Abuse> AbuseOf(ssize_t error) {
+  switch (error) {
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+      return stats::H2Abuse::kContinuationFlood;
+    case NGHTTP2_ERR_FLOODED:
+      return stats::H2Abuse::kOutboundFlood;
+    default:
+      return std::nullopt;
+  }
+}
 
 nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -60,9 +84,16 @@ void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_
   connection_.ScheduleSend();
 }
 
+size_t H2Stream::ResponseBuffered() const {
+  return connection_.buffered_ + connection_.out_.size();
+}
+
 void H2Stream::ResponseData(std::string_view data) {
   if (body_ended_) return;
+  size_t before = connection_.buffered_;
   body_.Append(data);
+  connection_.buffered_ += data.size();
+  connection_.NoteBuffered(before);
   if (deferred_) {
     deferred_ = false;
     nghttp2_session_resume_data(connection_.session_, id_);
@@ -103,10 +134,13 @@ void H2Stream::ExchangeFinished() {
 ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                            uint32_t* data_flags, nghttp2_data_source* source, void*) {
   auto* stream = static_cast<H2Stream*>(source->ptr);
-  size_t before = stream->body_.size();
-  size_t n = std::min(length, before);
+  H2Connection& connection = stream->connection_;
+  size_t before = connection.buffered_;
+  size_t n = std::min(length, stream->body_.size());
   std::copy_n(stream->body_.view().data(), n, buf);
   stream->body_.Consume(n);
+  connection.buffered_ -= n;
+  if (n > 0) connection.last_progress_ = Clock::now();
   if (stream->body_.empty() && stream->body_ended_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!stream->trailers_out_.empty()) {
@@ -124,14 +158,11 @@ ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*
     stream->deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  if (before >= kHighWater && stream->body_.size() < kHighWater && stream->exchange_) {
-    // Resume the upstream outside nghttp2's callback.
-    H2Connection& connection = stream->connection_;
-    connection.worker_.loop().Defer([&connection, alive = connection.alive_, stream_id] {
-      if (!*alive) return;
-      if (H2Stream* s = connection.Find(stream_id); s && s->exchange_) {
-        s->exchange_->ResumeResponse();
-      }
+  size_t limit = connection.buffer_limit();
+  if (before >= limit && connection.buffered_ < limit) {
+    // Resume the upstreams outside nghttp2's callback.
+    connection.worker_.loop().Defer([&connection, alive = connection.alive_] {
+      if (*alive) connection.ResumeAll();
     });
   }
   return static_cast<ssize_t>(n);
@@ -148,11 +179,14 @@ H2Connection::H2Connection(Worker& worker, std::unique_ptr<Transport> transport,
       peer_text_(peer.ToString()),
       peer_ip_(peer.Ip()),
       local_ip_(local.Ip()),
-      sni_(std::move(sni)) {}
+      sni_(std::move(sni)),
+      guard_(worker.options().limits.h2) {}
 
 H2Connection::~H2Connection() {
   *alive_ = false;
   worker_.loop().CancelTimer(idle_timer_);
+  worker_.loop().CancelTimer(stall_timer_);
+  worker_.loop().CancelTimer(linger_timer_);
   for (auto& [id, stream] : streams_) {
     if (stream->exchange_ && !stream->exchange_->finished()) {
       stream->exchange_->ClientGone("connection closed");
@@ -171,18 +205,27 @@ void H2Connection::Start() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, OnBeginFrame);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, OnFrameSend);
+  const H2Limits& limits = worker_.options().limits.h2;
   nghttp2_option* option;
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);  // we acknowledge DATA ourselves
+  nghttp2_option_set_max_continuations(option, limits.max_continuations);
   nghttp2_session_server_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
 
   nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 256},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_stream_window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size},
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits.header_table_size},
   };
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(limits.initial_connection_window));
   worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
   ArmIdleCheck();
   SendPending();
@@ -215,13 +258,28 @@ void H2Connection::OnEvents(uint32_t events) {
 }
 
 void H2Connection::ReadInput() {
-  while (!closed_ && out_.size() < kHighWater) {
+  if (lingering_) {
+    for (;;) {
+      in_.Clear();
+      Transport::Io io = transport_->Read(in_, 64 * 1024);
+      if (io == Transport::Io::kOk) continue;
+      if (io != Transport::Io::kWouldBlock) Close();
+      in_.Clear();
+      return;
+    }
+  }
+  while (!closed_ && out_.size() < buffer_limit()) {
     Transport::Io io = transport_->Read(in_, 64 * 1024);
     if (!in_.empty()) {
       last_activity_ = Clock::now();
       ssize_t used = nghttp2_session_mem_recv(
           session_, reinterpret_cast<const uint8_t*>(in_.view().data()), in_.size());
       if (used < 0) {
+        std::optional<stats::H2Abuse> abuse = abuse_ ? abuse_ : AbuseOf(used);
+        if (abuse) {
+          Abuse(*abuse);
+          return;
+        }
         spdlog::debug("HTTP/2 from {}: {}", peer_text_, nghttp2_strerror(static_cast<int>(used)));
         Close();
         return;
@@ -247,8 +305,8 @@ void H2Connection::ScheduleSend() {
 }
 
 void H2Connection::SendPending() {
-  if (closed_) return;
-  while (out_.size() < kHighWater) {
+  if (closed_ || lingering_) return;
+  while (out_.size() < buffer_limit()) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) {
@@ -263,11 +321,68 @@ void H2Connection::SendPending() {
     Close();
     return;
   }
-  if (before >= kHighWater && out_.size() < kHighWater) ReadInput();
+  if (out_.size() < before) last_progress_ = Clock::now();
+  if (before >= buffer_limit() && out_.size() < buffer_limit()) ReadInput();
   if (out_.empty() && !nghttp2_session_want_read(session_) &&
       !nghttp2_session_want_write(session_)) {
-    Close();
+    Linger();  // our GOAWAY is out
   }
+}
+
+void H2Connection::NoteBuffered(size_t before) {
+  if (before == 0 && out_.empty()) last_progress_ = Clock::now();  // waiting starts now
+  if (stall_timer_ == 0) ArmStallCheck(worker_.options().limits.h2.stalled_window_timeout);
+}
+
+void H2Connection::ArmStallCheck(std::chrono::milliseconds after) {
+  stall_timer_ = worker_.loop().AddTimer(after, [this] {
+    stall_timer_ = 0;
+    if (closed_ || lingering_ || buffered_ + out_.size() == 0) return;
+    auto timeout = worker_.options().limits.h2.stalled_window_timeout;
+    auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress_);
+    if (waited >= timeout) {
+      Abuse(stats::H2Abuse::kZeroWindow);
+      return;
+    }
+    ArmStallCheck(timeout - waited);
+  });
+}
+
+void H2Connection::ResumeAll() {
+  for (auto& [id, stream] : streams_) {
+    if (stream->exchange_ && !stream->exchange_->finished()) stream->exchange_->ResumeResponse();
+  }
+}
+
+void H2Connection::Abuse(stats::H2Abuse kind) {
+  if (closed_ || lingering_) return;
+  uint32_t code = stats::H2AbuseCode(kind);
+  worker_.stats().H2AbuseSeen(kind);
+  spdlog::debug("HTTP/2 from {}: {}: GOAWAY {}", peer_text_, stats::H2AbuseName(kind),
+                nghttp2_http2_strerror(code));
+  out_.Append(GoawayFrame(nghttp2_session_get_last_proc_stream_id(session_), code));
+  Linger();
+}
+
+void H2Connection::Linger() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  for (auto& [id, stream] : streams_) {
+    if (stream->exchange_ && !stream->exchange_->finished()) {
+      stream->exchange_->ClientGone("connection closed");
+    }
+  }
+  if (transport_->Write(out_) == Transport::Io::kError) {
+    Close();
+    return;
+  }
+  transport_->ShutdownWrite();  // what is not written by now is dropped
+  linger_timer_ = worker_.loop().AddTimer(std::chrono::seconds(2), [this] {
+    linger_timer_ = 0;
+    Close();
+  });
+  ReadInput();
 }
 
 void H2Connection::StartRequest(H2Stream& stream) {
@@ -310,8 +425,32 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     int32_t id = frame->hd.stream_id;
     self->streams_[id] = std::make_unique<H2Stream>(*self, id);
+    self->guard_.OnStreamOpened();
   }
   return 0;
+}
+
+int H2Connection::OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user) {
+  auto* self = static_cast<H2Connection*>(user);
+  self->abuse_ = self->guard_.OnFrameHeader(*hd);
+  return self->abuse_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+int H2Connection::OnFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  // nghttp2 ends the session itself on a header block it cannot decode.
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code == NGHTTP2_COMPRESSION_ERROR) {
+    static_cast<H2Connection*>(user)->worker_.stats().H2AbuseSeen(stats::H2Abuse::kHpackInvalid);
+  }
+  return 0;
+}
+
+void H2Connection::RejectHeaders(H2Stream& stream) {
+  worker_.stats().ParseRefused(http::ParseError::kHeadTooLarge);
+  worker_.stats().CountRequest("", "", 431);
+  std::string name = ":status", value = "431";
+  nghttp2_nv nv = MakeNv(name, value);
+  nghttp2_submit_response(session_, stream.id_, &nv, 1, nullptr);
+  ScheduleSend();
 }
 
 int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
@@ -320,6 +459,13 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
   auto* self = static_cast<H2Connection*>(user);
   H2Stream* stream = self->Find(frame->hd.stream_id);
   if (stream == nullptr) return 0;
+  self->abuse_ = self->guard_.OnHeaderField(namelen + valuelen + 32);
+  if (self->abuse_) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  stream->header_bytes_ += namelen + valuelen + 32;
+  if (stream->header_bytes_ > self->worker_.options().limits.h2.max_header_list_size) {
+    stream->headers_too_large_ = true;
+  }
+  if (stream->headers_too_large_) return 0;  // answered 431 once the block ends
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (stream->headers_done_) {  // trailers
@@ -350,11 +496,20 @@ int H2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void
   auto* self = static_cast<H2Connection*>(user);
   H2Stream* stream = self->Find(frame->hd.stream_id);
   if (stream == nullptr) return 0;
+  if (frame->hd.type == NGHTTP2_RST_STREAM &&
+      !(stream->exchange_ && stream->exchange_->finished())) {
+    self->abuse_ = self->guard_.OnPrematureReset();
+    return self->abuse_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+  }
   bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
   if (frame->hd.type == NGHTTP2_HEADERS && !stream->headers_done_) {
     stream->headers_done_ = true;
     stream->request_ended_ = end_stream;
-    self->StartRequest(*stream);
+    if (stream->headers_too_large_) {
+      self->RejectHeaders(*stream);
+    } else {
+      self->StartRequest(*stream);
+    }
     return 0;
   }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
@@ -388,6 +543,7 @@ int H2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, v
   if (it->second->exchange_ && !it->second->exchange_->finished()) {
     it->second->exchange_->ClientGone("stream reset by client");
   }
+  self->buffered_ -= it->second->body_.size();
   // Destroy after this round: the exchange may be on the call stack.
   self->worker_.loop().Defer([owned = std::shared_ptr<H2Stream>(std::move(it->second))] {});
   self->streams_.erase(it);

@@ -2,17 +2,21 @@
 // Exchange, so requests take the same routing, filters and upstream path as HTTP/1.1 and go
 // upstream as HTTP/1.1. Flow control gives backpressure both ways: request DATA is
 // acknowledged to the client only as the upstream takes it, and a stream's response is
-// read from the upstream only while its send buffer is below the high-water mark.
+// read from the upstream only while the connection's buffered bytes are below the buffer
+// limit. Abuse (H2Guard's thresholds, nghttp2's own flood checks, output stalled by a zero
+// window) ends the connection with GOAWAY and is counted by kind.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/exchange.h"
+#include "userspace-proxy/server/h2_guard.h"
 #include "userspace-proxy/server/transport.h"
 #include "userspace-proxy/server/worker.h"
 
@@ -29,7 +33,7 @@ class H2Stream : public ExchangeOwner {
   void ResponseData(std::string_view data) override;
   void ResponseEnd(const std::vector<http::Header>& trailers) override;
   void ResponseAbort() override;
-  size_t ResponseBuffered() const override { return body_.size(); }
+  size_t ResponseBuffered() const override;
   void RequestBodyDrained() override;
   void ExchangeFinished() override;
 
@@ -46,6 +50,8 @@ class H2Stream : public ExchangeOwner {
   std::string cookies_;
   std::vector<http::Header> trailers_in_;
   bool headers_done_ = false;
+  size_t header_bytes_ = 0;  // decoded, as RFC 7541 counts (name + value + 32)
+  bool headers_too_large_ = false;
   bool request_ended_ = false;
   size_t unacknowledged_ = 0;  // request DATA bytes not yet given back to flow control
   std::unique_ptr<Exchange> exchange_;
@@ -73,6 +79,8 @@ class H2Connection : public Connection {
   static int OnDataChunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
                          size_t len, void* user);
   static int OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user);
+  static int OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user);
+  static int OnFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user);
 
   void OnEvents(uint32_t events);
   void ArmIdleCheck();
@@ -83,6 +91,18 @@ class H2Connection : public Connection {
   void StartRequest(H2Stream& stream);
   void EndRequest(H2Stream& stream);
   H2Stream* Find(int32_t id);
+  // Answers a request whose header list is over the limit, without routing it.
+  void RejectHeaders(H2Stream& stream);
+  // The peer is abusive: count it, GOAWAY with the kind's code, linger and close.
+  void Abuse(stats::H2Abuse kind);
+  // Output written, input drained and discarded (bounded), then closed: so the peer reads
+  // our last frames instead of a reset.
+  void Linger();
+  // Watches buffered response bytes that make no progress (a window held at zero).
+  void ArmStallCheck(std::chrono::milliseconds after);
+  void NoteBuffered(size_t before);
+  void ResumeAll();
+  size_t buffer_limit() const { return worker_.upstreams().high_water(); }
   void Close();
 
   Worker& worker_;
@@ -97,9 +117,16 @@ class H2Connection : public Connection {
   std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
   Buffer in_;
   Buffer out_;
+  size_t buffered_ = 0;  // response bytes in every stream's body_
   bool send_scheduled_ = false;
   bool closed_ = false;
+  bool lingering_ = false;
+  H2Guard guard_;
+  std::optional<stats::H2Abuse> abuse_;  // found in a callback, acted on after mem_recv
   EventLoop::TimerId idle_timer_ = 0;
+  EventLoop::TimerId stall_timer_ = 0;
+  EventLoop::TimerId linger_timer_ = 0;
+  Clock::time_point last_progress_ = Clock::now();
   Clock::time_point last_activity_ = Clock::now();
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

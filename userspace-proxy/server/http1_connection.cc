@@ -10,9 +10,6 @@
 namespace xgate::proxy {
 namespace {
 
-constexpr size_t kHighWater = UpstreamPool::kHighWater;
-constexpr size_t kMaxInput = 1 << 20;  // pipelined bytes buffered while a request runs
-
 std::vector<http::Header> ToHeaders(std::span<const http::HeaderView> views) {
   std::vector<http::Header> headers;
   headers.reserve(views.size());
@@ -34,7 +31,8 @@ Http1Connection::Http1Connection(Worker& worker, std::unique_ptr<Transport> tran
       peer_text_(peer.ToString()),
       peer_ip_(peer.Ip()),
       local_ip_(local.Ip()),
-      accept_config_(std::move(accept_config)) {}
+      accept_config_(std::move(accept_config)),
+      parser_(worker.options().limits.head) {}
 
 Http1Connection::~Http1Connection() {
   *alive_ = false;
@@ -133,7 +131,9 @@ bool Http1Connection::OnHandshakeDone() {
 }
 
 bool Http1Connection::ReadPaused() const {
-  if (out_.size() >= kHighWater || in_.size() >= kMaxInput) return true;
+  // Pipelined input waits in in_ while a request runs: as capped as the output.
+  size_t cap = worker_.upstreams().high_water();
+  if (out_.size() >= cap || in_.size() >= cap) return true;
   return exchange_ && exchange_->request_paused();
 }
 
@@ -380,7 +380,8 @@ void Http1Connection::Flush() {
     ReadInput();
     return;
   }
-  if (before >= kHighWater && out_.size() < kHighWater) {
+  size_t cap = worker_.upstreams().high_water();
+  if (before >= cap && out_.size() < cap) {
     if (exchange_) exchange_->ResumeResponse();
     ReadInput();
   }

@@ -23,7 +23,7 @@ Mirror::~Mirror() {
 
 void Mirror::Send(std::string_view bytes) {
   if (done_ || !upstream_) return;
-  if (upstream_->pending_output() > UpstreamPool::kHighWater) {
+  if (upstream_->pending_output() > worker_.upstreams().high_water()) {
     Done();  // too slow: give up on the copy
     return;
   }

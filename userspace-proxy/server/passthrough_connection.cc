@@ -111,7 +111,7 @@ void PassthroughConnection::OnEvents(uint32_t events) {
 
 void PassthroughConnection::ReadClient() {
   while (!closed_ && !client_eof_) {
-    if (upstream_ && upstream_->pending_output() >= UpstreamPool::kHighWater) return;
+    if (upstream_ && upstream_->pending_output() >= worker_.upstreams().high_water()) return;
     if (!routed_ && in_.size() >= kMaxClientHello) break;
     Transport::Io io = transport_.Read(in_, 64 * 1024);
     if (io == Transport::Io::kWouldBlock) break;
@@ -232,7 +232,7 @@ void PassthroughConnection::OnUpstreamReadable(UpstreamConnection& upstream, boo
     if (out_.empty()) Close(error ? "upstream reset" : "");
     return;
   }
-  if (out_.size() >= UpstreamPool::kHighWater) upstream.SetReadPaused(true);
+  if (out_.size() >= worker_.upstreams().high_water()) upstream.SetReadPaused(true);
 }
 
 void PassthroughConnection::OnUpstreamDrained(UpstreamConnection&) { ReadClient(); }
@@ -247,7 +247,8 @@ void PassthroughConnection::Flush() {
     Close("");
     return;
   }
-  if (before >= UpstreamPool::kHighWater && out_.size() < UpstreamPool::kHighWater && upstream_) {
+  if (before >= worker_.upstreams().high_water() &&
+      out_.size() < worker_.upstreams().high_water() && upstream_) {
     upstream_->SetReadPaused(false);
   }
 }

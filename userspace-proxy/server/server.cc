@@ -71,6 +71,12 @@ absl::Status Server::Apply(const api::L7Config& proto) {
   return absl::OkStatus();
 }
 
+int64_t Server::OpenConnections() const {
+  int64_t open = 0;
+  for (const auto& worker : workers_) open += worker->stats().DownstreamOpen();
+  return open;
+}
+
 api::ProxyStats Server::Stats() const {
   std::vector<const stats::WorkerStats*> all;
   for (const auto& worker : workers_) all.push_back(&worker->stats());

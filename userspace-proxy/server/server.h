@@ -42,6 +42,8 @@ class Server {
   std::shared_ptr<const ListenSet> listen_set() const { return listen_set_.load(); }
   uint64_t config_version() const { return version_.load(std::memory_order_acquire); }
   const ServerOptions& options() const { return options_; }
+  // Any thread: downstream connections open over every worker.
+  int64_t OpenConnections() const;
   // Any thread: every worker's counters summed, for the current config's routes and clusters.
   api::ProxyStats Stats() const;
 

@@ -108,6 +108,43 @@ ClusterStats& WorkerStats::Cluster(std::string_view name) {
   return clusters_.FindOrAdd(name, [](std::string_view n) { return std::string(n); });
 }
 
+std::string_view H2AbuseName(H2Abuse kind) {
+  switch (kind) {
+    case H2Abuse::kRapidReset:
+      return "rapid_reset";
+    case H2Abuse::kContinuationFlood:
+      return "continuation_flood";
+    case H2Abuse::kSettingsFlood:
+      return "settings_flood";
+    case H2Abuse::kPingFlood:
+      return "ping_flood";
+    case H2Abuse::kEmptyFrames:
+      return "empty_frames";
+    case H2Abuse::kHpack:
+      return "hpack";
+    case H2Abuse::kHpackInvalid:
+      return "hpack_invalid";
+    case H2Abuse::kZeroWindow:
+      return "zero_window";
+    case H2Abuse::kOutboundFlood:
+      return "outbound_flood";
+    case H2Abuse::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+uint32_t H2AbuseCode(H2Abuse kind) {
+  constexpr uint32_t kEnhanceYourCalm = 0x0b, kCompressionError = 0x09;
+  return kind == H2Abuse::kHpackInvalid ? kCompressionError : kEnhanceYourCalm;
+}
+
+int64_t WorkerStats::DownstreamOpen() const {
+  int64_t open = 0;
+  for (const Gauge& gauge : downstream_open_) open += gauge.Get();
+  return open;
+}
+
 Gauge& WorkerStats::DownstreamOpened(DownstreamProtocol protocol) {
   downstream_total_[static_cast<size_t>(protocol)].Add();
   Gauge& open = downstream_open_[static_cast<size_t>(protocol)];
@@ -141,6 +178,8 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
   std::array<int64_t, static_cast<size_t>(DownstreamProtocol::kCount)> open{};
   uint64_t h2_total = 0;
   int64_t h2_open = 0;
+  std::array<uint64_t, static_cast<size_t>(H2Abuse::kCount)> abuse{};
+  uint64_t overflow = 0;
 
   for (const WorkerStats* w : workers) {
     w->requests_.ForEach([&](const RequestKey& key, const Counter& count) {
@@ -172,6 +211,8 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
     }
     h2_total += w->h2_streams_total_.Get();
     h2_open += w->h2_streams_open_.Get();
+    for (size_t i = 0; i < abuse.size(); ++i) abuse[i] += w->h2_abuse_[i].Get();
+    overflow += w->downstream_overflow_.Get();
   }
 
   api::ProxyStats out;
@@ -227,6 +268,14 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
   }
   out.set_h2_streams_total(h2_total);
   out.set_h2_streams_open(NonNegative(h2_open));
+  for (size_t i = 0; i < abuse.size(); ++i) {
+    auto kind = static_cast<H2Abuse>(i);
+    auto* a = out.add_h2_abuse();
+    a->set_kind(std::string(H2AbuseName(kind)));
+    a->set_code(H2AbuseCode(kind));
+    a->set_count(abuse[i]);
+  }
+  out.set_downstream_overflow(overflow);
   return out;
 }
 

@@ -170,6 +170,23 @@ enum class TlsFailure {
 };
 std::string_view TlsFailureName(TlsFailure failure);
 
+// Why an HTTP/2 connection was closed as abusive.
+enum class H2Abuse {
+  kRapidReset,
+  kContinuationFlood,
+  kSettingsFlood,
+  kPingFlood,
+  kEmptyFrames,
+  kHpack,         // a header block that decodes to far more than it carries (HPACK bomb)
+  kHpackInvalid,  // a block that does not decode (e.g. a table update beyond our size)
+  kZeroWindow,
+  kOutboundFlood,
+  kCount
+};
+std::string_view H2AbuseName(H2Abuse kind);
+// The GOAWAY error code sent for it.
+uint32_t H2AbuseCode(H2Abuse kind);
+
 inline constexpr size_t kParseErrors = static_cast<size_t>(http::ParseError::kUnexpectedEof) + 1;
 
 class WorkerStats {
@@ -187,6 +204,10 @@ class WorkerStats {
     h2_streams_open_.Add(1);
   }
   void H2StreamClosed() { h2_streams_open_.Add(-1); }
+  void H2AbuseSeen(H2Abuse kind) { h2_abuse_[static_cast<size_t>(kind)].Add(); }
+  void DownstreamOverflow() { downstream_overflow_.Add(); }
+  // Any thread: downstream connections open on this worker.
+  int64_t DownstreamOpen() const;
 
  private:
   friend api::ProxyStats CollectStats(std::span<const WorkerStats* const>,
@@ -202,6 +223,8 @@ class WorkerStats {
   std::array<Gauge, static_cast<size_t>(DownstreamProtocol::kCount)> downstream_open_;
   Counter h2_streams_total_;
   Gauge h2_streams_open_;
+  std::array<Counter, static_cast<size_t>(H2Abuse::kCount)> h2_abuse_;
+  Counter downstream_overflow_;
 };
 
 // The sum over `workers` in one message (any thread), series sorted by their labels, keeping

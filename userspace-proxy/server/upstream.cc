@@ -69,7 +69,7 @@ void UpstreamConnection::Flush() {
     return;
   }
   if (output_.empty() && shutdown_after_flush_) shutdown(transport_.fd(), SHUT_WR);
-  if (before >= UpstreamPool::kHighWater && output_.size() < UpstreamPool::kHighWater && client_) {
+  if (before >= pool_.high_water() && output_.size() < pool_.high_water() && client_) {
     client_->OnUpstreamDrained(*this);
   }
 }
@@ -217,6 +217,11 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
       cluster_stats.reuses.Add();
       return connection;
     }
+  }
+  if (options_.max_connections_per_cluster > 0 &&
+      cluster_stats.open.Get() >= static_cast<int64_t>(options_.max_connections_per_cluster)) {
+    *error = "upstream connection limit reached";
+    return nullptr;
   }
   cluster_stats.connects.Add();
   auto fd = StartConnect(*chosen);

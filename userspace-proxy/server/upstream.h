@@ -27,6 +27,12 @@ struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};  // pooled connections closed after
   size_t max_idle_per_endpoint = 64;
+  // Per worker here (the server's option, for all workers, is divided); beyond: 503, as
+  // Envoy's circuit breaker. 0: none.
+  size_t max_connections_per_cluster = 1024;
+  // Bytes buffered per connection and direction before its producer is paused, so a slow
+  // reader cannot make the proxy hold more.
+  size_t buffer_limit = 1 << 20;
   EjectionOptions ejection;
 };
 
@@ -104,8 +110,6 @@ class UpstreamConnection {
 
 class UpstreamPool {
  public:
-  static constexpr size_t kHighWater = 1 << 20;  // pause producers above this many bytes
-
   // `stats`: the worker's counters (pool gauges, connect errors, ejections per cluster).
   UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats);
   ~UpstreamPool();
@@ -131,6 +135,8 @@ class UpstreamPool {
 
   EventLoop& loop() { return loop_; }
   const UpstreamOptions& options() const { return options_; }
+  // Pause producers above this many buffered bytes (per connection and direction).
+  size_t high_water() const { return options_.buffer_limit; }
   size_t idle_count() const;
 
  private:

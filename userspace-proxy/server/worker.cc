@@ -15,8 +15,23 @@
 
 namespace xgate::proxy {
 
+namespace {
+
+// The server's upstream options with the all-worker connection limit divided between workers.
+UpstreamOptions WorkerUpstreamOptions(const ServerOptions& options) {
+  UpstreamOptions upstream = options.upstream;
+  size_t workers = static_cast<size_t>(std::max(1, options.workers));
+  upstream.max_connections_per_cluster =
+      (upstream.max_connections_per_cluster + workers - 1) / workers;
+  return upstream;
+}
+
+}  // namespace
+
 Worker::Worker(Server& server, int index)
-    : server_(server), index_(index), upstreams_(loop_, server.options().upstream, &stats_) {
+    : server_(server),
+      index_(index),
+      upstreams_(loop_, WorkerUpstreamOptions(server.options()), &stats_) {
   loop_.SetWakeHandler([this] { PickUpConfig(); });
 }
 
@@ -102,7 +117,25 @@ void Worker::Accept(int listen_fd) {
   }
 }
 
+bool Worker::UnderConnectionLimits() const {
+  const ServerOptions& options = server_.options();
+  const ProxyLimits& limits = options.limits;
+  size_t per_worker = limits.max_connections_per_worker;
+  if (per_worker == 0) {
+    size_t workers = static_cast<size_t>(std::max(1, options.workers));
+    per_worker = (limits.max_connections + workers - 1) / workers;
+  }
+  if (stats_.DownstreamOpen() >= static_cast<int64_t>(per_worker)) return false;
+  return server_.OpenConnections() < static_cast<int64_t>(limits.max_connections);
+}
+
 void Worker::OnAccepted(int fd) {
+  if (!UnderConnectionLimits()) {
+    // Closed at once, as Envoy's overflow: the client sees a reset or EOF, never a hang.
+    stats_.DownstreamOverflow();
+    close(fd);
+    return;
+  }
   SetNoDelay(fd);
   SocketAddress local = LocalAddress(fd);
   SocketAddress peer = PeerAddress(fd);

@@ -14,6 +14,7 @@
 #include "absl/random/random.h"
 #include "userspace-proxy/server/config.h"
 #include "userspace-proxy/server/event_loop.h"
+#include "userspace-proxy/server/limits.h"
 #include "userspace-proxy/server/listen_sockets.h"
 #include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/upstream.h"
@@ -23,8 +24,9 @@ namespace xgate::proxy {
 struct ServerOptions {
   int workers = 1;
   std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
-  std::chrono::milliseconds header_timeout{15000};  // a started head must complete within
+  std::chrono::milliseconds header_timeout{10000};  // a started head must complete within
   bool http2 = true;                                // offer h2 by ALPN on HTTPS ports
+  ProxyLimits limits;
   UpstreamOptions upstream;
   ListenBackoff listen_backoff;  // retrying a port that cannot be bound
 };
@@ -75,6 +77,8 @@ class Worker {
   void SyncListeners();
   void Accept(int listen_fd);
   void OnAccepted(int fd);
+  // Whether one more downstream connection stays within the connection limits.
+  bool UnderConnectionLimits() const;
 
   Server& server_;
   int index_;

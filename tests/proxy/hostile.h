@@ -1,0 +1,130 @@
+// Helpers for the hostile-client tests (proxy_limits_test, proxy_h2_abuse_test): a proxy with
+// an HTTP and an HTTPS (h2) port in front of one TestUpstream, a raw HTTP/2 client over TLS
+// that writes frames by hand, a well-behaved client served throughout, and the RSS.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "tests/proxy/test_util.h"
+#include "userspace-proxy/server/server.h"
+
+namespace xgate::proxy::testing {
+
+// The SNI and :authority the raw HTTP/2 client sends.
+inline constexpr const char* kH2Sni = "h2.example";
+
+struct Pem {
+  std::string cert;
+  std::string key;
+};
+// What a memory BIO holds.
+std::string BioText(BIO* bio);
+// A self-signed P-256 certificate with CN `cn` and the SANs `san` ("DNS:a.example").
+Pem MakeCertificate(const std::string& cn, const std::string& san);
+
+// A TCP socket connected to 127.0.0.1:port, with 5 s send and receive timeouts (-1 on error).
+int ConnectLoopback(uint16_t port);
+
+// This process's resident set, in bytes.
+size_t RssBytes();
+
+struct H2Frame {
+  uint8_t type = 0;
+  uint8_t flags = 0;
+  uint32_t stream = 0;
+  std::string payload;
+  uint32_t Code() const;  // GOAWAY / RST_STREAM error code
+};
+
+// An HTTP/2 client over TLS (ALPN h2) that sends what the test writes, frame by frame.
+class H2RawClient {
+ public:
+  // Connects, handshakes, sends the preface with `settings` (id, value) and acknowledges the
+  // server's SETTINGS.
+  H2RawClient(uint16_t port, std::vector<std::pair<uint16_t, uint32_t>> settings = {});
+  ~H2RawClient();
+  bool ok() const { return ok_; }
+
+  static std::string Frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload);
+  // An HPACK integer with an N-bit prefix whose high bits are `first`.
+  static std::string HpackInt(uint8_t first, int prefix_bits, uint64_t value);
+  // A literal field without indexing.
+  static std::string Literal(std::string_view name, std::string_view value);
+  // The pseudo-headers of a request (literals).
+  static std::string RequestBlock(const std::string& method, const std::string& path);
+
+  // False once the connection is closed or the write failed.
+  bool Send(const std::string& bytes);
+  // Reads the next frame (nullopt on EOF, error or timeout).
+  std::optional<H2Frame> Read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads until a GOAWAY (its code) or EOF (nullopt).
+  std::optional<uint32_t> WaitGoaway(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  bool Fill(std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool ok_ = false;
+  std::string in_;
+};
+
+// GETs on the HTTP port in a loop on one keep-alive connection, from its own thread, until
+// stopped; counts failures and keeps the latencies.
+class WellBehavedClient {
+ public:
+  explicit WellBehavedClient(uint16_t port);
+  ~WellBehavedClient();
+  // Waits (bounded) until `n` requests were served.
+  bool WaitServed(int n);
+  void ForgetFailures() { failed_ = 0; }
+  // Stops (after one more request served) and prints "well-behaved client: N requests, F failed,
+  // max latency X ms".
+  void Stop();
+  int served() const { return served_; }
+  int failed() const { return failed_; }
+
+ private:
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> served_{0};
+  std::atomic<int> failed_{0};
+  std::atomic<int64_t> max_us_{0};
+  std::atomic<int64_t> total_us_{0};
+  std::thread thread_;
+};
+
+// One worker (so the attacker and the well-behaved client share it), an HTTP port and an
+// HTTPS port (h2 by ALPN) routing everything to one upstream.
+class HostileTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // Starts the proxy with `options` (workers 1 unless set) and applies the config.
+  void StartProxy(ServerOptions options = {});
+  // Starts the well-behaved client, which must be served until the end of the test.
+  void StartWellBehaved();
+  api::ProxyStats Stats() const { return server_->Stats(); }
+  uint64_t AbuseCount(const std::string& kind) const;
+  // Asserts the RSS grew by less than `bound` since StartProxy.
+  void ExpectRssGrowthBelow(size_t bound) const;
+
+  std::unique_ptr<TestUpstream> upstream_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<WellBehavedClient> good_;
+  uint16_t http_port_ = 0;
+  uint16_t https_port_ = 0;
+  size_t rss_at_start_ = 0;
+};
+
+}  // namespace xgate::proxy::testing
