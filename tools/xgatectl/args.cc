@@ -81,6 +81,8 @@ std::string Usage() {
          "                             by path and by drop reason (agent with --attach);\n"
          "                             the proxy's: requests by route, backend and code,\n"
          "                             upstream pools, connections, TLS, parse refusals\n"
+         "  get pods                   the pod attachments xgate-cni reported, each with its\n"
+         "                             host-side interface and fast path state (xg_local_pods)\n"
          "  explain request --listener ADDR:PORT [--sni NAME] [--host H] [--method M]\n"
          "                  [--path P] [-H 'Name: value']...\n"
          "                             the listener, route, rule and backends a request gets\n"
