@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "agent/admin/metrics.h"
@@ -160,13 +161,24 @@ int main(int argc, char** argv) {
   pipeline::PipelineOptions pipeline_options;
   pipeline_options.carry_generations = standalone;
   pipeline::Pipeline pipeline(store, *node_addresses, *std::move(appliers), pipeline_options);
+  // The local pods' addresses as last programmed (point 4 of issue #14: which endpoints run
+  // here), for the compiler.
+  std::mutex local_pods_mu;
+  std::set<std::string> local_pods;
   pipeline::PipelineInputs inputs;
   inputs.unavailable_ports = [listen_reports] { return listen_reports->Unavailable(); };
   if (!flags->attach.empty()) {
-    inputs.compile_options = [map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
+    inputs.compile_options = [&, map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
       compiler::CompileOptions options;
       options.steer_socket_map = map;
       options.node_owned = pipeline::NodeOwnedAddresses();
+      options.node_name = flags->node_name;
+      // xgate-cni is in use here once its state folder exists (it makes it at the first ADD).
+      std::error_code ec;
+      if (std::filesystem::is_directory(flags->cni_state_dir, ec)) {
+        std::lock_guard lock(local_pods_mu);
+        options.local_pods = local_pods;
+      }
       return options;
     };
   }
@@ -245,12 +257,28 @@ int main(int argc, char** argv) {
   });
 
   // The pods' interfaces follow the attachments: at each change, and every second for an
-  // interface that vanished without a DEL.
+  // interface that vanished without a DEL. The first sync comes before the first reload, so
+  // that one already knows the local pods.
+  auto sync_pods = [&] {
+    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
+    std::lock_guard lock(local_pods_mu);
+    bool changed = now != local_pods;
+    local_pods = std::move(now);
+    return changed;
+  };
+  uint64_t pods_seen = pod_attachments.Generation();
+  if (pod_datapath) sync_pods();
   std::thread pod_sync([&] {
     if (!pod_datapath) return;
-    for (uint64_t seen = pod_attachments.Generation(); !stopping;) {
-      pod_datapath->Sync(pod_attachments.List());
-      seen = pod_attachments.WaitChange(seen, std::chrono::seconds(1));
+    while (!stopping) {
+      pods_seen = pod_attachments.WaitChange(pods_seen, std::chrono::seconds(1));
+      // Which endpoints are local (and which lost their pod) changed: compile again, once a
+      // first state is applied (never an empty store's).
+      if (!stopping && sync_pods() && pipeline.Current() != nullptr) {
+        spdlog::info("local pods changed; reloading");
+        pipeline.Reload().IgnoreError();
+        publish();
+      }
     }
   });
 

@@ -82,15 +82,20 @@ absl::Status Pipeline::Reload() {
     next->fingerprint += '\n';
     next->fingerprint += e.ToString();
   }
+  // The local pods decide which endpoints get flows: a change there is a change.
+  compiler::CompileOptions compile_options =
+      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{};
+  if (compile_options.local_pods) {
+    next->fingerprint += "\nlocal pods:";
+    for (const auto& a : *compile_options.local_pods) next->fingerprint += " " + a;
+  }
   // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
   if (previous && previous->fingerprint == next->fingerprint) {
     spdlog::info("no change since snapshot {}", previous->generation);
     return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
-  next->snapshot = compiler::Compile(
-      next->bound, next->generation,
-      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{});
+  next->snapshot = compiler::Compile(next->bound, next->generation, compile_options);
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();
