@@ -9,6 +9,7 @@
 #include "bpf/conntrack.h"
 #include "bpf/forward.h"
 #include "bpf/lb.h"
+#include "bpf/local.h"
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
 #include "bpf/parsing.h"
@@ -127,13 +128,16 @@ int xgate_xdp(struct xdp_md* ctx) {
   int partial = xg_complete_partial(ctx, &p);
   if (partial) xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
   xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, ct->backend_addr, ct->backend_port);
+  /* A backend on this node: its interface, without the FIB. */
+  const struct xg_local_pod* pod = p.vlan ? NULL : xg_local_pod_of(ct->backend_addr);
   struct xg_nexthop hop;
-  int routed = !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, ticks, &hop);
+  int routed = !pod && !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, ticks, &hop);
   /* A new flow is recorded with the next hop its first packet found. */
   if (ct == &fresh && xg_ct_record(&p.flow, &fresh)) {
     xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
     return XDP_DROP;
   }
+  if (pod) return xg_xdp_local(ctx, &p, len, partial, pod);
   return xg_xdp_send(ctx, &p, len, partial, routed ? &hop : NULL);
 }
 
@@ -186,12 +190,15 @@ static __always_inline int xg_tc_icmp(struct __sk_buff* skb, struct xg_packet* p
 
 /* Ingress: a packet XDP rewrote toward a backend and handed up (its device takes no
  * XDP_REDIRECTed frames, or XDP had no next hop), known by the reverse of its flow being a
- * tracked reply: sent on with bpf_redirect_neigh, else left to the stack (a local backend). */
+ * tracked reply: into a local pod's interface (bpf/local.h), or sent on with
+ * bpf_redirect_neigh, else left to the stack. */
 static __always_inline int xg_tc_forward_up(struct __sk_buff* skb, const struct xg_packet* p,
                                             __u32 l3_off, __u32 l4_off, __u64 len) {
   struct xg_flow back __attribute__((aligned(8)));
   xg_make_flow(&back, p->dst, p->src, p->dport, p->sport, p->proto);
   if (!bpf_map_lookup_elem(&xg_rnat, &back)) return TC_ACT_OK;
+  const struct xg_local_pod* pod = xg_local_pod_of(p->dst);
+  if (pod) return xg_tc_local(skb, l3_off, p->family, len, pod);
   int verdict = xg_tc_forward(skb, l3_off, l4_off, p->family, p->proto, 1);
   if (verdict == TC_ACT_REDIRECT) xg_count(&xg_path_stats, XG_PATH_FORWARD_TC, len);
   return verdict;

@@ -24,6 +24,7 @@ enum xg_path {
   XG_PATH_ICMP_TRANSLATED,  /* ICMP error about a tracked flow rewritten */
   XG_PATH_PARTIAL_CSUM,     /* L4: a partial checksum (local sender, offload) completed */
   XG_PATH_FORWARD_TC,       /* L4: of those handed up, sent on by TC (the rest: the stack) */
+  XG_PATH_FORWARD_LOCAL,    /* L4: put straight into a local pod's interface (bpf/local.h) */
   XG_PATH_MAX,
 };
 

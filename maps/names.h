@@ -35,6 +35,8 @@ inline constexpr std::string_view PathName(uint32_t path) {
       return "partial_checksum_completed";
     case XG_PATH_FORWARD_TC:
       return "forward_tc";
+    case XG_PATH_FORWARD_LOCAL:
+      return "forward_local";
     default:
       return "unknown";
   }

@@ -20,15 +20,16 @@ inline constexpr std::string_view kDropStats = "xg_drop_stats";
 inline constexpr std::string_view kEgress = "xg_egress";
 inline constexpr std::string_view kEgressGen = "xg_egress_gen";
 inline constexpr std::string_view kXmitDrops = "xg_xmit_drops";
+inline constexpr std::string_view kLocalPods = "xg_local_pods";
 // The steer program's (bpf/steer.bpf.c), pinned beside the fast path's and removed with it.
 inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
 inline constexpr std::string_view kSteerStats = "xg_steer_stats";
 inline constexpr std::string_view kSteerSocks = "xg_steer_socks";
 
 // The fast path object's (xg_xmit_drops is the transmit-drop counter's, bpf/xmit_drops.bpf.c).
-inline constexpr std::array<std::string_view, 11> kAllMaps = {
-    kListeners,    kMaglev,    kBackends,  kConntrack, kRnat,     kListenerStats,
-    kBackendStats, kPathStats, kDropStats, kEgress,    kEgressGen};
+inline constexpr std::array<std::string_view, 12> kAllMaps = {
+    kListeners,    kMaglev,    kBackends,  kConntrack, kRnat,      kListenerStats,
+    kBackendStats, kPathStats, kDropStats, kEgress,    kEgressGen, kLocalPods};
 
 inline std::string PinPath(std::string_view root, std::string_view name) {
   std::string path(root);

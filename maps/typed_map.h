@@ -20,6 +20,7 @@
 #include "maps/conntrack.h"
 #include "maps/counters.h"
 #include "maps/listener.h"
+#include "maps/local_pod.h"
 #include "maps/maglev.h"
 #include "maps/rnat.h"
 
@@ -132,6 +133,7 @@ using ListenerMap = TypedMap<xg_listener_key, xg_listener_value>;
 using BackendMap = TypedMap<uint32_t, xg_backend>;
 using ConntrackMap = TypedMap<xg_flow, xg_ct_entry>;
 using RnatMap = TypedMap<xg_flow, xg_rnat_entry>;
+using LocalPodMap = TypedMap<xg_local_pod_key, xg_local_pod>;
 // The outer Maglev map: key service id, value an inner map fd on update (a map id on read).
 using MaglevOuterMap = TypedMap<uint32_t, uint32_t>;
 

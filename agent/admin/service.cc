@@ -265,6 +265,20 @@ grpc::Status AdminService::ListPodAttachments(grpc::ServerContext*,
                                               api::ListPodAttachmentsResponse* response) {
   if (options_.pods == nullptr) return grpc::Status::OK;
   for (auto& a : options_.pods->List()) *response->add_attachments() = std::move(a);
+  if (options_.pod_datapath == nullptr) return grpc::Status::OK;
+  for (const auto& p : options_.pod_datapath->Programmed()) {
+    api::ProgrammedPod* out = response->add_programmed();
+    out->set_network(p.network);
+    out->set_container_id(p.container_id);
+    out->set_ifname(p.ifname);
+    out->set_host_interface(p.host_ifname);
+    out->set_ifindex(static_cast<uint32_t>(p.ifindex));
+    if (p.problem.empty()) {
+      out->set_pod_mac(pods::MacText(p.pod_mac));
+      for (const auto& a : p.addresses) out->add_local_addresses(a);
+    }
+    out->set_problem(p.problem);
+  }
   return grpc::Status::OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "agent/pipeline/pipeline.h"
 #include "agent/pods/pod_attachments.h"
+#include "agent/pods/pod_datapath.h"
 #include "agent/sources/folder_source.h"
 #include "api/admin.grpc.pb.h"
 
@@ -23,6 +24,8 @@ struct AdminOptions {
   sources::FolderSource* folder = nullptr;
   // The pod attachments xgate-cni reports; nullptr: ReportPodAttachment answers UNAVAILABLE.
   pods::PodAttachments* pods = nullptr;
+  // Their interfaces as the fast path has them (with --attach); nullptr without.
+  pods::PodDatapath* pod_datapath = nullptr;
 };
 
 // Why Apply and Delete are refused in Kubernetes mode.

@@ -23,6 +23,7 @@ struct ResolvedEndpoint {
   std::string address;  // IPv4 or IPv6 literal
   int port = 0;         // from the EndpointSlice port matching the Service port's name
   bool ready = true;
+  std::string node_name;  // the EndpointSlice's nodeName, "" when unset
 };
 
 // One backendRef of a rule, resolved through its Service and EndpointSlices.

@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 #include <tuple>
@@ -131,7 +132,7 @@ ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, mod
   }
   // Endpoints: every EndpointSlice of the Service, the slice port named as the Service
   // port (the number comes from the slice: it is the targetPort resolved on the pod).
-  std::set<std::pair<std::string, int>> seen;
+  std::map<std::pair<std::string, int>, std::string> seen;  // -> nodeName
   for (const model::EndpointSlice* s : slices.Of(out.ns, out.name)) {
     const model::EndpointSlice& slice = *s;
     if (slice.address_type != "IPv4" && slice.address_type != "IPv6") continue;
@@ -142,10 +143,12 @@ ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, mod
     if (sp == nullptr) continue;
     for (const auto& ep : slice.endpoints) {
       if (!ep.ready) continue;
-      for (const auto& addr : ep.addresses) seen.emplace(addr, *sp->port);
+      for (const auto& addr : ep.addresses) {
+        seen.emplace(std::pair(addr, *sp->port), ep.node_name.value_or(""));
+      }
     }
   }
-  for (const auto& [addr, p] : seen) out.endpoints.push_back({addr, p, true});
+  for (const auto& [key, node] : seen) out.endpoints.push_back({key.first, key.second, true, node});
   return out;
 }
 

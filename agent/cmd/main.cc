@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "agent/admin/metrics.h"
@@ -20,11 +21,13 @@
 #include "agent/kube/leader_election.h"
 #include "agent/kube/status_publisher.h"
 #include "agent/kube/status_writer.h"
+#include "agent/l4/l4_applier.h"
 #include "agent/l7/listen_reports.h"
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pods/pod_attachments.h"
+#include "agent/pods/pod_datapath.h"
 #include "agent/sources/folder_source.h"
 #include "agent/sources/folder_watcher.h"
 #include "agent/sources/kube/client.h"
@@ -139,16 +142,44 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // With the fast path, the node's pods get it on their interfaces too.
+  std::unique_ptr<pods::PodDatapath> pod_datapath;
+  for (const auto& applier : *appliers) {
+    if (applier->Name() != "l4") continue;
+    l4::Datapath& dp = static_cast<l4::L4Applier&>(*applier).datapath();
+    pods::PodDatapathOptions pod_options;
+    pod_options.pin_root = flags->pin_root;
+    pod_options.tc_ingress_prog_fd = dp.TcIngressProgFd();
+    pod_options.local_pods_map_fd = dp.MapFd("xg_local_pods");
+    auto created = pods::PodDatapath::Create(pod_options);
+    if (!created.ok()) {
+      spdlog::critical("local pods: {}", created.status().ToString());
+      return 1;
+    }
+    pod_datapath = *std::move(created);
+  }
+
   pipeline::PipelineOptions pipeline_options;
   pipeline_options.carry_generations = standalone;
   pipeline::Pipeline pipeline(store, *node_addresses, *std::move(appliers), pipeline_options);
+  // The local pods' addresses as last programmed (point 4 of issue #14: which endpoints run
+  // here), for the compiler.
+  std::mutex local_pods_mu;
+  std::set<std::string> local_pods;
   pipeline::PipelineInputs inputs;
   inputs.unavailable_ports = [listen_reports] { return listen_reports->Unavailable(); };
   if (!flags->attach.empty()) {
-    inputs.compile_options = [map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
+    inputs.compile_options = [&, map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
       compiler::CompileOptions options;
       options.steer_socket_map = map;
       options.node_owned = pipeline::NodeOwnedAddresses();
+      options.node_name = flags->node_name;
+      // xgate-cni is in use here once its state folder exists (it makes it at the first ADD).
+      std::error_code ec;
+      if (std::filesystem::is_directory(flags->cni_state_dir, ec)) {
+        std::lock_guard lock(local_pods_mu);
+        options.local_pods = local_pods;
+      }
       return options;
     };
   }
@@ -177,6 +208,7 @@ int main(int argc, char** argv) {
   admin_options.folder = folder.get();
   pods::PodAttachments pod_attachments(flags->cni_state_dir);
   admin_options.pods = &pod_attachments;
+  admin_options.pod_datapath = pod_datapath.get();
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
@@ -225,6 +257,32 @@ int main(int argc, char** argv) {
     }
   });
 
+  // The pods' interfaces follow the attachments: at each change, and every second for an
+  // interface that vanished without a DEL. The first sync comes before the first reload, so
+  // that one already knows the local pods.
+  auto sync_pods = [&] {
+    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
+    std::lock_guard lock(local_pods_mu);
+    bool changed = now != local_pods;
+    local_pods = std::move(now);
+    return changed;
+  };
+  uint64_t pods_seen = pod_attachments.Generation();
+  if (pod_datapath) sync_pods();
+  std::thread pod_sync([&] {
+    if (!pod_datapath) return;
+    while (!stopping) {
+      pods_seen = pod_attachments.WaitChange(pods_seen, std::chrono::seconds(1));
+      // Which endpoints are local (and which lost their pod) changed: compile again, once a
+      // first state is applied (never an empty store's).
+      if (!stopping && sync_pods() && pipeline.Current() != nullptr) {
+        spdlog::info("local pods changed; reloading");
+        pipeline.Reload().IgnoreError();
+        publish();
+      }
+    }
+  });
+
   if (standalone) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
@@ -252,6 +310,9 @@ int main(int argc, char** argv) {
   stopping = true;
   listen_reports->Wake();
   status_refresh.join();
+  pod_attachments.Wake();
+  pod_sync.join();
+  if (pod_datapath && flags->detach_on_exit) pod_datapath->DetachAll();
   if (publisher) publisher->Stop();
   if (elector) elector->Stop(/*release=*/true);  // the next agent takes over in seconds
   if (kube_source) kube_source->Stop();

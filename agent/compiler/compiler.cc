@@ -44,7 +44,7 @@ std::shared_ptr<const Snapshot> Compile(const binder::BindResult& bound, uint64_
                                         const CompileOptions& options) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->generation = generation;
-  snapshot->l4 = CompileL4(bound);
+  snapshot->l4 = CompileL4(bound, options);
   snapshot->l7 = CompileL7(bound, generation, snapshot->punt);
   MarkSteered(options, *snapshot);
   return snapshot;

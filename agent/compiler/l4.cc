@@ -16,7 +16,15 @@ bool IsV6(const std::string& address) { return address.find(':') != std::string:
 // shares of invalid refs and of refs without endpoints stay unassigned, so the total may
 // fall short of 1e6: that part of the traffic is dropped, as the spec wants for
 // connections bound to an invalid backend.
-std::vector<L4Backend> Backends(const binder::BoundRoute& route, const std::string& address) {
+// Local endpoints (see CompileOptions::local_pods): on this node by nodeName, or a recorded
+// pod's address; one on this node by nodeName that no record has is left out.
+bool PodGone(const binder::ResolvedEndpoint& ep, const CompileOptions& options) {
+  return options.local_pods && !options.node_name.empty() && ep.node_name == options.node_name &&
+         !options.local_pods->contains(ep.address);
+}
+
+std::vector<L4Backend> Backends(const binder::BoundRoute& route, const std::string& address,
+                                const CompileOptions& options) {
   uint64_t total = 0;
   for (const auto& rule : route.rule_backends) {
     for (const auto& b : rule) total += b.weight > 0 ? b.weight : 0;
@@ -28,13 +36,16 @@ std::vector<L4Backend> Backends(const binder::BoundRoute& route, const std::stri
       if (!b.invalid_reason.empty() || b.weight <= 0) continue;
       std::vector<const binder::ResolvedEndpoint*> eps;
       for (const auto& ep : b.endpoints) {
-        if (IsV6(ep.address) == IsV6(address)) eps.push_back(&ep);
+        if (IsV6(ep.address) == IsV6(address) && !PodGone(ep, options)) eps.push_back(&ep);
       }
       if (eps.empty()) continue;
       auto share = static_cast<uint32_t>(1000000ull * static_cast<uint64_t>(b.weight) /
                                          (total * eps.size()));
       for (const auto* ep : eps) {
-        out.push_back({ep->address, static_cast<uint16_t>(ep->port), share, b.ns + "/" + b.name});
+        bool local = (!options.node_name.empty() && ep->node_name == options.node_name) ||
+                     (options.local_pods && options.local_pods->contains(ep->address));
+        out.push_back(
+            {ep->address, static_cast<uint16_t>(ep->port), share, b.ns + "/" + b.name, local});
       }
     }
   }
@@ -54,7 +65,7 @@ const binder::BoundRoute* OldestRoute(const std::vector<binder::BoundRoute>& rou
   return best;
 }
 
-std::vector<L4Listener> CompileL4(const binder::BindResult& bound) {
+std::vector<L4Listener> CompileL4(const binder::BindResult& bound, const CompileOptions& options) {
   std::vector<L4Listener> out;
   for (const auto& bl : bound.listeners) {
     const std::string& protocol = bl.listener->protocol;
@@ -71,7 +82,7 @@ std::vector<L4Listener> CompileL4(const binder::BindResult& bound) {
       l.protocol = protocol == "TCP" ? IPPROTO_TCP : IPPROTO_UDP;
       if (route != nullptr) {
         l.route = route->key.ToString();
-        l.backends = Backends(*route, address);
+        l.backends = Backends(*route, address, options);
       }
       out.push_back(std::move(l));
     }

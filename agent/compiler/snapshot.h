@@ -18,6 +18,7 @@ struct L4Backend {
   // weight divided evenly among its ready endpoints.
   uint32_t weight = 0;
   std::string service;  // "ns/name"
+  bool local = false;   // a pod on this node (CompileOptions::local_pods)
 };
 
 // One (address, port, protocol) the kernel fast path forwards.

@@ -78,16 +78,18 @@ absl::Status Pipeline::Reload() {
   if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
   next->bound = binder::Bind(next->loaded.store, options);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
+  // The local pods decide which endpoints get flows: a change there is a change.
+  compiler::CompileOptions compile_options =
+      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{};
+  next->local_pods = compile_options.local_pods;
   // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
-  if (previous &&
+  if (previous && previous->local_pods == next->local_pods &&
       SameState(previous->loaded, previous->bound.statuses, next->loaded, next->bound.statuses)) {
     spdlog::info("no change since snapshot {}", previous->generation);
     return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
-  next->snapshot = compiler::Compile(
-      next->bound, next->generation,
-      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{});
+  next->snapshot = compiler::Compile(next->bound, next->generation, compile_options);
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,8 @@ struct State {
   binder::BindResult bound;
   std::shared_ptr<const compiler::Snapshot> snapshot;
   std::string applied_at;  // RFC 3339
+  // The local pods it was compiled with (compiler::CompileOptions::local_pods).
+  std::optional<std::set<std::string>> local_pods;
 };
 
 // What a reload reads besides the folder, asked afresh each time.

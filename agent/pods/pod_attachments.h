@@ -1,8 +1,11 @@
 // The pod attachments the agent knows, from xgate-cni: read from the plugin's state folder at
-// start, then kept current by the plugin's ReportPodAttachment calls. (Attaching TC programs
-// to the pods' interfaces is a later step; this is what it will act on.)
+// start, then kept current by the plugin's ReportPodAttachment calls. PodDatapath
+// (pod_datapath.h) programs the pods' interfaces from it.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,6 +27,11 @@ class PodAttachments {
   void Added(const cni::PodRecord& record);
   void Removed(const cni::PodRecord& key);
   std::vector<cni::PodRecord> List() const;
+  // Moves on at every change (load, add, remove).
+  uint64_t Generation() const;
+  // Returns the generation once it differs from `seen`, or after `timeout`; Wake ends a wait.
+  uint64_t WaitChange(uint64_t seen, std::chrono::milliseconds timeout) const;
+  void Wake();
   const std::string& state_dir() const { return state_dir_; }
 
  private:
@@ -33,6 +41,9 @@ class PodAttachments {
   // Held while the folder is read, so a DEL reported during the read is not undone by it.
   mutable std::mutex mu_;
   std::map<Key, cni::PodRecord> by_key_;
+  uint64_t generation_ = 0;
+  bool woken_ = false;
+  mutable std::condition_variable changed_;
 };
 
 }  // namespace xgate::pods

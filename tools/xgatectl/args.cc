@@ -30,10 +30,11 @@ void AddFile(CLI::App* app, Args& args, const std::string& what) {
 void AddGet(CLI::App& app, Args& args) {
   CLI::App* get = app.add_subcommand("get", "Read the agent's state (admin API), as kubectl get");
   std::vector<std::string> resources = GetResources();
-  for (const char* singular : {"gateway", "route", "backend"}) resources.push_back(singular);
+  for (const char* singular : {"gateway", "route", "backend", "pod"}) resources.push_back(singular);
   get->add_option("TYPE", args.resource,
                   "gateways|routes (NAME, -l, -n, -o wide), backends, status, conntrack "
-                  "(--limit), counters")
+                  "(--limit), counters, pods (xgate-cni's attachments and their fast path "
+                  "state)")
       ->required()
       ->check(CLI::IsMember(resources));
   get->add_option("NAME", args.name, "Only the gateways or routes of this name");

@@ -46,8 +46,8 @@ struct Args {
 
 // The resources `get` reads.
 inline const std::vector<std::string>& GetResources() {
-  static const std::vector<std::string> kResources = {"gateways", "routes",    "backends",
-                                                      "status",   "conntrack", "counters"};
+  static const std::vector<std::string> kResources = {"gateways",  "routes",   "backends", "status",
+                                                      "conntrack", "counters", "pods"};
   return kResources;
 }
 

@@ -281,10 +281,11 @@ int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
   if (what == "backends") return GetBackends(args, out, err);
   if (what == "conntrack") return GetConntrack(args, out, err);
   if (what == "counters") return GetCounters(args, out, err);
+  if (what == "pods" || what == "pod") return GetPods(args, out, err);
   if (what == "gateways" || what == "routes" || what == "status") {
     return GetObjects(args, what, out, err);
   }
-  err << "xgatectl get: gateways, routes, backends, status, conntrack or counters\n";
+  err << "xgatectl get: gateways, routes, backends, status, conntrack, counters or pods\n";
   return 2;
 }
 

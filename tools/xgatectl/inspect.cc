@@ -1,10 +1,13 @@
 #include "tools/xgatectl/inspect.h"
 
 #include <iomanip>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "tools/xgatectl/output.h"
 
@@ -288,6 +291,37 @@ int GetCounters(const Args& args, std::ostream& out, std::ostream& err) {
   } else {
     PrintProxyCounters(response.proxy(), out);
   }
+  return 0;
+}
+
+int GetPods(const Args& args, std::ostream& out, std::ostream& err) {
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  SetDeadline(context);
+  api::ListPodAttachmentsResponse response;
+  grpc::Status s = stub->ListPodAttachments(&context, api::ListPodAttachmentsRequest(), &response);
+  if (!s.ok()) return Failed(args, s, err);
+  if (!args.output.empty()) {
+    PrintMessage(response, args.output, out);
+    return 0;
+  }
+  std::map<std::tuple<std::string, std::string, std::string>, const api::ProgrammedPod*> fast;
+  for (const auto& p : response.programmed()) {
+    fast[{p.network(), p.container_id(), p.ifname()}] = &p;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NETWORK", "CONTAINER", "IFNAME", "ADDRESSES",
+                                                 "HOST IFACE", "IFINDEX", "POD MAC", "FAST PATH"}};
+  for (const auto& a : response.attachments()) {
+    auto it = fast.find({a.network(), a.container_id(), a.ifname()});
+    const api::ProgrammedPod* p = it == fast.end() ? nullptr : it->second;
+    std::string state = p == nullptr ? "-" : p->problem().empty() ? "programmed" : p->problem();
+    rows.push_back({a.network(), a.container_id().substr(0, 20), a.ifname(),
+                    absl::StrJoin(a.addresses(), ","),
+                    p && !p->host_interface().empty() ? p->host_interface() : "-",
+                    p && p->ifindex() ? absl::StrCat(p->ifindex()) : "-",
+                    p && !p->pod_mac().empty() ? p->pod_mac() : "-", state});
+  }
+  PrintTable(rows, out);
   return 0;
 }
 

@@ -24,6 +24,8 @@ absl::StatusOr<api::ExplainRequest> BuildExplainRequest(const Args& args);
 int RunExplain(const Args& args, std::ostream& out, std::ostream& err);
 int GetConntrack(const Args& args, std::ostream& out, std::ostream& err);
 int GetCounters(const Args& args, std::ostream& out, std::ostream& err);
+// The pod attachments xgate-cni reported, and how the fast path has each.
+int GetPods(const Args& args, std::ostream& out, std::ostream& err);
 // The tables `get counters` prints: the fast path's, then the proxy's.
 void PrintFastPathCounters(const api::GetCountersResponse& response, std::ostream& out);
 void PrintProxyCounters(const api::ProxyStats& proxy, std::ostream& out);

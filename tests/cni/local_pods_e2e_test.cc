@@ -1,0 +1,449 @@
+// Local pods end to end (issue #14 points 2-3): the real xgate-agent with --attach in a node
+// namespace (tests/e2e_agent_l4/topology.h: client, node, one "remote" backend reached through
+// the FIB), and pods added to the node through xgate-cni chained after Debian's ptp plugin, as
+// a runtime runs a conflist (cni_runtime.h). Backends are plain veths, nothing on their far end.
+// - an L4 route over one local pod and the remote backend: both serve, the local one through
+//   its direct path (forward_local), replies reverse-NATed; the pod deleted while a connection
+//   is open: new flows go to the remote one;
+// - 50 pods added and deleted in a burst: xg_local_pods and the pinned pod links follow
+//   exactly; an agent restart adopts them; an interface that vanishes without a DEL loses both.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "api/admin.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "maps/names.h"
+#include "maps/pins.h"
+#include "maps/typed_map.h"
+#include "tests/cni/cni_runtime.h"
+#include "tests/e2e_agent_l4/agent_process.h"
+#include "tests/e2e_agent_l4/topology.h"
+#include "tests/netns/netns.h"
+
+namespace xgate::cni_test {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using e2e::Sh;
+
+constexpr char kDebianCniDir[] = "/usr/lib/cni";
+constexpr char kGateway[] = "198.18.100.10";
+const e2e::Pod kRemote{"remote-0", "198.18.3.21", "fd00:3::21"};
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Polls `done` until it holds or the deadline passes.
+bool Eventually(const std::function<bool()>& done) {
+  for (auto end = Clock::now() + e2e::kDeadline; Clock::now() < end;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// A TCP route on the Gateway address over the Service "pg" with these endpoints (address,
+// nodeName or "").
+std::string Manifest(const std::vector<std::pair<std::string, std::string>>& endpoints) {
+  std::string out = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: acme-lb}
+spec: {controllerName: xgate.dev/node-agent}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{type: IPAddress, value: 198.18.100.10}]
+  listeners: [{name: pg, protocol: TCP, port: 5432, allowedRoutes: {kinds: [{kind: TCPRoute}]}}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: pg, namespace: default}
+spec:
+  parentRefs: [{name: edge, sectionName: pg}]
+  rules: [{backendRefs: [{name: pg, port: 5432}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pg, namespace: default}
+spec: {ports: [{port: 5432, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pg-1, namespace: default, labels: {kubernetes.io/service-name: pg}}
+addressType: IPv4
+ports: [{port: 5432, protocol: TCP}]
+endpoints:
+)";
+  for (const auto& [address, node] : endpoints) {
+    out += "- addresses: [\"" + address + "\"]\n";
+    if (!node.empty()) out += "  nodeName: " + node + "\n";
+  }
+  return out;
+}
+
+std::string PodOf(const std::string& reply) { return reply.substr(0, reply.find(' ')); }
+
+class LocalPodsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = geteuid() != 0 ? "needs root (network namespaces, XDP)" : e2e::PrivateBpffs();
+    if (why.empty() && access((std::string(kDebianCniDir) + "/ptp").c_str(), X_OK) != 0) {
+      why = "containernetworking-plugins is not installed (tools/setup)";
+    }
+    if (!why.empty()) {
+      if (e2e::PrivilegeRequired()) FAIL() << why;
+      GTEST_SKIP() << why;
+    }
+    static int serial = 0;
+    suffix_ = std::to_string(getpid() % 100000) + "-" + std::to_string(++serial);
+    work_ = fs::temp_directory_path() / ("xgate-local-pods-" + suffix_);
+    fs::remove_all(work_);
+    fs::create_directories(work_ / "manifests");
+    pin_root_ = "/sys/fs/bpf/xgate-local-pods-" + suffix_;
+    topology_ = std::make_unique<e2e::Topology>();
+    ASSERT_EQ(topology_->Create({kRemote}), "");
+    net_ = std::make_unique<CniRuntime>(
+        Conflist(), std::vector<std::string>{kDebianCniDir, XGATE_CNI_DIR}, topology_->node());
+    WriteManifest(Manifest({{kRemote.v4, ""}}));
+    ASSERT_NO_FATAL_FAILURE(StartAgent());
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      for (int i = 1; i <= agents_; ++i) {
+        std::printf("---- agent %d ----\n%s\n", i,
+                    ReadFile(work_ / ("agent-" + std::to_string(i) + ".log")).c_str());
+      }
+    }
+    if (HasFailure()) PrintCounters();
+    agent_.reset();
+    echoes_.clear();
+    for (const auto& ns : pod_namespaces_) Sh("ip netns del " + ns);
+    if (topology_) {
+      topology_->Remove();
+      EXPECT_TRUE(topology_->AllRemoved()) << "network namespaces left behind";
+    }
+    std::error_code ec;
+    fs::remove_all(pin_root_, ec);
+    fs::remove_all(work_, ec);
+  }
+
+  void PrintCounters() const {
+    auto print = [&](std::string_view map, uint32_t count, auto name) {
+      auto counters = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, map));
+      for (uint32_t i = 0; counters.ok() && i < count; ++i) {
+        auto t = counters->Read(i);
+        if (t.ok() && t->packets) {
+          std::printf("%s %s: %llu packets\n", std::string(map).c_str(),
+                      std::string(name(i)).c_str(), static_cast<unsigned long long>(t->packets));
+        }
+      }
+    };
+    print(maps::kPathStats, XG_PATH_MAX, maps::PathName);
+    print(maps::kDropStats, XG_DROP_MAX, maps::DropName);
+  }
+
+  Json Conflist() const {
+    Json ipam = {{"type", "host-local"},
+                 {"dataDir", (work_ / "ipam").string()},
+                 {"ranges", Json::array({Json::array({{{"subnet", "198.19.72.0/24"}}})})},
+                 {"routes", Json::array({{{"dst", "0.0.0.0/0"}}})}};
+    Json ptp = {{"type", "ptp"}, {"ipMasq", false}, {"ipam", ipam}};
+    Json xgate = {
+        {"type", "xgate-cni"}, {"stateDir", (work_ / "state").string()}, {"adminSocket", Socket()}};
+    return {{"cniVersion", "1.0.0"},
+            {"name", "xgate-local-" + suffix_},
+            {"plugins", Json::array({ptp, xgate})}};
+  }
+  std::string Socket() const { return (work_ / "admin.sock").string(); }
+  std::string Node() const { return "node-" + suffix_; }
+
+  void WriteManifest(const std::string& text) {
+    fs::path staging = work_ / "pg.yaml.new";
+    std::ofstream(staging) << text;
+    fs::rename(staging, work_ / "manifests" / "pg.yaml");
+  }
+
+  void StartAgent() {
+    std::vector<std::string> args = {"--manifests",     (work_ / "manifests").string(),
+                                     "--pin-root",      pin_root_,
+                                     "--admin-socket",  Socket(),
+                                     "--cni-state-dir", (work_ / "state").string(),
+                                     "--node-name",     Node()};
+    for (const auto& ifname : topology_->NodeInterfaces()) {
+      args.push_back("--attach");
+      args.push_back(ifname);
+    }
+    agent_ = e2e::AgentProcess::Start(topology_->node(), args,
+                                      work_ / ("agent-" + std::to_string(++agents_) + ".log"));
+    ASSERT_NE(agent_, nullptr);
+    e2e::AdminClient admin(Socket());
+    ASSERT_NE(admin.WaitApplied(), 0u) << "the agent never applied";
+  }
+  uint64_t WaitApplied() { return e2e::AdminClient(Socket()).WaitApplied(); }
+
+  // A pod namespace added to the node through the conflist; its address.
+  struct LocalPod {
+    Attachment attachment;
+    std::string ns, address;
+  };
+  std::optional<LocalPod> AddPod(int i) {
+    LocalPod pod;
+    pod.ns = "xlp" + suffix_ + "-" + std::to_string(i);
+    if (!Sh("ip netns add " + pod.ns)) return std::nullopt;
+    {
+      std::lock_guard lock(ns_mu_);
+      pod_namespaces_.push_back(pod.ns);
+    }
+    pod.attachment = {"lp-" + suffix_ + "-" + std::to_string(i), "/run/netns/" + pod.ns, "eth0"};
+    ChainRun add = net_->Add(pod.attachment);
+    if (!add.ok) {
+      ADD_FAILURE() << add.plugin << ": " << add.last.out << add.last.err;
+      return std::nullopt;
+    }
+    std::string cidr = add.result.at("ips").at(0).at("address");
+    pod.address = cidr.substr(0, cidr.find('/'));
+    return pod;
+  }
+
+  std::optional<api::ListPodAttachmentsResponse> ListPods() const {
+    auto stub = api::Admin::NewStub(
+        grpc::CreateChannel("unix:" + Socket(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    api::ListPodAttachmentsResponse response;
+    if (!stub->ListPodAttachments(&context, {}, &response).ok()) return std::nullopt;
+    return response;
+  }
+
+  // xg_local_pods: address -> ifindex.
+  std::map<std::string, uint32_t> LocalPodMap() const {
+    std::map<std::string, uint32_t> out;
+    auto map = maps::LocalPodMap::OpenPinned(maps::PinPath(pin_root_, maps::kLocalPods));
+    if (!map.ok()) return out;
+    auto entries = map->Entries();
+    if (!entries.ok()) return out;
+    for (const auto& [k, v] : *entries) out[maps::FormatAddress(k.addr)] = v.ifindex;
+    return out;
+  }
+  // The pod links pinned under the pin root, by host-side interface.
+  std::set<std::string> PodLinks() const {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(pin_root_, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.starts_with("link_pod_in_")) out.insert(name.substr(12));
+    }
+    return out;
+  }
+  // The node's veths (ptp's host-side ends; n0 and p1 are the topology's).
+  std::set<std::string> PodVeths() const {
+    std::set<std::string> out;
+    FILE* p = popen(("ip -n " + topology_->node() + " -o link show type veth").c_str(), "r");
+    char line[512];
+    while (p && fgets(line, sizeof line, p)) {
+      std::string s(line);
+      size_t a = s.find(": ") + 2, b = s.find('@');
+      std::string name = s.substr(a, b - a);
+      if (name != "n0" && name != "p1") out.insert(name);
+    }
+    if (p) pclose(p);
+    return out;
+  }
+  uint64_t PathCount(uint32_t path) const {
+    auto c = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, maps::kPathStats));
+    if (!c.ok()) return 0;
+    auto t = c->Read(path);
+    return t.ok() ? t->packets : 0;
+  }
+
+  // Opens a connection to the Gateway from the client's namespace.
+  std::unique_ptr<e2e::TcpConn> Connect() const {
+    std::unique_ptr<e2e::TcpConn> conn;
+    e2e::InNamespace(topology_->client(), [&] {
+      conn = e2e::TcpConn::Open(kGateway, 5432);
+      return conn != nullptr;
+    });
+    return conn;
+  }
+  // `n` new connections, by the pod that answered (failures under "").
+  std::map<std::string, int> NewConnections(int n) const {
+    std::map<std::string, int> pods;
+    for (int i = 0; i < n; ++i) {
+      auto conn = Connect();
+      std::string reply = conn ? conn->Exchange("new") : "";
+      EXPECT_TRUE(reply.empty() || reply.ends_with(" 198.18.0.2 new")) << reply;
+      pods[conn ? PodOf(reply) : ""]++;
+    }
+    return pods;
+  }
+
+  std::string suffix_, pin_root_;
+  fs::path work_;
+  std::unique_ptr<e2e::Topology> topology_;
+  std::unique_ptr<CniRuntime> net_;
+  std::unique_ptr<e2e::AgentProcess> agent_;
+  int agents_ = 0;
+  std::mutex ns_mu_;
+  std::vector<std::string> pod_namespaces_;
+  std::vector<std::unique_ptr<e2e::LineEcho>> echoes_;
+};
+
+TEST_F(LocalPodsTest, LocalAndRemoteBackendsServeTheLocalOneDirectly) {
+  auto pod = AddPod(0);
+  ASSERT_TRUE(pod.has_value());
+  echoes_.push_back(std::make_unique<e2e::LineEcho>(pod->ns, "local-0", 5432));
+  ASSERT_TRUE(echoes_.back()->Start());
+  ASSERT_TRUE(Eventually([&] { return LocalPodMap().contains(pod->address); }))
+      << "xg_local_pods never had " << pod->address;
+  // What an operator reads: the map with named fields, and xgatectl get pods.
+  std::string dump;
+  {
+    FILE* p = popen(
+        ("bpftool -j map dump pinned " + maps::PinPath(pin_root_, maps::kLocalPods)).c_str(), "r");
+    char buf[4096];
+    while (p && fgets(buf, sizeof buf, p)) dump += buf;
+    if (p) pclose(p);
+  }
+  EXPECT_NE(dump.find("\"pod_mac\""), std::string::npos) << dump;
+  EXPECT_NE(dump.find("\"ifindex\""), std::string::npos) << dump;
+  auto listed = ListPods();
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_EQ(listed->programmed_size(), 1);
+  EXPECT_EQ(listed->programmed(0).problem(), "");
+  EXPECT_EQ(PodLinks(), std::set<std::string>{listed->programmed(0).host_interface()});
+  EXPECT_EQ(PodVeths(), std::set<std::string>{listed->programmed(0).host_interface()});
+
+  uint64_t before = WaitApplied();
+  WriteManifest(Manifest({{pod->address, Node()}, {kRemote.v4, ""}}));
+  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+  uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
+  uint64_t rnat_before = PathCount(XG_PATH_RNAT);
+  auto served = NewConnections(40);
+  EXPECT_EQ(served[""], 0) << "connections failed";
+  EXPECT_GT(served["local-0"], 0);
+  EXPECT_GT(served[kRemote.name], 0);
+  // Each local connection's packets (SYN, ACK, data...) went in directly; replies came back
+  // through reverse NAT (the client talked to the Gateway address throughout).
+  EXPECT_GE(PathCount(XG_PATH_FORWARD_LOCAL) - local_before,
+            static_cast<uint64_t>(2 * served["local-0"]));
+  EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
+
+  // A connection on the local pod, then the pod deleted (CNI DEL): its endpoint, on this node
+  // by its nodeName, has no pod in the records any more, so new flows go to the remote backend
+  // at once (before any EndpointSlice controller would take it out).
+  std::unique_ptr<e2e::TcpConn> open;
+  for (int i = 0; i < 40 && !open; ++i) {
+    auto conn = Connect();
+    if (conn && PodOf(conn->Exchange("which")) == "local-0") open = std::move(conn);
+  }
+  ASSERT_NE(open, nullptr) << "no connection landed on the local pod";
+  ASSERT_TRUE(net_->Del(pod->attachment).ok);
+  EXPECT_TRUE(Eventually([&] { return LocalPodMap().empty() && PodLinks().empty(); }))
+      << "the pod's map entry or link stayed";
+  EXPECT_TRUE(Eventually([&] {
+    auto snapshot = e2e::AdminClient(Socket()).Snapshot();
+    return snapshot && snapshot->l4_size() == 1 && snapshot->l4(0).backends_size() == 1;
+  })) << "the deleted pod's endpoint stayed in the route";
+  auto after = NewConnections(20);
+  EXPECT_EQ(after[kRemote.name], 20)
+      << "local-0: " << after["local-0"] << ", failed: " << after[""];
+}
+
+TEST_F(LocalPodsTest, ChurnRestartAndVanishedInterfacesLeaveTheMapAndLinksExact) {
+  constexpr int kPods = 50, kWorkers = 4;
+  std::vector<std::optional<LocalPod>> pods(kPods);
+  auto burst = [&](const std::function<void(int)>& step) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> workers;
+    for (int w = 0; w < kWorkers; ++w) {
+      workers.emplace_back([&] {
+        for (int i; (i = next++) < kPods;) step(i);
+      });
+    }
+    for (auto& t : workers) t.join();
+  };
+  std::mutex mu;
+  burst([&](int i) {
+    auto p = AddPod(i);
+    std::lock_guard lock(mu);
+    pods[i] = std::move(p);
+  });
+  std::set<std::string> addresses;
+  for (const auto& p : pods) {
+    ASSERT_TRUE(p.has_value());
+    addresses.insert(p->address);
+  }
+  auto exact = [&](const std::set<std::string>& want) {
+    auto map = LocalPodMap();
+    std::set<std::string> have;
+    for (const auto& [a, ifindex] : map) have.insert(a);
+    return have == want && PodLinks() == PodVeths() && PodLinks().size() == want.size();
+  };
+  ASSERT_TRUE(Eventually([&] { return exact(addresses); }))
+      << LocalPodMap().size() << " entries, " << PodLinks().size() << " links, "
+      << PodVeths().size() << " veths";
+
+  // Restart: the next agent adopts the links and the map as they are.
+  auto links = PodLinks();
+  ASSERT_TRUE(agent_->Signal(SIGTERM));
+  ASSERT_EQ(agent_->WaitForExit(), 0);
+  EXPECT_EQ(PodLinks(), links) << "SIGTERM took the pod links";
+  EXPECT_EQ(LocalPodMap().size(), addresses.size());
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  ASSERT_TRUE(Eventually([&] {
+    auto listed = ListPods();
+    return listed && listed->programmed_size() == kPods;
+  }));
+  EXPECT_TRUE(exact(addresses));
+  EXPECT_NE(ReadFile(work_ / "agent-2.log").find("updated the tcx reverse NAT (pod) ingress link"),
+            std::string::npos)
+      << "the restarted agent did not adopt the pinned links";
+
+  // Half the pods deleted in a burst, one interface removed without a DEL.
+  burst([&](int i) {
+    if (i % 2 == 0) {
+      EXPECT_TRUE(net_->Del(pods[i]->attachment).ok) << i;
+    }
+  });
+  std::set<std::string> left;
+  for (int i = 1; i < kPods; i += 2) left.insert(pods[i]->address);
+  ASSERT_TRUE(Eventually([&] { return exact(left); }));
+  ASSERT_TRUE(Sh("ip -n " + pods[1]->ns + " link del eth0"));
+  left.erase(pods[1]->address);
+  EXPECT_TRUE(Eventually([&] { return exact(left); })) << "the vanished interface stayed";
+
+  burst([&](int i) {
+    if (i % 2 == 1) {
+      EXPECT_TRUE(net_->Del(pods[i]->attachment).ok) << i;
+    }
+  });
+  EXPECT_TRUE(Eventually([&] { return exact({}); }));
+  EXPECT_TRUE(PodVeths().empty());
+}
+
+}  // namespace
+}  // namespace xgate::cni_test
