@@ -58,7 +58,7 @@ TEST(XgatectlArgs, Refusals) {
   EXPECT_FALSE(ParseArgs({"xgatectl", "check", "-o", "xml"}).ok());
   EXPECT_FALSE(ParseArgs({"xgatectl", "--bogus", "x", "check"}).ok());
   EXPECT_FALSE(ParseArgs({"xgatectl"}).ok());
-  EXPECT_FALSE(ParseArgs({"xgatectl", "get", "pods"}).ok());
+  EXPECT_FALSE(ParseArgs({"xgatectl", "get", "pets"}).ok());
   EXPECT_FALSE(ParseArgs({"xgatectl", "check", "-o", "wide"}).ok());
 }
 

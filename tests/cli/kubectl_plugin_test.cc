@@ -159,7 +159,7 @@ TEST(KubectlPluginCompletion, BashCompletionScript) {
   EXPECT_THAT(r.output, HasSubstr("complete -F _xgatectl kubectl-xgate"));
   EXPECT_THAT(r.output, HasSubstr(" g] -> get\n"));
   EXPECT_THAT(r.output,
-              HasSubstr(" get ] -> gateways routes backends status conntrack counters\n"));
+              HasSubstr(" get ] -> gateways routes backends status conntrack counters pods\n"));
   EXPECT_THAT(r.output, HasSubstr(" -o ] -> json yaml wide\n"));
   EXPECT_THAT(r.output, HasSubstr(" --pr] -> --proto\n"));
   EXPECT_THAT(r.output, HasSubstr(" --proto ] -> tcp udp\n"));
