@@ -117,6 +117,17 @@ void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, C
       m->set_denominator(static_cast<uint32_t>(denominator));
       break;
     }
+    case model::HTTPFilterType::kCORS: {
+      const model::HTTPCORSFilter& in = f.cors;
+      api::Cors* cors = filter.mutable_cors();
+      *cors->mutable_allow_origins() = {in.allow_origins.begin(), in.allow_origins.end()};
+      cors->set_allow_credentials(in.allow_credentials);
+      *cors->mutable_allow_methods() = {in.allow_methods.begin(), in.allow_methods.end()};
+      *cors->mutable_allow_headers() = {in.allow_headers.begin(), in.allow_headers.end()};
+      *cors->mutable_expose_headers() = {in.expose_headers.begin(), in.expose_headers.end()};
+      cors->set_max_age_seconds(static_cast<uint32_t>(in.max_age_seconds));
+      break;
+    }
     case model::HTTPFilterType::kExtensionRef:
       return;  // the binder refuses routes with these
   }

@@ -1,9 +1,11 @@
 // HTTPRoute filters (rule and backendRef level) and their CRD rules.
+#include <functional>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/model/decode.h"
+#include "re2/re2.h"
 
 namespace xgate::model {
 namespace {
@@ -67,6 +69,53 @@ ObjectReference DecodeBackendObjectRef(const Node& node) {
   return DecodeBackendRef(node, false).ref;
 }
 
+// A list that may hold "*" only alone (the CRD's CEL rule), each item checked by `check`.
+std::vector<std::string> WildcardAloneList(const Node& n, const std::string& key, size_t max_items,
+                                           const std::string& wildcard_message,
+                                           const std::function<bool(const std::string&)>& check,
+                                           const std::string& expected) {
+  std::vector<std::string> items = n.StrList(key, max_items);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i] == "*") {
+      if (items.size() > 1) {
+        n.FailAt(key, absl::StrCat("Invalid value: ", wildcard_message));
+      }
+    } else if (!check(items[i])) {
+      n.FailAt(absl::StrCat(key, "[", i, "]"),
+               absl::StrCat("Invalid value: \"", items[i], "\": ", expected));
+    }
+  }
+  return items;
+}
+
+HTTPCORSFilter DecodeCors(const Node& c) {
+  static const RE2 kOrigin(
+      R"(^(https?)://((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:[0-9]{1,5})?$)");
+  static const RE2 kToken(R"(^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$)");
+  static const std::set<std::string> kMethods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                 "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  HTTPCORSFilter out;
+  out.allow_origins = WildcardAloneList(
+      c, "allowOrigins", 64, "AllowOrigins cannot contain '*' alongside other origins",
+      [](const std::string& o) { return RE2::FullMatch(o, kOrigin); },
+      "must be \"*\" or scheme://host[:port] with http or https, the host possibly "
+      "\"*.\"-prefixed");
+  out.allow_credentials = c.OptBool("allowCredentials").value_or(false);
+  out.allow_methods = WildcardAloneList(
+      c, "allowMethods", 9, "AllowMethods cannot contain '*' alongside other methods",
+      [](const std::string& m) { return kMethods.count(m) > 0; },
+      "supported values: GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH, *");
+  auto token = [](const std::string& h) { return RE2::FullMatch(h, kToken); };
+  out.allow_headers = WildcardAloneList(c, "allowHeaders", 64,
+                                        "AllowHeaders cannot contain '*' alongside other headers",
+                                        token, "must be an HTTP header name");
+  out.expose_headers = WildcardAloneList(c, "exposeHeaders", 64,
+                                         "ExposeHeaders cannot contain '*' alongside other headers",
+                                         token, "must be an HTTP header name");
+  out.max_age_seconds = static_cast<int>(c.IntOr("maxAge", 5, 1, INT32_MAX));
+  return out;
+}
+
 HTTPRouteFilter DecodeFilter(const Node& f) {
   HTTPRouteFilter out;
   static const std::vector<std::pair<std::string, std::string>> kTypes = {
@@ -75,7 +124,8 @@ HTTPRouteFilter DecodeFilter(const Node& f) {
       {"RequestRedirect", "requestRedirect"},
       {"URLRewrite", "urlRewrite"},
       {"RequestMirror", "requestMirror"},
-      {"ExtensionRef", "extensionRef"}};
+      {"ExtensionRef", "extensionRef"},
+      {"CORS", "cors"}};
   std::string type = f.Str("type");
   std::vector<std::string> names;
   for (const auto& t : kTypes) names.push_back(t.first);
@@ -147,6 +197,9 @@ HTTPRouteFilter DecodeFilter(const Node& f) {
       }
       break;
     }
+    case HTTPFilterType::kCORS:
+      out.cors = DecodeCors(f.Child("cors"));
+      break;
     case HTTPFilterType::kExtensionRef: {
       Node e = f.Child("extensionRef");
       auto& ref = out.extension_ref;

@@ -166,6 +166,17 @@ struct HTTPRequestMirror {
   int denominator = 100;
 };
 
+// CORS (Gateway API HTTPCORSFilter): origins as "scheme://host[:port]", "*" or with a
+// leading "*." host label; methods and headers as listed, or "*" alone.
+struct HTTPCORSFilter {
+  std::vector<std::string> allow_origins;
+  bool allow_credentials = false;
+  std::vector<std::string> allow_methods;
+  std::vector<std::string> allow_headers;
+  std::vector<std::string> expose_headers;
+  int max_age_seconds = 5;
+};
+
 enum class HTTPFilterType {
   kRequestHeaderModifier,
   kResponseHeaderModifier,
@@ -173,6 +184,7 @@ enum class HTTPFilterType {
   kURLRewrite,
   kRequestMirror,
   kExtensionRef,
+  kCORS,
 };
 
 struct HTTPRouteFilter {
@@ -183,6 +195,7 @@ struct HTTPRouteFilter {
   HTTPURLRewrite url_rewrite;
   HTTPRequestMirror request_mirror;
   ObjectReference extension_ref;
+  HTTPCORSFilter cors;
 };
 
 struct BackendRef {

@@ -37,6 +37,8 @@ const char* FilterName(model::HTTPFilterType type) {
       return "RequestMirror";
     case model::HTTPFilterType::kExtensionRef:
       return "ExtensionRef";
+    case model::HTTPFilterType::kCORS:
+      return "CORS";
   }
   return "?";
 }

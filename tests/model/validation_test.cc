@@ -140,6 +140,20 @@ TEST(Validation, HTTPRouteRules) {
       {Route("filters:\n    - type: RequestMirror\n      requestMirror:\n        backendRef: "
              "{name: m, port: 80}\n        percent: 101  #!\n"),
        "spec.rules[0].filters[0].requestMirror.percent", "between 0 and 100"},
+      {Route("filters:\n    - type: CORS\n      cors:\n        allowOrigins: [\"https://a.com\", "
+             "\"ftp://b.com\"]  #!\n"),
+       "spec.rules[0].filters[0].cors.allowOrigins[1]", "scheme://host[:port]"},
+      {Route("filters:\n    - type: CORS\n      cors:\n        allowOrigins: [\"*\", "
+             "\"https://a.com\"]  #!\n"),
+       "spec.rules[0].filters[0].cors.allowOrigins", "cannot contain '*' alongside other origins"},
+      {Route("filters:\n    - type: CORS\n      cors:\n        allowMethods: [GET, FETCH]  #!\n"),
+       "spec.rules[0].filters[0].cors.allowMethods[1]", "supported values"},
+      {Route("filters:\n    - type: CORS\n      cors:\n        allowHeaders: [\"x a\"]  #!\n"),
+       "spec.rules[0].filters[0].cors.allowHeaders[0]", "HTTP header name"},
+      {Route("filters:\n    - type: CORS\n      cors:\n        maxAge: 0  #!\n"),
+       "spec.rules[0].filters[0].cors.maxAge", ""},
+      {Route("filters:\n    - type: CORS  #!\n"), "spec.rules[0].filters[0].cors",
+       "must be specified for CORS"},
   };
   for (const auto& [yaml, field, message] : cases) {
     SCOPED_TRACE(yaml);

@@ -224,5 +224,120 @@ TEST(RequestFilters, PerBackendFilters) {
   EXPECT_EQ(*res.forwarded.headers.Get("X-Route"), "overridden");
 }
 
+api::Cors Cors(const std::string& text) {
+  api::Cors cors;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &cors)) << text;
+  return cors;
+}
+
+// Origins as the spec's allowOrigins has them: exact, "*", and "*." host wildcards that
+// cover any number of labels; scheme and port must agree (default ports implied).
+TEST(Cors, OriginMatching) {
+  api::Cors cors = Cors(
+      "allow_origins: 'https://www.foo.com' allow_origins: 'https://*.bar.com' "
+      "allow_origins: 'http://local.test:8080'");
+  for (const char* yes :
+       {"https://www.foo.com", "HTTPS://WWW.FOO.COM", "https://www.foo.com:443",
+        "https://www.bar.com", "https://xpto.www.bar.com", "http://local.test:8080"}) {
+    EXPECT_TRUE(CorsOriginAllowed(cors, yes)) << yes;
+  }
+  for (const char* no : {"http://www.foo.com", "https://www.foo.com:8443", "https://foo.com",
+                         "https://bar.com", "https://www.bar.com.evil.org", "https://evilbar.com",
+                         "http://local.test", "https://foobar.com", "null", "", "https://",
+                         "https://www.foo.com/path", "https://www.foo.com:99999"}) {
+    EXPECT_FALSE(CorsOriginAllowed(cors, no)) << no;
+  }
+  EXPECT_TRUE(CorsOriginAllowed(Cors("allow_origins: '*'"), "https://anything.example:1"));
+  EXPECT_TRUE(CorsOriginAllowed(Cors("allow_origins: 'https://*'"), "https://x.y"));
+  EXPECT_FALSE(CorsOriginAllowed(Cors("allow_origins: 'https://*'"), "http://x.y"));
+}
+
+http::RequestHead Preflight(const std::string& origin, const std::string& method,
+                            const std::string& headers = "") {
+  http::RequestHead r = Request("h", "/cors");
+  r.method = "OPTIONS";
+  r.headers.Set("Origin", origin);
+  r.headers.Set("Access-Control-Request-Method", method);
+  if (!headers.empty()) r.headers.Set("Access-Control-Request-Headers", headers);
+  return r;
+}
+
+TEST(Cors, PreflightFromAnAllowedOriginIsAnswered) {
+  api::Cors cors = Cors(
+      "allow_origins: 'https://www.foo.com' allow_credentials: true "
+      "allow_methods: 'GET' allow_methods: 'OPTIONS' allow_headers: 'x-header-1' "
+      "allow_headers: 'x-header-2' expose_headers: 'x-header-3' max_age_seconds: 3600");
+  auto answer = CorsPreflight(cors, Preflight("https://www.foo.com", "GET", "x-header-1"));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Origin"), "https://www.foo.com");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Methods"), "GET, OPTIONS");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Headers"), "x-header-1, x-header-2");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Expose-Headers"), "x-header-3");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Max-Age"), "3600");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Credentials"), "true");
+  EXPECT_EQ(*answer->headers.Get("Vary"), "Origin");
+
+  // Not a preflight (no requested method, or not OPTIONS), or another origin: proxied.
+  http::RequestHead plain = Preflight("https://www.foo.com", "GET");
+  plain.headers.Remove("Access-Control-Request-Method");
+  EXPECT_FALSE(CorsPreflight(cors, plain).has_value());
+  http::RequestHead get = Preflight("https://www.foo.com", "GET");
+  get.method = "GET";
+  EXPECT_FALSE(CorsPreflight(cors, get).has_value());
+  EXPECT_FALSE(CorsPreflight(cors, Preflight("https://foobar.com", "GET")).has_value());
+}
+
+TEST(Cors, WildcardsEchoWhatWasAsked) {
+  api::Cors cors =
+      Cors("allow_origins: '*' allow_methods: '*' allow_headers: '*' max_age_seconds: 5");
+  auto answer = CorsPreflight(cors, Preflight("https://foobar.com:12345", "PUT", "x-a, x-b"));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Origin"), "https://foobar.com:12345");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Methods"), "PUT");
+  EXPECT_EQ(*answer->headers.Get("Access-Control-Allow-Headers"), "x-a, x-b");
+  EXPECT_FALSE(answer->headers.Has("Access-Control-Allow-Credentials"));
+  EXPECT_FALSE(answer->headers.Has("Access-Control-Expose-Headers"));
+}
+
+// A proxied request from an allowed origin gets the CORS headers on the upstream's response,
+// which keeps its own Vary; a preflight through the filter chain is answered locally.
+TEST(Cors, ThroughTheFilterChain) {
+  api::L7Config holder;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "ports { listeners { virtual_hosts { routes { filters { cors { "
+      "allow_origins: 'https://*.bar.com' expose_headers: 'x-e' allow_credentials: true "
+      "max_age_seconds: 5 } } } } } }",
+      &holder));
+  const auto& filters = holder.ports(0).listeners(0).virtual_hosts(0).routes(0).filters();
+  std::mt19937_64 rng(1);
+  RequestContext ctx;
+
+  http::RequestHead get = Request("h", "/");
+  get.headers.Set("Origin", "https://www.bar.com");
+  FilterOutcome out = ApplyRequestFilters(filters, ctx, get, rng);
+  EXPECT_FALSE(out.local.has_value());
+  http::ResponseHead resp;
+  resp.headers.Set("Vary", "Accept-Encoding");
+  resp.headers.Set("Access-Control-Allow-Origin", "https://upstream.says");
+  ApplyResponseFilters(out, resp);
+  EXPECT_EQ(*resp.headers.Get("Access-Control-Allow-Origin"), "https://www.bar.com");
+  EXPECT_EQ(*resp.headers.Get("Access-Control-Allow-Credentials"), "true");
+  EXPECT_EQ(*resp.headers.Get("Access-Control-Expose-Headers"), "x-e");
+  EXPECT_EQ(*resp.headers.GetJoined("Vary"), "Accept-Encoding, Origin");
+
+  http::RequestHead other = Request("h", "/");
+  other.headers.Set("Origin", "https://foobar.com");
+  FilterOutcome none = ApplyRequestFilters(filters, ctx, other, rng);
+  http::ResponseHead plain;
+  ApplyResponseFilters(none, plain);
+  EXPECT_FALSE(plain.headers.Has("Access-Control-Allow-Origin"));
+
+  http::RequestHead pre = Preflight("https://a.bar.com", "DELETE");
+  FilterOutcome answered = ApplyRequestFilters(filters, ctx, pre, rng);
+  ASSERT_TRUE(answered.local.has_value());
+  EXPECT_EQ(*answered.local->headers.Get("Access-Control-Allow-Origin"), "https://a.bar.com");
+}
+
 }  // namespace
 }  // namespace xgate::routing

@@ -194,7 +194,7 @@ class Reader {
   Expect ExpectOf(const YAML::Node& e, absl::string_view where) const {
     OnlyKeys(e, where,
              {"status", "backend", "namespace", "request", "headers", "absentHeaders", "redirect",
-              "mirror", "weights", "mirrorShares", "tolerance"});
+              "mirror", "weights", "mirrorShares", "tolerance", "headerValues", "fromGateway"});
     Expect x;
     if (auto v = OptInt(e, "status", where)) x.status = static_cast<int>(*v);
     x.backend = OptStr(e, "backend", where);
@@ -213,6 +213,23 @@ class Reader {
     x.headers = StrMap(e["headers"], absl::StrCat(where, ".headers"));
     if (e["absentHeaders"].IsDefined()) {
       x.absent_headers = StrList(e["absentHeaders"], absl::StrCat(where, ".absentHeaders"));
+    }
+    if (YAML::Node hv = e["headerValues"]; hv.IsDefined() && !hv.IsNull()) {
+      std::string w = absl::StrCat(where, ".headerValues");
+      if (!hv.IsMap()) Fail(hv, w, "a map of header name to a list of values");
+      for (const auto& kv : hv) {
+        std::string name = kv.first.as<std::string>();
+        x.header_values.emplace_back(name, StrList(kv.second, absl::StrCat(w, ".", name)));
+      }
+    }
+    if (YAML::Node g = e["fromGateway"]; g.IsDefined()) {
+      if (!g.IsScalar() || (g.Scalar() != "true" && g.Scalar() != "false")) {
+        Fail(g, absl::StrCat(where, ".fromGateway"), "true or false");
+      }
+      x.from_gateway = g.Scalar() == "true";
+      if (x.from_gateway && x.backend) {
+        Fail(g, absl::StrCat(where, ".fromGateway"), "cannot go with backend");
+      }
     }
     if (YAML::Node r = e["redirect"]; r.IsDefined() && !r.IsNull()) {
       std::string w = absl::StrCat(where, ".redirect");

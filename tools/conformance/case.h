@@ -49,6 +49,11 @@ struct Expect {
   RequestExpect request;
   Pairs headers;
   std::vector<std::string> absent_headers;
+  // X2 (tests/conformance/FORMAT.md): response headers that must equal one of the values,
+  // whitespace ignored.
+  std::vector<std::pair<std::string, std::vector<std::string>>> header_values;
+  // X1: the gateway answers itself (a CORS preflight): no echo backend's answer.
+  bool from_gateway = false;
   std::optional<RedirectExpect> redirect;
   std::vector<std::string> mirror;
   std::vector<std::pair<std::string, double>> weights;

@@ -1,5 +1,6 @@
 #include "tools/conformance/checks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/ascii.h"
@@ -7,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "nlohmann/json.hpp"
 
@@ -153,7 +155,11 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
     return absl::StrCat("status ", resp.status, from, ", want ", want_status);
   }
   std::string ns = req.ExpectNamespace();
-  if (want_status == 200) {
+  if (e.from_gateway) {
+    if (seen)
+      return absl::StrCat("answered by backend ", seen->ns, "/", seen->service,
+                          ", want an answer from the gateway itself");
+  } else if (want_status == 200) {
     if (!seen) return "the answer (status 200) is not from an echo backend";
     if (e.backend && (seen->service != *e.backend || seen->ns != ns)) {
       return absl::StrCat("answered by ", seen->ns, "/", seen->service, ", want ", ns, "/",
@@ -181,6 +187,21 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
   std::string diff = CheckHeaders(e.headers, e.absent_headers, resp.headers, "response",
                                   seen ? seen->service : "");
   if (!diff.empty()) return diff;
+  for (const auto& [name, values] : e.header_values) {
+    bool found = false;
+    std::string actual = echo::JoinedHeader(resp.headers, name, &found);
+    if (!found) return absl::StrCat("response header ", name, " is missing");
+    auto squeezed = [](std::string s) {
+      s.erase(std::remove_if(s.begin(), s.end(), absl::ascii_isspace), s.end());
+      return s;
+    };
+    bool ok = false;
+    for (const std::string& v : values) ok |= squeezed(v) == squeezed(actual);
+    if (!ok) {
+      return absl::StrCat("response header ", name, " is \"", actual, "\", want one of \"",
+                          absl::StrJoin(values, "\", \""), "\"");
+    }
+  }
   if (e.redirect) {
     bool found = false;
     std::string location = echo::JoinedHeader(resp.headers, "Location", &found);

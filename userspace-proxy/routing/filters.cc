@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "absl/random/distributions.h"
+#include "absl/strings/ascii.h"
 
 namespace xgate::routing {
 namespace {
@@ -31,7 +32,113 @@ std::string NewPath(bool has_modifier, const api::PathModifier& modifier,
   return has_modifier ? ModifyPath(modifier, path, matched_prefix) : std::string(path);
 }
 
+struct Origin {
+  std::string scheme, host;
+  uint32_t port = 0;
+};
+
+// "scheme://host[:port]" with scheme and host lowercased and the port made explicit.
+std::optional<Origin> ParseOrigin(std::string_view text) {
+  size_t sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0) return std::nullopt;
+  Origin out{absl::AsciiStrToLower(std::string(text.substr(0, sep))), "", 0};
+  std::string_view rest = text.substr(sep + 3);
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos && rest.find(']') == std::string_view::npos) {
+    std::string_view digits = rest.substr(colon + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.port);
+    if (ec != std::errc() || end != digits.data() + digits.size() || out.port > 65535) {
+      return std::nullopt;
+    }
+    rest = rest.substr(0, colon);
+  } else {
+    out.port = DefaultPort(out.scheme);
+  }
+  if (rest.empty() || rest.find('/') != std::string_view::npos) return std::nullopt;
+  out.host = absl::AsciiStrToLower(std::string(rest));
+  return out;
+}
+
+bool OriginMatches(std::string_view pattern, const Origin& origin) {
+  if (pattern == "*") return true;
+  std::optional<Origin> want = ParseOrigin(pattern);
+  if (!want || want->scheme != origin.scheme || want->port != origin.port) return false;
+  if (want->host == "*") return true;
+  if (want->host.rfind("*.", 0) == 0) {
+    std::string_view suffix = std::string_view(want->host).substr(1);  // ".bar.com"
+    return origin.host.size() > suffix.size() &&
+           std::string_view(origin.host).substr(origin.host.size() - suffix.size()) == suffix;
+  }
+  return want->host == origin.host;
+}
+
+bool IsWildcard(const google::protobuf::RepeatedPtrField<std::string>& list) {
+  return list.size() == 1 && list[0] == "*";
+}
+
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& list) {
+  std::string out;
+  for (const std::string& item : list) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
 }  // namespace
+
+bool CorsOriginAllowed(const api::Cors& cors, std::string_view origin) {
+  std::optional<Origin> parsed = ParseOrigin(origin);
+  if (!parsed) return false;
+  for (const std::string& pattern : cors.allow_origins()) {
+    if (OriginMatches(pattern, *parsed)) return true;
+  }
+  return false;
+}
+
+std::vector<http::Header> CorsResponseHeaders(const api::Cors& cors,
+                                              const http::RequestHead& request) {
+  std::optional<std::string_view> origin = request.headers.Get("origin");
+  if (!origin || !CorsOriginAllowed(cors, *origin)) return {};
+  std::vector<http::Header> out = {{"Access-Control-Allow-Origin", std::string(*origin)},
+                                   {"Vary", "Origin"}};
+  if (cors.allow_credentials()) out.push_back({"Access-Control-Allow-Credentials", "true"});
+  if (!cors.expose_headers().empty()) {
+    out.push_back({"Access-Control-Expose-Headers", Joined(cors.expose_headers())});
+  }
+  return out;
+}
+
+std::optional<http::ResponseHead> CorsPreflight(const api::Cors& cors,
+                                                const http::RequestHead& request) {
+  if (request.method != "OPTIONS") return std::nullopt;
+  std::optional<std::string_view> method = request.headers.Get("access-control-request-method");
+  if (!method) return std::nullopt;
+  std::vector<http::Header> headers = CorsResponseHeaders(cors, request);
+  if (headers.empty()) return std::nullopt;
+  http::ResponseHead out;
+  out.status = 200;
+  for (http::Header& h : headers) {
+    if (!http::EqualsIgnoreCase(h.name, "Access-Control-Expose-Headers")) {
+      out.headers.Add(h.name, h.value);
+    }
+  }
+  out.headers.Set("Access-Control-Allow-Methods", IsWildcard(cors.allow_methods())
+                                                      ? std::string(*method)
+                                                      : Joined(cors.allow_methods()));
+  std::optional<std::string> requested =
+      request.headers.GetJoined("access-control-request-headers");
+  if (IsWildcard(cors.allow_headers())) {
+    if (requested) out.headers.Set("Access-Control-Allow-Headers", *requested);
+  } else if (!cors.allow_headers().empty()) {
+    out.headers.Set("Access-Control-Allow-Headers", Joined(cors.allow_headers()));
+  }
+  if (!cors.expose_headers().empty()) {
+    out.headers.Set("Access-Control-Expose-Headers", Joined(cors.expose_headers()));
+  }
+  out.headers.Set("Access-Control-Max-Age", std::to_string(cors.max_age_seconds()));
+  return out;
+}
 
 void ApplyHeaderModifier(const api::HeaderModifier& modifier, http::HeaderMap& headers) {
   for (const api::Header& h : modifier.set()) headers.Set(h.name(), h.value());
@@ -154,6 +261,15 @@ FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::
           outcome.mirror_clusters.push_back(f.request_mirror().cluster());
         }
         break;
+      case api::Filter::kCors:
+        if (auto preflight = CorsPreflight(f.cors(), request)) {
+          outcome.local = std::move(preflight);
+        } else {
+          for (http::Header& h : CorsResponseHeaders(f.cors(), request)) {
+            outcome.response_headers.push_back(std::move(h));
+          }
+        }
+        break;
       case api::Filter::KIND_NOT_SET:
         break;
     }
@@ -162,6 +278,12 @@ FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::
 }
 
 void ApplyResponseFilters(const FilterOutcome& outcome, http::ResponseHead& response) {
+  for (const http::Header& h : outcome.response_headers) {
+    // Vary keeps what the upstream said varies.
+    std::optional<std::string> vary;
+    if (http::EqualsIgnoreCase(h.name, "Vary")) vary = response.headers.GetJoined("Vary");
+    response.headers.Set(h.name, vary && !vary->empty() ? *vary + ", " + h.value : h.value);
+  }
   for (const api::HeaderModifier* m : outcome.response_modifiers) {
     ApplyHeaderModifier(*m, response.headers);
   }

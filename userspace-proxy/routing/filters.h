@@ -54,6 +54,22 @@ void ApplyUrlRewrite(const api::URLRewrite& rewrite, const RequestContext& conte
 // numerator 0 with denominator 0 means every request, as an unset percentage).
 bool ShouldMirror(const api::RequestMirror& mirror, absl::BitGenRef rng);
 
+// CORS: whether `origin` ("scheme://host[:port]") is one of `allowed`: "*", an exact origin
+// (scheme and host case-insensitive, the scheme's default port implied), or "scheme://*.host"
+// matching any number of labels before host.
+bool CorsOriginAllowed(const api::Cors& cors, std::string_view origin);
+
+// The answer to a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) from
+// an allowed origin, as Envoy gives it: 200, the origin echoed, the methods (the requested one
+// for "*"), the headers (the requested ones for "*"), exposed headers, max age, credentials.
+// nullopt when the request is not such a preflight: it is proxied as any other.
+std::optional<http::ResponseHead> CorsPreflight(const api::Cors& cors,
+                                                const http::RequestHead& request);
+
+// The headers an allowed origin's proxied request gets on its response (none for others).
+std::vector<http::Header> CorsResponseHeaders(const api::Cors& cors,
+                                              const http::RequestHead& request);
+
 // Appends the client address to X-Forwarded-For (or sets it) and sets X-Forwarded-Proto to
 // the downstream scheme, as Envoy does.
 void ApplyForwardedHeaders(const RequestContext& context, http::RequestHead& request);
@@ -61,9 +77,12 @@ void ApplyForwardedHeaders(const RequestContext& context, http::RequestHead& req
 // The result of running a route's (and its chosen backend's) filters on a request.
 struct FilterOutcome {
   std::optional<Redirect> redirect;          // answer this; do not proxy
+  std::optional<http::ResponseHead> local;   // answer this head (no body); do not proxy
   std::vector<std::string> mirror_clusters;  // send a copy of the request to each
   // Response header modifiers to apply, in order, to the upstream's response.
   std::vector<const api::HeaderModifier*> response_modifiers;
+  // Headers added to the upstream's response before the modifiers run (CORS).
+  std::vector<http::Header> response_headers;
 };
 
 // Applies `filters` in order to `request`. Call once with the route's filters, then (if

@@ -105,6 +105,14 @@ void Exchange::Route() {
   }
 
   filters_ = routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng());
+  if (filters_.local) {  // a CORS preflight the route's filter answers
+    log_.status = filters_.local->status;
+    response_started_ = true;
+    owner_.ResponseHead(*filters_.local, ResponseBody::kContentLength, 0);
+    owner_.ResponseEnd({});
+    Finish();
+    return;
+  }
   if (filters_.redirect) {
     log_.status = filters_.redirect->status;
     http::ResponseHead response;
