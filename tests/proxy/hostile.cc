@@ -319,7 +319,12 @@ void HostileTest::StartProxy(ServerOptions options) {
   rss_at_start_ = RssBytes();
 }
 
-void HostileTest::StartWellBehaved() { good_ = std::make_unique<WellBehavedClient>(http_port_); }
+// Returns once the client has been served: its keep-alive connection is then open and counted
+// (its thread could otherwise connect after a test's attackers and be refused with them).
+void HostileTest::StartWellBehaved() {
+  good_ = std::make_unique<WellBehavedClient>(http_port_);
+  ASSERT_TRUE(good_->WaitServed(1)) << "the well-behaved client was never served";
+}
 
 uint64_t HostileTest::AbuseCount(const std::string& kind) const {
   api::ProxyStats stats = server_->Stats();

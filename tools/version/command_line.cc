@@ -56,7 +56,14 @@ void ParseVector(CLI::App& app, const std::vector<std::string>& argv) {
   for (auto [owner, option] : required) {
     if (owner != &app && !owner->parsed()) continue;
     if (option == nullptr && owner->get_subcommands().empty()) {
-      throw CLI::RequiredError::Subcommand(1);
+      // Names the choices: "explain: one of request or packet is required".
+      std::string choices;
+      auto subs = owner->get_subcommands([](CLI::App* s) { return !s->get_group().empty(); });
+      for (size_t i = 0; i < subs.size(); ++i) {
+        if (i > 0) choices += i + 1 == subs.size() ? " or " : ", ";
+        choices += subs[i]->get_name();
+      }
+      throw CLI::RequiredError(owner->get_name() + ": one of " + choices);
     }
     if (option != nullptr && option->count() == 0) throw CLI::RequiredError(option->get_name());
   }
