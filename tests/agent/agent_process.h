@@ -38,11 +38,17 @@ class AgentProcess {
       _exit(127);
     }
   }
+  // SIGTERM first, so the agent stops the proxy it started (a SIGKILLed agent leaves its
+  // proxy running, serving the last config, as on a node); SIGKILL after a bounded wait.
   ~AgentProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    for (auto end = steady_clock::now() + std::chrono::seconds(10); steady_clock::now() < end;) {
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
   }
 
   std::string Log() const {

@@ -57,7 +57,10 @@ class KubectlPlugin : public ::testing::Test {
                         "  listeners: [{name: http, protocol: HTTP, port: 8080}]\n");
     socket_ = (tmp_.path() / "admin.sock").string();
     agent_ = std::make_unique<AgentProcess>(
-        std::vector<std::string>{"--manifests", manifests.string(), "--admin-socket", socket_},
+        // --detach-on-exit: the agent stops its proxy when the test ends it (without it the
+        // proxy outlives the agent, as it does on a node across agent restarts).
+        std::vector<std::string>{"--manifests", manifests.string(), "--admin-socket", socket_,
+                                 "--detach-on-exit"},
         tmp_.path() / "agent.log");
     ASSERT_TRUE(agent_->WaitForLog("admin API on")) << agent_->Log();
     ASSERT_TRUE(agent_->WaitForLog("snapshot 1 applied")) << agent_->Log();
