@@ -54,7 +54,9 @@ secret notb64-cert "$not_base64" >"$SEED_WORK/manifests/notb64.yaml"
 secret applied-cert "$not_base64" >"$SEED_WORK/applied.yaml"
 
 ctl() { "$XGATE_BUILD/xgatectl" --socket "$SEED_WORK/admin.sock" "$@"; }
-leak_seen() { ctl get gateways -o json | grep -q 'leak-web'; }
+# The output read whole: `| grep -q` would stop reading at the first match, and xgatectl's
+# SIGPIPE then fails the pipeline under pipefail.
+leak_seen() { [[ $(ctl get gateways -o json) == *leak-web* ]]; }
 check "the Gateway with malformed Secrets is loaded" seed_wait 60 leak_seen
 listener_curl() { # name port: the HTTP code (000 when no TLS handshake)
   ip netns exec "$SEED_CLIENT" curl -s --max-time 5 --cacert "$certs/ca.pem" -o /dev/null \

@@ -26,7 +26,7 @@ case $mode in
       >"$SEED_WORK/manifests/gatewayclass.yaml"
     seed_netns
     seed_agent_start
-    applied() { seed_metrics | grep -qx 'xgate_agent_snapshot_generation [1-9][0-9]*'; }
+    applied() { seed_metrics | grep -x 'xgate_agent_snapshot_generation [1-9][0-9]*' >/dev/null; }
     seed_wait 30 applied || { fail "the agent did not apply the L4 example"; tail -n 20 "$SEED_WORK/agent.log"; }
     ;;
   *) echo "usage: $0 proxy|no-proxy" >&2; exit 2 ;;
