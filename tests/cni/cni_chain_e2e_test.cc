@@ -281,16 +281,7 @@ TEST_F(CniChainTest, TwoHundredPodsAddedAndDeletedInABurst) {
   std::vector<Attachment> pods;
   for (int i = 0; i < kPods; ++i) pods.push_back(NewPod(i));
   std::vector<ChainRun> adds(kPods);
-  auto burst = [&](const std::function<void(int)>& step) {
-    std::atomic<int> next{0};
-    std::vector<std::thread> workers;
-    for (int w = 0; w < kWorkers; ++w) {
-      workers.emplace_back([&] {
-        for (int i; (i = next++) < kPods;) step(i);
-      });
-    }
-    for (auto& t : workers) t.join();
-  };
+  auto burst = [&](const std::function<void(int)>& step) { RunInParallel(kPods, kWorkers, step); };
   burst([&](int i) { adds[i] = bridge_net_->Add(pods[i]); });
   std::set<std::string> want, addresses;
   for (int i = 0; i < kPods; ++i) {

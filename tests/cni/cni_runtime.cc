@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 namespace xgate::cni_test {
 namespace {
@@ -192,6 +194,17 @@ ChainRun CniRuntime::Gc(const std::vector<Attachment>& valid) {
   for (const auto& a : valid)
     list.push_back({{"containerID", a.container_id}, {"ifname", a.ifname}});
   return Run("GC", nullptr, false, nullptr, Json{{"cni.dev/valid-attachments", list}});
+}
+
+void RunInParallel(int count, int workers, const std::function<void(int)>& step) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < count;) step(i);
+    });
+  }
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace xgate::cni_test

@@ -5,6 +5,7 @@
 // attachment for CHECK and DEL. Plugins run inside a given network namespace (the "node").
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,9 @@
 namespace xgate::cni_test {
 
 using Json = nlohmann::ordered_json;
+
+// Runs step(0) .. step(count - 1) on `workers` threads, as a runtime adding many pods at once.
+void RunInParallel(int count, int workers, const std::function<void(int)>& step);
 
 struct PluginRun {
   int exit_code = -1;  // -1: could not run, or killed at the deadline

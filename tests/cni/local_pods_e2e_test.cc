@@ -138,7 +138,7 @@ class LocalPodsTest : public ::testing::Test {
                     ReadFile(work_ / ("agent-" + std::to_string(i) + ".log")).c_str());
       }
     }
-    if (HasFailure()) PrintCounters();
+    if (HasFailure()) e2e::PrintFastPathCounters(pin_root_);
     agent_.reset();
     echoes_.clear();
     for (const auto& ns : pod_namespaces_) Sh("ip netns del " + ns);
@@ -149,21 +149,6 @@ class LocalPodsTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(pin_root_, ec);
     fs::remove_all(work_, ec);
-  }
-
-  void PrintCounters() const {
-    auto print = [&](std::string_view map, uint32_t count, auto name) {
-      auto counters = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, map));
-      for (uint32_t i = 0; counters.ok() && i < count; ++i) {
-        auto t = counters->Read(i);
-        if (t.ok() && t->packets) {
-          std::printf("%s %s: %llu packets\n", std::string(map).c_str(),
-                      std::string(name(i)).c_str(), static_cast<unsigned long long>(t->packets));
-        }
-      }
-    };
-    print(maps::kPathStats, XG_PATH_MAX, maps::PathName);
-    print(maps::kDropStats, XG_DROP_MAX, maps::DropName);
   }
 
   Json Conflist() const {
@@ -376,16 +361,7 @@ TEST_F(LocalPodsTest, LocalAndRemoteBackendsServeTheLocalOneDirectly) {
 TEST_F(LocalPodsTest, ChurnRestartAndVanishedInterfacesLeaveTheMapAndLinksExact) {
   constexpr int kPods = 50, kWorkers = 4;
   std::vector<std::optional<LocalPod>> pods(kPods);
-  auto burst = [&](const std::function<void(int)>& step) {
-    std::atomic<int> next{0};
-    std::vector<std::thread> workers;
-    for (int w = 0; w < kWorkers; ++w) {
-      workers.emplace_back([&] {
-        for (int i; (i = next++) < kPods;) step(i);
-      });
-    }
-    for (auto& t : workers) t.join();
-  };
+  auto burst = [&](const std::function<void(int)>& step) { RunInParallel(kPods, kWorkers, step); };
   std::mutex mu;
   burst([&](int i) {
     auto p = AddPod(i);

@@ -100,7 +100,7 @@ class AgentL4Test : public ::testing::Test {
         fs::path log = work_ / ("agent-" + std::to_string(i) + ".log");
         std::printf("---- %s ----\n%s\n", log.c_str(), ReadFile(log).c_str());
       }
-      PrintFastPathCounters();
+      PrintFastPathCounters(pin_root_);
     }
     agent_.reset();
     // Back to the namespace the test started in before the client's goes away.
@@ -119,23 +119,6 @@ class AgentL4Test : public ::testing::Test {
       EXPECT_FALSE(fs::exists(pin_root_, ec)) << "pins left behind";
     }
     if (!work_.empty()) fs::remove_all(work_, ec);
-  }
-
-  // The fast path's per-path and per-drop-reason packet counts, for a failure's report.
-  void PrintFastPathCounters() const {
-    auto print = [&](std::string_view map, uint32_t count, auto name) {
-      auto counters = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, map));
-      if (!counters.ok()) return;
-      for (uint32_t i = 0; i < count; ++i) {
-        auto t = counters->Read(i);
-        if (t.ok() && t->packets) {
-          std::printf("%s %s: %llu packets\n", std::string(map).c_str(),
-                      std::string(name(i)).c_str(), static_cast<unsigned long long>(t->packets));
-        }
-      }
-    };
-    print(maps::kPathStats, XG_PATH_MAX, maps::PathName);
-    print(maps::kDropStats, XG_DROP_MAX, maps::DropName);
   }
 
   // The l4 example plus: the GatewayClass it names, an IPv6 Gateway address, and the pods'

@@ -14,11 +14,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "maps/names.h"
+#include "maps/pins.h"
+#include "maps/typed_map.h"
 
 namespace xgate::e2e {
 namespace {
@@ -268,6 +272,21 @@ std::string TcpConn::Exchange(const std::string& msg) {
   std::string line = buffered_.substr(0, nl);
   buffered_.erase(0, nl + 1);
   return line;
+}
+
+void PrintFastPathCounters(const std::filesystem::path& pin_root) {
+  auto print = [&](std::string_view map, uint32_t count, auto name) {
+    auto counters = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root.string(), map));
+    for (uint32_t i = 0; counters.ok() && i < count; ++i) {
+      auto t = counters->Read(i);
+      if (t.ok() && t->packets) {
+        std::printf("%s %s: %llu packets\n", std::string(map).c_str(), std::string(name(i)).c_str(),
+                    static_cast<unsigned long long>(t->packets));
+      }
+    }
+  };
+  print(maps::kPathStats, XG_PATH_MAX, maps::PathName);
+  print(maps::kDropStats, XG_DROP_MAX, maps::DropName);
 }
 
 }  // namespace xgate::e2e

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -84,5 +85,9 @@ class TcpConn {
   int fd_;
   std::string buffered_;
 };
+
+// The fast path's per-path and per-drop-reason packet counts under `pin_root` (the ones that
+// moved), printed for a failure's report.
+void PrintFastPathCounters(const std::filesystem::path& pin_root);
 
 }  // namespace xgate::e2e

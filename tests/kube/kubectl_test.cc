@@ -70,8 +70,8 @@ TEST_F(KubectlTest, DeployAsAKustomizeBase) {
   ASSERT_EQ(apply.status, 0) << apply.output;
   json ds = json::parse(Kubectl("get -n xgate-system daemonset xgate-agent -o json").output);
   EXPECT_EQ(ds["metadata"]["labels"]["app.kubernetes.io/part-of"], "xgate");
-  json cm = json::parse(
-      Kubectl("get -n xgate-system configmap xgate-grafana-dashboard -o json").output);
+  json cm =
+      json::parse(Kubectl("get -n xgate-system configmap xgate-grafana-dashboard -o json").output);
   EXPECT_EQ(cm["metadata"]["labels"]["grafana_dashboard"], "1");
   std::ifstream file(kDeploy + "/grafana/xgate-dashboard.json");
   EXPECT_EQ(json::parse(cm["data"]["xgate-dashboard.json"].get<std::string>()), json::parse(file));
