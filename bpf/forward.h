@@ -9,6 +9,7 @@
 // clang-format off
 #include <linux/pkt_cls.h>
 
+#include "bpf/local.h"
 #include "bpf/maps.bpf.h"
 #include "bpf/nat.h"
 #include "bpf/partial_csum.h"
@@ -20,12 +21,6 @@
 #ifndef AF_INET6
 #define AF_INET6 10
 #endif
-
-/* Whether XDP_REDIRECT toward the device delivers (maps/egress.h); unknown devices: no. */
-static __always_inline int xg_egress_takes_xdp(__u32 ifindex) {
-  struct xg_egress* e = bpf_map_lookup_elem(&xg_egress, &ifindex);
-  return e && (e->flags & XG_EGRESS_XDP_XMIT);
-}
 
 /* Fills the lookup from the packet's (rewritten) headers. 0 on success. */
 static __always_inline int xg_fib_params(void* l3, void* l4, void* data_end, __u8 family,
@@ -59,56 +54,42 @@ static __always_inline int xg_fib_params(void* l3, void* l4, void* data_end, __u
   return 0;
 }
 
-/* Decrements TTL / hop limit. Returns -1 when it would reach 0 (the stack then answers with
- * time exceeded). */
-static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 family) {
-  if (family == XG_FAMILY_V4) {
-    struct iphdr* iph = l3;
-    if ((void*)(iph + 1) > data_end || iph->ttl <= 1) return -1;
-    __u16* word = (__u16*)&iph->ttl; /* ttl and protocol */
-    __u16 old = *word;
-    iph->ttl--;
-    xg_csum_apply(&iph->check, xg_csum_delta16(0, old, *word));
-    return 0;
-  }
-  struct ipv6hdr* ip6 = l3;
-  if ((void*)(ip6 + 1) > data_end || ip6->hop_limit <= 1) return -1;
-  ip6->hop_limit--;
-  return 0;
-}
-
-/* The next hop for the (rewritten) packet into *hop: from `cache` (a connection's, may be
- * NULL) while it stands for this packet, else from bpf_fib_lookup, which then refills the
- * cache. Returns 0, or -1 when the FIB cannot finish (no neighbour, too big, local...): the
- * stack is to route the packet. */
-static __always_inline int xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
-                                       struct xg_nexthop* cache, __u64 ticks,
-                                       struct xg_nexthop* hop) {
+/* The next hop toward `backend` for the (rewritten) packet: `cache` (a connection's, may be
+ * NULL) while it stands for this packet, else the backend's local pod record or
+ * bpf_fib_lookup's answer, written to `fresh` and into the cache. NULL when the FIB cannot
+ * finish (no neighbour, too big, local...): the stack is to route the packet. */
+static __always_inline const struct xg_nexthop* xg_next_hop(struct xdp_md* ctx, struct xg_packet* p,
+                                                            const __u8* backend,
+                                                            struct xg_nexthop* cache, __u64 ticks,
+                                                            struct xg_nexthop* fresh) {
   __u32 in = ctx->ingress_ifindex;
   __u32 zero = 0;
   __u32* gen = bpf_map_lookup_elem(&xg_egress_gen, &zero);
   __u8 egress_gen = gen ? (__u8)*gen : 0;
   if (cache && cache->ifindex && cache->in_ifindex == in && ticks < cache->expires &&
-      p->l3_len <= cache->mtu && cache->egress_gen == egress_gen) {
-    *hop = *cache;
-    return 0;
+      p->l3_len <= cache->mtu && cache->egress_gen == egress_gen)
+    return cache;
+  __builtin_memset(fresh, 0, sizeof(*fresh));
+  const struct xg_local_pod* pod = xg_local_pod_of(backend);
+  if (pod) {
+    xg_local_hop(pod, fresh);
+  } else {
+    void* data_end = (void*)(long)ctx->data_end;
+    struct bpf_fib_lookup fib;
+    if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, in, &fib)) return NULL;
+    if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) return NULL;
+    fresh->ifindex = fib.ifindex;
+    /* The route's MTU on success (kernels since 5.14); before, the packet's own length. */
+    fresh->mtu = fib.mtu_result;
+    __builtin_memcpy(fresh->dmac, fib.dmac, ETH_ALEN);
+    __builtin_memcpy(fresh->smac, fib.smac, ETH_ALEN);
+    fresh->flags = fib.ifindex == in || xg_egress_takes_xdp(fib.ifindex) ? XG_HOP_XMIT : 0;
   }
-  void* data_end = (void*)(long)ctx->data_end;
-  struct bpf_fib_lookup fib;
-  if (xg_fib_params(p->l3, p->l4, data_end, p->family, p->proto, in, &fib)) return -1;
-  if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) return -1;
-  __builtin_memset(hop, 0, sizeof(*hop));
-  hop->expires = ticks + XG_NH_TTL_TICKS;
-  hop->ifindex = fib.ifindex;
-  hop->in_ifindex = in;
-  /* The route's MTU on success (kernels since 5.14); before, the packet's own length. */
-  hop->mtu = fib.mtu_result;
-  __builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
-  __builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
-  hop->xmit = fib.ifindex == in || xg_egress_takes_xdp(fib.ifindex);
-  hop->egress_gen = egress_gen;
-  if (cache) *cache = *hop;
-  return 0;
+  fresh->expires = ticks + XG_NH_TTL_TICKS;
+  fresh->in_ifindex = in;
+  fresh->egress_gen = egress_gen;
+  if (cache) *cache = *fresh;
+  return fresh;
 }
 
 /* Sends the rewritten packet on: by XDP to `hop` (TTL decremented, MACs set) when its device
@@ -121,7 +102,7 @@ static __always_inline int xg_xdp_send(struct xdp_md* ctx, struct xg_packet* p, 
   void* data_end = (void*)(long)ctx->data_end;
   struct ethhdr* eth = (void*)(long)ctx->data;
   /* A tagged frame belongs to a VLAN device the stack knows; let it route. */
-  if (!hop || !hop->xmit || p->vlan || (void*)(eth + 1) > data_end ||
+  if (!hop || !(hop->flags & XG_HOP_XMIT) || p->vlan || (void*)(eth + 1) > data_end ||
       xg_decrement_ttl(p->l3, data_end, p->family))
     goto up;
   /* Opaque to clang, which would otherwise derive one MAC's stack address from the other's
@@ -130,7 +111,8 @@ static __always_inline int xg_xdp_send(struct xdp_md* ctx, struct xg_packet* p, 
   asm volatile("" : "+r"(macs));
   __builtin_memcpy(eth->h_dest, macs, ETH_ALEN);
   __builtin_memcpy(eth->h_source, macs + ETH_ALEN, ETH_ALEN);
-  xg_count(&xg_path_stats, XG_PATH_FORWARD, len);
+  xg_count(&xg_path_stats, hop->flags & XG_HOP_LOCAL ? XG_PATH_FORWARD_LOCAL : XG_PATH_FORWARD,
+           len);
   if (hop->ifindex == ctx->ingress_ifindex) return XDP_TX;
   return bpf_redirect(hop->ifindex, 0);
 up:
@@ -139,13 +121,14 @@ up:
   return XDP_PASS;
 }
 
-/* Next hop (through `cache` when given) and send. */
+/* Next hop toward `backend` (through `cache` when given) and send. */
 static __always_inline int xg_xdp_forward(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
-                                          int partial, struct xg_nexthop* cache, __u64 ticks) {
-  struct xg_nexthop hop;
-  if (p->vlan || xg_next_hop(ctx, p, cache, ticks, &hop))
-    return xg_xdp_send(ctx, p, len, partial, 0);
-  return xg_xdp_send(ctx, p, len, partial, &hop);
+                                          int partial, const __u8* backend,
+                                          struct xg_nexthop* cache, __u64 ticks) {
+  struct xg_nexthop fresh;
+  const struct xg_nexthop* hop =
+      p->vlan ? NULL : xg_next_hop(ctx, p, backend, cache, ticks, &fresh);
+  return xg_xdp_send(ctx, p, len, partial, hop);
 }
 
 /* TC: `redirect` (ingress on the backend side) sends the packet straight out toward the

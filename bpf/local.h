@@ -1,7 +1,8 @@
 /* Backends on this node (maps/local_pod.h): a packet rewritten toward a pod's address is put
  * straight into the pod's host-side interface, by XDP_REDIRECT where the device takes
  * redirected frames (its peer has NAPI), else by TC ingress with bpf_redirect, which any veth
- * takes. No FIB or neighbour lookup: the agent wrote the interface and both MACs. */
+ * takes. No FIB or neighbour lookup: the agent wrote the interface and both MACs, and XDP
+ * caches them in the connection as its next hop (bpf/forward.h). */
 #ifndef XGATE_BPF_LOCAL_H
 #define XGATE_BPF_LOCAL_H
 
@@ -12,8 +13,10 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
-#include "bpf/forward.h"
 #include "bpf/maps.bpf.h"
+#include "bpf/nat.h"
+#include "maps/egress.h"
+#include "maps/nexthop.h"
 #include "maps/local_pod.h"
 // clang-format on
 
@@ -31,25 +34,12 @@ static __always_inline const struct xg_local_pod* xg_local_pod_of(const __u8* ad
   return bpf_map_lookup_elem(&xg_local_pods, &key);
 }
 
-/* XDP: straight into the pod's interface when it takes redirected frames; else up, rewritten,
- * where TC ingress (xg_tc_local) sends it. */
-static __always_inline int xg_xdp_local(struct xdp_md* ctx, struct xg_packet* p, __u64 len,
-                                        int partial, const struct xg_local_pod* pod) {
-  void* data_end = (void*)(long)ctx->data_end;
-  struct ethhdr* eth = (void*)(long)ctx->data;
-  __u32 ifindex = pod->ifindex;
-  if (!xg_egress_takes_xdp(ifindex) || (void*)(eth + 1) > data_end ||
-      xg_decrement_ttl(p->l3, data_end, p->family)) {
-    if (partial) xg_make_partial(p, data_end);
-    xg_count(&xg_path_stats, XG_PATH_FORWARD_UP, len);
-    return XDP_PASS;
-  }
-  const __u8* macs = pod->pod_mac;
-  asm volatile("" : "+r"(macs)); /* as in xg_xdp_send: keep the verifier's pointer plain */
-  __builtin_memcpy(eth->h_dest, macs, ETH_ALEN);
-  __builtin_memcpy(eth->h_source, macs + ETH_ALEN, ETH_ALEN);
-  xg_count(&xg_path_stats, XG_PATH_FORWARD_LOCAL, len);
-  return bpf_redirect(ifindex, 0);
+/* The pod's interface as a next hop (maps/nexthop.h), for the connection to cache. */
+static __always_inline void xg_local_hop(const struct xg_local_pod* pod, struct xg_nexthop* hop) {
+  hop->ifindex = pod->ifindex;
+  hop->mtu = 0xffff; /* the pod's own MTU answers for what it cannot take */
+  __builtin_memcpy(hop->dmac, pod->pod_mac, 2 * ETH_ALEN);
+  hop->flags = XG_HOP_LOCAL | (xg_egress_takes_xdp(pod->ifindex) ? XG_HOP_XMIT : 0);
 }
 
 /* TC ingress: a packet XDP rewrote toward a local pod and handed up: TTL, MACs, and out of the

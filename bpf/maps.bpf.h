@@ -119,4 +119,10 @@ static __always_inline void xg_count(void* map, __u32 index, __u64 bytes) {
   }
 }
 
+/* Whether XDP_REDIRECT toward the device delivers (maps/egress.h); unknown devices: no. */
+static __always_inline int xg_egress_takes_xdp(__u32 ifindex) {
+  struct xg_egress* e = bpf_map_lookup_elem(&xg_egress, &ifindex);
+  return e && (e->flags & XG_EGRESS_XDP_XMIT);
+}
+
 #endif

@@ -131,4 +131,22 @@ static __always_inline void xg_rewrite_quoted(const struct xg_packet* p, struct 
   xg_csum_apply(check, changed);
 }
 
+/* Decrements TTL / hop limit. Returns -1 when it would reach 0 (the stack then answers with
+ * time exceeded). */
+static __always_inline int xg_decrement_ttl(void* l3, void* data_end, __u8 family) {
+  if (family == XG_FAMILY_V4) {
+    struct iphdr* iph = l3;
+    if ((void*)(iph + 1) > data_end || iph->ttl <= 1) return -1;
+    __u16* word = (__u16*)&iph->ttl; /* ttl and protocol */
+    __u16 old = *word;
+    iph->ttl--;
+    xg_csum_apply(&iph->check, xg_csum_delta16(0, old, *word));
+    return 0;
+  }
+  struct ipv6hdr* ip6 = l3;
+  if ((void*)(ip6 + 1) > data_end || ip6->hop_limit <= 1) return -1;
+  ip6->hop_limit--;
+  return 0;
+}
+
 #endif

@@ -44,7 +44,7 @@ static __always_inline int xg_xdp_icmp(struct xdp_md* ctx, struct xg_packet* p, 
   xg_rewrite(p->l3, p->l4, data_end, p->family, p->proto, XG_DST, backend, 0);
   xg_rewrite_quoted(p, &q, data_end, XG_SRC, backend, backend_port);
   xg_count(&xg_path_stats, XG_PATH_ICMP_TRANSLATED, len);
-  return xg_xdp_forward(ctx, p, len, 0, NULL, 0);
+  return xg_xdp_forward(ctx, p, len, 0, backend, NULL, 0);
 pass:
   xg_count(&xg_path_stats, XG_PATH_PASS_NO_LISTENER, len);
   return XDP_PASS;
@@ -128,17 +128,15 @@ int xgate_xdp(struct xdp_md* ctx) {
   int partial = xg_complete_partial(ctx, &p);
   if (partial) xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
   xg_rewrite(p.l3, p.l4, data_end, p.family, p.proto, XG_DST, ct->backend_addr, ct->backend_port);
-  /* A backend on this node: its interface, without the FIB. */
-  const struct xg_local_pod* pod = p.vlan ? NULL : xg_local_pod_of(ct->backend_addr);
-  struct xg_nexthop hop;
-  int routed = !pod && !p.vlan && !xg_next_hop(ctx, &p, &ct->nh, ticks, &hop);
+  struct xg_nexthop fresh_hop;
+  const struct xg_nexthop* hop =
+      p.vlan ? NULL : xg_next_hop(ctx, &p, ct->backend_addr, &ct->nh, ticks, &fresh_hop);
   /* A new flow is recorded with the next hop its first packet found. */
   if (ct == &fresh && xg_ct_record(&p.flow, &fresh)) {
     xg_count(&xg_drop_stats, XG_DROP_CT_FULL, len);
     return XDP_DROP;
   }
-  if (pod) return xg_xdp_local(ctx, &p, len, partial, pod);
-  return xg_xdp_send(ctx, &p, len, partial, routed ? &hop : NULL);
+  return xg_xdp_send(ctx, &p, len, partial, hop);
 }
 
 /* Rewrites the source of a TCP/UDP reply with skb helpers, which keep CHECKSUM_PARTIAL and

@@ -18,7 +18,6 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set before load. */
-const volatile __u32 flows = 1024;      /* harness: distinct source ports cycled */
 const volatile __u32 floor_ifindex = 0; /* floor: where to redirect */
 const volatile __u8 floor_dmac[ETH_ALEN] = {};
 const volatile __u8 floor_smac[ETH_ALEN] = {};
@@ -120,7 +119,8 @@ struct {
 
 #define HARNESS_WORDS 6
 __u64 harness_frame[HARNESS_WORDS]; /* the frame's first 48 bytes, set by userspace */
-__u32 harness_new_flows;            /* 0: cycle over `flows` sources; 1: a new flow per run */
+__u32 harness_new_flows;            /* 0: cycle over harness_flows sources; 1: a new flow per run */
+__u32 harness_flows = 1024;
 __u64 harness_runs;
 
 SEC("xdp")
@@ -147,6 +147,7 @@ int bench_harness(struct xdp_md* ctx) {
     *low = to;
     uh->source = sport;
   } else {
+    __u32 flows = harness_flows ? harness_flows : 1;
     __be16 sport = bpf_htons(10000 + (__u16)(n % flows));
     xg_csum_apply(&uh->check, xg_csum_delta16(0, uh->source, sport));
     uh->source = sport;
