@@ -1,6 +1,7 @@
 #include "agent/inspect/explain_request.h"
 
 #include "absl/strings/str_cat.h"
+#include "userspace-proxy/routing/filters.h"
 #include "userspace-proxy/routing/router.h"
 
 namespace xgate::inspect {
@@ -51,6 +52,38 @@ void AddBackends(const routing::RouteTable& table, const routing::CompiledRoute&
     if (const api::Cluster* c = table.FindCluster(b.cluster())) {
       *eb->mutable_endpoints() = c->endpoints();
     }
+  }
+}
+
+// What the route's CORS filter does with the request, as the proxy's filter code decides it: a
+// preflight answered by the proxy itself, or the response's CORS headers, or neither.
+void AddCorsSteps(const api::Route& route, const http::RequestHead& head,
+                  api::RequestExplanation& out) {
+  std::optional<std::string_view> seen = head.headers.Get("origin");
+  const std::string origin = seen ? std::string(*seen) : "";
+  for (const api::Filter& f : route.filters()) {
+    if (!f.has_cors()) continue;
+    api::ExplainStep* step = out.add_steps();
+    step->set_stage("filter");
+    step->set_subject("CORS");
+    if (!seen) {
+      step->set_reason("no Origin header: not a cross-origin request, proxied as it is");
+      continue;
+    }
+    if (std::optional<http::ResponseHead> answer = routing::CorsPreflight(f.cors(), head)) {
+      step->set_matched(true);
+      step->set_reason(absl::StrCat("a preflight from the allowed origin ", origin,
+                                    ": answered by the proxy with ", answer->status,
+                                    ", not proxied"));
+      continue;
+    }
+    bool allowed = routing::CorsOriginAllowed(f.cors(), origin);
+    step->set_matched(allowed);
+    step->set_reason(
+        allowed ? absl::StrCat("origin ", origin,
+                               " allowed: proxied, the response gets "
+                               "Access-Control-Allow-Origin")
+                : absl::StrCat("origin ", origin, " not allowed: proxied without CORS headers"));
   }
 }
 
@@ -125,6 +158,7 @@ absl::StatusOr<api::RequestExplanation> ExplainRequest(const api::L7Config& conf
     step->set_matched(e.matched);
     step->set_reason(e.reason);
   }
+  if (d.route != nullptr) AddCorsSteps(*d.route->route, *head, out);
   return out;
 }
 

@@ -116,6 +116,59 @@ TEST_F(ExplainTest, WithoutTheHeaderTheFirstRuleSplits90To10) {
   ExpectSameAsRouter(probe, e);
 }
 
+// The seed's bar route with a CORS filter: explain says what the filter does with the request,
+// from the proxy's own filter code (a preflight is answered by the proxy, not proxied).
+TEST_F(ExplainTest, CorsFilterSaysPreflightAllowedOrNot) {
+  api::L7Config config = seed_.snapshot().l7;
+  int with_cors = 0;
+  for (api::Port& port : *config.mutable_ports()) {
+    for (api::Listener& l : *port.mutable_listeners()) {
+      for (api::VirtualHost& v : *l.mutable_virtual_hosts()) {
+        for (api::Route& r : *v.mutable_routes()) {
+          if (r.route_name() != "bar-route") continue;
+          api::Cors* cors = r.add_filters()->mutable_cors();
+          cors->add_allow_origins("https://app.example.com");
+          cors->add_allow_methods("GET");
+          ++with_cors;
+        }
+      }
+    }
+  }
+  ASSERT_GT(with_cors, 0);
+  auto cors_step = [&](const api::RequestProbe& probe) {
+    auto e = inspect::ExplainRequest(config, probe);
+    EXPECT_TRUE(e.ok()) << e.status();
+    for (const auto& s : e->steps())
+      if (s.stage() == "filter" && s.subject() == "CORS") return s;
+    ADD_FAILURE() << "no CORS step";
+    return api::ExplainStep();
+  };
+  auto with_origin = [&](const std::string& method, const std::string& origin) {
+    api::RequestProbe p = Https("bar.example.com", "/");
+    p.set_method(method);
+    api::Header* h = p.add_headers();
+    h->set_name("Origin");
+    h->set_value(origin);
+    if (method == "OPTIONS") {
+      h = p.add_headers();
+      h->set_name("Access-Control-Request-Method");
+      h->set_value("GET");
+    }
+    return p;
+  };
+  api::ExplainStep preflight = cors_step(with_origin("OPTIONS", "https://app.example.com"));
+  EXPECT_TRUE(preflight.matched());
+  EXPECT_THAT(preflight.reason(), HasSubstr("answered by the proxy"));
+  api::ExplainStep allowed = cors_step(with_origin("GET", "https://app.example.com"));
+  EXPECT_TRUE(allowed.matched());
+  EXPECT_THAT(allowed.reason(), HasSubstr("Access-Control-Allow-Origin"));
+  api::ExplainStep refused = cors_step(with_origin("GET", "https://evil.example.net"));
+  EXPECT_FALSE(refused.matched());
+  EXPECT_THAT(refused.reason(), HasSubstr("not allowed"));
+  api::ExplainStep plain = cors_step(Https("bar.example.com", "/"));
+  EXPECT_THAT(plain.reason(), HasSubstr("no Origin header"));
+}
+
 TEST_F(ExplainTest, LoginxSaysWhyLoginDidNotMatch) {
   api::RequestProbe probe = Https("foo.example.com", "/loginx");
   api::RequestExplanation e = Explain(probe);
