@@ -9,11 +9,13 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/exchange.h"
 #include "userspace-proxy/server/h2_guard.h"
@@ -45,8 +47,8 @@ class H2Stream : public ExchangeOwner {
   H2Connection& connection_;
   int32_t id_;
   stats::WorkerStats& stats_;  // the worker's, which outlives a stream destroyed late
-  http::RequestHead head_;
-  std::string method_, scheme_, authority_, path_;
+  http::RequestHead head_;     // pseudo-header fields go straight into it
+  bool head_request_ = false;
   std::string cookies_;
   std::vector<http::Header> trailers_in_;
   bool headers_done_ = false;
@@ -101,6 +103,14 @@ class H2Connection : public Connection {
   // Watches buffered response bytes that make no progress (a window held at zero).
   void ArmStallCheck(std::chrono::milliseconds after);
   void NoteBuffered(size_t before);
+  // A header block to submit is built in nva_: StartHeaderBlock with the total size of the
+  // names to come (lowered_ is reserved so earlier copies stay put), then AddField for each
+  // field: the name lower-cased, connection-specific fields (RFC 9113 8.2.2) left out. The
+  // bytes given must live until the submit call, where nghttp2 copies them.
+  void StartHeaderBlock(size_t name_bytes);
+  void AddField(std::string_view name, std::string_view value);
+  // Destroys a closed stream after this round: its exchange may be on the call stack.
+  void Retire(std::unique_ptr<H2Stream> stream);
   void ResumeAll();
   size_t buffer_limit() const { return worker_.upstreams().high_water(); }
   void Close();
@@ -114,7 +124,12 @@ class H2Connection : public Connection {
   std::string local_ip_;
   std::string sni_;
   nghttp2_session* session_ = nullptr;
-  std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  absl::flat_hash_map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::vector<std::unique_ptr<H2Stream>> retired_;  // closed this round
+  // Reused for every header block we submit (nghttp2 copies it at submit): the fields, and
+  // the lower-cased copies of names that were not lower case.
+  std::vector<nghttp2_nv> nva_;
+  std::string lowered_;
   Buffer in_;
   Buffer out_;
   size_t buffered_ = 0;  // response bytes in every stream's body_
