@@ -4,17 +4,24 @@
 # streams each (100 requests in flight), the same route, backend and CPU placement as the
 # HTTP/1.1 rows. Uses run's IN_NS, ADDR, TLS_PORT, SERVER, ROUNDS, DURATION, ticks, TICK_US.
 
-H2_CLIENTS=10 H2_STREAMS=10
+# XGATE_H2_CLIENTS, XGATE_H2_STREAMS: other shapes than 10 x 10, to look into one.
+H2_CLIENTS=${XGATE_H2_CLIENTS:-10} H2_STREAMS=${XGATE_H2_STREAMS:-10}
 declare -A H2_RPS H2_P99 H2_CPU
 
-# h2load against `peer` -> "rps p99_ms cpu_us_per_request". h2load prints no percentiles, so
-# p99 comes from its per-request log (start, status, microseconds to the end of the response).
+# User and system CPU ticks of a process so far.
+h2_split_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+
+# h2load against `peer` -> "rps p99_ms cpu_us_per_request user_us system_us". h2load prints no
+# percentiles, so p99 comes from its per-request log (start, status, microseconds to the end
+# of the response).
 h2_measure() {
-  local peer=$1 log=$WORK/h2load.$1.log out rps requests failed before after p99
+  local peer=$1 log=$WORK/h2load.$1.log out rps requests failed before after p99 split
+  split=$(h2_split_ticks "${SERVER[$peer]}")
   before=$(ticks "${SERVER[$peer]}")
   out=$("${IN_NS[@]}" taskset -c 1 h2load -c "$H2_CLIENTS" -m "$H2_STREAMS" -D "$DURATION" \
     --log-file="$log" -H ':authority: bench.example.com' "https://${ADDR[$peer]}:$TLS_PORT/")
   after=$(ticks "${SERVER[$peer]}")
+  split="$split $(h2_split_ticks "${SERVER[$peer]}")"
   grep -q '^Application protocol: h2$' <<<"$out" ||
     { echo "bench: $peer did not negotiate h2:" >&2; echo "$out" >&2; exit 1; }
   rps=$(awk '/^finished in/ {print $4}' <<<"$out")
@@ -22,11 +29,12 @@ h2_measure() {
   failed=$(awk '/^requests:/ {print $10 + $12 + $14}' <<<"$out")
   ((failed == 0)) || echo "bench: h2 $peer: $failed requests failed, errored or timed out" >&2
   p99=$(awk '{print $3}' "$log" | sort -n | awk '{a[NR] = $1} END {printf "%.2f", a[int(NR * 0.99)] / 1000}')
-  echo "$rps $p99 $(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')"
+  echo "$rps $p99 $(awk -v t=$((after - before)) -v us="$TICK_US" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')" \
+    "$(awk -v us="$TICK_US" -v n="$requests" '{printf "%.2f %.2f", ($3 - $1) * us / n, ($4 - $2) * us / n}' <<<"$split")"
 }
 
 h2_rounds() {
-  local round peer rps p99 cpu perf_pid=""
+  local round peer rps p99 cpu user system perf_pid=""
   if [ -n "${XGATE_BENCH_PERF:-}" ]; then
     perf record -g -o "$XGATE_BENCH_PERF" -p "${SERVER[xgate]}" 2>"$WORK/perf.log" &
     perf_pid=$!
@@ -34,9 +42,10 @@ h2_rounds() {
   fi
   for round in $(seq "$ROUNDS"); do
     for peer in xgate nginx haproxy; do
-      read -r rps p99 cpu < <(h2_measure "$peer")
+      read -r rps p99 cpu user system < <(h2_measure "$peer")
       H2_RPS[$peer]+="$rps " H2_P99[$peer]+="$p99 " H2_CPU[$peer]+="$cpu "
-      echo "round $round h2 $peer: $rps req/s, p99 ${p99} ms, ${cpu} us CPU/request" >&2
+      echo "round $round h2 $peer: $rps req/s, p99 ${p99} ms, ${cpu} us CPU/request" \
+        "(user $user, system $system)" >&2
     done
   done
   if [ -n "$perf_pid" ]; then
