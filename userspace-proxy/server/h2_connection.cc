@@ -6,7 +6,6 @@
 #include <charconv>
 #include <span>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
@@ -67,12 +66,39 @@ std::string_view Decimal(uint64_t value, std::span<char, 24> buffer) {
 
 // --- H2Stream: the ExchangeOwner side --------------------------------------------------
 
-H2Stream::H2Stream(H2Connection& connection, int32_t id)
-    : connection_(connection), id_(id), stats_(connection.worker_.stats()) {
+H2Stream::H2Stream(H2Connection& connection)
+    : connection_(connection), stats_(connection.worker_.stats()) {}
+
+H2Stream::~H2Stream() {
+  if (open_) stats_.H2StreamClosed();
+}
+
+void H2Stream::Open(int32_t id) {
+  open_ = true;
+  id_ = id;
   stats_.H2StreamOpened();
 }
 
-H2Stream::~H2Stream() { stats_.H2StreamClosed(); }
+void H2Stream::Close() {
+  if (!open_) return;
+  open_ = false;
+  stats_.H2StreamClosed();
+  exchange_.reset();
+  id_ = 0;
+  head_ = http::RequestHead();
+  head_request_ = false;
+  cookies_.clear();
+  trailers_in_.clear();
+  headers_done_ = false;
+  header_bytes_ = 0;
+  headers_too_large_ = false;
+  request_ended_ = false;
+  unacknowledged_ = 0;
+  body_.Clear();
+  body_ended_ = false;
+  trailers_out_.clear();
+  deferred_ = false;
+}
 
 void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) {
   H2Connection& connection = connection_;
@@ -209,6 +235,7 @@ H2Connection::~H2Connection() {
   }
   streams_.clear();
   retired_.clear();
+  spare_.clear();
   if (session_) nghttp2_session_del(session_);
   worker_.loop().Remove(transport_->fd());
 }
@@ -303,7 +330,9 @@ void H2Connection::ReadInput() {
       in_.Consume(static_cast<size_t>(used));
       SendPending();
     }
-    if (io == Transport::Io::kOk) continue;
+    // Drained: the read ended at EAGAIN already; another would only meet it again.
+    if (io == Transport::Io::kOk && !transport_->drained()) continue;
+    if (io == Transport::Io::kOk) return;
     if (io == Transport::Io::kWouldBlock) return;
     Close();  // EOF or error
     return;
@@ -355,16 +384,33 @@ void H2Connection::AddField(std::string_view name, std::string_view value) {
   if (ConnectionSpecific(name)) return;
   if (HasUpper(name)) {
     size_t start = lowered_.size();
-    for (char c : name) lowered_.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-    name = std::string_view(lowered_).substr(start);
+    lowered_.append(name);
+    char* lower = lowered_.data() + start;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (lower[i] >= 'A' && lower[i] <= 'Z') lower[i] = static_cast<char>(lower[i] | 0x20);
+    }
+    name = std::string_view(lower, name.size());
   }
   nva_.push_back(MakeNv(name, value));
+}
+
+std::unique_ptr<H2Stream> H2Connection::TakeStream() {
+  if (spare_.empty()) return std::make_unique<H2Stream>(*this);
+  std::unique_ptr<H2Stream> stream = std::move(spare_.back());
+  spare_.pop_back();
+  return stream;
 }
 
 void H2Connection::Retire(std::unique_ptr<H2Stream> stream) {
   if (retired_.empty()) {
     worker_.loop().Defer([this, alive = alive_] {
-      if (*alive) retired_.clear();
+      if (!*alive) return;
+      size_t keep = worker_.options().limits.h2.max_concurrent_streams;
+      for (auto& retired : retired_) {
+        retired->Close();
+        if (spare_.size() < keep) spare_.push_back(std::move(retired));
+      }
+      retired_.clear();
     });
   }
   retired_.push_back(std::move(stream));
@@ -449,7 +495,7 @@ void H2Connection::StartRequest(H2Stream& stream) {
   request.tls = true;
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
-  stream.exchange_ = std::make_unique<Exchange>(worker_, stream);
+  stream.exchange_.emplace(worker_, stream);
   stream.exchange_->Start(std::move(request));
 }
 
@@ -462,7 +508,9 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
   auto* self = static_cast<H2Connection*>(user);
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     int32_t id = frame->hd.stream_id;
-    self->streams_[id] = std::make_unique<H2Stream>(*self, id);
+    std::unique_ptr<H2Stream>& stream = self->streams_[id];
+    stream = self->TakeStream();
+    stream->Open(id);
     self->guard_.OnStreamOpened();
   }
   return 0;
