@@ -3,8 +3,9 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <charconv>
+#include <span>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
@@ -38,47 +39,86 @@ std::optional<stats::H2Abuse> AbuseOf(ssize_t error) {
   }
 }
 
-nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
+nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+bool ConnectionSpecific(std::string_view name) {
+  return http::EqualsIgnoreCase(name, "connection") || http::EqualsIgnoreCase(name, "keep-alive") ||
+         http::EqualsIgnoreCase(name, "transfer-encoding") ||
+         http::EqualsIgnoreCase(name, "upgrade") ||
+         http::EqualsIgnoreCase(name, "proxy-connection");
+}
+
+bool HasUpper(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// A number's decimal digits in `buffer`.
+std::string_view Decimal(uint64_t value, std::span<char, 24> buffer) {
+  auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return std::string_view(buffer.data(), static_cast<size_t>(result.ptr - buffer.data()));
 }
 
 }  // namespace
 
 // --- H2Stream: the ExchangeOwner side --------------------------------------------------
 
-H2Stream::H2Stream(H2Connection& connection, int32_t id)
-    : connection_(connection), id_(id), stats_(connection.worker_.stats()) {
+H2Stream::H2Stream(H2Connection& connection)
+    : connection_(connection), stats_(connection.worker_.stats()) {}
+
+H2Stream::~H2Stream() {
+  if (open_) stats_.H2StreamClosed();
+}
+
+void H2Stream::Open(int32_t id) {
+  open_ = true;
+  id_ = id;
   stats_.H2StreamOpened();
 }
 
-H2Stream::~H2Stream() { stats_.H2StreamClosed(); }
+void H2Stream::Close() {
+  if (!open_) return;
+  open_ = false;
+  stats_.H2StreamClosed();
+  exchange_.reset();
+  id_ = 0;
+  head_ = http::RequestHead();
+  head_request_ = false;
+  cookies_.clear();
+  trailers_in_.clear();
+  headers_done_ = false;
+  header_bytes_ = 0;
+  headers_too_large_ = false;
+  request_ended_ = false;
+  unacknowledged_ = 0;
+  body_.Clear();
+  body_ended_ = false;
+  trailers_out_.clear();
+  deferred_ = false;
+}
 
 void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) {
-  std::vector<std::pair<std::string, std::string>> fields;
-  fields.emplace_back(":status", std::to_string(head.status));
-  for (const auto& header : head.headers.fields()) {
-    std::string name(header.name);
-    absl::AsciiStrToLower(&name);
-    if (name == "connection" || name == "keep-alive" || name == "transfer-encoding" ||
-        name == "upgrade" || name == "proxy-connection") {
-      continue;
-    }
-    fields.emplace_back(std::move(name), header.value);
-  }
+  H2Connection& connection = connection_;
+  const http::HeaderMap::Fields& fields = head.headers.fields();
+  size_t name_bytes = 0;
+  for (const auto& field : fields) name_bytes += field.name.size();
+  connection.StartHeaderBlock(name_bytes);
+  char status[24], length[24];
+  connection.nva_.push_back(
+      MakeNv(":status", Decimal(static_cast<uint64_t>(std::max(head.status, 0)), status)));
+  for (const auto& field : fields) connection.AddField(field.name, field.value);
   if (body == ResponseBody::kContentLength) {
-    fields.emplace_back("content-length", std::to_string(content_length));
+    connection.nva_.push_back(MakeNv("content-length", Decimal(content_length, length)));
   }
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size());
-  for (const auto& [name, value] : fields) nva.push_back(MakeNv(name, value));
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
   provider.read_callback = &H2Stream::ReadBody;
-  bool has_body = body != ResponseBody::kNone && !(head.status == 204 || head.status == 304) &&
-                  method_ != "HEAD";
-  nghttp2_submit_response(connection_.session_, id_, nva.data(), nva.size(),
+  bool has_body =
+      body != ResponseBody::kNone && !(head.status == 204 || head.status == 304) && !head_request_;
+  nghttp2_submit_response(connection.session_, id_, connection.nva_.data(), connection.nva_.size(),
                           has_body ? &provider : nullptr);
   if (!has_body) body_ended_ = true;
   connection_.ScheduleSend();
@@ -144,13 +184,14 @@ ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*
   if (stream->body_.empty() && stream->body_ended_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!stream->trailers_out_.empty()) {
-      std::vector<std::pair<std::string, std::string>> fields;
-      for (const auto& t : stream->trailers_out_) {
-        fields.emplace_back(absl::AsciiStrToLower(t.name), t.value);
+      size_t name_bytes = 0;
+      for (const auto& trailer : stream->trailers_out_) name_bytes += trailer.name.size();
+      connection.StartHeaderBlock(name_bytes);
+      for (const auto& trailer : stream->trailers_out_) {
+        connection.AddField(trailer.name, trailer.value);
       }
-      std::vector<nghttp2_nv> nva;
-      for (const auto& [name, value] : fields) nva.push_back(MakeNv(name, value));
-      if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+      if (nghttp2_submit_trailer(session, stream_id, connection.nva_.data(),
+                                 connection.nva_.size()) == 0) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       }
     }
@@ -193,6 +234,8 @@ H2Connection::~H2Connection() {
     }
   }
   streams_.clear();
+  retired_.clear();
+  spare_.clear();
   if (session_) nghttp2_session_del(session_);
   worker_.loop().Remove(transport_->fd());
 }
@@ -287,7 +330,9 @@ void H2Connection::ReadInput() {
       in_.Consume(static_cast<size_t>(used));
       SendPending();
     }
-    if (io == Transport::Io::kOk) continue;
+    // Drained: the read ended at EAGAIN already; another would only meet it again.
+    if (io == Transport::Io::kOk && !transport_->drained()) continue;
+    if (io == Transport::Io::kOk) return;
     if (io == Transport::Io::kWouldBlock) return;
     Close();  // EOF or error
     return;
@@ -327,6 +372,48 @@ void H2Connection::SendPending() {
       !nghttp2_session_want_write(session_)) {
     Linger();  // our GOAWAY is out
   }
+}
+
+void H2Connection::StartHeaderBlock(size_t name_bytes) {
+  nva_.clear();
+  lowered_.clear();
+  lowered_.reserve(name_bytes);
+}
+
+void H2Connection::AddField(std::string_view name, std::string_view value) {
+  if (ConnectionSpecific(name)) return;
+  if (HasUpper(name)) {
+    size_t start = lowered_.size();
+    lowered_.append(name);
+    char* lower = lowered_.data() + start;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (lower[i] >= 'A' && lower[i] <= 'Z') lower[i] = static_cast<char>(lower[i] | 0x20);
+    }
+    name = std::string_view(lower, name.size());
+  }
+  nva_.push_back(MakeNv(name, value));
+}
+
+std::unique_ptr<H2Stream> H2Connection::TakeStream() {
+  if (spare_.empty()) return std::make_unique<H2Stream>(*this);
+  std::unique_ptr<H2Stream> stream = std::move(spare_.back());
+  spare_.pop_back();
+  return stream;
+}
+
+void H2Connection::Retire(std::unique_ptr<H2Stream> stream) {
+  if (retired_.empty()) {
+    worker_.loop().Defer([this, alive = alive_] {
+      if (!*alive) return;
+      size_t keep = worker_.options().limits.h2.max_concurrent_streams;
+      for (auto& retired : retired_) {
+        retired->Close();
+        if (spare_.size() < keep) spare_.push_back(std::move(retired));
+      }
+      retired_.clear();
+    });
+  }
+  retired_.push_back(std::move(stream));
 }
 
 void H2Connection::NoteBuffered(size_t before) {
@@ -387,13 +474,10 @@ void H2Connection::Linger() {
 
 void H2Connection::StartRequest(H2Stream& stream) {
   http::RequestHead& head = stream.head_;
-  head.method = stream.method_;
-  head.path = stream.path_;
-  if (!stream.authority_.empty()) head.host = stream.authority_;
   if (!stream.cookies_.empty()) head.headers.Add("cookie", stream.cookies_);
   head.version_minor = 1;
-  if (stream.method_.empty() || stream.path_.empty() || head.host.empty() ||
-      stream.method_ == "CONNECT") {
+  stream.head_request_ = head.method == "HEAD";
+  if (head.method.empty() || head.path.empty() || head.host.empty() || head.method == "CONNECT") {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
@@ -411,7 +495,7 @@ void H2Connection::StartRequest(H2Stream& stream) {
   request.tls = true;
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
-  stream.exchange_ = std::make_unique<Exchange>(worker_, stream);
+  stream.exchange_.emplace(worker_, stream);
   stream.exchange_->Start(std::move(request));
 }
 
@@ -424,7 +508,9 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
   auto* self = static_cast<H2Connection*>(user);
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     int32_t id = frame->hd.stream_id;
-    self->streams_[id] = std::make_unique<H2Stream>(*self, id);
+    std::unique_ptr<H2Stream>& stream = self->streams_[id];
+    stream = self->TakeStream();
+    stream->Open(id);
     self->guard_.OnStreamOpened();
   }
   return 0;
@@ -472,16 +558,15 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     stream->trailers_in_.push_back({std::string(n), std::string(v)});
     return 0;
   }
+  http::RequestHead& head = stream->head_;
   if (n == ":method") {
-    stream->method_ = v;
+    head.method = v;
   } else if (n == ":path") {
-    stream->path_ = v;
+    head.path = v;
   } else if (n == ":authority") {
-    stream->authority_ = v;
-  } else if (n == ":scheme") {
-    stream->scheme_ = v;
+    if (!v.empty()) head.host = v;
   } else if (n == "host") {
-    if (stream->authority_.empty()) stream->authority_ = v;
+    if (head.host.empty()) head.host = v;
   } else if (n == "cookie") {
     // RFC 9113 8.2.3: split cookie fields are joined for HTTP/1.1.
     if (!stream->cookies_.empty()) stream->cookies_ += "; ";
@@ -544,8 +629,7 @@ int H2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, v
     it->second->exchange_->ClientGone("stream reset by client");
   }
   self->buffered_ -= it->second->body_.size();
-  // Destroy after this round: the exchange may be on the call stack.
-  self->worker_.loop().Defer([owned = std::shared_ptr<H2Stream>(std::move(it->second))] {});
+  self->Retire(std::move(it->second));
   self->streams_.erase(it);
   return 0;
 }

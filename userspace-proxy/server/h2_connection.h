@@ -9,11 +9,13 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/exchange.h"
 #include "userspace-proxy/server/h2_guard.h"
@@ -24,10 +26,17 @@ namespace xgate::proxy {
 
 class H2Connection;
 
+// One request stream. The object, with its exchange held in place, is reused for later
+// streams of its connection: a stream costs no allocation of its own (an Exchange is past
+// malloc's per-thread cache sizes).
 class H2Stream : public ExchangeOwner {
  public:
-  H2Stream(H2Connection& connection, int32_t id);
+  explicit H2Stream(H2Connection& connection);
   ~H2Stream() override;
+
+  void Open(int32_t id);
+  // Destroys the exchange and resets every per-stream field below, ready for Open.
+  void Close();
 
   void ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) override;
   void ResponseData(std::string_view data) override;
@@ -43,10 +52,12 @@ class H2Stream : public ExchangeOwner {
                           uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
 
   H2Connection& connection_;
-  int32_t id_;
   stats::WorkerStats& stats_;  // the worker's, which outlives a stream destroyed late
-  http::RequestHead head_;
-  std::string method_, scheme_, authority_, path_;
+  bool open_ = false;
+  // Per stream (Close resets them):
+  int32_t id_ = 0;
+  http::RequestHead head_;  // pseudo-header fields go straight into it
+  bool head_request_ = false;
   std::string cookies_;
   std::vector<http::Header> trailers_in_;
   bool headers_done_ = false;
@@ -54,7 +65,7 @@ class H2Stream : public ExchangeOwner {
   bool headers_too_large_ = false;
   bool request_ended_ = false;
   size_t unacknowledged_ = 0;  // request DATA bytes not yet given back to flow control
-  std::unique_ptr<Exchange> exchange_;
+  std::optional<Exchange> exchange_;
   Buffer body_;  // response bytes waiting for nghttp2 to send
   bool body_ended_ = false;
   std::vector<http::Header> trailers_out_;
@@ -101,6 +112,17 @@ class H2Connection : public Connection {
   // Watches buffered response bytes that make no progress (a window held at zero).
   void ArmStallCheck(std::chrono::milliseconds after);
   void NoteBuffered(size_t before);
+  // A header block to submit is built in nva_: StartHeaderBlock with the total size of the
+  // names to come (lowered_ is reserved so earlier copies stay put), then AddField for each
+  // field: the name lower-cased, connection-specific fields (RFC 9113 8.2.2) left out. The
+  // bytes given must live until the submit call, where nghttp2 copies them.
+  void StartHeaderBlock(size_t name_bytes);
+  void AddField(std::string_view name, std::string_view value);
+  // A stream object for a new stream: a spare one, else a new one.
+  std::unique_ptr<H2Stream> TakeStream();
+  // Closes a stream nghttp2 closed after this round (its exchange may be on the call stack)
+  // and keeps the object as a spare.
+  void Retire(std::unique_ptr<H2Stream> stream);
   void ResumeAll();
   size_t buffer_limit() const { return worker_.upstreams().high_water(); }
   void Close();
@@ -114,7 +136,13 @@ class H2Connection : public Connection {
   std::string local_ip_;
   std::string sni_;
   nghttp2_session* session_ = nullptr;
-  std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  absl::flat_hash_map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::vector<std::unique_ptr<H2Stream>> retired_;  // closed this round
+  std::vector<std::unique_ptr<H2Stream>> spare_;    // at most max_concurrent_streams
+  // Reused for every header block we submit (nghttp2 copies it at submit): the fields, and
+  // the lower-cased copies of names that were not lower case.
+  std::vector<nghttp2_nv> nva_;
+  std::string lowered_;
   Buffer in_;
   Buffer out_;
   size_t buffered_ = 0;  // response bytes in every stream's body_

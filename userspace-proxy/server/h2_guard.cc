@@ -19,14 +19,19 @@ H2Guard::H2Guard(const H2Limits& limits, Clock::time_point now)
       settings_{static_cast<double>(limits.control_frame_burst), now},
       pings_{static_cast<double>(limits.control_frame_burst), now} {}
 
-H2Guard::Verdict H2Guard::OnFrameHeader(const nghttp2_frame_hd& hd, Clock::time_point now) {
+H2Guard::Verdict H2Guard::OnFrameHeader(const nghttp2_frame_hd& hd,
+                                        std::optional<Clock::time_point> now) {
   bool ack = hd.flags & NGHTTP2_FLAG_ACK;
   switch (hd.type) {
     case NGHTTP2_SETTINGS:
-      if (!ack && !settings_.Take(limits_, now)) return stats::H2Abuse::kSettingsFlood;
+      if (!ack && !settings_.Take(limits_, now.value_or(Clock::now()))) {
+        return stats::H2Abuse::kSettingsFlood;
+      }
       break;
     case NGHTTP2_PING:
-      if (!ack && !pings_.Take(limits_, now)) return stats::H2Abuse::kPingFlood;
+      if (!ack && !pings_.Take(limits_, now.value_or(Clock::now()))) {
+        return stats::H2Abuse::kPingFlood;
+      }
       break;
     case NGHTTP2_HEADERS:
       block_wire_ = hd.length;

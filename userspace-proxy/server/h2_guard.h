@@ -19,8 +19,10 @@ class H2Guard {
 
   explicit H2Guard(const H2Limits& limits, Clock::time_point now = Clock::now());
 
-  // Every frame header the peer sends (CONTINUATION included).
-  Verdict OnFrameHeader(const nghttp2_frame_hd& hd, Clock::time_point now = Clock::now());
+  // Every frame header the peer sends (CONTINUATION included). The clock is read (when `now`
+  // is not given) only for the frames that are rate limited, not for every frame.
+  Verdict OnFrameHeader(const nghttp2_frame_hd& hd,
+                        std::optional<Clock::time_point> now = std::nullopt);
   // A request stream opened; one reset by the client before its response ended.
   void OnStreamOpened() { ++streams_; }
   Verdict OnPrematureReset();

@@ -26,7 +26,10 @@ namespace xgate::proxy {
 struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};  // pooled connections closed after
-  size_t max_idle_per_endpoint = 64;
+  // Above the requests one HTTP/2 client may have in flight (max_concurrent_streams): a cap
+  // below that closes part of each burst's connections on release and opens them again for
+  // the next burst. Idle ones still go after idle_timeout.
+  size_t max_idle_per_endpoint = 1024;
   // Per worker here (the server's option, for all workers, is divided); beyond: 503, as
   // Envoy's circuit breaker. 0: none.
   size_t max_connections_per_cluster = 1024;
