@@ -25,6 +25,7 @@ namespace xgate {
 namespace {
 
 namespace fs = std::filesystem;
+using proxy::testing::ProcStatus;
 using ::testing::HasSubstr;
 using testing::ParsePromText;
 
@@ -37,20 +38,6 @@ std::string DaemonSetBoundingSet() {
   std::string out = "--bounding-set=-all";
   for (absl::string_view cap : absl::StrSplit(match[1].str(), ", ")) {
     out += ",+" + absl::AsciiStrToLower(cap);
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ProcStatus(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::map<std::string, std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    auto value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    out[line.substr(0, colon)] = value;
   }
   return out;
 }
@@ -77,43 +64,26 @@ class ProxyUserTest : public ::testing::Test {
     http_port_ = proxy::testing::FreePort();
     metrics_port_ = proxy::testing::FreePort();
     fixtures::WriteFile(manifests_ / "class.yaml", fixtures::AcmeGatewayClassYaml());
-    fixtures::WriteFile(manifests_ / "app.yaml",
-                        "apiVersion: gateway.networking.k8s.io/v1\n"
-                        "kind: Gateway\n"
-                        "metadata: {name: edge, namespace: default}\n"
-                        "spec:\n"
-                        "  gatewayClassName: acme-lb\n"
-                        "  addresses: [{type: IPAddress, value: 127.0.0.1}]\n"
-                        "  listeners: [{name: http, protocol: HTTP, port: " +
-                            std::to_string(http_port_) +
-                            "}]\n"
-                            "---\n"
-                            "apiVersion: gateway.networking.k8s.io/v1\n"
-                            "kind: HTTPRoute\n"
-                            "metadata: {name: web, namespace: default}\n"
-                            "spec:\n"
-                            "  parentRefs: [{name: edge}]\n"
-                            "  rules: [{backendRefs: [{name: web, port: 8080}]}]\n"
-                            "---\n"
-                            "apiVersion: v1\n"
-                            "kind: Service\n"
-                            "metadata: {name: web, namespace: default}\n"
-                            "spec:\n"
-                            "  ports: [{name: http, port: 8080, protocol: TCP}]\n"
-                            "---\n"
-                            "apiVersion: discovery.k8s.io/v1\n"
-                            "kind: EndpointSlice\n"
-                            "metadata:\n"
-                            "  name: web-1\n"
-                            "  namespace: default\n"
-                            "  labels: {kubernetes.io/service-name: web}\n"
-                            "addressType: IPv4\n"
-                            "ports: [{name: http, port: " +
-                            std::to_string(upstream_.port()) +
-                            ", protocol: TCP}]\n"
-                            "endpoints:\n"
-                            "- addresses: [127.0.0.1]\n"
-                            "  conditions: {ready: true}\n");
+    fixtures::WriteFile(
+        manifests_ / "app.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: Gateway\n"
+        "metadata: {name: edge, namespace: default}\n"
+        "spec:\n"
+        "  gatewayClassName: acme-lb\n"
+        "  addresses: [{type: IPAddress, value: 127.0.0.1}]\n"
+        "  listeners: [{name: http, protocol: HTTP, port: " +
+            std::to_string(http_port_) +
+            "}]\n"
+            "---\n"
+            "apiVersion: gateway.networking.k8s.io/v1\n"
+            "kind: HTTPRoute\n"
+            "metadata: {name: web, namespace: default}\n"
+            "spec:\n"
+            "  parentRefs: [{name: edge}]\n"
+            "  rules: [{backendRefs: [{name: web, port: 8080}]}]\n"
+            "---\n" +
+            fixtures::ServiceYaml("default", "web", 8080, "127.0.0.1", upstream_.port()));
   }
 
   void TearDown() override {
