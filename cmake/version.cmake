@@ -1,8 +1,12 @@
-# Run at build time (cmake -DSOURCE_DIR=... -DOUTPUT=... -P version.cmake): writes OUTPUT with
-# the source tree's `git describe --always --dirty`, or "unknown" outside a git checkout (a
-# tarball), and leaves OUTPUT untouched when the description did not change (no rebuild).
+# Run at build time (cmake -DSOURCE_DIR=... -DOUTPUT=... [-DVERSION=...] -P version.cmake):
+# writes OUTPUT with VERSION when given (a build without .git, such as the image's, is told its
+# version with -DXGATE_VERSION=...), else the source tree's `git describe --always --dirty`, or
+# "unknown" outside a git checkout (a tarball), and leaves OUTPUT untouched when the
+# description did not change (no rebuild).
 set(description "unknown")
-if(EXISTS "${SOURCE_DIR}/.git")
+if(NOT "${VERSION}" STREQUAL "")
+  set(description "${VERSION}")
+elseif(EXISTS "${SOURCE_DIR}/.git")
   execute_process(COMMAND git -C "${SOURCE_DIR}" describe --always --dirty
     OUTPUT_VARIABLE described RESULT_VARIABLE failed ERROR_QUIET
     OUTPUT_STRIP_TRAILING_WHITESPACE)

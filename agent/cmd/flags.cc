@@ -53,6 +53,11 @@ void AddAgentFlags(CLI::App& app, AgentFlags& flags) {
   app.add_option("--metrics-addr", flags.metrics_addr,
                  "Serve /metrics, /healthz and /readyz on HOST:PORT; default: none")
       ->type_name("HOST:PORT");
+  app.add_option("--proxy-user", flags.proxy_user,
+                 "Start xgate-proxy as this user (a name or a numeric uid; it keeps only "
+                 "NET_BIND_SERVICE, NET_ADMIN and BPF): its sockets go in a folder of its own, "
+                 "proxy/ beside the admin socket; needs CAP_CHOWN, CAP_SETUID and CAP_SETGID")
+      ->type_name("USER");
   app.add_flag("--detach-on-exit", flags.detach_on_exit,
                "On SIGTERM remove programs, maps and the proxy (default: leave them serving)");
   app.add_option("--cni-state-dir", flags.cni_state_dir,

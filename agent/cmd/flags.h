@@ -31,6 +31,7 @@ struct AgentFlags {
   std::string cni_state_dir = "/run/xgate/cni";  // xgate-cni's records (its "stateDir")
   std::string metrics_addr;  // --metrics-addr HOST:PORT; empty: no metrics endpoint
   bool detach_on_exit = false;
+  std::string proxy_user;  // --proxy-user NAME|UID: xgate-proxy runs as that user; "": root
 };
 
 using EnvLookup = std::function<std::string(const std::string& name)>;  // "" when unset

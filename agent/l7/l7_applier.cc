@@ -44,11 +44,18 @@ absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions op
   if (options.stats_socket_path.empty()) {
     options.stats_socket_path = ProxyStatsSocketPath(options.socket_path);
   }
+  auto user = PrepareProxyUser(options.proxy_user, options.socket_path);
+  if (!user.ok()) return user.status();
   std::unique_ptr<L7Applier> applier(new L7Applier(std::move(options)));
+  applier->user_ = *std::move(user);
   auto server =
       ConfigServer::Start(applier->options_.socket_path, applier->options_.listen_reports);
   if (!server.ok()) return server.status();
   applier->server_ = *std::move(server);
+  if (applier->user_) {
+    absl::Status s = HandOverSocket(applier->options_.socket_path, *applier->user_);
+    if (!s.ok()) return s;
+  }
   if (applier->options_.start_proxy) {
     applier->AdoptRunningProxy();
     applier->supervisor_ = std::thread([raw = applier.get()] { raw->Supervise(); });
@@ -119,6 +126,7 @@ pid_t L7Applier::Spawn() {
   std::vector<std::string> args = {options_.proxy_binary, "--socket", options_.socket_path,
                                    "--stats-socket", options_.stats_socket_path};
   args.insert(args.end(), options_.proxy_args.begin(), options_.proxy_args.end());
+  for (auto& arg : ProxyUserArgs(user_ ? &*user_ : nullptr)) args.push_back(std::move(arg));
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "agent/appliers/applier.h"
 #include "agent/l7/config_server.h"
 #include "agent/l7/listen_reports.h"
+#include "agent/l7/proxy_user.h"
 
 namespace xgate::l7 {
 
@@ -29,6 +31,9 @@ struct L7ApplierOptions {
   // Extra arguments, e.g. {"--workers", "2", "--access-log", "/var/log/xgate/access.log"}.
   std::vector<std::string> proxy_args;
   bool start_proxy = true;  // false: only serve the stream (a proxy is run by hand)
+  // "": the proxy stays root (it drops all but three capabilities itself). A user name or uid:
+  // the proxy switches to it (xgate-proxy --user); the socket's folder is then its own.
+  std::string proxy_user;
   std::shared_ptr<ListenReports> listen_reports;  // where the proxy's listen reports go
 };
 
@@ -56,6 +61,7 @@ class L7Applier : public appliers::Applier {
   std::string PidFile() const;  // beside the socket: the running proxy's pid
 
   L7ApplierOptions options_;
+  std::optional<ProxyUser> user_;  // --proxy-user, looked up
   std::unique_ptr<ConfigServer> server_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -26,7 +26,8 @@ struct Binary {
 
 void PrintTo(const Binary& b, std::ostream* os) { *os << b.name; }
 
-const std::vector<std::string> kSocket = {"--socket", "-s", "--server"};
+const std::vector<std::string> kSocket = {"--socket",     "-s",        "--server",         "--node",
+                                          "--kubeconfig", "--context", "--agent-namespace"};
 
 std::vector<std::string> With(std::vector<std::string> flags,
                               const std::vector<std::string>& more) {
@@ -40,7 +41,7 @@ std::vector<Binary> Binaries() {
        XGATE_AGENT_PATH,
        {{"--help",
          {"--manifests", "--kubeconfig", "--node-name", "--namespace", "--attach", "--pin-root",
-          "--admin-socket", "--metrics-addr", "--detach-on-exit", "--cni-state-dir",
+          "--admin-socket", "--metrics-addr", "--detach-on-exit", "--cni-state-dir", "--proxy-user",
           "--version"}}}},
       {"xgatectl",
        XGATECTL_PATH,
@@ -63,8 +64,8 @@ std::vector<Binary> Binaries() {
        XGATE_PROXY_PATH,
        {{"--help",
          {"--socket", "--stats-socket", "--config", "--workers", "--access-log", "--log-level",
-          "--eject-backoff", "--user", "--max-connections", "--h2-max-concurrent-streams",
-          "--buffer-limit", "--version"}}}},
+          "--eject-backoff", "--user", "--steer-map", "--max-connections",
+          "--h2-max-concurrent-streams", "--buffer-limit", "--version"}}}},
       {"xgate-cni-install",
        XGATE_CNI_INSTALL_PATH,
        {{"--help",

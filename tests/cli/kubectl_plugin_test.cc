@@ -12,6 +12,7 @@
 #include "tests/agent/agent_process.h"
 #include "tests/cli/run_command.h"
 #include "tests/fixtures/fixtures.h"
+#include "tests/kube/server_process.h"
 
 namespace xgate {
 namespace {
@@ -128,6 +129,114 @@ TEST_F(KubectlPlugin, ExplainRequest) {
   EXPECT_THAT(r.output, HasSubstr("foo/foo-home"));
 }
 
+TEST_F(KubectlPlugin, GetNameOutput) {
+  auto r = Xgate("get routes -n foo -o name");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("httproute.gateway.networking.k8s.io/baz\n"));
+  EXPECT_THAT(r.output, Not(HasSubstr("bar-route")));
+  auto backends = Xgate("get backends -o name");
+  EXPECT_EQ(backends.exit_code, 2) << backends.output;
+}
+
+// Object names after `get gateways|routes`, from the running agent, through xgatectl's bash
+// script and kubectl's completion of the plugin; -n narrows them; no agent: no names, quietly.
+TEST_F(KubectlPlugin, CompletesObjectNamesFromTheAgent) {
+  std::string script = "source <(" XGATECTL_PATH
+                       " completion bash) || exit 9\n"
+                       "complete_at() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _xgatectl;\n"
+                       "  echo \"[$*] -> ${COMPREPLY[*]}\"; }\n"
+                       "complete_at " XGATECTL_PATH " get routes -s " +
+                       socket_ +
+                       " ''\n"
+                       "complete_at " XGATECTL_PATH " get gateways --socket=unix://" +
+                       socket_ +
+                       " ''\n"
+                       "complete_at " XGATECTL_PATH " get routes -n foo -s " +
+                       socket_ +
+                       " b\n"
+                       "complete_at " XGATECTL_PATH " get routes -s " +
+                       (tmp_.path() / "none.sock").string() + " ''\n";
+  fixtures::WriteFile(tmp_.path() / "complete.sh", script);
+  auto r = RunCommand("bash " + (tmp_.path() / "complete.sh").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(".sock ] -> bar-route baz foo-route\n"));
+  EXPECT_THAT(r.output, HasSubstr("admin.sock ] -> edge prod-web\n"));
+  EXPECT_THAT(r.output, HasSubstr(" b] -> baz\n"));
+  EXPECT_THAT(r.output, HasSubstr("none.sock ] -> \n"));
+
+  auto kubectl = Kubectl("__complete xgate get routes -s unix://" + socket_ + " ''");
+  ASSERT_EQ(kubectl.exit_code, 0) << kubectl.output;
+  EXPECT_THAT(kubectl.output, ContainsRegex("(^|\n)bar-route\nbaz\nfoo-route\n:4\n"));
+}
+
+// --node: the pod lookup runs against xgate-test-apiserver (pods on two nodes). That server
+// cannot exec into a pod, so a fixture `kubectl` first on PATH records every command line and
+// runs `exec ... -- xgatectl ARGS` as the build's xgatectl ARGS here (this test's agent);
+// every other command goes to the real kubectl.
+TEST_F(KubectlPlugin, NodeRunsInTheAgentPodOfThatNode) {
+  kubetest::ServerProcess server({"--preload", XGATE_DEPLOY_DIR});
+  ASSERT_TRUE(server.Ready()) << "see " << server.Dir() / "server.log";
+  std::string kubeconfig = server.Kubeconfig("admin").string();
+  std::string real = RunCommand("command -v kubectl").output;
+  real.erase(real.find_last_not_of("\n") + 1);
+  std::string pods;
+  for (auto [name, node, app] : {std::tuple{"xgate-agent-a1", "node-a", "xgate-agent"},
+                                 {"xgate-agent-b1", "node-b", "xgate-agent"},
+                                 {"web-b1", "node-b", "web"}}) {
+    pods += std::string("---\napiVersion: v1\nkind: Pod\nmetadata: {name: ") + name +
+            ", namespace: xgate-system, labels: {app.kubernetes.io/name: " + app +
+            "}}\nspec: {nodeName: " + node + ", containers: [{name: agent, image: xgate:dev}]}\n";
+  }
+  fixtures::WriteFile(tmp_.path() / "pods.yaml", pods);
+  auto created = RunCommand(real + " --kubeconfig " + kubeconfig + " apply -f " +
+                            (tmp_.path() / "pods.yaml").string());
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  std::string context =
+      RunCommand(real + " --kubeconfig " + kubeconfig + " config current-context").output;
+  context.erase(context.find_last_not_of("\n") + 1);
+
+  fs::path bin = tmp_.path() / "bin", log = tmp_.path() / "kubectl.log";
+  fs::create_directory(bin);
+  fixtures::WriteFile(bin / "kubectl", "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + log.string() +
+                                           "\n"
+                                           "case \" $* \" in *\" exec \"*)\n"
+                                           "  while [ \"$1\" != -- ]; do shift; done; shift 2\n"
+                                           "  exec " XGATECTL_PATH
+                                           " \"$@\" ;;\n"
+                                           "esac\n"
+                                           "exec " +
+                                           real + " \"$@\"\n");
+  fs::permissions(bin / "kubectl", fs::perms::owner_all);
+  auto kubectl = [&](const std::string& args) {
+    return RunCommand("env PATH=" + bin.string() + ":" XGATE_BUILD_DIR ":\"$PATH\" kubectl " +
+                      args);
+  };
+  std::string flags = "--kubeconfig " + kubeconfig + " --context " + context;
+
+  auto r = kubectl("xgate " + flags + " --node node-b get routes -n foo -s unix://" + socket_);
+  ASSERT_EQ(r.exit_code, 0) << r.output << fixtures::ReadFile(log);
+  EXPECT_THAT(r.output, ContainsRegex("HTTPRoute +foo +baz "));
+  std::string calls = fixtures::ReadFile(log);
+  EXPECT_THAT(calls, HasSubstr(flags + " -n xgate-system get pods -l app.kubernetes.io/name=" +
+                               "xgate-agent -o json\n"));
+  EXPECT_THAT(calls, HasSubstr(flags + " -n xgate-system exec xgate-agent-b1 -c agent -- " +
+                               "xgatectl get routes -n foo -s unix://" + socket_ + "\n"));
+
+  auto none = kubectl("xgate " + flags + " --node node-c get routes");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_THAT(none.output, HasSubstr("xgatectl --node node-c: no xgate-agent pod on node node-c "
+                                     "in namespace xgate-system"));
+
+  // Completion of names goes through the node's pod too (`get routes -o name` there).
+  auto names = kubectl("__complete xgate --node node-a " + flags + " get routes -s unix://" +
+                       socket_ + " ''");
+  ASSERT_EQ(names.exit_code, 0) << names.output;
+  EXPECT_THAT(names.output, ContainsRegex("(^|\n)bar-route\nbaz\nfoo-route\n:4\n"));
+  EXPECT_THAT(fixtures::ReadFile(log), HasSubstr("exec xgate-agent-a1 -c agent -- xgatectl get "
+                                                 "routes -o name --socket " +
+                                                 socket_ + "\n"));
+}
+
 TEST(KubectlPluginCompletion, KubectlCompletesThePlugin) {
   if (RunCommand("command -v kubectl").exit_code != 0) GTEST_SKIP() << "no kubectl on PATH";
   auto r = Kubectl("__complete xgate get ro");
@@ -163,7 +272,7 @@ TEST(KubectlPluginCompletion, BashCompletionScript) {
   EXPECT_THAT(r.output, HasSubstr(" g] -> get\n"));
   EXPECT_THAT(r.output,
               HasSubstr(" get ] -> gateways routes backends status conntrack counters pods\n"));
-  EXPECT_THAT(r.output, HasSubstr(" -o ] -> json yaml wide\n"));
+  EXPECT_THAT(r.output, HasSubstr(" -o ] -> json yaml wide name\n"));
   EXPECT_THAT(r.output, HasSubstr(" --pr] -> --proto\n"));
   EXPECT_THAT(r.output, HasSubstr(" --proto ] -> tcp udp\n"));
 }

@@ -3,7 +3,8 @@
 container daemon, no registry): the build stage installs every -dev package and build tool that
 tools/setup installs; each binary the image ships finds every shared library it links in the
 runtime stage's packages or their dependencies (as apt would install them); every package named
-is a Debian package of this release. Prints each problem as Containerfile:LINE: message.
+is a Debian package of this release; the XGATE_VERSION build argument reaches CMake and the
+image's version label. Prints each problem as Containerfile:LINE: message.
 
 Usage: check_containerfile.py REPO_ROOT BUILD_DIR
 """
@@ -16,29 +17,69 @@ BUILD_TOOLS = {"build-essential", "cmake", "ninja-build", "pkg-config", "clang",
                "bpftool", "protobuf-compiler", "protobuf-compiler-grpc"}
 
 
-def stages(containerfile):
-    """[(first line, [(package, line)], [copied build paths])] per FROM."""
-    out = []
+def instructions(containerfile):
+    """(line, words, text) per instruction, one continued over several lines joined."""
     lines = containerfile.read_text().splitlines()
     i = 0
     while i < len(lines):
         start = i
         text = lines[i]
-        while text.endswith("\\") and i + 1 < len(lines):  # one instruction over several lines
+        while text.endswith("\\") and i + 1 < len(lines):
             i += 1
             text = text[:-1] + " " + lines[i]
         i += 1
         words = text.split()
-        if not words or words[0].startswith("#"):
-            continue
+        if words and not words[0].startswith("#"):
+            yield start + 1, words, text
+
+
+def stages(containerfile):
+    """[(first line, [(package, line)], [copied build paths])] per FROM."""
+    out = []
+    for line, words, text in instructions(containerfile):
         if words[0] == "FROM":
-            out.append((start + 1, [], []))
+            out.append((line, [], []))
         elif words[0] == "RUN" and "install" in words:
             install = text.split("install", 1)[1].split("&&")[0]
-            out[-1][1].extend((w, start + 1) for w in install.split() if not w.startswith("-"))
+            out[-1][1].extend((w, line) for w in install.split() if not w.startswith("-"))
         elif words[0] == "COPY" and "--from=build" in words:
             out[-1][2].extend(w for w in words[2:-1])
     return out
+
+
+def version_problems(cf):
+    """XGATE_VERSION: a build argument before the first FROM, declared in every stage, passed to
+    CMake (what --version prints) and the runtime image's org.opencontainers.image.version."""
+    uses = re.compile(r"\$\{?XGATE_VERSION\}?")
+    stage = -1
+    global_arg, declared, to_cmake, label = False, set(), False, False
+    for line, words, text in instructions(cf):
+        if words[0] == "FROM":
+            stage += 1
+        elif words[0] == "ARG" and words[1].split("=")[0] == "XGATE_VERSION":
+            if stage < 0:
+                global_arg = True
+            else:
+                declared.add(stage)
+        elif words[0] == "RUN" and "cmake" in words and "-S" in words:
+            to_cmake = to_cmake or re.search(r"-DXGATE_VERSION=" + uses.pattern, text) is not None
+        elif words[0] == "LABEL":
+            label = label or re.search(r"org\.opencontainers\.image\.version=\"?" + uses.pattern,
+                              text) is not None
+    problems = []
+    if not global_arg:
+        problems.append(f"{cf}:1: no ARG XGATE_VERSION before the first FROM")
+    missing = sorted(set(range(stage + 1)) - declared)
+    if missing:
+        problems.append(f"{cf}:1: stage(s) {missing} do not declare ARG XGATE_VERSION (a "
+                        "global ARG is empty in a stage that does not)")
+    if not to_cmake:
+        problems.append(f"{cf}:1: the build stage's cmake -S does not get "
+                        "-DXGATE_VERSION=$XGATE_VERSION (the binaries would say 'unknown')")
+    if not label:
+        problems.append(f"{cf}:1: the runtime stage has no LABEL "
+                        "org.opencontainers.image.version=\"$XGATE_VERSION\"")
+    return problems
 
 
 def setup_packages(setup):
@@ -103,7 +144,7 @@ def library_packages(binaries):
 def main():
     root, build = Path(sys.argv[1]), Path(sys.argv[2])
     cf = root / "deploy" / "Containerfile"
-    problems = []
+    problems = version_problems(cf)
     found = stages(cf)
     if len(found) < 2:
         print(f"{cf}:1: want a build stage and a runtime stage, found {len(found)} FROM")

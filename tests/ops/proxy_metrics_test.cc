@@ -170,36 +170,19 @@ class ProxyMetricsE2E : public ::testing::Test {
                             "    hostname: app.example.com\n"
                             "    tls: {mode: Terminate, certificateRefs: [{name: app-cert}]}\n"
                             "    allowedRoutes: {namespaces: {from: All}}\n");
-    fixtures::WriteFile(manifests_ / "app.yaml",
-                        "apiVersion: gateway.networking.k8s.io/v1\n"
-                        "kind: HTTPRoute\n"
-                        "metadata: {name: web, namespace: app}\n"
-                        "spec:\n"
-                        "  parentRefs: [{name: edge, namespace: default}]\n"
-                        "  hostnames: [app.example.com]\n"
-                        "  rules:\n"
-                        "  - matches: [{path: {type: PathPrefix, value: /app}}]\n"
-                        "    backendRefs: [{name: web, port: 8080}]\n"
-                        "---\n"
-                        "apiVersion: v1\n"
-                        "kind: Service\n"
-                        "metadata: {name: web, namespace: app}\n"
-                        "spec:\n"
-                        "  ports: [{name: http, port: 8080, protocol: TCP}]\n"
-                        "---\n"
-                        "apiVersion: discovery.k8s.io/v1\n"
-                        "kind: EndpointSlice\n"
-                        "metadata:\n"
-                        "  name: web-1\n"
-                        "  namespace: app\n"
-                        "  labels: {kubernetes.io/service-name: web}\n"
-                        "addressType: IPv4\n"
-                        "ports: [{name: http, port: " +
-                            std::to_string(upstream_.port()) +
-                            ", protocol: TCP}]\n"
-                            "endpoints:\n"
-                            "- addresses: [127.0.0.1]\n"
-                            "  conditions: {ready: true}\n");
+    fixtures::WriteFile(
+        manifests_ / "app.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1\n"
+        "kind: HTTPRoute\n"
+        "metadata: {name: web, namespace: app}\n"
+        "spec:\n"
+        "  parentRefs: [{name: edge, namespace: default}]\n"
+        "  hostnames: [app.example.com]\n"
+        "  rules:\n"
+        "  - matches: [{path: {type: PathPrefix, value: /app}}]\n"
+        "    backendRefs: [{name: web, port: 8080}]\n"
+        "---\n" +
+            fixtures::ServiceYaml("app", "web", 8080, "127.0.0.1", upstream_.port()));
     admin_socket_ = (tmp_.path() / "admin.sock").string();
     agent_ = std::make_unique<AgentProcess>(
         std::vector<std::string>{"--manifests", manifests_.string(), "--admin-socket",

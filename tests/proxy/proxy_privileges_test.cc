@@ -21,22 +21,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using testing::ProcStatus;
 using testing::WaitFor;
-
-// The "Name:\tvalue" lines of /proc/PID/status.
-std::map<std::string, std::string> ProcStatus(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::map<std::string, std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    auto value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    out[line.substr(0, colon)] = value;
-  }
-  return out;
-}
 
 // A port below 1024 that nothing holds on 127.0.0.1 (0 when none).
 uint16_t FreeLowPort() {

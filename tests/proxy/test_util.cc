@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -343,6 +344,20 @@ void AddCluster(api::L7Config& config, const std::string& name, const TestUpstre
   api::Endpoint* endpoint = cluster->add_endpoints();
   endpoint->set_address(upstream.address());
   endpoint->set_port(upstream.port());
+}
+
+std::map<std::string, std::string> ProcStatus(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::map<std::string, std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    out[line.substr(0, colon)] = value;
+  }
+  return out;
 }
 
 }  // namespace xgate::proxy::testing

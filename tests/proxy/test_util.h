@@ -127,4 +127,7 @@ api::Route* AddRoute(api::VirtualHost& vhost, const std::string& name, const std
                      const std::string& cluster);
 void AddCluster(api::L7Config& config, const std::string& name, const TestUpstream& upstream);
 
+// The "Name:\tvalue" lines of /proc/PID/status (Uid, Gid, CapEff, ...), by name.
+std::map<std::string, std::string> ProcStatus(int pid);
+
 }  // namespace xgate::proxy::testing

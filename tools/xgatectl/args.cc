@@ -7,11 +7,23 @@
 namespace xgate::ctl {
 namespace {
 
+// Where the agent is: its socket, and with --node the node whose agent pod runs the command.
 void AddSocket(CLI::App* app, Args& args) {
   app->add_option("--socket,-s,--server", args.socket,
                   "The agent's admin socket (unix:// optional; -s/--server as kubectl names "
                   "where it connects)")
       ->type_name("PATH")
+      ->capture_default_str();
+  app->add_option("--node", args.node,
+                  "Run in the xgate-agent pod on NODE (kubectl exec; the pod found by label "
+                  "app.kubernetes.io/name=xgate-agent and spec.nodeName)")
+      ->type_name("NODE");
+  app->add_option("--kubeconfig", args.kubeconfig, "With --node: kubectl's --kubeconfig")
+      ->type_name("FILE");
+  app->add_option("--context", args.context, "With --node: kubectl's --context")->type_name("NAME");
+  app->add_option("--agent-namespace", args.agent_namespace,
+                  "With --node: where the xgate-agent pods run")
+      ->type_name("NS")
       ->capture_default_str();
 }
 
@@ -46,7 +58,7 @@ void AddGet(CLI::App& app, Args& args) {
   get->add_flag("-A,--all-namespaces", args.all_namespaces, "Every namespace (the default)");
   get->add_flag("--no-headers", args.no_headers, "Tables without their header row");
   get->add_option("--limit", args.limit, "get conntrack: at most N entries")->type_name("N");
-  AddOutput(get, args, {"json", "yaml", "wide"});
+  AddOutput(get, args, {"json", "yaml", "wide", "name"});
   AddSocket(get, args);
 }
 

@@ -22,6 +22,12 @@ struct Args {
   std::string output;                   // -o / --output: "", "json" or "yaml"
   bool wide = false;                    // -o wide: the table with more columns
   std::string socket = kDefaultSocket;  // --socket (kubectl's -s / --server)
+  // --node NODE: run in the xgate-agent pod on NODE (kubectl exec), found with kubectl's
+  // --kubeconfig and --context in --agent-namespace.
+  std::string node;
+  std::string kubeconfig;
+  std::string context;
+  std::string agent_namespace = "xgate-system";
   // get
   std::string resource;         // TYPE (also positional[0])
   std::string name;             // NAME: only the objects of this name

@@ -12,12 +12,14 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/kube/selectors.h"
 #include "agent/status/status.h"
 #include "api/admin.grpc.pb.h"
 #include "tools/xgatectl/inspect.h"
+#include "tools/xgatectl/node.h"
 #include "tools/xgatectl/output.h"
 
 namespace xgate::ctl {
@@ -188,6 +190,13 @@ int GetObjects(const Args& args, const std::string& what, std::ostream& out, std
     return selected.status().code() == absl::StatusCode::kNotFound ? 1 : 2;
   }
   json items = *std::move(selected);
+  if (args.output == "name") {  // kubectl's: KIND.GROUP/NAME
+    for (const auto& item : items) {
+      std::string kind = absl::AsciiStrToLower(item.value("kind", ""));
+      out << kind << ".gateway.networking.k8s.io/" << item["metadata"].value("name", "") << "\n";
+    }
+    return 0;
+  }
   if (!args.output.empty()) {
     if (!args.name.empty() && items.size() == 1) {
       Print(items[0], args.output, out);  // one object by name, as kubectl get TYPE NAME
@@ -250,6 +259,16 @@ int GetBackends(const Args& args, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// What `get` reads, in the plural: "gateways", "routes", "backends", ...; "status".
+std::string Resource(const Args& args) {
+  std::string what = args.command == "status" ? "status" : "";
+  if (what.empty() && !args.positional.empty()) what = args.positional[0];
+  if (what == "gateway") what = "gateways";
+  if (what == "route") what = "routes";
+  if (what == "backend") what = "backends";
+  return what;
+}
+
 bool ReadManifest(const Args& args, std::string& text, std::ostream& err) {
   if (args.file.empty()) {
     err << "xgatectl " << args.command << ": -f FILE is required\n";
@@ -273,11 +292,11 @@ bool ReadManifest(const Args& args, std::string& text, std::ostream& err) {
 }  // namespace
 
 int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
-  std::string what = args.command == "status" ? "status" : "";
-  if (what.empty() && !args.positional.empty()) what = args.positional[0];
-  if (what == "gateway") what = "gateways";
-  if (what == "route") what = "routes";
-  if (what == "backend") what = "backends";
+  std::string what = Resource(args);
+  if (args.output == "name" && what != "gateways" && what != "routes") {
+    err << "xgatectl get: -o name is for gateways and routes\n";
+    return 2;
+  }
   if (what == "backends") return GetBackends(args, out, err);
   if (what == "conntrack") return GetConntrack(args, out, err);
   if (what == "counters") return GetCounters(args, out, err);
@@ -287,6 +306,27 @@ int RunGet(const Args& args, std::ostream& out, std::ostream& err) {
   }
   err << "xgatectl get: gateways, routes, backends, status, conntrack, counters or pods\n";
   return 2;
+}
+
+std::vector<std::string> ObjectNames(const Args& args) {
+  std::string what = Resource(args);
+  if (what != "gateways" && what != "routes") return {};
+  if (!args.node.empty()) return NamesOnNode(args, what);
+  auto stub = Connect(args);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  api::GetStateRequest request;
+  api::GetStateResponse response;
+  if (!stub->GetState(&context, request, &response).ok()) return {};
+  json list = json::parse(response.objects_json(), nullptr, false);
+  if (list.is_discarded()) return {};
+  auto selected = Select(args, what, list["items"]);
+  if (!selected.ok()) return {};
+  std::vector<std::string> names;
+  for (const auto& item : *selected) names.push_back(item["metadata"].value("name", ""));
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
 }
 
 int RunApply(const Args& args, std::ostream& out, std::ostream& err) {

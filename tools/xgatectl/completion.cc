@@ -21,7 +21,7 @@ const CLI::App* Subcommand(const CLI::App* app, const std::string& name) {
 std::vector<std::string> OptionValues(const CLI::Option& option, const std::string& command) {
   if (option.check_lname("output")) {
     std::vector<std::string> formats = {"json", "yaml"};
-    if (command == "get" || command.empty()) formats.push_back("wide");
+    if (command == "get" || command.empty()) formats.insert(formats.end(), {"wide", "name"});
     return formats;
   }
   if (option.check_lname("proto")) return {"tcp", "udp"};
@@ -32,9 +32,21 @@ bool TakesFile(const CLI::Option& option) {
   return option.check_lname("filename") || option.check_lname("socket");
 }
 
+// The agent's names for `get gateways|routes <TAB>`, with the flags typed so far (-s, -n, -l).
+std::vector<std::string> ObjectNames(const std::vector<std::string>& words,
+                                     const NameLister& names) {
+  if (!names) return {};
+  std::vector<std::string> argv = {"xgatectl"};
+  argv.insert(argv.end(), words.begin(), words.end() - 1);
+  auto args = ParseArgs(argv);
+  if (!args.ok() || !args->name.empty()) return {};
+  return names(*args);
+}
+
 }  // namespace
 
-void Complete(const CLI::App& app, const std::vector<std::string>& words, std::ostream& out) {
+void Complete(const CLI::App& app, const std::vector<std::string>& words, std::ostream& out,
+              const NameLister& names) {
   std::string current = words.empty() ? "" : words.back();
   const CLI::App* at = &app;
   std::string command;
@@ -72,6 +84,8 @@ void Complete(const CLI::App& app, const std::vector<std::string>& words, std::o
     }
   } else if (command == "get" && positionals == 0) {
     candidates = GetResources();
+  } else if (command == "get" && positionals == 1) {
+    candidates = ObjectNames(words, names);
   } else if (command == "completion" && positionals == 0) {
     candidates = {"bash"};
   } else if (positionals == 0) {

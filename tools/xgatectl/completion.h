@@ -4,9 +4,12 @@
 // candidate a line, then ":DIRECTIVE" (4: no file names, 0: file names too).
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "tools/xgatectl/args.h"
 
 namespace CLI {
 class App;
@@ -14,9 +17,14 @@ class App;
 
 namespace xgate::ctl {
 
+// The names of the objects `args` (a `get TYPE` command line) would show, from the running
+// agent; none when it cannot be asked.
+using NameLister = std::function<std::vector<std::string>(const Args& args)>;
+
 // `words` are the command line after the program name; the last is the word being completed
-// ("" at a new word).
-void Complete(const CLI::App& app, const std::vector<std::string>& words, std::ostream& out);
+// ("" at a new word). After `get gateways|routes`, the candidates are `names`'s.
+void Complete(const CLI::App& app, const std::vector<std::string>& words, std::ostream& out,
+              const NameLister& names = nullptr);
 
 std::string BashCompletionScript();
 

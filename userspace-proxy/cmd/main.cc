@@ -1,5 +1,6 @@
 // xgate-proxy: the HTTP engine. Serves the L7Config streamed by the agent over its unix
 // socket (or loaded from --config FILE), keeping the last one if the agent goes away.
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   std::string stats_socket;
   std::string log_level = "info";
   std::string user;
+  std::string steer_map;
   xgate::proxy::ServerOptions options;
   options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -114,6 +116,10 @@ int main(int argc, char** argv) {
   app.add_option("--user", user,
                  "run as this user (default: the starting one); either way only "
                  "CAP_NET_BIND_SERVICE, CAP_NET_ADMIN and CAP_BPF are kept");
+  app.add_option("--steer-map", steer_map,
+                 "the pinned steer sockmap, opened before --user takes effect (the agent passes "
+                 "it when it steers and runs the proxy as another user)")
+      ->type_name("PATH");
   xgate::proxy::AddLimitFlags(app, options);
   xgate::cli::AddVersionFlag(app);
   if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
@@ -126,6 +132,14 @@ int main(int argc, char** argv) {
   if (auto status = xgate::proxy::AccessLog::Open(access_log); !status.ok()) {
     spdlog::critical("{}", status.ToString());
     return 1;
+  }
+  if (!steer_map.empty()) {
+    int fd = bpf_obj_get(steer_map.c_str());
+    if (fd < 0) {
+      spdlog::critical("--steer-map {}: {}", steer_map, std::strerror(errno));
+      return 1;
+    }
+    xgate::proxy::SetPreopenedSteerMap(steer_map, fd);
   }
   if (auto status = xgate::proxy::DropPrivileges(user); !status.ok()) {
     spdlog::critical("{}", status.ToString());

@@ -56,11 +56,30 @@ absl::StatusOr<std::shared_ptr<ListenGroup>> ListenSockets::Open(const GroupKey&
   return group;
 }
 
+namespace {
+
+struct PreopenedMap {
+  std::string path;
+  int fd = -1;
+};
+PreopenedMap& Preopened() {
+  static PreopenedMap map;
+  return map;
+}
+
+}  // namespace
+
+void SetPreopenedSteerMap(const std::string& path, int fd) { Preopened() = {path, fd}; }
+
 absl::Status ListenSockets::Register(const GroupKey& key, const ListenGroup& group) const {
   if (map_path_.empty()) {
     return absl::FailedPreconditionError("steered, but the config names no steer socket map");
   }
   int map_fd = bpf_obj_get(map_path_.c_str());
+  if (map_fd < 0 && (errno == EACCES || errno == EPERM) && Preopened().path == map_path_ &&
+      Preopened().fd >= 0) {
+    map_fd = dup(Preopened().fd);
+  }
   if (map_fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("steer socket map ", map_path_, ": ", std::strerror(errno)));

@@ -86,4 +86,9 @@ class ListenSockets {
   std::shared_ptr<const ListenSet> set_ = std::make_shared<ListenSet>();
 };
 
+// The steer sockmap opened by xgate-proxy --steer-map before it switched user: a proxy run as
+// another user cannot open the pin by path (the node's /sys/fs/bpf is root's, mode 0700), so
+// Register falls back to this descriptor when opening `path` is refused. The process keeps `fd`.
+void SetPreopenedSteerMap(const std::string& path, int fd);
+
 }  // namespace xgate::proxy

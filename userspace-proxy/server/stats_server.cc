@@ -4,6 +4,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -29,7 +30,9 @@ absl::StatusOr<std::unique_ptr<StatsServer>> StatsServer::Start(const std::strin
   int port = 0;
   builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(server.get());
-  mode_t old_mask = umask(077);  // bind() creates the socket 0600 from the first moment
+  // bind() creates the socket 0600 from the first moment; 0660 when the proxy runs as another
+  // user (xgate-agent --proxy-user): its folder's group (setgid) is then the agent's.
+  mode_t old_mask = umask(getuid() == 0 ? 077 : 007);
   server->server_ = builder.BuildAndStart();
   umask(old_mask);
   if (server->server_ == nullptr || port == 0) {
