@@ -176,11 +176,12 @@ seed_backends() {
 }
 
 # Starts the standalone agent in the node namespace on $SEED_WORK/manifests, attached to the
-# client's veth.
+# client's veth; SEED_AGENT_ARGS (an array) adds flags.
 seed_agent_start() {
   ip netns exec "$SEED_NODE" "$XGATE_BUILD/xgate-agent" --manifests "$SEED_WORK/manifests" \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
-    --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit >"$SEED_WORK/agent.log" 2>&1 &
+    --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit \
+    ${SEED_AGENT_ARGS[@]+"${SEED_AGENT_ARGS[@]}"} >"$SEED_WORK/agent.log" 2>&1 &
   SEED_AGENT_PID=$!
 }
 
