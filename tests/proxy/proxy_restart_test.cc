@@ -151,22 +151,7 @@ TEST_F(ProxyRestartTest, RestartsUnderLoadLoseNothing) {
   ASSERT_TRUE(applier.ok()) << applier.status();
 
   compiler::Snapshot snapshot;
-  api::L7Config& config = snapshot.l7;
-  config.set_generation(1);
-  AddRoute(*AddVirtualHost(*AddHttpPort(config, http_port, {"127.0.0.1"}), ""), "r", "/",
-           "ns/up:80");
-  api::Port* https = config.add_ports();
-  https->set_port(https_port);
-  https->set_protocol(api::Port::HTTPS);
-  https->add_addresses("127.0.0.1");
-  AddRoute(*AddVirtualHost(*https, ""), "r", "/", "ns/up:80");
-  https->mutable_listeners(0)->add_certificates("ns/cert");
-  Pem pem = MakeCertificate("h2", std::string("DNS:") + kH2Sni);
-  api::Certificate* certificate = config.add_certificates();
-  certificate->set_name("ns/cert");
-  certificate->set_cert_pem(pem.cert);
-  certificate->set_key_pem(pem.key);
-  AddCluster(config, "ns/up:80", up);
+  snapshot.l7 = HttpAndHttpsConfig(http_port, https_port, up);
   ASSERT_TRUE((*applier)->Apply(snapshot).ok());
   ASSERT_TRUE(WaitFor([&] { return Get(http_port, "h", "/").status == 200; }))
       << "the proxy never served";

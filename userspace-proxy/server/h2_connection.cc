@@ -238,15 +238,20 @@ void H2Connection::Drain() {
   if (closed_ || lingering_ || draining_) return;
   draining_ = true;
   // The notice first (RFC 9113 6.8): streams the client opens while it travels are still
-  // served; the final GOAWAY names the last one taken.
+  // served; then the final GOAWAY.
   nghttp2_submit_shutdown_notice(session_);
   SendPending();
   drain_timer_ = worker_.loop().AddTimer(std::chrono::milliseconds(200), [this] {
     drain_timer_ = 0;
     if (closed_ || lingering_) return;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                          nullptr, 0);
+    // The last stream named leaves room for every stream the client may have opened
+    // without our having seen it yet (at most max concurrent streams): a client that did not
+    // heed the notice (h2load does not) then loses no request it has already sent.
+    int32_t last = nghttp2_session_get_last_proc_stream_id(session_);
+    int32_t in_flight = static_cast<int32_t>(
+        std::min<uint32_t>(worker_.options().limits.h2.max_concurrent_streams, 1 << 20));
+    last = (last == 0 ? -1 : last) + 2 * in_flight;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
     SendPending();
   });
 }
