@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "agent/l7/proxy_stats_client.h"
+#include "api/fd_passing.h"
 #include "spdlog/spdlog.h"
 
 extern char** environ;
@@ -57,6 +58,19 @@ absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions op
     if (!s.ok()) return s;
   }
   if (applier->options_.start_proxy) {
+    auto store = ListenerStore::Start(fdpass::ListenerStorePath(applier->options_.socket_path),
+                                      [raw = applier.get()](pid_t pid) { raw->HandedOff(pid); });
+    // Without it a proxy restart is not graceful, but the proxy still serves.
+    if (store.ok() && applier->user_) {
+      absl::Status s = HandOverSocket(
+          fdpass::ListenerStorePath(applier->options_.socket_path), *applier->user_);
+      if (!s.ok()) return s;
+    }
+    if (store.ok()) {
+      applier->store_ = *std::move(store);
+    } else {
+      spdlog::error("listener store: {}", store.status().ToString());
+    }
     applier->AdoptRunningProxy();
     applier->supervisor_ = std::thread([raw = applier.get()] { raw->Supervise(); });
   }
@@ -97,8 +111,19 @@ void L7Applier::Stop(bool detach) {
     if (stopping_) return;
     stopping_ = true;
   }
+  if (store_) store_->Refuse();
   wake_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
+  {
+    // Draining proxies finish by themselves (bounded by their --drain-timeout); detaching
+    // removes everything at once.
+    std::lock_guard lock(mutex_);
+    for (const Draining& old : draining_) {
+      if (!detach) continue;
+      kill(old.pid, SIGKILL);
+      if (!old.adopted) waitpid(old.pid, nullptr, 0);
+    }
+  }
   pid_t pid = pid_;
   if (pid > 0 && detach) {
     kill(pid, SIGTERM);
@@ -122,11 +147,16 @@ void L7Applier::Stop(bool detach) {
   server_->Shutdown();
 }
 
-pid_t L7Applier::Spawn() {
+std::vector<std::string> L7Applier::ProxyArgv() const {
   std::vector<std::string> args = {options_.proxy_binary, "--socket", options_.socket_path,
                                    "--stats-socket", options_.stats_socket_path};
   args.insert(args.end(), options_.proxy_args.begin(), options_.proxy_args.end());
   for (auto& arg : ProxyUserArgs(user_ ? &*user_ : nullptr)) args.push_back(std::move(arg));
+  return args;
+}
+
+pid_t L7Applier::Spawn() {
+  std::vector<std::string> args = ProxyArgv();
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -151,13 +181,40 @@ pid_t L7Applier::Spawn() {
   return pid;
 }
 
+int L7Applier::draining_proxies() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(draining_.size());
+}
+
+void L7Applier::HandedOff(pid_t pid) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || pid <= 0 || pid != pid_) return;  // not ours: its listeners wait in the store
+    draining_.push_back({pid, adopted_});
+    pid_ = 0;
+    adopted_ = false;
+    next_start_ = std::chrono::steady_clock::now();
+  }
+  spdlog::info("xgate-proxy (pid {}) handed over its listeners and drains", pid);
+  wake_.notify_all();
+}
+
+void L7Applier::ReapDraining() {
+  std::erase_if(draining_, [](const Draining& old) {
+    bool gone = old.adopted ? !ProcessAlive(old.pid) : waitpid(old.pid, nullptr, WNOHANG) != 0;
+    if (gone) spdlog::info("draining xgate-proxy (pid {}) exited", old.pid);
+    return gone;
+  });
+}
+
 void L7Applier::Supervise() {
   using namespace std::chrono_literals;
   auto backoff = 500ms;
-  auto next_start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point started{};
   std::unique_lock lock(mutex_);
+  next_start_ = std::chrono::steady_clock::now();
   while (!stopping_) {
+    ReapDraining();
     pid_t pid = pid_;
     if (pid > 0) {
       int status = 0;
@@ -170,14 +227,14 @@ void L7Applier::Supervise() {
                      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), backoff.count());
         // A proxy that ran for a while gets a fresh backoff; a crash loop backs off.
         if (std::chrono::steady_clock::now() - started > 30s) backoff = 500ms;
-        next_start = std::chrono::steady_clock::now() + backoff;
+        next_start_ = std::chrono::steady_clock::now() + backoff;
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, 30s);
       }
     }
-    if (pid_ == 0 && want_proxy_ && std::chrono::steady_clock::now() >= next_start) {
+    if (pid_ == 0 && want_proxy_ && std::chrono::steady_clock::now() >= next_start_) {
       pid_ = Spawn();
       started = std::chrono::steady_clock::now();
-      if (pid_ == 0) next_start = started + backoff;
+      if (pid_ == 0) next_start_ = started + backoff;
     }
     wake_.wait_for(lock, 100ms);
   }

@@ -1,11 +1,14 @@
 // The L7 data plane applier: publishes each Snapshot's L7Config on the proxy config stream
 // and keeps an xgate-proxy process running while the config has L7 ports (started from
-// beside the agent's own binary, restarted with backoff if it dies).
+// beside the agent's own binary, restarted with backoff if it dies). A proxy stopped with
+// SIGTERM puts its listening sockets in the agent's ListenerStore and drains; its successor
+// is started at once and takes them (a graceful restart).
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -18,6 +21,7 @@
 #include "agent/appliers/applier.h"
 #include "agent/l7/config_server.h"
 #include "agent/l7/listen_reports.h"
+#include "agent/l7/listener_store.h"
 #include "agent/l7/proxy_user.h"
 
 namespace xgate::l7 {
@@ -50,26 +54,40 @@ class L7Applier : public appliers::Applier {
   void Stop(bool detach) override;
 
   pid_t proxy_pid() const { return pid_; }
+  // Processes that handed their listeners over and are draining (not yet exited).
+  int draining_proxies() const;
   int proxy_starts() const { return starts_; }
   ConfigServer& server() { return *server_; }
 
  private:
   explicit L7Applier(L7ApplierOptions options) : options_(std::move(options)) {}
   void Supervise();
+  // The proxy's command line: every argument the agent passes it is built here.
+  std::vector<std::string> ProxyArgv() const;
   pid_t Spawn();
+  // The store's callback: `pid` put its listeners and drains; its successor starts now.
+  void HandedOff(pid_t pid);
+  void ReapDraining();  // holds mutex_
   void AdoptRunningProxy();
   std::string PidFile() const;  // beside the socket: the running proxy's pid
 
   L7ApplierOptions options_;
   std::optional<ProxyUser> user_;  // --proxy-user, looked up
   std::unique_ptr<ConfigServer> server_;
-  std::mutex mutex_;
+  std::unique_ptr<ListenerStore> store_;
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool want_proxy_ = false;
   bool stopping_ = false;
   std::atomic<pid_t> pid_{0};
   std::atomic<bool> adopted_{false};  // not our child: watched with kill(pid, 0)
   std::atomic<int> starts_{0};
+  std::chrono::steady_clock::time_point next_start_{};  // guarded by mutex_
+  struct Draining {
+    pid_t pid;
+    bool adopted;
+  };
+  std::vector<Draining> draining_;  // guarded by mutex_
   std::thread supervisor_;
 };
 

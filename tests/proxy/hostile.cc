@@ -294,17 +294,14 @@ void HostileTest::TearDown() {
   upstream_->Stop();
 }
 
-void HostileTest::StartProxy(ServerOptions options) {
-  if (options.workers == 0) options.workers = 1;
-  server_ = std::make_unique<Server>(options);
-  server_->Start();
+api::L7Config HttpAndHttpsConfig(uint16_t http_port, uint16_t https_port, TestUpstream& upstream) {
   static const Pem pem = MakeCertificate("h2", std::string("DNS:") + kH2Sni);
   api::L7Config config;
   config.set_generation(1);
-  AddRoute(*AddVirtualHost(*AddHttpPort(config, http_port_, {"127.0.0.1"}), ""), "r", "/",
+  AddRoute(*AddVirtualHost(*AddHttpPort(config, http_port, {"127.0.0.1"}), ""), "r", "/",
            "ns/up:80");
   api::Port* https = config.add_ports();
-  https->set_port(https_port_);
+  https->set_port(https_port);
   https->set_protocol(api::Port::HTTPS);
   https->add_addresses("127.0.0.1");
   AddRoute(*AddVirtualHost(*https, ""), "r", "/", "ns/up:80");
@@ -313,8 +310,15 @@ void HostileTest::StartProxy(ServerOptions options) {
   certificate->set_name("ns/cert");
   certificate->set_cert_pem(pem.cert);
   certificate->set_key_pem(pem.key);
-  AddCluster(config, "ns/up:80", *upstream_);
-  ASSERT_TRUE(server_->Apply(config).ok());
+  AddCluster(config, "ns/up:80", upstream);
+  return config;
+}
+
+void HostileTest::StartProxy(ServerOptions options) {
+  if (options.workers == 0) options.workers = 1;
+  server_ = std::make_unique<Server>(options);
+  server_->Start();
+  ASSERT_TRUE(server_->Apply(HttpAndHttpsConfig(http_port_, https_port_, *upstream_)).ok());
   ASSERT_TRUE(server_->WaitApplied(1, 5s));
   rss_at_start_ = RssBytes();
 }

@@ -104,6 +104,10 @@ class WellBehavedClient {
   std::thread thread_;
 };
 
+// Generation 1: 127.0.0.1 `http_port` (HTTP) and `https_port` (HTTPS, h2 by ALPN, a
+// self-signed certificate for kH2Sni), every path routed to `upstream`.
+api::L7Config HttpAndHttpsConfig(uint16_t http_port, uint16_t https_port, TestUpstream& upstream);
+
 // One worker (so the attacker and the well-behaved client share it), an HTTP port and an
 // HTTPS port (h2 by ALPN) routing everything to one upstream.
 class HostileTest : public ::testing::Test {

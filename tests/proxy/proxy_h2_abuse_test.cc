@@ -118,5 +118,30 @@ TEST_F(H2AbuseTest, ZeroWindowHeldForeverIsCutOffWithBoundedMemory) {
                {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}});
 }
 
+TEST_F(H2AbuseTest, PeerThatNeverReadsItsAcksIsCutOff) {
+  ServerOptions options;
+  // The PING guard out of the way: what is left is nghttp2's own outbound queue limit (1,000
+  // queued ACKs), which a peer that sends PINGs and never reads the answers runs into.
+  options.limits.h2.control_frame_burst = 1'000'000;
+  options.limits.h2.control_frames_per_second = 1'000'000;
+  StartProxy(options);
+  StartWellBehaved();
+  H2 attacker(https_port_);
+  ASSERT_TRUE(attacker.ok());
+  std::string pings;
+  for (int i = 0; i < 5000; ++i) pings += H2::Frame(NGHTTP2_PING, 0, 0, std::string(8, 'p'));
+  // Written without reading a byte, until the proxy hangs up or 100,000 PINGs are out.
+  for (int round = 0; round < 20 && attacker.Send(pings); ++round) {
+    if (AbuseCount("outbound_flood") > 0) break;
+  }
+  std::optional<uint32_t> goaway = attacker.WaitGoaway();
+  ASSERT_TRUE(goaway.has_value()) << "no GOAWAY before the connection ended";
+  EXPECT_EQ(*goaway, static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM))
+      << nghttp2_http2_strerror(*goaway);
+  EXPECT_EQ(AbuseCount("outbound_flood"), 1u);
+  EXPECT_EQ(AbuseCount("ping_flood"), 0u);
+  ExpectRssGrowthBelow(kRssBound);
+}
+
 }  // namespace
 }  // namespace xgate::proxy::testing

@@ -290,5 +290,41 @@ TEST_F(LimitsTest, H2DataBeyondTheStreamWindowIsAFlowControlError) {
   EXPECT_EQ(frame->Code(), static_cast<uint32_t>(NGHTTP2_FLOW_CONTROL_ERROR));
 }
 
+TEST_F(LimitsTest, H2ConnectionWindowIsAnnouncedAndGivenBackAsBodiesAreForwarded) {
+  ServerOptions options;
+  options.limits.h2.initial_connection_window = 128 * 1024;
+  options.limits.h2.initial_stream_window = 1 << 20;  // so only the connection's window binds
+  StartProxy(options);
+  StartWellBehaved();
+  H2 client(https_port_);
+  ASSERT_TRUE(client.ok());
+  // Announced as a WINDOW_UPDATE on stream 0 over the RFC's initial 65,535.
+  std::optional<H2Frame> update = WaitFrame(client, 0, NGHTTP2_WINDOW_UPDATE);
+  ASSERT_TRUE(update.has_value());
+  ASSERT_EQ(update->payload.size(), 4u);
+  uint32_t increment = 0;
+  for (char byte : update->payload) increment = (increment << 8) | static_cast<uint8_t>(byte);
+  EXPECT_EQ(increment, 128u * 1024 - 65535);
+  // Six bodies of 64,000 bytes, 384,000 on the connection: three times its window. Each is
+  // sent once the proxy has given back the window the previous ones took (as it forwards
+  // them upstream), so every request is answered and the connection stays up.
+  int answered = 0;
+  for (uint32_t id = 1; id <= 11; id += 2) {
+    std::string request =
+        H2::Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, id, H2::RequestBlock("POST", "/x"));
+    for (int i = 0; i < 4; ++i) {
+      request += H2::Frame(NGHTTP2_DATA, i == 3 ? NGHTTP2_FLAG_END_STREAM : 0, id,
+                           std::string(16000, 'd'));
+    }
+    ASSERT_TRUE(client.Send(request)) << "stream " << id;
+    std::optional<H2Frame> head = WaitFrame(client, id, NGHTTP2_HEADERS);
+    ASSERT_TRUE(head.has_value()) << "stream " << id << " not answered";
+    EXPECT_EQ(head->payload[0], static_cast<char>(0x88));  // HPACK indexed ":status: 200"
+    ++answered;
+  }
+  EXPECT_EQ(answered, 6);
+  ExpectRssGrowthBelow(kRssBound);
+}
+
 }  // namespace
 }  // namespace xgate::proxy::testing

@@ -1,5 +1,8 @@
 // xgate-proxy: the HTTP engine. Serves the L7Config streamed by the agent over its unix
-// socket (or loaded from --config FILE), keeping the last one if the agent goes away.
+// socket (or loaded from --config FILE), keeping the last one if the agent goes away. On
+// SIGTERM it hands its listening sockets to the agent's listener store (the next proxy takes
+// them) and drains: in-flight requests finish, keep-alive connections close at their next
+// response, for at most --drain-timeout.
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "api/fd_passing.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -25,6 +29,7 @@
 #include "userspace-proxy/cmd/privileges.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/config_stream.h"
+#include "userspace-proxy/server/listener_handoff.h"
 #include "userspace-proxy/server/server.h"
 #include "userspace-proxy/server/stats_server.h"
 
@@ -82,6 +87,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string user;
   std::string steer_map;
+  std::string listener_store;
+  int drain_timeout_s = 15;
   xgate::proxy::ServerOptions options;
   options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -120,6 +127,14 @@ int main(int argc, char** argv) {
                  "the pinned steer sockmap, opened before --user takes effect (the agent passes "
                  "it when it steers and runs the proxy as another user)")
       ->type_name("PATH");
+  app.add_option("--listener-store", listener_store,
+                 "the agent's listener store: listening sockets are taken from it at start and "
+                 "put in it on SIGTERM, for a restart that refuses no connection (default "
+                 "proxy-listeners.sock beside --socket; none with --config unless given)");
+  app.add_option("--drain-timeout", drain_timeout_s,
+                 "on SIGTERM, seconds the open connections get to finish before the exit")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
   xgate::proxy::AddLimitFlags(app, options);
   xgate::cli::AddVersionFlag(app);
   if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
@@ -178,6 +193,16 @@ int main(int argc, char** argv) {
       return 1;
     }
   } else {
+    if (listener_store.empty()) listener_store = xgate::fdpass::ListenerStorePath(socket_path);
+    // Before the first config: the sockets it names are then the predecessor's.
+    auto inherited = xgate::proxy::TakeListeners(listener_store);
+    if (!inherited.ok()) {
+      spdlog::warn("listener store: {}; opening every listener anew",
+                   inherited.status().ToString());
+    } else if (!inherited->empty()) {
+      spdlog::info("took {} listening groups from the previous proxy", inherited->size());
+      server.InheritListeners(*std::move(inherited));
+    }
     stream->Start();
   }
   if (stats_socket.empty() && config_file.empty()) {
@@ -209,9 +234,24 @@ int main(int argc, char** argv) {
     if (signal == SIGPIPE) continue;
     break;
   }
-  spdlog::info("xgate-proxy stopping");
-  stats_server.reset();
-  server.Stop();  // first: its retry thread reports to the stream
-  if (stream) stream->Stop();
+  spdlog::info("xgate-proxy stopping: draining for at most {} s", drain_timeout_s);
+  stats_server.reset();        // the next proxy serves the counters from now on
+  if (stream) stream->Stop();  // no config may open listeners again
+  std::vector<xgate::proxy::HandedGroup> listeners = server.ReleaseListeners();
+  if (!listener_store.empty() && !listeners.empty()) {
+    if (auto put = xgate::proxy::PutListeners(listener_store, listeners); put.ok()) {
+      spdlog::info("{} listening groups handed to the agent's listener store", listeners.size());
+    } else {
+      spdlog::warn("listener store: {}; closing the listeners", put.ToString());
+    }
+  }
+  listeners.clear();  // our copies: the sockets live on in the store or the next proxy
+  server.Drain();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(drain_timeout_s);
+  while (server.OpenConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  spdlog::info("xgate-proxy drained ({} connections left)", server.OpenConnections());
+  server.Stop();
   return 0;
 }

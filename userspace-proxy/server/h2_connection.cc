@@ -228,6 +228,7 @@ H2Connection::~H2Connection() {
   worker_.loop().CancelTimer(idle_timer_);
   worker_.loop().CancelTimer(stall_timer_);
   worker_.loop().CancelTimer(linger_timer_);
+  worker_.loop().CancelTimer(drain_timer_);
   for (auto& [id, stream] : streams_) {
     if (stream->exchange_ && !stream->exchange_->finished()) {
       stream->exchange_->ClientGone("connection closed");
@@ -271,8 +272,31 @@ void H2Connection::Start() {
                                         static_cast<int32_t>(limits.initial_connection_window));
   worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
   ArmIdleCheck();
+  if (worker_.draining()) Drain();
   SendPending();
   ReadInput();  // the client's preface may already be waiting
+}
+
+void H2Connection::Drain() {
+  if (closed_ || lingering_ || draining_) return;
+  draining_ = true;
+  // The notice first (RFC 9113 6.8): streams the client opens while it travels are still
+  // served; then the final GOAWAY.
+  nghttp2_submit_shutdown_notice(session_);
+  SendPending();
+  drain_timer_ = worker_.loop().AddTimer(std::chrono::milliseconds(200), [this] {
+    drain_timer_ = 0;
+    if (closed_ || lingering_) return;
+    // The last stream named leaves room for every stream the client may have opened
+    // without our having seen it yet (at most max concurrent streams): a client that did not
+    // heed the notice (h2load does not) then loses no request it has already sent.
+    int32_t last = nghttp2_session_get_last_proc_stream_id(session_);
+    int32_t in_flight = static_cast<int32_t>(
+        std::min<uint32_t>(worker_.options().limits.h2.max_concurrent_streams, 1 << 20));
+    last = (last == 0 ? -1 : last) + 2 * in_flight;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
+    SendPending();
+  });
 }
 
 void H2Connection::ArmIdleCheck() {
@@ -607,26 +631,32 @@ int H2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_
                               const uint8_t* data, size_t len, void* user) {
   auto* self = static_cast<H2Connection*>(user);
   H2Stream* stream = self->Find(stream_id);
-  nghttp2_session_consume_connection(session, len);
+  // nghttp2_session_consume gives the bytes back to both windows: the connection's window
+  // then bounds what all the streams of a connection hold unacknowledged together.
   if (stream == nullptr || !stream->exchange_ || stream->exchange_->finished()) {
-    nghttp2_session_consume_stream(session, stream_id, len);
+    nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
   stream->exchange_->RequestData(std::string_view(reinterpret_cast<const char*>(data), len));
   if (stream->exchange_ && stream->exchange_->request_paused()) {
     stream->unacknowledged_ += len;  // given back once the upstream drains
   } else {
-    nghttp2_session_consume_stream(session, stream_id, len);
+    nghttp2_session_consume(session, stream_id, len);
   }
   return 0;
 }
 
-int H2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t, void* user) {
   auto* self = static_cast<H2Connection*>(user);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   if (it->second->exchange_ && !it->second->exchange_->finished()) {
     it->second->exchange_->ClientGone("stream reset by client");
+  }
+  // What the stream held unacknowledged goes back to the connection's window.
+  if (it->second->unacknowledged_ > 0) {
+    nghttp2_session_consume_connection(session, it->second->unacknowledged_);
+    it->second->unacknowledged_ = 0;
   }
   self->buffered_ -= it->second->body_.size();
   self->Retire(std::move(it->second));

@@ -79,6 +79,9 @@ class H2Connection : public Connection {
   ~H2Connection() override;
 
   void Start();
+  // Graceful stop: GOAWAY (a shutdown notice, then the last stream taken), the streams
+  // taken finish, then the connection closes.
+  void Drain() override;
 
  private:
   friend class H2Stream;
@@ -154,6 +157,8 @@ class H2Connection : public Connection {
   EventLoop::TimerId idle_timer_ = 0;
   EventLoop::TimerId stall_timer_ = 0;
   EventLoop::TimerId linger_timer_ = 0;
+  EventLoop::TimerId drain_timer_ = 0;
+  bool draining_ = false;
   Clock::time_point last_progress_ = Clock::now();
   Clock::time_point last_activity_ = Clock::now();
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -48,6 +48,13 @@ void Http1Connection::Start() {
   ArmIdleTimer(worker_.options().header_timeout);
 }
 
+void Http1Connection::Drain() {
+  if (closed_ || closing_) return;
+  // Between requests: a client about to send gets a second to do so (its request is then
+  // answered with Connection: close), so a busy connection is not cut mid-send.
+  if (!exchange_ && in_.empty()) ArmIdleTimer(std::chrono::seconds(1));
+}
+
 // The idle timer is lazy: re-arming for a later deadline (every request) only moves
 // idle_deadline_; the armed timer fires first, sees the later deadline and waits again. So a
 // keep-alive request costs no timer insertion or removal.
@@ -289,6 +296,7 @@ void Http1Connection::ResponseHead(http::ResponseHead& head, ResponseBody body,
     case ResponseBody::kNone:
       break;
   }
+  if (worker_.draining()) keep_alive_ = false;
   if (!keep_alive_) head.headers.Set("Connection", "close");
   head.version_minor = 1;
   http::AppendResponseHead(head, out_.Tail());

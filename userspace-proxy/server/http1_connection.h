@@ -22,6 +22,8 @@ class Http1Connection : public Connection, public ExchangeOwner {
   ~Http1Connection() override;
 
   void Start();
+  // Graceful stop: the next response says Connection: close; an idle connection closes soon.
+  void Drain() override;
 
   // ExchangeOwner
   void ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) override;

@@ -38,13 +38,41 @@ ListenGroup::~ListenGroup() {
 ListenSockets::ListenSockets(int workers, ListenBackoff backoff)
     : workers_(std::max(1, workers)), backoff_(backoff) {}
 
-absl::StatusOr<std::shared_ptr<ListenGroup>> ListenSockets::Open(const GroupKey& key) const {
+void ListenSockets::Inherit(std::vector<HandedGroup> groups) {
+  for (HandedGroup& handed : groups) {
+    inherited_[{handed.steered, handed.address, handed.port}] = std::move(handed.group);
+  }
+}
+
+std::vector<HandedGroup> ListenSockets::Release() {
+  std::vector<HandedGroup> out;
+  for (auto& [key, group] : groups_) {
+    out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), group});
+  }
+  groups_.clear();
+  results_.clear();
+  Publish();
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<ListenGroup>> ListenSockets::Open(const GroupKey& key) {
   const auto& [steered, address, port] = key;
   auto group = std::make_shared<ListenGroup>();
   // The private listener: loopback, on a port the kernel picks for the first worker's socket.
   std::string ip = steered ? (address == kIpv6 ? "::1" : "127.0.0.1") : address;
   uint16_t bind_port = port;
-  for (int i = 0; i < workers_; ++i) {
+  if (auto it = inherited_.find(key); it != inherited_.end()) {
+    // The previous proxy's sockets: as many as it had workers; more join their
+    // SO_REUSEPORT group, and one too many is closed (its queued connections with it).
+    std::swap(group->fds, it->second->fds);
+    inherited_.erase(it);
+    while (group->fds.size() > static_cast<size_t>(workers_)) {
+      close(group->fds.back());
+      group->fds.pop_back();
+    }
+    if (!group->fds.empty()) bind_port = LocalAddress(group->fds.front()).Port();
+  }
+  for (int i = static_cast<int>(group->fds.size()); i < workers_; ++i) {
     auto fd = OpenListener(ip, bind_port);
     if (!fd.ok()) return fd.status();
     group->fds.push_back(*fd);
@@ -156,6 +184,11 @@ void ListenSockets::Sync(const api::L7Config& config) {
   // are put in the map again: the agent may have replaced the map since.
   auto now = Clock::now();
   for (const GroupKey& key : wanted) Attempt(key, now);
+  if (!inherited_.empty()) {
+    spdlog::info("closing {} inherited listening groups the config no longer names",
+                 inherited_.size());
+    inherited_.clear();
+  }
   Publish();
 }
 

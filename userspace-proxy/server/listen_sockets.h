@@ -39,10 +39,25 @@ struct ListenBackoff {
   std::chrono::milliseconds max{8000};
 };
 
+// A listening group handed from one proxy to the next (graceful restart): the sockets stay
+// open, so connections waiting in their accept queues are served by the next proxy.
+struct HandedGroup {
+  bool steered = false;
+  std::string address;  // or the family of a steered listener ("ipv4", "ipv6")
+  uint16_t port = 0;
+  std::shared_ptr<ListenGroup> group;
+};
+
 class ListenSockets {
  public:
   using Clock = std::chrono::steady_clock;
   ListenSockets(int workers, ListenBackoff backoff = {});
+
+  // Sockets of the previous proxy, used instead of opening new ones for the groups the next
+  // Sync wants; that Sync closes the rest.
+  void Inherit(std::vector<HandedGroup> groups);
+  // Lets go of every group (the caller hands them on) and stops retrying: set() is empty.
+  std::vector<HandedGroup> Release();
 
   // Opens what the config newly asks for and drops what it no longer does; sockets kept
   // across configs are not reopened.
@@ -69,7 +84,7 @@ class ListenSockets {
     Clock::time_point next_try{};
   };
 
-  absl::StatusOr<std::shared_ptr<ListenGroup>> Open(const GroupKey& key) const;
+  absl::StatusOr<std::shared_ptr<ListenGroup>> Open(const GroupKey& key);
   // Puts the private listeners in the steer sockmap (`map_path_`).
   absl::Status Register(const GroupKey& key, const ListenGroup& group) const;
   // Opens one group for the targets using it; records the outcome on each of them.
@@ -83,6 +98,7 @@ class ListenSockets {
   std::map<std::pair<std::string, uint16_t>, Target> targets_;  // (address, port)
   std::map<GroupKey, Result> results_;
   std::map<GroupKey, std::shared_ptr<ListenGroup>> groups_;
+  std::map<GroupKey, std::shared_ptr<ListenGroup>> inherited_;
   std::shared_ptr<const ListenSet> set_ = std::make_shared<ListenSet>();
 };
 

@@ -71,6 +71,35 @@ absl::Status Server::Apply(const api::L7Config& proto) {
   return absl::OkStatus();
 }
 
+void Server::InheritListeners(std::vector<HandedGroup> groups) {
+  std::lock_guard lock(listen_mutex_);
+  listen_.Inherit(std::move(groups));
+}
+
+std::vector<HandedGroup> Server::ReleaseListeners() {
+  std::vector<HandedGroup> groups;
+  {
+    std::lock_guard lock(listen_mutex_);
+    groups = listen_.Release();
+    listen_set_.store(listen_.set());
+  }
+  for (auto& worker : workers_) worker->Notify();
+  // Every worker must have taken its sockets out of epoll before they are closed here: the
+  // file stays open in the next proxy, and an epoll entry would outlive the fd number.
+  const ListenSet* empty = listen_set_.load().get();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (auto& worker : workers_) {
+    while (worker->synced_listen_set() != empty && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return groups;
+}
+
+void Server::Drain() {
+  for (auto& worker : workers_) worker->Drain();
+}
+
 int64_t Server::OpenConnections() const {
   int64_t open = 0;
   for (const auto& worker : workers_) open += worker->stats().DownstreamOpen();

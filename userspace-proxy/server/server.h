@@ -34,6 +34,14 @@ class Server {
   // Builds a Config from `proto` and hands it to every worker. On error nothing changes
   // and the workers keep serving the previous config.
   absl::Status Apply(const api::L7Config& proto);
+  // Before the first Apply: the previous proxy's listening sockets (graceful restart).
+  void InheritListeners(std::vector<HandedGroup> groups);
+  // Stops accepting: the workers let go of every listening socket, and the caller gets them
+  // (to hand on, or to drop, which closes them). Apply must not be called after it.
+  std::vector<HandedGroup> ReleaseListeners();
+  // Every connection finishes what it has started and takes no further request.
+  void Drain();
+
   // Waits until every worker serves `generation` (listeners bound); false on timeout.
   bool WaitApplied(uint64_t generation, std::chrono::milliseconds timeout) const;
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <set>
 #include <unordered_set>
+#include <vector>
 
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/server/http1_connection.h"
@@ -76,12 +77,21 @@ void Worker::PickUpConfig() {
   }
   SyncListeners();
   if (fresh) applied_generation_ = config_->generation();
+  if (draining_ && !drained_) {
+    drained_ = true;
+    std::vector<Connection*> open;
+    for (const auto& [raw, owned] : connections_) open.push_back(raw);
+    for (Connection* connection : open) {
+      if (Owns(connection)) connection->Drain();  // a Drain may close another (h2 handover)
+    }
+  }
 }
 
 // Takes this worker's socket of each group in the server's current set; the groups are
 // opened (and retried) by the server.
 void Worker::SyncListeners() {
   std::shared_ptr<const ListenSet> set = server_.listen_set();
+  if (!config_) synced_set_ = set.get();  // no config yet: no socket in epoll either
   if (!config_ || set == listen_set_) return;
   listen_set_ = set;
   std::map<int, std::shared_ptr<ListenGroup>> wanted;
@@ -103,6 +113,7 @@ void Worker::SyncListeners() {
     loop_.Add(
         listen_fd, [this, listen_fd](uint32_t) { Accept(listen_fd); }, EPOLLIN);
   }
+  synced_set_ = set.get();
 }
 
 void Worker::Accept(int listen_fd) {

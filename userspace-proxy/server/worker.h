@@ -37,6 +37,8 @@ class Server;
 class Connection {
  public:
   virtual ~Connection() = default;
+  // The proxy is stopping: finish what is in flight, take no further requests.
+  virtual void Drain() {}
 };
 
 class Worker {
@@ -48,6 +50,14 @@ class Worker {
   void Stop();  // joins the thread
   // Thread-safe: tells the loop a new config is available.
   void Notify() { loop_.Wake(); }
+  // Thread-safe: every connection drains (Connection::Drain), and those accepted later too.
+  void Drain() {
+    draining_ = true;
+    loop_.Wake();
+  }
+  bool draining() const { return draining_; }
+  // Any thread: the listen set this worker's loop has taken (its sockets in epoll).
+  const ListenSet* synced_listen_set() const { return synced_set_; }
   uint64_t applied_generation() const { return applied_generation_; }
   // Written by the loop thread only; any thread may read it.
   const stats::WorkerStats& stats() const { return stats_; }
@@ -88,7 +98,10 @@ class Worker {
   std::shared_ptr<const Config> config_;
   std::atomic<uint64_t> applied_generation_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  bool drained_ = false;  // loop thread: Drain() passed to every connection
   std::shared_ptr<const ListenSet> listen_set_;
+  std::atomic<const ListenSet*> synced_set_{nullptr};
   std::map<int, std::shared_ptr<ListenGroup>> listeners_;  // this worker's fd -> its group
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   absl::BitGen rng_;
