@@ -38,6 +38,18 @@ for dial in "$SEED_NODE_IP" "$VIP"; do
   pod=$(SEED_DIAL=$dial seed_pod https://bar.example.com/ -H 'env: canary')
   expect_eq "bar env: canary on $dial -> bar-v2" "$pod" bar-v2-0
 done
+# A restart (SIGTERM: the proxy hands its listeners to the agent's store and drains) brings
+# up the next proxy as nobody too, taking the sockets through the store it was given.
+kill -TERM "$proxy"
+next_proxy() {
+  next=$(pgrep -P "$SEED_AGENT_PID" -x xgate-proxy | grep -vx "$proxy" | head -n1)
+  [ -n "$next" ] && [ "$(seed_pod https://foo.example.com/login)" = foo-auth-0 ]
+}
+check "after a SIGTERM the agent started the next proxy, which serves" seed_wait 30 next_proxy
+uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$next/status" 2>/dev/null)
+expect_eq "the next proxy runs as nobody too" "$uid" "$nobody $nobody $nobody $nobody"
+check "it took its listeners from the agent's store" \
+  grep -q "listening groups handed to pid $next" "$SEED_WORK/agent.log"
 steered=$(seed_metrics | metric_sum xgate_steer_packets_total 'result="listener"')
 check "the address the node does not have was steered ($steered new connections)" \
   test "$steered" -ge 2
