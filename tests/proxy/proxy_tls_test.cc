@@ -7,8 +7,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <list>
 #include <map>
 #include <thread>
@@ -67,8 +69,20 @@ class TlsClient {
   }
   // Sends a GET and reads the response head and a Content-Length body.
   std::string Request(const std::string& host, const std::string& path) {
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
-    SSL_write(ssl_, request.data(), static_cast<int>(request.size()));
+    Send("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    return ReadResponse();
+  }
+  // Writes `bytes` in TLS records of at most `record` bytes each.
+  void Send(std::string_view bytes, size_t record = 16384) {
+    for (size_t at = 0; at < bytes.size(); at += record) {
+      size_t n = std::min(record, bytes.size() - at);
+      ASSERT_EQ(SSL_write(ssl_, bytes.data() + at, static_cast<int>(n)), static_cast<int>(n));
+    }
+  }
+  // Reads a response head and its Content-Length body ("" after 10 s without bytes).
+  std::string ReadResponse() {
+    timeval timeout{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     std::string response;
     char buffer[4096];
     while (true) {
@@ -161,6 +175,29 @@ TEST_F(ProxyTlsTest, SniSelectsTheListenerCertificate) {
   EXPECT_NE(response.find("HTTP/1.1 200"), std::string::npos) << response;
   ASSERT_TRUE(up.WaitRequests(1));
   EXPECT_EQ(up.requests()[0].headers["x-forwarded-proto"], "https");
+}
+
+// Reading stops at a short recv with nothing left in OpenSSL's buffer: requests that come
+// in many tiny records or in more bytes than one read-ahead holds are still read whole.
+TEST_F(ProxyTlsTest, RequestsInManyRecordsAndLargeBodiesAreReadWhole) {
+  TestUpstream up("up");
+  Apply(HttpsConfig(up, a_));
+  TlsClient client(port_, "a.example");
+  ASSERT_TRUE(client.ok());
+  // ~3 KiB of head in 1-byte records: ~70 KiB on the wire, several read-aheads.
+  std::string head =
+      "GET /tiny HTTP/1.1\r\nHost: a.example\r\nX-Pad: " + std::string(3000, 'p') + "\r\n\r\n";
+  client.Send(head, 1);
+  EXPECT_NE(client.ReadResponse().find("200 OK"), std::string::npos);
+  std::string body(300 * 1024, 'b');
+  client.Send("POST /big HTTP/1.1\r\nHost: a.example\r\nContent-Length: " +
+              std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_NE(client.ReadResponse().find("200 OK"), std::string::npos);
+  ASSERT_TRUE(up.WaitRequests(2));
+  std::vector<testing::ReceivedRequest> requests = up.requests();
+  EXPECT_EQ(requests[0].headers["x-pad"], std::string(3000, 'p'));
+  EXPECT_EQ(requests[1].body.size(), body.size());
+  EXPECT_EQ(requests[0].connection, requests[1].connection);  // one keep-alive connection
 }
 
 TEST_F(ProxyTlsTest, Tls11IsRefused) {

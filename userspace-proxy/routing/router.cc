@@ -129,7 +129,7 @@ std::string ListenerName(const api::Listener& l) {
 
 }  // namespace
 
-std::string NormalizeHost(std::string_view host) {
+std::string_view HostWithoutPortAndDot(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     size_t close = host.find(']');
     if (close != std::string_view::npos) host = host.substr(0, close + 1);
@@ -138,8 +138,10 @@ std::string NormalizeHost(std::string_view host) {
     if (colon != std::string_view::npos) host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return Lowercase(host);
+  return host;
 }
+
+std::string NormalizeHost(std::string_view host) { return Lowercase(HostWithoutPortAndDot(host)); }
 
 bool HostnameMatches(std::string_view pattern, std::string_view host) {
   if (pattern.empty()) return true;
@@ -285,7 +287,10 @@ const CompiledPort* RouteTable::FindPort(std::string_view local_address,
 const CompiledListener* RouteTable::FindListener(const CompiledPort& port,
                                                  std::string_view hostname,
                                                  MatchTrace* trace) const {
-  std::string host = NormalizeHost(hostname);
+  // Matching ignores case, so the request path needs no lowercased copy; a trace shows it.
+  std::string traced;
+  if (trace != nullptr) traced = NormalizeHost(hostname);
+  std::string_view host = trace != nullptr ? traced : HostWithoutPortAndDot(hostname);
   int i = SelectByHostname(
       port.listeners.size(),
       [&](size_t k) -> std::string_view { return port.listeners[k].listener->hostname(); }, host);
@@ -297,7 +302,7 @@ const CompiledListener* RouteTable::FindListener(const CompiledPort& port,
       if (!chosen) {
         absl::StrAppend(&reason, HostnameMatches(l.hostname(), host)
                                      ? " matches but a more specific listener wins"
-                                     : absl::StrCat(" does not match \"", host, "\""));
+                                     : absl::StrCat(" does not match \"", traced, "\""));
       }
       Note(trace, TraceEntry::Stage::kListener, ListenerName(l), chosen, std::move(reason));
     }
@@ -337,7 +342,9 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
     d.status = 404;
     return d;
   }
-  std::string host = NormalizeHost(req.host);
+  std::string traced;
+  if (trace != nullptr) traced = NormalizeHost(req.host);
+  std::string_view host = trace != nullptr ? traced : HostWithoutPortAndDot(req.host);
   const auto& vhosts = d.listener->vhosts;
   int v = SelectByHostname(
       vhosts.size(), [&](size_t k) -> std::string_view { return vhosts[k].vhost->hostname(); },
@@ -350,7 +357,7 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
       if (!chosen) {
         reason = HostnameMatches(pattern, host)
                      ? "matches but a more specific hostname wins"
-                     : absl::StrCat("hostname \"", host, "\" does not match");
+                     : absl::StrCat("hostname \"", traced, "\" does not match");
       }
       Note(trace, TraceEntry::Stage::kVirtualHost, absl::StrCat("hostname \"", pattern, "\""),
            chosen, std::move(reason));

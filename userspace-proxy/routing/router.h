@@ -104,6 +104,8 @@ struct RouteDecision {
 
 // Lowercases, strips ":port" and one trailing dot: the name used for hostname matching.
 std::string NormalizeHost(std::string_view host);
+// The same without lowercasing (HostnameMatches ignores case): a view into `host`.
+std::string_view HostWithoutPortAndDot(std::string_view host);
 
 // True when `pattern` ("" any, "name", or "*.suffix") accepts `host` (normalized).
 bool HostnameMatches(std::string_view pattern, std::string_view host);

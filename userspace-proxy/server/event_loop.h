@@ -5,8 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <unordered_map>
+#include <memory>
 #include <vector>
 
 namespace xgate::proxy {
@@ -43,16 +42,38 @@ class EventLoop {
   void RunOnce(Clock::duration max_wait);
 
  private:
+  // A timer's slot; slots are reused, and a TimerId names the slot and its generation, so
+  // a stale id cancels nothing. Pending timers form a binary min-heap of slot numbers by
+  // (deadline, seq): adding and cancelling cost no allocation once the vectors have grown.
+  struct Timer {
+    Clock::time_point deadline;
+    uint64_t seq = 0;  // order of timers with the same deadline: as added
+    uint32_t generation = 1;
+    uint32_t heap_index = 0;
+    bool pending = false;
+    std::function<void()> callback;
+  };
+  bool Earlier(uint32_t a, uint32_t b) const;
+  void HeapSwap(size_t i, size_t j);
+  void SiftUp(size_t i);
+  void SiftDown(size_t i);
+  // Takes the timer out of the heap and frees its slot; returns its callback.
+  std::function<void()> ReleaseTimer(uint32_t slot);
+
   void RunTimers();
   void RunDeferred();
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::function<void()> wake_handler_;
-  std::unordered_map<int, FdCallback> callbacks_;
-  std::map<std::pair<Clock::time_point, TimerId>, std::function<void()>> timers_;
-  std::unordered_map<TimerId, Clock::time_point> timer_deadlines_;
-  TimerId next_timer_ = 1;
+  // By fd. Held by pointer so that a callback removed (or replaced) while it runs stays
+  // alive: removed ones wait in retired_callbacks_ until the round ends.
+  std::vector<std::unique_ptr<FdCallback>> callbacks_;
+  std::vector<std::unique_ptr<FdCallback>> retired_callbacks_;
+  std::vector<Timer> timers_;
+  std::vector<uint32_t> free_timers_;
+  std::vector<uint32_t> timer_heap_;
+  uint64_t next_timer_seq_ = 0;
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> running_;  // the round RunDeferred() is working through
 };

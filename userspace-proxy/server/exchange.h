@@ -47,13 +47,15 @@ struct ExchangeRequest {
   http::RequestHead head;
   bool has_body = false;
   std::optional<uint64_t> content_length;  // unset with a body: chunked toward the upstream
-  std::string protocol;                    // for the access log: "HTTP/1.1", "HTTP/2"
-  std::string local_ip;
+  // Views into the downstream connection, which outlives its exchanges: no copies per
+  // request.
+  std::string_view protocol;  // for the access log: "HTTP/1.1", "HTTP/2"
+  std::string_view local_ip;
   uint16_t local_port = 0;
-  std::string sni;
+  std::string_view sni;
   bool tls = false;
-  std::string client_ip;
-  std::string client;  // "ip:port"
+  std::string_view client_ip;
+  std::string client;  // "ip:port", only with the access log on
 };
 
 class Exchange : public UpstreamClient {
@@ -108,7 +110,7 @@ class Exchange : public UpstreamClient {
   ExchangeRequest request_;
   std::shared_ptr<const Config> config_;  // pinned for the whole exchange
   routing::FilterOutcome filters_;
-  std::string cluster_;
+  std::string_view cluster_;     // into config_, as route_name_
   std::string_view route_name_;  // into config_, which stays pinned while it is used
   const ClusterEndpoints* endpoints_ = nullptr;
   const routing::CompiledRoute* compiled_route_ = nullptr;  // into config_

@@ -176,6 +176,10 @@ void Http1Connection::ReadInput() {
       CloseNow();
       return;
     }
+    // A pipelined request may wait in in_: its turn came (the previous exchange finished
+    // earlier in this round) but the deferred Process() has not run yet.
+    if (!exchange_) Process();
+    if (closed_) return;
     if (!exchange_) {
       CloseAfterWrite();  // what is queued (an answer) still goes out
       return;

@@ -19,7 +19,21 @@ void EnsureNoTlsErrors() {
 
 }  // namespace
 
-Transport::Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl), handshake_done_(ssl == nullptr) {}
+Transport::Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl), handshake_done_(ssl == nullptr) {
+  if (BIO* rbio = ssl_ ? SSL_get_rbio(ssl_) : nullptr) {
+    BIO_set_callback_ex(rbio, &Transport::NoteRawRead);
+    BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  }
+}
+
+long Transport::NoteRawRead(BIO* bio, int oper, const char*, size_t len, int, long, int ret,
+                            size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* transport = reinterpret_cast<Transport*>(BIO_get_callback_arg(bio));
+    transport->raw_read_short_ = ret > 0 && processed != nullptr && *processed < len;
+  }
+  return ret;
+}
 
 Transport::~Transport() {
   if (ssl_) SSL_free(ssl_);
@@ -48,6 +62,7 @@ Transport::Io Transport::Read(Buffer& into, size_t max) {
   char chunk_buffer[16 * 1024];
   size_t total = 0;
   drained_ = false;
+  raw_read_short_ = false;
   while (total < max) {
     size_t chunk = std::min<size_t>(max - total, sizeof(chunk_buffer));
     ssize_t n;
@@ -77,7 +92,11 @@ Transport::Io Transport::Read(Buffer& into, size_t max) {
     }
     into.Append(std::string_view(chunk_buffer, static_cast<size_t>(n)));
     total += static_cast<size_t>(n);
-    if (!ssl_ && short_read_drains_ && static_cast<size_t>(n) < chunk) {
+    // Drained without the extra recv that would see EAGAIN: a short plain read, or TLS whose
+    // last recv was short with nothing left in OpenSSL's buffer (read-ahead holds raw bytes).
+    bool short_read =
+        ssl_ ? raw_read_short_ && !SSL_has_pending(ssl_) : static_cast<size_t>(n) < chunk;
+    if (short_read_drains_ && short_read) {
       drained_ = true;
       return Io::kOk;
     }

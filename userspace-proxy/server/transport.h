@@ -46,12 +46,19 @@ class Transport {
   void ShutdownWrite();
 
  private:
+  // OpenSSL's socket BIO callback: notes whether its last recv returned less than asked.
+  static long NoteRawRead(BIO* bio, int oper, const char* argp, size_t len, int argi, long argl,
+                          int ret, size_t* processed);
+
   int fd_;
   SSL* ssl_;
   bool handshake_done_;
   bool drained_ = false;
   bool short_read_drains_ = false;
   bool peer_hup_seen_ = false;
+  // A recv under SSL_read in the current Read call returned less than asked: the socket
+  // was empty then, as after a short plain read.
+  bool raw_read_short_ = false;
   stats::Gauge* open_gauge_ = nullptr;
   stats::TlsFailure handshake_failure_ = stats::TlsFailure::kOther;
 };

@@ -168,7 +168,7 @@ bool UpstreamPool::HasCandidate(const ClusterEndpoints& cluster, std::span<const
   return false;
 }
 
-UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
+UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
                                           const ClusterEndpoints& cluster,
                                           std::span<const std::string> tried,
                                           UpstreamClient* client, bool allow_reuse,
@@ -179,7 +179,9 @@ UpstreamConnection* UpstreamPool::Acquire(const std::string& cluster_name,
     *error = "no endpoints";
     return nullptr;
   }
-  uint64_t& next = next_[cluster_name];
+  auto position = next_.find(cluster_name);
+  if (position == next_.end()) position = next_.emplace(cluster_name, 0).first;
+  uint64_t& next = position->second;
   const SocketAddress* chosen = nullptr;
   const std::string* chosen_key = nullptr;
   // Healthy endpoints first; when all are ejected, any untried one (better than failing).

@@ -121,7 +121,7 @@ class UpstreamPool {
   // ejected ones unless no other is left, or always with `skip_ejected`): an idle pooled
   // one, or a new one still connecting. nullptr when no endpoint is left to try; `error`
   // says why.
-  UpstreamConnection* Acquire(const std::string& cluster_name, const ClusterEndpoints& cluster,
+  UpstreamConnection* Acquire(std::string_view cluster_name, const ClusterEndpoints& cluster,
                               std::span<const std::string> tried, UpstreamClient* client,
                               bool allow_reuse, std::string* error, bool skip_ejected = false);
   // Whether Acquire with these arguments would find an endpoint to try.
@@ -154,7 +154,12 @@ class UpstreamPool {
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
   std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by endpoint
   EndpointHealth health_;
-  std::unordered_map<std::string, uint64_t> next_;  // round-robin position per cluster
+  // Round-robin position per cluster; found by string_view, no key built per request.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
+  };
+  std::unordered_map<std::string, uint64_t, NameHash, std::equal_to<>> next_;
 };
 
 }  // namespace xgate::proxy
