@@ -28,6 +28,7 @@
 #include "agent/pipeline/pipeline.h"
 #include "agent/pods/pod_attachments.h"
 #include "agent/pods/pod_datapath.h"
+#include "agent/pods/pod_sync_loop.h"
 #include "agent/sources/folder_source.h"
 #include "agent/sources/folder_watcher.h"
 #include "agent/sources/kube/client.h"
@@ -45,6 +46,8 @@ constexpr std::chrono::milliseconds kDebounce{100};
 // after the first of them).
 constexpr std::chrono::milliseconds kCoalesce{5};
 constexpr std::chrono::milliseconds kMostDelay{100};
+// The pods' safety-net resync (interfaces that vanish are noticed through rtnetlink at once).
+constexpr std::chrono::seconds kPodResync{30};
 
 // SIGTERM and SIGINT arrive on a file descriptor, so the watch loop can wait on both.
 int BlockStopSignals() {
@@ -242,6 +245,39 @@ int main(int argc, char** argv) {
     }
     metrics = *std::move(started);
   }
+  // The pods' interfaces follow the attachments: at each change, at once when an interface
+  // vanishes without a DEL, and at each resync. The first sync comes before the first reload,
+  // so that one already knows the local pods.
+  auto sync_pods = [&] {
+    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
+    std::lock_guard lock(local_pods_mu);
+    bool changed = now != local_pods;
+    local_pods = std::move(now);
+    return changed;
+  };
+  std::unique_ptr<pods::PodSyncLoop> pod_sync;
+  if (pod_datapath) {
+    sync_pods();
+    auto started = pods::PodSyncLoop::Start(
+        pod_attachments,
+        [&] {
+          // Which endpoints are local (and which lost their pod) changed: compile again,
+          // once a first state is applied (never an empty store's).
+          if (sync_pods() && pipeline.Current() != nullptr) {
+            spdlog::info("local pods changed; reloading");
+            pipeline.Reload().IgnoreError();
+            publish();
+          }
+        },
+        kPodResync);
+    if (!started.ok()) {
+      spdlog::critical("local pods: {}", started.status().ToString());
+      pipeline.Stop(flags->detach_on_exit);
+      return 1;
+    }
+    pod_sync = *std::move(started);
+  }
+
   // A port the proxy could not open, or opened at last, changes the listeners' status.
   std::atomic<bool> stopping{false};
   std::thread status_refresh([&] {
@@ -254,32 +290,6 @@ int main(int argc, char** argv) {
       spdlog::info("the proxy's listen results changed; reloading");
       pipeline.Reload().IgnoreError();
       publish();
-    }
-  });
-
-  // The pods' interfaces follow the attachments: at each change, and every second for an
-  // interface that vanished without a DEL. The first sync comes before the first reload, so
-  // that one already knows the local pods.
-  auto sync_pods = [&] {
-    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
-    std::lock_guard lock(local_pods_mu);
-    bool changed = now != local_pods;
-    local_pods = std::move(now);
-    return changed;
-  };
-  uint64_t pods_seen = pod_attachments.Generation();
-  if (pod_datapath) sync_pods();
-  std::thread pod_sync([&] {
-    if (!pod_datapath) return;
-    while (!stopping) {
-      pods_seen = pod_attachments.WaitChange(pods_seen, std::chrono::seconds(1));
-      // Which endpoints are local (and which lost their pod) changed: compile again, once a
-      // first state is applied (never an empty store's).
-      if (!stopping && sync_pods() && pipeline.Current() != nullptr) {
-        spdlog::info("local pods changed; reloading");
-        pipeline.Reload().IgnoreError();
-        publish();
-      }
     }
   });
 
@@ -310,8 +320,7 @@ int main(int argc, char** argv) {
   stopping = true;
   listen_reports->Wake();
   status_refresh.join();
-  pod_attachments.Wake();
-  pod_sync.join();
+  pod_sync.reset();
   if (pod_datapath && flags->detach_on_exit) pod_datapath->DetachAll();
   if (publisher) publisher->Stop();
   if (elector) elector->Stop(/*release=*/true);  // the next agent takes over in seconds

@@ -358,6 +358,42 @@ TEST_F(LocalPodsTest, LocalAndRemoteBackendsServeTheLocalOneDirectly) {
       << "local-0: " << after["local-0"] << ", failed: " << after[""];
 }
 
+// The agent hears of an interface vanishing from rtnetlink (RTM_DELLINK), not from its
+// resync (every 30 s): the pod loses its map entry and link well within a second.
+TEST_F(LocalPodsTest, AnInterfaceGoneWithoutADelLeavesWithinHalfASecond) {
+  auto gone = AddPod(0), stays = AddPod(1);
+  ASSERT_TRUE(gone.has_value() && stays.has_value());
+  ASSERT_TRUE(Eventually([&] { return LocalPodMap().size() == 2 && PodLinks().size() == 2; }))
+      << LocalPodMap().size() << " entries, " << PodLinks().size() << " links";
+  auto stays_links = PodLinks();
+  auto listed = ListPods();
+  ASSERT_TRUE(listed.has_value());
+  for (const auto& p : listed->programmed()) {
+    if (p.container_id() == gone->attachment.container_id) stays_links.erase(p.host_interface());
+  }
+  ASSERT_EQ(stays_links.size(), 1u);
+
+  ASSERT_TRUE(Sh("ip -n " + gone->ns + " link del eth0"));  // the veth pair goes, no CNI DEL
+  auto deleted = Clock::now();
+  constexpr auto kBound = std::chrono::milliseconds(500);
+  bool left = false;
+  while (!left && Clock::now() - deleted < kBound) {
+    left = !LocalPodMap().contains(gone->address) && PodLinks() == stays_links;
+    if (!left) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(left) << "after " << kBound.count() << " ms the map has " << LocalPodMap().size()
+                    << " entries and " << PodLinks().size() << " links are pinned";
+  // The other pod is untouched; the record stays (only a DEL removes it) and says why.
+  EXPECT_TRUE(LocalPodMap().contains(stays->address));
+  listed = ListPods();
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_EQ(listed->attachments_size(), 2);
+  for (const auto& p : listed->programmed()) {
+    bool is_gone = p.container_id() == gone->attachment.container_id;
+    EXPECT_EQ(p.problem().empty(), !is_gone) << p.container_id() << ": " << p.problem();
+  }
+}
+
 TEST_F(LocalPodsTest, ChurnRestartAndVanishedInterfacesLeaveTheMapAndLinksExact) {
   constexpr int kPods = 50, kWorkers = 4;
   std::vector<std::optional<LocalPod>> pods(kPods);
