@@ -26,6 +26,7 @@
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/locality_check.h"
 #include "agent/pods/pod_attachments.h"
 #include "agent/pods/pod_datapath.h"
 #include "agent/pods/pod_sync_loop.h"
@@ -212,6 +213,18 @@ int main(int argc, char** argv) {
   pods::PodAttachments pod_attachments(flags->cni_state_dir);
   admin_options.pods = &pod_attachments;
   admin_options.pod_datapath = pod_datapath.get();
+  // After each reload and each change of the records: where the EndpointSlices and the
+  // records disagree, once xgate-cni is in use here.
+  pods::LocalityCheck locality;
+  admin_options.locality = &locality;
+  auto check_locality = [&] {
+    std::error_code ec;
+    auto state = pipeline.Current();
+    if (!state || !std::filesystem::is_directory(flags->cni_state_dir, ec)) return;
+    locality.Update(pods::FindLocalityMismatches(state->loaded.store, flags->node_name,
+                                                 pod_attachments.List(),
+                                                 pipeline::NodeOwnedAddresses()));
+  };
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
@@ -224,8 +237,9 @@ int main(int argc, char** argv) {
   if (!flags->metrics_addr.empty()) {
     auto render = [&pipeline, &kube_source, &elector, &status_writer,
                    root = admin_options.l4_pin_root, proxy = admin_options.proxy_stats_socket,
-                   listen = listen_reports] {
+                   listen = listen_reports, &locality] {
       std::string out = admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
+      out += admin::RenderLocalityMetrics(locality.Current());
       if (kube_source) out += admin::RenderInformerMetrics(kube_source->Kinds());
       if (elector) {
         auto c = status_writer->counters();
@@ -268,6 +282,7 @@ int main(int argc, char** argv) {
             pipeline.Reload().IgnoreError();
             publish();
           }
+          check_locality();
         },
         kPodResync);
     if (!started.ok()) {
@@ -290,16 +305,19 @@ int main(int argc, char** argv) {
       spdlog::info("the proxy's listen results changed; reloading");
       pipeline.Reload().IgnoreError();
       publish();
+      check_locality();
     }
   });
 
   if (standalone) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
+    check_locality();
     while (watcher->Wait(signal_fd, kDebounce) == sources::DirectoryWatcher::Event::kChanged) {
       spdlog::info("{} changed; reloading", flags->manifests);
       folder->Sync().IgnoreError();
       pipeline.Reload().IgnoreError();
+      check_locality();
     }
   } else {
     kube_source->Start();
@@ -310,6 +328,7 @@ int main(int argc, char** argv) {
       if (!kube_source->Synced()) continue;
       pipeline.Reload().IgnoreError();
       publish();
+      check_locality();
     }
   }
 

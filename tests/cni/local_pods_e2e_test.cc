@@ -189,6 +189,16 @@ class LocalPodsTest : public ::testing::Test {
     ASSERT_NE(admin.WaitApplied(), 0u) << "the agent never applied";
   }
   uint64_t WaitApplied() { return e2e::AdminClient(Socket()).WaitApplied(); }
+  // xgatectl's output for `command` against the agent.
+  std::string Xgatectl(const std::string& command) const {
+    std::string out;
+    FILE* p =
+        popen((std::string(XGATE_CTL_PATH) + " --socket " + Socket() + " " + command).c_str(), "r");
+    char buf[4096];
+    for (size_t n; p && (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    if (p) pclose(p);
+    return out;
+  }
 
   // A pod namespace added to the node through the conflist; its address.
   struct LocalPod {
@@ -392,6 +402,68 @@ TEST_F(LocalPodsTest, AnInterfaceGoneWithoutADelLeavesWithinHalfASecond) {
     bool is_gone = p.container_id() == gone->attachment.container_id;
     EXPECT_EQ(p.problem().empty(), !is_gone) << p.container_id() << ": " << p.problem();
   }
+}
+
+// The EndpointSlices and the records disagree: an endpoint on this node by nodeName that no
+// record has, and a recorded pod a slice puts on another node. Both are reported (the admin
+// API, `xgatectl get pods`, one log line each) until they agree again.
+TEST_F(LocalPodsTest, SlicesAndRecordsThatDisagreeAreReported) {
+  auto here = AddPod(0), elsewhere = AddPod(1);
+  ASSERT_TRUE(here.has_value() && elsewhere.has_value());
+  const std::string unrecorded = "198.19.72.250";
+  uint64_t before = WaitApplied();
+  WriteManifest(Manifest(
+      {{here->address, Node()}, {unrecorded, Node()}, {elsewhere->address, "node-other"}}));
+  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+  auto mismatches = [&] {
+    std::set<std::string> out;
+    if (auto listed = ListPods()) {
+      for (const auto& m : listed->mismatches()) {
+        out.insert(m.kind() + " " + m.address() + " " + m.slice() + " " + m.node_name());
+      }
+    }
+    return out;
+  };
+  const std::set<std::string> want = {
+      "no_record " + unrecorded + " default/pg-1 " + Node(),
+      "other_node " + elsewhere->address + " default/pg-1 node-other"};
+  ASSERT_TRUE(Eventually([&] { return mismatches() == want; }))
+      << "mismatches: " << mismatches().size();
+  std::string table = Xgatectl("get pods");
+  auto has_line = [&](const std::vector<std::string>& parts) {
+    std::istringstream lines(table);
+    for (std::string line; std::getline(lines, line);) {
+      bool all = true;
+      for (const auto& part : parts) all &= line.find(part) != std::string::npos;
+      if (all) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_line({"on this node, no CNI record", unrecorded, "default/pg-1", Node()}))
+      << table;
+  EXPECT_TRUE(has_line({"another node", elsewhere->address, "default/pg-1", "node-other"}))
+      << table;
+
+  // Another reload with the same disagreement logs nothing new; agreeing ends it.
+  before = WaitApplied();
+  WriteManifest(Manifest({{here->address, Node()},
+                          {unrecorded, Node()},
+                          {elsewhere->address, "node-other"},
+                          {kRemote.v4, ""}}));
+  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+  EXPECT_EQ(mismatches(), want);
+  WriteManifest(Manifest({{here->address, Node()}, {elsewhere->address, Node()}}));
+  EXPECT_TRUE(Eventually([&] { return mismatches().empty(); }));
+  EXPECT_EQ(Xgatectl("get pods").find("DISAGREEMENT"), std::string::npos);
+  std::string log = ReadFile(work_ / "agent-1.log");
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("local pods disagree: EndpointSlice default/pg-1 puts " + unrecorded), 1u) << log;
+  EXPECT_EQ(count("local pods disagree: xgate-cni recorded " + elsewhere->address), 1u) << log;
+  EXPECT_EQ(count("local pods agree again"), 2u) << log;
 }
 
 TEST_F(LocalPodsTest, ChurnRestartAndVanishedInterfacesLeaveTheMapAndLinksExact) {
