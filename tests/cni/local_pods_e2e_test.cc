@@ -6,7 +6,11 @@
 //   its direct path (forward_local), replies reverse-NATed; the pod deleted while a connection
 //   is open: new flows go to the remote one;
 // - 50 pods added and deleted in a burst: xg_local_pods and the pinned pod links follow
-//   exactly; an agent restart adopts them; an interface that vanishes without a DEL loses both.
+//   exactly; an agent restart adopts them; an interface that vanishes without a DEL loses both,
+//   within half a second (rtnetlink, not the resync);
+// - the direct path's two branches (TC into a plain veth, XDP_REDIRECT when the pod's end has
+//   an XDP program); an IPv6 local pod (ULA, dual-stack conflist);
+// - EndpointSlices and records that disagree, reported until they agree.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -27,6 +31,7 @@
 
 #include "api/admin.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "maps/egress.h"
 #include "maps/names.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
@@ -44,6 +49,7 @@ using e2e::Sh;
 
 constexpr char kDebianCniDir[] = "/usr/lib/cni";
 constexpr char kGateway[] = "198.18.100.10";
+constexpr char kGateway6[] = "fd00:100::10";
 const e2e::Pod kRemote{"remote-0", "198.18.3.21", "fd00:3::21"};
 
 std::string ReadFile(const fs::path& p) {
@@ -64,7 +70,9 @@ bool Eventually(const std::function<bool()>& done) {
 
 // A TCP route on the Gateway address over the Service "pg" with these endpoints (address,
 // nodeName or "").
-std::string Manifest(const std::vector<std::pair<std::string, std::string>>& endpoints) {
+// With `v6`, the Gateway address is kGateway6 and the slice's addressType IPv6.
+std::string Manifest(const std::vector<std::pair<std::string, std::string>>& endpoints,
+                     bool v6 = false) {
   std::string out = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: acme-lb}
@@ -75,7 +83,7 @@ kind: Gateway
 metadata: {name: edge, namespace: default}
 spec:
   gatewayClassName: acme-lb
-  addresses: [{type: IPAddress, value: 198.18.100.10}]
+  addresses: [{type: IPAddress, value: GATEWAY}]
   listeners: [{name: pg, protocol: TCP, port: 5432, allowedRoutes: {kinds: [{kind: TCPRoute}]}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1alpha2
@@ -93,10 +101,12 @@ spec: {ports: [{port: 5432, protocol: TCP}]}
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: pg-1, namespace: default, labels: {kubernetes.io/service-name: pg}}
-addressType: IPv4
+addressType: FAMILY
 ports: [{port: 5432, protocol: TCP}]
 endpoints:
 )";
+  out.replace(out.find("GATEWAY"), 7, v6 ? kGateway6 : kGateway);
+  out.replace(out.find("FAMILY"), 6, v6 ? "IPv6" : "IPv4");
   for (const auto& [address, node] : endpoints) {
     out += "- addresses: [\"" + address + "\"]\n";
     if (!node.empty()) out += "  nodeName: " + node + "\n";
@@ -151,11 +161,18 @@ class LocalPodsTest : public ::testing::Test {
     fs::remove_all(work_, ec);
   }
 
-  Json Conflist() const {
+  // `dual_stack`: each pod gets an IPv6 (ULA) address too.
+  Json Conflist(bool dual_stack = false) const {
+    Json ranges = Json::array({Json::array({{{"subnet", "198.19.72.0/24"}}})});
+    Json routes = Json::array({{{"dst", "0.0.0.0/0"}}});
+    if (dual_stack) {
+      ranges.push_back(Json::array({{{"subnet", "fd00:72::/64"}}}));
+      routes.push_back({{"dst", "::/0"}});
+    }
     Json ipam = {{"type", "host-local"},
                  {"dataDir", (work_ / "ipam").string()},
-                 {"ranges", Json::array({Json::array({{{"subnet", "198.19.72.0/24"}}})})},
-                 {"routes", Json::array({{{"dst", "0.0.0.0/0"}}})}};
+                 {"ranges", ranges},
+                 {"routes", routes}};
     Json ptp = {{"type", "ptp"}, {"ipMasq", false}, {"ipam", ipam}};
     Json xgate = {
         {"type", "xgate-cni"}, {"stateDir", (work_ / "state").string()}, {"adminSocket", Socket()}};
@@ -204,8 +221,10 @@ class LocalPodsTest : public ::testing::Test {
   struct LocalPod {
     Attachment attachment;
     std::string ns, address;
+    std::string address6;  // through a dual-stack conflist
   };
-  std::optional<LocalPod> AddPod(int i) {
+  // Through `net` (net_ when null).
+  std::optional<LocalPod> AddPod(int i, CniRuntime* net = nullptr) {
     LocalPod pod;
     pod.ns = "xlp" + suffix_ + "-" + std::to_string(i);
     if (!Sh("ip netns add " + pod.ns)) return std::nullopt;
@@ -213,14 +232,23 @@ class LocalPodsTest : public ::testing::Test {
       std::lock_guard lock(ns_mu_);
       pod_namespaces_.push_back(pod.ns);
     }
+    // No duplicate address detection: the pod's IPv6 address usable at once.
+    if (net != nullptr &&
+        !Sh("ip netns exec " + pod.ns +
+            " sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")) {
+      return std::nullopt;
+    }
     pod.attachment = {"lp-" + suffix_ + "-" + std::to_string(i), "/run/netns/" + pod.ns, "eth0"};
-    ChainRun add = net_->Add(pod.attachment);
+    ChainRun add = (net != nullptr ? net : net_.get())->Add(pod.attachment);
     if (!add.ok) {
       ADD_FAILURE() << add.plugin << ": " << add.last.out << add.last.err;
       return std::nullopt;
     }
-    std::string cidr = add.result.at("ips").at(0).at("address");
-    pod.address = cidr.substr(0, cidr.find('/'));
+    for (const auto& ip : add.result.at("ips")) {
+      std::string cidr = ip.at("address");
+      std::string address = cidr.substr(0, cidr.find('/'));
+      (address.find(':') == std::string::npos ? pod.address : pod.address6) = address;
+    }
     return pod;
   }
 
@@ -268,6 +296,49 @@ class LocalPodsTest : public ::testing::Test {
     if (p) pclose(p);
     return out;
   }
+  // xg_egress says the device takes XDP_REDIRECTed frames.
+  bool EgressTakesXdp(uint32_t ifindex) const {
+    auto map =
+        maps::TypedMap<uint32_t, xg_egress>::OpenPinned(maps::PinPath(pin_root_, maps::kEgress));
+    if (!map.ok()) return false;
+    auto value = map->Lookup(ifindex);
+    return value.ok() && value->has_value() && ((*value)->flags & XG_EGRESS_XDP_XMIT) != 0;
+  }
+
+  // One local pod alone behind the route, with an XDP program on its end of the veth (`xdp`)
+  // or without: which branch of the direct path ran, by xg_egress's flag for the pod's
+  // host-side interface and the counters. XDP_REDIRECT counts forward_local at XDP only; the
+  // TC branch first counts forward_up at XDP (handed up rewritten), then forward_local at TC.
+  void ServeOneLocalPod(bool xdp) {
+    auto pod = AddPod(0);
+    ASSERT_TRUE(pod.has_value());
+    echoes_.push_back(std::make_unique<e2e::LineEcho>(pod->ns, "local-0", 5432));
+    ASSERT_TRUE(echoes_.back()->Start());
+    if (xdp) {
+      ASSERT_TRUE(e2e::InNamespace(pod->ns, [] { return e2e::AttachXdpPass("eth0"); }));
+    }
+    ASSERT_TRUE(Eventually([&] { return LocalPodMap().contains(pod->address); }));
+    uint32_t ifindex = LocalPodMap()[pod->address];
+    ASSERT_TRUE(Eventually([&] { return EgressTakesXdp(ifindex) == xdp; }))
+        << "xg_egress never said " << (xdp ? "XDP_XMIT" : "no XDP_XMIT") << " for ifindex "
+        << ifindex;
+    uint64_t before = WaitApplied();
+    WriteManifest(Manifest({{pod->address, Node()}}));
+    ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+    uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
+    uint64_t up_before = PathCount(XG_PATH_FORWARD_UP);
+    auto served = NewConnections(20);
+    EXPECT_EQ(served["local-0"], 20) << "failed: " << served[""];
+    uint64_t local = PathCount(XG_PATH_FORWARD_LOCAL) - local_before;
+    uint64_t up = PathCount(XG_PATH_FORWARD_UP) - up_before;
+    EXPECT_GE(local, 2u * 20) << "forward_local";
+    if (xdp) {
+      EXPECT_EQ(up, 0u) << "packets went up to TC although the pod's interface takes XDP";
+    } else {
+      EXPECT_GE(up, local) << "forward_local packets that did not go up first";
+    }
+  }
+
   uint64_t PathCount(uint32_t path) const {
     auto c = maps::TrafficCounters::OpenPinned(maps::PinPath(pin_root_, maps::kPathStats));
     if (!c.ok()) return 0;
@@ -275,22 +346,24 @@ class LocalPodsTest : public ::testing::Test {
     return t.ok() ? t->packets : 0;
   }
 
-  // Opens a connection to the Gateway from the client's namespace.
-  std::unique_ptr<e2e::TcpConn> Connect() const {
+  // Opens a connection to the Gateway (`gateway`) from the client's namespace.
+  std::unique_ptr<e2e::TcpConn> Connect(const std::string& gateway = kGateway) const {
     std::unique_ptr<e2e::TcpConn> conn;
     e2e::InNamespace(topology_->client(), [&] {
-      conn = e2e::TcpConn::Open(kGateway, 5432);
+      conn = e2e::TcpConn::Open(gateway, 5432);
       return conn != nullptr;
     });
     return conn;
   }
-  // `n` new connections, by the pod that answered (failures under "").
-  std::map<std::string, int> NewConnections(int n) const {
+  // `n` new connections, by the pod that answered (failures under ""). The pods see the
+  // client's own address (no SNAT).
+  std::map<std::string, int> NewConnections(int n, const std::string& gateway = kGateway) const {
+    const std::string client = gateway == kGateway ? "198.18.0.2" : "fd00::2";
     std::map<std::string, int> pods;
     for (int i = 0; i < n; ++i) {
-      auto conn = Connect();
+      auto conn = Connect(gateway);
       std::string reply = conn ? conn->Exchange("new") : "";
-      EXPECT_TRUE(reply.empty() || reply.ends_with(" 198.18.0.2 new")) << reply;
+      EXPECT_TRUE(reply.empty() || reply.ends_with(" " + client + " new")) << reply;
       pods[conn ? PodOf(reply) : ""]++;
     }
     return pods;
@@ -366,6 +439,42 @@ TEST_F(LocalPodsTest, LocalAndRemoteBackendsServeTheLocalOneDirectly) {
   auto after = NewConnections(20);
   EXPECT_EQ(after[kRemote.name], 20)
       << "local-0: " << after["local-0"] << ", failed: " << after[""];
+}
+
+// The direct path's two branches: into a plain pod veth by TC ingress (bpf_redirect) after XDP
+// handed the rewritten packet up, and by XDP_REDIRECT once the pod's end has an XDP program
+// (the host side then takes redirected frames: xg_egress says XDP_XMIT).
+TEST_F(LocalPodsTest, TheDirectPathGoesThroughTcIntoAPlainPodVeth) { ServeOneLocalPod(false); }
+
+TEST_F(LocalPodsTest, TheDirectPathIsAnXdpRedirectWhenThePodsEndHasAnXdpProgram) {
+  ServeOneLocalPod(true);
+}
+
+// IPv6 local pods (ULA addresses from a dual-stack conflist): an L4 route on an IPv6 Gateway
+// address over a local pod and a remote backend; the local one through forward_local, the
+// replies reverse-NATed (the client talks to the Gateway address throughout).
+TEST_F(LocalPodsTest, AnIpv6LocalPodIsServedDirectly) {
+  CniRuntime dual(Conflist(/*dual_stack=*/true),
+                  std::vector<std::string>{kDebianCniDir, XGATE_CNI_DIR}, topology_->node());
+  auto pod = AddPod(0, &dual);
+  ASSERT_TRUE(pod.has_value());
+  ASSERT_FALSE(pod->address6.empty()) << "the conflist gave no IPv6 address";
+  echoes_.push_back(std::make_unique<e2e::LineEcho>(pod->ns, "local-0", 5432));
+  ASSERT_TRUE(echoes_.back()->Start());
+  ASSERT_TRUE(Eventually([&] { return LocalPodMap().contains(pod->address6); }))
+      << "xg_local_pods never had " << pod->address6;
+  uint64_t before = WaitApplied();
+  WriteManifest(Manifest({{pod->address6, Node()}, {kRemote.v6, ""}}, /*v6=*/true));
+  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+  uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
+  uint64_t rnat_before = PathCount(XG_PATH_RNAT);
+  auto served = NewConnections(40, kGateway6);
+  EXPECT_EQ(served[""], 0) << "connections failed";
+  EXPECT_GT(served["local-0"], 0);
+  EXPECT_GT(served[kRemote.name], 0);
+  EXPECT_GE(PathCount(XG_PATH_FORWARD_LOCAL) - local_before,
+            static_cast<uint64_t>(2 * served["local-0"]));
+  EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
 }
 
 // The agent hears of an interface vanishing from rtnetlink (RTM_DELLINK), not from its
