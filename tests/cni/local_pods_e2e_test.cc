@@ -10,7 +10,8 @@
 //   within half a second (rtnetlink, not the resync);
 // - the direct path's two branches (TC into a plain veth, XDP_REDIRECT when the pod's end has
 //   an XDP program); an IPv6 local pod (ULA, dual-stack conflist);
-// - EndpointSlices and records that disagree, reported until they agree.
+// - EndpointSlices and records that disagree, reported until they agree; the nodeName rule in
+//   Kubernetes mode, against xgate-test-apiserver.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -38,6 +39,7 @@
 #include "tests/cni/cni_runtime.h"
 #include "tests/e2e_agent_l4/agent_process.h"
 #include "tests/e2e_agent_l4/topology.h"
+#include "tests/kube/server_process.h"
 #include "tests/netns/netns.h"
 
 namespace xgate::cni_test {
@@ -189,12 +191,13 @@ class LocalPodsTest : public ::testing::Test {
     fs::rename(staging, work_ / "manifests" / "pg.yaml");
   }
 
-  void StartAgent() {
-    std::vector<std::string> args = {"--manifests",     (work_ / "manifests").string(),
-                                     "--pin-root",      pin_root_,
-                                     "--admin-socket",  Socket(),
-                                     "--cni-state-dir", (work_ / "state").string(),
-                                     "--node-name",     Node()};
+  // `source`: where the objects come from (the manifest folder by default).
+  void StartAgent(std::vector<std::string> source = {}) {
+    if (source.empty()) source = {"--manifests", (work_ / "manifests").string()};
+    std::vector<std::string> args = {
+        source[0],        source[1], "--pin-root",      pin_root_,
+        "--admin-socket", Socket(),  "--cni-state-dir", (work_ / "state").string(),
+        "--node-name",    Node()};
     for (const auto& ifname : topology_->NodeInterfaces()) {
       args.push_back("--attach");
       args.push_back(ifname);
@@ -368,6 +371,25 @@ class LocalPodsTest : public ::testing::Test {
     }
     return pods;
   }
+  // The L4 route's backend addresses in the agent's snapshot.
+  std::set<std::string> Backends() const {
+    std::set<std::string> out;
+    auto snapshot = e2e::AdminClient(Socket()).Snapshot();
+    for (int i = 0; snapshot && i < snapshot->l4_size(); ++i) {
+      for (const auto& b : snapshot->l4(i).backends()) out.insert(b.address());
+    }
+    return out;
+  }
+  // The disagreements the agent reports, as "kind address slice nodeName".
+  std::set<std::string> Mismatches() const {
+    std::set<std::string> out;
+    if (auto listed = ListPods()) {
+      for (const auto& m : listed->mismatches()) {
+        out.insert(m.kind() + " " + m.address() + " " + m.slice() + " " + m.node_name());
+      }
+    }
+    return out;
+  }
 
   std::string suffix_, pin_root_;
   fs::path work_;
@@ -477,6 +499,67 @@ TEST_F(LocalPodsTest, AnIpv6LocalPodIsServedDirectly) {
   EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
 }
 
+// Kubernetes mode (xgate-test-apiserver in the node's namespace, deploy/ preloaded, the agent
+// with --kubeconfig): the endpoints whose EndpointSlice nodeName is this node are the local
+// ones. A recorded pod there is local (in xg_local_pods, in the route); one there without a
+// record gets no flows and is reported; a recorded pod a slice puts on another node is
+// reported; a slice change that makes them agree ends both reports.
+TEST_F(LocalPodsTest, KubernetesModeNodeNamesAreCheckedAgainstTheRecords) {
+  if (!Sh("command -v kubectl >/dev/null")) {
+    if (e2e::PrivilegeRequired()) FAIL() << "kubectl is not installed (tools/setup)";
+    GTEST_SKIP() << "kubectl is not installed";
+  }
+  auto here = AddPod(0), elsewhere = AddPod(1);
+  ASSERT_TRUE(here.has_value() && elsewhere.has_value());
+  const std::string unrecorded = "198.19.72.250";
+  std::unique_ptr<kubetest::ServerProcess> server;
+  ASSERT_TRUE(e2e::InNamespace(topology_->node(), [&] {
+    server = std::make_unique<kubetest::ServerProcess>(
+        std::vector<std::string>{"--preload", XGATE_DEPLOY_DIR});
+    return server->Ready();
+  })) << "xgate-test-apiserver did not start in the node's namespace";
+  auto apply = [&](const std::vector<std::pair<std::string, std::string>>& endpoints) {
+    std::string text =
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n---\n" + Manifest(endpoints);
+    text.replace(text.find("v1alpha2"), 8, "v1");  // TCPRoute v1 (Gateway API 1.6)
+    std::ofstream(work_ / "kube.yaml") << text;
+    return Sh("ip netns exec " + topology_->node() + " kubectl --kubeconfig " +
+              server->Kubeconfig("admin").string() + " apply -f " + (work_ / "kube.yaml").string() +
+              " >/dev/null");
+  };
+  ASSERT_TRUE(apply({{here->address, Node()},
+                     {unrecorded, Node()},
+                     {elsewhere->address, "node-other"},
+                     {kRemote.v4, ""}}));
+  ASSERT_TRUE(agent_->Signal(SIGTERM));
+  ASSERT_EQ(agent_->WaitForExit(), 0);
+  ASSERT_NO_FATAL_FAILURE(StartAgent({"--kubeconfig", server->Kubeconfig("agent").string()}));
+
+  const std::set<std::string> both = {here->address, elsewhere->address};
+  auto map_addresses = [&] {
+    std::set<std::string> out;
+    for (const auto& [a, ifindex] : LocalPodMap()) out.insert(a);
+    return out;
+  };
+  EXPECT_TRUE(Eventually([&] { return map_addresses() == both; }));
+  // The unrecorded endpoint on this node has no pod behind it: left out of the route.
+  EXPECT_TRUE(Eventually([&] {
+    return Backends() == std::set<std::string>{here->address, elsewhere->address, kRemote.v4};
+  })) << Backends().size()
+      << " backends";
+  const std::set<std::string> want = {
+      "no_record " + unrecorded + " default/pg-1 " + Node(),
+      "other_node " + elsewhere->address + " default/pg-1 node-other"};
+  EXPECT_TRUE(Eventually([&] { return Mismatches() == want; }))
+      << Mismatches().size() << " mismatches";
+
+  // The slice moves the pod to this node and drops the unrecorded endpoint: they agree.
+  ASSERT_TRUE(apply({{here->address, Node()}, {elsewhere->address, Node()}, {kRemote.v4, ""}}));
+  EXPECT_TRUE(Eventually([&] { return Mismatches().empty(); }));
+  EXPECT_EQ(Backends(), (std::set<std::string>{here->address, elsewhere->address, kRemote.v4}));
+  EXPECT_EQ(map_addresses(), both);
+}
+
 // The agent hears of an interface vanishing from rtnetlink (RTM_DELLINK), not from its
 // resync (every 30 s): the pod loses its map entry and link well within a second.
 TEST_F(LocalPodsTest, AnInterfaceGoneWithoutADelLeavesWithinHalfASecond) {
@@ -524,15 +607,7 @@ TEST_F(LocalPodsTest, SlicesAndRecordsThatDisagreeAreReported) {
   WriteManifest(Manifest(
       {{here->address, Node()}, {unrecorded, Node()}, {elsewhere->address, "node-other"}}));
   ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
-  auto mismatches = [&] {
-    std::set<std::string> out;
-    if (auto listed = ListPods()) {
-      for (const auto& m : listed->mismatches()) {
-        out.insert(m.kind() + " " + m.address() + " " + m.slice() + " " + m.node_name());
-      }
-    }
-    return out;
-  };
+  auto mismatches = [&] { return Mismatches(); };
   const std::set<std::string> want = {
       "no_record " + unrecorded + " default/pg-1 " + Node(),
       "other_node " + elsewhere->address + " default/pg-1 node-other"};
