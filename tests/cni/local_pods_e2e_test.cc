@@ -299,6 +299,25 @@ class LocalPodsTest : public ::testing::Test {
     if (p) pclose(p);
     return out;
   }
+  // The route over the local pod at `local` (its echo server answers "local-0") and the remote
+  // backend, on the Gateway address of the family: 40 new connections, both serve. Each local
+  // connection's packets (SYN, ACK, data...) went in directly; replies came back through
+  // reverse NAT (the client talked to the Gateway address throughout).
+  void ServeLocalAndRemote(const std::string& local, bool v6) {
+    uint64_t before = WaitApplied();
+    WriteManifest(Manifest({{local, Node()}, {v6 ? kRemote.v6 : kRemote.v4, ""}}, v6));
+    ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
+    uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
+    uint64_t rnat_before = PathCount(XG_PATH_RNAT);
+    auto served = NewConnections(40, v6 ? kGateway6 : kGateway);
+    EXPECT_EQ(served[""], 0) << "connections failed";
+    EXPECT_GT(served["local-0"], 0);
+    EXPECT_GT(served[kRemote.name], 0);
+    EXPECT_GE(PathCount(XG_PATH_FORWARD_LOCAL) - local_before,
+              static_cast<uint64_t>(2 * served["local-0"]));
+    EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
+  }
+
   // xg_egress says the device takes XDP_REDIRECTed frames.
   bool EgressTakesXdp(uint32_t ifindex) const {
     auto map =
@@ -427,20 +446,7 @@ TEST_F(LocalPodsTest, LocalAndRemoteBackendsServeTheLocalOneDirectly) {
   EXPECT_EQ(PodLinks(), std::set<std::string>{listed->programmed(0).host_interface()});
   EXPECT_EQ(PodVeths(), std::set<std::string>{listed->programmed(0).host_interface()});
 
-  uint64_t before = WaitApplied();
-  WriteManifest(Manifest({{pod->address, Node()}, {kRemote.v4, ""}}));
-  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
-  uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
-  uint64_t rnat_before = PathCount(XG_PATH_RNAT);
-  auto served = NewConnections(40);
-  EXPECT_EQ(served[""], 0) << "connections failed";
-  EXPECT_GT(served["local-0"], 0);
-  EXPECT_GT(served[kRemote.name], 0);
-  // Each local connection's packets (SYN, ACK, data...) went in directly; replies came back
-  // through reverse NAT (the client talked to the Gateway address throughout).
-  EXPECT_GE(PathCount(XG_PATH_FORWARD_LOCAL) - local_before,
-            static_cast<uint64_t>(2 * served["local-0"]));
-  EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
+  ASSERT_NO_FATAL_FAILURE(ServeLocalAndRemote(pod->address, /*v6=*/false));
 
   // A connection on the local pod, then the pod deleted (CNI DEL): its endpoint, on this node
   // by its nodeName, has no pod in the records any more, so new flows go to the remote backend
@@ -485,18 +491,7 @@ TEST_F(LocalPodsTest, AnIpv6LocalPodIsServedDirectly) {
   ASSERT_TRUE(echoes_.back()->Start());
   ASSERT_TRUE(Eventually([&] { return LocalPodMap().contains(pod->address6); }))
       << "xg_local_pods never had " << pod->address6;
-  uint64_t before = WaitApplied();
-  WriteManifest(Manifest({{pod->address6, Node()}, {kRemote.v6, ""}}, /*v6=*/true));
-  ASSERT_NE(e2e::AdminClient(Socket()).WaitApplied(before), 0u);
-  uint64_t local_before = PathCount(XG_PATH_FORWARD_LOCAL);
-  uint64_t rnat_before = PathCount(XG_PATH_RNAT);
-  auto served = NewConnections(40, kGateway6);
-  EXPECT_EQ(served[""], 0) << "connections failed";
-  EXPECT_GT(served["local-0"], 0);
-  EXPECT_GT(served[kRemote.name], 0);
-  EXPECT_GE(PathCount(XG_PATH_FORWARD_LOCAL) - local_before,
-            static_cast<uint64_t>(2 * served["local-0"]));
-  EXPECT_GT(PathCount(XG_PATH_RNAT) - rnat_before, static_cast<uint64_t>(2 * 40));
+  ServeLocalAndRemote(pod->address6, /*v6=*/true);
 }
 
 // Kubernetes mode (xgate-test-apiserver in the node's namespace, deploy/ preloaded, the agent
