@@ -10,6 +10,7 @@
 #include "agent/admin/prom_text.h"
 #include "agent/l7/listen_reports.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/locality_check.h"
 #include "agent/sources/kube/kind_state.h"
 #include "api/admin.pb.h"
 
@@ -52,6 +53,10 @@ struct LeaderStatusMetrics {
   uint64_t status_writes_skipped_unchanged = 0;
 };
 std::string RenderLeaderStatusMetrics(const LeaderStatusMetrics& metrics);
+
+// xgate_local_pods_mismatches by kind: where the EndpointSlices and xgate-cni's records
+// disagree (pods::LocalityCheck), 0 for a kind with none.
+std::string RenderLocalityMetrics(const std::vector<pods::LocalityMismatch>& mismatches);
 
 class MetricsServer {
  public:

@@ -265,6 +265,15 @@ grpc::Status AdminService::ListPodAttachments(grpc::ServerContext*,
                                               api::ListPodAttachmentsResponse* response) {
   if (options_.pods == nullptr) return grpc::Status::OK;
   for (auto& a : options_.pods->List()) *response->add_attachments() = std::move(a);
+  if (options_.locality != nullptr) {
+    for (const auto& m : options_.locality->Current()) {
+      api::LocalityMismatch* out = response->add_mismatches();
+      out->set_kind(pods::KindName(m.kind));
+      out->set_address(m.address);
+      out->set_slice(m.slice);
+      out->set_node_name(m.node_name);
+    }
+  }
   if (options_.pod_datapath == nullptr) return grpc::Status::OK;
   for (const auto& p : options_.pod_datapath->Programmed()) {
     api::ProgrammedPod* out = response->add_programmed();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/locality_check.h"
 #include "agent/pods/pod_attachments.h"
 #include "agent/pods/pod_datapath.h"
 #include "agent/sources/folder_source.h"
@@ -26,6 +27,8 @@ struct AdminOptions {
   pods::PodAttachments* pods = nullptr;
   // Their interfaces as the fast path has them (with --attach); nullptr without.
   pods::PodDatapath* pod_datapath = nullptr;
+  // Where the EndpointSlices and the records disagree; nullptr: none reported.
+  const pods::LocalityCheck* locality = nullptr;
 };
 
 // Why Apply and Delete are refused in Kubernetes mode.

@@ -26,8 +26,10 @@
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
 #include "agent/pipeline/pipeline.h"
+#include "agent/pods/locality_check.h"
 #include "agent/pods/pod_attachments.h"
 #include "agent/pods/pod_datapath.h"
+#include "agent/pods/pod_sync_loop.h"
 #include "agent/sources/folder_source.h"
 #include "agent/sources/folder_watcher.h"
 #include "agent/sources/kube/client.h"
@@ -45,6 +47,8 @@ constexpr std::chrono::milliseconds kDebounce{100};
 // after the first of them).
 constexpr std::chrono::milliseconds kCoalesce{5};
 constexpr std::chrono::milliseconds kMostDelay{100};
+// The pods' safety-net resync (interfaces that vanish are noticed through rtnetlink at once).
+constexpr std::chrono::seconds kPodResync{30};
 
 // SIGTERM and SIGINT arrive on a file descriptor, so the watch loop can wait on both.
 int BlockStopSignals() {
@@ -209,6 +213,18 @@ int main(int argc, char** argv) {
   pods::PodAttachments pod_attachments(flags->cni_state_dir);
   admin_options.pods = &pod_attachments;
   admin_options.pod_datapath = pod_datapath.get();
+  // After each reload and each change of the records: where the EndpointSlices and the
+  // records disagree, once xgate-cni is in use here.
+  pods::LocalityCheck locality;
+  admin_options.locality = &locality;
+  auto check_locality = [&] {
+    std::error_code ec;
+    auto state = pipeline.Current();
+    if (!state || !std::filesystem::is_directory(flags->cni_state_dir, ec)) return;
+    locality.Update(pods::FindLocalityMismatches(state->loaded.store, flags->node_name,
+                                                 pod_attachments.List(),
+                                                 pipeline::NodeOwnedAddresses()));
+  };
   auto admin_server = admin::AdminServer::Start(flags->admin_socket, pipeline, admin_options);
   if (!admin_server.ok()) {
     spdlog::critical("--admin-socket: {}", std::string(admin_server.status().message()));
@@ -221,8 +237,9 @@ int main(int argc, char** argv) {
   if (!flags->metrics_addr.empty()) {
     auto render = [&pipeline, &kube_source, &elector, &status_writer,
                    root = admin_options.l4_pin_root, proxy = admin_options.proxy_stats_socket,
-                   listen = listen_reports] {
+                   listen = listen_reports, &locality] {
       std::string out = admin::RenderAgentMetrics(pipeline, root, proxy, listen.get());
+      out += admin::RenderLocalityMetrics(locality.Current());
       if (kube_source) out += admin::RenderInformerMetrics(kube_source->Kinds());
       if (elector) {
         auto c = status_writer->counters();
@@ -242,6 +259,40 @@ int main(int argc, char** argv) {
     }
     metrics = *std::move(started);
   }
+  // The pods' interfaces follow the attachments: at each change, at once when an interface
+  // vanishes without a DEL, and at each resync. The first sync comes before the first reload,
+  // so that one already knows the local pods.
+  auto sync_pods = [&] {
+    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
+    std::lock_guard lock(local_pods_mu);
+    bool changed = now != local_pods;
+    local_pods = std::move(now);
+    return changed;
+  };
+  std::unique_ptr<pods::PodSyncLoop> pod_sync;
+  if (pod_datapath) {
+    sync_pods();
+    auto started = pods::PodSyncLoop::Start(
+        pod_attachments,
+        [&] {
+          // Which endpoints are local (and which lost their pod) changed: compile again,
+          // once a first state is applied (never an empty store's).
+          if (sync_pods() && pipeline.Current() != nullptr) {
+            spdlog::info("local pods changed; reloading");
+            pipeline.Reload().IgnoreError();
+            publish();
+          }
+          check_locality();
+        },
+        kPodResync);
+    if (!started.ok()) {
+      spdlog::critical("local pods: {}", started.status().ToString());
+      pipeline.Stop(flags->detach_on_exit);
+      return 1;
+    }
+    pod_sync = *std::move(started);
+  }
+
   // A port the proxy could not open, or opened at last, changes the listeners' status.
   std::atomic<bool> stopping{false};
   std::thread status_refresh([&] {
@@ -254,42 +305,19 @@ int main(int argc, char** argv) {
       spdlog::info("the proxy's listen results changed; reloading");
       pipeline.Reload().IgnoreError();
       publish();
-    }
-  });
-
-  // The pods' interfaces follow the attachments: at each change, and every second for an
-  // interface that vanished without a DEL. The first sync comes before the first reload, so
-  // that one already knows the local pods.
-  auto sync_pods = [&] {
-    std::set<std::string> now = pod_datapath->Sync(pod_attachments.List());
-    std::lock_guard lock(local_pods_mu);
-    bool changed = now != local_pods;
-    local_pods = std::move(now);
-    return changed;
-  };
-  uint64_t pods_seen = pod_attachments.Generation();
-  if (pod_datapath) sync_pods();
-  std::thread pod_sync([&] {
-    if (!pod_datapath) return;
-    while (!stopping) {
-      pods_seen = pod_attachments.WaitChange(pods_seen, std::chrono::seconds(1));
-      // Which endpoints are local (and which lost their pod) changed: compile again, once a
-      // first state is applied (never an empty store's).
-      if (!stopping && sync_pods() && pipeline.Current() != nullptr) {
-        spdlog::info("local pods changed; reloading");
-        pipeline.Reload().IgnoreError();
-        publish();
-      }
+      check_locality();
     }
   });
 
   if (standalone) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
+    check_locality();
     while (watcher->Wait(signal_fd, kDebounce) == sources::DirectoryWatcher::Event::kChanged) {
       spdlog::info("{} changed; reloading", flags->manifests);
       folder->Sync().IgnoreError();
       pipeline.Reload().IgnoreError();
+      check_locality();
     }
   } else {
     kube_source->Start();
@@ -300,6 +328,7 @@ int main(int argc, char** argv) {
       if (!kube_source->Synced()) continue;
       pipeline.Reload().IgnoreError();
       publish();
+      check_locality();
     }
   }
 
@@ -310,8 +339,7 @@ int main(int argc, char** argv) {
   stopping = true;
   listen_reports->Wake();
   status_refresh.join();
-  pod_attachments.Wake();
-  pod_sync.join();
+  pod_sync.reset();
   if (pod_datapath && flags->detach_on_exit) pod_datapath->DetachAll();
   if (publisher) publisher->Stop();
   if (elector) elector->Stop(/*release=*/true);  // the next agent takes over in seconds

@@ -3,8 +3,6 @@
 // (pod_datapath.h) programs the pods' interfaces from it.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -18,7 +16,10 @@ namespace xgate::pods {
 
 class PodAttachments {
  public:
-  explicit PodAttachments(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+  explicit PodAttachments(std::string state_dir);
+  ~PodAttachments();
+  PodAttachments(const PodAttachments&) = delete;
+  PodAttachments& operator=(const PodAttachments&) = delete;
 
   // Adds every record in the state folder: the pods added while the agent was away. Run
   // after the admin socket listens, so no event falls between the read and the first call.
@@ -29,21 +30,21 @@ class PodAttachments {
   std::vector<cni::PodRecord> List() const;
   // Moves on at every change (load, add, remove).
   uint64_t Generation() const;
-  // Returns the generation once it differs from `seen`, or after `timeout`; Wake ends a wait.
-  uint64_t WaitChange(uint64_t seen, std::chrono::milliseconds timeout) const;
-  void Wake();
+  // An eventfd, readable after a change until ConsumeChanges: the pod event loop polls it.
+  int change_fd() const { return change_fd_; }
+  void ConsumeChanges() const;
   const std::string& state_dir() const { return state_dir_; }
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;
   static Key KeyOf(const cni::PodRecord& r) { return {r.network(), r.container_id(), r.ifname()}; }
+  void Changed();  // with mu_ held
   const std::string state_dir_;
   // Held while the folder is read, so a DEL reported during the read is not undone by it.
   mutable std::mutex mu_;
   std::map<Key, cni::PodRecord> by_key_;
   uint64_t generation_ = 0;
-  bool woken_ = false;
-  mutable std::condition_variable changed_;
+  const int change_fd_;
 };
 
 }  // namespace xgate::pods

@@ -131,6 +131,8 @@ std::string FullPage(const fixtures::TempDir& dir) {
   page += RenderInformerMetrics(
       {{"HTTPRoute", "gateway.networking.k8s.io/v1", true, 3, 1}, {"TCPRoute", "", false, 0, 0}});
   page += RenderLeaderStatusMetrics({true, 1, 5, 1, 0, 2});
+  page += RenderLocalityMetrics(
+      {{pods::LocalityMismatch::Kind::kNoRecord, "198.19.72.3", "default/pg-1", "node-a"}});
   return page;
 }
 

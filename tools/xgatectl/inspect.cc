@@ -322,6 +322,16 @@ int GetPods(const Args& args, std::ostream& out, std::ostream& err) {
                     p && !p->pod_mac().empty() ? p->pod_mac() : "-", state});
   }
   PrintTable(rows, out);
+  if (response.mismatches().empty()) return 0;
+  // Where the EndpointSlices and xgate-cni's records disagree about which pods run here.
+  out << "\n";
+  rows = {{"DISAGREEMENT", "ADDRESS", "ENDPOINTSLICE", "NODENAME"}};
+  for (const auto& m : response.mismatches()) {
+    rows.push_back({m.kind() == "no_record" ? "on this node, no CNI record"
+                                            : "CNI record, slice puts it on another node",
+                    m.address(), m.slice(), m.node_name()});
+  }
+  PrintTable(rows, out);
   return 0;
 }
 
