@@ -1,24 +1,12 @@
 #include "agent/compiler/compiler.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include "agent/compiler/l4.h"
 #include "agent/compiler/l7.h"
+#include "agent/model/address.h"
 
 namespace xgate::compiler {
 
 namespace {
-
-// inet_pton/inet_ntop round trip, so "fd00:0::1" and "fd00::1" compare equal.
-std::string Canonical(const std::string& address) {
-  unsigned char bytes[16];
-  char text[INET6_ADDRSTRLEN] = {};
-  int family = address.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  if (inet_pton(family, address.c_str(), bytes) != 1) return address;
-  inet_ntop(family, bytes, text, sizeof(text));
-  return text;
-}
 
 // Marks the punted addresses the node does not have as steered, in the snapshot's punt list
 // and in each L7 port.
@@ -26,7 +14,7 @@ void MarkSteered(const CompileOptions& options, Snapshot& snapshot) {
   if (options.steer_socket_map.empty()) return;
   std::set<std::string> steered;
   for (PuntListener& punt : snapshot.punt) {
-    punt.steered = !options.node_owned.contains(Canonical(punt.address));
+    punt.steered = !options.node_owned.contains(model::CanonicalAddress(punt.address));
     if (punt.steered) steered.insert(punt.address);
   }
   if (steered.empty()) return;

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "agent/binder/age.h"
+#include "agent/model/address.h"
 
 namespace xgate::compiler {
 namespace {
@@ -17,10 +18,12 @@ bool IsV6(const std::string& address) { return address.find(':') != std::string:
 // fall short of 1e6: that part of the traffic is dropped, as the spec wants for
 // connections bound to an invalid backend.
 // Local endpoints (see CompileOptions::local_pods): on this node by nodeName, or a recorded
-// pod's address; one on this node by nodeName that no record has is left out.
+// pod's address; one on this node by nodeName that no record has is left out, unless the
+// address is the node's own (a hostNetwork pod: xgate-cni never sees it).
 bool PodGone(const binder::ResolvedEndpoint& ep, const CompileOptions& options) {
   return options.local_pods && !options.node_name.empty() && ep.node_name == options.node_name &&
-         !options.local_pods->contains(ep.address);
+         !options.local_pods->contains(ep.address) &&
+         !options.node_owned.contains(model::CanonicalAddress(ep.address));
 }
 
 std::vector<L4Backend> Backends(const binder::BoundRoute& route, const std::string& address,

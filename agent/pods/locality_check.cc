@@ -1,26 +1,13 @@
 #include "agent/pods/locality_check.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "agent/model/address.h"
 #include "spdlog/spdlog.h"
 
 namespace xgate::pods {
-namespace {
-
-// The address as inet_ntop writes it ("fd00:0::5" and "fd00::5" are one), or as given.
-std::string Canonical(const std::string& address) {
-  unsigned char bytes[16];
-  char text[INET6_ADDRSTRLEN];
-  int family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  if (inet_pton(family, address.c_str(), bytes) != 1) return address;
-  return inet_ntop(family, bytes, text, sizeof text) ? text : address;
-}
-
-}  // namespace
 
 std::string KindName(LocalityMismatch::Kind kind) {
   return kind == LocalityMismatch::Kind::kNoRecord ? "no_record" : "other_node";
@@ -41,7 +28,7 @@ std::vector<LocalityMismatch> FindLocalityMismatches(const model::Store& store,
                                                      const std::set<std::string>& node_owned) {
   std::set<std::string> recorded;
   for (const auto& r : records) {
-    for (const auto& a : r.addresses()) recorded.insert(Canonical(a));
+    for (const auto& a : r.addresses()) recorded.insert(model::CanonicalAddress(a));
   }
   std::set<LocalityMismatch> out;
   for (const auto& [key, slice] : store.endpoint_slices) {
@@ -49,7 +36,7 @@ std::vector<LocalityMismatch> FindLocalityMismatches(const model::Store& store,
       if (!ep.ready || !ep.node_name || ep.node_name->empty()) continue;
       bool here = *ep.node_name == node_name;
       for (const auto& a : ep.addresses) {
-        std::string address = Canonical(a);
+        std::string address = model::CanonicalAddress(a);
         if (node_owned.contains(address) || here == recorded.contains(address)) continue;
         out.insert({here ? LocalityMismatch::Kind::kNoRecord : LocalityMismatch::Kind::kOtherNode,
                     address, key.first + "/" + key.second, *ep.node_name});

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <map>
+#include <set>
+
 #include "tests/binder/testing.h"
 
 namespace xgate::testing {
@@ -508,6 +511,54 @@ endpoints: [{addresses: ["fd00::5:1"]}]
   EXPECT_EQ(snap->l4[1].backends[0].address, "fd00::5:1");
   EXPECT_EQ(snap->l4[1].backends[0].weight, 1000000u);
   EXPECT_EQ(snap->Summary()[1], "L4 [fd00::1]:9000/tcp -> 1 backend");
+}
+
+// Once xgate-cni is in use (local_pods set), an endpoint on this node by nodeName is local when
+// a record has its address, left out when none has (its pod is gone), and kept when the
+// address is the node's own (a hostNetwork pod, which xgate-cni never records).
+TEST(L4, LocalEndpointsFollowTheRecords) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{value: 198.18.100.1}]
+  listeners: [{name: tcp, port: 9000, protocol: TCP}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: s, port: 9000}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 9000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: s-v4, namespace: default, labels: {kubernetes.io/service-name: s}}
+addressType: IPv4
+ports: [{port: 9000}]
+endpoints:
+- {addresses: [198.18.5.1], nodeName: here}
+- {addresses: [198.18.5.2], nodeName: here}
+- {addresses: [198.18.0.1], nodeName: here}
+- {addresses: [198.18.6.1], nodeName: there}
+)"});
+  compiler::CompileOptions options;
+  options.node_name = "here";
+  options.node_owned = {"198.18.0.1"};
+  options.local_pods = std::set<std::string>{"198.18.5.1"};
+  auto snap = compiler::Compile(b->result, 1, options);
+  ASSERT_EQ(snap->l4.size(), 1u);
+  std::map<std::string, bool> local;
+  for (const auto& be : snap->l4[0].backends) local[be.address] = be.local;
+  EXPECT_EQ(local, (std::map<std::string, bool>{
+                       {"198.18.5.1", true}, {"198.18.0.1", true}, {"198.18.6.1", false}}));
 }
 
 TEST(L7, WiderHostnamesFollowInEachVirtualHost) {
