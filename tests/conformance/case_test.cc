@@ -101,7 +101,7 @@ requests:
 - gateway: ns/gw
   backendFailures: {count: 1}
   websocket: hello
-  expect: {backend: b}
+  expect: {status: 101, backend: b}
 )",
                                      "/d/x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();

@@ -211,6 +211,7 @@ TEST(EchoBackendServer, FailsOnRequestAndEchoesAWebSocket) {
   EXPECT_EQ(send(conformance::BuildHttpRequest(r, "127.0.0.1")).status, 500);
 
   conformance::Request ws;
+  ws.gateway_ns = "infra";
   ws.path = "/ws";
   ws.websocket = "bytes both ways";
   ws.expect.backend = "ws";
