@@ -27,6 +27,17 @@ TEST(ConformanceCaseFiles, EveryCaseInTheSharedFolderParses) {
   }
 }
 
+TEST(ConformanceCaseFiles, EveryProjectCaseParses) {
+  absl::StatusOr<std::vector<std::string>> files = CaseFiles(XGATE_PROJECT_CASES);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_GE(files->size(), 3u);
+  for (const std::string& f : *files) {
+    absl::StatusOr<Case> c = LoadCase(f);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(SplitManifests(c->manifests, f, c->manifests_line).ok()) << f;
+  }
+}
+
 TEST(ConformanceCaseFiles, BaseIsFoundBesideTheCasesFolder) {
   absl::StatusOr<std::string> base = FindBase(kShared + "/cases", "");
   ASSERT_TRUE(base.ok()) << base.status();
