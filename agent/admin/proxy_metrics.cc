@@ -184,6 +184,26 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
                   {}};
   overflow.Add({}, stats.downstream_overflow());
   overflow.Write(out);
+
+  Family route_retries{"xgate_proxy_route_retries_total",
+                       "counter",
+                       "Requests tried again under their HTTPRoute rule's retry policy, by route "
+                       "and reason (status, connect, reset, timeout).",
+                       {}};
+  for (const auto& r : stats.route_retries()) {
+    route_retries.Add({{"route", r.route()}, {"reason", r.reason()}}, r.count());
+  }
+  route_retries.Write(out);
+  Family upgrades{"xgate_proxy_upgrades_total",
+                  "counter",
+                  "HTTP/1.1 connections upgraded (WebSocket) after the backend's 101.",
+                  {}};
+  upgrades.Add({}, stats.upgrades_total());
+  upgrades.Write(out);
+  Family upgrades_open{
+      "xgate_proxy_upgrades_open", "gauge", "Upgraded connections relaying bytes now.", {}};
+  upgrades_open.Add({}, stats.upgrades_open());
+  upgrades_open.Write(out);
   return out.str();
 }
 

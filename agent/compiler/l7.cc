@@ -179,6 +179,15 @@ void SetMatch(const model::HTTPRouteMatch& m, api::RouteMatch* out) {
   out->set_method(m.method.value_or(""));
 }
 
+// Unset attempts and backoff get Envoy Gateway's defaults: 2 retries, 25 ms.
+void SetRetry(const model::HTTPRouteRetry& retry, api::Retry* out) {
+  constexpr int64_t kDefaultAttempts = 2;
+  constexpr int64_t kDefaultBackoffMs = 25;
+  out->set_attempts(static_cast<uint32_t>(retry.attempts.value_or(kDefaultAttempts)));
+  for (int code : retry.codes) out->add_codes(static_cast<uint32_t>(code));
+  out->set_backoff_ms(static_cast<uint64_t>(retry.backoff_ms.value_or(kDefaultBackoffMs)));
+}
+
 api::Route ToRoute(const Entry& e, Collected& c) {
   api::Route r;
   r.set_route_namespace(e.route->key.ns);
@@ -199,6 +208,7 @@ api::Route ToRoute(const Entry& e, Collected& c) {
     r.set_request_timeout_ms(static_cast<uint64_t>(rule.timeouts.request_ms.value_or(0)));
     r.set_backend_request_timeout_ms(
         static_cast<uint64_t>(rule.timeouts.backend_request_ms.value_or(0)));
+    if (rule.retry) SetRetry(*rule.retry, r.mutable_retry());
   }
   return r;
 }

@@ -80,6 +80,24 @@ HTTPRouteMatch DecodeMatch(const Node& m) {
   return out;
 }
 
+HTTPRouteRetry DecodeRetry(const Node& r) {
+  HTTPRouteRetry out;
+  for (const Node& code : r.Items("codes", 200, 0, /*objects=*/false)) {
+    const nlohmann::json& j = code.json();
+    if (!j.is_number_integer()) code.Fail("Invalid value: must be an integer HTTP status code");
+    int64_t v = j.get<int64_t>();
+    if (v < 400 || v > 599) {
+      code.Fail(absl::StrCat("Invalid value: ", v, ": must be between 400 and 599"));
+    }
+    out.codes.push_back(static_cast<int>(v));
+  }
+  // The CRD leaves attempts unbounded; a negative count means nothing, so it is refused.
+  out.attempts = r.OptInt("attempts", 0, 1000);
+  if (auto backoff = r.OptStr("backoff"))
+    out.backoff_ms = ParseDuration(r.PathOf("backoff"), *backoff);
+  return out;
+}
+
 HTTPRouteRule DecodeHTTPRule(const Node& r) {
   HTTPRouteRule out;
   out.name = r.OptStr("name");
@@ -129,6 +147,7 @@ HTTPRouteRule DecodeHTTPRule(const Node& r) {
                 "Invalid value: backendRequest timeout cannot be longer than request timeout");
     }
   }
+  if (auto retry = r.OptChild("retry")) out.retry = DecodeRetry(*retry);
   return out;
 }
 

@@ -209,12 +209,20 @@ struct HTTPRouteTimeouts {
   std::optional<int64_t> backend_request_ms;
 };
 
+// HTTPRouteRetry (experimental channel): unset fields are the implementation's choice.
+struct HTTPRouteRetry {
+  std::vector<int> codes;           // 400..599
+  std::optional<int64_t> attempts;  // retries after the first try
+  std::optional<int64_t> backoff_ms;
+};
+
 struct HTTPRouteRule {
   std::optional<std::string> name;
   std::vector<HTTPRouteMatch> matches;  // defaulted to one PathPrefix "/" match when empty
   std::vector<HTTPRouteFilter> filters;
   std::vector<BackendRef> backend_refs;
   HTTPRouteTimeouts timeouts;
+  std::optional<HTTPRouteRetry> retry;
 };
 
 // ---------------------------------------------------------------- status

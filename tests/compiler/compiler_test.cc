@@ -340,6 +340,7 @@ spec:
       filters: [{type: RequestMirror, requestMirror: {backendRef: {name: s, port: 80}, percent: 25}}]
     - {name: gone, port: 80, weight: 1}
     timeouts: {request: 10s, backendRequest: 2s}
+    retry: {codes: [500, 503], attempts: 3, backoff: 100ms}
   - matches: [{path: {type: Exact, value: /old}}]
     filters:
     - {type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}
@@ -376,6 +377,12 @@ spec:
   EXPECT_EQ(main.backends(1).service(), "default/gone");
   EXPECT_EQ(main.request_timeout_ms(), 10000u);
   EXPECT_EQ(main.backend_request_timeout_ms(), 2000u);
+  ASSERT_TRUE(main.has_retry());
+  EXPECT_EQ(main.retry().attempts(), 3u);
+  EXPECT_EQ(main.retry().backoff_ms(), 100u);
+  ASSERT_EQ(main.retry().codes_size(), 2);
+  EXPECT_EQ(main.retry().codes(1), 503u);
+  EXPECT_FALSE(redirect.has_retry());
   ASSERT_EQ(snap->l7.clusters_size(), 1);
 }
 

@@ -27,6 +27,17 @@ TEST(ConformanceCaseFiles, EveryCaseInTheSharedFolderParses) {
   }
 }
 
+TEST(ConformanceCaseFiles, EveryProjectCaseParses) {
+  absl::StatusOr<std::vector<std::string>> files = CaseFiles(XGATE_PROJECT_CASES);
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_GE(files->size(), 3u);
+  for (const std::string& f : *files) {
+    absl::StatusOr<Case> c = LoadCase(f);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(SplitManifests(c->manifests, f, c->manifests_line).ok()) << f;
+  }
+}
+
 TEST(ConformanceCaseFiles, BaseIsFoundBesideTheCasesFolder) {
   absl::StatusOr<std::string> base = FindBase(kShared + "/cases", "");
   ASSERT_TRUE(base.ok()) << base.status();
@@ -90,6 +101,28 @@ requests:
   EXPECT_DOUBLE_EQ(c->requests[2].expect.tolerance, 0.1);
 }
 
+TEST(ConformanceParseCase, BackendFailuresAndWebSocket) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: extended
+requests:
+- gateway: ns/gw
+  backendFailures: {count: 2, status: 503}
+  expect: {status: 200}
+- gateway: ns/gw
+  backendFailures: {count: 1}
+  websocket: hello
+  expect: {status: 101, backend: b}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->requests[0].backend_failures, 2);
+  EXPECT_EQ(c->requests[0].backend_failure_status, 503);
+  EXPECT_FALSE(c->requests[0].websocket.has_value());
+  EXPECT_EQ(c->requests[1].backend_failure_status, 500);
+  EXPECT_EQ(c->requests[1].websocket, "hello");
+}
+
 TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {
@@ -108,6 +141,14 @@ TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
        "status[0].parent"},
       {"status:\n- {kind: Gateway, namespace: ns, name: g}\n", "checks nothing"},
       {"requests: [\n", "does not parse"},
+      {"requests:\n- gateway: ns/gw\n  backendFailures: {count: 0}\n  expect: {status: 500}\n",
+       "requests[0].backendFailures.count: must be 1 to 100"},
+      {"requests:\n- gateway: ns/gw\n  backendFailures: {count: 1, status: 302}\n  expect: {}\n",
+       "requests[0].backendFailures.status: must be 400 to 599"},
+      {"requests:\n- gateway: ns/gw\n  backendFailures: {count: 1, times: 2}\n  expect: {}\n",
+       "requests[0].backendFailures.times: unknown key"},
+      {"requests:\n- gateway: ns/gw\n  websocket: \"\"\n  expect: {}\n",
+       "requests[0].websocket: bytes to send"},
   };
   for (const Bad& b : bad) {
     absl::StatusOr<Case> c = ParseCase(head + b.body, "/d/x.yaml");

@@ -12,7 +12,7 @@ Response Echo(const std::string& svc, const std::string& ns, const std::string& 
   nlohmann::json j = {{"path", path},        {"host", "example.com"}, {"method", method},
                       {"proto", "HTTP/1.1"}, {"headers", headers},    {"namespace", ns},
                       {"pod", svc + "-0"}};
-  return Response{200, {{"Content-Type", "application/json"}}, j.dump()};
+  return Response{200, {{"Content-Type", "application/json"}}, j.dump(), ""};
 }
 
 Request Req(const std::string& path = "/") {
@@ -38,15 +38,15 @@ TEST(ConformanceCheckHttpAnswer, BackendNamespaceAndDefaults) {
             "the backend saw method POST, want GET");
   r.expect.request.path = "/rewritten";
   EXPECT_EQ(CheckHttpAnswer(r, Echo("v1", "infra", "/rewritten")), "");
-  EXPECT_EQ(CheckHttpAnswer(r, Response{404, {}, "not found"}), "status 404, want 200");
-  EXPECT_EQ(CheckHttpAnswer(r, Response{200, {}, "hello"}),
+  EXPECT_EQ(CheckHttpAnswer(r, Response{404, {}, "not found", ""}), "status 404, want 200");
+  EXPECT_EQ(CheckHttpAnswer(r, Response{200, {}, "hello", ""}),
             "the answer (status 200) is not from an echo backend");
 }
 
 TEST(ConformanceCheckHttpAnswer, NotFoundMustNotComeFromABackend) {
   Request r = Req();
   r.expect.status = 404;
-  EXPECT_EQ(CheckHttpAnswer(r, Response{404, {}, ""}), "");
+  EXPECT_EQ(CheckHttpAnswer(r, Response{404, {}, "", ""}), "");
   Response from_backend = Echo("v1", "infra", "/");
   from_backend.status = 404;
   EXPECT_EQ(CheckHttpAnswer(r, from_backend), "answered by backend infra/v1 with status 404");
@@ -112,8 +112,8 @@ TEST(ConformanceCheckRedirect, LocationRules) {
   // The answer check finds the Location header.
   r.expect.status = 302;
   r.expect.redirect = want;
-  EXPECT_EQ(CheckHttpAnswer(r, Response{302, {{"location", "http://x:8083/port"}}, ""}), "");
-  EXPECT_EQ(CheckHttpAnswer(r, Response{302, {}, ""}), "no Location header in the redirect");
+  EXPECT_EQ(CheckHttpAnswer(r, Response{302, {{"location", "http://x:8083/port"}}, "", ""}), "");
+  EXPECT_EQ(CheckHttpAnswer(r, Response{302, {}, "", ""}), "no Location header in the redirect");
 }
 
 TEST(ConformanceCheckShares, WeightsWithinTolerance) {

@@ -67,6 +67,21 @@ TEST(EchoBackend, JsonBody) {
   EXPECT_EQ(j["pod"], "svc-0");
 }
 
+TEST(EchoBackend, FailRequestsAndWebSocketAccept) {
+  std::optional<FailRequest> f = ParseEchoFail("2:503:run-7");
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->count, 2);
+  EXPECT_EQ(f->status, 503);
+  EXPECT_EQ(f->key, "run-7");
+  EXPECT_EQ(ParseEchoFail("1:500:a:b")->key, "a:b");  // the key is the rest
+  EXPECT_FALSE(ParseEchoFail("2:503").has_value());
+  EXPECT_FALSE(ParseEchoFail("x:503:k").has_value());
+  EXPECT_FALSE(ParseEchoFail("1:99:k").has_value());
+  EXPECT_FALSE(ParseEchoFail("1:500:").has_value());
+  // RFC 6455 1.3's example.
+  EXPECT_EQ(WebSocketAccept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
 // A server on loopback for the rest of the test program (its threads never end).
 struct Served {
   EchoServer* server;
@@ -162,6 +177,54 @@ TEST(EchoBackendServer, AnswersTheRunnersClientAndLogs) {
   while (std::getline(log, line)) paths.push_back(conformance::ParseEcho(line)->path);
   EXPECT_EQ(paths, (std::vector<std::string>{"/hello?delay=50ms", "/one", "/two"}));
   std::filesystem::remove(s.log);
+}
+
+// X3: the first N requests with a key fail, each answer counts the attempts; X4: the
+// WebSocket upgrade, the JSON line, the echo.
+TEST(EchoBackendServer, FailsOnRequestAndEchoesAWebSocket) {
+  EchoConfig cfg;
+  cfg.listen = {"127.0.0.1:0"};
+  cfg.ns = "infra";
+  cfg.pod = "ws-0";
+  Served s = Serve(cfg);
+  int port = s.server->tcp_ports()[0];
+  Client client(PlainSocket, "");
+  auto send = [&](const std::string& raw) {
+    absl::StatusOr<Response> resp =
+        client.Http("127.0.0.1", port, false, "", raw, absl::Seconds(5));
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    return resp.ok() ? *resp : Response();
+  };
+  std::string failing = "GET /f HTTP/1.1\r\nHost: a\r\nX-Echo-Fail: 2:503:k1\r\n\r\n";
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    Response r = send(failing);
+    EXPECT_EQ(r.status, attempt <= 2 ? 503 : 200) << attempt;
+    EXPECT_EQ(JoinedHeader(r.headers, "X-Echo-Attempt"), std::to_string(attempt));
+    EXPECT_EQ(conformance::ParseEcho(r.body).has_value(), attempt == 3);
+  }
+  // Two runner requests with the same expectation carry distinct keys.
+  conformance::Request r;
+  r.path = "/g";
+  r.backend_failures = 1;
+  EXPECT_NE(conformance::BuildHttpRequest(r, "127.0.0.1"),
+            conformance::BuildHttpRequest(r, "127.0.0.1"));
+  EXPECT_EQ(send(conformance::BuildHttpRequest(r, "127.0.0.1")).status, 500);
+
+  conformance::Request ws;
+  ws.gateway_ns = "infra";
+  ws.path = "/ws";
+  ws.websocket = "bytes both ways";
+  ws.expect.backend = "ws";
+  ws.expect.headers = {{"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}};
+  absl::StatusOr<Response> up =
+      client.Http("127.0.0.1", port, false, "", conformance::BuildHttpRequest(ws, "127.0.0.1"),
+                  absl::Seconds(5), ws.websocket);
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->status, 101);
+  EXPECT_EQ(up->websocket_echo, "bytes both ways");
+  EXPECT_EQ(conformance::CheckHttpAnswer(ws, *up), "");
+  ws.websocket = "something else";  // the check can fail
+  EXPECT_NE(conformance::CheckHttpAnswer(ws, *up), "");
 }
 
 TEST(EchoBackendServer, TlsWithARunnerCertificate) {

@@ -102,6 +102,9 @@ const char kProxy[] = R"pb(
   h2_streams_open: 1
   h2_abuse { kind: "rapid_reset" code: 11 count: 1 }
   downstream_overflow: 1
+  route_retries { route: "ns/web" reason: "status" count: 3 }
+  upgrades_total: 2
+  upgrades_open: 1
 )pb";
 
 // The page as xgate-agent's scrape handler builds it (agent/cmd/main.cc), every part present.

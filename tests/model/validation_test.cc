@@ -154,6 +154,15 @@ TEST(Validation, HTTPRouteRules) {
        "spec.rules[0].filters[0].cors.maxAge", ""},
       {Route("filters:\n    - type: CORS  #!\n"), "spec.rules[0].filters[0].cors",
        "must be specified for CORS"},
+      {Route("retry:\n      codes: [500, 302]  #!\n"), "spec.rules[0].retry.codes[1]",
+       "between 400 and 599"},
+      {Route("retry:\n      codes: [\"500\"]  #!\n"), "spec.rules[0].retry.codes[0]",
+       "must be an integer"},
+      {Route("retry:\n      attempts: -1  #!\n"), "spec.rules[0].retry.attempts",
+       "between 0 and 1000"},
+      {Route("retry:\n      backoff: 1sec  #!\n"), "spec.rules[0].retry.backoff",
+       "Gateway API Duration"},
+      {Route("retry: [1]  #!\n"), "spec.rules[0].retry", ""},
   };
   for (const auto& [yaml, field, message] : cases) {
     SCOPED_TRACE(yaml);
@@ -299,6 +308,7 @@ TEST(Validation, AcceptedEdgeValues) {
     - {name: s, port: 65535, weight: 1000000}
     - {name: t, port: 1, weight: 0}
     timeouts: {request: 1h2m, backendRequest: 500ms}
+    retry: {codes: [503, 504], attempts: 4, backoff: 250ms}
   - filters:
     - type: RequestRedirect
       requestRedirect: {scheme: https, statusCode: 308, port: 8443}
@@ -308,6 +318,11 @@ TEST(Validation, AcceptedEdgeValues) {
   const HTTPRoute& route = r.store.http_routes.at({"web", "r"});
   EXPECT_EQ(route.rules[0].timeouts.request_ms, 3720000);
   EXPECT_EQ(route.rules[0].timeouts.backend_request_ms, 500);
+  ASSERT_TRUE(route.rules[0].retry);
+  EXPECT_EQ(route.rules[0].retry->codes, std::vector<int>({503, 504}));
+  EXPECT_EQ(route.rules[0].retry->attempts, 4);
+  EXPECT_EQ(route.rules[0].retry->backoff_ms, 250);
+  EXPECT_FALSE(route.rules[1].retry);
   EXPECT_EQ(route.rules[0].name, "main");
   EXPECT_EQ(route.rules[0].backend_refs[1].weight, 0);
   EXPECT_EQ(route.rules[1].filters[0].request_redirect.status_code, 308);

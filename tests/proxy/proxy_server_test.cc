@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/proxy/server_fixture.h"
 #include "tests/proxy/test_util.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/server.h"
@@ -24,41 +25,6 @@ using testing::Client;
 using testing::Get;
 using testing::Response;
 using testing::TestUpstream;
-
-class ProxyServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    AccessLog::Disable();
-    port_ = testing::FreePort();
-    ASSERT_NE(port_, 0);
-  }
-  void StartServer(int workers = 2, std::chrono::milliseconds header_timeout = 15s) {
-    ServerOptions options;
-    options.workers = workers;
-    options.header_timeout = header_timeout;
-    options.upstream.connect_timeout = 2s;
-    server_ = std::make_unique<Server>(options);
-    server_->Start();
-  }
-  void Apply(api::L7Config config) {
-    if (!server_) StartServer();
-    config.set_generation(++generation_);
-    ASSERT_TRUE(server_->Apply(config).ok());
-    ASSERT_TRUE(server_->WaitApplied(generation_, 5s));
-  }
-  // One port, catch-all host, prefix "/" to `upstream`.
-  api::L7Config Simple(TestUpstream& upstream) {
-    api::L7Config config;
-    api::Port* port = AddHttpPort(config, port_);
-    AddRoute(*AddVirtualHost(*port, ""), "all", "/", "ns/up:80");
-    AddCluster(config, "ns/up:80", upstream);
-    return config;
-  }
-
-  uint16_t port_ = 0;
-  uint64_t generation_ = 0;
-  std::unique_ptr<Server> server_;
-};
 
 TEST_F(ProxyServerTest, RoutesByHostAndPath) {
   TestUpstream a("a"), b("b");

@@ -105,6 +105,7 @@ void TestUpstream::Serve(int fd, int connection) {
   ReceivedRequest current;
   char chunk[16384];
   bool open = true;
+  bool reset = false;
   while (open && !stopping_) {
     ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
     if (n <= 0) break;
@@ -142,8 +143,23 @@ void TestUpstream::Serve(int fd, int connection) {
         std::string path = current.path;
         int status = 0;
         size_t bytes_left = 0;
-        if (fail_status_ != 0) {
+        bool fail_first = fail_first_.fetch_sub(1) > 0;
+        if (fail_first && fail_first_status_ == 0) {
+          open = false;
+          reset = true;  // nothing answered
+        } else if (fail_first) {
+          response = http::MakeSimpleResponse(fail_first_status_, {}, name_ + " failing\n", false);
+        } else if (fail_status_ != 0) {
           response = http::MakeSimpleResponse(fail_status_, {}, name_ + " failing\n", false);
+        } else if (auto upgrade = current.headers.find("upgrade");
+                   upgrade != current.headers.end() && upgrade->second == "websocket") {
+          {
+            std::lock_guard lock(mutex_);
+            requests_.push_back(current);
+          }
+          arrived_.notify_all();
+          EchoUpgraded(fd, buffer.substr(step.consumed));
+          return;
         } else if (absl::StartsWith(path, "/status/") &&
                    absl::SimpleAtoi(path.substr(8), &status)) {
           response = http::MakeSimpleResponse(status, {}, name_ + " status\n", false);
@@ -184,6 +200,30 @@ void TestUpstream::Serve(int fd, int connection) {
       buffer.erase(0, step.consumed);
       if (!open) break;
     }
+  }
+  if (reset) {
+    linger abort{.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+  }
+  close(fd);
+}
+
+void TestUpstream::EchoUpgraded(int fd, std::string pending) {
+  {
+    std::lock_guard lock(mutex_);
+    raw_.append(pending);
+  }
+  std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  if (!pending.empty()) send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+  char chunk[16384];
+  for (ssize_t n; (n = recv(fd, chunk, sizeof(chunk), 0)) > 0;) {
+    {
+      std::lock_guard lock(mutex_);
+      raw_.append(chunk, static_cast<size_t>(n));
+    }
+    if (send(fd, chunk, static_cast<size_t>(n), MSG_NOSIGNAL) <= 0) break;
   }
   close(fd);
 }

@@ -48,6 +48,7 @@ struct ReceivedRequest {
 //   /hang            never answers (until Stop)
 //   /reset           closes the connection without answering
 //   anything else    200 "name path" with Content-Length; X-Upstream: name
+// A request with "Upgrade: websocket" is answered 101, then every byte is echoed back.
 class TestUpstream {
  public:
   explicit TestUpstream(std::string name, std::string bind_address = "127.0.0.1");
@@ -55,6 +56,11 @@ class TestUpstream {
 
   // Answer every request with this status instead (0: by path).
   void set_fail_status(int status) { fail_status_ = status; }
+  // The next `n` requests get `status` (0: the connection is reset, nothing answered).
+  void set_fail_first(int n, int status) {
+    fail_first_status_ = status;
+    fail_first_ = n;
+  }
   uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }
   std::vector<ReceivedRequest> requests();
@@ -68,6 +74,8 @@ class TestUpstream {
  private:
   void AcceptLoop();
   void Serve(int fd, int connection);
+  // After the 101: echoes `pending` and then every byte received, until EOF.
+  void EchoUpgraded(int fd, std::string pending);
 
   std::string name_;
   std::string address_;
@@ -76,6 +84,8 @@ class TestUpstream {
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
   std::atomic<int> fail_status_{0};
+  std::atomic<int> fail_first_{0};
+  std::atomic<int> fail_first_status_{0};
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::vector<ReceivedRequest> requests_;

@@ -261,9 +261,10 @@ class Reader {
   }
 
   Request RequestOf(const YAML::Node& r, absl::string_view where) const {
-    OnlyKeys(r, where,
-             {"gateway", "scheme", "host", "method", "path", "port", "headers",
-              "backendResponseHeaders", "samples", "attempts", "expect"});
+    OnlyKeys(
+        r, where,
+        {"gateway", "scheme", "host", "method", "path", "port", "headers", "backendResponseHeaders",
+         "samples", "attempts", "expect", "backendFailures", "websocket"});
     Request q;
     q.line = r.Mark().line + 1;
     if (!r["gateway"].IsDefined()) Fail(r, absl::StrCat(where, ".gateway"), "is required");
@@ -287,6 +288,24 @@ class Reader {
     q.headers = StrMap(r["headers"], absl::StrCat(where, ".headers"));
     q.backend_response_headers =
         StrMap(r["backendResponseHeaders"], absl::StrCat(where, ".backendResponseHeaders"));
+    if (YAML::Node f = r["backendFailures"]; f.IsDefined() && !f.IsNull()) {
+      std::string w = absl::StrCat(where, ".backendFailures");
+      OnlyKeys(f, w, {"count", "status"});
+      std::optional<int64_t> count = OptInt(f, "count", w);
+      if (!count || *count < 1 || *count > 100)
+        Fail(f, absl::StrCat(w, ".count"), "must be 1 to 100");
+      q.backend_failures = static_cast<int>(*count);
+      if (auto st = OptInt(f, "status", w)) {
+        if (*st < 400 || *st > 599)
+          Fail(f["status"], absl::StrCat(w, ".status"), "must be 400 to 599");
+        q.backend_failure_status = static_cast<int>(*st);
+      }
+    }
+    q.websocket = OptStr(r, "websocket", where);
+    if (q.websocket && (q.websocket->empty() || q.scheme == "udp")) {
+      Fail(r["websocket"], absl::StrCat(where, ".websocket"),
+           "bytes to send (not empty), over http or https");
+    }
     if (auto s = OptInt(r, "samples", where)) {
       if (*s < 1 || *s > 500)
         Fail(r["samples"], absl::StrCat(where, ".samples"), "must be 1 to 500");

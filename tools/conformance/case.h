@@ -72,6 +72,12 @@ struct Request {
   std::optional<int> port;
   Pairs headers;
   Pairs backend_response_headers;
+  // X3 (tests/conformance/FORMAT.md): the echo answers the first `count` sends of this
+  // request with `status` (0 count: not asked).
+  int backend_failures = 0;
+  int backend_failure_status = 500;
+  // X4: upgrade to WebSocket, then send these bytes and expect them back.
+  std::optional<std::string> websocket;
   int samples = 0;  // 0: a single request
   int attempts = 1;
   Expect expect;

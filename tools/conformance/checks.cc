@@ -145,10 +145,12 @@ std::string CheckRedirect(const Request& req, const RedirectExpect& want,
 std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* answered) {
   const Expect& e = req.expect;
   bool sampled_share = !e.weights.empty() || !e.mirror_shares.empty();
-  int want_status = e.status.value_or(200);
-  if (!e.status && !sampled_share && e.backend) want_status = 200;
+  // X4: a WebSocket's answer is the 101, and the echo's JSON line follows it.
+  int answered_status = req.websocket ? 101 : 200;
+  int want_status = e.status.value_or(answered_status);
+  if (!e.status && !sampled_share && e.backend) want_status = answered_status;
   std::optional<EchoSeen> seen;
-  if (resp.status == 200) seen = ParseEcho(resp.body);
+  if (resp.status == answered_status) seen = ParseEcho(resp.body);
   if (seen && answered != nullptr) *answered = *seen;
   if (resp.status != want_status) {
     std::string from = seen ? absl::StrCat(" from ", seen->ns, "/", seen->service) : "";
@@ -159,8 +161,14 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
     if (seen)
       return absl::StrCat("answered by backend ", seen->ns, "/", seen->service,
                           ", want an answer from the gateway itself");
-  } else if (want_status == 200) {
-    if (!seen) return "the answer (status 200) is not from an echo backend";
+  } else if (want_status == answered_status) {
+    if (!seen) {
+      return absl::StrCat("the answer (status ", answered_status, ") is not from an echo backend");
+    }
+    if (req.websocket && resp.websocket_echo != *req.websocket) {
+      return absl::StrCat("the WebSocket echoed \"", resp.websocket_echo, "\", want \"",
+                          *req.websocket, "\"");
+    }
     if (e.backend && (seen->service != *e.backend || seen->ns != ns)) {
       return absl::StrCat("answered by ", seen->ns, "/", seen->service, ", want ", ns, "/",
                           *e.backend);

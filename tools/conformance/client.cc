@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -21,8 +22,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace xgate::conformance {
+
+// RFC 6455's example key: the echo answers with its Sec-WebSocket-Accept.
+constexpr char kWebSocketKey[] = "dGhlIHNhbXBsZSBub25jZQ==";
 
 absl::StatusOr<int> PlainSocket(int domain, int type) {
   int fd = socket(domain, type | SOCK_CLOEXEC, 0);
@@ -67,6 +72,17 @@ std::string BuildHttpRequest(const Request& r, const std::string& address) {
     std::vector<std::string> pairs;
     for (const auto& [k, v] : r.backend_response_headers) pairs.push_back(absl::StrCat(k, ":", v));
     absl::StrAppend(&out, "X-Echo-Set-Header: ", absl::StrJoin(pairs, ","), "\r\n");
+  }
+  if (r.backend_failures > 0) {
+    static std::atomic<uint64_t> sent{0};
+    absl::StrAppend(&out, "X-Echo-Fail: ", r.backend_failures, ":", r.backend_failure_status, ":",
+                    getpid(), "-", absl::ToUnixNanos(absl::Now()), "-", ++sent, "\r\n");
+  }
+  if (r.websocket) {
+    absl::StrAppend(&out,
+                    "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: ",
+                    kWebSocketKey, "\r\n");
   }
   if (r.method == "POST" || r.method == "PUT" || r.method == "PATCH") {
     out += "Content-Length: 0\r\n";
@@ -194,7 +210,8 @@ absl::StatusOr<int> Client::Connect(const std::string& ip, int port, int type,
 
 absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
                                       const std::string& sni, absl::string_view request,
-                                      absl::Duration timeout) {
+                                      absl::Duration timeout,
+                                      const std::optional<std::string>& websocket) {
   absl::StatusOr<int> fd = Connect(ip, port, SOCK_STREAM, timeout);
   if (!fd.ok()) return fd.status();
   SSL* ssl = nullptr;
@@ -229,6 +246,20 @@ absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
     if (!absl::StartsWith(head->first, "HTTP/") || !absl::SimpleAtoi(head->second, &r.status)) {
       return absl::UnavailableError(
           absl::StrCat("bad status line: ", head->first, " ", head->second));
+    }
+    if (r.status == 101 && websocket) {
+      r.headers = std::move(head->headers);
+      absl::StatusOr<std::string> line = s.ReadLine(64 * 1024);
+      if (!line.ok())
+        return absl::UnavailableError(absl::StrCat("after the 101: ", line.status().message()));
+      r.body = *line;
+      if (absl::Status st = s.WriteAll(*websocket); !st.ok()) return st;
+      absl::StatusOr<std::string> back = s.ReadExactly(websocket->size());
+      if (!back.ok())
+        return absl::UnavailableError(
+            absl::StrCat("no echo through the WebSocket: ", back.status().message()));
+      r.websocket_echo = *back;
+      return r;
     }
     if (r.status >= 100 && r.status < 200) continue;  // interim answers
     bool no_body = method == "HEAD" || r.status == 204 || r.status == 304;

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,7 +20,8 @@ namespace xgate::conformance {
 struct Response {
   int status = 0;
   echo::Headers headers;
-  std::string body;
+  std::string body;            // after a WebSocket 101: the echo's JSON line
+  std::string websocket_echo;  // X4: the bytes that came back after the JSON line
 };
 
 // Makes a socket (domain, type); the network namespace it lives in is the factory's choice.
@@ -40,6 +42,7 @@ std::string HostWithoutPort(const std::string& host);
 // The bytes of the request `r` sends: Host (the case's host, else the address, with the
 // port when it is not the scheme's default), the case's headers exactly as written, and
 // X-Echo-Set-Header for backendResponseHeaders.
+// X3's X-Echo-Fail carries a key of its own for every request built; X4 adds the upgrade.
 std::string BuildHttpRequest(const Request& r, const std::string& address);
 
 class Client {
@@ -50,8 +53,11 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // One request on a connection of its own. `sni` empty: none (Go sends none for IPs).
+  // With `websocket` (X4), a 101 is the answer: the echo's JSON line is read as the body,
+  // then these bytes are sent and as many read back into websocket_echo.
   absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
-                                absl::string_view request, absl::Duration timeout);
+                                absl::string_view request, absl::Duration timeout,
+                                const std::optional<std::string>& websocket = std::nullopt);
   // One datagram; the answer's payload.
   absl::StatusOr<std::string> Udp(const std::string& ip, int port, absl::string_view payload,
                                   absl::Duration timeout);

@@ -616,7 +616,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
   std::string raw = BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
   absl::StatusOr<Response> resp =
-      client_->Http(address, r.Port(), r.scheme == "https", sni, raw, kRequestTimeout);
+      client_->Http(address, r.Port(), r.scheme == "https", sni, raw, kRequestTimeout, r.websocket);
   if (!resp.ok()) return std::string(resp.status().message());
   EchoSeen seen;
   std::string d = CheckHttpAnswer(r, *resp, &seen);

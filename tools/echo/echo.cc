@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -97,6 +100,32 @@ std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_
   out += "\r\n";
   if (req.first != "HEAD") out += body;
   return out;
+}
+
+std::optional<FailRequest> ParseEchoFail(absl::string_view value) {
+  std::vector<std::string> parts = absl::StrSplit(value, absl::MaxSplits(':', 2));
+  FailRequest f;
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &f.count) ||
+      !absl::SimpleAtoi(parts[1], &f.status) || f.count < 0 || f.status < 100 || f.status > 599 ||
+      parts[2].empty()) {
+    return std::nullopt;
+  }
+  f.key = parts[2];
+  return f;
+}
+
+std::string WebSocketAccept(absl::string_view key) {
+  std::string text = absl::StrCat(key, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+bool IsWebSocketUpgrade(const Message& req) {
+  std::string connection = absl::AsciiStrToLower(JoinedHeader(req.headers, "Connection"));
+  std::string upgrade = absl::AsciiStrToLower(JoinedHeader(req.headers, "Upgrade"));
+  return absl::StrContains(connection, "upgrade") && absl::StrContains(upgrade, "websocket");
 }
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view addr) {
@@ -279,12 +308,50 @@ void EchoServer::HandleConnection(int fd) {
       return;
     }
     if (*delay > absl::ZeroDuration()) absl::SleepFor(*delay);
+    if (IsWebSocketUpgrade(*req)) {
+      ServeWebSocket(s, *req);
+      return;
+    }
     bool keep = KeepAlive(*req);
-    if (!s.WriteAll(EchoResponse(*req, config_.ns, config_.pod, keep)).ok() || !keep) {
+    std::string response = EchoResponse(*req, config_.ns, config_.pod, keep);
+    bool fail_found = false;
+    std::string fail_header = JoinedHeader(req->headers, "X-Echo-Fail", &fail_found);
+    if (std::optional<FailRequest> fail = ParseEchoFail(fail_header); fail_found && fail) {
+      int attempt = CountAttempt(fail->key);
+      std::string attempt_header = absl::StrCat("X-Echo-Attempt: ", attempt, "\r\n");
+      if (attempt <= fail->count) {  // a body that is not an echo answer
+        response = absl::StrCat("HTTP/1.1 ", fail->status, " Failing\r\n", attempt_header,
+                                "Content-Length: 17\r\n", keep ? "" : "Connection: close\r\n",
+                                "\r\nfailing as asked\n");
+      } else {
+        response.insert(response.find("\r\n") + 2, attempt_header);
+      }
+    }
+    if (!s.WriteAll(response).ok() || !keep) {
       s.Shutdown();
       return;
     }
   }
+}
+
+int EchoServer::CountAttempt(const std::string& key) {
+  std::lock_guard<std::mutex> lock(attempts_mu_);
+  return ++attempts_[key];
+}
+
+void EchoServer::ServeWebSocket(Stream& s, const Message& req) {
+  std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+  bool found = false;
+  std::string key = JoinedHeader(req.headers, "Sec-WebSocket-Key", &found);
+  if (found) absl::StrAppend(&head, "Sec-WebSocket-Accept: ", WebSocketAccept(key), "\r\n");
+  absl::StrAppend(&head, "\r\n", EchoJson(req, config_.ns, config_.pod).dump(), "\n");
+  if (!s.WriteAll(head).ok()) return;
+  for (;;) {
+    absl::StatusOr<std::string> bytes = s.ReadSome(64 * 1024);
+    if (!bytes.ok() || bytes->empty() || !s.WriteAll(*bytes).ok()) break;
+  }
+  s.Shutdown();
 }
 
 void EchoServer::Log(const Message& req) {

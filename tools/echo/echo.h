@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -48,6 +49,21 @@ absl::StatusOr<absl::Duration> RequestDelay(absl::string_view target);
 std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_view pod,
                          bool keep_alive);
 
+// X-Echo-Fail ("N:STATUS:KEY", tests/conformance/FORMAT.md X3): the first N requests that
+// carry KEY are answered STATUS.
+struct FailRequest {
+  int count = 0;
+  int status = 0;
+  std::string key;
+};
+std::optional<FailRequest> ParseEchoFail(absl::string_view value);
+
+// The Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2).
+std::string WebSocketAccept(absl::string_view key);
+
+// Whether the request asks for a WebSocket upgrade (Connection: upgrade, Upgrade: websocket).
+bool IsWebSocketUpgrade(const Message& req);
+
 // Parses "ADDR:PORT" ("[v6]:PORT" too) into a socket address.
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(absl::string_view addr);
 
@@ -66,6 +82,10 @@ class EchoServer {
   void AcceptLoop(int lfd);
   void UdpLoop(int fd);
   void HandleConnection(int fd);
+  // After a 101: the request's JSON and a newline, then every byte received back.
+  void ServeWebSocket(Stream& s, const Message& req);
+  // For a request with X-Echo-Fail: which time this pod sees its key (from 1).
+  int CountAttempt(const std::string& key);
   void Log(const Message& req);
 
   EchoConfig config_;
@@ -75,6 +95,8 @@ class EchoServer {
   std::vector<int> tcp_ports_;
   int log_fd_ = -1;
   std::mutex log_mu_;
+  std::mutex attempts_mu_;
+  std::map<std::string, int> attempts_;  // X-Echo-Fail key -> requests seen
 };
 
 }  // namespace xgate::echo

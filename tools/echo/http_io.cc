@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -96,6 +97,20 @@ absl::StatusOr<std::string> Stream::ReadToEnd(size_t max) {
   }
   std::string out = buf_.substr(pos_);
   pos_ = buf_.size();
+  return out;
+}
+
+absl::StatusOr<std::string> Stream::ReadSome(size_t max) {
+  if (pos_ >= buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+    absl::StatusOr<size_t> got = Fill();
+    if (!got.ok()) return got.status();
+    if (*got == 0) return std::string();
+  }
+  size_t n = std::min(max, buf_.size() - pos_);
+  std::string out = buf_.substr(pos_, n);
+  pos_ += n;
   return out;
 }
 

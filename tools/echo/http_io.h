@@ -27,6 +27,8 @@ class Stream {
   absl::StatusOr<std::string> ReadExactly(size_t n);
   // Everything up to EOF, at most max bytes.
   absl::StatusOr<std::string> ReadToEnd(size_t max);
+  // What is buffered, else what one read brings (at most max bytes); "" on EOF.
+  absl::StatusOr<std::string> ReadSome(size_t max);
   // True when the peer closed before sending anything more (waits for data or EOF).
   bool AtEof();
   absl::Status WriteAll(absl::string_view data);

@@ -32,6 +32,7 @@ Exchange::~Exchange() {
   EventLoop& loop = worker_.loop();
   loop.CancelTimer(request_timer_);
   loop.CancelTimer(backend_timer_);
+  loop.CancelTimer(retry_timer_);
   if (upstream_) worker_.upstreams().Release(upstream_, false);
   for (Mirror* mirror : mirrors_) mirror->Detach();
 }
@@ -125,6 +126,7 @@ void Exchange::Route() {
     return;
   }
   compiled_route_ = &compiled;
+  if (route.has_retry()) retry_ = &route.retry();
   context_ = context;
   if (route.backends_size() > 1) route_head_ = head;  // to prepare another backend on retry
   route_response_modifiers_ = filters_.response_modifiers.size();
@@ -161,13 +163,7 @@ void Exchange::Route() {
   forwarding_ = true;
   replay_ = std::move(bytes);
   upstream_started_ = Clock::now();
-  if (route.backend_request_timeout_ms() > 0) {
-    backend_timer_ =
-        loop.AddTimer(std::chrono::milliseconds(route.backend_request_timeout_ms()), [this] {
-          backend_timer_ = 0;
-          Fail(504, "backend request timeout");
-        });
-  }
+  ArmBackendTimer();
   ConnectUpstream(replay_, /*skip_ejected=*/false);
 }
 
@@ -248,6 +244,8 @@ void Exchange::Fail(int status, std::string error) {
 void Exchange::ClientGone(std::string why) {
   if (finished_) return;
   forwarding_ = false;
+  worker_.loop().CancelTimer(retry_timer_);
+  retry_timer_ = 0;
   if (upstream_) DetachUpstream(false);
   if (log_.error.empty()) log_.error = std::move(why);
   finished_ = true;
@@ -288,8 +286,15 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
         more = false;
         break;
       case http::StepKind::kHeadComplete:
+        if (upstream.parser().head().status == 101 && !request_.upgrade.empty()) {
+          upstream.input().Consume(step.consumed);
+          OnSwitchingProtocols(upstream);
+          return;
+        }
         if (upstream.parser().head().status < 200) {
           interim_ = true;  // 1xx: a 100 Continue was answered to the client already
+        } else if (RetryOnStatus(upstream)) {
+          return;
         } else {
           OnResponseHead(upstream);
         }
@@ -347,7 +352,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       stats::ClusterStats& failed = upstream.cluster_stats();
       upstream_ = nullptr;
       worker_.upstreams().Release(&upstream, false);
-      Retry(failed, std::string(replay_), 502, std::move(why));
+      Retry(failed, std::string(replay_), 502, std::move(why), stats::RetryReason::kReset);
       return;
     }
     Fail(502, why);
@@ -396,7 +401,8 @@ void Exchange::Finish() {
   EventLoop& loop = worker_.loop();
   loop.CancelTimer(request_timer_);
   loop.CancelTimer(backend_timer_);
-  request_timer_ = backend_timer_ = 0;
+  loop.CancelTimer(retry_timer_);
+  request_timer_ = backend_timer_ = retry_timer_ = 0;
   for (Mirror* mirror : mirrors_) mirror->Detach();
   mirrors_.clear();
   log_.duration_ms = MillisSince(started_);

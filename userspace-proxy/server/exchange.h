@@ -41,6 +41,10 @@ class ExchangeOwner {
   // The exchange is over (after ResponseEnd or ResponseAbort). Do not destroy the exchange
   // from inside this call; defer it.
   virtual void ExchangeFinished() = 0;
+  // The backend switched protocols (101) for an Upgrade request: the owner sends `head` and
+  // from then on relays bytes between its client and `upstream` (whose input may hold the
+  // first ones), which it now owns. False when it cannot (the exchange answers 502).
+  virtual bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) { return false; }
 };
 
 struct ExchangeRequest {
@@ -55,7 +59,8 @@ struct ExchangeRequest {
   std::string_view sni;
   bool tls = false;
   std::string_view client_ip;
-  std::string client;  // "ip:port", only with the access log on
+  std::string client;   // "ip:port", only with the access log on
+  std::string upgrade;  // an HTTP/1.1 Upgrade request's protocol ("websocket"); "" if none
 };
 
 class Exchange : public UpstreamClient {
@@ -96,10 +101,23 @@ class Exchange : public UpstreamClient {
   // request_.head as it is), its cluster; returns the upstream request head.
   std::string PrepareBackend(const api::WeightedCluster& backend, bool first);
   bool ConnectUpstream(std::string_view pending, bool skip_ejected);
-  // An attempt failed before any response byte: try another endpoint, else answer `status`.
-  void Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why);
+  // An attempt failed before any response byte: try another endpoint, else (the route's
+  // retry policy allowing) the same ones after the backoff, else answer `status`.
+  void Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why,
+             stats::RetryReason reason);
+  // The route's retry policy (exchange_retry.cc): whether another attempt is allowed now.
+  bool CanRetry() const;
+  // A response head with a status the policy lists: the attempt is dropped and tried again.
+  bool RetryOnStatus(UpstreamConnection& upstream);
+  // Counts the retry and arms the backoff timer (false when the policy allows none).
+  bool PolicyRetry(stats::ClusterStats& failed, stats::RetryReason reason, std::string_view why);
+  void RetryAttempt();
+  void ArmBackendTimer();
+  void OnBackendTimeout();
   void Fail(int status, std::string error);
   void OnResponseHead(UpstreamConnection& upstream);
+  // A 101 to an Upgrade request: the owner takes the upstream connection (exchange_upgrade.cc).
+  void OnSwitchingProtocols(UpstreamConnection& upstream);
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
   void DetachUpstream(bool reusable);
   void Finish();
@@ -130,6 +148,9 @@ class Exchange : public UpstreamClient {
   bool finished_ = false;
   bool upstream_keep_alive_ = true;
   bool interim_ = false;
+  const api::Retry* retry_ = nullptr;  // the route's policy, into config_; null: none
+  uint32_t retries_ = 0;               // under the policy
+  EventLoop::TimerId retry_timer_ = 0;
   std::vector<Mirror*> mirrors_;
   EventLoop::TimerId request_timer_ = 0;
   EventLoop::TimerId backend_timer_ = 0;

@@ -44,6 +44,10 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
   endpoints_ = config_->cluster(cluster_);
 
   http::StripHopByHop(head.headers);
+  if (!request_.upgrade.empty()) {  // hop-by-hop, but what the backend must see to upgrade
+    head.headers.Set("Connection", "Upgrade");
+    head.headers.Set("Upgrade", request_.upgrade);
+  }
   head.headers.Remove("Content-Length");
   routing::ApplyForwardedHeaders(context_, head);
   if (request_.content_length) {
@@ -63,7 +67,10 @@ bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
   upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
                                           /*allow_reuse=*/!retried_stale_, &error, skip_ejected);
   if (upstream_ == nullptr) {
-    Fail(503, "upstream connect failed: " + error);
+    std::string why = "upstream connect failed: " + error;
+    if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
+      Fail(503, std::move(why));
+    }
     return false;
   }
   tried_.push_back(upstream_->endpoint());
@@ -75,11 +82,11 @@ bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
 
 // Healthy endpoints first: the backend's own, then the rule's other backends by weight; then
 // ejected ones, which may have come back. `pending` starts with the head sent so far.
-void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int status,
-                     std::string why) {
+void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why,
+                     stats::RetryReason reason) {
   UpstreamPool& pool = worker_.upstreams();
   if (tried_.size() >= kMaxAttempts) {
-    Fail(status, std::move(why));
+    if (!PolicyRetry(failed, reason, why)) Fail(status, std::move(why));
     return;
   }
   for (bool skip_ejected : {true, false}) {
@@ -103,7 +110,7 @@ void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int statu
     ConnectUpstream(head + pending.substr(std::min(old_head, pending.size())), skip_ejected);
     return;
   }
-  Fail(status, std::move(why));
+  if (!PolicyRetry(failed, reason, why)) Fail(status, std::move(why));
 }
 
 void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
@@ -112,7 +119,8 @@ void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_
   std::string pending = upstream.TakeUnsent();
   upstream_ = nullptr;
   Retry(upstream.cluster_stats(), std::move(pending), 503,
-        std::string("upstream connect ") + (timed_out ? "timeout" : "failed"));
+        std::string("upstream connect ") + (timed_out ? "timeout" : "failed"),
+        stats::RetryReason::kConnect);
 }
 
 }  // namespace xgate::proxy

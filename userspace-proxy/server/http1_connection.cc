@@ -253,6 +253,7 @@ void Http1Connection::StartExchange() {
   request.tls = transport_->ssl() != nullptr;
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
+  if (view.upgrade) request.upgrade = UpgradeProtocol(request.head);
   retired_exchange_.reset();
   exchange_ = std::make_unique<Exchange>(worker_, *this);
   exchange_->Start(std::move(request));

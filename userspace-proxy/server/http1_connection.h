@@ -33,6 +33,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
   size_t ResponseBuffered() const override { return out_.size(); }
   void RequestBodyDrained() override;
   void ExchangeFinished() override;
+  bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
 
  private:
   void OnEvents(uint32_t events);
@@ -47,6 +48,8 @@ class Http1Connection : public Connection, public ExchangeOwner {
   void DisarmIdleTimer();
   void OnIdleTimer();
   void StartExchange();
+  // The protocol of an Upgrade request that is passed through ("websocket"), else "".
+  static std::string UpgradeProtocol(const http::RequestHead& head);
   void HandleParseError();
   void CloseAfterWrite();
   void CloseNow();

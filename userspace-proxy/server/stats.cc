@@ -46,6 +46,28 @@ std::string_view DownstreamProtocolName(DownstreamProtocol protocol) {
   return "unknown";
 }
 
+std::string_view RetryReasonName(RetryReason reason) {
+  switch (reason) {
+    case RetryReason::kStatus:
+      return "status";
+    case RetryReason::kConnect:
+      return "connect";
+    case RetryReason::kReset:
+      return "reset";
+    case RetryReason::kTimeout:
+      return "timeout";
+    case RetryReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+void WorkerStats::RouteRetried(std::string_view route, RetryReason reason) {
+  RetryCounters& counters =
+      route_retries_.FindOrAdd(route, [](std::string_view r) { return std::string(r); });
+  counters[static_cast<size_t>(reason)].Add();
+}
+
 std::string_view TlsFailureName(TlsFailure failure) {
   switch (failure) {
     case TlsFailure::kProtocolVersion:
@@ -180,6 +202,9 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
   int64_t h2_open = 0;
   std::array<uint64_t, static_cast<size_t>(H2Abuse::kCount)> abuse{};
   uint64_t overflow = 0;
+  std::map<std::string, std::array<uint64_t, static_cast<size_t>(RetryReason::kCount)>> retries;
+  uint64_t upgrades_total = 0;
+  int64_t upgrades_open = 0;
 
   for (const WorkerStats* w : workers) {
     w->requests_.ForEach([&](const RequestKey& key, const Counter& count) {
@@ -213,6 +238,13 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
     h2_open += w->h2_streams_open_.Get();
     for (size_t i = 0; i < abuse.size(); ++i) abuse[i] += w->h2_abuse_[i].Get();
     overflow += w->downstream_overflow_.Get();
+    w->route_retries_.ForEach([&](const std::string& route, const RetryCounters& counters) {
+      if (!known_route(route)) return;
+      auto& sum = retries[route];
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] += counters[i].Get();
+    });
+    upgrades_total += w->upgrades_total_.Get();
+    upgrades_open += w->upgrades_open_.Get();
   }
 
   api::ProxyStats out;
@@ -276,6 +308,16 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
     a->set_count(abuse[i]);
   }
   out.set_downstream_overflow(overflow);
+  for (const auto& [route, counts] : retries) {
+    for (size_t i = 0; i < counts.size(); ++i) {
+      auto* r = out.add_route_retries();
+      r->set_route(route);
+      r->set_reason(std::string(RetryReasonName(static_cast<RetryReason>(i))));
+      r->set_count(counts[i]);
+    }
+  }
+  out.set_upgrades_total(upgrades_total);
+  out.set_upgrades_open(NonNegative(upgrades_open));
   return out;
 }
 

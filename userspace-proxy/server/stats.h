@@ -156,6 +156,11 @@ struct ClusterStats {
   Histogram upstream_duration;
 };
 
+// Why a request was tried again under its route's retry policy.
+enum class RetryReason { kStatus, kConnect, kReset, kTimeout, kCount };
+std::string_view RetryReasonName(RetryReason reason);
+using RetryCounters = std::array<Counter, static_cast<size_t>(RetryReason::kCount)>;
+
 enum class DownstreamProtocol { kHttp, kHttps, kTlsPassthrough, kCount };
 std::string_view DownstreamProtocolName(DownstreamProtocol protocol);
 
@@ -206,6 +211,12 @@ class WorkerStats {
   void H2StreamClosed() { h2_streams_open_.Add(-1); }
   void H2AbuseSeen(H2Abuse kind) { h2_abuse_[static_cast<size_t>(kind)].Add(); }
   void DownstreamOverflow() { downstream_overflow_.Add(); }
+  void RouteRetried(std::string_view route, RetryReason reason);
+  void UpgradeOpened() {
+    upgrades_total_.Add();
+    upgrades_open_.Add(1);
+  }
+  void UpgradeClosed() { upgrades_open_.Add(-1); }
   // Any thread: downstream connections open on this worker.
   int64_t DownstreamOpen() const;
 
@@ -225,6 +236,9 @@ class WorkerStats {
   Gauge h2_streams_open_;
   std::array<Counter, static_cast<size_t>(H2Abuse::kCount)> h2_abuse_;
   Counter downstream_overflow_;
+  SeriesMap<std::string, RetryCounters, StringHash> route_retries_;
+  Counter upgrades_total_;
+  Gauge upgrades_open_;
 };
 
 // The sum over `workers` in one message (any thread), series sorted by their labels, keeping

@@ -55,6 +55,15 @@ void UpstreamConnection::ShutdownWriteWhenFlushed() {
   if (connected_) Flush();
 }
 
+void UpstreamConnection::SetClient(UpstreamClient* client) {
+  client_ = client;
+  pool_.loop().Defer([this, client, &pool = pool_] {
+    if (!pool.all_.count(this) || client_ != client) return;
+    if (!input_.empty()) client_->OnUpstreamReadable(*this, false, false);
+    if (pool.all_.count(this) && client_ == client && !read_paused_) ReadAvailable();
+  });
+}
+
 void UpstreamConnection::Flush() {
   if (closed_) return;
   if (output_.empty()) {

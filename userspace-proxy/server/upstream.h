@@ -79,6 +79,9 @@ class UpstreamConnection {
   bool wrote_anything() const { return wrote_anything_; }
   // Half-closes toward the upstream once the queued bytes are written.
   void ShutdownWriteWhenFlushed();
+  // Hands the connection to another user (an upgraded connection's tunnel), which is told of
+  // bytes already received after this round.
+  void SetClient(UpstreamClient* client);
 
  private:
   friend class UpstreamPool;

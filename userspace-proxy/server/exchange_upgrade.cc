@@ -1,0 +1,37 @@
+// Exchange: a backend's 101 Switching Protocols to an HTTP/1.1 Upgrade (WebSocket) request.
+#include "spdlog/spdlog.h"
+#include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/server/exchange.h"
+
+namespace xgate::proxy {
+
+void Exchange::OnSwitchingProtocols(UpstreamConnection& upstream) {
+  const http::ResponseHeadView& view = upstream.parser().head();
+  http::ResponseHead response = http::ToResponseHead(view);
+  std::string protocol(view.Get("Upgrade").value_or(request_.upgrade));
+  routing::ApplyResponseFilters(filters_, response);
+  http::StripHopByHop(response.headers);
+  response.headers.Set("Connection", "Upgrade");
+  response.headers.Set("Upgrade", protocol);
+  log_.status = 101;
+  log_.upstream_duration_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - upstream_started_).count();
+  worker_.upstreams().Report(upstream, false);
+  // From here the upstream connection belongs to the owner's tunnel, and no timeout of the
+  // request applies any more (the tunnel has its idle timeout).
+  upstream_ = nullptr;
+  worker_.loop().CancelTimer(backend_timer_);
+  worker_.loop().CancelTimer(request_timer_);
+  backend_timer_ = request_timer_ = 0;
+  forwarding_ = false;
+  response_started_ = true;
+  if (!owner_.TakeUpgrade(response, upstream)) {
+    worker_.upstreams().Release(&upstream, false);
+    log_.status = 502;
+    log_.error = "upgrade not possible on this connection";
+    owner_.ResponseAbort();
+  }
+  Finish();
+}
+
+}  // namespace xgate::proxy

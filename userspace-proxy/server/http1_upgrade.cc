@@ -1,0 +1,50 @@
+// Http1Connection: handing an upgraded (WebSocket) connection to an UpgradeTunnel.
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/server/http1_connection.h"
+#include "userspace-proxy/server/upgrade_tunnel.h"
+
+namespace xgate::proxy {
+
+// Only WebSocket is passed through: an h2c upgrade, for one, is not ours to forward.
+std::string Http1Connection::UpgradeProtocol(const http::RequestHead& head) {
+  if (head.version_minor < 1) return "";
+  std::optional<std::string> value = head.headers.GetJoined("Upgrade");
+  if (!value) return "";
+  for (absl::string_view token : absl::StrSplit(*value, ',')) {
+    token = absl::StripAsciiWhitespace(token);
+    if (absl::EqualsIgnoreCase(token, "websocket")) return std::string(token);
+  }
+  return "";
+}
+
+bool Http1Connection::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) {
+  if (closed_ || closing_ || !transport_) return false;
+  head.version_minor = 1;
+  http::AppendResponseHead(head, out_.Tail());
+  out_.Append(upstream.input().view());
+  upstream.input().Clear();
+  std::string to_client(out_.view());
+  std::string to_upstream(in_.view());  // what the client sent after its request head
+  AccessLogEntry log;
+  log.client = peer_text_;
+  log.protocol = "HTTP/1.1 Upgrade";
+  log.method = exchange_ ? exchange_->method() : "GET";
+  log.status = 101;
+  log.endpoint = upstream.endpoint();
+  int fd = transport_->fd();
+  worker_.loop().Remove(fd);
+  worker_.loop().CancelTimer(idle_timer_);
+  idle_timer_ = 0;
+  closed_ = true;
+  worker_
+      .Adopt(std::make_unique<UpgradeTunnel>(worker_, std::move(transport_), &upstream, to_client,
+                                             to_upstream, std::move(log)))
+      ->Start();
+  worker_.Close(this);
+  return true;
+}
+
+}  // namespace xgate::proxy

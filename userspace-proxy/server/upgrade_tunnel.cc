@@ -1,0 +1,147 @@
+#include "userspace-proxy/server/upgrade_tunnel.h"
+
+#include <sys/epoll.h>
+
+#include "spdlog/spdlog.h"
+
+namespace xgate::proxy {
+
+UpgradeTunnel::UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstream,
+                             UpstreamConnection* upstream, std::string_view to_client,
+                             std::string_view to_upstream, AccessLogEntry log)
+    : worker_(worker),
+      transport_(std::move(downstream)),
+      upstream_(upstream),
+      log_(std::move(log)) {
+  out_.Append(to_client);
+  if (!to_upstream.empty()) {
+    log_.bytes_in += to_upstream.size();
+    upstream_->Send(to_upstream);
+  }
+  worker_.stats().UpgradeOpened();
+}
+
+UpgradeTunnel::~UpgradeTunnel() {
+  worker_.loop().CancelTimer(idle_timer_);
+  if (upstream_) worker_.upstreams().Release(upstream_, false);
+  worker_.loop().Remove(transport_->fd());
+  worker_.stats().UpgradeClosed();
+}
+
+void UpgradeTunnel::Start() {
+  worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
+  upstream_->SetClient(this);
+  Touch();
+  Flush();
+  if (!closed_) ReadClient();
+}
+
+// Lazy, as the downstream idle timer: activity only moves last_activity_.
+void UpgradeTunnel::Touch() {
+  last_activity_ = Clock::now();
+  if (idle_timer_ == 0) {
+    idle_timer_ =
+        worker_.loop().AddTimer(worker_.options().idle_timeout, [this] { OnIdleTimer(); });
+  }
+}
+
+void UpgradeTunnel::OnIdleTimer() {
+  idle_timer_ = 0;
+  Clock::time_point deadline = last_activity_ + worker_.options().idle_timeout;
+  Clock::time_point now = Clock::now();
+  if (now < deadline) {
+    idle_timer_ = worker_.loop().AddTimer(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
+            std::chrono::milliseconds(1),
+        [this] { OnIdleTimer(); });
+    return;
+  }
+  Close("idle timeout");
+}
+
+void UpgradeTunnel::OnEvents(uint32_t events) {
+  if (closed_) return;
+  transport_->NoteEvents(events);
+  if (events & EPOLLOUT) Flush();
+  if (!closed_) ReadClient();
+}
+
+void UpgradeTunnel::ReadClient() {
+  Buffer in;
+  while (!closed_ && !client_eof_) {
+    if (upstream_->pending_output() >= worker_.upstreams().high_water()) return;
+    Transport::Io io = transport_->Read(in, 64 * 1024);
+    if (!in.empty()) {
+      log_.bytes_in += in.size();
+      upstream_->Send(in.view());
+      in.Clear();
+      Touch();
+    }
+    if (io == Transport::Io::kWouldBlock || (io == Transport::Io::kOk && transport_->drained())) {
+      return;
+    }
+    if (io == Transport::Io::kError) {
+      Close("client reset");
+      return;
+    }
+    if (io == Transport::Io::kEof) {
+      client_eof_ = true;
+      if (upstream_eof_) {
+        Close("");
+        return;
+      }
+      upstream_->ShutdownWriteWhenFlushed();  // pass the half-close on
+    }
+  }
+}
+
+void UpgradeTunnel::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+  if (closed_) return;
+  if (!upstream.input().empty()) {
+    log_.bytes_out += upstream.input().size();
+    out_.Append(upstream.input().view());
+    upstream.input().Clear();
+    Touch();
+  }
+  if (eof) {
+    if (error) {
+      Close("upstream reset");
+      return;
+    }
+    upstream_eof_ = true;
+  }
+  Flush();
+  if (!closed_ && out_.size() >= worker_.upstreams().high_water()) upstream.SetReadPaused(true);
+}
+
+void UpgradeTunnel::OnUpstreamDrained(UpstreamConnection&) { ReadClient(); }
+
+void UpgradeTunnel::Flush() {
+  if (closed_) return;
+  size_t before = out_.size();
+  if (transport_->Write(out_) == Transport::Io::kError) {
+    Close("client reset");
+    return;
+  }
+  if (upstream_eof_ && out_.empty()) {
+    if (client_eof_) {
+      Close("");
+      return;
+    }
+    if (!client_shut_) transport_->ShutdownWrite();  // the client may still send
+    client_shut_ = true;
+  }
+  size_t cap = worker_.upstreams().high_water();
+  if (before >= cap && out_.size() < cap) upstream_->SetReadPaused(false);
+}
+
+void UpgradeTunnel::Close(std::string error) {
+  if (closed_) return;
+  closed_ = true;
+  log_.error = std::move(error);
+  log_.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+  AccessLog::Write(log_);
+  worker_.Close(this);
+}
+
+}  // namespace xgate::proxy

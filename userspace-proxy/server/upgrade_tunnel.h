@@ -1,0 +1,53 @@
+// An HTTP/1.1 connection after the backend answered its Upgrade (WebSocket) with 101: bytes
+// are copied both ways unchanged, with backpressure, half-closes passed on, and the
+// connection closed after the idle timeout without a byte either way. It keeps its upstream
+// connection and refers to no config, so it outlives config swaps.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "userspace-proxy/server/access_log.h"
+#include "userspace-proxy/server/buffer.h"
+#include "userspace-proxy/server/transport.h"
+#include "userspace-proxy/server/upstream.h"
+#include "userspace-proxy/server/worker.h"
+
+namespace xgate::proxy {
+
+class UpgradeTunnel : public Connection, public UpstreamClient {
+ public:
+  // `to_client`: the 101 head and any bytes the upstream sent after it; `to_upstream`: bytes
+  // the client sent after its request. `log`: the upgrade request's entry, written on close.
+  UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstream, UpstreamConnection* upstream,
+                std::string_view to_client, std::string_view to_upstream, AccessLogEntry log);
+  ~UpgradeTunnel() override;
+  void Start();
+
+  void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override {}
+  void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
+  void OnUpstreamDrained(UpstreamConnection& upstream) override;
+
+ private:
+  void OnEvents(uint32_t events);
+  void ReadClient();
+  void Flush();
+  void Touch();
+  void OnIdleTimer();
+  void Close(std::string error);
+
+  Worker& worker_;
+  std::unique_ptr<Transport> transport_;
+  UpstreamConnection* upstream_;
+  Buffer out_;  // upstream bytes not yet written to the client
+  bool client_eof_ = false;
+  bool upstream_eof_ = false;
+  bool client_shut_ = false;  // our write side toward the client is half-closed
+  bool closed_ = false;
+  EventLoop::TimerId idle_timer_ = 0;
+  Clock::time_point last_activity_ = Clock::now();
+  Clock::time_point started_ = Clock::now();
+  AccessLogEntry log_;
+};
+
+}  // namespace xgate::proxy
