@@ -471,16 +471,8 @@ spec:
   EXPECT_EQ(snap->l7.steer_socket_map(), "/sys/fs/bpf/xgate/xg_steer_socks");
 }
 
-TEST(L4, EndpointsOfTheAddressFamily) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  addresses: [{value: 198.18.100.1}, {value: "fd00::1"}]
-  listeners: [{name: tcp, port: 9000, protocol: TCP}]
----
+// A TCPRoute r on the Gateway gw's port 9000 to the Service s (both in default).
+constexpr const char* kTcpRouteToS = R"(
 apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
 metadata: {name: r, namespace: default}
@@ -492,6 +484,17 @@ apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: default}
 spec: {ports: [{port: 9000}]}
+)";
+
+TEST(L4, EndpointsOfTheAddressFamily) {
+  auto b = BindYaml({kAcmeLb, kTcpRouteToS, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  addresses: [{value: 198.18.100.1}, {value: "fd00::1"}]
+  listeners: [{name: tcp, port: 9000, protocol: TCP}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -524,7 +527,7 @@ endpoints: [{addresses: ["fd00::5:1"]}]
 // a record has its address, left out when none has (its pod is gone), and kept when the
 // address is the node's own (a hostNetwork pod, which xgate-cni never records).
 TEST(L4, LocalEndpointsFollowTheRecords) {
-  auto b = BindYaml({kAcmeLb, R"(
+  auto b = BindYaml({kAcmeLb, kTcpRouteToS, R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
@@ -532,18 +535,6 @@ spec:
   gatewayClassName: acme-lb
   addresses: [{value: 198.18.100.1}]
   listeners: [{name: tcp, port: 9000, protocol: TCP}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: r, namespace: default}
-spec:
-  parentRefs: [{name: gw}]
-  rules: [{backendRefs: [{name: s, port: 9000}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: s, namespace: default}
-spec: {ports: [{port: 9000}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice

@@ -125,15 +125,9 @@ bool Http1Connection::OnHandshakeDone() {
   accept_config_.reset();  // the SNI callback is done with it
   if (NegotiatedAlpn(transport_->ssl()) != "h2") return true;
   // HTTP/2: hand the TLS session over to an HTTP/2 connection on the same fd.
-  int fd = transport_->fd();
-  worker_.loop().Remove(fd);
-  worker_.loop().CancelTimer(idle_timer_);
-  idle_timer_ = 0;
-  closed_ = true;
-  worker_
-      .Adopt(std::make_unique<H2Connection>(worker_, std::move(transport_), local_, peer_, sni_))
-      ->Start();
-  worker_.Close(this);
+  HandOver([&](std::unique_ptr<Transport> transport) {
+    return std::make_unique<H2Connection>(worker_, std::move(transport), local_, peer_, sni_);
+  });
   return false;
 }
 

@@ -39,6 +39,17 @@ class Http1Connection : public Connection, public ExchangeOwner {
   void OnEvents(uint32_t events);
   // Called once the TLS handshake is done; returns false if the connection was handed off.
   bool OnHandshakeDone();
+  // Gives the socket to the connection `next` makes of it (HTTP/2 on the same TLS session, a
+  // WebSocket tunnel) and closes this one.
+  template <class Next>
+  void HandOver(Next next) {
+    worker_.loop().Remove(transport_->fd());
+    worker_.loop().CancelTimer(idle_timer_);
+    idle_timer_ = 0;
+    closed_ = true;
+    worker_.Adopt(next(std::move(transport_)))->Start();
+    worker_.Close(this);
+  }
   void ReadInput();
   void Process();
   bool ReadPaused() const;

@@ -34,16 +34,10 @@ bool Http1Connection::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& 
   log.method = exchange_ ? exchange_->method() : "GET";
   log.status = 101;
   log.endpoint = upstream.endpoint();
-  int fd = transport_->fd();
-  worker_.loop().Remove(fd);
-  worker_.loop().CancelTimer(idle_timer_);
-  idle_timer_ = 0;
-  closed_ = true;
-  worker_
-      .Adopt(std::make_unique<UpgradeTunnel>(worker_, std::move(transport_), &upstream, to_client,
-                                             to_upstream, std::move(log)))
-      ->Start();
-  worker_.Close(this);
+  HandOver([&](std::unique_ptr<Transport> transport) {
+    return std::make_unique<UpgradeTunnel>(worker_, std::move(transport), &upstream, to_client,
+                                           to_upstream, std::move(log));
+  });
   return true;
 }
 
