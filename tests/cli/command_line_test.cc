@@ -140,7 +140,7 @@ INSTANTIATE_TEST_SUITE_P(Binaries, CommandLine, ::testing::ValuesIn(Binaries()),
 TEST(CommandLine, BadValuesNameTheFlag) {
   auto r = RunCommand(std::string(XGATECTL_PATH) + " get routes -o xml");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.output, HasSubstr("--output: xml not in {json,yaml,wide}"));
+  EXPECT_THAT(r.output, HasSubstr("--output: xml not in {json,yaml,wide,name}"));
   r = RunCommand(std::string(XGATE_BENCH_KUBE_PATH) + " --manifests /m --cacert c --port 70000");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("--port"));

@@ -8,7 +8,10 @@ source "$(dirname "$0")/bed.sh"
 
 VIP=198.18.99.10
 SEED_AGENT_ARGS=(--proxy-user nobody)
-steered_gateway() {
+before_agent() {
+  # The bed's work folder is mktemp's 0700: the proxy's user must be able to pass through it to
+  # its own folder (as /run/xgate is on a node).
+  chmod 0711 "$SEED_WORK"
   /usr/bin/python3 - "$SEED_WORK/manifests" "$SEED_NODE_IP" "$VIP" <<'PY'
 import pathlib, sys, yaml
 folder, node, vip = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -20,7 +23,7 @@ for path in sorted(folder.glob("*.yaml")):
     path.write_text(yaml.safe_dump_all(docs))
 PY
 }
-SEED_BEFORE_AGENT=steered_gateway
+SEED_BEFORE_AGENT=before_agent
 seedbed_up v1 || { fail "test bed up"; e2e_summary; exit 1; }
 
 proxy=$(pgrep -P "$SEED_AGENT_PID" -x xgate-proxy | head -n1)
