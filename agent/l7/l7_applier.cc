@@ -62,8 +62,8 @@ absl::StatusOr<std::unique_ptr<L7Applier>> L7Applier::Create(L7ApplierOptions op
                                       [raw = applier.get()](pid_t pid) { raw->HandedOff(pid); });
     // Without it a proxy restart is not graceful, but the proxy still serves.
     if (store.ok() && applier->user_) {
-      absl::Status s = HandOverSocket(
-          fdpass::ListenerStorePath(applier->options_.socket_path), *applier->user_);
+      absl::Status s =
+          HandOverSocket(fdpass::ListenerStorePath(applier->options_.socket_path), *applier->user_);
       if (!s.ok()) return s;
     }
     if (store.ok()) {

@@ -19,6 +19,21 @@ absl::Status Errno(const std::string& what) {
   return absl::PermissionDeniedError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
+// The first folder above `folder` the user cannot pass through (no search permission for it
+// as owner, group or other), or "" when it reaches `folder`. Supplementary groups are not
+// looked at: the proxy runs with its primary group only.
+std::string BlockingAncestor(const std::filesystem::path& folder, const ProxyUser& user) {
+  for (std::filesystem::path p = folder.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) == 0) {
+      mode_t bit = st.st_uid == user.uid ? S_IXUSR : st.st_gid == user.gid ? S_IXGRP : S_IXOTH;
+      if (!(st.st_mode & bit)) return p.string();
+    }
+    if (p == p.root_path()) break;
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<ProxyUser> LookUpProxyUser(const std::string& name) {
@@ -40,6 +55,12 @@ absl::Status PrepareProxyFolder(const std::string& folder, const ProxyUser& user
   std::error_code error;
   std::filesystem::create_directories(folder, error);
   if (error) return absl::UnavailableError(absl::StrCat(folder, ": ", error.message()));
+  if (std::string blocking = BlockingAncestor(folder, user); !blocking.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--proxy-user ", user.name, ": the proxy could not reach its sockets in ",
+                     folder, ": ", blocking, " is not searchable by uid ", user.uid,
+                     " (give it o+x, or put --admin-socket elsewhere)"));
+  }
   // chmod while the agent owns it (after the chown it would need CAP_FOWNER); a directory
   // keeps its setgid bit through chown.
   if (chmod(folder.c_str(), 02770) != 0) return Errno("chmod 2770 " + folder);

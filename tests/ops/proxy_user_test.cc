@@ -170,5 +170,15 @@ TEST_F(ProxyUserTest, UnknownUserIsRefusedNamingTheFlag) {
   EXPECT_THAT(agent_->Log(), HasSubstr("--proxy-user no-such-user-xgate: no such user"));
 }
 
+// A folder the proxy's user cannot pass through (mktemp's 0700, say) is named at start, instead
+// of a proxy that cannot reach its sockets and an agent waiting for it.
+TEST_F(ProxyUserTest, AFolderTheUserCannotReachIsRefusedNamingIt) {
+  fs::permissions(tmp_.path(), fs::perms::owner_all);
+  StartAgent("nobody");
+  EXPECT_GT(agent_->WaitForExit(), 0) << agent_->Log();
+  EXPECT_THAT(agent_->Log(), HasSubstr(tmp_.path().string() + " is not searchable by uid " +
+                                       std::to_string(uid_)));
+}
+
 }  // namespace
 }  // namespace xgate

@@ -111,6 +111,9 @@ class Exchange : public UpstreamClient {
   bool RetryOnStatus(UpstreamConnection& upstream);
   // Counts the retry and arms the backoff timer (false when the policy allows none).
   bool PolicyRetry(stats::ClusterStats& failed, stats::RetryReason reason, std::string_view why);
+  // Makes `other` the exchange's backend (PrepareBackend); replay_, when whole, gets the new
+  // head in place of the old one. Returns the new head.
+  std::string SwitchBackend(const api::WeightedCluster& other);
   void RetryAttempt();
   void ArmBackendTimer();
   void OnBackendTimeout();

@@ -73,9 +73,7 @@ void Exchange::RetryAttempt() {
           });
     }
     if (other != nullptr) {
-      size_t old_head = head_size_;
-      std::string head = PrepareBackend(*other, /*first=*/false);
-      replay_ = head + replay_.substr(std::min(old_head, replay_.size()));
+      SwitchBackend(*other);
     } else {
       tried_.clear();
     }

@@ -105,12 +105,18 @@ void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int statu
     failed.retries.Add();
     spdlog::debug("{} on {}; trying backend {}", why, log_.endpoint, other->cluster());
     size_t old_head = head_size_;
-    std::string head = PrepareBackend(*other, /*first=*/false);
-    if (replay_complete_) replay_ = head + replay_.substr(std::min(old_head, replay_.size()));
+    std::string head = SwitchBackend(*other);
     ConnectUpstream(head + pending.substr(std::min(old_head, pending.size())), skip_ejected);
     return;
   }
   if (!PolicyRetry(failed, reason, why)) Fail(status, std::move(why));
+}
+
+std::string Exchange::SwitchBackend(const api::WeightedCluster& other) {
+  size_t old_head = head_size_;
+  std::string head = PrepareBackend(other, /*first=*/false);
+  if (replay_complete_) replay_ = head + replay_.substr(std::min(old_head, replay_.size()));
+  return head;
 }
 
 void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
