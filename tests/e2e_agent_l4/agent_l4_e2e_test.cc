@@ -370,6 +370,10 @@ TEST_F(AgentL4Test, GroToggledUnderOpenFlowsBreaksNone) {
   for (int round = 0; round < 6; ++round) {
     const bool on = round % 2 == 0;
     for (size_t pod = 0; pod < 2; ++pod) ASSERT_TRUE(topology_->SetPodGro(pod, on));
+    // The bursts are meant for each state: the agent must have seen the change first (on a
+    // loaded machine its watch can lag the bursts).
+    for (size_t pod = 0; pod < 2; ++pod)
+      ASSERT_TRUE(topology_->WaitPodEgress(pin_root_, pod, on)) << "pod " << pod << " GRO " << on;
     for (int burst = 0; burst < 5; ++burst) {
       for (size_t i = 0; i < open.size(); ++i) {
         std::string msg = absl::StrCat("r", round, "b", burst);

@@ -18,8 +18,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "maps/egress.h"
 #include "maps/names.h"
 #include "maps/pins.h"
 #include "maps/typed_map.h"
@@ -197,6 +199,25 @@ std::string Topology::Create(const std::vector<Pod>& pods, bool napi) {
 bool Topology::SetPodGro(size_t i, bool on) {
   return i < pod_namespaces_.size() &&
          InNamespace(pod_namespaces_[i], [on] { return SetGro("e0", on); });
+}
+
+bool Topology::WaitPodEgress(const std::string& pin_root, size_t i, bool xmit) {
+  unsigned ifindex = 0;
+  std::string ifname = absl::StrCat("p", i + 1);
+  if (!InNamespace(node_, [&] { return (ifindex = if_nametoindex(ifname.c_str())) != 0; }))
+    return false;
+  int fd = bpf_obj_get(maps::PinPath(pin_root, maps::kEgress).c_str());
+  if (fd < 0) return false;
+  bool reached = false;
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !reached && std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    xg_egress e{};
+    bool takes = bpf_map_lookup_elem(fd, &ifindex, &e) == 0 && (e.flags & XG_EGRESS_XDP_XMIT);
+    reached = takes == xmit;
+  }
+  close(fd);
+  return reached;
 }
 
 std::vector<std::string> Topology::NodeInterfaces() const {

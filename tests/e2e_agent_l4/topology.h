@@ -52,6 +52,9 @@ class Topology {
   // Turns GRO on or off on pod i's end of its veth (from the calling thread, which stays in
   // its namespace): the node's end then takes XDP_REDIRECTed frames, or no longer does.
   bool SetPodGro(size_t i, bool on);
+  // Waits (10 s at most) until the agent's xg_egress (under pin_root) says pod i's host-side
+  // veth takes XDP-redirected frames (`xmit`) or not, as its GRO setting makes it.
+  bool WaitPodEgress(const std::string& pin_root, size_t i, bool xmit);
   const std::string& client() const { return client_; }
   const std::string& node() const { return node_; }
   // The node's interfaces, for --attach: n0, p1..pN.
