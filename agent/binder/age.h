@@ -10,10 +10,12 @@
 namespace xgate::binder {
 
 // Objects with a creationTimestamp by timestamp; objects without one after them (standalone
-// mode sees them first at load time, so they are the youngest); then order of appearance.
+// mode sees them first at load time, so they are the youngest), by order of appearance.
+// Callers append the namespace/name: the spec's tie-break for equal timestamps.
 inline auto AgeKey(const model::ObjectMeta& meta) {
-  return std::make_tuple(meta.creation_timestamp.empty(), std::cref(meta.creation_timestamp),
-                         meta.creation_index);
+  const bool stamped = !meta.creation_timestamp.empty();
+  return std::make_tuple(!stamped, std::cref(meta.creation_timestamp),
+                         stamped ? int64_t{0} : meta.creation_index);
 }
 
 }  // namespace xgate::binder

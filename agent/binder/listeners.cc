@@ -196,23 +196,23 @@ std::string PortProblem(const model::Listener& l, const std::vector<std::string>
 std::map<Store::Key, GatewayState> BindGateways(const Store& store,
                                                 const std::set<std::string>& our_classes,
                                                 const BindOptions& options) {
-  std::vector<const std::pair<const Store::Key, model::Gateway>*> ordered;
-  for (const auto& entry : store.gateways) {
-    if (our_classes.count(entry.second.gateway_class_name)) ordered.push_back(&entry);
+  std::vector<std::pair<const Store::Key*, const model::Gateway*>> ordered;
+  for (const auto& [key, gw] : store.gateways) {
+    if (our_classes.count(gw.gateway_class_name)) ordered.emplace_back(&key, &gw);
   }
-  std::sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
-    return std::tuple_cat(AgeKey(a->second.meta), std::tie(a->first)) <
-           std::tuple_cat(AgeKey(b->second.meta), std::tie(b->first));
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return std::tuple_cat(AgeKey(a.second->meta), std::tie(*a.first)) <
+           std::tuple_cat(AgeKey(b.second->meta), std::tie(*b.first));
   });
 
   // (address, port, transport) -> the Gateway that holds it.
   std::map<std::tuple<std::string, int, std::string>, Store::Key> claimed;
   std::map<Store::Key, GatewayState> out;
-  for (const auto* entry : ordered) {
-    const model::Gateway& gw = entry->second;
+  for (const auto& [key, gateway] : ordered) {
+    const model::Gateway& gw = *gateway;
     const int64_t gen = gw.meta.generation;
-    GatewayState& state = out[entry->first];
-    state.key = entry->first;
+    GatewayState& state = out[*key];
+    state.key = *key;
     state.gateway = &gw;
 
     // Addresses: the spec's IPAddress entries, else the node's.
@@ -248,7 +248,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       const model::Listener& l = gw.listeners[i];
       ListenerState ls;
       ls.listener = &l;
-      ls.bound.gateway = entry->first;
+      ls.bound.gateway = *key;
       ls.bound.index = i;
       ls.bound.listener = &l;
       ls.bound.addresses = addresses;
@@ -265,8 +265,8 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       if (accepted && address_problem.empty() && unusable.empty()) {
         for (const auto& a : addresses) {
           auto [it, fresh] =
-              claimed.emplace(std::make_tuple(a, l.port, Transport(l.protocol)), entry->first);
-          if (!fresh && it->second != entry->first) {
+              claimed.emplace(std::make_tuple(a, l.port, Transport(l.protocol)), *key);
+          if (!fresh && it->second != *key) {
             accepted = false;
             v.accepted_reason = "PortUnavailable";
             v.accepted_message = a + ":" + std::to_string(l.port) + " is used by Gateway " +

@@ -42,9 +42,9 @@ namespace {
 
 using namespace xgate;
 
-constexpr std::chrono::milliseconds kDebounce{100};
-// Changes from the API server within this quiet time are one reconcile (at most kMostDelay
-// after the first of them).
+// Changes (to the folder or from the API server) within this quiet time are one reconcile, at
+// most kMostDelay after the first of them.
+constexpr std::chrono::milliseconds kDebounce{10};
 constexpr std::chrono::milliseconds kCoalesce{5};
 constexpr std::chrono::milliseconds kMostDelay{100};
 // The pods' safety-net resync (interfaces that vanish are noticed through rtnetlink at once).
@@ -313,7 +313,8 @@ int main(int argc, char** argv) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
     check_locality();
-    while (watcher->Wait(signal_fd, kDebounce) == sources::DirectoryWatcher::Event::kChanged) {
+    while (watcher->Wait(signal_fd, kDebounce, kMostDelay) ==
+           sources::DirectoryWatcher::Event::kChanged) {
       spdlog::info("{} changed; reloading", flags->manifests);
       folder->Sync().IgnoreError();
       pipeline.Reload().IgnoreError();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,11 @@ namespace xgate::model {
 namespace {
 
 using nlohmann::json;
+
+uint64_t NextDecodeId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 LoadError MakeError(const std::string& file, int line, std::string field, std::string message,
                     std::string object) {
@@ -214,7 +220,7 @@ class DocumentLoader {
   }
 
   template <typename T>
-  void Put(std::map<Store::Key, T>& map, Kind kind, const Node& root,
+  void Put(ObjectMap<Store::Key, T>& map, Kind kind, const Node& root,
            const std::string& api_version, const V1alpha1Binding& binding, const std::string& file,
            int line, Decoder<T> decode) {
     T obj;
@@ -232,7 +238,8 @@ class DocumentLoader {
           absl::StrCat("Duplicate value: ", ObjectKey{kind, key.first, key.second}.ToString(),
                        " is already defined at ", first.file, ":", first.line));
     }
-    obj.meta.creation_index = static_cast<int64_t>(into_.store.Size());
+    obj.meta.creation_index = into_.first_index + static_cast<int64_t>(into_.store.Size());
+    obj.decode_id = NextDecodeId();
     json raw = root.json();
     raw.erase("status");
     if (IsGatewayKind(KindName(kind))) raw["apiVersion"] = absl::StrCat(kGatewayGroup, "/v1");
@@ -257,17 +264,28 @@ json Comparable(const Object& obj, Kind kind) {
 }
 
 template <typename T>
-void CarryKind(const std::map<Store::Key, T>& prev, std::map<Store::Key, T>& next, Kind kind,
+void CarryKind(const ObjectMap<Store::Key, T>& prev, ObjectMap<Store::Key, T>& next, Kind kind,
                int64_t index_base) {
-  for (auto& [key, obj] : next) {
-    auto it = prev.find(key);
-    if (it == prev.end()) {
-      obj.meta.creation_index += index_base;
+  for (auto it = next.begin(); it != next.end(); ++it) {
+    const Store::Key& key = it->first;
+    auto old_it = prev.find(key);
+    if (old_it == prev.end()) {
+      // Younger than every object of `previous` (a part's own indexes usually are already).
+      if (it->second.meta.creation_index < index_base) {
+        next.Mutable(key).meta.creation_index += index_base;
+      }
       continue;
     }
-    const T& old = it->second;
-    obj.meta.generation = Comparable(old, kind) == Comparable(obj, kind) ? old.meta.generation
-                                                                         : old.meta.generation + 1;
+    const T& old = old_it->second;
+    if (old.decode_id == it->second.decode_id) {  // what carrying it again would give
+      next.Share(key, old_it.shared());
+      continue;
+    }
+    const int64_t generation = Comparable(old, kind) == Comparable(it->second, kind)
+                                   ? old.meta.generation
+                                   : old.meta.generation + 1;
+    T& obj = next.Mutable(key);
+    obj.meta.generation = generation;
     obj.meta.creation_index = old.meta.creation_index;
     if (obj.meta.creation_timestamp.empty())
       obj.meta.creation_timestamp = old.meta.creation_timestamp;
@@ -278,7 +296,7 @@ void CarryKind(const std::map<Store::Key, T>& prev, std::map<Store::Key, T>& nex
 }
 
 template <typename T>
-int64_t MaxIndex(const std::map<Store::Key, T>& m, int64_t acc) {
+int64_t MaxIndex(const ObjectMap<Store::Key, T>& m, int64_t acc) {
   for (const auto& [k, v] : m) acc = std::max(acc, v.meta.creation_index);
   return acc;
 }
@@ -378,29 +396,7 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
   return LoadFiles(*files);
 }
 
-namespace {
-
-// Calls f(part's map, into's map) for each kind's map of two stores.
-template <typename F>
-void ForEachKindMap(const Store& part, Store& into, F&& f) {
-  f(part.gateway_classes, into.gateway_classes);
-  f(part.gateways, into.gateways);
-  f(part.http_routes, into.http_routes);
-  f(part.tcp_routes, into.tcp_routes);
-  f(part.udp_routes, into.udp_routes);
-  f(part.tls_routes, into.tls_routes);
-  f(part.reference_grants, into.reference_grants);
-  f(part.namespaces, into.namespaces);
-  f(part.services, into.services);
-  f(part.endpoint_slices, into.endpoint_slices);
-  f(part.secrets, into.secrets);
-}
-
-}  // namespace
-
 bool AppendLoaded(const LoadResult& part, LoadResult& into) {
-  // Put gives each object the store's size when it is placed: part's indexes count from 0.
-  const auto base = static_cast<int64_t>(into.store.Size());
   bool duplicate = false;
   ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
     for (const auto& [key, object] : from) {
@@ -409,10 +405,7 @@ bool AppendLoaded(const LoadResult& part, LoadResult& into) {
   });
   if (duplicate) return false;
   ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
-    for (const auto& [key, object] : from) {
-      auto& placed = to.emplace(key, object).first->second;
-      placed.meta.creation_index += base;
-    }
+    for (auto it = from.begin(); it != from.end(); ++it) to.Share(it->first, it.shared());
   });
   into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
   return true;

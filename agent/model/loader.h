@@ -26,6 +26,8 @@ struct LoadError {
 struct LoadResult {
   Store store;
   std::vector<LoadError> errors;
+  // The creation index of the first object loaded into it; the next ones count up from it.
+  int64_t first_index = 0;
 };
 
 // Parses one file's text (one or more YAML documents separated by ---; JSON is YAML too).
@@ -56,9 +58,10 @@ LoadResult LoadFiles(const std::vector<ManifestFile>& files);
 // ReadManifestFolder, then LoadFiles.
 absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir);
 
-// Adds `part` (documents loaded into a LoadResult of their own) to `into`, as loading the
-// same documents into `into` would: its errors after those of `into`, its objects with
-// creation indexes after every object of `into`. Returns false, leaving `into` partly
+// Adds `part` (documents loaded into a LoadResult of their own) to `into`, sharing its
+// objects (nothing is copied): its errors after those of `into`, its objects with the
+// creation indexes `part` gave them (a caller that appends parts in order gives each a
+// `first_index` after the previous part's objects). Returns false, leaving `into` partly
 // filled, when an object of `part` is already in `into` (a full load reports that duplicate
 // where it occurs; the caller loads again in full).
 bool AppendLoaded(const LoadResult& part, LoadResult& into);
@@ -66,7 +69,8 @@ bool AppendLoaded(const LoadResult& part, LoadResult& into);
 // Standalone mode keeps metadata.generation as the API server does: an object keeps the
 // generation (and creation index/timestamp) it had in `previous` when its spec is unchanged,
 // and gets previous+1 when its spec changed. New objects start at 1 (or the manifest's own
-// metadata.generation) with creation indexes after every existing one.
+// metadata.generation) with creation indexes after every existing one. An object decoded
+// from the same unchanged document as in `previous` (same decode_id) is `previous`'s own.
 void CarryGenerations(const Store& previous, Store& next);
 
 }  // namespace xgate::model

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/model/object_map.h"
+
 namespace xgate::model {
 
 inline constexpr char kGatewayGroup[] = "gateway.networking.k8s.io";
@@ -282,6 +284,9 @@ struct Object {
   // The object as Kubernetes would store it (v1 shape, after conversion and defaulting),
   // without status: what `xgatectl check -o json` prints, with status added.
   nlohmann::json raw;
+  // Which decode made this object (unique per process; copies keep it): two loads whose
+  // objects have the same decode_id decoded the same unchanged document.
+  uint64_t decode_id = 0;
   // v1alpha1 routes only (networking.x-k8s.io, converted on load): the route had no
   // parentRefs, so it attaches by labels to every listener whose route_selector matches its
   // labels and whose allowedRoutes admits its namespace, as v1alpha1 did.
@@ -428,17 +433,17 @@ struct Secret : Object {
 // iteration order deterministic, so a snapshot compiled twice from the same input is equal.
 struct Store {
   using Key = std::pair<std::string, std::string>;  // namespace ("" if cluster-scoped), name
-  std::map<Key, GatewayClass> gateway_classes;
-  std::map<Key, Gateway> gateways;
-  std::map<Key, HTTPRoute> http_routes;
-  std::map<Key, TCPRoute> tcp_routes;
-  std::map<Key, UDPRoute> udp_routes;
-  std::map<Key, TLSRoute> tls_routes;
-  std::map<Key, ReferenceGrant> reference_grants;
-  std::map<Key, Namespace> namespaces;
-  std::map<Key, Service> services;
-  std::map<Key, EndpointSlice> endpoint_slices;
-  std::map<Key, Secret> secrets;
+  ObjectMap<Key, GatewayClass> gateway_classes;
+  ObjectMap<Key, Gateway> gateways;
+  ObjectMap<Key, HTTPRoute> http_routes;
+  ObjectMap<Key, TCPRoute> tcp_routes;
+  ObjectMap<Key, UDPRoute> udp_routes;
+  ObjectMap<Key, TLSRoute> tls_routes;
+  ObjectMap<Key, ReferenceGrant> reference_grants;
+  ObjectMap<Key, Namespace> namespaces;
+  ObjectMap<Key, Service> services;
+  ObjectMap<Key, EndpointSlice> endpoint_slices;
+  ObjectMap<Key, Secret> secrets;
 
   // The generic view of an object, or nullptr.
   const Object* Find(const ObjectKey& key) const;
@@ -447,5 +452,21 @@ struct Store {
   std::map<std::string, std::string> NamespaceLabels(const std::string& ns) const;
   size_t Size() const;
 };
+
+// Calls f(a's map, b's map) for each kind's map of two stores (either may be const).
+template <typename A, typename B, typename F>
+void ForEachKindMap(A& a, B& b, F&& f) {
+  f(a.gateway_classes, b.gateway_classes);
+  f(a.gateways, b.gateways);
+  f(a.http_routes, b.http_routes);
+  f(a.tcp_routes, b.tcp_routes);
+  f(a.udp_routes, b.udp_routes);
+  f(a.tls_routes, b.tls_routes);
+  f(a.reference_grants, b.reference_grants);
+  f(a.namespaces, b.namespaces);
+  f(a.services, b.services);
+  f(a.endpoint_slices, b.endpoint_slices);
+  f(a.secrets, b.secrets);
+}
 
 }  // namespace xgate::model

@@ -67,9 +67,12 @@ bool SameObject(const model::Object& a, const model::Object& b) {
 
 template <typename Map>
 bool SameObjects(const Map& a, const Map& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.first == y.first && SameObject(x.second, y.second);
-  });
+  if (a.size() != b.size()) return false;
+  for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y) {
+    if (x->first != y->first) return false;
+    if (x.shared() != y.shared() && !SameObject(x->second, y->second)) return false;
+  }
+  return true;
 }
 
 bool SameStore(const model::Store& a, const model::Store& b) {

@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -101,17 +102,26 @@ bool DirectoryWatcher::Drain() {
   return relevant;
 }
 
-DirectoryWatcher::Event DirectoryWatcher::Wait(int stop_fd, std::chrono::milliseconds quiet) {
+DirectoryWatcher::Event DirectoryWatcher::Wait(int stop_fd, std::chrono::milliseconds quiet,
+                                               std::chrono::milliseconds most) {
+  using Clock = std::chrono::steady_clock;
   bool changed = false;
+  Clock::time_point first;
   while (true) {
     if (!root_watched_ && WatchTree(root_)) {
       root_watched_ = true;
       spdlog::info("{}: the folder is back", root_.string());
+      if (!changed) first = Clock::now();
       changed = true;
     }
     pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     int timeout = -1;
-    if (changed) timeout = static_cast<int>(quiet.count());
+    if (changed) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(first + most - Clock::now());
+      if (left.count() <= 0) return Event::kChanged;  // a steady stream of changes: reload now
+      timeout = static_cast<int>(std::min(quiet, left).count());
+    }
     if (!root_watched_) timeout = static_cast<int>(kRootRetry.count());
     int n = poll(fds, stop_fd >= 0 ? 2 : 1, timeout);
     if (n < 0) {
@@ -121,7 +131,10 @@ DirectoryWatcher::Event DirectoryWatcher::Wait(int stop_fd, std::chrono::millise
     }
     if (stop_fd >= 0 && (fds[1].revents & POLLIN)) return Event::kStopped;
     if (fds[0].revents & POLLIN) {
-      if (Drain()) changed = true;
+      if (Drain() && !changed) {
+        first = Clock::now();
+        changed = true;
+      }
       continue;
     }
     // The folder going away is a change too: the reload reports it unreadable.

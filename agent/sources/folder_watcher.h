@@ -22,9 +22,10 @@ class DirectoryWatcher {
 
   // Blocks until a manifest under the folder is added, changed, removed or moved (or the
   // folder itself goes or comes back), then until `quiet` passes with no further event, so
-  // an editor's write-then-rename is one change. Returns kStopped as soon as `stop_fd`
-  // becomes readable (pass -1 for none).
-  Event Wait(int stop_fd, std::chrono::milliseconds quiet);
+  // an editor's write-then-rename is one change, or `most` since the first event, so a
+  // steady stream of changes does not hold every reload back. Returns kStopped as soon as
+  // `stop_fd` becomes readable (pass -1 for none).
+  Event Wait(int stop_fd, std::chrono::milliseconds quiet, std::chrono::milliseconds most);
 
  private:
   DirectoryWatcher(int fd, std::filesystem::path root) : fd_(fd), root_(std::move(root)) {}

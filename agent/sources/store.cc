@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <string_view>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 
@@ -23,16 +25,43 @@ void ObjectStore::Changed() {
   if (change_fd_ >= 0) (void)!write(change_fd_, &one, sizeof one);
 }
 
+namespace {
+
+bool SameContent(const Document& a, const Document& b) {
+  return a.unreadable == b.unreadable && a.origin == b.origin && a.text == b.text &&
+         a.object == b.object;
+}
+
+}  // namespace
+
+void ObjectStore::Stamp(Document& doc, const Document* old) {
+  doc.revision = old != nullptr && SameContent(*old, doc) ? old->revision : ++revisions_;
+}
+
+void ObjectStore::StampNew(std::map<std::string, Document>& docs) {
+  for (auto& [key, doc] : docs) {
+    if (doc.revision == 0) doc.revision = ++revisions_;
+  }
+}
+
 void ObjectStore::Replace(const std::string& source, std::map<std::string, Document> documents) {
   std::lock_guard lock(mu_);
-  documents_[source] = std::move(documents);
+  auto& current = documents_[source];
+  for (auto& [key, doc] : documents) {
+    auto old = current.find(key);
+    Stamp(doc, old == current.end() ? nullptr : &old->second);
+  }
+  current = std::move(documents);
   errors_.erase(source);
   Changed();
 }
 
 void ObjectStore::Put(const std::string& source, const std::string& key, Document document) {
   std::lock_guard lock(mu_);
-  documents_[source][key] = std::move(document);
+  auto& docs = documents_[source];
+  auto old = docs.find(key);
+  Stamp(document, old == docs.end() ? nullptr : &old->second);
+  docs[key] = std::move(document);
   Changed();
 }
 
@@ -46,7 +75,9 @@ void ObjectStore::Erase(const std::string& source, const std::string& key) {
 void ObjectStore::Update(const std::string& source,
                          const std::function<void(std::map<std::string, Document>&)>& edit) {
   std::lock_guard lock(mu_);
-  edit(documents_[source]);
+  auto& docs = documents_[source];
+  edit(docs);
+  StampNew(docs);
   Changed();
 }
 
@@ -62,11 +93,6 @@ uint64_t ObjectStore::version() const {
 }
 
 namespace {
-
-bool SameDocument(const Document& a, const Document& b) {
-  return a.unreadable == b.unreadable && a.origin == b.origin && a.text == b.text &&
-         a.object == b.object;
-}
 
 void Decode(const Document& doc, model::LoadResult& into) {
   if (doc.unreadable) {
@@ -85,35 +111,51 @@ void Decode(const Document& doc, model::LoadResult& into) {
 
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   std::lock_guard load_lock(load_mu_);
-  // Looked up by origin, not key: a file added to a folder moves the keys of those after it.
-  std::map<std::pair<std::string, std::string>, Decoded> next;  // (source, origin)
-  std::vector<const Decoded*> order;                            // the load's order
+  std::vector<Decoded*> order;  // the load's order
+  std::vector<Document> fresh;  // copies of the documents to decode, in `order`'s order
+  ++loads_;
   {
     std::lock_guard lock(mu_);
     if (!errors_.empty()) return errors_.begin()->second;
     for (const auto& [source, docs] : documents_) {
-      std::map<std::string, int> seen;  // documents of one origin: the first, the second...
+      // Looked up by origin, not key: a file added to a folder moves the keys after it.
+      auto& cache = decoded_[source];
+      std::unordered_map<std::string_view, int> seen;  // origin -> documents of it so far
+      seen.reserve(docs.size());
       for (const auto& [key, doc] : docs) {
         int n = seen[doc.origin]++;
-        std::pair id(source, n == 0 ? doc.origin : absl::StrCat(doc.origin, "\n", n));
-        auto cached = decoded_.find(id);
-        Decoded& d = next[id];
-        if (cached != decoded_.end() && SameDocument(cached->second.document, doc)) {
-          d = std::move(cached->second);
-        } else {
-          d.document = doc;
+        auto it = n == 0 ? cache.find(std::string_view(doc.origin))
+                         : cache.find(absl::StrCat(doc.origin, "\n", n));
+        if (it == cache.end()) {
+          it = cache.emplace(n == 0 ? doc.origin : absl::StrCat(doc.origin, "\n", n), Decoded{})
+                   .first;
         }
+        Decoded& d = it->second;
+        if (d.revision != doc.revision || !d.result) {
+          d.revision = doc.revision;
+          d.result = nullptr;
+          fresh.push_back(doc);
+        }
+        d.load = loads_;
         order.push_back(&d);
       }
     }
   }
   // Decoded outside mu_: sources keep writing meanwhile.
-  for (auto& [id, d] : next) {
-    if (d.result) continue;
+  auto next_fresh = fresh.begin();
+  for (Decoded* d : order) {
+    if (d->result) continue;
     auto result = std::make_shared<model::LoadResult>();
-    Decode(d.document, *result);
-    d.result = std::move(result);
+    result->first_index = kIndexesPerDocument * decodes_++;
+    Decode(*next_fresh++, *result);
+    d->result = std::move(result);
   }
+  // What this load did not see is gone.
+  for (auto& [source, cache] : decoded_) {
+    std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });
+  }
+  std::erase_if(decoded_, [](const auto& entry) { return entry.second.empty(); });
+
   model::LoadResult result;
   bool whole = false;
   for (const Decoded* d : order) {
@@ -121,9 +163,11 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   }
   if (whole) {  // a duplicate name: reported where a load of everything at once reports it
     result = model::LoadResult();
-    for (const Decoded* d : order) Decode(d->document, result);
+    std::lock_guard lock(mu_);
+    for (const auto& [source, docs] : documents_) {
+      for (const auto& [key, doc] : docs) Decode(doc, result);
+    }
   }
-  decoded_ = std::move(next);
   return result;
 }
 

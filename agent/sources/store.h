@@ -26,6 +26,9 @@ struct Document {
   std::string text;         // a file's YAML or JSON (one or more documents)
   nlohmann::json object;    // an API object, when `text` is empty
   bool unreadable = false;  // a file that is listed but could not be read
+  // Set by the ObjectStore on each write, kept while the content stays the same (sources
+  // leave it 0): a load decodes again only the documents whose revision it has not seen.
+  uint64_t revision = 0;
 };
 
 class ObjectStore {
@@ -42,7 +45,8 @@ class ObjectStore {
   void Put(const std::string& source, const std::string& key, Document document);
   void Erase(const std::string& source, const std::string& key);
   // Edits the documents of `source` in place, as one change (an empty edit still counts as
-  // one: readers waiting on change_fd wake up).
+  // one: readers waiting on change_fd wake up). A document the edit writes anew is decoded
+  // again by the next load; one it leaves in place is not.
   void Update(const std::string& source,
               const std::function<void(std::map<std::string, Document>&)>& edit);
   // A source that cannot be read right now: Load fails with `error` (what was serving keeps
@@ -62,11 +66,20 @@ class ObjectStore {
 
  private:
   void Changed();  // with mu_ held
+  // Gives `doc` `old`'s revision when their contents are the same, else a new one (mu_ held).
+  void Stamp(Document& doc, const Document* old);
+  // Stamps every document of `docs` that has no revision yet (mu_ held).
+  void StampNew(std::map<std::string, Document>& docs);
 
   struct Decoded {
-    Document document;  // as it was decoded, compared with the store's current one
+    uint64_t revision = 0;  // of the document decoded
     std::shared_ptr<const model::LoadResult> result;
+    uint64_t load = 0;  // the last load that saw the document
   };
+  // Each document decoded gets creation indexes from kIndexesPerDocument * (its decode's
+  // sequence number): after those of every document decoded before it, and unchanged while
+  // the document is, so its objects are shared by every load until it changes.
+  static constexpr int64_t kIndexesPerDocument = int64_t{1} << 20;
 
   mutable std::mutex mu_;
   std::map<std::string, std::map<std::string, Document>> documents_;  // source -> key -> doc
@@ -74,7 +87,11 @@ class ObjectStore {
   uint64_t version_ = 0;
   int change_fd_ = -1;          // eventfd
   mutable std::mutex load_mu_;  // one Load at a time; taken before mu_
-  mutable std::map<std::pair<std::string, std::string>, Decoded> decoded_;  // (source, origin)
+  // source -> origin ("origin\nN" for the Nth other document of one origin) -> decoded
+  mutable std::map<std::string, std::map<std::string, Decoded, std::less<>>> decoded_;
+  mutable uint64_t loads_ = 0;
+  mutable int64_t decodes_ = 0;  // documents decoded so far
+  uint64_t revisions_ = 0;       // revisions given so far
 };
 
 enum class WaitResult { kChanged, kStopped };

@@ -5,6 +5,8 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <random>
 #include <string>
@@ -127,29 +129,49 @@ model::LoadResult LoadFromScratch(const std::map<DocKey, Document>& docs) {
   return out;
 }
 
-template <typename Map>
-void ExpectSameObjects(const Map& a, const Map& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (auto x = a.begin(), y = b.begin(); x != a.end(); ++x, ++y) {
-    ASSERT_EQ(x->first, y->first);
-    EXPECT_EQ(x->second.raw, y->second.raw);
-    EXPECT_EQ(x->second.meta.creation_index, y->second.meta.creation_index) << x->first.second;
-    EXPECT_EQ(x->second.meta.source.file, y->second.meta.source.file);
-    EXPECT_EQ(x->second.meta.source.line, y->second.meta.source.line);
-  }
-}
-
-void ExpectSameLoad(const model::LoadResult& a, const model::LoadResult& b) {
-  ExpectSameObjects(a.store.gateway_classes, b.store.gateway_classes);
-  ExpectSameObjects(a.store.gateways, b.store.gateways);
-  ExpectSameObjects(a.store.http_routes, b.store.http_routes);
-  ExpectSameObjects(a.store.tcp_routes, b.store.tcp_routes);
-  ExpectSameObjects(a.store.services, b.store.services);
-  ExpectSameObjects(a.store.endpoint_slices, b.store.endpoint_slices);
+// The same objects, each from the same place. Creation indexes are not compared: the store
+// numbers documents in the order it first decoded them (a full load numbers them in load
+// order); ExpectIndexesKeptAndNewOnesYounger checks them. `full` takes the incremental
+// load's indexes, so what is compiled from both must be the same.
+void ExpectSameLoad(const model::LoadResult& a, model::LoadResult& b) {
+  model::ForEachKindMap(a.store, b.store, [](const auto& x_map, auto& y_map) {
+    ASSERT_EQ(x_map.size(), y_map.size());
+    for (auto x = x_map.begin(), y = y_map.begin(); x != x_map.end(); ++x, ++y) {
+      ASSERT_EQ(x->first, y->first);
+      EXPECT_EQ(x->second.raw, y->second.raw);
+      EXPECT_EQ(x->second.meta.source.file, y->second.meta.source.file);
+      EXPECT_EQ(x->second.meta.source.line, y->second.meta.source.line);
+      y_map.Mutable(y->first).meta.creation_index = x->second.meta.creation_index;
+    }
+  });
   ASSERT_EQ(a.errors.size(), b.errors.size());
   for (size_t i = 0; i < a.errors.size(); ++i) {
     EXPECT_EQ(a.errors[i].ToString(), b.errors[i].ToString());
   }
+}
+
+// An object decoded before (the same decode) is the previous load's own, index included;
+// every object decoded afresh is younger than each of those, and a document's objects keep
+// their order.
+void ExpectIndexesKeptAndNewOnesYounger(const model::Store& previous, const model::Store& next) {
+  int64_t oldest_fresh = INT64_MAX, youngest_kept = -1;
+  std::map<uint64_t, int64_t> kept_decodes;  // decode_id -> index in `previous`
+  model::ForEachKindMap(previous, previous, [&](const auto& m, const auto&) {
+    for (const auto& [key, obj] : m) kept_decodes[obj.decode_id] = obj.meta.creation_index;
+  });
+  model::ForEachKindMap(next, next, [&](const auto& m, const auto&) {
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      const auto& obj = it->second;
+      auto kept = kept_decodes.find(obj.decode_id);
+      if (kept == kept_decodes.end()) {
+        oldest_fresh = std::min(oldest_fresh, obj.meta.creation_index);
+      } else {
+        EXPECT_EQ(obj.meta.creation_index, kept->second) << it->first.second;
+        youngest_kept = std::max(youngest_kept, obj.meta.creation_index);
+      }
+    }
+  });
+  EXPECT_LT(youngest_kept, oldest_fresh);
 }
 
 void ExpectSameSnapshot(const compiler::Snapshot& a, const compiler::Snapshot& b) {
@@ -216,6 +238,7 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
       ASSERT_TRUE(incremental.ok());
       model::LoadResult full = LoadFromScratch(mirror);
       ExpectSameLoad(*incremental, full);
+      ExpectIndexesKeptAndNewOnesYounger(previous.store, incremental->store);
 
       binder::BindOptions options;
       options.now = "2026-01-01T00:00:00Z";

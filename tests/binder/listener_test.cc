@@ -186,7 +186,7 @@ TEST(ListenerStatus, HostnameConflict) {
                          "  - {name: b, port: 80, protocol: HTTP, hostname: y.example.com}\n"
                          "  - {name: c, port: 80, protocol: HTTP}\n")});
   EXPECT_EQ(Cond(b->Listener("default", "gw", "a")->conditions, "Conflicted"), "False/NoConflicts");
-  b->loaded.store.gateways.at({"default", "gw"}).listeners[1].hostname = "x.example.com";
+  b->loaded.store.gateways.Mutable({"default", "gw"}).listeners[1].hostname = "x.example.com";
   b->Rebind();
   for (const char* name : {"a", "b"}) {
     const auto* l = b->Listener("default", "gw", name);
@@ -277,7 +277,7 @@ TEST(GatewayStatus, AddressWithoutValueGetsTheNodes) {
   // Store is edited by hand.
   auto b =
       BindYaml({kClasses, Gateway(kHttp, "  addresses: [{type: IPAddress, value: 198.18.9.9}]\n")});
-  b->loaded.store.gateways.at({"default", "gw"}).addresses[0].value = "";
+  b->loaded.store.gateways.Mutable({"default", "gw"}).addresses[0].value = "";
   b->Rebind();
   const auto* g = b->Gateway("default", "gw");
   EXPECT_EQ(Cond(g->conditions, "Programmed"), "True/Programmed");
@@ -288,7 +288,7 @@ TEST(GatewayStatus, AddressWithoutValueGetsTheNodes) {
 TEST(GatewayStatus, AddressNotUsable) {
   auto b =
       BindYaml({kClasses, Gateway(kHttp, "  addresses: [{type: IPAddress, value: 198.18.0.1}]\n")});
-  b->loaded.store.gateways.at({"default", "gw"}).addresses[0].value = "not-an-ip";
+  b->loaded.store.gateways.Mutable({"default", "gw"}).addresses[0].value = "not-an-ip";
   b->Rebind();
   EXPECT_EQ(Cond(b->Gateway("default", "gw")->conditions, "Programmed"), "False/AddressNotUsable");
 }

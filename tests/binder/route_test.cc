@@ -229,7 +229,7 @@ spec:
   - filters:
     - {type: RequestRedirect, requestRedirect: {scheme: https}}
 )"});
-  auto& rule = b->loaded.store.http_routes.at({"a", "r"}).rules.at(0);
+  auto& rule = b->loaded.store.http_routes.Mutable({"a", "r"}).rules.at(0);
   model::HTTPRouteFilter rewrite;
   rewrite.type = model::HTTPFilterType::kURLRewrite;
   rewrite.url_rewrite.hostname = "x.example.com";

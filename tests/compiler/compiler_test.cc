@@ -276,9 +276,9 @@ TEST(Precedence, GatewayApiOrder) {
   EXPECT_EQ(got, (std::vector<std::string>{
                      "zzz/0/8",    // Exact /a
                      "zzz/0/9",    // PathPrefix /abcd: the longest prefix
-                     "zzz/0/0",    // /tie: zzz and aaa are as old; zzz was seen first
-                     "aaa/0/0",    //   then aaa, in rule order
-                     "aaa/1/0",    //
+                     "aaa/0/0",    // /tie: zzz and aaa are as old: the spec breaks the
+                     "aaa/1/0",    //   tie by namespace/name, then rule order
+                     "zzz/0/0",    //   (not by which one the manifest lists first)
                      "young/0/0",  //   the youngest route last
                      "zzz/0/7",    // /a with a method
                      "zzz/0/3",    // /a with 2 headers
@@ -294,7 +294,8 @@ TEST(Precedence, NameBreaksTiesOfEqualAge) {
   // The loader gives every object its own creation index; equal ages (as two objects
   // created in the same second of a cluster would have) are made by hand.
   auto b = BindYaml({kAcmeLb, kPrecedence});
-  for (auto& [key, route] : b->loaded.store.http_routes) {
+  for (const auto& [key, unused] : b->loaded.store.http_routes) {
+    auto& route = b->loaded.store.http_routes.Mutable(key);
     route.meta.creation_timestamp = "2025-01-01T00:00:00Z";
     route.meta.creation_index = 0;
   }

@@ -6,8 +6,10 @@
 // turn) and prints the ms of each stage: folder read, store load, bind, same-state check,
 // compile, and the whole reload, in CPU ms (the thread's own time: a loaded machine does not
 // inflate it).
+// --objects 1 feeds the store as the Kubernetes source does instead: one API object (JSON,
+// already parsed) per document, so the store load decodes objects, not YAML.
 //
-// Usage: xgate-bench-stages [--routes 10000] [--tcp 0] [--changes 20]
+// Usage: xgate-bench-stages [--routes 10000] [--tcp 0] [--changes 20] [--objects 0|1]
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/binder/binder.h"
 #include "agent/compiler/compiler.h"
+#include "agent/model/yaml_json.h"
 #include "agent/pipeline/pipeline.h"
 #include "agent/pipeline/same_state.h"
 #include "agent/sources/folder_source.h"
@@ -101,6 +104,27 @@ void Write(const fs::path& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+// Puts every object of `yaml` into `store` as the Kubernetes source does (key
+// "Kind/namespace/name", the object as JSON), or erases them; returns their keys.
+std::vector<std::string> PutObjects(sources::ObjectStore& store, const std::string& yaml,
+                                    bool erase = false) {
+  std::vector<std::string> keys;
+  for (auto& doc : model::ParseYaml(yaml).documents) {
+    if (!doc.value.is_object()) continue;
+    const auto& meta = doc.value["metadata"];
+    std::string key =
+        absl::StrCat(doc.value["kind"].get<std::string>(), "/",
+                     meta.value("namespace", std::string()), "/", meta["name"].get<std::string>());
+    if (erase) {
+      store.Erase("kube", key);
+    } else {
+      store.Put("kube", key, sources::Document{key, "", std::move(doc.value)});
+    }
+    keys.push_back(key);
+  }
+  return keys;
+}
+
 struct Stages {
   std::map<std::string, std::vector<double>> ms;
   void Add(const std::string& stage, double v) { ms[stage].push_back(v); }
@@ -115,6 +139,7 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int routes = 10000, tcp = 0, changes = 20;
+  bool objects = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
@@ -124,8 +149,12 @@ int main(int argc, char** argv) {
       tcp = v;
     else if (a == "--changes")
       changes = v;
+    else if (a == "--objects")
+      objects = v != 0;
     else {
-      std::fprintf(stderr, "usage: xgate-bench-stages [--routes N] [--tcp N] [--changes N]\n");
+      std::fprintf(stderr,
+                   "usage: xgate-bench-stages [--routes N] [--tcp N] [--changes N] "
+                   "[--objects 0|1]\n");
       return 2;
     }
   }
@@ -135,14 +164,34 @@ int main(int argc, char** argv) {
   std::string scale = GatewayYaml(tcp);
   for (int i = 0; i < routes; ++i) scale += HttpRoute(absl::StrCat("r", i), 1);
   for (int i = 0; i < tcp; ++i) scale += TcpRoute(i);
-  Write(dir / "scale.yaml", scale);
-
   sources::ObjectStore store;
   sources::FolderSource folder(dir, store);
-  pipeline::Pipeline pipe(store, {"198.18.0.1"}, {});
+  if (objects) {
+    PutObjects(store, scale);
+  } else {
+    Write(dir / "scale.yaml", scale);
+  }
+  // Each change, written as a file or put as objects.
+  auto change_route = [&](const std::string& name, int weight) {
+    if (objects) {
+      PutObjects(store, HttpRoute(name, weight));
+    } else {
+      Write(dir / (name + ".yaml"), HttpRoute(name, weight));
+    }
+  };
+  auto delete_route = [&](const std::string& name) {
+    if (objects) {
+      PutObjects(store, HttpRoute(name, 1), /*erase=*/true);
+    } else {
+      fs::remove(dir / (name + ".yaml"));
+    }
+  };
+  pipeline::PipelineOptions options;
+  options.carry_generations = !objects;  // as main.cc runs each mode
+  pipeline::Pipeline pipe(store, {"198.18.0.1"}, {}, options);
   // Each stage on its own, then the pipeline's reload (all of them, the load then cached).
   auto measure = [&](Stages& s) {
-    s.Add("folder read", Timed([&] { folder.Sync().IgnoreError(); }));
+    if (!objects) s.Add("folder read", Timed([&] { folder.Sync().IgnoreError(); }));
     absl::StatusOr<model::LoadResult> loaded;
     s.Add("store load", Timed([&] { loaded = store.Load(); }));
     binder::BindResult bound;
@@ -175,13 +224,13 @@ int main(int argc, char** argv) {
     std::string name = absl::StrCat("bench", c / 3);
     switch (c % 3) {
       case 0:
-        Write(dir / (name + ".yaml"), HttpRoute(name, 1));
+        change_route(name, 1);
         break;
       case 1:
-        Write(dir / (name + ".yaml"), HttpRoute(name, 7));
+        change_route(name, 7);
         break;
       default:
-        fs::remove(dir / (name + ".yaml"));
+        delete_route(name);
     }
     if (absl::Status s = measure(change); !s.ok()) {
       std::fprintf(stderr, "change %d: %s\n", c, s.ToString().c_str());
@@ -189,8 +238,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("%d HTTPRoutes, %d TCPRoutes: CPU ms per stage (the pipeline reload does them all)\n",
-              routes, tcp);
+  std::printf(
+      "%d HTTPRoutes, %d TCPRoutes, %s: CPU ms per stage (the pipeline reload does them all)\n",
+      routes, tcp, objects ? "API objects" : "manifest folder");
   std::printf("%-22s %10s %16s\n", "stage", "cold", "change (median)");
   for (const auto& [stage, v] : cold.ms) {
     std::printf("%-22s %10.1f %16.1f\n", stage.c_str(), v.front(), Median(change.ms[stage]));
