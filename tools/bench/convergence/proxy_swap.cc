@@ -168,9 +168,10 @@ bool SendAndApply(const api::L7Config& config, proxy::Server& server, Figures& o
   api::L7Config received;
   out.parse = Timed([&] { received.ParseFromString(bytes); });
   bool ok = false;
-  out.apply = Timed([&] {
-    ok = server.Apply(received).ok() &&
-         server.WaitApplied(received.generation(), std::chrono::seconds(30));
+  uint64_t generation = config.generation();
+  out.apply = Timed([&] {  // moved in, as the proxy's config stream does
+    ok = server.Apply(std::move(received)).ok() &&
+         server.WaitApplied(generation, std::chrono::seconds(30));
   });
   return ok;
 }
