@@ -92,6 +92,22 @@ absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(std::string_view pa
   return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
+// One entry per match: its compiled regular expression, or null for the other match types.
+absl::Status CompileMatchRegexes(
+    const google::protobuf::RepeatedPtrField<api::StringMatch>& matches, const char* what,
+    std::vector<std::shared_ptr<const re2::RE2>>& out, const CompiledRoute& route) {
+  for (const api::StringMatch& m : matches) {
+    std::shared_ptr<const re2::RE2> re;
+    if (m.type() == api::StringMatch::REGULAR_EXPRESSION) {
+      auto compiled = CompileRegex(m.value(), route, absl::StrCat(what, " ", m.name()));
+      if (!compiled.ok()) return compiled.status();
+      re = *std::move(compiled);
+    }
+    out.push_back(std::move(re));
+  }
+  return absl::OkStatus();
+}
+
 // Callers on the request path test `trace` first, so no text is built when nobody asks.
 void Note(MatchTrace* trace, TraceEntry::Stage stage, std::string subject, bool matched,
           std::string reason) {
@@ -236,23 +252,15 @@ absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> RouteTable::CompileVi
       if (!re.ok()) return re.status();
       cr.path_regex = *std::move(re);
     }
-    for (const api::StringMatch& h : route.match().headers()) {
-      std::shared_ptr<const re2::RE2> re;
-      if (h.type() == api::StringMatch::REGULAR_EXPRESSION) {
-        auto compiled = CompileRegex(h.value(), cr, absl::StrCat("header ", h.name()));
-        if (!compiled.ok()) return compiled.status();
-        re = *std::move(compiled);
-      }
-      cr.header_regex.push_back(std::move(re));
+    if (absl::Status s =
+            CompileMatchRegexes(route.match().headers(), "header", cr.header_regex, cr);
+        !s.ok()) {
+      return s;
     }
-    for (const api::StringMatch& q : route.match().query_params()) {
-      std::shared_ptr<const re2::RE2> re;
-      if (q.type() == api::StringMatch::REGULAR_EXPRESSION) {
-        auto compiled = CompileRegex(q.value(), cr, absl::StrCat("query ", q.name()));
-        if (!compiled.ok()) return compiled.status();
-        re = *std::move(compiled);
-      }
-      cr.query_regex.push_back(std::move(re));
+    if (absl::Status s =
+            CompileMatchRegexes(route.match().query_params(), "query", cr.query_regex, cr);
+        !s.ok()) {
+      return s;
     }
     for (const api::WeightedCluster& b : route.backends()) cr.total_weight += b.weight();
     cr.has_redirect = std::any_of(route.filters().begin(), route.filters().end(),
