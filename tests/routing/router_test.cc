@@ -272,7 +272,7 @@ TEST(Router, WeightedBackendChoice) {
       "backends { cluster: 'ten' weight: 10 }",
   });
   auto table = Build(config);
-  const CompiledRoute& route = table->ports()[0].listeners[0].vhosts[0].routes[0];
+  const CompiledRoute& route = table->ports()[0].listeners[0].vhosts[0]->routes[0];
   EXPECT_EQ(route.total_weight, 100u);
   std::mt19937_64 rng(42);
   std::map<std::string, int> counts;

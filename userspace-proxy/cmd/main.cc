@@ -174,8 +174,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<xgate::proxy::ConfigStreamClient> stream;
   if (config_file.empty()) {
     stream = std::make_unique<xgate::proxy::ConfigStreamClient>(
-        socket_path, [&server](const xgate::api::L7Config& config) {
-          server.Apply(config).IgnoreError();  // logged; the last good config stays
+        socket_path, [&server](xgate::api::L7Config config) {
+          server.Apply(std::move(config)).IgnoreError();  // logged; the last good config stays
         });
     server.SetListenReporter(
         [raw = stream.get()](const xgate::api::ListenReport& report) { raw->Report(report); });

@@ -34,30 +34,6 @@ std::string NormalizeAddress(std::string_view address) {
   return text;
 }
 
-bool IsWildcard(std::string_view pattern) { return pattern.size() > 2 && pattern[0] == '*'; }
-
-// Picks among hostname patterns: an exact match, else the longest matching wildcard, else
-// "" (any). `pattern_of(i)` gives the i-th pattern. Returns the index or -1.
-template <typename PatternOf>
-int SelectByHostname(size_t count, PatternOf pattern_of, std::string_view host) {
-  int wildcard = -1, any = -1;
-  size_t wildcard_len = 0;
-  for (size_t i = 0; i < count; ++i) {
-    std::string_view p = pattern_of(i);
-    if (p.empty()) {
-      if (any < 0) any = static_cast<int>(i);
-    } else if (IsWildcard(p)) {
-      if (p.size() > wildcard_len && HostnameMatches(p, host)) {
-        wildcard = static_cast<int>(i);
-        wildcard_len = p.size();
-      }
-    } else if (HostnameMatches(p, host)) {
-      return static_cast<int>(i);
-    }
-  }
-  return wildcard >= 0 ? wildcard : any;
-}
-
 std::string_view PathMatchTypeName(api::PathMatch::Type type) {
   switch (type) {
     case api::PathMatch::EXACT:
@@ -114,6 +90,22 @@ absl::StatusOr<std::shared_ptr<const re2::RE2>> CompileRegex(std::string_view pa
                                                    std::string(pattern), "\": ", re->error()));
   }
   return std::shared_ptr<const re2::RE2>(std::move(re));
+}
+
+// One entry per match: its compiled regular expression, or null for the other match types.
+absl::Status CompileMatchRegexes(
+    const google::protobuf::RepeatedPtrField<api::StringMatch>& matches, const char* what,
+    std::vector<std::shared_ptr<const re2::RE2>>& out, const CompiledRoute& route) {
+  for (const api::StringMatch& m : matches) {
+    std::shared_ptr<const re2::RE2> re;
+    if (m.type() == api::StringMatch::REGULAR_EXPRESSION) {
+      auto compiled = CompileRegex(m.value(), route, absl::StrCat(what, " ", m.name()));
+      if (!compiled.ok()) return compiled.status();
+      re = *std::move(compiled);
+    }
+    out.push_back(std::move(re));
+  }
+  return absl::OkStatus();
 }
 
 // Callers on the request path test `trace` first, so no text is built when nobody asks.
@@ -195,16 +187,17 @@ std::string MatchTrace::ToString() const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Build(const api::L7Config& config) {
+absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Build(api::L7Config config,
+                                                                    const RouteTable* previous) {
   std::shared_ptr<RouteTable> table(new RouteTable());
-  table->config_ = config;
-  if (absl::Status s = table->Compile(); !s.ok()) return s;
+  table->config_ = std::move(config);
+  if (absl::Status s = table->Compile(previous); !s.ok()) return s;
   return std::shared_ptr<const RouteTable>(std::move(table));
 }
 
-absl::Status RouteTable::Compile() {
+absl::Status RouteTable::Compile(const RouteTable* previous) {
   ports_.reserve(config_.ports_size());
-  for (const api::Port& port : config_.ports()) {
+  for (api::Port& port : *config_.mutable_ports()) {
     CompiledPort& cp = ports_.emplace_back();
     cp.port = &port;
     for (const std::string& a : port.addresses()) {
@@ -216,49 +209,65 @@ absl::Status RouteTable::Compile() {
       }
     }
     if (port.addresses().empty()) cp.any_address = true;
-    for (const api::Listener& listener : port.listeners()) {
+    for (api::Listener& listener : *port.mutable_listeners()) {
       CompiledListener& cl = cp.listeners.emplace_back();
       cl.listener = &listener;
-      for (const api::VirtualHost& vhost : listener.virtual_hosts()) {
-        CompiledVirtualHost& cv = cl.vhosts.emplace_back();
-        cv.vhost = &vhost;
-        for (const api::Route& route : vhost.routes()) {
-          CompiledRoute& cr = cv.routes.emplace_back();
-          cr.route = &route;
-          cr.name = absl::StrCat(route.route_namespace(), "/", route.route_name());
-          if (route.match().has_path() &&
-              route.match().path().type() == api::PathMatch::REGULAR_EXPRESSION) {
-            auto re = CompileRegex(route.match().path().value(), cr, "path");
-            if (!re.ok()) return re.status();
-            cr.path_regex = *std::move(re);
-          }
-          for (const api::StringMatch& h : route.match().headers()) {
-            std::shared_ptr<const re2::RE2> re;
-            if (h.type() == api::StringMatch::REGULAR_EXPRESSION) {
-              auto compiled = CompileRegex(h.value(), cr, absl::StrCat("header ", h.name()));
-              if (!compiled.ok()) return compiled.status();
-              re = *std::move(compiled);
-            }
-            cr.header_regex.push_back(std::move(re));
-          }
-          for (const api::StringMatch& q : route.match().query_params()) {
-            std::shared_ptr<const re2::RE2> re;
-            if (q.type() == api::StringMatch::REGULAR_EXPRESSION) {
-              auto compiled = CompileRegex(q.value(), cr, absl::StrCat("query ", q.name()));
-              if (!compiled.ok()) return compiled.status();
-              re = *std::move(compiled);
-            }
-            cr.query_regex.push_back(std::move(re));
-          }
-          for (const api::WeightedCluster& b : route.backends()) cr.total_weight += b.weight();
-          cr.has_redirect =
-              std::any_of(route.filters().begin(), route.filters().end(),
-                          [](const api::Filter& f) { return f.has_request_redirect(); });
-        }
+      std::vector<std::string_view> hostnames;
+      for (api::VirtualHost& vhost : *listener.mutable_virtual_hosts()) {
+        auto compiled = CompileVirtualHost(vhost, previous);
+        if (!compiled.ok()) return compiled.status();
+        cl.vhosts.push_back(*std::move(compiled));
+        hostnames.push_back(cl.vhosts.back()->proto.hostname());
       }
+      cl.vhost_index = HostnameIndex(hostnames);
+      // Each CompiledVirtualHost has its own; freed now (a clear would keep them allocated).
+      google::protobuf::RepeatedPtrField<api::VirtualHost>().Swap(listener.mutable_virtual_hosts());
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> RouteTable::CompileVirtualHost(
+    api::VirtualHost& vhost, const RouteTable* previous) {
+  std::string bytes;
+  vhost.SerializeToString(&bytes);
+  if (auto it = by_bytes_.find(bytes); it != by_bytes_.end()) return it->second;
+  if (previous != nullptr) {
+    if (auto it = previous->by_bytes_.find(bytes); it != previous->by_bytes_.end()) {
+      by_bytes_.emplace(it->first, it->second);
+      return it->second;
+    }
+  }
+  auto cv = std::make_shared<CompiledVirtualHost>();
+  cv->proto.Swap(&vhost);
+  cv->bytes = std::move(bytes);
+  cv->routes.reserve(cv->proto.routes_size());
+  for (const api::Route& route : cv->proto.routes()) {
+    CompiledRoute& cr = cv->routes.emplace_back();
+    cr.route = &route;
+    cr.name = absl::StrCat(route.route_namespace(), "/", route.route_name());
+    if (route.match().has_path() &&
+        route.match().path().type() == api::PathMatch::REGULAR_EXPRESSION) {
+      auto re = CompileRegex(route.match().path().value(), cr, "path");
+      if (!re.ok()) return re.status();
+      cr.path_regex = *std::move(re);
+    }
+    if (absl::Status s =
+            CompileMatchRegexes(route.match().headers(), "header", cr.header_regex, cr);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s =
+            CompileMatchRegexes(route.match().query_params(), "query", cr.query_regex, cr);
+        !s.ok()) {
+      return s;
+    }
+    for (const api::WeightedCluster& b : route.backends()) cr.total_weight += b.weight();
+    cr.has_redirect = std::any_of(route.filters().begin(), route.filters().end(),
+                                  [](const api::Filter& f) { return f.has_request_redirect(); });
+  }
+  by_bytes_.emplace(absl::string_view(cv->bytes), cv);
+  return std::shared_ptr<const CompiledVirtualHost>(std::move(cv));
 }
 
 const CompiledPort* RouteTable::FindPort(std::string_view local_address,
@@ -346,12 +355,10 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
   if (trace != nullptr) traced = NormalizeHost(req.host);
   std::string_view host = trace != nullptr ? traced : HostWithoutPortAndDot(req.host);
   const auto& vhosts = d.listener->vhosts;
-  int v = SelectByHostname(
-      vhosts.size(), [&](size_t k) -> std::string_view { return vhosts[k].vhost->hostname(); },
-      host);
+  int v = d.listener->vhost_index.Find(host);
   if (trace != nullptr) {
     for (size_t k = 0; k < vhosts.size(); ++k) {
-      const std::string& pattern = vhosts[k].vhost->hostname();
+      const std::string& pattern = vhosts[k]->proto.hostname();
       bool chosen = static_cast<int>(k) == v;
       std::string reason;
       if (!chosen) {
@@ -368,7 +375,7 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
     d.status = 404;
     return d;
   }
-  d.vhost = &vhosts[v];
+  d.vhost = vhosts[static_cast<size_t>(v)].get();
   for (const CompiledRoute& route : d.vhost->routes) {
     std::string why;
     bool ok = RouteMatches(route, req, trace != nullptr ? &why : nullptr);

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "api/config.pb.h"
 #include "userspace-proxy/http/message.h"
+#include "userspace-proxy/routing/hostname_index.h"
 
 namespace re2 {
 class RE2;
@@ -45,14 +46,24 @@ struct CompiledRoute {
   std::string Describe() const;
 };
 
+// A virtual host compiled with its own copy of its config: a new table whose virtual host is
+// byte-equal to one of the previous table shares it instead of compiling it again.
 struct CompiledVirtualHost {
-  const api::VirtualHost* vhost = nullptr;
+  api::VirtualHost proto;
+  std::string bytes;                       // `proto` serialized: what reuse compares
+  const api::VirtualHost* vhost = &proto;  // the same, for callers that hold pointers
   std::vector<CompiledRoute> routes;
+
+  CompiledVirtualHost() = default;
+  CompiledVirtualHost(const CompiledVirtualHost&) = delete;  // routes point into `proto`
+  CompiledVirtualHost& operator=(const CompiledVirtualHost&) = delete;
 };
 
 struct CompiledListener {
   const api::Listener* listener = nullptr;
-  std::vector<CompiledVirtualHost> vhosts;  // in config order (exact, wildcard, "")
+  // In config order (exact, wildcard, ""); shared with the tables they were reused from.
+  std::vector<std::shared_ptr<const CompiledVirtualHost>> vhosts;
+  HostnameIndex vhost_index;  // picks among `vhosts` by the Host header
 };
 
 struct CompiledPort {
@@ -113,7 +124,10 @@ bool HostnameMatches(std::string_view pattern, std::string_view host);
 class RouteTable {
  public:
   // Fails (InvalidArgument naming the route) when a regular expression does not compile.
-  static absl::StatusOr<std::shared_ptr<const RouteTable>> Build(const api::L7Config& config);
+  // The virtual hosts byte-equal to one of `previous` (the table being replaced, if any) are
+  // shared with it, not compiled again: a change costs what it touches.
+  static absl::StatusOr<std::shared_ptr<const RouteTable>> Build(
+      api::L7Config config, const RouteTable* previous = nullptr);
 
   RouteDecision Match(const MatchInput& input, MatchTrace* trace = nullptr) const;
 
@@ -126,15 +140,21 @@ class RouteTable {
   // A cluster by name, or nullptr.
   const api::Cluster* FindCluster(std::string_view name) const;
 
+  // The config, its listeners without their virtual hosts (those are in CompiledListener).
   const api::L7Config& config() const { return config_; }
   const std::vector<CompiledPort>& ports() const { return ports_; }
 
  private:
   RouteTable() = default;
-  absl::Status Compile();
+  absl::Status Compile(const RouteTable* previous);
+  // A virtual host of config_ compiled, or the previous table's byte-equal one.
+  absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> CompileVirtualHost(
+      api::VirtualHost& vhost, const RouteTable* previous);
 
   api::L7Config config_;
   std::vector<CompiledPort> ports_;
+  // Every virtual host by its bytes (views into CompiledVirtualHost::bytes).
+  absl::flat_hash_map<absl::string_view, std::shared_ptr<const CompiledVirtualHost>> by_bytes_;
 };
 
 // Whether the route's match holds for the request; on a miss, `why` (when non-null) gets

@@ -24,10 +24,11 @@ std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config& proto,
-                                                            bool offer_h2, const Config* previous) {
+absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto, bool offer_h2,
+                                                            const Config* previous) {
   std::shared_ptr<Config> config(new Config());
-  auto table = routing::RouteTable::Build(proto);
+  auto table =
+      routing::RouteTable::Build(std::move(proto), previous ? previous->table_.get() : nullptr);
   if (!table.ok()) return table.status();
   config->table_ = *std::move(table);
   const api::L7Config& kept = config->table_->config();
@@ -87,10 +88,10 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
     config->tls_[port.port] = *std::move(tls);
   }
 
-  for (const auto& port : kept.ports()) {
-    for (const auto& listener : port.listeners()) {
-      for (const auto& vhost : listener.virtual_hosts()) {
-        for (const auto& route : vhost.routes()) {
+  for (const auto& port : config->table_->ports()) {
+    for (const auto& listener : port.listeners) {
+      for (const auto& vhost : listener.vhosts) {
+        for (const auto& route : vhost->proto.routes()) {
           config->route_names_.insert(route.route_namespace() + "/" + route.route_name());
         }
       }
@@ -111,6 +112,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(const api::L7Config&
       }
       endpoints.endpoints.push_back(*address);
       endpoints.keys.push_back(address->ToString());
+      config->endpoint_keys_.insert(endpoints.keys.back());
     }
   }
   return std::shared_ptr<const Config>(std::move(config));

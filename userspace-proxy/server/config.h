@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,8 +30,7 @@ class Config {
   // `previous` (the config being replaced, if any) lends its TLS contexts where the
   // certificate and key did not change: no key parsed again, and session tickets issued
   // before the swap still resume after it.
-  static absl::StatusOr<std::shared_ptr<const Config>> Build(const api::L7Config& proto,
-                                                             bool offer_h2,
+  static absl::StatusOr<std::shared_ptr<const Config>> Build(api::L7Config proto, bool offer_h2,
                                                              const Config* previous = nullptr);
 
   uint64_t generation() const { return table_->config().generation(); }
@@ -41,6 +41,8 @@ class Config {
   // Names the metrics may carry: routes as "ns/name", clusters.
   const std::set<std::string, std::less<>>& route_names() const { return route_names_; }
   const std::set<std::string, std::less<>>& cluster_names() const { return cluster_names_; }
+  // Every endpoint's "ip:port": the health records a worker keeps across the swap.
+  const std::unordered_set<std::string>& endpoint_keys() const { return endpoint_keys_; }
 
  private:
   Config() = default;
@@ -51,6 +53,7 @@ class Config {
   std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
   std::set<std::string, std::less<>> route_names_;
   std::set<std::string, std::less<>> cluster_names_;
+  std::unordered_set<std::string> endpoint_keys_;
 };
 
 }  // namespace xgate::proxy

@@ -111,7 +111,7 @@ void ConfigStreamClient::Run() {
       warned = false;
       backoff = 100ms;
       last_generation_ = config.generation();
-      on_config_(config);
+      on_config_(std::move(config));
     }
     grpc::Status status = reader->Finish();
     {

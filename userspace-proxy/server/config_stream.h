@@ -23,7 +23,7 @@ namespace xgate::proxy {
 
 class ConfigStreamClient {
  public:
-  using OnConfig = std::function<void(const api::L7Config&)>;
+  using OnConfig = std::function<void(api::L7Config)>;
 
   ConfigStreamClient(std::string socket_path, OnConfig on_config);
   ~ConfigStreamClient();  // stops

@@ -158,10 +158,10 @@ void PassthroughConnection::Route() {
   const routing::CompiledRoute* route = nullptr;
   if (listener) {
     for (const auto& vhost : listener->vhosts) {
-      if (!routing::HostnameMatches(vhost.vhost->hostname(), sni) || vhost.routes.empty()) {
+      if (!routing::HostnameMatches(vhost->proto.hostname(), sni) || vhost->routes.empty()) {
         continue;
       }
-      route = &vhost.routes.front();
+      route = &vhost->routes.front();
       break;
     }
   }

@@ -44,30 +44,33 @@ void Server::Stop() {
   for (auto& worker : workers_) worker->Stop();
 }
 
-absl::Status Server::Apply(const api::L7Config& proto) {
+absl::Status Server::Apply(api::L7Config proto) {
   std::lock_guard lock(apply_mutex_);
-  auto config = Config::Build(proto, options_.http2, config_.load().get());
+  uint64_t generation = proto.generation();
+  std::shared_ptr<const Config> current = config_.load();
+  auto config = Config::Build(std::move(proto), options_.http2, current.get());
   if (!config.ok()) {
-    spdlog::error("config generation {} rejected, keeping generation {}: {}", proto.generation(),
-                  config_.load() ? config_.load()->generation() : 0, config.status().ToString());
+    spdlog::error("config generation {} rejected, keeping generation {}: {}", generation,
+                  current ? current->generation() : 0, config.status().ToString());
     return config.status();
   }
   // Sockets first: a worker that sees the new config sees its listeners too (WaitApplied).
   api::ListenReport report;
   {
     std::lock_guard lock(listen_mutex_);
-    listen_.Sync(proto);
+    listen_.Sync((*config)->table().config());
     listen_set_.store(listen_.set());
     report = listen_.Report();
   }
+  const api::L7Config& applied = (*config)->table().config();
   config_.store(*config);
+  retired_ = std::move(current);
   version_.fetch_add(1, std::memory_order_release);
   for (auto& worker : workers_) worker->Notify();
   listen_changed_.notify_all();
   if (reporter_) reporter_(report);
-  spdlog::info("config generation {} applied: {} ports, {} clusters, {} certificates",
-               proto.generation(), proto.ports_size(), proto.clusters_size(),
-               proto.certificates_size());
+  spdlog::info("config generation {} applied: {} ports, {} clusters, {} certificates", generation,
+               applied.ports_size(), applied.clusters_size(), applied.certificates_size());
   return absl::OkStatus();
 }
 

@@ -33,7 +33,7 @@ class Server {
 
   // Builds a Config from `proto` and hands it to every worker. On error nothing changes
   // and the workers keep serving the previous config.
-  absl::Status Apply(const api::L7Config& proto);
+  absl::Status Apply(api::L7Config proto);
   // Before the first Apply: the previous proxy's listening sockets (graceful restart).
   void InheritListeners(std::vector<HandedGroup> groups);
   // Stops accepting: the workers let go of every listening socket, and the caller gets them
@@ -58,6 +58,9 @@ class Server {
  private:
   ServerOptions options_;
   std::atomic<std::shared_ptr<const Config>> config_;
+  // The config before config_, kept until the next Apply: the workers are done with it by
+  // then, so it is freed here rather than by the worker that lets go of it last.
+  std::shared_ptr<const Config> retired_;
   std::atomic<uint64_t> version_{0};
   std::mutex apply_mutex_;  // one Apply at a time (never taken on the request path)
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -67,13 +67,7 @@ void Worker::PickUpConfig() {
   bool fresh = latest && latest != config_;
   if (fresh) {
     config_ = std::move(latest);
-    std::unordered_set<std::string> endpoints;
-    for (const std::string& name : config_->cluster_names()) {
-      if (const ClusterEndpoints* cluster = config_->cluster(name)) {
-        endpoints.insert(cluster->keys.begin(), cluster->keys.end());
-      }
-    }
-    upstreams_.RetainHealth(endpoints);
+    upstreams_.RetainHealth(config_->endpoint_keys());
   }
   SyncListeners();
   if (fresh) applied_generation_ = config_->generation();
