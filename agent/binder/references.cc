@@ -30,14 +30,13 @@ std::unique_ptr<BIO, BioFree> MemBio(const std::string& bytes) {
       BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }
 
-bool IsCoreGroup(const std::string& group) { return group.empty() || group == "core"; }
+bool IsCoreGroup(std::string_view group) { return group.empty() || group == "core"; }
 
 }  // namespace
 
-bool ReferenceAllowed(const Store& store, const std::string& from_group,
-                      const std::string& from_kind, const std::string& from_ns,
-                      const std::string& to_group, const std::string& to_kind,
-                      const std::string& to_ns, const std::string& to_name) {
+bool ReferenceAllowed(const Store& store, std::string_view from_group, std::string_view from_kind,
+                      std::string_view from_ns, std::string_view to_group, std::string_view to_kind,
+                      std::string_view to_ns, std::string_view to_name) {
   if (from_ns == to_ns) return true;
   for (const auto& [key, grant] : store.reference_grants) {
     if (key.first != to_ns) continue;
@@ -103,8 +102,7 @@ ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, mod
   out.protocol = protocol;
   out.weight = ref.weight;
   out.filters = &ref.filters;
-  std::string kind = ref.ref.kind.empty() ? "Service" : ref.ref.kind;
-  if (!IsCoreGroup(ref.ref.group) || kind != "Service") {
+  if (!IsCoreGroup(ref.ref.group) || (!ref.ref.kind.empty() && ref.ref.kind != "Service")) {
     out.invalid_reason = "InvalidKind";
     return out;
   }

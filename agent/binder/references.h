@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/binder/binder.h"
@@ -14,10 +15,9 @@ namespace xgate::binder {
 // Whether a ReferenceGrant in `to_ns` lets objects of (from_group, from_kind) in `from_ns`
 // refer to the object (to_group, to_kind, to_name) in `to_ns`. Same-namespace references
 // need no grant.
-bool ReferenceAllowed(const Store& store, const std::string& from_group,
-                      const std::string& from_kind, const std::string& from_ns,
-                      const std::string& to_group, const std::string& to_kind,
-                      const std::string& to_ns, const std::string& to_name);
+bool ReferenceAllowed(const Store& store, std::string_view from_group, std::string_view from_kind,
+                      std::string_view from_ns, std::string_view to_group, std::string_view to_kind,
+                      std::string_view to_ns, std::string_view to_name);
 
 // Checks that a Secret holds a PEM certificate chain in tls.crt and a matching PEM private
 // key in tls.key. Returns "" when valid, else what is wrong.
