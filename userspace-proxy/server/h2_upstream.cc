@@ -21,6 +21,15 @@ nghttp2_nv Nv(std::string_view name, std::string_view value) {
                     value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
+// Fields HTTP/2 forbids (RFC 9113 8.2.2); TE is added back as "trailers" when asked.
+bool ConnectionSpecific(std::string_view name) {
+  for (std::string_view forbidden :
+       {"te", "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"}) {
+    if (http::EqualsIgnoreCase(name, forbidden)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 // ---- H2UpstreamStream
@@ -221,12 +230,12 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
   nva.push_back(Nv(":authority", head.host));
   nva.push_back(Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
   for (const http::HeaderView& field : head.headers.fields()) {
-    if (http::EqualsIgnoreCase(field.name, "te")) continue;
+    if (ConnectionSpecific(field.name)) continue;
     names.push_back(absl::AsciiStrToLower(std::string(field.name)));
   }
   size_t i = 0;
   for (const http::HeaderView& field : head.headers.fields()) {
-    if (http::EqualsIgnoreCase(field.name, "te")) continue;
+    if (ConnectionSpecific(field.name)) continue;
     nva.push_back(Nv(names[i++], field.value));
   }
   if (request.te_trailers) nva.push_back(Nv("te", "trailers"));
