@@ -113,6 +113,10 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   bool ConnectUpstream(std::string_view pending, bool skip_ejected);
   // ConnectUpstream for an h2c cluster: a stream carrying the head and `body`.
   bool ConnectH2(std::string_view body, bool skip_ejected);
+  // No endpoint could be had (`error`): the retry policy's turn, else 503. Returns false.
+  bool NoUpstream(const std::string& error);
+  // An attempt goes to `endpoint`: it is tried, and logged.
+  void NoteEndpoint(const std::string& endpoint);
   // An attempt failed before any response byte: try another endpoint, else (the route's
   // retry policy allowing) the same ones after the backoff, else answer `status`.
   void Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why,

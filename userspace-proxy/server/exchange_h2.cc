@@ -16,15 +16,8 @@ bool Exchange::ConnectH2(std::string_view body, bool skip_ejected) {
   start.has_body = request_.has_body;
   h2_ = worker_.upstreams().h2().Open(cluster_, *endpoints_, tried_, start, this, &error,
                                       skip_ejected);
-  if (h2_ == nullptr) {
-    std::string why = "upstream connect failed: " + error;
-    if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
-      Fail(503, std::move(why));
-    }
-    return false;
-  }
-  tried_.push_back(h2_->endpoint());
-  log_.endpoint = h2_->endpoint();
+  if (h2_ == nullptr) return NoUpstream(error);
+  NoteEndpoint(h2_->endpoint());
   h2_->SendData(body);
   if (request_done_) h2_->EndRequest(request_trailers_);
   return true;

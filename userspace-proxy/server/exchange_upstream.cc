@@ -72,18 +72,24 @@ bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
   std::string error;
   upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
                                           /*allow_reuse=*/!retried_stale_, &error, skip_ejected);
-  if (upstream_ == nullptr) {
-    std::string why = "upstream connect failed: " + error;
-    if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
-      Fail(503, std::move(why));
-    }
-    return false;
-  }
-  tried_.push_back(upstream_->endpoint());
-  log_.endpoint = upstream_->endpoint();
+  if (upstream_ == nullptr) return NoUpstream(error);
+  NoteEndpoint(upstream_->endpoint());
   upstream_->parser().ExpectResponseTo(request_.head.method);
   upstream_->Send(pending);
   return true;
+}
+
+bool Exchange::NoUpstream(const std::string& error) {
+  std::string why = "upstream connect failed: " + error;
+  if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
+    Fail(503, std::move(why));
+  }
+  return false;
+}
+
+void Exchange::NoteEndpoint(const std::string& endpoint) {
+  tried_.push_back(endpoint);
+  log_.endpoint = endpoint;
 }
 
 // Healthy endpoints first: the backend's own, then the rule's other backends by weight; then
