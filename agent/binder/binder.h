@@ -31,7 +31,8 @@ struct ResolvedBackend {
   std::string ns;
   std::string name;  // the Service (or the kind's name for invalid refs)
   int service_port = 0;
-  std::string protocol;  // TCP, UDP
+  std::string protocol;      // TCP, UDP
+  std::string app_protocol;  // the Service port's appProtocol ("kubernetes.io/h2c"), if any
   int weight = 1;
   std::vector<ResolvedEndpoint> endpoints;                       // ready ones only
   const std::vector<model::HTTPRouteFilter>* filters = nullptr;  // per-backend (HTTP)

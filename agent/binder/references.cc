@@ -128,6 +128,7 @@ ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, mod
     out.invalid_reason = "UnsupportedProtocol";
     return out;
   }
+  out.app_protocol = port->app_protocol.value_or("");
   // Endpoints: every EndpointSlice of the Service, the slice port named as the Service
   // port (the number comes from the slice: it is the targetPort resolved on the pod).
   std::map<std::pair<std::string, int>, std::string> seen;  // -> nodeName

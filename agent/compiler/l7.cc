@@ -73,6 +73,7 @@ struct Collected {
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
+      if (b.app_protocol == "kubernetes.io/h2c") it->second.set_protocol(api::H2C);
       for (const auto& ep : b.endpoints) {
         auto* e = it->second.add_endpoints();
         e->set_address(ep.address);

@@ -614,6 +614,41 @@ spec:
   EXPECT_EQ(routes(2), (std::vector<std::string>{"any"}));
 }
 
+TEST(L7, AppProtocolH2cMakesAnH2cCluster) {
+  auto b = BindYaml({kAcmeLb, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec:
+  ports:
+  - {name: grpc, port: 80, appProtocol: kubernetes.io/h2c}
+  - {name: web, port: 81}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /g}}]
+    backendRefs: [{name: s, port: 80}]
+  - backendRefs: [{name: s, port: 81}]
+)"});
+  auto snap = compiler::Compile(b->result, 1);
+  std::map<std::string, api::UpstreamProtocol> protocols;
+  for (const auto& c : snap->l7.clusters()) protocols[c.name()] = c.protocol();
+  EXPECT_EQ(protocols["default/s:80"], api::H2C);
+  EXPECT_EQ(protocols["default/s:81"], api::HTTP1);
+  EXPECT_EQ(protocols.size(), 2u);
+}
+
 TEST(Determinism, SameInputSameSnapshot) {
   std::vector<std::string> docs = SeedV1();  // its gateway.yaml defines class acme-lb
   docs.push_back(Example("l4/l4.yaml"));

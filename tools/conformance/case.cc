@@ -201,10 +201,11 @@ class Reader {
     x.ns = OptStr(e, "namespace", where);
     if (YAML::Node r = e["request"]; r.IsDefined() && !r.IsNull()) {
       std::string w = absl::StrCat(where, ".request");
-      OnlyKeys(r, w, {"path", "host", "method", "headers", "absentHeaders"});
+      OnlyKeys(r, w, {"path", "host", "method", "proto", "headers", "absentHeaders"});
       x.request.path = OptStr(r, "path", w);
       x.request.host = OptStr(r, "host", w);
       x.request.method = OptStr(r, "method", w);
+      x.request.proto = OptStr(r, "proto", w);
       x.request.headers = StrMap(r["headers"], absl::StrCat(w, ".headers"));
       if (r["absentHeaders"].IsDefined()) {
         x.request.absent_headers = StrList(r["absentHeaders"], absl::StrCat(w, ".absentHeaders"));

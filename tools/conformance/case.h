@@ -38,6 +38,7 @@ struct RequestExpect {  // what the backend must have received
   std::optional<std::string> path;
   std::optional<std::string> host;
   std::optional<std::string> method;
+  std::optional<std::string> proto;  // X5: "HTTP/2.0" for an h2c backend
   Pairs headers;
   std::vector<std::string> absent_headers;
 };

@@ -26,6 +26,7 @@ std::optional<EchoSeen> ParseEcho(const std::string& body) {
   e.path = str("path");
   e.host = str("host");
   e.method = str("method");
+  e.proto = str("proto");
   e.ns = str("namespace");
   e.pod = str("pod");
   e.service = ServiceOfPod(e.pod);
@@ -179,6 +180,9 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
     std::string method = e.request.method.value_or(req.method);
     if (seen->method != method) {
       return absl::StrCat("the backend saw method ", seen->method, ", want ", method);
+    }
+    if (e.request.proto && seen->proto != *e.request.proto) {
+      return absl::StrCat("the backend was spoken ", seen->proto, ", want ", *e.request.proto);
     }
     if (e.request.host && seen->host != *e.request.host) {
       return absl::StrCat("the backend saw host ", seen->host, ", want ", *e.request.host);

@@ -19,6 +19,7 @@ struct EchoSeen {
   std::string path;
   std::string host;
   std::string method;
+  std::string proto;  // "HTTP/1.1", "HTTP/2.0": what the backend was spoken
   std::string ns;
   std::string pod;
   std::string service;  // pod without its "-N"

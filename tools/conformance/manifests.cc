@@ -86,6 +86,7 @@ absl::StatusOr<std::vector<Service>> ServicesOf(const std::vector<Object>& objec
         ServicePort sp;
         sp.name = HasScalar(p["name"]) ? p["name"].Scalar() : "";
         sp.protocol = HasScalar(p["protocol"]) ? p["protocol"].Scalar() : "TCP";
+        sp.app_protocol = HasScalar(p["appProtocol"]) ? p["appProtocol"].Scalar() : "";
         if (!HasScalar(p["port"]) || !absl::SimpleAtoi(p["port"].Scalar(), &sp.port)) {
           return absl::InvalidArgumentError(
               absl::StrCat("Service ", o.ns, "/", o.name, ": a port needs a number"));

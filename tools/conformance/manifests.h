@@ -26,7 +26,8 @@ struct ServicePort {
   std::string name;
   std::string protocol;  // TCP | UDP | SCTP
   int port = 0;
-  int target_port = 0;  // the Service's targetPort, its port where unset or named
+  int target_port = 0;            // the Service's targetPort, its port where unset or named
+  std::string app_protocol = {};  // "kubernetes.io/h2c": its echo speaks h2c (X5)
 };
 
 struct Service {

@@ -315,7 +315,8 @@ absl::Status Runner::StartPod(const Service& svc, bool from_case) {
   for (const ServicePort& p : svc.ports) {
     std::string proto = p.protocol == "UDP" ? "udp" : "tcp";
     if (!seen.insert({proto, p.target_port}).second) continue;
-    argv.push_back(proto == "udp" ? "--udp" : "--listen");
+    bool h2c = proto == "tcp" && p.app_protocol == "kubernetes.io/h2c";
+    argv.push_back(proto == "udp" ? "--udp" : (h2c ? "--h2c" : "--listen"));
     argv.push_back(absl::StrCat("0.0.0.0:", p.target_port));
   }
   for (const TlsBackend& tb : tls_backends_) {

@@ -198,6 +198,7 @@ bool KeepAlive(const Message& req) {
 EchoServer::~EchoServer() {
   for (int fd : tcp_fds_) close(fd);
   for (int fd : udp_fds_) close(fd);
+  for (int fd : h2c_fds_) close(fd);
   if (log_fd_ >= 0) close(log_fd_);
   if (tls_ != nullptr) SSL_CTX_free(tls_);
 }
@@ -230,6 +231,13 @@ absl::Status EchoServer::Start() {
     tcp_fds_.push_back(*fd);
     tcp_ports_.push_back(port);
   }
+  for (const std::string& a : config_.h2c) {
+    int port = 0;
+    absl::StatusOr<int> fd = BindSocket(a, SOCK_STREAM, &port);
+    if (!fd.ok()) return fd.status();
+    h2c_fds_.push_back(*fd);
+    h2c_ports_.push_back(port);
+  }
   for (const std::string& a : config_.udp) {
     int port = 0;
     absl::StatusOr<int> fd = BindSocket(a, SOCK_DGRAM, &port);
@@ -244,12 +252,13 @@ absl::Status EchoServer::Start() {
 
 void EchoServer::Serve() {
   std::vector<std::thread> loops;
-  for (int fd : tcp_fds_) loops.emplace_back([this, fd] { AcceptLoop(fd); });
+  for (int fd : tcp_fds_) loops.emplace_back([this, fd] { AcceptLoop(fd, false); });
+  for (int fd : h2c_fds_) loops.emplace_back([this, fd] { AcceptLoop(fd, true); });
   for (int fd : udp_fds_) loops.emplace_back([this, fd] { UdpLoop(fd); });
   for (std::thread& t : loops) t.join();
 }
 
-void EchoServer::AcceptLoop(int lfd) {
+void EchoServer::AcceptLoop(int lfd, bool h2c) {
   for (;;) {
     int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -257,7 +266,13 @@ void EchoServer::AcceptLoop(int lfd) {
       spdlog::error("accept: {}", std::strerror(errno));
       return;
     }
-    std::thread([this, fd] { HandleConnection(fd); }).detach();
+    std::thread([this, fd, h2c] {
+      if (h2c) {
+        HandleH2cConnection(fd);
+      } else {
+        HandleConnection(fd);
+      }
+    }).detach();
   }
 }
 

@@ -22,6 +22,7 @@ namespace xgate::echo {
 
 struct EchoConfig {
   std::vector<std::string> listen;  // ADDR:PORT, TCP
+  std::vector<std::string> h2c;     // ADDR:PORT, TCP speaking HTTP/2 with prior knowledge
   std::vector<std::string> udp;     // ADDR:PORT
   std::string tls_cert;             // PEM chain file; with tls_key, every TCP port speaks TLS
   std::string tls_key;
@@ -77,22 +78,27 @@ class EchoServer {
   void Serve();
   // The TCP ports actually bound, in the order of config.listen (useful with port 0).
   const std::vector<int>& tcp_ports() const { return tcp_ports_; }
+  // The h2c ports actually bound, in the order of config.h2c.
+  const std::vector<int>& h2c_ports() const { return h2c_ports_; }
 
- private:
-  void AcceptLoop(int lfd);
-  void UdpLoop(int fd);
-  void HandleConnection(int fd);
-  // After a 101: the request's JSON and a newline, then every byte received back.
-  void ServeWebSocket(Stream& s, const Message& req);
   // For a request with X-Echo-Fail: which time this pod sees its key (from 1).
   int CountAttempt(const std::string& key);
   void Log(const Message& req);
 
+ private:
+  void AcceptLoop(int lfd, bool h2c);
+  void UdpLoop(int fd);
+  void HandleConnection(int fd);
+  void HandleH2cConnection(int fd);  // echo_h2c.cc
+  // After a 101: the request's JSON and a newline, then every byte received back.
+  void ServeWebSocket(Stream& s, const Message& req);
   EchoConfig config_;
   SSL_CTX* tls_ = nullptr;
   std::vector<int> tcp_fds_;
   std::vector<int> udp_fds_;
   std::vector<int> tcp_ports_;
+  std::vector<int> h2c_fds_;
+  std::vector<int> h2c_ports_;
   int log_fd_ = -1;
   std::mutex log_mu_;
   std::mutex attempts_mu_;

@@ -100,6 +100,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   for (const auto& cluster : kept.clusters()) {
     config->cluster_names_.insert(cluster.name());
     ClusterEndpoints& endpoints = config->clusters_[cluster.name()];
+    endpoints.h2c = cluster.protocol() == api::H2C;
     for (const auto& endpoint : cluster.endpoints()) {
       if (endpoint.port() == 0 || endpoint.port() > 65535) {
         return absl::InvalidArgumentError("cluster " + cluster.name() + ": endpoint port " +

@@ -22,6 +22,7 @@ namespace xgate::proxy {
 struct ClusterEndpoints {
   std::vector<SocketAddress> endpoints;
   std::vector<std::string> keys;  // each endpoint's "ip:port", the pool's key for it
+  bool h2c = false;  // HTTP/2 cleartext with prior knowledge (appProtocol kubernetes.io/h2c)
 };
 
 class Config {

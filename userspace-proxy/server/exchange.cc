@@ -34,6 +34,7 @@ Exchange::~Exchange() {
   loop.CancelTimer(backend_timer_);
   loop.CancelTimer(retry_timer_);
   if (upstream_) worker_.upstreams().Release(upstream_, false);
+  if (h2_) h2_->Cancel();
   for (Mirror* mirror : mirrors_) mirror->Detach();
 }
 
@@ -178,6 +179,7 @@ void Exchange::SendUpstream(std::string_view bytes) {
   }
   for (Mirror* mirror : mirrors_) mirror->Send(bytes);
   if (upstream_) upstream_->Send(bytes);
+  if (h2_) h2_->SendData(bytes);
 }
 
 void Exchange::RequestData(std::string_view data) {
@@ -200,7 +202,10 @@ void Exchange::RequestData(std::string_view data) {
 void Exchange::RequestEnd(const std::vector<http::Header>& trailers) {
   if (request_done_) return;
   request_done_ = true;
-  if (forwarding_ && !finished_ && chunked_upstream_) {
+  if (forwarding_ && !finished_ && endpoints_ && endpoints_->h2c) {
+    request_trailers_ = trailers;
+    if (h2_) h2_->EndRequest(trailers);
+  } else if (forwarding_ && !finished_ && chunked_upstream_) {
     std::string last;
     http::AppendLastChunk(trailers, &last);
     SendUpstream(last);
@@ -208,7 +213,9 @@ void Exchange::RequestEnd(const std::vector<http::Header>& trailers) {
 }
 
 bool Exchange::request_paused() const {
-  return upstream_ && upstream_->pending_output() >= worker_.upstreams().high_water();
+  size_t high = worker_.upstreams().high_water();
+  return (upstream_ && upstream_->pending_output() >= high) ||
+         (h2_ && h2_->pending_request() >= high);
 }
 
 void Exchange::Reply(int status, std::string_view body, std::string error) {
@@ -220,7 +227,7 @@ void Exchange::Reply(int status, std::string_view body, std::string error) {
     return;
   }
   forwarding_ = false;
-  if (upstream_) DetachUpstream(false);
+  if (upstream_ || h2_) DetachUpstream(false);
   log_.status = status;
   log_.error = std::move(error);
   log_.bytes_out = body.size();
@@ -236,7 +243,7 @@ void Exchange::Reply(int status, std::string_view body, std::string error) {
 
 void Exchange::Fail(int status, std::string error) {
   if (finished_) return;
-  if (upstream_) DetachUpstream(false);
+  if (upstream_ || h2_) DetachUpstream(false);
   std::string body(http::ReasonPhrase(status));
   Reply(status, body.empty() ? body : body + "\n", std::move(error));
 }
@@ -246,7 +253,7 @@ void Exchange::ClientGone(std::string why) {
   forwarding_ = false;
   worker_.loop().CancelTimer(retry_timer_);
   retry_timer_ = 0;
-  if (upstream_) DetachUpstream(false);
+  if (upstream_ || h2_) DetachUpstream(false);
   if (log_.error.empty()) log_.error = std::move(why);
   finished_ = true;
   log_.duration_ms = MillisSince(started_);
@@ -267,12 +274,14 @@ void Exchange::DetachUpstream(bool reusable) {
   worker_.loop().CancelTimer(backend_timer_);
   backend_timer_ = 0;
   if (upstream) worker_.upstreams().Release(upstream, reusable);
+  if (H2UpstreamStream* stream = std::exchange(h2_, nullptr)) stream->Cancel();
 }
 
 void Exchange::OnUpstreamDrained(UpstreamConnection&) { owner_.RequestBodyDrained(); }
 
 void Exchange::ResumeResponse() {
   if (upstream_) upstream_->SetReadPaused(false);
+  if (h2_) h2_->ResumeResponse();
 }
 
 void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {

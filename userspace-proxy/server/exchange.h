@@ -15,6 +15,7 @@
 #include "userspace-proxy/routing/filters.h"
 #include "userspace-proxy/routing/router.h"
 #include "userspace-proxy/server/access_log.h"
+#include "userspace-proxy/server/h2_upstream.h"
 #include "userspace-proxy/server/worker.h"
 
 namespace xgate::proxy {
@@ -63,7 +64,7 @@ struct ExchangeRequest {
   std::string upgrade;  // an HTTP/1.1 Upgrade request's protocol ("websocket"); "" if none
 };
 
-class Exchange : public UpstreamClient {
+class Exchange : public UpstreamClient, public H2StreamClient {
  public:
   Exchange(Worker& worker, ExchangeOwner& owner);
   ~Exchange() override;
@@ -91,6 +92,15 @@ class Exchange : public UpstreamClient {
   void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
   void OnUpstreamDrained(UpstreamConnection& upstream) override;
 
+  // An h2c cluster's stream (exchange_h2.cc).
+  void OnH2ResponseHead(H2UpstreamStream& stream, http::ResponseHead& head,
+                        bool end_stream) override;
+  void OnH2ResponseData(H2UpstreamStream& stream, std::string_view data) override;
+  void OnH2ResponseEnd(H2UpstreamStream& stream,
+                       const std::vector<http::Header>& trailers) override;
+  void OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std::string why) override;
+  void OnH2RequestDrained(H2UpstreamStream& stream) override;
+
  private:
   void Route();
   void SendUpstream(std::string_view bytes);
@@ -101,6 +111,12 @@ class Exchange : public UpstreamClient {
   // request_.head as it is), its cluster; returns the upstream request head.
   std::string PrepareBackend(const api::WeightedCluster& backend, bool first);
   bool ConnectUpstream(std::string_view pending, bool skip_ejected);
+  // ConnectUpstream for an h2c cluster: a stream carrying the head and `body`.
+  bool ConnectH2(std::string_view body, bool skip_ejected);
+  // No endpoint could be had (`error`): the retry policy's turn, else 503. Returns false.
+  bool NoUpstream(const std::string& error);
+  // An attempt goes to `endpoint`: it is tried, and logged.
+  void NoteEndpoint(const std::string& endpoint);
   // An attempt failed before any response byte: try another endpoint, else (the route's
   // retry policy allowing) the same ones after the backoff, else answer `status`.
   void Retry(stats::ClusterStats& failed, std::string pending, int status, std::string why,
@@ -140,6 +156,9 @@ class Exchange : public UpstreamClient {
   size_t route_response_modifiers_ = 0;
   size_t head_size_ = 0;  // of the upstream request head, at the start of replay_
   UpstreamConnection* upstream_ = nullptr;
+  H2UpstreamStream* h2_ = nullptr;              // instead of upstream_ for an h2c cluster
+  bool te_trailers_ = false;                    // the client sent "TE: trailers"
+  std::vector<http::Header> request_trailers_;  // kept to send the request again (h2c)
   absl::InlinedVector<std::string, 2> tried_;
   std::string replay_;  // bytes sent upstream, kept while small, to retry a stale connection
   bool replay_complete_ = true;

@@ -103,6 +103,13 @@ void Exchange::OnBackendTimeout() {
     PolicyRetry(failed, stats::RetryReason::kTimeout, "backend request timeout");
     return;
   }
+  if (h2_ != nullptr && CanRetry() && (Idempotent(request_.head.method) || !h2_->headers_sent())) {
+    worker_.upstreams().Report(h2_->connection(), true);
+    stats::ClusterStats& failed = h2_->connection().cluster_stats();
+    DetachUpstream(false);
+    PolicyRetry(failed, stats::RetryReason::kTimeout, "backend request timeout");
+    return;
+  }
   Fail(504, "backend request timeout");
 }
 

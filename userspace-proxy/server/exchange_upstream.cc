@@ -43,6 +43,10 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
   if (AccessLog::Enabled()) log_.cluster = cluster_;
   endpoints_ = config_->cluster(cluster_);
 
+  if (endpoints_ && endpoints_->h2c) {
+    std::optional<std::string> te = head.headers.GetJoined("TE");
+    te_trailers_ = te && te->find("trailers") != std::string::npos;
+  }
   http::StripHopByHop(head.headers);
   if (!request_.upgrade.empty()) {  // hop-by-hop, but what the backend must see to upgrade
     head.headers.Set("Connection", "Upgrade");
@@ -52,7 +56,7 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
   routing::ApplyForwardedHeaders(context_, head);
   if (request_.content_length) {
     head.headers.Set("Content-Length", std::to_string(*request_.content_length));
-  } else if (request_.has_body) {
+  } else if (request_.has_body && !(endpoints_ && endpoints_->h2c)) {
     head.headers.Set("Transfer-Encoding", "chunked");
     chunked_upstream_ = true;
   }
@@ -63,21 +67,29 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
 }
 
 bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
+  if (endpoints_->h2c)
+    return ConnectH2(pending.substr(std::min(head_size_, pending.size())), skip_ejected);
   std::string error;
   upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
                                           /*allow_reuse=*/!retried_stale_, &error, skip_ejected);
-  if (upstream_ == nullptr) {
-    std::string why = "upstream connect failed: " + error;
-    if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
-      Fail(503, std::move(why));
-    }
-    return false;
-  }
-  tried_.push_back(upstream_->endpoint());
-  log_.endpoint = upstream_->endpoint();
+  if (upstream_ == nullptr) return NoUpstream(error);
+  NoteEndpoint(upstream_->endpoint());
   upstream_->parser().ExpectResponseTo(request_.head.method);
   upstream_->Send(pending);
   return true;
+}
+
+bool Exchange::NoUpstream(const std::string& error) {
+  std::string why = "upstream connect failed: " + error;
+  if (!PolicyRetry(worker_.stats().Cluster(cluster_), stats::RetryReason::kConnect, why)) {
+    Fail(503, std::move(why));
+  }
+  return false;
+}
+
+void Exchange::NoteEndpoint(const std::string& endpoint) {
+  tried_.push_back(endpoint);
+  log_.endpoint = endpoint;
 }
 
 // Healthy endpoints first: the backend's own, then the rule's other backends by weight; then

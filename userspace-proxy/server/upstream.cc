@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/server/h2_upstream.h"
 
 namespace xgate::proxy {
 
@@ -138,9 +139,14 @@ void UpstreamConnection::OnEvents(uint32_t events) {
 }
 
 UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options, stats::WorkerStats* stats)
-    : loop_(loop), options_(options), stats_(stats), health_(options.ejection) {}
+    : loop_(loop),
+      options_(options),
+      stats_(stats),
+      health_(options.ejection),
+      h2_(std::make_unique<H2Pool>(*this)) {}
 
 UpstreamPool::~UpstreamPool() {
+  h2_.reset();  // its sessions hand their connections back first
   for (auto& [raw, connection] : all_) {
     loop_.CancelTimer(connection->timer_);
     loop_.Remove(connection->transport_.fd());
@@ -177,42 +183,42 @@ bool UpstreamPool::HasCandidate(const ClusterEndpoints& cluster, std::span<const
   return false;
 }
 
+int UpstreamPool::PickEndpoint(std::string_view cluster_name, const ClusterEndpoints& cluster,
+                               std::span<const std::string> tried, bool skip_ejected,
+                               std::string* error) {
+  const auto& endpoints = cluster.endpoints;
+  if (endpoints.empty()) {
+    *error = "no endpoints";
+    return -1;
+  }
+  auto position = next_.find(cluster_name);
+  if (position == next_.end()) position = next_.emplace(cluster_name, 0).first;
+  uint64_t& next = position->second;
+  // Healthy endpoints first; when all are ejected, any untried one (better than failing).
+  for (int pass = 0; pass < (skip_ejected ? 1 : 2); ++pass) {
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      size_t index = (next + i) % endpoints.size();
+      const std::string& key = cluster.keys[index];
+      if (std::find(tried.begin(), tried.end(), key) != tried.end()) continue;
+      if (pass == 0 && Ejected(key)) continue;
+      next = next + i + 1;
+      return static_cast<int>(index);
+    }
+  }
+  *error = "no endpoint left to try";
+  return -1;
+}
+
 UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
                                           const ClusterEndpoints& cluster,
                                           std::span<const std::string> tried,
                                           UpstreamClient* client, bool allow_reuse,
                                           std::string* error, bool skip_ejected) {
-  const auto& endpoints = cluster.endpoints;
+  int index = PickEndpoint(cluster_name, cluster, tried, skip_ejected, error);
+  if (index < 0) return nullptr;
   stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
-  if (endpoints.empty()) {
-    *error = "no endpoints";
-    return nullptr;
-  }
-  auto position = next_.find(cluster_name);
-  if (position == next_.end()) position = next_.emplace(cluster_name, 0).first;
-  uint64_t& next = position->second;
-  const SocketAddress* chosen = nullptr;
-  const std::string* chosen_key = nullptr;
-  // Healthy endpoints first; when all are ejected, any untried one (better than failing).
-  for (int pass = 0; pass < (skip_ejected ? 1 : 2) && !chosen; ++pass) {
-    for (size_t i = 0; i < endpoints.size(); ++i) {
-      size_t index = (next + i) % endpoints.size();
-      const SocketAddress& candidate = endpoints[index];
-      const std::string& key = cluster.keys[index];
-      if (std::find(tried.begin(), tried.end(), key) != tried.end()) continue;
-      if (pass == 0 && Ejected(key)) continue;
-      chosen = &candidate;
-      chosen_key = &key;
-      next = next + i + 1;
-      break;
-    }
-  }
-  if (!chosen) {
-    *error = "no endpoint left to try";
-    return nullptr;
-  }
   if (allow_reuse) {
-    auto idle = idle_.find(*chosen_key);
+    auto idle = idle_.find(cluster.keys[index]);
     if (idle != idle_.end() && !idle->second.empty()) {
       UpstreamConnection* connection = idle->second.back();
       idle->second.pop_back();
@@ -229,6 +235,15 @@ UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
       return connection;
     }
   }
+  return Connect(cluster_name, cluster, static_cast<size_t>(index), client, error);
+}
+
+UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
+                                          const ClusterEndpoints& cluster, size_t index,
+                                          UpstreamClient* client, std::string* error) {
+  stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
+  const SocketAddress* chosen = &cluster.endpoints[index];
+  const std::string* chosen_key = &cluster.keys[index];
   if (options_.max_connections_per_cluster > 0 &&
       cluster_stats.open.Get() >= static_cast<int64_t>(options_.max_connections_per_cluster)) {
     *error = "upstream connection limit reached";

@@ -55,6 +55,7 @@ class UpstreamClient {
 };
 
 class UpstreamPool;
+class H2Pool;
 
 class UpstreamConnection {
  public:
@@ -127,6 +128,16 @@ class UpstreamPool {
   UpstreamConnection* Acquire(std::string_view cluster_name, const ClusterEndpoints& cluster,
                               std::span<const std::string> tried, UpstreamClient* client,
                               bool allow_reuse, std::string* error, bool skip_ejected = false);
+  // The endpoint Acquire would choose (advancing the round-robin): its index in `cluster`, or
+  // -1 with `error`.
+  int PickEndpoint(std::string_view cluster_name, const ClusterEndpoints& cluster,
+                   std::span<const std::string> tried, bool skip_ejected, std::string* error);
+  // A new connection (still connecting) to endpoint `index` of `cluster`; nullptr with
+  // `error` past the cluster's connection limit or when the connect cannot start.
+  UpstreamConnection* Connect(std::string_view cluster_name, const ClusterEndpoints& cluster,
+                              size_t index, UpstreamClient* client, std::string* error);
+  // Streams to HTTP/2 (h2c) clusters.
+  H2Pool& h2() { return *h2_; }
   // Whether Acquire with these arguments would find an endpoint to try.
   bool HasCandidate(const ClusterEndpoints& cluster, std::span<const std::string> tried,
                     bool skip_ejected) const;
@@ -163,6 +174,7 @@ class UpstreamPool {
     size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
   };
   std::unordered_map<std::string, uint64_t, NameHash, std::equal_to<>> next_;
+  std::unique_ptr<H2Pool> h2_;  // last: its sessions release connections into this pool
 };
 
 }  // namespace xgate::proxy

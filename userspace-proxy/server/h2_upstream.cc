@@ -1,0 +1,498 @@
+#include "userspace-proxy/server/h2_upstream.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "absl/strings/ascii.h"
+#include "spdlog/spdlog.h"
+
+namespace xgate::proxy {
+namespace {
+
+// Before the peer's SETTINGS arrive, streams per session are held to this (RFC 9113 6.5.2
+// recommends a peer allow at least 100).
+constexpr uint32_t kInitialStreamLimit = 100;
+constexpr int32_t kStreamWindow = 1 << 20;
+constexpr int32_t kConnectionWindow = 16 << 20;
+
+nghttp2_nv Nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+// Fields HTTP/2 forbids (RFC 9113 8.2.2); TE is added back as "trailers" when asked.
+bool ConnectionSpecific(std::string_view name) {
+  for (std::string_view forbidden :
+       {"te", "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"}) {
+    if (http::EqualsIgnoreCase(name, forbidden)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// ---- H2UpstreamStream
+
+void H2UpstreamStream::SendData(std::string_view bytes) {
+  if (bytes.empty() || body_done_) return;
+  body_.Append(bytes);
+  if (deferred_ && id_ > 0) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_.session_, id_);
+  }
+  session_.Flush();
+}
+
+void H2UpstreamStream::EndRequest(std::vector<http::Header> trailers) {
+  if (body_done_) return;
+  body_done_ = true;
+  trailers_out_ = std::move(trailers);
+  if (deferred_ && id_ > 0) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_.session_, id_);
+  }
+  session_.Flush();
+}
+
+void H2UpstreamStream::ResumeResponse() {
+  paused_ = false;
+  if (unconsumed_ > 0 && id_ > 0) {
+    nghttp2_session_consume(session_.session_, id_, unconsumed_);
+    unconsumed_ = 0;
+    session_.Flush();
+  }
+}
+
+void H2UpstreamStream::Cancel() {
+  client_ = nullptr;
+  if (session_.closed_) return;
+  // A stream still open at the peer is reset; its object goes when nghttp2 closes it.
+  if (!ended_ || !body_done_ || !body_.empty()) {
+    nghttp2_submit_rst_stream(session_.session_, NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
+  }
+  if (unconsumed_ > 0) {
+    nghttp2_session_consume_connection(session_.session_, unconsumed_);
+    unconsumed_ = 0;
+  }
+  session_.Flush();
+}
+
+UpstreamConnection& H2UpstreamStream::connection() { return session_.connection(); }
+const std::string& H2UpstreamStream::endpoint() { return session_.connection().endpoint(); }
+
+ssize_t H2UpstreamStream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
+                                   size_t length, uint32_t* flags, nghttp2_data_source* source,
+                                   void*) {
+  auto* stream = static_cast<H2UpstreamStream*>(source->ptr);
+  size_t n = std::min(length, stream->body_.size());
+  if (n > 0) {
+    size_t before = stream->body_.size();
+    std::copy_n(stream->body_.view().data(), n, buf);
+    stream->body_.Consume(n);
+    size_t high = stream->session_.pool_.upstreams().high_water();
+    if (before >= high && stream->body_.size() < high && stream->client_) {
+      stream->client_->OnH2RequestDrained(*stream);
+    }
+  }
+  if (!stream->body_.empty()) return static_cast<ssize_t>(n);
+  if (!stream->body_done_) {
+    if (n > 0) return static_cast<ssize_t>(n);
+    stream->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (!stream->trailers_out_.empty()) {
+    std::vector<nghttp2_nv> nva;
+    for (const auto& trailer : stream->trailers_out_) {
+      stream->trailer_names_.push_back(absl::AsciiStrToLower(trailer.name));
+    }
+    for (size_t i = 0; i < stream->trailers_out_.size(); ++i) {
+      nva.push_back(Nv(stream->trailer_names_[i], stream->trailers_out_[i].value));
+    }
+    if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// ---- H2Pool
+
+H2Pool::~H2Pool() {
+  shutting_down_ = true;
+  auto all = std::move(sessions_);
+  sessions_.clear();
+  for (auto& [endpoint, list] : all) {
+    for (auto& session : list) session->Close();
+  }
+}
+
+H2UpstreamStream* H2Pool::Open(std::string_view cluster_name, const ClusterEndpoints& cluster,
+                               std::span<const std::string> tried, const H2RequestStart& request,
+                               H2StreamClient* client, std::string* error, bool skip_ejected) {
+  if (shutting_down_) {
+    *error = "worker stopping";
+    return nullptr;
+  }
+  int index = pool_.PickEndpoint(cluster_name, cluster, tried, skip_ejected, error);
+  if (index < 0) return nullptr;
+  auto& list = sessions_[cluster.keys[index]];
+  H2Session* least = nullptr;
+  size_t open = 0;
+  for (auto& session : list) {
+    if (session->closing()) continue;
+    ++open;
+    if (session->HasRoom()) return session->Submit(request, client);
+    if (!least || session->active_streams() < least->active_streams()) least = session.get();
+  }
+  if (open >= kMaxSessionsPerEndpoint && least) return least->Submit(request, client);
+  auto session = std::make_unique<H2Session>(*this);
+  UpstreamConnection* connection =
+      pool_.Connect(cluster_name, cluster, index, session.get(), error);
+  if (connection == nullptr) {
+    if (least) return least->Submit(request, client);
+    return nullptr;
+  }
+  session->Start(connection);
+  list.push_back(std::move(session));
+  return list.back()->Submit(request, client);
+}
+
+void H2Pool::Remove(H2Session* session) {
+  auto it = sessions_.find(session->connection().endpoint());
+  if (it == sessions_.end()) return;
+  auto& list = it->second;
+  auto found = std::find_if(list.begin(), list.end(),
+                            [session](const auto& owned) { return owned.get() == session; });
+  if (found == list.end()) return;
+  // Destroy after this round: the caller may be inside the session's methods.
+  pool_.loop().Defer([owned = std::shared_ptr<H2Session>(std::move(*found))] {});
+  list.erase(found);
+  if (list.empty()) sessions_.erase(it);
+}
+
+// ---- H2Session
+
+void H2Session::Start(UpstreamConnection* connection) {
+  connection_ = connection;
+  nghttp2_session_callbacks* callbacks;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, OnFrameRecv);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, OnFrameSend);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, OnFrameNotSend);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, OnDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);  // given back as the client reads
+  nghttp2_option_set_peer_max_concurrent_streams(option, kInitialStreamLimit);
+  nghttp2_session_client_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(callbacks);
+  nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow}};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  // A peer that never answers with SETTINGS does not speak HTTP/2: fail rather than hang.
+  timer_ =
+      pool_.upstreams().loop().AddTimer(pool_.upstreams().options().connect_timeout * 2, [this] {
+        timer_ = 0;
+        if (!settings_received_) {
+          FailAll("upstream sent no HTTP/2 SETTINGS", true);
+        }
+      });
+  Flush();
+}
+
+H2Session::~H2Session() {
+  pool_.upstreams().loop().CancelTimer(timer_);
+  if (session_) nghttp2_session_del(session_);
+}
+
+bool H2Session::HasRoom() const {
+  if (closing_) return false;
+  uint32_t limit =
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  return streams_.size() < limit;
+}
+
+H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClient* client) {
+  const http::RequestHead& head = *request.head;
+  std::vector<std::string> names;
+  names.reserve(head.headers.size());
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(head.headers.size() + 5);
+  nva.push_back(Nv(":method", head.method));
+  nva.push_back(Nv(":scheme", "http"));
+  nva.push_back(Nv(":authority", head.host));
+  nva.push_back(Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
+  for (const http::HeaderView& field : head.headers.fields()) {
+    if (ConnectionSpecific(field.name)) continue;
+    names.push_back(absl::AsciiStrToLower(std::string(field.name)));
+  }
+  size_t i = 0;
+  for (const http::HeaderView& field : head.headers.fields()) {
+    if (ConnectionSpecific(field.name)) continue;
+    nva.push_back(Nv(names[i++], field.value));
+  }
+  if (request.te_trailers) nva.push_back(Nv("te", "trailers"));
+
+  auto owned = std::unique_ptr<H2UpstreamStream>(new H2UpstreamStream(*this, client));
+  H2UpstreamStream* stream = owned.get();
+  stream->body_done_ = !request.has_body;
+  nghttp2_data_provider provider{};
+  provider.source.ptr = stream;
+  provider.read_callback = H2UpstreamStream::ReadBody;
+  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                      request.has_body ? &provider : nullptr, stream);
+  if (id < 0) {
+    spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),
+                 nghttp2_strerror(id));
+    closing_ = true;  // stream ids exhausted: new streams go to another session
+    return nullptr;
+  }
+  stream->id_ = id;
+  streams_[id] = std::move(owned);
+  if (settings_received_ && timer_ != 0) {  // the idle timer
+    pool_.upstreams().loop().CancelTimer(timer_);
+    timer_ = 0;
+  }
+  // Sent after this round, so the caller has the stream before any callback about it. The
+  // session, if removed meanwhile, is destroyed only after this.
+  pool_.upstreams().loop().Defer([this] { Flush(); });
+  return stream;
+}
+
+H2UpstreamStream* H2Session::Find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Session::Flush() {
+  if (closed_ || in_nghttp2_) return;
+  size_t high = pool_.upstreams().high_water();
+  while (connection_->pending_output() < high && nghttp2_session_want_write(session_)) {
+    const uint8_t* data = nullptr;
+    in_nghttp2_ = true;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    in_nghttp2_ = false;
+    if (n < 0) {
+      FailAll(std::string("HTTP/2 send: ") + nghttp2_strerror(static_cast<int>(n)), false);
+      return;
+    }
+    if (n == 0) break;
+    connection_->Send(std::string_view(reinterpret_cast<const char*>(data), n));
+  }
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
+      connection_->pending_output() == 0) {
+    FailAll(settings_received_ ? "HTTP/2 session ended" : "upstream is not speaking HTTP/2", false);
+    return;
+  }
+  if (streams_.empty()) {
+    if (closing_) {
+      Close();
+    } else if (timer_ == 0) {
+      ArmIdleTimer();
+    }
+  }
+}
+
+void H2Session::ArmIdleTimer() {
+  timer_ = pool_.upstreams().loop().AddTimer(pool_.upstreams().options().idle_timeout, [this] {
+    timer_ = 0;
+    if (streams_.empty()) {
+      Close();
+    } else {
+      ArmIdleTimer();
+    }
+  });
+}
+
+void H2Session::OnUpstreamConnectFailed(UpstreamConnection&, bool timed_out) {
+  // The pool closed the connection already (it stays readable for the rest of this round).
+  FailAll(std::string("upstream connect ") + (timed_out ? "timeout" : "failed"), true);
+}
+
+void H2Session::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+  if (closed_) return;
+  Buffer& input = upstream.input();
+  if (!input.empty()) {
+    in_nghttp2_ = true;
+    ssize_t used = nghttp2_session_mem_recv(
+        session_, reinterpret_cast<const uint8_t*>(input.view().data()), input.size());
+    in_nghttp2_ = false;
+    if (closed_) return;
+    if (used < 0) {
+      FailAll(std::string("upstream is not speaking HTTP/2: ") +
+                  nghttp2_strerror(static_cast<int>(used)),
+              !settings_received_);
+      return;
+    }
+    input.Consume(static_cast<size_t>(used));
+  }
+  if (eof) {
+    FailAll(error ? "upstream reset" : "upstream closed the HTTP/2 connection", false);
+    return;
+  }
+  Flush();
+}
+
+void H2Session::OnUpstreamDrained(UpstreamConnection&) { Flush(); }
+
+// A peer that sent no SETTINGS yet is no HTTP/2 server: it acted on none of the streams.
+void H2Session::FailAll(std::string why, bool all_unprocessed) {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  pool_.upstreams().loop().CancelTimer(timer_);
+  timer_ = 0;
+  if (connection_) pool_.upstreams().Release(connection_, false);
+  // The streams live until the end of this call: a client may look at them while told.
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, stream] : streams) {
+    if (H2StreamClient* client = stream->client_) {
+      stream->client_ = nullptr;
+      bool unprocessed = all_unprocessed || !settings_received_ || !stream->headers_sent_;
+      client->OnH2StreamFailed(*stream, unprocessed, why);
+    }
+  }
+  pool_.Remove(this);
+}
+
+void H2Session::Close() { FailAll("HTTP/2 session closed", false); }
+
+void H2Session::StreamGone(H2UpstreamStream* stream) { streams_.erase(stream->id_); }
+
+int H2Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  H2UpstreamStream* stream = self->Find(frame->hd.stream_id);
+  if (stream && stream->response_started_) stream->in_trailers_ = true;
+  return 0;
+}
+
+int H2Session::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                        size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                        void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  H2UpstreamStream* stream = self->Find(frame->hd.stream_id);
+  if (stream == nullptr) return 0;
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (stream->in_trailers_) {
+    stream->trailers_in_.push_back({std::string(n), std::string(v)});
+    return 0;
+  }
+  if (n == ":status") {
+    int status = 0;
+    std::from_chars(v.data(), v.data() + v.size(), status);
+    stream->head_.status = status;
+    return 0;
+  }
+  if (!n.empty() && n[0] == ':') return 0;
+  stream->head_.headers.Add(n, v);
+  return 0;
+}
+
+int H2Session::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    if (!self->settings_received_) {  // the timer waiting for them
+      self->settings_received_ = true;
+      self->pool_.upstreams().loop().CancelTimer(self->timer_);
+      self->timer_ = 0;
+    }
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    // Streams above last_stream_id are closed by nghttp2 with REFUSED_STREAM; the ones below
+    // finish here. No new stream goes on this session.
+    self->closing_ = true;
+    spdlog::debug("HTTP/2 GOAWAY from {} (last stream {})", self->connection_->endpoint(),
+                  frame->goaway.last_stream_id);
+    return 0;
+  }
+  H2UpstreamStream* stream = self->Find(frame->hd.stream_id);
+  if (stream == nullptr || stream->client_ == nullptr) return 0;
+  bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  if (frame->hd.type == NGHTTP2_HEADERS && !stream->in_trailers_) {
+    if (stream->head_.status < 200) {  // 1xx: interim, dropped
+      stream->head_ = http::ResponseHead();
+      return 0;
+    }
+    stream->response_started_ = true;
+    stream->client_->OnH2ResponseHead(*stream, stream->head_, end);
+  }
+  if (end && stream->client_ && stream->response_started_) {
+    H2StreamClient* client = stream->client_;
+    stream->client_ = nullptr;
+    stream->ended_ = true;
+    client->OnH2ResponseEnd(*stream, stream->trailers_in_);
+  }
+  return 0;
+}
+
+int H2Session::OnFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  if (H2UpstreamStream* stream = self->Find(frame->hd.stream_id)) stream->headers_sent_ = true;
+  return 0;
+}
+
+int H2Session::OnFrameNotSend(nghttp2_session*, const nghttp2_frame* frame, int error, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  H2UpstreamStream* stream = self->Find(frame->hd.stream_id);
+  if (stream == nullptr || stream->client_ == nullptr) return 0;
+  // Never sent (the session is going away): safe to send elsewhere.
+  H2StreamClient* client = stream->client_;
+  stream->client_ = nullptr;
+  stream->refused_ = true;
+  client->OnH2StreamFailed(*stream, true,
+                           std::string("HTTP/2 request not sent: ") + nghttp2_strerror(error));
+  return 0;
+}
+
+int H2Session::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
+                           const uint8_t* data, size_t len, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  H2UpstreamStream* stream = self->Find(stream_id);
+  if (stream == nullptr || stream->client_ == nullptr) {
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  stream->client_->OnH2ResponseData(*stream,
+                                    std::string_view(reinterpret_cast<const char*>(data), len));
+  if (stream->paused_ && stream->client_) {
+    stream->unconsumed_ += len;
+  } else {
+    nghttp2_session_consume(session, stream_id, len);
+  }
+  return 0;
+}
+
+int H2Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+  auto* self = static_cast<H2Session*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return 0;
+  std::unique_ptr<H2UpstreamStream> stream = std::move(it->second);
+  self->streams_.erase(it);
+  if (stream->unconsumed_ > 0) {
+    nghttp2_session_consume_connection(self->session_, stream->unconsumed_);
+  }
+  if (stream->client_) {
+    H2StreamClient* client = stream->client_;
+    stream->client_ = nullptr;
+    bool refused = error_code == NGHTTP2_REFUSED_STREAM;
+    stream->refused_ = refused;
+    client->OnH2StreamFailed(
+        *stream, refused || !stream->headers_sent_,
+        std::string("upstream reset the stream: ") + nghttp2_http2_strerror(error_code));
+  }
+  return 0;
+}
+
+}  // namespace xgate::proxy
