@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -47,9 +48,14 @@ void ObjectStore::StampNew(std::map<std::string, Document>& docs) {
 void ObjectStore::Replace(const std::string& source, std::map<std::string, Document> documents) {
   std::lock_guard lock(mu_);
   auto& current = documents_[source];
+  // Matched by origin, not key: a file added to a folder moves the keys of those after it.
+  std::unordered_map<std::string_view, std::vector<const Document*>> by_origin;
+  for (const auto& [key, doc] : current) by_origin[doc.origin].push_back(&doc);
+  std::unordered_map<std::string_view, size_t> seen;  // origin -> its documents so far
   for (auto& [key, doc] : documents) {
-    auto old = current.find(key);
-    Stamp(doc, old == current.end() ? nullptr : &old->second);
+    auto old = by_origin.find(doc.origin);
+    size_t n = seen[doc.origin]++;
+    Stamp(doc, old != by_origin.end() && n < old->second.size() ? old->second[n] : nullptr);
   }
   current = std::move(documents);
   errors_.erase(source);

@@ -256,5 +256,50 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
   }
 }
 
+// What a load decodes again is what changed: a file added before another (the folder source
+// keys its files by position, so every key after it moves) leaves the other's objects as
+// they were decoded, and a relist that returns an object unchanged keeps it too.
+TEST(IncrementalLoad, OnlyChangedDocumentsAreDecodedAgain) {
+  auto namespace_doc = [](const std::string& file, const std::string& name) {
+    return Document{file,
+                    absl::StrCat("apiVersion: v1\nkind: Namespace\nmetadata: {name: ", name, "}\n"),
+                    nullptr, false};
+  };
+  auto decode_id = [](const model::LoadResult& r, const std::string& name) {
+    return r.store.namespaces.at({"", name}).decode_id;
+  };
+  ObjectStore store;
+  store.Replace("folder", {{"00000000", namespace_doc("b.yaml", "b")},
+                           {"00000001", namespace_doc("c.yaml", "c")}});
+  auto first = store.Load();
+  ASSERT_TRUE(first.ok());
+  store.Replace("folder", {{"00000000", namespace_doc("a.yaml", "a")},
+                           {"00000001", namespace_doc("b.yaml", "b")},
+                           {"00000002", namespace_doc("c.yaml", "c2")}});
+  auto second = store.Load();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(decode_id(*second, "b"), decode_id(*first, "b"));   // moved from key 0 to 1
+  EXPECT_NE(decode_id(*second, "c2"), decode_id(*first, "c"));  // changed
+  EXPECT_EQ(second->store.namespaces.size(), 3u);
+
+  store.Put("kube", "Namespace/x",
+            Document{"Namespace/x", "",
+                     nlohmann::json::parse(
+                         R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})"),
+                     false});
+  auto third = store.Load();
+  ASSERT_TRUE(third.ok());
+  store.Update("kube", [](std::map<std::string, Document>&) {});  // a relist, nothing new
+  store.Put("kube", "Namespace/x",
+            Document{"Namespace/x", "",
+                     nlohmann::json::parse(
+                         R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})"),
+                     false});
+  auto fourth = store.Load();
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(decode_id(*fourth, "x"), decode_id(*third, "x"));
+  EXPECT_EQ(decode_id(*fourth, "a"), decode_id(*second, "a"));
+}
+
 }  // namespace
 }  // namespace xgate::sources
