@@ -186,7 +186,10 @@ bool H2RawClient::Fill(std::chrono::steady_clock::time_point deadline) {
       return true;
     }
     int error = SSL_get_error(ssl_, n);
-    if (error != SSL_ERROR_WANT_READ) return false;  // EOF, reset, close_notify
+    if (error != SSL_ERROR_WANT_READ) {  // EOF, reset, close_notify
+      closed_ = true;
+      return false;
+    }
   }
 }
 

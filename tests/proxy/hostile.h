@@ -55,6 +55,8 @@ class H2RawClient {
   H2RawClient(uint16_t port, std::vector<std::pair<uint16_t, uint32_t>> settings = {});
   ~H2RawClient();
   bool ok() const { return ok_; }
+  // The server ended the connection (EOF, close_notify or reset), as opposed to a read timeout.
+  bool closed() const { return closed_; }
 
   static std::string Frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload);
   // An HPACK integer with an N-bit prefix whose high bits are `first`.
@@ -77,6 +79,7 @@ class H2RawClient {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   bool ok_ = false;
+  bool closed_ = false;
   std::string in_;
 };
 

@@ -27,6 +27,11 @@ std::string GoawayFrame(int32_t last_stream_id, uint32_t code) {
   return frame;
 }
 
+// The PING sent with the shutdown notice, and how long its ACK is waited for.
+constexpr uint8_t kDrainPing[8] = {'x', 'g', '-', 'd', 'r', 'a', 'i', 'n'};
+constexpr std::chrono::milliseconds kDrainPingWait{1000};
+constexpr int32_t kMaxStreamId = 0x7fffffff;  // the last stream id of a shutdown notice
+
 // nghttp2's own flood checks, as abuse kinds.
 std::optional<stats::H2Abuse> AbuseOf(ssize_t error) {
   switch (error) {
@@ -280,23 +285,28 @@ void H2Connection::Start() {
 void H2Connection::Drain() {
   if (closed_ || lingering_ || draining_) return;
   draining_ = true;
-  // The notice first (RFC 9113 6.8): streams the client opens while it travels are still
-  // served; then the final GOAWAY.
-  nghttp2_submit_shutdown_notice(session_);
+  // RFC 9113 6.8: the notice first (last stream 2^31-1: streams the client opens while it
+  // travels are still taken), and a PING whose ACK tells that the client has seen it; then
+  // the final GOAWAY names the last stream taken. A client that never answers gets it anyway.
+  nghttp2_submit_shutdown_notice(session_);  // the PING follows it out (OnFrameSend)
   SendPending();
-  drain_timer_ = worker_.loop().AddTimer(std::chrono::milliseconds(200), [this] {
+  drain_timer_ = worker_.loop().AddTimer(kDrainPingWait, [this] {
     drain_timer_ = 0;
-    if (closed_ || lingering_) return;
-    // The last stream named leaves room for every stream the client may have opened
-    // without our having seen it yet (at most max concurrent streams): a client that did not
-    // heed the notice (h2load does not) then loses no request it has already sent.
-    int32_t last = nghttp2_session_get_last_proc_stream_id(session_);
-    int32_t in_flight = static_cast<int32_t>(
-        std::min<uint32_t>(worker_.options().limits.h2.max_concurrent_streams, 1 << 20));
-    last = (last == 0 ? -1 : last) + 2 * in_flight;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, nullptr, 0);
-    SendPending();
+    FinishDrain();
   });
+}
+
+void H2Connection::FinishDrain() {
+  if (closed_ || lingering_ || final_goaway_) return;
+  final_goaway_ = true;
+  worker_.loop().CancelTimer(drain_timer_);
+  drain_timer_ = 0;
+  // nghttp2 takes no new stream once this GOAWAY is out: naming a later one than the last
+  // taken would promise streams it then drops.
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  ScheduleSend();
 }
 
 void H2Connection::ArmIdleCheck() {
@@ -546,7 +556,12 @@ int H2Connection::OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd, voi
   return self->abuse_ ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-int H2Connection::OnFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+int H2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  // nghttp2 sends a PING ahead of a GOAWAY queued before it: the drain's PING is queued once
+  // the notice is out, so that its ACK means the notice was read.
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.last_stream_id == kMaxStreamId) {
+    nghttp2_submit_ping(session, NGHTTP2_FLAG_NONE, kDrainPing);
+  }
   // nghttp2 ends the session itself on a header block it cannot decode.
   if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code == NGHTTP2_COMPRESSION_ERROR) {
     static_cast<H2Connection*>(user)->worker_.stats().H2AbuseSeen(stats::H2Abuse::kHpackInvalid);
@@ -603,6 +618,12 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
 
 int H2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<H2Connection*>(user);
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) && self->draining_ &&
+      std::equal(std::begin(frame->ping.opaque_data), std::end(frame->ping.opaque_data),
+                 kDrainPing)) {
+    self->FinishDrain();  // the client has seen the notice
+    return 0;
+  }
   H2Stream* stream = self->Find(frame->hd.stream_id);
   if (stream == nullptr) return 0;
   if (frame->hd.type == NGHTTP2_RST_STREAM &&

@@ -79,8 +79,9 @@ class H2Connection : public Connection {
   ~H2Connection() override;
 
   void Start();
-  // Graceful stop: GOAWAY (a shutdown notice, then the last stream taken), the streams
-  // taken finish, then the connection closes.
+  // Graceful stop (RFC 9113 6.8): a shutdown notice and a PING; on its ACK (or after a
+  // while) the final GOAWAY with the last stream taken; the streams taken finish, then the
+  // connection closes.
   void Drain() override;
 
  private:
@@ -109,6 +110,8 @@ class H2Connection : public Connection {
   void RejectHeaders(H2Stream& stream);
   // The peer is abusive: count it, GOAWAY with the kind's code, linger and close.
   void Abuse(stats::H2Abuse kind);
+  // The final GOAWAY of a drain, once the client has had a round trip to see the notice.
+  void FinishDrain();
   // Output written, input drained and discarded (bounded), then closed: so the peer reads
   // our last frames instead of a reset.
   void Linger();
@@ -159,6 +162,7 @@ class H2Connection : public Connection {
   EventLoop::TimerId linger_timer_ = 0;
   EventLoop::TimerId drain_timer_ = 0;
   bool draining_ = false;
+  bool final_goaway_ = false;
   Clock::time_point last_progress_ = Clock::now();
   Clock::time_point last_activity_ = Clock::now();
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
