@@ -1,7 +1,7 @@
-// How the bench creates, changes and deletes an HTTPRoute: through the API server (Kubernetes
-// mode) or as a file in a standalone agent's --manifests folder. Each call returns once the
-// source has taken the change (the API server's 201/200, the file renamed into place); the
-// clock starts there.
+// How the bench creates, changes and deletes a route (any kind: HTTPRoute, TCPRoute, ...): through
+// the API server (Kubernetes mode) or as a file in a standalone agent's --manifests folder. Each
+// call returns once the source has taken the change (the API server's 201/200, the file renamed
+// into place); the clock starts there.
 #pragma once
 
 #include <filesystem>
