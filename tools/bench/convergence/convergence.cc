@@ -9,7 +9,8 @@
 //            other routes rewritten every --churn-interval-ms meanwhile;
 //   changes  --changes rewrites of one route, then the agent's and the proxy's RSS;
 //   swaps    --swaps rewrites of one route, each waited for (the run loads the gateway);
-//   served   waits for one host (or L4 port) to answer and writes when it did (cold start).
+//   served   waits for one host (or L4 port) to answer and writes when it did (cold start; it
+//            needs no source).
 // Every wait has a deadline; a change not seen within --timeout-ms is counted as a timeout.
 // Exits 1 when any wait timed out, 2 on bad usage.
 #include <curl/curl.h>
@@ -55,8 +56,10 @@ void AddFlags(CLI::App& app, Flags& f) {
       app.add_option("--manifests", f.source.manifests, "Write changes into this agent's folder")
           ->type_name("DIR")
           ->excludes(kubeconfig);
-  app.final_callback([kubeconfig, manifests] {
-    if (kubeconfig->empty() && manifests->empty()) {
+  app.final_callback([&app, kubeconfig, manifests] {
+    bool changes =
+        app.get_subcommands().empty() || app.get_subcommands().front()->get_name() != "served";
+    if (changes && kubeconfig->empty() && manifests->empty()) {
       throw CLI::RequiredError("--kubeconfig FILE or --manifests DIR");
     }
   });

@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<RouteWriter>> MakeWriter(const Source& source);
 
 class Bench {
  public:
+  // No source (neither field): Served only.
   static absl::StatusOr<std::unique_ptr<Bench>> Create(const Source& source, const Target& target);
 
   // A new HTTPRoute, its weight flip, its deletion; false when one was not seen in time.

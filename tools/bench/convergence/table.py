@@ -35,8 +35,7 @@ def rows(lines):
         out.setdefault(measure, {})[mode] = text
 
     starts = {(l["mode"], l["routes"]): l["unix_ms"] for l in lines if l["part"] == "start"}
-    l4_beds = {(l["mode"], l["routes"]) for l in lines
-               if l["part"] == "served" and not l["what"].endswith(".example.com")}
+    l4_beds = {(l["mode"], l["routes"]) for l in lines if l["part"] == "start" and l["l4"] > 0}
     kind = lambda mode, routes: "TCP/UDP routes" if (mode, routes) in l4_beds else "HTTPRoutes"
     for l in lines:
         if l["part"] == "latency" and l["routes"] == 0:
@@ -56,9 +55,10 @@ def rows(lines):
         text = "NEVER SERVED" if at == float("inf") or start is None else f"{at - start} ms"
         cell(measure, mode, text)
     warm = {}
-    for l in lines:
-        if l["part"] != "rss":
-            continue
+    # "with N routes" by N, then the samples under changes
+    rss = sorted((l for l in lines if l["part"] == "rss"),
+                 key=lambda l: (not l["at"].startswith("with"), l["routes"]))
+    for l in rss:
         at = l["at"] if l["at"].startswith("with") else f"{l['routes']} routes, {l['at']}"
         cell(f"RSS agent / proxy, {at}", l["mode"], f"{l['agent_mb']:.0f} / {l['proxy_mb']:.0f} MB")
         if "warm-up" in l["at"]:

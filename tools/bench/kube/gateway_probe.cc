@@ -35,6 +35,10 @@ GatewayProbe::GatewayProbe(ProbeOptions options, void* easy)
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   if (options_.fresh_connections) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  if (options_.connect_timeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+  }
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_);

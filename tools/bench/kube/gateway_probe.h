@@ -29,6 +29,9 @@ struct ProbeOptions {
   bool fresh_connections = false;
   std::chrono::microseconds interval{1000};
   std::chrono::milliseconds request_timeout{250};
+  // 0: libcurl's. A TCP route not yet there drops the SYN: a short connect timeout tries
+  // again with a new flow instead of waiting for the SYN's retransmission.
+  std::chrono::milliseconds connect_timeout{0};
 };
 
 struct ProbeResult {
