@@ -208,8 +208,8 @@ bool Bench::TcpRound(int run, std::map<std::string, Series>& series) {
   return ok && gone;
 }
 
-bool Bench::Wait(const std::string& host) {
-  auto r = https_->Until(host, Is200, Clock::now() + std::chrono::milliseconds(target_.timeout_ms));
+bool Bench::Wait(const std::string& host, std::chrono::milliseconds timeout) {
+  auto r = https_->Until(host, Is200, Clock::now() + timeout);
   if (!r.ok()) spdlog::error("{}", std::string(r.status().message()));
   return r.ok();
 }
@@ -222,14 +222,19 @@ absl::StatusOr<std::vector<RssSample>> Bench::Changes(int count, int agent_pid, 
     samples.push_back({std::move(at), RssMb(agent_pid), RssMb(proxy_pid)});
   };
   if (absl::Status s = writer_->Create(HttpRoute(name, host(0), 1, 0)); !s.ok()) return s;
-  if (!Wait(host(0))) return absl::DeadlineExceededError("the changed route was never served");
+  // A burst of changes among many routes may take longer than one change.
+  auto timeout =
+      std::max(std::chrono::milliseconds(target_.timeout_ms), std::chrono::milliseconds(60000));
+  if (!Wait(host(0), timeout))
+    return absl::DeadlineExceededError("the changed route was never served");
   sample("before the changes");
   int warm_up = std::max(1, count / 10);
   Clock::time_point start = Clock::now();
   for (int i = 1; i <= count; ++i) {
     if (absl::Status s = writer_->Change(HttpRoute(name, host(i), 1, 0)); !s.ok()) return s;
     if (i == warm_up || i == count) {
-      if (!Wait(host(i))) return absl::DeadlineExceededError(absl::StrCat("change ", i, " unseen"));
+      if (!Wait(host(i), timeout))
+        return absl::DeadlineExceededError(absl::StrCat("change ", i, " unseen"));
       sample(i == count ? absl::StrCat("after ", count, " changes")
                         : absl::StrCat("after ", i, " (warm-up)"));
     }
@@ -243,7 +248,8 @@ Series Bench::Swaps(int count) {
   std::string name = absl::StrCat("conv-swap-", getpid());
   auto host = [&](int i) { return absl::StrCat(name, "-", i, ".example.com"); };
   Series s;
-  if (!writer_->Create(HttpRoute(name, host(0), 1, 0)).ok() || !Wait(host(0))) {
+  if (!writer_->Create(HttpRoute(name, host(0), 1, 0)).ok() ||
+      !Wait(host(0), std::chrono::milliseconds(target_.timeout_ms))) {
     s.timeouts = count;
     return s;
   }

@@ -64,8 +64,8 @@ class Bench {
   // Makes the change; ms from the source's answer to `seen`, or nullopt (logged).
   template <typename Change, typename Seen>
   std::optional<double> Timed(const std::string& what, Change change, Seen seen);
-  // Until the host answers 200, or the deadline.
-  bool Wait(const std::string& host);
+  // Until the host answers 200, or the timeout.
+  bool Wait(const std::string& host, std::chrono::milliseconds timeout);
 
   std::unique_ptr<RouteWriter> writer_;
   std::unique_ptr<GatewayProbe> https_, tcp_;
