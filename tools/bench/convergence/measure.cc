@@ -91,8 +91,7 @@ absl::StatusOr<std::unique_ptr<GatewayProbe>> L4Probe(const Target& target, int 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RouteWriter>> MakeWriter(const Source& source) {
-  if (source.kubeconfig.empty()) return FolderRouteWriter(source.manifests);
-  return ApiServerRouteWriter(source.kubeconfig);
+  return MakeRouteWriter(source.kubeconfig, source.manifests);
 }
 
 absl::StatusOr<std::unique_ptr<Bench>> Bench::Create(const Source& source, const Target& target) {

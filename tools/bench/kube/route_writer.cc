@@ -105,4 +105,10 @@ std::unique_ptr<RouteWriter> FolderRouteWriter(const std::filesystem::path& dir)
   return std::make_unique<Folder>(dir);
 }
 
+absl::StatusOr<std::unique_ptr<RouteWriter>> MakeRouteWriter(const std::string& kubeconfig,
+                                                             const std::string& manifests) {
+  if (kubeconfig.empty()) return FolderRouteWriter(manifests);
+  return ApiServerRouteWriter(kubeconfig);
+}
+
 }  // namespace xgate::bench

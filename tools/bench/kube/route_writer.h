@@ -33,4 +33,8 @@ absl::StatusOr<std::unique_ptr<RouteWriter>> ApiServerRouteWriter(
 // As DIR/<namespace>-<name>.json, written beside it and renamed into place.
 std::unique_ptr<RouteWriter> FolderRouteWriter(const std::filesystem::path& dir);
 
+// Through the API server when `kubeconfig` is given, into the folder `manifests` otherwise.
+absl::StatusOr<std::unique_ptr<RouteWriter>> MakeRouteWriter(const std::string& kubeconfig,
+                                                             const std::string& manifests);
+
 }  // namespace xgate::bench
