@@ -40,8 +40,9 @@ struct Flags {
   Source source;
   Target target;
   std::string results, label, kinds = "http,tcp";
-  int routes_present = 0, runs = 100, churn = 0, churn_interval_ms = 5, changes = 10000,
-      swaps = 1000, agent_pid = 0, proxy_pid = 0, deadline_s = 300, tcp_port = 0, udp_port = 0;
+  int routes_present = 0, l4_routes_present = 0, runs = 100, churn = 0, churn_interval_ms = 5,
+      changes = 10000, swaps = 1000, agent_pid = 0, proxy_pid = 0, deadline_s = 300, tcp_port = 0,
+      udp_port = 0;
   std::string host;
 };
 
@@ -79,7 +80,10 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->type_name("FILE")
       ->required();
   app.add_option("--label", f.label, "The mode written with each figure")->required();
-  app.add_option("--routes-present", f.routes_present, "Routes in the bed (written with figures)");
+  app.add_option("--routes-present", f.routes_present,
+                 "HTTPRoutes in the bed (written with the figures)");
+  app.add_option("--l4-routes-present", f.l4_routes_present,
+                 "TCP/UDP routes in the bed (written with the figures)");
   app.require_subcommand(1);
 
   auto* latency = app.add_subcommand("latency", "Time new, changed and deleted routes");
@@ -138,7 +142,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", std::string(bench.status().message()));
     return 2;
   }
-  nlohmann::json common = {{"mode", flags.label}, {"routes", flags.routes_present}};
+  nlohmann::json common = {
+      {"mode", flags.label}, {"routes", flags.routes_present}, {"l4", flags.l4_routes_present}};
   std::vector<nlohmann::json> lines;
   bool all_seen = true;
   std::string command = app.get_subcommands().front()->get_name();

@@ -196,8 +196,10 @@ bool Bench::TcpRound(int run, std::map<std::string, Series>& series) {
   bool ok = Record(series, "new TCPRoute",
                    Timed(
                        "new TCPRoute", [&] { return writer_->Create(route); }, until(true)));
-  if (!ok) {
-    writer_->Delete(route).IgnoreError();
+  if (!ok) {  // the listener is shared by the rounds: the next starts once this one is gone
+    if (writer_->Delete(route).ok()) {
+      until(false)(Clock::now() + std::chrono::milliseconds(target_.timeout_ms)).IgnoreError();
+    }
     return false;
   }
   bool gone =

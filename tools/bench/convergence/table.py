@@ -27,6 +27,14 @@ def spread(line):
     return f"{text} ({n})"
 
 
+def bed(line):
+    """The bed a figure comes from: (mode, HTTPRoutes, TCP/UDP routes), and its words."""
+    key = (line["mode"], line["routes"], line["l4"])
+    words = (f"{line['routes']} HTTPRoutes" if line["routes"] else
+             f"{line['l4']} TCP/UDP routes" if line["l4"] else "0 routes")
+    return key, words
+
+
 def rows(lines):
     """[(measure, {mode: cell})] in the table's order."""
     out = {}
@@ -34,32 +42,28 @@ def rows(lines):
     def cell(measure, mode, text):
         out.setdefault(measure, {})[mode] = text
 
-    starts = {(l["mode"], l["routes"]): l["unix_ms"] for l in lines if l["part"] == "start"}
-    l4_beds = {(l["mode"], l["routes"]) for l in lines if l["part"] == "start" and l["l4"] > 0}
-    kind = lambda mode, routes: "TCP/UDP routes" if (mode, routes) in l4_beds else "HTTPRoutes"
+    starts = {bed(l)[0]: l["unix_ms"] for l in lines if l["part"] == "start"}
     for l in lines:
-        if l["part"] == "latency" and l["routes"] == 0:
+        if l["part"] == "latency" and l["routes"] + l["l4"] == 0:
             cell(f"{l['change']}, {l['load']}", l["mode"], spread(l))
     for l in lines:
-        if l["part"] == "latency" and l["routes"] > 0:
-            cell(f"{l['change']} among {l['routes']} {kind(l['mode'], l['routes'])}, idle",
-                 l["mode"], spread(l))
+        if l["part"] == "latency" and l["routes"] + l["l4"] > 0:
+            cell(f"{l['change']} among {bed(l)[1]}, idle", l["mode"], spread(l))
     served = {}
     for l in lines:
         if l["part"] == "served":
-            key = (l["mode"], l["routes"])
-            served[key] = max(served.get(key, 0), l.get("unix_ms", float("inf")))
-    for (mode, routes), at in sorted(served.items(), key=lambda kv: kv[0][1]):
-        measure = f"{routes} {kind(mode, routes)}: agent start -> last served"
-        start = starts.get((mode, routes))
+            key, words = bed(l)
+            served[key] = (words, max(served.get(key, ("", 0))[1], l.get("unix_ms", float("inf"))))
+    for key, (words, at) in sorted(served.items(), key=lambda kv: (kv[0][2], kv[0][1])):
+        start = starts.get(key)
         text = "NEVER SERVED" if at == float("inf") or start is None else f"{at - start} ms"
-        cell(measure, mode, text)
+        cell(f"{words}: agent start -> last served", key[0], text)
     warm = {}
     # "with N routes" by N, then the samples under changes
     rss = sorted((l for l in lines if l["part"] == "rss"),
-                 key=lambda l: (not l["at"].startswith("with"), l["routes"]))
+                 key=lambda l: (not l["at"].startswith("with"), l["l4"], l["routes"]))
     for l in rss:
-        at = l["at"] if l["at"].startswith("with") else f"{l['routes']} routes, {l['at']}"
+        at = f"with {bed(l)[1]}" if l["at"].startswith("with") else f"{bed(l)[1]}, {l['at']}"
         cell(f"RSS agent / proxy, {at}", l["mode"], f"{l['agent_mb']:.0f} / {l['proxy_mb']:.0f} MB")
         if "warm-up" in l["at"]:
             warm[l["mode"]] = l
