@@ -78,6 +78,21 @@ absl::StatusOr<Clock::time_point> AnsweredAt(
   return r->answered;
 }
 
+// When the wanted outcome came, confirmed by the next `confirmations` asks (a new split is
+// seen once every answer shows it; a route gone once no try gets through).
+absl::StatusOr<Clock::time_point> ConfirmedAt(
+    GatewayProbe& probe, const std::string& host,
+    const std::function<bool(const absl::StatusOr<GatewayAnswer>&)>& wanted,
+    Clock::time_point deadline, int confirmations = 3) {
+  while (true) {
+    auto r = probe.UntilOutcome(host, wanted, deadline);
+    if (!r.ok()) return r.status();
+    bool all = true;
+    for (int i = 0; i < confirmations && all; ++i) all = wanted(probe.Ask(host));
+    if (all) return r->answered;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<GatewayProbe>> L4Probe(const Target& target, int port) {
   ProbeOptions options;
   options.address = target.l4_address;
@@ -133,20 +148,15 @@ bool Bench::HttpRound(int run, std::map<std::string, Series>& series) {
           deadline);
     };
   };
-  // The new split is seen when the new backend answers and the next answers all come from it.
+  // The new split: the new backend answers, and the next answers all come from it.
   auto only_from = [&](const char* pod) {
-    return [this, host, pod,
-            first = from(pod)](Clock::time_point deadline) -> absl::StatusOr<Clock::time_point> {
-      while (true) {
-        auto at = first(deadline);
-        if (!at.ok()) return at;
-        bool all = true;
-        for (int i = 0; i < 3 && all; ++i) {
-          auto a = https_->Ask(host);
-          all = a.ok() && Is200(*a) && a->pod == pod;
-        }
-        if (all) return at;
-      }
+    return [this, host, pod](Clock::time_point deadline) {
+      return ConfirmedAt(
+          *https_, host,
+          [pod](const absl::StatusOr<GatewayAnswer>& a) {
+            return a.ok() && Is200(*a) && a->pod == pod;
+          },
+          deadline);
     };
   };
   bool ok =
@@ -181,16 +191,16 @@ bool Bench::TcpRound(int run, std::map<std::string, Series>& series) {
     tcp_ = *std::move(probe);
   }
   nlohmann::json route = TcpRoute(absl::StrCat("conv-tcp-", getpid(), "-", run), "tcp-new");
+  // Answering: one 200 is enough. Gone: no try gets through, confirmed (a connect that
+  // timed out on a loaded machine is not yet a route gone).
   auto until = [this](bool answering) {
-    return [this, answering](Clock::time_point deadline) -> absl::StatusOr<Clock::time_point> {
-      auto r = tcp_->UntilOutcome(
-          kL4Host,
+    return [this, answering](Clock::time_point deadline) {
+      return ConfirmedAt(
+          *tcp_, kL4Host,
           [answering](const absl::StatusOr<GatewayAnswer>& a) {
             return answering == (a.ok() && Is200(*a));
           },
-          deadline);
-      if (!r.ok()) return r.status();
-      return r->answered;
+          deadline, answering ? 0 : 3);
     };
   };
   bool ok = Record(series, "new TCPRoute",
