@@ -56,7 +56,7 @@ kube_apply_seed() {
 }
 
 # Replaces the standalone agent of seedbed_up: the API server first, the objects through it,
-# then the agent on the API server.
+# then the agent on the API server (SEED_AGENT_ARGS, an array, adds flags as in seedbed.sh).
 seed_agent() {
   API_DIR=$SEED_WORK/api
   mkdir -p "$API_DIR"
@@ -67,7 +67,7 @@ seed_agent() {
     --node-name "node-$SEED_ID" --namespace xgate-system \
     --attach "n$SEED_ID" --pin-root "/sys/fs/bpf/xgate-seed$SEED_ID" \
     --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit \
-    >"$SEED_WORK/agent.log" 2>&1 &
+    ${SEED_AGENT_ARGS[@]+"${SEED_AGENT_ARGS[@]}"} >"$SEED_WORK/agent.log" 2>&1 &
   SEED_AGENT_PID=$!
   seed_wait 30 seed_curl_ok https://foo.example.com/login ||
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }

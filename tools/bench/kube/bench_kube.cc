@@ -200,17 +200,11 @@ int main(int argc, char** argv) {
   AddFlags(app, flags);
   if (auto exit_code = xgate::cli::Parse(app, argc, argv)) return *exit_code;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  std::unique_ptr<RouteWriter> writer;
-  if (flags.kubeconfig.empty()) {
-    writer = FolderRouteWriter(flags.manifests);
-  } else {
-    auto api = ApiServerRouteWriter(flags.kubeconfig);
-    if (!api.ok()) {
-      spdlog::critical("--kubeconfig {}: {}", flags.kubeconfig,
-                       std::string(api.status().message()));
-      return 2;
-    }
-    writer = *std::move(api);
+  auto writer = MakeRouteWriter(flags.kubeconfig, flags.manifests);
+  if (!writer.ok()) {
+    spdlog::critical("--kubeconfig {}: {}", flags.kubeconfig,
+                     std::string(writer.status().message()));
+    return 2;
   }
   auto probe =
       GatewayProbe::Create({.address = flags.address, .port = flags.port, .ca_file = flags.cacert});
@@ -219,8 +213,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("HTTPRoutes through %s; the gateway %s:%d asked every 1 ms (ms per round)\n",
-              writer->Describe().c_str(), flags.address.c_str(), flags.port);
-  Bench bench(*writer, **probe, std::chrono::milliseconds(flags.timeout_ms));
+              (*writer)->Describe().c_str(), flags.address.c_str(), flags.port);
+  Bench bench(**writer, **probe, std::chrono::milliseconds(flags.timeout_ms));
   Bench::Header();
   int failed = 0;
   for (int round = 1; round <= flags.rounds; ++round) failed += bench.Round(round) ? 0 : 1;

@@ -33,7 +33,12 @@ GatewayProbe::GatewayProbe(ProbeOptions options, void* easy)
     : options_(std::move(options)), easy_(easy) {
   CURL* c = static_cast<CURL*>(easy_);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (options_.fresh_connections) curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  if (options_.connect_timeout.count() > 0) {
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+  }
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_);
@@ -45,7 +50,7 @@ absl::StatusOr<GatewayAnswer> GatewayProbe::Ask(const std::string& host) {
   CURL* c = static_cast<CURL*>(easy_);
   std::string resolve = absl::StrCat(host, ":", options_.port, ":", options_.address);
   curl_slist* resolves = curl_slist_append(nullptr, resolve.c_str());
-  std::string url = absl::StrCat("https://", host, ":", options_.port, "/");
+  std::string url = absl::StrCat(options_.scheme, "://", host, ":", options_.port, "/");
   curl_easy_setopt(c, CURLOPT_RESOLVE, resolves);
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   body_.clear();
@@ -62,13 +67,21 @@ absl::StatusOr<GatewayAnswer> GatewayProbe::Ask(const std::string& host) {
 absl::StatusOr<ProbeResult> GatewayProbe::Until(
     const std::string& host, const std::function<bool(const GatewayAnswer&)>& wanted,
     Clock::time_point deadline) {
+  return UntilOutcome(
+      host, [&](const absl::StatusOr<GatewayAnswer>& a) { return a.ok() && wanted(*a); }, deadline);
+}
+
+absl::StatusOr<ProbeResult> GatewayProbe::UntilOutcome(
+    const std::string& host,
+    const std::function<bool(const absl::StatusOr<GatewayAnswer>&)>& wanted,
+    Clock::time_point deadline) {
   ProbeResult result;
   std::string last = "no answer";
   while (Clock::now() < deadline) {
     Clock::time_point sent = Clock::now();
     auto answer = Ask(host);
     ++result.requests;
-    if (answer.ok() && wanted(*answer)) {
+    if (wanted(answer)) {
       result.answered = Clock::now();
       return result;
     }

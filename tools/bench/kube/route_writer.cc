@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/sources/kube/client.h"
 #include "agent/sources/kube/kubeconfig.h"
@@ -9,7 +10,17 @@
 namespace xgate::bench {
 namespace {
 
-const kube::Resource kHttpRoutes{"gateway.networking.k8s.io", "v1", "httproutes"};
+// The route's collection, from its apiVersion and kind (HTTPRoute -> httproutes).
+kube::Resource Collection(const nlohmann::json& route) {
+  std::string api_version = route["apiVersion"], kind = route["kind"];
+  std::string group, version = api_version;
+  if (size_t slash = api_version.find('/'); slash != std::string::npos) {
+    group = api_version.substr(0, slash);
+    version = api_version.substr(slash + 1);
+  }
+  std::string plural = absl::AsciiStrToLower(kind) + "s";
+  return {group, version, plural};
+}
 
 std::string Namespace(const nlohmann::json& route) { return route["metadata"]["namespace"]; }
 std::string Name(const nlohmann::json& route) { return route["metadata"]["name"]; }
@@ -27,14 +38,15 @@ class ApiServer : public RouteWriter {
   explicit ApiServer(std::unique_ptr<kube::Client> client) : client_(std::move(client)) {}
 
   absl::Status Create(const nlohmann::json& route) override {
-    return Expect(client_->Create(kHttpRoutes.Path(Namespace(route)), route), 201);
+    return Expect(client_->Create(Collection(route).Path(Namespace(route)), route), 201);
   }
   absl::Status Change(const nlohmann::json& route) override {
     nlohmann::json patch = {{"spec", route["spec"]}};
-    return Expect(client_->Patch(kHttpRoutes.Path(Namespace(route), Name(route)), patch), 200);
+    return Expect(client_->Patch(Collection(route).Path(Namespace(route), Name(route)), patch),
+                  200);
   }
   absl::Status Delete(const nlohmann::json& route) override {
-    return Expect(client_->Delete(kHttpRoutes.Path(Namespace(route), Name(route))), 200);
+    return Expect(client_->Delete(Collection(route).Path(Namespace(route), Name(route))), 200);
   }
   std::string Describe() const override { return "the API server " + client_->config().server; }
 
@@ -91,6 +103,12 @@ absl::StatusOr<std::unique_ptr<RouteWriter>> ApiServerRouteWriter(
 
 std::unique_ptr<RouteWriter> FolderRouteWriter(const std::filesystem::path& dir) {
   return std::make_unique<Folder>(dir);
+}
+
+absl::StatusOr<std::unique_ptr<RouteWriter>> MakeRouteWriter(const std::string& kubeconfig,
+                                                             const std::string& manifests) {
+  if (kubeconfig.empty()) return FolderRouteWriter(manifests);
+  return ApiServerRouteWriter(kubeconfig);
 }
 
 }  // namespace xgate::bench

@@ -1,7 +1,7 @@
-// How the bench creates, changes and deletes an HTTPRoute: through the API server (Kubernetes
-// mode) or as a file in a standalone agent's --manifests folder. Each call returns once the
-// source has taken the change (the API server's 201/200, the file renamed into place); the
-// clock starts there.
+// How the bench creates, changes and deletes a route (any kind: HTTPRoute, TCPRoute, ...): through
+// the API server (Kubernetes mode) or as a file in a standalone agent's --manifests folder. Each
+// call returns once the source has taken the change (the API server's 201/200, the file renamed
+// into place); the clock starts there.
 #pragma once
 
 #include <filesystem>
@@ -32,5 +32,9 @@ absl::StatusOr<std::unique_ptr<RouteWriter>> ApiServerRouteWriter(
 
 // As DIR/<namespace>-<name>.json, written beside it and renamed into place.
 std::unique_ptr<RouteWriter> FolderRouteWriter(const std::filesystem::path& dir);
+
+// Through the API server when `kubeconfig` is given, into the folder `manifests` otherwise.
+absl::StatusOr<std::unique_ptr<RouteWriter>> MakeRouteWriter(const std::string& kubeconfig,
+                                                             const std::string& manifests);
 
 }  // namespace xgate::bench
