@@ -166,7 +166,7 @@ TEST_F(H2DrainTest, ClientThatNeverAnswersThePingStillGetsTheFinalGoaway) {
   server_->Drain();
   ASSERT_TRUE(ReadUntil(client, IsGoaway));
   ASSERT_TRUE(client.Send(GetFrame(3, "/in-window")));  // the PING is left unanswered
-  ASSERT_TRUE(ReadUntil(client, IsGoaway)) << "no final GOAWAY";
+  ASSERT_TRUE(ReadUntil(client, IsGoaway, 10s)) << "no final GOAWAY";
   // Sent before this client read the final GOAWAY, as any client may: it is either served
   // (its id is at or below the last stream id) or left for the client to retry elsewhere.
   ASSERT_TRUE(client.Send(GetFrame(5, "/after-goaway")));

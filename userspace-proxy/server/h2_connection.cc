@@ -29,7 +29,7 @@ std::string GoawayFrame(int32_t last_stream_id, uint32_t code) {
 
 // The PING sent with the shutdown notice, and how long its ACK is waited for.
 constexpr uint8_t kDrainPing[8] = {'x', 'g', '-', 'd', 'r', 'a', 'i', 'n'};
-constexpr std::chrono::milliseconds kDrainPingWait{1000};
+constexpr std::chrono::milliseconds kDrainPingWait{3000};
 constexpr int32_t kMaxStreamId = 0x7fffffff;  // the last stream id of a shutdown notice
 
 // nghttp2's own flood checks, as abuse kinds.
