@@ -51,7 +51,9 @@ check "churn route served" seed_wait 20 churn_served
 # HTTP/1.1 (wrk: SNI-less, the catch-all certificate; Host picks the route) and HTTP/2
 # (h2load: SNI and :authority foo.example.com, connected to the node). Both closed-loop, on
 # one CPU at a lower priority, so the agent and the API server still get time for the swaps.
-load() { ip netns exec "$SEED_CLIENT" nice -n 10 taskset -c 1 "$@"; }
+# Run in the background only: `exec` makes $! the load generator itself (ip netns exec, nice
+# and taskset exec in turn), so the cleanup's kill stops it, not a subshell around it.
+load() { exec ip netns exec "$SEED_CLIENT" nice -n 10 taskset -c 1 "$@"; }
 load wrk -t1 -c8 -d"${LOAD_SECONDS}s" -H 'Host: foo.example.com' \
   "https://$SEED_NODE_IP/login" >"$SEED_WORK/wrk.out" 2>&1 &
 LOAD_PIDS+=($!)
