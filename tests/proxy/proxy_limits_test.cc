@@ -69,15 +69,23 @@ TEST_F(LimitsTest, ConnectionsOverThePerWorkerLimitAreClosedAtAccept) {
   StartProxy(options);
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 12; ++i) clients.push_back(std::make_unique<Client>("127.0.0.1", http_port_));
-  // At most 3 per worker stay open: at least 6 of the 12 are refused.
+  // At most 3 per worker stay open: at least 6 of the 12 are refused. How many each worker
+  // gets is the kernel's SO_REUSEPORT hash of the client ports (11 and 1 happens: 8 refused,
+  // 4 open), so the check is: every one of the 12 accepted, at most 2 x 3 kept.
   ASSERT_TRUE(WaitOverflow(6));
-  std::this_thread::sleep_for(100ms);  // let the accept loops settle before counting
-  uint64_t refused = Stats().downstream_overflow();
-  EXPECT_EQ(refused, 6u);
-  int open = 0;
-  api::ProxyStats stats = Stats();
-  for (const auto& d : stats.downstream()) open += static_cast<int>(d.connections_open());
-  EXPECT_EQ(open, 6);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  uint64_t refused = 0;
+  uint64_t open = 0;
+  do {
+    std::this_thread::sleep_for(10ms);
+    api::ProxyStats stats = Stats();
+    refused = stats.downstream_overflow();
+    open = 0;
+    for (const auto& d : stats.downstream()) open += d.connections_open();
+  } while (refused + open < 12 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(refused + open, 12u);
+  EXPECT_GE(refused, 6u);
+  EXPECT_LE(open, 6u);
 }
 
 TEST_F(LimitsTest, TooManyHeadersGet431) {
