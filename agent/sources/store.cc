@@ -62,6 +62,29 @@ void ObjectStore::Replace(const std::string& source, std::map<std::string, Docum
   Changed();
 }
 
+void ObjectStore::ReplacePrefix(const std::string& source, const std::string& prefix,
+                                std::map<std::string, Document> documents) {
+  std::lock_guard lock(mu_);
+  auto& docs = documents_[source];
+  auto it = docs.lower_bound(prefix);
+  while (it != docs.end() && it->first.starts_with(prefix)) {
+    auto listed = documents.find(it->first);
+    if (listed == documents.end()) {
+      it = docs.erase(it);
+      continue;
+    }
+    Stamp(listed->second, &it->second);
+    it->second = std::move(listed->second);
+    documents.erase(listed);
+    ++it;
+  }
+  for (auto& [key, doc] : documents) {
+    Stamp(doc, nullptr);
+    docs[key] = std::move(doc);
+  }
+  Changed();
+}
+
 void ObjectStore::Put(const std::string& source, const std::string& key, Document document) {
   std::lock_guard lock(mu_);
   auto& docs = documents_[source];

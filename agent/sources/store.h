@@ -41,6 +41,10 @@ class ObjectStore {
   // Replaces every document of `source`, keyed (and loaded in key order) by the map's keys,
   // and clears the source's error.
   void Replace(const std::string& source, std::map<std::string, Document> documents);
+  // Replaces the documents of `source` whose keys start with `prefix` (a Kubernetes kind's
+  // relist) by `documents`, all keyed under `prefix`, as one change.
+  void ReplacePrefix(const std::string& source, const std::string& prefix,
+                     std::map<std::string, Document> documents);
   // Adds or replaces one document of `source`.
   void Put(const std::string& source, const std::string& key, Document document);
   void Erase(const std::string& source, const std::string& key);

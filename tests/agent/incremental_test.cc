@@ -282,23 +282,32 @@ TEST(IncrementalLoad, OnlyChangedDocumentsAreDecodedAgain) {
   EXPECT_NE(decode_id(*second, "c2"), decode_id(*first, "c"));  // changed
   EXPECT_EQ(second->store.namespaces.size(), 3u);
 
-  store.Put("kube", "Namespace/x",
-            Document{"Namespace/x", "",
-                     nlohmann::json::parse(
-                         R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})"),
-                     false});
+  auto kube_namespace = [](const std::string& name) {
+    std::string key = "Namespace/" + name;
+    return Document{key,
+                    "",
+                    {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}},
+                    false};
+  };
+  store.Put("kube", "Namespace/x", kube_namespace("x"));
   auto third = store.Load();
   ASSERT_TRUE(third.ok());
-  store.Update("kube", [](std::map<std::string, Document>&) {});  // a relist, nothing new
-  store.Put("kube", "Namespace/x",
-            Document{"Namespace/x", "",
-                     nlohmann::json::parse(
-                         R"({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})"),
-                     false});
+  store.Update("kube", [](std::map<std::string, Document>&) {});  // wakes readers, nothing new
+  store.Put("kube", "Namespace/x", kube_namespace("x"));  // the same object again, as a watch event
   auto fourth = store.Load();
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ(decode_id(*fourth, "x"), decode_id(*third, "x"));
   EXPECT_EQ(decode_id(*fourth, "a"), decode_id(*second, "a"));
+
+  // A relist of the kind: x unchanged keeps its decode, y is new, and one not listed goes.
+  store.Put("kube", "Namespace/gone", kube_namespace("gone"));
+  store.ReplacePrefix("kube", "Namespace/",
+                      {{"Namespace/x", kube_namespace("x")}, {"Namespace/y", kube_namespace("y")}});
+  auto fifth = store.Load();
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_EQ(decode_id(*fifth, "x"), decode_id(*third, "x"));
+  EXPECT_TRUE(fifth->store.namespaces.contains({"", "y"}));
+  EXPECT_FALSE(fifth->store.namespaces.contains({"", "gone"}));
 }
 
 }  // namespace

@@ -208,15 +208,17 @@ spec:
   for (const auto& be : snap->l4[1].backends) EXPECT_EQ(be.weight, 166666u);
 }
 
-// Routes on one listener in deliberately scrambled order; the compiler must sort them.
-const char kPrecedence[] = R"(
+// Gateway gw (class acme-lb) with one HTTP listener on port 80.
+const char kHttpGateway[] = R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: default}
 spec:
   gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
+  listeners: [{name: http, port: 80, protocol: HTTP}])";
+
+// Routes on one listener in deliberately scrambled order; the compiler must sort them.
+const char kPrecedence[] = R"(
 apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: default}
@@ -263,7 +265,7 @@ spec:
 )";
 
 TEST(Precedence, GatewayApiOrder) {
-  auto b = BindYaml({kAcmeLb, kPrecedence});
+  auto b = BindYaml({kAcmeLb, kHttpGateway, kPrecedence});
   auto snap = compiler::Compile(b->result, 1);
   ASSERT_EQ(snap->l7.ports_size(), 1);
   const auto& vh = snap->l7.ports(0).listeners(0).virtual_hosts(0);
@@ -293,7 +295,7 @@ TEST(Precedence, GatewayApiOrder) {
 TEST(Precedence, NameBreaksTiesOfEqualAge) {
   // The loader gives every object its own creation index; equal ages (as two objects
   // created in the same second of a cluster would have) are made by hand.
-  auto b = BindYaml({kAcmeLb, kPrecedence});
+  auto b = BindYaml({kAcmeLb, kHttpGateway, kPrecedence});
   for (const auto& [key, unused] : b->loaded.store.http_routes) {
     auto& route = b->loaded.store.http_routes.Mutable(key);
     route.meta.creation_timestamp = "2025-01-01T00:00:00Z";
@@ -561,14 +563,7 @@ endpoints:
 }
 
 TEST(L7, WiderHostnamesFollowInEachVirtualHost) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
+  auto b = BindYaml({kAcmeLb, kHttpGateway, R"(
 apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: default}
@@ -615,14 +610,7 @@ spec:
 }
 
 TEST(L7, AppProtocolH2cMakesAnH2cCluster) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
+  auto b = BindYaml({kAcmeLb, kHttpGateway, R"(
 apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: default}

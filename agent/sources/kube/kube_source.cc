@@ -241,17 +241,8 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
     std::string key = KeyOf(kind, object);
     listed[key] = ToDocument(key, std::move(object));
   }
-  store_.Update(kKubeSource, [&](std::map<std::string, sources::Document>& docs) {
-    const std::string prefix = kind + "/";
-    for (auto it = docs.lower_bound(prefix); it != docs.end() && it->first.starts_with(prefix);) {
-      it = listed.contains(it->first) ? std::next(it) : docs.erase(it);
-    }
-    // An object the list returns unchanged keeps its document, so it is not decoded again.
-    for (auto& [key, doc] : listed) {
-      auto it = docs.find(key);
-      if (it == docs.end() || it->second.object != doc.object) docs[key] = std::move(doc);
-    }
-  });
+  // An object the list returns unchanged keeps its revision, so it is not decoded again.
+  store_.ReplacePrefix(kKubeSource, kind + "/", std::move(listed));
   bool now_synced = false;
   {
     std::lock_guard lock(mu_);
