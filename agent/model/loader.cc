@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -111,22 +112,34 @@ using Decoder = void (*)(const Node&, T&);
 template <typename T>
 void NoSpec(const Node&, T&) {}
 
-struct Document {
-  json& value;
-  const LineMap& lines;
-  std::string file;
-  int first_line;
+// A document's lines, worked out only when an error, a List or a v1alpha1 conversion
+// needs them (most documents load without).
+class Lines {
+ public:
+  explicit Lines(std::function<LineMap()> parse) : parse_(std::move(parse)) {}
+  explicit Lines(LineMap known) : map_(std::move(known)), parsed_(true) {}
+
+  LineMap& Get() {
+    if (!parsed_) map_ = parse_();
+    parsed_ = true;
+    return map_;
+  }
+
+ private:
+  std::function<LineMap()> parse_;
+  LineMap map_;
+  bool parsed_ = false;
 };
 
 class DocumentLoader {
  public:
   DocumentLoader(LoadResult& into) : into_(into) {}
 
-  void Load(json& value, LineMap& lines, const std::string& file, int first_line) {
+  void Load(json& value, Lines& lines, const std::string& file, int first_line) {
     std::string object;
     auto error = [&](const std::string& path, const std::string& message) {
       into_.errors.push_back(
-          MakeError(file, LineOf(lines, path, first_line), path, message, object));
+          MakeError(file, LineOf(lines.Get(), path, first_line), path, message, object));
     };
     try {
       if (value.is_null()) return;  // empty document
@@ -138,7 +151,7 @@ class DocumentLoader {
       std::string api_version = root.Str("apiVersion");
       std::string kind = root.Str("kind");
       if (kind == "List" && api_version == "v1") {
-        LoadList(root, lines, file, first_line);
+        LoadList(root, lines.Get(), file, first_line);
         return;
       }
       object = kind;
@@ -150,7 +163,7 @@ class DocumentLoader {
       }
       object = ObjectName(info->kind, root);
       V1alpha1Binding binding;
-      if (info->v1alpha1) binding = ConvertV1alpha1(info->kind, value, lines);
+      if (info->v1alpha1) binding = ConvertV1alpha1(info->kind, value, lines.Get());
       Place(info->kind, root, api_version, binding, file, first_line, object);
     } catch (const DecodeError& e) {
       error(e.path, e.what());
@@ -165,16 +178,17 @@ class DocumentLoader {
     std::vector<Node> items = root.Items("items", SIZE_MAX, 0, false);
     for (size_t i = 0; i < items.size(); ++i) {
       std::string prefix = absl::StrCat("items[", i, "]");
-      LineMap sub;
+      LineMap sub_lines;
       for (auto it = lines.lower_bound(prefix); it != lines.end(); ++it) {
         if (it->first.compare(0, prefix.size(), prefix) != 0) break;
         std::string rest = it->first.substr(prefix.size());
         if (rest.empty()) {
-          sub[""] = it->second;
+          sub_lines[""] = it->second;
         } else if (rest[0] == '.') {
-          sub[rest.substr(1)] = it->second;
+          sub_lines[rest.substr(1)] = it->second;
         }
       }
+      Lines sub(std::move(sub_lines));
       Load(items[i].json(), sub, file, LineOf(lines, prefix, first_line));
     }
   }
@@ -240,7 +254,7 @@ class DocumentLoader {
     }
     obj.meta.creation_index = into_.first_index + static_cast<int64_t>(into_.store.Size());
     obj.decode_id = NextDecodeId();
-    json raw = root.json();
+    json raw = std::move(root.json());  // the document is not read again after its decode
     raw.erase("status");
     if (IsGatewayKind(KindName(kind))) raw["apiVersion"] = absl::StrCat(kGatewayGroup, "/v1");
     if (obj.api_version == kV1alpha1ApiVersion) StripConversionKeys(raw);
@@ -313,17 +327,20 @@ std::string LoadError::ToString() const {
 }
 
 void LoadText(std::string_view text, const std::string& filename, LoadResult& into) {
-  YamlFile file = ParseYaml(text);
+  YamlFile file = ParseYaml(text, /*with_lines=*/false);
   for (const auto& e : file.errors) {
     into.errors.push_back(
         MakeError(filename, e.line, "", absl::StrCat("YAML syntax error: ", e.message), ""));
   }
   DocumentLoader loader(into);
-  for (auto& doc : file.documents) loader.Load(doc.value, doc.lines, filename, doc.first_line);
+  for (auto& doc : file.documents) {
+    Lines lines([&] { return DocumentLines(text, doc); });
+    loader.Load(doc.value, lines, filename, doc.first_line);
+  }
 }
 
 void LoadObject(nlohmann::json object, const std::string& origin, LoadResult& into) {
-  LineMap no_lines;
+  Lines no_lines(LineMap{});
   DocumentLoader(into).Load(object, no_lines, origin, 0);
 }
 

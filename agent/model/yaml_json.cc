@@ -1,10 +1,13 @@
 #include "agent/model/yaml_json.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "absl/strings/str_cat.h"
 
 namespace xgate::model {
 namespace {
@@ -17,10 +20,6 @@ struct TooComplex : std::runtime_error {
   int line;
   TooComplex(const std::string& what, int l) : std::runtime_error(what), line(l) {}
 };
-
-int LineOfMark(const YAML::Mark& mark, int offset) {
-  return mark.is_null() ? 0 : mark.line + 1 + offset;
-}
 
 // A plain scalar as the YAML 1.2 core schema types it.
 nlohmann::json PlainScalar(const std::string& s) {
@@ -50,90 +49,195 @@ nlohmann::json PlainScalar(const std::string& s) {
   return s;
 }
 
-nlohmann::json Scalar(const YAML::Node& node) {
-  const std::string& tag = node.Tag();
-  const std::string& s = node.Scalar();
-  if (tag == "?") return PlainScalar(s);
-  if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:bool" ||
-      tag == "tag:yaml.org,2002:null" || tag == "tag:yaml.org,2002:float") {
-    return PlainScalar(s);
-  }
-  return s;  // quoted, !!str, or an unknown tag: a string
+bool IsCoreTag(const char* tag) {
+  static constexpr std::string_view kTypes[] = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:bool",
+                                                "tag:yaml.org,2002:null",
+                                                "tag:yaml.org,2002:float"};
+  return std::find(std::begin(kTypes), std::end(kTypes), std::string_view(tag)) != std::end(kTypes);
 }
 
+// libyaml's events, one at a time, freed as the next one is read.
+class Events {
+ public:
+  explicit Events(std::string_view text) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+  }
+  ~Events() {
+    if (have_) yaml_event_delete(&event_);
+    yaml_parser_delete(&parser_);
+  }
+  Events(const Events&) = delete;
+  Events& operator=(const Events&) = delete;
+
+  // The next event; false on a syntax error (then error() says what and where).
+  bool Next() {
+    if (have_) yaml_event_delete(&event_);
+    have_ = yaml_parser_parse(&parser_, &event_) == 1;
+    return have_;
+  }
+  const yaml_event_t& event() const { return event_; }
+  const yaml_parser_t& parser() const { return parser_; }
+
+ private:
+  yaml_parser_t parser_{};
+  yaml_event_t event_{};
+  bool have_ = false;
+};
+
+struct SyntaxError {
+  int line;
+  std::string message;
+};
+
+// Builds one document's JSON from the events of its root node on.
 class Converter {
  public:
-  Converter(LineMap& lines, int offset) : lines_(lines), offset_(offset) {}
+  // `lines` null: no line map (and no field paths) is built.
+  Converter(Events& events, LineMap* lines, int offset)
+      : events_(events), lines_(lines), offset_(offset) {}
 
-  nlohmann::json Convert(const YAML::Node& node, const std::string& path, int depth) {
-    int line = LineOfMark(node.Mark(), offset_);
-    if (line > 0) lines_.emplace(path, line);
+  // Converts the node whose first event is current; on return its last event is current.
+  nlohmann::json Convert(const std::string& path, int depth) {
+    const yaml_event_t& e = events_.event();
+    int line = Line(e.start_mark);
+    if (lines_ != nullptr) lines_->emplace(path, line);
     if (depth > kMaxDepth) throw TooComplex("nesting deeper than 64 levels", line);
     if (++nodes_ > kMaxNodes) throw TooComplex("document too large (alias expansion?)", line);
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        return nullptr;
-      case YAML::NodeType::Scalar:
-        return Scalar(node);
-      case YAML::NodeType::Sequence: {
+    switch (e.type) {
+      case YAML_SCALAR_EVENT: {
+        const auto& s = e.data.scalar;
+        std::string value(reinterpret_cast<const char*>(s.value), s.length);
+        const char* tag = reinterpret_cast<const char*>(s.tag);
+        nlohmann::json out = (tag == nullptr && s.style == YAML_PLAIN_SCALAR_STYLE) ||
+                                     (tag != nullptr && IsCoreTag(tag))
+                                 ? PlainScalar(value)
+                                 : nlohmann::json(std::move(value));
+        Anchor(s.anchor, out, 1);
+        return out;
+      }
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors_.find(reinterpret_cast<const char*>(e.data.alias.anchor));
+        if (it == anchors_.end()) throw TooComplex("unknown alias", line);
+        nodes_ += it->second.nodes;
+        if (nodes_ > kMaxNodes) throw TooComplex("document too large (alias expansion?)", line);
+        return it->second.value;
+      }
+      case YAML_SEQUENCE_START_EVENT: {
+        std::string anchor = AnchorName(e.data.sequence_start.anchor);
+        size_t first = nodes_;
         nlohmann::json out = nlohmann::json::array();
-        size_t i = 0;
-        for (const auto& item : node) {
-          out.push_back(Convert(item, path + "[" + std::to_string(i++) + "]", depth + 1));
+        for (size_t i = 0; NextOrThrow().type != YAML_SEQUENCE_END_EVENT; ++i) {
+          out.push_back(Convert(lines_ ? absl::StrCat(path, "[", i, "]") : "", depth + 1));
         }
+        Anchor(anchor, out, nodes_ - first);
         return out;
       }
-      case YAML::NodeType::Map: {
+      case YAML_MAPPING_START_EVENT: {
+        std::string anchor = AnchorName(e.data.mapping_start.anchor);
+        size_t first = nodes_;
         nlohmann::json out = nlohmann::json::object();
-        for (const auto& kv : node) {
-          if (!kv.first.IsScalar()) {
-            throw TooComplex("mapping keys must be scalars", LineOfMark(kv.first.Mark(), offset_));
+        while (NextOrThrow().type != YAML_MAPPING_END_EVENT) {
+          const yaml_event_t& k = events_.event();
+          if (k.type != YAML_SCALAR_EVENT) {
+            throw TooComplex("mapping keys must be scalars", Line(k.start_mark));
           }
-          const std::string& key = kv.first.Scalar();
-          std::string child = path.empty() ? key : path + "." + key;
-          int key_line = LineOfMark(kv.first.Mark(), offset_);
-          if (key_line > 0) lines_[child] = key_line;
-          out[key] = Convert(kv.second, child, depth + 1);
+          std::string key(reinterpret_cast<const char*>(k.data.scalar.value), k.data.scalar.length);
+          std::string child;
+          if (lines_ != nullptr) {
+            child = path.empty() ? key : absl::StrCat(path, ".", key);
+            (*lines_)[child] = Line(k.start_mark);
+          }
+          NextOrThrow();
+          out[std::move(key)] = Convert(child, depth + 1);
         }
+        Anchor(anchor, out, nodes_ - first);
         return out;
       }
+      default:
+        throw TooComplex("unexpected YAML event", line);
     }
-    return nullptr;
   }
 
  private:
-  LineMap& lines_;
+  int Line(const yaml_mark_t& mark) const { return static_cast<int>(mark.line) + 1 + offset_; }
+
+  const yaml_event_t& NextOrThrow() {
+    if (!events_.Next()) throw Syntax(events_.parser(), offset_);
+    return events_.event();
+  }
+
+  static std::string AnchorName(const yaml_char_t* anchor) {
+    return anchor == nullptr ? "" : reinterpret_cast<const char*>(anchor);
+  }
+  void Anchor(const yaml_char_t* anchor, const nlohmann::json& value, size_t nodes) {
+    if (anchor != nullptr) Anchor(AnchorName(anchor), value, nodes);
+  }
+  void Anchor(const std::string& anchor, const nlohmann::json& value, size_t nodes) {
+    if (!anchor.empty()) anchors_[anchor] = {value, nodes};
+  }
+
+ public:
+  static SyntaxError Syntax(const yaml_parser_t& p, int offset) {
+    std::string message = p.problem != nullptr ? p.problem : "invalid YAML";
+    if (p.context != nullptr) message = absl::StrCat(message, " ", p.context);
+    return {static_cast<int>(p.problem_mark.line) + 1 + offset, message};
+  }
+
+ private:
+  struct Anchored {
+    nlohmann::json value;
+    size_t nodes = 0;
+  };
+  Events& events_;
+  LineMap* lines_;
   int offset_;
   size_t nodes_ = 0;
+  std::map<std::string, Anchored> anchors_;
 };
-
-void AddDocument(const YAML::Node& node, int offset, YamlFile& out) {
-  YamlDocument doc;
-  doc.first_line = std::max(1, LineOfMark(node.Mark(), offset));
-  try {
-    Converter conv(doc.lines, offset);
-    doc.value = conv.Convert(node, "", 0);
-  } catch (const TooComplex& e) {
-    out.errors.push_back({e.line > 0 ? e.line : doc.first_line, e.what()});
-    return;
-  }
-  out.documents.push_back(std::move(doc));
-}
 
 bool IsDocumentMarker(std::string_view line) {
   if (line.substr(0, 3) != "---") return false;
   return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r';
 }
 
-// Parses one chunk of text (one or more documents) whose first line is `offset`+1.
-// Returns false on a syntax error (recorded in `out`).
-bool ParseChunk(const std::string& text, int offset, YamlFile& out) {
+// Skips the rest of the current document, up to its end event.
+void SkipDocument(Events& events, int offset) {
+  while (events.event().type != YAML_DOCUMENT_END_EVENT) {
+    if (!events.Next()) throw Converter::Syntax(events.parser(), offset);
+  }
+}
+
+// Parses one chunk of text (one or more documents) whose first line is `offset`+1 and
+// first byte `base` of the file. Returns false on a syntax error (recorded in `out`).
+bool ParseChunk(std::string_view text, int offset, size_t base, bool with_lines, YamlFile& out) {
+  Events events(text);
   try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(text);
-    for (const auto& node : nodes) AddDocument(node, offset, out);
-    return true;
-  } catch (const YAML::Exception& e) {
+    while (true) {
+      if (!events.Next()) throw Converter::Syntax(events.parser(), offset);
+      yaml_event_type_t type = events.event().type;
+      if (type == YAML_STREAM_END_EVENT) return true;
+      if (type != YAML_DOCUMENT_START_EVENT) continue;
+      YamlDocument doc;
+      const yaml_mark_t& start = events.event().start_mark;
+      doc.begin = base + start.index - start.column;
+      doc.line_offset = static_cast<int>(start.line) + offset;
+      if (!events.Next()) throw Converter::Syntax(events.parser(), offset);
+      doc.first_line = std::max(1, static_cast<int>(events.event().start_mark.line) + 1 + offset);
+      bool complete = true;
+      try {
+        doc.value = Converter(events, with_lines ? &doc.lines : nullptr, offset).Convert("", 0);
+      } catch (const TooComplex& e) {
+        out.errors.push_back({e.line > 0 ? e.line : doc.first_line, e.what()});
+        complete = false;
+      }
+      if (!events.Next()) throw Converter::Syntax(events.parser(), offset);
+      SkipDocument(events, offset);
+      doc.end = base + events.event().end_mark.index;
+      if (complete) out.documents.push_back(std::move(doc));
+    }
+  } catch (const SyntaxError& e) {
     // An unclosed construct is reported where the parser gave up (the next "---" or the end
     // of the text); point at the chunk's last written line instead.
     int last = offset;
@@ -145,8 +249,7 @@ bool ParseChunk(const std::string& text, int offset, YamlFile& out) {
         last = line + 1;
       }
     }
-    int at = LineOfMark(e.mark, offset);
-    out.errors.push_back({at > last ? last : at, e.msg});
+    out.errors.push_back({e.line > last ? last : e.line, e.message});
     return false;
   }
 }
@@ -164,9 +267,9 @@ int LineOf(const LineMap& lines, const std::string& path, int fallback) {
   }
 }
 
-YamlFile ParseYaml(std::string_view text) {
+YamlFile ParseYaml(std::string_view text, bool with_lines) {
   YamlFile whole;
-  if (ParseChunk(std::string(text), 0, whole)) return whole;
+  if (ParseChunk(text, 0, 0, with_lines, whole)) return whole;
 
   // The stream as a whole is broken: parse each document on its own so the good ones load.
   YamlFile out;
@@ -182,10 +285,16 @@ YamlFile ParseYaml(std::string_view text) {
   for (size_t i = 0; i < starts.size(); ++i) {
     size_t from = starts[i].first;
     size_t to = i + 1 < starts.size() ? starts[i + 1].first : text.size();
-    ParseChunk(std::string(text.substr(from, to - from)), starts[i].second, out);
+    ParseChunk(text.substr(from, to - from), starts[i].second, from, with_lines, out);
   }
   if (out.errors.empty()) return whole;  // cannot happen in practice; keep the first report
   return out;
+}
+
+LineMap DocumentLines(std::string_view text, const YamlDocument& doc) {
+  YamlFile again;
+  ParseChunk(text.substr(doc.begin, doc.end - doc.begin), doc.line_offset, doc.begin, true, again);
+  return again.documents.empty() ? LineMap{} : std::move(again.documents.front().lines);
 }
 
 }  // namespace xgate::model

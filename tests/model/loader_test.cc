@@ -71,6 +71,44 @@ spec:
   EXPECT_EQ(r.store.services.size(), 1u);
 }
 
+// Documents load without their lines; the one with an error is parsed again for them, so its
+// lines must be the file's whatever comes before it (comments, anchors, an indented start).
+TEST(Loader, ErrorLinesAreTheFilesWhereverTheDocumentStarts) {
+  std::string text = R"(# a comment first
+# and another
+apiVersion: v1
+kind: Service
+metadata: &meta {name: svc, namespace: web}
+spec:
+  ports: [{port: 80}]
+---   # a marker with a comment
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: web}
+spec:
+  rules:
+  - backendRefs:
+    - name: svc
+      port: 80
+    - name: svc
+      port: 70000
+...
+---
+  apiVersion: v1
+  kind: Namespace
+  metadata:
+    name: "not a DNS label!"
+)";
+  LoadResult r = Load(text, "lines.yaml");
+  ASSERT_EQ(r.errors.size(), 2u) << Errors(r);
+  EXPECT_EQ(r.errors[0].pos.line, 18) << Errors(r);
+  EXPECT_EQ(r.errors[0].field, "spec.rules[0].backendRefs[1].port");
+  EXPECT_EQ(r.errors[1].pos.line, 24) << Errors(r);
+  EXPECT_EQ(r.errors[1].field, "metadata.name");
+  ASSERT_EQ(r.store.services.size(), 1u);
+  EXPECT_EQ(r.store.services.at({"web", "svc"}).meta.source.line, 3);
+}
+
 TEST(Loader, OlderGatewayApiVersionsLoadAsV1) {
   LoadResult r = Load(R"(apiVersion: gateway.networking.k8s.io/v1beta1
 kind: Gateway
