@@ -1,6 +1,8 @@
 #include "agent/binder/binder.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -19,6 +21,7 @@ struct RouteView {
   model::Kind kind;
   model::ObjectKey key;
   const model::Object* object = nullptr;
+  std::shared_ptr<const void> owner;  // the store's pointer to `object`
   const std::vector<model::ParentReference>* parents = nullptr;
   const std::vector<std::string>* hostnames = nullptr;  // HTTPRoute and TLSRoute only
   std::vector<const std::vector<model::BackendRef>*> rules;
@@ -29,11 +32,13 @@ struct RouteView {
 std::vector<RouteView> CollectRoutes(const Store& store) {
   std::vector<RouteView> out;
   auto add = [&](model::Kind kind, const auto& map, auto&& fill) {
-    for (const auto& [key, route] : map) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const auto& [key, route] = *it;
       RouteView v;
       v.kind = kind;
       v.key = {kind, key.first, key.second};
       v.object = &route;
+      v.owner = it.shared();
       v.parents = &route.parent_refs;
       v.binds_by_selector = RouteBindsBySelector(route);
       fill(v, route);
@@ -57,19 +62,34 @@ std::vector<RouteView> CollectRoutes(const Store& store) {
   return out;
 }
 
-// Backends of a route, resolved once and shared by every listener it attaches to.
-struct ResolvedRoute {
-  std::vector<std::vector<ResolvedBackend>> rule_backends;
-  std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
-  std::map<std::tuple<size_t, size_t, size_t>, ResolvedBackend> backend_mirrors;
-  std::string invalid_reason;  // first unresolved reference, "" if all resolve
-  std::string invalid_message;
+// A Service a route's backends were resolved from, as it was: the Service object (null when
+// missing) and its EndpointSlices.
+struct BackendDep {
+  Store::Key service;
+  std::shared_ptr<const void> object;
+  SliceIndex::Slices slices;
+
+  static BackendDep Of(const Store& store, const SliceIndex& index, const ResolvedBackend& b) {
+    BackendDep d{{b.ns, b.name}, nullptr, index.Of(b.ns, b.name)};
+    if (auto it = store.services.find(d.service); it != store.services.end()) {
+      d.object = it.shared();
+    }
+    return d;
+  }
+  bool Holds(const Store& store, const SliceIndex& index) const {
+    auto it = store.services.find(service);
+    const void* now = it == store.services.end() ? nullptr : it.shared().get();
+    return now == object.get() && index.Of(service.first, service.second) == slices;
+  }
 };
 
-ResolvedRoute ResolveRoute(const Store& store, const SliceIndex& slices, const RouteView& route) {
-  ResolvedRoute out;
+// `deps` gets every Service the backends were resolved from.
+RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
+                           std::vector<BackendDep>& deps) {
+  RouteBackends out;
   std::string protocol = route.kind == model::Kind::kUDPRoute ? "UDP" : "TCP";
   auto note = [&](const ResolvedBackend& b) {
+    deps.push_back(BackendDep::Of(store, slices, b));
     if (b.invalid_reason.empty() || !out.invalid_reason.empty()) return;
     out.invalid_reason = b.invalid_reason;
     out.invalid_message = "backendRef " + b.ns + "/" + b.name + ": " + b.invalid_reason;
@@ -183,21 +203,29 @@ ParentOutcome MatchListeners(const Store& store, const RouteView& route, Gateway
   return out;
 }
 
-void Attach(const RouteView& route, const ResolvedRoute& resolved, ListenerState& l,
-            std::vector<std::string> hostnames) {
-  if (!l.attached.insert(route.key).second) return;
-  BoundRoute b;
-  b.key = route.key;
-  b.object = route.object;
-  b.hostnames = std::move(hostnames);
-  b.rule_backends = resolved.rule_backends;
-  b.mirrors = resolved.mirrors;
-  b.backend_mirrors = resolved.backend_mirrors;
-  l.bound.routes.push_back(std::move(b));
+void Attach(const RouteView& route, const std::shared_ptr<const RouteBackends>& backends,
+            ListenerState& l, std::vector<std::string> hostnames) {
+  // Once each: a route's attachments are made together, by its own bind.
+  if (!l.bound.routes.empty() && l.bound.routes.back().key == route.key) return;
+  l.bound.routes.push_back({route.key, route.object, std::move(hostnames), backends});
 }
 
+// What binding one route gave, kept for the next Bind.
+struct RouteMemo {
+  std::shared_ptr<const void> route;
+  std::vector<BackendDep> deps;
+  std::shared_ptr<const RouteBackends> backends;
+  struct Attached {
+    Store::Key gateway;
+    size_t listener = 0;  // index into GatewayState::listeners
+    std::vector<std::string> hostnames;
+  };
+  std::vector<Attached> attached;
+  std::optional<model::RouteStatus> status;
+};
+
 model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const ParentOutcome& o,
-                                      const ResolvedRoute& resolved, int64_t generation,
+                                      const RouteBackends& resolved, int64_t generation,
                                       const std::string& now) {
   model::RouteParentStatus s;
   s.parent_ref = ref;
@@ -210,13 +238,23 @@ model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const P
   return s;
 }
 
+// Binds `route`, recording in `memo` what the next Bind needs to reuse the result.
 void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
                std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
-               Statuses& statuses) {
-  ResolvedRoute resolved = ResolveRoute(store, slices, route);
+               Statuses& statuses, RouteMemo& memo) {
+  memo.route = route.owner;
+  memo.backends =
+      std::make_shared<const RouteBackends>(ResolveRoute(store, slices, route, memo.deps));
+  const RouteBackends& resolved = *memo.backends;
   std::string problem = route.http ? CheckHTTPRoute(*route.http) : "";
   model::RouteStatus status;
   int64_t gen = route.object->meta.generation;
+  auto attach = [&](GatewayState& gw, ParentOutcome& o) {
+    for (auto& [l, hosts] : o.attach) {
+      memo.attached.push_back({gw.key, static_cast<size_t>(l - gw.listeners.data()), hosts});
+      Attach(route, memo.backends, *l, std::move(hosts));
+    }
+  };
 
   if (route.binds_by_selector) {
     // v1alpha1: every listener of ours whose route selector takes this route.
@@ -229,7 +267,7 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
       }
       if (selecting.empty()) continue;
       ParentOutcome o = MatchListeners(store, route, gw, selecting, problem);
-      for (auto& [l, hosts] : o.attach) Attach(route, resolved, *l, hosts);
+      attach(gw, o);
       model::ParentReference ref;
       ref.name = gkey.second;
       ref.ns = gkey.first;
@@ -248,13 +286,55 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
       candidates.push_back(&l);
     }
     ParentOutcome o = MatchListeners(store, route, gw, candidates, problem);
-    for (auto& [l, hosts] : o.attach) Attach(route, resolved, *l, hosts);
+    attach(gw, o);
     status.parents.push_back(ParentStatus(ref, o, resolved, gen, options.now));
   }
-  if (!status.parents.empty()) statuses.routes[route.key] = std::move(status);
+  if (!status.parents.empty()) {
+    memo.status = status;
+    statuses.routes.emplace_hint(statuses.routes.end(), route.key, std::move(status));
+  }
+}
+
+// Binds `route` as `memo` says the last Bind did (its inputs are the same).
+void Replay(const RouteMemo& memo, const RouteView& route,
+            std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
+            Statuses& statuses) {
+  for (const auto& a : memo.attached) {
+    Attach(route, memo.backends, gateways.at(a.gateway).listeners.at(a.listener), a.hostnames);
+  }
+  if (!memo.status) return;
+  model::RouteStatus& status =
+      statuses.routes.emplace_hint(statuses.routes.end(), route.key, *memo.status)->second;
+  for (auto& parent : status.parents) {
+    for (auto& c : parent.conditions) c.last_transition_time = options.now;
+  }
+}
+
+// Everything besides a route's own object and its Services that binding it reads: when all
+// of it is the same (the same shared objects), a route binds as it did.
+std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
+  std::vector<std::shared_ptr<const void>> out;
+  auto add = [&](const auto& map) {
+    for (auto it = map.begin(); it != map.end(); ++it) out.push_back(it.shared());
+  };
+  add(store.gateway_classes);
+  add(store.gateways);
+  add(store.namespaces);
+  add(store.reference_grants);
+  add(store.secrets);
+  return out;
 }
 
 }  // namespace
+
+struct BindMemo::State {
+  std::vector<std::shared_ptr<const void>> context;
+  BindOptions options;  // `now` aside
+  std::map<model::ObjectKey, RouteMemo> routes;
+};
+
+BindMemo::BindMemo() = default;
+BindMemo::~BindMemo() = default;
 
 Condition MakeCondition(const std::string& type, bool status, const std::string& reason,
                         const std::string& message, int64_t generation, const std::string& now) {
@@ -268,7 +348,7 @@ Condition MakeCondition(const std::string& type, bool status, const std::string&
   return c;
 }
 
-BindResult Bind(const Store& store, const BindOptions& options) {
+BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) {
   BindResult result;
   std::set<std::string> our_classes;
   for (const auto& [key, gc] : store.gateway_classes) {
@@ -286,8 +366,43 @@ BindResult Bind(const Store& store, const BindOptions& options) {
 
   std::map<Store::Key, GatewayState> gateways = BindGateways(store, our_classes, options);
   SliceIndex slices(store);
+  auto next = std::make_unique<BindMemo::State>();
+  next->context = BindContext(store);
+  next->options = options;
+  next->options.now.clear();
+  BindMemo::State* last = memo != nullptr ? memo->state.get() : nullptr;
+  bool usable = last != nullptr && last->context == next->context &&
+                last->options.node_addresses == options.node_addresses &&
+                last->options.unavailable_ports == options.unavailable_ports;
+  size_t reused = 0;
+  // Routes come in key order, so the memo is walked along with them.
+  auto cursor = usable ? last->routes.begin() : std::map<model::ObjectKey, RouteMemo>::iterator();
   for (const RouteView& route : CollectRoutes(store)) {
-    BindRoute(store, slices, route, gateways, options, result.statuses);
+    RouteMemo fresh;
+    RouteMemo* old = nullptr;
+    if (usable) {
+      while (cursor != last->routes.end() && cursor->first < route.key) ++cursor;
+      auto it = cursor;
+      if (it != last->routes.end() && it->first == route.key && it->second.route == route.owner &&
+          std::all_of(it->second.deps.begin(), it->second.deps.end(),
+                      [&](const BackendDep& d) { return d.Holds(store, slices); })) {
+        old = &it->second;
+      }
+    }
+    if (old != nullptr) {
+      Replay(*old, route, gateways, options, result.statuses);
+      ++reused;
+    } else {
+      BindRoute(store, slices, route, gateways, options, result.statuses, fresh);
+    }
+    if (memo != nullptr) {
+      next->routes.emplace_hint(next->routes.end(), route.key,
+                                old ? std::move(*old) : std::move(fresh));
+    }
+  }
+  if (memo != nullptr) {
+    memo->state = std::move(next);
+    memo->reused = reused;
   }
   for (auto& [key, gw] : gateways) {
     for (auto& l : gw.listeners) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -42,6 +43,18 @@ struct ResolvedBackend {
   std::string ClusterName() const;  // "ns/name:port"
 };
 
+// The backends of one route, resolved once and shared by every listener it attaches to
+// (and by the next bind, while nothing they were resolved from changes).
+struct RouteBackends {
+  std::vector<std::vector<ResolvedBackend>> rule_backends;  // per rule, per backendRef
+  // Mirror targets per rule and filter index, resolved like backends.
+  std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
+  // Mirror targets of a backendRef's own filters, per (rule, backendRef, filter index).
+  std::map<std::tuple<size_t, size_t, size_t>, ResolvedBackend> backend_mirrors;
+  std::string invalid_reason;  // first unresolved reference, "" if all resolve
+  std::string invalid_message;
+};
+
 // A route attached to one listener.
 struct BoundRoute {
   model::ObjectKey key;
@@ -49,11 +62,7 @@ struct BoundRoute {
   // The route's hostnames intersected with the listener's (empty: matches any host the
   // listener accepts).
   std::vector<std::string> hostnames;
-  std::vector<std::vector<ResolvedBackend>> rule_backends;  // per rule, per backendRef
-  // Mirror targets per rule and filter index, resolved like backends.
-  std::map<std::pair<size_t, size_t>, ResolvedBackend> mirrors;
-  // Mirror targets of a backendRef's own filters, per (rule, backendRef, filter index).
-  std::map<std::tuple<size_t, size_t, size_t>, ResolvedBackend> backend_mirrors;
+  std::shared_ptr<const RouteBackends> backends;
 };
 
 struct BoundListener {
@@ -82,9 +91,25 @@ struct BindResult {
   std::vector<BoundListener> listeners;  // every listener of every Gateway of ours
 };
 
+// What Bind keeps from one call to the next so that it binds again only the routes whose
+// inputs changed: a route object, the Services and EndpointSlices its backends were resolved
+// from, and every Gateway, GatewayClass, Namespace, ReferenceGrant and Secret the same as
+// last time (the same shared objects of the store) give the same result.
+class BindMemo {
+ public:
+  BindMemo();
+  ~BindMemo();
+  BindMemo(const BindMemo&) = delete;
+  BindMemo& operator=(const BindMemo&) = delete;
+  struct State;
+  std::unique_ptr<State> state;
+  size_t reused = 0;  // routes taken from the memo by the last Bind
+};
+
 // The result points into `store` (objects, listeners, Secrets, filters): keep the Store
-// alive and unchanged while the BindResult is used.
-BindResult Bind(const Store& store, const BindOptions& options);
+// alive and unchanged while the BindResult is used. With a memo, the result is the same as
+// without (conditions included), computed only for what changed since the memo's last Bind.
+BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo = nullptr);
 
 // True when every object of ours in `result` is accepted (xgatectl check's exit status).
 bool AllAccepted(const BindResult& result);

@@ -20,7 +20,6 @@ struct ListenerState {
   BoundListener bound;
   model::ListenerStatus status;
   std::vector<model::RouteGroupKind> supported_kinds;
-  std::set<model::ObjectKey> attached;  // routes attached, once each
 };
 
 struct GatewayState {

@@ -80,14 +80,13 @@ std::string CheckTlsSecret(const model::Secret& secret) {
 }
 
 SliceIndex::SliceIndex(const Store& store) {
-  for (const auto& [key, slice] : store.endpoint_slices) {
-    slices_[{key.first, slice.service_name}].push_back(&slice);
+  for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
+    slices_[{it->first.first, it->second.service_name}].push_back(it.shared());
   }
 }
 
-const std::vector<const model::EndpointSlice*>& SliceIndex::Of(const std::string& ns,
-                                                               const std::string& service) const {
-  static const std::vector<const model::EndpointSlice*> kNone;
+const SliceIndex::Slices& SliceIndex::Of(const std::string& ns, const std::string& service) const {
+  static const Slices kNone;
   auto it = slices_.find({ns, service});
   return it == slices_.end() ? kNone : it->second;
 }
@@ -132,7 +131,7 @@ ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, mod
   // Endpoints: every EndpointSlice of the Service, the slice port named as the Service
   // port (the number comes from the slice: it is the targetPort resolved on the pod).
   std::map<std::pair<std::string, int>, std::string> seen;  // -> nodeName
-  for (const model::EndpointSlice* s : slices.Of(out.ns, out.name)) {
+  for (const auto& s : slices.Of(out.ns, out.name)) {
     const model::EndpointSlice& slice = *s;
     if (slice.address_type != "IPv4" && slice.address_type != "IPv6") continue;
     const model::EndpointPort* sp = nullptr;

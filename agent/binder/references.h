@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,12 +28,12 @@ std::string CheckTlsSecret(const model::Secret& secret);
 // per bind so that resolving a backend reads only its own Service's slices.
 class SliceIndex {
  public:
+  using Slices = std::vector<std::shared_ptr<const model::EndpointSlice>>;
   explicit SliceIndex(const Store& store);
-  const std::vector<const model::EndpointSlice*>& Of(const std::string& ns,
-                                                     const std::string& service) const;
+  const Slices& Of(const std::string& ns, const std::string& service) const;
 
  private:
-  std::map<Store::Key, std::vector<const model::EndpointSlice*>> slices_;
+  std::map<Store::Key, Slices> slices_;
 };
 
 // Resolves one backendRef (or mirror target) of a route in `route_ns`. `protocol` is the

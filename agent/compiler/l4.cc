@@ -29,12 +29,12 @@ bool PodGone(const binder::ResolvedEndpoint& ep, const CompileOptions& options) 
 std::vector<L4Backend> Backends(const binder::BoundRoute& route, const std::string& address,
                                 const CompileOptions& options) {
   uint64_t total = 0;
-  for (const auto& rule : route.rule_backends) {
+  for (const auto& rule : route.backends->rule_backends) {
     for (const auto& b : rule) total += b.weight > 0 ? b.weight : 0;
   }
   std::vector<L4Backend> out;
   if (total == 0) return out;
-  for (const auto& rule : route.rule_backends) {
+  for (const auto& rule : route.backends->rule_backends) {
     for (const auto& b : rule) {
       if (!b.invalid_reason.empty() || b.weight <= 0) continue;
       std::vector<const binder::ResolvedEndpoint*> eps;

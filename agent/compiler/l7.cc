@@ -136,7 +136,7 @@ void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, C
 }
 
 void AddBackends(const BoundRoute& route, size_t rule, Collected& c, api::Route& out) {
-  const auto& backends = route.rule_backends[rule];
+  const auto& backends = route.backends->rule_backends[rule];
   for (size_t i = 0; i < backends.size(); ++i) {
     const ResolvedBackend& b = backends[i];
     auto* wc = out.add_backends();
@@ -145,9 +145,9 @@ void AddBackends(const BoundRoute& route, size_t rule, Collected& c, api::Route&
     wc->set_service(b.ns + "/" + b.name);
     if (b.filters == nullptr) continue;
     for (size_t f = 0; f < b.filters->size(); ++f) {
-      auto m = route.backend_mirrors.find({rule, i, f});
-      AddFilter((*b.filters)[f], m == route.backend_mirrors.end() ? nullptr : &m->second, c,
-                wc->mutable_filters());
+      auto m = route.backends->backend_mirrors.find({rule, i, f});
+      AddFilter((*b.filters)[f], m == route.backends->backend_mirrors.end() ? nullptr : &m->second,
+                c, wc->mutable_filters());
     }
   }
 }
@@ -197,13 +197,13 @@ api::Route ToRoute(const Entry& e, Collected& c) {
   r.set_match_index(static_cast<uint32_t>(e.match_index));
   r.set_route_kind(model::KindName(e.route->key.kind));
   SetMatch(e.match, r.mutable_match());
-  if (e.rule < e.route->rule_backends.size()) AddBackends(*e.route, e.rule, c, r);
+  if (e.rule < e.route->backends->rule_backends.size()) AddBackends(*e.route, e.rule, c, r);
   if (e.route->key.kind == model::Kind::kHTTPRoute) {
     const auto* http = static_cast<const model::HTTPRoute*>(e.route->object);
     const auto& rule = http->rules[e.rule];
     for (size_t f = 0; f < rule.filters.size(); ++f) {
-      auto m = e.route->mirrors.find({e.rule, f});
-      AddFilter(rule.filters[f], m == e.route->mirrors.end() ? nullptr : &m->second, c,
+      auto m = e.route->backends->mirrors.find({e.rule, f});
+      AddFilter(rule.filters[f], m == e.route->backends->mirrors.end() ? nullptr : &m->second, c,
                 r.mutable_filters());
     }
     r.set_request_timeout_ms(static_cast<uint64_t>(rule.timeouts.request_ms.value_or(0)));
@@ -226,7 +226,8 @@ std::vector<Entry> Entries(const BoundRoute& route) {
       for (size_t m = 0; m < matches.size(); ++m) out.push_back({&route, r, m, matches[m], name});
     }
   } else {
-    for (size_t r = 0; r < route.rule_backends.size(); ++r) out.push_back({&route, r, 0, {}, name});
+    for (size_t r = 0; r < route.backends->rule_backends.size(); ++r)
+      out.push_back({&route, r, 0, {}, name});
   }
   return out;
 }

@@ -381,10 +381,15 @@ absl::StatusOr<std::vector<std::filesystem::path>> ListManifestFolder(
 }
 
 ManifestFile ReadManifestFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return in ? ManifestFile{path, text.str()} : ManifestFile{path, "", false};
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+  if (size < 0) return ManifestFile{path, "", false};
+  // Read in one go (a stringstream copy took a third of a 10 MB folder's sync).
+  std::string text(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(text.data(), size);
+  text.resize(static_cast<size_t>(in.gcount()));
+  return in || in.eof() ? ManifestFile{path, std::move(text)} : ManifestFile{path, "", false};
 }
 
 absl::StatusOr<std::vector<ManifestFile>> ReadManifestFolder(const std::filesystem::path& dir) {

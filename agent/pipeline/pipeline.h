@@ -99,6 +99,7 @@ class Pipeline {
   absl::Status last_error_;
   Counters counters_;
   uint64_t next_generation_ = 1;
+  binder::BindMemo bind_memo_;  // under reload_mu_
 };
 
 }  // namespace xgate::pipeline

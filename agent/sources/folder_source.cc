@@ -26,20 +26,23 @@ bool Settled(const timespec& changed) {
 
 }  // namespace
 
-model::ManifestFile FolderSource::Read(const std::filesystem::path& path,
-                                       std::map<std::filesystem::path, ReadFile>& next) {
+Document FolderSource::Read(const std::filesystem::path& path,
+                            std::map<std::filesystem::path, ReadFile>& next) {
   struct stat now {};
   bool stated = stat(path.c_str(), &now) == 0;
   if (auto it = read_.find(path);
       stated && it != read_.end() && it->second.settled && SameStat(it->second.seen, now)) {
-    return next.emplace(path, std::move(it->second)).first->second.file;
+    SharedText text = it->second.text;
+    next.emplace(path, std::move(it->second));
+    return Document{path.string(), std::move(text), nullptr, false};
   }
   model::ManifestFile file = model::ReadManifestFile(path);
+  Document doc{path.string(), std::move(file.text), nullptr, !file.readable};
   if (stated && file.readable) {
     // A stat taken before the read: a write during the read shows as a changed stat next time.
-    next.emplace(path, ReadFile{now, Settled(now.st_mtim) && Settled(now.st_ctim), file});
+    next.emplace(path, ReadFile{now, Settled(now.st_mtim) && Settled(now.st_ctim), doc.text});
   }
-  return file;
+  return doc;
 }
 
 absl::Status FolderSource::Sync() {
@@ -51,10 +54,8 @@ absl::Status FolderSource::Sync() {
   std::map<std::filesystem::path, ReadFile> next;
   std::map<std::string, Document> documents;
   for (size_t i = 0; i < files->size(); ++i) {
-    model::ManifestFile f = Read((*files)[i], next);
     // Keyed by position: the store loads them in the folder's path order.
-    std::string key = absl::StrFormat("%08d", i);
-    documents[key] = Document{f.path.string(), std::move(f.text), nullptr, !f.readable};
+    documents[absl::StrFormat("%08d", i)] = Read((*files)[i], next);
   }
   read_ = std::move(next);
   store_.Replace(kFolderSource, std::move(documents));

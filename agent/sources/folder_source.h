@@ -31,11 +31,10 @@ class FolderSource {
   struct ReadFile {
     struct stat seen;
     bool settled = false;
-    model::ManifestFile file;
+    SharedText text;
   };
-  // The file as read before when it is unchanged since, else read now.
-  model::ManifestFile Read(const std::filesystem::path& path,
-                           std::map<std::filesystem::path, ReadFile>& next);
+  // The file's document: its text as read before when it is unchanged since, else read now.
+  Document Read(const std::filesystem::path& path, std::map<std::filesystem::path, ReadFile>& next);
 
   const std::filesystem::path dir_;
   ObjectStore& store_;

@@ -130,7 +130,7 @@ void Decode(const Document& doc, model::LoadResult& into) {
     e.message = "cannot read file";
     into.errors.push_back(std::move(e));
   } else if (!doc.text.empty()) {
-    model::LoadText(doc.text, doc.origin, into);
+    model::LoadText(doc.text.str(), doc.origin, into);
   } else {
     model::LoadObject(doc.object, doc.origin, into);
   }

@@ -20,10 +20,30 @@
 
 namespace xgate::sources {
 
+// A file's text, shared by the copies of its Document: a source that read a file once hands
+// the store the same text on every sync, neither copied nor compared byte by byte.
+class SharedText {
+ public:
+  SharedText() = default;
+  SharedText(std::string text) : text_(std::make_shared<const std::string>(std::move(text))) {}
+  SharedText(const char* text) : SharedText(std::string(text)) {}
+
+  const std::string& str() const { return text_ ? *text_ : Empty(); }
+  bool empty() const { return str().empty(); }
+  bool operator==(const SharedText& o) const { return text_ == o.text_ || str() == o.str(); }
+
+ private:
+  static const std::string& Empty() {
+    static const std::string kEmpty;
+    return kEmpty;
+  }
+  std::shared_ptr<const std::string> text_;
+};
+
 struct Document {
   // A manifest file's path (errors carry its lines), or "Kind/namespace/name" for an object.
   std::string origin;
-  std::string text;         // a file's YAML or JSON (one or more documents)
+  SharedText text;          // a file's YAML or JSON (one or more documents)
   nlohmann::json object;    // an API object, when `text` is empty
   bool unreadable = false;  // a file that is listed but could not be read
   // Set by the ObjectStore on each write, kept while the content stays the same (sources

@@ -79,7 +79,7 @@ void WriteRoute(const binder::BoundRoute& route, std::ostream& out) {
   const auto* http = route.key.kind == model::Kind::kHTTPRoute
                          ? static_cast<const model::HTTPRoute*>(route.object)
                          : nullptr;
-  for (size_t i = 0; i < route.rule_backends.size(); ++i) {
+  for (size_t i = 0; i < route.backends->rule_backends.size(); ++i) {
     out << "      rule " << i << ":";
     if (http && i < http->rules.size()) {
       const auto& rule = http->rules[i];
@@ -91,7 +91,7 @@ void WriteRoute(const binder::BoundRoute& route, std::ostream& out) {
       if (!filters.empty()) out << " filters " << Join(filters, ", ");
     }
     std::vector<std::string> backends;
-    for (const auto& b : route.rule_backends[i]) backends.push_back(BackendText(b));
+    for (const auto& b : route.backends->rule_backends[i]) backends.push_back(BackendText(b));
     out << " -> " << (backends.empty() ? "(no backends)" : Join(backends, ", ")) << "\n";
   }
 }

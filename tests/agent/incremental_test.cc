@@ -1,7 +1,8 @@
 // The incremental paths give what a full load and compile of the same state give: the object
 // store decodes only the documents that changed (and appends the rest as decoded before), the
 // pipeline's same-state check replaces serializing every object. Random sequences of changes,
-// many seeds; each step compared with a load of every document from scratch.
+// many seeds; each step compared with a load of every document from scratch, and a bind that
+// reuses its memo with a bind from scratch.
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
@@ -121,7 +122,7 @@ model::LoadResult LoadFromScratch(const std::map<DocKey, Document>& docs) {
   model::LoadResult out;
   for (const auto& [key, doc] : docs) {
     if (!doc.text.empty()) {
-      model::LoadText(doc.text, doc.origin, out);
+      model::LoadText(doc.text.str(), doc.origin, out);
     } else {
       model::LoadObject(doc.object, doc.origin, out);
     }
@@ -202,6 +203,7 @@ bool SameSerialized(const model::LoadResult& a, const binder::Statuses& sa,
 }
 
 TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
+  size_t reused = 0;  // routes the memo bound, over every step
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     Documents pool(seed);
@@ -214,6 +216,7 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
     put("a", "0class", Document{"class.yaml", kClass, nullptr, false});
     model::LoadResult previous;
     binder::BindResult previous_bound;
+    binder::BindMemo memo;  // carried from step to step, as the pipeline does
     for (int step = 0; step < 40; ++step) {
       SCOPED_TRACE(absl::StrCat("step ", step));
       std::string source = pool.Pick(2) ? "a" : "b";
@@ -242,9 +245,12 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
 
       binder::BindOptions options;
       options.now = "2026-01-01T00:00:00Z";
-      binder::BindResult bound = binder::Bind(incremental->store, options);
+      binder::BindResult bound = binder::Bind(incremental->store, options, &memo);
       binder::BindResult full_bound = binder::Bind(full.store, options);
       ExpectSameSnapshot(*compiler::Compile(bound, 1), *compiler::Compile(full_bound, 1));
+      EXPECT_EQ(status::ObjectList(incremental->store, bound.statuses),
+                status::ObjectList(incremental->store, full_bound.statuses));
+      reused += memo.reused;
 
       EXPECT_EQ(
           pipeline::SameState(previous, previous_bound.statuses, *incremental, bound.statuses),
@@ -254,6 +260,7 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
       previous_bound = binder::Bind(previous.store, options);
     }
   }
+  EXPECT_GT(reused, 500u);  // the memo was used, not only refilled (1,000 when written)
 }
 
 // What a load decodes again is what changed: a file added before another (the folder source

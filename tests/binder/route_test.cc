@@ -319,7 +319,7 @@ TEST(BackendResolution, EndpointsFromSlicesByPortName) {
   auto b = BindYaml({kBase, HttpRoute("a", "{name: gw, namespace: default, sectionName: web}")});
   const auto* web = b->BoundListener("default", "gw", "web");
   ASSERT_EQ(web->routes.size(), 1u);
-  const auto& backend = web->routes[0].rule_backends.at(0).at(0);
+  const auto& backend = web->routes[0].backends->rule_backends.at(0).at(0);
   EXPECT_EQ(backend.invalid_reason, "");
   EXPECT_EQ(backend.ClusterName(), "a/web:80");
   EXPECT_EQ(backend.protocol, "TCP");
@@ -343,7 +343,7 @@ spec:
   to: [{group: "", kind: Service}]
 )"});
   const auto& backend =
-      b->BoundListener("default", "gw", "web")->routes.at(0).rule_backends.at(0).at(0);
+      b->BoundListener("default", "gw", "web")->routes.at(0).backends->rule_backends.at(0).at(0);
   EXPECT_EQ(backend.invalid_reason, "");
   EXPECT_TRUE(backend.endpoints.empty());
 }
