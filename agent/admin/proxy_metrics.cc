@@ -194,6 +194,13 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     route_retries.Add({{"route", r.route()}, {"reason", r.reason()}}, r.count());
   }
   route_retries.Write(out);
+  Family budget{"xgate_proxy_retry_budget_exhausted_total",
+                "counter",
+                "Retries refused because the retry budget (the share of requests in flight that "
+                "may be retries) was used up; those requests got their failure.",
+                {}};
+  budget.Add({}, stats.retry_budget_exhausted());
+  budget.Write(out);
   Family upgrades{"xgate_proxy_upgrades_total",
                   "counter",
                   "HTTP/1.1 connections upgraded (WebSocket) after the backend's 101.",

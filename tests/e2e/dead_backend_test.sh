@@ -4,7 +4,8 @@
 # their own namespace), xgate-proxy in the gateway namespace with the client. web-b's process
 # is SIGKILLed a few requests into a run of 1,000 while its endpoint stays in the config.
 # Target: at most 10 of the 1,000 fail and none of the last 200. Then web-b is started again
-# on the same address: it gets traffic once its (short, for the test) back-off ends.
+# on the same address: it gets traffic once its (short, for the test) back-off ends. Then its
+# address goes silent (every packet dropped): the same target.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -84,7 +85,8 @@ clusters { name: "default/web-b:80" endpoints { address: "$BE_IP" port: 8082 } }
 CONF
 # A short back-off (300 ms, doubling up to 2 s) so the readmission below is quick.
 ip netns exec "$GW" "$B/xgate-proxy" --config "$WORK/proxy.txtpb" --workers 2 \
-  --access-log off --eject-backoff 300,2000 >"$WORK/proxy.out" 2>&1 &
+  --access-log off --eject-backoff 300,2000 --connect-timeout 500 \
+  --request-timeout 5000 >"$WORK/proxy.out" 2>&1 &
 PIDS+=("$!")
 
 URL=http://$GW_IP:$PORT/
@@ -106,26 +108,34 @@ served_by_b() {
 both_serve() { [ "$(served_by_b 20)" -gt 0 ] && [ "$(codes 1)" = 200 ]; }
 check "both backends serve" wait_for 10 both_serve
 
-# 1,000 requests through $URL; web-b SIGKILLed after it has served its first few of them.
-# Sets TOTAL, FAILED and FAILED_LAST (of the last 200) and prints them for $1.
+# 1,000 requests through $URL; the fault ($2, a command; none when empty: it struck before)
+# strikes web-b after it has served its first few of them. Sets TOTAL, FAILED and FAILED_LAST
+# (of the last 200) and prints them for $1 and $3 (what the fault is).
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-kill_run() {
-  local b_before client b_served
+fault_run() {
+  local b_before client b_served started=$SECONDS
   b_before=$(lines "$WORK/web-b.log")
   codes 1000 >"$WORK/codes" &
   client=$!
   b_served_some() { [ "$(lines "$WORK/web-b.log")" -ge $((b_before + 5)) ]; }
-  wait_for 20 b_served_some || fail "$1: web-b got no traffic in the run"
-  kill -KILL "$WEB_B"
-  wait "$WEB_B" 2>/dev/null
+  if [ -n "$2" ]; then
+    wait_for 20 b_served_some || fail "$1: web-b got no traffic in the run"
+    $2
+  fi
   b_served=$(($(lines "$WORK/web-b.log") - b_before))
   wait "$client"
   TOTAL=$(wc -l <"$WORK/codes")
   FAILED=$(grep -cv '^200$' "$WORK/codes")
   FAILED_LAST=$(tail -n 200 "$WORK/codes" | grep -cv '^200$')
-  echo "$1, dead backend: web-b killed after serving $b_served; $FAILED of $TOTAL requests" \
-    "failed, $FAILED_LAST of the last 200 (codes: $(sort "$WORK/codes" | uniq -c | tr -s ' \n' ' '))"
+  echo "$1, $3: web-b struck after serving $b_served; $FAILED of $TOTAL requests" \
+    "failed, $FAILED_LAST of the last 200 (codes: $(sort "$WORK/codes" | uniq -c | tr -s ' \n' ' ');" \
+    "$((SECONDS - started)) s)"
 }
+kill_web_b() {
+  kill -KILL "$WEB_B"
+  wait "$WEB_B" 2>/dev/null
+}
+kill_run() { fault_run "$1" kill_web_b "dead backend"; }
 
 # 1. xgate.
 kill_run xgate-proxy
@@ -144,8 +154,37 @@ check "web-b gets its share again ($b_share of 100)" test "$b_share" -ge 25
 failed_after=$(codes 100 | grep -cv '^200$')
 expect_eq "failed after readmission" "$failed_after" 0
 
-# 3. The same run through nginx (one upstream of both servers, its defaults: the next server
-# on error, max_fails=1 fail_timeout=10s), for the figure only.
+# 3. web-b's address goes silent: its process lives on, but every packet to it is dropped
+# unanswered (nftables in its namespace: no RST, no ICMP), as for a host gone dark behind a
+# firewall. A new connection fails only by the connect timeout (--connect-timeout, 500 ms
+# here), which ejects web-b and sends its share to web-a. A request already on a pooled
+# connection to it hears nothing until the request timeout (504; --request-timeout, 5 s here
+# so that the run stays short): one per connection the proxy had open to web-b. Same target.
+drop_web_b() {
+  ip netns exec "$BE" nft -f - <<NFT
+table inet xgate_silent_$run {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport 8082 drop
+  }
+}
+NFT
+}
+# The drop starts just before the run (during it, it would land late: 1,000 requests take
+# about a second), so the run is the first 1,000 requests after it.
+ejected_b() { grep -c "upstream $BE_IP:8082 ejected" "$WORK/proxy.out"; }
+ejections_before=$(ejected_b)
+drop_web_b
+fault_run xgate-proxy "" "silently dropping backend"
+expect_eq "1,000 answers (silent backend)" "$TOTAL" 1000
+check "at most 10 of 1,000 failed with web-b silent ($FAILED)" test "$FAILED" -le 10
+expect_eq "failed of the last 200 (silent backend)" "$FAILED_LAST" 0
+ejections=$(($(ejected_b) - ejections_before))
+check "web-b ejected after its connect timeouts ($ejections ejections logged)" test "$ejections" -ge 1
+ip netns exec "$BE" nft delete table inet "xgate_silent_$run"
+
+# 4. The same dead-backend run through nginx (one upstream of both servers, its defaults: the
+# next server on error, max_fails=1 fail_timeout=10s), for the figure only.
 if command -v nginx >/dev/null; then
   source "$here/../../tools/lib/nginx.sh"
   mkdir -p "$WORK/nginx"

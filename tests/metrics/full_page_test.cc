@@ -103,6 +103,7 @@ const char kProxy[] = R"pb(
   h2_abuse { kind: "rapid_reset" code: 11 count: 1 }
   downstream_overflow: 1
   route_retries { route: "ns/web" reason: "status" count: 3 }
+  retry_budget_exhausted: 2
   upgrades_total: 2
   upgrades_open: 1
 )pb";

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "tests/proxy/server_fixture.h"
 #include "tests/proxy/test_util.h"
@@ -168,6 +171,78 @@ TEST_F(ProxyRetryTest, RetryGoesToAnotherEndpoint) {
     EXPECT_EQ(r.headers["x-upstream"], "good") << i;
   }
   EXPECT_GE(bad.request_count(), 1u);
+}
+
+// The retry budget (Envoy's retry_budget, per worker): every backend of the rule answers 503,
+// which the rule retries (after a minute, so that the retried requests are still waiting at
+// the end), and 20 requests are in flight on one worker when their answers come (both
+// backends hold them until all 20 arrived). Only max(min, percent of 20) of them are retried;
+// the others get their 503 at once, each refusal counted.
+class RetryBudgetTest : public ProxyRetryTest {
+ protected:
+  struct Outcome {
+    uint64_t retried = 0;
+    uint64_t refused = 0;
+  };
+  Outcome Run(uint32_t percent, uint32_t min_concurrency) {
+    constexpr size_t kRequests = 20;
+    TestUpstream a("a"), b("b");
+    for (TestUpstream* up : {&a, &b}) {
+      up->set_fail_status(503);
+      up->set_hold([&] { return a.request_count() + b.request_count() >= kRequests; });
+    }
+    ServerOptions options;
+    options.workers = 1;
+    options.limits.retry_budget = {.percent = percent, .min_concurrency = min_concurrency};
+    server_ = std::make_unique<Server>(options);
+    server_->Start();
+    api::L7Config config = WithRetry(a, 1, {503}, 60000);
+    api::WeightedCluster* second = FirstRoute(config).add_backends();
+    second->set_cluster("ns/b:80");
+    second->set_weight(1);
+    testing::AddCluster(config, "ns/b:80", b);
+    Apply(config);
+
+    std::vector<std::unique_ptr<Client>> clients;
+    for (size_t i = 0; i < kRequests; ++i) {
+      clients.push_back(std::make_unique<Client>("127.0.0.1", port_));
+      clients.back()->Send("GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: h\r\n\r\n");
+    }
+    Outcome outcome;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      api::ProxyStats stats = server_->Stats();
+      outcome.refused = stats.retry_budget_exhausted();
+      outcome.retried = Retries("status");
+      if (outcome.retried + outcome.refused >= kRequests) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    size_t answered = 0;
+    for (auto& client : clients) answered += client->Read("GET", 100ms).status == 503;
+    EXPECT_EQ(answered, outcome.refused) << "the refused get their 503, the retried wait";
+    EXPECT_EQ(a.request_count() + b.request_count(), kRequests) << "no retry sent yet";
+    clients.clear();
+    server_.reset();
+    return outcome;
+  }
+};
+
+TEST_F(RetryBudgetTest, RetriesStopAtThePercentOfRequestsInFlight) {
+  Outcome o = Run(25, 2);  // 25 % of 20
+  EXPECT_EQ(o.retried, 5u);
+  EXPECT_EQ(o.refused, 15u);
+}
+
+TEST_F(RetryBudgetTest, MinConcurrencyIsAlwaysAllowed) {
+  Outcome o = Run(0, 3);
+  EXPECT_EQ(o.retried, 3u);
+  EXPECT_EQ(o.refused, 17u);
+}
+
+TEST_F(RetryBudgetTest, AFullBudgetRetriesEveryRequest) {
+  Outcome o = Run(100, 0);
+  EXPECT_EQ(o.retried, 20u);
+  EXPECT_EQ(o.refused, 0u);
 }
 
 }  // namespace

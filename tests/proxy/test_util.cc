@@ -184,11 +184,19 @@ void TestUpstream::Serve(int fd, int connection) {
           std::vector<http::Header> headers = {{"X-Upstream", name_}};
           response = http::MakeSimpleResponse(200, headers, name_ + " " + path, false);
         }
+        std::function<bool()> hold;
         {
           std::lock_guard lock(mutex_);
           requests_.push_back(current);
+          hold = hold_;
         }
         arrived_.notify_all();
+        if (hold) {
+          auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (!hold() && std::chrono::steady_clock::now() < deadline && !stopping_) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        }
         if (!response.empty()) send(fd, response.data(), response.size(), MSG_NOSIGNAL);
         static const std::string kPiece(64 * 1024, 'x');
         while (bytes_left > 0) {

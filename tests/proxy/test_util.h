@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -61,6 +62,12 @@ class TestUpstream {
     fail_first_status_ = status;
     fail_first_ = n;
   }
+  // Every answer waits until `until` holds (bounded: 10 s), e.g. until all the requests of a
+  // test are in flight. Set before the requests.
+  void set_hold(std::function<bool()> until) {
+    std::lock_guard lock(mutex_);
+    hold_ = std::move(until);
+  }
   uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }
   std::vector<ReceivedRequest> requests();
@@ -87,6 +94,7 @@ class TestUpstream {
   std::atomic<int> fail_first_{0};
   std::atomic<int> fail_first_status_{0};
   std::mutex mutex_;
+  std::function<bool()> hold_;
   std::condition_variable arrived_;
   std::vector<ReceivedRequest> requests_;
   std::string raw_;

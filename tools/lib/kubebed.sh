@@ -20,7 +20,7 @@ api_up() {  # [port]
     --listen "$listen" --state "$API_DIR/state.json" --preload "$XGATE_ROOT/deploy" "${preload[@]}" \
     --bookmark-interval-ms 600000 >>"$API_DIR/apiserver.log" 2>&1 &
   API_PID=$!
-  seed_wait "${KUBE_API_WAIT:-30}" test -s "$API_DIR/server.url" || return 1
+  seed_wait "${KUBE_API_WAIT:-$(seed_start_wait)}" test -s "$API_DIR/server.url" || return 1
   API_PORT=$(sed 's/.*://' "$API_DIR/server.url")
 }
 
@@ -69,7 +69,7 @@ seed_agent() {
     --admin-socket "$SEED_WORK/admin.sock" --metrics-addr "$SEED_METRICS_ADDR" --detach-on-exit \
     ${SEED_AGENT_ARGS[@]+"${SEED_AGENT_ARGS[@]}"} >"$SEED_WORK/agent.log" 2>&1 &
   SEED_AGENT_PID=$!
-  seed_wait 30 seed_curl_ok https://foo.example.com/login ||
+  seed_wait "$(seed_start_wait)" seed_curl_ok https://foo.example.com/login ||
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
 }
 

@@ -18,9 +18,19 @@ SEED_NODE=xgn$SEED_ID
 SEED_NODE_IP=198.18.0.1
 # The agent's Prometheus endpoint, on the node namespace's own loopback (so never taken).
 SEED_METRICS_ADDR=127.0.0.1:9464
+# The bed's size in routes, set by a caller that loads many (the scale benches): the waits for
+# the first route served (and for the API server, tools/lib/kubebed.sh) grow with it.
+SEED_ROUTES=${SEED_ROUTES:-0}
 SEED_WORK=""
 SEED_AGENT_PID=""
 SEED_PIDS=()
+# Namespaces a caller adds to the bed (its own pods): removed, and checked empty, with it.
+SEED_NETNS_EXTRA=()
+# Every process the bed or its agents started, as "pid:start" (start: its start time in clock
+# ticks, so a reused pid is never taken for one of ours); seedbed_down stops them all.
+SEED_TRACKED=()
+# What seedbed_down found still running in the bed's namespaces after stopping SEED_TRACKED.
+SEED_LEFTOVERS=""
 SEED_BACKENDS=(
   "foo foo-auth 198.18.1.11"
   "foo foo-home 198.18.1.12"
@@ -37,6 +47,13 @@ SEED_NODE_IP6=fd00:18::1
 seed_v6_of() { local n m; IFS=. read -r _ _ n m <<<"$1"; echo "fd00:18:$n::$m"; }
 
 seed_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# Seconds a bed of SEED_ROUTES routes gets to start serving: 30, plus 1 per 50 routes (a cold
+# start of 10,000 took 29 s on an idle machine), at most 10 minutes.
+seed_start_wait() {
+  local s=$((30 + SEED_ROUTES / 50))
+  echo $((s < 600 ? s : 600))
+}
 
 # Waits up to $1 seconds for the command after it to succeed.
 seed_wait() {
@@ -229,7 +246,7 @@ seed_agent() { seed_folder_agent; }
 
 seed_folder_agent() {
   seed_agent_start
-  seed_wait 30 seed_curl_ok https://foo.example.com/login ||
+  seed_wait "$(seed_start_wait)" seed_curl_ok https://foo.example.com/login ||
     { seed_log "the gateway did not start serving; agent log:"; tail -n 30 "$SEED_WORK/agent.log" >&2; return 1; }
 }
 
@@ -266,9 +283,77 @@ seedbed_up() {
   seed_agent
 }
 
+# /proc/PID/stat after the command's name: field 3 is the state, field 22 the start time.
+seed_proc_stat() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  echo "${stat##*) }"
+}
+seed_start_time() { local f; f=$(seed_proc_stat "$1") && set -- $f && echo "${20}"; }
+# Running (not a zombie) and still the process tracked as "pid:start".
+seed_tracked_alive() {
+  local entry=$1 f
+  f=$(seed_proc_stat "${entry%%:*}") && set -- $f && [ "$1" != Z ] && [ "${20}" = "${entry#*:}" ]
+}
+seed_track() {
+  local pid start
+  for pid in "$@"; do
+    start=$(seed_start_time "$pid") || continue
+    [[ " ${SEED_TRACKED[*]} " == *" $pid:$start "* ]] || SEED_TRACKED+=("$pid:$start")
+  done
+}
+# The agent of the moment and what it started: its children (its proxy, draining ones) and the
+# proxy in its pid file (one it adopted from an agent SIGKILLed before it). Call it before
+# killing an agent; seed_agent_stop calls it.
+seed_track_agent() {
+  [ -n "$SEED_AGENT_PID" ] || return 0
+  seed_track "$SEED_AGENT_PID" $(cat /proc/"$SEED_AGENT_PID"/task/*/children 2>/dev/null) \
+    $(cat "$SEED_WORK/proxy.sock.proxy-pid" 2>/dev/null)
+}
+
+# SIGTERM to every tracked process still running, SIGKILL to those left after 10 s; then
+# our own children are reaped.
+seed_stop_tracked() {
+  local entry live=()
+  for entry in ${SEED_TRACKED[@]+"${SEED_TRACKED[@]}"}; do
+    seed_tracked_alive "$entry" && kill -TERM "${entry%%:*}" 2>/dev/null && live+=("$entry")
+  done
+  any_alive() {
+    local e
+    for e in ${live[@]+"${live[@]}"}; do seed_tracked_alive "$e" && return 0; done
+    return 1
+  }
+  seed_wait 10 eval '! any_alive'
+  for entry in ${live[@]+"${live[@]}"}; do
+    seed_tracked_alive "$entry" && kill -KILL "${entry%%:*}" 2>/dev/null
+  done
+  local pid
+  for pid in ${SEED_PIDS[@]+"${SEED_PIDS[@]}"}; do wait "$pid" 2>/dev/null; done
+}
+
+seed_namespaces() {
+  local i
+  echo "$SEED_CLIENT" "$SEED_NODE" ${SEED_NETNS_EXTRA[@]+"${SEED_NETNS_EXTRA[@]}"}
+  for i in $(seq 1 ${#SEED_BACKENDS[@]}); do echo "xgb$SEED_ID-$i"; done
+}
+# Processes still in the bed's namespaces (so of this run: the namespaces are its own), with
+# their command lines; SIGKILLed after they are named, so that none outlives the bed.
+seed_stop_leftovers() {
+  local ns pid list=""
+  for ns in $(seed_namespaces); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      list+="$pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)) in $ns; "
+      kill -KILL "$pid" 2>/dev/null
+    done
+  done
+  SEED_LEFTOVERS=$list
+  [ -z "$list" ] || seed_log "left running after the bed's cleanup (now SIGKILLed): $list"
+}
+
 # SIGTERM (it detaches and stops its proxy), SIGKILL after 10 s.
 seed_agent_stop() {
   [ -n "$SEED_AGENT_PID" ] || return 0
+  seed_track_agent
   kill -TERM "$SEED_AGENT_PID" 2>/dev/null
   local deadline=$((SECONDS + 10))
   while kill -0 "$SEED_AGENT_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
@@ -281,13 +366,13 @@ seedbed_down() {
   trap - EXIT
   set +e  # cleanup goes on past any failure (and a killed process's wait status)
   seed_agent_stop
-  local pid
-  for pid in "${SEED_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  local i
-  for i in $(seq 1 ${#SEED_BACKENDS[@]}); do ip netns del "xgb$SEED_ID-$i" 2>/dev/null; done
-  ip netns del "$SEED_CLIENT" 2>/dev/null
-  ip netns del "$SEED_NODE" 2>/dev/null
+  # What the agents started outlives an agent that was SIGKILLed (its proxy, draining ones).
+  seed_track ${SEED_PIDS[@]+"${SEED_PIDS[@]}"}
+  seed_stop_tracked
+  seed_stop_leftovers
+  local ns
+  for ns in $(seed_namespaces); do ip netns del "$ns" 2>/dev/null; done
+  SEED_TRACKED=() SEED_NETNS_EXTRA=()
   rm -rf "/sys/fs/bpf/xgate-seed$SEED_ID" 2>/dev/null
   [ -n "$SEED_WORK" ] && [ -z "${SEED_KEEP:-}" ] && rm -rf "$SEED_WORK"
   return 0

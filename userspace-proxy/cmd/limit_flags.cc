@@ -54,12 +54,20 @@ void AddLimitFlags(CLI::App& app, ServerOptions& options) {
           "bytes buffered per connection and direction before the producer is paused");
   AddSize(app, "--upstream-max-connections", options.upstream.max_connections_per_cluster, 0, kBig,
           "connections to one backend (cluster), all workers (0: none); beyond: 503");
+  AddMillis(app, "--connect-timeout", options.upstream.connect_timeout, 1,
+            "a connect to an upstream endpoint not answered within this fails (the endpoint's "
+            "failure; the request goes to another)");
   AddMillis(app, "--idle-timeout", options.idle_timeout, 1,
             "a client connection with no request in flight is closed after");
   AddMillis(app, "--header-timeout", options.header_timeout, 1,
             "a started request head must be complete within; else 408 (slowloris)");
   AddMillis(app, "--request-timeout", l.request_timeout, 0,
             "whole request, for routes without timeouts.request (0: none); beyond: 504");
+  AddSize(app, "--retry-budget-percent", l.retry_budget.percent, 0, 100,
+          "requests being retried, in percent of the requests in flight (per worker); more "
+          "retries are refused and the request gets its failure");
+  AddSize(app, "--retry-budget-min-concurrency", l.retry_budget.min_concurrency, 0, kBig,
+          "requests that may be retried at once (per worker) whatever the percent");
   AddSize(app, "--h2-max-concurrent-streams", h2.max_concurrent_streams, 1, kBig,
           "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS");
   AddSize(app, "--h2-max-header-list-size", h2.max_header_list_size, 1024, 1 << 24,

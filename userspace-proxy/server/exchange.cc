@@ -26,9 +26,12 @@ std::vector<http::Header> ToHeaders(std::span<const http::HeaderView> views) {
 }  // namespace
 
 Exchange::Exchange(Worker& worker, ExchangeOwner& owner)
-    : worker_(worker), owner_(owner), started_(Clock::now()) {}
+    : worker_(worker), owner_(owner), started_(Clock::now()) {
+  worker_.retry_budget().RequestStarted();
+}
 
 Exchange::~Exchange() {
+  LeaveRetryBudget();
   EventLoop& loop = worker_.loop();
   loop.CancelTimer(request_timer_);
   loop.CancelTimer(backend_timer_);
@@ -256,6 +259,7 @@ void Exchange::ClientGone(std::string why) {
   if (upstream_ || h2_) DetachUpstream(false);
   if (log_.error.empty()) log_.error = std::move(why);
   finished_ = true;
+  LeaveRetryBudget();
   log_.duration_ms = MillisSince(started_);
   RecordStats();
   AccessLog::Write(log_);
@@ -406,6 +410,7 @@ void Exchange::OnResponseComplete(UpstreamConnection& upstream,
 void Exchange::Finish() {
   if (finished_) return;
   finished_ = true;
+  LeaveRetryBudget();
   forwarding_ = false;
   EventLoop& loop = worker_.loop();
   loop.CancelTimer(request_timer_);

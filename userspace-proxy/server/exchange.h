@@ -125,7 +125,12 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   bool CanRetry() const;
   // A response head with a status the policy lists: the attempt is dropped and tried again.
   bool RetryOnStatus(UpstreamConnection& upstream);
-  // Counts the retry and arms the backoff timer (false when the policy allows none).
+  // Whether the worker's retry budget lets this request be retried now (a refusal is counted).
+  bool AdmitRetry();
+  // The request leaves the retry budget's counts (once).
+  void LeaveRetryBudget();
+  // Counts the retry and arms the backoff timer (false when the policy or the budget allows
+  // none).
   bool PolicyRetry(stats::ClusterStats& failed, stats::RetryReason reason, std::string_view why);
   // Makes `other` the exchange's backend (PrepareBackend); replay_, when whole, gets the new
   // head in place of the old one. Returns the new head.
@@ -172,6 +177,8 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   bool interim_ = false;
   const api::Retry* retry_ = nullptr;  // the route's policy, into config_; null: none
   uint32_t retries_ = 0;               // under the policy
+  bool in_retry_budget_ = true;        // counted among the worker's requests in flight
+  bool holds_retry_slot_ = false;      // counted among its requests being retried
   EventLoop::TimerId retry_timer_ = 0;
   std::vector<Mirror*> mirrors_;
   EventLoop::TimerId request_timer_ = 0;

@@ -40,9 +40,26 @@ bool Exchange::RetryOnStatus(UpstreamConnection& upstream) {
                      "upstream answered " + std::to_string(status));
 }
 
+bool Exchange::AdmitRetry() {
+  if (!worker_.retry_budget().Admit(holds_retry_slot_)) {
+    worker_.stats().RetryBudgetExhausted();
+    return false;
+  }
+  holds_retry_slot_ = true;
+  return true;
+}
+
+void Exchange::LeaveRetryBudget() {
+  if (!in_retry_budget_) return;
+  in_retry_budget_ = false;
+  worker_.retry_budget().RequestEnded();
+  if (holds_retry_slot_) worker_.retry_budget().Release();
+  holds_retry_slot_ = false;
+}
+
 bool Exchange::PolicyRetry(stats::ClusterStats& failed, stats::RetryReason reason,
                            std::string_view why) {
-  if (!CanRetry()) return false;
+  if (!CanRetry() || !AdmitRetry()) return false;
   ++retries_;
   failed.retries.Add();
   worker_.stats().RouteRetried(route_name_, reason);

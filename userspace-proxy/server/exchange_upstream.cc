@@ -101,8 +101,14 @@ void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int statu
     if (!PolicyRetry(failed, reason, why)) Fail(status, std::move(why));
     return;
   }
+  auto refused = [&] {
+    if (AdmitRetry()) return false;
+    Fail(status, why + "; retry budget exhausted");
+    return true;
+  };
   for (bool skip_ejected : {true, false}) {
     if (pool.HasCandidate(*endpoints_, tried_, skip_ejected)) {
+      if (refused()) return;
       failed.retries.Add();
       spdlog::debug("{} on {}; trying another endpoint of {}", why, log_.endpoint, cluster_);
       ConnectUpstream(pending, skip_ejected);
@@ -114,6 +120,7 @@ void Exchange::Retry(stats::ClusterStats& failed, std::string pending, int statu
           return BackendUsable(b, skip_ejected, /*invalid_ok=*/false);
         });
     if (other == nullptr) continue;
+    if (refused()) return;
     failed.retries.Add();
     spdlog::debug("{} on {}; trying backend {}", why, log_.endpoint, other->cluster());
     size_t old_head = head_size_;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "userspace-proxy/http/message.h"
+#include "userspace-proxy/server/retry_budget.h"
 
 namespace xgate::proxy {
 
@@ -35,6 +36,7 @@ struct ProxyLimits {
   http::Limits head{.max_request_line = 8 * 1024, .max_head_bytes = 60 * 1024};
   uint64_t max_request_body = 0;  // bytes, 0: no limit (bodies stream with backpressure)
   std::chrono::milliseconds request_timeout{300000};  // routes without timeouts.request; 0: none
+  RetryBudgetOptions retry_budget;                    // per worker
   H2Limits h2;
 };
 

@@ -202,6 +202,7 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
   int64_t h2_open = 0;
   std::array<uint64_t, static_cast<size_t>(H2Abuse::kCount)> abuse{};
   uint64_t overflow = 0;
+  uint64_t budget_exhausted = 0;
   std::map<std::string, std::array<uint64_t, static_cast<size_t>(RetryReason::kCount)>> retries;
   uint64_t upgrades_total = 0;
   int64_t upgrades_open = 0;
@@ -238,6 +239,7 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
     h2_open += w->h2_streams_open_.Get();
     for (size_t i = 0; i < abuse.size(); ++i) abuse[i] += w->h2_abuse_[i].Get();
     overflow += w->downstream_overflow_.Get();
+    budget_exhausted += w->retry_budget_exhausted_.Get();
     w->route_retries_.ForEach([&](const std::string& route, const RetryCounters& counters) {
       if (!known_route(route)) return;
       auto& sum = retries[route];
@@ -308,6 +310,7 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
     a->set_count(abuse[i]);
   }
   out.set_downstream_overflow(overflow);
+  out.set_retry_budget_exhausted(budget_exhausted);
   for (const auto& [route, counts] : retries) {
     for (size_t i = 0; i < counts.size(); ++i) {
       auto* r = out.add_route_retries();

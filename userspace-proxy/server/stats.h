@@ -211,6 +211,7 @@ class WorkerStats {
   void H2StreamClosed() { h2_streams_open_.Add(-1); }
   void H2AbuseSeen(H2Abuse kind) { h2_abuse_[static_cast<size_t>(kind)].Add(); }
   void DownstreamOverflow() { downstream_overflow_.Add(); }
+  void RetryBudgetExhausted() { retry_budget_exhausted_.Add(); }
   void RouteRetried(std::string_view route, RetryReason reason);
   void UpgradeOpened() {
     upgrades_total_.Add();
@@ -236,6 +237,7 @@ class WorkerStats {
   Gauge h2_streams_open_;
   std::array<Counter, static_cast<size_t>(H2Abuse::kCount)> h2_abuse_;
   Counter downstream_overflow_;
+  Counter retry_budget_exhausted_;
   SeriesMap<std::string, RetryCounters, StringHash> route_retries_;
   Counter upgrades_total_;
   Gauge upgrades_open_;

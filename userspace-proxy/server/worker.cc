@@ -32,7 +32,8 @@ UpstreamOptions WorkerUpstreamOptions(const ServerOptions& options) {
 Worker::Worker(Server& server, int index)
     : server_(server),
       index_(index),
-      upstreams_(loop_, WorkerUpstreamOptions(server.options()), &stats_) {
+      upstreams_(loop_, WorkerUpstreamOptions(server.options()), &stats_),
+      retry_budget_(server.options().limits.retry_budget) {
   loop_.SetWakeHandler([this] { PickUpConfig(); });
 }
 

@@ -16,6 +16,7 @@
 #include "userspace-proxy/server/event_loop.h"
 #include "userspace-proxy/server/limits.h"
 #include "userspace-proxy/server/listen_sockets.h"
+#include "userspace-proxy/server/retry_budget.h"
 #include "userspace-proxy/server/stats.h"
 #include "userspace-proxy/server/upstream.h"
 
@@ -65,6 +66,7 @@ class Worker {
   // Loop-thread only:
   EventLoop& loop() { return loop_; }
   UpstreamPool& upstreams() { return upstreams_; }
+  RetryBudget& retry_budget() { return retry_budget_; }
   stats::WorkerStats& stats() { return stats_; }
   const std::shared_ptr<const Config>& config() const { return config_; }
   const ServerOptions& options() const;
@@ -95,6 +97,7 @@ class Worker {
   EventLoop loop_;
   stats::WorkerStats stats_;
   UpstreamPool upstreams_;
+  RetryBudget retry_budget_;
   std::shared_ptr<const Config> config_;
   std::atomic<uint64_t> applied_generation_{0};
   std::atomic<bool> stopping_{false};
