@@ -10,14 +10,6 @@ namespace {
 
 constexpr int64_t kMaxWeight = 1000000;
 
-std::vector<std::string> DecodeHostnames(const Node& spec) {
-  std::vector<std::string> out = spec.StrList("hostnames", 16);
-  for (size_t i = 0; i < out.size(); ++i) {
-    CheckHostname(absl::StrCat(spec.PathOf("hostnames"), "[", i, "]"), out[i]);
-  }
-  return out;
-}
-
 HTTPPathMatch DecodePathMatch(const Node& match) {
   HTTPPathMatch out;
   Node path = match.ChildOrEmpty("path");
@@ -33,12 +25,6 @@ HTTPPathMatch DecodePathMatch(const Node& match) {
     CheckHTTPPath(path.PathOf("value"), out.value);
   }
   return out;
-}
-
-StringMatchType DecodeStringMatchType(const Node& node) {
-  std::string type = node.StrOr("type", "Exact");
-  CheckEnum(node.PathOf("type"), type, {"Exact", "RegularExpression"});
-  return type == "Exact" ? StringMatchType::kExact : StringMatchType::kRegularExpression;
 }
 
 HTTPRouteMatch DecodeMatch(const Node& m) {
@@ -165,6 +151,22 @@ std::vector<L4RouteRule> DecodeL4Rules(const Node& spec) {
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> DecodeHostnames(const Node& spec) {
+  std::vector<std::string> out = spec.StrList("hostnames", 16);
+  for (size_t i = 0; i < out.size(); ++i) {
+    CheckHostname(absl::StrCat(spec.PathOf("hostnames"), "[", i, "]"), out[i]);
+  }
+  return out;
+}
+
+StringMatchType DecodeStringMatchType(const Node& node) {
+  std::string type = node.StrOr("type", "Exact");
+  CheckEnum(node.PathOf("type"), type, {"Exact", "RegularExpression"});
+  return type == "Exact" ? StringMatchType::kExact : StringMatchType::kRegularExpression;
+}
+
 void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std::string>>& names) {
   std::set<std::string> seen;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -175,7 +177,13 @@ void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std:
   }
 }
 
-}  // namespace
+void CheckTotalMatches(const Node& spec, size_t total_matches) {
+  if (total_matches > 128) {
+    spec.FailAt("rules",
+                "Invalid value: the total number of matches across all rules in a "
+                "route must be less than 128");
+  }
+}
 
 std::vector<ParentReference> DecodeParentRefs(const Node& spec) {
   std::vector<ParentReference> out;
@@ -243,11 +251,7 @@ void DecodeHTTPRoute(const Node& root, HTTPRoute& out) {
     names.push_back(out.rules.back().name);
     total_matches += out.rules.back().matches.size();
   }
-  if (total_matches > 128) {
-    spec.FailAt("rules",
-                "Invalid value: the total number of matches across all rules in a "
-                "route must be less than 128");
-  }
+  CheckTotalMatches(spec, total_matches);
   CheckUniqueRuleNames(spec, names);
 }
 
