@@ -75,6 +75,33 @@ std::string CheckHTTPRoute(const model::HTTPRoute& route) {
   return "";
 }
 
+std::string CheckGRPCRoute(const model::GRPCRoute& route) {
+  for (size_t r = 0; r < route.rules.size(); ++r) {
+    const auto& rule = route.rules[r];
+    std::string where = "spec.rules[" + std::to_string(r) + "]";
+    for (size_t m = 0; m < rule.matches.size(); ++m) {
+      const auto& match = rule.matches[m];
+      std::string mw = where + ".matches[" + std::to_string(m) + "]";
+      if (match.method && match.method->type == model::GRPCMethodMatchType::kRegularExpression) {
+        if (auto p = CheckRegex(match.method->service, mw + ".method.service"); !p.empty())
+          return p;
+        if (auto p = CheckRegex(match.method->method, mw + ".method.method"); !p.empty()) return p;
+      }
+      for (const auto& h : match.headers) {
+        if (h.type != model::StringMatchType::kRegularExpression) continue;
+        if (auto p = CheckRegex(h.value, mw + ".headers " + h.name); !p.empty()) return p;
+      }
+    }
+    model::HTTPRouteRule no_matches;
+    if (auto p = CheckFilters(rule.filters, no_matches, where); !p.empty()) return p;
+    for (size_t b = 0; b < rule.backend_refs.size(); ++b) {
+      std::string bw = where + ".backendRefs[" + std::to_string(b) + "]";
+      if (auto p = CheckFilters(rule.backend_refs[b].filters, no_matches, bw); !p.empty()) return p;
+    }
+  }
+  return "";
+}
+
 }  // namespace xgate::binder
 
 namespace xgate::binder {
