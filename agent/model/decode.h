@@ -2,6 +2,9 @@
 // the rules the CRD (or the core API) enforces and throws DecodeError naming the field.
 #pragma once
 
+#include <set>
+#include <string>
+
 #include "agent/model/decode_node.h"
 #include "agent/model/objects.h"
 
@@ -28,6 +31,9 @@ void DecodeSecret(const Node& root, Secret& out);
 std::vector<std::string> DecodeHostnames(const Node& spec);
 // The type of a header or query parameter match (Exact by default).
 StringMatchType DecodeStringMatchType(const Node& node);
+// One header match of an HTTPRoute or GRPCRoute match; a name already in `seen` (lowercased
+// first with `fold_case`) is refused as a duplicate.
+HTTPHeaderMatch DecodeHeaderMatch(const Node& h, std::set<std::string>& seen, bool fold_case);
 // Refuses two rules of one route with the same name.
 void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std::string>>& names);
 // Refuses more than 128 matches across a route's rules (the CRD's CEL rule).

@@ -47,16 +47,7 @@ GRPCRouteMatch DecodeGRPCMatch(const Node& m) {
   std::set<std::string> names;  // the list's map key: exact duplicates are refused
   std::set<std::string> folded;
   for (const Node& h : m.Items("headers", 16)) {
-    HTTPHeaderMatch hm;
-    hm.type = DecodeStringMatchType(h);
-    hm.name = h.Str("name");
-    CheckHeaderName(h.PathOf("name"), hm.name);
-    if (!names.insert(hm.name).second) {
-      h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
-                                    "\" appears twice in this match"));
-    }
-    hm.value = h.Str("value");
-    CheckLength(h.PathOf("value"), hm.value, 4096);
+    HTTPHeaderMatch hm = DecodeHeaderMatch(h, names, /*fold_case=*/false);
     // The spec: of names equal but for case, only the first is considered.
     if (folded.insert(absl::AsciiStrToLower(hm.name)).second) out.headers.push_back(std::move(hm));
   }

@@ -32,17 +32,7 @@ HTTPRouteMatch DecodeMatch(const Node& m) {
   out.path = DecodePathMatch(m);
   std::set<std::string> seen;
   for (const Node& h : m.Items("headers", 16)) {
-    HTTPHeaderMatch hm;
-    hm.type = DecodeStringMatchType(h);
-    hm.name = h.Str("name");
-    CheckHeaderName(h.PathOf("name"), hm.name);
-    if (!seen.insert(absl::AsciiStrToLower(hm.name)).second) {
-      h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
-                                    "\" appears twice in this match"));
-    }
-    hm.value = h.Str("value");
-    CheckLength(h.PathOf("value"), hm.value, 4096);
-    out.headers.push_back(std::move(hm));
+    out.headers.push_back(DecodeHeaderMatch(h, seen, /*fold_case=*/true));
   }
   seen.clear();
   for (const Node& q : m.Items("queryParams", 16)) {
@@ -175,6 +165,20 @@ void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std:
                         "Duplicate value: rule name must be unique within the route");
     }
   }
+}
+
+HTTPHeaderMatch DecodeHeaderMatch(const Node& h, std::set<std::string>& seen, bool fold_case) {
+  HTTPHeaderMatch hm;
+  hm.type = DecodeStringMatchType(h);
+  hm.name = h.Str("name");
+  CheckHeaderName(h.PathOf("name"), hm.name);
+  if (!seen.insert(fold_case ? absl::AsciiStrToLower(hm.name) : hm.name).second) {
+    h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
+                                  "\" appears twice in this match"));
+  }
+  hm.value = h.Str("value");
+  CheckLength(h.PathOf("value"), hm.value, 4096);
+  return hm;
 }
 
 void CheckTotalMatches(const Node& spec, size_t total_matches) {
