@@ -154,8 +154,7 @@ TEST_F(SeedCheck, JsonIsAKubernetesListWithGatewayApiStatus) {
   ASSERT_EQ(listeners.size(), 1u);
   EXPECT_EQ(listeners[0].at("attachedRoutes"), 2);
   EXPECT_EQ(listeners[0].at("supportedKinds"),
-            json::parse(R"([{"group":"gateway.networking.k8s.io","kind":"HTTPRoute"},
-                                    {"group":"gateway.networking.k8s.io","kind":"GRPCRoute"}])"));
+            json::parse(R"([{"group":"gateway.networking.k8s.io","kind":"HTTPRoute"}])"));
   EXPECT_EQ(ConditionOf(listeners[0].at("conditions"), "ResolvedRefs"), "True ResolvedRefs");
   EXPECT_EQ(ConditionOf(gw->at("status").at("conditions"), "Accepted"), "True Accepted");
 
