@@ -189,7 +189,7 @@ expect_eq "Gateway status addresses: the anycast address" \
 expect_eq "listener https: attachedRoutes 2 (foo-route, bar-route)" \
   "$(jpath gateway -n default prod-web -o jsonpath='{.status.listeners[?(@.name=="https")].attachedRoutes}')" 2
 expect_eq "listener https: supportedKinds HTTPRoute" \
-  "$(jpath gateway -n default prod-web -o jsonpath='{.status.listeners[?(@.name=="https")].supportedKinds[*].kind}')" "HTTPRoute GRPCRoute"
+  "$(jpath gateway -n default prod-web -o jsonpath='{.status.listeners[?(@.name=="https")].supportedKinds[*].kind}')" HTTPRoute
 xgate_parent() { # route-namespace route-name field
   jpath httproute -n "$1" "$2" -o jsonpath="{.status.parents[?(@.controllerName==\"xgate.dev/node-agent\")]$3}"
 }
