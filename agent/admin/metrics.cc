@@ -93,6 +93,7 @@ std::string RenderPipelineMetrics(const pipeline::Pipeline& pipeline) {
                                             {"TCPRoute", store.tcp_routes.size()},
                                             {"UDPRoute", store.udp_routes.size()},
                                             {"TLSRoute", store.tls_routes.size()},
+                                            {"GRPCRoute", store.grpc_routes.size()},
                                             {"ReferenceGrant", store.reference_grants.size()},
                                             {"Namespace", store.namespaces.size()},
                                             {"Service", store.services.size()},

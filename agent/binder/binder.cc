@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "agent/binder/age.h"
 #include "agent/binder/hostnames.h"
 #include "agent/binder/listeners.h"
 #include "agent/binder/references.h"
@@ -25,7 +26,10 @@ struct RouteView {
   const std::vector<model::ParentReference>* parents = nullptr;
   const std::vector<std::string>* hostnames = nullptr;  // HTTPRoute and TLSRoute only
   std::vector<const std::vector<model::BackendRef>*> rules;
+  // Per rule, its filters (HTTPRoute and GRPCRoute).
+  std::vector<const std::vector<model::HTTPRouteFilter>*> rule_filters;
   const model::HTTPRoute* http = nullptr;
+  const model::GRPCRoute* grpc = nullptr;
   bool binds_by_selector = false;  // v1alpha1: attached by listener route selectors
 };
 
@@ -48,7 +52,10 @@ std::vector<RouteView> CollectRoutes(const Store& store) {
   add(model::Kind::kHTTPRoute, store.http_routes, [](RouteView& v, const model::HTTPRoute& r) {
     v.hostnames = &r.hostnames;
     v.http = &r;
-    for (const auto& rule : r.rules) v.rules.push_back(&rule.backend_refs);
+    for (const auto& rule : r.rules) {
+      v.rules.push_back(&rule.backend_refs);
+      v.rule_filters.push_back(&rule.filters);
+    }
   });
   auto l4 = [](RouteView& v, const auto& r) {
     for (const auto& rule : r.rules) v.rules.push_back(&rule.backend_refs);
@@ -58,6 +65,21 @@ std::vector<RouteView> CollectRoutes(const Store& store) {
   add(model::Kind::kTLSRoute, store.tls_routes, [&](RouteView& v, const model::TLSRoute& r) {
     v.hostnames = &r.hostnames;
     l4(v, r);
+  });
+  add(model::Kind::kGRPCRoute, store.grpc_routes, [](RouteView& v, const model::GRPCRoute& r) {
+    v.hostnames = &r.hostnames;
+    v.grpc = &r;
+    for (const auto& rule : r.rules) {
+      v.rules.push_back(&rule.backend_refs);
+      v.rule_filters.push_back(&rule.filters);
+    }
+  });
+  // Oldest first: of an HTTPRoute and a GRPCRoute that share a hostname on a listener, the
+  // one attached first (the older) is the one accepted. (Without GRPCRoutes, in key order.)
+  if (store.grpc_routes.empty()) return out;
+  std::stable_sort(out.begin(), out.end(), [](const RouteView& a, const RouteView& b) {
+    return std::tuple_cat(AgeKey(a.object->meta), std::tie(a.key.ns, a.key.name)) <
+           std::tuple_cat(AgeKey(b.object->meta), std::tie(b.key.ns, b.key.name));
   });
   return out;
 }
@@ -83,6 +105,15 @@ struct BackendDep {
   }
 };
 
+// gRPC needs HTTP/2 to the backend: a Service port whose appProtocol names a protocol that
+// is not HTTP/2 (WebSocket) cannot serve a GRPCRoute (the spec's UnsupportedProtocol).
+void CheckGRPCBackend(ResolvedBackend& b) {
+  if (b.invalid_reason.empty() &&
+      (b.app_protocol == "kubernetes.io/ws" || b.app_protocol == "kubernetes.io/wss")) {
+    b.invalid_reason = "UnsupportedProtocol";
+  }
+}
+
 // `deps` gets every Service the backends were resolved from.
 RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
                            std::vector<BackendDep>& deps) {
@@ -98,6 +129,7 @@ RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const R
     auto& backends = out.rule_backends.emplace_back();
     for (const auto& ref : *refs) {
       backends.push_back(ResolveBackend(store, slices, route.kind, route.key.ns, ref, protocol));
+      if (route.grpc) CheckGRPCBackend(backends.back());
       note(backends.back());
     }
   }
@@ -106,22 +138,22 @@ RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const R
     ref.ref = filter.request_mirror.backend_ref;
     ResolvedBackend b = ResolveBackend(store, slices, route.kind, route.key.ns, ref, protocol);
     b.filters = nullptr;  // `ref` is gone after this call
+    if (route.grpc) CheckGRPCBackend(b);
     note(b);
     return b;
   };
-  if (route.http != nullptr) {
-    for (size_t r = 0; r < route.http->rules.size(); ++r) {
-      const auto& rule = route.http->rules[r];
-      for (size_t f = 0; f < rule.filters.size(); ++f) {
-        if (rule.filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
-        out.mirrors.emplace(std::make_pair(r, f), mirror(rule.filters[f]));
-      }
-      for (size_t b = 0; b < rule.backend_refs.size(); ++b) {
-        const auto& filters = rule.backend_refs[b].filters;
-        for (size_t f = 0; f < filters.size(); ++f) {
-          if (filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
-          out.backend_mirrors.emplace(std::make_tuple(r, b, f), mirror(filters[f]));
-        }
+  for (size_t r = 0; r < route.rule_filters.size(); ++r) {
+    const auto& filters = *route.rule_filters[r];
+    for (size_t f = 0; f < filters.size(); ++f) {
+      if (filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
+      out.mirrors.emplace(std::make_pair(r, f), mirror(filters[f]));
+    }
+    const auto& refs = *route.rules[r];
+    for (size_t b = 0; b < refs.size(); ++b) {
+      const auto& backend_filters = refs[b].filters;
+      for (size_t f = 0; f < backend_filters.size(); ++f) {
+        if (backend_filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
+        out.backend_mirrors.emplace(std::make_tuple(r, b, f), mirror(backend_filters[f]));
       }
     }
   }
@@ -145,6 +177,26 @@ bool KindSupported(const ListenerState& l, model::Kind kind) {
   return std::any_of(l.supported_kinds.begin(), l.supported_kinds.end(), [&](const auto& k) {
     return k.group == model::kGatewayGroup && k.kind == model::KindName(kind);
   });
+}
+
+// An HTTPRoute (GRPCRoute) already attached to `l` whose hostnames there intersect
+// `hostnames`, the hostnames a GRPCRoute (HTTPRoute) would serve on it; nullptr if none.
+// (An empty list is every host the listener accepts.)
+const BoundRoute* CrossKindConflict(const RouteView& route, const ListenerState& l,
+                                    const std::vector<std::string>& hostnames) {
+  model::Kind other = route.kind == model::Kind::kGRPCRoute   ? model::Kind::kHTTPRoute
+                      : route.kind == model::Kind::kHTTPRoute ? model::Kind::kGRPCRoute
+                                                              : route.kind;
+  auto others = l.attached_by_kind.find(other);
+  if (other == route.kind || others == l.attached_by_kind.end()) return nullptr;
+  for (size_t i : others->second) {
+    const BoundRoute& b = l.bound.routes[i];
+    if (hostnames.empty() || b.hostnames.empty()) return &b;
+    for (const std::string& h : hostnames) {
+      if (IntersectHostnames(h, b.hostnames).intersects) return &b;
+    }
+  }
+  return nullptr;
 }
 
 // The outcome of one parentRef: the listeners the route attaches to, or why none.
@@ -198,6 +250,16 @@ ParentOutcome MatchListeners(const Store& store, const RouteView& route, Gateway
     out.message = route_problem.substr(route_problem.find(':') + 2);
     return out;
   }
+  for (auto& [l, hosts] : out.attach) {
+    if (const BoundRoute* other = CrossKindConflict(route, *l, hosts)) {
+      out.attach.clear();
+      out.reason = "NotAllowedByListeners";
+      out.message = std::string(model::KindName(route.kind)) + " shares a hostname with " +
+                    other->key.ToString() + " on listener " + l->listener->name +
+                    "; the spec accepts only the older of an HTTPRoute and a GRPCRoute there";
+      return out;
+    }
+  }
   out.reason = "Accepted";
   out.message = "Route is accepted";
   return out;
@@ -208,6 +270,7 @@ void Attach(const RouteView& route, const std::shared_ptr<const RouteBackends>& 
   // Once each: a route's attachments are made together, by its own bind.
   if (!l.bound.routes.empty() && l.bound.routes.back().key == route.key) return;
   l.bound.routes.push_back({route.key, route.object, std::move(hostnames), backends});
+  l.attached_by_kind[route.key.kind].push_back(l.bound.routes.size() - 1);
 }
 
 // What binding one route gave, kept for the next Bind.
@@ -246,7 +309,9 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
   memo.backends =
       std::make_shared<const RouteBackends>(ResolveRoute(store, slices, route, memo.deps));
   const RouteBackends& resolved = *memo.backends;
-  std::string problem = route.http ? CheckHTTPRoute(*route.http) : "";
+  std::string problem = route.http   ? CheckHTTPRoute(*route.http)
+                        : route.grpc ? CheckGRPCRoute(*route.grpc)
+                                     : "";
   model::RouteStatus status;
   int64_t gen = route.object->meta.generation;
   auto attach = [&](GatewayState& gw, ParentOutcome& o) {
@@ -329,7 +394,8 @@ std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
 
 struct BindMemo::State {
   std::vector<std::shared_ptr<const void>> context;
-  BindOptions options;  // `now` aside
+  BindOptions options;       // `now` aside
+  bool grpc_routes = false;  // any GRPCRoute in the store
   std::map<model::ObjectKey, RouteMemo> routes;
 };
 
@@ -371,7 +437,11 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   next->options = options;
   next->options.now.clear();
   BindMemo::State* last = memo != nullptr ? memo->state.get() : nullptr;
-  bool usable = last != nullptr && last->context == next->context &&
+  // A GRPCRoute's acceptance depends on the HTTPRoutes bound before it (and the other way
+  // round): with GRPCRoutes present, every route is bound again.
+  next->grpc_routes = !store.grpc_routes.empty();
+  bool usable = last != nullptr && !next->grpc_routes && !last->grpc_routes &&
+                last->context == next->context &&
                 last->options.node_addresses == options.node_addresses &&
                 last->options.unavailable_ports == options.unavailable_ports;
   size_t reused = 0;

@@ -19,13 +19,15 @@ const std::set<std::string>& SupportedProtocols() {
 
 std::string Transport(const std::string& protocol) { return protocol == "UDP" ? "UDP" : "TCP"; }
 
-// The route kind a listener of this protocol serves ("" when none).
-std::string DefaultKind(const model::Listener& l) {
-  if (l.protocol == "HTTP" || l.protocol == "HTTPS") return "HTTPRoute";
-  if (l.protocol == "TLS") return "TLSRoute";
-  if (l.protocol == "TCP") return "TCPRoute";
-  if (l.protocol == "UDP") return "UDPRoute";
-  return "";
+// The route kinds a listener of this protocol serves. HTTP and HTTPS listeners take
+// GRPCRoute as well (the proxy speaks HTTP/2 with prior knowledge on HTTP and through ALPN
+// on HTTPS, as the spec asks of GRPCRoute), as Envoy Gateway lists them.
+std::vector<std::string> DefaultKinds(const model::Listener& l) {
+  if (l.protocol == "HTTP" || l.protocol == "HTTPS") return {"HTTPRoute", "GRPCRoute"};
+  if (l.protocol == "TLS") return {"TLSRoute"};
+  if (l.protocol == "TCP") return {"TCPRoute"};
+  if (l.protocol == "UDP") return {"UDPRoute"};
+  return {};
 }
 
 bool IsIpLiteral(const std::string& s) {
@@ -86,19 +88,22 @@ std::map<size_t, std::string> FindOverlappingTls(const model::Gateway& gw) {
 
 // Route kinds a listener supports, and whether every kind it asked for is one of them.
 std::pair<std::vector<model::RouteGroupKind>, bool> SupportedKinds(const model::Listener& l) {
-  std::string kind = DefaultKind(l);
+  std::vector<std::string> kinds = DefaultKinds(l);
   if (l.protocol == "TLS" && l.tls && l.tls->mode == model::GatewayTLSConfig::Mode::kTerminate) {
-    kind = "";  // TLS termination with TLSRoute is not supported
+    kinds.clear();  // TLS termination with TLSRoute is not supported
   }
   std::vector<model::RouteGroupKind> out;
   if (l.allowed_routes.kinds.empty()) {
-    if (!kind.empty()) out.push_back({model::kGatewayGroup, kind});
+    for (const auto& kind : kinds) out.push_back({model::kGatewayGroup, kind});
     return {out, true};
   }
   bool all_valid = true;
   for (const auto& k : l.allowed_routes.kinds) {
-    if (k.group == model::kGatewayGroup && k.kind == kind && !kind.empty()) {
-      if (out.empty()) out.push_back(k);
+    bool known = std::find(kinds.begin(), kinds.end(), k.kind) != kinds.end();
+    if (k.group == model::kGatewayGroup && known) {
+      bool listed = std::any_of(out.begin(), out.end(),
+                                [&](const model::RouteGroupKind& o) { return o.kind == k.kind; });
+      if (!listed) out.push_back(k);
     } else {
       all_valid = false;
     }

@@ -20,6 +20,7 @@ struct ListenerState {
   BoundListener bound;
   model::ListenerStatus status;
   std::vector<model::RouteGroupKind> supported_kinds;
+  std::map<model::Kind, std::vector<size_t>> attached_by_kind;  // indexes into bound.routes
 };
 
 struct GatewayState {

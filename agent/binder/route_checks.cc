@@ -45,6 +45,27 @@ std::string CheckFilters(const std::vector<model::HTTPRouteFilter>& filters,
   return "";
 }
 
+std::string CheckHeaderRegexes(const std::vector<model::HTTPHeaderMatch>& headers,
+                               const std::string& where) {
+  for (const auto& h : headers) {
+    if (h.type != model::StringMatchType::kRegularExpression) continue;
+    if (auto p = CheckRegex(h.value, where + ".headers " + h.name); !p.empty()) return p;
+  }
+  return "";
+}
+
+// The filters of a rule and of each of its backendRefs.
+std::string CheckRuleFilters(const std::vector<model::HTTPRouteFilter>& filters,
+                             const std::vector<model::BackendRef>& backend_refs,
+                             const model::HTTPRouteRule& rule, const std::string& where) {
+  if (auto p = CheckFilters(filters, rule, where); !p.empty()) return p;
+  for (size_t b = 0; b < backend_refs.size(); ++b) {
+    std::string bw = where + ".backendRefs[" + std::to_string(b) + "]";
+    if (auto p = CheckFilters(backend_refs[b].filters, rule, bw); !p.empty()) return p;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string CheckHTTPRoute(const model::HTTPRoute& route) {
@@ -57,19 +78,36 @@ std::string CheckHTTPRoute(const model::HTTPRoute& route) {
       if (match.path.type == model::PathMatchType::kRegularExpression) {
         if (auto p = CheckRegex(match.path.value, mw + ".path.value"); !p.empty()) return p;
       }
-      for (const auto& h : match.headers) {
-        if (h.type != model::StringMatchType::kRegularExpression) continue;
-        if (auto p = CheckRegex(h.value, mw + ".headers " + h.name); !p.empty()) return p;
-      }
+      if (auto p = CheckHeaderRegexes(match.headers, mw); !p.empty()) return p;
       for (const auto& q : match.query_params) {
         if (q.type != model::StringMatchType::kRegularExpression) continue;
         if (auto p = CheckRegex(q.value, mw + ".queryParams " + q.name); !p.empty()) return p;
       }
     }
-    if (auto p = CheckFilters(rule.filters, rule, where); !p.empty()) return p;
-    for (size_t b = 0; b < rule.backend_refs.size(); ++b) {
-      std::string bw = where + ".backendRefs[" + std::to_string(b) + "]";
-      if (auto p = CheckFilters(rule.backend_refs[b].filters, rule, bw); !p.empty()) return p;
+    if (auto p = CheckRuleFilters(rule.filters, rule.backend_refs, rule, where); !p.empty()) {
+      return p;
+    }
+  }
+  return "";
+}
+
+std::string CheckGRPCRoute(const model::GRPCRoute& route) {
+  for (size_t r = 0; r < route.rules.size(); ++r) {
+    const auto& rule = route.rules[r];
+    std::string where = "spec.rules[" + std::to_string(r) + "]";
+    for (size_t m = 0; m < rule.matches.size(); ++m) {
+      const auto& match = rule.matches[m];
+      std::string mw = where + ".matches[" + std::to_string(m) + "]";
+      if (match.method && match.method->type == model::GRPCMethodMatchType::kRegularExpression) {
+        if (auto p = CheckRegex(match.method->service, mw + ".method.service"); !p.empty())
+          return p;
+        if (auto p = CheckRegex(match.method->method, mw + ".method.method"); !p.empty()) return p;
+      }
+      if (auto p = CheckHeaderRegexes(match.headers, mw); !p.empty()) return p;
+    }
+    const model::HTTPRouteRule no_matches;  // GRPCRoute has no path rewrites to check
+    if (auto p = CheckRuleFilters(rule.filters, rule.backend_refs, no_matches, where); !p.empty()) {
+      return p;
     }
   }
   return "";

@@ -11,6 +11,8 @@ namespace xgate::binder {
 // "" when every value of the route can be served; else "UnsupportedValue: why" or
 // "IncompatibleFilters: why".
 std::string CheckHTTPRoute(const model::HTTPRoute& route);
+// The same for a GRPCRoute: regular expressions that RE2 refuses, ExtensionRef filters.
+std::string CheckGRPCRoute(const model::GRPCRoute& route);
 
 // v1alpha1 routes have no parentRefs: listeners select them by labels.
 bool RouteBindsBySelector(const model::Object& route);

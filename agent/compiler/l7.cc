@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "agent/binder/age.h"
 #include "agent/binder/hostnames.h"
+#include "agent/compiler/grpc_match.h"
 
 namespace xgate::compiler {
 namespace {
@@ -21,24 +23,34 @@ struct Entry {
   const BoundRoute* route = nullptr;
   size_t rule = 0;
   size_t match_index = 0;
-  model::HTTPRouteMatch match;  // default PathPrefix "/" for TLSRoute and empty matches
-  std::string route_name;       // "{namespace}/{name}", the spec's alphabetical tie-breaker
+  model::HTTPRouteMatch match;         // default PathPrefix "/" for TLSRoute and empty matches
+  std::string route_name;              // "{namespace}/{name}", the spec's alphabetical tie-breaker
+  std::optional<GRPCPrecedence> grpc;  // GRPCRoute: `match` is its translation
 };
 
 // Gateway API HTTPRoute precedence: Exact path, then the longest PathPrefix (in
 // characters), then regular expressions (implementation-specific: after prefixes, longest
 // first), then a method match, the most header matches, the most query matches; ties go
-// to the oldest route, then namespace/name, then rule order, then match order.
+// to the oldest route, then namespace/name, then rule order, then match order. GRPCRoute
+// has its own: the most characters of service, then of method, the most header matches,
+// with the same tie-breakers. (The binder never lets an HTTPRoute and a GRPCRoute share a
+// hostname, so the two orders never compete; GRPCRoutes sort after HTTPRoutes.)
 auto PrecedenceKey(const Entry& e) {
-  int type = e.match.path.type == model::PathMatchType::kExact        ? 0
-             : e.match.path.type == model::PathMatchType::kPathPrefix ? 1
-                                                                      : 2;
-  return std::tuple_cat(
-      std::make_tuple(type, -static_cast<int64_t>(e.match.path.value.size()),
-                      e.match.method ? 0 : 1, -static_cast<int64_t>(e.match.headers.size()),
-                      -static_cast<int64_t>(e.match.query_params.size())),
-      binder::AgeKey(e.route->object->meta),
-      std::make_tuple(std::cref(e.route_name), e.rule, e.match_index));
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t>;
+  Key kind_key;
+  if (e.grpc) {
+    auto [service, method, headers] = e.grpc->Key();
+    kind_key = Key(1, service, method, headers, 0, 0);
+  } else {
+    int type = e.match.path.type == model::PathMatchType::kExact        ? 0
+               : e.match.path.type == model::PathMatchType::kPathPrefix ? 1
+                                                                        : 2;
+    kind_key = Key(0, type, -static_cast<int64_t>(e.match.path.value.size()),
+                   e.match.method ? 0 : 1, -static_cast<int64_t>(e.match.headers.size()),
+                   -static_cast<int64_t>(e.match.query_params.size()));
+  }
+  return std::tuple_cat(kind_key, binder::AgeKey(e.route->object->meta),
+                        std::make_tuple(std::cref(e.route_name), e.rule, e.match_index));
 }
 
 void SetHeaderModifier(const model::HTTPHeaderModifier& in, api::HeaderModifier* out) {
@@ -67,13 +79,17 @@ struct Collected {
   std::map<std::string, api::Cluster> clusters;
   std::map<std::string, api::Certificate> certificates;
 
-  std::string Cluster(const ResolvedBackend& b) {
+  // `http2`: the route needs HTTP/2 to the backend (GRPCRoute) whatever the Service port's
+  // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one.
+  std::string Cluster(const ResolvedBackend& b, bool http2 = false) {
     if (!b.invalid_reason.empty()) return "";
+    bool h2c = b.app_protocol == "kubernetes.io/h2c";
     std::string name = b.ClusterName();
+    if (http2 && !h2c) name += "+h2c";
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
-      if (b.app_protocol == "kubernetes.io/h2c") it->second.set_protocol(api::H2C);
+      if (h2c || http2) it->second.set_protocol(api::H2C);
       for (const auto& ep : b.endpoints) {
         auto* e = it->second.add_endpoints();
         e->set_address(ep.address);
@@ -84,8 +100,8 @@ struct Collected {
   }
 };
 
-void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, Collected& c,
-               google::protobuf::RepeatedPtrField<api::Filter>* out) {
+void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, bool http2,
+               Collected& c, google::protobuf::RepeatedPtrField<api::Filter>* out) {
   api::Filter filter;
   switch (f.type) {
     case model::HTTPFilterType::kRequestHeaderModifier:
@@ -112,7 +128,7 @@ void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, C
     }
     case model::HTTPFilterType::kRequestMirror: {
       auto* m = filter.mutable_request_mirror();
-      m->set_cluster(mirror ? c.Cluster(*mirror) : "");
+      m->set_cluster(mirror ? c.Cluster(*mirror, http2) : "");
       int denominator = f.request_mirror.denominator > 0 ? f.request_mirror.denominator : 100;
       m->set_numerator(static_cast<uint32_t>(f.request_mirror.numerator.value_or(denominator)));
       m->set_denominator(static_cast<uint32_t>(denominator));
@@ -136,18 +152,19 @@ void AddFilter(const model::HTTPRouteFilter& f, const ResolvedBackend* mirror, C
 }
 
 void AddBackends(const BoundRoute& route, size_t rule, Collected& c, api::Route& out) {
+  const bool http2 = route.key.kind == model::Kind::kGRPCRoute;
   const auto& backends = route.backends->rule_backends[rule];
   for (size_t i = 0; i < backends.size(); ++i) {
     const ResolvedBackend& b = backends[i];
     auto* wc = out.add_backends();
-    wc->set_cluster(c.Cluster(b));
+    wc->set_cluster(c.Cluster(b, http2));
     wc->set_weight(static_cast<uint32_t>(std::max(b.weight, 0)));
     wc->set_service(b.ns + "/" + b.name);
     if (b.filters == nullptr) continue;
     for (size_t f = 0; f < b.filters->size(); ++f) {
       auto m = route.backends->backend_mirrors.find({rule, i, f});
       AddFilter((*b.filters)[f], m == route.backends->backend_mirrors.end() ? nullptr : &m->second,
-                c, wc->mutable_filters());
+                http2, c, wc->mutable_filters());
     }
   }
 }
@@ -198,14 +215,21 @@ api::Route ToRoute(const Entry& e, Collected& c) {
   r.set_route_kind(model::KindName(e.route->key.kind));
   SetMatch(e.match, r.mutable_match());
   if (e.rule < e.route->backends->rule_backends.size()) AddBackends(*e.route, e.rule, c, r);
+  auto add_filters = [&](const std::vector<model::HTTPRouteFilter>& filters, bool http2) {
+    for (size_t f = 0; f < filters.size(); ++f) {
+      auto m = e.route->backends->mirrors.find({e.rule, f});
+      AddFilter(filters[f], m == e.route->backends->mirrors.end() ? nullptr : &m->second, http2, c,
+                r.mutable_filters());
+    }
+  };
+  if (e.route->key.kind == model::Kind::kGRPCRoute) {
+    const auto* grpc = static_cast<const model::GRPCRoute*>(e.route->object);
+    add_filters(grpc->rules[e.rule].filters, true);
+  }
   if (e.route->key.kind == model::Kind::kHTTPRoute) {
     const auto* http = static_cast<const model::HTTPRoute*>(e.route->object);
     const auto& rule = http->rules[e.rule];
-    for (size_t f = 0; f < rule.filters.size(); ++f) {
-      auto m = e.route->backends->mirrors.find({e.rule, f});
-      AddFilter(rule.filters[f], m == e.route->backends->mirrors.end() ? nullptr : &m->second, c,
-                r.mutable_filters());
-    }
+    add_filters(rule.filters, false);
     r.set_request_timeout_ms(static_cast<uint64_t>(rule.timeouts.request_ms.value_or(0)));
     r.set_backend_request_timeout_ms(
         static_cast<uint64_t>(rule.timeouts.backend_request_ms.value_or(0)));
@@ -222,12 +246,22 @@ std::vector<Entry> Entries(const BoundRoute& route) {
     const auto* http = static_cast<const model::HTTPRoute*>(route.object);
     for (size_t r = 0; r < http->rules.size(); ++r) {
       const auto& matches = http->rules[r].matches;
-      if (matches.empty()) out.push_back({&route, r, 0, {}, name});
-      for (size_t m = 0; m < matches.size(); ++m) out.push_back({&route, r, m, matches[m], name});
+      if (matches.empty()) out.push_back({&route, r, 0, {}, name, std::nullopt});
+      for (size_t m = 0; m < matches.size(); ++m)
+        out.push_back({&route, r, m, matches[m], name, std::nullopt});
+    }
+  } else if (route.key.kind == model::Kind::kGRPCRoute) {
+    const auto* grpc = static_cast<const model::GRPCRoute*>(route.object);
+    for (size_t r = 0; r < grpc->rules.size(); ++r) {
+      std::vector<model::GRPCRouteMatch> matches = grpc->rules[r].matches;
+      if (matches.empty()) matches.emplace_back();  // every gRPC request
+      for (size_t m = 0; m < matches.size(); ++m) {
+        out.push_back({&route, r, m, GRPCToHTTPMatch(matches[m]), name, PrecedenceOf(matches[m])});
+      }
     }
   } else {
     for (size_t r = 0; r < route.backends->rule_backends.size(); ++r)
-      out.push_back({&route, r, 0, {}, name});
+      out.push_back({&route, r, 0, {}, name, std::nullopt});
   }
   return out;
 }

@@ -37,9 +37,9 @@ void AddRouteKeys(const Routes& routes, model::Kind kind, std::set<model::Object
 
 std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& kinds) {
   std::map<model::Kind, Resource> resources;
-  for (model::Kind kind :
-       {model::Kind::kGatewayClass, model::Kind::kGateway, model::Kind::kHTTPRoute,
-        model::Kind::kTCPRoute, model::Kind::kUDPRoute, model::Kind::kTLSRoute}) {
+  for (model::Kind kind : {model::Kind::kGatewayClass, model::Kind::kGateway,
+                           model::Kind::kHTTPRoute, model::Kind::kTCPRoute, model::Kind::kUDPRoute,
+                           model::Kind::kTLSRoute, model::Kind::kGRPCRoute}) {
     const std::string name = model::KindName(kind);
     auto state = std::find_if(kinds.begin(), kinds.end(),
                               [&name](const KindState& k) { return k.kind == name; });
@@ -183,6 +183,7 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
       AddRouteKeys(store.tcp_routes, model::Kind::kTCPRoute, routes);
       AddRouteKeys(store.udp_routes, model::Kind::kUDPRoute, routes);
       AddRouteKeys(store.tls_routes, model::Kind::kTLSRoute, routes);
+      AddRouteKeys(store.grpc_routes, model::Kind::kGRPCRoute, routes);
     }
   }
   for (const auto& [key, status] : statuses.routes) routes.insert(key);

@@ -219,10 +219,15 @@ HTTPRouteFilter DecodeFilter(const Node& f) {
 }  // namespace
 
 // The per-list CEL rules of the filters of a rule or a backendRef.
-std::vector<HTTPRouteFilter> DecodeFilters(const Node& owner) {
+std::vector<HTTPRouteFilter> DecodeFilters(const Node& owner, bool grpc) {
   std::vector<HTTPRouteFilter> out;
   std::set<HTTPFilterType> seen;
   for (const Node& f : owner.Items("filters", 16)) {
+    if (grpc) {
+      CheckEnum(
+          f.PathOf("type"), f.Str("type"),
+          {"ResponseHeaderModifier", "RequestHeaderModifier", "RequestMirror", "ExtensionRef"});
+    }
     HTTPRouteFilter filter = DecodeFilter(f);
     bool unique = filter.type != HTTPFilterType::kRequestMirror &&
                   filter.type != HTTPFilterType::kExtensionRef;

@@ -10,14 +10,6 @@ namespace {
 
 constexpr int64_t kMaxWeight = 1000000;
 
-std::vector<std::string> DecodeHostnames(const Node& spec) {
-  std::vector<std::string> out = spec.StrList("hostnames", 16);
-  for (size_t i = 0; i < out.size(); ++i) {
-    CheckHostname(absl::StrCat(spec.PathOf("hostnames"), "[", i, "]"), out[i]);
-  }
-  return out;
-}
-
 HTTPPathMatch DecodePathMatch(const Node& match) {
   HTTPPathMatch out;
   Node path = match.ChildOrEmpty("path");
@@ -35,28 +27,12 @@ HTTPPathMatch DecodePathMatch(const Node& match) {
   return out;
 }
 
-StringMatchType DecodeStringMatchType(const Node& node) {
-  std::string type = node.StrOr("type", "Exact");
-  CheckEnum(node.PathOf("type"), type, {"Exact", "RegularExpression"});
-  return type == "Exact" ? StringMatchType::kExact : StringMatchType::kRegularExpression;
-}
-
 HTTPRouteMatch DecodeMatch(const Node& m) {
   HTTPRouteMatch out;
   out.path = DecodePathMatch(m);
   std::set<std::string> seen;
   for (const Node& h : m.Items("headers", 16)) {
-    HTTPHeaderMatch hm;
-    hm.type = DecodeStringMatchType(h);
-    hm.name = h.Str("name");
-    CheckHeaderName(h.PathOf("name"), hm.name);
-    if (!seen.insert(absl::AsciiStrToLower(hm.name)).second) {
-      h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
-                                    "\" appears twice in this match"));
-    }
-    hm.value = h.Str("value");
-    CheckLength(h.PathOf("value"), hm.value, 4096);
-    out.headers.push_back(std::move(hm));
+    out.headers.push_back(DecodeHeaderMatch(h, seen, /*fold_case=*/true));
   }
   seen.clear();
   for (const Node& q : m.Items("queryParams", 16)) {
@@ -165,6 +141,22 @@ std::vector<L4RouteRule> DecodeL4Rules(const Node& spec) {
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> DecodeHostnames(const Node& spec) {
+  std::vector<std::string> out = spec.StrList("hostnames", 16);
+  for (size_t i = 0; i < out.size(); ++i) {
+    CheckHostname(absl::StrCat(spec.PathOf("hostnames"), "[", i, "]"), out[i]);
+  }
+  return out;
+}
+
+StringMatchType DecodeStringMatchType(const Node& node) {
+  std::string type = node.StrOr("type", "Exact");
+  CheckEnum(node.PathOf("type"), type, {"Exact", "RegularExpression"});
+  return type == "Exact" ? StringMatchType::kExact : StringMatchType::kRegularExpression;
+}
+
 void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std::string>>& names) {
   std::set<std::string> seen;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -175,7 +167,27 @@ void CheckUniqueRuleNames(const Node& spec, const std::vector<std::optional<std:
   }
 }
 
-}  // namespace
+HTTPHeaderMatch DecodeHeaderMatch(const Node& h, std::set<std::string>& seen, bool fold_case) {
+  HTTPHeaderMatch hm;
+  hm.type = DecodeStringMatchType(h);
+  hm.name = h.Str("name");
+  CheckHeaderName(h.PathOf("name"), hm.name);
+  if (!seen.insert(fold_case ? absl::AsciiStrToLower(hm.name) : hm.name).second) {
+    h.FailAt("name", absl::StrCat("Duplicate value: header match \"", hm.name,
+                                  "\" appears twice in this match"));
+  }
+  hm.value = h.Str("value");
+  CheckLength(h.PathOf("value"), hm.value, 4096);
+  return hm;
+}
+
+void CheckTotalMatches(const Node& spec, size_t total_matches) {
+  if (total_matches > 128) {
+    spec.FailAt("rules",
+                "Invalid value: the total number of matches across all rules in a "
+                "route must be less than 128");
+  }
+}
 
 std::vector<ParentReference> DecodeParentRefs(const Node& spec) {
   std::vector<ParentReference> out;
@@ -243,11 +255,7 @@ void DecodeHTTPRoute(const Node& root, HTTPRoute& out) {
     names.push_back(out.rules.back().name);
     total_matches += out.rules.back().matches.size();
   }
-  if (total_matches > 128) {
-    spec.FailAt("rules",
-                "Invalid value: the total number of matches across all rules in a "
-                "route must be less than 128");
-  }
+  CheckTotalMatches(spec, total_matches);
   CheckUniqueRuleNames(spec, names);
 }
 

@@ -42,13 +42,13 @@ struct KindInfo {
 
 bool IsGatewayKind(const std::string& k) {
   return k == "GatewayClass" || k == "Gateway" || k == "HTTPRoute" || k == "TCPRoute" ||
-         k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant";
+         k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant" || k == "GRPCRoute";
 }
 
 std::optional<Kind> KindFromName(const std::string& name) {
   for (Kind k : {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute,
                  Kind::kUDPRoute, Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace,
-                 Kind::kService, Kind::kEndpointSlice, Kind::kSecret}) {
+                 Kind::kService, Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute}) {
     if (name == KindName(k)) return k;
   }
   return std::nullopt;
@@ -63,12 +63,14 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
   std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
   if (group == kGatewayGroup && k && IsGatewayKind(kind)) {
     bool l4 = *k == Kind::kTCPRoute || *k == Kind::kUDPRoute || *k == Kind::kTLSRoute;
-    if (version == "v1" || version == "v1beta1" || version == "v1alpha2" ||
-        (l4 && version == "v1alpha3")) {
+    if (*k == Kind::kGRPCRoute) {
+      if (version == "v1" || version == "v1alpha2") return KindInfo{*k};
+    } else if (version == "v1" || version == "v1beta1" || version == "v1alpha2" ||
+               (l4 && version == "v1alpha3")) {
       return KindInfo{*k};
     }
   } else if (group == "networking.x-k8s.io" && k && IsGatewayKind(kind) &&
-             *k != Kind::kReferenceGrant) {
+             *k != Kind::kReferenceGrant && *k != Kind::kGRPCRoute) {
     if (version == "v1alpha1") return KindInfo{*k, true};
   } else if (group.empty() && k && std::string(KindGroup(*k)).empty()) {
     if (version == "v1") return KindInfo{*k};
@@ -230,6 +232,9 @@ class DocumentLoader {
       case Kind::kSecret:
         return Put(into_.store.secrets, kind, root, api_version, binding, file, line,
                    &DecodeSecret);
+      case Kind::kGRPCRoute:
+        return Put(into_.store.grpc_routes, kind, root, api_version, binding, file, line,
+                   &DecodeGRPCRoute);
     }
   }
 
@@ -446,6 +451,7 @@ void CarryGenerations(const Store& previous, Store& next) {
   base = MaxIndex(previous.services, base);
   base = MaxIndex(previous.endpoint_slices, base);
   base = MaxIndex(previous.secrets, base);
+  base = MaxIndex(previous.grpc_routes, base);
   base += 1;
   CarryKind(previous.gateway_classes, next.gateway_classes, Kind::kGatewayClass, base);
   CarryKind(previous.gateways, next.gateways, Kind::kGateway, base);
@@ -458,6 +464,7 @@ void CarryGenerations(const Store& previous, Store& next) {
   CarryKind(previous.services, next.services, Kind::kService, base);
   CarryKind(previous.endpoint_slices, next.endpoint_slices, Kind::kEndpointSlice, base);
   CarryKind(previous.secrets, next.secrets, Kind::kSecret, base);
+  CarryKind(previous.grpc_routes, next.grpc_routes, Kind::kGRPCRoute, base);
 }
 
 }  // namespace xgate::model

@@ -26,6 +26,8 @@ const char* KindName(Kind kind) {
       return "EndpointSlice";
     case Kind::kSecret:
       return "Secret";
+    case Kind::kGRPCRoute:
+      return "GRPCRoute";
   }
   return "?";
 }
@@ -45,7 +47,7 @@ const char* KindGroup(Kind kind) {
 
 bool IsRouteKind(Kind kind) {
   return kind == Kind::kHTTPRoute || kind == Kind::kTCPRoute || kind == Kind::kUDPRoute ||
-         kind == Kind::kTLSRoute;
+         kind == Kind::kTLSRoute || kind == Kind::kGRPCRoute;
 }
 
 std::string ObjectKey::ToString() const {
@@ -101,6 +103,8 @@ const Object* Store::Find(const ObjectKey& key) const {
       return find(endpoint_slices);
     case Kind::kSecret:
       return find(secrets);
+    case Kind::kGRPCRoute:
+      return find(grpc_routes);
   }
   return nullptr;
 }
@@ -116,7 +120,7 @@ std::map<std::string, std::string> Store::NamespaceLabels(const std::string& ns)
 size_t Store::Size() const {
   return gateway_classes.size() + gateways.size() + http_routes.size() + tcp_routes.size() +
          udp_routes.size() + tls_routes.size() + reference_grants.size() + namespaces.size() +
-         services.size() + endpoint_slices.size() + secrets.size();
+         services.size() + endpoint_slices.size() + secrets.size() + grpc_routes.size();
 }
 
 }  // namespace xgate::model

@@ -29,6 +29,7 @@ enum class Kind {
   kService,
   kEndpointSlice,
   kSecret,
+  kGRPCRoute,
 };
 
 // "HTTPRoute", "Gateway", ... as Kubernetes spells the kind.
@@ -203,7 +204,7 @@ struct HTTPRouteFilter {
 struct BackendRef {
   ObjectReference ref;  // group "" and kind "Service" by default
   int weight = 1;
-  std::vector<HTTPRouteFilter> filters;  // HTTPRoute only
+  std::vector<HTTPRouteFilter> filters;  // HTTPRoute and GRPCRoute only
 };
 
 struct HTTPRouteTimeouts {
@@ -346,6 +347,37 @@ struct HTTPRoute : Object {
   std::vector<HTTPRouteRule> rules;
 };
 
+// ---------------------------------------------------------------- GRPCRoute
+
+enum class GRPCMethodMatchType { kExact, kRegularExpression };
+
+// A gRPC service/method matcher; an empty service or method matches any.
+struct GRPCMethodMatch {
+  GRPCMethodMatchType type = GRPCMethodMatchType::kExact;
+  std::string service;
+  std::string method;
+};
+
+struct GRPCRouteMatch {
+  std::optional<GRPCMethodMatch> method;  // unset: every service and method
+  std::vector<HTTPHeaderMatch> headers;   // later entries naming an earlier header dropped
+};
+
+// Filters are HTTPRoute's types restricted to RequestHeaderModifier, ResponseHeaderModifier,
+// RequestMirror and ExtensionRef (the CRD's enum).
+struct GRPCRouteRule {
+  std::optional<std::string> name;
+  std::vector<GRPCRouteMatch> matches;  // empty: every gRPC request
+  std::vector<HTTPRouteFilter> filters;
+  std::vector<BackendRef> backend_refs;
+};
+
+struct GRPCRoute : Object {
+  std::vector<ParentReference> parent_refs;
+  std::vector<std::string> hostnames;
+  std::vector<GRPCRouteRule> rules;
+};
+
 // TCPRoute, UDPRoute and TLSRoute rules: only backendRefs.
 struct L4RouteRule {
   std::optional<std::string> name;
@@ -444,6 +476,7 @@ struct Store {
   ObjectMap<Key, Service> services;
   ObjectMap<Key, EndpointSlice> endpoint_slices;
   ObjectMap<Key, Secret> secrets;
+  ObjectMap<Key, GRPCRoute> grpc_routes;
 
   // The generic view of an object, or nullptr.
   const Object* Find(const ObjectKey& key) const;
@@ -467,6 +500,7 @@ void ForEachKindMap(A& a, B& b, F&& f) {
   f(a.services, b.services);
   f(a.endpoint_slices, b.endpoint_slices);
   f(a.secrets, b.secrets);
+  f(a.grpc_routes, b.grpc_routes);
 }
 
 }  // namespace xgate::model

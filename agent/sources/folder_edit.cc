@@ -69,6 +69,7 @@ void ForEachObject(const model::Store& store,
   all(store.tcp_routes, Kind::kTCPRoute);
   all(store.udp_routes, Kind::kUDPRoute);
   all(store.tls_routes, Kind::kTLSRoute);
+  all(store.grpc_routes, Kind::kGRPCRoute);
   all(store.reference_grants, Kind::kReferenceGrant);
   all(store.namespaces, Kind::kNamespace);
   all(store.services, Kind::kService);

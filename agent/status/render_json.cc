@@ -142,6 +142,7 @@ json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   AddAll(store.tcp_routes, model::Kind::kTCPRoute, route_status(model::Kind::kTCPRoute), items);
   AddAll(store.udp_routes, model::Kind::kUDPRoute, route_status(model::Kind::kUDPRoute), items);
   AddAll(store.tls_routes, model::Kind::kTLSRoute, route_status(model::Kind::kTLSRoute), items);
+  AddAll(store.grpc_routes, model::Kind::kGRPCRoute, route_status(model::Kind::kGRPCRoute), items);
   AddAll(store.reference_grants, model::Kind::kReferenceGrant, none, items);
   AddAll(store.namespaces, model::Kind::kNamespace, none, items);
   AddAll(store.services, model::Kind::kService, none, items);

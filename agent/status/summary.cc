@@ -173,6 +173,7 @@ std::string Summary(const model::Store& store, const binder::BindResult& bound,
   unattached(store.tcp_routes, model::Kind::kTCPRoute);
   unattached(store.udp_routes, model::Kind::kUDPRoute);
   unattached(store.tls_routes, model::Kind::kTLSRoute);
+  unattached(store.grpc_routes, model::Kind::kGRPCRoute);
 
   if (!problems.empty()) {
     out << "Conditions:\n";

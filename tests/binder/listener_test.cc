@@ -228,7 +228,7 @@ TEST(ListenerStatus, SupportedKindsPerProtocol) {
     for (const auto& k : b->Listener("default", "gw", l)->supported_kinds) out += k.kind + " ";
     return out;
   };
-  EXPECT_EQ(kinds("http"), "HTTPRoute ");
+  EXPECT_EQ(kinds("http"), "HTTPRoute GRPCRoute ");
   EXPECT_EQ(kinds("tcp"), "TCPRoute ");
   EXPECT_EQ(kinds("udp"), "UDPRoute ");
   EXPECT_EQ(kinds("tls"), "TLSRoute ");

@@ -123,6 +123,38 @@ requests:
   EXPECT_EQ(c->requests[1].websocket, "hello");
 }
 
+TEST(ConformanceParseCase, GrpcRequests) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: extended
+requests:
+- gateway: ns/gw
+  grpc: {method: EchoTwo}
+  host: grpc.example.com
+  headers: {version: two}
+  expect: {backend: b}
+- gateway: ns/gw
+  grpc: {method: EchoThree}
+  expect: {grpcStatus: 12}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->requests[0].grpc_method, "EchoTwo");
+  EXPECT_EQ(c->requests[0].expect.grpc_status, 0);
+  EXPECT_EQ(c->requests[1].expect.grpc_status, 12);
+  const std::string head = "name: x\nfeature: F\nsupport: core\nrequests:\n- gateway: ns/gw\n";
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {"  grpc: {method: Ping}\n  expect: {}\n", "requests[0].grpc.method: must be Echo"},
+           {"  grpc: {method: Echo}\n  path: /x\n  expect: {}\n", "requests[0].grpc: goes with"},
+           {"  grpc: {method: Echo}\n  expect: {status: 200}\n", "a grpc request has grpcStatus"},
+           {"  path: /\n  expect: {grpcStatus: 0}\n", "only for a grpc request"},
+       }) {
+    absl::StatusOr<Case> bad = ParseCase(head + body, "/d/x.yaml");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
+  }
+}
+
 TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {

@@ -264,5 +264,41 @@ TEST(EchoBackendServer, TlsWithARunnerCertificate) {
   std::filesystem::remove(cfg.tls_key);
 }
 
+// X6: xgate-echo --grpc answers the runner's gRPC client with the method, authority, metadata
+// and the pod's identity; a method no service has is UNIMPLEMENTED.
+TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClient) {
+  EchoConfig cfg;
+  cfg.grpc = {"127.0.0.1:0"};
+  cfg.ns = "infra";
+  cfg.pod = "grpc-infra-backend-v1-0";
+  Served s = Serve(cfg);
+  ASSERT_EQ(s.server->grpc_ports().size(), 1u);
+  int port = s.server->grpc_ports()[0];
+  Client client(PlainSocket, "");
+
+  conformance::Request r;
+  r.gateway_ns = "infra";
+  r.grpc_method = "EchoTwo";
+  r.expect.grpc_status = 0;
+  r.expect.backend = "grpc-infra-backend-v1";
+  r.expect.request.host = "grpc.example.com";
+  r.expect.request.headers = {{"Version", "two"}};
+  absl::StatusOr<int> fd = client.Tcp("127.0.0.1", port, absl::Seconds(5));
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  absl::StatusOr<conformance::GrpcAnswer> got = conformance::CallGrpcEcho(
+      *fd, "grpc.example.com", "EchoTwo", {{"Version", "two"}}, absl::Seconds(10));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->code, 0) << got->message;
+  EXPECT_EQ(got->fully_qualified_method,
+            "/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/EchoTwo");
+  EXPECT_EQ(got->ns, "infra");
+  EXPECT_EQ(conformance::CheckGrpcAnswer(r, *got), "");
+  r.expect.backend = "grpc-infra-backend-v2";
+  EXPECT_NE(conformance::CheckGrpcAnswer(r, *got).find("want infra/grpc-infra-backend-v2"),
+            std::string::npos);
+  r.expect.grpc_status = 12;
+  EXPECT_NE(conformance::CheckGrpcAnswer(r, *got).find("gRPC status 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace xgate::echo

@@ -55,7 +55,8 @@ struct Fetched {
 };
 
 struct FetchOptions {
-  bool h2 = false;  // over the HTTPS port with ALPN h2, else HTTP/1.1 on the HTTP port
+  bool h2 = false;   // over the HTTPS port with ALPN h2, else HTTP/1.1 on the HTTP port
+  bool h2c = false;  // HTTP/2 with prior knowledge on the HTTP port
   std::string path = "/";
   std::vector<std::string> headers = {};
   const std::string* post = nullptr;  // with Content-Length
@@ -108,7 +109,9 @@ Fetched Fetch(uint16_t http_port, uint16_t https_port, const FetchOptions& optio
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
-                   options.h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+                   options.h2    ? CURL_HTTP_VERSION_2TLS
+                   : options.h2c ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                 : CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
@@ -270,6 +273,71 @@ TEST_F(ProxyH2UpstreamTest, Http1OnlyBackendGetsAClear502NotAHang) {
     EXPECT_EQ(got.status, 502) << got.error << got.body;
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+// gRPC clients speak HTTP/2 with prior knowledge to an HTTP port (the GRPCRoute spec requires
+// it of HTTP listeners): the preface is recognised and the connection becomes HTTP/2.
+TEST_F(ProxyH2UpstreamTest, PriorKnowledgeHttp2OnTheHttpPort) {
+  StartProxy(EchoPort());
+  for (int i = 0; i < 2; ++i) {
+    Fetched got = Get({.h2c = true, .path = "/h2c"});
+    ASSERT_EQ(got.status, 200) << got.error << got.body;
+    EXPECT_EQ(got.version, CURL_HTTP_VERSION_2_0);
+    EXPECT_EQ(nlohmann::json::parse(got.body)["path"], "/h2c");
+  }
+  Fetched h1 = Get({.path = "/h1"});  // HTTP/1.1 on the same port still works
+  ASSERT_EQ(h1.status, 200) << h1.error;
+  EXPECT_EQ(h1.version, CURL_HTTP_VERSION_1_1);
+}
+
+// What the proxy answers itself to a gRPC request over HTTP/2 is a trailers-only gRPC answer
+// (HTTP 200, grpc-status); over HTTP/1.1, and for requests that are not gRPC, the HTTP status.
+TEST_F(ProxyH2UpstreamTest, LocalAnswersToGrpcRequestsAreGrpcStatuses) {
+  StartProxy(EchoPort());
+  api::L7Config config = HttpAndHttpsConfig(http_port_, https_port_, *upstream_);
+  config.set_generation(2);
+  for (auto& port : *config.mutable_ports()) {
+    api::VirtualHost* vhost = port.mutable_listeners(0)->mutable_virtual_hosts(0);
+    vhost->mutable_routes(0)->mutable_match()->mutable_path()->set_value("/up.Svc");
+    testing::AddRoute(*vhost, "down", "/down.Svc", "ns/down:80");
+  }
+  config.mutable_clusters(0)->set_protocol(api::H2C);
+  config.mutable_clusters(0)->mutable_endpoints(0)->set_port(EchoPort());
+  config.add_clusters()->set_name("ns/down:80");  // no endpoints: 503
+  ASSERT_TRUE(server_->Apply(config).ok());
+  ASSERT_TRUE(server_->WaitApplied(2, 5s));
+  const std::string message(5, '\0');  // an empty gRPC message frame
+  // The calls the proxy answers itself carry no body: curl 7.88 waits out its timeout when a
+  // complete answer comes before it sent the body it still holds.
+  const std::string none;
+  const std::vector<std::string> grpc = {"Content-Type: application/grpc", "TE: trailers"};
+  for (bool tls : {false, true}) {
+    SCOPED_TRACE(tls ? "h2 over TLS" : "h2c");
+    Fetched unrouted =
+        Get({.h2 = tls, .h2c = !tls, .path = "/nope.Svc/M", .headers = grpc, .post = &none});
+    EXPECT_EQ(unrouted.status, 200) << unrouted.error;
+    EXPECT_TRUE(unrouted.HasLine("grpc-status: 12"))
+        << ::testing::PrintToString(unrouted.header_lines);
+    EXPECT_TRUE(unrouted.HasLine("grpc-message: no route"));
+    EXPECT_TRUE(unrouted.HasLine("content-type: application/grpc"));
+    EXPECT_TRUE(unrouted.body.empty());
+
+    Fetched down =
+        Get({.h2 = tls, .h2c = !tls, .path = "/down.Svc/M", .headers = grpc, .post = &none});
+    EXPECT_EQ(down.status, 200) << down.error;
+    EXPECT_TRUE(down.HasLine("grpc-status: 14")) << ::testing::PrintToString(down.header_lines);
+
+    Fetched routed =
+        Get({.h2 = tls, .h2c = !tls, .path = "/up.Svc/M", .headers = grpc, .post = &message});
+    EXPECT_EQ(routed.status, 200) << routed.error;
+    EXPECT_FALSE(routed.HasLine("grpc-status: 12"));
+
+    Fetched plain = Get({.h2 = tls, .h2c = !tls, .path = "/nope.Svc/M"});
+    EXPECT_EQ(plain.status, 404) << "not gRPC: the HTTP status";
+  }
+  Fetched h1 = Get({.path = "/nope.Svc/M", .headers = grpc, .post = &none});
+  EXPECT_EQ(h1.status, 404) << "HTTP/1.1 keeps the status line";
+  EXPECT_FALSE(h1.HasLine("grpc-status: 12"));
 }
 
 }  // namespace

@@ -194,9 +194,14 @@ class Reader {
   Expect ExpectOf(const YAML::Node& e, absl::string_view where) const {
     OnlyKeys(e, where,
              {"status", "backend", "namespace", "request", "headers", "absentHeaders", "redirect",
-              "mirror", "weights", "mirrorShares", "tolerance", "headerValues", "fromGateway"});
+              "mirror", "weights", "mirrorShares", "tolerance", "headerValues", "fromGateway",
+              "grpcStatus"});
     Expect x;
     if (auto v = OptInt(e, "status", where)) x.status = static_cast<int>(*v);
+    if (auto v = OptInt(e, "grpcStatus", where)) {
+      if (*v < 0 || *v > 16) Fail(e["grpcStatus"], absl::StrCat(where, ".grpcStatus"), "0 to 16");
+      x.grpc_status = static_cast<int>(*v);
+    }
     x.backend = OptStr(e, "backend", where);
     x.ns = OptStr(e, "namespace", where);
     if (YAML::Node r = e["request"]; r.IsDefined() && !r.IsNull()) {
@@ -265,7 +270,7 @@ class Reader {
     OnlyKeys(
         r, where,
         {"gateway", "scheme", "host", "method", "path", "port", "headers", "backendResponseHeaders",
-         "samples", "attempts", "expect", "backendFailures", "websocket"});
+         "samples", "attempts", "expect", "backendFailures", "websocket", "grpc"});
     Request q;
     q.line = r.Mark().line + 1;
     if (!r["gateway"].IsDefined()) Fail(r, absl::StrCat(where, ".gateway"), "is required");
@@ -307,6 +312,21 @@ class Reader {
       Fail(r["websocket"], absl::StrCat(where, ".websocket"),
            "bytes to send (not empty), over http or https");
     }
+    if (YAML::Node g = r["grpc"]; g.IsDefined() && !g.IsNull()) {
+      std::string w = absl::StrCat(where, ".grpc");
+      OnlyKeys(g, w, {"method"});
+      q.grpc_method = OptStr(g, "method", w);
+      if (!q.grpc_method || (*q.grpc_method != "Echo" && *q.grpc_method != "EchoTwo" &&
+                             *q.grpc_method != "EchoThree")) {
+        Fail(g, absl::StrCat(w, ".method"), "must be Echo, EchoTwo or EchoThree");
+      }
+      if (q.scheme != "http" || q.websocket || q.backend_failures > 0 || r["method"].IsDefined() ||
+          r["path"].IsDefined()) {
+        Fail(g, w,
+             "goes with scheme http only, and without method, path, websocket or "
+             "backendFailures");
+      }
+    }
     if (auto s = OptInt(r, "samples", where)) {
       if (*s < 1 || *s > 500)
         Fail(r["samples"], absl::StrCat(where, ".samples"), "must be 1 to 500");
@@ -322,7 +342,14 @@ class Reader {
     if ((!q.expect.weights.empty() || !q.expect.mirror_shares.empty()) && q.samples == 0) {
       Fail(r, where, "weights and mirrorShares need samples");
     }
-    if (q.scheme != "udp" && !q.expect.status && q.expect.weights.empty() &&
+    if (q.expect.grpc_status && !q.grpc_method) {
+      Fail(r["expect"], absl::StrCat(where, ".expect.grpcStatus"), "only for a grpc request");
+    }
+    if (q.grpc_method && q.expect.status) {
+      Fail(r["expect"], absl::StrCat(where, ".expect.status"), "a grpc request has grpcStatus");
+    }
+    if (q.grpc_method && !q.expect.grpc_status) q.expect.grpc_status = 0;
+    if (!q.grpc_method && q.scheme != "udp" && !q.expect.status && q.expect.weights.empty() &&
         q.expect.mirror_shares.empty()) {
       Fail(r["expect"], absl::StrCat(where, ".expect.status"), "is required");
     }

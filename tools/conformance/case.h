@@ -45,6 +45,8 @@ struct RequestExpect {  // what the backend must have received
 
 struct Expect {
   std::optional<int> status;
+  // X6 (tests/conformance/FORMAT.md): the gRPC status code of a `grpc` request (0: OK).
+  std::optional<int> grpc_status;
   std::optional<std::string> backend;
   std::optional<std::string> ns;
   RequestExpect request;
@@ -79,6 +81,9 @@ struct Request {
   int backend_failure_status = 500;
   // X4: upgrade to WebSocket, then send these bytes and expect them back.
   std::optional<std::string> websocket;
+  // X6: a unary call of the conformance GrpcEcho service (Echo, EchoTwo, EchoThree) over
+  // HTTP/2 with prior knowledge; `headers` are its metadata, `host` its authority.
+  std::optional<std::string> grpc_method;
   int samples = 0;  // 0: a single request
   int attempts = 1;
   Expect expect;

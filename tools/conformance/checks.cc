@@ -223,6 +223,31 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
   return "";
 }
 
+std::string CheckGrpcAnswer(const Request& req, const GrpcAnswer& got) {
+  const Expect& e = req.expect;
+  int want = e.grpc_status.value_or(0);
+  if (got.code != want) {
+    return absl::StrCat("gRPC status ", got.code, " (", got.message, "), want ", want);
+  }
+  if (want != 0) return "";
+  std::string service = ServiceOfPod(got.pod);
+  std::string ns = req.ExpectNamespace();
+  if (e.backend && (service != *e.backend || got.ns != ns)) {
+    return absl::StrCat("answered by ", got.ns, "/", service, ", want ", ns, "/", *e.backend);
+  }
+  std::string method =
+      absl::StrCat("/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/", *req.grpc_method);
+  if (got.fully_qualified_method != method) {
+    return absl::StrCat("the backend served ", got.fully_qualified_method, ", want ", method);
+  }
+  if (e.request.host && got.authority != *e.request.host) {
+    return absl::StrCat("the backend saw authority ", got.authority, ", want ", *e.request.host);
+  }
+  echo::Headers seen;
+  for (const auto& [name, value] : got.metadata) seen.push_back({name, value});
+  return CheckHeaders(e.request.headers, e.request.absent_headers, seen, "metadata", service);
+}
+
 std::string CheckUdpAnswer(const Request& req, const std::string& payload) {
   nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("pod") || !j["pod"].is_string()) {

@@ -11,6 +11,7 @@
 
 #include "tools/conformance/case.h"
 #include "tools/conformance/client.h"
+#include "tools/conformance/grpc_client.h"
 
 namespace xgate::conformance {
 
@@ -36,6 +37,9 @@ std::string ServiceOfPod(const std::string& pod);
 // `${backend}` in header values), response headers, redirect. `answered` gets the
 // Service that answered, if an echo did.
 std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* answered = nullptr);
+// X6: a gRPC answer: the status code; with OK, backend and namespace, the method the
+// backend served, the authority and metadata it saw (request.host, request.headers).
+std::string CheckGrpcAnswer(const Request& req, const GrpcAnswer& got);
 // A UDP answer: backend and namespace.
 std::string CheckUdpAnswer(const Request& req, const std::string& payload);
 // A redirect's Location against E7's rules.

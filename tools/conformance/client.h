@@ -4,6 +4,7 @@
 #pragma once
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <functional>
 #include <optional>
@@ -58,6 +59,10 @@ class Client {
   absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
                                 absl::string_view request, absl::Duration timeout,
                                 const std::optional<std::string>& websocket = std::nullopt);
+  // A TCP connection (X6's gRPC client takes it over).
+  absl::StatusOr<int> Tcp(const std::string& ip, int port, absl::Duration timeout) {
+    return Connect(ip, port, SOCK_STREAM, timeout);
+  }
   // One datagram; the answer's payload.
   absl::StatusOr<std::string> Udp(const std::string& ip, int port, absl::string_view payload,
                                   absl::Duration timeout);

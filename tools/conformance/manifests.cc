@@ -80,6 +80,8 @@ absl::StatusOr<std::vector<Service>> ServicesOf(const std::vector<Object>& objec
     if (o.kind != "Service") continue;
     YAML::Node n = YAML::Load(o.text);
     Service s{o.ns, o.name, {}};
+    YAML::Node echo = n["metadata"]["labels"]["xgate.dev/echo"];
+    s.grpc = HasScalar(echo) && echo.Scalar() == "grpc";
     YAML::Node ports = n["spec"]["ports"];
     if (HasSequence(ports)) {
       for (const auto& p : ports) {

@@ -34,6 +34,7 @@ struct Service {
   std::string ns;
   std::string name;
   std::vector<ServicePort> ports;
+  bool grpc = false;  // labelled xgate.dev/echo: grpc: its echo serves GrpcEcho (X6)
 };
 
 bool IsClusterScoped(const std::string& kind);

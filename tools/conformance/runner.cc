@@ -72,6 +72,11 @@ std::string DescribeRequest(const Request& r) {
   if (r.scheme == "udp") {
     return absl::StrCat("udp to ", r.gateway_ns, "/", r.gateway_name, " port ", r.Port());
   }
+  if (r.grpc_method) {
+    return absl::StrCat("gRPC ", *r.grpc_method, " to ", r.host.empty() ? "<address>" : r.host,
+                        r.port ? absl::StrCat(":", *r.port) : "", " on ", r.gateway_ns, "/",
+                        r.gateway_name);
+  }
   return absl::StrCat(r.method, " ", r.scheme, "://", r.host.empty() ? "<address>" : r.host,
                       r.port ? absl::StrCat(":", *r.port) : "", r.path, " on ", r.gateway_ns, "/",
                       r.gateway_name);
@@ -316,7 +321,7 @@ absl::Status Runner::StartPod(const Service& svc, bool from_case) {
     std::string proto = p.protocol == "UDP" ? "udp" : "tcp";
     if (!seen.insert({proto, p.target_port}).second) continue;
     bool h2c = proto == "tcp" && p.app_protocol == "kubernetes.io/h2c";
-    argv.push_back(proto == "udp" ? "--udp" : (h2c ? "--h2c" : "--listen"));
+    argv.push_back(proto == "udp" ? "--udp" : svc.grpc ? "--grpc" : (h2c ? "--h2c" : "--listen"));
     argv.push_back(absl::StrCat("0.0.0.0:", p.target_port));
   }
   for (const TlsBackend& tb : tls_backends_) {
@@ -603,6 +608,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     }
     return CheckUdpAnswer(r, *got);
   }
+  if (r.grpc_method) return TryGrpc(r, address, answered);
   std::vector<std::pair<std::string, size_t>> mirror_logs;
   if (check_mirrors) {
     for (const std::string& m : r.expect.mirror) {
@@ -636,6 +642,24 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     }
   }
   return "";
+}
+
+std::string Runner::TryGrpc(const Request& r, const std::string& address, std::string* answered) {
+  absl::StatusOr<int> fd = client_->Tcp(address, r.Port(), kRequestTimeout);
+  if (!fd.ok()) return std::string(fd.status().message());
+  std::string authority = r.host;
+  if (authority.empty()) {
+    authority = absl::StrContains(address, ':') ? absl::StrCat("[", address, "]") : address;
+    if (r.Port() != 80) absl::StrAppend(&authority, ":", r.Port());
+  }
+  absl::StatusOr<GrpcAnswer> got =
+      CallGrpcEcho(*fd, authority, *r.grpc_method, r.headers, kRequestTimeout);
+  if (!got.ok()) return std::string(got.status().message());
+  if (answered != nullptr && got->code == 0) {
+    std::string svc = ServiceOfPod(got->pod);
+    *answered = got->ns == r.ExpectNamespace() ? svc : got->ns + "/" + svc;
+  }
+  return CheckGrpcAnswer(r, *got);
 }
 
 std::string Runner::CrossCheckExplain(const Request& r, const std::string& address,

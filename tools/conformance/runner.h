@@ -97,6 +97,8 @@ class Runner {
   std::string CheckRequest(const Request& r);
   // One request or datagram; the difference, and the key of the Service that answered.
   std::string TryOnce(const Request& r, bool check_mirrors, std::string* answered);
+  // X6: one gRPC call.
+  std::string TryGrpc(const Request& r, const std::string& address, std::string* answered);
   std::string TakeSamples(const Request& r);
   std::string GatewayAddress(const Request& r, std::string* address);
   std::string PodLogPath(const std::string& ns, const std::string& svc);

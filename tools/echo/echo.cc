@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -193,6 +194,11 @@ bool KeepAlive(const Message& req) {
   return !absl::StrContains(conn, "close");
 }
 
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 }  // namespace
 
 EchoServer::~EchoServer() {
@@ -238,6 +244,16 @@ absl::Status EchoServer::Start() {
     h2c_fds_.push_back(*fd);
     h2c_ports_.push_back(port);
   }
+  if (!config_.grpc.empty()) {
+    GrpcEchoOptions options{config_.grpc, config_.ns, config_.pod, "", ""};
+    if (!config_.tls_cert.empty()) {
+      options.tls_cert_pem = ReadWholeFile(config_.tls_cert);
+      options.tls_key_pem = ReadWholeFile(config_.tls_key);
+    }
+    absl::StatusOr<std::unique_ptr<GrpcEcho>> grpc = GrpcEcho::Start(options);
+    if (!grpc.ok()) return grpc.status();
+    grpc_ = std::move(*grpc);
+  }
   for (const std::string& a : config_.udp) {
     int port = 0;
     absl::StatusOr<int> fd = BindSocket(a, SOCK_DGRAM, &port);
@@ -256,6 +272,7 @@ void EchoServer::Serve() {
   for (int fd : h2c_fds_) loops.emplace_back([this, fd] { AcceptLoop(fd, true); });
   for (int fd : udp_fds_) loops.emplace_back([this, fd] { UdpLoop(fd); });
   for (std::thread& t : loops) t.join();
+  if (grpc_) grpc_->Wait();
 }
 
 void EchoServer::AcceptLoop(int lfd, bool h2c) {

@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "tools/echo/echo_grpc.h"
 #include "tools/echo/http_io.h"
 
 namespace xgate::echo {
@@ -24,6 +25,7 @@ struct EchoConfig {
   std::vector<std::string> listen;  // ADDR:PORT, TCP
   std::vector<std::string> h2c;     // ADDR:PORT, TCP speaking HTTP/2 with prior knowledge
   std::vector<std::string> udp;     // ADDR:PORT
+  std::vector<std::string> grpc;    // ADDR:PORT, the GrpcEcho service (TLS with tls_cert)
   std::string tls_cert;             // PEM chain file; with tls_key, every TCP port speaks TLS
   std::string tls_key;
   std::string ns;
@@ -80,6 +82,8 @@ class EchoServer {
   const std::vector<int>& tcp_ports() const { return tcp_ports_; }
   // The h2c ports actually bound, in the order of config.h2c.
   const std::vector<int>& h2c_ports() const { return h2c_ports_; }
+  // The gRPC ports actually bound, in the order of config.grpc.
+  std::vector<int> grpc_ports() const { return grpc_ ? grpc_->ports() : std::vector<int>(); }
 
   // For a request with X-Echo-Fail: which time this pod sees its key (from 1).
   int CountAttempt(const std::string& key);
@@ -99,6 +103,7 @@ class EchoServer {
   std::vector<int> tcp_ports_;
   std::vector<int> h2c_fds_;
   std::vector<int> h2c_ports_;
+  std::unique_ptr<GrpcEcho> grpc_;
   int log_fd_ = -1;
   std::mutex log_mu_;
   std::mutex attempts_mu_;

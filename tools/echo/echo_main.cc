@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
                  "Serve HTTP/2 cleartext with prior knowledge (h2c) here; repeatable")
       ->type_name("ADDR:PORT")
       ->allow_extra_args(false);
+  app.add_option("--grpc", cfg.grpc,
+                 "Serve the conformance GrpcEcho service (gRPC, TLS with --tls-cert) here; "
+                 "repeatable")
+      ->type_name("ADDR:PORT")
+      ->allow_extra_args(false);
   app.add_option("--udp", cfg.udp, "Echo UDP datagrams here; repeatable")
       ->type_name("ADDR:PORT")
       ->allow_extra_args(false);
@@ -33,9 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--log", cfg.log_path, "Append each request here")->type_name("FILE");
   app.add_option("--ready-file", cfg.ready_file, "Written once it serves")->type_name("FILE");
   app.final_callback([&] {
-    if (cfg.listen.empty() && cfg.udp.empty() && cfg.h2c.empty()) {
-      throw CLI::ValidationError("--listen/--h2c/--udp",
-                                 "at least one --listen, --h2c or --udp is required");
+    if (cfg.listen.empty() && cfg.udp.empty() && cfg.h2c.empty() && cfg.grpc.empty()) {
+      throw CLI::ValidationError("--listen/--h2c/--grpc/--udp",
+                                 "at least one --listen, --h2c, --grpc or --udp is required");
     }
   });
   xgate::cli::AddVersionFlag(app);

@@ -41,7 +41,8 @@ std::string Join(const json& values) {
 }
 
 bool IsRoute(const std::string& kind) {
-  return kind == "HTTPRoute" || kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute";
+  return kind == "HTTPRoute" || kind == "TCPRoute" || kind == "UDPRoute" || kind == "TLSRoute" ||
+         kind == "GRPCRoute";
 }
 
 // The Gateways or routes the command line picks: -n, -l and NAME. NotFound when NAME names

@@ -1,6 +1,7 @@
 #include "userspace-proxy/server/exchange.h"
 
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/http/grpc_status.h"
 #include "userspace-proxy/http/serializer.h"
 #include "userspace-proxy/routing/router.h"
 #include "userspace-proxy/server/mirror.h"
@@ -231,6 +232,10 @@ void Exchange::Reply(int status, std::string_view body, std::string error) {
   }
   forwarding_ = false;
   if (upstream_ || h2_) DetachUpstream(false);
+  if (GrpcOverHttp2()) {
+    ReplyGrpc(status, body, std::move(error));
+    return;
+  }
   log_.status = status;
   log_.error = std::move(error);
   log_.bytes_out = body.size();
@@ -240,6 +245,28 @@ void Exchange::Reply(int status, std::string_view body, std::string error) {
   response_started_ = true;
   owner_.ResponseHead(response, ResponseBody::kContentLength, body.size());
   if (!body.empty()) owner_.ResponseData(body);
+  owner_.ResponseEnd({});
+  Finish();
+}
+
+bool Exchange::GrpcOverHttp2() const {
+  auto content_type = request_.head.headers.Get("content-type");
+  return request_.protocol == "HTTP/2" && content_type && http::IsGrpcContentType(*content_type);
+}
+
+// A gRPC client over HTTP/2 reads grpc-status: a trailers-only answer (HTTP 200, one HEADERS
+// frame that ends the stream). The access log keeps the HTTP status the proxy meant.
+void Exchange::ReplyGrpc(int status, std::string_view body, std::string error) {
+  log_.status = status;
+  log_.error = std::move(error);
+  http::ResponseHead response;
+  response.status = 200;
+  response.headers.Set("content-type", "application/grpc");
+  response.headers.Set("grpc-status", std::to_string(http::GrpcStatusForHttp(status)));
+  while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+  response.headers.Set("grpc-message", http::GrpcPercentEncode(body));
+  response_started_ = true;
+  owner_.ResponseHead(response, ResponseBody::kNone, 0);
   owner_.ResponseEnd({});
   Finish();
 }

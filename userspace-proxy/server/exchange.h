@@ -139,6 +139,9 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   void ArmBackendTimer();
   void OnBackendTimeout();
   void Fail(int status, std::string error);
+  // A gRPC request (content-type application/grpc*) over HTTP/2: local answers are gRPC.
+  bool GrpcOverHttp2() const;
+  void ReplyGrpc(int status, std::string_view body, std::string error);
   void OnResponseHead(UpstreamConnection& upstream);
   // A 101 to an Upgrade request: the owner takes the upstream connection (exchange_upgrade.cc).
   void OnSwitchingProtocols(UpstreamConnection& upstream);

@@ -217,7 +217,8 @@ ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*
 // --- H2Connection ----------------------------------------------------------------------
 
 H2Connection::H2Connection(Worker& worker, std::unique_ptr<Transport> transport,
-                           SocketAddress local, SocketAddress peer, std::string sni)
+                           SocketAddress local, SocketAddress peer, std::string sni,
+                           std::string_view early_input)
     : worker_(worker),
       transport_(std::move(transport)),
       local_(local),
@@ -226,7 +227,9 @@ H2Connection::H2Connection(Worker& worker, std::unique_ptr<Transport> transport,
       peer_ip_(peer.Ip()),
       local_ip_(local.Ip()),
       sni_(std::move(sni)),
-      guard_(worker.options().limits.h2) {}
+      guard_(worker.options().limits.h2) {
+  in_.Append(early_input);
+}
 
 H2Connection::~H2Connection() {
   *alive_ = false;
@@ -526,7 +529,7 @@ void H2Connection::StartRequest(H2Stream& stream) {
   request.local_ip = local_ip_;
   request.local_port = local_.Port();
   request.sni = sni_;
-  request.tls = true;
+  request.tls = transport_->ssl() != nullptr;  // h2c with prior knowledge is cleartext
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
   stream.exchange_.emplace(worker_, stream);

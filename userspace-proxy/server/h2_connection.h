@@ -74,8 +74,10 @@ class H2Stream : public ExchangeOwner {
 
 class H2Connection : public Connection {
  public:
+  // `early_input`: bytes already read from the client (an h2c connection's preface, found
+  // by the HTTP/1.1 connection that read them).
   H2Connection(Worker& worker, std::unique_ptr<Transport> transport, SocketAddress local,
-               SocketAddress peer, std::string sni);
+               SocketAddress peer, std::string sni, std::string_view early_input = {});
   ~H2Connection() override;
 
   void Start();

@@ -2,6 +2,8 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
+
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
 #include "userspace-proxy/server/h2_connection.h"
@@ -159,6 +161,7 @@ void Http1Connection::ReadInput() {
         ArmIdleTimer(worker_.options().header_timeout);
       }
       Process();
+      if (closed_) return;  // handed over (h2c prior knowledge) or closed
     }
     if (io == Transport::Io::kWouldBlock || (io == Transport::Io::kOk && transport_->drained())) {
       read_drained_ = true;
@@ -188,8 +191,27 @@ void Http1Connection::ReadInput() {
   read_drained_ = false;  // stopped early: the socket may hold more
 }
 
+bool Http1Connection::TakePriorKnowledgeH2() {
+  if (preface_checked_) return false;
+  constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  std::string_view in = in_.view();
+  size_t n = std::min(in.size(), kPreface.size());
+  if (transport_->ssl() != nullptr || exchange_ || in.substr(0, n) != kPreface.substr(0, n)) {
+    preface_checked_ = true;
+    return false;
+  }
+  if (n < kPreface.size()) return true;  // so far a preface: wait for the rest
+  preface_checked_ = true;
+  std::string early(in);
+  HandOver([&](std::unique_ptr<Transport> transport) {
+    return std::make_unique<H2Connection>(worker_, std::move(transport), local_, peer_, "", early);
+  });
+  return true;
+}
+
 void Http1Connection::Process() {
   if (processing_) return;
+  if (TakePriorKnowledgeH2()) return;
   processing_ = true;
   while (!closed_ && !closing_) {
     if (exchange_ && request_body_ended_) break;  // pipelined requests wait their turn

@@ -51,6 +51,10 @@ class Http1Connection : public Connection, public ExchangeOwner {
     worker_.Close(this);
   }
   void ReadInput();
+  // HTTP/2 with prior knowledge (RFC 9113 3.4) on a cleartext port, as gRPC clients speak it:
+  // true when the client's first bytes are (or may still become) the HTTP/2 preface; the
+  // connection is then handed over to HTTP/2 (or waits for more bytes).
+  bool TakePriorKnowledgeH2();
   void Process();
   bool ReadPaused() const;
   void Flush();
@@ -97,6 +101,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
   Clock::time_point idle_timer_fires_{};                        // of the armed timer
   Clock::time_point idle_deadline_ = Clock::time_point::max();  // max: disarmed
   bool head_timer_armed_ = false;
+  bool preface_checked_ = false;  // the first bytes were looked at for an h2c preface
   // Cleared on destruction: deferred work checks it before touching the connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

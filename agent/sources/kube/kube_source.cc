@@ -52,6 +52,7 @@ const std::vector<WatchedKind>& WatchedKinds() {
       {"TLSRoute", kGatewayGroup, {"v1", "v1alpha3", "v1alpha2"}, "tlsroutes", true, ""},
       {"TCPRoute", kGatewayGroup, {"v1", "v1alpha3", "v1alpha2"}, "tcproutes", true, ""},
       {"UDPRoute", kGatewayGroup, {"v1", "v1alpha3", "v1alpha2"}, "udproutes", true, ""},
+      {"GRPCRoute", kGatewayGroup, {"v1", "v1alpha2"}, "grpcroutes", true, ""},
       {"ReferenceGrant", kGatewayGroup, {"v1", "v1beta1"}, "referencegrants", true, ""},
       {"Namespace", "", {"v1"}, "namespaces", false, ""},
       {"Service", "", {"v1"}, "services", true, ""},

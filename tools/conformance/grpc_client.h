@@ -1,0 +1,31 @@
+// X6's client (tests/conformance/FORMAT.md): one unary call of the conformance GrpcEcho
+// service with gRPC C++, over a TCP connection the runner made (so it lives in the client
+// network namespace), HTTP/2 with prior knowledge.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tools/conformance/case.h"
+
+namespace xgate::conformance {
+
+struct GrpcAnswer {
+  int code = 0;  // grpc::StatusCode
+  std::string message;
+  // From the echo's EchoResponse (code 0 only).
+  std::string fully_qualified_method;
+  std::string authority;
+  std::string ns;
+  std::string pod;
+  Pairs metadata;  // what the backend saw
+};
+
+// Calls `method` (Echo, EchoTwo, EchoThree) on the connected socket `fd` (taken over),
+// with `authority` as :authority and `metadata` as the call's metadata.
+absl::StatusOr<GrpcAnswer> CallGrpcEcho(int fd, const std::string& authority,
+                                        const std::string& method, const Pairs& metadata,
+                                        absl::Duration timeout);
+
+}  // namespace xgate::conformance

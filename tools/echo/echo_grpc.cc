@@ -1,0 +1,81 @@
+#include "tools/echo/echo_grpc.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "tools/echo/grpcecho.grpc.pb.h"
+
+namespace xgate::echo {
+namespace {
+
+namespace pb = gateway_api_conformance::echo_basic::grpcecho;
+
+class Service final : public pb::GrpcEcho::Service {
+ public:
+  Service(std::string ns, std::string pod) : ns_(std::move(ns)), pod_(std::move(pod)) {}
+
+  grpc::Status Echo(grpc::ServerContext* ctx, const pb::EchoRequest*,
+                    pb::EchoResponse* out) override {
+    return Answer(ctx, "Echo", out);
+  }
+  grpc::Status EchoTwo(grpc::ServerContext* ctx, const pb::EchoRequest*,
+                       pb::EchoResponse* out) override {
+    return Answer(ctx, "EchoTwo", out);
+  }
+  grpc::Status EchoThree(grpc::ServerContext* ctx, const pb::EchoRequest*,
+                         pb::EchoResponse* out) override {
+    return Answer(ctx, "EchoThree", out);
+  }
+
+ private:
+  grpc::Status Answer(grpc::ServerContext* ctx, const char* method, pb::EchoResponse* out) {
+    pb::EchoAssertions* a = out->mutable_assertions();
+    for (const auto& [key, value] : ctx->client_metadata()) {
+      pb::Header* h = a->add_headers();
+      h->set_key(absl::AsciiStrToLower(std::string(key.data(), key.size())));
+      h->set_value(std::string(value.data(), value.size()));
+    }
+    grpc::string_ref authority = ctx->ExperimentalGetAuthority();
+    a->set_authority(std::string(authority.data(), authority.size()));
+    a->set_fully_qualified_method(
+        absl::StrCat("/", pb::GrpcEcho::service_full_name(), "/", method));
+    a->mutable_context()->set_namespace_(ns_);
+    a->mutable_context()->set_pod(pod_);
+    return grpc::Status::OK;
+  }
+
+  std::string ns_;
+  std::string pod_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GrpcEcho>> GrpcEcho::Start(const GrpcEchoOptions& options) {
+  std::unique_ptr<GrpcEcho> out(new GrpcEcho());
+  out->service_ = std::make_unique<Service>(options.ns, options.pod);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_pem.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::ServerBuilder builder;
+  out->ports_.assign(options.listen.size(), 0);
+  for (size_t i = 0; i < options.listen.size(); ++i) {
+    builder.AddListeningPort(options.listen[i], credentials, &out->ports_[i]);
+  }
+  builder.RegisterService(out->service_.get());
+  out->server_ = builder.BuildAndStart();
+  if (!out->server_) return absl::UnavailableError("cannot start the gRPC echo");
+  for (size_t i = 0; i < out->ports_.size(); ++i) {
+    if (out->ports_[i] == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen[i]));
+    }
+  }
+  return out;
+}
+
+GrpcEcho::~GrpcEcho() {
+  if (server_) server_->Shutdown();
+}
+
+}  // namespace xgate::echo
