@@ -21,6 +21,8 @@ void DecodeTLSRoute(const Node& root, TLSRoute& out);
 void DecodeService(const Node& root, Service& out);
 void DecodeEndpointSlice(const Node& root, EndpointSlice& out);
 void DecodeSecret(const Node& root, Secret& out);
+void DecodeBackendTLSPolicy(const Node& root, BackendTLSPolicy& out);  // decode_policy.cc
+void DecodeConfigMap(const Node& root, ConfigMap& out);
 
 // Shared pieces.
 LabelSelector DecodeLabelSelector(const Node& node);

@@ -26,6 +26,10 @@ const char* KindName(Kind kind) {
       return "EndpointSlice";
     case Kind::kSecret:
       return "Secret";
+    case Kind::kBackendTLSPolicy:
+      return "BackendTLSPolicy";
+    case Kind::kConfigMap:
+      return "ConfigMap";
   }
   return "?";
 }
@@ -35,6 +39,7 @@ const char* KindGroup(Kind kind) {
     case Kind::kNamespace:
     case Kind::kService:
     case Kind::kSecret:
+    case Kind::kConfigMap:
       return "";
     case Kind::kEndpointSlice:
       return "discovery.k8s.io";
@@ -101,6 +106,10 @@ const Object* Store::Find(const ObjectKey& key) const {
       return find(endpoint_slices);
     case Kind::kSecret:
       return find(secrets);
+    case Kind::kBackendTLSPolicy:
+      return find(backend_tls_policies);
+    case Kind::kConfigMap:
+      return find(config_maps);
   }
   return nullptr;
 }
@@ -116,7 +125,8 @@ std::map<std::string, std::string> Store::NamespaceLabels(const std::string& ns)
 size_t Store::Size() const {
   return gateway_classes.size() + gateways.size() + http_routes.size() + tcp_routes.size() +
          udp_routes.size() + tls_routes.size() + reference_grants.size() + namespaces.size() +
-         services.size() + endpoint_slices.size() + secrets.size();
+         services.size() + endpoint_slices.size() + secrets.size() + backend_tls_policies.size() +
+         config_maps.size();
 }
 
 }  // namespace xgate::model

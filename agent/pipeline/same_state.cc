@@ -81,7 +81,9 @@ bool SameStore(const model::Store& a, const model::Store& b) {
          SameObjects(a.udp_routes, b.udp_routes) && SameObjects(a.tls_routes, b.tls_routes) &&
          SameObjects(a.reference_grants, b.reference_grants) &&
          SameObjects(a.namespaces, b.namespaces) && SameObjects(a.services, b.services) &&
-         SameObjects(a.endpoint_slices, b.endpoint_slices) && SameObjects(a.secrets, b.secrets);
+         SameObjects(a.endpoint_slices, b.endpoint_slices) && SameObjects(a.secrets, b.secrets) &&
+         SameObjects(a.backend_tls_policies, b.backend_tls_policies) &&
+         SameObjects(a.config_maps, b.config_maps);
 }
 
 }  // namespace

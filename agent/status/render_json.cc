@@ -143,10 +143,12 @@ json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   AddAll(store.udp_routes, model::Kind::kUDPRoute, route_status(model::Kind::kUDPRoute), items);
   AddAll(store.tls_routes, model::Kind::kTLSRoute, route_status(model::Kind::kTLSRoute), items);
   AddAll(store.reference_grants, model::Kind::kReferenceGrant, none, items);
+  AddAll(store.backend_tls_policies, model::Kind::kBackendTLSPolicy, none, items);
   AddAll(store.namespaces, model::Kind::kNamespace, none, items);
   AddAll(store.services, model::Kind::kService, none, items);
   AddAll(store.endpoint_slices, model::Kind::kEndpointSlice, none, items);
   AddAll(store.secrets, model::Kind::kSecret, none, items);
+  AddAll(store.config_maps, model::Kind::kConfigMap, none, items);
   return {{"apiVersion", "v1"},
           {"kind", "List"},
           {"metadata", {{"resourceVersion", ""}}},

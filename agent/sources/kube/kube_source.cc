@@ -57,6 +57,8 @@ const std::vector<WatchedKind>& WatchedKinds() {
       {"Service", "", {"v1"}, "services", true, ""},
       {"EndpointSlice", "discovery.k8s.io", {"v1"}, "endpointslices", true, ""},
       {"Secret", "", {"v1"}, "secrets", true, "type=kubernetes.io/tls"},
+      {"BackendTLSPolicy", kGatewayGroup, {"v1", "v1alpha3"}, "backendtlspolicies", true, ""},
+      {"ConfigMap", "", {"v1"}, "configmaps", true, ""},
   };
   return kinds;
 }
