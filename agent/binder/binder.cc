@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "agent/binder/backend_tls.h"
 #include "agent/binder/hostnames.h"
 #include "agent/binder/listeners.h"
 #include "agent/binder/references.h"
@@ -298,6 +299,8 @@ BindResult Bind(const Store& store, const BindOptions& options) {
     }
     result.statuses.gateways[key] = std::move(gw.status);
   }
+  result.backend_tls =
+      BindBackendTLSPolicies(store, result.listeners, options.now, result.statuses.policies);
   return result;
 }
 
@@ -323,6 +326,11 @@ bool AllAccepted(const BindResult& result) {
   for (const auto& [k, s] : result.statuses.routes) {
     for (const auto& p : s.parents) {
       if (!ok(p.conditions)) return false;
+    }
+  }
+  for (const auto& [k, s] : result.statuses.policies) {
+    for (const auto& a : s.ancestors) {
+      if (!ok(a.conditions)) return false;
     }
   }
   return true;

@@ -45,6 +45,9 @@ bool Same(const model::ListenerStatus& a, const model::ListenerStatus& b) {
 bool Same(const model::RouteStatus& a, const model::RouteStatus& b) {
   return Same(a.parents, b.parents);
 }
+bool Same(const model::PolicyStatus& a, const model::PolicyStatus& b) {
+  return Same(a.ancestors, b.ancestors);
+}
 bool Same(const model::GatewayStatus& a, const model::GatewayStatus& b) {
   return Same(a.addresses, b.addresses) && Same(a.conditions, b.conditions) &&
          Same(a.listeners, b.listeners);
@@ -96,6 +99,7 @@ bool SameState(const model::LoadResult& a, const binder::Statuses& a_statuses,
   return Same(a_statuses.gateway_classes, b_statuses.gateway_classes) &&
          Same(a_statuses.gateways, b_statuses.gateways) &&
          Same(a_statuses.routes, b_statuses.routes) &&
+         Same(a_statuses.policies, b_statuses.policies) &&
          std::equal(a.errors.begin(), a.errors.end(), b.errors.begin(), b.errors.end(),
                     same_error) &&
          SameStore(a.store, b.store);
