@@ -62,18 +62,40 @@ void SetPathModifier(const model::HTTPPathModifier& in, api::PathModifier* out) 
   out->set_value(in.value);
 }
 
+void SetUpstreamTls(const binder::BackendTLS& in, api::UpstreamTls& out) {
+  out.set_ca_pem(in.ca_pem);
+  out.set_system_cas(in.system_cas);
+  out.set_sni(in.hostname);
+  for (const auto& san : in.subject_alt_names) {
+    if (san.type == model::SubjectAltName::Type::kHostname) {
+      out.add_verify_hostnames(san.value);
+    } else {
+      out.add_verify_uris(san.value);
+    }
+  }
+}
+
 // Clusters and certificates collected while compiling, deduplicated by name.
 struct Collected {
   std::map<std::string, api::Cluster> clusters;
   std::map<std::string, api::Certificate> certificates;
+  const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
 
   std::string Cluster(const ResolvedBackend& b) {
     if (!b.invalid_reason.empty()) return "";
     std::string name = b.ClusterName();
+    const binder::BackendTLS* tls = nullptr;
+    if (backend_tls != nullptr) {
+      if (auto t = backend_tls->find(name); t != backend_tls->end()) tls = &t->second;
+    }
+    // The spec: connections under a policy that is not accepted fail with a 5xx (here the
+    // 500 of a backend with no cluster), never in plain text.
+    if (tls != nullptr && !tls->valid) return "";
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
       if (b.app_protocol == "kubernetes.io/h2c") it->second.set_protocol(api::H2C);
+      if (tls != nullptr) SetUpstreamTls(*tls, *it->second.mutable_tls());
       for (const auto& ep : b.endpoints) {
         auto* e = it->second.add_endpoints();
         e->set_address(ep.address);
@@ -312,6 +334,7 @@ api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
   api::L7Config config;
   config.set_generation(generation);
   Collected c;
+  c.backend_tls = &bound.backend_tls;
   std::set<std::pair<std::string, int>> punted;
   for (auto& [key, listeners] : ports) {
     std::sort(listeners.begin(), listeners.end(), [](const auto* a, const auto* b) {
