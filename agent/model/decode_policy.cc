@@ -8,14 +8,20 @@
 namespace xgate::model {
 namespace {
 
-PolicyTargetReference DecodeTargetRef(const Node& node) {
-  PolicyTargetReference ref;
+// group (empty: core), kind and name, as both targetRefs and caCertificateRefs have them.
+template <typename Ref>
+void DecodeLocalRef(const Node& node, Ref& ref) {
   ref.group = node.StrOr("group", "");
   CheckGroup(node.PathOf("group"), ref.group);
   ref.kind = node.Str("kind");
   CheckKindName(node.PathOf("kind"), ref.kind);
   ref.name = node.Str("name");
   CheckDnsSubdomain(node.PathOf("name"), ref.name);
+}
+
+PolicyTargetReference DecodeTargetRef(const Node& node) {
+  PolicyTargetReference ref;
+  DecodeLocalRef(node, ref);
   ref.section_name = node.OptStr("sectionName");
   if (ref.section_name && ref.section_name->empty()) ref.section_name.reset();
   if (ref.section_name) CheckSectionName(node.PathOf("sectionName"), *ref.section_name);
@@ -47,12 +53,7 @@ void CheckDistinctTargets(const Node& spec, const std::vector<PolicyTargetRefere
 
 ObjectReference DecodeCARef(const Node& node) {
   ObjectReference ref;
-  ref.group = node.StrOr("group", "");
-  CheckGroup(node.PathOf("group"), ref.group);
-  ref.kind = node.Str("kind");
-  CheckKindName(node.PathOf("kind"), ref.kind);
-  ref.name = node.Str("name");
-  CheckDnsSubdomain(node.PathOf("name"), ref.name);
+  DecodeLocalRef(node, ref);
   return ref;
 }
 
