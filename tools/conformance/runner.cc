@@ -189,6 +189,7 @@ absl::Status Runner::SetUp(const Base& base) {
   client_ = std::make_unique<Client>(bed_->ClientSockets(), ca_->ca_pem());
   tls_backends_ = base.tls_backends;
   if (absl::Status st = IssueCertificates(base.certificates, false); !st.ok()) return st;
+  if (absl::Status st = WriteCaConfigMaps(base.ca_config_maps, false); !st.ok()) return st;
   absl::StatusOr<std::vector<Object>> objects =
       SplitManifests(base.manifests, base.file, base.manifests_line);
   if (!objects.ok()) return objects.status();
@@ -227,6 +228,16 @@ void Runner::TearDown() {
   std::error_code ec;
   if (!pin_root_.empty() && fs::exists(pin_root_, ec)) fs::remove_all(pin_root_, ec);
   if (!run_dir_.empty() && !opts_.keep) fs::remove_all(run_dir_, ec);
+}
+
+absl::Status Runner::WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, bool from_case) {
+  for (const CaConfigMap& m : maps) {
+    if (absl::Status st = WriteObject(CaConfigMapObject(m.ns, m.name, ca_->ca_pem()), from_case);
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Runner::IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case) {
@@ -454,6 +465,8 @@ std::string Runner::PlayCase(const Case& c) {
   tls_backends_.insert(tls_backends_.end(), c.tls_backends.begin(), c.tls_backends.end());
   std::string diff = [&]() -> std::string {
     if (absl::Status st = IssueCertificates(c.certificates, true); !st.ok())
+      return std::string(st.message());
+    if (absl::Status st = WriteCaConfigMaps(c.ca_config_maps, true); !st.ok())
       return std::string(st.message());
     absl::StatusOr<std::vector<Object>> objects =
         SplitManifests(c.manifests, c.file, c.manifests_line);
