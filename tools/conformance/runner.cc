@@ -546,8 +546,11 @@ void Runner::RemoveCaseObjects() {
 
 std::string Runner::CheckStatusList(const std::vector<StatusCheck>& checks) {
   if (checks.empty()) return "";
+  // GatewayClasses and BackendTLSPolicies (X8) are listed only by `xgatectl status`.
   bool classes = false;
-  for (const StatusCheck& c : checks) classes = classes || c.kind == "GatewayClass";
+  for (const StatusCheck& c : checks) {
+    classes = classes || c.kind == "GatewayClass" || c.kind == "BackendTLSPolicy";
+  }
   absl::Time deadline = Deadline();
   std::vector<bool> held(checks.size(), false);
   std::string last;
