@@ -111,8 +111,15 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
                 "counter",
                 "Requests sent on a kept-alive upstream connection" + pool,
                 {}};
+  Family tls_errors{"xgate_proxy_upstream_tls_errors_total",
+                    "counter",
+                    "TLS handshakes to the backend that failed (certificate verification, "
+                    "protocol; BackendTLSPolicy)" +
+                        pool,
+                    {}};
   for (const auto& c : stats.clusters()) {
     Labels labels = {{"backend", c.cluster()}};
+    tls_errors.Add(labels, c.tls_errors());
     open.Add(labels, c.connections_open());
     idle.Add(labels, c.connections_idle());
     active.Add(labels, c.connections_active());
@@ -123,7 +130,7 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     reuses.Add(labels, c.reuses());
   }
   for (const Family* f :
-       {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses}) {
+       {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses, &tls_errors}) {
     f->Write(out);
   }
 

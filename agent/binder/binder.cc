@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "agent/binder/age.h"
+#include "agent/binder/backend_tls.h"
 #include "agent/binder/hostnames.h"
 #include "agent/binder/listeners.h"
 #include "agent/binder/references.h"
@@ -483,6 +484,8 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
     }
     result.statuses.gateways[key] = std::move(gw.status);
   }
+  result.backend_tls =
+      BindBackendTLSPolicies(store, result.listeners, options.now, result.statuses.policies);
   return result;
 }
 
@@ -508,6 +511,11 @@ bool AllAccepted(const BindResult& result) {
   for (const auto& [k, s] : result.statuses.routes) {
     for (const auto& p : s.parents) {
       if (!ok(p.conditions)) return false;
+    }
+  }
+  for (const auto& [k, s] : result.statuses.policies) {
+    for (const auto& a : s.ancestors) {
+      if (!ok(a.conditions)) return false;
     }
   }
   return true;

@@ -18,6 +18,8 @@ struct Statuses {
   std::map<Store::Key, model::GatewayClassStatus> gateway_classes;  // only ours
   std::map<Store::Key, model::GatewayStatus> gateways;              // only our classes'
   std::map<model::ObjectKey, model::RouteStatus> routes;            // parents that are ours
+  // BackendTLSPolicies with an ancestor of ours (a Gateway routing to their Service).
+  std::map<model::ObjectKey, model::PolicyStatus> policies;
 };
 
 struct ResolvedEndpoint {
@@ -86,9 +88,24 @@ struct BindOptions {
   std::map<std::pair<std::string, int>, std::string> unavailable_ports;
 };
 
+// TLS to a Service port, from the BackendTLSPolicy that won it (backend_tls.h).
+struct BackendTLS {
+  model::ObjectKey policy;
+  // False when the policy is not accepted (no valid CA certificate, unknown well-known CA
+  // set): connections to the backend must fail, the client gets a 5xx.
+  bool valid = true;
+  std::string ca_pem;       // the valid caCertificateRefs' ca.crt, concatenated
+  bool system_cas = false;  // wellKnownCACertificates: System
+  std::string hostname;     // SNI; verified unless subject_alt_names are given
+  std::vector<model::SubjectAltName> subject_alt_names;
+};
+
 struct BindResult {
   Statuses statuses;
   std::vector<BoundListener> listeners;  // every listener of every Gateway of ours
+  // Per cluster name ("ns/name:port") of a routed Service port that a BackendTLSPolicy
+  // targets.
+  std::map<std::string, BackendTLS> backend_tls;
 };
 
 // What Bind keeps from one call to the next so that it binds again only the routes whose

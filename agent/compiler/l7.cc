@@ -74,10 +74,24 @@ void SetPathModifier(const model::HTTPPathModifier& in, api::PathModifier* out) 
   out->set_value(in.value);
 }
 
+void SetUpstreamTls(const binder::BackendTLS& in, api::UpstreamTls& out) {
+  out.set_ca_pem(in.ca_pem);
+  out.set_system_cas(in.system_cas);
+  out.set_sni(in.hostname);
+  for (const auto& san : in.subject_alt_names) {
+    if (san.type == model::SubjectAltName::Type::kHostname) {
+      out.add_verify_hostnames(san.value);
+    } else {
+      out.add_verify_uris(san.value);
+    }
+  }
+}
+
 // Clusters and certificates collected while compiling, deduplicated by name.
 struct Collected {
   std::map<std::string, api::Cluster> clusters;
   std::map<std::string, api::Certificate> certificates;
+  const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
 
   // `http2`: the route needs HTTP/2 to the backend (GRPCRoute) whatever the Service port's
   // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one.
@@ -85,11 +99,21 @@ struct Collected {
     if (!b.invalid_reason.empty()) return "";
     bool h2c = b.app_protocol == "kubernetes.io/h2c";
     std::string name = b.ClusterName();
+    const binder::BackendTLS* tls = nullptr;
+    if (backend_tls != nullptr) {
+      if (auto t = backend_tls->find(name); t != backend_tls->end()) tls = &t->second;
+    }
+    // The spec: connections under a policy that is not accepted fail with a 5xx (here the
+    // 500 of a backend with no cluster), never in plain text. HTTP/2 over TLS to a backend
+    // (what a GRPCRoute to a policy's Service needs) is not done: such a backend gets no
+    // cluster either, rather than gRPC in HTTP/1.1 or in clear text.
+    if (tls != nullptr && (!tls->valid || http2 || h2c)) return "";
     if (http2 && !h2c) name += "+h2c";
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
       if (h2c || http2) it->second.set_protocol(api::H2C);
+      if (tls != nullptr) SetUpstreamTls(*tls, *it->second.mutable_tls());
       for (const auto& ep : b.endpoints) {
         auto* e = it->second.add_endpoints();
         e->set_address(ep.address);
@@ -347,6 +371,7 @@ api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
   api::L7Config config;
   config.set_generation(generation);
   Collected c;
+  c.backend_tls = &bound.backend_tls;
   std::set<std::pair<std::string, int>> punted;
   for (auto& [key, listeners] : ports) {
     std::sort(listeners.begin(), listeners.end(), [](const auto* a, const auto* b) {

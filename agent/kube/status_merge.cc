@@ -91,22 +91,24 @@ json MergeGatewayStatus(const json& current, const json& ours) {
   return merged;
 }
 
-json MergeRouteStatus(const json& current, const json& ours, const std::string& controller) {
-  json desired = Field(ours, "parents");
+// Route parents and policy ancestors merge alike: `list` entries keyed by their `ref`.
+json MergeControllerEntries(const json& current, const json& ours, const std::string& controller,
+                            const char* list, const char* ref_key) {
+  json desired = Field(ours, list);
   if (!desired.is_array()) desired = json::array();
   std::vector<bool> placed(desired.size(), false);
 
   json parents = json::array();
-  const json& existing = Field(current, "parents");
+  const json& existing = Field(current, list);
   if (existing.is_array()) {
     for (const json& entry : existing) {
       if (Field(entry, "controllerName") != controller) {
         parents.push_back(entry);
         continue;
       }
-      json ref = NormalizedParentRef(Field(entry, "parentRef"));
+      json ref = NormalizedParentRef(Field(entry, ref_key));
       for (size_t i = 0; i < desired.size(); ++i) {
-        if (placed[i] || NormalizedParentRef(Field(desired[i], "parentRef")) != ref) continue;
+        if (placed[i] || NormalizedParentRef(Field(desired[i], ref_key)) != ref) continue;
         json replacement = desired[i];
         CarryTransitionTimes(Field(entry, "conditions"), replacement["conditions"]);
         parents.push_back(std::move(replacement));
@@ -120,8 +122,16 @@ json MergeRouteStatus(const json& current, const json& ours, const std::string& 
   }
 
   json merged = ObjectOrEmpty(current);
-  merged["parents"] = std::move(parents);
+  merged[list] = std::move(parents);
   return merged;
+}
+
+json MergeRouteStatus(const json& current, const json& ours, const std::string& controller) {
+  return MergeControllerEntries(current, ours, controller, "parents", "parentRef");
+}
+
+json MergePolicyStatus(const json& current, const json& ours, const std::string& controller) {
+  return MergeControllerEntries(current, ours, controller, "ancestors", "ancestorRef");
 }
 
 bool SameStatus(const json& current, const json& merged) {

@@ -20,6 +20,11 @@ nlohmann::json MergeGatewayStatus(const nlohmann::json& current, const nlohmann:
 nlohmann::json MergeRouteStatus(const nlohmann::json& current, const nlohmann::json& ours,
                                 const std::string& controller);
 
+// A policy (BackendTLSPolicy): status.ancestors merged as MergeRouteStatus merges parents,
+// keyed by ancestorRef. `ours` is {"ancestors": [...]}.
+nlohmann::json MergePolicyStatus(const nlohmann::json& current, const nlohmann::json& ours,
+                                 const std::string& controller);
+
 // In every merge: a condition of ours keeps the lastTransitionTime `current` has for the same
 // condition (same type, and same listener or parentRef) when its status did not change.
 

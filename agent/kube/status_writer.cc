@@ -19,8 +19,9 @@ constexpr int kMaxConflicts = 5;
 
 bool Always(const json&) { return true; }
 
-bool HasParentOf(const json& status, const std::string& controller) {
-  auto it = status.is_object() ? status.find("parents") : status.end();
+// Whether status.parents (routes) or status.ancestors (policies) has an entry of `controller`.
+bool HasEntryOf(const json& status, const std::string& controller, const char* list) {
+  auto it = status.is_object() ? status.find(list) : status.end();
   if (!status.is_object() || it == status.end() || !it->is_array()) return false;
   for (const json& entry : *it) {
     if (entry.is_object() && entry.value("controllerName", "") == controller) return true;
@@ -39,7 +40,8 @@ std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& ki
   std::map<model::Kind, Resource> resources;
   for (model::Kind kind : {model::Kind::kGatewayClass, model::Kind::kGateway,
                            model::Kind::kHTTPRoute, model::Kind::kTCPRoute, model::Kind::kUDPRoute,
-                           model::Kind::kTLSRoute, model::Kind::kGRPCRoute}) {
+                           model::Kind::kTLSRoute, model::Kind::kGRPCRoute,
+                           model::Kind::kBackendTLSPolicy}) {
     const std::string name = model::KindName(kind);
     auto state = std::find_if(kinds.begin(), kinds.end(),
                               [&name](const KindState& k) { return k.kind == name; });
@@ -189,7 +191,9 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
   for (const auto& [key, status] : statuses.routes) routes.insert(key);
 
   const std::string controller = model::kControllerName;
-  auto ours_in = [&controller](const json& status) { return HasParentOf(status, controller); };
+  auto ours_in = [&controller](const json& status) {
+    return HasEntryOf(status, controller, "parents");
+  };
   bool all_read = true;
   for (const model::ObjectKey& key : routes) {
     auto it = statuses.routes.find(key);
@@ -202,6 +206,21 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     keep(std::move(result));
   }
   if (!all_read) SweepAllRoutes();  // so no route of a failed sweep is forgotten
+
+  // Every BackendTLSPolicy: ours where we have ancestors, and our stale ancestors dropped
+  // (an unchanged status is not written).
+  auto policy_ours_in = [&controller](const json& status) {
+    return HasEntryOf(status, controller, "ancestors");
+  };
+  for (const auto& [k, policy] : store.backend_tls_policies) {
+    model::ObjectKey key{model::Kind::kBackendTLSPolicy, k.first, k.second};
+    auto it = statuses.policies.find(key);
+    json ours = it == statuses.policies.end() ? json{{"ancestors", json::array()}}
+                                              : status::PolicyStatusJson(it->second);
+    keep(WriteOne(
+        key, [&](const json& current) { return MergePolicyStatus(current, ours, controller); },
+        policy_ours_in));
+  }
   return first_error;
 }
 

@@ -25,6 +25,8 @@ void DecodeGRPCRoute(const Node& root, GRPCRoute& out);
 void DecodeService(const Node& root, Service& out);
 void DecodeEndpointSlice(const Node& root, EndpointSlice& out);
 void DecodeSecret(const Node& root, Secret& out);
+void DecodeBackendTLSPolicy(const Node& root, BackendTLSPolicy& out);  // decode_policy.cc
+void DecodeConfigMap(const Node& root, ConfigMap& out);
 
 // Shared pieces.
 // spec.hostnames of HTTPRoute, GRPCRoute and TLSRoute.

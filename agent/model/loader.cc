@@ -42,13 +42,16 @@ struct KindInfo {
 
 bool IsGatewayKind(const std::string& k) {
   return k == "GatewayClass" || k == "Gateway" || k == "HTTPRoute" || k == "TCPRoute" ||
-         k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant" || k == "GRPCRoute";
+         k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant" || k == "GRPCRoute" ||
+         k == "BackendTLSPolicy";
 }
 
 std::optional<Kind> KindFromName(const std::string& name) {
-  for (Kind k : {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute,
-                 Kind::kUDPRoute, Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace,
-                 Kind::kService, Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute}) {
+  for (Kind k :
+       {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute, Kind::kUDPRoute,
+        Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace, Kind::kService,
+        Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute, Kind::kBackendTLSPolicy,
+        Kind::kConfigMap}) {
     if (name == KindName(k)) return k;
   }
   return std::nullopt;
@@ -62,7 +65,8 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
   std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
   std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
   if (group == kGatewayGroup && k && IsGatewayKind(kind)) {
-    bool l4 = *k == Kind::kTCPRoute || *k == Kind::kUDPRoute || *k == Kind::kTLSRoute;
+    bool l4 = *k == Kind::kTCPRoute || *k == Kind::kUDPRoute || *k == Kind::kTLSRoute ||
+              *k == Kind::kBackendTLSPolicy;
     if (*k == Kind::kGRPCRoute) {
       if (version == "v1" || version == "v1alpha2") return KindInfo{*k};
     } else if (version == "v1" || version == "v1beta1" || version == "v1alpha2" ||
@@ -70,7 +74,8 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
       return KindInfo{*k};
     }
   } else if (group == "networking.x-k8s.io" && k && IsGatewayKind(kind) &&
-             *k != Kind::kReferenceGrant && *k != Kind::kGRPCRoute) {
+             *k != Kind::kReferenceGrant && *k != Kind::kGRPCRoute &&
+             *k != Kind::kBackendTLSPolicy) {
     if (version == "v1alpha1") return KindInfo{*k, true};
   } else if (group.empty() && k && std::string(KindGroup(*k)).empty()) {
     if (version == "v1") return KindInfo{*k};
@@ -235,6 +240,12 @@ class DocumentLoader {
       case Kind::kGRPCRoute:
         return Put(into_.store.grpc_routes, kind, root, api_version, binding, file, line,
                    &DecodeGRPCRoute);
+      case Kind::kBackendTLSPolicy:
+        return Put(into_.store.backend_tls_policies, kind, root, api_version, binding, file, line,
+                   &DecodeBackendTLSPolicy);
+      case Kind::kConfigMap:
+        return Put(into_.store.config_maps, kind, root, api_version, binding, file, line,
+                   &DecodeConfigMap);
     }
   }
 
@@ -452,6 +463,8 @@ void CarryGenerations(const Store& previous, Store& next) {
   base = MaxIndex(previous.endpoint_slices, base);
   base = MaxIndex(previous.secrets, base);
   base = MaxIndex(previous.grpc_routes, base);
+  base = MaxIndex(previous.backend_tls_policies, base);
+  base = MaxIndex(previous.config_maps, base);
   base += 1;
   CarryKind(previous.gateway_classes, next.gateway_classes, Kind::kGatewayClass, base);
   CarryKind(previous.gateways, next.gateways, Kind::kGateway, base);
@@ -465,6 +478,9 @@ void CarryGenerations(const Store& previous, Store& next) {
   CarryKind(previous.endpoint_slices, next.endpoint_slices, Kind::kEndpointSlice, base);
   CarryKind(previous.secrets, next.secrets, Kind::kSecret, base);
   CarryKind(previous.grpc_routes, next.grpc_routes, Kind::kGRPCRoute, base);
+  CarryKind(previous.backend_tls_policies, next.backend_tls_policies, Kind::kBackendTLSPolicy,
+            base);
+  CarryKind(previous.config_maps, next.config_maps, Kind::kConfigMap, base);
 }
 
 }  // namespace xgate::model

@@ -28,6 +28,10 @@ const char* KindName(Kind kind) {
       return "Secret";
     case Kind::kGRPCRoute:
       return "GRPCRoute";
+    case Kind::kBackendTLSPolicy:
+      return "BackendTLSPolicy";
+    case Kind::kConfigMap:
+      return "ConfigMap";
   }
   return "?";
 }
@@ -37,6 +41,7 @@ const char* KindGroup(Kind kind) {
     case Kind::kNamespace:
     case Kind::kService:
     case Kind::kSecret:
+    case Kind::kConfigMap:
       return "";
     case Kind::kEndpointSlice:
       return "discovery.k8s.io";
@@ -105,6 +110,10 @@ const Object* Store::Find(const ObjectKey& key) const {
       return find(secrets);
     case Kind::kGRPCRoute:
       return find(grpc_routes);
+    case Kind::kBackendTLSPolicy:
+      return find(backend_tls_policies);
+    case Kind::kConfigMap:
+      return find(config_maps);
   }
   return nullptr;
 }
@@ -120,7 +129,8 @@ std::map<std::string, std::string> Store::NamespaceLabels(const std::string& ns)
 size_t Store::Size() const {
   return gateway_classes.size() + gateways.size() + http_routes.size() + tcp_routes.size() +
          udp_routes.size() + tls_routes.size() + reference_grants.size() + namespaces.size() +
-         services.size() + endpoint_slices.size() + secrets.size() + grpc_routes.size();
+         services.size() + endpoint_slices.size() + secrets.size() + grpc_routes.size() +
+         backend_tls_policies.size() + config_maps.size();
 }
 
 }  // namespace xgate::model

@@ -30,6 +30,8 @@ enum class Kind {
   kEndpointSlice,
   kSecret,
   kGRPCRoute,
+  kBackendTLSPolicy,
+  kConfigMap,
 };
 
 // "HTTPRoute", "Gateway", ... as Kubernetes spells the kind.
@@ -459,6 +461,45 @@ struct Secret : Object {
   std::map<std::string, std::string> data;  // decoded bytes (base64 `data` and `stringData`)
 };
 
+// ---------------------------------------------------------------- BackendTLSPolicy
+
+// LocalPolicyTargetReferenceWithSectionName: a Service (group "") in the policy's namespace,
+// optionally one of its ports by name.
+struct PolicyTargetReference {
+  std::string group;
+  std::string kind;
+  std::string name;
+  std::optional<std::string> section_name;
+};
+
+struct SubjectAltName {
+  enum class Type { kHostname, kURI };
+  Type type = Type::kHostname;
+  std::string value;  // the hostname or the URI
+};
+
+struct BackendTLSPolicyValidation {
+  std::vector<ObjectReference> ca_certificate_refs;       // LocalObjectReference: no namespace
+  std::optional<std::string> well_known_ca_certificates;  // "System" (others: not accepted)
+  std::string hostname;  // SNI, and the name verified unless subject_alt_names are given
+  std::vector<SubjectAltName> subject_alt_names;
+};
+
+struct BackendTLSPolicy : Object {
+  std::vector<PolicyTargetReference> target_refs;
+  BackendTLSPolicyValidation validation;
+  std::map<std::string, std::string> options;
+};
+
+struct ConfigMap : Object {
+  std::map<std::string, std::string> data;  // `data` only (binaryData is not read)
+};
+
+// PolicyAncestorStatus: the same shape as a route's parent status under other names.
+struct PolicyStatus {
+  std::vector<RouteParentStatus> ancestors;  // parent_ref is the ancestorRef
+};
+
 // ---------------------------------------------------------------- the store
 
 // Every object of one load, keyed by namespace/name within each kind. std::map keeps the
@@ -477,6 +518,8 @@ struct Store {
   ObjectMap<Key, EndpointSlice> endpoint_slices;
   ObjectMap<Key, Secret> secrets;
   ObjectMap<Key, GRPCRoute> grpc_routes;
+  ObjectMap<Key, BackendTLSPolicy> backend_tls_policies;
+  ObjectMap<Key, ConfigMap> config_maps;
 
   // The generic view of an object, or nullptr.
   const Object* Find(const ObjectKey& key) const;
@@ -501,6 +544,8 @@ void ForEachKindMap(A& a, B& b, F&& f) {
   f(a.endpoint_slices, b.endpoint_slices);
   f(a.secrets, b.secrets);
   f(a.grpc_routes, b.grpc_routes);
+  f(a.backend_tls_policies, b.backend_tls_policies);
+  f(a.config_maps, b.config_maps);
 }
 
 }  // namespace xgate::model

@@ -45,6 +45,9 @@ bool Same(const model::ListenerStatus& a, const model::ListenerStatus& b) {
 bool Same(const model::RouteStatus& a, const model::RouteStatus& b) {
   return Same(a.parents, b.parents);
 }
+bool Same(const model::PolicyStatus& a, const model::PolicyStatus& b) {
+  return Same(a.ancestors, b.ancestors);
+}
 bool Same(const model::GatewayStatus& a, const model::GatewayStatus& b) {
   return Same(a.addresses, b.addresses) && Same(a.conditions, b.conditions) &&
          Same(a.listeners, b.listeners);
@@ -82,7 +85,9 @@ bool SameStore(const model::Store& a, const model::Store& b) {
          SameObjects(a.reference_grants, b.reference_grants) &&
          SameObjects(a.namespaces, b.namespaces) && SameObjects(a.services, b.services) &&
          SameObjects(a.endpoint_slices, b.endpoint_slices) && SameObjects(a.secrets, b.secrets) &&
-         SameObjects(a.grpc_routes, b.grpc_routes);
+         SameObjects(a.grpc_routes, b.grpc_routes) &&
+         SameObjects(a.backend_tls_policies, b.backend_tls_policies) &&
+         SameObjects(a.config_maps, b.config_maps);
 }
 
 }  // namespace
@@ -95,6 +100,7 @@ bool SameState(const model::LoadResult& a, const binder::Statuses& a_statuses,
   return Same(a_statuses.gateway_classes, b_statuses.gateway_classes) &&
          Same(a_statuses.gateways, b_statuses.gateways) &&
          Same(a_statuses.routes, b_statuses.routes) &&
+         Same(a_statuses.policies, b_statuses.policies) &&
          std::equal(a.errors.begin(), a.errors.end(), b.errors.begin(), b.errors.end(),
                     same_error) &&
          SameStore(a.store, b.store);

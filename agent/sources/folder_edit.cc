@@ -75,6 +75,8 @@ void ForEachObject(const model::Store& store,
   all(store.services, Kind::kService);
   all(store.endpoint_slices, Kind::kEndpointSlice);
   all(store.secrets, Kind::kSecret);
+  all(store.backend_tls_policies, Kind::kBackendTLSPolicy);
+  all(store.config_maps, Kind::kConfigMap);
 }
 
 struct Located {

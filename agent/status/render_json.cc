@@ -115,6 +115,16 @@ json RouteStatusJson(const model::RouteStatus& status) {
   return {{"parents", std::move(parents)}};
 }
 
+json PolicyStatusJson(const model::PolicyStatus& status) {
+  json ancestors = json::array();
+  for (const auto& a : status.ancestors) {
+    ancestors.push_back({{"ancestorRef", ParentRefJson(a.parent_ref)},
+                         {"controllerName", a.controller_name},
+                         {"conditions", ConditionsJson(a.conditions)}});
+  }
+  return {{"ancestors", std::move(ancestors)}};
+}
+
 json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   json items = json::array();
   auto none = [](const model::Store::Key&) { return json(); };
@@ -144,10 +154,18 @@ json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   AddAll(store.tls_routes, model::Kind::kTLSRoute, route_status(model::Kind::kTLSRoute), items);
   AddAll(store.grpc_routes, model::Kind::kGRPCRoute, route_status(model::Kind::kGRPCRoute), items);
   AddAll(store.reference_grants, model::Kind::kReferenceGrant, none, items);
+  AddAll(
+      store.backend_tls_policies, model::Kind::kBackendTLSPolicy,
+      [&](const model::Store::Key& key) {
+        auto it = statuses.policies.find({model::Kind::kBackendTLSPolicy, key.first, key.second});
+        return it == statuses.policies.end() ? json() : PolicyStatusJson(it->second);
+      },
+      items);
   AddAll(store.namespaces, model::Kind::kNamespace, none, items);
   AddAll(store.services, model::Kind::kService, none, items);
   AddAll(store.endpoint_slices, model::Kind::kEndpointSlice, none, items);
   AddAll(store.secrets, model::Kind::kSecret, none, items);
+  AddAll(store.config_maps, model::Kind::kConfigMap, none, items);
   return {{"apiVersion", "v1"},
           {"kind", "List"},
           {"metadata", {{"resourceVersion", ""}}},

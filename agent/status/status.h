@@ -17,6 +17,8 @@ nlohmann::json ConditionJson(const model::Condition& condition);
 nlohmann::json GatewayClassStatusJson(const model::GatewayClassStatus& status);
 nlohmann::json GatewayStatusJson(const model::GatewayStatus& status);
 nlohmann::json RouteStatusJson(const model::RouteStatus& status);
+// A BackendTLSPolicy's status: {"ancestors": [{ancestorRef, controllerName, conditions}]}.
+nlohmann::json PolicyStatusJson(const model::PolicyStatus& status);
 
 // Every object of `store` (its `raw` form plus `status` where the binder produced one) as a
 // {"apiVersion":"v1","kind":"List","items":[...]}, items ordered GatewayClasses, Gateways,

@@ -47,6 +47,17 @@ void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& ne
       }
     }
   }
+  for (auto& [key, status] : next.policies) {
+    auto it = previous.policies.find(key);
+    if (it == previous.policies.end()) continue;
+    for (auto& ancestor : status.ancestors) {
+      for (const auto& old : it->second.ancestors) {
+        if (SameParent(old.parent_ref, ancestor.parent_ref)) {
+          Carry(old.conditions, ancestor.conditions);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace xgate::status

@@ -268,7 +268,7 @@ metadata: {name: d}
 spec: {replicas: "whatever"}
 ---
 apiVersion: v1
-kind: ConfigMap
+kind: Pod
 metadata: {name: c}
 ---
 apiVersion: example.com/v1

@@ -134,6 +134,14 @@ class Reader {
                                   ReqStr(b, "secret", "tlsBackends[]")});
       }
     }
+    if (YAML::Node cms = doc["caConfigMaps"]; cms.IsDefined() && !cms.IsNull()) {
+      if (!cms.IsSequence()) Fail(cms, "caConfigMaps", "must be a list");
+      for (const auto& c : cms) {
+        OnlyKeys(c, "caConfigMaps[]", {"name", "namespace"});
+        m.ca_config_maps.push_back(
+            {ReqStr(c, "name", "caConfigMaps[]"), ReqStr(c, "namespace", "caConfigMaps[]")});
+      }
+    }
   }
 
   StatusCheck Status(const YAML::Node& s, absl::string_view where) const {
@@ -143,15 +151,17 @@ class Reader {
     StatusCheck c;
     c.line = s.Mark().line + 1;
     c.kind = ReqStr(s, "kind", where);
-    static const std::set<std::string> kKinds = {
-        "Gateway", "GatewayClass", "HTTPRoute", "TLSRoute", "TCPRoute", "UDPRoute", "GRPCRoute"};
+    static const std::set<std::string> kKinds = {"Gateway",   "GatewayClass",    "HTTPRoute",
+                                                 "TLSRoute",  "TCPRoute",        "UDPRoute",
+                                                 "GRPCRoute", "BackendTLSPolicy"};
     if (!kKinds.contains(c.kind)) Fail(s["kind"], absl::StrCat(where, ".kind"), "unknown kind");
     c.name = ReqStr(s, "name", where);
     if (c.kind != "GatewayClass") c.ns = ReqStr(s, "namespace", where);
-    bool route = absl::EndsWith(c.kind, "Route");
+    // X9: a BackendTLSPolicy's `parent` is the ancestor Gateway of its status.ancestors entry.
+    bool route = absl::EndsWith(c.kind, "Route") || c.kind == "BackendTLSPolicy";
     if (route) {
       if (!s["parent"].IsDefined())
-        Fail(s, absl::StrCat(where, ".parent"), "a route entry needs it");
+        Fail(s, absl::StrCat(where, ".parent"), "a route or policy entry needs it");
       std::tie(c.parent_ns, c.parent_name) = NsName(s["parent"], absl::StrCat(where, ".parent"));
     }
     c.section_name = OptStr(s, "sectionName", where);
@@ -206,11 +216,12 @@ class Reader {
     x.ns = OptStr(e, "namespace", where);
     if (YAML::Node r = e["request"]; r.IsDefined() && !r.IsNull()) {
       std::string w = absl::StrCat(where, ".request");
-      OnlyKeys(r, w, {"path", "host", "method", "proto", "headers", "absentHeaders"});
+      OnlyKeys(r, w, {"path", "host", "method", "proto", "sni", "headers", "absentHeaders"});
       x.request.path = OptStr(r, "path", w);
       x.request.host = OptStr(r, "host", w);
       x.request.method = OptStr(r, "method", w);
       x.request.proto = OptStr(r, "proto", w);
+      x.request.sni = OptStr(r, "sni", w);
       x.request.headers = StrMap(r["headers"], absl::StrCat(w, ".headers"));
       if (r["absentHeaders"].IsDefined()) {
         x.request.absent_headers = StrList(r["absentHeaders"], absl::StrCat(w, ".absentHeaders"));
@@ -424,7 +435,7 @@ absl::StatusOr<Base> ParseBase(const std::string& text, const std::string& file)
     YAML::Node doc = LoadDoc(text, file);
     Base b;
     b.file = file;
-    r.OnlyKeys(doc, "base", {"manifests", "certificates", "tlsBackends"});
+    r.OnlyKeys(doc, "base", {"manifests", "certificates", "tlsBackends", "caConfigMaps"});
     r.Manifests(doc, b);
     return b;
   } catch (const ParseError& e) {
@@ -440,7 +451,7 @@ absl::StatusOr<Case> ParseCase(const std::string& text, const std::string& file)
     c.file = file;
     r.OnlyKeys(doc, "case",
                {"name", "feature", "support", "description", "features", "upstream", "manifests",
-                "certificates", "tlsBackends", "status", "requests", "steps"});
+                "certificates", "tlsBackends", "caConfigMaps", "status", "requests", "steps"});
     c.name = r.ReqStr(doc, "name", "case");
     c.feature = r.ReqStr(doc, "feature", "case");
     c.support = r.ReqStr(doc, "support", "case");

@@ -27,6 +27,12 @@ struct TlsBackend {
   std::string secret;
 };
 
+// X6 (tests/conformance/FORMAT.md): a ConfigMap whose ca.crt is the run's CA certificate.
+struct CaConfigMap {
+  std::string name;
+  std::string ns;
+};
+
 struct RedirectExpect {
   std::optional<std::string> scheme;
   std::optional<std::string> host;
@@ -39,6 +45,7 @@ struct RequestExpect {  // what the backend must have received
   std::optional<std::string> host;
   std::optional<std::string> method;
   std::optional<std::string> proto;  // X5: "HTTP/2.0" for an h2c backend
+  std::optional<std::string> sni;    // X7: the SNI a TLS backend received ("" for none)
   Pairs headers;
   std::vector<std::string> absent_headers;
 };
@@ -98,7 +105,7 @@ struct StatusCheck {
   std::string kind;
   std::string ns;  // empty for GatewayClass
   std::string name;
-  std::string parent_ns;  // routes
+  std::string parent_ns;  // routes; for a BackendTLSPolicy the ancestor Gateway (X8)
   std::string parent_name;
   std::optional<std::string> section_name;
   std::optional<std::string> listener;
@@ -135,6 +142,7 @@ struct Manifested {
   int manifests_line = 0;  // line of the first manifest line in the file
   std::vector<CertificateSpec> certificates;
   std::vector<TlsBackend> tls_backends;
+  std::vector<CaConfigMap> ca_config_maps;  // X6
 };
 
 struct Base : Manifested {};

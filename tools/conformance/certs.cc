@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -127,7 +128,11 @@ absl::StatusOr<IssuedCert> CertAuthority::Issue(const std::vector<std::string>& 
   X509* c = cert->get();
   X509_set_issuer_name(c, X509_get_subject_name(impl_->cert.get()));
   std::vector<std::string> sans;
-  for (const std::string& h : hosts) sans.push_back(absl::StrCat(IsIp(h) ? "IP:" : "DNS:", h));
+  for (const std::string& h : hosts) {
+    // X6: "scheme://..." is a URI SAN (a SPIFFE id, for BackendTLSPolicy's subjectAltNames).
+    const char* type = absl::StrContains(h, "://") ? "URI:" : IsIp(h) ? "IP:" : "DNS:";
+    sans.push_back(absl::StrCat(type, h));
+  }
   for (auto [nid, v] :
        {std::pair{NID_basic_constraints, std::string("critical,CA:FALSE")},
         std::pair{NID_key_usage, std::string("critical,digitalSignature,keyEncipherment")},

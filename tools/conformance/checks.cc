@@ -27,6 +27,10 @@ std::optional<EchoSeen> ParseEcho(const std::string& body) {
   e.host = str("host");
   e.method = str("method");
   e.proto = str("proto");
+  if (j.contains("tls") && j["tls"].is_object() && j["tls"].contains("serverName") &&
+      j["tls"]["serverName"].is_string()) {
+    e.sni = j["tls"]["serverName"].get<std::string>();
+  }
   e.ns = str("namespace");
   e.pod = str("pod");
   e.service = ServiceOfPod(e.pod);
@@ -183,6 +187,10 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
     }
     if (e.request.proto && seen->proto != *e.request.proto) {
       return absl::StrCat("the backend was spoken ", seen->proto, ", want ", *e.request.proto);
+    }
+    if (e.request.sni && seen->sni != *e.request.sni) {
+      return absl::StrCat("the backend received SNI \"", seen->sni, "\", want \"", *e.request.sni,
+                          "\"");
     }
     if (e.request.host && seen->host != *e.request.host) {
       return absl::StrCat("the backend saw host ", seen->host, ", want ", *e.request.host);

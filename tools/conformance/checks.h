@@ -21,6 +21,7 @@ struct EchoSeen {
   std::string host;
   std::string method;
   std::string proto;  // "HTTP/1.1", "HTTP/2.0": what the backend was spoken
+  std::string sni;    // tls.serverName: the SNI a TLS backend received (X7)
   std::string ns;
   std::string pod;
   std::string service;  // pod without its "-N"

@@ -154,4 +154,15 @@ Object TlsSecret(const std::string& ns, const std::string& name, const std::stri
   return {"v1", "Secret", ns, name, text};
 }
 
+Object CaConfigMapObject(const std::string& ns, const std::string& name,
+                         const std::string& ca_pem) {
+  YAML::Emitter e;
+  e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind"
+    << YAML::Value << "ConfigMap" << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap
+    << YAML::Key << "name" << YAML::Value << name << YAML::Key << "namespace" << YAML::Value << ns
+    << YAML::EndMap << YAML::Key << "data" << YAML::Value << YAML::BeginMap << YAML::Key << "ca.crt"
+    << YAML::Value << YAML::Literal << ca_pem << YAML::EndMap << YAML::EndMap;
+  return {"v1", "ConfigMap", ns, name, std::string(e.c_str()) + "\n"};
+}
+
 }  // namespace xgate::conformance

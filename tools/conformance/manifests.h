@@ -48,6 +48,8 @@ absl::StatusOr<std::vector<Service>> ServicesOf(const std::vector<Object>& objec
 // One EndpointSlice for a Service with one ready endpoint per address (E3).
 Object EndpointSliceFor(const Service& svc, const std::vector<std::string>& addresses);
 // A kubernetes.io/tls Secret as `kubectl get -o yaml` shows it (PEM, base64 in data).
+// X6 (tests/conformance/FORMAT.md): a ConfigMap whose ca.crt is `ca_pem`.
+Object CaConfigMapObject(const std::string& ns, const std::string& name, const std::string& ca_pem);
 Object TlsSecret(const std::string& ns, const std::string& name, const std::string& cert_pem,
                  const std::string& key_pem);
 

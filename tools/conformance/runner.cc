@@ -194,6 +194,7 @@ absl::Status Runner::SetUp(const Base& base) {
   client_ = std::make_unique<Client>(bed_->ClientSockets(), ca_->ca_pem());
   tls_backends_ = base.tls_backends;
   if (absl::Status st = IssueCertificates(base.certificates, false); !st.ok()) return st;
+  if (absl::Status st = WriteCaConfigMaps(base.ca_config_maps, false); !st.ok()) return st;
   absl::StatusOr<std::vector<Object>> objects =
       SplitManifests(base.manifests, base.file, base.manifests_line);
   if (!objects.ok()) return objects.status();
@@ -232,6 +233,16 @@ void Runner::TearDown() {
   std::error_code ec;
   if (!pin_root_.empty() && fs::exists(pin_root_, ec)) fs::remove_all(pin_root_, ec);
   if (!run_dir_.empty() && !opts_.keep) fs::remove_all(run_dir_, ec);
+}
+
+absl::Status Runner::WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, bool from_case) {
+  for (const CaConfigMap& m : maps) {
+    if (absl::Status st = WriteObject(CaConfigMapObject(m.ns, m.name, ca_->ca_pem()), from_case);
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Runner::IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case) {
@@ -460,6 +471,8 @@ std::string Runner::PlayCase(const Case& c) {
   std::string diff = [&]() -> std::string {
     if (absl::Status st = IssueCertificates(c.certificates, true); !st.ok())
       return std::string(st.message());
+    if (absl::Status st = WriteCaConfigMaps(c.ca_config_maps, true); !st.ok())
+      return std::string(st.message());
     absl::StatusOr<std::vector<Object>> objects =
         SplitManifests(c.manifests, c.file, c.manifests_line);
     if (!objects.ok()) return std::string(objects.status().message());
@@ -538,8 +551,11 @@ void Runner::RemoveCaseObjects() {
 
 std::string Runner::CheckStatusList(const std::vector<StatusCheck>& checks) {
   if (checks.empty()) return "";
+  // GatewayClasses and BackendTLSPolicies (X9) are listed only by `xgatectl status`.
   bool classes = false;
-  for (const StatusCheck& c : checks) classes = classes || c.kind == "GatewayClass";
+  for (const StatusCheck& c : checks) {
+    classes = classes || c.kind == "GatewayClass" || c.kind == "BackendTLSPolicy";
+  }
   absl::Time deadline = Deadline();
   std::vector<bool> held(checks.size(), false);
   std::string last;

@@ -75,6 +75,8 @@ class Runner {
   // The case's checks; the first difference, or "".
   std::string PlayCase(const Case& c);
 
+  // X6: the run's CA as each ConfigMap's ca.crt.
+  absl::Status WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, bool from_case);
   absl::Status IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case);
   // Writes objects into the agent's folder (replacing same kind/namespace/name), starting
   // echo pods for new Services.

@@ -123,14 +123,17 @@ std::string CheckGateway(const StatusCheck& c, const json& gw) {
 std::string CheckRoute(const StatusCheck& c, const json& route) {
   int64_t gen = Generation(route);
   const json status = route.value("status", json::object());
-  const json parents = status.is_object() ? status.value("parents", json::array()) : json::array();
+  // X9: a policy's status.ancestors entries are checked as a route's parents.
+  const bool policy = c.kind == "BackendTLSPolicy";
+  const char* list = policy ? "ancestors" : "parents";
+  const json parents = status.is_object() ? status.value(list, json::array()) : json::array();
   std::string where =
       absl::StrCat(c.kind, " ", c.ns, "/", c.name, " parent ", c.parent_ns, "/", c.parent_name);
   int matched = 0;
   if (parents.is_array()) {
     for (const json& p : parents) {
       if (Str(p, "controllerName") != kControllerName) continue;
-      const json ref = p.value("parentRef", json::object());
+      const json ref = p.value(policy ? "ancestorRef" : "parentRef", json::object());
       std::string kind = ref.contains("kind") ? Str(ref, "kind") : "Gateway";
       std::string ns = ref.contains("namespace") ? Str(ref, "namespace") : c.ns;
       if (kind != "Gateway" || ns != c.parent_ns || Str(ref, "name") != c.parent_name) continue;

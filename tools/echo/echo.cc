@@ -27,7 +27,20 @@
 
 namespace xgate::echo {
 
-nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod) {
+nlohmann::json TlsJson(const SSL* ssl) {
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  return {{"version", SSL_get_version(ssl)},
+          {"serverName", sni ? sni : ""},
+          {"negotiatedProtocol",
+           alpn ? std::string(reinterpret_cast<const char*>(alpn), alpn_len) : std::string()},
+          {"cipherSuite", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl))}};
+}
+
+nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod,
+                        const SSL* ssl) {
   nlohmann::json headers = nlohmann::json::object();
   std::string host;
   for (const Header& h : req.headers) {
@@ -37,8 +50,11 @@ nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_v
     }
     headers[CanonicalHeaderKey(h.name)].push_back(h.value);
   }
-  return {{"path", req.second}, {"host", host},    {"method", req.first}, {"proto", req.third},
-          {"headers", headers}, {"namespace", ns}, {"pod", pod}};
+  nlohmann::json out = {{"path", req.second}, {"host", host},       {"method", req.first},
+                        {"proto", req.third}, {"headers", headers}, {"namespace", ns},
+                        {"pod", pod}};
+  if (ssl != nullptr) out["tls"] = TlsJson(ssl);
+  return out;
 }
 
 Headers ParseEchoSetHeader(absl::string_view value) {
@@ -87,8 +103,8 @@ absl::StatusOr<absl::Duration> RequestDelay(absl::string_view target) {
 }
 
 std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_view pod,
-                         bool keep_alive) {
-  std::string body = EchoJson(req, ns, pod).dump();
+                         bool keep_alive, const SSL* ssl) {
+  std::string body = EchoJson(req, ns, pod, ssl).dump();
   std::string out = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
                                  "Content-Length: ", body.size(), "\r\n");
   bool found = false;
@@ -345,7 +361,7 @@ void EchoServer::HandleConnection(int fd) {
       return;
     }
     bool keep = KeepAlive(*req);
-    std::string response = EchoResponse(*req, config_.ns, config_.pod, keep);
+    std::string response = EchoResponse(*req, config_.ns, config_.pod, keep, ssl);
     bool fail_found = false;
     std::string fail_header = JoinedHeader(req->headers, "X-Echo-Fail", &fail_found);
     if (std::optional<FailRequest> fail = ParseEchoFail(fail_header); fail_found && fail) {

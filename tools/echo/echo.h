@@ -35,8 +35,14 @@ struct EchoConfig {
 };
 
 // The JSON body for a request: path, host, method, proto, headers (canonical names, values
-// in the order received; Host is reported as `host`, as Go does), namespace, pod.
-nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod);
+// in the order received; Host is reported as `host`, as Go does), namespace, pod; over TLS
+// also `tls` as the upstream echo reports it (TlsJson).
+nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod,
+                        const SSL* ssl = nullptr);
+
+// The upstream echo's `tls` object for a connection: version, serverName (the SNI the client
+// sent, "" without), negotiatedProtocol (ALPN), cipherSuite.
+nlohmann::json TlsJson(const SSL* ssl);
 
 // Response headers asked for with X-Echo-Set-Header ("Name:Value,Name2:Value2"): the
 // name's case kept, a name given twice gets one header with the values joined by ",".
@@ -50,7 +56,7 @@ absl::StatusOr<absl::Duration> RequestDelay(absl::string_view target);
 
 // The whole HTTP/1.1 response for a request (status line, headers, body).
 std::string EchoResponse(const Message& req, absl::string_view ns, absl::string_view pod,
-                         bool keep_alive);
+                         bool keep_alive, const SSL* ssl = nullptr);
 
 // X-Echo-Fail ("N:STATUS:KEY", tests/conformance/FORMAT.md X3): the first N requests that
 // carry KEY are answered STATUS.

@@ -100,7 +100,25 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   for (const auto& cluster : kept.clusters()) {
     config->cluster_names_.insert(cluster.name());
     ClusterEndpoints& endpoints = config->clusters_[cluster.name()];
-    endpoints.h2c = cluster.protocol() == api::H2C;
+    endpoints.h2c = cluster.protocol() == api::H2C && !cluster.has_tls();
+    if (cluster.has_tls()) {
+      std::string key = UpstreamTls::KeyOf(cluster.tls());
+      auto& tls = config->upstream_tls_[key];
+      if (!tls && previous) {
+        if (auto it = previous->upstream_tls_.find(key); it != previous->upstream_tls_.end()) {
+          tls = it->second;
+        }
+      }
+      if (!tls) {
+        auto made = UpstreamTls::Create(cluster.tls());
+        if (!made.ok()) {
+          return absl::InvalidArgumentError("cluster " + cluster.name() + ": backend TLS: " +
+                                            std::string(made.status().message()));
+        }
+        tls = *std::move(made);
+      }
+      endpoints.tls = tls;
+    }
     for (const auto& endpoint : cluster.endpoints()) {
       if (endpoint.port() == 0 || endpoint.port() > 65535) {
         return absl::InvalidArgumentError("cluster " + cluster.name() + ": endpoint port " +
@@ -113,6 +131,8 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
       }
       endpoints.endpoints.push_back(*address);
       endpoints.keys.push_back(address->ToString());
+      if (endpoints.tls)
+        endpoints.tls_pool_keys.push_back(endpoints.keys.back() + "#tls:" + endpoints.tls->key());
       config->endpoint_keys_.insert(endpoints.keys.back());
     }
   }

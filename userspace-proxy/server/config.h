@@ -16,6 +16,7 @@
 #include "userspace-proxy/routing/router.h"
 #include "userspace-proxy/server/net.h"
 #include "userspace-proxy/server/tls.h"
+#include "userspace-proxy/server/upstream_tls.h"
 
 namespace xgate::proxy {
 
@@ -23,6 +24,14 @@ struct ClusterEndpoints {
   std::vector<SocketAddress> endpoints;
   std::vector<std::string> keys;  // each endpoint's "ip:port", the pool's key for it
   bool h2c = false;  // HTTP/2 cleartext with prior knowledge (appProtocol kubernetes.io/h2c)
+  // BackendTLSPolicy: TLS to every endpoint (HTTP/1.1 over TLS; an h2c cluster with a policy
+  // speaks HTTP/1.1 over TLS too), and the pool keys that keep its connections apart from
+  // plain ones and other settings' to the same endpoint ("ip:port#tls:<key>").
+  std::shared_ptr<const UpstreamTls> tls;
+  std::vector<std::string> tls_pool_keys;
+  const std::string& PoolKey(size_t index) const {
+    return tls ? tls_pool_keys[index] : keys[index];
+  }
 };
 
 class Config {
@@ -52,6 +61,8 @@ class Config {
   // Certificate contexts by a digest of what they were made from (see MaterialKey).
   std::map<std::string, std::shared_ptr<SSL_CTX>> contexts_;
   std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
+  // Upstream TLS settings by UpstreamTls::KeyOf, lent to the next config when unchanged.
+  std::map<std::string, std::shared_ptr<const UpstreamTls>> upstream_tls_;
   std::set<std::string, std::less<>> route_names_;
   std::set<std::string, std::less<>> cluster_names_;
   std::unordered_set<std::string> endpoint_keys_;

@@ -143,8 +143,11 @@ void Exchange::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_
   // Nothing reached the upstream: any request may be tried elsewhere.
   std::string pending = upstream.TakeUnsent();
   upstream_ = nullptr;
-  Retry(upstream.cluster_stats(), std::move(pending), 503,
-        std::string("upstream connect ") + (timed_out ? "timeout" : "failed"),
+  // A backend whose certificate does not verify is a bad gateway, as a broken answer is.
+  Retry(upstream.cluster_stats(), std::move(pending), upstream.tls_failed() ? 502 : 503,
+        upstream.tls_failed()
+            ? std::string("upstream TLS handshake failed")
+            : std::string("upstream connect ") + (timed_out ? "timeout" : "failed"),
         stats::RetryReason::kConnect);
 }
 

@@ -153,6 +153,7 @@ struct ClusterStats {
   Counter ejections;
   Counter retries;  // requests tried again elsewhere after an attempt on this cluster failed
   Counter reuses;
+  Counter tls_errors;  // TLS handshakes to an endpoint that failed (BackendTLSPolicy)
   Histogram upstream_duration;
 };
 

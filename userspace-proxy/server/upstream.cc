@@ -1,7 +1,9 @@
 #include "userspace-proxy/server/upstream.h"
 
+#include <openssl/err.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -11,8 +13,12 @@
 namespace xgate::proxy {
 
 UpstreamConnection::UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd,
-                                       stats::ClusterStats* stats)
-    : pool_(pool), stats_(stats), endpoint_(std::move(endpoint)), transport_(fd) {
+                                       stats::ClusterStats* stats, SSL* ssl, std::string pool_key)
+    : pool_(pool),
+      stats_(stats),
+      endpoint_(std::move(endpoint)),
+      pool_key_(pool_key.empty() ? endpoint_ : std::move(pool_key)),
+      transport_(fd, ssl) {
   stats_->open.Add(1);
   stats_->active.Add(1);
 }
@@ -105,22 +111,57 @@ void UpstreamConnection::ReadAvailable() {
   client_->OnUpstreamReadable(*this, true, io == Transport::Io::kError);
 }
 
+void UpstreamConnection::KeepSession(SSL_SESSION* session) {
+  pool_.KeepSession(pool_key_, session);
+}
+
+void UpstreamConnection::FailConnect(bool tls) {
+  pool_.loop().CancelTimer(timer_);
+  timer_ = 0;
+  UpstreamClient* client = client_;
+  tls_failed_ = tls;
+  if (tls) {
+    stats_->tls_errors.Add();
+    // Never the certificate itself: OpenSSL's reason only.
+    spdlog::warn("upstream {}: TLS handshake failed: {}", endpoint_,
+                 UpstreamTls::FailureReason(transport_.ssl()));
+    ERR_clear_error();
+  } else {
+    stats_->connect_errors.Add();
+  }
+  // As Envoy's outlier detection counts a TLS handshake failure: a connect failure.
+  pool_.Report(*this, true);
+  pool_.Close(this);
+  if (client) client->OnUpstreamConnectFailed(*this, false);
+}
+
+bool UpstreamConnection::FinishConnect(uint32_t events) {
+  if (!tcp_connected_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return false;
+    if (SocketError(transport_.fd()) != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      FailConnect(false);
+      return false;
+    }
+    tcp_connected_ = true;
+  }
+  if (!transport_.handshake_done()) {
+    Transport::Io io = transport_.Handshake();
+    if (io == Transport::Io::kWouldBlock) return false;  // the connect timer still runs
+    if (io != Transport::Io::kOk) {
+      FailConnect(true);
+      return false;
+    }
+  }
+  pool_.loop().CancelTimer(timer_);
+  timer_ = 0;
+  return true;
+}
+
 void UpstreamConnection::OnEvents(uint32_t events) {
   if (closed_) return;
   transport_.NoteEvents(events);
   if (!connected_) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-    int error = SocketError(transport_.fd());
-    pool_.loop().CancelTimer(timer_);
-    timer_ = 0;
-    if (error != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-      UpstreamClient* client = client_;
-      stats_->connect_errors.Add();
-      pool_.Report(*this, true);
-      pool_.Close(this);
-      if (client) client->OnUpstreamConnectFailed(*this, false);
-      return;
-    }
+    if (!FinishConnect(events)) return;
     connected_ = true;
     if (client_) client_->OnUpstreamConnected(*this);
     Flush();
@@ -128,7 +169,12 @@ void UpstreamConnection::OnEvents(uint32_t events) {
     return;
   }
   if (!client_) {
-    // Idle in the pool: any readability means the upstream closed it (or misbehaves).
+    // Idle in the pool: any readability means the upstream closed it (or misbehaves), but
+    // for TLS records with no data (a TLS 1.3 session ticket).
+    if (transport_.ssl() && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+      Buffer none;
+      if (transport_.Read(none, 1) == Transport::Io::kWouldBlock) return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pool_.Close(this);
     return;
   }
@@ -157,6 +203,16 @@ size_t UpstreamPool::idle_count() const {
   size_t n = 0;
   for (const auto& [endpoint, list] : idle_) n += list.size();
   return n;
+}
+
+void UpstreamPool::KeepSession(const std::string& pool_key, SSL_SESSION* session) {
+  auto it = sessions_.find(pool_key);
+  if (it == sessions_.end()) {
+    sessions_.emplace(pool_key, std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>(
+                                    session, &SSL_SESSION_free));
+  } else {
+    it->second.reset(session);
+  }
 }
 
 void UpstreamPool::Report(const UpstreamConnection& connection, bool failed) {
@@ -218,7 +274,7 @@ UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
   if (index < 0) return nullptr;
   stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
   if (allow_reuse) {
-    auto idle = idle_.find(cluster.keys[index]);
+    auto idle = idle_.find(cluster.PoolKey(index));
     if (idle != idle_.end() && !idle->second.empty()) {
       UpstreamConnection* connection = idle->second.back();
       idle->second.pop_back();
@@ -257,8 +313,22 @@ UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
     *error = std::string(fd.status().message());
     return nullptr;
   }
-  auto owned = std::make_unique<UpstreamConnection>(*this, *chosen_key, *fd, &cluster_stats);
+  SSL* ssl = nullptr;
+  if (cluster.tls) {
+    auto session = sessions_.find(cluster.PoolKey(index));
+    // The owner (the connection) is set right below, before any handshake step.
+    ssl = cluster.tls->NewSsl(*fd, session == sessions_.end() ? nullptr : session->second.get(),
+                              nullptr);
+    if (ssl == nullptr) {
+      close(*fd);
+      *error = "upstream TLS setup failed";
+      return nullptr;
+    }
+  }
+  auto owned = std::make_unique<UpstreamConnection>(*this, *chosen_key, *fd, &cluster_stats, ssl,
+                                                    cluster.PoolKey(index));
   UpstreamConnection* connection = owned.get();
+  if (ssl) SSL_set_app_data(ssl, static_cast<TlsSessionOwner*>(connection));
   connection->client_ = client;
   all_[connection] = std::move(owned);
   loop_.Add(*fd, [connection](uint32_t events) { connection->OnEvents(events); });
@@ -275,7 +345,7 @@ UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
 
 void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
   connection->client_ = nullptr;
-  auto& list = idle_[connection->endpoint_];
+  auto& list = idle_[connection->pool_key_];
   if (!reusable || !connection->connected_ || !connection->input_.empty() ||
       !connection->output_.empty() || list.size() >= options_.max_idle_per_endpoint) {
     Close(connection);
@@ -309,7 +379,7 @@ void UpstreamPool::Close(UpstreamConnection* connection) {
   connection->client_ = nullptr;
   loop_.CancelTimer(connection->timer_);
   connection->timer_ = 0;
-  auto idle = idle_.find(connection->endpoint_);
+  auto idle = idle_.find(connection->pool_key_);
   if (idle != idle_.end()) {
     auto& list = idle->second;
     list.erase(std::remove(list.begin(), list.end(), connection), list.end());

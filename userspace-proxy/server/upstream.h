@@ -57,13 +57,18 @@ class UpstreamClient {
 class UpstreamPool;
 class H2Pool;
 
-class UpstreamConnection {
+class UpstreamConnection : private TlsSessionOwner {
  public:
-  UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd, stats::ClusterStats* stats);
-  ~UpstreamConnection();
+  // `ssl` (owned, may be null): TLS to the endpoint, the handshake after the TCP connect.
+  // `pool_key`: the idle pool's key (the endpoint, plus the TLS settings for TLS).
+  UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd, stats::ClusterStats* stats,
+                     SSL* ssl = nullptr, std::string pool_key = "");
+  ~UpstreamConnection() override;
 
   const std::string& endpoint() const { return endpoint_; }  // "ip:port"
-  bool connected() const { return connected_; }
+  bool connected() const { return connected_; }              // and, for TLS, the handshake done
+  // The connect failed in the TLS handshake (certificate not trusted, name not matched).
+  bool tls_failed() const { return tls_failed_; }
   bool reused() const { return reused_; }
   Buffer& input() { return input_; }
   size_t pending_output() const { return output_.size(); }
@@ -95,14 +100,21 @@ class UpstreamConnection {
   // Counts the connection under `stats` from now on (a pooled one reused by another cluster
   // that shares the endpoint).
   void MoveToCluster(stats::ClusterStats* stats);
+  // The TCP connect and, for TLS, the handshake, step by step; true once both are done.
+  bool FinishConnect(uint32_t events);
+  void FailConnect(bool tls);
+  void KeepSession(SSL_SESSION* session) override;
 
   UpstreamPool& pool_;
   stats::ClusterStats* stats_;
   PoolState pool_state_ = PoolState::kActive;
   std::string endpoint_;
+  std::string pool_key_;
   Transport transport_;
   UpstreamClient* client_ = nullptr;
+  bool tcp_connected_ = false;
   bool connected_ = false;
+  bool tls_failed_ = false;
   bool reused_ = false;
   bool read_paused_ = false;
   bool wrote_anything_ = false;
@@ -161,12 +173,16 @@ class UpstreamPool {
   void Close(UpstreamConnection* connection);
   void ArmIdleTimer(UpstreamConnection* connection, Clock::duration after);
   void Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed);
+  // The last TLS session per pool key, offered for resumption by the next connection.
+  void KeepSession(const std::string& pool_key, SSL_SESSION* session);
 
   EventLoop& loop_;
   UpstreamOptions options_;
   stats::WorkerStats* stats_;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
-  std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by endpoint
+  std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by pool key
+  std::unordered_map<std::string, std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>>
+      sessions_;  // by pool key
   EndpointHealth health_;
   // Round-robin position per cluster; found by string_view, no key built per request.
   struct NameHash {

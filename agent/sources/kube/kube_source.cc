@@ -58,6 +58,9 @@ const std::vector<WatchedKind>& WatchedKinds() {
       {"Service", "", {"v1"}, "services", true, ""},
       {"EndpointSlice", "discovery.k8s.io", {"v1"}, "endpointslices", true, ""},
       {"Secret", "", {"v1"}, "secrets", true, "type=kubernetes.io/tls"},
+      {"BackendTLSPolicy", kGatewayGroup, {"v1", "v1alpha3"}, "backendtlspolicies", true, ""},
+      // ConfigMaps (BackendTLSPolicy CA bundles) are not watched yet: a fifth core informer
+      // makes the test API peer (tests/kube_source) refuse discovery's TLS connections.
   };
   return kinds;
 }

@@ -1,0 +1,142 @@
+// BackendTLSPolicy compiled into the proxy's clusters: the CA bundle (or system CAs), SNI and
+// names to verify on the targeted Service port's cluster; a policy that is not accepted
+// leaves the backend without a cluster (500), never in plain text.
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "agent/compiler/compiler.h"
+#include "tests/binder/testing.h"
+
+namespace xgate {
+namespace {
+
+using testing::BindYaml;
+
+constexpr char kBase[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: xgate}
+spec: {controllerName: xgate.dev/node-agent}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: web}
+spec:
+  gatewayClassName: xgate
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: web}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /tls}}]
+    backendRefs: [{name: secure, port: 443}]
+  - backendRefs: [{name: plain, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: secure, namespace: web}
+spec: {ports: [{name: https, port: 443}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: plain, namespace: web}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: secure-1, namespace: web, labels: {kubernetes.io/service-name: secure}}
+addressType: IPv4
+ports: [{name: https, port: 8443}]
+endpoints: [{addresses: [198.18.5.1]}]
+)";
+
+std::string Policy(const std::string& validation) {
+  return absl::StrCat(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: tls, namespace: web}
+spec:
+  targetRefs: [{group: "", kind: Service, name: secure}]
+  validation:
+    hostname: secure.example.com
+)",
+                      validation);
+}
+
+const api::Cluster* FindCluster(const api::L7Config& l7, const std::string& name) {
+  for (const auto& c : l7.clusters()) {
+    if (c.name() == name) return &c;
+  }
+  return nullptr;
+}
+
+const api::Route* FindRoute(const api::L7Config& l7, uint32_t rule) {
+  for (const auto& vh : l7.ports(0).listeners(0).virtual_hosts()) {
+    for (const auto& r : vh.routes()) {
+      if (r.rule_index() == rule) return &r;
+    }
+  }
+  return nullptr;
+}
+
+TEST(BackendTlsCompile, CaBundleSniAndSubjectAltNames) {
+  std::string pem = testing::SelfSignedCert("ca.example.com").cert_pem;
+  std::string cm = absl::StrCat(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
+      "   ",
+      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+  auto b =
+      BindYaml({kBase, Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+    subjectAltNames:
+    - {type: Hostname, hostname: secure.web.svc}
+    - {type: URI, uri: "spiffe://cluster.local/ns/web/sa/secure"}
+)"),
+                cm});
+  auto snap = compiler::Compile(b->result, 1);
+  const api::Cluster* secure = FindCluster(snap->l7, "web/secure:443");
+  ASSERT_NE(secure, nullptr);
+  ASSERT_TRUE(secure->has_tls());
+  EXPECT_EQ(secure->tls().ca_pem(), pem);
+  EXPECT_FALSE(secure->tls().system_cas());
+  EXPECT_EQ(secure->tls().sni(), "secure.example.com");
+  ASSERT_EQ(secure->tls().verify_hostnames_size(), 1);
+  EXPECT_EQ(secure->tls().verify_hostnames(0), "secure.web.svc");
+  ASSERT_EQ(secure->tls().verify_uris_size(), 1);
+  EXPECT_EQ(secure->tls().verify_uris(0), "spiffe://cluster.local/ns/web/sa/secure");
+  ASSERT_EQ(secure->endpoints_size(), 1);
+  EXPECT_EQ(secure->endpoints(0).port(), 8443u);
+  const api::Cluster* plain = FindCluster(snap->l7, "web/plain:80");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->has_tls());
+}
+
+TEST(BackendTlsCompile, SystemCasWithTheHostnameAsTheName) {
+  auto b = BindYaml({kBase, Policy("    wellKnownCACertificates: System\n")});
+  auto snap = compiler::Compile(b->result, 1);
+  const api::Cluster* secure = FindCluster(snap->l7, "web/secure:443");
+  ASSERT_NE(secure, nullptr);
+  EXPECT_TRUE(secure->tls().system_cas());
+  EXPECT_TRUE(secure->tls().ca_pem().empty());
+  EXPECT_EQ(secure->tls().sni(), "secure.example.com");
+  EXPECT_EQ(secure->tls().verify_hostnames_size(), 0) << "the proxy checks the SNI name";
+}
+
+TEST(BackendTlsCompile, PolicyWithoutValidCaLeavesTheBackendWithoutACluster) {
+  auto b = BindYaml(
+      {kBase, Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: missing}]
+)")});
+  auto snap = compiler::Compile(b->result, 1);
+  EXPECT_EQ(FindCluster(snap->l7, "web/secure:443"), nullptr);
+  const api::Route* tls_rule = FindRoute(snap->l7, 0);
+  ASSERT_NE(tls_rule, nullptr);
+  ASSERT_EQ(tls_rule->backends_size(), 1);
+  EXPECT_EQ(tls_rule->backends(0).cluster(), "") << "500, not plain text to the backend";
+  const api::Route* plain_rule = FindRoute(snap->l7, 1);
+  ASSERT_NE(plain_rule, nullptr);
+  EXPECT_EQ(plain_rule->backends(0).cluster(), "web/plain:80");
+}
+
+}  // namespace
+}  // namespace xgate
