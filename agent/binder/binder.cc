@@ -302,10 +302,11 @@ model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const P
   return s;
 }
 
-// Binds `route`, recording in `memo` what the next Bind needs to reuse the result.
+// Binds `route`, recording in `memo` what the next Bind needs to reuse the result (its status
+// only when `remember`: a Bind without a memo keeps none).
 void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
                std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
-               Statuses& statuses, RouteMemo& memo) {
+               Statuses& statuses, RouteMemo& memo, bool remember) {
   memo.route = route.owner;
   memo.backends =
       std::make_shared<const RouteBackends>(ResolveRoute(store, slices, route, memo.deps));
@@ -356,7 +357,7 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
     status.parents.push_back(ParentStatus(ref, o, resolved, gen, options.now));
   }
   if (!status.parents.empty()) {
-    memo.status = status;
+    if (remember) memo.status = status;
     statuses.routes.emplace_hint(statuses.routes.end(), route.key, std::move(status));
   }
 }
@@ -464,7 +465,7 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       Replay(*old, route, gateways, options, result.statuses);
       ++reused;
     } else {
-      BindRoute(store, slices, route, gateways, options, result.statuses, fresh);
+      BindRoute(store, slices, route, gateways, options, result.statuses, fresh, memo != nullptr);
     }
     if (memo != nullptr) {
       next->routes.emplace_hint(next->routes.end(), route.key,

@@ -38,10 +38,10 @@ void AddRouteKeys(const Routes& routes, model::Kind kind, std::set<model::Object
 
 std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& kinds) {
   std::map<model::Kind, Resource> resources;
-  for (model::Kind kind : {model::Kind::kGatewayClass, model::Kind::kGateway,
-                           model::Kind::kHTTPRoute, model::Kind::kTCPRoute, model::Kind::kUDPRoute,
-                           model::Kind::kTLSRoute, model::Kind::kGRPCRoute,
-                           model::Kind::kBackendTLSPolicy}) {
+  for (model::Kind kind :
+       {model::Kind::kGatewayClass, model::Kind::kGateway, model::Kind::kHTTPRoute,
+        model::Kind::kTCPRoute, model::Kind::kUDPRoute, model::Kind::kTLSRoute,
+        model::Kind::kGRPCRoute, model::Kind::kBackendTLSPolicy}) {
     const std::string name = model::KindName(kind);
     auto state = std::find_if(kinds.begin(), kinds.end(),
                               [&name](const KindState& k) { return k.kind == name; });

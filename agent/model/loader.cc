@@ -47,11 +47,10 @@ bool IsGatewayKind(const std::string& k) {
 }
 
 std::optional<Kind> KindFromName(const std::string& name) {
-  for (Kind k :
-       {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute, Kind::kUDPRoute,
-        Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace, Kind::kService,
-        Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute, Kind::kBackendTLSPolicy,
-        Kind::kConfigMap}) {
+  for (Kind k : {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute,
+                 Kind::kUDPRoute, Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace,
+                 Kind::kService, Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute,
+                 Kind::kBackendTLSPolicy, Kind::kConfigMap}) {
     if (name == KindName(k)) return k;
   }
   return std::nullopt;
