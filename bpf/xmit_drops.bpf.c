@@ -12,10 +12,28 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The one field read, relocated against the running kernel's BTF (CO-RE). */
+/* The fields read, relocated against the running kernel's BTF (CO-RE). */
+struct net {
+  __u64 net_cookie;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+  struct net* net;
+} possible_net_t;
+
 struct net_device {
   int ifindex;
+  possible_net_t nd_net;
 } __attribute__((preserve_access_index));
+
+/* The agent's network namespace (its SO_NETNS_COOKIE), set before load: an ifindex means a
+ * device only within one namespace, and the tracepoints fire for every namespace's devices
+ * (pods running XDP of their own). 0 counts them all. */
+const volatile __u64 xg_netns_cookie = 0;
+
+static __always_inline int xg_in_our_netns(const struct net_device* dev) {
+  return !xg_netns_cookie || dev->nd_net.net->net_cookie == xg_netns_cookie;
+}
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -31,7 +49,10 @@ static __always_inline void xg_count_drops(__u32 ifindex, __u64 drops) {
     *count += drops;
     return;
   }
-  bpf_map_update_elem(&xg_xmit_drops, &ifindex, &drops, BPF_NOEXIST);
+  if (bpf_map_update_elem(&xg_xmit_drops, &ifindex, &drops, BPF_NOEXIST) == 0) return;
+  /* Another CPU made the entry meanwhile: its per-CPU slot for this CPU starts at 0. */
+  count = bpf_map_lookup_elem(&xg_xmit_drops, &ifindex);
+  if (count) *count += drops;
 }
 
 /* xdp_devmap_xmit(from_dev, to_dev, sent, drops, err): the device took fewer frames than it
@@ -40,7 +61,7 @@ SEC("tp_btf/xdp_devmap_xmit")
 int xgate_xmit_drops(__u64* ctx) {
   const struct net_device* to = (const struct net_device*)ctx[1];
   int drops = (int)ctx[3];
-  if (drops > 0 && to) xg_count_drops(to->ifindex, drops);
+  if (drops > 0 && to && xg_in_our_netns(to)) xg_count_drops(to->ifindex, drops);
   return 0;
 }
 
@@ -49,6 +70,8 @@ int xgate_xmit_drops(__u64* ctx) {
  * bpf_redirect(ifindex) (no map) the index is the target's ifindex. */
 SEC("tp_btf/xdp_redirect_err")
 int xgate_redirect_errors(__u64* ctx) {
-  if (ctx[4] == BPF_MAP_TYPE_UNSPEC) xg_count_drops((__u32)ctx[6], 1);
+  const struct net_device* dev = (const struct net_device*)ctx[0];
+  if (ctx[4] == BPF_MAP_TYPE_UNSPEC && dev && xg_in_our_netns(dev))
+    xg_count_drops((__u32)ctx[6], 1);
   return 0;
 }

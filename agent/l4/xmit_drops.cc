@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,21 @@
 #include "maps/pins.h"
 
 namespace xgate::l4 {
+namespace {
+
+absl::StatusOr<uint64_t> OwnNetnsCookie() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "a socket to read the network namespace's cookie");
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  int rc = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return absl::ErrnoToStatus(err, "reading the network namespace's cookie");
+  return cookie;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<XmitDropCounter>> XmitDropCounter::Start(
     const std::string& pin_root) {
@@ -25,6 +41,9 @@ absl::StatusOr<std::unique_ptr<XmitDropCounter>> XmitDropCounter::Start(
   if (!c->skel_) return absl::ErrnoToStatus(errno, "opening the transmit-drop counter");
   if (auto replaced = maps::ReplaceIncompatiblePins(c->skel_->obj); !replaced.ok())
     return replaced.status();
+  auto cookie = OwnNetnsCookie();
+  if (!cookie.ok()) return cookie.status();
+  c->skel_->rodata->xg_netns_cookie = *cookie;
   if (int err = xgate_xmit_drops_bpf__load(c->skel_); err)
     return absl::ErrnoToStatus(-err, "loading the transmit-drop counter");
   if (int err = xgate_xmit_drops_bpf__attach(c->skel_); err)

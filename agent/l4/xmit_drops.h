@@ -1,6 +1,7 @@
 // The transmit-drop counter (bpf/xmit_drops.bpf.c): attached to the xdp_devmap_xmit
-// tracepoint while the agent runs, its per-device counts pinned as xg_xmit_drops beside the
-// fast path's maps so they outlive a restart.
+// and xdp_redirect_err tracepoints while the agent runs, it counts per device of the agent's own
+// network namespace (an ifindex names a device only within one), pinned as xg_xmit_drops beside
+// the fast path's maps so the counts outlive a restart.
 #pragma once
 
 #include <cstdint>
