@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "agent/binder/binder.h"
+#include "agent/compiler/compiler.h"
 #include "agent/compiler/snapshot.h"
 #include "api/config.pb.h"
 
 namespace xgate::compiler {
 
 api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
-                        std::vector<PuntListener>& punt);
+                        std::vector<PuntListener>& punt, CompileCache* cache = nullptr);
 
 }  // namespace xgate::compiler
