@@ -270,7 +270,7 @@ void Attach(const RouteView& route, const std::shared_ptr<const RouteBackends>& 
             ListenerState& l, std::vector<std::string> hostnames) {
   // Once each: a route's attachments are made together, by its own bind.
   if (!l.bound.routes.empty() && l.bound.routes.back().key == route.key) return;
-  l.bound.routes.push_back({route.key, route.object, route.owner, std::move(hostnames), backends});
+  l.bound.routes.push_back({route.key, route.object, std::move(hostnames), backends});
   l.attached_by_kind[route.key.kind].push_back(l.bound.routes.size() - 1);
 }
 

@@ -61,7 +61,6 @@ struct RouteBackends {
 struct BoundRoute {
   model::ObjectKey key;
   const model::Object* object = nullptr;  // HTTPRoute, TCPRoute, UDPRoute or TLSRoute
-  std::shared_ptr<const void> owner;      // the store's pointer to `object`
   // The route's hostnames intersected with the listener's (empty: matches any host the
   // listener accepts).
   std::vector<std::string> hostnames;

@@ -29,11 +29,11 @@ void MarkSteered(const CompileOptions& options, Snapshot& snapshot) {
 }  // namespace
 
 std::shared_ptr<const Snapshot> Compile(const binder::BindResult& bound, uint64_t generation,
-                                        const CompileOptions& options, CompileCache* cache) {
+                                        const CompileOptions& options) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->generation = generation;
   snapshot->l4 = CompileL4(bound, options);
-  snapshot->l7 = CompileL7(bound, generation, snapshot->punt, cache);
+  snapshot->l7 = CompileL7(bound, generation, snapshot->punt);
   MarkSteered(options, *snapshot);
   return snapshot;
 }

@@ -26,23 +26,7 @@ struct CompileOptions {
   std::optional<std::set<std::string>> local_pods;
 };
 
-// What one compile keeps for the next: each virtual host as compiled, with the routes and
-// resolved backends it was compiled from. The store shares unchanged objects between loads and
-// the bind memo shares unchanged backends, so a virtual host whose routes are all the same
-// objects as last time is copied from here instead of compiled again; the output is the same.
-class CompileCache {
- public:
-  CompileCache();
-  ~CompileCache();
-  CompileCache(const CompileCache&) = delete;
-  CompileCache& operator=(const CompileCache&) = delete;
-  struct State;
-  std::unique_ptr<State> state;
-  size_t reused = 0;  // virtual hosts taken from the cache by the last compile
-};
-
 std::shared_ptr<const Snapshot> Compile(const binder::BindResult& bound, uint64_t generation,
-                                        const CompileOptions& options = {},
-                                        CompileCache* cache = nullptr);
+                                        const CompileOptions& options = {});
 
 }  // namespace xgate::compiler

@@ -5,7 +5,6 @@
 #include <optional>
 #include <set>
 #include <tuple>
-#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "agent/binder/age.h"
@@ -93,7 +92,6 @@ struct Collected {
   std::map<std::string, api::Cluster> clusters;
   std::map<std::string, api::Certificate> certificates;
   const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
-  std::vector<std::string>* touched = nullptr;  // when set, each cluster name handed out
 
   // `http2`: the route needs HTTP/2 to the backend (GRPCRoute) whatever the Service port's
   // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one.
@@ -111,7 +109,6 @@ struct Collected {
     // cluster either, rather than gRPC in HTTP/1.1 or in clear text.
     if (tls != nullptr && (!tls->valid || http2 || h2c)) return "";
     if (http2 && !h2c) name += "+h2c";
-    if (touched != nullptr) touched->push_back(name);
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
@@ -296,8 +293,8 @@ std::vector<Entry> Entries(const BoundRoute& route) {
 // The virtual host names among `vhosts` that cover `name` (itself included), most specific
 // first. Only `name` itself, the wildcards of its dot suffixes and "" can, so they are looked
 // up rather than every name compared with every other.
-template <typename Buckets>
-std::vector<std::string> CoveringPatterns(const std::string& name, const Buckets& vhosts) {
+std::vector<std::string> CoveringPatterns(const std::string& name,
+                                          const std::map<std::string, std::vector<Entry>>& vhosts) {
   std::vector<std::string> candidates = {name, ""};
   for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
     candidates.push_back(absl::StrCat("*", absl::string_view(name).substr(dot)));
@@ -310,55 +307,7 @@ std::vector<std::string> CoveringPatterns(const std::string& name, const Buckets
   return candidates;
 }
 
-bool SameTls(const binder::BackendTLS& a, const binder::BackendTLS& b) {
-  auto sans = [](const binder::BackendTLS& t) {
-    std::vector<std::pair<int, std::string>> out;
-    for (const auto& san : t.subject_alt_names)
-      out.emplace_back(static_cast<int>(san.type), san.value);
-    return out;
-  };
-  return a.policy == b.policy && a.valid == b.valid && a.ca_pem == b.ca_pem &&
-         a.system_cas == b.system_cas && a.hostname == b.hostname && sans(a) == sans(b);
-}
-
-bool SameTls(const std::map<std::string, binder::BackendTLS>& a,
-             const std::map<std::string, binder::BackendTLS>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.first == y.first && SameTls(x.second, y.second);
-  });
-}
-
-// A virtual host's routes, bucket by bucket (its covering patterns, most specific first), as
-// (object, resolved backends) pairs; {nullptr, nullptr} closes a bucket. Equal lists compile
-// to the same virtual host: objects and backends are immutable while shared.
-using Sources = std::vector<std::pair<const void*, const void*>>;
-
-struct CachedVirtualHost {
-  Sources sources;
-  std::vector<std::shared_ptr<const void>> owners;  // keep `sources` alive, so never reused
-  api::VirtualHost vhost;
-  std::vector<api::Cluster> clusters;  // the clusters its routes name
-  uint64_t compile = 0;                // the last compile that used it
-};
-
-}  // namespace
-
-struct CompileCache::State {
-  std::map<std::string, binder::BackendTLS> backend_tls;  // every cluster depends on it
-  // (gateway, listener name) -> virtual host name ->
-  std::map<std::pair<model::Store::Key, std::string>,
-           std::unordered_map<std::string, CachedVirtualHost>>
-      vhosts;
-  uint64_t compile = 0;
-};
-
-CompileCache::CompileCache() : state(std::make_unique<State>()) {}
-CompileCache::~CompileCache() = default;
-
-namespace {
-
-api::Listener ToListener(const BoundListener& bl, Collected& c, CompileCache::State* cache,
-                         size_t& reused) {
+api::Listener ToListener(const BoundListener& bl, Collected& c) {
   api::Listener out;
   out.set_gateway_namespace(bl.gateway.first);
   out.set_gateway_name(bl.gateway.second);
@@ -374,33 +323,21 @@ api::Listener ToListener(const BoundListener& bl, Collected& c, CompileCache::St
     }
     out.add_certificates(name);
   }
-  std::map<std::string, std::vector<const BoundRoute*>> buckets;
+  std::map<std::string, std::vector<Entry>> vhosts;
   for (const auto& route : bl.routes) {
-    if (route.hostnames.empty()) buckets[""].push_back(&route);
-    for (const auto& h : route.hostnames) buckets[h].push_back(&route);
-  }
-  // Each bucket's precedence entries, made when a virtual host not in the cache needs them.
-  std::map<std::string, std::vector<Entry>> entries;
-  auto entries_of = [&](const std::string& bucket) -> const std::vector<Entry>& {
-    auto [it, fresh] = entries.try_emplace(bucket);
-    if (fresh) {
-      for (const BoundRoute* route : buckets.at(bucket)) {
-        auto e = Entries(*route);
-        it->second.insert(it->second.end(), e.begin(), e.end());
-      }
-      std::sort(it->second.begin(), it->second.end(),
-                [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
+    std::vector<std::string> hosts = route.hostnames;
+    if (hosts.empty()) hosts.push_back("");
+    for (const auto& h : hosts) {
+      auto entries = Entries(route);
+      auto& v = vhosts[h];
+      v.insert(v.end(), entries.begin(), entries.end());
     }
-    return it->second;
-  };
-  std::unordered_map<std::string, CachedVirtualHost>* listener_cache =
-      cache != nullptr ? &cache->vhosts[{bl.gateway, bl.listener->name}] : nullptr;
-  // Only "" and wildcards cover other names: without them each name is its own pattern.
-  bool wider_names = false;
+  }
   std::vector<std::string> names;
-  for (const auto& [h, routes] : buckets) {
+  for (auto& [h, entries] : vhosts) {
     names.push_back(h);
-    wider_names = wider_names || h.empty() || h.front() == '*';
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
   }
   std::sort(names.begin(), names.end(), binder::MoreSpecificHostname);
   // The proxy picks one virtual host, the most specific that matches. A route with a less
@@ -409,51 +346,14 @@ api::Listener ToListener(const BoundListener& bl, Collected& c, CompileCache::St
   // with the routes of every wider pattern that covers it, most specific first.
   for (const std::string& name : names) {
     auto* vh = out.add_virtual_hosts();
-    std::vector<std::string> patterns =
-        wider_names ? CoveringPatterns(name, buckets) : std::vector<std::string>{name};
-    CachedVirtualHost* cached = nullptr;
-    Sources sources;
-    if (cache != nullptr) {
-      for (const std::string& wider : patterns) {
-        for (const BoundRoute* r : buckets.at(wider))
-          sources.emplace_back(r->object, r->backends.get());
-        sources.emplace_back(nullptr, nullptr);
-      }
-      cached = &(*listener_cache)[name];
-      cached->compile = cache->compile;
-      if (cached->sources == sources) {
-        *vh = cached->vhost;
-        for (const auto& cluster : cached->clusters)
-          c.clusters.try_emplace(cluster.name(), cluster);
-        ++reused;
-        continue;
-      }
-    }
-    std::vector<std::string> touched;
-    c.touched = cached != nullptr ? &touched : nullptr;
     vh->set_hostname(name);
     std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
-    for (const std::string& wider : patterns) {
-      for (const auto& e : entries_of(wider)) {
+    for (const std::string& wider : CoveringPatterns(name, vhosts)) {
+      for (const auto& e : vhosts[wider]) {
         if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
         *vh->add_routes() = ToRoute(e, c);
       }
     }
-    c.touched = nullptr;
-    if (cached == nullptr) continue;
-    cached->sources = std::move(sources);
-    cached->owners.clear();
-    for (const std::string& wider : patterns) {
-      for (const BoundRoute* r : buckets.at(wider)) {
-        cached->owners.push_back(r->owner);
-        cached->owners.push_back(r->backends);
-      }
-    }
-    cached->vhost = *vh;
-    std::sort(touched.begin(), touched.end());
-    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-    cached->clusters.clear();
-    for (const auto& n : touched) cached->clusters.push_back(c.clusters.at(n));
   }
   return out;
 }
@@ -461,7 +361,7 @@ api::Listener ToListener(const BoundListener& bl, Collected& c, CompileCache::St
 }  // namespace
 
 api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
-                        std::vector<PuntListener>& punt, CompileCache* cache) {
+                        std::vector<PuntListener>& punt) {
   std::map<std::pair<model::Store::Key, int>, std::vector<const BoundListener*>> ports;
   for (const auto& bl : bound.listeners) {
     const std::string& p = bl.listener->protocol;
@@ -472,18 +372,7 @@ api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
   config.set_generation(generation);
   Collected c;
   c.backend_tls = &bound.backend_tls;
-  CompileCache::State* cached = nullptr;
-  if (cache != nullptr) {
-    cache->reused = 0;
-    cached = cache->state.get();
-    ++cached->compile;
-    if (!SameTls(cached->backend_tls, bound.backend_tls)) {
-      cached->vhosts.clear();
-      cached->backend_tls = bound.backend_tls;
-    }
-  }
   std::set<std::pair<std::string, int>> punted;
-  size_t unused = 0;
   for (auto& [key, listeners] : ports) {
     std::sort(listeners.begin(), listeners.end(), [](const auto* a, const auto* b) {
       return binder::MoreSpecificHostname(a->listener->hostname.value_or(""),
@@ -501,15 +390,7 @@ api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
         punt.push_back({a, static_cast<uint16_t>(key.second)});
       }
     }
-    for (const auto* bl : listeners) {
-      *port->add_listeners() = ToListener(*bl, c, cached, cache ? cache->reused : unused);
-    }
-  }
-  if (cached != nullptr) {
-    for (auto it = cached->vhosts.begin(); it != cached->vhosts.end();) {
-      std::erase_if(it->second, [&](const auto& v) { return v.second.compile != cached->compile; });
-      it = it->second.empty() ? cached->vhosts.erase(it) : std::next(it);
-    }
+    for (const auto* bl : listeners) *port->add_listeners() = ToListener(*bl, c);
   }
   for (auto& [name, cluster] : c.clusters) *config.add_clusters() = std::move(cluster);
   for (auto& [name, cert] : c.certificates) *config.add_certificates() = std::move(cert);

@@ -5,13 +5,12 @@
 #include <vector>
 
 #include "agent/binder/binder.h"
-#include "agent/compiler/compiler.h"
 #include "agent/compiler/snapshot.h"
 #include "api/config.pb.h"
 
 namespace xgate::compiler {
 
 api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
-                        std::vector<PuntListener>& punt, CompileCache* cache = nullptr);
+                        std::vector<PuntListener>& punt);
 
 }  // namespace xgate::compiler

@@ -89,7 +89,7 @@ absl::Status Pipeline::Reload() {
     return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
-  next->snapshot = compiler::Compile(next->bound, next->generation, compile_options, &compile_cache_);
+  next->snapshot = compiler::Compile(next->bound, next->generation, compile_options);
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();
