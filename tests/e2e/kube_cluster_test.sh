@@ -220,6 +220,51 @@ add_hostname one.example.com
 expect_eq "a spec change moves the route's generation on" "$(route_gen)" $((gen + 1))
 check "route observedGeneration follows it ($((gen + 1)))" seed_wait 20 observed $((gen + 1))
 
+# A BackendTLSPolicy whose CA bundle is a ConfigMap (watched in API server mode): ResolvedRefs
+# True once the agent has read the ConfigMap, False (InvalidCACertificateRef) once its ca.crt
+# is removed. The Service has no endpoints: the policy's status is what is checked.
+kube apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: tls-web-ca, namespace: foo}
+data:
+  ca.crt: |
+$(sed 's/^/    /' "$SEED_WORK/certs/ca.pem")
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tls-web, namespace: foo}
+spec:
+  ports: [{name: https, port: 443}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: tls-route, namespace: foo}
+spec:
+  parentRefs: [{name: prod-web, namespace: default}]
+  hostnames: [tls.example.com]
+  rules: [{backendRefs: [{name: tls-web, port: 443}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: tls-web, namespace: foo}
+spec:
+  targetRefs: [{group: "", kind: Service, name: tls-web}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: tls-web-ca}]
+    hostname: tls-web.foo.svc
+EOF
+policy_refs() { # status reason
+  local refs='.status.ancestors[?(@.controllerName=="xgate.dev/node-agent")].conditions[?(@.type=="ResolvedRefs")]'
+  [ "$(jpath backendtlspolicy -n foo tls-web -o jsonpath="{$refs.status}/{$refs.reason}")" = "$1/$2" ]
+}
+check "BackendTLSPolicy with a ConfigMap CA: ResolvedRefs True" \
+  seed_wait 20 policy_refs True ResolvedRefs
+kube patch configmap -n foo tls-web-ca --type=json \
+  -p '[{"op":"remove","path":"/data/ca.crt"}]' >/dev/null
+check "its ConfigMap without ca.crt: ResolvedRefs False (InvalidCACertificateRef)" \
+  seed_wait 20 policy_refs False InvalidCACertificateRef
+
 # SIGKILL of the holder: it stops renewing; another agent takes over after the lease
 # duration (15 s) and writes status. The router drops the dead node's next hop, as its
 # health check or BGP session would.

@@ -54,6 +54,13 @@ ApiPeer::ApiPeer(const fs::path& dir)
   // Without a client certificate a connection still succeeds (then the token decides).
   SSL_CTX_set_verify(server_->ssl_context(), SSL_VERIFY_PEER,
                      [](int, X509_STORE_CTX*) { return 1; });
+  // The client resumes TLS sessions (libcurl shares them between its handles), and OpenSSL
+  // refuses to resume, with an internal_error alert, on a server that verifies peers but has
+  // no session id context: with five or more informers connecting at once, discovery and
+  // lists failed so.
+  static constexpr unsigned char kSessionContext[] = "xgate-api-peer";
+  SSL_CTX_set_session_id_context(server_->ssl_context(), kSessionContext,
+                                 sizeof(kSessionContext) - 1);
   server_->Get("/apis/gateway.networking.k8s.io", [this](const auto& req, auto& res) {
     if (!Authorized(req, res) || Injected(res)) return;
     if (!GatewayApiServed()) {
