@@ -333,9 +333,12 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
       v.insert(v.end(), entries.begin(), entries.end());
     }
   }
+  // Only "" and wildcards cover other names: without them each name is its own pattern.
+  bool wider_names = false;
   std::vector<std::string> names;
   for (auto& [h, entries] : vhosts) {
     names.push_back(h);
+    wider_names = wider_names || h.empty() || h.front() == '*';
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
   }
@@ -348,7 +351,9 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
     auto* vh = out.add_virtual_hosts();
     vh->set_hostname(name);
     std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
-    for (const std::string& wider : CoveringPatterns(name, vhosts)) {
+    std::vector<std::string> patterns =
+        wider_names ? CoveringPatterns(name, vhosts) : std::vector<std::string>{name};
+    for (const std::string& wider : patterns) {
       for (const auto& e : vhosts[wider]) {
         if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
         *vh->add_routes() = ToRoute(e, c);
