@@ -28,18 +28,11 @@ using testing::TestUpstream;
 class SilentUpstream {
  public:
   SilentUpstream() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-        listen(listen_fd_, 16) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen";
+    listen_fd_ = testing::ListenLoopback(&port_);
+    if (listen_fd_ < 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
       return;
     }
-    port_ = ntohs(address.sin_port);
     thread_ = std::thread([this] { Serve(); });
   }
   ~SilentUpstream() {
