@@ -30,8 +30,8 @@ struct UpstreamOptions {
   // peer gone silent); the request on it is failed over as a timeout. 0: the kernel's
   // retransmission limit (about 15 minutes).
   std::chrono::milliseconds user_timeout{10000};
-  // TCP keepalive: a connection silent this long is probed every `keepalive_interval` (a dead
-  // idle pooled one is closed, within user_timeout of the first probe). 0: off.
+  // TCP keepalive: a connection silent this long is probed every `keepalive_interval`; with
+  // a user timeout, a dead one is aborted when the second probe is due. 0: off.
   std::chrono::milliseconds keepalive_idle{15000};
   std::chrono::milliseconds keepalive_interval{5000};
   // Above the requests one HTTP/2 client may have in flight (max_concurrent_streams): a cap
