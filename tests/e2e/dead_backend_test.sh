@@ -5,7 +5,8 @@
 # is SIGKILLed a few requests into a run of 1,000 while its endpoint stays in the config.
 # Target: at most 10 of the 1,000 fail and none of the last 200. Then web-b is started again
 # on the same address: it gets traffic once its (short, for the test) back-off ends. Then its
-# address goes silent (every packet dropped): the same target.
+# address goes silent (every packet dropped): the same target, and no request waits for the
+# request timeout.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -83,21 +84,24 @@ ports {
 clusters { name: "default/web-a:80" endpoints { address: "$BE_IP" port: 8081 } }
 clusters { name: "default/web-b:80" endpoints { address: "$BE_IP" port: 8082 } }
 CONF
-# A short back-off (300 ms, doubling up to 2 s) so the readmission below is quick.
+# A short back-off (300 ms, doubling up to 2 s) so the readmission below is quick; the
+# request timeout (5 s) above the user timeout (1 s), both short so that the run stays short.
+REQUEST_TIMEOUT_MS=5000
 ip netns exec "$GW" "$B/xgate-proxy" --config "$WORK/proxy.txtpb" --workers 2 \
   --access-log off --eject-backoff 300,2000 --connect-timeout 500 \
-  --request-timeout 5000 >"$WORK/proxy.out" 2>&1 &
+  --upstream-user-timeout 1000 --request-timeout $REQUEST_TIMEOUT_MS >"$WORK/proxy.out" 2>&1 &
 PIDS+=("$!")
 
 URL=http://$GW_IP:$PORT/
 # N requests, each on its own connection (so they spread over the proxy's workers): their
-# status codes, one a line.
-codes() {
+# status codes and durations in ms ("200 3"), one a line.
+timed_codes() {
   local urls=() i
   for ((i = 0; i < $1; i++)); do urls+=(-o /dev/null "$URL$i"); done
-  ip netns exec "$GW" curl -s --max-time 60 -H 'Connection: close' -w '%{http_code}\n' \
-    "${urls[@]}"
+  ip netns exec "$GW" curl -s --max-time 60 -H 'Connection: close' \
+    -w '%{http_code} %{time_total}\n' "${urls[@]}" | awk '{ printf "%s %d\n", $1, $2 * 1000 }'
 }
+codes() { timed_codes "$1" | cut -d' ' -f1; }
 # N requests: how many web-b answered.
 served_by_b() {
   local urls=() i
@@ -110,12 +114,13 @@ check "both backends serve" wait_for 10 both_serve
 
 # 1,000 requests through $URL; the fault ($2, a command; none when empty: it struck before)
 # strikes web-b after it has served its first few of them. Sets TOTAL, FAILED and FAILED_LAST
-# (of the last 200) and prints them for $1 and $3 (what the fault is).
+# (of the last 200), WORST_MS (the longest request) and SLOW (requests that took the request
+# timeout or longer) and prints them for $1 and $3 (what the fault is).
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
 fault_run() {
   local b_before client b_served started=$SECONDS
   b_before=$(lines "$WORK/web-b.log")
-  codes 1000 >"$WORK/codes" &
+  timed_codes 1000 >"$WORK/timed" &
   client=$!
   b_served_some() { [ "$(lines "$WORK/web-b.log")" -ge $((b_before + 5)) ]; }
   if [ -n "$2" ]; then
@@ -124,12 +129,15 @@ fault_run() {
   fi
   b_served=$(($(lines "$WORK/web-b.log") - b_before))
   wait "$client"
+  cut -d' ' -f1 "$WORK/timed" >"$WORK/codes"
+  WORST_MS=$(sort -n -k2 "$WORK/timed" | tail -n 1 | cut -d' ' -f2)
+  SLOW=$(awk -v t=$REQUEST_TIMEOUT_MS '$2 >= t' "$WORK/timed" | wc -l)
   TOTAL=$(wc -l <"$WORK/codes")
   FAILED=$(grep -cv '^200$' "$WORK/codes")
   FAILED_LAST=$(tail -n 200 "$WORK/codes" | grep -cv '^200$')
   echo "$1, $3: web-b struck after serving $b_served; $FAILED of $TOTAL requests" \
     "failed, $FAILED_LAST of the last 200 (codes: $(sort "$WORK/codes" | uniq -c | tr -s ' \n' ' ');" \
-    "$((SECONDS - started)) s)"
+    "$((SECONDS - started)) s; the longest request $WORST_MS ms, $SLOW at the request timeout)"
 }
 kill_web_b() {
   kill -KILL "$WEB_B"
@@ -157,9 +165,10 @@ expect_eq "failed after readmission" "$failed_after" 0
 # 3. web-b's address goes silent: its process lives on, but every packet to it is dropped
 # unanswered (nftables in its namespace: no RST, no ICMP), as for a host gone dark behind a
 # firewall. A new connection fails only by the connect timeout (--connect-timeout, 500 ms
-# here), which ejects web-b and sends its share to web-a. A request already on a pooled
-# connection to it hears nothing until the request timeout (504; --request-timeout, 5 s here
-# so that the run stays short): one per connection the proxy had open to web-b. Same target.
+# here), which ejects web-b and sends its share to web-a. A request already written on a
+# pooled connection to it gets no acknowledgement: TCP_USER_TIMEOUT (--upstream-user-timeout,
+# 1 s here) aborts the connection and the request (a GET) is tried on web-a. Same target, and
+# no request waits for the request timeout.
 drop_web_b() {
   ip netns exec "$BE" nft -f - <<NFT
 table inet xgate_silent_$run {
@@ -179,6 +188,7 @@ fault_run xgate-proxy "" "silently dropping backend"
 expect_eq "1,000 answers (silent backend)" "$TOTAL" 1000
 check "at most 10 of 1,000 failed with web-b silent ($FAILED)" test "$FAILED" -le 10
 expect_eq "failed of the last 200 (silent backend)" "$FAILED_LAST" 0
+expect_eq "requests at the request timeout (silent backend; the longest $WORST_MS ms)" "$SLOW" 0
 ejections=$(($(ejected_b) - ejections_before))
 check "web-b ejected after its connect timeouts ($ejections ejections logged)" test "$ejections" -ge 1
 ip netns exec "$BE" nft delete table inet "xgate_silent_$run"

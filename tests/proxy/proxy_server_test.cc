@@ -232,16 +232,8 @@ TEST_F(ProxyServerTest, DeadBackendRequestsGoToTheRuleOtherBackend) {
 class ResettingUpstream {
  public:
   ResettingUpstream() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(fd_, 16) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ADD_FAILURE() << "cannot listen on loopback";
-    }
-    port_ = ntohs(address.sin_port);
+    fd_ = testing::ListenLoopback(&port_);
+    if (fd_ < 0) ADD_FAILURE() << "cannot listen on loopback";
     thread_ = std::thread([this] {
       for (int client; (client = accept(fd_, nullptr, nullptr)) >= 0;) {
         char buffer[4096];

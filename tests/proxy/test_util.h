@@ -20,6 +20,9 @@ namespace xgate::proxy::testing {
 // A port free on both 127.0.0.1 and ::1 at the time of the call (the kernel chose it).
 uint16_t FreePort();
 
+// A listening TCP socket on 127.0.0.1, on a port the kernel chose (`*port`); -1 on error.
+int ListenLoopback(uint16_t* port);
+
 // Polls `predicate` every 10 ms until it holds (true) or `timeout` passes (false).
 template <typename Predicate>
 bool WaitFor(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

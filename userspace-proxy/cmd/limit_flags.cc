@@ -57,6 +57,15 @@ void AddLimitFlags(CLI::App& app, ServerOptions& options) {
   AddMillis(app, "--connect-timeout", options.upstream.connect_timeout, 1,
             "a connect to an upstream endpoint not answered within this fails (the endpoint's "
             "failure; the request goes to another)");
+  AddMillis(app, "--upstream-user-timeout", options.upstream.user_timeout, 0,
+            "TCP_USER_TIMEOUT on backend connections: bytes sent and unacknowledged this long "
+            "abort the connection (a silent backend; its request is tried elsewhere); 0: the "
+            "kernel's");
+  AddMillis(app, "--upstream-keepalive-idle", options.upstream.keepalive_idle, 0,
+            "TCP keepalive probes on a backend connection silent this long (whole seconds; 0: "
+            "off)");
+  AddMillis(app, "--upstream-keepalive-interval", options.upstream.keepalive_interval, 1000,
+            "between TCP keepalive probes on backend connections (whole seconds)");
   AddMillis(app, "--idle-timeout", options.idle_timeout, 1,
             "a client connection with no request in flight is closed after");
   AddMillis(app, "--header-timeout", options.header_timeout, 1,

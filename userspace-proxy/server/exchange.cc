@@ -376,7 +376,10 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
     // Idempotent (RFC 9110 9.2.2), or never sent: safe to send again.
     bool retriable = nothing_received && replay_complete_ &&
                      (Idempotent(request_.head.method) || !upstream.wrote_anything());
-    if (retriable && upstream.reused() && !retried_stale_) {
+    // Aborted by the kernel (nothing acknowledged): the peer went silent; no keep-alive race
+    // to send again into, and a timeout in its passive health.
+    bool silent = upstream.timed_out();
+    if (retriable && upstream.reused() && !retried_stale_ && !silent) {
       // The pooled connection was closed by the upstream as we reused it: the request is
       // sent again on a new connection.
       retried_stale_ = true;
@@ -386,16 +389,20 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
       return;
     }
     worker_.upstreams().Report(upstream, true);
-    std::string why = error ? "upstream reset" : "upstream closed early";
+    std::string why = silent  ? "upstream timeout (nothing acknowledged)"
+                      : error ? "upstream reset"
+                              : "upstream closed early";
+    int status = silent ? 504 : 502;
     if (retriable) {
       // Broke before any response byte: tried elsewhere.
       stats::ClusterStats& failed = upstream.cluster_stats();
       upstream_ = nullptr;
       worker_.upstreams().Release(&upstream, false);
-      Retry(failed, std::string(replay_), 502, std::move(why), stats::RetryReason::kReset);
+      Retry(failed, std::string(replay_), status, std::move(why),
+            silent ? stats::RetryReason::kTimeout : stats::RetryReason::kReset);
       return;
     }
-    Fail(502, why);
+    Fail(status, why);
     return;
   }
   if (upstream_ && owner_.ResponseBuffered() >= worker_.upstreams().high_water())

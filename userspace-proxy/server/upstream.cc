@@ -1,16 +1,43 @@
 #include "userspace-proxy/server/upstream.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/server/h2_upstream.h"
 
 namespace xgate::proxy {
+namespace {
+
+// Lets the kernel find a silent peer: TCP_USER_TIMEOUT for sent bytes never acknowledged,
+// keepalive probes for a connection that waits (pooled, or for a slow answer). Best effort:
+// a failure leaves the kernel's defaults.
+void SetSilentPeerDetection(int fd, const UpstreamOptions& options) {
+  auto set = [fd](int level, int name, int value) {
+    setsockopt(fd, level, name, &value, sizeof(value));
+  };
+  if (options.user_timeout.count() > 0) {
+    set(IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(options.user_timeout.count()));
+  }
+  if (options.keepalive_idle.count() > 0) {
+    auto seconds = [](std::chrono::milliseconds ms) {
+      return static_cast<int>(std::max<int64_t>(1, (ms.count() + 999) / 1000));
+    };
+    set(SOL_SOCKET, SO_KEEPALIVE, 1);
+    set(IPPROTO_TCP, TCP_KEEPIDLE, seconds(options.keepalive_idle));
+    set(IPPROTO_TCP, TCP_KEEPINTVL, seconds(options.keepalive_interval));
+    set(IPPROTO_TCP, TCP_KEEPCNT, 3);  // used only without a user timeout
+  }
+}
+
+}  // namespace
 
 UpstreamConnection::UpstreamConnection(UpstreamPool& pool, std::string endpoint, int fd,
                                        stats::ClusterStats* stats, SSL* ssl, std::string pool_key)
@@ -81,6 +108,7 @@ void UpstreamConnection::Flush() {
   Transport::Io io = transport_.Write(output_);
   if (output_.size() < before) wrote_anything_ = true;
   if (io == Transport::Io::kError) {
+    NoteIoError();
     // The read side reports the reset (EPOLLERR/EPOLLHUP follow).
     return;
   }
@@ -108,7 +136,15 @@ void UpstreamConnection::ReadAvailable() {
     return;
   }
   if (io == Transport::Io::kWouldBlock) return;
+  if (io == Transport::Io::kError) NoteIoError();
   client_->OnUpstreamReadable(*this, true, io == Transport::Io::kError);
+}
+
+void UpstreamConnection::NoteIoError() {
+  if (errno != ETIMEDOUT || timed_out_) return;
+  timed_out_ = true;
+  spdlog::warn("upstream {}: nothing acknowledged within {} ms, connection aborted", endpoint_,
+               pool_.options().user_timeout.count());
 }
 
 void UpstreamConnection::KeepSession(SSL_SESSION* session) {
@@ -313,6 +349,7 @@ UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
     *error = std::string(fd.status().message());
     return nullptr;
   }
+  SetSilentPeerDetection(*fd, options_);
   SSL* ssl = nullptr;
   if (cluster.tls) {
     auto session = sessions_.find(cluster.PoolKey(index));

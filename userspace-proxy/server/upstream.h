@@ -26,6 +26,14 @@ namespace xgate::proxy {
 struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds idle_timeout{60000};  // pooled connections closed after
+  // TCP_USER_TIMEOUT: bytes sent and left unacknowledged this long abort the connection (a
+  // peer gone silent); the request on it is failed over as a timeout. 0: the kernel's
+  // retransmission limit (about 15 minutes).
+  std::chrono::milliseconds user_timeout{10000};
+  // TCP keepalive: a connection silent this long is probed every `keepalive_interval`; with
+  // a user timeout, a dead one is aborted when the second probe is due. 0: off.
+  std::chrono::milliseconds keepalive_idle{15000};
+  std::chrono::milliseconds keepalive_interval{5000};
   // Above the requests one HTTP/2 client may have in flight (max_concurrent_streams): a cap
   // below that closes part of each burst's connections on release and opens them again for
   // the next burst. Idle ones still go after idle_timeout.
@@ -83,6 +91,9 @@ class UpstreamConnection : private TlsSessionOwner {
   // Takes the queued, never-written bytes (to retry them on another endpoint).
   std::string TakeUnsent() { return output_.Take(); }
   bool wrote_anything() const { return wrote_anything_; }
+  // The kernel aborted the connection (ETIMEDOUT): sent bytes or keepalive probes went
+  // unacknowledged past the user timeout. The peer is silent, not closing a keep-alive race.
+  bool timed_out() const { return timed_out_; }
   // Half-closes toward the upstream once the queued bytes are written.
   void ShutdownWriteWhenFlushed();
   // Hands the connection to another user (an upgraded connection's tunnel), which is told of
@@ -95,6 +106,8 @@ class UpstreamConnection : private TlsSessionOwner {
   void OnEvents(uint32_t events);
   void Flush();
   void ReadAvailable();
+  // After an I/O error: notes (from errno) whether the kernel timed the connection out.
+  void NoteIoError();
   // Moves the connection's place in its cluster's pool gauges.
   void SetPoolState(PoolState state);
   // Counts the connection under `stats` from now on (a pooled one reused by another cluster
@@ -118,6 +131,7 @@ class UpstreamConnection : private TlsSessionOwner {
   bool reused_ = false;
   bool read_paused_ = false;
   bool wrote_anything_ = false;
+  bool timed_out_ = false;
   bool closed_ = false;
   bool shutdown_after_flush_ = false;
   EventLoop::TimerId timer_ = 0;  // connect timeout, then the (lazy) idle timeout
