@@ -1,5 +1,7 @@
 #include "tools/echo/echo_grpc.h"
 
+#include <atomic>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "tools/echo/grpcecho.grpc.pb.h"
@@ -12,6 +14,7 @@ namespace pb = gateway_api_conformance::echo_basic::grpcecho;
 class Service final : public pb::GrpcEcho::Service {
  public:
   Service(std::string ns, std::string pod) : ns_(std::move(ns)), pod_(std::move(pod)) {}
+  uint64_t calls() const { return calls_.load(); }
 
   grpc::Status Echo(grpc::ServerContext* ctx, const pb::EchoRequest*,
                     pb::EchoResponse* out) override {
@@ -40,11 +43,13 @@ class Service final : public pb::GrpcEcho::Service {
         absl::StrCat("/", pb::GrpcEcho::service_full_name(), "/", method));
     a->mutable_context()->set_namespace_(ns_);
     a->mutable_context()->set_pod(pod_);
+    calls_.fetch_add(1);
     return grpc::Status::OK;
   }
 
   std::string ns_;
   std::string pod_;
+  std::atomic<uint64_t> calls_{0};
 };
 
 }  // namespace
@@ -73,6 +78,8 @@ absl::StatusOr<std::unique_ptr<GrpcEcho>> GrpcEcho::Start(const GrpcEchoOptions&
   }
   return out;
 }
+
+uint64_t GrpcEcho::calls() const { return static_cast<const Service&>(*service_).calls(); }
 
 GrpcEcho::~GrpcEcho() {
   if (server_) server_->Shutdown();

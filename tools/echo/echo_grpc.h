@@ -27,6 +27,8 @@ class GrpcEcho {
   static absl::StatusOr<std::unique_ptr<GrpcEcho>> Start(const GrpcEchoOptions& options);
   ~GrpcEcho();
   const std::vector<int>& ports() const { return ports_; }
+  // Calls answered so far (for tests: how many reached this backend, mirrors included).
+  uint64_t calls() const;
   void Wait() { server_->Wait(); }
 
  private:
