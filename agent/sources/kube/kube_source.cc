@@ -59,8 +59,7 @@ const std::vector<WatchedKind>& WatchedKinds() {
       {"EndpointSlice", "discovery.k8s.io", {"v1"}, "endpointslices", true, ""},
       {"Secret", "", {"v1"}, "secrets", true, "type=kubernetes.io/tls"},
       {"BackendTLSPolicy", kGatewayGroup, {"v1", "v1alpha3"}, "backendtlspolicies", true, ""},
-      // ConfigMaps (BackendTLSPolicy CA bundles) are not watched yet: a fifth core informer
-      // makes the test API peer (tests/kube_source) refuse discovery's TLS connections.
+      {"ConfigMap", "", {"v1"}, "configmaps", true, ""},  // BackendTLSPolicy CA bundles
   };
   return kinds;
 }
