@@ -99,7 +99,8 @@ TEST_F(KubectlTest, DeployAppliesAsTheReadmeSays) {
       Kubectl("get gateways,httproutes,tcproutes,udproutes,tlsroutes,referencegrants -A", "agent")
           .status,
       0);
-  EXPECT_NE(Kubectl("get configmaps -A", "agent").status, 0);
+  EXPECT_EQ(Kubectl("get configmaps -A", "agent").status, 0);  // BackendTLSPolicy CA bundles
+  EXPECT_NE(Kubectl("get pods -A", "agent").status, 0);
 }
 
 TEST_F(KubectlTest, AppliesGetsWatchesAndPatches) {
