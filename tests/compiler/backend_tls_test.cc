@@ -65,6 +65,14 @@ spec:
                       validation);
 }
 
+// A ConfigMap "ca" in namespace web whose ca.crt is `pem`.
+std::string CaConfigMap(const std::string& pem) {
+  return absl::StrCat(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
+      "   ",
+      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+}
+
 const api::Cluster* FindCluster(const api::L7Config& l7, const std::string& name) {
   for (const auto& c : l7.clusters()) {
     if (c.name() == name) return &c;
@@ -83,10 +91,7 @@ const api::Route* FindRoute(const api::L7Config& l7, uint32_t rule) {
 
 TEST(BackendTlsCompile, CaBundleSniAndSubjectAltNames) {
   std::string pem = testing::SelfSignedCert("ca.example.com").cert_pem;
-  std::string cm = absl::StrCat(
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
-      "   ",
-      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+  std::string cm = CaConfigMap(pem);
   auto b =
       BindYaml({kBase, Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
     subjectAltNames:
@@ -142,10 +147,7 @@ TEST(BackendTlsCompile, PolicyWithoutValidCaLeavesTheBackendWithoutACluster) {
 // clusters with the policy's TLS (the proxy speaks h2 over TLS, ALPN h2).
 TEST(BackendTlsCompile, Http2BackendsUnderAPolicyGetTlsHttp2Clusters) {
   std::string pem = testing::SelfSignedCert("ca.example.com").cert_pem;
-  std::string cm = absl::StrCat(
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
-      "   ",
-      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+  std::string cm = CaConfigMap(pem);
   constexpr char kGrpc[] = R"(apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: grpc-gw, namespace: web}

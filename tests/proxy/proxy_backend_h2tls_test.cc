@@ -9,12 +9,8 @@
 #include <thread>
 
 #include "nlohmann/json.hpp"
-#include "tests/proxy/hostile.h"
-#include "tests/proxy/test_util.h"
+#include "tests/proxy/backend_tls_fixture.h"
 #include "tools/conformance/grpc_client.h"
-#include "tools/echo/echo.h"
-#include "userspace-proxy/server/access_log.h"
-#include "userspace-proxy/server/server.h"
 
 namespace xgate::proxy {
 namespace {
@@ -57,19 +53,7 @@ echo::GrpcEcho* GrpcTls() {
 uint16_t GrpcTlsPort() { return static_cast<uint16_t>(GrpcTls()->ports()[0]); }
 
 uint16_t Http1TlsPort() {
-  static uint16_t port = [] {
-    std::filesystem::path dir = TestDir();
-    std::ofstream(dir / "tls.crt") << BackendCert().cert;
-    std::ofstream(dir / "tls.key") << BackendCert().key;
-    echo::EchoConfig config;
-    config.listen = {"127.0.0.1:0"};
-    config.tls_cert = (dir / "tls.crt").string();
-    config.tls_key = (dir / "tls.key").string();
-    auto* server = new echo::EchoServer(config);
-    if (!server->Start().ok()) return uint16_t{0};
-    std::thread([server] { server->Serve(); }).detach();
-    return static_cast<uint16_t>(server->tcp_ports()[0]);
-  }();
+  static uint16_t port = testing::StartTlsEcho(BackendCert(), "tls-0");
   return port;
 }
 
@@ -91,35 +75,18 @@ std::vector<nlohmann::json> ReadLines(const std::filesystem::path& path) {
   return lines;
 }
 
-class ProxyBackendH2TlsTest : public ::testing::Test {
+class ProxyBackendH2TlsTest : public testing::BackendTlsFixture {
  protected:
   void SetUp() override {
-    AccessLog::Disable();
     ASSERT_NE(GrpcTls(), nullptr);
     ASSERT_NE(Http1TlsPort(), 0);
-    port_ = testing::FreePort();
-    ServerOptions options;
-    options.workers = 1;
-    options.upstream.connect_timeout = 2s;
-    server_ = std::make_unique<Server>(options);
-    server_->Start();
-    config_.set_generation(1);
-    vhost_ = testing::AddVirtualHost(*testing::AddHttpPort(config_, port_, {"127.0.0.1"}), "");
-  }
-
-  void TearDown() override {
-    server_->Stop();
-    AccessLog::Disable();
+    BackendTlsFixture::SetUp();
   }
 
   // A cluster NAME speaking HTTP/2 with prior knowledge to `backend_port`.
   api::Cluster* AddH2cCluster(const std::string& name, uint16_t backend_port) {
-    api::Cluster* cluster = config_.add_clusters();
-    cluster->set_name(name);
+    api::Cluster* cluster = AddLoopbackCluster(name, backend_port);
     cluster->set_protocol(api::H2C);
-    api::Endpoint* endpoint = cluster->add_endpoints();
-    endpoint->set_address("127.0.0.1");
-    endpoint->set_port(backend_port);
     return cluster;
   }
 
@@ -130,11 +97,6 @@ class ProxyBackendH2TlsTest : public ::testing::Test {
     cluster->mutable_tls()->set_ca_pem(ca_pem);
     cluster->mutable_tls()->set_sni("backend.example");
     return cluster;
-  }
-
-  void Apply() {
-    ASSERT_TRUE(server_->Apply(config_).ok());
-    ASSERT_TRUE(server_->WaitApplied(1, 5s));
   }
 
   conformance::GrpcAnswer Call(const std::string& method = "Echo") {
@@ -148,19 +110,6 @@ class ProxyBackendH2TlsTest : public ::testing::Test {
     failed.code = -1;
     return failed;
   }
-
-  uint64_t TlsErrors(const std::string& cluster) {
-    api::ProxyStats stats = server_->Stats();
-    for (const auto& c : stats.clusters()) {
-      if (c.cluster() == cluster) return c.tls_errors();
-    }
-    return 0;
-  }
-
-  uint16_t port_ = 0;
-  api::L7Config config_;
-  api::VirtualHost* vhost_ = nullptr;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(ProxyBackendH2TlsTest, GrpcCallsGoOverVerifiedTlsH2) {
