@@ -36,7 +36,7 @@ std::filesystem::path TestDir() {
 
 // The backends live for the whole suite: they never stop, the process ends them.
 echo::GrpcEcho* StartGrpcEcho(const std::string& pod, bool tls) {
-  echo::GrpcEchoOptions options{{"127.0.0.1:0"}, "web", pod, "", ""};
+  echo::GrpcEchoOptions options{{"127.0.0.1:0"}, "web", pod, "", "", {}};
   if (tls) {
     options.tls_cert_pem = BackendCert().cert;
     options.tls_key_pem = BackendCert().key;

@@ -13,7 +13,8 @@ namespace pb = gateway_api_conformance::echo_basic::grpcecho;
 
 class Service final : public pb::GrpcEcho::Service {
  public:
-  Service(std::string ns, std::string pod) : ns_(std::move(ns)), pod_(std::move(pod)) {}
+  Service(std::string ns, std::string pod, std::function<void(const Message&)> log)
+      : ns_(std::move(ns)), pod_(std::move(pod)), log_(std::move(log)) {}
   uint64_t calls() const { return calls_.load(); }
 
   grpc::Status Echo(grpc::ServerContext* ctx, const pb::EchoRequest*,
@@ -44,11 +45,18 @@ class Service final : public pb::GrpcEcho::Service {
     a->mutable_context()->set_namespace_(ns_);
     a->mutable_context()->set_pod(pod_);
     calls_.fetch_add(1);
+    if (log_) {
+      Message request{"POST", a->fully_qualified_method(), "HTTP/2.0", {}, ""};
+      request.headers.push_back({"Host", a->authority()});
+      for (const pb::Header& h : a->headers()) request.headers.push_back({h.key(), h.value()});
+      log_(request);
+    }
     return grpc::Status::OK;
   }
 
   std::string ns_;
   std::string pod_;
+  std::function<void(const Message&)> log_;
   std::atomic<uint64_t> calls_{0};
 };
 
@@ -56,7 +64,7 @@ class Service final : public pb::GrpcEcho::Service {
 
 absl::StatusOr<std::unique_ptr<GrpcEcho>> GrpcEcho::Start(const GrpcEchoOptions& options) {
   std::unique_ptr<GrpcEcho> out(new GrpcEcho());
-  out->service_ = std::make_unique<Service>(options.ns, options.pod);
+  out->service_ = std::make_unique<Service>(options.ns, options.pod, options.log);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options.tls_cert_pem.empty()) {
     grpc::SslServerCredentialsOptions ssl;
