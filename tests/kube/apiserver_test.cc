@@ -72,9 +72,9 @@ TEST_F(ApiServerTest, TheAgentMayDoExactlyWhatDeployRbacGrants) {
       {"GET", "/apis/gateway.networking.k8s.io/v1/httproutes?watch=1&timeoutSeconds=0", 200},
       {"GET", "/api/v1/secrets", 200},
       {"GET", "/apis/discovery.k8s.io/v1/endpointslices", 200},
-      {"GET", "/api/v1/configmaps?watch=1&timeoutSeconds=0", 200},  // BackendTLSPolicy CAs
-      {"POST", "/api/v1/namespaces/default/configmaps", 403},
+      {"GET", "/api/v1/configmaps", 200},  // BackendTLSPolicy CA bundles
       {"GET", "/api/v1/pods", 403},
+      {"PUT", "/api/v1/namespaces/default/configmaps/ca", 403},
       {"POST", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways", 403},
       {"PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/gw", 403},
       // Allowed by the role, then not found: the request got past authorization.

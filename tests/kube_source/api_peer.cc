@@ -54,11 +54,11 @@ ApiPeer::ApiPeer(const fs::path& dir)
   // Without a client certificate a connection still succeeds (then the token decides).
   SSL_CTX_set_verify(server_->ssl_context(), SSL_VERIFY_PEER,
                      [](int, X509_STORE_CTX*) { return 1; });
-  // With SSL_VERIFY_PEER, OpenSSL refuses to resume a session (TLS 1.3 ticket or session id)
-  // unless a session id context is set: the handshake fails with an internal_error alert
-  // (SSL_R_SESSION_ID_CONTEXT_UNINITIALIZED). A client that resumes (libcurl keeps the
-  // session of its last connection to the host) then fails every connection after its first.
-  static const unsigned char kSessionContext[] = "xgate-api-peer";
+  // The client resumes TLS sessions (libcurl shares them between its handles), and OpenSSL
+  // refuses to resume, with an internal_error alert, on a server that verifies peers but has
+  // no session id context: with five or more informers connecting at once, discovery and
+  // lists failed so.
+  static constexpr unsigned char kSessionContext[] = "xgate-api-peer";
   SSL_CTX_set_session_id_context(server_->ssl_context(), kSessionContext,
                                  sizeof(kSessionContext) - 1);
   server_->Get("/apis/gateway.networking.k8s.io", [this](const auto& req, auto& res) {

@@ -321,6 +321,9 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
     if (k.kind == "EndpointSlice") {
       EXPECT_EQ(k.api_version, "discovery.k8s.io/v1");
     }
+    if (k.kind == "ConfigMap") {
+      EXPECT_EQ(k.api_version, "v1") << "BackendTLSPolicy CA bundles";
+    }
     if (!k.api_version.empty()) {
       EXPECT_TRUE(k.synced) << k.kind;
     }
