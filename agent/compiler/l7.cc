@@ -94,7 +94,8 @@ struct Collected {
   const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
 
   // `http2`: the route needs HTTP/2 to the backend (GRPCRoute) whatever the Service port's
-  // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one.
+  // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one ("+h2c", or
+  // "+h2" over TLS).
   std::string Cluster(const ResolvedBackend& b, bool http2 = false) {
     if (!b.invalid_reason.empty()) return "";
     bool h2c = b.app_protocol == "kubernetes.io/h2c";
@@ -104,11 +105,12 @@ struct Collected {
       if (auto t = backend_tls->find(name); t != backend_tls->end()) tls = &t->second;
     }
     // The spec: connections under a policy that is not accepted fail with a 5xx (here the
-    // 500 of a backend with no cluster), never in plain text. HTTP/2 over TLS to a backend
-    // (what a GRPCRoute to a policy's Service needs) is not done: such a backend gets no
-    // cluster either, rather than gRPC in HTTP/1.1 or in clear text.
-    if (tls != nullptr && (!tls->valid || http2 || h2c)) return "";
-    if (http2 && !h2c) name += "+h2c";
+    // 500 of a backend with no cluster), never in plain text.
+    if (tls != nullptr && !tls->valid) return "";
+    // Under a policy, as Envoy Gateway does, appProtocol grpc asks for HTTP/2 as h2c does: the
+    // proxy then speaks h2 over TLS, chosen in ALPN.
+    if (tls != nullptr && b.app_protocol == "grpc") h2c = true;
+    if (http2 && !h2c) name += tls != nullptr ? "+h2" : "+h2c";
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);

@@ -65,6 +65,14 @@ spec:
                       validation);
 }
 
+// A ConfigMap "ca" in namespace web whose ca.crt is `pem`.
+std::string CaConfigMap(const std::string& pem) {
+  return absl::StrCat(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
+      "   ",
+      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+}
+
 const api::Cluster* FindCluster(const api::L7Config& l7, const std::string& name) {
   for (const auto& c : l7.clusters()) {
     if (c.name() == name) return &c;
@@ -83,10 +91,7 @@ const api::Route* FindRoute(const api::L7Config& l7, uint32_t rule) {
 
 TEST(BackendTlsCompile, CaBundleSniAndSubjectAltNames) {
   std::string pem = testing::SelfSignedCert("ca.example.com").cert_pem;
-  std::string cm = absl::StrCat(
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: web}\ndata:\n  ca.crt: |\n "
-      "   ",
-      absl::StrReplaceAll(pem, {{"\n", "\n    "}}), "\n");
+  std::string cm = CaConfigMap(pem);
   auto b =
       BindYaml({kBase, Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
     subjectAltNames:
@@ -136,6 +141,71 @@ TEST(BackendTlsCompile, PolicyWithoutValidCaLeavesTheBackendWithoutACluster) {
   const api::Route* plain_rule = FindRoute(snap->l7, 1);
   ASSERT_NE(plain_rule, nullptr);
   EXPECT_EQ(plain_rule->backends(0).cluster(), "web/plain:80");
+}
+
+// What a GRPCRoute and ports with HTTP/2 appProtocols under a policy compile to: HTTP/2
+// clusters with the policy's TLS (the proxy speaks h2 over TLS, ALPN h2).
+TEST(BackendTlsCompile, Http2BackendsUnderAPolicyGetTlsHttp2Clusters) {
+  std::string pem = testing::SelfSignedCert("ca.example.com").cert_pem;
+  std::string cm = CaConfigMap(pem);
+  constexpr char kGrpc[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: grpc-gw, namespace: web}
+spec:
+  gatewayClassName: xgate
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: web}
+spec:
+  parentRefs: [{name: grpc-gw}]
+  rules:
+  - matches: [{method: {service: pkg.One}}]
+    backendRefs: [{name: secure, port: 443}]
+  - matches: [{method: {service: pkg.Two}}]
+    backendRefs: [{name: h2, port: 8443}]
+  - matches: [{method: {service: pkg.Three}}]
+    backendRefs: [{name: grpc, port: 9443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: h2, namespace: web}
+spec: {ports: [{name: h2, port: 8443, appProtocol: kubernetes.io/h2c}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: grpc, namespace: web}
+spec: {ports: [{name: grpc, port: 9443, appProtocol: grpc}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: tls-h2, namespace: web}
+spec:
+  targetRefs: [{group: "", kind: Service, name: h2}, {group: "", kind: Service, name: grpc}]
+  validation:
+    hostname: h2.example.com
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+)";
+  auto b =
+      BindYaml({kBase, Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+)"),
+                cm, kGrpc});
+  auto snap = compiler::Compile(b->result, 1);
+  // The HTTPRoute's cluster to the port stays HTTP/1.1 over TLS; the GRPCRoute's is its own.
+  const api::Cluster* http1 = FindCluster(snap->l7, "web/secure:443");
+  ASSERT_NE(http1, nullptr);
+  EXPECT_EQ(http1->protocol(), api::HTTP1);
+  for (const char* name : {"web/secure:443+h2", "web/h2:8443", "web/grpc:9443"}) {
+    const api::Cluster* cluster = FindCluster(snap->l7, name);
+    ASSERT_NE(cluster, nullptr) << name;
+    EXPECT_EQ(cluster->protocol(), api::H2C) << name;
+    ASSERT_TRUE(cluster->has_tls()) << name << ": never HTTP/2 in clear text under a policy";
+    EXPECT_EQ(cluster->tls().ca_pem(), pem) << name;
+  }
+  EXPECT_EQ(FindCluster(snap->l7, "web/secure:443")->tls().sni(), "secure.example.com");
+  EXPECT_EQ(FindCluster(snap->l7, "web/h2:8443")->tls().sni(), "h2.example.com");
+  EXPECT_EQ(FindCluster(snap->l7, "web/secure:443+h2c"), nullptr);
 }
 
 }  // namespace

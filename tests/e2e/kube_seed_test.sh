@@ -2,7 +2,8 @@
 # The seed scenario in Kubernetes mode: xgate-test-apiserver (deploy/ preloaded: CRDs and the
 # agent's RBAC, enforced) in the node namespace, the objects created with kubectl, the agent
 # on a kubeconfig with the service account's token file. Then: a new route, a weight change
-# and a deletion followed; the token file rotated; the watch history compacted and the API
+# and a deletion followed; a BackendTLSPolicy's CA ConfigMap changed and put back; the token
+# file rotated; the watch history compacted and the API
 # server down for several seconds while serving goes on; later changes picked up.
 source "$(dirname "$0")/bed.sh"
 source "$here/../../tools/lib/kubebed.sh"
@@ -54,6 +55,71 @@ check "weight change followed: bar all to bar-v2" seed_wait 20 all_v2
 kube delete httproute -n foo baz-route >/dev/null
 baz_gone() { [ "$(seed_curl https://baz.example.com/ -o /dev/null -w '%{http_code}')" = 404 ]; }
 check "deleted route no longer served (404)" seed_wait 20 baz_gone
+
+# BackendTLSPolicy with its CA in a ConfigMap (the agent watches ConfigMaps): TLS to a backend
+# whose certificate the run's CA signed is served; the ConfigMap's CA replaced by another
+# (the backend no longer verifies: 502), then put back (served again), each change reaching
+# the proxy through the API server.
+expect_eq "ConfigMap informer synced" "$(agent_metric xgate_informer_synced 'kind="ConfigMap"')" 1
+tls_ip=198.18.1.11 # foo-auth's pod namespace, another port
+ip netns exec "xgb$SEED_ID-1" "$XGATE_BUILD/xgate-echo" --listen "$tls_ip:8443" \
+  --tls-cert "$SEED_WORK/certs/server.pem" --tls-key "$SEED_WORK/certs/server.key" \
+  --namespace foo --pod foo-tls-0 >"$SEED_WORK/echo-tls.log" 2>&1 &
+SEED_PIDS+=($!)
+seed_wait 10 ip netns exec "$SEED_NODE" bash -c "exec 3<>/dev/tcp/$tls_ip/8443" ||
+  fail "TLS echo did not start"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=another CA" -keyout "$SEED_WORK/certs/other-ca.key" \
+  -out "$SEED_WORK/certs/other-ca.pem" 2>/dev/null
+ca_configmap() { # PEM file
+  kube create configmap -n foo backend-ca --from-file="ca.crt=$1" --dry-run=client -o json |
+    kube apply -f - >/dev/null
+}
+ca_configmap "$SEED_WORK/certs/ca.pem"
+kube apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: foo-tls, namespace: foo}
+spec: {ports: [{name: https, port: 443, targetPort: 8443}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: foo-tls-1, namespace: foo, labels: {kubernetes.io/service-name: foo-tls}}
+addressType: IPv4
+ports: [{name: https, port: 8443}]
+endpoints: [{addresses: [$tls_ip]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: foo-tls, namespace: foo}
+spec:
+  targetRefs: [{group: "", kind: Service, name: foo-tls}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}]
+    hostname: backend.example.com
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: tls-route, namespace: foo}
+spec:
+  parentRefs: [{name: prod-web, namespace: default}]
+  hostnames: [tls.example.com]
+  rules: [{backendRefs: [{name: foo-tls, port: 443}]}]
+YAML
+tls_pod() { [ "$(seed_pod https://tls.example.com/)" = foo-tls-0 ]; }
+tls_code() { seed_curl https://tls.example.com/ -o /dev/null -w '%{http_code}'; }
+tls_502() { [ "$(tls_code)" = 502 ]; }
+check "TLS backend verified with the ConfigMap's CA is served" seed_wait 20 tls_pod
+ca_configmap "$SEED_WORK/certs/other-ca.pem"
+check "ConfigMap CA replaced by one that did not sign the backend: 502" seed_wait 20 tls_502
+ca_configmap "$SEED_WORK/certs/ca.pem"
+check "ConfigMap CA put back: served again" seed_wait 20 tls_pod
+policy_accepted() {
+  kube get backendtlspolicy -n foo foo-tls -o jsonpath='{.status.ancestors[0].conditions[?(@.type=="Accepted")].status}' |
+    grep -qx True
+}
+check "BackendTLSPolicy Accepted (its ConfigMap resolved in API server mode)" seed_wait 20 policy_accepted
+kube delete httproute -n foo tls-route >/dev/null
 
 # The token file rotated: a new token for the same service account, the old one revoked.
 new_token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -3,16 +3,8 @@
 // cluster's CA bundle and names; a failure is a 502 counted in tls_errors, never plain text.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <thread>
-
 #include "nlohmann/json.hpp"
-#include "tests/proxy/hostile.h"
-#include "tests/proxy/test_util.h"
-#include "tools/echo/echo.h"
-#include "userspace-proxy/server/access_log.h"
-#include "userspace-proxy/server/server.h"
+#include "tests/proxy/backend_tls_fixture.h"
 
 namespace xgate::proxy {
 namespace {
@@ -29,74 +21,28 @@ const testing::Pem& BackendCert() {
   return pem;
 }
 
-// One TLS echo for the whole suite: it never stops, the process ends it.
+// One TLS echo for the whole suite.
 uint16_t TlsEchoPort() {
-  static uint16_t port = [] {
-    std::filesystem::path dir =
-        std::filesystem::path(::testing::TempDir()) / ("backend-tls-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir / "tls.crt") << BackendCert().cert;
-    std::ofstream(dir / "tls.key") << BackendCert().key;
-    echo::EchoConfig config;
-    config.listen = {"127.0.0.1:0"};
-    config.tls_cert = (dir / "tls.crt").string();
-    config.tls_key = (dir / "tls.key").string();
-    config.ns = "web";
-    config.pod = "tls-0";
-    auto* server = new echo::EchoServer(config);
-    if (!server->Start().ok()) return uint16_t{0};
-    std::thread([server] { server->Serve(); }).detach();
-    return static_cast<uint16_t>(server->tcp_ports()[0]);
-  }();
+  static uint16_t port = testing::StartTlsEcho(BackendCert(), "tls-0");
   return port;
 }
 
-class ProxyBackendTlsTest : public ::testing::Test {
+class ProxyBackendTlsTest : public testing::BackendTlsFixture {
  protected:
   void SetUp() override {
-    AccessLog::Disable();
     ASSERT_NE(TlsEchoPort(), 0);
-    port_ = testing::FreePort();
-    ServerOptions options;
-    options.workers = 1;
-    options.upstream.connect_timeout = 2s;
-    server_ = std::make_unique<Server>(options);
-    server_->Start();
-    config_.set_generation(1);
-    vhost_ = testing::AddVirtualHost(*testing::AddHttpPort(config_, port_, {"127.0.0.1"}), "");
+    BackendTlsFixture::SetUp();
   }
 
   // A route /NAME to a cluster NAME at the TLS echo with these settings.
   api::UpstreamTls* AddTlsBackend(const std::string& name, const std::string& ca_pem,
                                   const std::string& sni) {
     testing::AddRoute(*vhost_, name, "/" + name, name);
-    api::Cluster* cluster = config_.add_clusters();
-    cluster->set_name(name);
-    api::Endpoint* endpoint = cluster->add_endpoints();
-    endpoint->set_address("127.0.0.1");
-    endpoint->set_port(TlsEchoPort());
+    api::Cluster* cluster = AddLoopbackCluster(name, TlsEchoPort());
     cluster->mutable_tls()->set_ca_pem(ca_pem);
     cluster->mutable_tls()->set_sni(sni);
     return cluster->mutable_tls();
   }
-
-  void Apply() {
-    ASSERT_TRUE(server_->Apply(config_).ok());
-    ASSERT_TRUE(server_->WaitApplied(1, 5s));
-  }
-
-  uint64_t TlsErrors(const std::string& cluster) {
-    api::ProxyStats stats = server_->Stats();
-    for (const auto& c : stats.clusters()) {
-      if (c.cluster() == cluster) return c.tls_errors();
-    }
-    return 0;
-  }
-
-  uint16_t port_ = 0;
-  api::L7Config config_;
-  api::VirtualHost* vhost_ = nullptr;
-  std::unique_ptr<Server> server_;
 };
 
 TEST_F(ProxyBackendTlsTest, VerifiedBackendAnswersAndSeesTheSni) {
@@ -157,11 +103,7 @@ TEST_F(ProxyBackendTlsTest, SubjectAltNamesReplaceTheHostnameCheck) {
 TEST_F(ProxyBackendTlsTest, PlainClusterToTheSameEndpointDoesNotShareTlsConnections) {
   AddTlsBackend("ok", BackendCert().cert, "backend.example");
   testing::AddRoute(*vhost_, "plain", "/plain", "plain");
-  api::Cluster* plain = config_.add_clusters();
-  plain->set_name("plain");
-  api::Endpoint* endpoint = plain->add_endpoints();
-  endpoint->set_address("127.0.0.1");
-  endpoint->set_port(TlsEchoPort());
+  AddLoopbackCluster("plain", TlsEchoPort());
   Apply();
   ASSERT_EQ(testing::Get(port_, "gateway.example", "/ok").status, 200);
   // Plain text to a TLS port fails (the echo drops it), it does not borrow the TLS one.

@@ -37,6 +37,8 @@ constexpr absl::Duration kRetryEvery = absl::Seconds(1);
 constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
 constexpr absl::Duration kUdpTimeout = absl::Seconds(2);
 constexpr absl::Duration kMirrorWait = absl::Seconds(5);
+// A GrpcEcho call's path, the method's name after it (what the gRPC echo logs).
+constexpr char kGrpcEchoPath[] = "/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/";
 
 std::string RandomSuffix() {
   std::random_device rd;
@@ -624,17 +626,14 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     }
     return CheckUdpAnswer(r, *got);
   }
-  if (r.grpc_method) return TryGrpc(r, address, answered);
-  std::vector<std::pair<std::string, size_t>> mirror_logs;
+  MirrorLogs mirror_logs;
   if (check_mirrors) {
-    for (const std::string& m : r.expect.mirror) {
-      std::string log = PodLogPath(want_ns, m);
-      std::error_code ec;
-      size_t size = fs::exists(log, ec) ? fs::file_size(log, ec) : 0;
-      mirror_logs.emplace_back(log, size);
-      if (!pods_.contains(want_ns + "/" + m))
-        return absl::StrCat("no echo pod for mirror ", want_ns, "/", m);
-    }
+    if (std::string d = MarkMirrorLogs(r, &mirror_logs); !d.empty()) return d;
+  }
+  if (r.grpc_method) {
+    std::string d = TryGrpc(r, address, answered);
+    if (!d.empty()) return d;
+    return WaitMirrored(r, mirror_logs, absl::StrCat(kGrpcEchoPath, *r.grpc_method));
   }
   std::string raw = BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
@@ -648,10 +647,27 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
   }
   if (!d.empty()) return d;
   if (d = CrossCheckExplain(r, address, raw, sni, *resp, seen); !d.empty()) return d;
-  std::string path = ExpectedBackendPath(r);
-  for (size_t i = 0; i < mirror_logs.size(); ++i) {
+  return WaitMirrored(r, mirror_logs, ExpectedBackendPath(r));
+}
+
+std::string Runner::MarkMirrorLogs(const Request& r, MirrorLogs* logs) {
+  std::string want_ns = r.ExpectNamespace();
+  for (const std::string& m : r.expect.mirror) {
+    std::string log = PodLogPath(want_ns, m);
+    std::error_code ec;
+    size_t size = fs::exists(log, ec) ? fs::file_size(log, ec) : 0;
+    logs->emplace_back(log, size);
+    if (!pods_.contains(want_ns + "/" + m))
+      return absl::StrCat("no echo pod for mirror ", want_ns, "/", m);
+  }
+  return "";
+}
+
+std::string Runner::WaitMirrored(const Request& r, const MirrorLogs& logs,
+                                 const std::string& path) {
+  for (size_t i = 0; i < logs.size(); ++i) {
     absl::Time deadline = absl::Now() + kMirrorWait;
-    while (CountLogged(mirror_logs[i].first, mirror_logs[i].second, path) == 0) {
+    while (CountLogged(logs[i].first, logs[i].second, path) == 0) {
       if (absl::Now() > deadline || !SleepUnlessInterrupted(absl::Milliseconds(20))) {
         return absl::StrCat("mirror ", r.expect.mirror[i], " did not see the request for ", path);
       }

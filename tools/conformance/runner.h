@@ -101,6 +101,11 @@ class Runner {
   std::string TryOnce(const Request& r, bool check_mirrors, std::string* answered);
   // X6: one gRPC call.
   std::string TryGrpc(const Request& r, const std::string& address, std::string* answered);
+  // Each `mirror` Service's request log and its size before the request; then waits until
+  // every one has logged `path` past that size.
+  using MirrorLogs = std::vector<std::pair<std::string, size_t>>;
+  std::string MarkMirrorLogs(const Request& r, MirrorLogs* logs);
+  std::string WaitMirrored(const Request& r, const MirrorLogs& logs, const std::string& path);
   std::string TakeSamples(const Request& r);
   std::string GatewayAddress(const Request& r, std::string* address);
   std::string PodLogPath(const std::string& ns, const std::string& svc);

@@ -261,7 +261,8 @@ absl::Status EchoServer::Start() {
     h2c_ports_.push_back(port);
   }
   if (!config_.grpc.empty()) {
-    GrpcEchoOptions options{config_.grpc, config_.ns, config_.pod, "", ""};
+    GrpcEchoOptions options{config_.grpc, config_.ns, config_.pod, "", "", {}};
+    options.log = [this](const Message& request) { Log(request); };
     if (!config_.tls_cert.empty()) {
       options.tls_cert_pem = ReadWholeFile(config_.tls_cert);
       options.tls_key_pem = ReadWholeFile(config_.tls_key);

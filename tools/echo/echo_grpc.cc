@@ -1,5 +1,7 @@
 #include "tools/echo/echo_grpc.h"
 
+#include <atomic>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "tools/echo/grpcecho.grpc.pb.h"
@@ -11,7 +13,9 @@ namespace pb = gateway_api_conformance::echo_basic::grpcecho;
 
 class Service final : public pb::GrpcEcho::Service {
  public:
-  Service(std::string ns, std::string pod) : ns_(std::move(ns)), pod_(std::move(pod)) {}
+  Service(std::string ns, std::string pod, std::function<void(const Message&)> log)
+      : ns_(std::move(ns)), pod_(std::move(pod)), log_(std::move(log)) {}
+  uint64_t calls() const { return calls_.load(); }
 
   grpc::Status Echo(grpc::ServerContext* ctx, const pb::EchoRequest*,
                     pb::EchoResponse* out) override {
@@ -40,18 +44,27 @@ class Service final : public pb::GrpcEcho::Service {
         absl::StrCat("/", pb::GrpcEcho::service_full_name(), "/", method));
     a->mutable_context()->set_namespace_(ns_);
     a->mutable_context()->set_pod(pod_);
+    calls_.fetch_add(1);
+    if (log_) {
+      Message request{"POST", a->fully_qualified_method(), "HTTP/2.0", {}, ""};
+      request.headers.push_back({"Host", a->authority()});
+      for (const pb::Header& h : a->headers()) request.headers.push_back({h.key(), h.value()});
+      log_(request);
+    }
     return grpc::Status::OK;
   }
 
   std::string ns_;
   std::string pod_;
+  std::function<void(const Message&)> log_;
+  std::atomic<uint64_t> calls_{0};
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcEcho>> GrpcEcho::Start(const GrpcEchoOptions& options) {
   std::unique_ptr<GrpcEcho> out(new GrpcEcho());
-  out->service_ = std::make_unique<Service>(options.ns, options.pod);
+  out->service_ = std::make_unique<Service>(options.ns, options.pod, options.log);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options.tls_cert_pem.empty()) {
     grpc::SslServerCredentialsOptions ssl;
@@ -73,6 +86,8 @@ absl::StatusOr<std::unique_ptr<GrpcEcho>> GrpcEcho::Start(const GrpcEchoOptions&
   }
   return out;
 }
+
+uint64_t GrpcEcho::calls() const { return static_cast<const Service&>(*service_).calls(); }
 
 GrpcEcho::~GrpcEcho() {
   if (server_) server_->Shutdown();

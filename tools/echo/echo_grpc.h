@@ -5,11 +5,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tools/echo/http_io.h"
 
 namespace xgate::echo {
 
@@ -19,6 +21,9 @@ struct GrpcEchoOptions {
   std::string pod;
   std::string tls_cert_pem;  // both set: TLS
   std::string tls_key_pem;
+  // Told of each call as a request (POST, the method's path, HTTP/2.0, the metadata), for
+  // the echo's request log (--log), which the conformance runner reads for mirrors.
+  std::function<void(const Message&)> log;
 };
 
 class GrpcEcho {
@@ -27,6 +32,8 @@ class GrpcEcho {
   static absl::StatusOr<std::unique_ptr<GrpcEcho>> Start(const GrpcEchoOptions& options);
   ~GrpcEcho();
   const std::vector<int>& ports() const { return ports_; }
+  // Calls answered so far (for tests: how many reached this backend, mirrors included).
+  uint64_t calls() const;
   void Wait() { server_->Wait(); }
 
  private:

@@ -100,7 +100,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   for (const auto& cluster : kept.clusters()) {
     config->cluster_names_.insert(cluster.name());
     ClusterEndpoints& endpoints = config->clusters_[cluster.name()];
-    endpoints.h2c = cluster.protocol() == api::H2C && !cluster.has_tls();
+    endpoints.h2c = cluster.protocol() == api::H2C;
     if (cluster.has_tls()) {
       std::string key = UpstreamTls::KeyOf(cluster.tls());
       auto& tls = config->upstream_tls_[key];
@@ -131,8 +131,10 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
       }
       endpoints.endpoints.push_back(*address);
       endpoints.keys.push_back(address->ToString());
-      if (endpoints.tls)
-        endpoints.tls_pool_keys.push_back(endpoints.keys.back() + "#tls:" + endpoints.tls->key());
+      if (endpoints.tls) {
+        endpoints.tls_pool_keys.push_back(endpoints.keys.back() + "#tls:" + endpoints.tls->key() +
+                                          (endpoints.h2c ? "+h2" : ""));
+      }
       config->endpoint_keys_.insert(endpoints.keys.back());
     }
   }

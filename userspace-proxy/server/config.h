@@ -23,10 +23,13 @@ namespace xgate::proxy {
 struct ClusterEndpoints {
   std::vector<SocketAddress> endpoints;
   std::vector<std::string> keys;  // each endpoint's "ip:port", the pool's key for it
-  bool h2c = false;  // HTTP/2 cleartext with prior knowledge (appProtocol kubernetes.io/h2c)
-  // BackendTLSPolicy: TLS to every endpoint (HTTP/1.1 over TLS; an h2c cluster with a policy
-  // speaks HTTP/1.1 over TLS too), and the pool keys that keep its connections apart from
-  // plain ones and other settings' to the same endpoint ("ip:port#tls:<key>").
+  // HTTP/2 to the endpoints: with prior knowledge in clear text (appProtocol
+  // kubernetes.io/h2c), or with `tls` h2 chosen in ALPN (a backend that does not choose it
+  // is refused, 502).
+  bool h2c = false;
+  // BackendTLSPolicy: TLS to every endpoint (HTTP/1.1 over TLS unless h2c), and the pool keys
+  // that keep its connections apart from plain ones and other settings' to the same endpoint
+  // ("ip:port#tls:<key>", "...#tls:<key>+h2" for HTTP/2).
   std::shared_ptr<const UpstreamTls> tls;
   std::vector<std::string> tls_pool_keys;
   const std::string& PoolKey(size_t index) const {

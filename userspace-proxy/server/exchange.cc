@@ -156,11 +156,8 @@ void Exchange::Route() {
   for (const std::string& mirror_cluster : filters_.mirror_clusters) {
     const ClusterEndpoints* endpoints = config.cluster(mirror_cluster);
     if (endpoints == nullptr) continue;
-    http::RequestHead copy = head;
-    copy.headers.Set("Connection", "close");
-    std::string mirror_head;
-    http::AppendRequestHead(copy, &mirror_head);
-    if (Mirror* mirror = Mirror::Start(worker_, mirror_cluster, *endpoints, mirror_head)) {
+    if (Mirror* mirror = Mirror::Start(worker_, mirror_cluster, *endpoints, head, request_.has_body,
+                                       te_trailers_)) {
       mirrors_.push_back(mirror);
     }
   }
@@ -181,7 +178,6 @@ void Exchange::SendUpstream(std::string_view bytes) {
       replay_.clear();
     }
   }
-  for (Mirror* mirror : mirrors_) mirror->Send(bytes);
   if (upstream_) upstream_->Send(bytes);
   if (h2_) h2_->SendData(bytes);
 }
@@ -194,6 +190,7 @@ void Exchange::RequestData(std::string_view data) {
     Fail(413, "request body too large");
     return;
   }
+  for (Mirror* mirror : mirrors_) mirror->Send(data);  // each frames the body its own way
   if (chunked_upstream_) {
     std::string chunk;
     http::AppendChunk(data, &chunk);
@@ -206,6 +203,9 @@ void Exchange::RequestData(std::string_view data) {
 void Exchange::RequestEnd(const std::vector<http::Header>& trailers) {
   if (request_done_) return;
   request_done_ = true;
+  if (forwarding_ && !finished_) {
+    for (Mirror* mirror : mirrors_) mirror->End(trailers);
+  }
   if (forwarding_ && !finished_ && endpoints_ && endpoints_->h2c) {
     request_trailers_ = trailers;
     if (h2_) h2_->EndRequest(trailers);

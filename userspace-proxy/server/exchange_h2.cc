@@ -48,10 +48,15 @@ void Exchange::OnH2ResponseHead(H2UpstreamStream& stream, http::ResponseHead& he
   ResponseBody body = ResponseBody::kStream;
   uint64_t content_length = 0;
   std::optional<std::string_view> length = response.headers.Get("Content-Length");
-  bool no_body = request_.head.method == "HEAD" || response.status == 204 ||
-                 response.status == 304 || (end_stream && !length);
-  if (no_body) {
+  bool no_body = request_.head.method == "HEAD" || response.status == 204 || response.status == 304;
+  // Ended with its HEADERS (a gRPC trailers-only answer): for an HTTP/1.1 client a 200 without
+  // a length reads to the connection's close, so it gets Content-Length 0; HTTP/2 clients get
+  // the one HEADERS frame.
+  bool ended_empty = end_stream && !length && !no_body;
+  if (no_body || (ended_empty && request_.protocol == "HTTP/2")) {
     body = ResponseBody::kNone;
+  } else if (ended_empty) {
+    body = ResponseBody::kContentLength;
   } else if (length &&
              std::from_chars(length->data(), length->data() + length->size(), content_length).ec ==
                  std::errc()) {

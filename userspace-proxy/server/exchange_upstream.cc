@@ -43,7 +43,8 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
   if (AccessLog::Enabled()) log_.cluster = cluster_;
   endpoints_ = config_->cluster(cluster_);
 
-  if (endpoints_ && endpoints_->h2c) {
+  // Mirrors to HTTP/2 clusters pass "TE: trailers" on too.
+  if ((endpoints_ && endpoints_->h2c) || !filters_.mirror_clusters.empty()) {
     std::optional<std::string> te = head.headers.GetJoined("TE");
     te_trailers_ = te && te->find("trailers") != std::string::npos;
   }

@@ -226,7 +226,7 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
   std::vector<nghttp2_nv> nva;
   nva.reserve(head.headers.size() + 5);
   nva.push_back(Nv(":method", head.method));
-  nva.push_back(Nv(":scheme", "http"));
+  nva.push_back(Nv(":scheme", connection_->ssl() ? "https" : "http"));
   nva.push_back(Nv(":authority", head.host));
   nva.push_back(Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
   for (const http::HeaderView& field : head.headers.fields()) {
@@ -311,9 +311,22 @@ void H2Session::ArmIdleTimer() {
   });
 }
 
-void H2Session::OnUpstreamConnectFailed(UpstreamConnection&, bool timed_out) {
+void H2Session::OnUpstreamConnected(UpstreamConnection& upstream) {
+  if (upstream.ssl() == nullptr) return;
+  std::string refusal = UpstreamTls::AlpnRefusal(upstream.ssl());
+  if (refusal.empty()) return;
+  // Not HTTP/2 in any other way either: nothing was sent, no stream was acted on.
+  spdlog::warn("upstream {}: {}", upstream.endpoint(), refusal);
+  upstream.cluster_stats().tls_errors.Add();
+  FailAll(std::move(refusal), true);
+}
+
+void H2Session::OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) {
   // The pool closed the connection already (it stays readable for the rest of this round).
-  FailAll(std::string("upstream connect ") + (timed_out ? "timeout" : "failed"), true);
+  FailAll(upstream.tls_failed()
+              ? std::string("upstream TLS handshake failed")
+              : std::string("upstream connect ") + (timed_out ? "timeout" : "failed"),
+          true);
 }
 
 void H2Session::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {

@@ -1,5 +1,6 @@
-// HTTP/2 cleartext to backends (a cluster with appProtocol kubernetes.io/h2c; prior knowledge,
-// RFC 9113 3.3): one nghttp2 client session per upstream connection, requests multiplexed as
+// HTTP/2 to backends: cleartext with prior knowledge (appProtocol kubernetes.io/h2c, RFC 9113
+// 3.3), or over the cluster's TLS with h2 chosen in ALPN (BackendTLSPolicy): one nghttp2
+// client session per upstream connection, requests multiplexed as
 // streams, a few sessions per endpoint, each filled up to the peer's
 // SETTINGS_MAX_CONCURRENT_STREAMS before another is opened.
 // Everything here belongs to one worker's loop.
@@ -137,6 +138,7 @@ class H2Session : public UpstreamClient {
   H2UpstreamStream* Submit(const H2RequestStart& request, H2StreamClient* client);
   UpstreamConnection& connection() { return *connection_; }
 
+  void OnUpstreamConnected(UpstreamConnection& upstream) override;
   void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override;
   void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
   void OnUpstreamDrained(UpstreamConnection& upstream) override;

@@ -355,7 +355,7 @@ UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
     auto session = sessions_.find(cluster.PoolKey(index));
     // The owner (the connection) is set right below, before any handshake step.
     ssl = cluster.tls->NewSsl(*fd, session == sessions_.end() ? nullptr : session->second.get(),
-                              nullptr);
+                              nullptr, cluster.h2c);
     if (ssl == nullptr) {
       close(*fd);
       *error = "upstream TLS setup failed";

@@ -78,6 +78,7 @@ class UpstreamConnection : private TlsSessionOwner {
   // The connect failed in the TLS handshake (certificate not trusted, name not matched).
   bool tls_failed() const { return tls_failed_; }
   bool reused() const { return reused_; }
+  const SSL* ssl() const { return transport_.ssl(); }  // null for plain text
   Buffer& input() { return input_; }
   size_t pending_output() const { return output_.size(); }
   http::ResponseParser& parser() { return parser_; }

@@ -79,14 +79,19 @@ absl::StatusOr<std::shared_ptr<const UpstreamTls>> UpstreamTls::Create(
   return std::shared_ptr<const UpstreamTls>(std::move(tls));
 }
 
-SSL* UpstreamTls::NewSsl(int fd, SSL_SESSION* session, TlsSessionOwner* owner) const {
+SSL* UpstreamTls::NewSsl(int fd, SSL_SESSION* session, TlsSessionOwner* owner, bool h2) const {
   SSL* ssl = SSL_new(ctx_.get());
   if (ssl == nullptr) return nullptr;
   SSL_set_fd(ssl, fd);
   SSL_set_connect_state(ssl);
   if (!sni_.empty()) SSL_set_tlsext_host_name(ssl, sni_.c_str());
-  static const unsigned char kAlpn[] = "\x08http/1.1";
-  SSL_set_alpn_protos(ssl, kAlpn, sizeof(kAlpn) - 1);
+  static const unsigned char kHttp1[] = "\x08http/1.1";
+  static const unsigned char kH2[] = "\x02h2";
+  if (h2) {
+    SSL_set_alpn_protos(ssl, kH2, sizeof(kH2) - 1);
+  } else {
+    SSL_set_alpn_protos(ssl, kHttp1, sizeof(kHttp1) - 1);
+  }
   if (session != nullptr) SSL_set_session(ssl, session);
   SSL_set_app_data(ssl, owner);
   return ssl;
@@ -116,6 +121,17 @@ int UpstreamTls::NewSessionCallback(SSL* ssl, SSL_SESSION* session) {
   if (owner == nullptr) return 0;  // OpenSSL frees it
   owner->KeepSession(session);
   return 1;
+}
+
+std::string UpstreamTls::AlpnRefusal(const SSL* ssl) {
+  const unsigned char* chosen = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl, &chosen, &length);
+  std::string_view protocol(reinterpret_cast<const char*>(chosen), chosen ? length : 0);
+  if (protocol == "h2") return "";
+  return protocol.empty() ? "backend chose no protocol in ALPN (h2 offered): no HTTP/2 over TLS"
+                          : "backend chose " + std::string(protocol) +
+                                " in ALPN (h2 offered): no HTTP/2 over TLS";
 }
 
 std::string UpstreamTls::FailureReason(const SSL* ssl) {

@@ -28,9 +28,11 @@ class UpstreamTls {
   // Fails on CA PEM that holds no certificate, or a system store OpenSSL cannot load.
   static absl::StatusOr<std::shared_ptr<const UpstreamTls>> Create(const api::UpstreamTls& proto);
 
-  // A client SSL over `fd` with SNI, ALPN http/1.1, the name checks and `session` (may be
-  // null) to resume. The caller owns it.
-  SSL* NewSsl(int fd, SSL_SESSION* session, TlsSessionOwner* owner) const;
+  // A client SSL over `fd` with SNI, ALPN http/1.1 (h2 alone with `h2`), the name checks and
+  // `session` (may be null) to resume. The caller owns it.
+  SSL* NewSsl(int fd, SSL_SESSION* session, TlsSessionOwner* owner, bool h2 = false) const;
+  // Why `ssl`, handshaken with ALPN h2, may not carry HTTP/2: "" when the peer chose h2.
+  static std::string AlpnRefusal(const SSL* ssl);
   // What makes two clusters' connections to one endpoint interchangeable: the same key.
   const std::string& key() const { return key_; }
   // Why the handshake of `ssl` failed, for logs ("certificate verify failed: ...").
