@@ -43,13 +43,6 @@ FieldBlockScanner::Result FieldBlockScanner::Fail(ParseError error) {
   return Result::kError;
 }
 
-ParseError FieldBlockScanner::CheckStartLineBytes(std::string_view line) const {
-  for (char c : line) {
-    if (c == '\r' || c == '\0') return ControlCharError(c);
-  }
-  return ParseError::kNone;
-}
-
 namespace {
 
 // The first byte at or after `i` (before `end`) that is not a token character.
@@ -113,6 +106,23 @@ size_t SkipFieldValue(std::string_view input, size_t i, size_t end) {
   return i;
 }
 
+// The first CR or NUL at or after `i` (before `end`).
+size_t FindCrOrNul(std::string_view input, size_t i, size_t end) {
+#if defined(__SSE2__)
+  while (i + 16 <= end) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(input.data() + i));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('\r')),
+                               _mm_cmpeq_epi8(c, _mm_setzero_si128()));
+    if (unsigned hits = static_cast<unsigned>(_mm_movemask_epi8(hit)); hits != 0) {
+      return i + static_cast<size_t>(std::countr_zero(hits));
+    }
+    i += 16;
+  }
+#endif
+  while (i < end && input[i] != '\r' && input[i] != '\0') ++i;
+  return i;
+}
+
 size_t SkipWhitespace(std::string_view input, size_t i, size_t end) {
   while (i < end && (input[i] == ' ' || input[i] == '\t')) ++i;
   return i;
@@ -171,6 +181,11 @@ FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
     // for its LF first. Anything else (the start line, the end of the block, a line cut
     // short, an error) takes the general way below, which gives the same fields.
     if ((start_line_done_ || !config_.has_start_line) && scan_pos_ == line_start_) {
+      if (line_start_ + 1 < input.size() && input[line_start_] == '\r' &&
+          input[line_start_ + 1] == '\n' && line_start_ + 2 <= config_.max_bytes) {
+        scan_pos_ = block_size_ = line_start_ + 2;  // the empty line ending the block
+        return Result::kDone;
+      }
       if (size_t lf = ScanWellFormedLine(input); lf != 0) {
         scan_pos_ = line_start_ = lf + 1;
         continue;
@@ -196,7 +211,11 @@ FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
     std::string_view line = input.substr(line_start_, line_end - line_start_);
     if (config_.has_start_line && !start_line_done_) {
       if (line.size() > config_.max_start_line) return Fail(config_.start_line_too_long);
-      if (ParseError e = CheckStartLineBytes(line); e != ParseError::kNone) return Fail(e);
+      // Searched up to the end of the input, which the line's CR ends at the latest: the
+      // search then goes by blocks even for a short line.
+      if (size_t bad = FindCrOrNul(input, line_start_, input.size()); bad < line_end) {
+        return Fail(ControlCharError(input[bad]));
+      }
       start_line_end_ = line_end;
       start_line_done_ = true;
       line_start_ = lf + 1;
