@@ -417,6 +417,38 @@ TEST(RequestParser, ObsTextAndTabsInValuesAreAllowed) {
   EXPECT_EQ(*t.requests[0].headers.Get("x-a"), "caf\xc3\xa9\there");
 }
 
+// Long names and values go through the parser's block-at-a-time scan when a line arrives
+// whole and byte by byte when it arrives in pieces: both give the same fields and errors.
+TEST(RequestParser, LongFieldsTheSameWholeOrByteByByte) {
+  std::string ok =
+      "GET / HTTP/1.1\r\nHost: h\r\nX-Very-Long_Header.Name-0123456789: "
+      "a value longer than sixteen bytes\twith a tab and caf\xc3\xa9 \t \r\n"
+      "X-Another-Long-Header-Name-Here:\t\tvalue-with-exactly-thirty-two-b\r\n\r\n";
+  std::string ctl = "GET / HTTP/1.1\r\nHost: h\r\nX-Long-Value: 0123456789abcdef012\x01x\r\n\r\n";
+  std::string del = "GET / HTTP/1.1\r\nHost: h\r\nX-Long-Value: 0123456789abcdef0123\x7f\r\n\r\n";
+  std::string name = "GET / HTTP/1.1\r\nHost: h\r\nX-Long-Name-0123456789{x: v\r\n\r\n";
+  std::string cr = "GET / HTTP/1.1\r\nHost: h\r\nX-Long-Value: 0123456789abcdef0123\rx\r\n\r\n";
+  Transcript whole = DriveRequests(ok);
+  ASSERT_EQ(whole.error, ParseError::kNone);
+  ASSERT_EQ(whole.requests.size(), 1u);
+  EXPECT_EQ(*whole.requests[0].headers.Get("x-very-long_header.name-0123456789"),
+            "a value longer than sixteen bytes\twith a tab and caf\xc3\xa9");
+  EXPECT_EQ(*whole.requests[0].headers.Get("x-another-long-header-name-here"),
+            "value-with-exactly-thirty-two-b");
+  EXPECT_EQ(whole, DriveRequests(SplitAt(ok, {40, 41, 100, 101, 130})));
+  for (const std::string& raw : {ok, ctl, del, name, cr}) {
+    std::vector<size_t> every;
+    for (size_t i = 1; i < raw.size(); ++i) every.push_back(i);
+    Transcript a = DriveRequests(raw), b = DriveRequests(SplitAt(raw, every));
+    EXPECT_EQ(a.error, b.error) << raw;
+    EXPECT_EQ(a.completed, b.completed) << raw;
+  }
+  EXPECT_EQ(DriveRequests(ctl).error, ParseError::kBadHeaderValue);
+  EXPECT_EQ(DriveRequests(del).error, ParseError::kBadHeaderValue);
+  EXPECT_EQ(DriveRequests(name).error, ParseError::kBadHeaderName);
+  EXPECT_EQ(DriveRequests(cr).error, ParseError::kBareCR);
+}
+
 TEST(RequestParser, Http10WithoutHostIsAccepted) {
   Transcript t = DriveRequests("GET /x HTTP/1.0\r\n\r\n");
   ASSERT_EQ(t.error, ParseError::kNone);

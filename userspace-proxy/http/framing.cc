@@ -1,6 +1,10 @@
 #include "userspace-proxy/http/framing.h"
 
+#include <bit>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <limits>
 
 #include "userspace-proxy/http/chars.h"
@@ -39,29 +43,56 @@ FieldBlockScanner::Result FieldBlockScanner::Fail(ParseError error) {
   return Result::kError;
 }
 
-ParseError FieldBlockScanner::CheckStartLineBytes(std::string_view line) const {
-  for (char c : line) {
-    if (c == '\r' || c == '\0') return ControlCharError(c);
+namespace {
+
+// The first byte at or after `i` (before `end`) that is not a token character.
+size_t SkipToken(std::string_view input, size_t i, size_t end) {
+#if defined(__SSE2__)
+  // Sixteen bytes at a time, straight to the first byte that is not a letter, digit or '-'
+  // (in nearly every name, the colon); the table decides the others.
+  const __m128i case_bit = _mm_set1_epi8(0x20);
+  while (i + 16 <= end) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(input.data() + i));
+    __m128i lower = _mm_or_si128(c, case_bit);
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
+    __m128i ok = _mm_or_si128(_mm_or_si128(letter, digit), _mm_cmpeq_epi8(c, _mm_set1_epi8('-')));
+    unsigned others = ~static_cast<unsigned>(_mm_movemask_epi8(ok)) & 0xffff;
+    if (others == 0) {
+      i += 16;
+      continue;
+    }
+    i += static_cast<size_t>(std::countr_zero(others));
+    if (!chars::Token(input[i])) return i;
+    ++i;
   }
-  return ParseError::kNone;
+#endif
+  while (i < end && chars::Token(input[i])) ++i;
+  return i;
 }
 
-ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, size_t end) {
-  size_t i = begin;
-  while (i < end && chars::Token(input[i])) ++i;
-  if (i == end) return ParseError::kBadHeaderName;  // no colon
-  char c = input[i];
-  if (c != ':') {
-    if (c == ' ' || c == '\t') return ParseError::kWhitespaceBeforeColon;
-    if (c == '\r' || c == '\0') return ControlCharError(c);
-    return ParseError::kBadHeaderName;
+// The first byte at or after `i` (before `end`) that may not be in a field value.
+size_t SkipFieldValue(std::string_view input, size_t i, size_t end) {
+  // Straight to the first byte below 0x20 or equal to 0x7f (the rest are field-vchar, SP
+  // or obs-text): HTAB goes on, another ends the value (CR, or an error).
+#if defined(__SSE2__)
+  while (i + 16 <= end) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(input.data() + i));
+    __m128i control =
+        _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8(-1)), _mm_cmplt_epi8(c, _mm_set1_epi8(0x20)));
+    __m128i bad = _mm_or_si128(control, _mm_cmpeq_epi8(c, _mm_set1_epi8(0x7f)));
+    unsigned stops = static_cast<unsigned>(_mm_movemask_epi8(bad));
+    if (stops == 0) {
+      i += 16;
+      continue;
+    }
+    i += static_cast<size_t>(std::countr_zero(stops));
+    if (input[i] != '\t') return i;
+    ++i;
   }
-  if (i == begin) return ParseError::kBadHeaderName;  // empty name
-  size_t name_end = i++;
-  while (i < end && (input[i] == ' ' || input[i] == '\t')) ++i;
-  size_t value_begin = i;
-  // Eight bytes at a time while no byte is below 0x20 or equal to 0x7f (all field-vchar or
-  // SP); a word with one (HTAB, or an error) is checked byte by byte below.
+#endif
   constexpr uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
   while (i + 8 <= end) {
     uint64_t word;
@@ -71,22 +102,95 @@ ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, siz
     if (control | ((del - kOnes) & ~del & kHighs)) break;
     i += 8;
   }
-  for (; i < end; ++i) {
-    if (!chars::FieldValue(input[i])) return ControlCharError(input[i]);
+  while (i < end && chars::FieldValue(input[i])) ++i;
+  return i;
+}
+
+// The first CR or NUL at or after `i` (before `end`).
+size_t FindCrOrNul(std::string_view input, size_t i, size_t end) {
+#if defined(__SSE2__)
+  while (i + 16 <= end) {
+    __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(input.data() + i));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('\r')),
+                               _mm_cmpeq_epi8(c, _mm_setzero_si128()));
+    if (unsigned hits = static_cast<unsigned>(_mm_movemask_epi8(hit)); hits != 0) {
+      return i + static_cast<size_t>(std::countr_zero(hits));
+    }
+    i += 16;
   }
-  size_t value_end = end;
+#endif
+  while (i < end && input[i] != '\r' && input[i] != '\0') ++i;
+  return i;
+}
+
+size_t SkipWhitespace(std::string_view input, size_t i, size_t end) {
+  while (i < end && (input[i] == ' ' || input[i] == '\t')) ++i;
+  return i;
+}
+
+}  // namespace
+
+void FieldBlockScanner::PushField(std::string_view input, size_t begin, size_t name_end,
+                                  size_t value_begin, size_t value_end) {
   while (value_end > value_begin && (input[value_end - 1] == ' ' || input[value_end - 1] == '\t')) {
     --value_end;
   }
   fields_.push_back(FieldOffsets{
       static_cast<uint32_t>(begin), static_cast<uint32_t>(name_end - begin),
       static_cast<uint32_t>(value_begin), static_cast<uint32_t>(value_end - value_begin)});
+}
+
+ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, size_t end) {
+  size_t i = SkipToken(input, begin, end);
+  if (i == end) return ParseError::kBadHeaderName;  // no colon
+  char c = input[i];
+  if (c != ':') {
+    if (c == ' ' || c == '\t') return ParseError::kWhitespaceBeforeColon;
+    if (c == '\r' || c == '\0') return ControlCharError(c);
+    return ParseError::kBadHeaderName;
+  }
+  if (i == begin) return ParseError::kBadHeaderName;  // empty name
+  size_t name_end = i;
+  size_t value_begin = SkipWhitespace(input, i + 1, end);
+  i = SkipFieldValue(input, value_begin, end);
+  if (i < end) return ControlCharError(input[i]);
+  PushField(input, begin, name_end, value_begin, end);
   return ParseError::kNone;
+}
+
+size_t FieldBlockScanner::ScanWellFormedLine(std::string_view input) {
+  size_t begin = line_start_, size = input.size();
+  size_t i = SkipToken(input, begin, size);
+  if (i == begin || i == size || input[i] != ':') return 0;
+  size_t name_end = i;
+  size_t value_begin = SkipWhitespace(input, i + 1, size);
+  i = SkipFieldValue(input, value_begin, size);
+  // The first byte past the value must be the CR of the line's CRLF: no LF came before it,
+  // as LF is in neither a name nor a value.
+  if (i + 1 >= size || input[i] != '\r' || input[i + 1] != '\n') return 0;
+  size_t lf = i + 1;
+  if (lf + 1 > config_.max_bytes || fields_.size() >= config_.max_fields) return 0;
+  PushField(input, begin, name_end, value_begin, i);
+  return lf;
 }
 
 FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
   if (error_ != ParseError::kNone) return Result::kError;
   for (;;) {
+    // Common case first: a whole, valid field line, checked in one pass without searching
+    // for its LF first. Anything else (the start line, the end of the block, a line cut
+    // short, an error) takes the general way below, which gives the same fields.
+    if ((start_line_done_ || !config_.has_start_line) && scan_pos_ == line_start_) {
+      if (line_start_ + 1 < input.size() && input[line_start_] == '\r' &&
+          input[line_start_ + 1] == '\n' && line_start_ + 2 <= config_.max_bytes) {
+        scan_pos_ = block_size_ = line_start_ + 2;  // the empty line ending the block
+        return Result::kDone;
+      }
+      if (size_t lf = ScanWellFormedLine(input); lf != 0) {
+        scan_pos_ = line_start_ = lf + 1;
+        continue;
+      }
+    }
     const void* lf_ptr = scan_pos_ < input.size()
                              ? std::memchr(input.data() + scan_pos_, '\n', input.size() - scan_pos_)
                              : nullptr;
@@ -107,7 +211,11 @@ FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
     std::string_view line = input.substr(line_start_, line_end - line_start_);
     if (config_.has_start_line && !start_line_done_) {
       if (line.size() > config_.max_start_line) return Fail(config_.start_line_too_long);
-      if (ParseError e = CheckStartLineBytes(line); e != ParseError::kNone) return Fail(e);
+      // Searched up to the end of the input, which the line's CR ends at the latest: the
+      // search then goes by blocks even for a short line.
+      if (size_t bad = FindCrOrNul(input, line_start_, input.size()); bad < line_end) {
+        return Fail(ControlCharError(input[bad]));
+      }
       start_line_end_ = line_end;
       start_line_done_ = true;
       line_start_ = lf + 1;

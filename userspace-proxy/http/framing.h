@@ -47,8 +47,12 @@ class FieldBlockScanner {
     uint32_t name_pos, name_len, value_pos, value_len;
   };
   Result Fail(ParseError error);
-  ParseError CheckStartLineBytes(std::string_view line) const;
   ParseError AddField(std::string_view input, size_t begin, size_t end);
+  // The LF ending the field line at line_start_ when that line is complete and valid (its
+  // field then added), else 0.
+  size_t ScanWellFormedLine(std::string_view input);
+  void PushField(std::string_view input, size_t begin, size_t name_end, size_t value_begin,
+                 size_t value_end);
 
   Config config_;
   size_t scan_pos_ = 0;    // next byte to search for LF

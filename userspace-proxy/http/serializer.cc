@@ -119,16 +119,24 @@ bool IsHopByHop(std::string_view name) {
 }
 
 void StripHopByHop(HeaderMap& headers) {
-  // Views into the map's storage, which Remove leaves in place.
+  // The fields Connection names (views into the map's storage, which erasing leaves in
+  // place), except hop-by-hop ones: one pass then removes both kinds.
   absl::InlinedVector<std::string_view, 2> named;
   for (const HeaderView& h : headers.fields()) {
     if (h.name.size() != 10 || !EqualsIgnoreCase(h.name, "connection")) continue;
-    internal::ForEachListElement(h.value, [&](std::string_view e) { named.push_back(e); });
+    internal::ForEachListElement(h.value, [&](std::string_view e) {
+      if (!IsHopByHop(e)) named.push_back(e);
+    });
   }
-  for (std::string_view n : named) headers.Remove(n);
   auto& fields = headers.mutable_fields();
   fields.erase(std::remove_if(fields.begin(), fields.end(),
-                              [](const HeaderView& h) { return IsHopByHop(h.name); }),
+                              [&](const HeaderView& h) {
+                                if (IsHopByHop(h.name)) return true;
+                                for (std::string_view n : named) {
+                                  if (EqualsIgnoreCase(h.name, n)) return true;
+                                }
+                                return false;
+                              }),
                fields.end());
 }
 

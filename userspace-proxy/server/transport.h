@@ -45,11 +45,12 @@ class Transport {
   // Half-close the write side (after a TLS close_notify).
   void ShutdownWrite();
 
- private:
-  // OpenSSL's socket BIO callback: notes whether its last recv returned less than asked.
-  static long NoteRawRead(BIO* bio, int oper, const char* argp, size_t len, int argi, long argl,
-                          int ret, size_t* processed);
+  // The methods of the socket BIO under a TLS transport (for its BIO_METHOD table).
+  static int BioRead(BIO* bio, char* out, int len);
+  static int BioWrite(BIO* bio, const char* in, int len);
+  static long BioCtrl(BIO* bio, int cmd, long num, void* ptr);
 
+ private:
   int fd_;
   SSL* ssl_;
   bool handshake_done_;
