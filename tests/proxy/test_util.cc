@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -22,19 +24,31 @@
 namespace xgate::proxy::testing {
 
 uint16_t FreePort() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  // Below the kernel's ephemeral range (32768-60999 by default): a port the kernel chose by
+  // itself is free only until the next outgoing connection of any test running beside this one
+  // takes it as its source port, before the server under test binds it. Here only another
+  // test's pick can collide, one chance in thousands.
+  static const int ephemeral_low = [] {
+    int low = 32768;
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+    return low;
+  }();
+  static std::mt19937 rng(static_cast<uint32_t>(getpid()) ^ static_cast<uint32_t>(time(nullptr)));
+  std::uniform_int_distribution<int> pick(std::max(1024, ephemeral_low - 12000),
+                                          std::max(1025, ephemeral_low - 1));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto port = static_cast<uint16_t>(pick(rng));
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
     int zero = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     sockaddr_in6 address{};
     address.sin6_family = AF_INET6;
     address.sin6_addr = in6addr_any;
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    address.sin6_port = htons(port);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     close(fd);
-    uint16_t port = ntohs(address.sin6_port);
-    if (port != 0) return port;
+    if (free) return port;
   }
   return 0;
 }

@@ -17,7 +17,8 @@
 
 namespace xgate::proxy::testing {
 
-// A port free on both 127.0.0.1 and ::1 at the time of the call (the kernel chose it).
+// A port free on both 127.0.0.1 and ::1 at the time of the call, outside the kernel's ephemeral
+// range so that no outgoing connection takes it before the caller binds it.
 uint16_t FreePort();
 
 // A listening TCP socket on 127.0.0.1, on a port the kernel chose (`*port`); -1 on error.
