@@ -17,6 +17,7 @@
 #include "agent/admin/server.h"
 #include "agent/cmd/appliers.h"
 #include "agent/cmd/flags.h"
+#include "agent/cmd/malloc_conf.h"
 #include "agent/kube/api.h"
 #include "agent/kube/leader_election.h"
 #include "agent/kube/status_publisher.h"
@@ -312,6 +313,7 @@ int main(int argc, char** argv) {
   if (standalone) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
+    agent::EndColdStartHugePages();
     check_locality();
     while (watcher->Wait(signal_fd, kDebounce, kMostDelay) ==
            sources::DirectoryWatcher::Event::kChanged) {
@@ -328,6 +330,7 @@ int main(int argc, char** argv) {
            sources::WaitResult::kChanged) {
       if (!kube_source->Synced()) continue;
       pipeline.Reload().IgnoreError();
+      agent::EndColdStartHugePages();
       publish();
       check_locality();
     }

@@ -1,0 +1,11 @@
+// The agent's memory settings (malloc_conf.cc).
+#pragma once
+
+namespace xgate::agent {
+
+// Ends transparent huge pages for the agent's later allocations (PR_SET_THP_DISABLE): they
+// pay for the cold load, where most pages are touched once, but a change's short-lived
+// allocations would each fault in and zero a whole huge page. Idempotent.
+void EndColdStartHugePages();
+
+}  // namespace xgate::agent
