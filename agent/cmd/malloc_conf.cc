@@ -17,9 +17,6 @@ const char* malloc_conf = "thp:always";
 namespace xgate::agent {
 
 void EndColdStartHugePages() {
-  static bool done = false;
-  if (done) return;
-  done = true;
   if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
     spdlog::debug("PR_SET_THP_DISABLE refused; huge pages stay on");
   }

@@ -237,22 +237,7 @@ metadata: {name: tls-web, namespace: foo}
 spec:
   ports: [{name: https, port: 443}]
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: tls-route, namespace: foo}
-spec:
-  parentRefs: [{name: prod-web, namespace: default}]
-  hostnames: [tls.example.com]
-  rules: [{backendRefs: [{name: tls-web, port: 443}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: BackendTLSPolicy
-metadata: {name: tls-web, namespace: foo}
-spec:
-  targetRefs: [{group: "", kind: Service, name: tls-web}]
-  validation:
-    caCertificateRefs: [{group: "", kind: ConfigMap, name: tls-web-ca}]
-    hostname: tls-web.foo.svc
+$(tls_policy_yaml tls-web tls-web-ca tls-web.foo.svc)
 EOF
 policy_refs() { # status reason
   local refs='.status.ancestors[?(@.controllerName=="xgate.dev/node-agent")].conditions[?(@.type=="ResolvedRefs")]'

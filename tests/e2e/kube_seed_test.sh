@@ -89,22 +89,7 @@ addressType: IPv4
 ports: [{name: https, port: 8443}]
 endpoints: [{addresses: [$tls_ip]}]
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: BackendTLSPolicy
-metadata: {name: foo-tls, namespace: foo}
-spec:
-  targetRefs: [{group: "", kind: Service, name: foo-tls}]
-  validation:
-    caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}]
-    hostname: backend.example.com
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: tls-route, namespace: foo}
-spec:
-  parentRefs: [{name: prod-web, namespace: default}]
-  hostnames: [tls.example.com]
-  rules: [{backendRefs: [{name: foo-tls, port: 443}]}]
+$(tls_policy_yaml foo-tls backend-ca backend.example.com)
 YAML
 tls_pod() { [ "$(seed_pod https://tls.example.com/)" = foo-tls-0 ]; }
 tls_code() { seed_curl https://tls.example.com/ -o /dev/null -w '%{http_code}'; }

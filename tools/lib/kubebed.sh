@@ -78,3 +78,27 @@ kube_down() {
   api_down
   seedbed_down
 }
+
+# A BackendTLSPolicy on Service foo/$1 (CA from ConfigMap foo/$2, verified name $3) and the
+# HTTPRoute foo/tls-route that sends tls.example.com on prod-web to its port 443: the YAML, for
+# `kube apply -f -`.
+tls_policy_yaml() { # service configmap hostname
+  cat <<TLSYAML
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: $1, namespace: foo}
+spec:
+  targetRefs: [{group: "", kind: Service, name: $1}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: $2}]
+    hostname: $3
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: tls-route, namespace: foo}
+spec:
+  parentRefs: [{name: prod-web, namespace: default}]
+  hostnames: [tls.example.com]
+  rules: [{backendRefs: [{name: $1, port: 443}]}]
+TLSYAML
+}
