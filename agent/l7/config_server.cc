@@ -56,11 +56,13 @@ void ConfigServer::Shutdown() {
   unlink(socket_path_.c_str());
 }
 
-void ConfigServer::Publish(const api::L7Config& config) {
-  auto copy = std::make_shared<const api::L7Config>(config);
+void ConfigServer::Publish(std::shared_ptr<const api::L7Config> config) {
+  std::lock_guard publishing(publish_mutex_);
+  std::optional<api::L7Config> delta = deltas_.Next(*config);
   {
     std::lock_guard lock(mutex_);
-    current_ = std::move(copy);
+    current_ = std::move(config);
+    delta_ = delta ? std::make_shared<const api::L7Config>(*std::move(delta)) : nullptr;
     ++version_;
   }
   changed_.notify_all();
@@ -82,7 +84,8 @@ grpc::Status ConfigServer::Stream(grpc::ServerContext* context, const api::Strea
                         [&] { return shutting_down_ || (current_ && version_ != sent); });
       if (shutting_down_) break;
       if (current_ && version_ != sent) {
-        next = current_;
+        bool follows = sent != 0 && sent + 1 == version_;
+        next = follows && delta_ && request->accepts_delta() ? delta_ : current_;
         sent = version_;
       }
     }

@@ -96,10 +96,20 @@ void L7Applier::AdoptRunningProxy() {
 L7Applier::~L7Applier() { Stop(false); }
 
 absl::Status L7Applier::Apply(const compiler::Snapshot& snapshot) {
-  server_->Publish(snapshot.l7);
+  return Publish(std::make_shared<const api::L7Config>(snapshot.l7));
+}
+
+absl::Status L7Applier::ApplyShared(const std::shared_ptr<const compiler::Snapshot>& snapshot) {
+  // The stream sends the snapshot's own L7Config, kept alive with it: no copy of it.
+  return Publish(std::shared_ptr<const api::L7Config>(snapshot, &snapshot->l7));
+}
+
+absl::Status L7Applier::Publish(std::shared_ptr<const api::L7Config> config) {
+  bool want_proxy = config->ports_size() > 0;
+  server_->Publish(std::move(config));
   {
     std::lock_guard lock(mutex_);
-    want_proxy_ = snapshot.l7.ports_size() > 0;
+    want_proxy_ = want_proxy;
   }
   wake_.notify_all();
   return absl::OkStatus();

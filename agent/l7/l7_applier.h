@@ -48,6 +48,7 @@ class L7Applier : public appliers::Applier {
 
   std::string Name() const override { return "l7"; }
   absl::Status Apply(const compiler::Snapshot& snapshot) override;
+  absl::Status ApplyShared(const std::shared_ptr<const compiler::Snapshot>& snapshot) override;
   // detach: stop the proxy too; otherwise it keeps serving its last config, and the next
   // agent on the same socket adopts it (pid file beside the socket) instead of starting
   // a second one.
@@ -61,6 +62,7 @@ class L7Applier : public appliers::Applier {
 
  private:
   explicit L7Applier(L7ApplierOptions options) : options_(std::move(options)) {}
+  absl::Status Publish(std::shared_ptr<const api::L7Config> config);
   void Supervise();
   // The proxy's command line: every argument the agent passes it is built here.
   std::vector<std::string> ProxyArgv() const;

@@ -32,14 +32,14 @@ Pipeline::Counters Pipeline::counters() const {
   return counters_;
 }
 
-absl::Status Pipeline::ApplyAll(const compiler::Snapshot& next,
-                                const compiler::Snapshot* previous) {
+absl::Status Pipeline::ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
+                                const std::shared_ptr<const compiler::Snapshot>& previous) {
   for (size_t i = 0; i < appliers_.size(); ++i) {
-    absl::Status s = appliers_[i]->Apply(next);
+    absl::Status s = appliers_[i]->ApplyShared(next);
     if (s.ok()) continue;
     // Whole or not at all: the appliers that took the new snapshot go back to the old one.
-    for (size_t j = 0; previous != nullptr && j < i; ++j) {
-      absl::Status back = appliers_[j]->Apply(*previous);
+    for (size_t j = 0; previous && j < i; ++j) {
+      absl::Status back = appliers_[j]->ApplyShared(previous);
       if (!back.ok()) {
         spdlog::error("{}: could not return to snapshot {}: {}", appliers_[j]->Name(),
                       previous->generation, std::string(back.message()));
@@ -93,7 +93,7 @@ absl::Status Pipeline::Reload() {
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();
-  absl::Status applied = ApplyAll(*next->snapshot, previous ? previous->snapshot.get() : nullptr);
+  absl::Status applied = ApplyAll(next->snapshot, previous ? previous->snapshot : nullptr);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {
     std::lock_guard lock(state_mu_);

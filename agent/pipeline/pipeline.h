@@ -86,7 +86,8 @@ class Pipeline {
   void Stop(bool detach);
 
  private:
-  absl::Status ApplyAll(const compiler::Snapshot& next, const compiler::Snapshot* previous);
+  absl::Status ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
+                        const std::shared_ptr<const compiler::Snapshot>& previous);
 
   const sources::ObjectStore& store_;
   const PipelineOptions options_;

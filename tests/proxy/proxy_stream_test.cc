@@ -57,6 +57,7 @@ TEST_F(ProxyStreamTest, ClientFollowsPublishesAndReconnects) {
   ConfigStreamClient client(socket_, [&](const api::L7Config& config) {
     std::lock_guard lock(mutex);
     seen.push_back(config.generation());
+    return absl::OkStatus();
   });
   client.Start();
   ASSERT_TRUE(WaitFor([&] { return client.last_generation() == 1; }));
@@ -74,6 +75,50 @@ TEST_F(ProxyStreamTest, ClientFollowsPublishesAndReconnects) {
   client.Stop();
   std::lock_guard lock(mutex);
   EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// After the first config a proxy gets deltas; one it cannot take (not on the config it
+// serves) ends the stream, and the next stream starts with the whole config.
+TEST_F(ProxyStreamTest, LaterConfigsComeAsDeltasAndARefusedDeltaBringsTheWhole) {
+  auto server = l7::ConfigServer::Start(socket_);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto config = [&](uint64_t generation, int vhosts) {
+    api::L7Config c = Config(generation);
+    api::Port& port = *c.add_ports();
+    port.set_port(80);
+    api::Listener& listener = *port.add_listeners();
+    listener.set_name("http");
+    for (int i = 0; i < vhosts; ++i) {
+      listener.add_virtual_hosts()->set_hostname("h" + std::to_string(i) + ".example.com");
+    }
+    return c;
+  };
+  (*server)->Publish(config(1, 3));
+  std::mutex mutex;
+  std::vector<std::pair<uint64_t, uint64_t>> seen;  // generation, base
+  bool refuse_next_delta = false;
+  ConfigStreamClient client(socket_, [&](const api::L7Config& c) {
+    std::lock_guard lock(mutex);
+    seen.emplace_back(c.generation(), c.base_generation());
+    if (c.base_generation() != 0 && refuse_next_delta) {
+      refuse_next_delta = false;
+      return absl::FailedPreconditionError("not on the served config");
+    }
+    return absl::OkStatus();
+  });
+  client.Start();
+  ASSERT_TRUE(WaitFor([&] { return client.last_generation() == 1; }));
+  (*server)->Publish(config(2, 4));
+  ASSERT_TRUE(WaitFor([&] { return client.last_generation() == 2; }));
+  {
+    std::lock_guard lock(mutex);
+    refuse_next_delta = true;
+  }
+  (*server)->Publish(config(3, 5));
+  ASSERT_TRUE(WaitFor([&] { return client.last_generation() == 3; }));
+  client.Stop();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seen, (std::vector<std::pair<uint64_t, uint64_t>>{{1, 0}, {2, 1}, {3, 2}, {3, 0}}));
 }
 
 TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {

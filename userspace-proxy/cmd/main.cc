@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   if (config_file.empty()) {
     stream = std::make_unique<xgate::proxy::ConfigStreamClient>(
         socket_path, [&server](xgate::api::L7Config config) {
-          server.Apply(std::move(config)).IgnoreError();  // logged; the last good config stays
+          return server.Apply(std::move(config));  // logged; the last good config stays
         });
     server.SetListenReporter(
         [raw = stream.get()](const xgate::api::ListenReport& report) { raw->Report(report); });

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "re2/re2.h"
@@ -122,6 +123,11 @@ std::string ListenerName(const api::Listener& l) {
 
 }  // namespace
 
+std::string ListenerKey(uint32_t port, const api::Listener& listener) {
+  return absl::StrCat(port, "/", listener.gateway_namespace(), "/", listener.gateway_name(), "/",
+                      listener.name());
+}
+
 std::string_view HostWithoutPortAndDot(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     size_t close = host.find(']');
@@ -197,6 +203,25 @@ absl::StatusOr<std::shared_ptr<const RouteTable>> RouteTable::Build(api::L7Confi
 }
 
 absl::Status RouteTable::Compile(const RouteTable* previous) {
+  const bool delta = config_.base_generation() != 0;
+  if (delta &&
+      (previous == nullptr || previous->config_.generation() != config_.base_generation())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a delta on generation ", config_.base_generation(), ", but generation ",
+                     previous != nullptr ? previous->config_.generation() : 0, " is served"));
+  }
+  // The previous table's listeners by key: their virtual hosts are what a delta keeps, and
+  // what a whole config shares where it is byte-equal.
+  absl::flat_hash_map<std::string, const CompiledListener*> before;
+  if (previous != nullptr) {
+    for (const CompiledPort& port : previous->ports_) {
+      for (const CompiledListener& cl : port.listeners) {
+        before.try_emplace(ListenerKey(port.port->port(), *cl.listener), &cl);
+      }
+    }
+  }
+  // Virtual hosts compiled in this build by their bytes: byte-equal ones are shared.
+  absl::flat_hash_map<absl::string_view, std::shared_ptr<const CompiledVirtualHost>> built;
   ports_.reserve(config_.ports_size());
   for (api::Port& port : *config_.mutable_ports()) {
     CompiledPort& cp = ports_.emplace_back();
@@ -213,32 +238,102 @@ absl::Status RouteTable::Compile(const RouteTable* previous) {
     for (api::Listener& listener : *port.mutable_listeners()) {
       CompiledListener& cl = cp.listeners.emplace_back();
       cl.listener = &listener;
-      std::vector<std::string_view> hostnames;
-      for (api::VirtualHost& vhost : *listener.mutable_virtual_hosts()) {
-        auto compiled = CompileVirtualHost(vhost, previous);
-        if (!compiled.ok()) return compiled.status();
-        cl.vhosts.push_back(*std::move(compiled));
-        hostnames.push_back(cl.vhosts.back()->proto.hostname());
+      auto found = before.find(ListenerKey(port.port(), listener));
+      const CompiledListener* base = found == before.end() ? nullptr : found->second;
+      absl::Status s = delta ? ApplyDelta(listener, base, cl, built)
+                             : CompileListener(listener, base, cl, built);
+      if (!s.ok()) return s;
+      if (cl.vhost_index == nullptr) {
+        std::vector<std::string_view> hostnames;
+        hostnames.reserve(cl.vhosts.size());
+        for (const auto& v : cl.vhosts) hostnames.push_back(v->proto.hostname());
+        cl.vhost_index = std::make_shared<const HostnameIndex>(hostnames);
       }
-      cl.vhost_index = HostnameIndex(hostnames);
       // Each CompiledVirtualHost has its own; freed now (a clear would keep them allocated).
       google::protobuf::RepeatedPtrField<api::VirtualHost>().Swap(listener.mutable_virtual_hosts());
+      google::protobuf::RepeatedPtrField<std::string>().Swap(
+          listener.mutable_removed_virtual_hosts());
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> RouteTable::CompileVirtualHost(
-    api::VirtualHost& vhost, const RouteTable* previous) {
-  std::string bytes;
-  vhost.SerializeToString(&bytes);
-  if (auto it = by_bytes_.find(bytes); it != by_bytes_.end()) return it->second;
-  if (previous != nullptr) {
-    if (auto it = previous->by_bytes_.find(bytes); it != previous->by_bytes_.end()) {
-      by_bytes_.emplace(it->first, it->second);
-      return it->second;
+absl::Status RouteTable::CompileListener(api::Listener& listener, const CompiledListener* base,
+                                         CompiledListener& cl, BuiltVirtualHosts& built) {
+  const size_t count = static_cast<size_t>(listener.virtual_hosts_size());
+  // The base's virtual hosts by their bytes, made only when one is not in its old place.
+  BuiltVirtualHosts base_by_bytes;
+  bool same_names = base != nullptr && base->vhosts.size() == count;
+  cl.vhosts.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    api::VirtualHost& vhost = *listener.mutable_virtual_hosts(static_cast<int>(i));
+    std::string bytes;
+    vhost.SerializeToString(&bytes);
+    if (base != nullptr) {
+      const bool in_place = i < base->vhosts.size();
+      same_names = same_names && in_place && base->vhosts[i]->proto.hostname() == vhost.hostname();
+      if (in_place && base->vhosts[i]->bytes == bytes) {
+        cl.vhosts.push_back(base->vhosts[i]);
+        continue;
+      }
+      if (base_by_bytes.empty()) {
+        for (const auto& v : base->vhosts) base_by_bytes.try_emplace(v->bytes, v);
+      }
+      if (auto it = base_by_bytes.find(bytes); it != base_by_bytes.end()) {
+        cl.vhosts.push_back(it->second);
+        continue;
+      }
+    }
+    auto compiled = CompileVirtualHost(vhost, std::move(bytes), built);
+    if (!compiled.ok()) return compiled.status();
+    cl.vhosts.push_back(*std::move(compiled));
+  }
+  if (same_names) cl.vhost_index = base->vhost_index;
+  return absl::OkStatus();
+}
+
+absl::Status RouteTable::ApplyDelta(api::Listener& listener, const CompiledListener* base,
+                                    CompiledListener& cl, BuiltVirtualHosts& built) {
+  absl::flat_hash_map<std::string_view, std::shared_ptr<const CompiledVirtualHost>> changed;
+  std::vector<std::shared_ptr<const CompiledVirtualHost>> added;
+  for (api::VirtualHost& vhost : *listener.mutable_virtual_hosts()) {
+    std::string bytes;
+    vhost.SerializeToString(&bytes);
+    auto compiled = CompileVirtualHost(vhost, std::move(bytes), built);
+    if (!compiled.ok()) return compiled.status();
+    changed[(*compiled)->proto.hostname()] = *compiled;
+    added.push_back(*std::move(compiled));
+  }
+  absl::flat_hash_set<std::string_view> removed(listener.removed_virtual_hosts().begin(),
+                                                listener.removed_virtual_hosts().end());
+  // The base's order, a changed virtual host in its place; new hostnames at the end (the
+  // index's answer does not depend on the order of distinct patterns).
+  if (base != nullptr) {
+    cl.vhosts.reserve(base->vhosts.size() + added.size());
+    for (const auto& v : base->vhosts) {
+      const std::string& name = v->proto.hostname();
+      if (removed.contains(name)) continue;
+      auto it = changed.find(name);
+      if (it == changed.end()) {
+        cl.vhosts.push_back(v);
+        continue;
+      }
+      cl.vhosts.push_back(std::move(it->second));
+      changed.erase(it);
     }
   }
+  for (auto& v : added) {
+    if (changed.contains(v->proto.hostname())) cl.vhosts.push_back(std::move(v));
+  }
+  if (base != nullptr && removed.empty() && cl.vhosts.size() == base->vhosts.size()) {
+    cl.vhost_index = base->vhost_index;  // the same hostnames in the same places
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> RouteTable::CompileVirtualHost(
+    api::VirtualHost& vhost, std::string bytes, BuiltVirtualHosts& built) {
+  if (auto it = built.find(bytes); it != built.end()) return it->second;
   auto cv = std::make_shared<CompiledVirtualHost>();
   cv->proto.Swap(&vhost);
   cv->bytes = std::move(bytes);
@@ -267,7 +362,7 @@ absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> RouteTable::CompileVi
     cr.has_redirect = std::any_of(route.filters().begin(), route.filters().end(),
                                   [](const api::Filter& f) { return f.has_request_redirect(); });
   }
-  by_bytes_.emplace(absl::string_view(cv->bytes), cv);
+  built.emplace(absl::string_view(cv->bytes), cv);
   return std::shared_ptr<const CompiledVirtualHost>(std::move(cv));
 }
 
@@ -356,7 +451,7 @@ RouteDecision RouteTable::Match(const MatchInput& input, MatchTrace* trace) cons
   if (trace != nullptr) traced = NormalizeHost(req.host);
   std::string_view host = trace != nullptr ? traced : HostWithoutPortAndDot(req.host);
   const auto& vhosts = d.listener->vhosts;
-  int v = d.listener->vhost_index.Find(host);
+  int v = d.listener->vhost_index->Find(host);
   if (trace != nullptr) {
     for (size_t k = 0; k < vhosts.size(); ++k) {
       const std::string& pattern = vhosts[k]->proto.hostname();

@@ -47,7 +47,8 @@ struct CompiledRoute {
 };
 
 // A virtual host compiled with its own copy of its config: a new table whose virtual host is
-// byte-equal to one of the previous table shares it instead of compiling it again.
+// byte-equal to the previous table's of the same listener and hostname shares it instead of
+// compiling it again, and a delta shares every virtual host it does not name.
 struct CompiledVirtualHost {
   api::VirtualHost proto;
   std::string bytes;                       // `proto` serialized: what reuse compares
@@ -63,8 +64,14 @@ struct CompiledListener {
   const api::Listener* listener = nullptr;
   // In config order (exact, wildcard, ""); shared with the tables they were reused from.
   std::vector<std::shared_ptr<const CompiledVirtualHost>> vhosts;
-  HostnameIndex vhost_index;  // picks among `vhosts` by the Host header
+  // Picks among `vhosts` by the Host header; shared with the previous table when the
+  // hostnames are the same and in the same places.
+  std::shared_ptr<const HostnameIndex> vhost_index;
 };
+
+// A listener's identity from one config to the next (what a delta names): port, Gateway and
+// listener name.
+std::string ListenerKey(uint32_t port, const api::Listener& listener);
 
 struct CompiledPort {
   const api::Port* port = nullptr;
@@ -123,9 +130,12 @@ bool HostnameMatches(std::string_view pattern, std::string_view host);
 
 class RouteTable {
  public:
-  // Fails (InvalidArgument naming the route) when a regular expression does not compile.
-  // The virtual hosts byte-equal to one of `previous` (the table being replaced, if any) are
-  // shared with it, not compiled again: a change costs what it touches.
+  // Fails (InvalidArgument naming the route) when a regular expression does not compile, and
+  // with FailedPrecondition for a delta (config.base_generation) that is not on `previous`.
+  // The virtual hosts byte-equal to those of `previous` (the table being replaced, if any)
+  // are shared with it, not compiled again; a delta compiles only those it carries. The
+  // table's config keeps what it was given but the virtual hosts: for a delta, only the
+  // changed clusters and certificates.
   static absl::StatusOr<std::shared_ptr<const RouteTable>> Build(
       api::L7Config config, const RouteTable* previous = nullptr);
 
@@ -137,7 +147,7 @@ class RouteTable {
   const CompiledListener* FindListener(const CompiledPort& port, std::string_view hostname,
                                        MatchTrace* trace = nullptr) const;
 
-  // A cluster by name, or nullptr.
+  // A cluster by name, or nullptr (of a whole config's table).
   const api::Cluster* FindCluster(std::string_view name) const;
 
   // The config, its listeners without their virtual hosts (those are in CompiledListener).
@@ -146,15 +156,22 @@ class RouteTable {
 
  private:
   RouteTable() = default;
+  using BuiltVirtualHosts =
+      absl::flat_hash_map<absl::string_view, std::shared_ptr<const CompiledVirtualHost>>;
   absl::Status Compile(const RouteTable* previous);
-  // A virtual host of config_ compiled, or the previous table's byte-equal one.
+  // A whole listener: each virtual host the base's (the previous table's listener of the same
+  // key) when byte-equal, else compiled.
+  absl::Status CompileListener(api::Listener& listener, const CompiledListener* base,
+                               CompiledListener& cl, BuiltVirtualHosts& built);
+  // A delta's listener: the base's virtual hosts, those it carries compiled in their place.
+  absl::Status ApplyDelta(api::Listener& listener, const CompiledListener* base,
+                          CompiledListener& cl, BuiltVirtualHosts& built);
+  // `vhost` (serialized: `bytes`) compiled, or one byte-equal built before in this table.
   absl::StatusOr<std::shared_ptr<const CompiledVirtualHost>> CompileVirtualHost(
-      api::VirtualHost& vhost, const RouteTable* previous);
+      api::VirtualHost& vhost, std::string bytes, BuiltVirtualHosts& built);
 
   api::L7Config config_;
   std::vector<CompiledPort> ports_;
-  // Every virtual host by its bytes (views into CompiledVirtualHost::bytes).
-  absl::flat_hash_map<absl::string_view, std::shared_ptr<const CompiledVirtualHost>> by_bytes_;
 };
 
 // Whether the route's match holds for the request; on a miss, `why` (when non-null) gets

@@ -27,37 +27,29 @@ std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
 absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto, bool offer_h2,
                                                             const Config* previous) {
   std::shared_ptr<Config> config(new Config());
+  // Clusters and certificates are the Config's; the table keeps the ports and listeners.
+  api::L7Config objects;
+  objects.mutable_clusters()->Swap(proto.mutable_clusters());
+  objects.mutable_certificates()->Swap(proto.mutable_certificates());
+  objects.mutable_removed_clusters()->Swap(proto.mutable_removed_clusters());
+  objects.mutable_removed_certificates()->Swap(proto.mutable_removed_certificates());
+  const bool delta = proto.base_generation() != 0;
+  // Refuses a delta that is not on `previous`.
   auto table =
       routing::RouteTable::Build(std::move(proto), previous ? previous->table_.get() : nullptr);
   if (!table.ok()) return table.status();
   config->table_ = *std::move(table);
-  const api::L7Config& kept = config->table_->config();
-
-  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts;  // by certificate name
-  for (const auto& certificate : kept.certificates()) {
-    std::string key = MaterialKey(certificate, offer_h2);
-    std::shared_ptr<SSL_CTX>& made = config->contexts_[key];
-    if (!made && previous) {
-      if (auto it = previous->contexts_.find(key); it != previous->contexts_.end()) {
-        made = it->second;
-      }
-    }
-    if (!made) {
-      auto context =
-          MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
-      if (!context.ok()) {
-        return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
-                                          std::string(context.status().message()));
-      }
-      made = *std::move(context);
-    }
-    contexts[certificate.name()] = made;
+  if (delta) {
+    config->certificates_ = previous->certificates_;
+    config->clusters_ = previous->clusters_;
+    config->upstream_tls_ = previous->upstream_tls_;
   }
+  if (absl::Status s = config->AddCertificates(objects, offer_h2, previous); !s.ok()) return s;
+
   std::vector<std::shared_ptr<const PortTls>> previous_ports;
   if (previous) {
     for (const auto& [port, tls] : previous->tls_) previous_ports.push_back(tls);
   }
-
   for (const auto& port : config->table_->ports()) {
     const api::Port& p = *port.port;
     if (p.port() == 0 || p.port() > 65535) {
@@ -67,13 +59,13 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     std::vector<PortTls::Candidate> candidates;
     for (const auto& listener : p.listeners()) {
       for (const auto& name : listener.certificates()) {
-        auto it = contexts.find(name);
-        if (it == contexts.end()) {
+        auto it = config->certificates_.find(name);
+        if (it == config->certificates_.end()) {
           return absl::InvalidArgumentError("listener " + listener.gateway_namespace() + "/" +
                                             listener.gateway_name() + "/" + listener.name() +
                                             ": unknown certificate " + name);
         }
-        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), it->second});
+        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), it->second.context});
         break;  // the first certificate serves the listener
       }
     }
@@ -87,23 +79,43 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     if (!tls.ok()) return tls.status();
     config->tls_[port.port] = *std::move(tls);
   }
+  if (absl::Status s = config->AddClusters(objects, previous); !s.ok()) return s;
+  return std::shared_ptr<const Config>(std::move(config));
+}
 
-  for (const auto& port : config->table_->ports()) {
-    for (const auto& listener : port.listeners) {
-      for (const auto& vhost : listener.vhosts) {
-        for (const auto& route : vhost->proto.routes()) {
-          config->route_names_.insert(route.route_namespace() + "/" + route.route_name());
-        }
+absl::Status Config::AddCertificates(const api::L7Config& proto, bool offer_h2,
+                                     const Config* previous) {
+  for (const std::string& name : proto.removed_certificates()) certificates_.erase(name);
+  for (const auto& certificate : proto.certificates()) {
+    CertificateContext made{MaterialKey(certificate, offer_h2), nullptr};
+    for (const Config* source : {static_cast<const Config*>(this), previous}) {
+      if (source == nullptr || made.context) continue;
+      for (const auto& [name, known] : source->certificates_) {
+        if (known.material == made.material) made.context = known.context;
       }
     }
+    if (!made.context) {
+      auto context =
+          MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
+      if (!context.ok()) {
+        return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
+                                          std::string(context.status().message()));
+      }
+      made.context = *std::move(context);
+    }
+    certificates_[certificate.name()] = std::move(made);
   }
-  for (const auto& cluster : kept.clusters()) {
-    config->cluster_names_.insert(cluster.name());
-    ClusterEndpoints& endpoints = config->clusters_[cluster.name()];
-    endpoints.h2c = cluster.protocol() == api::H2C;
+  return absl::OkStatus();
+}
+
+absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previous) {
+  for (const std::string& name : proto.removed_clusters()) clusters_.erase(name);
+  for (const auto& cluster : proto.clusters()) {
+    auto endpoints = std::make_shared<ClusterEndpoints>();
+    endpoints->h2c = cluster.protocol() == api::H2C;
     if (cluster.has_tls()) {
       std::string key = UpstreamTls::KeyOf(cluster.tls());
-      auto& tls = config->upstream_tls_[key];
+      auto& tls = upstream_tls_[key];
       if (!tls && previous) {
         if (auto it = previous->upstream_tls_.find(key); it != previous->upstream_tls_.end()) {
           tls = it->second;
@@ -112,12 +124,13 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
       if (!tls) {
         auto made = UpstreamTls::Create(cluster.tls());
         if (!made.ok()) {
+          upstream_tls_.erase(key);
           return absl::InvalidArgumentError("cluster " + cluster.name() + ": backend TLS: " +
                                             std::string(made.status().message()));
         }
         tls = *std::move(made);
       }
-      endpoints.tls = tls;
+      endpoints->tls = tls;
     }
     for (const auto& endpoint : cluster.endpoints()) {
       if (endpoint.port() == 0 || endpoint.port() > 65535) {
@@ -129,16 +142,33 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
         return absl::InvalidArgumentError("cluster " + cluster.name() + ": " +
                                           std::string(address.status().message()));
       }
-      endpoints.endpoints.push_back(*address);
-      endpoints.keys.push_back(address->ToString());
-      if (endpoints.tls) {
-        endpoints.tls_pool_keys.push_back(endpoints.keys.back() + "#tls:" + endpoints.tls->key() +
-                                          (endpoints.h2c ? "+h2" : ""));
+      endpoints->endpoints.push_back(*address);
+      endpoints->keys.push_back(address->ToString());
+      if (endpoints->tls) {
+        endpoints->tls_pool_keys.push_back(endpoints->keys.back() + "#tls:" +
+                                           endpoints->tls->key() + (endpoints->h2c ? "+h2" : ""));
       }
-      config->endpoint_keys_.insert(endpoints.keys.back());
     }
+    clusters_[cluster.name()] = std::move(endpoints);
   }
-  return std::shared_ptr<const Config>(std::move(config));
+  return absl::OkStatus();
+}
+
+const Config::Names& Config::names() const {
+  std::call_once(names_once_, [this] {
+    for (const auto& port : table_->ports()) {
+      for (const auto& listener : port.listeners) {
+        for (const auto& vhost : listener.vhosts) {
+          for (const auto& route : vhost->routes) names_.routes.insert(route.name);
+        }
+      }
+    }
+    for (const auto& [name, endpoints] : clusters_) {
+      names_.clusters.insert(name);
+      names_.endpoints.insert(endpoints->keys.begin(), endpoints->keys.end());
+    }
+  });
+  return names_;
 }
 
 const PortTls* Config::tls(const routing::CompiledPort& port) const {
@@ -148,7 +178,7 @@ const PortTls* Config::tls(const routing::CompiledPort& port) const {
 
 const ClusterEndpoints* Config::cluster(std::string_view name) const {
   auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : &it->second;
+  return it == clusters_.end() ? nullptr : it->second.get();
 }
 
 }  // namespace xgate::proxy

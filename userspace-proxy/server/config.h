@@ -1,11 +1,13 @@
 // One immutable proxy configuration: the compiled route table, the TLS contexts per HTTPS
-// port and the resolved upstream endpoints. Built off the request path from an L7Config and
-// swapped whole; a request keeps the Config it started with alive.
+// port and the resolved upstream endpoints. Built off the request path from an L7Config (whole,
+// or a delta on the config it replaces) and swapped whole; a request keeps the Config it
+// started with alive.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -39,10 +41,11 @@ struct ClusterEndpoints {
 
 class Config {
  public:
-  // Fails, naming what is wrong, on a bad regular expression, certificate or address.
-  // `previous` (the config being replaced, if any) lends its TLS contexts where the
-  // certificate and key did not change: no key parsed again, and session tickets issued
-  // before the swap still resume after it.
+  // Fails, naming what is wrong, on a bad regular expression, certificate or address, and with
+  // FailedPrecondition on a delta that is not on `previous`. `previous` (the config being
+  // replaced, if any) lends its TLS contexts where the certificate and key did not change: no
+  // key parsed again, and session tickets issued before the swap still resume after it. A
+  // delta takes everything it does not name from `previous`.
   static absl::StatusOr<std::shared_ptr<const Config>> Build(api::L7Config proto, bool offer_h2,
                                                              const Config* previous = nullptr);
 
@@ -51,24 +54,39 @@ class Config {
   // TLS selection for an HTTPS port (nullptr for other protocols).
   const PortTls* tls(const routing::CompiledPort& port) const;
   const ClusterEndpoints* cluster(std::string_view name) const;
-  // Names the metrics may carry: routes as "ns/name", clusters.
-  const std::set<std::string, std::less<>>& route_names() const { return route_names_; }
-  const std::set<std::string, std::less<>>& cluster_names() const { return cluster_names_; }
-  // Every endpoint's "ip:port": the health records a worker keeps across the swap.
-  const std::unordered_set<std::string>& endpoint_keys() const { return endpoint_keys_; }
+  size_t cluster_count() const { return clusters_.size(); }
+  size_t certificate_count() const { return certificates_.size(); }
+  // Names the metrics may carry: routes as "ns/name", clusters. Made at the first call
+  // (a scrape), not with every config.
+  const std::set<std::string, std::less<>>& route_names() const { return names().routes; }
+  const std::set<std::string, std::less<>>& cluster_names() const { return names().clusters; }
+  // Every endpoint's "ip:port": the health records a worker keeps across the swap. Made at the
+  // first call.
+  const std::unordered_set<std::string>& endpoint_keys() const { return names().endpoints; }
 
  private:
+  struct Names {
+    std::set<std::string, std::less<>> routes, clusters;
+    std::unordered_set<std::string> endpoints;
+  };
+  struct CertificateContext {
+    std::string material;  // MaterialKey of what it was made from
+    std::shared_ptr<SSL_CTX> context;
+  };
+
   Config() = default;
+  absl::Status AddCertificates(const api::L7Config& proto, bool offer_h2, const Config* previous);
+  absl::Status AddClusters(const api::L7Config& proto, const Config* previous);
+  const Names& names() const;
+
   std::shared_ptr<const routing::RouteTable> table_;
   std::map<const api::Port*, std::shared_ptr<const PortTls>> tls_;
-  // Certificate contexts by a digest of what they were made from (see MaterialKey).
-  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts_;
-  std::map<std::string, ClusterEndpoints, std::less<>> clusters_;
+  std::map<std::string, CertificateContext> certificates_;  // by certificate name
+  std::map<std::string, std::shared_ptr<const ClusterEndpoints>, std::less<>> clusters_;
   // Upstream TLS settings by UpstreamTls::KeyOf, lent to the next config when unchanged.
   std::map<std::string, std::shared_ptr<const UpstreamTls>> upstream_tls_;
-  std::set<std::string, std::less<>> route_names_;
-  std::set<std::string, std::less<>> cluster_names_;
-  std::unordered_set<std::string> endpoint_keys_;
+  mutable std::once_flag names_once_;
+  mutable Names names_;
 };
 
 }  // namespace xgate::proxy

@@ -95,10 +95,11 @@ void ConfigStreamClient::Run() {
     api::StreamRequest request;
     request.set_proxy_id("xgate-proxy pid " + std::to_string(getpid()));
     request.set_have_generation(last_generation_);
+    request.set_accepts_delta(true);
     auto reader = stub->Stream(&context, request);
     api::L7Config config;
-    bool received = false;
-    while (reader->Read(&config)) {
+    bool received = false, whole_again = false;
+    while (!whole_again && reader->Read(&config)) {
       if (!received) {
         spdlog::info("config stream connected to {}", socket_path_);
         {
@@ -110,10 +111,22 @@ void ConfigStreamClient::Run() {
       received = true;
       warned = false;
       backoff = 100ms;
-      last_generation_ = config.generation();
-      on_config_(std::move(config));
+      uint64_t generation = config.generation(), base = config.base_generation();
+      absl::Status applied = on_config_(std::move(config));
+      if (applied.ok()) last_generation_ = generation;
+      if (absl::IsFailedPrecondition(applied)) {
+        spdlog::warn("config delta {} on generation {} not taken ({}); asking for the whole config",
+                     generation, base, std::string(applied.message()));
+        whole_again = true;
+        context.TryCancel();
+      }
     }
     grpc::Status status = reader->Finish();
+    if (whole_again && !stopping_) {
+      std::lock_guard lock(mutex_);
+      context_ = nullptr;
+      continue;  // at once, no backoff: the new stream starts with the whole config
+    }
     {
       std::lock_guard lock(mutex_);
       context_ = nullptr;

@@ -1,6 +1,8 @@
 // The proxy's side of the agent -> proxy config stream: connects to the agent's unix
-// socket, hands every L7Config received to a callback, and reconnects with backoff when the
-// stream ends (the proxy keeps serving its last config meanwhile). Listen results go the other
+// socket, hands every L7Config received (whole or a delta) to a callback, and reconnects with
+// backoff when the stream ends (the proxy keeps serving its last config meanwhile). A delta
+// the callback cannot take (FailedPrecondition: not on the config it serves) ends the stream
+// and a new one starts with the whole config. Listen results go the other
 // way, as ReportListen calls: the latest is sent when it changes and after each reconnect.
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "api/config.pb.h"
 #include "api/proxy.pb.h"
 
@@ -23,7 +26,7 @@ namespace xgate::proxy {
 
 class ConfigStreamClient {
  public:
-  using OnConfig = std::function<void(api::L7Config)>;
+  using OnConfig = std::function<absl::Status(api::L7Config)>;
 
   ConfigStreamClient(std::string socket_path, OnConfig on_config);
   ~ConfigStreamClient();  // stops

@@ -62,15 +62,17 @@ absl::Status Server::Apply(api::L7Config proto) {
     listen_set_.store(listen_.set());
     report = listen_.Report();
   }
-  const api::L7Config& applied = (*config)->table().config();
+  const Config& applied = **config;
   config_.store(*config);
   retired_ = std::move(current);
   version_.fetch_add(1, std::memory_order_release);
   for (auto& worker : workers_) worker->Notify();
   listen_changed_.notify_all();
   if (reporter_) reporter_(report);
-  spdlog::info("config generation {} applied: {} ports, {} clusters, {} certificates", generation,
-               applied.ports_size(), applied.clusters_size(), applied.certificates_size());
+  spdlog::info("config generation {} applied{}: {} ports, {} clusters, {} certificates", generation,
+               applied.table().config().base_generation() != 0 ? " (a delta)" : "",
+               applied.table().ports().size(), applied.cluster_count(),
+               applied.certificate_count());
   return absl::OkStatus();
 }
 

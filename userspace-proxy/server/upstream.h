@@ -175,7 +175,11 @@ class UpstreamPool {
   void Report(const UpstreamConnection& connection, bool failed);
   bool Ejected(const std::string& endpoint) const { return health_.Ejected(endpoint); }
   // After a config swap: forgets the health of endpoints no cluster has any more.
-  void RetainHealth(const std::unordered_set<std::string>& endpoints) { health_.Retain(endpoints); }
+  // Drops the health records of endpoints `config` does not have (none kept: no cost).
+  template <typename Config>
+  void RetainHealth(const Config& config) {
+    if (health_.tracked() > 0) health_.Retain(config.endpoint_keys());
+  }
 
   EventLoop& loop() { return loop_; }
   const UpstreamOptions& options() const { return options_; }

@@ -68,7 +68,7 @@ void Worker::PickUpConfig() {
   bool fresh = latest && latest != config_;
   if (fresh) {
     config_ = std::move(latest);
-    upstreams_.RetainHealth(config_->endpoint_keys());
+    upstreams_.RetainHealth(*config_);
   }
   SyncListeners();
   if (fresh) applied_generation_ = config_->generation();

@@ -1,10 +1,11 @@
 // xgate-bench-proxy-swap: the proxy's side of a config change, in process. It builds the
 // L7Config the agent's compiler makes for --routes HTTPRoutes (one virtual host each,
 // rN.example.com; every 50th a wildcard *.wN.example.com, every 25th a regex path match), then
-// prints the CPU ms of: the agent's serialize, the proxy's parse, the proxy's whole apply
-// (route table, TLS contexts, listeners, both workers picking the config up), from cold and
-// for one change among N (one virtual host's weight changed); and the ns per request of the
-// virtual host pick (RouteTable::Match) for an exact host, a wildcard host and no match.
+// prints the CPU ms of: the agent's diff against the config before (ConfigDelta) and its
+// serialize, the proxy's parse, the proxy's apply (route table, TLS contexts, listeners, both
+// workers picking the config up), from cold and for one change among N (one virtual host's
+// weight changed), sent whole and sent as a delta (alternately); and the ns per request of
+// the virtual host pick (RouteTable::Match) for an exact host, a wildcard host and no match.
 // CPU ms are the process's (the workers' pick-up included), so a loaded machine does not
 // inflate them.
 //
@@ -21,12 +22,14 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "agent/binder/binder.h"
 #include "agent/compiler/compiler.h"
+#include "agent/l7/config_delta.h"
 #include "agent/sources/store.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -157,7 +160,7 @@ uint16_t FreeLoopbackPort() {
 }
 
 struct Figures {
-  double serialize = 0, parse = 0, apply = 0;
+  double diff = 0, serialize = 0, parse = 0, apply = 0;
 };
 
 // Serializes `config` (the agent), parses it (the proxy) and applies it to `server`, waiting
@@ -244,25 +247,32 @@ int main(int argc, char** argv) {
   proxy::Server server(options);
   server.Start();
 
+  l7::ConfigDelta deltas;
   Figures cold;
+  cold.diff = Timed([&] { deltas.Next(config); });
   if (!SendAndApply(config, server, cold)) {
     std::fprintf(stderr, "the proxy rejected the cold config\n");
     return 1;
   }
-  std::vector<Figures> changed(static_cast<size_t>(changes));
+  std::vector<Figures> whole, delta;
   auto& vhosts = *config.mutable_ports(0)->mutable_listeners(0)->mutable_virtual_hosts();
-  for (int c = 0; c < changes; ++c) {
+  for (int c = 0; c < 2 * changes; ++c) {
     config.set_generation(config.generation() + 1);
     api::Route& route = *vhosts[(c * 7919) % vhosts.size()].mutable_routes(0);
     route.mutable_backends(0)->set_weight(route.backends(0).weight() == 7 ? 1 : 7);
-    if (!SendAndApply(config, server, changed[static_cast<size_t>(c)])) {
-      std::fprintf(stderr, "the proxy rejected change %d\n", c);
+    Figures f;
+    std::optional<api::L7Config> d;
+    f.diff = Timed([&] { d = deltas.Next(config); });
+    bool as_delta = c % 2 == 1;
+    if (!d || !SendAndApply(as_delta ? *d : config, server, f)) {
+      std::fprintf(stderr, "the proxy rejected change %d (%s)\n", c, as_delta ? "delta" : "whole");
       return 1;
     }
+    (as_delta ? delta : whole).push_back(f);
   }
-  auto median = [&](double Figures::*field) {
+  auto median = [&](const std::vector<Figures>& figures, double Figures::*field) {
     std::vector<double> v;
-    for (const Figures& f : changed) v.push_back(f.*field);
+    for (const Figures& f : figures) v.push_back(f.*field);
     return Median(v);
   };
 
@@ -283,14 +293,21 @@ int main(int argc, char** argv) {
 
   std::printf("%d HTTPRoutes (%d virtual hosts): CPU ms, the proxy's workers included\n", routes,
               VirtualHosts(config));
-  std::printf("%-34s %10s %16s\n", "stage", "cold", "change (median)");
-  std::printf("%-34s %10.1f %16.2f\n", "agent: serialize", cold.serialize,
-              median(&Figures::serialize));
-  std::printf("%-34s %10.1f %16.2f\n", "proxy: parse", cold.parse, median(&Figures::parse));
-  std::printf("%-34s %10.1f %16.2f\n", "proxy: apply (table, TLS, workers)", cold.apply,
-              median(&Figures::apply));
-  std::printf("%-34s %10.1f %16.2f\n", "total", cold.serialize + cold.parse + cold.apply,
-              median(&Figures::serialize) + median(&Figures::parse) + median(&Figures::apply));
+  std::printf("%-34s %10s %16s %16s\n", "stage", "cold", "change: whole", "change: delta");
+  auto row = [&](const char* name, double Figures::*field) {
+    std::printf("%-34s %10.1f %16.2f %16.2f\n", name, cold.*field, median(whole, field),
+                median(delta, field));
+  };
+  row("agent: diff (ConfigDelta)", &Figures::diff);
+  row("agent: serialize", &Figures::serialize);
+  row("proxy: parse", &Figures::parse);
+  row("proxy: apply (table, TLS, workers)", &Figures::apply);
+  auto total = [&](const std::vector<Figures>& figures) {
+    return median(figures, &Figures::diff) + median(figures, &Figures::serialize) +
+           median(figures, &Figures::parse) + median(figures, &Figures::apply);
+  };
+  std::printf("%-34s %10.1f %16.2f %16.2f\n", "total (medians)",
+              cold.diff + cold.serialize + cold.parse + cold.apply, total(whole), total(delta));
   std::printf("virtual host pick, CPU ns per request: exact %.0f, wildcard %.0f, no match %.0f\n",
               exact_ns, wildcard_ns, none_ns);
   return ok ? 0 : 1;

@@ -1,0 +1,99 @@
+#include "agent/l7/config_delta.h"
+
+#include <algorithm>
+
+#include "userspace-proxy/routing/router.h"
+
+namespace xgate::l7 {
+
+namespace {
+
+// Brings `known` (name -> bytes) to `items`: those new or changed go through `changed`, the
+// names gone through `removed`. Updated in place, an unchanged item costs a serialization
+// into one scratch buffer and a compare. False when two items share a name.
+template <typename Items, typename NameOf, typename Changed, typename Removed>
+bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_t stamp,
+          Changed changed, Removed removed) {
+  std::string scratch;
+  bool unique = true;
+  for (const auto& item : items) {
+    item.SerializeToString(&scratch);
+    auto [it, fresh] = known.try_emplace(name_of(item));
+    ConfigDelta::Seen& seen = it->second;
+    unique = unique && seen.stamp != stamp;
+    seen.stamp = stamp;
+    if (!fresh && seen.bytes == scratch) continue;
+    changed(item);
+    seen.bytes.swap(scratch);
+  }
+  absl::erase_if(known, [&](auto& entry) {
+    if (entry.second.stamp == stamp) return false;
+    removed(entry.first);
+    return true;
+  });
+  return unique;
+}
+
+}  // namespace
+
+std::optional<api::L7Config> ConfigDelta::Next(const api::L7Config& next) {
+  api::L7Config delta;
+  delta.set_generation(next.generation());
+  delta.set_base_generation(generation_);
+  delta.set_steer_socket_map(next.steer_socket_map());
+  const uint64_t stamp = ++stamp_;
+  bool unique = true;
+  for (const api::Port& port : next.ports()) {
+    api::Port* out = delta.add_ports();
+    *out->mutable_addresses() = port.addresses();
+    *out->mutable_steered_addresses() = port.steered_addresses();
+    out->set_port(port.port());
+    out->set_protocol(port.protocol());
+    for (const api::Listener& listener : port.listeners()) {
+      api::Listener* l = out->add_listeners();
+      l->set_gateway_namespace(listener.gateway_namespace());
+      l->set_gateway_name(listener.gateway_name());
+      l->set_name(listener.name());
+      l->set_hostname(listener.hostname());
+      *l->mutable_certificates() = listener.certificates();
+      std::string key = routing::ListenerKey(port.port(), listener);
+      auto [it, fresh] = listeners_.try_emplace(key);
+      unique = unique && (fresh || it->second.stamp != stamp);
+      it->second.stamp = stamp;
+      // Hostnames that differ only in case make the order of virtual hosts matter (the
+      // first wins), which a delta does not keep; Gateway API hostnames are lowercase.
+      for (const api::VirtualHost& v : listener.virtual_hosts()) {
+        unique = unique && std::none_of(v.hostname().begin(), v.hostname().end(),
+                                        [](char c) { return c >= 'A' && c <= 'Z'; });
+      }
+      unique = Diff(
+                   listener.virtual_hosts(),
+                   [](const api::VirtualHost& v) -> const std::string& { return v.hostname(); },
+                   it->second.vhosts, stamp,
+                   [&](const api::VirtualHost& v) { *l->add_virtual_hosts() = v; },
+                   [&](const std::string& h) { l->add_removed_virtual_hosts(h); }) &&
+               unique;
+    }
+  }
+  unique =
+      Diff(
+          next.clusters(), [](const api::Cluster& c) -> const std::string& { return c.name(); },
+          clusters_, stamp, [&](const api::Cluster& c) { *delta.add_clusters() = c; },
+          [&](const std::string& n) { delta.add_removed_clusters(n); }) &&
+      unique;
+  unique =
+      Diff(
+          next.certificates(),
+          [](const api::Certificate& c) -> const std::string& { return c.name(); }, certificates_,
+          stamp, [&](const api::Certificate& c) { *delta.add_certificates() = c; },
+          [&](const std::string& n) { delta.add_removed_certificates(n); }) &&
+      unique;
+  absl::erase_if(listeners_, [&](const auto& entry) { return entry.second.stamp != stamp; });
+  bool had = have_ && generation_ != 0;  // base_generation 0 would read as a whole config
+  have_ = unique;
+  generation_ = next.generation();
+  if (!had || !unique) return std::nullopt;
+  return delta;
+}
+
+}  // namespace xgate::l7

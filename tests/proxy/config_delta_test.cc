@@ -1,0 +1,270 @@
+// Deltas of the agent -> proxy config stream: a proxy Config built from a chain of deltas
+// (l7::ConfigDelta, the agent's) equals one built from the whole config at each step, over
+// random sequences of changes (many seeds); a delta carries only what changed; a delta that is
+// not on the served config is refused and the served config stays.
+#include "agent/l7/config_delta.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "userspace-proxy/server/config.h"
+
+namespace xgate::proxy {
+namespace {
+
+using Rng = std::mt19937;
+
+int Uniform(Rng& rng, int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
+
+std::string RandomPattern(Rng& rng) {
+  static const char* kNames[] = {"a.example.com", "b.example.com", "c.b.example.com", "x.org",
+                                 "y.x.org",       "example.com",   "z.example.com",   "q.io"};
+  std::string name = kNames[Uniform(rng, 8)];
+  switch (Uniform(rng, 6)) {
+    case 0:
+      return "";
+    case 1:
+      return "*." + name;
+    default:
+      return absl::StrCat(Uniform(rng, 4), name);
+  }
+}
+
+// The state the random changes edit: listeners (by port and name) with their virtual hosts
+// (unique hostnames, as the compiler makes them), and clusters.
+struct State {
+  std::map<std::pair<uint32_t, std::string>, std::map<std::string, api::VirtualHost>> listeners;
+  std::map<std::string, api::Cluster> clusters;
+  int next_route = 0;
+};
+
+api::VirtualHost RandomVirtualHost(Rng& rng, State& s, const std::string& hostname) {
+  api::VirtualHost vhost;
+  vhost.set_hostname(hostname);
+  for (int r = 0, n = 1 + Uniform(rng, 2); r < n; ++r) {
+    api::Route& route = *vhost.add_routes();
+    route.set_route_namespace("ns");
+    route.set_route_name(absl::StrCat("r", s.next_route++));
+    route.mutable_match()->mutable_path()->set_type(
+        Uniform(rng, 3) == 0 ? api::PathMatch::REGULAR_EXPRESSION : api::PathMatch::PATH_PREFIX);
+    route.mutable_match()->mutable_path()->set_value(absl::StrCat("/p", Uniform(rng, 3)));
+    api::WeightedCluster& backend = *route.add_backends();
+    backend.set_cluster(absl::StrCat("ns/c", Uniform(rng, 6), ":80"));
+    backend.set_weight(static_cast<uint32_t>(1 + Uniform(rng, 3)));
+  }
+  return vhost;
+}
+
+api::Cluster RandomCluster(Rng& rng, const std::string& name) {
+  api::Cluster cluster;
+  cluster.set_name(name);
+  for (int e = 0, n = Uniform(rng, 3); e < n; ++e) {
+    api::Endpoint& endpoint = *cluster.add_endpoints();
+    endpoint.set_address(absl::StrCat("198.18.0.", 1 + Uniform(rng, 20)));
+    endpoint.set_port(static_cast<uint32_t>(8080 + Uniform(rng, 2)));
+  }
+  return cluster;
+}
+
+void RandomChange(Rng& rng, State& s) {
+  auto listener =
+      std::next(s.listeners.begin(), Uniform(rng, static_cast<int>(s.listeners.size())));
+  auto& vhosts = listener->second;
+  switch (Uniform(rng, 7)) {
+    case 0: {  // a virtual host added or replaced
+      std::string hostname = RandomPattern(rng);
+      vhosts[hostname] = RandomVirtualHost(rng, s, hostname);
+      break;
+    }
+    case 1:  // one removed
+      if (!vhosts.empty()) vhosts.erase(std::next(vhosts.begin(), Uniform(rng, vhosts.size())));
+      break;
+    case 2:
+    case 3:  // a weight
+      if (!vhosts.empty()) {
+        api::VirtualHost& v = std::next(vhosts.begin(), Uniform(rng, vhosts.size()))->second;
+        api::WeightedCluster& b = *v.mutable_routes(0)->mutable_backends(0);
+        b.set_weight(b.weight() % 5 + 1);
+      }
+      break;
+    case 4: {  // a cluster's endpoints
+      std::string name = absl::StrCat("ns/c", Uniform(rng, 6), ":80");
+      s.clusters[name] = RandomCluster(rng, name);
+      break;
+    }
+    case 5:  // a cluster gone
+      if (!s.clusters.empty()) {
+        s.clusters.erase(std::next(s.clusters.begin(), Uniform(rng, s.clusters.size())));
+      }
+      break;
+    default: {  // a listener comes or goes
+      std::pair<uint32_t, std::string> key{80 + Uniform(rng, 2),
+                                           absl::StrCat("l", Uniform(rng, 3))};
+      if (s.listeners.size() > 1 && s.listeners.erase(key) > 0) break;
+      auto& fresh = s.listeners[key];
+      std::string hostname = RandomPattern(rng);
+      fresh[hostname] = RandomVirtualHost(rng, s, hostname);
+    }
+  }
+}
+
+api::L7Config ConfigOf(const State& s, uint64_t generation) {
+  api::L7Config config;
+  config.set_generation(generation);
+  std::map<uint32_t, api::Port*> ports;
+  for (const auto& [key, vhosts] : s.listeners) {
+    api::Port*& port = ports[key.first];
+    if (port == nullptr) {
+      port = config.add_ports();
+      port->set_port(key.first);
+      port->add_addresses("127.0.0.1");
+    }
+    api::Listener& listener = *port->add_listeners();
+    listener.set_gateway_namespace("ns");
+    listener.set_gateway_name("gw");
+    listener.set_name(key.second);
+    for (const auto& [hostname, vhost] : vhosts) *listener.add_virtual_hosts() = vhost;
+  }
+  for (const auto& [name, cluster] : s.clusters) *config.add_clusters() = cluster;
+  return config;
+}
+
+// What a Config serves, comparable across configs: per listener the virtual hosts (as bytes,
+// by hostname) and for a set of hosts the one picked; the clusters' endpoints; the names.
+std::string Served(const Config& config) {
+  std::string out;
+  for (const auto& port : config.table().ports()) {
+    for (const auto& listener : port.listeners) {
+      absl::StrAppend(&out, "listener ",
+                      routing::ListenerKey(port.port->port(), *listener.listener), "\n");
+      std::map<std::string, std::string> by_name;
+      for (const auto& v : listener.vhosts) by_name[v->proto.hostname()] = v->bytes;
+      for (const auto& [name, bytes] : by_name)
+        absl::StrAppend(&out, " vhost ", name, " ", bytes.size(), ":", absl::CHexEscape(bytes),
+                        "\n");
+      for (const char* host : {"a.example.com", "3c.b.example.com", "q.c.b.example.com", "1x.org",
+                               "y.x.org", "other.net", "z.example.com"}) {
+        int i = listener.vhost_index->Find(host);
+        absl::StrAppend(&out, " ", host, " -> ",
+                        i < 0 ? "none" : listener.vhosts[static_cast<size_t>(i)]->proto.hostname(),
+                        "\n");
+      }
+    }
+  }
+  for (const std::string& name : config.cluster_names()) {
+    const ClusterEndpoints* c = config.cluster(name);
+    absl::StrAppend(&out, "cluster ", name, ":");
+    for (const std::string& key : c->keys) absl::StrAppend(&out, " ", key);
+    absl::StrAppend(&out, "\n");
+  }
+  for (const std::string& name : config.route_names()) absl::StrAppend(&out, "route ", name, "\n");
+  std::set<std::string> endpoints(config.endpoint_keys().begin(), config.endpoint_keys().end());
+  for (const std::string& key : endpoints) absl::StrAppend(&out, "endpoint ", key, "\n");
+  return out;
+}
+
+int VirtualHostsIn(const api::L7Config& config) {
+  int n = 0;
+  for (const auto& port : config.ports()) {
+    for (const auto& listener : port.listeners()) n += listener.virtual_hosts_size();
+  }
+  return n;
+}
+
+TEST(ConfigDelta, DeltasAppliedInTurnServeWhatTheWholeConfigServes) {
+  int deltas = 0;
+  for (unsigned seed = 1; seed <= 60; ++seed) {
+    Rng rng(seed);
+    State s;
+    s.listeners[{80, "l0"}];
+    s.listeners[{81, "l1"}];
+    for (int i = 0; i < 10; ++i) RandomChange(rng, s);
+    l7::ConfigDelta differ;
+    api::L7Config first = ConfigOf(s, 1);
+    ASSERT_FALSE(differ.Next(first).has_value());  // the first is sent whole
+    auto served = Config::Build(first, false);
+    ASSERT_TRUE(served.ok()) << served.status();
+    for (uint64_t generation = 2; generation < 30; ++generation) {
+      State before = s;
+      RandomChange(rng, s);
+      api::L7Config whole = ConfigOf(s, generation);
+      std::optional<api::L7Config> delta = differ.Next(whole);
+      ASSERT_TRUE(delta.has_value()) << "seed " << seed;
+      EXPECT_EQ(delta->base_generation(), generation - 1);
+      // Only what changed travels.
+      int changed = 0;
+      for (const auto& [key, vhosts] : s.listeners) {
+        auto old = before.listeners.find(key);
+        for (const auto& [hostname, vhost] : vhosts) {
+          bool same = old != before.listeners.end() && old->second.contains(hostname) &&
+                      old->second.at(hostname).SerializeAsString() == vhost.SerializeAsString();
+          changed += !same;
+        }
+      }
+      EXPECT_EQ(VirtualHostsIn(*delta), changed) << "seed " << seed << " step " << generation;
+      auto fresh = Config::Build(whole, false);
+      auto applied = Config::Build(*std::move(delta), false, served->get());
+      ASSERT_TRUE(fresh.ok()) << fresh.status();
+      ASSERT_TRUE(applied.ok()) << "seed " << seed << " step " << generation << ": "
+                                << applied.status();
+      ASSERT_EQ(Served(**applied), Served(**fresh)) << "seed " << seed << " step " << generation;
+      served = *std::move(applied);  // the one before is gone: what it lent must stand alone
+      ++deltas;
+    }
+  }
+  EXPECT_EQ(deltas, 60 * 28);
+}
+
+TEST(ConfigDelta, ADeltaNotOnTheServedConfigIsRefused) {
+  Rng rng(3);
+  State s;
+  s.listeners[{80, "l0"}];
+  for (int i = 0; i < 5; ++i) RandomChange(rng, s);
+  l7::ConfigDelta differ;
+  differ.Next(ConfigOf(s, 1));
+  auto served = Config::Build(ConfigOf(s, 1), false);
+  ASSERT_TRUE(served.ok());
+  differ.Next(ConfigOf(s, 2));  // generation 2 never reaches the proxy
+  RandomChange(rng, s);
+  std::optional<api::L7Config> delta = differ.Next(ConfigOf(s, 3));
+  ASSERT_TRUE(delta.has_value());
+  auto refused = Config::Build(*delta, false, served->get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("generation 2"), std::string::npos) << refused.status();
+  // Nor without a config at all.
+  EXPECT_TRUE(absl::IsFailedPrecondition(Config::Build(*delta, false).status()));
+}
+
+TEST(ConfigDelta, TwoListenersOfOneKeyOrCaseTwinHostnamesAreSentWhole) {
+  api::L7Config config;
+  config.set_generation(1);
+  api::Port& port = *config.add_ports();
+  port.set_port(80);
+  port.add_listeners()->set_name("http");
+  l7::ConfigDelta differ;
+  differ.Next(config);
+  config.set_generation(2);
+  ASSERT_TRUE(differ.Next(config).has_value());
+  port.add_listeners()->set_name("http");  // the same key twice
+  config.set_generation(3);
+  EXPECT_FALSE(differ.Next(config).has_value());
+  port.mutable_listeners()->RemoveLast();
+  config.set_generation(4);
+  EXPECT_FALSE(differ.Next(config).has_value());  // the one before was not known whole
+  config.set_generation(5);
+  EXPECT_TRUE(differ.Next(config).has_value());
+  port.mutable_listeners(0)->add_virtual_hosts()->set_hostname("A.example.com");
+  config.set_generation(6);
+  EXPECT_FALSE(differ.Next(config).has_value());
+}
+
+}  // namespace
+}  // namespace xgate::proxy
