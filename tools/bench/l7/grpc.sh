@@ -60,7 +60,8 @@ grpc_sample() {
     echo "bench: grpc $peer: $((GRPC_SAMPLE - ok)) of $GRPC_SAMPLE sampled calls did not end" \
       "with grpc-status 0:" >&2
     grep -a 'grpc-status\|grpc-message\|:status\|error' "$out" | grep -v 'grpc-status: 0$' |
-      sed 's/^\[ *[0-9.]*\] //' | sort | uniq -c | sort -rn | head -n 10 >&2
+      sed 's/^\[ *[0-9.]*\] \(recv (stream_id=[0-9]*) \)\?//' | sort | uniq -c | sort -rn |
+      head -n 10 >&2
   fi
   echo $((GRPC_SAMPLE - ok))
 }
