@@ -34,27 +34,29 @@ std::string WebSocketAccept(std::string_view key) {
 }
 
 H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early)
-    : stream_(stream), worker_(stream.connection_.worker_), upstream_(&upstream) {
+    : stream_(stream),
+      worker_(stream.connection_.worker_),
+      upstream_(&upstream),
+      idle_(worker_.loop(), worker_.options().idle_timeout, [this] { OnIdle(); }) {
   worker_.stats().UpgradeOpened();
   upstream_->SetClient(this);
   if (!early.empty()) upstream_->Send(early);
 }
 
 H2WebSocket::~H2WebSocket() {
-  worker_.loop().CancelTimer(idle_timer_);
   worker_.upstreams().Release(upstream_, false);
   worker_.stats().UpgradeClosed();
 }
 
 void H2WebSocket::Start() {
-  Touch();
+  idle_.Touch();
   OnUpstreamReadable(*upstream_, false, false);
 }
 
 bool H2WebSocket::FromClient(std::string_view data) {
   if (!data.empty()) {
     upstream_->Send(data);
-    Touch();
+    idle_.Touch();
   }
   return upstream_->pending_output() < worker_.upstreams().high_water();
 }
@@ -66,7 +68,7 @@ void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, boo
   if (!upstream.input().empty()) {
     stream_.ResponseData(upstream.input().view());
     upstream.input().Clear();
-    Touch();
+    idle_.Touch();
   }
   if (eof) {
     upstream_eof_ = true;
@@ -86,26 +88,7 @@ void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, boo
 // The upstream took the client's bytes: what the stream held unacknowledged is given back.
 void H2WebSocket::OnUpstreamDrained(UpstreamConnection&) { stream_.RequestBodyDrained(); }
 
-// Lazy, as UpgradeTunnel's: activity only moves last_activity_.
-void H2WebSocket::Touch() {
-  last_activity_ = Clock::now();
-  if (idle_timer_ == 0) {
-    idle_timer_ =
-        worker_.loop().AddTimer(worker_.options().idle_timeout, [this] { OnIdleTimer(); });
-  }
-}
-
-void H2WebSocket::OnIdleTimer() {
-  idle_timer_ = 0;
-  Clock::time_point deadline = last_activity_ + worker_.options().idle_timeout;
-  Clock::time_point now = Clock::now();
-  if (now < deadline) {
-    idle_timer_ = worker_.loop().AddTimer(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-            std::chrono::milliseconds(1),
-        [this] { OnIdleTimer(); });
-    return;
-  }
+void H2WebSocket::OnIdle() {
   // The stream's close (OnStreamClose) destroys this tunnel.
   H2Connection& connection = stream_.connection_;
   nghttp2_submit_rst_stream(connection.session_, NGHTTP2_FLAG_NONE, stream_.id_, NGHTTP2_CANCEL);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "userspace-proxy/server/idle_timer.h"
 #include "userspace-proxy/server/upstream.h"
 #include "userspace-proxy/server/worker.h"
 
@@ -47,15 +48,13 @@ class H2WebSocket : public UpstreamClient {
   void OnUpstreamDrained(UpstreamConnection& upstream) override;
 
  private:
-  void Touch();
-  void OnIdleTimer();
+  void OnIdle();  // resets the stream
 
   H2Stream& stream_;
   Worker& worker_;
   UpstreamConnection* upstream_;
   bool upstream_eof_ = false;
-  EventLoop::TimerId idle_timer_ = 0;
-  Clock::time_point last_activity_ = Clock::now();
+  IdleTimer idle_;
 };
 
 }  // namespace xgate::proxy
