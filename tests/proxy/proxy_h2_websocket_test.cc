@@ -43,6 +43,19 @@ uint16_t EchoPort() {
   return port;
 }
 
+// One h2c xgate-echo: a backend that speaks HTTP/2 only, so no WebSocket upgrade.
+uint16_t H2cEchoPort() {
+  static uint16_t port = [] {
+    echo::EchoConfig config;
+    config.h2c = {"127.0.0.1:0"};
+    auto* server = new echo::EchoServer(config);
+    if (!server->Start().ok()) return uint16_t{0};
+    std::thread([server] { server->Serve(); }).detach();
+    return static_cast<uint16_t>(server->h2c_ports()[0]);
+  }();
+  return port;
+}
+
 // An HTTP/2 client (cleartext, prior knowledge) on nghttp2's client session whose streams
 // stay open: what a stream sends is fed through a data provider as the test writes it.
 class H2TunnelClient {
@@ -235,12 +248,13 @@ class ClosingBackend {
 class ProxyH2WebSocketTest : public ProxyServerTest {
  protected:
   // Every path of the HTTP port to 127.0.0.1:`backend_port`.
-  void ApplyBackend(uint16_t backend_port) {
+  void ApplyBackend(uint16_t backend_port, api::UpstreamProtocol protocol = api::HTTP1) {
     api::L7Config config;
     api::Port* port = testing::AddHttpPort(config, port_);
     testing::AddRoute(*testing::AddVirtualHost(*port, ""), "ws", "/", "ns/ws:80");
     api::Cluster* cluster = config.add_clusters();
     cluster->set_name("ns/ws:80");
+    cluster->set_protocol(protocol);
     api::Endpoint* endpoint = cluster->add_endpoints();
     endpoint->set_address("127.0.0.1");
     endpoint->set_port(backend_port);
@@ -361,6 +375,18 @@ TEST_F(ProxyH2WebSocketTest, OtherProtocolsAreRefused) {
 TEST_F(ProxyH2WebSocketTest, A101WithoutTheRightAcceptIsABadGateway) {
   TestUpstream up("up");
   ApplyBackend(up.port());
+  H2TunnelClient client(port_);
+  int32_t id = client.Connect("websocket", "/chat");
+  EXPECT_TRUE(client.Pump([&] { return client.stream(id).status != 0; }));
+  EXPECT_EQ(client.stream(id).status, 502);
+  EXPECT_EQ(Stats().upgrades_total(), 0u);
+}
+
+// An h2c cluster carries no WebSocket (no extended CONNECT upstream): the backend's 200 to
+// the GET must not reach the client as an open tunnel.
+TEST_F(ProxyH2WebSocketTest, AnH2cBackendGivesABadGateway) {
+  ASSERT_NE(H2cEchoPort(), 0);
+  ApplyBackend(H2cEchoPort(), api::H2C);
   H2TunnelClient client(port_);
   int32_t id = client.Connect("websocket", "/chat");
   EXPECT_TRUE(client.Pump([&] { return client.stream(id).status != 0; }));
