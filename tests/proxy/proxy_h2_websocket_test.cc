@@ -28,31 +28,24 @@ namespace {
 
 using testing::TestUpstream;
 
-// One xgate-echo (HTTP/1.1, WebSocket mode on Upgrade) for the whole suite; the process ends it.
+// An xgate-echo that serves until the process ends: HTTP/1.1 (WebSocket mode on Upgrade), or
+// HTTP/2 only (h2c), which upgrades nothing. Its port, 0 if it could not start.
+uint16_t StartEcho(bool h2c) {
+  echo::EchoConfig config;
+  (h2c ? config.h2c : config.listen) = {"127.0.0.1:0"};
+  config.ns = "ns";
+  config.pod = "ws-0";
+  auto* server = new echo::EchoServer(config);
+  if (!server->Start().ok()) return 0;
+  std::thread([server] { server->Serve(); }).detach();
+  return static_cast<uint16_t>(h2c ? server->h2c_ports()[0] : server->tcp_ports()[0]);
+}
 uint16_t EchoPort() {
-  static uint16_t port = [] {
-    echo::EchoConfig config;
-    config.listen = {"127.0.0.1:0"};
-    config.ns = "ns";
-    config.pod = "ws-0";
-    auto* server = new echo::EchoServer(config);
-    if (!server->Start().ok()) return uint16_t{0};
-    std::thread([server] { server->Serve(); }).detach();
-    return static_cast<uint16_t>(server->tcp_ports()[0]);
-  }();
+  static uint16_t port = StartEcho(false);
   return port;
 }
-
-// One h2c xgate-echo: a backend that speaks HTTP/2 only, so no WebSocket upgrade.
 uint16_t H2cEchoPort() {
-  static uint16_t port = [] {
-    echo::EchoConfig config;
-    config.h2c = {"127.0.0.1:0"};
-    auto* server = new echo::EchoServer(config);
-    if (!server->Start().ok()) return uint16_t{0};
-    std::thread([server] { server->Serve(); }).detach();
-    return static_cast<uint16_t>(server->h2c_ports()[0]);
-  }();
+  static uint16_t port = StartEcho(true);
   return port;
 }
 
