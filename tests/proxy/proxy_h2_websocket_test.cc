@@ -353,6 +353,23 @@ TEST_F(ProxyH2WebSocketTest, AClientResetClosesTheTunnel) {
   EXPECT_TRUE(client.Pump([&] { return client.stream(again).received == "still"; }));
 }
 
+// The tunnel keeps its backend across a config push that sends new streams elsewhere.
+TEST_F(ProxyH2WebSocketTest, TunnelSurvivesAConfigPush) {
+  ASSERT_NE(EchoPort(), 0);
+  ApplyBackend(EchoPort());
+  H2TunnelClient client(port_);
+  nlohmann::json request;
+  int32_t id = OpenEcho(client, &request);
+  TestUpstream other("other");
+  ApplyBackend(other.port());  // new extended CONNECTs go to `other` (which fails the accept)
+  int32_t refused = client.Connect("websocket", "/chat");
+  EXPECT_TRUE(client.Pump([&] { return client.stream(refused).status != 0; }));
+  EXPECT_EQ(client.stream(refused).status, 502);
+  client.Send(id, "after the push");
+  EXPECT_TRUE(client.Pump([&] { return client.stream(id).received == "after the push"; }));
+  EXPECT_EQ(Stats().upgrades_open(), 1u);
+}
+
 TEST_F(ProxyH2WebSocketTest, OtherProtocolsAreRefused) {
   TestUpstream up("up");
   ApplyBackend(up.port());
