@@ -121,6 +121,23 @@ requests:
   EXPECT_FALSE(c->requests[0].websocket.has_value());
   EXPECT_EQ(c->requests[1].backend_failure_status, 500);
   EXPECT_EQ(c->requests[1].websocket, "hello");
+  EXPECT_FALSE(c->requests[1].websocket_h2);
+}
+
+TEST(ConformanceParseCase, WebSocketOverHttp2) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: extended
+requests:
+- gateway: ns/gw
+  scheme: https
+  websocketHttp2: hello
+  expect: {status: 200, backend: b}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->requests[0].websocket, "hello");
+  EXPECT_TRUE(c->requests[0].websocket_h2);
 }
 
 TEST(ConformanceParseCase, GrpcRequests) {
@@ -181,6 +198,10 @@ TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
        "requests[0].backendFailures.times: unknown key"},
       {"requests:\n- gateway: ns/gw\n  websocket: \"\"\n  expect: {}\n",
        "requests[0].websocket: bytes to send"},
+      {"requests:\n- gateway: ns/gw\n  websocketHttp2: \"\"\n  expect: {}\n",
+       "requests[0].websocketHttp2: bytes to send"},
+      {"requests:\n- gateway: ns/gw\n  websocket: a\n  websocketHttp2: b\n  expect: {}\n",
+       "requests[0]: websocket and websocketHttp2 exclude each other"},
   };
   for (const Bad& b : bad) {
     absl::StatusOr<Case> c = ParseCase(head + b.body, "/d/x.yaml");

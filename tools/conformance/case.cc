@@ -278,10 +278,10 @@ class Reader {
   }
 
   Request RequestOf(const YAML::Node& r, absl::string_view where) const {
-    OnlyKeys(
-        r, where,
-        {"gateway", "scheme", "host", "method", "path", "port", "headers", "backendResponseHeaders",
-         "samples", "attempts", "expect", "backendFailures", "websocket", "grpc"});
+    OnlyKeys(r, where,
+             {"gateway", "scheme", "host", "method", "path", "port", "headers",
+              "backendResponseHeaders", "samples", "attempts", "expect", "backendFailures",
+              "websocket", "websocketHttp2", "grpc"});
     Request q;
     q.line = r.Mark().line + 1;
     if (!r["gateway"].IsDefined()) Fail(r, absl::StrCat(where, ".gateway"), "is required");
@@ -319,8 +319,15 @@ class Reader {
       }
     }
     q.websocket = OptStr(r, "websocket", where);
+    const char* websocket_key = "websocket";
+    if (r["websocketHttp2"].IsDefined()) {
+      if (q.websocket) Fail(r, where, "websocket and websocketHttp2 exclude each other");
+      websocket_key = "websocketHttp2";
+      q.websocket = OptStr(r, websocket_key, where);
+      q.websocket_h2 = true;
+    }
     if (q.websocket && (q.websocket->empty() || q.scheme == "udp")) {
-      Fail(r["websocket"], absl::StrCat(where, ".websocket"),
+      Fail(r[websocket_key], absl::StrCat(where, ".", websocket_key),
            "bytes to send (not empty), over http or https");
     }
     if (YAML::Node g = r["grpc"]; g.IsDefined() && !g.IsNull()) {

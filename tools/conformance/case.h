@@ -88,6 +88,8 @@ struct Request {
   int backend_failure_status = 500;
   // X4: upgrade to WebSocket, then send these bytes and expect them back.
   std::optional<std::string> websocket;
+  // X4 over HTTP/2 (`websocketHttp2`): the WebSocket by an extended CONNECT (RFC 8441).
+  bool websocket_h2 = false;
   // X6: a unary call of the conformance GrpcEcho service (Echo, EchoTwo, EchoThree) over
   // HTTP/2 with prior knowledge; `headers` are its metadata, `host` its authority.
   std::optional<std::string> grpc_method;

@@ -150,8 +150,9 @@ std::string CheckRedirect(const Request& req, const RedirectExpect& want,
 std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* answered) {
   const Expect& e = req.expect;
   bool sampled_share = !e.weights.empty() || !e.mirror_shares.empty();
-  // X4: a WebSocket's answer is the 101, and the echo's JSON line follows it.
-  int answered_status = req.websocket ? 101 : 200;
+  // X4: a WebSocket's answer is the 101 (over HTTP/2 the 200 of the extended CONNECT), and the
+  // echo's JSON line follows it.
+  int answered_status = req.websocket && !req.websocket_h2 ? 101 : 200;
   int want_status = e.status.value_or(answered_status);
   if (!e.status && !sampled_share && e.backend) want_status = answered_status;
   std::optional<EchoSeen> seen;

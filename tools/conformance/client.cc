@@ -59,13 +59,18 @@ std::string HostWithoutPort(const std::string& host) {
   return host.substr(0, colon);
 }
 
-std::string BuildHttpRequest(const Request& r, const std::string& address) {
+std::string RequestHost(const Request& r, const std::string& address) {
   std::string host = r.host;
   if (host.empty()) {
     host = address;
     int def = r.scheme == "https" ? 443 : 80;
     if (r.Port() != def) absl::StrAppend(&host, ":", r.Port());
   }
+  return host;
+}
+
+std::string BuildHttpRequest(const Request& r, const std::string& address) {
+  std::string host = RequestHost(r, address);
   std::string out = absl::StrCat(r.method, " ", r.path, " HTTP/1.1\r\nHost: ", host, "\r\n");
   for (const auto& [k, v] : r.headers) absl::StrAppend(&out, k, ": ", v, "\r\n");
   if (!r.backend_response_headers.empty()) {
@@ -155,9 +160,6 @@ int ParseAddress(const std::string& ip, int port, sockaddr_storage* ss, socklen_
 
 Client::Client(SocketFactory sockets, const std::string& ca_pem) : sockets_(std::move(sockets)) {
   signal(SIGPIPE, SIG_IGN);  // TLS writes to a server that has gone must fail, not kill us
-  tls_ = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
-  SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER, nullptr);
   X509_STORE* store = X509_STORE_new();  // the run's CA and nothing else
   BIO* b = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
   while (X509* c = PEM_read_bio_X509(b, nullptr, nullptr, nullptr)) {
@@ -166,12 +168,24 @@ Client::Client(SocketFactory sockets, const std::string& ca_pem) : sockets_(std:
   }
   ERR_clear_error();
   BIO_free(b);
-  SSL_CTX_set_cert_store(tls_, store);
-  static const unsigned char kAlpn[] = "\x08http/1.1";
-  SSL_CTX_set_alpn_protos(tls_, kAlpn, sizeof kAlpn - 1);
+  auto context = [store](absl::string_view alpn) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set1_cert_store(ctx, store);
+    SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned int>(alpn.size()));
+    return ctx;
+  };
+  tls_ = context("\x08http/1.1");
+  tls_h2_ = context("\x02h2");
+  X509_STORE_free(store);  // the contexts hold it
 }
 
-Client::~Client() { SSL_CTX_free(tls_); }
+Client::~Client() {
+  SSL_CTX_free(tls_);
+  SSL_CTX_free(tls_h2_);
+}
 
 absl::StatusOr<int> Client::Connect(const std::string& ip, int port, int type,
                                     absl::Duration timeout) {
@@ -208,15 +222,14 @@ absl::StatusOr<int> Client::Connect(const std::string& ip, int port, int type,
   return *fd;
 }
 
-absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
-                                      const std::string& sni, absl::string_view request,
-                                      absl::Duration timeout,
-                                      const std::optional<std::string>& websocket) {
+absl::StatusOr<std::unique_ptr<echo::Stream>> Client::Open(const std::string& ip, int port,
+                                                           SSL_CTX* tls, const std::string& sni,
+                                                           absl::Duration timeout) {
   absl::StatusOr<int> fd = Connect(ip, port, SOCK_STREAM, timeout);
   if (!fd.ok()) return fd.status();
   SSL* ssl = nullptr;
-  if (tls) {
-    ssl = SSL_new(tls_);
+  if (tls != nullptr) {
+    ssl = SSL_new(tls);
     SSL_set_fd(ssl, *fd);
     if (!sni.empty() && !IsIpAddress(sni)) SSL_set_tlsext_host_name(ssl, sni.c_str());
     if (SSL_connect(ssl) != 1) {
@@ -235,7 +248,17 @@ absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
           absl::StrCat("the server's certificate is not valid for ", sni.empty() ? ip : sni));
     }
   }
-  echo::Stream s(*fd, ssl);
+  return std::make_unique<echo::Stream>(*fd, ssl);
+}
+
+absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
+                                      const std::string& sni, absl::string_view request,
+                                      absl::Duration timeout,
+                                      const std::optional<std::string>& websocket) {
+  absl::StatusOr<std::unique_ptr<echo::Stream>> opened =
+      Open(ip, port, tls ? tls_ : nullptr, sni, timeout);
+  if (!opened.ok()) return opened.status();
+  echo::Stream& s = **opened;
   if (absl::Status st = s.WriteAll(request); !st.ok()) return st;
   std::string method(request.substr(0, request.find(' ')));
   for (;;) {

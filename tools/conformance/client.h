@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,8 @@ std::string HostWithoutPort(const std::string& host);
 // X-Echo-Set-Header for backendResponseHeaders.
 // X3's X-Echo-Fail carries a key of its own for every request built; X4 adds the upgrade.
 std::string BuildHttpRequest(const Request& r, const std::string& address);
+// The Host (HTTP/1.1) or :authority (HTTP/2) a request sends.
+std::string RequestHost(const Request& r, const std::string& address);
 
 class Client {
  public:
@@ -59,6 +62,13 @@ class Client {
   absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
                                 absl::string_view request, absl::Duration timeout,
                                 const std::optional<std::string>& websocket = std::nullopt);
+  // X4 over HTTP/2 (RFC 8441; client_h2.cc): h2c with prior knowledge, or TLS with ALPN h2;
+  // the gateway must announce SETTINGS_ENABLE_CONNECT_PROTOCOL; an extended CONNECT with
+  // :protocol websocket to `r`'s path, authority (RequestHost) and headers, at `address`. A
+  // 200 is the answer: the echo's JSON line is read as the body, then r.websocket is sent and
+  // as many bytes read back into websocket_echo.
+  absl::StatusOr<Response> WebSocketH2(const std::string& address, const Request& r,
+                                       const std::string& sni, absl::Duration timeout);
   // A TCP connection (X6's gRPC client takes it over).
   absl::StatusOr<int> Tcp(const std::string& ip, int port, absl::Duration timeout) {
     return Connect(ip, port, SOCK_STREAM, timeout);
@@ -69,8 +79,14 @@ class Client {
 
  private:
   absl::StatusOr<int> Connect(const std::string& ip, int port, int type, absl::Duration timeout);
+  // A TCP connection, with TLS through `tls` when not null (the certificate checked for `sni`,
+  // else the address).
+  absl::StatusOr<std::unique_ptr<echo::Stream>> Open(const std::string& ip, int port, SSL_CTX* tls,
+                                                     const std::string& sni,
+                                                     absl::Duration timeout);
   SocketFactory sockets_;
-  SSL_CTX* tls_ = nullptr;
+  SSL_CTX* tls_ = nullptr;     // ALPN http/1.1
+  SSL_CTX* tls_h2_ = nullptr;  // ALPN h2
 };
 
 }  // namespace xgate::conformance

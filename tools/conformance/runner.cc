@@ -637,8 +637,10 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
   }
   std::string raw = BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
-  absl::StatusOr<Response> resp =
-      client_->Http(address, r.Port(), r.scheme == "https", sni, raw, kRequestTimeout, r.websocket);
+  absl::StatusOr<Response> resp = r.websocket_h2
+                                      ? client_->WebSocketH2(address, r, sni, kRequestTimeout)
+                                      : client_->Http(address, r.Port(), r.scheme == "https", sni,
+                                                      raw, kRequestTimeout, r.websocket);
   if (!resp.ok()) return std::string(resp.status().message());
   EchoSeen seen;
   std::string d = CheckHttpAnswer(r, *resp, &seen);

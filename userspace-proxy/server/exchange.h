@@ -62,6 +62,9 @@ struct ExchangeRequest {
   std::string_view client_ip;
   std::string client;   // "ip:port", only with the access log on
   std::string upgrade;  // an HTTP/1.1 Upgrade request's protocol ("websocket"); "" if none
+  // The Sec-WebSocket-Key the proxy sent for an HTTP/2 extended CONNECT (RFC 8441); the
+  // backend's 101 must carry its accept. "" when the client's own key went upstream.
+  std::string websocket_key;
 };
 
 class Exchange : public UpstreamClient, public H2StreamClient {

@@ -2,11 +2,18 @@
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
 #include "userspace-proxy/server/exchange.h"
+#include "userspace-proxy/server/h2_websocket.h"
 
 namespace xgate::proxy {
 
 void Exchange::OnSwitchingProtocols(UpstreamConnection& upstream) {
   const http::ResponseHeadView& view = upstream.parser().head();
+  if (!request_.websocket_key.empty() &&
+      view.Get("Sec-WebSocket-Accept") != WebSocketAccept(request_.websocket_key)) {
+    worker_.upstreams().Report(upstream, true);
+    Fail(502, "the backend's Sec-WebSocket-Accept does not answer the key sent");
+    return;
+  }
   http::ResponseHead response = http::ToResponseHead(view);
   std::string protocol(view.Get("Upgrade").value_or(request_.upgrade));
   routing::ApplyResponseFilters(filters_, response);

@@ -88,6 +88,7 @@ void H2Stream::Close() {
   if (!open_) return;
   open_ = false;
   stats_.H2StreamClosed();
+  websocket_.reset();
   exchange_.reset();
   id_ = 0;
   head_ = http::RequestHead();
@@ -103,10 +104,20 @@ void H2Stream::Close() {
   body_ended_ = false;
   trailers_out_.clear();
   deferred_ = false;
+  protocol_.clear();
+  websocket_pending_ = false;
+  early_.clear();
 }
 
 void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_t content_length) {
   H2Connection& connection = connection_;
+  if (websocket_pending_ && head.status >= 200 && head.status < 300) {
+    // The backend answered the Upgrade without switching: a 2xx would tell the client its
+    // tunnel is open (RFC 8441 5).
+    head = http::ResponseHead();
+    head.status = 502;
+    body = ResponseBody::kNone;
+  }
   const http::HeaderMap::Fields& fields = head.headers.fields();
   size_t name_bytes = 0;
   for (const auto& field : fields) name_bytes += field.name.size();
@@ -174,6 +185,19 @@ void H2Stream::ExchangeFinished() {
   // The stream stays until nghttp2 closes it; what the client still sends is dropped (and
   // acknowledged, so flow control does not stall the connection).
   RequestBodyDrained();
+}
+
+bool H2Stream::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) {
+  if (!websocket_pending_ || connection_.closed_ || connection_.lingering_) return false;
+  websocket_pending_ = false;
+  head.status = 200;
+  head.headers.Remove("Sec-WebSocket-Accept");
+  ResponseHead(head, ResponseBody::kStream, 0);
+  websocket_ = std::make_unique<H2WebSocket>(*this, upstream, early_);
+  early_.clear();
+  websocket_->Start();
+  if (request_ended_ && websocket_) websocket_->ClientEnded();
+  return true;
 }
 
 ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
@@ -274,6 +298,7 @@ void H2Connection::Start() {
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_size},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size},
       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits.header_table_size},
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // RFC 8441: WebSocket over a stream
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
@@ -476,6 +501,7 @@ void H2Connection::ArmStallCheck(std::chrono::milliseconds after) {
 void H2Connection::ResumeAll() {
   for (auto& [id, stream] : streams_) {
     if (stream->exchange_ && !stream->exchange_->finished()) stream->exchange_->ResumeResponse();
+    if (stream->websocket_) stream->websocket_->ResumeUpstream();
   }
 }
 
@@ -496,6 +522,7 @@ void H2Connection::Linger() {
     if (stream->exchange_ && !stream->exchange_->finished()) {
       stream->exchange_->ClientGone("connection closed");
     }
+    stream->websocket_.reset();
   }
   if (transport_->Write(out_) == Transport::Io::kError) {
     Close();
@@ -514,12 +541,16 @@ void H2Connection::StartRequest(H2Stream& stream) {
   if (!stream.cookies_.empty()) head.headers.Add("cookie", stream.cookies_);
   head.version_minor = 1;
   stream.head_request_ = head.method == "HEAD";
-  if (head.method.empty() || head.path.empty() || head.host.empty() || head.method == "CONNECT") {
+  // A CONNECT without :protocol (a TCP tunnel) is not served.
+  bool connect = head.method == "CONNECT";
+  if (head.method.empty() || head.path.empty() || head.host.empty() ||
+      (connect && stream.protocol_.empty())) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
   ExchangeRequest request;
-  request.has_body = !stream.request_ended_;
+  if (connect && !StartExtendedConnect(stream, request)) return;
+  request.has_body = !stream.request_ended_ && !stream.websocket_pending_;
   if (auto length = head.headers.Get("content-length")) {
     uint64_t value = 0;
     if (absl::SimpleAtoi(std::string(*length), &value)) request.content_length = value;
@@ -536,9 +567,30 @@ void H2Connection::StartRequest(H2Stream& stream) {
   stream.exchange_->Start(std::move(request));
 }
 
+bool H2Connection::StartExtendedConnect(H2Stream& stream, ExchangeRequest& request) {
+  if (!http::EqualsIgnoreCase(stream.protocol_, "websocket")) {
+    AnswerLocally(stream, 501);
+    return false;
+  }
+  // RFC 8441 5: the HTTP/1.1 handshake's GET with the proxy's own key; the client's other
+  // Sec-WebSocket-* fields go as they are.
+  http::RequestHead& head = stream.head_;
+  head.method = "GET";
+  request.websocket_key = NewWebSocketKey();
+  head.headers.Set("Sec-WebSocket-Key", request.websocket_key);
+  if (!head.headers.Get("sec-websocket-version")) head.headers.Set("Sec-WebSocket-Version", "13");
+  request.upgrade = "websocket";
+  stream.websocket_pending_ = true;  // no request body: the stream's DATA is the tunnel's
+  return true;
+}
+
 void H2Connection::EndRequest(H2Stream& stream) {
   stream.request_ended_ = true;
-  if (stream.exchange_) stream.exchange_->RequestEnd(stream.trailers_in_);
+  if (stream.websocket_) {
+    stream.websocket_->ClientEnded();
+  } else if (stream.exchange_ && !stream.websocket_pending_) {
+    stream.exchange_->RequestEnd(stream.trailers_in_);
+  }
 }
 
 int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
@@ -574,9 +626,13 @@ int H2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fra
 
 void H2Connection::RejectHeaders(H2Stream& stream) {
   worker_.stats().ParseRefused(http::ParseError::kHeadTooLarge);
-  worker_.stats().CountRequest("", "", 431);
-  std::string name = ":status", value = "431";
-  nghttp2_nv nv = MakeNv(name, value);
+  AnswerLocally(stream, 431);
+}
+
+void H2Connection::AnswerLocally(H2Stream& stream, int status) {
+  worker_.stats().CountRequest("", "", status);
+  char digits[24];
+  nghttp2_nv nv = MakeNv(":status", Decimal(static_cast<uint64_t>(status), digits));
   nghttp2_submit_response(session_, stream.id_, &nv, 1, nullptr);
   ScheduleSend();
 }
@@ -605,6 +661,8 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     head.method = v;
   } else if (n == ":path") {
     head.path = v;
+  } else if (n == ":protocol") {
+    stream->protocol_ = v;
   } else if (n == ":authority") {
     if (!v.empty()) head.host = v;
   } else if (n == "host") {
@@ -655,6 +713,21 @@ int H2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_
                               const uint8_t* data, size_t len, void* user) {
   auto* self = static_cast<H2Connection*>(user);
   H2Stream* stream = self->Find(stream_id);
+  std::string_view bytes(reinterpret_cast<const char*>(data), len);
+  if (stream != nullptr && stream->websocket_) {
+    if (stream->websocket_->FromClient(bytes)) {
+      nghttp2_session_consume(session, stream_id, len);
+    } else {
+      stream->unacknowledged_ += len;  // given back once the upstream drains
+    }
+    return 0;
+  }
+  if (stream != nullptr && stream->websocket_pending_ && stream->exchange_ &&
+      !stream->exchange_->finished()) {
+    stream->early_.append(bytes);  // bounded by the stream's window: not acknowledged yet
+    stream->unacknowledged_ += len;
+    return 0;
+  }
   // nghttp2_session_consume gives the bytes back to both windows: the connection's window
   // then bounds what all the streams of a connection hold unacknowledged together.
   if (stream == nullptr || !stream->exchange_ || stream->exchange_->finished()) {
@@ -677,6 +750,7 @@ int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uin
   if (it->second->exchange_ && !it->second->exchange_->finished()) {
     it->second->exchange_->ClientGone("stream reset by client");
   }
+  it->second->websocket_.reset();  // its upstream connection is closed
   // What the stream held unacknowledged goes back to the connection's window.
   if (it->second->unacknowledged_ > 0) {
     nghttp2_session_consume_connection(session, it->second->unacknowledged_);

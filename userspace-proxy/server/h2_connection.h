@@ -4,7 +4,9 @@
 // acknowledged to the client only as the upstream takes it, and a stream's response is
 // read from the upstream only while the connection's buffered bytes are below the buffer
 // limit. Abuse (H2Guard's thresholds, nghttp2's own flood checks, output stalled by a zero
-// window) ends the connection with GOAWAY and is counted by kind.
+// window) ends the connection with GOAWAY and is counted by kind. An extended CONNECT
+// (RFC 8441, :protocol websocket) becomes an HTTP/1.1 WebSocket upgrade upstream and then a
+// tunnel on its stream (H2WebSocket).
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -19,6 +21,7 @@
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/exchange.h"
 #include "userspace-proxy/server/h2_guard.h"
+#include "userspace-proxy/server/h2_websocket.h"
 #include "userspace-proxy/server/transport.h"
 #include "userspace-proxy/server/worker.h"
 
@@ -45,9 +48,12 @@ class H2Stream : public ExchangeOwner {
   size_t ResponseBuffered() const override;
   void RequestBodyDrained() override;
   void ExchangeFinished() override;
+  // The backend's 101 to an extended CONNECT: the client gets 200, the stream a tunnel.
+  bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
 
  private:
   friend class H2Connection;
+  friend class H2WebSocket;
   static ssize_t ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source* source, void* user_data);
 
@@ -70,6 +76,12 @@ class H2Stream : public ExchangeOwner {
   bool body_ended_ = false;
   std::vector<http::Header> trailers_out_;
   bool deferred_ = false;  // the data provider is waiting for bytes
+  std::string protocol_;   // an extended CONNECT's :protocol (RFC 8441)
+  // An extended CONNECT for a WebSocket whose upgrade is under way: a 2xx that is not the
+  // backend's 101 is no tunnel (answered 502), and client DATA waits in early_.
+  bool websocket_pending_ = false;
+  std::string early_;
+  std::unique_ptr<H2WebSocket> websocket_;  // after the 101
 };
 
 class H2Connection : public Connection {
@@ -88,6 +100,7 @@ class H2Connection : public Connection {
 
  private:
   friend class H2Stream;
+  friend class H2WebSocket;
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user);
   static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
@@ -106,10 +119,15 @@ class H2Connection : public Connection {
   void ScheduleSend();
   void SendPending();
   void StartRequest(H2Stream& stream);
+  // An extended CONNECT (RFC 8441): a WebSocket one becomes an Upgrade request, another
+  // protocol is answered 501.
+  bool StartExtendedConnect(H2Stream& stream, ExchangeRequest& request);
   void EndRequest(H2Stream& stream);
   H2Stream* Find(int32_t id);
   // Answers a request whose header list is over the limit, without routing it.
   void RejectHeaders(H2Stream& stream);
+  // A bodiless answer of the proxy's own, counted as a request without route.
+  void AnswerLocally(H2Stream& stream, int status);
   // The peer is abusive: count it, GOAWAY with the kind's code, linger and close.
   void Abuse(stats::H2Abuse kind);
   // The final GOAWAY of a drain, once the client has had a round trip to see the notice.

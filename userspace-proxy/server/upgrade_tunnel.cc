@@ -12,6 +12,7 @@ UpgradeTunnel::UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstre
     : worker_(worker),
       transport_(std::move(downstream)),
       upstream_(upstream),
+      idle_(worker.loop(), worker.options().idle_timeout, [this] { Close("idle timeout"); }),
       log_(std::move(log)) {
   out_.Append(to_client);
   if (!to_upstream.empty()) {
@@ -22,7 +23,6 @@ UpgradeTunnel::UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstre
 }
 
 UpgradeTunnel::~UpgradeTunnel() {
-  worker_.loop().CancelTimer(idle_timer_);
   if (upstream_) worker_.upstreams().Release(upstream_, false);
   worker_.loop().Remove(transport_->fd());
   worker_.stats().UpgradeClosed();
@@ -31,32 +31,9 @@ UpgradeTunnel::~UpgradeTunnel() {
 void UpgradeTunnel::Start() {
   worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
   upstream_->SetClient(this);
-  Touch();
+  idle_.Touch();
   Flush();
   if (!closed_) ReadClient();
-}
-
-// Lazy, as the downstream idle timer: activity only moves last_activity_.
-void UpgradeTunnel::Touch() {
-  last_activity_ = Clock::now();
-  if (idle_timer_ == 0) {
-    idle_timer_ =
-        worker_.loop().AddTimer(worker_.options().idle_timeout, [this] { OnIdleTimer(); });
-  }
-}
-
-void UpgradeTunnel::OnIdleTimer() {
-  idle_timer_ = 0;
-  Clock::time_point deadline = last_activity_ + worker_.options().idle_timeout;
-  Clock::time_point now = Clock::now();
-  if (now < deadline) {
-    idle_timer_ = worker_.loop().AddTimer(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-            std::chrono::milliseconds(1),
-        [this] { OnIdleTimer(); });
-    return;
-  }
-  Close("idle timeout");
 }
 
 void UpgradeTunnel::OnEvents(uint32_t events) {
@@ -75,7 +52,7 @@ void UpgradeTunnel::ReadClient() {
       log_.bytes_in += in.size();
       upstream_->Send(in.view());
       in.Clear();
-      Touch();
+      idle_.Touch();
     }
     if (io == Transport::Io::kWouldBlock || (io == Transport::Io::kOk && transport_->drained())) {
       return;
@@ -101,7 +78,7 @@ void UpgradeTunnel::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, b
     log_.bytes_out += upstream.input().size();
     out_.Append(upstream.input().view());
     upstream.input().Clear();
-    Touch();
+    idle_.Touch();
   }
   if (eof) {
     if (error) {

@@ -9,6 +9,7 @@
 
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/buffer.h"
+#include "userspace-proxy/server/idle_timer.h"
 #include "userspace-proxy/server/transport.h"
 #include "userspace-proxy/server/upstream.h"
 #include "userspace-proxy/server/worker.h"
@@ -32,8 +33,6 @@ class UpgradeTunnel : public Connection, public UpstreamClient {
   void OnEvents(uint32_t events);
   void ReadClient();
   void Flush();
-  void Touch();
-  void OnIdleTimer();
   void Close(std::string error);
 
   Worker& worker_;
@@ -44,8 +43,7 @@ class UpgradeTunnel : public Connection, public UpstreamClient {
   bool upstream_eof_ = false;
   bool client_shut_ = false;  // our write side toward the client is half-closed
   bool closed_ = false;
-  EventLoop::TimerId idle_timer_ = 0;
-  Clock::time_point last_activity_ = Clock::now();
+  IdleTimer idle_;
   Clock::time_point started_ = Clock::now();
   AccessLogEntry log_;
 };

@@ -1,0 +1,98 @@
+#include "userspace-proxy/server/h2_websocket.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "userspace-proxy/server/h2_connection.h"
+
+namespace xgate::proxy {
+namespace {
+
+std::string Base64(const unsigned char* data, size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+std::string NewWebSocketKey() {
+  unsigned char nonce[16];
+  RAND_bytes(nonce, sizeof nonce);
+  return Base64(nonce, sizeof nonce);
+}
+
+std::string WebSocketAccept(std::string_view key) {
+  std::string text(key);
+  text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return Base64(digest, sizeof digest);
+}
+
+H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early)
+    : stream_(stream),
+      worker_(stream.connection_.worker_),
+      upstream_(&upstream),
+      idle_(worker_.loop(), worker_.options().idle_timeout, [this] { OnIdle(); }) {
+  worker_.stats().UpgradeOpened();
+  upstream_->SetClient(this);
+  if (!early.empty()) upstream_->Send(early);
+}
+
+H2WebSocket::~H2WebSocket() {
+  worker_.upstreams().Release(upstream_, false);
+  worker_.stats().UpgradeClosed();
+}
+
+void H2WebSocket::Start() {
+  idle_.Touch();
+  OnUpstreamReadable(*upstream_, false, false);
+}
+
+bool H2WebSocket::FromClient(std::string_view data) {
+  if (!data.empty()) {
+    upstream_->Send(data);
+    idle_.Touch();
+  }
+  return upstream_->pending_output() < worker_.upstreams().high_water();
+}
+
+void H2WebSocket::ClientEnded() { upstream_->ShutdownWriteWhenFlushed(); }
+
+void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+  if (upstream_eof_) return;
+  if (!upstream.input().empty()) {
+    stream_.ResponseData(upstream.input().view());
+    upstream.input().Clear();
+    idle_.Touch();
+  }
+  if (eof) {
+    upstream_eof_ = true;
+    // A reset is passed on as one; an orderly close ends the stream after its bytes.
+    if (error) {
+      stream_.ResponseAbort();
+    } else {
+      stream_.ResponseEnd({});
+    }
+    return;
+  }
+  if (stream_.ResponseBuffered() >= worker_.upstreams().high_water()) {
+    upstream.SetReadPaused(true);  // H2Connection::ResumeAll resumes it
+  }
+}
+
+// The upstream took the client's bytes: what the stream held unacknowledged is given back.
+void H2WebSocket::OnUpstreamDrained(UpstreamConnection&) { stream_.RequestBodyDrained(); }
+
+void H2WebSocket::OnIdle() {
+  // The stream's close (OnStreamClose) destroys this tunnel.
+  H2Connection& connection = stream_.connection_;
+  nghttp2_submit_rst_stream(connection.session_, NGHTTP2_FLAG_NONE, stream_.id_, NGHTTP2_CANCEL);
+  connection.ScheduleSend();
+}
+
+}  // namespace xgate::proxy

@@ -1,0 +1,60 @@
+// RFC 8441: a WebSocket carried by one downstream HTTP/2 stream. The client's extended CONNECT
+// (:protocol websocket) goes upstream as an HTTP/1.1 Upgrade with a Sec-WebSocket-Key of the
+// proxy's own (the exchange checks the 101's Sec-WebSocket-Accept); the client gets :status
+// 200 and from then on the stream's DATA carries the WebSocket bytes both ways. Flow control
+// gives backpressure: client DATA is acknowledged as the upstream takes it, and upstream bytes
+// are read while the connection's buffered response bytes stay below the buffer limit.
+// END_STREAM and the upstream's EOF are passed on as half-closes, a reset either way ends both,
+// and the stream is reset after the idle timeout without a byte either way. The tunnel keeps
+// its upstream connection and refers to no config, so it outlives config swaps.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "userspace-proxy/server/idle_timer.h"
+#include "userspace-proxy/server/upstream.h"
+#include "userspace-proxy/server/worker.h"
+
+namespace xgate::proxy {
+
+class H2Stream;
+
+// A fresh Sec-WebSocket-Key (16 random bytes, base64), and the Sec-WebSocket-Accept a
+// backend must answer it with (RFC 6455 4.2.2).
+std::string NewWebSocketKey();
+std::string WebSocketAccept(std::string_view key);
+
+class H2WebSocket : public UpstreamClient {
+ public:
+  // `early`: DATA the client sent before the 200, to go upstream first.
+  H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early);
+  ~H2WebSocket() override;  // the upstream connection is closed
+  H2WebSocket(const H2WebSocket&) = delete;
+  H2WebSocket& operator=(const H2WebSocket&) = delete;
+
+  // After the 200 is submitted: relays what the backend sent right after its 101.
+  void Start();
+  // Client DATA for the backend; false while the upstream holds enough unsent bytes (then the
+  // stream acknowledges the DATA once the upstream drains).
+  bool FromClient(std::string_view data);
+  // The client's END_STREAM: the backend's write side is shut once its bytes are out.
+  void ClientEnded();
+  // The connection's buffered response bytes went below the limit.
+  void ResumeUpstream() { upstream_->SetReadPaused(false); }
+
+  void OnUpstreamConnectFailed(UpstreamConnection&, bool) override {}
+  void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
+  void OnUpstreamDrained(UpstreamConnection& upstream) override;
+
+ private:
+  void OnIdle();  // resets the stream
+
+  H2Stream& stream_;
+  Worker& worker_;
+  UpstreamConnection* upstream_;
+  bool upstream_eof_ = false;
+  IdleTimer idle_;
+};
+
+}  // namespace xgate::proxy
