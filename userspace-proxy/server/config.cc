@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "userspace-proxy/server/session_persistence.h"
 
 namespace xgate::proxy {
 
@@ -88,11 +89,14 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     config->tls_[port.port] = *std::move(tls);
   }
 
+  std::set<std::string_view> session_clusters;
   for (const auto& port : config->table_->ports()) {
     for (const auto& listener : port.listeners) {
       for (const auto& vhost : listener.vhosts) {
         for (const auto& route : vhost->proto.routes()) {
           config->route_names_.insert(route.route_namespace() + "/" + route.route_name());
+          if (!route.has_session_persistence()) continue;
+          for (const auto& backend : route.backends()) session_clusters.insert(backend.cluster());
         }
       }
     }
@@ -136,6 +140,9 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
                                           (endpoints.h2c ? "+h2" : ""));
       }
       config->endpoint_keys_.insert(endpoints.keys.back());
+      if (session_clusters.contains(cluster.name())) {
+        endpoints.session_tags.push_back(SessionCodec::Process().Tag(endpoints.keys.back()));
+      }
     }
   }
   return std::shared_ptr<const Config>(std::move(config));

@@ -32,6 +32,9 @@ struct ClusterEndpoints {
   // ("ip:port#tls:<key>", "...#tls:<key>+h2" for HTTP/2).
   std::shared_ptr<const UpstreamTls> tls;
   std::vector<std::string> tls_pool_keys;
+  // Each endpoint's SessionCodec::Tag, for a cluster that a rule with session persistence
+  // routes to; empty for the others.
+  std::vector<uint64_t> session_tags;
   const std::string& PoolKey(size_t index) const {
     return tls ? tls_pool_keys[index] : keys[index];
   }
