@@ -18,6 +18,21 @@ const char kAcmeLb[] =
     "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: acme-lb}\n"
     "spec: {controllerName: xgate.dev/node-agent}\n";
 
+// A Gateway "gw" with one HTTP listener for *.example.com, and a Service "s" on port 80.
+const char kGatewayAndService[] = R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 80}]}
+)";
+
 std::string Example(const std::string& path) { return ReadFile(SharedDir() + "/examples/" + path); }
 
 std::vector<std::string> SeedV1() {
@@ -312,19 +327,7 @@ TEST(Precedence, NameBreaksTiesOfEqualAge) {
 }
 
 TEST(Precedence, FiltersTimeoutsAndInvalidBackends) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: s, namespace: default}
-spec: {ports: [{port: 80}]}
----
+  auto b = BindYaml({kAcmeLb, kGatewayAndService, R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r, namespace: default}
@@ -392,19 +395,7 @@ spec:
 // sessionPersistence on HTTPRoute and GRPCRoute rules: the name given, or one made per rule
 // (stable, distinct between rules); the type, timeouts and cookie lifetime.
 TEST(L7, SessionPersistence) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: s, namespace: default}
-spec: {ports: [{port: 80}]}
----
+  auto b = BindYaml({kAcmeLb, kGatewayAndService, R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r, namespace: default}

@@ -82,23 +82,10 @@ class ResolveTest : public ::testing::Test {
     b->set_cluster("b");
     b->set_weight(0);
     route_->mutable_session_persistence()->set_name("sid");
-    AddEndpoint("a", "198.18.0.10");
-    AddEndpoint("a", "198.18.0.11");
-    AddEndpoint("b", "198.18.0.12");
+    testing::AddEndpoint(proto_, "a", "198.18.0.10", 8080);
+    testing::AddEndpoint(proto_, "a", "198.18.0.11", 8080);
+    testing::AddEndpoint(proto_, "b", "198.18.0.12", 8080);
     Build();
-  }
-  void AddEndpoint(const std::string& cluster, const std::string& address) {
-    api::Cluster* c = nullptr;
-    for (auto& each : *proto_.mutable_clusters()) {
-      if (each.name() == cluster) c = &each;
-    }
-    if (c == nullptr) {
-      c = proto_.add_clusters();
-      c->set_name(cluster);
-    }
-    api::Endpoint* e = c->add_endpoints();
-    e->set_address(address);
-    e->set_port(8080);
   }
   void Build() {
     auto built = Config::Build(proto_, false);
