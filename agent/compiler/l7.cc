@@ -232,6 +232,28 @@ void SetRetry(const model::HTTPRouteRetry& retry, api::Retry* out) {
   out->set_backoff_ms(static_cast<uint64_t>(retry.backoff_ms.value_or(kDefaultBackoffMs)));
 }
 
+// A rule without sessionName gets a name of its own (the spec: a unique one SHOULD be made),
+// stable across agent restarts: from the route and the rule's name, else its index.
+std::string DefaultSessionName(const BoundRoute& route, size_t rule,
+                               const std::optional<std::string>& rule_name) {
+  std::string id = absl::StrCat(model::KindName(route.key.kind), "/", route.key.ns, "/",
+                                route.key.name, "/", rule_name ? *rule_name : std::to_string(rule));
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char ch : id) hash = (hash ^ ch) * 16777619u;
+  return absl::StrCat("xgate-session-", absl::Hex(hash, absl::kZeroPad8));
+}
+
+void SetSessionPersistence(const model::SessionPersistence& in, std::string name,
+                           api::SessionPersistence* out) {
+  out->set_type(in.type == model::SessionPersistence::Type::kCookie
+                    ? api::SessionPersistence::COOKIE
+                    : api::SessionPersistence::HEADER);
+  out->set_name(in.session_name.value_or(std::move(name)));
+  out->set_absolute_timeout_ms(static_cast<uint64_t>(in.absolute_timeout_ms.value_or(0)));
+  out->set_idle_timeout_ms(static_cast<uint64_t>(in.idle_timeout_ms.value_or(0)));
+  out->set_permanent(in.permanent_cookie);
+}
+
 api::Route ToRoute(const Entry& e, Collected& c) {
   api::Route r;
   r.set_route_namespace(e.route->key.ns);
@@ -248,9 +270,17 @@ api::Route ToRoute(const Entry& e, Collected& c) {
                 r.mutable_filters());
     }
   };
+  auto add_session = [&](const std::optional<model::SessionPersistence>& session,
+                         const std::optional<std::string>& rule_name) {
+    if (!session) return;
+    SetSessionPersistence(*session, DefaultSessionName(*e.route, e.rule, rule_name),
+                          r.mutable_session_persistence());
+  };
   if (e.route->key.kind == model::Kind::kGRPCRoute) {
     const auto* grpc = static_cast<const model::GRPCRoute*>(e.route->object);
-    add_filters(grpc->rules[e.rule].filters, true);
+    const auto& rule = grpc->rules[e.rule];
+    add_filters(rule.filters, true);
+    add_session(rule.session_persistence, rule.name);
   }
   if (e.route->key.kind == model::Kind::kHTTPRoute) {
     const auto* http = static_cast<const model::HTTPRoute*>(e.route->object);
@@ -260,6 +290,7 @@ api::Route ToRoute(const Entry& e, Collected& c) {
     r.set_backend_request_timeout_ms(
         static_cast<uint64_t>(rule.timeouts.backend_request_ms.value_or(0)));
     if (rule.retry) SetRetry(*rule.retry, r.mutable_retry());
+    add_session(rule.session_persistence, rule.name);
   }
   return r;
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "userspace-proxy/routing/filters.h"
 #include "userspace-proxy/routing/router.h"
+#include "userspace-proxy/routing/session_value.h"
 
 namespace xgate::inspect {
 namespace {
@@ -87,6 +88,38 @@ void AddCorsSteps(const api::Route& route, const http::RequestHead& head,
   }
 }
 
+// The rule's session persistence: where the session travels and whether the request carries
+// one. Which endpoint a value names only the proxy can read (its own key seals it).
+void AddSessionStep(const api::Route& route, const http::RequestHead& head,
+                    api::RequestExplanation& out) {
+  if (!route.has_session_persistence()) return;
+  const api::SessionPersistence& session = route.session_persistence();
+  api::ExplainStep* step = out.add_steps();
+  step->set_stage("session");
+  step->set_subject(absl::StrCat(
+      session.type() == api::SessionPersistence::COOKIE ? "cookie " : "header ", session.name()));
+  bool carried = routing::FindSessionValue(session, head.headers).has_value();
+  step->set_matched(carried);
+  std::string reason =
+      carried ? "the request carries a session: the proxy sends it to the endpoint the value "
+                "names while that endpoint is among the rule's backends and not ejected, "
+                "whatever the weights; else the backend is chosen by weight and the answer "
+                "starts a new session"
+              : "no session in the request: the backend is chosen by weight and the answer "
+                "starts a session";
+  if (session.absolute_timeout_ms() > 0) {
+    absl::StrAppend(&reason, "; a session ends ", session.absolute_timeout_ms(),
+                    " ms after it began", session.permanent() ? " (the cookie's Max-Age)" : "");
+  }
+  if (session.idle_timeout_ms() > 0) {
+    absl::StrAppend(&reason, "; a session unused for ", session.idle_timeout_ms(),
+                    " ms ends (each answer renews it)");
+  }
+  absl::StrAppend(&reason,
+                  "; sessions do not outlive the proxy process (its key is made at start)");
+  step->set_reason(std::move(reason));
+}
+
 }  // namespace
 
 absl::StatusOr<http::RequestHead> ProbeHead(const api::RequestProbe& probe) {
@@ -158,7 +191,10 @@ absl::StatusOr<api::RequestExplanation> ExplainRequest(const api::L7Config& conf
     step->set_matched(e.matched);
     step->set_reason(e.reason);
   }
-  if (d.route != nullptr) AddCorsSteps(*d.route->route, *head, out);
+  if (d.route != nullptr) {
+    AddCorsSteps(*d.route->route, *head, out);
+    AddSessionStep(*d.route->route, *head, out);
+  }
   return out;
 }
 

@@ -51,6 +51,8 @@ BackendRef DecodeBackendRef(const Node& node, bool weighted);
 std::vector<HTTPRouteFilter> DecodeFilters(const Node& owner, bool grpc = false);
 // Whether a RequestRedirect or URLRewrite among `filters` uses ReplacePrefixMatch.
 bool UsesReplacePrefixMatch(const std::vector<HTTPRouteFilter>& filters);
+// A rule's sessionPersistence (HTTPRoute and GRPCRoute), with the CRD's rules and defaults.
+SessionPersistence DecodeSessionPersistence(const Node& node);
 // A SecretObjectReference (group "" and kind Secret by default).
 ObjectReference DecodeSecretRef(const Node& node);
 

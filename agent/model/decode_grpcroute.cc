@@ -65,6 +65,9 @@ GRPCRouteRule DecodeGRPCRule(const Node& r) {
     br.filters = DecodeFilters(b, /*grpc=*/true);
     out.backend_refs.push_back(std::move(br));
   }
+  if (auto session = r.OptChild("sessionPersistence")) {
+    out.session_persistence = DecodeSessionPersistence(*session);
+  }
   return out;
 }
 

@@ -124,6 +124,9 @@ HTTPRouteRule DecodeHTTPRule(const Node& r) {
     }
   }
   if (auto retry = r.OptChild("retry")) out.retry = DecodeRetry(*retry);
+  if (auto session = r.OptChild("sessionPersistence")) {
+    out.session_persistence = DecodeSessionPersistence(*session);
+  }
   return out;
 }
 

@@ -221,6 +221,17 @@ struct HTTPRouteRetry {
   std::optional<int64_t> backoff_ms;
 };
 
+// SessionPersistence (GEP-1619, experimental channel) of an HTTPRoute or GRPCRoute rule, as
+// v1.6 shapes it; idleTimeout is the v1.0-v1.5 field, still accepted.
+struct SessionPersistence {
+  enum class Type { kCookie, kHeader };
+  Type type = Type::kCookie;
+  std::optional<std::string> session_name;  // the cookie's or header's name
+  std::optional<int64_t> absolute_timeout_ms;
+  std::optional<int64_t> idle_timeout_ms;
+  bool permanent_cookie = false;  // cookieConfig.lifetimeType Permanent: Max-Age is sent
+};
+
 struct HTTPRouteRule {
   std::optional<std::string> name;
   std::vector<HTTPRouteMatch> matches;  // defaulted to one PathPrefix "/" match when empty
@@ -228,6 +239,7 @@ struct HTTPRouteRule {
   std::vector<BackendRef> backend_refs;
   HTTPRouteTimeouts timeouts;
   std::optional<HTTPRouteRetry> retry;
+  std::optional<SessionPersistence> session_persistence;
 };
 
 // ---------------------------------------------------------------- status
@@ -372,6 +384,7 @@ struct GRPCRouteRule {
   std::vector<GRPCRouteMatch> matches;  // empty: every gRPC request
   std::vector<HTTPRouteFilter> filters;
   std::vector<BackendRef> backend_refs;
+  std::optional<SessionPersistence> session_persistence;
 };
 
 struct GRPCRoute : Object {

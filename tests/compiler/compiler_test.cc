@@ -18,6 +18,21 @@ const char kAcmeLb[] =
     "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: acme-lb}\n"
     "spec: {controllerName: xgate.dev/node-agent}\n";
 
+// A Gateway "gw" with one HTTP listener for *.example.com, and a Service "s" on port 80.
+const char kGatewayAndService[] = R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: acme-lb
+  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: default}
+spec: {ports: [{port: 80}]}
+)";
+
 std::string Example(const std::string& path) { return ReadFile(SharedDir() + "/examples/" + path); }
 
 std::vector<std::string> SeedV1() {
@@ -312,19 +327,7 @@ TEST(Precedence, NameBreaksTiesOfEqualAge) {
 }
 
 TEST(Precedence, FiltersTimeoutsAndInvalidBackends) {
-  auto b = BindYaml({kAcmeLb, R"(
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  listeners: [{name: http, port: 80, protocol: HTTP, hostname: "*.example.com"}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: s, namespace: default}
-spec: {ports: [{port: 80}]}
----
+  auto b = BindYaml({kAcmeLb, kGatewayAndService, R"(
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: r, namespace: default}
@@ -387,6 +390,78 @@ spec:
   EXPECT_EQ(main.retry().codes(1), 503u);
   EXPECT_FALSE(redirect.has_retry());
   ASSERT_EQ(snap->l7.clusters_size(), 1);
+}
+
+// sessionPersistence on HTTPRoute and GRPCRoute rules: the name given, or one made per rule
+// (stable, distinct between rules); the type, timeouts and cookie lifetime.
+TEST(L7, SessionPersistence) {
+  auto b = BindYaml({kAcmeLb, kGatewayAndService, R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [web.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /cookie}}]
+    backendRefs: [{name: s, port: 80}]
+    sessionPersistence:
+      sessionName: sid
+      absoluteTimeout: 1h
+      cookieConfig: {lifetimeType: Permanent}
+  - matches: [{path: {type: PathPrefix, value: /header}}]
+    backendRefs: [{name: s, port: 80}]
+    sessionPersistence: {type: Header, idleTimeout: 30s}
+  - matches: [{path: {type: PathPrefix, value: /default}}]
+    backendRefs: [{name: s, port: 80}]
+    sessionPersistence: {}
+  - matches: [{path: {type: PathPrefix, value: /none}}]
+    backendRefs: [{name: s, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [grpc.example.com]
+  rules:
+  - backendRefs: [{name: s, port: 80}]
+    sessionPersistence: {sessionName: grpc-session, type: Header}
+)"});
+  auto by_path = [&b](uint64_t generation) {
+    std::map<std::string, api::Route> out;  // by kind and path
+    auto snap = compiler::Compile(b->result, generation);
+    for (const auto& vhost : snap->l7.ports(0).listeners(0).virtual_hosts()) {
+      for (const auto& route : vhost.routes()) {
+        out[route.route_kind() + route.match().path().value()] = route;
+      }
+    }
+    return out;
+  }(1);
+  std::string keys;
+  for (const auto& [key, route] : by_path) keys += key + " ";
+  for (const char* key : {"HTTPRoute/cookie", "HTTPRoute/header", "HTTPRoute/default",
+                          "HTTPRoute/none", "GRPCRoute/"}) {
+    ASSERT_TRUE(by_path.contains(key)) << key << " not among " << keys;
+  }
+  const api::SessionPersistence& cookie = by_path.at("HTTPRoute/cookie").session_persistence();
+  EXPECT_EQ(cookie.type(), api::SessionPersistence::COOKIE);
+  EXPECT_EQ(cookie.name(), "sid");
+  EXPECT_EQ(cookie.absolute_timeout_ms(), 3600000u);
+  EXPECT_EQ(cookie.idle_timeout_ms(), 0u);
+  EXPECT_TRUE(cookie.permanent());
+  const api::SessionPersistence& header = by_path.at("HTTPRoute/header").session_persistence();
+  EXPECT_EQ(header.type(), api::SessionPersistence::HEADER);
+  EXPECT_EQ(header.idle_timeout_ms(), 30000u);
+  EXPECT_FALSE(header.permanent());
+  const api::SessionPersistence& made = by_path.at("HTTPRoute/default").session_persistence();
+  EXPECT_EQ(made.type(), api::SessionPersistence::COOKIE);
+  EXPECT_EQ(made.name().rfind("xgate-session-", 0), 0u) << made.name();
+  EXPECT_NE(made.name(), header.name()) << "each rule its own name";
+  EXPECT_FALSE(by_path.at("HTTPRoute/none").has_session_persistence());
+  const api::SessionPersistence& grpc = by_path.at("GRPCRoute/").session_persistence();
+  EXPECT_EQ(grpc.type(), api::SessionPersistence::HEADER);
+  EXPECT_EQ(grpc.name(), "grpc-session");
 }
 
 TEST(L7, ListenersBySpecificityAndTlsPassthrough) {

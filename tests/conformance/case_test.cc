@@ -140,6 +140,27 @@ requests:
   EXPECT_TRUE(c->requests[0].websocket_h2);
 }
 
+TEST(ConformanceParseCase, SessionRequests) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: extended
+requests:
+- gateway: ns/gw
+  samples: 3
+  session: {cookie: sid}
+  expect: {status: 200}
+- gateway: ns/gw
+  samples: 2
+  session: {header: X-Session}
+  expect: {status: 200}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->requests[0].session_cookie, "sid");
+  EXPECT_FALSE(c->requests[0].session_header.has_value());
+  EXPECT_EQ(c->requests[1].session_header, "X-Session");
+}
+
 TEST(ConformanceParseCase, GrpcRequests) {
   absl::StatusOr<Case> c = ParseCase(R"(name: x
 feature: F
@@ -202,6 +223,14 @@ TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
        "requests[0].websocketHttp2: bytes to send"},
       {"requests:\n- gateway: ns/gw\n  websocket: a\n  websocketHttp2: b\n  expect: {}\n",
        "requests[0]: websocket and websocketHttp2 exclude each other"},
+      {"requests:\n- gateway: ns/gw\n  samples: 5\n  session: {cookie: a, header: b}\n"
+       "  expect: {status: 200}\n",
+       "requests[0].session: names one cookie or one header"},
+      {"requests:\n- gateway: ns/gw\n  session: {cookie: a}\n  expect: {status: 200}\n",
+       "requests[0].session: goes with samples"},
+      {"requests:\n- gateway: ns/gw\n  samples: 5\n  session: {cookie: a}\n"
+       "  expect: {weights: {b: 100}}\n",
+       "requests[0].session: goes with samples"},
   };
   for (const Bad& b : bad) {
     absl::StatusOr<Case> c = ParseCase(head + b.body, "/d/x.yaml");

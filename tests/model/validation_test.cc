@@ -163,6 +163,21 @@ TEST(Validation, HTTPRouteRules) {
       {Route("retry:\n      backoff: 1sec  #!\n"), "spec.rules[0].retry.backoff",
        "Gateway API Duration"},
       {Route("retry: [1]  #!\n"), "spec.rules[0].retry", ""},
+      {Route("sessionPersistence:\n      type: Url  #!\n"), "spec.rules[0].sessionPersistence.type",
+       "supported values"},
+      {Route("sessionPersistence:\n      sessionName: \"a b\"  #!\n"),
+       "spec.rules[0].sessionPersistence.sessionName", "HTTP header name"},
+      {Route("sessionPersistence:\n      absoluteTimeout: 1d  #!\n"),
+       "spec.rules[0].sessionPersistence.absoluteTimeout", "Gateway API Duration"},
+      {Route("sessionPersistence:\n      idleTimeout: 0s  #!\n"),
+       "spec.rules[0].sessionPersistence.idleTimeout", "longer than 0"},
+      {Route("sessionPersistence:\n      type: Header\n      cookieConfig: {}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookieConfig", "only be set with type Cookie"},
+      {Route("sessionPersistence:\n      cookieConfig: {lifetimeType: Forever}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookieConfig.lifetimeType", "supported values"},
+      {Route("sessionPersistence:\n      cookieConfig: {lifetimeType: Permanent}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookieConfig.lifetimeType",
+       "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent"},
   };
   for (const auto& [yaml, field, message] : cases) {
     SCOPED_TRACE(yaml);
@@ -309,6 +324,11 @@ TEST(Validation, AcceptedEdgeValues) {
     - {name: t, port: 1, weight: 0}
     timeouts: {request: 1h2m, backendRequest: 500ms}
     retry: {codes: [503, 504], attempts: 4, backoff: 250ms}
+    sessionPersistence:
+      sessionName: JSESSIONID
+      absoluteTimeout: 1h
+      idleTimeout: 10m
+      cookieConfig: {lifetimeType: Permanent}
   - filters:
     - type: RequestRedirect
       requestRedirect: {scheme: https, statusCode: 308, port: 8443}
@@ -323,6 +343,15 @@ TEST(Validation, AcceptedEdgeValues) {
   EXPECT_EQ(route.rules[0].retry->attempts, 4);
   EXPECT_EQ(route.rules[0].retry->backoff_ms, 250);
   EXPECT_FALSE(route.rules[1].retry);
+  ASSERT_TRUE(route.rules[0].session_persistence);
+  const SessionPersistence& session = *route.rules[0].session_persistence;
+  EXPECT_EQ(session.type, SessionPersistence::Type::kCookie);  // the CRD's default
+  EXPECT_EQ(session.session_name, "JSESSIONID");
+  EXPECT_EQ(session.absolute_timeout_ms, 3600000);
+  EXPECT_EQ(session.idle_timeout_ms, 600000);
+  EXPECT_TRUE(session.permanent_cookie);
+  EXPECT_EQ(route.raw["spec"]["rules"][0]["sessionPersistence"]["type"], "Cookie");
+  EXPECT_FALSE(route.rules[1].session_persistence);
   EXPECT_EQ(route.rules[0].name, "main");
   EXPECT_EQ(route.rules[0].backend_refs[1].weight, 0);
   EXPECT_EQ(route.rules[1].filters[0].request_redirect.status_code, 308);

@@ -169,6 +169,43 @@ TEST_F(ExplainTest, CorsFilterSaysPreflightAllowedOrNot) {
   EXPECT_THAT(plain.reason(), HasSubstr("no Origin header"));
 }
 
+// The bar route with session persistence: explain names the cookie and says whether the
+// request carries a session.
+TEST_F(ExplainTest, SessionPersistenceSaysWhetherTheRequestHoldsASession) {
+  api::L7Config config = seed_.snapshot().l7;
+  for (api::Port& port : *config.mutable_ports()) {
+    for (api::Listener& l : *port.mutable_listeners()) {
+      for (api::VirtualHost& v : *l.mutable_virtual_hosts()) {
+        for (api::Route& r : *v.mutable_routes()) {
+          if (r.route_name() != "bar-route") continue;
+          r.mutable_session_persistence()->set_name("sid");
+          r.mutable_session_persistence()->set_absolute_timeout_ms(60000);
+        }
+      }
+    }
+  }
+  auto session_step = [&](const api::RequestProbe& probe) {
+    auto e = inspect::ExplainRequest(config, probe);
+    EXPECT_TRUE(e.ok()) << e.status();
+    for (const auto& s : e->steps())
+      if (s.stage() == "session") return s;
+    ADD_FAILURE() << "no session step";
+    return api::ExplainStep();
+  };
+  api::ExplainStep none = session_step(Https("bar.example.com", "/"));
+  EXPECT_EQ(none.subject(), "cookie sid");
+  EXPECT_FALSE(none.matched());
+  EXPECT_THAT(none.reason(), HasSubstr("the answer starts a session"));
+  EXPECT_THAT(none.reason(), HasSubstr("60000 ms"));
+  api::RequestProbe with = Https("bar.example.com", "/");
+  api::Header* h = with.add_headers();
+  h->set_name("Cookie");
+  h->set_value("a=b; sid=opaque");
+  api::ExplainStep held = session_step(with);
+  EXPECT_TRUE(held.matched());
+  EXPECT_THAT(held.reason(), HasSubstr("carries a session"));
+}
+
 TEST_F(ExplainTest, LoginxSaysWhyLoginDidNotMatch) {
   api::RequestProbe probe = Https("foo.example.com", "/loginx");
   api::RequestExplanation e = Explain(probe);

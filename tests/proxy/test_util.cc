@@ -410,6 +410,11 @@ api::Route* AddRoute(api::VirtualHost& vhost, const std::string& name, const std
 }
 
 void AddCluster(api::L7Config& config, const std::string& name, const TestUpstream& upstream) {
+  AddEndpoint(config, name, upstream.address(), upstream.port());
+}
+
+void AddEndpoint(api::L7Config& config, const std::string& name, const std::string& address,
+                 uint16_t port) {
   api::Cluster* cluster = nullptr;
   for (auto& c : *config.mutable_clusters()) {
     if (c.name() == name) cluster = &c;
@@ -419,8 +424,8 @@ void AddCluster(api::L7Config& config, const std::string& name, const TestUpstre
     cluster->set_name(name);
   }
   api::Endpoint* endpoint = cluster->add_endpoints();
-  endpoint->set_address(upstream.address());
-  endpoint->set_port(upstream.port());
+  endpoint->set_address(address);
+  endpoint->set_port(port);
 }
 
 std::map<std::string, std::string> ProcStatus(int pid) {

@@ -148,6 +148,9 @@ api::VirtualHost* AddVirtualHost(api::Port& port, const std::string& hostname,
 api::Route* AddRoute(api::VirtualHost& vhost, const std::string& name, const std::string& prefix,
                      const std::string& cluster);
 void AddCluster(api::L7Config& config, const std::string& name, const TestUpstream& upstream);
+// An endpoint of cluster `name` (made when absent).
+void AddEndpoint(api::L7Config& config, const std::string& name, const std::string& address,
+                 uint16_t port);
 
 // The "Name:\tvalue" lines of /proc/PID/status (Uid, Gid, CapEff, ...), by name.
 std::map<std::string, std::string> ProcStatus(int pid);

@@ -281,7 +281,7 @@ class Reader {
     OnlyKeys(r, where,
              {"gateway", "scheme", "host", "method", "path", "port", "headers",
               "backendResponseHeaders", "samples", "attempts", "expect", "backendFailures",
-              "websocket", "websocketHttp2", "grpc"});
+              "websocket", "websocketHttp2", "grpc", "session"});
     Request q;
     q.line = r.Mark().line + 1;
     if (!r["gateway"].IsDefined()) Fail(r, absl::StrCat(where, ".gateway"), "is required");
@@ -357,6 +357,20 @@ class Reader {
     }
     if (!r["expect"].IsDefined()) Fail(r, absl::StrCat(where, ".expect"), "is required");
     q.expect = ExpectOf(r["expect"], absl::StrCat(where, ".expect"));
+    if (YAML::Node session = r["session"]; session.IsDefined() && !session.IsNull()) {
+      std::string w = absl::StrCat(where, ".session");
+      OnlyKeys(session, w, {"cookie", "header"});
+      q.session_cookie = OptStr(session, "cookie", w);
+      q.session_header = OptStr(session, "header", w);
+      if (q.session_cookie.has_value() == q.session_header.has_value() ||
+          q.session_cookie.value_or(q.session_header.value_or("")).empty()) {
+        Fail(session, w, "names one cookie or one header");
+      }
+      if (q.samples < 2 || q.grpc_method || q.websocket || q.scheme == "udp" ||
+          !q.expect.weights.empty()) {
+        Fail(session, w, "goes with samples (2 or more), over http or https, without weights");
+      }
+    }
     if ((!q.expect.weights.empty() || !q.expect.mirror_shares.empty()) && q.samples == 0) {
       Fail(r, where, "weights and mirrorShares need samples");
     }

@@ -93,6 +93,10 @@ struct Request {
   // X6: a unary call of the conformance GrpcEcho service (Echo, EchoTwo, EchoThree) over
   // HTTP/2 with prior knowledge; `headers` are its metadata, `host` its authority.
   std::optional<std::string> grpc_method;
+  // X10: the session a sampled request carries from the first answer to the later samples:
+  // the cookie (Set-Cookie / Cookie) or the header of this name.
+  std::optional<std::string> session_cookie;
+  std::optional<std::string> session_header;
   int samples = 0;  // 0: a single request
   int attempts = 1;
   Expect expect;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
 #include "tools/conformance/checks.h"
 #include "tools/conformance/process.h"
@@ -607,7 +608,37 @@ int Runner::CountLogged(const std::string& log, size_t offset, const std::string
   return n;
 }
 
-std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* answered) {
+namespace {
+
+// X10: the request carrying the session value, and the value the answer starts, if any.
+Request WithSession(const Request& r, const std::string& session) {
+  Request out = r;
+  if (r.session_cookie) {
+    out.headers.emplace_back("Cookie", absl::StrCat(*r.session_cookie, "=", session));
+  } else {
+    out.headers.emplace_back(*r.session_header, session);
+  }
+  return out;
+}
+
+void TakeSession(const Request& r, const Response& resp, std::string* session) {
+  for (const echo::Header& h : resp.headers) {
+    if (r.session_header && absl::EqualsIgnoreCase(h.name, *r.session_header)) {
+      *session = h.value;
+    }
+    absl::string_view cookie = h.value;
+    cookie = cookie.substr(0, cookie.find(';'));
+    if (r.session_cookie && absl::EqualsIgnoreCase(h.name, "Set-Cookie") &&
+        absl::ConsumePrefix(&cookie, absl::StrCat(*r.session_cookie, "="))) {
+      *session = std::string(cookie);
+    }
+  }
+}
+
+}  // namespace
+
+std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* answered,
+                            std::string* session) {
   std::string address;
   if (std::string d = GatewayAddress(r, &address); !d.empty()) return d;
   std::string want_ns = r.ExpectNamespace();
@@ -635,13 +666,16 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     if (!d.empty()) return d;
     return WaitMirrored(r, mirror_logs, absl::StrCat(kGrpcEchoPath, *r.grpc_method));
   }
-  std::string raw = BuildHttpRequest(r, address);
+  std::string raw = session != nullptr && !session->empty()
+                        ? BuildHttpRequest(WithSession(r, *session), address)
+                        : BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
   absl::StatusOr<Response> resp = r.websocket_h2
                                       ? client_->WebSocketH2(address, r, sni, kRequestTimeout)
                                       : client_->Http(address, r.Port(), r.scheme == "https", sni,
                                                       raw, kRequestTimeout, r.websocket);
   if (!resp.ok()) return std::string(resp.status().message());
+  if (session != nullptr) TakeSession(r, *resp, session);
   EchoSeen seen;
   std::string d = CheckHttpAnswer(r, *resp, &seen);
   if (answered != nullptr && !seen.pod.empty()) {
@@ -794,11 +828,24 @@ std::string Runner::TakeSamples(const Request& r) {
     }
     std::map<std::string, int> counts;
     std::string failed;
+    bool sessions = r.session_cookie || r.session_header;
+    std::string session;  // X10: started by the first sample's answer, carried by the others
+    std::string session_backend;
     for (int i = 0; i < r.samples && failed.empty(); ++i) {
       if (Interrupted()) return "interrupted";
       std::string answered;
-      std::string d = TryOnce(r, false, &answered);
-      if (!d.empty()) failed = absl::StrCat("sample ", i + 1, ": ", d);
+      std::string d = TryOnce(r, false, &answered, sessions ? &session : nullptr);
+      if (!d.empty()) {
+        failed = absl::StrCat("sample ", i + 1, ": ", d);
+      } else if (sessions && session.empty()) {
+        failed = absl::StrCat("sample ", i + 1, ": the answer started no session (",
+                              r.session_cookie ? "cookie " : "header ",
+                              r.session_cookie.value_or(r.session_header.value_or("")), ")");
+      } else if (sessions && i > 0 && answered != session_backend) {
+        failed = absl::StrCat("sample ", i + 1, " carried the session ", session_backend,
+                              " started and was answered by ", answered);
+      }
+      if (i == 0) session_backend = answered;
       ++counts[answered];
     }
     if (failed.empty() && !r.expect.weights.empty()) {

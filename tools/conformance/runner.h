@@ -98,7 +98,10 @@ class Runner {
   std::string CheckStatusList(const std::vector<StatusCheck>& checks);
   std::string CheckRequest(const Request& r);
   // One request or datagram; the difference, and the key of the Service that answered.
-  std::string TryOnce(const Request& r, bool check_mirrors, std::string* answered);
+  // `session` (X10): the session value to send, if not empty, replaced by the one the answer
+  // starts.
+  std::string TryOnce(const Request& r, bool check_mirrors, std::string* answered,
+                      std::string* session = nullptr);
   // X6: one gRPC call.
   std::string TryGrpc(const Request& r, const std::string& address, std::string* answered);
   // Each `mirror` Service's request log and its size before the request; then waits until

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "userspace-proxy/server/session_persistence.h"
 
 namespace xgate::proxy {
 
@@ -22,6 +23,31 @@ std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
+// The clusters a route with session persistence sends to, among the virtual hosts `proto`
+// carries (all of them, or a delta's).
+std::set<std::string, std::less<>> SessionClusters(const api::L7Config& proto) {
+  std::set<std::string, std::less<>> out;
+  for (const auto& port : proto.ports()) {
+    for (const auto& listener : port.listeners()) {
+      for (const auto& vhost : listener.virtual_hosts()) {
+        for (const auto& route : vhost.routes()) {
+          if (!route.has_session_persistence()) continue;
+          for (const auto& backend : route.backends()) out.insert(backend.cluster());
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void AddSessionTags(ClusterEndpoints& endpoints) {
+  endpoints.sessions = true;
+  endpoints.session_tags.clear();
+  for (const std::string& key : endpoints.keys) {
+    endpoints.session_tags.push_back(SessionCodec::Process().Tag(key));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto, bool offer_h2,
@@ -34,6 +60,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   objects.mutable_removed_clusters()->Swap(proto.mutable_removed_clusters());
   objects.mutable_removed_certificates()->Swap(proto.mutable_removed_certificates());
   const bool delta = proto.base_generation() != 0;
+  std::set<std::string, std::less<>> sessions = SessionClusters(proto);
   // Refuses a delta that is not on `previous`.
   auto table =
       routing::RouteTable::Build(std::move(proto), previous ? previous->table_.get() : nullptr);
@@ -79,7 +106,7 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     if (!tls.ok()) return tls.status();
     config->tls_[port.port] = *std::move(tls);
   }
-  if (absl::Status s = config->AddClusters(objects, previous); !s.ok()) return s;
+  if (absl::Status s = config->AddClusters(objects, previous, sessions); !s.ok()) return s;
   return std::shared_ptr<const Config>(std::move(config));
 }
 
@@ -108,10 +135,14 @@ absl::Status Config::AddCertificates(const api::L7Config& proto, bool offer_h2,
   return absl::OkStatus();
 }
 
-absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previous) {
+absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previous,
+                                 const std::set<std::string, std::less<>>& sessions) {
   for (const std::string& name : proto.removed_clusters()) clusters_.erase(name);
   for (const auto& cluster : proto.clusters()) {
     auto endpoints = std::make_shared<ClusterEndpoints>();
+    // A delta's cluster keeps its tags while routes the delta does not carry may hold sessions.
+    auto old = clusters_.find(cluster.name());
+    endpoints->sessions = old != clusters_.end() && old->second->sessions;
     endpoints->h2c = cluster.protocol() == api::H2C;
     if (cluster.has_tls()) {
       std::string key = UpstreamTls::KeyOf(cluster.tls());
@@ -149,7 +180,16 @@ absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previ
                                            endpoints->tls->key() + (endpoints->h2c ? "+h2" : ""));
       }
     }
+    if (endpoints->sessions || sessions.contains(cluster.name())) AddSessionTags(*endpoints);
     clusters_[cluster.name()] = std::move(endpoints);
+  }
+  // Clusters the config does not carry again that a carried route now holds sessions on.
+  for (const std::string& name : sessions) {
+    auto it = clusters_.find(name);
+    if (it == clusters_.end() || it->second->sessions) continue;
+    auto tagged = std::make_shared<ClusterEndpoints>(*it->second);
+    AddSessionTags(*tagged);
+    it->second = std::move(tagged);
   }
   return absl::OkStatus();
 }

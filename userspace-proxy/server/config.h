@@ -34,6 +34,10 @@ struct ClusterEndpoints {
   // ("ip:port#tls:<key>", "...#tls:<key>+h2" for HTTP/2).
   std::shared_ptr<const UpstreamTls> tls;
   std::vector<std::string> tls_pool_keys;
+  // Each endpoint's SessionCodec::Tag, for a cluster that a rule with session persistence
+  // routes to (`sessions`); empty for the others.
+  bool sessions = false;
+  std::vector<uint64_t> session_tags;
   const std::string& PoolKey(size_t index) const {
     return tls ? tls_pool_keys[index] : keys[index];
   }
@@ -76,7 +80,8 @@ class Config {
 
   Config() = default;
   absl::Status AddCertificates(const api::L7Config& proto, bool offer_h2, const Config* previous);
-  absl::Status AddClusters(const api::L7Config& proto, const Config* previous);
+  absl::Status AddClusters(const api::L7Config& proto, const Config* previous,
+                           const std::set<std::string, std::less<>>& sessions);
   const Names& names() const;
 
   std::shared_ptr<const routing::RouteTable> table_;

@@ -135,9 +135,17 @@ void Exchange::Route() {
   context_ = context;
   if (route.backends_size() > 1) route_head_ = head;  // to prepare another backend on retry
   route_response_modifiers_ = filters_.response_modifiers.size();
-  // Backends whose endpoints are all ejected get no share while another is left.
   const api::WeightedCluster* backend = nullptr;
-  if (route.backends_size() > 1) {
+  if (route.has_session_persistence()) {  // a session goes to its backend, whatever the weights
+    session_config_ = &route.session_persistence();
+    const UpstreamPool& pool = worker_.upstreams();
+    session_ =
+        ResolveSession(SessionCodec::Process(), route, config, head.headers, SessionCodec::NowMs(),
+                       [&pool](const std::string& e) { return pool.Ejected(e); });
+    if (session_) backend = &route.backends(session_->backend);
+  }
+  // Backends whose endpoints are all ejected get no share while another is left.
+  if (backend == nullptr && route.backends_size() > 1) {
     backend = routing::PickBackend(compiled, worker_.rng(), [this](const api::WeightedCluster& b) {
       return BackendUsable(b, /*skip_ejected=*/true, /*invalid_ok=*/true);
     });
@@ -418,6 +426,7 @@ void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   upstream.cluster_stats().upstream_duration.Observe(log_.upstream_duration_ms / 1000);
   worker_.upstreams().Report(upstream, response.status >= 500);
   routing::ApplyResponseFilters(filters_, response);
+  AddSession(response, upstream.endpoint());
   http::StripHopByHop(response.headers);
   ResponseBody body = ResponseBody::kNone;
   if (view.framing == http::BodyFraming::kContentLength) {

@@ -16,6 +16,7 @@
 #include "userspace-proxy/routing/router.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/h2_upstream.h"
+#include "userspace-proxy/server/session_persistence.h"
 #include "userspace-proxy/server/worker.h"
 
 namespace xgate::proxy {
@@ -146,6 +147,10 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   bool GrpcOverHttp2() const;
   void ReplyGrpc(int status, std::string_view body, std::string error);
   void OnResponseHead(UpstreamConnection& upstream);
+  // The request's session's endpoint, for an attempt on its backend; else -1.
+  int PreferredEndpoint() const;
+  // The rule's session persistence on the answer of `endpoint`.
+  void AddSession(http::ResponseHead& response, const std::string& endpoint) const;
   // A 101 to an Upgrade request: the owner takes the upstream connection (exchange_upgrade.cc).
   void OnSwitchingProtocols(UpstreamConnection& upstream);
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
@@ -192,6 +197,9 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   Clock::time_point started_;
   Clock::time_point upstream_started_;
   AccessLogEntry log_;
+
+  const api::SessionPersistence* session_config_ = nullptr;  // into config_; null: none
+  std::optional<SessionChoice> session_;                     // the one the request holds
 };
 
 }  // namespace xgate::proxy

@@ -15,7 +15,7 @@ bool Exchange::ConnectH2(std::string_view body, bool skip_ejected) {
   start.te_trailers = te_trailers_;
   start.has_body = request_.has_body;
   h2_ = worker_.upstreams().h2().Open(cluster_, *endpoints_, tried_, start, this, &error,
-                                      skip_ejected);
+                                      skip_ejected, PreferredEndpoint());
   if (h2_ == nullptr) return NoUpstream(error);
   NoteEndpoint(h2_->endpoint());
   h2_->SendData(body);
@@ -44,6 +44,7 @@ void Exchange::OnH2ResponseHead(H2UpstreamStream& stream, http::ResponseHead& he
   connection.cluster_stats().upstream_duration.Observe(log_.upstream_duration_ms / 1000);
   worker_.upstreams().Report(connection, response.status >= 500);
   routing::ApplyResponseFilters(filters_, response);
+  AddSession(response, connection.endpoint());
   http::StripHopByHop(response.headers);
   ResponseBody body = ResponseBody::kStream;
   uint64_t content_length = 0;

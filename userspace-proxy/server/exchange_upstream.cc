@@ -72,12 +72,26 @@ bool Exchange::ConnectUpstream(std::string_view pending, bool skip_ejected) {
     return ConnectH2(pending.substr(std::min(head_size_, pending.size())), skip_ejected);
   std::string error;
   upstream_ = worker_.upstreams().Acquire(cluster_, *endpoints_, tried_, this,
-                                          /*allow_reuse=*/!retried_stale_, &error, skip_ejected);
+                                          /*allow_reuse=*/!retried_stale_, &error, skip_ejected,
+                                          PreferredEndpoint());
   if (upstream_ == nullptr) return NoUpstream(error);
   NoteEndpoint(upstream_->endpoint());
   upstream_->parser().ExpectResponseTo(request_.head.method);
   upstream_->Send(pending);
   return true;
+}
+
+int Exchange::PreferredEndpoint() const {
+  if (!session_ || cluster_ != compiled_route_->route->backends(session_->backend).cluster()) {
+    return -1;
+  }
+  return session_->endpoint;
+}
+
+void Exchange::AddSession(http::ResponseHead& response, const std::string& endpoint) const {
+  if (session_config_ == nullptr) return;
+  AddSessionToResponse(SessionCodec::Process(), *session_config_, session_, endpoint, request_.tls,
+                       SessionCodec::NowMs(), response.headers);
 }
 
 bool Exchange::NoUpstream(const std::string& error) {

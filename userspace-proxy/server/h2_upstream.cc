@@ -130,12 +130,13 @@ H2Pool::~H2Pool() {
 
 H2UpstreamStream* H2Pool::Open(std::string_view cluster_name, const ClusterEndpoints& cluster,
                                std::span<const std::string> tried, const H2RequestStart& request,
-                               H2StreamClient* client, std::string* error, bool skip_ejected) {
+                               H2StreamClient* client, std::string* error, bool skip_ejected,
+                               int preferred) {
   if (shutting_down_) {
     *error = "worker stopping";
     return nullptr;
   }
-  int index = pool_.PickEndpoint(cluster_name, cluster, tried, skip_ejected, error);
+  int index = pool_.PickEndpoint(cluster_name, cluster, tried, skip_ejected, error, preferred);
   if (index < 0) return nullptr;
   auto& list = sessions_[cluster.keys[index]];
   H2Session* least = nullptr;

@@ -109,7 +109,8 @@ class H2Pool {
   // with room, or on a new connection. nullptr with `error` when no endpoint is left.
   H2UpstreamStream* Open(std::string_view cluster_name, const ClusterEndpoints& cluster,
                          std::span<const std::string> tried, const H2RequestStart& request,
-                         H2StreamClient* client, std::string* error, bool skip_ejected);
+                         H2StreamClient* client, std::string* error, bool skip_ejected,
+                         int preferred = -1);
   UpstreamPool& upstreams() { return pool_; }
 
  private:

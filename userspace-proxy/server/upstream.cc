@@ -277,11 +277,17 @@ bool UpstreamPool::HasCandidate(const ClusterEndpoints& cluster, std::span<const
 
 int UpstreamPool::PickEndpoint(std::string_view cluster_name, const ClusterEndpoints& cluster,
                                std::span<const std::string> tried, bool skip_ejected,
-                               std::string* error) {
+                               std::string* error, int preferred) {
   const auto& endpoints = cluster.endpoints;
   if (endpoints.empty()) {
     *error = "no endpoints";
     return -1;
+  }
+  if (preferred >= 0 && static_cast<size_t>(preferred) < endpoints.size()) {
+    const std::string& key = cluster.keys[preferred];
+    if (std::find(tried.begin(), tried.end(), key) == tried.end() && !Ejected(key)) {
+      return preferred;
+    }
   }
   auto position = next_.find(cluster_name);
   if (position == next_.end()) position = next_.emplace(cluster_name, 0).first;
@@ -305,8 +311,8 @@ UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
                                           const ClusterEndpoints& cluster,
                                           std::span<const std::string> tried,
                                           UpstreamClient* client, bool allow_reuse,
-                                          std::string* error, bool skip_ejected) {
-  int index = PickEndpoint(cluster_name, cluster, tried, skip_ejected, error);
+                                          std::string* error, bool skip_ejected, int preferred) {
+  int index = PickEndpoint(cluster_name, cluster, tried, skip_ejected, error, preferred);
   if (index < 0) return nullptr;
   stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
   if (allow_reuse) {

@@ -151,14 +151,17 @@ class UpstreamPool {
   // A connection to an endpoint of `cluster` (round-robin, skipping those in `tried`, and
   // ejected ones unless no other is left, or always with `skip_ejected`): an idle pooled
   // one, or a new one still connecting. nullptr when no endpoint is left to try; `error`
-  // says why.
+  // says why. `preferred` (an index in `cluster`, a session's endpoint) is taken first when
+  // it is neither tried nor ejected.
   UpstreamConnection* Acquire(std::string_view cluster_name, const ClusterEndpoints& cluster,
                               std::span<const std::string> tried, UpstreamClient* client,
-                              bool allow_reuse, std::string* error, bool skip_ejected = false);
+                              bool allow_reuse, std::string* error, bool skip_ejected = false,
+                              int preferred = -1);
   // The endpoint Acquire would choose (advancing the round-robin): its index in `cluster`, or
   // -1 with `error`.
   int PickEndpoint(std::string_view cluster_name, const ClusterEndpoints& cluster,
-                   std::span<const std::string> tried, bool skip_ejected, std::string* error);
+                   std::span<const std::string> tried, bool skip_ejected, std::string* error,
+                   int preferred = -1);
   // A new connection (still connecting) to endpoint `index` of `cluster`; nullptr with
   // `error` past the cluster's connection limit or when the connect cannot start.
   UpstreamConnection* Connect(std::string_view cluster_name, const ClusterEndpoints& cluster,
