@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 
@@ -10,11 +12,16 @@ namespace xgate::proxy {
 namespace {
 
 // What a certificate context is made of, as a digest (the key itself is not kept twice).
-std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
+std::string MaterialKey(const api::Certificate& certificate, bool offer_h2,
+                        const api::Listener& listener) {
   std::string material = certificate.cert_pem();
   material.push_back('\0');
   material += certificate.key_pem();
   material.push_back(offer_h2 ? '2' : '1');
+  if (listener.has_client_validation()) {
+    material.push_back(listener.client_validation().allow_insecure_fallback() ? 'f' : 'v');
+    material += listener.client_validation().ca_pem();
+  }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
   OPENSSL_cleanse(material.data(), material.size());
@@ -33,26 +40,37 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   config->table_ = *std::move(table);
   const api::L7Config& kept = config->table_->config();
 
-  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts;  // by certificate name
+  std::map<std::string, const api::Certificate*> certificates;  // by name
   for (const auto& certificate : kept.certificates()) {
-    std::string key = MaterialKey(certificate, offer_h2);
+    certificates[certificate.name()] = &certificate;
+  }
+  // The context serving `listener` with `certificate`: one per certificate and client
+  // validation, lent by `previous` when it has the same.
+  auto context_for =
+      [&](const api::Certificate& certificate,
+          const api::Listener& listener) -> absl::StatusOr<std::shared_ptr<SSL_CTX>> {
+    std::string key = MaterialKey(certificate, offer_h2, listener);
     std::shared_ptr<SSL_CTX>& made = config->contexts_[key];
     if (!made && previous) {
       if (auto it = previous->contexts_.find(key); it != previous->contexts_.end()) {
         made = it->second;
       }
     }
-    if (!made) {
-      auto context =
-          MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
-      if (!context.ok()) {
-        return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
-                                          std::string(context.status().message()));
-      }
-      made = *std::move(context);
+    if (made) return made;
+    std::optional<ClientCertificatePolicy> clients;
+    if (listener.has_client_validation()) {
+      clients = ClientCertificatePolicy{listener.client_validation().ca_pem(),
+                                        listener.client_validation().allow_insecure_fallback()};
     }
-    contexts[certificate.name()] = made;
-  }
+    auto context = MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2,
+                                          clients ? &*clients : nullptr);
+    if (!context.ok()) {
+      return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
+                                        std::string(context.status().message()));
+    }
+    made = *std::move(context);
+    return made;
+  };
   std::vector<std::shared_ptr<const PortTls>> previous_ports;
   if (previous) {
     for (const auto& [port, tls] : previous->tls_) previous_ports.push_back(tls);
@@ -67,13 +85,17 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     std::vector<PortTls::Candidate> candidates;
     for (const auto& listener : p.listeners()) {
       for (const auto& name : listener.certificates()) {
-        auto it = contexts.find(name);
-        if (it == contexts.end()) {
-          return absl::InvalidArgumentError("listener " + listener.gateway_namespace() + "/" +
-                                            listener.gateway_name() + "/" + listener.name() +
-                                            ": unknown certificate " + name);
+        std::string where = "listener " + listener.gateway_namespace() + "/" +
+                            listener.gateway_name() + "/" + listener.name();
+        auto it = certificates.find(name);
+        if (it == certificates.end()) {
+          return absl::InvalidArgumentError(where + ": unknown certificate " + name);
         }
-        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), it->second});
+        auto context = context_for(*it->second, listener);
+        if (!context.ok()) {
+          return absl::InvalidArgumentError(where + ": " + std::string(context.status().message()));
+        }
+        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), *std::move(context)});
         break;  // the first certificate serves the listener
       }
     }
