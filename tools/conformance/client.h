@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "tools/conformance/case.h"
+#include "tools/conformance/certs.h"
 #include "tools/echo/http_io.h"
 
 namespace xgate::conformance {
@@ -56,9 +57,11 @@ class Client {
   // One request on a connection of its own. `sni` empty: none (Go sends none for IPs).
   // With `websocket` (X4), a 101 is the answer: the echo's JSON line is read as the body,
   // then these bytes are sent and as many read back into websocket_echo.
+  // With `client_cert` (X10), the TLS handshake presents that certificate and key.
   absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
                                 absl::string_view request, absl::Duration timeout,
-                                const std::optional<std::string>& websocket = std::nullopt);
+                                const std::optional<std::string>& websocket = std::nullopt,
+                                const IssuedCert* client_cert = nullptr);
   // A TCP connection (X6's gRPC client takes it over).
   absl::StatusOr<int> Tcp(const std::string& ip, int port, absl::Duration timeout) {
     return Connect(ip, port, SOCK_STREAM, timeout);
