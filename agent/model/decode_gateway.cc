@@ -109,13 +109,14 @@ Listener DecodeListener(const Node& l) {
   return out;
 }
 
-// ObjectReference (group and kind required, namespace optional) of a caCertificateRef.
-ObjectReference DecodeObjectReference(const Node& node) {
+// An ObjectReference: group and kind required, or, as a SecretObjectReference, "" and
+// Secret by default; namespace optional.
+ObjectReference DecodeObjectRef(const Node& node, bool secret_defaults) {
   ObjectReference ref;
-  if (!node.Has("group")) node.FailAt("group", "Required value");
+  if (!secret_defaults && !node.Has("group")) node.FailAt("group", "Required value");
   ref.group = node.StrOr("group", "");
   CheckGroup(node.PathOf("group"), ref.group);
-  ref.kind = node.Str("kind");
+  ref.kind = secret_defaults ? node.StrOr("kind", "Secret") : node.Str("kind");
   CheckKindName(node.PathOf("kind"), ref.kind);
   ref.name = node.Str("name");
   CheckObjectName(node, "name", ref.name);
@@ -130,7 +131,7 @@ std::optional<FrontendTLSValidation> DecodeFrontendValidation(const Node& tls_co
   if (!v) return std::nullopt;
   FrontendTLSValidation out;
   for (const Node& ref : v->Items("caCertificateRefs", 16, 1)) {
-    out.ca_certificate_refs.push_back(DecodeObjectReference(ref));
+    out.ca_certificate_refs.push_back(DecodeObjectRef(ref, false));
   }
   std::string mode = v->StrOr("mode", "AllowValidOnly");
   CheckEnum(v->PathOf("mode"), mode, {"AllowValidOnly", "AllowInsecureFallback"});
@@ -166,18 +167,7 @@ GatewayTLS DecodeGatewayTLS(const Node& spec) {
 
 }  // namespace
 
-ObjectReference DecodeSecretRef(const Node& node) {
-  ObjectReference ref;
-  ref.group = node.StrOr("group", "");
-  CheckGroup(node.PathOf("group"), ref.group);
-  ref.kind = node.StrOr("kind", "Secret");
-  CheckKindName(node.PathOf("kind"), ref.kind);
-  ref.name = node.Str("name");
-  CheckObjectName(node, "name", ref.name);
-  ref.ns = node.OptStr("namespace");
-  if (ref.ns) CheckDnsLabel(node.PathOf("namespace"), *ref.ns);
-  return ref;
-}
+ObjectReference DecodeSecretRef(const Node& node) { return DecodeObjectRef(node, true); }
 
 void DecodeGatewayClass(const Node& root, GatewayClass& out) {
   Node spec = root.Child("spec");
