@@ -137,7 +137,8 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
   Family tls{"xgate_proxy_tls_handshakes_total",
              "counter",
              "TLS handshakes on HTTPS ports, by result and, when failed, reason "
-             "(protocol_version, no_certificate, no_shared_cipher, client_alert, eof, other).",
+             "(protocol_version, no_certificate, no_shared_cipher, client_certificate, "
+             "client_alert, eof, other).",
              {}};
   for (const auto& t : stats.tls_handshakes()) {
     tls.Add({{"result", t.result()}, {"reason", t.reason()}}, t.count());

@@ -10,6 +10,7 @@
 
 #include "agent/binder/age.h"
 #include "agent/binder/listeners.h"
+#include "agent/binder/references.h"
 
 namespace xgate::binder {
 namespace {
@@ -102,37 +103,15 @@ Evaluation Evaluate(const Store& store, const BackendTLSPolicy& policy) {
     }
     return e;
   }
-  int valid_refs = 0;
-  auto problem = [&](const std::string& reason, const std::string& message) {
-    if (e.refs_reason != "ResolvedRefs") return;  // the first one is reported
-    e.refs_reason = reason;
-    e.refs_message = message;
-  };
-  for (const auto& ref : v.ca_certificate_refs) {
-    std::string what = "caCertificateRef " + ref.kind + " " + policy.meta.ns + "/" + ref.name;
-    if (!ref.group.empty() || ref.kind != "ConfigMap") {
-      problem("InvalidKind", what + ": kind " + (ref.group.empty() ? "" : ref.group + "/") +
-                                 ref.kind + " is not supported (only core ConfigMap)");
-      continue;
-    }
-    auto cm = store.config_maps.find({policy.meta.ns, ref.name});
-    if (cm == store.config_maps.end()) {
-      problem("InvalidCACertificateRef", what + ": ConfigMap not found");
-      continue;
-    }
-    auto ca = cm->second.data.find("ca.crt");
-    if (ca == cm->second.data.end() || ca->second.empty()) {
-      problem("InvalidCACertificateRef", what + ": no ca.crt key");
-      continue;
-    }
-    if (CountPemCertificates(ca->second) == 0) {
-      problem("InvalidCACertificateRef", what + ": ca.crt holds no PEM certificate");
-      continue;
-    }
-    e.tls.ca_pem += ca->second;
-    if (!e.tls.ca_pem.ends_with('\n')) e.tls.ca_pem += '\n';
-    ++valid_refs;
+  CaRefs refs =
+      ResolveCaConfigMaps(store, v.ca_certificate_refs, "BackendTLSPolicy", policy.meta.ns);
+  if (refs.problem != CaRefs::Problem::kNone) {
+    e.refs_reason = refs.problem == CaRefs::Problem::kUnsupportedKind ? "InvalidKind"
+                                                                      : "InvalidCACertificateRef";
+    e.refs_message = refs.message;
   }
+  e.tls.ca_pem = std::move(refs.pem);
+  int valid_refs = refs.valid;
   if (valid_refs == 0) {
     e.accepted_reason = "NoValidCACertificate";
     e.accepted_message = "no caCertificateRef is valid: " + e.refs_message;
@@ -181,6 +160,49 @@ int CountPemCertificates(const std::string& pem) {
   }
   BIO_free(bio);
   return count;
+}
+
+CaRefs ResolveCaConfigMaps(const Store& store, const std::vector<model::ObjectReference>& refs,
+                           const std::string& from_kind, const std::string& from_ns) {
+  CaRefs out;
+  auto problem = [&](CaRefs::Problem p, const std::string& message) {
+    if (out.problem != CaRefs::Problem::kNone) return;  // the first one is reported
+    out.problem = p;
+    out.message = message;
+  };
+  for (const auto& ref : refs) {
+    std::string ns = ref.ns.value_or(from_ns);
+    std::string what = "caCertificateRef " + ref.kind + " " + ns + "/" + ref.name;
+    if (!ref.group.empty() || ref.kind != "ConfigMap") {
+      problem(CaRefs::Problem::kUnsupportedKind,
+              what + ": kind " + (ref.group.empty() ? "" : ref.group + "/") + ref.kind +
+                  " is not supported (only core ConfigMap)");
+      continue;
+    }
+    if (!ReferenceAllowed(store, model::kGatewayGroup, from_kind, from_ns, "", "ConfigMap", ns,
+                          ref.name)) {
+      problem(CaRefs::Problem::kNotPermitted, what + ": no ReferenceGrant in " + ns + " allows it");
+      continue;
+    }
+    auto cm = store.config_maps.find({ns, ref.name});
+    if (cm == store.config_maps.end()) {
+      problem(CaRefs::Problem::kUnresolved, what + ": ConfigMap not found");
+      continue;
+    }
+    auto ca = cm->second.data.find("ca.crt");
+    if (ca == cm->second.data.end() || ca->second.empty()) {
+      problem(CaRefs::Problem::kUnresolved, what + ": no ca.crt key");
+      continue;
+    }
+    if (CountPemCertificates(ca->second) == 0) {
+      problem(CaRefs::Problem::kUnresolved, what + ": ca.crt holds no PEM certificate");
+      continue;
+    }
+    out.pem += ca->second;
+    if (!out.pem.ends_with('\n')) out.pem += '\n';
+    ++out.valid;
+  }
+  return out;
 }
 
 std::map<std::string, BackendTLS> BindBackendTLSPolicies(

@@ -20,4 +20,19 @@ std::map<std::string, BackendTLS> BindBackendTLSPolicies(
 // How many PEM certificates `pem` holds (0 when none parses).
 int CountPemCertificates(const std::string& pem);
 
+// caCertificateRefs to ConfigMaps with a PEM `ca.crt`, as BackendTLSPolicy and a Gateway's
+// frontend client certificate validation name them.
+struct CaRefs {
+  enum class Problem { kNone, kUnsupportedKind, kUnresolved, kNotPermitted };
+  std::string pem;  // the valid refs' ca.crt, concatenated
+  int valid = 0;
+  Problem problem = Problem::kNone;  // the first one
+  std::string message;               // what the first problem was
+};
+
+// Resolves `refs` written by an object of `from_kind` in `from_ns` (a ref without namespace
+// is in `from_ns`; another namespace needs a ReferenceGrant).
+CaRefs ResolveCaConfigMaps(const Store& store, const std::vector<model::ObjectReference>& refs,
+                           const std::string& from_kind, const std::string& from_ns);
+
 }  // namespace xgate::binder

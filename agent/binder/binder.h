@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -67,13 +68,20 @@ struct BoundRoute {
   std::shared_ptr<const RouteBackends> backends;
 };
 
+// A Gateway's frontend client certificate validation as it applies to one HTTPS listener.
+struct ClientValidation {
+  std::string ca_pem;              // the valid caCertificateRefs' ca.crt, concatenated
+  bool insecure_fallback = false;  // AllowInsecureFallback: a missing or bad cert is let in
+};
+
 struct BoundListener {
   Store::Key gateway;
   size_t index = 0;  // into Gateway::listeners
   const model::Listener* listener = nullptr;
-  std::vector<std::string> addresses;              // the Gateway's addresses (or the node's)
-  std::vector<const model::Secret*> certificates;  // resolved certificateRefs (TLS Terminate)
-  bool programmed = false;                         // listener accepted and refs resolved
+  std::vector<std::string> addresses;                 // the Gateway's addresses (or the node's)
+  std::vector<const model::Secret*> certificates;     // resolved certificateRefs (TLS Terminate)
+  bool programmed = false;                            // listener accepted and refs resolved
+  std::optional<ClientValidation> client_validation;  // spec.tls.frontend (HTTPS only)
   std::vector<BoundRoute> routes;
 };
 

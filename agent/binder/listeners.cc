@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "agent/binder/age.h"
+#include "agent/binder/frontend_tls.h"
 #include "agent/binder/hostnames.h"
 #include "agent/binder/references.h"
 
@@ -292,6 +293,17 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       if (refs.reason == "ResolvedRefs") refs = certs;
       ls.bound.certificates = certs.certificates;
       bool certs_ok = certs.reason == "ResolvedRefs";
+      FrontendValidationOutcome frontend = ResolveFrontendValidation(store, gw, l);
+      ls.bound.client_validation = frontend.validation;
+      if (!frontend.refs_reason.empty() && refs.reason == "ResolvedRefs") {
+        refs.reason = frontend.refs_reason;
+        refs.message = frontend.refs_message;
+      }
+      if (frontend.no_valid_ca && accepted) {
+        accepted = false;
+        v.accepted_reason = "NoValidCACertificate";
+        v.accepted_message = "no frontend caCertificateRef is valid: " + frontend.refs_message;
+      }
 
       bool listener_valid = accepted && certs_ok && !kinds.empty();
       // The data plane keeps a listener whose port is taken, so the proxy retries it.
@@ -375,6 +387,14 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     }
     state.status.conditions.push_back(
         MakeCondition("Programmed", programmed, preason, pmessage, gen, options.now));
+    if (UsesInsecureFallback(gw)) {
+      // Present only while some client certificate validation is AllowInsecureFallback.
+      state.status.conditions.push_back(MakeCondition(
+          "InsecureFrontendValidationMode", true, "ConfigurationChanged",
+          "client certificate validation is AllowInsecureFallback: connections without a valid "
+          "client certificate are accepted",
+          gen, options.now));
+    }
     if (!programmed) {
       bool keep =
           keep_data_plane && address_problem.empty() && unusable.empty() && !addresses.empty();

@@ -356,6 +356,11 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
     }
     out.add_certificates(name);
   }
+  if (bl.client_validation) {
+    out.mutable_client_validation()->set_ca_pem(bl.client_validation->ca_pem);
+    out.mutable_client_validation()->set_allow_insecure_fallback(
+        bl.client_validation->insecure_fallback);
+  }
   std::map<std::string, std::vector<Entry>> vhosts;
   for (const auto& route : bl.routes) {
     std::vector<std::string> hosts = route.hostnames;

@@ -56,6 +56,9 @@ std::optional<api::L7Config> ConfigDelta::Next(const api::L7Config& next) {
       l->set_name(listener.name());
       l->set_hostname(listener.hostname());
       *l->mutable_certificates() = listener.certificates();
+      if (listener.has_client_validation()) {
+        *l->mutable_client_validation() = listener.client_validation();
+      }
       std::string key = routing::ListenerKey(port.port(), listener);
       auto [it, fresh] = listeners_.try_emplace(key);
       unique = unique && (fresh || it->second.stamp != stamp);

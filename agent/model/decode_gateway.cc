@@ -109,13 +109,14 @@ Listener DecodeListener(const Node& l) {
   return out;
 }
 
-}  // namespace
-
-ObjectReference DecodeSecretRef(const Node& node) {
+// An ObjectReference: group and kind required, or, as a SecretObjectReference, "" and
+// Secret by default; namespace optional.
+ObjectReference DecodeObjectRef(const Node& node, bool secret_defaults) {
   ObjectReference ref;
+  if (!secret_defaults && !node.Has("group")) node.FailAt("group", "Required value");
   ref.group = node.StrOr("group", "");
   CheckGroup(node.PathOf("group"), ref.group);
-  ref.kind = node.StrOr("kind", "Secret");
+  ref.kind = secret_defaults ? node.StrOr("kind", "Secret") : node.Str("kind");
   CheckKindName(node.PathOf("kind"), ref.kind);
   ref.name = node.Str("name");
   CheckObjectName(node, "name", ref.name);
@@ -123,6 +124,50 @@ ObjectReference DecodeSecretRef(const Node& node) {
   if (ref.ns) CheckDnsLabel(node.PathOf("namespace"), *ref.ns);
   return ref;
 }
+
+// A TLSConfig's optional `validation`.
+std::optional<FrontendTLSValidation> DecodeFrontendValidation(const Node& tls_config) {
+  std::optional<Node> v = tls_config.OptChild("validation");
+  if (!v) return std::nullopt;
+  FrontendTLSValidation out;
+  for (const Node& ref : v->Items("caCertificateRefs", 16, 1)) {
+    out.ca_certificate_refs.push_back(DecodeObjectRef(ref, false));
+  }
+  std::string mode = v->StrOr("mode", "AllowValidOnly");
+  CheckEnum(v->PathOf("mode"), mode, {"AllowValidOnly", "AllowInsecureFallback"});
+  out.mode = mode == "AllowValidOnly" ? FrontendTLSValidation::Mode::kAllowValidOnly
+                                      : FrontendTLSValidation::Mode::kAllowInsecureFallback;
+  return out;
+}
+
+GatewayTLS DecodeGatewayTLS(const Node& spec) {
+  GatewayTLS out;
+  std::optional<Node> tls = spec.OptChild("tls");
+  if (!tls) return out;
+  if (auto frontend = tls->OptChild("frontend")) {
+    FrontendTLSConfig f;
+    f.default_validation = DecodeFrontendValidation(frontend->Child("default"));
+    for (const Node& pp : frontend->Items("perPort", 64)) {
+      int port = static_cast<int>(pp.Int("port", 1, 65535));
+      if (!f.per_port.emplace(port, DecodeFrontendValidation(pp.Child("tls"))).second) {
+        frontend->FailAt("perPort",
+                         "Invalid value: Port for TLS configuration must be unique "
+                         "within the Gateway");
+      }
+    }
+    out.frontend = std::move(f);
+  }
+  if (auto backend = tls->OptChild("backend")) {
+    if (auto ref = backend->OptChild("clientCertificateRef")) {
+      out.backend_client_certificate = DecodeSecretRef(*ref);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ObjectReference DecodeSecretRef(const Node& node) { return DecodeObjectRef(node, true); }
 
 void DecodeGatewayClass(const Node& root, GatewayClass& out) {
   Node spec = root.Child("spec");
@@ -173,6 +218,7 @@ void DecodeGateway(const Node& root, Gateway& out) {
     }
     out.addresses.push_back(std::move(addr));
   }
+  out.tls = DecodeGatewayTLS(spec);
 }
 
 void DecodeReferenceGrant(const Node& root, ReferenceGrant& out) {

@@ -349,10 +349,28 @@ struct GatewayAddress {
   std::string value;
 };
 
+// spec.tls.frontend: client certificate validation of HTTPS listeners (mTLS).
+struct FrontendTLSValidation {
+  enum class Mode { kAllowValidOnly, kAllowInsecureFallback };
+  std::vector<ObjectReference> ca_certificate_refs;  // ConfigMaps with ca.crt (core support)
+  Mode mode = Mode::kAllowValidOnly;
+};
+
+struct FrontendTLSConfig {
+  std::optional<FrontendTLSValidation> default_validation;       // default.validation
+  std::map<int, std::optional<FrontendTLSValidation>> per_port;  // perPort[].tls.validation
+};
+
+struct GatewayTLS {
+  std::optional<FrontendTLSConfig> frontend;
+  std::optional<ObjectReference> backend_client_certificate;  // backend.clientCertificateRef
+};
+
 struct Gateway : Object {
   std::string gateway_class_name;
   std::vector<Listener> listeners;
   std::vector<GatewayAddress> addresses;
+  GatewayTLS tls;  // spec.tls
 };
 
 struct HTTPRoute : Object {

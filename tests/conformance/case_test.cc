@@ -193,6 +193,48 @@ requests:
   }
 }
 
+TEST(ConformanceParseCase, ClientCertificatesAndTlsFailures) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: core
+certificates:
+- {name: client, namespace: ns, hosts: [c.example], ca: other}
+caConfigMaps:
+- {name: ca, namespace: ns, ca: other}
+- {name: run-ca, namespace: ns}
+requests:
+- gateway: ns/gw
+  scheme: https
+  clientCertificate: ns/client
+  expect: {status: 200}
+- gateway: ns/gw
+  scheme: https
+  expect: {tlsFailure: true}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->certificates[0].ca, "other");
+  EXPECT_EQ(c->ca_config_maps[0].ca, "other");
+  EXPECT_EQ(c->ca_config_maps[1].ca, "");
+  EXPECT_EQ(c->requests[0].client_certificate, "ns/client");
+  EXPECT_FALSE(c->requests[0].expect.tls_failure);
+  EXPECT_FALSE(c->requests[1].client_certificate);
+  EXPECT_TRUE(c->requests[1].expect.tls_failure);
+  const std::string head = "name: x\nfeature: F\nsupport: core\nrequests:\n- gateway: ns/gw\n";
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {"  clientCertificate: ns/c\n  expect: {status: 200}\n", "only for scheme https"},
+           {"  scheme: https\n  clientCertificate: c\n  expect: {status: 200}\n",
+            "requests[0].clientCertificate: must be NAMESPACE/NAME"},
+           {"  expect: {tlsFailure: true}\n", "only for a single https request"},
+           {"  scheme: https\n  expect: {tlsFailure: true, status: 200}\n", "goes alone"},
+           {"  scheme: https\n  expect: {tlsFailure: false}\n", "true (or leave it out)"},
+       }) {
+    absl::StatusOr<Case> bad = ParseCase(head + body, "/d/x.yaml");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
+  }
+}
+
 TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {

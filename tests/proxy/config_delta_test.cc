@@ -243,6 +243,60 @@ TEST(ConfigDelta, ADeltaNotOnTheServedConfigIsRefused) {
   EXPECT_TRUE(absl::IsFailedPrecondition(Config::Build(*delta, false).status()));
 }
 
+// Sets every field of `m` but those named in `skip` to something other than its default.
+void SetEveryField(google::protobuf::Message& m, const std::set<std::string>& skip) {
+  const auto* d = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    if (skip.contains(f->name())) continue;
+    using F = google::protobuf::FieldDescriptor;
+    if (f->is_repeated()) {
+      ASSERT_EQ(f->cpp_type(), F::CPPTYPE_STRING) << f->name() << ": teach this test the type";
+      r->AddString(&m, f, "x");
+      continue;
+    }
+    switch (f->cpp_type()) {
+      case F::CPPTYPE_STRING:
+        r->SetString(&m, f, "x");
+        break;
+      case F::CPPTYPE_UINT32:
+        r->SetUInt32(&m, f, 81);
+        break;
+      case F::CPPTYPE_BOOL:
+        r->SetBool(&m, f, true);
+        break;
+      case F::CPPTYPE_ENUM:
+        r->SetEnumValue(&m, f, 1);
+        break;
+      case F::CPPTYPE_MESSAGE:
+        SetEveryField(*r->MutableMessage(&m, f), {});
+        break;
+      default:
+        FAIL() << f->name() << ": teach this test the type";
+    }
+  }
+}
+
+// A delta's ports and listeners are whole: a field added to them later must travel too.
+TEST(ConfigDelta, PortsAndListenersTravelWithEveryField) {
+  api::L7Config config;
+  config.set_generation(1);
+  api::Port& port = *config.add_ports();
+  SetEveryField(port, {"listeners"});
+  api::Listener& listener = *port.add_listeners();
+  SetEveryField(listener, {"virtual_hosts", "removed_virtual_hosts"});
+  listener.add_virtual_hosts()->set_hostname("a.example.com");
+  l7::ConfigDelta differ;
+  differ.Next(config);
+  config.set_generation(2);
+  std::optional<api::L7Config> delta = differ.Next(config);
+  ASSERT_TRUE(delta.has_value());
+  ASSERT_EQ(delta->ports_size(), 1);
+  listener.clear_virtual_hosts();
+  EXPECT_EQ(delta->ports(0).DebugString(), port.DebugString());
+}
+
 TEST(ConfigDelta, TwoListenersOfOneKeyOrCaseTwinHostnamesAreSentWhole) {
   api::L7Config config;
   config.set_generation(1);

@@ -23,7 +23,20 @@ std::string BioText(BIO* bio) {
   return std::string(data, static_cast<size_t>(length));
 }
 
-Pem MakeCertificate(const std::string& cn, const std::string& san) {
+namespace {
+
+void AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+// A P-256 certificate with CN `cn`, signed by `issuer` (self-signed when null). `san` empty:
+// none. A CA gets CA:TRUE, a leaf serverAuth and clientAuth.
+Pem MakeSigned(const std::string& cn, const std::string& san, const Pem* issuer, bool ca) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   X509* cert = X509_new();
   X509_set_version(cert, 2);
@@ -35,14 +48,25 @@ Pem MakeCertificate(const std::string& cn, const std::string& san) {
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  X509_sign(cert, key, EVP_sha256());
+  X509* issuer_cert = cert;
+  EVP_PKEY* issuer_key = key;
+  if (issuer != nullptr) {
+    BIO* cert_in = BIO_new_mem_buf(issuer->cert.data(), static_cast<int>(issuer->cert.size()));
+    BIO* key_in = BIO_new_mem_buf(issuer->key.data(), static_cast<int>(issuer->key.size()));
+    issuer_cert = PEM_read_bio_X509(cert_in, nullptr, nullptr, nullptr);
+    issuer_key = PEM_read_bio_PrivateKey(key_in, nullptr, nullptr, nullptr);
+    BIO_free(cert_in);
+    BIO_free(key_in);
+  }
+  X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert));
+  if (!san.empty()) AddExtension(cert, issuer_cert, NID_subject_alt_name, san);
+  if (ca) {
+    AddExtension(cert, issuer_cert, NID_basic_constraints, "critical,CA:TRUE");
+    AddExtension(cert, issuer_cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+  } else if (issuer != nullptr) {
+    AddExtension(cert, issuer_cert, NID_ext_key_usage, "serverAuth,clientAuth");
+  }
+  X509_sign(cert, issuer_key, EVP_sha256());
   BIO* cert_bio = BIO_new(BIO_s_mem());
   BIO* key_bio = BIO_new(BIO_s_mem());
   PEM_write_bio_X509(cert_bio, cert);
@@ -50,9 +74,25 @@ Pem MakeCertificate(const std::string& cn, const std::string& san) {
   Pem pem{BioText(cert_bio), BioText(key_bio)};
   BIO_free(cert_bio);
   BIO_free(key_bio);
+  if (issuer != nullptr) {
+    X509_free(issuer_cert);
+    EVP_PKEY_free(issuer_key);
+  }
   X509_free(cert);
   EVP_PKEY_free(key);
   return pem;
+}
+
+}  // namespace
+
+Pem MakeCertificate(const std::string& cn, const std::string& san) {
+  return MakeSigned(cn, san, nullptr, false);
+}
+
+Pem MakeCa(const std::string& cn) { return MakeSigned(cn, "", nullptr, true); }
+
+Pem IssueCertificate(const Pem& ca, const std::string& cn, const std::string& san) {
+  return MakeSigned(cn, san, &ca, false);
 }
 
 int ConnectLoopback(uint16_t port) {

@@ -32,6 +32,10 @@ struct Pem {
 std::string BioText(BIO* bio);
 // A self-signed P-256 certificate with CN `cn` and the SANs `san` ("DNS:a.example").
 Pem MakeCertificate(const std::string& cn, const std::string& san);
+// A self-signed P-256 CA certificate (CA:TRUE) with CN `cn`.
+Pem MakeCa(const std::string& cn);
+// A P-256 certificate with CN `cn` and SANs `san` signed by `ca`, for servers and clients.
+Pem IssueCertificate(const Pem& ca, const std::string& cn, const std::string& san);
 
 // A TCP socket connected to 127.0.0.1:port, with 5 s send and receive timeouts (-1 on error).
 int ConnectLoopback(uint16_t port);

@@ -117,10 +117,11 @@ class Reader {
     if (YAML::Node certs = doc["certificates"]; certs.IsDefined() && !certs.IsNull()) {
       if (!certs.IsSequence()) Fail(certs, "certificates", "must be a list");
       for (const auto& c : certs) {
-        OnlyKeys(c, "certificates[]", {"name", "namespace", "hosts"});
+        OnlyKeys(c, "certificates[]", {"name", "namespace", "hosts", "ca"});
         CertificateSpec spec{ReqStr(c, "name", "certificates[]"),
                              ReqStr(c, "namespace", "certificates[]"),
-                             StrList(c["hosts"], "certificates[].hosts")};
+                             StrList(c["hosts"], "certificates[].hosts"),
+                             OptStr(c, "ca", "certificates[]").value_or("")};
         if (spec.hosts.empty()) Fail(c, "certificates[].hosts", "must not be empty");
         m.certificates.push_back(std::move(spec));
       }
@@ -137,9 +138,10 @@ class Reader {
     if (YAML::Node cms = doc["caConfigMaps"]; cms.IsDefined() && !cms.IsNull()) {
       if (!cms.IsSequence()) Fail(cms, "caConfigMaps", "must be a list");
       for (const auto& c : cms) {
-        OnlyKeys(c, "caConfigMaps[]", {"name", "namespace"});
-        m.ca_config_maps.push_back(
-            {ReqStr(c, "name", "caConfigMaps[]"), ReqStr(c, "namespace", "caConfigMaps[]")});
+        OnlyKeys(c, "caConfigMaps[]", {"name", "namespace", "ca"});
+        m.ca_config_maps.push_back({ReqStr(c, "name", "caConfigMaps[]"),
+                                    ReqStr(c, "namespace", "caConfigMaps[]"),
+                                    OptStr(c, "ca", "caConfigMaps[]").value_or("")});
       }
     }
   }
@@ -205,7 +207,7 @@ class Reader {
     OnlyKeys(e, where,
              {"status", "backend", "namespace", "request", "headers", "absentHeaders", "redirect",
               "mirror", "weights", "mirrorShares", "tolerance", "headerValues", "fromGateway",
-              "grpcStatus"});
+              "grpcStatus", "tlsFailure"});
     Expect x;
     if (auto v = OptInt(e, "status", where)) x.status = static_cast<int>(*v);
     if (auto v = OptInt(e, "grpcStatus", where)) {
@@ -248,6 +250,13 @@ class Reader {
         Fail(g, absl::StrCat(where, ".fromGateway"), "cannot go with backend");
       }
     }
+    if (YAML::Node f = e["tlsFailure"]; f.IsDefined()) {
+      if (!f.IsScalar() || f.Scalar() != "true") {
+        Fail(f, absl::StrCat(where, ".tlsFailure"), "true (or leave it out)");
+      }
+      x.tls_failure = true;
+      if (e.size() != 1) Fail(f, absl::StrCat(where, ".tlsFailure"), "goes alone in expect");
+    }
     if (YAML::Node r = e["redirect"]; r.IsDefined() && !r.IsNull()) {
       std::string w = absl::StrCat(where, ".redirect");
       OnlyKeys(r, w, {"scheme", "host", "port", "path"});
@@ -281,7 +290,7 @@ class Reader {
     OnlyKeys(r, where,
              {"gateway", "scheme", "host", "method", "path", "port", "headers",
               "backendResponseHeaders", "samples", "attempts", "expect", "backendFailures",
-              "websocket", "websocketHttp2", "grpc", "session"});
+              "websocket", "websocketHttp2", "grpc", "session", "clientCertificate"});
     Request q;
     q.line = r.Mark().line + 1;
     if (!r["gateway"].IsDefined()) Fail(r, absl::StrCat(where, ".gateway"), "is required");
@@ -345,6 +354,12 @@ class Reader {
              "backendFailures");
       }
     }
+    if (r["clientCertificate"].IsDefined()) {
+      std::string w = absl::StrCat(where, ".clientCertificate");
+      auto [ns, name] = NsName(r["clientCertificate"], w);
+      q.client_certificate = ns + "/" + name;
+      if (q.scheme != "https") Fail(r["clientCertificate"], w, "only for scheme https");
+    }
     if (auto s = OptInt(r, "samples", where)) {
       if (*s < 1 || *s > 500)
         Fail(r["samples"], absl::StrCat(where, ".samples"), "must be 1 to 500");
@@ -381,8 +396,12 @@ class Reader {
       Fail(r["expect"], absl::StrCat(where, ".expect.status"), "a grpc request has grpcStatus");
     }
     if (q.grpc_method && !q.expect.grpc_status) q.expect.grpc_status = 0;
+    if (q.expect.tls_failure && (q.scheme != "https" || q.samples > 0 || q.websocket)) {
+      Fail(r["expect"], absl::StrCat(where, ".expect.tlsFailure"),
+           "only for a single https request");
+    }
     if (!q.grpc_method && q.scheme != "udp" && !q.expect.status && q.expect.weights.empty() &&
-        q.expect.mirror_shares.empty()) {
+        q.expect.mirror_shares.empty() && !q.expect.tls_failure) {
       Fail(r["expect"], absl::StrCat(where, ".expect.status"), "is required");
     }
     return q;

@@ -19,6 +19,7 @@ struct CertificateSpec {
   std::string name;
   std::string ns;
   std::vector<std::string> hosts;  // DNS names; IP literals become IP SANs
+  std::string ca;                  // X11: signed by this extra CA of the run ("": the run's CA)
 };
 
 struct TlsBackend {
@@ -31,6 +32,7 @@ struct TlsBackend {
 struct CaConfigMap {
   std::string name;
   std::string ns;
+  std::string ca;  // X11: this extra CA's certificate instead ("": the run's CA)
 };
 
 struct RedirectExpect {
@@ -64,6 +66,9 @@ struct Expect {
   std::vector<std::pair<std::string, std::vector<std::string>>> header_values;
   // X1: the gateway answers itself (a CORS preflight): no echo backend's answer.
   bool from_gateway = false;
+  // X11: no HTTP response comes: the connection or the TLS handshake fails, or the
+  // connection ends (a TLS alert) before any response.
+  bool tls_failure = false;
   std::optional<RedirectExpect> redirect;
   std::vector<std::string> mirror;
   std::vector<std::pair<std::string, double>> weights;
@@ -97,6 +102,9 @@ struct Request {
   // the cookie (Set-Cookie / Cookie) or the header of this name.
   std::optional<std::string> session_cookie;
   std::optional<std::string> session_header;
+  // X11: present this runner-made certificate ("ns/name" of a `certificates` entry) to the
+  // gateway in the TLS handshake.
+  std::optional<std::string> client_certificate;
   int samples = 0;  // 0: a single request
   int attempts = 1;
   Expect expect;

@@ -136,7 +136,8 @@ absl::StatusOr<IssuedCert> CertAuthority::Issue(const std::vector<std::string>& 
   for (auto [nid, v] :
        {std::pair{NID_basic_constraints, std::string("critical,CA:FALSE")},
         std::pair{NID_key_usage, std::string("critical,digitalSignature,keyEncipherment")},
-        std::pair{NID_ext_key_usage, std::string("serverAuth")},
+        // X11: any runner-made certificate may also be a client certificate.
+        std::pair{NID_ext_key_usage, std::string("serverAuth,clientAuth")},
         std::pair{NID_authority_key_identifier, std::string("keyid:always")},
         std::pair{NID_subject_alt_name, absl::StrJoin(sans, ",")}}) {
     if (absl::Status st = AddExt(c, impl_->cert.get(), nid, v); !st.ok()) return st;

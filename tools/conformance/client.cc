@@ -156,6 +156,26 @@ int ParseAddress(const std::string& ip, int port, sockaddr_storage* ss, socklen_
   return -1;
 }
 
+// The leaf of `cert.chain_pem` with `cert.key_pem`, and the rest of the chain, for `ssl`.
+absl::Status UseClientCertificate(SSL* ssl, const IssuedCert& cert) {
+  BIO* chain = BIO_new_mem_buf(cert.chain_pem.data(), static_cast<int>(cert.chain_pem.size()));
+  BIO* key_bio = BIO_new_mem_buf(cert.key_pem.data(), static_cast<int>(cert.key_pem.size()));
+  X509* leaf = PEM_read_bio_X509(chain, nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  bool ok = leaf != nullptr && key != nullptr && SSL_use_certificate(ssl, leaf) == 1 &&
+            SSL_use_PrivateKey(ssl, key) == 1;
+  while (X509* extra = ok ? PEM_read_bio_X509(chain, nullptr, nullptr, nullptr) : nullptr) {
+    SSL_add0_chain_cert(ssl, extra);
+  }
+  ERR_clear_error();
+  X509_free(leaf);
+  EVP_PKEY_free(key);
+  BIO_free(chain);
+  BIO_free(key_bio);
+  if (!ok) return absl::InternalError("the client certificate or its key does not load");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Client::Client(SocketFactory sockets, const std::string& ca_pem) : sockets_(std::move(sockets)) {
@@ -224,7 +244,8 @@ absl::StatusOr<int> Client::Connect(const std::string& ip, int port, int type,
 
 absl::StatusOr<std::unique_ptr<echo::Stream>> Client::Open(const std::string& ip, int port,
                                                            SSL_CTX* tls, const std::string& sni,
-                                                           absl::Duration timeout) {
+                                                           absl::Duration timeout,
+                                                           const IssuedCert* client_cert) {
   absl::StatusOr<int> fd = Connect(ip, port, SOCK_STREAM, timeout);
   if (!fd.ok()) return fd.status();
   SSL* ssl = nullptr;
@@ -232,6 +253,13 @@ absl::StatusOr<std::unique_ptr<echo::Stream>> Client::Open(const std::string& ip
     ssl = SSL_new(tls);
     SSL_set_fd(ssl, *fd);
     if (!sni.empty() && !IsIpAddress(sni)) SSL_set_tlsext_host_name(ssl, sni.c_str());
+    if (client_cert != nullptr) {
+      if (absl::Status st = UseClientCertificate(ssl, *client_cert); !st.ok()) {
+        SSL_free(ssl);
+        close(*fd);
+        return st;
+      }
+    }
     if (SSL_connect(ssl) != 1) {
       absl::Status st = SslError(absl::StrCat("TLS handshake with ", ip, ":", port));
       SSL_free(ssl);
@@ -254,9 +282,10 @@ absl::StatusOr<std::unique_ptr<echo::Stream>> Client::Open(const std::string& ip
 absl::StatusOr<Response> Client::Http(const std::string& ip, int port, bool tls,
                                       const std::string& sni, absl::string_view request,
                                       absl::Duration timeout,
-                                      const std::optional<std::string>& websocket) {
+                                      const std::optional<std::string>& websocket,
+                                      const IssuedCert* client_cert) {
   absl::StatusOr<std::unique_ptr<echo::Stream>> opened =
-      Open(ip, port, tls ? tls_ : nullptr, sni, timeout);
+      Open(ip, port, tls ? tls_ : nullptr, sni, timeout, client_cert);
   if (!opened.ok()) return opened.status();
   echo::Stream& s = **opened;
   if (absl::Status st = s.WriteAll(request); !st.ok()) return st;

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "tools/conformance/case.h"
+#include "tools/conformance/certs.h"
 #include "tools/echo/http_io.h"
 
 namespace xgate::conformance {
@@ -59,9 +60,11 @@ class Client {
   // One request on a connection of its own. `sni` empty: none (Go sends none for IPs).
   // With `websocket` (X4), a 101 is the answer: the echo's JSON line is read as the body,
   // then these bytes are sent and as many read back into websocket_echo.
+  // With `client_cert` (X11), the TLS handshake presents that certificate and key.
   absl::StatusOr<Response> Http(const std::string& ip, int port, bool tls, const std::string& sni,
                                 absl::string_view request, absl::Duration timeout,
-                                const std::optional<std::string>& websocket = std::nullopt);
+                                const std::optional<std::string>& websocket = std::nullopt,
+                                const IssuedCert* client_cert = nullptr);
   // X4 over HTTP/2 (RFC 8441; client_h2.cc): h2c with prior knowledge, or TLS with ALPN h2;
   // the gateway must announce SETTINGS_ENABLE_CONNECT_PROTOCOL; an extended CONNECT with
   // :protocol websocket to `r`'s path, authority (RequestHost) and headers, at `address`. A
@@ -80,10 +83,10 @@ class Client {
  private:
   absl::StatusOr<int> Connect(const std::string& ip, int port, int type, absl::Duration timeout);
   // A TCP connection, with TLS through `tls` when not null (the certificate checked for `sni`,
-  // else the address).
+  // else the address; `client_cert` presented when given).
   absl::StatusOr<std::unique_ptr<echo::Stream>> Open(const std::string& ip, int port, SSL_CTX* tls,
-                                                     const std::string& sni,
-                                                     absl::Duration timeout);
+                                                     const std::string& sni, absl::Duration timeout,
+                                                     const IssuedCert* client_cert = nullptr);
   SocketFactory sockets_;
   SSL_CTX* tls_ = nullptr;     // ALPN http/1.1
   SSL_CTX* tls_h2_ = nullptr;  // ALPN h2

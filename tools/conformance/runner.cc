@@ -238,9 +238,23 @@ void Runner::TearDown() {
   if (!run_dir_.empty() && !opts_.keep) fs::remove_all(run_dir_, ec);
 }
 
+absl::StatusOr<const CertAuthority*> Runner::Authority(const std::string& name) {
+  if (name.empty()) return &*ca_;
+  auto it = extra_cas_.find(name);
+  if (it == extra_cas_.end()) {
+    absl::StatusOr<CertAuthority> ca =
+        CertAuthority::Create(absl::StrCat("xgate conformance CA ", name, " ", suffix_));
+    if (!ca.ok()) return ca.status();
+    it = extra_cas_.emplace(name, *std::move(ca)).first;
+  }
+  return &it->second;
+}
+
 absl::Status Runner::WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, bool from_case) {
   for (const CaConfigMap& m : maps) {
-    if (absl::Status st = WriteObject(CaConfigMapObject(m.ns, m.name, ca_->ca_pem()), from_case);
+    absl::StatusOr<const CertAuthority*> ca = Authority(m.ca);
+    if (!ca.ok()) return ca.status();
+    if (absl::Status st = WriteObject(CaConfigMapObject(m.ns, m.name, (*ca)->ca_pem()), from_case);
         !st.ok()) {
       return st;
     }
@@ -250,7 +264,9 @@ absl::Status Runner::WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, boo
 
 absl::Status Runner::IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case) {
   for (const CertificateSpec& spec : certs) {
-    absl::StatusOr<IssuedCert> cert = ca_->Issue(spec.hosts);
+    absl::StatusOr<const CertAuthority*> ca = Authority(spec.ca);
+    if (!ca.ok()) return ca.status();
+    absl::StatusOr<IssuedCert> cert = (*ca)->Issue(spec.hosts);
     if (!cert.ok()) return cert.status();
     issued_[spec.ns + "/" + spec.name] = *cert;
     if (absl::Status st =
@@ -670,10 +686,27 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
                         ? BuildHttpRequest(WithSession(r, *session), address)
                         : BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
-  absl::StatusOr<Response> resp = r.websocket_h2
-                                      ? client_->WebSocketH2(address, r, sni, kRequestTimeout)
-                                      : client_->Http(address, r.Port(), r.scheme == "https", sni,
-                                                      raw, kRequestTimeout, r.websocket);
+  const IssuedCert* client_cert = nullptr;
+  if (r.client_certificate) {
+    auto it = issued_.find(*r.client_certificate);
+    if (it == issued_.end()) {
+      return absl::StrCat("clientCertificate ", *r.client_certificate,
+                          ": no certificate of that name was made (certificates)");
+    }
+    client_cert = &it->second;
+  }
+  absl::StatusOr<Response> resp =
+      r.websocket_h2 ? client_->WebSocketH2(address, r, sni, kRequestTimeout)
+                     : client_->Http(address, r.Port(), r.scheme == "https", sni, raw,
+                                     kRequestTimeout, r.websocket, client_cert);
+  if (r.expect.tls_failure) {
+    if (explain_ != nullptr) ++explain_skipped_["TLS refused (tlsFailure)"];
+    if (resp.ok()) {
+      return absl::StrCat("got an answer (status ", resp->status,
+                          ") where the connection should have failed");
+    }
+    return "";
+  }
   if (!resp.ok()) return std::string(resp.status().message());
   if (session != nullptr) TakeSession(r, *resp, session);
   EchoSeen seen;

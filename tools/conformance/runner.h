@@ -75,8 +75,10 @@ class Runner {
   // The case's checks; the first difference, or "".
   std::string PlayCase(const Case& c);
 
-  // X6: the run's CA as each ConfigMap's ca.crt.
+  // X7: the run's CA (X11: or the named extra CA) as each ConfigMap's ca.crt.
   absl::Status WriteCaConfigMaps(const std::vector<CaConfigMap>& maps, bool from_case);
+  // X11: the run's CA for "", else the extra CA of that name (made on first use).
+  absl::StatusOr<const CertAuthority*> Authority(const std::string& name);
   absl::Status IssueCertificates(const std::vector<CertificateSpec>& certs, bool from_case);
   // Writes objects into the agent's folder (replacing same kind/namespace/name), starting
   // echo pods for new Services.
@@ -125,6 +127,7 @@ class Runner {
   std::string run_dir_, manifests_dir_, admin_socket_, pin_root_;
   std::unique_ptr<TestBed> bed_;
   std::optional<CertAuthority> ca_;
+  std::map<std::string, CertAuthority> extra_cas_;  // X11, by name
   std::unique_ptr<Client> client_;
   pid_t agent_pid_ = -1;
   int agent_starts_ = 0;

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "userspace-proxy/server/session_persistence.h"
@@ -11,11 +13,16 @@ namespace xgate::proxy {
 namespace {
 
 // What a certificate context is made of, as a digest (the key itself is not kept twice).
-std::string MaterialKey(const api::Certificate& certificate, bool offer_h2) {
+std::string MaterialKey(const api::Certificate& certificate, bool offer_h2,
+                        const api::Listener& listener) {
   std::string material = certificate.cert_pem();
   material.push_back('\0');
   material += certificate.key_pem();
   material.push_back(offer_h2 ? '2' : '1');
+  if (listener.has_client_validation()) {
+    material.push_back(listener.client_validation().allow_insecure_fallback() ? 'f' : 'v');
+    material += listener.client_validation().ca_pem();
+  }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
   OPENSSL_cleanse(material.data(), material.size());
@@ -71,8 +78,41 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     config->clusters_ = previous->clusters_;
     config->upstream_tls_ = previous->upstream_tls_;
   }
-  if (absl::Status s = config->AddCertificates(objects, offer_h2, previous); !s.ok()) return s;
-
+  for (const std::string& name : objects.removed_certificates()) {
+    config->certificates_.erase(name);
+  }
+  for (api::Certificate& certificate : *objects.mutable_certificates()) {
+    std::string name = certificate.name();
+    config->certificates_[name] = std::make_shared<const api::Certificate>(std::move(certificate));
+  }
+  // The context serving `listener` with `certificate`: one per certificate and client
+  // validation, lent by `previous` when it has the same. Only certificates a listener uses
+  // are parsed.
+  auto context_for =
+      [&](const api::Certificate& certificate,
+          const api::Listener& listener) -> absl::StatusOr<std::shared_ptr<SSL_CTX>> {
+    std::string key = MaterialKey(certificate, offer_h2, listener);
+    std::shared_ptr<SSL_CTX>& made = config->contexts_[key];
+    if (!made && previous) {
+      if (auto it = previous->contexts_.find(key); it != previous->contexts_.end()) {
+        made = it->second;
+      }
+    }
+    if (made) return made;
+    std::optional<ClientCertificatePolicy> clients;
+    if (listener.has_client_validation()) {
+      clients = ClientCertificatePolicy{listener.client_validation().ca_pem(),
+                                        listener.client_validation().allow_insecure_fallback()};
+    }
+    auto context = MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2,
+                                          clients ? &*clients : nullptr);
+    if (!context.ok()) {
+      return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
+                                        std::string(context.status().message()));
+    }
+    made = *std::move(context);
+    return made;
+  };
   std::vector<std::shared_ptr<const PortTls>> previous_ports;
   if (previous) {
     for (const auto& [port, tls] : previous->tls_) previous_ports.push_back(tls);
@@ -86,13 +126,17 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
     std::vector<PortTls::Candidate> candidates;
     for (const auto& listener : p.listeners()) {
       for (const auto& name : listener.certificates()) {
+        std::string where = "listener " + listener.gateway_namespace() + "/" +
+                            listener.gateway_name() + "/" + listener.name();
         auto it = config->certificates_.find(name);
         if (it == config->certificates_.end()) {
-          return absl::InvalidArgumentError("listener " + listener.gateway_namespace() + "/" +
-                                            listener.gateway_name() + "/" + listener.name() +
-                                            ": unknown certificate " + name);
+          return absl::InvalidArgumentError(where + ": unknown certificate " + name);
         }
-        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), it->second.context});
+        auto context = context_for(*it->second, listener);
+        if (!context.ok()) {
+          return absl::InvalidArgumentError(where + ": " + std::string(context.status().message()));
+        }
+        candidates.push_back({absl::AsciiStrToLower(listener.hostname()), *std::move(context)});
         break;  // the first certificate serves the listener
       }
     }
@@ -108,31 +152,6 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
   }
   if (absl::Status s = config->AddClusters(objects, previous, sessions); !s.ok()) return s;
   return std::shared_ptr<const Config>(std::move(config));
-}
-
-absl::Status Config::AddCertificates(const api::L7Config& proto, bool offer_h2,
-                                     const Config* previous) {
-  for (const std::string& name : proto.removed_certificates()) certificates_.erase(name);
-  for (const auto& certificate : proto.certificates()) {
-    CertificateContext made{MaterialKey(certificate, offer_h2), nullptr};
-    for (const Config* source : {static_cast<const Config*>(this), previous}) {
-      if (source == nullptr || made.context) continue;
-      for (const auto& [name, known] : source->certificates_) {
-        if (known.material == made.material) made.context = known.context;
-      }
-    }
-    if (!made.context) {
-      auto context =
-          MakeCertificateContext(certificate.cert_pem(), certificate.key_pem(), offer_h2);
-      if (!context.ok()) {
-        return absl::InvalidArgumentError("certificate " + certificate.name() + ": " +
-                                          std::string(context.status().message()));
-      }
-      made.context = *std::move(context);
-    }
-    certificates_[certificate.name()] = std::move(made);
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previous,

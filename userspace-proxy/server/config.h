@@ -73,20 +73,17 @@ class Config {
     std::set<std::string, std::less<>> routes, clusters;
     std::unordered_set<std::string> endpoints;
   };
-  struct CertificateContext {
-    std::string material;  // MaterialKey of what it was made from
-    std::shared_ptr<SSL_CTX> context;
-  };
-
   Config() = default;
-  absl::Status AddCertificates(const api::L7Config& proto, bool offer_h2, const Config* previous);
   absl::Status AddClusters(const api::L7Config& proto, const Config* previous,
                            const std::set<std::string, std::less<>>& sessions);
   const Names& names() const;
 
   std::shared_ptr<const routing::RouteTable> table_;
   std::map<const api::Port*, std::shared_ptr<const PortTls>> tls_;
-  std::map<std::string, CertificateContext> certificates_;  // by certificate name
+  // Certificates by name (a delta names only those that changed), and the contexts made of
+  // them by a digest of the certificate and the listener's client validation (MaterialKey).
+  std::map<std::string, std::shared_ptr<const api::Certificate>> certificates_;
+  std::map<std::string, std::shared_ptr<SSL_CTX>> contexts_;
   std::map<std::string, std::shared_ptr<const ClusterEndpoints>, std::less<>> clusters_;
   // Upstream TLS settings by UpstreamTls::KeyOf, lent to the next config when unchanged.
   std::map<std::string, std::shared_ptr<const UpstreamTls>> upstream_tls_;

@@ -76,6 +76,8 @@ std::string_view TlsFailureName(TlsFailure failure) {
       return "no_certificate";
     case TlsFailure::kNoSharedCipher:
       return "no_shared_cipher";
+    case TlsFailure::kClientCertificate:
+      return "client_certificate";
     case TlsFailure::kClientAlert:
       return "client_alert";
     case TlsFailure::kEof:
@@ -104,6 +106,9 @@ TlsFailure ClassifyTlsFailure(bool eof) {
       return TlsFailure::kNoCertificate;
     case SSL_R_NO_SHARED_CIPHER:
       return TlsFailure::kNoSharedCipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+      return TlsFailure::kClientCertificate;
     default:
       break;
   }

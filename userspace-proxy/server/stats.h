@@ -169,6 +169,7 @@ enum class TlsFailure {
   kProtocolVersion,
   kNoCertificate,
   kNoSharedCipher,
+  kClientCertificate,  // frontend client validation: none given, or it did not verify
   kClientAlert,
   kEof,
   kOther,

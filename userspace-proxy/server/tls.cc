@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 
@@ -37,7 +39,46 @@ int SelectCertificate(SSL* ssl, int* alert, void* arg) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   SSL_set_SSL_CTX(ssl, chosen);
+  // SSL_set_SSL_CTX takes the certificate, the verify store and the session id context but
+  // not the verify mode: whether to ask for a client certificate is the chosen listener's.
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(chosen), SSL_CTX_get_verify_callback(chosen));
   return SSL_TLSEXT_ERR_OK;
+}
+
+// AllowInsecureFallback: the certificate is asked for, and its verification result ignored.
+int AcceptUnverified(int, X509_STORE_CTX*) { return 1; }
+
+absl::Status RequireClientCertificates(SSL_CTX* ctx, const ClientCertificatePolicy& clients) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(clients.ca_pem.data(), static_cast<int>(clients.ca_pem.size())), BIO_free);
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  int count = 0;
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store.get(), ca);
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
+    X509_free(ca);
+    ++count;
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error
+  if (count == 0) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return absl::InvalidArgumentError("client validation: no PEM CA certificate");
+  }
+  SSL_CTX_set0_verify_cert_store(ctx, store.release());
+  SSL_CTX_set_client_CA_list(ctx, names);  // the CertificateRequest's certificate_authorities
+  if (clients.allow_insecure_fallback) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptUnverified);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  // A session resumes only where it was made under the same validation: one from a listener
+  // that asked for no certificate, or trusted other CAs, does a full handshake here.
+  std::string material = clients.ca_pem + (clients.allow_insecure_fallback ? "1" : "0");
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+  SSL_CTX_set_session_id_context(ctx, digest, sizeof(digest));
+  return absl::OkStatus();
 }
 
 absl::Status ConfigureCommon(SSL_CTX* ctx, bool offer_h2) {
@@ -68,9 +109,9 @@ std::string OpenSslErrors() {
   return text.empty() ? "unknown error" : text;
 }
 
-absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(const std::string& cert_pem,
-                                                                const std::string& key_pem,
-                                                                bool offer_h2) {
+absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(
+    const std::string& cert_pem, const std::string& key_pem, bool offer_h2,
+    const ClientCertificatePolicy* clients) {
   ERR_clear_error();
   std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
   if (!ctx) return absl::InternalError("SSL_CTX_new: " + OpenSslErrors());
@@ -100,6 +141,9 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(const std::strin
   if (used != 1) return absl::InvalidArgumentError("tls.key: " + OpenSslErrors());
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
     return absl::InvalidArgumentError("tls.key does not match tls.crt");
+  }
+  if (clients != nullptr) {
+    if (auto status = RequireClientCertificates(ctx.get(), *clients); !status.ok()) return status;
   }
   return ctx;
 }

@@ -1,6 +1,7 @@
-// TLS termination contexts: one SSL_CTX per certificate, and per HTTPS port a front context
-// whose SNI callback picks the certificate of the best listener (exact hostname, then
-// wildcard, then the listener without hostname). TLS 1.2 minimum, ALPN h2 / http/1.1.
+// TLS termination contexts: one SSL_CTX per certificate (and client certificate policy), and
+// per HTTPS port a front context whose SNI callback picks the context of the best listener
+// (exact hostname, then wildcard, then the listener without hostname), its client
+// certificate verification included. TLS 1.2 minimum, ALPN h2 / http/1.1.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -19,10 +20,19 @@ struct SslCtxDeleter {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 
-// A server context for one certificate chain + key in PEM.
-absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(const std::string& cert_pem,
-                                                                const std::string& key_pem,
-                                                                bool offer_h2);
+// Client certificate validation (a Gateway's spec.tls.frontend): the client must present a
+// certificate that chains to one of `ca_pem`'s, or, with `allow_insecure_fallback`, is asked
+// for one but let in without it (or with one that does not verify).
+struct ClientCertificatePolicy {
+  std::string ca_pem;
+  bool allow_insecure_fallback = false;
+};
+
+// A server context for one certificate chain + key in PEM, asking for client certificates
+// when `clients` is given.
+absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(
+    const std::string& cert_pem, const std::string& key_pem, bool offer_h2,
+    const ClientCertificatePolicy* clients = nullptr);
 
 // SNI selection for one port.
 class PortTls {
