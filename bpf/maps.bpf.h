@@ -11,6 +11,7 @@
 #include "maps/conntrack.h"
 #include "maps/counters.h"
 #include "maps/egress.h"
+#include "maps/flow_cache.h"
 #include "maps/listener.h"
 #include "maps/maglev.h"
 #include "maps/rnat.h"
@@ -110,6 +111,22 @@ struct {
   __type(value, __u32);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } xg_egress_gen SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, XG_FLOW_CACHE_SETS);
+  __type(key, __u32);
+  __type(value, struct xg_flow_set);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_flow_cache SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_flow_gen SEC(".maps");
 
 static __always_inline void xg_count(void* map, __u32 index, __u64 bytes) {
   struct xg_traffic* t = bpf_map_lookup_elem(map, &index);

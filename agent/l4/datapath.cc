@@ -266,7 +266,8 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
   }
   // Both are best effort: without the watch xg_egress stays empty and TC sends every packet
   // XDP would have redirected (slower, never lost); without the counter, drops go uncounted.
-  auto watch = EgressWatch::Start(dp->MapFd("xg_egress"), dp->MapFd("xg_egress_gen"));
+  auto watch = EgressWatch::Start(dp->MapFd("xg_egress"),
+                                  {dp->MapFd("xg_egress_gen"), dp->MapFd("xg_flow_gen")});
   if (watch.ok()) {
     dp->egress_ = std::move(*watch);
   } else {
