@@ -29,6 +29,10 @@
 
 _Static_assert(sizeof(struct xg_flow_slot) == 64, "a flow cache slot is one cache line");
 
+/* The IPv4 checksum delta of TTL - 1: the (TTL, protocol) word, read in memory order, drops
+ * by the TTL byte's weight (xg_decrement_ttl's delta for any TTL above 1). */
+#define XG_TTL_DEC_DELTA (0xffffu - bpf_htons(0x0100))
+
 static __always_inline __u32 xg_flow_gen_now(void) {
   __u32 zero = 0;
   __u32* gen = bpf_map_lookup_elem(&xg_flow_gen, &zero);
@@ -40,6 +44,12 @@ static __always_inline __u32 xg_flow_set_of(__be32 saddr, __be32 daddr, __u32 po
   __u32 h = (saddr ^ ports) * 0x9E3779B1u;
   h = (h ^ daddr) * 0x85EBCA6Bu;
   return h >> (32 - XG_FLOW_CACHE_SET_BITS);
+}
+
+/* This CPU's copy of the set (the map holds one range of sets per CPU). */
+static __always_inline struct xg_flow_set* xg_flow_set_here(__u32 set) {
+  __u32 key = bpf_get_smp_processor_id() * XG_FLOW_CACHE_SETS + set;
+  return bpf_map_lookup_elem(&xg_flow_cache, &key);
 }
 
 static __always_inline __u32 xg_ports_word(const __be16* two) {
@@ -75,37 +85,44 @@ static __always_inline int xg_flow_cache_serve(struct xdp_md* ctx, __u32 gen, __
   const __u32 pw = xg_ports_word(ports);
   const __u32 in = ctx->ingress_ifindex;
   __u32 set = xg_flow_set_of(iph->saddr, iph->daddr, pw);
-  struct xg_flow_set* fs = bpf_map_lookup_elem(&xg_flow_cache, &set);
+  struct xg_flow_set* fs = xg_flow_set_here(set);
   if (!fs) return XG_FLOW_CACHE_MISS;
   struct xg_flow_slot* s = &fs->way[0];
   if (!xg_flow_slot_is(s, iph->saddr, iph->daddr, pw, proto, in, gen)) {
     s = &fs->way[1];
     if (!xg_flow_slot_is(s, iph->saddr, iph->daddr, pw, proto, in, gen)) return XG_FLOW_CACHE_MISS;
   }
-  if (ticks >= s->expires || bpf_ntohs(iph->tot_len) > s->mtu || iph->ttl <= 1)
-    return XG_FLOW_CACHE_MISS;
+  const __u8 ttl = iph->ttl;
+  const __u16 l3_len = bpf_ntohs(iph->tot_len);
+  if (ticks >= s->expires || l3_len > s->mtu || ttl <= 1) return XG_FLOW_CACHE_MISS;
+  __u16* check;
+  if (proto == IPPROTO_TCP) {
+    struct tcphdr* th = (void*)ports;
+    if ((void*)(th + 1) > data_end) return XG_FLOW_CACHE_MISS;
+    check = &th->check;
+  } else {
+    struct udphdr* uh = (void*)ports;
+    if ((void*)(uh + 1) > data_end) return XG_FLOW_CACHE_MISS;
+    check = &uh->check;
+  }
 
-  /* From here on the packet is served: the same steps, in the same order, as the
-   * connection-table path (xgate_xdp), so the frame that leaves is the same. */
+  /* From here on the packet is served, as the connection-table path serves it (the frame
+   * that leaves is the same). A partial checksum (partial_csum.h) is told by its field
+   * equalling the pseudo-header sum: the slot has that sum but for the length. */
   __u64 len = data_end - data;
-  if (xg_complete_partial_at(ctx, iph, ports, XG_FAMILY_V4, proto))
+  const int no_udp_sum = proto == IPPROTO_UDP && *check == 0;
+  if (!no_udp_sum &&
+      xg_csum_fold(s->pseudo + bpf_htons((__u16)(l3_len - sizeof(*iph)))) == *check &&
+      xg_complete_partial_at(ctx, iph, ports, XG_FAMILY_V4, proto))
     xg_count(&xg_path_stats, XG_PATH_PARTIAL_CSUM, len);
+  iph->ttl = ttl - 1;
   xg_csum_apply(&iph->check, s->l3_csum);
   iph->daddr = s->to_addr;
   ports[1] = s->to_port;
-  if (proto == IPPROTO_TCP) {
-    struct tcphdr* th = (void*)ports;
-    if ((void*)(th + 1) > data_end) return XDP_ABORTED; /* checked above */
-    xg_csum_apply(&th->check, s->l4_csum);
-  } else {
-    struct udphdr* uh = (void*)ports;
-    if ((void*)(uh + 1) > data_end) return XDP_ABORTED;
-    if (uh->check) {
-      xg_csum_apply(&uh->check, s->l4_csum);
-      if (!uh->check) uh->check = 0xffff;
-    }
+  if (!no_udp_sum) {
+    xg_csum_apply(check, s->l4_csum);
+    if (proto == IPPROTO_UDP && *check == 0) *check = 0xffff;
   }
-  xg_decrement_ttl(iph, data_end, XG_FAMILY_V4); /* TTL > 1: checked above */
   /* Both MACs as 16-bit words (clang copies bytes one by one at the 1-byte alignment). */
   __u16* to_mac = (__u16*)eth;
   const __u16* from_mac = (const __u16*)s->dmac;
@@ -150,12 +167,16 @@ static __always_inline void xg_flow_cache_fill(const struct xdp_md* ctx, const s
   s.gen = gen;
   __builtin_memcpy(&s.to_addr, ct->backend_addr + 12, 4);
   s.to_port = bpf_htons(ct->backend_port);
-  /* As xg_rewrite computes them for this flow's every packet. */
+  /* As xg_rewrite and xg_decrement_ttl compute them for each of the flow's packets: the
+   * same sums, so the same checksums (one's-complement sums folded at another step differ
+   * only in how they write zero, which a nonzero sum never is). */
   __u32 l3_delta = xg_csum_delta_addr(0, (const __u8*)&s.daddr, (const __u8*)&s.to_addr, 4);
-  s.l3_csum = xg_csum_fold(l3_delta);
+  s.l3_csum = xg_csum_fold(l3_delta + XG_TTL_DEC_DELTA);
   s.l4_csum = xg_csum_fold(xg_csum_delta16(l3_delta, s.dport, s.to_port));
+  const __u16* a = (const __u16*)&s.saddr; /* saddr and daddr: 4 words */
+  s.pseudo = xg_csum_fold(a[0] + a[1] + a[2] + a[3] + bpf_htons(p->proto));
   s.listener = (__u16)ct->listener;
-  s.backend_id = ct->backend_id;
+  s.backend_id = (__u16)ct->backend_id;
   s.ifindex = hop->ifindex;
   __builtin_memcpy(s.dmac, hop->dmac, ETH_ALEN);
   __builtin_memcpy(s.smac, hop->smac, ETH_ALEN);
@@ -163,7 +184,7 @@ static __always_inline void xg_flow_cache_fill(const struct xdp_md* ctx, const s
 
   const __u32 pw = xg_ports_word(&s.sport);
   __u32 set = xg_flow_set_of(s.saddr, s.daddr, pw);
-  struct xg_flow_set* fs = bpf_map_lookup_elem(&xg_flow_cache, &set);
+  struct xg_flow_set* fs = xg_flow_set_here(set);
   if (!fs) return;
   /* The flow's own slot, else a stale one, else either. */
   __u32 way = 0;

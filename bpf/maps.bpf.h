@@ -112,9 +112,13 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } xg_egress_gen SEC(".maps");
 
+/* One range of XG_FLOW_CACHE_SETS sets per possible CPU (max_entries set by the loader):
+ * a plain array is one load away from its slot where a per-CPU array's elements, allocated
+ * one by one, cost a pointer load first; mmapable for page-aligned, so line-aligned, sets. */
 struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, XG_FLOW_CACHE_SETS);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __type(key, __u32);
   __type(value, struct xg_flow_set);
   __uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -1,6 +1,7 @@
-/* xg_flow_cache: PERCPU_ARRAY, a direct-mapped, two-way flow cache in front of xg_conntrack
- * for IPv4 TCP/UDP flows that XDP sends itself (next hop with XG_HOP_XMIT). A set is two slots
- * of one cache line each, picked by a hash of the 5-tuple; a slot holds the flow's key and
+/* xg_flow_cache: ARRAY of XG_FLOW_CACHE_SETS sets per possible CPU (key: CPU x sets + set),
+ * each CPU's own two-way flow cache in front of xg_conntrack for IPv4 TCP/UDP flows that XDP
+ * sends itself (next hop with XG_HOP_XMIT). A set is two slots of one cache line each, picked
+ * by a hash of the 5-tuple; a slot holds the flow's key and
  * everything its packets need: the backend address and port with the checksum deltas
  * precomputed, the next hop (out interface, MACs, MTU) and the counter indexes. The
  * connection-table path stays the source of truth: a packet that finds no valid slot goes
@@ -35,15 +36,20 @@ struct xg_flow_slot {
   /* the rewrite */
   __be32 to_addr;
   __be16 to_port;
-  __u16 l3_csum; /* folded checksum deltas of the rewrite: IPv4 header, transport */
+  __u16 l3_csum; /* folded checksum deltas: IPv4 header (address and TTL), transport */
   __u16 l4_csum;
   __u16 listener; /* counter indexes (xg_lstn_stats, xg_bknd_stats) */
-  __u32 backend_id;
+  __u16 backend_id;
+  __u16 pseudo;  /* the pseudo-header sum without the length, folded: the partial check */
   __u32 ifindex; /* out of here */
   __u8 dmac[6];
   __u8 smac[6];
   __u64 expires; /* bpf_jiffies64() from which the connection-table path runs again */
 };
+
+#if XG_MAX_LISTENERS > 65536 || XG_MAX_BACKENDS > 65536
+#error "xg_flow_slot keeps listener and backend ids in 16 bits"
+#endif
 
 struct xg_flow_set {
   struct xg_flow_slot way[XG_FLOW_CACHE_WAYS];

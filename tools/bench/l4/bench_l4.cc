@@ -399,10 +399,7 @@ bool MeasureProgramCost(bench_bpf* skel, const std::string& pin_root, uint32_t r
   // The same program built without the flow cache, on the same maps: the connection-table
   // path alone, timed interleaved with the shipped one.
   std::unique_ptr<xgate_bpf, decltype(&xgate_bpf__destroy)> no_cache(nullptr, xgate_bpf__destroy);
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = pin_root.c_str();
-  no_cache.reset(xgate_bpf__open_opts(&open_opts));
+  no_cache.reset(xgate::l4::OpenXgateObject(pin_root));
   if (!no_cache) return false;
   no_cache->rodata->xg_flow_cache_off = 1;
   if (xgate_bpf__load(no_cache.get())) {
