@@ -11,6 +11,7 @@
 #include "maps/conntrack.h"
 #include "maps/counters.h"
 #include "maps/egress.h"
+#include "maps/flow_cache.h"
 #include "maps/listener.h"
 #include "maps/maglev.h"
 #include "maps/rnat.h"
@@ -103,13 +104,29 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } xg_egress SEC(".maps");
 
-struct {
+/* A generation: one __u32 the agent moves on after each change it announces (xg_egress_gen:
+ * maps/egress.h; xg_flow_gen: maps/flow_cache.h). */
+struct xg_generation_map {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, __u32);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} xg_egress_gen SEC(".maps");
+};
+struct xg_generation_map xg_egress_gen SEC(".maps");
+struct xg_generation_map xg_flow_gen SEC(".maps");
+
+/* One range of XG_FLOW_CACHE_SETS sets per possible CPU (max_entries set by the loader):
+ * a plain array is one load away from its slot where a per-CPU array's elements, allocated
+ * one by one, cost a pointer load first; mmapable for page-aligned, so line-aligned, sets. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, XG_FLOW_CACHE_SETS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, struct xg_flow_set);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} xg_flow_cache SEC(".maps");
 
 static __always_inline void xg_count(void* map, __u32 index, __u64 bytes) {
   struct xg_traffic* t = bpf_map_lookup_elem(map, &index);

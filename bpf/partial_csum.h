@@ -77,30 +77,40 @@ static __always_inline __u32 xg_pseudo_sum(void* l3, void* data_end, __u8 family
 }
 
 /* The transport checksum field, if the packet has one in use. */
-static __always_inline __u16* xg_l4_check(const struct xg_packet* p, void* data_end) {
-  if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP) return 0;
-  __u16* check = p->l4 + (p->proto == IPPROTO_TCP ? 16 : 6);
+static __always_inline __u16* xg_l4_check_at(void* l4, void* data_end, __u8 family, __u8 proto) {
+  if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return 0;
+  __u16* check = l4 + (proto == IPPROTO_TCP ? 16 : 6);
   if ((void*)(check + 1) > data_end) return 0;
-  if (p->proto == IPPROTO_UDP && p->family == XG_FAMILY_V4 && *check == 0) return 0;
+  if (proto == IPPROTO_UDP && family == XG_FAMILY_V4 && *check == 0) return 0;
   return check;
 }
 
-/* Completes a partial checksum in place. Returns 1 if it was partial. */
-static __always_inline int xg_complete_partial(struct xdp_md* ctx, const struct xg_packet* p) {
+static __always_inline __u16* xg_l4_check(const struct xg_packet* p, void* data_end) {
+  return xg_l4_check_at(p->l4, data_end, p->family, p->proto);
+}
+
+/* Completes a partial checksum in place, for the packet whose IP header is at l3 and
+ * transport header at l4. Returns 1 if it was partial. */
+static __always_inline int xg_complete_partial_at(struct xdp_md* ctx, void* l3, void* l4,
+                                                  __u8 family, __u8 proto) {
   void* data = (void*)(long)ctx->data;
   void* data_end = (void*)(long)ctx->data_end;
-  __u16* check = xg_l4_check(p, data_end);
+  __u16* check = xg_l4_check_at(l4, data_end, family, proto);
   if (!check) return 0;
   __u32 seg_len = 0;
-  __u32 pseudo = xg_pseudo_sum(p->l3, data_end, p->family, p->proto, &seg_len);
+  __u32 pseudo = xg_pseudo_sum(l3, data_end, family, proto, &seg_len);
   if (xg_csum_fold(pseudo) != *check) return 0;
   __u32 segment;
-  if (xg_csum_bytes(ctx, (__u32)(p->l4 - data), seg_len, &segment)) return 0;
+  if (xg_csum_bytes(ctx, (__u32)(l4 - data), seg_len, &segment)) return 0;
   if (xg_csum_fold(xg_csum_fold(segment) + xg_csum_fold(pseudo)) == 0xffff) return 0;
   /* The field holds the pseudo-header sum, so the segment's sum is the whole sum. */
   *check = ~xg_csum_fold(segment);
-  if (p->proto == IPPROTO_UDP && *check == 0) *check = 0xffff;
+  if (proto == IPPROTO_UDP && *check == 0) *check = 0xffff;
   return 1;
+}
+
+static __always_inline int xg_complete_partial(struct xdp_md* ctx, const struct xg_packet* p) {
+  return xg_complete_partial_at(ctx, p->l3, p->l4, p->family, p->proto);
 }
 
 /* Puts a completed checksum back in partial form (for a packet going to the stack). */

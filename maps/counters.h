@@ -25,6 +25,7 @@ enum xg_path {
   XG_PATH_PARTIAL_CSUM,     /* L4: a partial checksum (local sender, offload) completed */
   XG_PATH_FORWARD_TC,       /* L4: of those handed up, sent on by TC (the rest: the stack) */
   XG_PATH_FORWARD_LOCAL,    /* L4: put straight into a local pod's interface (bpf/local.h) */
+  XG_PATH_FLOW_CACHE_HIT,   /* L4: of the conntrack hits, served from xg_flow_cache */
   XG_PATH_MAX,
 };
 

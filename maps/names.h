@@ -37,6 +37,8 @@ inline constexpr std::string_view PathName(uint32_t path) {
       return "forward_tc";
     case XG_PATH_FORWARD_LOCAL:
       return "forward_local";
+    case XG_PATH_FLOW_CACHE_HIT:
+      return "flow_cache_hit";
     default:
       return "unknown";
   }

@@ -21,15 +21,17 @@ inline constexpr std::string_view kEgress = "xg_egress";
 inline constexpr std::string_view kEgressGen = "xg_egress_gen";
 inline constexpr std::string_view kXmitDrops = "xg_xmit_drops";
 inline constexpr std::string_view kLocalPods = "xg_local_pods";
+inline constexpr std::string_view kFlowCache = "xg_flow_cache";
+inline constexpr std::string_view kFlowGen = "xg_flow_gen";
 // The steer program's (bpf/steer.bpf.c), pinned beside the fast path's and removed with it.
 inline constexpr std::string_view kSteerTargets = "xg_steer_targets";
 inline constexpr std::string_view kSteerStats = "xg_steer_stats";
 inline constexpr std::string_view kSteerSocks = "xg_steer_socks";
 
 // The fast path object's (xg_xmit_drops is the transmit-drop counter's, bpf/xmit_drops.bpf.c).
-inline constexpr std::array<std::string_view, 12> kAllMaps = {
-    kListeners,    kMaglev,    kBackends,  kConntrack, kRnat,      kListenerStats,
-    kBackendStats, kPathStats, kDropStats, kEgress,    kEgressGen, kLocalPods};
+inline constexpr std::array<std::string_view, 14> kAllMaps = {
+    kListeners, kMaglev,    kBackends, kConntrack, kRnat,      kListenerStats, kBackendStats,
+    kPathStats, kDropStats, kEgress,   kEgressGen, kLocalPods, kFlowCache,     kFlowGen};
 
 inline std::string PinPath(std::string_view root, std::string_view name) {
   std::string path(root);

@@ -31,6 +31,15 @@ absl::StatusOr<MapFd> MapFd::OpenPinned(const std::string& path, uint32_t key_si
   return out;
 }
 
+absl::Status BumpGeneration(int fd, std::string_view name) {
+  uint32_t zero = 0;
+  uint32_t gen = 0;
+  if (bpf_map_lookup_elem(fd, &zero, &gen) != 0) return ErrnoStatus(errno, "lookup", name);
+  ++gen;
+  if (bpf_map_update_elem(fd, &zero, &gen, BPF_ANY) != 0) return ErrnoStatus(errno, "update", name);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<MapFd> MapFd::Dup(int fd, std::string name) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy < 0) return ErrnoStatus(errno, "dup", name);

@@ -137,6 +137,10 @@ using LocalPodMap = TypedMap<xg_local_pod_key, xg_local_pod>;
 // The outer Maglev map: key service id, value an inner map fd on update (a map id on read).
 using MaglevOuterMap = TypedMap<uint32_t, uint32_t>;
 
+// Moves a generation map (one __u32 at key 0: xg_egress_gen, xg_flow_gen) on by one, after
+// the change it announces was written.
+absl::Status BumpGeneration(int fd, std::string_view name);
+
 // Creates one inner Maglev table filled with `table` (XG_MAGLEV_SIZE backend ids), ready to
 // be swapped into xg_maglev.
 absl::StatusOr<MapFd> CreateMaglevTable(const std::vector<uint32_t>& table);

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "bpf/xgate.skel.h"
 #include "maps/bpffs.h"
+#include "maps/flow_cache.h"
 #include "spdlog/spdlog.h"
 
 namespace xgate::l4 {
@@ -123,10 +124,7 @@ std::optional<ProgTag> AttachedXgateTag(int ifindex) {
 // The tag this build's XDP program has, from a throwaway load (the maps under the pin root
 // are reused, so nothing else is created).
 absl::StatusOr<ProgTag> BuiltXdpTag(const std::string& pin_root) {
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = pin_root.c_str();
-  xgate_bpf* skel = xgate_bpf__open_opts(&open_opts);
+  xgate_bpf* skel = OpenXgateObject(pin_root);
   if (!skel) return Errno(errno, "opening the BPF object");
   int err = xgate_bpf__load(skel);
   ProgTag tag{};
@@ -165,6 +163,24 @@ absl::Status DetachXgateXdp(int ifindex, const std::string& ifname) {
 }
 
 }  // namespace
+
+xgate_bpf* OpenXgateObject(const std::string& pin_root) {
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = pin_root.c_str();
+  xgate_bpf* skel = xgate_bpf__open_opts(&open_opts);
+  if (!skel) return nullptr;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0 ||
+      bpf_map__set_max_entries(skel->maps.xg_flow_cache,
+                               static_cast<uint32_t>(cpus) * XG_FLOW_CACHE_SETS) != 0) {
+    int err = cpus <= 0 ? -cpus : errno;
+    xgate_bpf__destroy(skel);
+    errno = err;
+    return nullptr;
+  }
+  return skel;
+}
 
 absl::Status AttachTcProgram(int prog_fd, const TcAttachment& at) {
   int ifindex = static_cast<int>(if_nametoindex(at.ifname.c_str()));
@@ -235,10 +251,7 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
   if (absl::Status s = maps::PreparePinRoot(options.pin_root); !s.ok()) return s;
   std::unique_ptr<Datapath> dp(new Datapath(options));
 
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = dp->options_.pin_root.c_str();
-  dp->skel_ = xgate_bpf__open_opts(&open_opts);
+  dp->skel_ = OpenXgateObject(dp->options_.pin_root);
   if (!dp->skel_) return Errno(errno, "opening the BPF object");
   // A new build may have grown a map: its old pin would fail the load (conntrack entries
   // dropped that way are re-picked by Maglev, the same backend while the set is unchanged).
@@ -266,7 +279,8 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathOptions& 
   }
   // Both are best effort: without the watch xg_egress stays empty and TC sends every packet
   // XDP would have redirected (slower, never lost); without the counter, drops go uncounted.
-  auto watch = EgressWatch::Start(dp->MapFd("xg_egress"), dp->MapFd("xg_egress_gen"));
+  auto watch = EgressWatch::Start(dp->MapFd("xg_egress"),
+                                  {dp->MapFd("xg_egress_gen"), dp->MapFd("xg_flow_gen")});
   if (watch.ok()) {
     dp->egress_ = std::move(*watch);
   } else {

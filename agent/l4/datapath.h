@@ -82,6 +82,11 @@ absl::Status AttachTcProgram(int prog_fd, const TcAttachment& at);
 // Removes the attachment (the pinned link's, else the clsact filter); absent is fine.
 void DetachTcProgram(const TcAttachment& at);
 
+// Opens (does not load) the fast path's object with its maps pinned under `pin_root`, sized
+// for this machine (xg_flow_cache: a range of sets per possible CPU). nullptr with errno set
+// when it cannot.
+xgate_bpf* OpenXgateObject(const std::string& pin_root);
+
 // The name the XDP program carries (what adoption and detach look for).
 inline constexpr char kXdpProgramName[] = "xgate_xdp";
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "maps/egress.h"
+#include "maps/typed_map.h"
 #include "spdlog/spdlog.h"
 
 namespace xgate::l4 {
@@ -94,13 +95,14 @@ absl::StatusOr<std::vector<DeviceXdpFeatures>> DumpXdpFeatures() {
   return out;
 }
 
-EgressWatch::EgressWatch(int map_fd, int gen_fd, std::chrono::milliseconds recheck)
-    : map_fd_(map_fd), gen_fd_(gen_fd), recheck_(recheck) {}
+EgressWatch::EgressWatch(int map_fd, std::vector<int> gen_fds, std::chrono::milliseconds recheck)
+    : map_fd_(map_fd), gen_fds_(std::move(gen_fds)), recheck_(recheck) {}
 
 absl::StatusOr<std::unique_ptr<EgressWatch>> EgressWatch::Start(int egress_map_fd,
-                                                                int generation_map_fd,
+                                                                std::vector<int> generation_map_fds,
                                                                 std::chrono::milliseconds recheck) {
-  std::unique_ptr<EgressWatch> w(new EgressWatch(egress_map_fd, generation_map_fd, recheck));
+  std::unique_ptr<EgressWatch> w(
+      new EgressWatch(egress_map_fd, std::move(generation_map_fds), recheck));
   absl::Status first = w->Sync();
   if (absl::IsNotFound(first)) {
     spdlog::warn("L4: {}; XDP sends no packet on by XDP_REDIRECT, TC does", first.ToString());
@@ -187,12 +189,9 @@ absl::Status EgressWatch::Sync() {
 }
 
 absl::Status EgressWatch::BumpGeneration() {
-  uint32_t zero = 0;
-  uint32_t gen = 0;
-  if (bpf_map_lookup_elem(gen_fd_, &zero, &gen)) return absl::ErrnoToStatus(errno, "xg_egress_gen");
-  ++gen;
-  if (bpf_map_update_elem(gen_fd_, &zero, &gen, BPF_ANY))
-    return absl::ErrnoToStatus(errno, "xg_egress_gen update");
+  for (int fd : gen_fds_) {
+    if (absl::Status s = maps::BumpGeneration(fd, "generation map"); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

@@ -41,9 +41,10 @@ class EgressWatch {
  public:
   // Writes the map from a first dump, then follows the kernel's notifications on a thread.
   // Without the netdev family (an old kernel) the map stays empty: every packet toward a
-  // backend then goes through TC, which always delivers.
+  // backend then goes through TC, which always delivers. After each change every map of
+  // `generation_map_fds` (xg_egress_gen, xg_flow_gen) is moved on.
   static absl::StatusOr<std::unique_ptr<EgressWatch>> Start(
-      int egress_map_fd, int generation_map_fd,
+      int egress_map_fd, std::vector<int> generation_map_fds,
       std::chrono::milliseconds recheck = std::chrono::seconds(1));
   ~EgressWatch();
 
@@ -56,12 +57,12 @@ class EgressWatch {
   std::map<int, uint32_t> Written() const;
 
  private:
-  EgressWatch(int map_fd, int gen_fd, std::chrono::milliseconds recheck);
+  EgressWatch(int map_fd, std::vector<int> gen_fds, std::chrono::milliseconds recheck);
   void Run();
   absl::Status BumpGeneration();
 
   const int map_fd_;
-  const int gen_fd_;
+  const std::vector<int> gen_fds_;
   const std::chrono::milliseconds recheck_;
   struct nl_sock* events_ = nullptr;  // subscribed to the netdev family's "mgmt" group
   int stop_fd_ = -1;                  // eventfd that ends Run

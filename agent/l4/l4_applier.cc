@@ -138,8 +138,10 @@ absl::StatusOr<std::unique_ptr<L4Applier>> L4Applier::Create(const L4ApplierOpti
   auto conntrack = OpenMap<maps::ConntrackMap>(*a->datapath_, maps::kConntrack);
   auto lstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kListenerStats);
   auto bstats = OpenMap<maps::TrafficCounters>(*a->datapath_, maps::kBackendStats);
-  for (const absl::Status& s : {listeners.status(), backends.status(), maglev.status(),
-                                conntrack.status(), lstats.status(), bstats.status()}) {
+  auto flow_gen = OpenMap<maps::MapFd>(*a->datapath_, maps::kFlowGen);
+  for (const absl::Status& s :
+       {listeners.status(), backends.status(), maglev.status(), conntrack.status(), lstats.status(),
+        bstats.status(), flow_gen.status()}) {
     if (!s.ok()) return s;
   }
   a->listeners_ = std::move(*listeners);
@@ -148,7 +150,11 @@ absl::StatusOr<std::unique_ptr<L4Applier>> L4Applier::Create(const L4ApplierOpti
   a->conntrack_ = std::move(*conntrack);
   a->listener_stats_ = std::move(*lstats);
   a->backend_stats_ = std::move(*bstats);
+  a->flow_gen_ = std::move(*flow_gen);
   if (absl::Status s = a->Reconcile(); !s.ok()) return s;
+  // Slots an earlier agent's program filled may be read by this one's: stale them.
+  if (absl::Status s = maps::BumpGeneration(a->flow_gen_.fd(), a->flow_gen_.name()); !s.ok())
+    return s;
   return a;
 }
 
@@ -185,6 +191,14 @@ absl::Status L4Applier::Reconcile() {
 }
 
 absl::Status L4Applier::Apply(const compiler::Snapshot& snapshot) {
+  absl::Status written = WriteMaps(snapshot);
+  // Every flow cache slot was filled from the maps as they were: stale now, even if the
+  // writes stopped half way.
+  absl::Status bumped = maps::BumpGeneration(flow_gen_.fd(), flow_gen_.name());
+  return written.ok() ? bumped : written;
+}
+
+absl::Status L4Applier::WriteMaps(const compiler::Snapshot& snapshot) {
   auto planned = Plan(snapshot);
   if (!planned.ok()) return planned.status();
 

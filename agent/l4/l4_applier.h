@@ -52,6 +52,8 @@ class L4Applier : public appliers::Applier {
 
   explicit L4Applier(const L4ApplierOptions& options) : drain_idle_(options.drain_idle) {}
   absl::Status Reconcile();
+  // Apply's writes; Apply then moves xg_flow_gen on, whatever they came to.
+  absl::Status WriteMaps(const compiler::Snapshot& snapshot);
   // Of `candidates` (removed backends), those a tracked flow used within drain_idle, with
   // how many such flows each has.
   absl::StatusOr<std::map<uint32_t, int>> LiveFlows(
@@ -64,6 +66,7 @@ class L4Applier : public appliers::Applier {
   maps::ConntrackMap conntrack_;
   maps::TrafficCounters listener_stats_;
   maps::TrafficCounters backend_stats_;
+  maps::MapFd flow_gen_;  // xg_flow_gen: moved on after every Apply (maps/flow_cache.h)
 
   std::map<ListenerKeyBytes, uint32_t> slots_;       // listener key -> service id = counter index
   std::map<BackendIdentity, uint32_t> backend_ids_;  // draining ones included

@@ -53,6 +53,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/compiler/snapshot.h"
 #include "agent/l4/l4_applier.h"
+#include "bpf/xgate.skel.h"
 #include "maps/local_pod.h"
 #include "maps/names.h"
 #include "maps/pins.h"
@@ -395,14 +396,33 @@ bool MeasureProgramCost(bench_bpf* skel, const std::string& pin_root, uint32_t r
     return false;
   }
   int xgate = (*applier)->datapath().XdpProgFd();
+  // The same program built without the flow cache, on the same maps: the connection-table
+  // path alone, timed interleaved with the shipped one.
+  std::unique_ptr<xgate_bpf, decltype(&xgate_bpf__destroy)> no_cache(nullptr, xgate_bpf__destroy);
+  no_cache.reset(xgate::l4::OpenXgateObject(pin_root));
+  if (!no_cache) return false;
+  no_cache->rodata->xg_flow_cache_off = 1;
+  if (xgate_bpf__load(no_cache.get())) {
+    std::fprintf(stderr, "bench: loading xgate without the flow cache failed\n");
+    return false;
+  }
+  const int conntrack_only = bpf_program__fd(no_cache->progs.xgate_xdp);
+  // The flow cache is per CPU: every run on one CPU.
+  if (!PinTo(0, 0)) std::perror("bench: pinning to CPU 0");
   const uint32_t most = *std::max_element(flow_counts.begin(), flow_counts.end());
   std::vector<CostRow> rows = {
       {"harness", bpf_program__fd(skel->progs.bench_pass), false, most, {}},
       {"floor", bpf_program__fd(skel->progs.bench_floor), false, most, {}},
   };
-  for (uint32_t flows : flow_counts)
+  for (uint32_t flows : flow_counts) {
     rows.push_back(
         {absl::StrCat("xgate conntrack hit, ", flows, " flows"), xgate, false, flows, {}});
+    rows.push_back({absl::StrCat("  without the flow cache, ", flows, " flows"),
+                    conntrack_only,
+                    false,
+                    flows,
+                    {}});
+  }
   if (misses) rows.push_back({"xgate conntrack miss", xgate, true, most, {}});
   uint32_t retval = 0;
   skel->data->harness_flows = most;
@@ -442,12 +462,12 @@ bool MeasureProgramCost(bench_bpf* skel, const std::string& pin_root, uint32_t r
       "ns/packet (%d runs each, interleaved; median and minimum with the harness's subtracted, "
       "then each run; the minimum is the steadier figure on a loaded machine):\n",
       repeat, runs);
-  std::printf("  %-33s %7.1f %7.1f   (restores the headers, tail-calls the program)\n",
+  std::printf("  %-38s %7.1f %7.1f   (restores the headers, tail-calls the program)\n",
               rows[0].name.c_str(), harness, harness_min);
   for (size_t i = 1; i < rows.size(); ++i) {
     const double net = median(rows[i].ns) - harness;
     const double net_min = least(rows[i].ns) - harness_min;
-    std::printf("  %-33s %7.1f %7.1f ", rows[i].name.c_str(), net, net_min);
+    std::printf("  %-38s %7.1f %7.1f ", rows[i].name.c_str(), net, net_min);
     for (double x : rows[i].ns) std::printf(" %4.0f", x);
     if (i > 1) std::printf("   floor/xgate %.2f (min %.2f)", floor / net, floor_min / net_min);
     std::printf("\n");
