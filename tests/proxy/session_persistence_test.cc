@@ -151,7 +151,8 @@ TEST(SessionPersistence, AnswerStartsOrRefreshesTheSession) {
   api::SessionPersistence session;
   session.set_name("sid");
   http::HeaderMap fresh;
-  AddSessionToResponse(codec, session, std::nullopt, "198.18.0.10:8080", false, 5000, fresh);
+  AddSessionToResponse(codec, session, std::nullopt, codec.Tag("198.18.0.10:8080"), false, 5000,
+                       fresh);
   std::string cookie(*fresh.Get("Set-Cookie"));
   ASSERT_EQ(cookie.rfind("sid=", 0), 0u) << cookie;
   EXPECT_NE(cookie.find("; Path=/; HttpOnly; SameSite=Lax"), std::string::npos) << cookie;
@@ -166,11 +167,11 @@ TEST(SessionPersistence, AnswerStartsOrRefreshesTheSession) {
   // The same endpoint answered the session: nothing to send.
   SessionChoice held{*token, 0, 0};
   http::HeaderMap same;
-  AddSessionToResponse(codec, session, held, "198.18.0.10:8080", false, 6000, same);
+  AddSessionToResponse(codec, session, held, codec.Tag("198.18.0.10:8080"), false, 6000, same);
   EXPECT_FALSE(same.Has("Set-Cookie"));
   // Another one did (the first failed): a new session.
   http::HeaderMap moved;
-  AddSessionToResponse(codec, session, held, "198.18.0.11:8080", true, 6000, moved);
+  AddSessionToResponse(codec, session, held, codec.Tag("198.18.0.11:8080"), true, 6000, moved);
   ASSERT_TRUE(moved.Has("Set-Cookie"));
   EXPECT_NE(moved.Get("Set-Cookie")->find("; Secure"), std::string::npos);
 
@@ -180,7 +181,7 @@ TEST(SessionPersistence, AnswerStartsOrRefreshesTheSession) {
   session.set_absolute_timeout_ms(10000);
   session.set_idle_timeout_ms(3000);
   http::HeaderMap refreshed;
-  AddSessionToResponse(codec, session, held, "198.18.0.10:8080", false, 8000, refreshed);
+  AddSessionToResponse(codec, session, held, codec.Tag("198.18.0.10:8080"), false, 8000, refreshed);
   std::string again(*refreshed.Get("Set-Cookie"));
   EXPECT_NE(again.find("; Max-Age=7"), std::string::npos) << again;
   auto renewed = codec.Decode(again.substr(4, again.find(';') - 4));
@@ -192,7 +193,8 @@ TEST(SessionPersistence, AnswerStartsOrRefreshesTheSession) {
   header.set_type(api::SessionPersistence::HEADER);
   header.set_name("X-Session");
   http::HeaderMap by_header;
-  AddSessionToResponse(codec, header, std::nullopt, "198.18.0.10:8080", false, 5000, by_header);
+  AddSessionToResponse(codec, header, std::nullopt, codec.Tag("198.18.0.10:8080"), false, 5000,
+                       by_header);
   EXPECT_FALSE(by_header.Has("Set-Cookie"));
   ASSERT_TRUE(by_header.Has("X-Session"));
   EXPECT_TRUE(codec.Decode(*by_header.Get("X-Session")));

@@ -90,8 +90,16 @@ int Exchange::PreferredEndpoint() const {
 
 void Exchange::AddSession(http::ResponseHead& response, const std::string& endpoint) const {
   if (session_config_ == nullptr) return;
-  AddSessionToResponse(SessionCodec::Process(), *session_config_, session_, endpoint, request_.tls,
-                       SessionCodec::NowMs(), response.headers);
+  // The config made each endpoint's tag (a MAC) once; the answer need not make it again.
+  const ClusterEndpoints* endpoints = config_->cluster(cluster_);
+  if (endpoints == nullptr) return;
+  for (size_t i = 0; i < endpoints->keys.size() && i < endpoints->session_tags.size(); ++i) {
+    if (endpoints->keys[i] != endpoint) continue;
+    AddSessionToResponse(SessionCodec::Process(), *session_config_, session_,
+                         endpoints->session_tags[i], request_.tls, SessionCodec::NowMs(),
+                         response.headers);
+    return;
+  }
 }
 
 bool Exchange::NoUpstream(const std::string& error) {

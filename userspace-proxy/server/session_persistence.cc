@@ -118,9 +118,8 @@ std::optional<SessionChoice> ResolveSession(
 }
 
 void AddSessionToResponse(const SessionCodec& codec, const api::SessionPersistence& session,
-                          const std::optional<SessionChoice>& held, std::string_view endpoint,
-                          bool tls, uint64_t now_ms, http::HeaderMap& response) {
-  uint64_t tag = codec.Tag(endpoint);
+                          const std::optional<SessionChoice>& held, uint64_t tag, bool tls,
+                          uint64_t now_ms, http::HeaderMap& response) {
   bool same = held && held->token.tag == tag;
   if (same && session.idle_timeout_ms() == 0) return;  // the client has it already
   SessionToken token{tag, same ? held->token.issued_ms : now_ms, now_ms};

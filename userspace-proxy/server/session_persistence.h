@@ -63,11 +63,12 @@ std::optional<SessionChoice> ResolveSession(
     const http::HeaderMap& headers, uint64_t now_ms,
     absl::FunctionRef<bool(const std::string& endpoint)> ejected);
 
-// Adds the session to the response of `endpoint` ("ip:port"), when it starts a session (no
-// `held` one, or another endpoint answered) or refreshes its idle time: Set-Cookie
-// (HttpOnly, SameSite=Lax, Path=/, Secure over TLS, Max-Age when permanent) or the header.
+// Adds the session to the response of the endpoint whose SessionCodec::Tag is `tag` (the
+// cluster's ClusterEndpoints::session_tags has it), when it starts a session (no `held` one,
+// or another endpoint answered) or refreshes its idle time: Set-Cookie (HttpOnly,
+// SameSite=Lax, Path=/, Secure over TLS, Max-Age when permanent) or the header.
 void AddSessionToResponse(const SessionCodec& codec, const api::SessionPersistence& session,
-                          const std::optional<SessionChoice>& held, std::string_view endpoint,
-                          bool tls, uint64_t now_ms, http::HeaderMap& response);
+                          const std::optional<SessionChoice>& held, uint64_t tag, bool tls,
+                          uint64_t now_ms, http::HeaderMap& response);
 
 }  // namespace xgate::proxy
