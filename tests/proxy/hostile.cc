@@ -1,6 +1,7 @@
 #include "tests/proxy/hostile.h"
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -387,6 +388,102 @@ void HostileTest::ExpectRssGrowthBelow(size_t bound) const {
   printf("RSS growth during the attack: %.1f MiB (bound %.1f MiB)\n", growth / 1048576.0,
          bound / 1048576.0);
   EXPECT_LT(growth, bound);
+}
+
+TlsClient::TlsClient(uint16_t port, const std::string& sni, int version, const Pem* client) {
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (version) {
+    SSL_CTX_set_min_proto_version(ctx_, version);
+    SSL_CTX_set_max_proto_version(ctx_, version);
+    SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
+  }
+  if (client != nullptr) {
+    BIO* cert = BIO_new_mem_buf(client->cert.data(), static_cast<int>(client->cert.size()));
+    BIO* key = BIO_new_mem_buf(client->key.data(), static_cast<int>(client->key.size()));
+    X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+    EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(ctx_, x);
+    SSL_CTX_use_PrivateKey(ctx_, k);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    BIO_free(cert);
+    BIO_free(key);
+  }
+  fd_ = ConnectLoopback(port);
+  ssl_ = SSL_new(ctx_);
+  SSL_set_fd(ssl_, fd_);
+  if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
+  ERR_clear_error();
+  handshake_ok_ = SSL_connect(ssl_) == 1;
+  if (!handshake_ok_) error_ = ERR_peek_last_error();
+}
+
+TlsClient::~TlsClient() {
+  SSL_free(ssl_);
+  SSL_CTX_free(ctx_);
+  close(fd_);
+}
+
+std::string TlsClient::PeerCommonName() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (!cert) return "";
+  char cn[256] = "";
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+  X509_free(cert);
+  return cn;
+}
+
+std::string TlsClient::Request(const std::string& host, const std::string& path) {
+  Send("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+  return ReadResponse();
+}
+
+void TlsClient::Send(std::string_view bytes, size_t record) {
+  for (size_t at = 0; at < bytes.size(); at += record) {
+    size_t n = std::min(record, bytes.size() - at);
+    ASSERT_EQ(SSL_write(ssl_, bytes.data() + at, static_cast<int>(n)), static_cast<int>(n));
+  }
+}
+
+std::string TlsClient::ReadResponse() {
+  timeval timeout{10, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    size_t head_end = response.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      size_t cl = response.find("Content-Length: ");
+      if (cl != std::string::npos &&
+          response.size() >= head_end + 4 + std::stoul(response.substr(cl + 16))) {
+        return response;
+      }
+    }
+    int n = SSL_read(ssl_, buffer, sizeof(buffer));
+    if (n <= 0) return response;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+std::string TlsClient::Get(const std::string& host) {
+  if (!handshake_ok_) return "";
+  std::string request = "GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  if (SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
+    error_ = ERR_peek_last_error();
+    return "";
+  }
+  timeval timeout{10, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string response;
+  char buffer[4096];
+  while (true) {
+    int n = SSL_read(ssl_, buffer, sizeof(buffer));
+    if (n <= 0) {
+      if (response.empty()) error_ = ERR_peek_last_error();
+      return response;
+    }
+    response.append(buffer, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace xgate::proxy::testing

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,6 +37,39 @@ Pem MakeCertificate(const std::string& cn, const std::string& san);
 Pem MakeCa(const std::string& cn);
 // A P-256 certificate with CN `cn` and SANs `san` signed by `ca`, for servers and clients.
 Pem IssueCertificate(const Pem& ca, const std::string& cn, const std::string& san);
+
+// A blocking TLS client connection to 127.0.0.1:port: SNI `sni` ("" for none), only TLS
+// `version` when not 0 (old versions allowed: SECLEVEL 0), presenting `client` when given.
+class TlsClient {
+ public:
+  TlsClient(uint16_t port, const std::string& sni, int version = 0, const Pem* client = nullptr);
+  ~TlsClient();
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+
+  bool ok() const { return handshake_ok_; }
+  // Why the handshake, or the first write or read of Get, failed (an alert from the server).
+  unsigned long error() const { return error_; }
+  int version() const { return SSL_version(ssl_); }
+  std::string PeerCommonName() const;
+  // Sends a GET and reads the response head and a Content-Length body.
+  std::string Request(const std::string& host, const std::string& path);
+  // Writes `bytes` in TLS records of at most `record` bytes each.
+  void Send(std::string_view bytes, size_t record = 16384);
+  // Reads a response head and its Content-Length body ("" after 10 s without bytes).
+  std::string ReadResponse();
+  // GET / with Connection: close, read until the server closes; "" when no response came
+  // (error() says why). With TLS 1.3 a server refuses a client certificate after the client
+  // has finished its handshake, so such a refusal shows here, as an alert on the first read.
+  std::string Get(const std::string& host);
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool handshake_ok_ = false;
+  unsigned long error_ = 0;
+};
 
 // A TCP socket connected to 127.0.0.1:port, with 5 s send and receive timeouts (-1 on error).
 int ConnectLoopback(uint16_t port);

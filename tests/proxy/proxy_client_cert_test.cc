@@ -26,74 +26,7 @@ using testing::IssueCertificate;
 using testing::MakeCa;
 using testing::Pem;
 using testing::TestUpstream;
-
-// One blocking TLS connection that presents `client` (if any) and sends one GET.
-class MtlsClient {
- public:
-  MtlsClient(uint16_t port, const std::string& sni, const Pem* client, int version = 0) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (version) {
-      SSL_CTX_set_min_proto_version(ctx_, version);
-      SSL_CTX_set_max_proto_version(ctx_, version);
-    }
-    if (client != nullptr) {
-      BIO* cert = BIO_new_mem_buf(client->cert.data(), static_cast<int>(client->cert.size()));
-      BIO* key = BIO_new_mem_buf(client->key.data(), static_cast<int>(client->key.size()));
-      X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
-      EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
-      SSL_CTX_use_certificate(ctx_, x);
-      SSL_CTX_use_PrivateKey(ctx_, k);
-      X509_free(x);
-      EVP_PKEY_free(k);
-      BIO_free(cert);
-      BIO_free(key);
-    }
-    fd_ = testing::ConnectLoopback(port);
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    SSL_set_tlsext_host_name(ssl_, sni.c_str());
-    ERR_clear_error();
-    handshake_ok_ = SSL_connect(ssl_) == 1;
-    if (!handshake_ok_) error_ = ERR_peek_last_error();
-  }
-  ~MtlsClient() {
-    SSL_free(ssl_);
-    SSL_CTX_free(ctx_);
-    close(fd_);
-  }
-  bool handshake_ok() const { return handshake_ok_; }
-  // Why the handshake or the first read failed (an alert from the server).
-  int error_reason() const { return ERR_GET_REASON(error_); }
-  // With TLS 1.3 the server checks the client's certificate after the client has finished:
-  // a refusal shows as an alert on the first read. "" when no response came.
-  std::string Get(const std::string& host) {
-    if (!handshake_ok_) return "";
-    std::string request = "GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
-    if (SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
-      error_ = ERR_peek_last_error();
-      return "";
-    }
-    timeval timeout{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    std::string response;
-    char buffer[4096];
-    while (true) {
-      int n = SSL_read(ssl_, buffer, sizeof(buffer));
-      if (n <= 0) {
-        if (response.empty()) error_ = ERR_peek_last_error();
-        return response;
-      }
-      response.append(buffer, static_cast<size_t>(n));
-    }
-  }
-
- private:
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  bool handshake_ok_ = false;
-  unsigned long error_ = 0;
-};
+using testing::TlsClient;
 
 bool Answered(const std::string& response) { return response.starts_with("HTTP/1.1 200"); }
 
@@ -167,19 +100,19 @@ TEST_F(ProxyClientCertTest, AllowValidOnlyServesOnlyAVerifiedCertificate) {
   api::ClientValidation strict = Validation(false);
   Apply(Config(up, &strict, &strict));
   for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-    MtlsClient valid(port_, "strict.example", &valid_client_, version);
+    TlsClient valid(port_, "strict.example", version, &valid_client_);
     EXPECT_TRUE(Answered(valid.Get("strict.example"))) << version;
 
-    MtlsClient none(port_, "strict.example", nullptr, version);
+    TlsClient none(port_, "strict.example", version, nullptr);
     EXPECT_EQ(none.Get("strict.example"), "") << version;
-    EXPECT_EQ(none.error_reason(), version == TLS1_3_VERSION
-                                       ? SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED
-                                       : SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)
+    EXPECT_EQ(ERR_GET_REASON(none.error()), version == TLS1_3_VERSION
+                                                ? SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED
+                                                : SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)
         << version;
 
-    MtlsClient foreign(port_, "strict.example", &foreign_client_, version);
+    TlsClient foreign(port_, "strict.example", version, &foreign_client_);
     EXPECT_EQ(foreign.Get("strict.example"), "") << version;
-    EXPECT_EQ(foreign.error_reason(), SSL_R_TLSV1_ALERT_UNKNOWN_CA) << version;
+    EXPECT_EQ(ERR_GET_REASON(foreign.error()), SSL_R_TLSV1_ALERT_UNKNOWN_CA) << version;
   }
   ASSERT_TRUE(up.WaitRequests(2));
   EXPECT_EQ(up.requests().size(), 2u);  // only the verified clients reached the backend
@@ -192,7 +125,7 @@ TEST_F(ProxyClientCertTest, AllowInsecureFallbackServesEveryClient) {
   api::ClientValidation fallback = Validation(true);
   Apply(Config(up, &fallback, &fallback));
   for (const Pem* client : std::vector<const Pem*>{&valid_client_, nullptr, &foreign_client_}) {
-    MtlsClient c(port_, "strict.example", client);
+    TlsClient c(port_, "strict.example", 0, client);
     EXPECT_TRUE(Answered(c.Get("strict.example"))) << (client ? "with a certificate" : "without");
   }
   ASSERT_TRUE(up.WaitRequests(3));
@@ -203,11 +136,11 @@ TEST_F(ProxyClientCertTest, EachListenerOfAPortHasItsOwnValidation) {
   TestUpstream up("up");
   api::ClientValidation strict = Validation(false);
   Apply(Config(up, &strict, nullptr));
-  MtlsClient open(port_, "open.example", nullptr);
+  TlsClient open(port_, "open.example");
   EXPECT_TRUE(Answered(open.Get("open.example")));
-  MtlsClient refused(port_, "strict.example", nullptr);
+  TlsClient refused(port_, "strict.example");
   EXPECT_EQ(refused.Get("strict.example"), "");
-  MtlsClient valid(port_, "strict.example", &valid_client_);
+  TlsClient valid(port_, "strict.example", 0, &valid_client_);
   EXPECT_TRUE(Answered(valid.Get("strict.example")));
 }
 
@@ -216,20 +149,20 @@ TEST_F(ProxyClientCertTest, EachListenerOfAPortHasItsOwnValidation) {
 TEST_F(ProxyClientCertTest, ASwapChangesWhatNewConnectionsNeed) {
   TestUpstream up("up");
   Apply(Config(up, nullptr, nullptr));
-  MtlsClient before(port_, "strict.example", nullptr);
+  TlsClient before(port_, "strict.example");
   EXPECT_TRUE(Answered(before.Get("strict.example")));
 
   api::ClientValidation strict = Validation(false);
   Apply(Config(up, &strict, &strict));
-  MtlsClient after(port_, "strict.example", nullptr);
+  TlsClient after(port_, "strict.example");
   EXPECT_EQ(after.Get("strict.example"), "");
 
   api::ClientValidation other = strict;
   other.set_ca_pem(other_ca_.cert);
   Apply(Config(up, &other, &other));
-  MtlsClient old_ca(port_, "strict.example", &valid_client_);
+  TlsClient old_ca(port_, "strict.example", 0, &valid_client_);
   EXPECT_EQ(old_ca.Get("strict.example"), "");
-  MtlsClient new_ca(port_, "strict.example", &foreign_client_);
+  TlsClient new_ca(port_, "strict.example", 0, &foreign_client_);
   EXPECT_TRUE(Answered(new_ca.Get("strict.example")));
 }
 

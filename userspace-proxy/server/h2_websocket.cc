@@ -1,20 +1,16 @@
 #include "userspace-proxy/server/h2_websocket.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "absl/strings/escaping.h"
 #include "userspace-proxy/server/h2_connection.h"
 
 namespace xgate::proxy {
 namespace {
 
 std::string Base64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
-  out.resize(static_cast<size_t>(n));
-  return out;
+  return absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(data), size));
 }
 
 }  // namespace
