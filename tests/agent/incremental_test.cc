@@ -33,7 +33,7 @@ class Documents {
   explicit Documents(uint32_t seed) : rng_(seed) {}
 
   Document Any() {
-    switch (Pick(7)) {
+    switch (Pick(8)) {
       case 0:
         return Text(GatewayYaml());
       case 1:
@@ -45,6 +45,8 @@ class Documents {
         return Text(BackendYaml(absl::StrCat("s", Pick(6)), Pick(3)));
       case 5:
         return Object(HttpRouteJson());
+      case 6:
+        return Text(BackendTlsPolicyYaml());
       default:
         return Text(absl::StrCat(HttpRouteYaml(), "---\n", BackendYaml("s0", 1)));
     }
@@ -80,6 +82,15 @@ class Documents {
         "]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: ", path,
         "}}]\n    backendRefs: [{name: s", Pick(6), ", port: 8080, weight: ", Pick(5),
         "}, {name: s", Pick(6), ", port: 8080}]\n");
+  }
+  // TLS to a Service: valid (system CAs) or not (a missing CA ConfigMap).
+  std::string BackendTlsPolicyYaml() {
+    return absl::StrCat(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: p",
+        Pick(2), ", namespace: app}\nspec:\n  targetRefs: [{group: \"\", kind: Service, name: s",
+        Pick(6), "}]\n  validation:\n    hostname: s", Pick(2), ".example.com\n",
+        Pick(2) ? "    wellKnownCACertificates: System\n"
+                : "    caCertificateRefs: [{group: \"\", kind: ConfigMap, name: missing}]\n");
   }
   std::string TcpRouteYaml() {
     return absl::StrCat(
