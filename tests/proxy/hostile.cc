@@ -390,6 +390,19 @@ void HostileTest::ExpectRssGrowthBelow(size_t bound) const {
   EXPECT_LT(growth, bound);
 }
 
+void UsePem(SSL_CTX* ctx, const Pem& pem) {
+  BIO* cert = BIO_new_mem_buf(pem.cert.data(), static_cast<int>(pem.cert.size()));
+  BIO* key = BIO_new_mem_buf(pem.key.data(), static_cast<int>(pem.key.size()));
+  X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+  SSL_CTX_use_certificate(ctx, x);
+  SSL_CTX_use_PrivateKey(ctx, k);
+  X509_free(x);
+  EVP_PKEY_free(k);
+  BIO_free(cert);
+  BIO_free(key);
+}
+
 TlsClient::TlsClient(uint16_t port, const std::string& sni, int version, const Pem* client) {
   ctx_ = SSL_CTX_new(TLS_client_method());
   if (version) {
@@ -397,18 +410,7 @@ TlsClient::TlsClient(uint16_t port, const std::string& sni, int version, const P
     SSL_CTX_set_max_proto_version(ctx_, version);
     SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
   }
-  if (client != nullptr) {
-    BIO* cert = BIO_new_mem_buf(client->cert.data(), static_cast<int>(client->cert.size()));
-    BIO* key = BIO_new_mem_buf(client->key.data(), static_cast<int>(client->key.size()));
-    X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
-    EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
-    SSL_CTX_use_certificate(ctx_, x);
-    SSL_CTX_use_PrivateKey(ctx_, k);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    BIO_free(cert);
-    BIO_free(key);
-  }
+  if (client != nullptr) UsePem(ctx_, *client);
   fd_ = ConnectLoopback(port);
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);

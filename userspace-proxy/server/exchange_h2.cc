@@ -96,7 +96,9 @@ void Exchange::OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std:
     ConnectUpstream(replay_, /*skip_ejected=*/false);
     return;
   }
-  worker_.upstreams().Report(connection, true);
+  // A connect or TLS handshake that failed was counted by the pool already, once for the
+  // connection, not once more for each stream that waited on it.
+  if (connection.connected()) worker_.upstreams().Report(connection, true);
   // Sent again only when the backend did not act on it, or it is idempotent and nothing of
   // the answer came, and the whole request is at hand.
   bool retriable =
