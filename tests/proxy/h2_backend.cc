@@ -122,7 +122,7 @@ struct H2Backend::Connection {
       case Behavior::kZeroWindow:
         return true;
       case Behavior::kCloseAfterHeaders:
-        close_now = true;
+        close_now = requests >= backend->close_after_;
         return false;
       case Behavior::kRefuse:
         if (backend->refuse_.fetch_sub(1) > 0) {

@@ -20,7 +20,8 @@ class H2Backend {
  public:
   enum class Behavior {
     kServe,
-    // The TCP connection is closed as soon as a request's HEADERS are read: nothing answered.
+    // The TCP connection is closed as soon as its `close_after`th request's HEADERS are read
+    // (the ones before are held): nothing answered.
     kCloseAfterHeaders,
     // A request's stream is reset with REFUSED_STREAM (`refuse` times, then served).
     kRefuse,
@@ -41,6 +42,7 @@ class H2Backend {
   void set_behavior(Behavior behavior) { behavior_ = behavior; }
   void set_refuse(int n) { refuse_ = n; }
   void set_goaway_streams(int n) { goaway_streams_ = n; }
+  void set_close_after(int n) { close_after_ = n; }
   // Requests whose HEADERS arrived, and the ones answered 200.
   int headers_seen() const { return headers_seen_; }
   int served() const { return served_; }
@@ -62,6 +64,7 @@ class H2Backend {
   std::atomic<Behavior> behavior_{Behavior::kServe};
   std::atomic<int> refuse_{0};
   std::atomic<int> goaway_streams_{2};
+  std::atomic<int> close_after_{1};
   std::atomic<bool> goaway_sent_{false};
   std::atomic<int> headers_seen_{0};
   std::atomic<int> served_{0};

@@ -179,6 +179,38 @@ TEST_F(UpstreamFailureTest, TlsCloseAfterHeadersGetFailsOverPostGets502) {
   EXPECT_EQ(Cluster().tls_errors(), 0u);
 }
 
+// (b) with streams in flight together: a holds its requests until the fourth, then closes.
+// Each GET among them is answered by b, each POST gets 502; none waits.
+TEST_F(UpstreamFailureTest, CloseWithStreamsInFlightFailsOverTheGetsOnly) {
+  H2Backend a("a"), b("b");
+  a.set_behavior(Behavior::kCloseAfterHeaders);
+  a.set_close_after(4);
+  Start({a.port(), b.port()});
+  constexpr int kRequests = 7;  // the round-robin: a gets 0, 2, 4, 6 (then closes)
+  std::vector<testing::Response> answers(kRequests);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kRequests; ++i) {
+    bool post = i % 4 == 2;  // 2 and 6, both to a
+    std::string path = "/r" + std::to_string(i);
+    clients.emplace_back([&, i, post, path] { answers[i] = post ? Post(path) : Get(path); });
+    // One at a time, so that the round-robin takes them in order.
+    EXPECT_TRUE(testing::WaitFor([&] { return a.headers_seen() + b.headers_seen() >= i + 1; }, 5s));
+  }
+  for (auto& client : clients) client.join();
+  for (int i = 0; i < kRequests; ++i) {
+    SCOPED_TRACE("request " + std::to_string(i));
+    if (i % 4 == 2) {
+      EXPECT_EQ(answers[i].status, 502) << answers[i].body;
+    } else {
+      EXPECT_EQ(answers[i].status, 200) << answers[i].body;
+      EXPECT_EQ(answers[i].headers["x-backend"], "b");
+    }
+  }
+  EXPECT_EQ(a.headers_seen(), 4);
+  EXPECT_EQ(b.served(), 5);
+  EXPECT_EQ(Cluster().retries(), 2u);  // the two GETs a held
+}
+
 // (b) for gRPC: a call the backend may have acted on ends trailers-only, UNAVAILABLE, at once.
 TEST_F(UpstreamFailureTest, GrpcCallToABackendThatClosesIsUnavailableNotAHang) {
   H2Backend a("a");
@@ -213,6 +245,11 @@ TEST_F(UpstreamFailureTest, GoawayBelowStreamsInFlightResendsTheUnprocessedOnes)
   EXPECT_EQ(statuses[2], 200);
   EXPECT_EQ(a.connections(), 2);
   EXPECT_EQ(a.served_paths(), (std::vector<std::string>{"/p1", "/p2"}));
+  // The counters: a second connection; the refusals are not held against the endpoint, the
+  // close that failed the first stream is (one failure, no ejection).
+  api::ProxyClusterStats stats = Cluster();
+  EXPECT_EQ(stats.connects(), 2u);
+  EXPECT_EQ(stats.ejections(), 0u);
   EXPECT_EQ(Post("/after").status, 200);
 }
 
