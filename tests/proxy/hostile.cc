@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string_view>
 
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/net.h"
@@ -109,14 +110,23 @@ int ConnectLoopback(uint16_t port) {
   return fd;
 }
 
-size_t RssBytes() {
+namespace {
+
+// A "Name:   N kB" field of /proc/self/status, in bytes.
+size_t StatusBytes(std::string_view field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
+    if (line.rfind(field, 0) == 0) return std::stoul(line.substr(field.size())) * 1024;
   }
   return 0;
 }
+
+}  // namespace
+
+size_t RssBytes() { return StatusBytes("VmRSS:"); }
+size_t PeakRssBytes() { return StatusBytes("VmHWM:"); }
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 uint32_t H2Frame::Code() const {
   size_t at = type == NGHTTP2_GOAWAY ? 4 : 0;

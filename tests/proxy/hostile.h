@@ -79,6 +79,9 @@ int ConnectLoopback(uint16_t port);
 
 // This process's resident set, in bytes.
 size_t RssBytes();
+// Its peak since the last ResetPeakRss (Linux 4.0+: /proc/self/clear_refs), in bytes.
+size_t PeakRssBytes();
+void ResetPeakRss();
 
 struct H2Frame {
   uint8_t type = 0;

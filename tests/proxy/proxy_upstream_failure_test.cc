@@ -359,10 +359,11 @@ TEST_F(UpstreamFailureTest, H2ZeroWindowBackendPostEndsWithTheBackendTimeoutBoun
   zero.set_behavior(Behavior::kZeroWindow);
   Start({zero.port()}, false, /*backend_timeout_ms=*/1000);
   size_t rss = testing::RssBytes();
+  testing::ResetPeakRss();
   StalledPost post = PostForever(port_);
   EXPECT_EQ(post.status, 504);
   EXPECT_LT(post.sent, kBoundedBody);
-  EXPECT_LT(testing::RssBytes(), rss + kBoundedBody);
+  EXPECT_LT(testing::PeakRssBytes(), rss + kBoundedBody) << "the proxy held the body";
   EXPECT_EQ(zero.headers_seen(), 1);
   EXPECT_EQ(Get("/after").status, 200) << "the backend's other streams still work";
 }
@@ -382,10 +383,11 @@ TEST_F(UpstreamFailureTest, Http1BackendThatNeverReadsEndsWithTheBackendTimeoutB
   NeverReadingBackend never;
   Start({never.port()}, false, /*backend_timeout_ms=*/1000, {}, /*h2=*/false);
   size_t rss = testing::RssBytes();
+  testing::ResetPeakRss();
   StalledPost post = PostForever(port_);
   EXPECT_EQ(post.status, 504);
   EXPECT_LT(post.sent, kBoundedBody);
-  EXPECT_LT(testing::RssBytes(), rss + kBoundedBody);
+  EXPECT_LT(testing::PeakRssBytes(), rss + kBoundedBody) << "the proxy held the body";
 }
 
 // No route timeout: TCP_USER_TIMEOUT ends the connection whose zero window held past it (the
