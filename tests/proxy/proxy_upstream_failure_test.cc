@@ -124,6 +124,35 @@ class UpstreamFailureTest : public ::testing::Test {
     EXPECT_EQ(stats.retries(), 4u);  // the 4 GETs that met the close
   }
 
+  // (c) a sends GOAWAY with the first of three streams in flight as the last, then closes.
+  void ExpectGoawayBelowStreamsInFlight(bool tls) {
+    H2Backend a("a", tls ? &BackendCert() : nullptr);
+    a.set_behavior(Behavior::kGoaway);
+    a.set_goaway_streams(3);
+    Start({a.port()}, tls);
+    std::vector<int> statuses(3);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 3; ++i) {
+      clients.emplace_back([&, i] { statuses[i] = Post("/p" + std::to_string(i)).status; });
+      // In order, so that the first request is the connection's first stream.
+      EXPECT_TRUE(testing::WaitFor([&] { return a.headers_seen() >= i + 1; }, 5s))
+          << a.headers_seen() << " requests seen, " << i + 1 << " sent";
+    }
+    for (auto& client : clients) client.join();
+    EXPECT_EQ(statuses[0], 502);
+    EXPECT_EQ(statuses[1], 200);
+    EXPECT_EQ(statuses[2], 200);
+    EXPECT_EQ(a.connections(), 2);
+    EXPECT_EQ(a.served_paths(), (std::vector<std::string>{"/p1", "/p2"}));
+    // The counters: a second connection; the refusals are not held against the endpoint, the
+    // close that failed the first stream is (one failure, no ejection).
+    api::ProxyClusterStats stats = Cluster();
+    EXPECT_EQ(stats.connects(), 2u);
+    EXPECT_EQ(stats.ejections(), 0u);
+    EXPECT_EQ(stats.h2_refused(), 2u);
+    EXPECT_EQ(Post("/after").status, 200);
+  }
+
   api::ProxyClusterStats Cluster() {
     api::ProxyStats stats = server_->Stats();
     for (const auto& c : stats.clusters()) {
@@ -227,35 +256,16 @@ TEST_F(UpstreamFailureTest, GrpcCallToABackendThatClosesIsUnavailableNotAHang) {
 // closes: the two the backend never processed are sent again on a new connection (RFC 9113
 // 6.8); the first, which it may have acted on, is a POST and gets 502.
 TEST_F(UpstreamFailureTest, GoawayBelowStreamsInFlightResendsTheUnprocessedOnes) {
-  H2Backend a("a");
-  a.set_behavior(Behavior::kGoaway);
-  a.set_goaway_streams(3);
-  Start({a.port()});
-  std::vector<int> statuses(3);
-  std::vector<std::thread> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.emplace_back([&, i] { statuses[i] = Post("/p" + std::to_string(i)).status; });
-    // In order, so that the first request is the connection's first stream.
-    EXPECT_TRUE(testing::WaitFor([&] { return a.headers_seen() >= i + 1; }, 5s))
-        << a.headers_seen() << " requests seen, " << i + 1 << " sent";
-  }
-  for (auto& client : clients) client.join();
-  EXPECT_EQ(statuses[0], 502);
-  EXPECT_EQ(statuses[1], 200);
-  EXPECT_EQ(statuses[2], 200);
-  EXPECT_EQ(a.connections(), 2);
-  EXPECT_EQ(a.served_paths(), (std::vector<std::string>{"/p1", "/p2"}));
-  // The counters: a second connection; the refusals are not held against the endpoint, the
-  // close that failed the first stream is (one failure, no ejection).
-  api::ProxyClusterStats stats = Cluster();
-  EXPECT_EQ(stats.connects(), 2u);
-  EXPECT_EQ(stats.ejections(), 0u);
-  EXPECT_EQ(Post("/after").status, 200);
+  ExpectGoawayBelowStreamsInFlight(/*tls=*/false);
+}
+
+TEST_F(UpstreamFailureTest, TlsGoawayBelowStreamsInFlightResendsTheUnprocessedOnes) {
+  ExpectGoawayBelowStreamsInFlight(/*tls=*/true);
 }
 
 // (d) RST_STREAM REFUSED_STREAM: the backend did not act on it, so even a POST is sent again.
 TEST_F(UpstreamFailureTest, RefusedStreamIsSentAgain) {
-  H2Backend a("a"), b("b");
+  H2Backend a("a");
   a.set_behavior(Behavior::kRefuse);
   a.set_refuse(1);
   Start({a.port()});
@@ -263,6 +273,8 @@ TEST_F(UpstreamFailureTest, RefusedStreamIsSentAgain) {
   EXPECT_EQ(post.status, 200) << post.body;
   EXPECT_EQ(a.headers_seen(), 2);
   EXPECT_EQ(a.served(), 1);
+  EXPECT_EQ(Cluster().h2_refused(), 1u);
+  EXPECT_EQ(Cluster().ejections(), 0u);
 }
 
 TEST_F(UpstreamFailureTest, AlwaysRefusedStreamGoesToTheOtherEndpoint) {
@@ -277,6 +289,7 @@ TEST_F(UpstreamFailureTest, AlwaysRefusedStreamGoesToTheOtherEndpoint) {
   }
   EXPECT_GE(a.headers_seen(), 1);
   EXPECT_EQ(a.served(), 0);
+  EXPECT_EQ(Cluster().h2_refused(), static_cast<uint64_t>(a.headers_seen()));
 }
 
 // ---- Backends that hold a zero window while a client POSTs a body larger than every buffer.

@@ -90,6 +90,7 @@ void Exchange::OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std:
   UpstreamConnection& connection = stream.connection();
   // A refusal (GOAWAY, REFUSED_STREAM) is the backend's orderly way to shed load: sent again
   // once on a new connection, the same endpoint included, and not held against it.
+  if (stream.refused()) connection.cluster_stats().h2_refused.Add();
   if (stream.refused() && replay_complete_ && !retried_stale_) {
     retried_stale_ = true;
     tried_.clear();
