@@ -122,10 +122,12 @@ struct H2Backend::Connection {
       case Behavior::kZeroWindow:
         return true;
       case Behavior::kCloseAfterHeaders:
+        if (backend->times_ <= 0) return true;
         close_now = requests >= backend->close_after_;
+        if (close_now) --backend->times_;
         return false;
       case Behavior::kRefuse:
-        if (backend->refuse_.fetch_sub(1) > 0) {
+        if (backend->times_.fetch_sub(1) > 0) {
           nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
           return false;
         }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,7 +24,7 @@ class H2Backend {
     // The TCP connection is closed as soon as its `close_after`th request's HEADERS are read
     // (the ones before are held): nothing answered.
     kCloseAfterHeaders,
-    // A request's stream is reset with REFUSED_STREAM (`refuse` times, then served).
+    // A request's stream is reset with REFUSED_STREAM.
     kRefuse,
     // On a connection's `goaway_streams`th request: GOAWAY with the first stream's id as the
     // last one, then the connection closes with nothing answered. Only on the first connection.
@@ -40,7 +41,8 @@ class H2Backend {
 
   uint16_t port() const { return port_; }
   void set_behavior(Behavior behavior) { behavior_ = behavior; }
-  void set_refuse(int n) { refuse_ = n; }
+  // The misbehaviour (a close, a refusal) happens this many times, then requests are served.
+  void set_times(int n) { times_ = n; }
   void set_goaway_streams(int n) { goaway_streams_ = n; }
   void set_close_after(int n) { close_after_ = n; }
   // Requests whose HEADERS arrived, and the ones answered 200.
@@ -62,7 +64,7 @@ class H2Backend {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<Behavior> behavior_{Behavior::kServe};
-  std::atomic<int> refuse_{0};
+  std::atomic<int> times_{std::numeric_limits<int>::max()};
   std::atomic<int> goaway_streams_{2};
   std::atomic<int> close_after_{1};
   std::atomic<bool> goaway_sent_{false};

@@ -59,7 +59,8 @@ class UpstreamFailureTest : public ::testing::Test {
   // upstream, everything else to the cluster with `endpoints`: HTTP/2 (over TLS when `tls`),
   // or HTTP/1.1 when not `h2`.
   void Start(const std::vector<uint16_t>& endpoints, bool tls = false,
-             uint64_t backend_timeout_ms = 0, ServerOptions options = {}, bool h2 = true) {
+             uint64_t backend_timeout_ms = 0, ServerOptions options = {}, bool h2 = true,
+             const api::Retry* retry = nullptr) {
     options.workers = 1;
     options.upstream.connect_timeout = 2s;
     server_ = std::make_unique<Server>(options);
@@ -72,6 +73,7 @@ class UpstreamFailureTest : public ::testing::Test {
     testing::AddCluster(config, "good", *good_upstream_);
     api::Route* route = testing::AddRoute(*vhost, "failing", "/", kCluster);
     if (backend_timeout_ms > 0) route->set_backend_request_timeout_ms(backend_timeout_ms);
+    if (retry != nullptr) *route->mutable_retry() = *retry;
     for (uint16_t port : endpoints) testing::AddEndpoint(config, kCluster, "127.0.0.1", port);
     api::Cluster* cluster = config.mutable_clusters(config.clusters_size() - 1);
     if (h2) cluster->set_protocol(api::H2C);
@@ -240,6 +242,32 @@ TEST_F(UpstreamFailureTest, CloseWithStreamsInFlightFailsOverTheGetsOnly) {
   EXPECT_EQ(Cluster().retries(), 2u);  // the two GETs a held
 }
 
+// (b) with one endpoint and the rule's retry policy: the GET that met the close is tried again
+// on the same endpoint after the backoff, on a new connection, and answered; counted as a
+// retry for a reset.
+TEST_F(UpstreamFailureTest, CloseAfterHeadersGetRetriedByTheRulesPolicy) {
+  H2Backend a("a");
+  a.set_behavior(Behavior::kCloseAfterHeaders);
+  a.set_times(1);
+  api::Retry retry;
+  retry.set_attempts(2);
+  retry.set_backoff_ms(10);
+  Start({a.port()}, false, 0, {}, true, &retry);
+  testing::Response get = Get("/once");
+  EXPECT_EQ(get.status, 200) << get.body;
+  EXPECT_EQ(a.headers_seen(), 2);
+  EXPECT_EQ(a.connections(), 2);
+  api::ProxyStats stats = server_->Stats();
+  uint64_t reset_retries = 0;
+  for (const auto& r : stats.route_retries()) {
+    if (r.reason() == "reset") reset_retries += r.count();
+  }
+  EXPECT_EQ(reset_retries, 1u);
+  // A POST the backend may have acted on is not sent again, even under the policy.
+  a.set_times(1);
+  EXPECT_EQ(Post("/post").status, 502);
+}
+
 // (b) for gRPC: a call the backend may have acted on ends trailers-only, UNAVAILABLE, at once.
 TEST_F(UpstreamFailureTest, GrpcCallToABackendThatClosesIsUnavailableNotAHang) {
   H2Backend a("a");
@@ -267,7 +295,7 @@ TEST_F(UpstreamFailureTest, TlsGoawayBelowStreamsInFlightResendsTheUnprocessedOn
 TEST_F(UpstreamFailureTest, RefusedStreamIsSentAgain) {
   H2Backend a("a");
   a.set_behavior(Behavior::kRefuse);
-  a.set_refuse(1);
+  a.set_times(1);
   Start({a.port()});
   testing::Response post = Post("/once");
   EXPECT_EQ(post.status, 200) << post.body;
@@ -280,7 +308,7 @@ TEST_F(UpstreamFailureTest, RefusedStreamIsSentAgain) {
 TEST_F(UpstreamFailureTest, AlwaysRefusedStreamGoesToTheOtherEndpoint) {
   H2Backend a("a"), b("b");
   a.set_behavior(Behavior::kRefuse);
-  a.set_refuse(1000);
+
   Start({a.port(), b.port()});
   for (int i = 0; i < 5; ++i) {
     testing::Response post = Post("/p" + std::to_string(i));
