@@ -117,9 +117,16 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
                     "protocol; BackendTLSPolicy)" +
                         pool,
                     {}};
+  Family h2_refused{"xgate_proxy_upstream_h2_refused_total",
+                    "counter",
+                    "HTTP/2 streams the backend refused unprocessed (REFUSED_STREAM, above its "
+                    "GOAWAY's last stream id), sent again" +
+                        pool,
+                    {}};
   for (const auto& c : stats.clusters()) {
     Labels labels = {{"backend", c.cluster()}};
     tls_errors.Add(labels, c.tls_errors());
+    h2_refused.Add(labels, c.h2_refused());
     open.Add(labels, c.connections_open());
     idle.Add(labels, c.connections_idle());
     active.Add(labels, c.connections_active());
@@ -129,8 +136,8 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     retries.Add(labels, c.retries());
     reuses.Add(labels, c.reuses());
   }
-  for (const Family* f :
-       {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses, &tls_errors}) {
+  for (const Family* f : {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses,
+                          &tls_errors, &h2_refused}) {
     f->Write(out);
   }
 

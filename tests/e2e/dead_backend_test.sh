@@ -85,11 +85,11 @@ clusters { name: "default/web-a:80" endpoints { address: "$BE_IP" port: 8081 } }
 clusters { name: "default/web-b:80" endpoints { address: "$BE_IP" port: 8082 } }
 CONF
 # A short back-off (300 ms, doubling up to 2 s) so the readmission below is quick; the
-# request timeout (5 s) above the user timeout (1 s), both short so that the run stays short.
-REQUEST_TIMEOUT_MS=5000
+# default user timeout (10 s, --upstream-user-timeout) and a request timeout (15 s) above it.
+REQUEST_TIMEOUT_MS=15000
 ip netns exec "$GW" "$B/xgate-proxy" --config "$WORK/proxy.txtpb" --workers 2 \
   --access-log off --eject-backoff 300,2000 --connect-timeout 500 \
-  --upstream-user-timeout 1000 --request-timeout $REQUEST_TIMEOUT_MS >"$WORK/proxy.out" 2>&1 &
+  --request-timeout $REQUEST_TIMEOUT_MS >"$WORK/proxy.out" 2>&1 &
 PIDS+=("$!")
 
 URL=http://$GW_IP:$PORT/
@@ -174,8 +174,8 @@ expect_eq "failed after readmission" "$failed_after" 0
 # firewall. A new connection fails only by the connect timeout (--connect-timeout, 500 ms
 # here), which ejects web-b and sends its share to web-a. A request already written on a
 # pooled connection to it gets no acknowledgement: TCP_USER_TIMEOUT (--upstream-user-timeout,
-# 1 s here) aborts the connection and the request (a GET) is tried on web-a. Same target, and
-# no request waits for the request timeout.
+# its default 10 s) aborts the connection and the request (a GET) is tried on web-a. Same
+# target, and no request waits for the request timeout (the run takes about 30 s).
 drop_web_b() {
   ip netns exec "$BE" nft -f - <<NFT
 table inet xgate_silent_$run {

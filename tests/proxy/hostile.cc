@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string_view>
 
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/net.h"
@@ -109,14 +110,23 @@ int ConnectLoopback(uint16_t port) {
   return fd;
 }
 
-size_t RssBytes() {
+namespace {
+
+// A "Name:   N kB" field of /proc/self/status, in bytes.
+size_t StatusBytes(std::string_view field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
+    if (line.rfind(field, 0) == 0) return std::stoul(line.substr(field.size())) * 1024;
   }
   return 0;
 }
+
+}  // namespace
+
+size_t RssBytes() { return StatusBytes("VmRSS:"); }
+size_t PeakRssBytes() { return StatusBytes("VmHWM:"); }
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 uint32_t H2Frame::Code() const {
   size_t at = type == NGHTTP2_GOAWAY ? 4 : 0;
@@ -390,6 +400,19 @@ void HostileTest::ExpectRssGrowthBelow(size_t bound) const {
   EXPECT_LT(growth, bound);
 }
 
+void UsePem(SSL_CTX* ctx, const Pem& pem) {
+  BIO* cert = BIO_new_mem_buf(pem.cert.data(), static_cast<int>(pem.cert.size()));
+  BIO* key = BIO_new_mem_buf(pem.key.data(), static_cast<int>(pem.key.size()));
+  X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+  SSL_CTX_use_certificate(ctx, x);
+  SSL_CTX_use_PrivateKey(ctx, k);
+  X509_free(x);
+  EVP_PKEY_free(k);
+  BIO_free(cert);
+  BIO_free(key);
+}
+
 TlsClient::TlsClient(uint16_t port, const std::string& sni, int version, const Pem* client) {
   ctx_ = SSL_CTX_new(TLS_client_method());
   if (version) {
@@ -397,18 +420,7 @@ TlsClient::TlsClient(uint16_t port, const std::string& sni, int version, const P
     SSL_CTX_set_max_proto_version(ctx_, version);
     SSL_CTX_set_cipher_list(ctx_, "DEFAULT:@SECLEVEL=0");
   }
-  if (client != nullptr) {
-    BIO* cert = BIO_new_mem_buf(client->cert.data(), static_cast<int>(client->cert.size()));
-    BIO* key = BIO_new_mem_buf(client->key.data(), static_cast<int>(client->key.size()));
-    X509* x = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
-    EVP_PKEY* k = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
-    SSL_CTX_use_certificate(ctx_, x);
-    SSL_CTX_use_PrivateKey(ctx_, k);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    BIO_free(cert);
-    BIO_free(key);
-  }
+  if (client != nullptr) UsePem(ctx_, *client);
   fd_ = ConnectLoopback(port);
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);

@@ -38,6 +38,9 @@ Pem MakeCa(const std::string& cn);
 // A P-256 certificate with CN `cn` and SANs `san` signed by `ca`, for servers and clients.
 Pem IssueCertificate(const Pem& ca, const std::string& cn, const std::string& san);
 
+// Makes `ctx` present `pem`'s certificate and key.
+void UsePem(SSL_CTX* ctx, const Pem& pem);
+
 // A blocking TLS client connection to 127.0.0.1:port: SNI `sni` ("" for none), only TLS
 // `version` when not 0 (old versions allowed: SECLEVEL 0), presenting `client` when given.
 class TlsClient {
@@ -76,6 +79,9 @@ int ConnectLoopback(uint16_t port);
 
 // This process's resident set, in bytes.
 size_t RssBytes();
+// Its peak since the last ResetPeakRss (Linux 4.0+: /proc/self/clear_refs), in bytes.
+size_t PeakRssBytes();
+void ResetPeakRss();
 
 struct H2Frame {
   uint8_t type = 0;

@@ -90,13 +90,16 @@ void Exchange::OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std:
   UpstreamConnection& connection = stream.connection();
   // A refusal (GOAWAY, REFUSED_STREAM) is the backend's orderly way to shed load: sent again
   // once on a new connection, the same endpoint included, and not held against it.
+  if (stream.refused()) connection.cluster_stats().h2_refused.Add();
   if (stream.refused() && replay_complete_ && !retried_stale_) {
     retried_stale_ = true;
     tried_.clear();
     ConnectUpstream(replay_, /*skip_ejected=*/false);
     return;
   }
-  worker_.upstreams().Report(connection, true);
+  // A connect or TLS handshake that failed was counted by the pool already, once for the
+  // connection, not once more for each stream that waited on it.
+  if (connection.connected()) worker_.upstreams().Report(connection, true);
   // Sent again only when the backend did not act on it, or it is idempotent and nothing of
   // the answer came, and the whole request is at hand.
   bool retriable =

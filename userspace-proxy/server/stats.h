@@ -154,6 +154,7 @@ struct ClusterStats {
   Counter retries;  // requests tried again elsewhere after an attempt on this cluster failed
   Counter reuses;
   Counter tls_errors;  // TLS handshakes to an endpoint that failed (BackendTLSPolicy)
+  Counter h2_refused;  // HTTP/2 streams refused unprocessed (REFUSED_STREAM, above a GOAWAY's)
   Histogram upstream_duration;
 };
 
