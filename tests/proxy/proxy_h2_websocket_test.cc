@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
@@ -416,6 +418,56 @@ TEST_F(ProxyH2WebSocketTest, IdleTimeoutResetsTheStream) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms);
   EXPECT_EQ(client.stream(id).close_code, NGHTTP2_CANCEL);
   EXPECT_TRUE(testing::WaitFor([&] { return Stats().upgrades_open() == 0; }));
+}
+
+// Each tunnel ends with an access log line of its own: the bytes each way, and why it ended
+// (nothing for an orderly close, the HTTP/2 error code for a reset).
+TEST_F(ProxyH2WebSocketTest, EachTunnelEndsWithAnAccessLogLine) {
+  ASSERT_NE(EchoPort(), 0);
+  std::filesystem::path log = std::filesystem::temp_directory_path() /
+                              ("xgate-h2ws-log-" + std::to_string(getpid()) + ".log");
+  std::filesystem::remove(log);
+  ASSERT_TRUE(AccessLog::Open(log.string()).ok());
+  ApplyBackend(EchoPort());
+  H2TunnelClient client(port_);
+  nlohmann::json request;
+  int32_t id = OpenEcho(client, &request);
+  auto& s = client.stream(id);
+  client.Send(id, "hello");
+  EXPECT_TRUE(client.Pump([&] { return s.received == "hello"; })) << s.received;
+  client.End(id);
+  EXPECT_TRUE(client.Pump([&] { return s.closed; }));
+  int32_t reset = OpenEcho(client, &request);
+  client.Reset(reset);
+  EXPECT_TRUE(client.Pump([&] { return client.stream(reset).closed; }));
+
+  auto tunnel_lines = [&] {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      auto json = nlohmann::json::parse(line);
+      if (json["protocol"] == "HTTP/2 WebSocket") lines.push_back(json);
+    }
+    return lines;
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return tunnel_lines().size() == 2; }));
+  std::vector<nlohmann::json> lines = tunnel_lines();
+  AccessLog::Disable();
+  std::filesystem::remove(log);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["method"], "CONNECT");
+  EXPECT_EQ(lines[0]["path"], "/chat?room=1");
+  EXPECT_EQ(lines[0]["authority"], "ws.example");
+  EXPECT_EQ(lines[0]["route"], "test/ws");
+  EXPECT_EQ(lines[0]["cluster"], "ns/ws:80");
+  EXPECT_EQ(lines[0]["status"], 200);
+  EXPECT_EQ(lines[0]["endpoint"], "127.0.0.1:" + std::to_string(EchoPort()));
+  EXPECT_EQ(lines[0]["bytes_in"], 5);
+  // The echo's JSON line about the handshake, then "hello" back.
+  EXPECT_GT(lines[0]["bytes_out"].get<int>(), 5);
+  EXPECT_FALSE(lines[0].contains("error")) << lines[0].dump();
+  EXPECT_EQ(lines[1]["bytes_in"], 0);
+  EXPECT_EQ(lines[1]["error"], "stream reset (CANCEL)") << lines[1].dump();
 }
 
 }  // namespace

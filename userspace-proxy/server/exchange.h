@@ -91,6 +91,11 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   bool finished() const { return finished_; }
   bool request_done() const { return request_done_; }
   const std::string& method() const { return request_.head.method; }
+  // The first access log line of a tunnel this exchange's upgrade opened: the request's
+  // client, authority, path, route, rule and cluster, with the tunnel's protocol, method,
+  // status and endpoint (its bytes, duration and end are the tunnel's to fill).
+  AccessLogEntry TunnelLog(std::string protocol, std::string method, int status,
+                           const UpstreamConnection& upstream) const;
 
   void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override;
   void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;

@@ -6,6 +6,23 @@
 
 namespace xgate::proxy {
 
+AccessLogEntry Exchange::TunnelLog(std::string protocol, std::string method, int status,
+                                   const UpstreamConnection& upstream) const {
+  AccessLogEntry log;
+  if (!AccessLog::Enabled()) return log;
+  log.client = log_.client;
+  log.authority = log_.authority;
+  log.path = log_.path;
+  log.route = log_.route;
+  log.rule_index = log_.rule_index;
+  log.cluster = log_.cluster;
+  log.protocol = std::move(protocol);
+  log.method = std::move(method);
+  log.status = status;
+  log.endpoint = upstream.endpoint();
+  return log;
+}
+
 void Exchange::OnSwitchingProtocols(UpstreamConnection& upstream) {
   const http::ResponseHeadView& view = upstream.parser().head();
   if (!request_.websocket_key.empty() &&

@@ -193,7 +193,9 @@ bool H2Stream::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstrea
   head.status = 200;
   head.headers.Remove("Sec-WebSocket-Accept");
   ResponseHead(head, ResponseBody::kStream, 0);
-  websocket_ = std::make_unique<H2WebSocket>(*this, upstream, early_);
+  AccessLogEntry log;
+  if (exchange_) log = exchange_->TunnelLog("HTTP/2 WebSocket", "CONNECT", 200, upstream);
+  websocket_ = std::make_unique<H2WebSocket>(*this, upstream, early_, std::move(log));
   early_.clear();
   websocket_->Start();
   if (request_ended_ && websocket_) websocket_->ClientEnded();
@@ -743,14 +745,18 @@ int H2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_
   return 0;
 }
 
-int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t, void* user) {
+int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                                void* user) {
   auto* self = static_cast<H2Connection*>(user);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   if (it->second->exchange_ && !it->second->exchange_->finished()) {
     it->second->exchange_->ClientGone("stream reset by client");
   }
-  it->second->websocket_.reset();  // its upstream connection is closed
+  if (it->second->websocket_) {
+    it->second->websocket_->StreamClosed(error_code);
+    it->second->websocket_.reset();  // its upstream connection is closed
+  }
   // What the stream held unacknowledged goes back to the connection's window.
   if (it->second->unacknowledged_ > 0) {
     nghttp2_session_consume_connection(session, it->second->unacknowledged_);

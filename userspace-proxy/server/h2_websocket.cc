@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "userspace-proxy/server/h2_connection.h"
 
 namespace xgate::proxy {
@@ -29,19 +30,32 @@ std::string WebSocketAccept(std::string_view key) {
   return Base64(digest, sizeof digest);
 }
 
-H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early)
+H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early,
+                         AccessLogEntry log)
     : stream_(stream),
       worker_(stream.connection_.worker_),
       upstream_(&upstream),
-      idle_(worker_.loop(), worker_.options().idle_timeout, [this] { OnIdle(); }) {
+      idle_(worker_.loop(), worker_.options().idle_timeout, [this] { OnIdle(); }),
+      log_(std::move(log)) {
   worker_.stats().UpgradeOpened();
   upstream_->SetClient(this);
-  if (!early.empty()) upstream_->Send(early);
+  if (!early.empty()) {
+    log_.bytes_in += early.size();
+    upstream_->Send(early);
+  }
 }
 
 H2WebSocket::~H2WebSocket() {
   worker_.upstreams().Release(upstream_, false);
   worker_.stats().UpgradeClosed();
+  log_.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+  AccessLog::Write(log_);
+}
+
+void H2WebSocket::StreamClosed(uint32_t error_code) {
+  if (log_.error.empty() && error_code != NGHTTP2_NO_ERROR) {
+    log_.error = absl::StrCat("stream reset (", nghttp2_http2_strerror(error_code), ")");
+  }
 }
 
 void H2WebSocket::Start() {
@@ -51,6 +65,7 @@ void H2WebSocket::Start() {
 
 bool H2WebSocket::FromClient(std::string_view data) {
   if (!data.empty()) {
+    log_.bytes_in += data.size();
     upstream_->Send(data);
     idle_.Touch();
   }
@@ -62,6 +77,7 @@ void H2WebSocket::ClientEnded() { upstream_->ShutdownWriteWhenFlushed(); }
 void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
   if (upstream_eof_) return;
   if (!upstream.input().empty()) {
+    log_.bytes_out += upstream.input().size();
     stream_.ResponseData(upstream.input().view());
     upstream.input().Clear();
     idle_.Touch();
@@ -70,6 +86,7 @@ void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, boo
     upstream_eof_ = true;
     // A reset is passed on as one; an orderly close ends the stream after its bytes.
     if (error) {
+      if (log_.error.empty()) log_.error = "upstream reset";
       stream_.ResponseAbort();
     } else {
       stream_.ResponseEnd({});
@@ -86,6 +103,7 @@ void H2WebSocket::OnUpstreamDrained(UpstreamConnection&) { stream_.RequestBodyDr
 
 void H2WebSocket::OnIdle() {
   // The stream's close (OnStreamClose) destroys this tunnel.
+  if (log_.error.empty()) log_.error = "idle timeout";
   H2Connection& connection = stream_.connection_;
   nghttp2_submit_rst_stream(connection.session_, NGHTTP2_FLAG_NONE, stream_.id_, NGHTTP2_CANCEL);
   connection.ScheduleSend();

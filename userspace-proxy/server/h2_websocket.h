@@ -6,12 +6,15 @@
 // are read while the connection's buffered response bytes stay below the buffer limit.
 // END_STREAM and the upstream's EOF are passed on as half-closes, a reset either way ends both,
 // and the stream is reset after the idle timeout without a byte either way. The tunnel keeps
-// its upstream connection and refers to no config, so it outlives config swaps.
+// its upstream connection and refers to no config, so it outlives config swaps. When it ends
+// it writes an access log line of its own (bytes each way, how long it lasted, why it ended),
+// as the HTTP/1.1 tunnel does.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/idle_timer.h"
 #include "userspace-proxy/server/upstream.h"
 #include "userspace-proxy/server/worker.h"
@@ -27,9 +30,11 @@ std::string WebSocketAccept(std::string_view key);
 
 class H2WebSocket : public UpstreamClient {
  public:
-  // `early`: DATA the client sent before the 200, to go upstream first.
-  H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early);
-  ~H2WebSocket() override;  // the upstream connection is closed
+  // `early`: DATA the client sent before the 200, to go upstream first. `log`: the tunnel's
+  // access log line so far (client, authority, path, endpoint).
+  H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early,
+              AccessLogEntry log);
+  ~H2WebSocket() override;  // the upstream connection is closed; the log line is written
   H2WebSocket(const H2WebSocket&) = delete;
   H2WebSocket& operator=(const H2WebSocket&) = delete;
 
@@ -42,6 +47,9 @@ class H2WebSocket : public UpstreamClient {
   void ClientEnded();
   // The connection's buffered response bytes went below the limit.
   void ResumeUpstream() { upstream_->SetReadPaused(false); }
+  // The stream closed with this HTTP/2 error code (a reset by the client, or the connection's
+  // end): what the log line gives as the reason, unless an earlier one is known.
+  void StreamClosed(uint32_t error_code);
 
   void OnUpstreamConnectFailed(UpstreamConnection&, bool) override {}
   void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
@@ -55,6 +63,8 @@ class H2WebSocket : public UpstreamClient {
   UpstreamConnection* upstream_;
   bool upstream_eof_ = false;
   IdleTimer idle_;
+  AccessLogEntry log_;
+  Clock::time_point started_ = Clock::now();
 };
 
 }  // namespace xgate::proxy

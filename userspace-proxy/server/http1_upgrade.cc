@@ -29,11 +29,7 @@ bool Http1Connection::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& 
   std::string to_client(out_.view());
   std::string to_upstream(in_.view());  // what the client sent after its request head
   AccessLogEntry log;
-  log.client = peer_text_;
-  log.protocol = "HTTP/1.1 Upgrade";
-  log.method = exchange_ ? exchange_->method() : "GET";
-  log.status = 101;
-  log.endpoint = upstream.endpoint();
+  if (exchange_) log = exchange_->TunnelLog("HTTP/1.1 Upgrade", exchange_->method(), 101, upstream);
   HandOver([&](std::unique_ptr<Transport> transport) {
     return std::make_unique<UpgradeTunnel>(worker_, std::move(transport), &upstream, to_client,
                                            to_upstream, std::move(log));
