@@ -274,7 +274,9 @@ H2UpstreamStream* H2Session::Find(int32_t id) {
 
 void H2Session::Flush() {
   if (closed_ || in_nghttp2_) return;
+  // nghttp2 gives one frame per call: they are gathered and written at once.
   size_t high = pool_.upstreams().high_water();
+  bool queued = false;
   while (connection_->pending_output() < high && nghttp2_session_want_write(session_)) {
     const uint8_t* data = nullptr;
     in_nghttp2_ = true;
@@ -285,8 +287,10 @@ void H2Session::Flush() {
       return;
     }
     if (n == 0) break;
-    connection_->Send(std::string_view(reinterpret_cast<const char*>(data), n));
+    connection_->Queue(std::string_view(reinterpret_cast<const char*>(data), n));
+    queued = true;
   }
+  if (queued) connection_->SendQueued();
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
       connection_->pending_output() == 0) {
     FailAll(settings_received_ ? "HTTP/2 session ended" : "upstream is not speaking HTTP/2", false);
