@@ -41,7 +41,7 @@ void H2UpstreamStream::SendData(std::string_view bytes) {
     deferred_ = false;
     nghttp2_session_resume_data(session_.session_, id_);
   }
-  session_.Flush();
+  session_.ScheduleFlush();
 }
 
 void H2UpstreamStream::EndRequest(std::vector<http::Header> trailers) {
@@ -52,7 +52,7 @@ void H2UpstreamStream::EndRequest(std::vector<http::Header> trailers) {
     deferred_ = false;
     nghttp2_session_resume_data(session_.session_, id_);
   }
-  session_.Flush();
+  session_.ScheduleFlush();
 }
 
 void H2UpstreamStream::ResumeResponse() {
@@ -60,7 +60,7 @@ void H2UpstreamStream::ResumeResponse() {
   if (unconsumed_ > 0 && id_ > 0) {
     nghttp2_session_consume(session_.session_, id_, unconsumed_);
     unconsumed_ = 0;
-    session_.Flush();
+    session_.ScheduleFlush();
   }
 }
 
@@ -75,7 +75,7 @@ void H2UpstreamStream::Cancel() {
     nghttp2_session_consume_connection(session_.session_, unconsumed_);
     unconsumed_ = 0;
   }
-  session_.Flush();
+  session_.ScheduleFlush();
 }
 
 UpstreamConnection& H2UpstreamStream::connection() { return session_.connection(); }
@@ -261,9 +261,8 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
     pool_.upstreams().loop().CancelTimer(timer_);
     timer_ = 0;
   }
-  // Sent after this round, so the caller has the stream before any callback about it. The
-  // session, if removed meanwhile, is destroyed only after this.
-  pool_.upstreams().loop().Defer([this] { Flush(); });
+  // Sent after this round, so the caller has the stream before any callback about it.
+  ScheduleFlush();
   return stream;
 }
 
@@ -272,9 +271,21 @@ H2UpstreamStream* H2Session::Find(int32_t id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+void H2Session::ScheduleFlush() {
+  if (flush_scheduled_ || closed_) return;
+  flush_scheduled_ = true;
+  // The session, if removed meanwhile, is destroyed only after this.
+  pool_.upstreams().loop().Defer([this] {
+    flush_scheduled_ = false;
+    Flush();
+  });
+}
+
 void H2Session::Flush() {
   if (closed_ || in_nghttp2_) return;
+  // nghttp2 gives one frame per call: they are gathered and written at once.
   size_t high = pool_.upstreams().high_water();
+  bool queued = false;
   while (connection_->pending_output() < high && nghttp2_session_want_write(session_)) {
     const uint8_t* data = nullptr;
     in_nghttp2_ = true;
@@ -285,8 +296,10 @@ void H2Session::Flush() {
       return;
     }
     if (n == 0) break;
-    connection_->Send(std::string_view(reinterpret_cast<const char*>(data), n));
+    connection_->Queue(std::string_view(reinterpret_cast<const char*>(data), n));
+    queued = true;
   }
+  if (queued) connection_->SendQueued();
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_) &&
       connection_->pending_output() == 0) {
     FailAll(settings_received_ ? "HTTP/2 session ended" : "upstream is not speaking HTTP/2", false);
@@ -351,7 +364,7 @@ void H2Session::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool 
     FailAll(error ? "upstream reset" : "upstream closed the HTTP/2 connection", false);
     return;
   }
-  Flush();
+  ScheduleFlush();
 }
 
 void H2Session::OnUpstreamDrained(UpstreamConnection&) { Flush(); }

@@ -149,6 +149,9 @@ class H2Session : public UpstreamClient {
   friend class H2Pool;
   // Writes what nghttp2 has to send, up to the connection's high-water mark.
   void Flush();
+  // One Flush after this loop round: the frames of every stream touched in the round (a
+  // request's HEADERS, DATA and END_STREAM, other streams' requests, acks) go out in one write.
+  void ScheduleFlush();
   // The session closes and every stream fails (`unprocessed` for those whose headers never
   // went out).
   void FailAll(std::string why, bool all_unprocessed);
@@ -176,6 +179,7 @@ class H2Session : public UpstreamClient {
   bool closed_ = false;
   bool settings_received_ = false;
   bool in_nghttp2_ = false;       // inside mem_recv or mem_send: no Flush from their callbacks
+  bool flush_scheduled_ = false;  // a ScheduleFlush waits for the end of the round
   EventLoop::TimerId timer_ = 0;  // no SETTINGS from the peer in time, then idle
 };
 

@@ -74,7 +74,11 @@ void UpstreamConnection::MoveToCluster(stats::ClusterStats* stats) {
 }
 
 void UpstreamConnection::Send(std::string_view bytes) {
-  output_.Append(bytes);
+  Queue(bytes);
+  SendQueued();
+}
+
+void UpstreamConnection::SendQueued() {
   if (connected_) Flush();
 }
 

@@ -87,6 +87,10 @@ class UpstreamConnection : private TlsSessionOwner {
 
   // Queues bytes and writes what the socket takes.
   void Send(std::string_view bytes);
+  // Queues bytes for the next write (several pieces, one write: see SendQueued).
+  void Queue(std::string_view bytes) { output_.Append(bytes); }
+  // Writes what is queued, as much as the socket takes (once connected).
+  void SendQueued();
   // Pause / resume reading (backpressure toward the upstream).
   void SetReadPaused(bool paused);
   // Takes the queued, never-written bytes (to retry them on another endpoint).
