@@ -267,6 +267,7 @@ H2Connection::~H2Connection() {
     }
   }
   streams_.clear();
+  found_id_ = 0;
   retired_.clear();
   spare_.clear();
   if (session_) nghttp2_session_del(session_);
@@ -352,8 +353,12 @@ void H2Connection::ArmIdleCheck() {
 }
 
 H2Stream* H2Connection::Find(int32_t id) {
+  if (id == found_id_ && id != 0) return found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  found_id_ = id;
+  found_ = it->second.get();
+  return found_;
 }
 
 void H2Connection::OnEvents(uint32_t events) {
@@ -600,6 +605,8 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
     std::unique_ptr<H2Stream>& stream = self->streams_[id];
     stream = self->TakeStream();
     stream->Open(id);
+    self->found_id_ = id;  // the block's fields come next
+    self->found_ = stream.get();
     self->guard_.OnStreamOpened();
   }
   return 0;
@@ -757,6 +764,7 @@ int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uin
     it->second->unacknowledged_ = 0;
   }
   self->buffered_ -= it->second->body_.size();
+  if (self->found_id_ == stream_id) self->found_id_ = 0;
   self->Retire(std::move(it->second));
   self->streams_.erase(it);
   return 0;
