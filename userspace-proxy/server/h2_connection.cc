@@ -553,8 +553,12 @@ void H2Connection::StartRequest(H2Stream& stream) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
-  ExchangeRequest request;
-  if (connect && !StartExtendedConnect(stream, request)) return;
+  stream.exchange_.emplace(worker_, stream);
+  ExchangeRequest& request = stream.exchange_->request();
+  if (connect && !StartExtendedConnect(stream, request)) {
+    stream.exchange_.reset();  // answered locally; never started
+    return;
+  }
   request.has_body = !stream.request_ended_ && !stream.websocket_pending_;
   if (auto length = head.headers.Get("content-length")) {
     uint64_t value = 0;
@@ -568,8 +572,7 @@ void H2Connection::StartRequest(H2Stream& stream) {
   request.tls = transport_->ssl() != nullptr;  // h2c with prior knowledge is cleartext
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
-  stream.exchange_.emplace(worker_, stream);
-  stream.exchange_->Start(std::move(request));
+  stream.exchange_->Start();
 }
 
 bool H2Connection::StartExtendedConnect(H2Stream& stream, ExchangeRequest& request) {
