@@ -42,8 +42,7 @@ Exchange::~Exchange() {
   for (Mirror* mirror : mirrors_) mirror->Detach();
 }
 
-void Exchange::Start(ExchangeRequest&& request) {
-  request_ = std::move(request);
+void Exchange::Start() {
   request_done_ = !request_.has_body;
   if (AccessLog::Enabled()) {
     log_.client = request_.client;

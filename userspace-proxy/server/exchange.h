@@ -75,7 +75,10 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
-  void Start(ExchangeRequest&& request);
+  // The owner fills the request in place (no copy or move of its head per request), then
+  // starts the exchange.
+  ExchangeRequest& request() { return request_; }
+  void Start();
   void RequestData(std::string_view data);
   void RequestEnd(const std::vector<http::Header>& trailers);
   // Answer locally (parse errors, timeouts found by the owner).

@@ -269,6 +269,7 @@ H2Connection::~H2Connection() {
     }
   }
   streams_.clear();
+  found_id_ = 0;
   retired_.clear();
   spare_.clear();
   if (session_) nghttp2_session_del(session_);
@@ -354,8 +355,12 @@ void H2Connection::ArmIdleCheck() {
 }
 
 H2Stream* H2Connection::Find(int32_t id) {
+  if (id == found_id_ && id != 0) return found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  found_id_ = id;
+  found_ = it->second.get();
+  return found_;
 }
 
 void H2Connection::OnEvents(uint32_t events) {
@@ -550,8 +555,12 @@ void H2Connection::StartRequest(H2Stream& stream) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
-  ExchangeRequest request;
-  if (connect && !StartExtendedConnect(stream, request)) return;
+  stream.exchange_.emplace(worker_, stream);
+  ExchangeRequest& request = stream.exchange_->request();
+  if (connect && !StartExtendedConnect(stream, request)) {
+    stream.exchange_.reset();  // answered locally; never started
+    return;
+  }
   request.has_body = !stream.request_ended_ && !stream.websocket_pending_;
   if (auto length = head.headers.Get("content-length")) {
     uint64_t value = 0;
@@ -565,8 +574,7 @@ void H2Connection::StartRequest(H2Stream& stream) {
   request.tls = transport_->ssl() != nullptr;  // h2c with prior knowledge is cleartext
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
-  stream.exchange_.emplace(worker_, stream);
-  stream.exchange_->Start(std::move(request));
+  stream.exchange_->Start();
 }
 
 bool H2Connection::StartExtendedConnect(H2Stream& stream, ExchangeRequest& request) {
@@ -602,6 +610,8 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
     std::unique_ptr<H2Stream>& stream = self->streams_[id];
     stream = self->TakeStream();
     stream->Open(id);
+    self->found_id_ = id;  // the block's fields come next
+    self->found_ = stream.get();
     self->guard_.OnStreamOpened();
   }
   return 0;
@@ -763,6 +773,7 @@ int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uin
     it->second->unacknowledged_ = 0;
   }
   self->buffered_ -= it->second->body_.size();
+  if (self->found_id_ == stream_id) self->found_id_ = 0;
   self->Retire(std::move(it->second));
   self->streams_.erase(it);
   return 0;

@@ -163,6 +163,10 @@ class H2Connection : public Connection {
   std::string sni_;
   nghttp2_session* session_ = nullptr;
   absl::flat_hash_map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  // The stream Find() returned last: nghttp2 calls back once per header field of a block, all
+  // for the same stream, so most lookups need no hash. Reset when that stream is erased.
+  int32_t found_id_ = 0;
+  H2Stream* found_ = nullptr;
   std::vector<std::unique_ptr<H2Stream>> retired_;  // closed this round
   std::vector<std::unique_ptr<H2Stream>> spare_;    // at most max_concurrent_streams
   // Reused for every header block we submit (nghttp2 copies it at submit): the fields, and

@@ -252,7 +252,9 @@ void Http1Connection::StartExchange() {
   response_chunked_ = false;
   request_body_ended_ = false;
 
-  ExchangeRequest request;
+  retired_exchange_.reset();
+  exchange_ = std::make_unique<Exchange>(worker_, *this);
+  ExchangeRequest& request = exchange_->request();
   http::ToRequestHead(view, &request.head);
   request.has_body = view.framing != http::BodyFraming::kNone;
   if (view.framing == http::BodyFraming::kContentLength) {
@@ -270,9 +272,7 @@ void Http1Connection::StartExchange() {
   request.client_ip = peer_ip_;
   if (AccessLog::Enabled()) request.client = peer_text_;
   if (view.upgrade) request.upgrade = UpgradeProtocol(request.head);
-  retired_exchange_.reset();
-  exchange_ = std::make_unique<Exchange>(worker_, *this);
-  exchange_->Start(std::move(request));
+  exchange_->Start();
 }
 
 void Http1Connection::HandleParseError() {
