@@ -205,6 +205,20 @@ CaRefs ResolveCaConfigMaps(const Store& store, const std::vector<model::ObjectRe
   return out;
 }
 
+std::optional<BackendClientCertificate> ResolveBackendClientCertificate(const Store& store,
+                                                                        const model::Gateway& gw) {
+  if (!gw.tls.backend_client_certificate) return std::nullopt;
+  SecretRef ref = ResolveGatewaySecretRef(store, *gw.tls.backend_client_certificate, gw.meta.ns,
+                                          "backend clientCertificateRef");
+  BackendClientCertificate out;
+  out.secret = ref.secret;
+  if (ref.secret == nullptr) {
+    out.reason = ref.not_permitted ? "RefNotPermitted" : "InvalidClientCertificateRef";
+    out.message = std::move(ref.problem);
+  }
+  return out;
+}
+
 std::map<std::string, BackendTLS> BindBackendTLSPolicies(
     const Store& store, const std::vector<BoundListener>& listeners, const std::string& now,
     std::map<model::ObjectKey, model::PolicyStatus>& statuses) {

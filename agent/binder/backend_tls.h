@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,16 @@ struct CaRefs {
 // is in `from_ns`; another namespace needs a ReferenceGrant).
 CaRefs ResolveCaConfigMaps(const Store& store, const std::vector<model::ObjectReference>& refs,
                            const std::string& from_kind, const std::string& from_ns);
+
+// A Gateway's spec.tls.backend.clientCertificateRef. Unset: the Gateway names none.
+struct BackendClientCertificate {
+  const model::Secret* secret = nullptr;  // set when the reference resolves
+  // The Gateway's ResolvedRefs False reason when it does not (InvalidClientCertificateRef,
+  // RefNotPermitted) and why.
+  std::string reason;
+  std::string message;
+};
+std::optional<BackendClientCertificate> ResolveBackendClientCertificate(const Store& store,
+                                                                        const model::Gateway& gw);
 
 }  // namespace xgate::binder

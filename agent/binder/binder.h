@@ -82,6 +82,10 @@ struct BoundListener {
   std::vector<const model::Secret*> certificates;     // resolved certificateRefs (TLS Terminate)
   bool programmed = false;                            // listener accepted and refs resolved
   std::optional<ClientValidation> client_validation;  // spec.tls.frontend (HTTPS only)
+  // The Gateway's spec.tls.backend.clientCertificateRef, presented to every TLS backend
+  // (BackendTLSPolicy) its routes reach: unset when it names none; nullptr when it does not
+  // resolve, and then those backends get no cluster (500), never a connection without it.
+  std::optional<const model::Secret*> backend_client_certificate;
   std::vector<BoundRoute> routes;
 };
 

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "agent/binder/age.h"
+#include "agent/binder/backend_tls.h"
 #include "agent/binder/frontend_tls.h"
 #include "agent/binder/hostnames.h"
 #include "agent/binder/references.h"
@@ -128,28 +129,12 @@ RefsOutcome ResolveCertificates(const Store& store, const model::Gateway& gw,
     return out;
   }
   for (const auto& ref : l.tls->certificate_refs) {
-    std::string ns = ref.ns.value_or(gw.meta.ns);
-    std::string kind = ref.kind.empty() ? "Secret" : ref.kind;
-    std::string what = "certificateRef " + ns + "/" + ref.name;
-    std::string problem;
-    std::string reason = "InvalidCertificateRef";
-    if (!(ref.group.empty() || ref.group == "core") || kind != "Secret") {
-      problem = what + ": kind " + kind + " is not supported (only core Secret)";
-    } else if (!ReferenceAllowed(store, model::kGatewayGroup, "Gateway", gw.meta.ns, "", "Secret",
-                                 ns, ref.name)) {
-      reason = "RefNotPermitted";
-      problem = what + ": no ReferenceGrant in " + ns + " allows it";
-    } else if (auto it = store.secrets.find({ns, ref.name}); it == store.secrets.end()) {
-      problem = what + ": Secret not found";
-    } else if (std::string bad = CheckTlsSecret(it->second); !bad.empty()) {
-      problem = what + ": " + bad;
-    } else {
-      out.certificates.push_back(&it->second);
-      continue;
-    }
-    if (out.reason == "ResolvedRefs") {
-      out.reason = reason;
-      out.message = problem;
+    SecretRef resolved = ResolveGatewaySecretRef(store, ref, gw.meta.ns, "certificateRef");
+    if (resolved.secret != nullptr) {
+      out.certificates.push_back(resolved.secret);
+    } else if (out.reason == "ResolvedRefs") {
+      out.reason = resolved.not_permitted ? "RefNotPermitted" : "InvalidCertificateRef";
+      out.message = std::move(resolved.problem);
     }
   }
   return out;
@@ -245,6 +230,9 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       for (const auto& a : addresses) state.status.addresses.push_back({"IPAddress", a});
     }
 
+    std::optional<BackendClientCertificate> client_cert =
+        ResolveBackendClientCertificate(store, gw);
+    std::vector<std::string> unresolved;  // listeners whose ResolvedRefs is False
     std::map<size_t, std::string> conflicts = FindConflicts(gw);
     std::map<size_t, std::string> overlapping = FindOverlappingTls(gw);
     int valid = 0;
@@ -258,6 +246,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
       ls.bound.index = i;
       ls.bound.listener = &l;
       ls.bound.addresses = addresses;
+      if (client_cert) ls.bound.backend_client_certificate = client_cert->secret;
       ls.status.name = l.name;
 
       ListenerVerdict v = CheckListener(l);
@@ -336,6 +325,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
                         gen, options.now));
       conds.push_back(MakeCondition("ResolvedRefs", refs.reason == "ResolvedRefs", refs.reason,
                                     refs.message, gen, options.now));
+      if (refs.reason != "ResolvedRefs") unresolved.push_back(l.name);
       conds.push_back(MakeCondition(
           "Conflicted", !v.conflict.empty(), v.conflict.empty() ? "NoConflicts" : v.conflict,
           v.conflict.empty() ? "No conflicts" : "listener conflicts with another listener", gen,
@@ -387,6 +377,19 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     }
     state.status.conditions.push_back(
         MakeCondition("Programmed", programmed, preason, pmessage, gen, options.now));
+    // ResolvedRefs: the Gateway's own references (spec.tls.backend), then a summary of its
+    // listeners'. It does not change Accepted or Programmed.
+    std::string rreason = "ResolvedRefs", rmessage = "All references are resolved";
+    if (client_cert && client_cert->secret == nullptr) {
+      rreason = client_cert->reason;
+      rmessage = client_cert->message;
+    } else if (!unresolved.empty()) {
+      rreason = "ListenersNotResolved";
+      rmessage = "listeners with unresolved references:";
+      for (const auto& n : unresolved) rmessage += " " + n;
+    }
+    state.status.conditions.push_back(MakeCondition("ResolvedRefs", rreason == "ResolvedRefs",
+                                                    rreason, rmessage, gen, options.now));
     if (UsesInsecureFallback(gw)) {
       // Present only while some client certificate validation is AllowInsecureFallback.
       state.status.conditions.push_back(MakeCondition(

@@ -79,6 +79,29 @@ std::string CheckTlsSecret(const model::Secret& secret) {
   return "";
 }
 
+SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReference& ref,
+                                  const std::string& gateway_ns, const std::string& what) {
+  SecretRef out;
+  std::string ns = ref.ns.value_or(gateway_ns);
+  std::string kind = ref.kind.empty() ? "Secret" : ref.kind;
+  std::string name = what + " " + ns + "/" + ref.name;
+  if (!IsCoreGroup(ref.group) || kind != "Secret") {
+    out.problem = name + ": kind " + (IsCoreGroup(ref.group) ? "" : ref.group + "/") + kind +
+                  " is not supported (only core Secret)";
+  } else if (!ReferenceAllowed(store, model::kGatewayGroup, "Gateway", gateway_ns, "", "Secret", ns,
+                               ref.name)) {
+    out.not_permitted = true;
+    out.problem = name + ": no ReferenceGrant in " + ns + " allows it";
+  } else if (auto it = store.secrets.find({ns, ref.name}); it == store.secrets.end()) {
+    out.problem = name + ": Secret not found";
+  } else if (std::string bad = CheckTlsSecret(it->second); !bad.empty()) {
+    out.problem = name + ": " + bad;
+  } else {
+    out.secret = &it->second;
+  }
+  return out;
+}
+
 SliceIndex::SliceIndex(const Store& store) {
   for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
     slices_[{it->first.first, it->second.service_name}].push_back(it.shared());

@@ -24,6 +24,17 @@ bool ReferenceAllowed(const Store& store, std::string_view from_group, std::stri
 // key in tls.key. Returns "" when valid, else what is wrong.
 std::string CheckTlsSecret(const model::Secret& secret);
 
+// A Gateway's reference to a TLS Secret (a listener's certificateRef, spec.tls.backend's
+// clientCertificateRef), resolved: a core Secret, in the Gateway's namespace or allowed by a
+// ReferenceGrant, holding a valid tls.crt and tls.key (CheckTlsSecret).
+struct SecretRef {
+  const model::Secret* secret = nullptr;  // set when the reference resolves
+  bool not_permitted = false;             // another namespace and no ReferenceGrant allows it
+  std::string problem;  // what is wrong ("" when it resolves), starting with `what`
+};
+SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReference& ref,
+                                  const std::string& gateway_ns, const std::string& what);
+
 // The EndpointSlices of each Service (namespace, kubernetes.io/service-name), gathered once
 // per bind so that resolving a backend reads only its own Service's slices.
 class SliceIndex {

@@ -92,10 +92,26 @@ struct Collected {
   std::map<std::string, api::Cluster> clusters;
   std::map<std::string, api::Certificate> certificates;
   const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
+  // The client certificate of the Gateway whose listener is being compiled
+  // (BoundListener::backend_client_certificate).
+  std::optional<const model::Secret*> client_certificate;
+
+  // The name of a TLS Secret's entry in L7Config.certificates ("ns/name"), added once.
+  std::string Certificate(const model::Secret& secret) {
+    std::string name = secret.meta.ns + "/" + secret.meta.name;
+    auto [it, fresh] = certificates.try_emplace(name);
+    if (fresh) {
+      it->second.set_name(name);
+      it->second.set_cert_pem(secret.data.at("tls.crt"));
+      it->second.set_key_pem(secret.data.at("tls.key"));
+    }
+    return name;
+  }
 
   // `http2`: the route needs HTTP/2 to the backend (GRPCRoute) whatever the Service port's
   // appProtocol says; such a cluster is named apart from the port's HTTP/1.1 one ("+h2c", or
-  // "+h2" over TLS).
+  // "+h2" over TLS). Over TLS from a Gateway with a client certificate, the cluster presents
+  // it and is that Gateway's ("+client:ns/secret"): the others' connections stay as they are.
   std::string Cluster(const ResolvedBackend& b, bool http2 = false) {
     if (!b.invalid_reason.empty()) return "";
     bool h2c = b.app_protocol == "kubernetes.io/h2c";
@@ -111,11 +127,21 @@ struct Collected {
     // proxy then speaks h2 over TLS, chosen in ALPN.
     if (tls != nullptr && b.app_protocol == "grpc") h2c = true;
     if (http2 && !h2c) name += tls != nullptr ? "+h2" : "+h2c";
+    std::string client;  // the client certificate's name in L7Config.certificates
+    if (tls != nullptr && client_certificate) {
+      // A reference that does not resolve: no connection without the certificate.
+      if (*client_certificate == nullptr) return "";
+      client = Certificate(**client_certificate);
+      name += "+client:" + client;
+    }
     auto [it, fresh] = clusters.try_emplace(name);
     if (fresh) {
       it->second.set_name(name);
       if (h2c || http2) it->second.set_protocol(api::H2C);
-      if (tls != nullptr) SetUpstreamTls(*tls, *it->second.mutable_tls());
+      if (tls != nullptr) {
+        SetUpstreamTls(*tls, *it->second.mutable_tls());
+        it->second.mutable_tls()->set_client_certificate(client);
+      }
       for (const auto& ep : b.endpoints) {
         auto* e = it->second.add_endpoints();
         e->set_address(ep.address);
@@ -346,16 +372,8 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
   out.set_gateway_name(bl.gateway.second);
   out.set_name(bl.listener->name);
   out.set_hostname(bl.listener->hostname.value_or(""));
-  for (const auto* secret : bl.certificates) {
-    std::string name = secret->meta.ns + "/" + secret->meta.name;
-    auto [it, fresh] = c.certificates.try_emplace(name);
-    if (fresh) {
-      it->second.set_name(name);
-      it->second.set_cert_pem(secret->data.at("tls.crt"));
-      it->second.set_key_pem(secret->data.at("tls.key"));
-    }
-    out.add_certificates(name);
-  }
+  for (const auto* secret : bl.certificates) out.add_certificates(c.Certificate(*secret));
+  c.client_certificate = bl.backend_client_certificate;
   if (bl.client_validation) {
     out.mutable_client_validation()->set_ca_pem(bl.client_validation->ca_pem);
     out.mutable_client_validation()->set_allow_insecure_fallback(

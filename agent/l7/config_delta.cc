@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "userspace-proxy/routing/router.h"
 
 namespace xgate::l7 {
@@ -78,19 +79,37 @@ std::optional<api::L7Config> ConfigDelta::Next(const api::L7Config& next) {
                unique;
     }
   }
+  absl::flat_hash_set<std::string> changed_certificates;
+  unique = Diff(
+               next.certificates(),
+               [](const api::Certificate& c) -> const std::string& { return c.name(); },
+               certificates_, stamp,
+               [&](const api::Certificate& c) {
+                 *delta.add_certificates() = c;
+                 changed_certificates.insert(c.name());
+               },
+               [&](const std::string& n) { delta.add_removed_certificates(n); }) &&
+           unique;
+  absl::flat_hash_set<std::string> sent_clusters;
   unique =
       Diff(
           next.clusters(), [](const api::Cluster& c) -> const std::string& { return c.name(); },
-          clusters_, stamp, [&](const api::Cluster& c) { *delta.add_clusters() = c; },
+          clusters_, stamp,
+          [&](const api::Cluster& c) {
+            *delta.add_clusters() = c;
+            if (!changed_certificates.empty()) sent_clusters.insert(c.name());
+          },
           [&](const std::string& n) { delta.add_removed_clusters(n); }) &&
       unique;
-  unique =
-      Diff(
-          next.certificates(),
-          [](const api::Certificate& c) -> const std::string& { return c.name(); }, certificates_,
-          stamp, [&](const api::Certificate& c) { *delta.add_certificates() = c; },
-          [&](const std::string& n) { delta.add_removed_certificates(n); }) &&
-      unique;
+  // A cluster presenting a client certificate that changed is sent again, though its own
+  // bytes (which name the certificate) did not change: the proxy makes its TLS context anew.
+  for (const api::Cluster& c : next.clusters()) {
+    if (changed_certificates.empty()) break;
+    if (changed_certificates.contains(c.tls().client_certificate()) &&
+        !sent_clusters.contains(c.name())) {
+      *delta.add_clusters() = c;
+    }
+  }
   absl::erase_if(listeners_, [&](const auto& entry) { return entry.second.stamp != stamp; });
   bool had = have_ && generation_ != 0;  // base_generation 0 would read as a whole config
   have_ = unique;

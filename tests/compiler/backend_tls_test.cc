@@ -208,5 +208,102 @@ spec:
   EXPECT_EQ(FindCluster(snap->l7, "web/secure:443+h2c"), nullptr);
 }
 
+// The backends of rule `rule` as compiled for Gateway `gateway`'s listener.
+std::vector<std::string> RuleClusters(const api::L7Config& l7, const std::string& gateway,
+                                      uint32_t rule) {
+  std::vector<std::string> out;
+  for (const auto& port : l7.ports()) {
+    for (const auto& listener : port.listeners()) {
+      if (listener.gateway_name() != gateway) continue;
+      for (const auto& vh : listener.virtual_hosts()) {
+        for (const auto& r : vh.routes()) {
+          if (r.rule_index() != rule) continue;
+          for (const auto& b : r.backends()) out.push_back(b.cluster());
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// kBase's route attached to a second Gateway, gw2 (port 8080), whose spec.tls.backend is
+// `backend` ("" for none), and gw's own backend client certificate `gw_backend`.
+std::vector<std::string> TwoGateways(const std::string& gw_backend, const std::string& backend) {
+  std::string base = absl::StrReplaceAll(
+      kBase, {{"  listeners: [{name: http, port: 80, protocol: HTTP}]\n",
+               "  listeners: [{name: http, port: 80, protocol: HTTP}]\n" +
+                   (gw_backend.empty() ? "" : "  tls: {backend: " + gw_backend + "}\n")},
+              {"  parentRefs: [{name: gw}]", "  parentRefs: [{name: gw}, {name: gw2}]"}});
+  return {base, absl::StrCat(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw2, namespace: web}
+spec:
+  gatewayClassName: xgate
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+)",
+                             backend.empty() ? "" : "  tls: {backend: " + backend + "}\n")};
+}
+
+TEST(BackendTlsCompile, AGatewaysClientCertificateGetsItsOwnTlsCluster) {
+  testing::CertPair client = testing::SelfSignedCert("client.example");
+  std::vector<std::string> docs = TwoGateways(R"({clientCertificateRef: {name: client}})", "");
+  docs.push_back(testing::TlsSecretYaml("web", "client", client));
+  docs.push_back(CaConfigMap(testing::SelfSignedCert("ca.example.com").cert_pem));
+  docs.push_back(Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+)"));
+  auto b = BindYaml(docs);
+  auto snap = compiler::Compile(b->result, 1);
+  const api::Cluster* shared = FindCluster(snap->l7, "web/secure:443");
+  const api::Cluster* own = FindCluster(snap->l7, "web/secure:443+client:web/client");
+  ASSERT_NE(shared, nullptr) << "gw2, without a client certificate, keeps the shared cluster";
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(shared->tls().client_certificate(), "");
+  EXPECT_EQ(own->tls().client_certificate(), "web/client");
+  EXPECT_EQ(own->tls().sni(), shared->tls().sni());
+  EXPECT_EQ(own->tls().ca_pem(), shared->tls().ca_pem());
+  ASSERT_EQ(own->endpoints_size(), 1);
+  EXPECT_EQ(own->endpoints(0).port(), 8443u);
+  EXPECT_EQ(RuleClusters(snap->l7, "gw", 0),
+            std::vector<std::string>{"web/secure:443+client:web/client"});
+  EXPECT_EQ(RuleClusters(snap->l7, "gw2", 0), std::vector<std::string>{"web/secure:443"});
+  // A plain backend is not TLS: the certificate changes nothing there.
+  EXPECT_EQ(RuleClusters(snap->l7, "gw", 1), std::vector<std::string>{"web/plain:80"});
+  EXPECT_EQ(snap->l7.clusters_size(), 3);
+  bool found = false;
+  for (const auto& cert : snap->l7.certificates()) {
+    if (cert.name() != "web/client") continue;
+    found = true;
+    EXPECT_EQ(cert.cert_pem(), client.cert_pem);
+    EXPECT_EQ(cert.key_pem(), client.key_pem);
+  }
+  EXPECT_TRUE(found) << "the client certificate goes with the config, by name";
+}
+
+TEST(BackendTlsCompile, WithoutAClientCertificateNothingChanges) {
+  std::vector<std::string> docs = TwoGateways("", "");
+  docs.push_back(CaConfigMap(testing::SelfSignedCert("ca.example.com").cert_pem));
+  docs.push_back(Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+)"));
+  auto b = BindYaml(docs);
+  auto snap = compiler::Compile(b->result, 1);
+  EXPECT_EQ(snap->l7.clusters_size(), 2);
+  EXPECT_EQ(snap->l7.certificates_size(), 0);
+  EXPECT_EQ(RuleClusters(snap->l7, "gw", 0), std::vector<std::string>{"web/secure:443"});
+  EXPECT_EQ(RuleClusters(snap->l7, "gw2", 0), std::vector<std::string>{"web/secure:443"});
+}
+
+TEST(BackendTlsCompile, AnUnresolvedClientCertificateLeavesTlsBackendsWithoutACluster) {
+  std::vector<std::string> docs = TwoGateways(R"({clientCertificateRef: {name: missing}})", "");
+  docs.push_back(CaConfigMap(testing::SelfSignedCert("ca.example.com").cert_pem));
+  docs.push_back(Policy(R"(    caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]
+)"));
+  auto b = BindYaml(docs);
+  auto snap = compiler::Compile(b->result, 1);
+  EXPECT_EQ(RuleClusters(snap->l7, "gw", 0), std::vector<std::string>{""})
+      << "500, never a connection without the certificate";
+  EXPECT_EQ(RuleClusters(snap->l7, "gw", 1), std::vector<std::string>{"web/plain:80"});
+  EXPECT_EQ(RuleClusters(snap->l7, "gw2", 0), std::vector<std::string>{"web/secure:443"});
+}
+
 }  // namespace
 }  // namespace xgate

@@ -235,6 +235,45 @@ requests:
   }
 }
 
+TEST(ConformanceParseCase, BackendsThatRequireAClientCertificate) {
+  absl::StatusOr<Case> c = ParseCase(R"(name: x
+feature: F
+support: extended
+tlsBackends:
+- {service: a, namespace: ns, secret: s, requireClientCertificate: true}
+- {service: b, namespace: ns, secret: s, requireClientCertificate: true, clientCa: other}
+- {service: c, namespace: ns, secret: s}
+requests:
+- gateway: ns/gw
+  expect: {status: 200, request: {sni: a.example, clientCertificate: ns/client}}
+- gateway: ns/gw
+  expect: {status: 502}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->tls_backends.size(), 3u);
+  EXPECT_TRUE(c->tls_backends[0].require_client_certificate);
+  EXPECT_EQ(c->tls_backends[0].client_ca, "");
+  EXPECT_EQ(c->tls_backends[1].client_ca, "other");
+  EXPECT_FALSE(c->tls_backends[2].require_client_certificate);
+  EXPECT_EQ(c->requests[0].expect.request.client_certificate, "ns/client");
+  EXPECT_FALSE(c->requests[1].expect.request.client_certificate);
+  const std::string head = "name: x\nfeature: F\nsupport: core\n";
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {"tlsBackends:\n- {service: a, namespace: ns, secret: s, clientCa: o}\n",
+            "tlsBackends[].clientCa: needs requireClientCertificate: true"},
+           {"tlsBackends:\n- {service: a, namespace: ns, secret: s, "
+            "requireClientCertificate: yes}\n",
+            "tlsBackends[].requireClientCertificate: true or false"},
+           {"requests:\n- gateway: ns/gw\n  expect: {request: {clientCertificate: c}}\n",
+            "requests[0].expect.request.clientCertificate: must be NAMESPACE/NAME"},
+       }) {
+    absl::StatusOr<Case> bad = ParseCase(head + body, "/d/x.yaml");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
+  }
+}
+
 TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {

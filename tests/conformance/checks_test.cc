@@ -189,5 +189,32 @@ TEST(ConformanceParseEcho, ServiceFromPod) {
   EXPECT_FALSE(ParseEcho("not json").has_value());
 }
 
+TEST(ConformanceCheckClientCertificate, TheLeafMustBeAmongThePeerCertificates) {
+  const std::string leaf = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  const std::string other = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n";
+  nlohmann::json answer = {{"pod", "tls-0"},
+                           {"namespace", "ns"},
+                           {"tls",
+                            {{"serverName", "a.example"},
+                             {"peerCertificates", {leaf, other}},
+                             {"peerCertificateSubject", "CN=client"}}}};
+  std::optional<EchoSeen> seen = ParseEcho(answer.dump());
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->sni, "a.example");
+  EXPECT_EQ(seen->peer_subject, "CN=client");
+  ASSERT_EQ(seen->peer_certificates.size(), 2u);
+  // The runner's PEM may differ in its trailing newline.
+  EXPECT_EQ(CheckClientCertificate(*seen, "ns/client", leaf.substr(0, leaf.size() - 1)), "");
+  EXPECT_EQ(CheckClientCertificate(
+                *seen, "ns/x", "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----"),
+            "the backend received client certificate \"CN=client\", not ns/x");
+  answer["tls"].erase("peerCertificates");
+  answer["tls"].erase("peerCertificateSubject");
+  seen = ParseEcho(answer.dump());
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(CheckClientCertificate(*seen, "ns/client", leaf),
+            "the backend received no client certificate, want ns/client");
+}
+
 }  // namespace
 }  // namespace xgate::conformance

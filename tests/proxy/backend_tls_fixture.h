@@ -21,8 +21,10 @@
 namespace xgate::proxy::testing {
 
 // xgate-echo's HTTP/1.1 mode over TLS with `pem` (no ALPN choice), pod `pod` of namespace
-// web, on a loopback port (0 if it did not start). It never stops: the process ends it.
-inline uint16_t StartTlsEcho(const Pem& pem, const std::string& pod) {
+// web, on a loopback port (0 if it did not start); with `client_ca_pem`, it requires a client
+// certificate that chains to it. It never stops: the process ends it.
+inline uint16_t StartTlsEcho(const Pem& pem, const std::string& pod,
+                             const std::string& client_ca_pem = "") {
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
                               ("backend-tls-" + std::to_string(getpid()) + "-" + pod);
   std::filesystem::create_directories(dir);
@@ -32,6 +34,10 @@ inline uint16_t StartTlsEcho(const Pem& pem, const std::string& pod) {
   config.listen = {"127.0.0.1:0"};
   config.tls_cert = (dir / "tls.crt").string();
   config.tls_key = (dir / "tls.key").string();
+  if (!client_ca_pem.empty()) {
+    std::ofstream(dir / "client-ca.crt") << client_ca_pem;
+    config.tls_client_ca = (dir / "client-ca.crt").string();
+  }
   config.ns = "web";
   config.pod = pod;
   auto* server = new echo::EchoServer(config);

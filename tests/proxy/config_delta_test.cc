@@ -14,6 +14,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "tests/proxy/hostile.h"
 #include "userspace-proxy/server/config.h"
 
 namespace xgate::proxy {
@@ -318,6 +319,66 @@ TEST(ConfigDelta, TwoListenersOfOneKeyOrCaseTwinHostnamesAreSentWhole) {
   port.mutable_listeners(0)->add_virtual_hosts()->set_hostname("A.example.com");
   config.set_generation(6);
   EXPECT_FALSE(differ.Next(config).has_value());
+}
+
+// A cluster names its client certificate (UpstreamTls.client_certificate): when only the
+// certificate changes, the delta sends the cluster again too, and the proxy's cluster then
+// presents the new one (its TLS settings key, which covers the certificate, is the whole
+// config's).
+TEST(ConfigDelta, AClientCertificateThatChangesSendsTheClustersPresentingItAgain) {
+  const std::string kName = "ns/s:443+client:ns/c";
+  auto config_with = [&](uint64_t generation, const testing::Pem& client) {
+    api::L7Config config;
+    config.set_generation(generation);
+    api::Cluster& tls = *config.add_clusters();
+    tls.set_name(kName);
+    tls.mutable_tls()->set_ca_pem(testing::MakeCa("backend-ca").cert);
+    tls.mutable_tls()->set_sni("s.example");
+    tls.mutable_tls()->set_client_certificate("ns/c");
+    api::Endpoint& endpoint = *tls.add_endpoints();
+    endpoint.set_address("198.18.0.1");
+    endpoint.set_port(8443);
+    config.add_clusters()->set_name("ns/plain:80");
+    api::Certificate& cert = *config.add_certificates();
+    cert.set_name("ns/c");
+    cert.set_cert_pem(client.cert);
+    cert.set_key_pem(client.key);
+    return config;
+  };
+  api::L7Config first = config_with(1, testing::MakeCertificate("one", "DNS:one"));
+  // The CA is made anew by each call: keep the first one so only the certificate changes.
+  api::L7Config second = first;
+  second.set_generation(2);
+  testing::Pem renewed = testing::MakeCertificate("two", "DNS:two");
+  second.mutable_certificates(0)->set_cert_pem(renewed.cert);
+  second.mutable_certificates(0)->set_key_pem(renewed.key);
+
+  l7::ConfigDelta differ;
+  ASSERT_FALSE(differ.Next(first).has_value());
+  std::optional<api::L7Config> delta = differ.Next(second);
+  ASSERT_TRUE(delta.has_value());
+  ASSERT_EQ(delta->certificates_size(), 1);
+  ASSERT_EQ(delta->clusters_size(), 1) << "only the cluster presenting it";
+  EXPECT_EQ(delta->clusters(0).name(), kName);
+
+  auto served = Config::Build(first, false);
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto from_delta = Config::Build(*delta, false, served->get());
+  ASSERT_TRUE(from_delta.ok()) << from_delta.status();
+  auto whole = Config::Build(second, false);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  const std::string& old_key = (*served)->cluster(kName)->tls->key();
+  const std::string& new_key = (*from_delta)->cluster(kName)->tls->key();
+  EXPECT_NE(new_key, old_key);
+  EXPECT_EQ(new_key, (*whole)->cluster(kName)->tls->key());
+  EXPECT_NE((*from_delta)->cluster("ns/plain:80"), nullptr);
+
+  // Nothing changed: nothing is sent.
+  second.set_generation(3);
+  delta = differ.Next(second);
+  ASSERT_TRUE(delta.has_value());
+  EXPECT_EQ(delta->clusters_size(), 0);
+  EXPECT_EQ(delta->certificates_size(), 0);
 }
 
 }  // namespace

@@ -129,10 +129,23 @@ class Reader {
     if (YAML::Node tb = doc["tlsBackends"]; tb.IsDefined() && !tb.IsNull()) {
       if (!tb.IsSequence()) Fail(tb, "tlsBackends", "must be a list");
       for (const auto& b : tb) {
-        OnlyKeys(b, "tlsBackends[]", {"service", "namespace", "secret"});
-        m.tls_backends.push_back({ReqStr(b, "service", "tlsBackends[]"),
-                                  ReqStr(b, "namespace", "tlsBackends[]"),
-                                  ReqStr(b, "secret", "tlsBackends[]")});
+        OnlyKeys(b, "tlsBackends[]",
+                 {"service", "namespace", "secret", "requireClientCertificate", "clientCa"});
+        TlsBackend backend;
+        backend.service = ReqStr(b, "service", "tlsBackends[]");
+        backend.ns = ReqStr(b, "namespace", "tlsBackends[]");
+        backend.secret = ReqStr(b, "secret", "tlsBackends[]");
+        if (YAML::Node r = b["requireClientCertificate"]; r.IsDefined()) {
+          if (!r.IsScalar() || (r.Scalar() != "true" && r.Scalar() != "false")) {
+            Fail(r, "tlsBackends[].requireClientCertificate", "true or false");
+          }
+          backend.require_client_certificate = r.Scalar() == "true";
+        }
+        backend.client_ca = OptStr(b, "clientCa", "tlsBackends[]").value_or("");
+        if (!backend.client_ca.empty() && !backend.require_client_certificate) {
+          Fail(b["clientCa"], "tlsBackends[].clientCa", "needs requireClientCertificate: true");
+        }
+        m.tls_backends.push_back(std::move(backend));
       }
     }
     if (YAML::Node cms = doc["caConfigMaps"]; cms.IsDefined() && !cms.IsNull()) {
@@ -218,12 +231,18 @@ class Reader {
     x.ns = OptStr(e, "namespace", where);
     if (YAML::Node r = e["request"]; r.IsDefined() && !r.IsNull()) {
       std::string w = absl::StrCat(where, ".request");
-      OnlyKeys(r, w, {"path", "host", "method", "proto", "sni", "headers", "absentHeaders"});
+      OnlyKeys(r, w,
+               {"path", "host", "method", "proto", "sni", "clientCertificate", "headers",
+                "absentHeaders"});
       x.request.path = OptStr(r, "path", w);
       x.request.host = OptStr(r, "host", w);
       x.request.method = OptStr(r, "method", w);
       x.request.proto = OptStr(r, "proto", w);
       x.request.sni = OptStr(r, "sni", w);
+      if (r["clientCertificate"].IsDefined()) {
+        auto [ns, name] = NsName(r["clientCertificate"], absl::StrCat(w, ".clientCertificate"));
+        x.request.client_certificate = ns + "/" + name;
+      }
       x.request.headers = StrMap(r["headers"], absl::StrCat(w, ".headers"));
       if (r["absentHeaders"].IsDefined()) {
         x.request.absent_headers = StrList(r["absentHeaders"], absl::StrCat(w, ".absentHeaders"));

@@ -26,6 +26,10 @@ struct TlsBackend {
   std::string service;
   std::string ns;
   std::string secret;
+  // X12 (tests/conformance/FORMAT.md): the echo requires a client certificate that chains to
+  // the run's CA, or to the extra CA `client_ca` (X11) when it is set.
+  bool require_client_certificate = false;
+  std::string client_ca;
 };
 
 // X6 (tests/conformance/FORMAT.md): a ConfigMap whose ca.crt is the run's CA certificate.
@@ -48,6 +52,9 @@ struct RequestExpect {  // what the backend must have received
   std::optional<std::string> method;
   std::optional<std::string> proto;  // X5: "HTTP/2.0" for an h2c backend
   std::optional<std::string> sni;    // X7: the SNI a TLS backend received ("" for none)
+  // X12: the runner-made certificate ("ns/name" of a `certificates` entry) the TLS backend
+  // received as the client's.
+  std::optional<std::string> client_certificate;
   Pairs headers;
   std::vector<std::string> absent_headers;
 };

@@ -27,9 +27,19 @@ std::optional<EchoSeen> ParseEcho(const std::string& body) {
   e.host = str("host");
   e.method = str("method");
   e.proto = str("proto");
-  if (j.contains("tls") && j["tls"].is_object() && j["tls"].contains("serverName") &&
-      j["tls"]["serverName"].is_string()) {
-    e.sni = j["tls"]["serverName"].get<std::string>();
+  if (j.contains("tls") && j["tls"].is_object()) {
+    const nlohmann::json& tls = j["tls"];
+    if (tls.contains("serverName") && tls["serverName"].is_string()) {
+      e.sni = tls["serverName"].get<std::string>();
+    }
+    if (tls.contains("peerCertificates") && tls["peerCertificates"].is_array()) {
+      for (const auto& pem : tls["peerCertificates"]) {
+        if (pem.is_string()) e.peer_certificates.push_back(pem.get<std::string>());
+      }
+    }
+    if (tls.contains("peerCertificateSubject") && tls["peerCertificateSubject"].is_string()) {
+      e.peer_subject = tls["peerCertificateSubject"].get<std::string>();
+    }
   }
   e.ns = str("namespace");
   e.pod = str("pod");
@@ -46,6 +56,19 @@ std::optional<EchoSeen> ParseEcho(const std::string& body) {
     }
   }
   return e;
+}
+
+std::string CheckClientCertificate(const EchoSeen& seen, const std::string& want,
+                                   const std::string& want_leaf_pem) {
+  auto bare = [](absl::string_view pem) { return absl::StripAsciiWhitespace(pem); };
+  for (const std::string& pem : seen.peer_certificates) {
+    if (bare(pem) == bare(want_leaf_pem)) return "";
+  }
+  if (seen.peer_certificates.empty()) {
+    return absl::StrCat("the backend received no client certificate, want ", want);
+  }
+  return absl::StrCat("the backend received client certificate \"", seen.peer_subject, "\", not ",
+                      want);
 }
 
 std::string ServiceOfPod(const std::string& pod) {

@@ -22,6 +22,10 @@ struct EchoSeen {
   std::string method;
   std::string proto;  // "HTTP/1.1", "HTTP/2.0": what the backend was spoken
   std::string sni;    // tls.serverName: the SNI a TLS backend received (X7)
+  // tls.peerCertificates (PEM, leaf first) and the leaf's subject: the client certificate a
+  // TLS backend received (X12).
+  std::vector<std::string> peer_certificates;
+  std::string peer_subject;
   std::string ns;
   std::string pod;
   std::string service;  // pod without its "-N"
@@ -41,6 +45,10 @@ std::string CheckHttpAnswer(const Request& req, const Response& resp, EchoSeen* 
 // X6: a gRPC answer: the status code; with OK, backend and namespace, the method the
 // backend served, the authority and metadata it saw (request.host, request.headers).
 std::string CheckGrpcAnswer(const Request& req, const GrpcAnswer& got);
+// X12: that the backend received `want_leaf_pem` (the leaf of the runner-made certificate
+// `want`, "ns/name") as the client's certificate.
+std::string CheckClientCertificate(const EchoSeen& seen, const std::string& want,
+                                   const std::string& want_leaf_pem);
 // A UDP answer: backend and namespace.
 std::string CheckUdpAnswer(const Request& req, const std::string& payload);
 // A redirect's Location against E7's rules.

@@ -365,6 +365,14 @@ absl::Status Runner::StartPod(const Service& svc, bool from_case) {
     if (absl::Status st = WriteFile(base + ".crt", cert->second.chain_pem); !st.ok()) return st;
     if (absl::Status st = WriteFile(base + ".key", cert->second.key_pem); !st.ok()) return st;
     argv.insert(argv.end(), {"--tls-cert", base + ".crt", "--tls-key", base + ".key"});
+    if (tb.require_client_certificate) {  // X12
+      absl::StatusOr<const CertAuthority*> ca = Authority(tb.client_ca);
+      if (!ca.ok()) return ca.status();
+      if (absl::Status st = WriteFile(base + ".client-ca.crt", (*ca)->ca_pem()); !st.ok()) {
+        return st;
+      }
+      argv.insert(argv.end(), {"--tls-client-ca", base + ".client-ca.crt"});
+    }
   }
   absl::StatusOr<pid_t> pid = Spawn(argv, pod.netns, out);
   if (!pid.ok()) return pid.status();
@@ -715,6 +723,18 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
     *answered = seen.ns == want_ns ? seen.service : seen.ns + "/" + seen.service;
   }
   if (!d.empty()) return d;
+  if (const auto& want = r.expect.request.client_certificate; want) {  // X12
+    auto it = issued_.find(*want);
+    if (it == issued_.end()) {
+      return absl::StrCat("expect.request.clientCertificate ", *want,
+                          ": no certificate of that name was made (certificates)");
+    }
+    const std::string& chain = it->second.chain_pem;
+    constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+    size_t end = chain.find(kEnd);
+    std::string leaf = end == std::string::npos ? chain : chain.substr(0, end + kEnd.size());
+    if (d = CheckClientCertificate(seen, *want, leaf); !d.empty()) return d;
+  }
   if (d = CrossCheckExplain(r, address, raw, sni, *resp, seen); !d.empty()) return d;
   return WaitMirrored(r, mirror_logs, ExpectedBackendPath(r));
 }

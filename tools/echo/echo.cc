@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,16 +29,57 @@
 
 namespace xgate::echo {
 
+namespace {
+
+std::string CertificatePem(X509* cert) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return "";
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(size > 0 ? size : 0));
+  BIO_free(bio);
+  return out;
+}
+
+}  // namespace
+
+std::string SubjectText(X509* cert) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return "";
+  X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(size > 0 ? size : 0));
+  BIO_free(bio);
+  return out;
+}
+
 nlohmann::json TlsJson(const SSL* ssl) {
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-  return {{"version", SSL_get_version(ssl)},
-          {"serverName", sni ? sni : ""},
-          {"negotiatedProtocol",
-           alpn ? std::string(reinterpret_cast<const char*>(alpn), alpn_len) : std::string()},
-          {"cipherSuite", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl))}};
+  nlohmann::json out = {
+      {"version", SSL_get_version(ssl)},
+      {"serverName", sni ? sni : ""},
+      {"negotiatedProtocol",
+       alpn ? std::string(reinterpret_cast<const char*>(alpn), alpn_len) : std::string()},
+      {"cipherSuite", SSL_CIPHER_get_name(SSL_get_current_cipher(ssl))}};
+  // The client's certificate (leaf first, then the chain it sent), as upstream's echo lists
+  // its peer certificates; the leaf's subject beside it.
+  if (X509* leaf = SSL_get1_peer_certificate(ssl)) {
+    nlohmann::json pems = nlohmann::json::array({CertificatePem(leaf)});
+    out["peerCertificateSubject"] = SubjectText(leaf);
+    X509_free(leaf);
+    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {  // a server's excludes the leaf
+      for (int i = 0; i < sk_X509_num(chain); ++i) {
+        pems.push_back(CertificatePem(sk_X509_value(chain, i)));
+      }
+    }
+    out["peerCertificates"] = std::move(pems);
+  }
+  return out;
 }
 
 nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_view pod,
@@ -241,6 +284,16 @@ absl::Status EchoServer::Start() {
         SSL_CTX_check_private_key(tls_) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("cannot load key ", config_.tls_key));
     }
+    if (!config_.tls_client_ca.empty()) {
+      // mTLS: a client must present a certificate that chains to one of these CAs.
+      if (SSL_CTX_load_verify_locations(tls_, config_.tls_client_ca.c_str(), nullptr) != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot load client CA certificates ", config_.tls_client_ca));
+      }
+      SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    }
+  } else if (!config_.tls_client_ca.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
   }
   if (!config_.log_path.empty()) {
     log_fd_ = open(config_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -28,6 +28,9 @@ struct EchoConfig {
   std::vector<std::string> grpc;    // ADDR:PORT, the GrpcEcho service (TLS with tls_cert)
   std::string tls_cert;             // PEM chain file; with tls_key, every TCP port speaks TLS
   std::string tls_key;
+  // PEM CA certificates: over TLS, every client must present a certificate that chains to one
+  // of them (the handshake fails otherwise).
+  std::string tls_client_ca;
   std::string ns;
   std::string pod;
   std::string log_path;    // one JSON line per request received
@@ -41,8 +44,13 @@ nlohmann::json EchoJson(const Message& req, absl::string_view ns, absl::string_v
                         const SSL* ssl = nullptr);
 
 // The upstream echo's `tls` object for a connection: version, serverName (the SNI the client
-// sent, "" without), negotiatedProtocol (ALPN), cipherSuite.
+// sent, "" without), negotiatedProtocol (ALPN), cipherSuite; when the client presented a
+// certificate, peerCertificates (PEM, leaf first, as upstream's echo) and
+// peerCertificateSubject (the leaf's subject, RFC 2253).
 nlohmann::json TlsJson(const SSL* ssl);
+
+// A certificate's subject as RFC 2253 text ("CN=client.example,O=xgate").
+std::string SubjectText(X509* cert);
 
 // Response headers asked for with X-Echo-Set-Header ("Name:Value,Name2:Value2"): the
 // name's case kept, a name given twice gets one header with the values joined by ",".

@@ -31,8 +31,13 @@ int main(int argc, char** argv) {
   auto* cert =
       app.add_option("--tls-cert", cfg.tls_cert, "TLS certificate (PEM)")->type_name("FILE");
   auto* key = app.add_option("--tls-key", cfg.tls_key, "TLS key (PEM)")->type_name("FILE");
+  auto* client_ca = app.add_option("--tls-client-ca", cfg.tls_client_ca,
+                                   "Require a client certificate that chains to these CA "
+                                   "certificates (PEM), and report it in the JSON's tls")
+                        ->type_name("FILE");
   cert->needs(key);
   key->needs(cert);
+  client_ca->needs(cert);
   app.add_option("--namespace", cfg.ns, "The namespace it reports")->type_name("NS");
   app.add_option("--pod", cfg.pod, "The pod name it reports")->type_name("NAME");
   app.add_option("--log", cfg.log_path, "Append each request here")->type_name("FILE");

@@ -164,7 +164,16 @@ absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previ
     endpoints->sessions = old != clusters_.end() && old->second->sessions;
     endpoints->h2c = cluster.protocol() == api::H2C;
     if (cluster.has_tls()) {
-      std::string key = UpstreamTls::KeyOf(cluster.tls());
+      const api::Certificate* client = nullptr;
+      if (const std::string& name = cluster.tls().client_certificate(); !name.empty()) {
+        auto it = certificates_.find(name);
+        if (it == certificates_.end()) {
+          return absl::InvalidArgumentError("cluster " + cluster.name() +
+                                            ": backend TLS: unknown client certificate " + name);
+        }
+        client = it->second.get();
+      }
+      std::string key = UpstreamTls::KeyOf(cluster.tls(), client);
       auto& tls = upstream_tls_[key];
       if (!tls && previous) {
         if (auto it = previous->upstream_tls_.find(key); it != previous->upstream_tls_.end()) {
@@ -172,7 +181,7 @@ absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previ
         }
       }
       if (!tls) {
-        auto made = UpstreamTls::Create(cluster.tls());
+        auto made = UpstreamTls::Create(cluster.tls(), client);
         if (!made.ok()) {
           upstream_tls_.erase(key);
           return absl::InvalidArgumentError("cluster " + cluster.name() + ": backend TLS: " +

@@ -138,7 +138,9 @@ H2UpstreamStream* H2Pool::Open(std::string_view cluster_name, const ClusterEndpo
   }
   int index = pool_.PickEndpoint(cluster_name, cluster, tried, skip_ejected, error, preferred);
   if (index < 0) return nullptr;
-  auto& list = sessions_[cluster.keys[index]];
+  // By pool key, not endpoint: a session made with other TLS settings (another CA, no client
+  // certificate or another one) to the same endpoint is never shared.
+  auto& list = sessions_[cluster.PoolKey(index)];
   H2Session* least = nullptr;
   size_t open = 0;
   for (auto& session : list) {
@@ -161,16 +163,17 @@ H2UpstreamStream* H2Pool::Open(std::string_view cluster_name, const ClusterEndpo
 }
 
 void H2Pool::Remove(H2Session* session) {
-  auto it = sessions_.find(session->connection().endpoint());
-  if (it == sessions_.end()) return;
-  auto& list = it->second;
-  auto found = std::find_if(list.begin(), list.end(),
-                            [session](const auto& owned) { return owned.get() == session; });
-  if (found == list.end()) return;
-  // Destroy after this round: the caller may be inside the session's methods.
-  pool_.loop().Defer([owned = std::shared_ptr<H2Session>(std::move(*found))] {});
-  list.erase(found);
-  if (list.empty()) sessions_.erase(it);
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    auto& list = it->second;
+    auto found = std::find_if(list.begin(), list.end(),
+                              [session](const auto& owned) { return owned.get() == session; });
+    if (found == list.end()) continue;
+    // Destroy after this round: the caller may be inside the session's methods.
+    pool_.loop().Defer([owned = std::shared_ptr<H2Session>(std::move(*found))] {});
+    list.erase(found);
+    if (list.empty()) sessions_.erase(it);
+    return;
+  }
 }
 
 // ---- H2Session

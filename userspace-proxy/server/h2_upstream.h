@@ -122,7 +122,7 @@ class H2Pool {
   UpstreamPool& pool_;
   bool shutting_down_ = false;
   std::unordered_map<std::string, std::vector<std::unique_ptr<H2Session>>>
-      sessions_;  // by endpoint
+      sessions_;  // by pool key (endpoint, and TLS settings)
 };
 
 class H2Session : public UpstreamClient {

@@ -109,23 +109,17 @@ std::string OpenSslErrors() {
   return text.empty() ? "unknown error" : text;
 }
 
-absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(
-    const std::string& cert_pem, const std::string& key_pem, bool offer_h2,
-    const ClientCertificatePolicy* clients) {
-  ERR_clear_error();
-  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
-  if (!ctx) return absl::InternalError("SSL_CTX_new: " + OpenSslErrors());
-  if (auto status = ConfigureCommon(ctx.get(), offer_h2); !status.ok()) return status;
-
+absl::Status UseCertificateAndKey(SSL_CTX* ctx, const std::string& cert_pem,
+                                  const std::string& key_pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
       BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())), BIO_free);
   X509* leaf = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr);
   if (leaf == nullptr) return absl::InvalidArgumentError("tls.crt: no PEM certificate");
-  int used = SSL_CTX_use_certificate(ctx.get(), leaf);
+  int used = SSL_CTX_use_certificate(ctx, leaf);
   X509_free(leaf);
   if (used != 1) return absl::InvalidArgumentError("tls.crt: " + OpenSslErrors());
   while (X509* extra = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) {
-    if (SSL_CTX_add0_chain_cert(ctx.get(), extra) != 1) {
+    if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
       X509_free(extra);
       return absl::InvalidArgumentError("tls.crt chain: " + OpenSslErrors());
     }
@@ -136,11 +130,25 @@ absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(
       BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), BIO_free);
   EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr) return absl::InvalidArgumentError("tls.key: no PEM private key");
-  used = SSL_CTX_use_PrivateKey(ctx.get(), key);
+  used = SSL_CTX_use_PrivateKey(ctx, key);
   EVP_PKEY_free(key);
   if (used != 1) return absl::InvalidArgumentError("tls.key: " + OpenSslErrors());
-  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+  if (SSL_CTX_check_private_key(ctx) != 1) {
     return absl::InvalidArgumentError("tls.key does not match tls.crt");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(
+    const std::string& cert_pem, const std::string& key_pem, bool offer_h2,
+    const ClientCertificatePolicy* clients) {
+  ERR_clear_error();
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) return absl::InternalError("SSL_CTX_new: " + OpenSslErrors());
+  if (auto status = ConfigureCommon(ctx.get(), offer_h2); !status.ok()) return status;
+
+  if (auto status = UseCertificateAndKey(ctx.get(), cert_pem, key_pem); !status.ok()) {
+    return status;
   }
   if (clients != nullptr) {
     if (auto status = RequireClientCertificates(ctx.get(), *clients); !status.ok()) return status;

@@ -28,6 +28,12 @@ struct ClientCertificatePolicy {
   bool allow_insecure_fallback = false;
 };
 
+// Loads a PEM certificate chain (leaf first) and its PEM private key into `ctx`, as a server
+// presents them or a client to a server that asks. The errors name tls.crt / tls.key and
+// never carry the key.
+absl::Status UseCertificateAndKey(SSL_CTX* ctx, const std::string& cert_pem,
+                                  const std::string& key_pem);
+
 // A server context for one certificate chain + key in PEM, asking for client certificates
 // when `clients` is given.
 absl::StatusOr<std::shared_ptr<SSL_CTX>> MakeCertificateContext(

@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/escaping.h"
+#include "userspace-proxy/server/tls.h"
 
 namespace xgate::proxy {
 namespace {
@@ -34,16 +35,23 @@ bool HasUriSan(X509* cert, const std::vector<std::string>& uris) {
 
 }  // namespace
 
-std::string UpstreamTls::KeyOf(const api::UpstreamTls& proto) {
+std::string UpstreamTls::KeyOf(const api::UpstreamTls& proto, const api::Certificate* client) {
   std::string material = proto.SerializeAsString();
+  if (client != nullptr) {
+    material.push_back('\0');
+    material += client->cert_pem();
+    material.push_back('\0');
+    material += client->key_pem();
+  }
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(), digest);
+  OPENSSL_cleanse(material.data(), material.size());
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest) / 2));
 }
 
 absl::StatusOr<std::shared_ptr<const UpstreamTls>> UpstreamTls::Create(
-    const api::UpstreamTls& proto) {
+    const api::UpstreamTls& proto, const api::Certificate* client) {
   std::shared_ptr<UpstreamTls> tls(new UpstreamTls());
   tls->ctx_.reset(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   SSL_CTX* ctx = tls->ctx_.get();
@@ -71,11 +79,19 @@ absl::StatusOr<std::shared_ptr<const UpstreamTls>> UpstreamTls::Create(
     ERR_clear_error();  // the end of the PEM reads as an error
     if (added == 0) return absl::InvalidArgumentError("the CA bundle holds no PEM certificate");
   }
+  if (client != nullptr) {
+    if (absl::Status s = UseCertificateAndKey(ctx, client->cert_pem(), client->key_pem());
+        !s.ok()) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("client certificate " + client->name() + ": " +
+                                        std::string(s.message()));
+    }
+  }
   tls->sni_ = proto.sni();
   tls->hostnames_ = {proto.verify_hostnames().begin(), proto.verify_hostnames().end()};
   tls->uris_ = {proto.verify_uris().begin(), proto.verify_uris().end()};
   if (tls->hostnames_.empty() && tls->uris_.empty()) tls->hostnames_.push_back(proto.sni());
-  tls->key_ = KeyOf(proto);
+  tls->key_ = KeyOf(proto, client);
   return std::shared_ptr<const UpstreamTls>(std::move(tls));
 }
 

@@ -1,7 +1,8 @@
 // TLS from the proxy to a cluster's endpoints (BackendTLSPolicy): one client SSL_CTX per
 // cluster settings, verification always on (the policy's CAs or the system store), SNI the
 // policy's hostname, and the backend certificate's names checked against the hostname or the
-// policy's subjectAltNames (DNS names and URIs).
+// policy's subjectAltNames (DNS names and URIs); with the Gateway's client certificate
+// (spec.tls.backend.clientCertificateRef) presented to a backend that asks for one.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -25,8 +26,11 @@ class TlsSessionOwner {
 
 class UpstreamTls {
  public:
-  // Fails on CA PEM that holds no certificate, or a system store OpenSSL cannot load.
-  static absl::StatusOr<std::shared_ptr<const UpstreamTls>> Create(const api::UpstreamTls& proto);
+  // Fails on CA PEM that holds no certificate, a system store OpenSSL cannot load, or a
+  // client certificate whose chain or key does not load or whose key does not match
+  // (`client`: the certificate proto.client_certificate names, null for none).
+  static absl::StatusOr<std::shared_ptr<const UpstreamTls>> Create(
+      const api::UpstreamTls& proto, const api::Certificate* client = nullptr);
 
   // A client SSL over `fd` with SNI, ALPN http/1.1 (h2 alone with `h2`), the name checks and
   // `session` (may be null) to resume. The caller owns it.
@@ -37,8 +41,9 @@ class UpstreamTls {
   const std::string& key() const { return key_; }
   // Why the handshake of `ssl` failed, for logs ("certificate verify failed: ...").
   static std::string FailureReason(const SSL* ssl);
-  // The digest that names settings in key(), computed without building a context.
-  static std::string KeyOf(const api::UpstreamTls& proto);
+  // The digest that names settings in key() (the client certificate's chain and key
+  // included), computed without building a context.
+  static std::string KeyOf(const api::UpstreamTls& proto, const api::Certificate* client = nullptr);
 
  private:
   UpstreamTls() = default;
