@@ -235,8 +235,12 @@ void H2Backend::Run(Connection& c, int fd) {
           c->streams.erase(id);
           return 0;
         }
-        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-            (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        if (frame->hd.type == NGHTTP2_DATA) {
+          ++c->backend->data_frames_;
+          if (frame->hd.length == 0 && end) ++c->backend->empty_end_stream_frames_;
+        }
+        if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end) {
           c->Answer(id);
         }
         return 0;

@@ -49,6 +49,9 @@ class H2Backend {
   int headers_seen() const { return headers_seen_; }
   int served() const { return served_; }
   int connections() const { return connections_; }
+  // Request DATA frames received, and those of them that carried nothing but END_STREAM.
+  int data_frames() const { return data_frames_; }
+  int empty_end_stream_frames() const { return empty_end_stream_frames_; }
   // The paths answered 200, in order.
   std::vector<std::string> served_paths();
 
@@ -71,6 +74,8 @@ class H2Backend {
   std::atomic<int> headers_seen_{0};
   std::atomic<int> served_{0};
   std::atomic<int> connections_{0};
+  std::atomic<int> data_frames_{0};
+  std::atomic<int> empty_end_stream_frames_{0};
   std::mutex mutex_;
   std::vector<std::string> served_paths_;
   std::vector<int> open_fds_;

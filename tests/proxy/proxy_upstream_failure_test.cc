@@ -443,5 +443,19 @@ TEST_F(UpstreamFailureTest, Http1BackendThatNeverReadsEndsAtTheUserTimeout) {
   EXPECT_LT(post.sent, kBoundedBody);
 }
 
+// Not a failure: what a served POST looks like on the wire. The proxy flushes a session's
+// frames once per loop round, so the body's one DATA frame carries END_STREAM; before, each
+// stream flushed by itself and an empty DATA frame ended the stream after the body.
+TEST_F(UpstreamFailureTest, APostsBodyEndsOnItsOwnDataFrame) {
+  H2Backend a("a");
+  Start({a.port()});
+  for (int i = 0; i < 3; ++i) {
+    testing::Response post = Post("/p" + std::to_string(i));
+    EXPECT_EQ(post.status, 200) << post.body;
+  }
+  EXPECT_EQ(a.data_frames(), 3);
+  EXPECT_EQ(a.empty_end_stream_frames(), 0);
+}
+
 }  // namespace
 }  // namespace xgate::proxy
