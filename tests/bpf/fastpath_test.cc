@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -304,6 +305,9 @@ class RedirectIntoPlainVeth {
 // per device, each frame XDP saw once, and only in its own network namespace: the same
 // redirect in another namespace, toward a device with the same ifindex, is not counted.
 TEST_F(FastPathTest, RedirectDropsOfAPlainVethAreCounted) {
+  // The frames XDP saw are read from the veth's ethtool counters.
+  ASSERT_EQ(std::system("command -v ethtool >/dev/null 2>&1"), 0)
+      << "ethtool is needed (tools/setup installs it)";
   constexpr int kFrames = 20;
   const std::string other = "xgo-" + std::to_string(getpid());
   ASSERT_TRUE(e2e::Sh("ip netns add " + other));

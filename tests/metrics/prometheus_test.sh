@@ -39,7 +39,12 @@ bar='sum(xgate_proxy_requests_total{route="bar/bar-route",code="200"})'
 before=$(promql "$bar")
 before=${before:-0}
 sent=30
-for _ in $(seq $sent); do seed_curl_ok https://bar.example.com/ || fail "request to bar failed"; done
+# In two halves with a scrape between them: the route's series appear with its first request,
+# so a burst that fits between two scrapes would give a series that never moves (rate 0).
+for _ in $(seq $((sent / 2))); do seed_curl_ok https://bar.example.com/ || fail "request to bar failed"; done
+half=$(promql_until 30 "$bar" == $((before + sent / 2)))
+expect_eq "$bar moved by the first $((sent / 2)) requests" "$half" "$((before + sent / 2))"
+for _ in $(seq $((sent - sent / 2))); do seed_curl_ok https://bar.example.com/ || fail "request to bar failed"; done
 after=$(promql_until 30 "$bar" == $((before + sent)))
 expect_eq "$bar moved by the $sent requests sent" "$after" "$((before + sent))"
 rate=$(promql_until 30 'sum(rate(xgate_proxy_requests_total{route="bar/bar-route"}[15s]))' '>' 0)
