@@ -205,8 +205,8 @@ TEST(ConformanceCheckClientCertificate, TheLeafMustBeAmongThePeerCertificates) {
   ASSERT_EQ(seen->peer_certificates.size(), 2u);
   // The runner's PEM may differ in its trailing newline.
   EXPECT_EQ(CheckClientCertificate(*seen, "ns/client", leaf.substr(0, leaf.size() - 1)), "");
-  EXPECT_EQ(CheckClientCertificate(
-                *seen, "ns/x", "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----"),
+  EXPECT_EQ(CheckClientCertificate(*seen, "ns/x",
+                                   "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----"),
             "the backend received client certificate \"CN=client\", not ns/x");
   answer["tls"].erase("peerCertificates");
   answer["tls"].erase("peerCertificateSubject");
