@@ -60,13 +60,14 @@ bool HostnameCovers(const std::string& wider, const std::string& pattern) {
   return ps.size() > ws.size() && ps.ends_with(ws);
 }
 
+HostnameSpecificity Specificity(const std::string& h) {
+  int kind = h.empty() ? 2 : IsWildcard(h) ? 1 : 0;
+  int labels = static_cast<int>(std::count(h.begin(), h.end(), '.'));
+  return {kind, -labels, -static_cast<int>(h.size())};
+}
+
 bool MoreSpecificHostname(const std::string& a, const std::string& b) {
-  auto rank = [](const std::string& h) {
-    int kind = h.empty() ? 2 : IsWildcard(h) ? 1 : 0;
-    int labels = static_cast<int>(std::count(h.begin(), h.end(), '.'));
-    return std::make_tuple(kind, -labels, -static_cast<int>(h.size()));
-  };
-  auto ra = rank(a), rb = rank(b);
+  auto ra = Specificity(a), rb = Specificity(b);
   if (ra != rb) return ra < rb;
   return a < b;
 }

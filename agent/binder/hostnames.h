@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace xgate::binder {
@@ -28,5 +29,10 @@ bool HostnameCovers(const std::string& wider, const std::string& pattern);
 // Orders hostname patterns by specificity: exact names first (alphabetical), then
 // wildcards with more labels first, then "" (any host).
 bool MoreSpecificHostname(const std::string& a, const std::string& b);
+
+// MoreSpecificHostname's order before its alphabetical tie-breaker: sorting names already in
+// alphabetical order by this key alone (stably) gives the same order, with one key per name.
+using HostnameSpecificity = std::tuple<int, int, int>;
+HostnameSpecificity Specificity(const std::string& hostname);
 
 }  // namespace xgate::binder

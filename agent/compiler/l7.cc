@@ -383,33 +383,43 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
   for (const auto& route : bl.routes) {
     std::vector<std::string> hosts = route.hostnames;
     if (hosts.empty()) hosts.push_back("");
+    // A name listed twice adds the route's entries once.
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+    const std::vector<Entry> entries = Entries(route);
     for (const auto& h : hosts) {
-      auto entries = Entries(route);
       auto& v = vhosts[h];
       v.insert(v.end(), entries.begin(), entries.end());
     }
   }
   // Only "" and wildcards cover other names: without them each name is its own pattern.
   bool wider_names = false;
-  std::vector<std::string> names;
-  for (auto& [h, entries] : vhosts) {
-    names.push_back(h);
+  // Most specific first (MoreSpecificHostname): `vhosts` is in alphabetical order already.
+  using VirtualHostEntries = std::pair<const std::string, std::vector<Entry>>;
+  std::vector<std::pair<binder::HostnameSpecificity, const VirtualHostEntries*>> names;
+  for (auto& vhost : vhosts) {
+    auto& [h, entries] = vhost;
+    names.emplace_back(binder::Specificity(h), &vhost);
     wider_names = wider_names || h.empty() || h.front() == '*';
     std::sort(entries.begin(), entries.end(),
               [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
   }
-  std::sort(names.begin(), names.end(), binder::MoreSpecificHostname);
+  std::stable_sort(names.begin(), names.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   // The proxy picks one virtual host, the most specific that matches. A route with a less
   // specific hostname still serves what the more specific routes do not match (the spec
   // ranks rules by hostname first, it does not hide them), so each virtual host continues
   // with the routes of every wider pattern that covers it, most specific first.
-  for (const std::string& name : names) {
+  for (const auto& [specificity, vhost] : names) {
+    const std::string& name = vhost->first;
     auto* vh = out.add_virtual_hosts();
     vh->set_hostname(name);
+    if (!wider_names) {
+      for (const auto& e : vhost->second) *vh->add_routes() = ToRoute(e, c);
+      continue;
+    }
     std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
-    std::vector<std::string> patterns =
-        wider_names ? CoveringPatterns(name, vhosts) : std::vector<std::string>{name};
-    for (const std::string& wider : patterns) {
+    for (const std::string& wider : CoveringPatterns(name, vhosts)) {
       for (const auto& e : vhosts[wider]) {
         if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
         *vh->add_routes() = ToRoute(e, c);

@@ -295,33 +295,34 @@ json Comparable(const Object& obj, Kind kind) {
 template <typename T>
 void CarryKind(const ObjectMap<Store::Key, T>& prev, ObjectMap<Store::Key, T>& next, Kind kind,
                int64_t index_base) {
-  for (auto it = next.begin(); it != next.end(); ++it) {
-    const Store::Key& key = it->first;
-    auto old_it = prev.find(key);
-    if (old_it == prev.end()) {
-      // Younger than every object of `previous` (a part's own indexes usually are already).
-      if (it->second.meta.creation_index < index_base) {
-        next.Mutable(key).meta.creation_index += index_base;
-      }
-      continue;
-    }
-    const T& old = old_it->second;
-    if (old.decode_id == it->second.decode_id) {  // what carrying it again would give
-      next.Share(key, old_it.shared());
-      continue;
-    }
-    const int64_t generation = Comparable(old, kind) == Comparable(it->second, kind)
-                                   ? old.meta.generation
-                                   : old.meta.generation + 1;
-    T& obj = next.Mutable(key);
-    obj.meta.generation = generation;
-    obj.meta.creation_index = old.meta.creation_index;
-    if (obj.meta.creation_timestamp.empty())
-      obj.meta.creation_timestamp = old.meta.creation_timestamp;
-    if (obj.raw.is_object() && obj.raw.contains("metadata")) {
-      obj.raw["metadata"]["generation"] = obj.meta.generation;
-    }
-  }
+  using Map = ObjectMap<Store::Key, T>;
+  next.JoinWith(
+      prev, [&](const Store::Key&, std::shared_ptr<T>& slot, const std::shared_ptr<T>* old_slot) {
+        if (old_slot == nullptr) {
+          // Younger than every object of `previous` (a part's own indexes usually are already).
+          if (slot->meta.creation_index < index_base) {
+            Map::Unshared(slot).meta.creation_index += index_base;
+          }
+          return;
+        }
+        const T& old = **old_slot;
+        // The same object, or what carrying it again would give.
+        if (slot == *old_slot || old.decode_id == slot->decode_id) {
+          slot = *old_slot;
+          return;
+        }
+        const int64_t generation = Comparable(old, kind) == Comparable(*slot, kind)
+                                       ? old.meta.generation
+                                       : old.meta.generation + 1;
+        T& obj = Map::Unshared(slot);
+        obj.meta.generation = generation;
+        obj.meta.creation_index = old.meta.creation_index;
+        if (obj.meta.creation_timestamp.empty())
+          obj.meta.creation_timestamp = old.meta.creation_timestamp;
+        if (obj.raw.is_object() && obj.raw.contains("metadata")) {
+          obj.raw["metadata"]["generation"] = obj.meta.generation;
+        }
+      });
 }
 
 template <typename T>

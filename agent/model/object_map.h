@@ -58,7 +58,11 @@ class ObjectMap {
   const_iterator begin() const { return const_iterator(map_.begin()); }
   const_iterator end() const { return const_iterator(map_.end()); }
   const_iterator find(const Key& key) const { return const_iterator(map_.find(key)); }
-  bool contains(const Key& key) const { return map_.contains(key); }
+  // Appending keys in order (a reload's parts come sorted) costs one compare, no lookup.
+  bool contains(const Key& key) const {
+    if (map_.empty() || map_.rbegin()->first < key) return false;
+    return map_.contains(key);
+  }
   size_t count(const Key& key) const { return map_.count(key); }
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
@@ -78,12 +82,18 @@ class ObjectMap {
     return {const_iterator(it), inserted};
   }
   // Inserts (or replaces) an object another map holds, without copying it.
-  void Share(const Key& key, std::shared_ptr<T> object) { map_[key] = std::move(object); }
+  // Appended in key order, each insert is O(1) (the end() hint holds).
+  void Share(const Key& key, std::shared_ptr<T> object) {
+    map_.insert_or_assign(map_.end(), key, std::move(object));
+  }
 
   // The object at `key` for writing (default-constructed when absent), copied first when
   // another map shares it.
-  T& Mutable(const Key& key) {
-    auto& slot = map_[key];
+  T& Mutable(const Key& key) { return Unshared(map_[key]); }
+  T& operator[](const Key& key) { return Mutable(key); }
+
+  // The object in `slot` for writing: made when empty, copied first when shared.
+  static T& Unshared(std::shared_ptr<T>& slot) {
     if (!slot) {
       slot = std::make_shared<T>();
     } else if (slot.use_count() > 1) {
@@ -91,7 +101,19 @@ class ObjectMap {
     }
     return *slot;
   }
-  T& operator[](const Key& key) { return Mutable(key); }
+
+  // Walks this map and `other` together in key order, one pass and no lookups:
+  // `fn(key, slot, old)` for each entry of this map, `old` the pointer `other` holds at the
+  // same key or nullptr. `fn` may replace the object in `slot` (Unshared, or another pointer).
+  template <typename Fn>
+  void JoinWith(const ObjectMap& other, Fn fn) {
+    auto o = other.map_.begin();
+    for (auto& [key, slot] : map_) {
+      while (o != other.map_.end() && o->first < key) ++o;
+      const bool same_key = o != other.map_.end() && !(key < o->first);
+      fn(key, slot, same_key ? &o->second : nullptr);
+    }
+  }
 
   // Whether both maps hold the very same object at `key`.
   bool SameObject(const ObjectMap& other, const Key& key) const {

@@ -4,9 +4,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -136,6 +139,25 @@ void Decode(const Document& doc, model::LoadResult& into) {
   }
 }
 
+// Decodes `docs[i]` into `into[i]`. A cold start or a large batch (thousands of files or API
+// objects) is decoded on several threads: each document is decoded on its own, into its own
+// result, and the results keep the load's order. A few documents are decoded here.
+void DecodeAll(const std::vector<Document>& docs,
+               const std::vector<std::shared_ptr<model::LoadResult>>& into) {
+  constexpr size_t kPerThread = 128;  // below this a thread costs more than it saves
+  constexpr unsigned kMostThreads = 8;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = std::min<size_t>({cores, kMostThreads, docs.size() / kPerThread});
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < docs.size(); i = next++) Decode(docs[i], *into[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (auto& h : helpers) h.join();
+}
+
 }  // namespace
 
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
@@ -171,14 +193,16 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     }
   }
   // Decoded outside mu_: sources keep writing meanwhile.
-  auto next_fresh = fresh.begin();
+  std::vector<std::shared_ptr<model::LoadResult>> results;
+  results.reserve(fresh.size());
   for (Decoded* d : order) {
     if (d->result) continue;
     auto result = std::make_shared<model::LoadResult>();
-    result->first_index = kIndexesPerDocument * decodes_++;
-    Decode(*next_fresh++, *result);
-    d->result = std::move(result);
+    result->first_index = kIndexesPerDocument * decodes_++;  // in the load's order, as before
+    d->result = result;
+    results.push_back(std::move(result));
   }
+  DecodeAll(fresh, results);
   // What this load did not see is gone.
   for (auto& [source, cache] : decoded_) {
     std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });

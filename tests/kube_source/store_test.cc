@@ -48,6 +48,42 @@ TEST(ObjectStore, SourcesFeedOneLoad) {
   EXPECT_TRUE(store.Load()->store.http_routes.empty());
 }
 
+// A batch this large is decoded on several threads (on a machine with more than one core):
+// the load is still the one a decode in order gives, its creation indexes and its errors in
+// the documents' order.
+TEST(ObjectStore, ALargeBatchLoadsAsIfDecodedInOrder) {
+  constexpr int kRoutes = 1000;
+  ObjectStore store;
+  std::map<std::string, Document> docs;
+  model::LoadResult expected;
+  for (int i = 0; i < kRoutes; ++i) {
+    std::string name = absl::StrCat("r", 10000 + i);  // keys sort as the loop goes
+    json route = Route("a", name);
+    if (i % 97 == 5) {  // a refused one now and then
+      route["spec"]["rules"][0]["matches"] = {{{"path", {{"type", "PathPrefix"}, {"value", "x"}}}}};
+    }
+    std::string key = "HTTPRoute/a/" + name;
+    model::LoadObject(route, key, expected);
+    docs[key] = Document{key, {}, route};
+  }
+  store.Replace("kube", std::move(docs));
+
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->store.http_routes.size(), expected.store.http_routes.size());
+  ASSERT_EQ(loaded->errors.size(), expected.errors.size());
+  ASSERT_GT(loaded->errors.size(), 5u);
+  for (size_t i = 0; i < expected.errors.size(); ++i) {
+    EXPECT_EQ(loaded->errors[i].ToString(), expected.errors[i].ToString()) << i;
+  }
+  int64_t last_index = -1;
+  for (const auto& [key, route] : loaded->store.http_routes) {
+    ASSERT_TRUE(expected.store.http_routes.contains(key)) << key.second;
+    EXPECT_GT(route.meta.creation_index, last_index) << key.second;  // the documents' order
+    last_index = route.meta.creation_index;
+  }
+}
+
 TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {
   fixtures::TempDir dir;
   ObjectStore store;
