@@ -37,42 +37,55 @@ bool IsIpLiteral(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
-// Why two listeners of one Gateway (with its ListenerSets) are not distinct (Gateway API
-// "Distinct Listeners"), "" when they are: on one port and transport, every listener must
-// have the same protocol (we cannot mix HTTP, HTTPS and TLS on one port) and, for
-// HTTP/HTTPS/TLS, a different hostname; TCP and UDP listeners are distinct by port alone.
-std::string PairConflict(const model::Listener& a, const model::Listener& b) {
-  if (!SupportedProtocols().count(a.protocol) || !SupportedProtocols().count(b.protocol) ||
-      a.port != b.port || Transport(a.protocol) != Transport(b.protocol)) {
-    return "";
+// The listeners on each port and transport of one Gateway (with its ListenerSets), counted by
+// protocol and hostname, to tell which are not distinct (Gateway API "Distinct Listeners"): on
+// one port and transport, every listener must have the same protocol (we cannot mix HTTP,
+// HTTPS and TLS on one port) and, for HTTP/HTTPS/TLS, a different hostname; TCP and UDP
+// listeners are distinct by port alone. Counting keeps this linear in the number of
+// listeners, which ListenerSets do not bound.
+class PortUse {
+ public:
+  void Add(const model::Listener& l) {
+    if (!SupportedProtocols().count(l.protocol)) return;
+    Use& u = ports_[{l.port, Transport(l.protocol)}];
+    ++u.total;
+    ++u.protocols[l.protocol];
+    ++u.hostnames[l.hostname.value_or("")];
   }
-  if (a.protocol != b.protocol || a.protocol == "TCP" || a.protocol == "UDP") {
-    return "ProtocolConflict";
+  // Why `l` is not distinct from the listeners added ("" when it is). `self`: 1 when `l`
+  // itself was added (it does not conflict with itself).
+  std::string ConflictOf(const model::Listener& l, int self) const {
+    if (!SupportedProtocols().count(l.protocol)) return "";
+    auto it = ports_.find({l.port, Transport(l.protocol)});
+    if (it == ports_.end()) return "";
+    const Use& u = it->second;
+    auto count = [](const std::map<std::string, int>& m, const std::string& k) {
+      auto c = m.find(k);
+      return c == m.end() ? 0 : c->second;
+    };
+    int same_protocol = count(u.protocols, l.protocol) - self;
+    if (u.total - self > same_protocol) return "ProtocolConflict";  // another protocol
+    if (same_protocol == 0) return "";
+    if (l.protocol == "TCP" || l.protocol == "UDP") return "ProtocolConflict";
+    return count(u.hostnames, l.hostname.value_or("")) - self > 0 ? "HostnameConflict" : "";
   }
-  return a.hostname.value_or("") == b.hostname.value_or("") ? "HostnameConflict" : "";
-}
 
-// The conflict of `l` with any of `others` (a protocol conflict before a hostname one).
-std::string ConflictWith(const model::Listener& l,
-                         const std::vector<const model::Listener*>& others) {
-  std::string out;
-  for (const model::Listener* o : others) {
-    std::string c = PairConflict(l, *o);
-    if (c == "ProtocolConflict") return c;
-    if (!c.empty()) out = c;
-  }
-  return out;
-}
+ private:
+  struct Use {
+    int total = 0;
+    std::map<std::string, int> protocols;
+    std::map<std::string, int> hostnames;
+  };
+  std::map<std::pair<int, std::string>, Use> ports_;
+};
 
 // The Gateway's own listeners that are not distinct from another of them (each is marked).
 std::map<size_t, std::string> FindConflicts(const model::Gateway& gw) {
+  PortUse use;
+  for (const auto& l : gw.listeners) use.Add(l);
   std::map<size_t, std::string> conflicts;
   for (size_t i = 0; i < gw.listeners.size(); ++i) {
-    std::vector<const model::Listener*> others;
-    for (size_t j = 0; j < gw.listeners.size(); ++j) {
-      if (j != i) others.push_back(&gw.listeners[j]);
-    }
-    if (std::string c = ConflictWith(gw.listeners[i], others); !c.empty()) conflicts[i] = c;
+    if (std::string c = use.ConflictOf(gw.listeners[i], 1); !c.empty()) conflicts[i] = c;
   }
   return conflicts;
 }
@@ -380,8 +393,8 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
   const model::Gateway& gw = *state.gateway;
   const BindOptions& options = gw_ctx.options;
   // The listeners later entries must be distinct from: the Gateway's, then each entry kept.
-  std::vector<const model::Listener*> kept;
-  for (const auto& l : gw.listeners) kept.push_back(&l);
+  PortUse kept;
+  for (const auto& l : gw.listeners) kept.Add(l);
   int attached = 0;
   for (const auto& [key, set] : sets) {
     ListenerSetState s;
@@ -426,8 +439,8 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
     s.first = state.listeners.size();
     for (size_t i = 0; i < set->listeners.size(); ++i) {
       const model::Listener& l = set->listeners[i];
-      std::string conflict = ConflictWith(l, kept);
-      if (conflict.empty()) kept.push_back(&l);
+      std::string conflict = kept.ConflictOf(l, 0);
+      if (conflict.empty()) kept.Add(l);
       state.listeners.push_back(EvaluateListener(set_ctx, l, i, conflict, "", tally));
     }
     s.count = set->listeners.size();
