@@ -160,12 +160,21 @@ json ListenerSetItems() {
 ])");
 }
 
+// An entry for `kind` ns/name, parent `parent_ns`/`parent_name` for routes, checking nothing yet.
+StatusCheck Entry(const char* kind, const char* ns, const char* name, const char* parent_ns = "",
+                  const char* parent_name = "") {
+  StatusCheck c;
+  c.kind = kind;
+  c.ns = ns;
+  c.name = name;
+  c.parent_ns = parent_ns;
+  c.parent_name = parent_name;
+  return c;
+}
+
 TEST(ConformanceCheckStatus, ListenerSetsAndTheirCount) {
   json items = ListenerSetItems();
-  StatusCheck count;
-  count.kind = "Gateway";
-  count.ns = "infra";
-  count.name = "gw";
+  StatusCheck count = Entry("Gateway", "infra", "gw");
   count.attached_listener_sets = 2;
   EXPECT_EQ(CheckStatus(count, items), "");
   count.attached_listener_sets = 1;
@@ -176,10 +185,7 @@ TEST(ConformanceCheckStatus, ListenerSetsAndTheirCount) {
   count.attached_listener_sets = 0;
   EXPECT_EQ(CheckStatus(count, items), "");
 
-  StatusCheck ls;
-  ls.kind = "ListenerSet";
-  ls.ns = "apps";
-  ls.name = "ls";
+  StatusCheck ls = Entry("ListenerSet", "apps", "ls");
   ls.type = "Accepted";
   ls.status = "True";
   ls.reason = "ListenersNotValid";
@@ -201,10 +207,7 @@ TEST(ConformanceCheckStatus, ListenerSetsAndTheirCount) {
             "want True");
   ls.listener = "c";
   EXPECT_EQ(CheckStatus(ls, items), "ListenerSet apps/ls listener c is not in status.listeners");
-  StatusCheck names;
-  names.kind = "ListenerSet";
-  names.ns = "apps";
-  names.name = "ls";
+  StatusCheck names = Entry("ListenerSet", "apps", "ls");
   names.listeners = std::vector<std::string>{"b", "a"};
   EXPECT_EQ(CheckStatus(names, items), "");
   names.name = "gw";  // a Gateway's name is not a ListenerSet's
@@ -213,12 +216,7 @@ TEST(ConformanceCheckStatus, ListenerSetsAndTheirCount) {
 
 TEST(ConformanceCheckStatus, RouteParentsOfKindListenerSet) {
   json items = ListenerSetItems();
-  StatusCheck c;
-  c.kind = "HTTPRoute";
-  c.ns = "apps";
-  c.name = "r";
-  c.parent_ns = "apps";
-  c.parent_name = "ls";
+  StatusCheck c = Entry("HTTPRoute", "apps", "r", "apps", "ls");
   c.parent_kind = "ListenerSet";
   c.type = "Accepted";
   c.status = "True";
@@ -238,12 +236,7 @@ TEST(ConformanceCheckStatus, RouteParentsOfKindListenerSet) {
             "HTTPRoute apps/r parent ListenerSet infra/gw has no status entry from "
             "xgate.dev/node-agent");
   // parentCount counts every parent entry of ours, whatever `parent` names.
-  StatusCheck count;
-  count.kind = "HTTPRoute";
-  count.ns = "apps";
-  count.name = "r";
-  count.parent_ns = "infra";
-  count.parent_name = "nope";
+  StatusCheck count = Entry("HTTPRoute", "apps", "r", "infra", "nope");
   count.parent_count = 2;
   EXPECT_EQ(CheckStatus(count, items), "");
   count.parent_count = 1;
