@@ -21,6 +21,8 @@ struct Statuses {
   std::map<model::ObjectKey, model::RouteStatus> routes;            // parents that are ours
   // BackendTLSPolicies with an ancestor of ours (a Gateway routing to their Service).
   std::map<model::ObjectKey, model::PolicyStatus> policies;
+  // ListenerSets whose parentRef is a Gateway of ours.
+  std::map<Store::Key, model::ListenerSetStatus> listener_sets;
 };
 
 struct ResolvedEndpoint {

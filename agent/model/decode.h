@@ -16,6 +16,7 @@ void DecodeMeta(const Node& root, Kind kind, ObjectMeta& meta);
 
 void DecodeGatewayClass(const Node& root, GatewayClass& out);
 void DecodeGateway(const Node& root, Gateway& out);
+void DecodeListenerSet(const Node& root, ListenerSet& out);
 void DecodeReferenceGrant(const Node& root, ReferenceGrant& out);
 void DecodeHTTPRoute(const Node& root, HTTPRoute& out);
 void DecodeTCPRoute(const Node& root, TCPRoute& out);

@@ -109,6 +109,51 @@ Listener DecodeListener(const Node& l) {
   return out;
 }
 
+// spec.listeners of a Gateway or a ListenerSet (1 to 64): names unique, and each (port,
+// protocol, hostname) once. With `tls_mode_required` (ListenerSet), a TLS listener must
+// say its tls.mode.
+std::vector<Listener> DecodeListenerList(const Node& spec, bool tls_mode_required) {
+  std::vector<Listener> out;
+  std::set<std::string> names;
+  std::set<std::tuple<int, std::string, std::string>> combos;
+  for (const Node& l : spec.Items("listeners", 64, 1)) {
+    if (tls_mode_required && l.Has("protocol") && l.json()["protocol"] == "TLS") {
+      std::optional<Node> tls = l.OptChild("tls");
+      if (!tls || !tls->Has("mode")) {
+        l.FailAt(tls ? "tls.mode" : "tls", "Required value: tls mode must be set for protocol TLS");
+      }
+    }
+    Listener listener = DecodeListener(l);
+    if (!names.insert(listener.name).second) {
+      l.FailAt("name", absl::StrCat("Duplicate value: \"", listener.name,
+                                    "\": listener name must be unique within the Gateway"));
+    }
+    if (!combos.insert({listener.port, listener.protocol, listener.hostname.value_or("")}).second) {
+      l.Fail(
+          "Invalid value: combination of port, protocol and hostname must be unique for "
+          "each listener");
+    }
+    out.push_back(std::move(listener));
+  }
+  return out;
+}
+
+// spec.allowedListeners (absent: None, and left absent in the JSON as the API server does).
+AllowedListeners DecodeAllowedListeners(const Node& spec) {
+  AllowedListeners out;
+  std::optional<Node> al = spec.OptChild("allowedListeners");
+  if (!al) return out;
+  Node ns = al->ChildOrEmpty("namespaces");
+  std::string from = ns.StrOr("from", "None");
+  CheckEnum(ns.PathOf("from"), from, {"All", "Selector", "Same", "None"});
+  out.from = from == "All"        ? AllowedListeners::From::kAll
+             : from == "Selector" ? AllowedListeners::From::kSelector
+             : from == "Same"     ? AllowedListeners::From::kSame
+                                  : AllowedListeners::From::kNone;
+  if (auto sel = ns.OptChild("selector")) out.selector = DecodeLabelSelector(*sel);
+  return out;
+}
+
 // An ObjectReference: group and kind required, or, as a SecretObjectReference, "" and
 // Secret by default; namespace optional.
 ObjectReference DecodeObjectRef(const Node& node, bool secret_defaults) {
@@ -181,22 +226,8 @@ void DecodeGateway(const Node& root, Gateway& out) {
   Node spec = root.Child("spec");
   out.gateway_class_name = spec.Str("gatewayClassName");
   CheckObjectName(spec, "gatewayClassName", out.gateway_class_name);
-  std::vector<Node> listeners = spec.Items("listeners", 64, 1);
-  std::set<std::string> names;
-  std::set<std::tuple<int, std::string, std::string>> combos;
-  for (const Node& l : listeners) {
-    Listener listener = DecodeListener(l);
-    if (!names.insert(listener.name).second) {
-      l.FailAt("name", absl::StrCat("Duplicate value: \"", listener.name,
-                                    "\": listener name must be unique within the Gateway"));
-    }
-    if (!combos.insert({listener.port, listener.protocol, listener.hostname.value_or("")}).second) {
-      l.Fail(
-          "Invalid value: combination of port, protocol and hostname must be unique for "
-          "each listener");
-    }
-    out.listeners.push_back(std::move(listener));
-  }
+  out.listeners = DecodeListenerList(spec, /*tls_mode_required=*/false);
+  out.allowed_listeners = DecodeAllowedListeners(spec);
   std::set<std::string> ips;
   for (const Node& a : spec.Items("addresses", 16)) {
     GatewayAddress addr;
@@ -219,6 +250,20 @@ void DecodeGateway(const Node& root, Gateway& out) {
     out.addresses.push_back(std::move(addr));
   }
   out.tls = DecodeGatewayTLS(spec);
+}
+
+void DecodeListenerSet(const Node& root, ListenerSet& out) {
+  Node spec = root.Child("spec");
+  Node parent = spec.Child("parentRef");
+  out.parent_ref.group = parent.StrOr("group", kGatewayGroup);
+  CheckGroup(parent.PathOf("group"), out.parent_ref.group);
+  out.parent_ref.kind = parent.StrOr("kind", "Gateway");
+  CheckKindName(parent.PathOf("kind"), out.parent_ref.kind);
+  out.parent_ref.name = parent.Str("name");
+  CheckObjectName(parent, "name", out.parent_ref.name);
+  out.parent_ref.ns = parent.OptStr("namespace");
+  if (out.parent_ref.ns) CheckDnsLabel(parent.PathOf("namespace"), *out.parent_ref.ns);
+  out.listeners = DecodeListenerList(spec, /*tls_mode_required=*/true);
 }
 
 void DecodeReferenceGrant(const Node& root, ReferenceGrant& out) {

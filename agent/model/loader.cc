@@ -43,14 +43,14 @@ struct KindInfo {
 bool IsGatewayKind(const std::string& k) {
   return k == "GatewayClass" || k == "Gateway" || k == "HTTPRoute" || k == "TCPRoute" ||
          k == "UDPRoute" || k == "TLSRoute" || k == "ReferenceGrant" || k == "GRPCRoute" ||
-         k == "BackendTLSPolicy";
+         k == "BackendTLSPolicy" || k == "ListenerSet";
 }
 
 std::optional<Kind> KindFromName(const std::string& name) {
   for (Kind k : {Kind::kGatewayClass, Kind::kGateway, Kind::kHTTPRoute, Kind::kTCPRoute,
                  Kind::kUDPRoute, Kind::kTLSRoute, Kind::kReferenceGrant, Kind::kNamespace,
                  Kind::kService, Kind::kEndpointSlice, Kind::kSecret, Kind::kGRPCRoute,
-                 Kind::kBackendTLSPolicy, Kind::kConfigMap}) {
+                 Kind::kBackendTLSPolicy, Kind::kConfigMap, Kind::kListenerSet}) {
     if (name == KindName(k)) return k;
   }
   return std::nullopt;
@@ -68,13 +68,15 @@ std::optional<KindInfo> Classify(const std::string& api_version, const std::stri
               *k == Kind::kBackendTLSPolicy;
     if (*k == Kind::kGRPCRoute) {
       if (version == "v1" || version == "v1alpha2") return KindInfo{*k};
+    } else if (*k == Kind::kListenerSet) {
+      if (version == "v1") return KindInfo{*k};
     } else if (version == "v1" || version == "v1beta1" || version == "v1alpha2" ||
                (l4 && version == "v1alpha3")) {
       return KindInfo{*k};
     }
   } else if (group == "networking.x-k8s.io" && k && IsGatewayKind(kind) &&
              *k != Kind::kReferenceGrant && *k != Kind::kGRPCRoute &&
-             *k != Kind::kBackendTLSPolicy) {
+             *k != Kind::kBackendTLSPolicy && *k != Kind::kListenerSet) {
     if (version == "v1alpha1") return KindInfo{*k, true};
   } else if (group.empty() && k && std::string(KindGroup(*k)).empty()) {
     if (version == "v1") return KindInfo{*k};
@@ -245,6 +247,9 @@ class DocumentLoader {
       case Kind::kConfigMap:
         return Put(into_.store.config_maps, kind, root, api_version, binding, file, line,
                    &DecodeConfigMap);
+      case Kind::kListenerSet:
+        return Put(into_.store.listener_sets, kind, root, api_version, binding, file, line,
+                   &DecodeListenerSet);
     }
   }
 
@@ -464,6 +469,7 @@ void CarryGenerations(const Store& previous, Store& next) {
   base = MaxIndex(previous.grpc_routes, base);
   base = MaxIndex(previous.backend_tls_policies, base);
   base = MaxIndex(previous.config_maps, base);
+  base = MaxIndex(previous.listener_sets, base);
   base += 1;
   CarryKind(previous.gateway_classes, next.gateway_classes, Kind::kGatewayClass, base);
   CarryKind(previous.gateways, next.gateways, Kind::kGateway, base);
@@ -480,6 +486,7 @@ void CarryGenerations(const Store& previous, Store& next) {
   CarryKind(previous.backend_tls_policies, next.backend_tls_policies, Kind::kBackendTLSPolicy,
             base);
   CarryKind(previous.config_maps, next.config_maps, Kind::kConfigMap, base);
+  CarryKind(previous.listener_sets, next.listener_sets, Kind::kListenerSet, base);
 }
 
 }  // namespace xgate::model

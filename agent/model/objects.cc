@@ -32,6 +32,8 @@ const char* KindName(Kind kind) {
       return "BackendTLSPolicy";
     case Kind::kConfigMap:
       return "ConfigMap";
+    case Kind::kListenerSet:
+      return "ListenerSet";
   }
   return "?";
 }
@@ -114,6 +116,8 @@ const Object* Store::Find(const ObjectKey& key) const {
       return find(backend_tls_policies);
     case Kind::kConfigMap:
       return find(config_maps);
+    case Kind::kListenerSet:
+      return find(listener_sets);
   }
   return nullptr;
 }
@@ -130,7 +134,7 @@ size_t Store::Size() const {
   return gateway_classes.size() + gateways.size() + http_routes.size() + tcp_routes.size() +
          udp_routes.size() + tls_routes.size() + reference_grants.size() + namespaces.size() +
          services.size() + endpoint_slices.size() + secrets.size() + grpc_routes.size() +
-         backend_tls_policies.size() + config_maps.size();
+         backend_tls_policies.size() + config_maps.size() + listener_sets.size();
 }
 
 }  // namespace xgate::model

@@ -32,6 +32,7 @@ enum class Kind {
   kGRPCRoute,
   kBackendTLSPolicy,
   kConfigMap,
+  kListenerSet,
 };
 
 // "HTTPRoute", "Gateway", ... as Kubernetes spells the kind.
@@ -92,6 +93,14 @@ struct ParentReference {
   std::string name;
   std::optional<std::string> section_name;
   std::optional<int> port;
+};
+
+// A ListenerSet's spec.parentRef: a Gateway (the only kind the CRD's defaults give).
+struct ParentGatewayReference {
+  std::string group = kGatewayGroup;
+  std::string kind = "Gateway";
+  std::optional<std::string> ns;  // defaults to the ListenerSet's namespace
+  std::string name;
 };
 
 // BackendObjectReference / SecretObjectReference / ObjectReference.
@@ -284,6 +293,16 @@ struct GatewayStatus {
   std::vector<GatewayStatusAddress> addresses;
   std::vector<Condition> conditions;
   std::vector<ListenerStatus> listeners;
+  // status.attachedListenerSets: the ListenerSets accepted on this Gateway. Unset (and not
+  // rendered) for a Gateway that allows none and has none attached.
+  std::optional<int> attached_listener_sets;
+};
+
+// A ListenerSet's status: its conditions and one entry per spec.listeners entry (the
+// Gateway listener shape).
+struct ListenerSetStatus {
+  std::vector<Condition> conditions;
+  std::vector<ListenerStatus> listeners;
 };
 
 struct GatewayClassStatus {
@@ -366,11 +385,27 @@ struct GatewayTLS {
   std::optional<ObjectReference> backend_client_certificate;  // backend.clientCertificateRef
 };
 
+// spec.allowedListeners.namespaces: which namespaces' ListenerSets may attach (None by
+// default: the Gateway's own listeners only).
+struct AllowedListeners {
+  enum class From { kNone, kSame, kSelector, kAll };
+  From from = From::kNone;
+  LabelSelector selector;  // from Selector: the ListenerSet's namespace labels
+};
+
 struct Gateway : Object {
   std::string gateway_class_name;
   std::vector<Listener> listeners;
   std::vector<GatewayAddress> addresses;
   GatewayTLS tls;  // spec.tls
+  AllowedListeners allowed_listeners;
+};
+
+// gateway.networking.k8s.io/v1 ListenerSet: listeners (ListenerEntry, the Listener shape)
+// added to a parent Gateway that allows it (spec.allowedListeners).
+struct ListenerSet : Object {
+  ParentGatewayReference parent_ref;
+  std::vector<Listener> listeners;
 };
 
 struct HTTPRoute : Object {
@@ -551,6 +586,7 @@ struct Store {
   ObjectMap<Key, GRPCRoute> grpc_routes;
   ObjectMap<Key, BackendTLSPolicy> backend_tls_policies;
   ObjectMap<Key, ConfigMap> config_maps;
+  ObjectMap<Key, ListenerSet> listener_sets;
 
   // The generic view of an object, or nullptr.
   const Object* Find(const ObjectKey& key) const;
@@ -577,6 +613,7 @@ void ForEachKindMap(A& a, B& b, F&& f) {
   f(a.grpc_routes, b.grpc_routes);
   f(a.backend_tls_policies, b.backend_tls_policies);
   f(a.config_maps, b.config_maps);
+  f(a.listener_sets, b.listener_sets);
 }
 
 }  // namespace xgate::model

@@ -50,7 +50,10 @@ bool Same(const model::PolicyStatus& a, const model::PolicyStatus& b) {
 }
 bool Same(const model::GatewayStatus& a, const model::GatewayStatus& b) {
   return Same(a.addresses, b.addresses) && Same(a.conditions, b.conditions) &&
-         Same(a.listeners, b.listeners);
+         Same(a.listeners, b.listeners) && a.attached_listener_sets == b.attached_listener_sets;
+}
+bool Same(const model::ListenerSetStatus& a, const model::ListenerSetStatus& b) {
+  return Same(a.conditions, b.conditions) && Same(a.listeners, b.listeners);
 }
 bool Same(const model::GatewayClassStatus& a, const model::GatewayClassStatus& b) {
   return Same(a.conditions, b.conditions);
@@ -87,7 +90,7 @@ bool SameStore(const model::Store& a, const model::Store& b) {
          SameObjects(a.endpoint_slices, b.endpoint_slices) && SameObjects(a.secrets, b.secrets) &&
          SameObjects(a.grpc_routes, b.grpc_routes) &&
          SameObjects(a.backend_tls_policies, b.backend_tls_policies) &&
-         SameObjects(a.config_maps, b.config_maps);
+         SameObjects(a.config_maps, b.config_maps) && SameObjects(a.listener_sets, b.listener_sets);
 }
 
 }  // namespace
@@ -101,6 +104,7 @@ bool SameState(const model::LoadResult& a, const binder::Statuses& a_statuses,
          Same(a_statuses.gateways, b_statuses.gateways) &&
          Same(a_statuses.routes, b_statuses.routes) &&
          Same(a_statuses.policies, b_statuses.policies) &&
+         Same(a_statuses.listener_sets, b_statuses.listener_sets) &&
          std::equal(a.errors.begin(), a.errors.end(), b.errors.begin(), b.errors.end(),
                     same_error) &&
          SameStore(a.store, b.store);

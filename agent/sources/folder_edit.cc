@@ -77,6 +77,7 @@ void ForEachObject(const model::Store& store,
   all(store.secrets, Kind::kSecret);
   all(store.backend_tls_policies, Kind::kBackendTLSPolicy);
   all(store.config_maps, Kind::kConfigMap);
+  all(store.listener_sets, Kind::kListenerSet);
 }
 
 struct Located {
