@@ -41,7 +41,7 @@ std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& ki
   for (model::Kind kind :
        {model::Kind::kGatewayClass, model::Kind::kGateway, model::Kind::kHTTPRoute,
         model::Kind::kTCPRoute, model::Kind::kUDPRoute, model::Kind::kTLSRoute,
-        model::Kind::kGRPCRoute, model::Kind::kBackendTLSPolicy}) {
+        model::Kind::kGRPCRoute, model::Kind::kBackendTLSPolicy, model::Kind::kListenerSet}) {
     const std::string name = model::KindName(kind);
     auto state = std::find_if(kinds.begin(), kinds.end(),
                               [&name](const KindState& k) { return k.kind == name; });

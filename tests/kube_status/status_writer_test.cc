@@ -267,6 +267,52 @@ TEST(StatusMergeTest, GatewayFieldsOfOthersStay) {
   EXPECT_EQ(merged["somethingNew"], "kept");
 }
 
+// attachedListenerSets is ours: written as we count it (0 included), erased when we give none.
+TEST(StatusMergeTest, AGatewaysListenerSetCountIsOurs) {
+  json current = {{"attachedListenerSets", 3}, {"conditions", json::array()}};
+  json counted = MergeGatewayStatus(current, {{"attachedListenerSets", 0}});
+  EXPECT_EQ(counted["attachedListenerSets"], 0);
+  EXPECT_FALSE(SameStatus(current, counted));
+  json none = MergeGatewayStatus(current, {{"conditions", json::array()}});
+  EXPECT_FALSE(none.contains("attachedListenerSets"));
+  EXPECT_EQ(MergeGatewayStatus(json(), {{"attachedListenerSets", 2}})["attachedListenerSets"], 2);
+}
+
+// A ListenerSet's status merges as a Gateway's: conditions and listeners replaced, a
+// condition that did not change keeps its time, fields of others stay, no addresses or count.
+TEST(StatusMergeTest, AListenerSetsConditionsAndListenersAreOurs) {
+  auto condition = [](const char* type, const char* status, const char* time) {
+    return json{{"type", type},
+                {"status", status},
+                {"reason", type},
+                {"observedGeneration", 1},
+                {"lastTransitionTime", time}};
+  };
+  json current = {
+      {"conditions", {condition("Accepted", "True", "2020-01-01T00:00:00Z")}},
+      {"listeners",
+       {{{"name", "a"}, {"conditions", {condition("Programmed", "True", "2020-01-01T00:00:00Z")}}},
+        {{"name", "gone"}, {"conditions", json::array()}}}},
+      {"somethingNew", "kept"}};
+  json ours = {
+      {"conditions",
+       {condition("Accepted", "True", "2030-01-01T00:00:00Z"),
+        condition("Programmed", "False", "2030-01-01T00:00:00Z")}},
+      {"listeners",
+       {{{"name", "a"}, {"conditions", {condition("Programmed", "True", "2030-01-01T00:00:00Z")}}},
+        {{"name", "b"}, {"conditions", {condition("Accepted", "True", "2030-01-01T00:00:00Z")}}}}},
+      {"attachedListenerSets", 1}};
+  json merged = MergeListenerSetStatus(current, ours);
+  EXPECT_EQ(merged["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+  EXPECT_EQ(merged["conditions"][1]["lastTransitionTime"], "2030-01-01T00:00:00Z");
+  ASSERT_EQ(merged["listeners"].size(), 2u);
+  EXPECT_EQ(merged["listeners"][0]["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+  EXPECT_EQ(merged["listeners"][1]["name"], "b");
+  EXPECT_EQ(merged["somethingNew"], "kept");
+  EXPECT_FALSE(merged.contains("addresses"));
+  EXPECT_FALSE(merged.contains("attachedListenerSets"));
+}
+
 }  // namespace
 }  // namespace xgate::kube
 
@@ -280,9 +326,12 @@ TEST(StatusResourcesTest, TheServedVersionOfEachKindWithStatus) {
       {"TCPRoute", "gateway.networking.k8s.io/v1alpha2", true, 0, 0},
       {"UDPRoute", "", false, 0, 0},  // CRD not installed
       {"Service", "v1", true, 0, 0},  // no status of xgate's
+      {"ListenerSet", "gateway.networking.k8s.io/v1", true, 0, 0},
   };
   std::map<model::Kind, Resource> resources = StatusResources(kinds);
-  ASSERT_EQ(resources.size(), 3u);
+  ASSERT_EQ(resources.size(), 4u);
+  EXPECT_EQ(resources[model::Kind::kListenerSet].Path("ns", "ls", "status"),
+            "/apis/gateway.networking.k8s.io/v1/namespaces/ns/listenersets/ls/status");
   EXPECT_EQ(resources[model::Kind::kGatewayClass].Path("", "xgate"),
             "/apis/gateway.networking.k8s.io/v1/gatewayclasses/xgate");
   EXPECT_EQ(resources[model::Kind::kGateway].Path("ns", "gw", "status"),
