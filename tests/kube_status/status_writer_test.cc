@@ -109,6 +109,39 @@ TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
   EXPECT_EQ(api_.Calls("PUT status"), 3);
 }
 
+// A ListenerSet's status, as the binder gives it for a ListenerSet of one of our Gateways,
+// goes to its /status: conditions and listeners, no addresses; written once, then unchanged.
+TEST_F(StatusWriterTest, WritesAListenerSetsStatus) {
+  api_.Put(testing::kListenerSets.Path("default", "ls"),
+           {{"apiVersion", "gateway.networking.k8s.io/v1"},
+            {"kind", "ListenerSet"},
+            {"metadata", {{"name", "ls"}, {"namespace", "default"}}},
+            {"spec",
+             {{"parentRef", {{"name", "gw"}}},
+              {"listeners", {{{"name", "extra"}, {"port", 80}, {"protocol", "HTTP"}}}}}}});
+  Bind("2026-01-01T00:00:00Z");
+  model::Condition accepted{"Accepted", "True", "Accepted", "", 1, "2026-01-01T00:00:00Z"};
+  model::ListenerStatus extra{"extra", {{model::kGatewayGroup, "HTTPRoute"}}, 2, {accepted}};
+  bound_.statuses.listener_sets[{"default", "ls"}] = {{accepted}, {extra}};
+  StatusWriter writer(api_, {{model::Kind::kGatewayClass, kClasses},
+                             {model::Kind::kGateway, kGateways},
+                             {model::Kind::kHTTPRoute, kHTTPRoutes},
+                             {model::Kind::kListenerSet, testing::kListenerSets}});
+  ASSERT_TRUE(Write(writer).ok());
+  json ls = Status(testing::kListenerSets, "default", "ls");
+  EXPECT_EQ(Condition(ls["conditions"], "Accepted")["status"], "True");
+  EXPECT_EQ(Condition(ls["conditions"], "Accepted")["observedGeneration"], 1);
+  ASSERT_EQ(ls["listeners"].size(), 1u);
+  EXPECT_EQ(ls["listeners"][0]["name"], "extra");
+  EXPECT_EQ(ls["listeners"][0]["attachedRoutes"], 2);
+  EXPECT_EQ(ls["listeners"][0]["supportedKinds"][0]["kind"], "HTTPRoute");
+  EXPECT_FALSE(ls.contains("addresses"));
+  EXPECT_EQ(api_.Calls("PUT status"), 4);
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("PUT status"), 4);
+  EXPECT_EQ(writer.counters().skipped_unchanged, 4u);
+}
+
 TEST_F(StatusWriterTest, NothingWrittenWhenNothingChanged) {
   Bind("2026-01-01T00:00:00Z");
   StatusWriter writer = NewWriter();
