@@ -161,13 +161,14 @@ RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const R
   return out;
 }
 
+// `owner_ns`: the namespace of the listener's Gateway or ListenerSet ("Same").
 bool NamespaceAllowed(const Store& store, const model::AllowedRoutes& allowed,
-                      const std::string& gateway_ns, const std::string& route_ns) {
+                      const std::string& owner_ns, const std::string& route_ns) {
   switch (allowed.from) {
     case model::AllowedRoutes::From::kAll:
       return true;
     case model::AllowedRoutes::From::kSame:
-      return gateway_ns == route_ns;
+      return owner_ns == route_ns;
     case model::AllowedRoutes::From::kSelector:
       return allowed.selector.Matches(store.NamespaceLabels(route_ns));
   }
@@ -200,6 +201,21 @@ const BoundRoute* CrossKindConflict(const RouteView& route, const ListenerState&
   return nullptr;
 }
 
+// Each ListenerSet of ours: its Gateway's state and its own (in GatewayState::sets).
+using SetIndex = std::map<Store::Key, std::pair<GatewayState*, const ListenerSetState*>>;
+
+SetIndex IndexListenerSets(std::map<Store::Key, GatewayState>& gateways) {
+  SetIndex out;
+  for (auto& [key, gw] : gateways) {
+    for (const ListenerSetState& s : gw.sets) out.emplace(s.key, std::make_pair(&gw, &s));
+  }
+  return out;
+}
+
+std::string Text(const std::string& kind, const Store::Key& key) {
+  return kind + " " + key.first + "/" + key.second;
+}
+
 // The outcome of one parentRef: the listeners the route attaches to, or why none.
 struct ParentOutcome {
   std::string reason;  // "Accepted" or a NotAccepted reason
@@ -207,14 +223,14 @@ struct ParentOutcome {
   std::vector<std::pair<ListenerState*, std::vector<std::string>>> attach;  // + hostnames
 };
 
-ParentOutcome MatchListeners(const Store& store, const RouteView& route, GatewayState& gw,
+// `parent`: what the parentRef names ("Gateway ns/name", "ListenerSet ns/name").
+ParentOutcome MatchListeners(const Store& store, const RouteView& route, const std::string& parent,
                              const std::vector<ListenerState*>& candidates,
                              const std::string& route_problem) {
   ParentOutcome out;
   if (candidates.empty()) {
     out.reason = "NoMatchingParent";
-    out.message = "no listener of Gateway " + gw.key.first + "/" + gw.key.second +
-                  " matches the parentRef's sectionName and port";
+    out.message = "no listener of " + parent + " matches the parentRef's sectionName and port";
     return out;
   }
   std::vector<ListenerState*> allowed;
@@ -222,7 +238,7 @@ ParentOutcome MatchListeners(const Store& store, const RouteView& route, Gateway
     // A v1alpha1 listener also requires its route selector's labels on the route.
     const auto& selector = l->listener->route_selector;
     if (KindSupported(*l, route.kind) &&
-        NamespaceAllowed(store, l->listener->allowed_routes, gw.key.first, route.key.ns) &&
+        NamespaceAllowed(store, l->listener->allowed_routes, l->owner_ns, route.key.ns) &&
         (!selector || selector->Matches(route.object->meta.labels))) {
       allowed.push_back(l);
     }
@@ -305,8 +321,8 @@ model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const P
 // Binds `route`, recording in `memo` what the next Bind needs to reuse the result (its status
 // only when `remember`: a Bind without a memo keeps none).
 void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
-               std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
-               Statuses& statuses, RouteMemo& memo, bool remember) {
+               std::map<Store::Key, GatewayState>& gateways, const SetIndex& sets,
+               const BindOptions& options, Statuses& statuses, RouteMemo& memo, bool remember) {
   memo.route = route.owner;
   memo.backends =
       std::make_shared<const RouteBackends>(ResolveRoute(store, slices, route, memo.deps));
@@ -328,12 +344,12 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
     for (auto& [gkey, gw] : gateways) {
       std::vector<ListenerState*> selecting;
       for (auto& l : gw.listeners) {
-        if (ListenerSelectsRoute(*l.listener, gkey.first, *route.object)) {
+        if (l.set == nullptr && ListenerSelectsRoute(*l.listener, gkey.first, *route.object)) {
           selecting.push_back(&l);
         }
       }
       if (selecting.empty()) continue;
-      ParentOutcome o = MatchListeners(store, route, gw, selecting, problem);
+      ParentOutcome o = MatchListeners(store, route, Text("Gateway", gkey), selecting, problem);
       attach(gw, o);
       model::ParentReference ref;
       ref.name = gkey.second;
@@ -342,18 +358,35 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
     }
   }
   for (const auto& ref : *route.parents) {
-    if (ref.group != model::kGatewayGroup || ref.kind != "Gateway") continue;
-    auto it = gateways.find({ref.ns.value_or(route.key.ns), ref.name});
-    if (it == gateways.end()) continue;  // not ours (or missing): no status from us
-    GatewayState& gw = it->second;
+    if (ref.group != model::kGatewayGroup) continue;
+    Store::Key key{ref.ns.value_or(route.key.ns), ref.name};
+    GatewayState* gw = nullptr;
+    const ListenerSetState* set = nullptr;
+    if (ref.kind == "Gateway") {
+      auto it = gateways.find(key);
+      if (it != gateways.end()) gw = &it->second;
+    } else if (ref.kind == "ListenerSet") {
+      auto it = sets.find(key);
+      if (it != sets.end()) std::tie(gw, set) = it->second;
+    }
+    if (gw == nullptr) continue;  // not ours (or missing): no status from us
+    // A Gateway parentRef reaches the Gateway's own listeners only; a ListenerSet parentRef
+    // the entries of that ListenerSet, when it is accepted.
     std::vector<ListenerState*> candidates;
-    for (auto& l : gw.listeners) {
+    size_t first = set ? set->first : 0;
+    size_t count = set ? (set->accepted ? set->count : 0) : gw->listeners.size();
+    for (size_t i = first; i < first + count; ++i) {
+      ListenerState& l = gw->listeners[i];
+      if (set == nullptr && l.set != nullptr) break;  // the ListenerSets' entries follow
       if (ref.section_name && *ref.section_name != l.listener->name) continue;
       if (ref.port && *ref.port != l.listener->port) continue;
       candidates.push_back(&l);
     }
-    ParentOutcome o = MatchListeners(store, route, gw, candidates, problem);
-    attach(gw, o);
+    ParentOutcome o = MatchListeners(store, route, Text(ref.kind, key), candidates, problem);
+    if (set != nullptr && !set->accepted) {
+      o.message = "ListenerSet " + key.first + "/" + key.second + " is not accepted";
+    }
+    attach(*gw, o);
     status.parents.push_back(ParentStatus(ref, o, resolved, gen, options.now));
   }
   if (!status.parents.empty()) {
@@ -389,6 +422,7 @@ std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
   add(store.namespaces);
   add(store.reference_grants);
   add(store.secrets);
+  add(store.listener_sets);
   return out;
 }
 
@@ -416,6 +450,12 @@ Condition MakeCondition(const std::string& type, bool status, const std::string&
   return c;
 }
 
+std::string ListenerId(const BoundListener& listener) {
+  if (!listener.listener_set) return listener.listener->name;
+  return listener.listener_set->first + "/" + listener.listener_set->second + "/" +
+         listener.listener->name;
+}
+
 BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) {
   BindResult result;
   std::set<std::string> our_classes;
@@ -433,6 +473,7 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   }
 
   std::map<Store::Key, GatewayState> gateways = BindGateways(store, our_classes, options);
+  const SetIndex sets = IndexListenerSets(gateways);
   SliceIndex slices(store);
   auto next = std::make_unique<BindMemo::State>();
   next->context = BindContext(store);
@@ -465,7 +506,8 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       Replay(*old, route, gateways, options, result.statuses);
       ++reused;
     } else {
-      BindRoute(store, slices, route, gateways, options, result.statuses, fresh, memo != nullptr);
+      BindRoute(store, slices, route, gateways, sets, options, result.statuses, fresh,
+                memo != nullptr);
     }
     if (memo != nullptr) {
       next->routes.emplace_hint(next->routes.end(), route.key,
@@ -480,9 +522,15 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
     for (auto& l : gw.listeners) {
       // Only routes whose Accepted condition is True are ever attached (see Attach).
       l.status.attached_routes = static_cast<int>(l.bound.routes.size());
-      gw.status.listeners.push_back(std::move(l.status));
-      result.listeners.push_back(std::move(l.bound));
+      if (l.set == nullptr) gw.status.listeners.push_back(std::move(l.status));
     }
+    for (auto& s : gw.sets) {
+      for (size_t i = s.first; i < s.first + s.count; ++i) {
+        s.status.listeners.push_back(std::move(gw.listeners[i].status));
+      }
+      result.statuses.listener_sets[s.key] = std::move(s.status);
+    }
+    for (auto& l : gw.listeners) result.listeners.push_back(std::move(l.bound));
     result.statuses.gateways[key] = std::move(gw.status);
   }
   result.backend_tls =
@@ -504,6 +552,12 @@ bool AllAccepted(const BindResult& result) {
     if (!ok(s.conditions)) return false;
   }
   for (const auto& [k, s] : result.statuses.gateways) {
+    if (!ok(s.conditions)) return false;
+    for (const auto& l : s.listeners) {
+      if (!ok(l.conditions)) return false;
+    }
+  }
+  for (const auto& [k, s] : result.statuses.listener_sets) {
     if (!ok(s.conditions)) return false;
     for (const auto& l : s.listeners) {
       if (!ok(l.conditions)) return false;

@@ -78,7 +78,9 @@ struct ClientValidation {
 
 struct BoundListener {
   Store::Key gateway;
-  size_t index = 0;  // into Gateway::listeners
+  size_t index = 0;  // into Gateway::listeners, or ListenerSet::listeners
+  // Set for an entry of a ListenerSet attached to `gateway`: that ListenerSet.
+  std::optional<Store::Key> listener_set;
   const model::Listener* listener = nullptr;
   std::vector<std::string> addresses;                 // the Gateway's addresses (or the node's)
   std::vector<const model::Secret*> certificates;     // resolved certificateRefs (TLS Terminate)
@@ -90,6 +92,11 @@ struct BoundListener {
   std::optional<const model::Secret*> backend_client_certificate;
   std::vector<BoundRoute> routes;
 };
+
+// The listener's name, unique among the listeners of its Gateway: a Gateway listener's own
+// name, "<namespace>/<name>/<entry>" for an entry of a ListenerSet (a listener name has no
+// '/'). What the data plane, explain and the summary call the listener.
+std::string ListenerId(const BoundListener& listener);
 
 struct BindOptions {
   // Addresses of the interfaces the agent is attached to: what a Gateway without

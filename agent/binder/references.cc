@@ -80,7 +80,8 @@ std::string CheckTlsSecret(const model::Secret& secret) {
 }
 
 SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReference& ref,
-                                  const std::string& gateway_ns, const std::string& what) {
+                                  const std::string& gateway_ns, const std::string& what,
+                                  const std::string& from_kind) {
   SecretRef out;
   std::string ns = ref.ns.value_or(gateway_ns);
   std::string kind = ref.kind.empty() ? "Secret" : ref.kind;
@@ -88,7 +89,7 @@ SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReferen
   if (!IsCoreGroup(ref.group) || kind != "Secret") {
     out.problem = name + ": kind " + (IsCoreGroup(ref.group) ? "" : ref.group + "/") + kind +
                   " is not supported (only core Secret)";
-  } else if (!ReferenceAllowed(store, model::kGatewayGroup, "Gateway", gateway_ns, "", "Secret", ns,
+  } else if (!ReferenceAllowed(store, model::kGatewayGroup, from_kind, gateway_ns, "", "Secret", ns,
                                ref.name)) {
     out.not_permitted = true;
     out.problem = name + ": no ReferenceGrant in " + ns + " allows it";

@@ -32,8 +32,11 @@ struct SecretRef {
   bool not_permitted = false;             // another namespace and no ReferenceGrant allows it
   std::string problem;  // what is wrong ("" when it resolves), starting with `what`
 };
+// `from_kind`: who refers ("Gateway", or "ListenerSet" for its listeners' certificateRefs,
+// which need a ReferenceGrant from ListenerSet: the Gateway's grants are not inherited).
 SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReference& ref,
-                                  const std::string& gateway_ns, const std::string& what);
+                                  const std::string& gateway_ns, const std::string& what,
+                                  const std::string& from_kind = "Gateway");
 
 // The EndpointSlices of each Service (namespace, kubernetes.io/service-name), gathered once
 // per bind so that resolving a backend reads only its own Service's slices.

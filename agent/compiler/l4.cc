@@ -79,7 +79,7 @@ std::vector<L4Listener> CompileL4(const binder::BindResult& bound, const Compile
     for (const auto& address : bl.addresses) {
       L4Listener l;
       l.gateway = bl.gateway.first + "/" + bl.gateway.second;
-      l.listener = bl.listener->name;
+      l.listener = binder::ListenerId(bl);
       l.address = address;
       l.port = static_cast<uint16_t>(bl.listener->port);
       l.protocol = protocol == "TCP" ? IPPROTO_TCP : IPPROTO_UDP;

@@ -370,7 +370,7 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
   api::Listener out;
   out.set_gateway_namespace(bl.gateway.first);
   out.set_gateway_name(bl.gateway.second);
-  out.set_name(bl.listener->name);
+  out.set_name(binder::ListenerId(bl));
   out.set_hostname(bl.listener->hostname.value_or(""));
   for (const auto* secret : bl.certificates) out.add_certificates(c.Certificate(*secret));
   c.client_certificate = bl.backend_client_certificate;

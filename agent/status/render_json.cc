@@ -11,6 +11,20 @@ json ConditionsJson(const std::vector<model::Condition>& conditions) {
   return out;
 }
 
+// Gateway status.listeners and ListenerSet status.listeners (ListenerEntryStatus): one shape.
+json ListenersJson(const std::vector<model::ListenerStatus>& listeners) {
+  json out = json::array();
+  for (const auto& l : listeners) {
+    json kinds = json::array();
+    for (const auto& k : l.supported_kinds) kinds.push_back({{"group", k.group}, {"kind", k.kind}});
+    out.push_back({{"name", l.name},
+                   {"supportedKinds", std::move(kinds)},
+                   {"attachedRoutes", l.attached_routes},
+                   {"conditions", ConditionsJson(l.conditions)}});
+  }
+  return out;
+}
+
 json ParentRefJson(const model::ParentReference& ref) {
   json out = {{"group", ref.group}, {"kind", ref.kind}, {"name", ref.name}};
   if (ref.ns) out["namespace"] = *ref.ns;
@@ -90,19 +104,16 @@ json GatewayStatusJson(const model::GatewayStatus& status) {
   json addresses = json::array();
   for (const auto& a : status.addresses)
     addresses.push_back({{"type", a.type}, {"value", a.value}});
-  json listeners = json::array();
-  for (const auto& l : status.listeners) {
-    json kinds = json::array();
-    for (const auto& k : l.supported_kinds) kinds.push_back({{"group", k.group}, {"kind", k.kind}});
-    listeners.push_back({{"name", l.name},
-                         {"supportedKinds", std::move(kinds)},
-                         {"attachedRoutes", l.attached_routes},
-                         {"conditions", ConditionsJson(l.conditions)}});
-  }
   json out = {{"conditions", ConditionsJson(status.conditions)},
-              {"listeners", std::move(listeners)}};
+              {"listeners", ListenersJson(status.listeners)}};
   if (!addresses.empty()) out["addresses"] = std::move(addresses);
+  if (status.attached_listener_sets) out["attachedListenerSets"] = *status.attached_listener_sets;
   return out;
+}
+
+json ListenerSetStatusJson(const model::ListenerSetStatus& status) {
+  return {{"conditions", ConditionsJson(status.conditions)},
+          {"listeners", ListenersJson(status.listeners)}};
 }
 
 json RouteStatusJson(const model::RouteStatus& status) {
@@ -140,6 +151,13 @@ json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
       [&](const model::Store::Key& key) {
         auto it = statuses.gateways.find(key);
         return it == statuses.gateways.end() ? json() : GatewayStatusJson(it->second);
+      },
+      items);
+  AddAll(
+      store.listener_sets, model::Kind::kListenerSet,
+      [&](const model::Store::Key& key) {
+        auto it = statuses.listener_sets.find(key);
+        return it == statuses.listener_sets.end() ? json() : ListenerSetStatusJson(it->second);
       },
       items);
   auto route_status = [&](model::Kind kind) {

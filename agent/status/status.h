@@ -16,13 +16,15 @@ namespace xgate::status {
 nlohmann::json ConditionJson(const model::Condition& condition);
 nlohmann::json GatewayClassStatusJson(const model::GatewayClassStatus& status);
 nlohmann::json GatewayStatusJson(const model::GatewayStatus& status);
+// status.attachedListenerSets is rendered when set (a Gateway that allows ListenerSets).
+nlohmann::json ListenerSetStatusJson(const model::ListenerSetStatus& status);
 nlohmann::json RouteStatusJson(const model::RouteStatus& status);
 // A BackendTLSPolicy's status: {"ancestors": [{ancestorRef, controllerName, conditions}]}.
 nlohmann::json PolicyStatusJson(const model::PolicyStatus& status);
 
 // Every object of `store` (its `raw` form plus `status` where the binder produced one) as a
 // {"apiVersion":"v1","kind":"List","items":[...]}, items ordered GatewayClasses, Gateways,
-// routes, ReferenceGrants, then core objects, each kind by namespace/name.
+// ListenerSets, routes, ReferenceGrants, then core objects, each kind by namespace/name.
 nlohmann::json ObjectList(const model::Store& store, const binder::Statuses& statuses);
 
 // The same JSON value as YAML (block style, strings quoted where YAML would misread them).

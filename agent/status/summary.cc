@@ -134,10 +134,10 @@ std::string Summary(const model::Store& store, const binder::BindResult& bound,
       std::vector<std::string> addresses;
       for (const auto& a : listener.addresses) addresses.push_back(Endpoint(a, l.port));
       if (addresses.empty()) addresses.push_back("*:" + std::to_string(l.port));
-      out << "  listener " << l.name << ": " << Join(addresses, ", ") << " " << l.protocol
-          << " hostname " << l.hostname.value_or("*") << ", " << listener.routes.size()
-          << (listener.routes.size() == 1 ? " route" : " routes") << " attached"
-          << (listener.programmed ? "" : " (not programmed)") << "\n";
+      out << "  listener " << binder::ListenerId(listener) << ": " << Join(addresses, ", ") << " "
+          << l.protocol << " hostname " << l.hostname.value_or("*") << ", "
+          << listener.routes.size() << (listener.routes.size() == 1 ? " route" : " routes")
+          << " attached" << (listener.programmed ? "" : " (not programmed)") << "\n";
       for (const auto& route : listener.routes) WriteRoute(route, out);
     }
   }
@@ -150,6 +150,12 @@ std::string Summary(const model::Store& store, const binder::BindResult& bound,
     WriteProblems("Gateway " + KeyText(key), s.conditions, problems);
     for (const auto& l : s.listeners) {
       WriteProblems("Gateway " + KeyText(key) + " listener " + l.name, l.conditions, problems);
+    }
+  }
+  for (const auto& [key, s] : st.listener_sets) {
+    WriteProblems("ListenerSet " + KeyText(key), s.conditions, problems);
+    for (const auto& l : s.listeners) {
+      WriteProblems("ListenerSet " + KeyText(key) + " listener " + l.name, l.conditions, problems);
     }
   }
   for (const auto& [key, s] : st.routes) {

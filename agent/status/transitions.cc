@@ -16,6 +16,21 @@ void Carry(const std::vector<model::Condition>& previous, std::vector<model::Con
   }
 }
 
+// Gateways and ListenerSets: their conditions, and each listener's by name.
+template <typename Map>
+void CarryWithListeners(const Map& previous, Map& next) {
+  for (auto& [key, status] : next) {
+    auto it = previous.find(key);
+    if (it == previous.end()) continue;
+    Carry(it->second.conditions, status.conditions);
+    for (auto& listener : status.listeners) {
+      for (const auto& old : it->second.listeners) {
+        if (old.name == listener.name) Carry(old.conditions, listener.conditions);
+      }
+    }
+  }
+}
+
 bool SameParent(const model::ParentReference& a, const model::ParentReference& b) {
   return a.group == b.group && a.kind == b.kind && a.ns == b.ns && a.name == b.name &&
          a.section_name == b.section_name && a.port == b.port;
@@ -28,16 +43,8 @@ void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& ne
     auto it = previous.gateway_classes.find(key);
     if (it != previous.gateway_classes.end()) Carry(it->second.conditions, status.conditions);
   }
-  for (auto& [key, status] : next.gateways) {
-    auto it = previous.gateways.find(key);
-    if (it == previous.gateways.end()) continue;
-    Carry(it->second.conditions, status.conditions);
-    for (auto& listener : status.listeners) {
-      for (const auto& old : it->second.listeners) {
-        if (old.name == listener.name) Carry(old.conditions, listener.conditions);
-      }
-    }
-  }
+  CarryWithListeners(previous.gateways, next.gateways);
+  CarryWithListeners(previous.listener_sets, next.listener_sets);
   for (auto& [key, status] : next.routes) {
     auto it = previous.routes.find(key);
     if (it == previous.routes.end()) continue;

@@ -25,7 +25,8 @@ namespace {
 
 using DocKey = std::pair<std::string, std::string>;  // (source, key)
 
-// The documents a step may write: Gateways, routes (HTTP and TCP, some refused), Services and
+// The documents a step may write: Gateways, ListenerSets (some not allowed, some in conflict),
+// routes (HTTP and TCP, some refused, some through a ListenerSet), Services and
 // EndpointSlices, some as manifest text and some as API objects. Names repeat across
 // documents, so duplicates (refused where they occur) come up too.
 class Documents {
@@ -33,9 +34,11 @@ class Documents {
   explicit Documents(uint32_t seed) : rng_(seed) {}
 
   Document Any() {
-    switch (Pick(8)) {
+    switch (Pick(9)) {
       case 0:
         return Text(GatewayYaml());
+      case 7:
+        return Text(ListenerSetYaml());
       case 1:
       case 2:
         return Text(HttpRouteYaml());
@@ -67,17 +70,31 @@ class Documents {
   std::string GatewayYaml() {
     return absl::StrCat(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw", Pick(2),
-        ", namespace: app}\nspec:\n  gatewayClassName: xgate\n  addresses: [{type: "
-        "IPAddress, value: 198.18.100.1}]\n  listeners:\n  - {name: http, port: ",
+        ", namespace: app}\nspec:\n  gatewayClassName: xgate\n",
+        Pick(3) ? "  allowedListeners: {namespaces: {from: Same}}\n" : "",
+        "  addresses: [{type: IPAddress, value: 198.18.100.1}]\n  listeners:\n"
+        "  - {name: http, port: ",
         80 + Pick(2), ", protocol: HTTP, hostname: \"", Pick(2) ? "*.example.com" : "a.example.com",
         "\"}\n  - {name: tcp, port: 5432, protocol: TCP}\n");
+  }
+  // Entries on the Gateway's ports: some distinct, some in conflict with the Gateway's
+  // listeners or an earlier set's.
+  std::string ListenerSetYaml() {
+    return absl::StrCat(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: ls", Pick(3),
+        ", namespace: app}\nspec:\n  parentRef: {name: gw", Pick(2),
+        "}\n  listeners:\n  - {name: web, port: ", 80 + Pick(2),
+        ", protocol: HTTP, hostname: ", Pick(2) ? "a.example.com" : "c.example.com", "}\n",
+        Pick(2) ? "  - {name: db, port: 5432, protocol: TCP}\n" : "");
   }
   std::string HttpRouteYaml() {
     // One in eight refused (a path without a leading slash).
     std::string path = Pick(8) == 0 ? "nope" : absl::StrCat("/p", Pick(3));
+    std::string parent = Pick(3) ? absl::StrCat("name: gw", Pick(2))
+                                 : absl::StrCat("kind: ListenerSet, name: ls", Pick(3));
     return absl::StrCat(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r", Pick(8),
-        ", namespace: app}\nspec:\n  parentRefs: [{name: gw", Pick(2), "}]\n  hostnames: [",
+        ", namespace: app}\nspec:\n  parentRefs: [{", parent, "}]\n  hostnames: [",
         Pick(2) ? "a.example.com" : "\"*.b.example.com\"",
         "]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: ", path,
         "}}]\n    backendRefs: [{name: s", Pick(6), ", port: 8080, weight: ", Pick(5),
