@@ -175,14 +175,10 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
         {model::Kind::kGateway, key.first, key.second},
         [&ours](const json& current) { return MergeGatewayStatus(current, ours); }, Always));
   }
-  // ListenerSets whose parent is a Gateway of ours. Their status is a Gateway's without
-  // addresses or count; one that leaves our Gateways keeps what was written (no
-  // controllerName in it to sweep by).
+  // ListenerSets whose parent is a Gateway of ours. One that leaves our Gateways keeps what
+  // was written (no controllerName in it to sweep by).
   for (const auto& [key, status] : statuses.listener_sets) {
-    model::GatewayStatus shape;
-    shape.conditions = status.conditions;
-    shape.listeners = status.listeners;
-    json ours = status::GatewayStatusJson(shape);
+    json ours = status::ListenerSetStatusJson(status);
     keep(WriteOne(
         {model::Kind::kListenerSet, key.first, key.second},
         [&ours](const json& current) { return MergeListenerSetStatus(current, ours); }, Always));
