@@ -150,6 +150,41 @@ TEST(ListenerSetAllowed, ParentNotAccepted) {
 
 const char kAllowSame[] = "  allowedListeners: {namespaces: {from: Same}}\n";
 
+TEST(ListenerSetAllowed, ParentNotProgrammed) {
+  binder::BindOptions options = DefaultOptions();
+  options.node_addresses.clear();  // the Gateway has no address to be served on
+  auto b = BindYaml({kClass, Gateway(kAllowSame), ListenerSet("infra", "ls", kEntryA)}, options);
+  EXPECT_EQ(AcceptedProgrammed(b->Gateway("infra", "gw")->conditions),
+            "True/Accepted False/AddressNotAssigned");
+  const auto* s = SetStatus(*b, "infra", "ls");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(s->conditions), "True/Accepted False/ParentNotProgrammed");
+  auto entries = BoundEntries(*b, "infra", "ls");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_FALSE(entries[0]->programmed);
+}
+
+// An entry claims its port on the Gateway's addresses like a Gateway listener: a port an
+// older Gateway holds there is not available to it.
+TEST(ListenerSetEntries, PortHeldByAnOlderGatewayIsUnavailable) {
+  const char kOlder[] = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: older, namespace: infra, creationTimestamp: "2020-01-01T00:00:00Z"}
+spec:
+  gatewayClassName: ours
+  listeners: [{name: tcp, port: 5432, protocol: TCP}]
+)";
+  auto b = BindYaml({kClass, kOlder, Gateway(kAllowSame),
+                     ListenerSet("infra", "ls",
+                                 "  - {name: db, port: 5432, protocol: TCP}\n"
+                                 "  - {name: db2, port: 5433, protocol: TCP}\n")});
+  const auto* s = SetStatus(*b, "infra", "ls");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(Cond(Entry(*s, "db")->conditions, "Accepted"), "False/PortUnavailable");
+  EXPECT_EQ(Cond(Entry(*s, "db2")->conditions, "Accepted"), "True/Accepted");
+  EXPECT_EQ(Cond(b->Listener("infra", "older", "tcp")->conditions, "Accepted"), "True/Accepted");
+}
+
 TEST(ListenerSetPrecedence, LaterEntryLosesAHostnameConflict) {
   // "b-set" is older than "a-set", so it goes first despite its name.
   auto b = BindYaml(
