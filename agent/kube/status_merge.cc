@@ -66,6 +66,20 @@ json MergeGatewayClassStatus(const json& current, const json& ours) {
 }
 
 json MergeGatewayStatus(const json& current, const json& ours) {
+  json merged = MergeListenerSetStatus(current, ours);
+  for (const char* field : {"addresses", "attachedListenerSets"}) {
+    const json& value = Field(ours, field);
+    if (EmptyValue(value)) {
+      merged.erase(field);
+    } else {
+      merged[field] = value;
+    }
+  }
+  return merged;
+}
+
+// A Gateway's status without its addresses and count: what a ListenerSet's has.
+json MergeListenerSetStatus(const json& current, const json& ours) {
   json merged = ObjectOrEmpty(current);
   json conditions = Field(ours, "conditions");
   CarryTransitionTimes(Field(current, "conditions"), conditions);
@@ -81,13 +95,6 @@ json MergeGatewayStatus(const json& current, const json& ours) {
     }
   }
   merged["listeners"] = std::move(listeners);
-
-  const json& addresses = Field(ours, "addresses");
-  if (EmptyValue(addresses)) {
-    merged.erase("addresses");
-  } else {
-    merged["addresses"] = addresses;
-  }
   return merged;
 }
 

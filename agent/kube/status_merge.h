@@ -10,9 +10,14 @@ namespace xgate::kube {
 // A GatewayClass of xgate's: its conditions are replaced; other status fields stay.
 nlohmann::json MergeGatewayClassStatus(const nlohmann::json& current, const nlohmann::json& ours);
 
-// A Gateway of one of xgate's classes: conditions, listeners and addresses are replaced (no
-// addresses in `ours`: none in the result); other status fields stay.
+// A Gateway of one of xgate's classes: conditions, listeners, addresses and
+// attachedListenerSets are replaced (one absent in `ours`: absent in the result); other
+// status fields stay.
 nlohmann::json MergeGatewayStatus(const nlohmann::json& current, const nlohmann::json& ours);
+
+// A ListenerSet whose parent is a Gateway of xgate's: conditions and listeners are replaced,
+// as a Gateway's; other status fields stay.
+nlohmann::json MergeListenerSetStatus(const nlohmann::json& current, const nlohmann::json& ours);
 
 // A route: each status.parents entry whose controllerName is not `controller` stays as it is
 // and where it is; each of xgate's is replaced by ours for the same parentRef, or dropped

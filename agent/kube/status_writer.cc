@@ -41,7 +41,7 @@ std::map<model::Kind, Resource> StatusResources(const std::vector<KindState>& ki
   for (model::Kind kind :
        {model::Kind::kGatewayClass, model::Kind::kGateway, model::Kind::kHTTPRoute,
         model::Kind::kTCPRoute, model::Kind::kUDPRoute, model::Kind::kTLSRoute,
-        model::Kind::kGRPCRoute, model::Kind::kBackendTLSPolicy}) {
+        model::Kind::kGRPCRoute, model::Kind::kBackendTLSPolicy, model::Kind::kListenerSet}) {
     const std::string name = model::KindName(kind);
     auto state = std::find_if(kinds.begin(), kinds.end(),
                               [&name](const KindState& k) { return k.kind == name; });
@@ -174,6 +174,14 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     keep(WriteOne(
         {model::Kind::kGateway, key.first, key.second},
         [&ours](const json& current) { return MergeGatewayStatus(current, ours); }, Always));
+  }
+  // ListenerSets whose parent is a Gateway of ours. One that leaves our Gateways keeps what
+  // was written (no controllerName in it to sweep by).
+  for (const auto& [key, status] : statuses.listener_sets) {
+    json ours = status::ListenerSetStatusJson(status);
+    keep(WriteOne(
+        {model::Kind::kListenerSet, key.first, key.second},
+        [&ours](const json& current) { return MergeListenerSetStatus(current, ours); }, Always));
   }
 
   std::set<model::ObjectKey> routes;

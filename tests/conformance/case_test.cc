@@ -274,6 +274,55 @@ requests:
   }
 }
 
+TEST(ConformanceParseCase, ListenerSetStatusEntries) {
+  const std::string head = "name: x\nfeature: ListenerSet\nsupport: core\n";
+  absl::StatusOr<Case> c = ParseCase(head + R"(status:
+- {kind: Gateway, namespace: ns, name: gw, attachedListenerSets: 2}
+- {kind: ListenerSet, namespace: ns, name: ls, type: Accepted, status: "False", reason: NotAllowed}
+- {kind: ListenerSet, namespace: ns, name: ls, listener: a, attachedRoutes: 3, supportedKinds: [HTTPRoute]}
+- {kind: HTTPRoute, namespace: ns, name: r, parent: ns/ls, parentKind: ListenerSet, type: Accepted, status: "True"}
+- {kind: HTTPRoute, namespace: ns, name: r, parent: ns/gw, parentCount: 0}
+)",
+                                     "/d/x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->status.size(), 5u);
+  EXPECT_EQ(c->status[0].attached_listener_sets, 2);
+  EXPECT_EQ(c->status[0].parent_count, std::nullopt);
+  EXPECT_EQ(c->status[1].kind, "ListenerSet");
+  EXPECT_EQ(c->status[1].reason, "NotAllowed");
+  EXPECT_EQ(c->status[2].listener, "a");
+  EXPECT_EQ(c->status[2].attached_routes, 3);
+  EXPECT_EQ(c->status[3].parent_kind, "ListenerSet");
+  EXPECT_EQ(c->status[3].Describe(), "HTTPRoute ns/r parent ListenerSet ns/ls");
+  EXPECT_EQ(c->status[4].parent_kind, "Gateway");  // the default
+  EXPECT_EQ(c->status[4].parent_count, 0);
+  EXPECT_EQ(c->status[4].Describe(), "HTTPRoute ns/r parent ns/gw");
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {"- {kind: HTTPRoute, namespace: ns, name: r, parent: ns/x, parentKind: Service, "
+            "parentCount: 1}",
+            "x.yaml:5: status[0].parentKind: Gateway or ListenerSet"},
+           {"- {kind: Gateway, namespace: ns, name: gw, parentKind: ListenerSet, "
+            "attachedListenerSets: 1}",
+            "status[0].parentKind: only for routes"},
+           {"- {kind: BackendTLSPolicy, namespace: ns, name: p, parent: ns/gw, parentCount: 1}",
+            "status[0].parentCount: a count (0 or more) of a route's parents"},
+           {"- {kind: HTTPRoute, namespace: ns, name: r, parent: ns/gw, parentCount: -1}",
+            "status[0].parentCount: a count (0 or more) of a route's parents"},
+           {"- {kind: ListenerSet, namespace: ns, name: ls, attachedListenerSets: 1}",
+            "status[0].attachedListenerSets: only for a Gateway, without listener"},
+           {"- {kind: Gateway, namespace: ns, name: gw, listener: l, attachedListenerSets: 1, "
+            "attachedRoutes: 0}",
+            "status[0].attachedListenerSets: only for a Gateway, without listener"},
+           {"- {kind: ListenerSet, namespace: ns, name: ls}", "status[0]: checks nothing"},
+           {"- {kind: ListenerSets, namespace: ns, name: ls, type: Accepted, status: \"True\"}",
+            "status[0].kind: unknown kind"},
+       }) {
+    absl::StatusOr<Case> bad = ParseCase(head + "status:\n" + body + "\n", "/d/x.yaml");
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find(want), std::string::npos) << bad.status().message();
+  }
+}
+
 TEST(ConformanceParseCase, ErrorsNameFileLineAndField) {
   const std::string head = "name: x\nfeature: F\nsupport: core\n";
   struct Bad {

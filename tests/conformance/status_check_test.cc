@@ -129,5 +129,124 @@ TEST(ConformanceCheckStatus, RouteParentsBySectionName) {
   EXPECT_NE(CheckStatus(foreign, items).find("has no status entry"), std::string::npos);
 }
 
+// X13: a ListenerSet is checked as a Gateway is; a Gateway's attachedListenerSets; a route's
+// parent of kind ListenerSet and the number of its parents.
+json ListenerSetItems() {
+  return json::parse(R"([
+  {"kind": "Gateway", "metadata": {"name": "gw", "namespace": "infra", "generation": 1},
+   "status": {"attachedListenerSets": 2,
+     "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": 1}]}},
+  {"kind": "Gateway", "metadata": {"name": "closed", "namespace": "infra", "generation": 1},
+   "status": {"conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 1}]}},
+  {"kind": "ListenerSet", "metadata": {"name": "ls", "namespace": "apps", "generation": 3},
+   "status": {
+     "conditions": [{"type": "Accepted", "status": "True", "reason": "ListenersNotValid", "observedGeneration": 3}],
+     "listeners": [
+       {"name": "a", "attachedRoutes": 2,
+        "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+        "conditions": [{"type": "Conflicted", "status": "False", "reason": "NoConflicts", "observedGeneration": 3}]},
+       {"name": "b", "attachedRoutes": 0, "supportedKinds": [],
+        "conditions": [{"type": "Conflicted", "status": "True", "reason": "HostnameConflict", "observedGeneration": 3}]}]}},
+  {"kind": "HTTPRoute", "metadata": {"name": "r", "namespace": "apps", "generation": 1},
+   "status": {"parents": [
+     {"parentRef": {"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "ls"},
+      "controllerName": "xgate.dev/node-agent",
+      "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": 1}]},
+     {"parentRef": {"name": "gw", "namespace": "infra", "sectionName": "a"},
+      "controllerName": "xgate.dev/node-agent",
+      "conditions": [{"type": "Accepted", "status": "False", "reason": "NoMatchingParent", "observedGeneration": 1}]},
+     {"parentRef": {"name": "gw", "namespace": "infra"}, "controllerName": "other.dev/controller",
+      "conditions": [{"type": "Accepted", "status": "True", "observedGeneration": 1}]}]}}
+])");
+}
+
+// An entry for `kind` ns/name, parent `parent_ns`/`parent_name` for routes, checking nothing yet.
+StatusCheck Entry(const char* kind, const char* ns, const char* name, const char* parent_ns = "",
+                  const char* parent_name = "") {
+  StatusCheck c;
+  c.kind = kind;
+  c.ns = ns;
+  c.name = name;
+  c.parent_ns = parent_ns;
+  c.parent_name = parent_name;
+  return c;
+}
+
+TEST(ConformanceCheckStatus, ListenerSetsAndTheirCount) {
+  json items = ListenerSetItems();
+  StatusCheck count = Entry("Gateway", "infra", "gw");
+  count.attached_listener_sets = 2;
+  EXPECT_EQ(CheckStatus(count, items), "");
+  count.attached_listener_sets = 1;
+  EXPECT_EQ(CheckStatus(count, items), "Gateway infra/gw has attachedListenerSets 2, want 1");
+  // A Gateway that reports no count has none.
+  count.name = "closed";
+  EXPECT_EQ(CheckStatus(count, items), "Gateway infra/closed has attachedListenerSets 0, want 1");
+  count.attached_listener_sets = 0;
+  EXPECT_EQ(CheckStatus(count, items), "");
+
+  StatusCheck ls = Entry("ListenerSet", "apps", "ls");
+  ls.type = "Accepted";
+  ls.status = "True";
+  ls.reason = "ListenersNotValid";
+  EXPECT_EQ(CheckStatus(ls, items), "");
+  ls.reason = "Accepted";
+  EXPECT_EQ(CheckStatus(ls, items),
+            "ListenerSet apps/ls condition Accepted has reason ListenersNotValid, want Accepted");
+  ls.listener = "b";
+  ls.type = "Conflicted";
+  ls.reason = "HostnameConflict";
+  ls.attached_routes = 0;
+  ls.supported_kinds = std::vector<std::string>{};
+  EXPECT_EQ(CheckStatus(ls, items), "");
+  ls.listener = "a";
+  ls.attached_routes = 2;
+  ls.supported_kinds = std::vector<std::string>{"HTTPRoute"};
+  EXPECT_EQ(CheckStatus(ls, items),
+            "ListenerSet apps/ls listener a condition Conflicted is False (reason NoConflicts), "
+            "want True");
+  ls.listener = "c";
+  EXPECT_EQ(CheckStatus(ls, items), "ListenerSet apps/ls listener c is not in status.listeners");
+  StatusCheck names = Entry("ListenerSet", "apps", "ls");
+  names.listeners = std::vector<std::string>{"b", "a"};
+  EXPECT_EQ(CheckStatus(names, items), "");
+  names.name = "gw";  // a Gateway's name is not a ListenerSet's
+  EXPECT_EQ(CheckStatus(names, items), "ListenerSet apps/gw is not reported by the agent");
+}
+
+TEST(ConformanceCheckStatus, RouteParentsOfKindListenerSet) {
+  json items = ListenerSetItems();
+  StatusCheck c = Entry("HTTPRoute", "apps", "r", "apps", "ls");
+  c.parent_kind = "ListenerSet";
+  c.type = "Accepted";
+  c.status = "True";
+  EXPECT_EQ(CheckStatus(c, items), "");
+  // The same name as a Gateway parent has no entry: the kind must match.
+  c.parent_kind = "Gateway";
+  EXPECT_EQ(CheckStatus(c, items),
+            "HTTPRoute apps/r parent apps/ls has no status entry from xgate.dev/node-agent");
+  StatusCheck gw = c;
+  gw.parent_ns = "infra";
+  gw.parent_name = "gw";
+  gw.status = "False";
+  gw.reason = "NoMatchingParent";
+  EXPECT_EQ(CheckStatus(gw, items), "");
+  gw.parent_kind = "ListenerSet";
+  EXPECT_EQ(CheckStatus(gw, items),
+            "HTTPRoute apps/r parent ListenerSet infra/gw has no status entry from "
+            "xgate.dev/node-agent");
+  // parentCount counts every parent entry of ours, whatever `parent` names.
+  StatusCheck count = Entry("HTTPRoute", "apps", "r", "infra", "nope");
+  count.parent_count = 2;
+  EXPECT_EQ(CheckStatus(count, items), "");
+  count.parent_count = 1;
+  EXPECT_EQ(CheckStatus(count, items),
+            "HTTPRoute apps/r has 2 parents from xgate.dev/node-agent, want 1");
+  c.parent_kind = "ListenerSet";
+  c.parent_count = 3;
+  EXPECT_EQ(CheckStatus(c, items),
+            "HTTPRoute apps/r has 2 parents from xgate.dev/node-agent, want 3");
+}
+
 }  // namespace
 }  // namespace xgate::conformance

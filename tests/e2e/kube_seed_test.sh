@@ -4,7 +4,8 @@
 # on a kubeconfig with the service account's token file. Then: a new route, a weight change
 # and a deletion followed; a BackendTLSPolicy's CA ConfigMap changed and put back; the token
 # file rotated; the watch history compacted and the API
-# server down for several seconds while serving goes on; later changes picked up.
+# server down for several seconds while serving goes on; later changes picked up; a
+# ListenerSet served, its status and the Gateway's count written, then deleted.
 source "$(dirname "$0")/bed.sh"
 source "$here/../../tools/lib/kubebed.sh"
 command -v kubectl >/dev/null || { echo "skipped: kubectl not installed" >&2; exit 77; }
@@ -169,6 +170,58 @@ readd_routes() { kube apply -f "$SEED_WORK/manifests/" >/dev/null 2>&1; }
 check "the CRD installed again, the routes created again" seed_wait 20 readd_routes
 check "routes served again once the CRD is back (discovery)" seed_wait 30 seed_curl_ok https://foo.example.com/login
 expect_eq "HTTPRoute informer synced again" "$(agent_metric xgate_informer_synced 'kind="HTTPRoute"')" 1
+
+# A ListenerSet (v1), last, so its status writes stay clear of the token rotation above:
+# prod-web allows those of its namespace; the set's HTTPS entry for ls.example.com takes a
+# route whose parent is the ListenerSet. The agent (the Lease holder) writes the set's status
+# and the Gateway's count through /status, as deploy/02-rbac.yaml allows; the set deleted,
+# its host is no longer served and the count goes back to 0.
+kube patch gateway -n default prod-web --type merge \
+  -p '{"spec":{"allowedListeners":{"namespaces":{"from":"Same"}}}}' >/dev/null
+cat >"$SEED_WORK/listenerset.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra, namespace: default}
+spec:
+  parentRef: {name: prod-web}
+  listeners:
+  - name: ls-https
+    port: 443
+    protocol: HTTPS
+    hostname: ls.example.com
+    tls: {mode: Terminate, certificateRefs: [{name: admin-controlled-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ls-route, namespace: default}
+spec:
+  parentRefs: [{kind: ListenerSet, group: gateway.networking.k8s.io, name: extra}]
+  rules: [{backendRefs: [{name: foo-home, namespace: foo, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ReferenceGrant
+metadata: {name: ls-route-to-foo, namespace: foo}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}]
+  to: [{group: "", kind: Service}]
+YAML
+kube apply -f "$SEED_WORK/listenerset.yaml" >/dev/null
+ls_home() { [ "$(seed_pod https://ls.example.com/)" = foo-home-0 ]; }
+check "ListenerSet entry ls.example.com served through its route" seed_wait 20 ls_home
+ls_status() {
+  kube get listenerset -n default extra \
+    -o jsonpath='{.status.conditions[?(@.type=="Programmed")].status}/{.status.listeners[0].attachedRoutes}' |
+    grep -qx 'True/1'
+}
+check "ListenerSet status written (Programmed True, its entry 1 route)" seed_wait 20 ls_status
+ls_count() {
+  [ "$(kube get gateway -n default prod-web -o jsonpath='{.status.attachedListenerSets}')" = "$1" ]
+}
+check "prod-web counts 1 ListenerSet" seed_wait 20 ls_count 1
+kube delete listenerset -n default extra >/dev/null
+ls_gone() { [ "$(seed_curl https://ls.example.com/ -o /dev/null -w '%{http_code}')" = 404 ]; }
+check "ListenerSet deleted: ls.example.com 404" seed_wait 20 ls_gone
+check "prod-web counts 0 ListenerSets" seed_wait 20 ls_count 0
 
 kube_down
 e2e_summary

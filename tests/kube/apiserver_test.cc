@@ -79,6 +79,11 @@ TEST_F(ApiServerTest, TheAgentMayDoExactlyWhatDeployRbacGrants) {
       {"PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/gw", 403},
       // Allowed by the role, then not found: the request got past authorization.
       {"PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/gw/status", 404},
+      // ListenerSets (v1): read, and their status written.
+      {"GET", "/apis/gateway.networking.k8s.io/v1/listenersets", 200},
+      {"GET", "/apis/gateway.networking.k8s.io/v1/listenersets?watch=1&timeoutSeconds=0", 200},
+      {"PUT", "/apis/gateway.networking.k8s.io/v1/namespaces/default/listenersets/ls/status", 404},
+      {"PATCH", "/apis/gateway.networking.k8s.io/v1/namespaces/default/listenersets/ls", 403},
       {"GET", "/apis/coordination.k8s.io/v1/namespaces/xgate-system/leases/xgate-agent", 404},
       {"GET", "/apis/coordination.k8s.io/v1/namespaces/xgate-system/leases", 403},
       {"GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/xgate-agent", 403},

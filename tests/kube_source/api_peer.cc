@@ -81,14 +81,22 @@ ApiPeer::ApiPeer(const fs::path& dir)
   });
   server_->Get("/apis/gateway.networking.k8s.io/v1", [this](const auto& req, auto& res) {
     if (!Authorized(req, res) || Injected(res)) return;
+    json resources = json::array();
+    auto add = [&resources](const std::string& plural, const std::string& kind) {
+      resources.push_back({{"name", plural},
+                           {"namespaced", true},
+                           {"kind", kind},
+                           {"verbs", {"get", "list", "watch"}}});
+    };
+    add("httproutes", "HTTPRoute");
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [plural, kind] : also_served_) add(plural, kind);
+    }
     json list = {{"kind", "APIResourceList"},
                  {"apiVersion", "v1"},
                  {"groupVersion", "gateway.networking.k8s.io/v1"},
-                 {"resources",
-                  {{{"name", "httproutes"},
-                    {"namespaced", true},
-                    {"kind", "HTTPRoute"},
-                    {"verbs", {"get", "list", "watch"}}}}}};
+                 {"resources", resources}};
     res.set_content(list.dump(), "application/json");
   });
   server_->Get(kCollection, [this](const httplib::Request& req, httplib::Response& res) {
@@ -99,29 +107,32 @@ ApiPeer::ApiPeer(const fs::path& dir)
       List(req, res);
     }
   });
-  // Every other collection (core kinds, EndpointSlices): empty, and its watches stay open.
-  server_->Get(R"(/(api/v1|apis/discovery\.k8s\.io/v1)/[a-z]+)", [this](const httplib::Request& req,
-                                                                        httplib::Response& res) {
-    if (!Authorized(req, res) || Injected(res)) return;
-    if (req.get_param_value("watch").empty()) {
-      json list = {{"kind", "List"},
-                   {"apiVersion", "v1"},
-                   {"metadata", {{"resourceVersion", resource_version()}}},
-                   {"items", json::array()}};
-      res.set_content(list.dump(), "application/json");
-      return;
-    }
-    res.set_chunked_content_provider("application/json", [this](size_t, httplib::DataSink& sink) {
-      std::unique_lock lock(mu_);
-      if (stopping_ || !sink.is_writable()) {
-        lock.unlock();
-        sink.done();
-        return true;
-      }
-      cv_.wait_for(lock, std::chrono::milliseconds(200));
-      return true;
-    });
-  });
+  // Every other collection (core kinds, EndpointSlices, ServeAlso's): empty, and its watches
+  // stay open.
+  server_->Get(
+      R"(/(api/v1|apis/discovery\.k8s\.io/v1|apis/gateway\.networking\.k8s\.io/v1)/[a-z]+)",
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (!Authorized(req, res) || Injected(res)) return;
+        if (req.get_param_value("watch").empty()) {
+          json list = {{"kind", "List"},
+                       {"apiVersion", "v1"},
+                       {"metadata", {{"resourceVersion", resource_version()}}},
+                       {"items", json::array()}};
+          res.set_content(list.dump(), "application/json");
+          return;
+        }
+        res.set_chunked_content_provider("application/json",
+                                         [this](size_t, httplib::DataSink& sink) {
+                                           std::unique_lock lock(mu_);
+                                           if (stopping_ || !sink.is_writable()) {
+                                             lock.unlock();
+                                             sink.done();
+                                             return true;
+                                           }
+                                           cv_.wait_for(lock, std::chrono::milliseconds(200));
+                                           return true;
+                                         });
+      });
   port_ = server_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -147,6 +158,11 @@ void ApiPeer::SetGatewayApiServed(bool served) {
 bool ApiPeer::GatewayApiServed() const {
   std::lock_guard lock(mu_);
   return gateway_api_served_;
+}
+
+void ApiPeer::ServeAlso(const std::string& plural, const std::string& kind) {
+  std::lock_guard lock(mu_);
+  also_served_.emplace_back(plural, kind);
 }
 
 void ApiPeer::SetToken(const std::string& token) {

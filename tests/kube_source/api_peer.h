@@ -32,6 +32,9 @@ class ApiPeer {
   // Whether discovery lists the Gateway API group (as if its CRDs were installed); it does
   // at first.
   void SetGatewayApiServed(bool served);
+  // Discovery of gateway.networking.k8s.io/v1 also lists `plural` (a CRD of a newer bundle,
+  // as listenersets): its collection is empty and its watches stay open.
+  void ServeAlso(const std::string& plural, const std::string& kind);
   // The token the peer accepts ("" accepts none: a client certificate is needed then).
   void SetToken(const std::string& token);
 
@@ -79,6 +82,7 @@ class ApiPeer {
   std::condition_variable cv_;
   std::string token_;
   bool gateway_api_served_ = true;
+  std::vector<std::pair<std::string, std::string>> also_served_;  // plural, kind
   int64_t rv_ = 100;
   int64_t compacted_ = 0;  // events at or before this resourceVersion are gone
   std::map<std::pair<std::string, std::string>, nlohmann::json> objects_;

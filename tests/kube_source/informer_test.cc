@@ -324,6 +324,9 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
     if (k.kind == "ConfigMap") {
       EXPECT_EQ(k.api_version, "v1") << "BackendTLSPolicy CA bundles";
     }
+    if (k.kind == "ListenerSet") {
+      EXPECT_EQ(k.api_version, "") << "CRDs older than v1.5 do not serve it: skipped";
+    }
     if (!k.api_version.empty()) {
       EXPECT_TRUE(k.synced) << k.kind;
     }
@@ -354,6 +357,27 @@ TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
       EXPECT_TRUE(k.synced);
     }
   }
+  source.Stop();
+}
+
+// ListenerSet (gateway.networking.k8s.io/v1, CRD bundles from v1.5 on) is read where it is
+// served; the test above shows a cluster without it synced and serving the rest.
+TEST_F(InformerTest, ListenerSetsAreReadWhereTheCrdServesThem) {
+  peer_->ServeAlso("listenersets", "ListenerSet");
+  sources::ObjectStore store;
+  auto started = StartSource(store);
+  ASSERT_TRUE(started);
+  KubeSource& source = *started;
+  ASSERT_TRUE(Eventually([&] { return source.Synced(); }));
+  bool seen = false;
+  for (const KindState& k : source.Kinds()) {
+    if (k.kind != "ListenerSet") continue;
+    seen = true;
+    EXPECT_EQ(k.api_version, "gateway.networking.k8s.io/v1");
+    EXPECT_TRUE(k.synced);
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_GE(Count("GET /apis/gateway.networking.k8s.io/v1/listenersets?"), 1);
   source.Stop();
 }
 

@@ -16,6 +16,7 @@ inline constexpr char kOtherController[] = "example.com/other-controller";
 inline const Resource kClasses{"gateway.networking.k8s.io", "v1", "gatewayclasses", false};
 inline const Resource kGateways{"gateway.networking.k8s.io", "v1", "gateways", true};
 inline const Resource kHTTPRoutes{"gateway.networking.k8s.io", "v1", "httproutes", true};
+inline const Resource kListenerSets{"gateway.networking.k8s.io", "v1", "listenersets", true};
 
 inline nlohmann::json GatewayClassJson(const std::string& name, const std::string& controller) {
   return {{"apiVersion", "gateway.networking.k8s.io/v1"},

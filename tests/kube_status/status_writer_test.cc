@@ -109,6 +109,39 @@ TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
   EXPECT_EQ(api_.Calls("PUT status"), 3);
 }
 
+// A ListenerSet's status, as the binder gives it for a ListenerSet of one of our Gateways,
+// goes to its /status: conditions and listeners, no addresses; written once, then unchanged.
+TEST_F(StatusWriterTest, WritesAListenerSetsStatus) {
+  api_.Put(testing::kListenerSets.Path("default", "ls"),
+           {{"apiVersion", "gateway.networking.k8s.io/v1"},
+            {"kind", "ListenerSet"},
+            {"metadata", {{"name", "ls"}, {"namespace", "default"}}},
+            {"spec",
+             {{"parentRef", {{"name", "gw"}}},
+              {"listeners", {{{"name", "extra"}, {"port", 80}, {"protocol", "HTTP"}}}}}}});
+  Bind("2026-01-01T00:00:00Z");
+  model::Condition accepted{"Accepted", "True", "Accepted", "", 1, "2026-01-01T00:00:00Z"};
+  model::ListenerStatus extra{"extra", {{model::kGatewayGroup, "HTTPRoute"}}, 2, {accepted}};
+  bound_.statuses.listener_sets[{"default", "ls"}] = {{accepted}, {extra}};
+  StatusWriter writer(api_, {{model::Kind::kGatewayClass, kClasses},
+                             {model::Kind::kGateway, kGateways},
+                             {model::Kind::kHTTPRoute, kHTTPRoutes},
+                             {model::Kind::kListenerSet, testing::kListenerSets}});
+  ASSERT_TRUE(Write(writer).ok());
+  json ls = Status(testing::kListenerSets, "default", "ls");
+  EXPECT_EQ(Condition(ls["conditions"], "Accepted")["status"], "True");
+  EXPECT_EQ(Condition(ls["conditions"], "Accepted")["observedGeneration"], 1);
+  ASSERT_EQ(ls["listeners"].size(), 1u);
+  EXPECT_EQ(ls["listeners"][0]["name"], "extra");
+  EXPECT_EQ(ls["listeners"][0]["attachedRoutes"], 2);
+  EXPECT_EQ(ls["listeners"][0]["supportedKinds"][0]["kind"], "HTTPRoute");
+  EXPECT_FALSE(ls.contains("addresses"));
+  EXPECT_EQ(api_.Calls("PUT status"), 4);
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("PUT status"), 4);
+  EXPECT_EQ(writer.counters().skipped_unchanged, 4u);
+}
+
 TEST_F(StatusWriterTest, NothingWrittenWhenNothingChanged) {
   Bind("2026-01-01T00:00:00Z");
   StatusWriter writer = NewWriter();
@@ -267,6 +300,52 @@ TEST(StatusMergeTest, GatewayFieldsOfOthersStay) {
   EXPECT_EQ(merged["somethingNew"], "kept");
 }
 
+// attachedListenerSets is ours: written as we count it (0 included), erased when we give none.
+TEST(StatusMergeTest, AGatewaysListenerSetCountIsOurs) {
+  json current = {{"attachedListenerSets", 3}, {"conditions", json::array()}};
+  json counted = MergeGatewayStatus(current, {{"attachedListenerSets", 0}});
+  EXPECT_EQ(counted["attachedListenerSets"], 0);
+  EXPECT_FALSE(SameStatus(current, counted));
+  json none = MergeGatewayStatus(current, {{"conditions", json::array()}});
+  EXPECT_FALSE(none.contains("attachedListenerSets"));
+  EXPECT_EQ(MergeGatewayStatus(json(), {{"attachedListenerSets", 2}})["attachedListenerSets"], 2);
+}
+
+// A ListenerSet's status merges as a Gateway's: conditions and listeners replaced, a
+// condition that did not change keeps its time, fields of others stay, no addresses or count.
+TEST(StatusMergeTest, AListenerSetsConditionsAndListenersAreOurs) {
+  auto condition = [](const char* type, const char* status, const char* time) {
+    return json{{"type", type},
+                {"status", status},
+                {"reason", type},
+                {"observedGeneration", 1},
+                {"lastTransitionTime", time}};
+  };
+  json current = {
+      {"conditions", {condition("Accepted", "True", "2020-01-01T00:00:00Z")}},
+      {"listeners",
+       {{{"name", "a"}, {"conditions", {condition("Programmed", "True", "2020-01-01T00:00:00Z")}}},
+        {{"name", "gone"}, {"conditions", json::array()}}}},
+      {"somethingNew", "kept"}};
+  json ours = {
+      {"conditions",
+       {condition("Accepted", "True", "2030-01-01T00:00:00Z"),
+        condition("Programmed", "False", "2030-01-01T00:00:00Z")}},
+      {"listeners",
+       {{{"name", "a"}, {"conditions", {condition("Programmed", "True", "2030-01-01T00:00:00Z")}}},
+        {{"name", "b"}, {"conditions", {condition("Accepted", "True", "2030-01-01T00:00:00Z")}}}}},
+      {"attachedListenerSets", 1}};
+  json merged = MergeListenerSetStatus(current, ours);
+  EXPECT_EQ(merged["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+  EXPECT_EQ(merged["conditions"][1]["lastTransitionTime"], "2030-01-01T00:00:00Z");
+  ASSERT_EQ(merged["listeners"].size(), 2u);
+  EXPECT_EQ(merged["listeners"][0]["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+  EXPECT_EQ(merged["listeners"][1]["name"], "b");
+  EXPECT_EQ(merged["somethingNew"], "kept");
+  EXPECT_FALSE(merged.contains("addresses"));
+  EXPECT_FALSE(merged.contains("attachedListenerSets"));
+}
+
 }  // namespace
 }  // namespace xgate::kube
 
@@ -280,9 +359,12 @@ TEST(StatusResourcesTest, TheServedVersionOfEachKindWithStatus) {
       {"TCPRoute", "gateway.networking.k8s.io/v1alpha2", true, 0, 0},
       {"UDPRoute", "", false, 0, 0},  // CRD not installed
       {"Service", "v1", true, 0, 0},  // no status of xgate's
+      {"ListenerSet", "gateway.networking.k8s.io/v1", true, 0, 0},
   };
   std::map<model::Kind, Resource> resources = StatusResources(kinds);
-  ASSERT_EQ(resources.size(), 3u);
+  ASSERT_EQ(resources.size(), 4u);
+  EXPECT_EQ(resources[model::Kind::kListenerSet].Path("ns", "ls", "status"),
+            "/apis/gateway.networking.k8s.io/v1/namespaces/ns/listenersets/ls/status");
   EXPECT_EQ(resources[model::Kind::kGatewayClass].Path("", "xgate"),
             "/apis/gateway.networking.k8s.io/v1/gatewayclasses/xgate");
   EXPECT_EQ(resources[model::Kind::kGateway].Path("ns", "gw", "status"),

@@ -161,23 +161,37 @@ class Reader {
 
   StatusCheck Status(const YAML::Node& s, absl::string_view where) const {
     OnlyKeys(s, where,
-             {"kind", "namespace", "name", "parent", "sectionName", "listener", "type", "status",
-              "reason", "observedGeneration", "attachedRoutes", "supportedKinds", "listeners"});
+             {"kind", "namespace", "name", "parent", "parentKind", "parentCount", "sectionName",
+              "listener", "type", "status", "reason", "observedGeneration", "attachedRoutes",
+              "supportedKinds", "listeners", "attachedListenerSets"});
     StatusCheck c;
     c.line = s.Mark().line + 1;
     c.kind = ReqStr(s, "kind", where);
-    static const std::set<std::string> kKinds = {"Gateway",   "GatewayClass",    "HTTPRoute",
-                                                 "TLSRoute",  "TCPRoute",        "UDPRoute",
-                                                 "GRPCRoute", "BackendTLSPolicy"};
+    static const std::set<std::string> kKinds = {"Gateway",   "GatewayClass", "ListenerSet",
+                                                 "HTTPRoute", "TLSRoute",     "TCPRoute",
+                                                 "UDPRoute",  "GRPCRoute",    "BackendTLSPolicy"};
     if (!kKinds.contains(c.kind)) Fail(s["kind"], absl::StrCat(where, ".kind"), "unknown kind");
     c.name = ReqStr(s, "name", where);
     if (c.kind != "GatewayClass") c.ns = ReqStr(s, "namespace", where);
     // X9: a BackendTLSPolicy's `parent` is the ancestor Gateway of its status.ancestors entry.
-    bool route = absl::EndsWith(c.kind, "Route") || c.kind == "BackendTLSPolicy";
-    if (route) {
+    bool route = absl::EndsWith(c.kind, "Route");
+    if (route || c.kind == "BackendTLSPolicy") {
       if (!s["parent"].IsDefined())
         Fail(s, absl::StrCat(where, ".parent"), "a route or policy entry needs it");
       std::tie(c.parent_ns, c.parent_name) = NsName(s["parent"], absl::StrCat(where, ".parent"));
+    }
+    // X13: a route's parent may be a ListenerSet; parentCount counts all its parents.
+    if (auto k = OptStr(s, "parentKind", where)) {
+      if (!route) Fail(s["parentKind"], absl::StrCat(where, ".parentKind"), "only for routes");
+      if (*k != "Gateway" && *k != "ListenerSet") {
+        Fail(s["parentKind"], absl::StrCat(where, ".parentKind"), "Gateway or ListenerSet");
+      }
+      c.parent_kind = *k;
+    }
+    c.parent_count = OptInt(s, "parentCount", where);
+    if (c.parent_count && (!route || *c.parent_count < 0)) {
+      Fail(s["parentCount"], absl::StrCat(where, ".parentCount"),
+           "a count (0 or more) of a route's parents");
     }
     c.section_name = OptStr(s, "sectionName", where);
     c.listener = OptStr(s, "listener", where);
@@ -192,13 +206,19 @@ class Reader {
     if (s["listeners"].IsDefined()) {
       c.listeners = StrList(s["listeners"], absl::StrCat(where, ".listeners"));
     }
+    c.attached_listener_sets = OptInt(s, "attachedListenerSets", where);
+    if (c.attached_listener_sets && (c.kind != "Gateway" || c.listener)) {
+      Fail(s["attachedListenerSets"], absl::StrCat(where, ".attachedListenerSets"),
+           "only for a Gateway, without listener");
+    }
     if (c.type.has_value() != c.status.has_value()) {
       Fail(s, where, "type and status go together");
     }
     if (!c.type && (c.reason || c.observed_generation)) {
       Fail(s, where, "reason and observedGeneration go with type");
     }
-    if (!c.type && !c.attached_routes && !c.supported_kinds && !c.listeners) {
+    if (!c.type && !c.attached_routes && !c.supported_kinds && !c.listeners &&
+        !c.attached_listener_sets && !c.parent_count) {
       Fail(s, where, "checks nothing");
     }
     if ((c.attached_routes || c.supported_kinds) && !c.listener) {
@@ -482,7 +502,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 std::string StatusCheck::Describe() const {
   std::string out = absl::StrCat(kind, " ", ns.empty() ? "" : ns + "/", name);
-  if (!parent_name.empty()) absl::StrAppend(&out, " parent ", parent_ns, "/", parent_name);
+  if (!parent_name.empty()) {
+    absl::StrAppend(&out, " parent ", parent_kind == "Gateway" ? "" : parent_kind + " ", parent_ns,
+                    "/", parent_name);
+  }
   if (section_name) absl::StrAppend(&out, " sectionName ", *section_name);
   if (listener) absl::StrAppend(&out, " listener ", *listener);
   return out;

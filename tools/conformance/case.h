@@ -137,6 +137,9 @@ struct StatusCheck {
   std::optional<int64_t> attached_routes;
   std::optional<std::vector<std::string>> supported_kinds;
   std::optional<std::vector<std::string>> listeners;
+  std::optional<int64_t> attached_listener_sets;  // Gateway: status.attachedListenerSets (X13)
+  std::optional<int64_t> parent_count;            // routes: how many parents xgate reports (X13)
+  std::string parent_kind = "Gateway";            // routes: Gateway or ListenerSet (X13)
 
   std::string Describe() const;  // "HTTPRoute ns/name" and what is checked, for messages
 };

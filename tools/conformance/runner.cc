@@ -578,10 +578,12 @@ void Runner::RemoveCaseObjects() {
 
 std::string Runner::CheckStatusList(const std::vector<StatusCheck>& checks) {
   if (checks.empty()) return "";
-  // GatewayClasses and BackendTLSPolicies (X9) are listed only by `xgatectl status`.
+  // GatewayClasses, BackendTLSPolicies (X9) and ListenerSets (X13) are listed only by
+  // `xgatectl status`.
   bool classes = false;
   for (const StatusCheck& c : checks) {
-    classes = classes || c.kind == "GatewayClass" || c.kind == "BackendTLSPolicy";
+    classes = classes || c.kind == "GatewayClass" || c.kind == "BackendTLSPolicy" ||
+              c.kind == "ListenerSet";
   }
   absl::Time deadline = Deadline();
   std::vector<bool> held(checks.size(), false);

@@ -56,13 +56,27 @@ std::string CheckCondition(const StatusCheck& c, const json& conditions, int64_t
   return absl::StrCat(where, " has no condition ", *c.type);
 }
 
+int64_t IntOr(const json& j, const char* key, int64_t absent) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>()
+                                                                        : absent;
+}
+
+// A Gateway or a ListenerSet (X13): conditions, the listed listeners and each listener's.
 std::string CheckGateway(const StatusCheck& c, const json& gw) {
   int64_t gen = Generation(gw);
   const json status = gw.value("status", json::object());
   const json listeners =
       status.is_object() ? status.value("listeners", json::array()) : json::array();
-  std::string where = absl::StrCat("Gateway ", c.ns, "/", c.name);
+  std::string where = absl::StrCat(c.kind, " ", c.ns, "/", c.name);
   if (!c.listener) {
+    if (c.attached_listener_sets) {
+      // Absent counts as 0, as upstream's GatewayMustHaveAttachedListeners reads it.
+      int64_t got = IntOr(status, "attachedListenerSets", 0);
+      if (got != *c.attached_listener_sets) {
+        return absl::StrCat(where, " has attachedListenerSets ", got, ", want ",
+                            *c.attached_listener_sets);
+      }
+    }
     if (c.listeners) {
       std::vector<std::string> got;
       if (listeners.is_array()) {
@@ -89,9 +103,7 @@ std::string CheckGateway(const StatusCheck& c, const json& gw) {
   }
   if (l == nullptr) return absl::StrCat(where, " is not in status.listeners");
   if (c.attached_routes) {
-    int64_t got = l->contains("attachedRoutes") && (*l)["attachedRoutes"].is_number_integer()
-                      ? (*l)["attachedRoutes"].get<int64_t>()
-                      : -1;
+    int64_t got = IntOr(*l, "attachedRoutes", -1);
     if (got != *c.attached_routes) {
       return absl::StrCat(where, " has attachedRoutes ", got < 0 ? "missing" : std::to_string(got),
                           ", want ", *c.attached_routes);
@@ -127,16 +139,24 @@ std::string CheckRoute(const StatusCheck& c, const json& route) {
   const bool policy = c.kind == "BackendTLSPolicy";
   const char* list = policy ? "ancestors" : "parents";
   const json parents = status.is_object() ? status.value(list, json::array()) : json::array();
-  std::string where =
-      absl::StrCat(c.kind, " ", c.ns, "/", c.name, " parent ", c.parent_ns, "/", c.parent_name);
+  std::string where = absl::StrCat(c.kind, " ", c.ns, "/", c.name, " parent ",
+                                   c.parent_kind == "Gateway" ? "" : c.parent_kind + " ",
+                                   c.parent_ns, "/", c.parent_name);
+  int ours = 0;
   int matched = 0;
   if (parents.is_array()) {
     for (const json& p : parents) {
       if (Str(p, "controllerName") != kControllerName) continue;
+      ++ours;
+      if (!c.type) continue;
       const json ref = p.value(policy ? "ancestorRef" : "parentRef", json::object());
+      std::string group = ref.contains("group") ? Str(ref, "group") : "gateway.networking.k8s.io";
       std::string kind = ref.contains("kind") ? Str(ref, "kind") : "Gateway";
       std::string ns = ref.contains("namespace") ? Str(ref, "namespace") : c.ns;
-      if (kind != "Gateway" || ns != c.parent_ns || Str(ref, "name") != c.parent_name) continue;
+      if (group != "gateway.networking.k8s.io" || kind != c.parent_kind || ns != c.parent_ns ||
+          Str(ref, "name") != c.parent_name) {
+        continue;
+      }
       if (c.section_name && Str(ref, "sectionName") != *c.section_name) continue;
       ++matched;
       std::string w = where;
@@ -146,7 +166,12 @@ std::string CheckRoute(const StatusCheck& c, const json& route) {
       if (!diff.empty()) return diff;
     }
   }
-  if (matched == 0) {
+  // X13: status.parents holds exactly the declared refs, so their number is checked whole.
+  if (c.parent_count && ours != *c.parent_count) {
+    return absl::StrCat(c.kind, " ", c.ns, "/", c.name, " has ", ours, " parents from ",
+                        kControllerName, ", want ", *c.parent_count);
+  }
+  if (c.type && matched == 0) {
     return absl::StrCat(where, c.section_name ? " sectionName " + *c.section_name : "",
                         " has no status entry from ", kControllerName);
   }
@@ -172,7 +197,7 @@ std::string CheckStatus(const StatusCheck& check, const json& items) {
     return absl::StrCat(check.kind, " ", check.ns.empty() ? "" : check.ns + "/", check.name,
                         " is not reported by the agent");
   }
-  if (check.kind == "Gateway") return CheckGateway(check, *obj);
+  if (check.kind == "Gateway" || check.kind == "ListenerSet") return CheckGateway(check, *obj);
   if (check.kind == "GatewayClass") {
     const json status = obj->value("status", json::object());
     return CheckCondition(check, status.is_object() ? status.value("conditions", json()) : json(),

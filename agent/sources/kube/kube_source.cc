@@ -60,6 +60,9 @@ const std::vector<WatchedKind>& WatchedKinds() {
       {"Secret", "", {"v1"}, "secrets", true, "type=kubernetes.io/tls"},
       {"BackendTLSPolicy", kGatewayGroup, {"v1", "v1alpha3"}, "backendtlspolicies", true, ""},
       {"ConfigMap", "", {"v1"}, "configmaps", true, ""},  // BackendTLSPolicy CA bundles
+      // v1 only (the v1.6 CRDs; the experimental x-k8s.io XListenerSet is another kind). A
+      // cluster whose CRDs do not serve it is read without it, as any kind not served.
+      {"ListenerSet", kGatewayGroup, {"v1"}, "listenersets", true, ""},
   };
   return kinds;
 }
