@@ -123,10 +123,17 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
                     "GOAWAY's last stream id), sent again" +
                         pool,
                     {}};
+  Family h2_stalled{"xgate_proxy_upstream_h2_stalled_total",
+                    "counter",
+                    "HTTP/2 streams reset because the backend held its flow-control window at "
+                    "zero with request body waiting (--upstream-h2-stall-timeout), answered 504" +
+                        pool,
+                    {}};
   for (const auto& c : stats.clusters()) {
     Labels labels = {{"backend", c.cluster()}};
     tls_errors.Add(labels, c.tls_errors());
     h2_refused.Add(labels, c.h2_refused());
+    h2_stalled.Add(labels, c.h2_stalled());
     open.Add(labels, c.connections_open());
     idle.Add(labels, c.connections_idle());
     active.Add(labels, c.connections_active());
@@ -137,7 +144,7 @@ std::string RenderProxyMetrics(const api::ProxyStats& stats) {
     reuses.Add(labels, c.reuses());
   }
   for (const Family* f : {&open, &idle, &active, &connects, &errors, &ejections, &retries, &reuses,
-                          &tls_errors, &h2_refused}) {
+                          &tls_errors, &h2_refused, &h2_stalled}) {
     f->Write(out);
   }
 

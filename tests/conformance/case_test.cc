@@ -174,9 +174,15 @@ requests:
 - gateway: ns/gw
   grpc: {method: EchoThree}
   expect: {grpcStatus: 12}
+- gateway: ns/gw
+  scheme: https
+  grpc: {method: Echo}
+  expect: {}
 )",
                                      "/d/x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->requests[2].scheme, "https");
+  EXPECT_EQ(c->requests[2].Port(), 443);
   EXPECT_EQ(c->requests[0].grpc_method, "EchoTwo");
   EXPECT_EQ(c->requests[0].expect.grpc_status, 0);
   EXPECT_EQ(c->requests[1].expect.grpc_status, 12);
@@ -184,6 +190,8 @@ requests:
   for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
            {"  grpc: {method: Ping}\n  expect: {}\n", "requests[0].grpc.method: must be Echo"},
            {"  grpc: {method: Echo}\n  path: /x\n  expect: {}\n", "requests[0].grpc: goes with"},
+           {"  grpc: {method: Echo}\n  scheme: https\n  clientCertificate: ns/c\n  expect: {}\n",
+            "requests[0].grpc: goes with"},
            {"  grpc: {method: Echo}\n  expect: {status: 200}\n", "a grpc request has grpcStatus"},
            {"  path: /\n  expect: {grpcStatus: 0}\n", "only for a grpc request"},
        }) {

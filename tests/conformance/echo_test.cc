@@ -100,6 +100,18 @@ std::string TempPath(const std::string& name) {
   return (std::filesystem::temp_directory_path() / (name + std::to_string(getpid()))).string();
 }
 
+// The echo serves TLS with `cert` (its files written under `name`), in namespace infra as
+// `pod`.
+void ServeTls(EchoConfig& cfg, const conformance::IssuedCert& cert, const std::string& name,
+              const std::string& pod) {
+  cfg.tls_cert = TempPath(name + "-crt");
+  cfg.tls_key = TempPath(name + "-key");
+  std::ofstream(cfg.tls_cert) << cert.chain_pem;
+  std::ofstream(cfg.tls_key) << cert.key_pem;
+  cfg.ns = "infra";
+  cfg.pod = pod;
+}
+
 int UdpPort(const std::string& addr) {
   // Bind to learn a free port, then release it for the server.
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -235,12 +247,7 @@ TEST(EchoBackendServer, TlsWithARunnerCertificate) {
   ASSERT_TRUE(cert.ok());
   EchoConfig cfg;
   cfg.listen = {"127.0.0.1:0"};
-  cfg.tls_cert = TempPath("echo-crt");
-  cfg.tls_key = TempPath("echo-key");
-  std::ofstream(cfg.tls_cert) << cert->chain_pem;
-  std::ofstream(cfg.tls_key) << cert->key_pem;
-  cfg.ns = "infra";
-  cfg.pod = "tls-backend-0";
+  ServeTls(cfg, *cert, "echo", "tls-backend-0");
   Served s = Serve(cfg);
   int port = s.server->tcp_ports()[0];
   std::string req = "GET / HTTP/1.1\r\nHost: abc.example.com\r\n\r\n";
@@ -298,6 +305,54 @@ TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClient) {
             std::string::npos);
   r.expect.grpc_status = 12;
   EXPECT_NE(conformance::CheckGrpcAnswer(r, *got).find("gRPC status 0"), std::string::npos);
+}
+
+// X6 over HTTPS: the runner's gRPC client speaks TLS (gRPC's SSL credentials, ALPN h2) to a
+// GrpcEcho serving a runner-made certificate, trusting only the run's CA and checking the
+// request's host; a name the certificate does not carry, another CA, or h2c to the TLS port
+// all fail the call.
+TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClientOverTls) {
+  absl::StatusOr<conformance::CertAuthority> ca =
+      conformance::CertAuthority::Create("echo test CA");
+  ASSERT_TRUE(ca.ok());
+  absl::StatusOr<conformance::IssuedCert> cert = ca->Issue({"grpc.example.com"});
+  ASSERT_TRUE(cert.ok());
+  EchoConfig cfg;
+  cfg.grpc = {"127.0.0.1:0"};
+  ServeTls(cfg, *cert, "grpc", "grpc-infra-backend-v1-0");
+  Served s = Serve(cfg);
+  ASSERT_EQ(s.server->grpc_ports().size(), 1u);
+  int port = s.server->grpc_ports()[0];
+  Client client(PlainSocket, "");
+  auto call = [&](const conformance::GrpcTls* tls) {
+    absl::StatusOr<int> fd = client.Tcp("127.0.0.1", port, absl::Seconds(5));
+    EXPECT_TRUE(fd.ok()) << fd.status();
+    absl::StatusOr<conformance::GrpcAnswer> got =
+        conformance::CallGrpcEcho(fd.ok() ? *fd : -1, "grpc.example.com", "Echo",
+                                  {{"x-over", "tls"}}, absl::Seconds(10), tls);
+    EXPECT_TRUE(got.ok()) << got.status();
+    conformance::GrpcAnswer failed;
+    failed.code = -1;
+    return got.ok() ? *got : failed;
+  };
+
+  conformance::GrpcTls tls{ca->ca_pem(), "grpc.example.com"};
+  conformance::GrpcAnswer ok = call(&tls);
+  EXPECT_EQ(ok.code, 0) << ok.message;
+  EXPECT_EQ(ok.pod, "grpc-infra-backend-v1-0");
+  EXPECT_EQ(ok.authority, "grpc.example.com");
+  EXPECT_EQ(ok.fully_qualified_method,
+            "/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/Echo");
+
+  conformance::GrpcTls wrong_name{ca->ca_pem(), "other.example.com"};
+  EXPECT_EQ(call(&wrong_name).code, 14);  // UNAVAILABLE: the handshake failed
+  absl::StatusOr<conformance::CertAuthority> other = conformance::CertAuthority::Create("other");
+  ASSERT_TRUE(other.ok());
+  conformance::GrpcTls stranger{other->ca_pem(), "grpc.example.com"};
+  EXPECT_EQ(call(&stranger).code, 14);
+  EXPECT_NE(call(nullptr).code, 0) << "h2c to a TLS port";
+  std::filesystem::remove(cfg.tls_cert);
+  std::filesystem::remove(cfg.tls_key);
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ TEST(ProxyMetricsText, RendersEverySeriesInTheTextFormat) {
   c->set_connections_active(1);
   c->set_connect_errors(4);
   c->set_h2_refused(6);
+  c->set_h2_stalled(8);
   auto* t = s.add_tls_handshakes();
   t->set_result("failed");
   t->set_reason("protocol_version");
@@ -83,6 +84,7 @@ TEST(ProxyMetricsText, RendersEverySeriesInTheTextFormat) {
   EXPECT_EQ(prom.Sum("xgate_proxy_upstream_connections_open", {{"backend", "ns/web:80"}}), 3);
   EXPECT_EQ(prom.Sum("xgate_proxy_upstream_connect_errors_total"), 4);
   EXPECT_EQ(prom.Sum("xgate_proxy_upstream_h2_refused_total", {{"backend", "ns/web:80"}}), 6);
+  EXPECT_EQ(prom.Sum("xgate_proxy_upstream_h2_stalled_total", {{"backend", "ns/web:80"}}), 8);
   EXPECT_EQ(prom.Sum("xgate_proxy_tls_handshakes_total", {{"reason", "protocol_version"}}), 1);
   EXPECT_EQ(prom.Sum("xgate_proxy_parse_refusals_total", {{"reason", "obs_fold"}, {"code", "400"}}),
             2);

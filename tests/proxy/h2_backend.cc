@@ -121,6 +121,13 @@ struct H2Backend::Connection {
       case Behavior::kServe:
       case Behavior::kZeroWindow:
         return true;
+      case Behavior::kZeroWindowAnswerFirst: {
+        std::string s_status = ":status", status = "200", s_backend = "x-backend";
+        nghttp2_nv nva[] = {Nv(s_status, status), Nv(s_backend, backend->name_)};
+        nghttp2_submit_headers(session, NGHTTP2_FLAG_NONE, id, nullptr, nva, std::size(nva),
+                               nullptr);
+        return true;
+      }
       case Behavior::kCloseAfterHeaders:
         if (backend->times_ <= 0) return true;
         close_now = requests >= backend->close_after_;
@@ -252,7 +259,8 @@ void H2Backend::Run(Connection& c, int fd) {
       });
   nghttp2_option* option;
   nghttp2_option_new(&option);
-  bool zero_window = behavior_ == Behavior::kZeroWindow;
+  bool zero_window =
+      behavior_ == Behavior::kZeroWindow || behavior_ == Behavior::kZeroWindowAnswerFirst;
   if (zero_window) nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_session_server_new2(&c.session, callbacks, &c, option);
   nghttp2_option_del(option);

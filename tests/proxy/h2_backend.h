@@ -31,6 +31,9 @@ class H2Backend {
     kGoaway,
     // SETTINGS_INITIAL_WINDOW_SIZE 0 and no WINDOW_UPDATE ever: no request DATA can come.
     kZeroWindow,
+    // As kZeroWindow, and each request's response starts at once: HEADERS with status 200
+    // (x-backend: NAME), no body, the stream left open.
+    kZeroWindowAnswerFirst,
   };
 
   // `tls`: h2 over TLS with this certificate (ALPN h2), else h2c.

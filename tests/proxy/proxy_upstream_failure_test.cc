@@ -3,15 +3,18 @@
 // request's HEADERS, send GOAWAY below streams in flight or reset streams with REFUSED_STREAM,
 // and a second one that serves. And backends that hold a zero window (HTTP/2 with
 // SETTINGS_INITIAL_WINDOW_SIZE 0, HTTP/1.1 that never reads) while a client POSTs: the request
-// ends and the proxy's memory stays bounded. A well-behaved client on another route of the
-// same worker is served throughout every test.
+// ends (at a route timeout, the request timeout, the user timeout or, HTTP/2, the upstream
+// stall timeout) and the proxy's memory stays bounded. A well-behaved client on another route of
+// the same worker is served throughout every test.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -156,6 +159,22 @@ class UpstreamFailureTest : public ::testing::Test {
     EXPECT_EQ(stats.ejections(), 0u);
     EXPECT_EQ(stats.h2_refused(), 2u);
     EXPECT_EQ(Post("/after").status, 200);
+  }
+
+  // The failing route's one endpoint: an HTTP/2 backend that holds a zero window
+  // (`behavior`), in front of a proxy with `options` and no route timeout.
+  std::unique_ptr<H2Backend> StartZeroWindow(ServerOptions options,
+                                             Behavior behavior = Behavior::kZeroWindow) {
+    auto zero = std::make_unique<H2Backend>("zero");
+    zero->set_behavior(behavior);
+    Start({zero->port()}, false, 0, options);
+    return zero;
+  }
+  // An upstream stall timeout of 300 ms.
+  static ServerOptions StallAfter300ms() {
+    ServerOptions options;
+    options.upstream.h2_stall_timeout = 300ms;
+    return options;
   }
 
   api::ProxyClusterStats Cluster() {
@@ -357,10 +376,27 @@ struct StalledPost {
   int status = 0;
   size_t sent = 0;  // body bytes the proxy had taken from the client when the answer came
   std::chrono::milliseconds took{0};
+  std::string raw;  // with `until_closed`: every byte of the answer
 };
 
-// POSTs a 256 MiB body (Content-Length) as fast as the proxy takes it, until the answer comes.
-StalledPost PostForever(uint16_t port) {
+// What the server sent until it closed the connection (or `timeout` passed).
+std::string ReadUntilClosed(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out;
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// POSTs a 256 MiB body (Content-Length) as fast as the proxy takes it, until the answer comes
+// (with `until_closed`: until the proxy closes the connection; the status is the first line's).
+StalledPost PostForever(uint16_t port, bool until_closed = false) {
   constexpr size_t kBody = size_t{256} << 20;
   testing::Client client("127.0.0.1", port);
   client.Send("POST /upload HTTP/1.1\r\nHost: h2.example\r\nContent-Length: " +
@@ -379,7 +415,13 @@ StalledPost PostForever(uint16_t port) {
   });
   auto start = std::chrono::steady_clock::now();
   StalledPost out;
-  out.status = client.Read("POST", 30s).status;
+  if (until_closed) {
+    out.raw = ReadUntilClosed(client.fd(), 30s);
+    std::from_chars(out.raw.data() + std::min<size_t>(9, out.raw.size()),
+                    out.raw.data() + std::min<size_t>(12, out.raw.size()), out.status);
+  } else {
+    out.status = client.Read("POST", 30s).status;
+  }
   out.sent = sent;
   answered = true;
   out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -410,14 +452,47 @@ TEST_F(UpstreamFailureTest, H2ZeroWindowBackendPostEndsWithTheBackendTimeoutBoun
 }
 
 TEST_F(UpstreamFailureTest, H2ZeroWindowBackendPostEndsWithTheRequestTimeout) {
-  H2Backend zero("zero");
-  zero.set_behavior(Behavior::kZeroWindow);
   ServerOptions options;
   options.limits.request_timeout = 1500ms;
-  Start({zero.port()}, false, 0, options);
+  auto zero = StartZeroWindow(options);
   StalledPost post = PostForever(port_);
   EXPECT_EQ(post.status, 504);
   EXPECT_LT(post.sent, kBoundedBody);
+}
+
+// No route timeout and the 300 s request timeout: the upstream stall timeout resets the
+// stream whose body the backend's zero window holds, and the request gets 504. Counted per
+// backend; not held against the endpoint (five in a row, the ejection threshold, and the
+// backend still gets the next request), not sent again.
+TEST_F(UpstreamFailureTest, H2ZeroWindowBackendPostEndsAtTheStallTimeout) {
+  auto zero = StartZeroWindow(StallAfter300ms());
+  size_t rss = testing::RssBytes();
+  testing::ResetPeakRss();
+  for (int i = 0; i < 5; ++i) {
+    StalledPost post = PostForever(port_);
+    EXPECT_EQ(post.status, 504);
+    EXPECT_LT(post.sent, kBoundedBody);
+  }
+  EXPECT_LT(testing::PeakRssBytes(), rss + kBoundedBody) << "the proxy held the bodies";
+  api::ProxyClusterStats stats = Cluster();
+  EXPECT_EQ(stats.h2_stalled(), 5u);
+  EXPECT_EQ(stats.ejections(), 0u);
+  EXPECT_EQ(stats.retries(), 0u);
+  EXPECT_EQ(zero->headers_seen(), 5);
+  testing::Response after = Get("/after");
+  ExpectServedBy(after, "zero");
+}
+
+// The backend's response started before its window stalled the body: the answer is aborted
+// (the HTTP/1.1 client sees the head and a close without the last chunk).
+TEST_F(UpstreamFailureTest, H2ZeroWindowAfterTheResponseStartedAbortsIt) {
+  auto zero = StartZeroWindow(StallAfter300ms(), Behavior::kZeroWindowAnswerFirst);
+  StalledPost post = PostForever(port_, /*until_closed=*/true);
+  EXPECT_EQ(post.status, 200) << post.raw;
+  EXPECT_NE(post.raw.find("x-backend: zero"), std::string::npos) << post.raw;
+  EXPECT_EQ(post.raw.find("0\r\n\r\n"), std::string::npos) << "ended as if complete";
+  EXPECT_LT(post.sent, kBoundedBody);
+  EXPECT_EQ(Cluster().h2_stalled(), 1u);
 }
 
 TEST_F(UpstreamFailureTest, Http1BackendThatNeverReadsEndsWithTheBackendTimeoutBounded) {

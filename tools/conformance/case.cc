@@ -386,11 +386,11 @@ class Reader {
                              *q.grpc_method != "EchoThree")) {
         Fail(g, absl::StrCat(w, ".method"), "must be Echo, EchoTwo or EchoThree");
       }
-      if (q.scheme != "http" || q.websocket || q.backend_failures > 0 || r["method"].IsDefined() ||
-          r["path"].IsDefined()) {
+      if ((q.scheme != "http" && q.scheme != "https") || q.websocket || q.backend_failures > 0 ||
+          r["method"].IsDefined() || r["path"].IsDefined() || r["clientCertificate"].IsDefined()) {
         Fail(g, w,
-             "goes with scheme http only, and without method, path, websocket or "
-             "backendFailures");
+             "goes with scheme http or https only, and without method, path, websocket, "
+             "backendFailures or clientCertificate");
       }
     }
     if (r["clientCertificate"].IsDefined()) {

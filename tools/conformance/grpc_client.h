@@ -1,6 +1,7 @@
 // X6's client (tests/conformance/FORMAT.md): one unary call of the conformance GrpcEcho
 // service with gRPC C++, over a TCP connection the runner made (so it lives in the client
-// network namespace), HTTP/2 with prior knowledge.
+// network namespace): HTTP/2 with prior knowledge, or over TLS (ALPN h2) for an HTTPS
+// listener.
 #pragma once
 
 #include <string>
@@ -22,10 +23,19 @@ struct GrpcAnswer {
   Pairs metadata;  // what the backend saw
 };
 
+// The call over TLS, with gRPC C++'s SSL credentials: only `ca_pem` is trusted and the
+// certificate is checked for `server_name`, which is also the SNI (none for an IP address,
+// as the runner's HTTPS requests).
+struct GrpcTls {
+  std::string ca_pem;
+  std::string server_name;
+};
+
 // Calls `method` (Echo, EchoTwo, EchoThree) on the connected socket `fd` (taken over),
-// with `authority` as :authority and `metadata` as the call's metadata.
+// with `authority` as :authority and `metadata` as the call's metadata; over TLS when `tls`
+// is given. A TLS handshake that fails is a call that fails (UNAVAILABLE), not an error.
 absl::StatusOr<GrpcAnswer> CallGrpcEcho(int fd, const std::string& authority,
                                         const std::string& method, const Pairs& metadata,
-                                        absl::Duration timeout);
+                                        absl::Duration timeout, const GrpcTls* tls = nullptr);
 
 }  // namespace xgate::conformance

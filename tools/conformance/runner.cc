@@ -773,10 +773,14 @@ std::string Runner::TryGrpc(const Request& r, const std::string& address, std::s
   std::string authority = r.host;
   if (authority.empty()) {
     authority = absl::StrContains(address, ':') ? absl::StrCat("[", address, "]") : address;
-    if (r.Port() != 80) absl::StrAppend(&authority, ":", r.Port());
+    if (r.Port() != (r.scheme == "https" ? 443 : 80)) absl::StrAppend(&authority, ":", r.Port());
   }
+  // Over HTTPS as the runner's HTTPS requests: the run's CA, the host (or the address) as SNI
+  // and the name checked.
+  GrpcTls tls{ca_->ca_pem(), r.host.empty() ? address : HostWithoutPort(r.host)};
   absl::StatusOr<GrpcAnswer> got =
-      CallGrpcEcho(*fd, authority, *r.grpc_method, r.headers, kRequestTimeout);
+      CallGrpcEcho(*fd, authority, *r.grpc_method, r.headers, kRequestTimeout,
+                   r.scheme == "https" ? &tls : nullptr);
   if (!got.ok()) return std::string(got.status().message());
   if (answered != nullptr && got->code == 0) {
     std::string svc = ServiceOfPod(got->pod);

@@ -61,6 +61,9 @@ void AddLimitFlags(CLI::App& app, ServerOptions& options) {
             "TCP_USER_TIMEOUT on backend connections: bytes sent and unacknowledged this long "
             "abort the connection (a silent backend; its request is tried elsewhere); 0: the "
             "kernel's");
+  AddMillis(app, "--upstream-h2-stall-timeout", options.upstream.h2_stall_timeout, 0,
+            "an HTTP/2 backend that takes none of a stream's waiting request body (window held "
+            "at zero) this long: the stream is reset, the request answered 504; 0: none");
   AddMillis(app, "--upstream-keepalive-idle", options.upstream.keepalive_idle, 0,
             "TCP keepalive probes on a backend connection silent this long (whole seconds; 0: "
             "off)");

@@ -91,6 +91,12 @@ void Exchange::OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std:
   // A refusal (GOAWAY, REFUSED_STREAM) is the backend's orderly way to shed load: sent again
   // once on a new connection, the same endpoint included, and not held against it.
   if (stream.refused()) connection.cluster_stats().h2_refused.Add();
+  // A backend that takes no more of the body is slow, not down (as Envoy's stream idle
+  // timeout and HAProxy's timeout server): not held against the endpoint, not sent again.
+  if (stream.stalled()) {
+    Fail(504, std::move(why));
+    return;
+  }
   if (stream.refused() && replay_complete_ && !retried_stale_) {
     retried_stale_ = true;
     tried_.clear();

@@ -36,6 +36,10 @@ bool ConnectionSpecific(std::string_view name) {
 
 void H2UpstreamStream::SendData(std::string_view bytes) {
   if (bytes.empty() || body_done_) return;
+  if (body_.empty()) {
+    waiting_since_ = Clock::now();
+    session_.WatchStall();
+  }
   body_.Append(bytes);
   if (deferred_ && id_ > 0) {
     deferred_ = false;
@@ -91,6 +95,8 @@ ssize_t H2UpstreamStream::ReadBody(nghttp2_session* session, int32_t stream_id, 
     std::copy_n(stream->body_.view().data(), n, buf);
     stream->body_.Consume(n);
     size_t high = stream->session_.pool_.upstreams().high_water();
+    // Bytes left behind wait from now (the clock is read only then).
+    if (!stream->body_.empty()) stream->waiting_since_ = Clock::now();
     if (before >= high && stream->body_.size() < high && stream->client_) {
       stream->client_->OnH2RequestDrained(*stream);
     }
@@ -213,6 +219,7 @@ void H2Session::Start(UpstreamConnection* connection) {
 
 H2Session::~H2Session() {
   pool_.upstreams().loop().CancelTimer(timer_);
+  pool_.upstreams().loop().CancelTimer(stall_timer_);
   if (session_) nghttp2_session_del(session_);
 }
 
@@ -328,6 +335,51 @@ void H2Session::ArmIdleTimer() {
   });
 }
 
+void H2Session::WatchStall() {
+  auto timeout = pool_.upstreams().options().h2_stall_timeout;
+  if (stall_timer_ == 0 && !closed_ && timeout.count() > 0) ArmStallCheck(timeout);
+}
+
+void H2Session::ArmStallCheck(Clock::duration after) {
+  stall_timer_ = pool_.upstreams().loop().AddTimer(after, [this] {
+    stall_timer_ = 0;
+    CheckStalls();
+  });
+}
+
+void H2Session::CheckStalls() {
+  auto timeout = pool_.upstreams().options().h2_stall_timeout;
+  Clock::time_point now = Clock::now();
+  std::vector<int32_t> stalled;
+  Clock::time_point next = Clock::time_point::max();
+  for (auto& [id, stream] : streams_) {
+    if (stream->client_ == nullptr || stream->body_.empty()) continue;
+    if (now - stream->waiting_since_ >= timeout) {
+      stalled.push_back(id);
+    } else {
+      next = std::min(next, stream->waiting_since_ + timeout);
+    }
+  }
+  // Told one by one, each found again: a client's answer may touch the session.
+  for (int32_t id : stalled) {
+    if (closed_) return;
+    H2UpstreamStream* stream = Find(id);
+    if (stream == nullptr || stream->client_ == nullptr) continue;
+    H2StreamClient* client = stream->client_;
+    stream->stalled_ = true;
+    stream->Cancel();          // RST_STREAM CANCEL
+    stream->body_ = Buffer();  // its memory too
+    connection_->cluster_stats().h2_stalled.Add();
+    std::string why = "upstream HTTP/2 stream stalled: no request body taken for " +
+                      std::to_string(timeout.count()) + " ms";
+    spdlog::debug("{} ({})", why, connection_->endpoint());
+    client->OnH2StreamFailed(*stream, false, std::move(why));
+  }
+  if (!closed_ && stall_timer_ == 0 && next != Clock::time_point::max()) {
+    ArmStallCheck(next - now + std::chrono::milliseconds(1));
+  }
+}
+
 void H2Session::OnUpstreamConnected(UpstreamConnection& upstream) {
   if (upstream.ssl() == nullptr) return;
   std::string refusal = UpstreamTls::AlpnRefusal(upstream.ssl());
@@ -378,7 +430,8 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
   closed_ = true;
   closing_ = true;
   pool_.upstreams().loop().CancelTimer(timer_);
-  timer_ = 0;
+  pool_.upstreams().loop().CancelTimer(stall_timer_);
+  timer_ = stall_timer_ = 0;
   if (connection_) pool_.upstreams().Release(connection_, false);
   // The streams live until the end of this call: a client may look at them while told.
   auto streams = std::move(streams_);

@@ -63,6 +63,8 @@ class H2UpstreamStream {
   bool response_started() const { return response_started_; }
   // Closed by the peer with REFUSED_STREAM or above its GOAWAY's last stream id.
   bool refused() const { return refused_; }
+  // Reset by us: the peer took none of the waiting request body for the stall timeout.
+  bool stalled() const { return stalled_; }
 
  private:
   friend class H2Session;
@@ -83,8 +85,11 @@ class H2UpstreamStream {
   bool response_started_ = false;
   bool ended_ = false;
   bool refused_ = false;  // the whole response was delivered
+  bool stalled_ = false;
   bool in_trailers_ = false;
   bool paused_ = false;
+  // While body_ holds bytes: when the peer last took some (or they started waiting).
+  Clock::time_point waiting_since_;
   size_t unconsumed_ = 0;
   http::ResponseHead head_;
   std::vector<http::Header> trailers_in_;
@@ -158,6 +163,12 @@ class H2Session : public UpstreamClient {
   void Close();
   void StreamGone(H2UpstreamStream* stream);
   void ArmIdleTimer();
+  // A stream's request body started waiting: the stall check runs while any waits.
+  void WatchStall();
+  void ArmStallCheck(Clock::duration after);
+  // Streams whose waiting body the peer took nothing of for the stall timeout are reset
+  // and their clients told (stalled()).
+  void CheckStalls();
   H2UpstreamStream* Find(int32_t id);
 
   static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
@@ -181,6 +192,7 @@ class H2Session : public UpstreamClient {
   bool in_nghttp2_ = false;       // inside mem_recv or mem_send: no Flush from their callbacks
   bool flush_scheduled_ = false;  // a ScheduleFlush waits for the end of the round
   EventLoop::TimerId timer_ = 0;  // no SETTINGS from the peer in time, then idle
+  EventLoop::TimerId stall_timer_ = 0;
 };
 
 }  // namespace xgate::proxy

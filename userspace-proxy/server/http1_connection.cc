@@ -321,6 +321,9 @@ void Http1Connection::ResponseHead(http::ResponseHead& head, ResponseBody body,
   if (!keep_alive_) head.headers.Set("Connection", "close");
   head.version_minor = 1;
   http::AppendResponseHead(head, out_.Tail());
+  // Out with the body that comes in this round, else on its own: a head whose body comes
+  // later (or never: an aborted response) is not held until the client's next event.
+  ScheduleFlush();
 }
 
 void Http1Connection::ResponseData(std::string_view data) {

@@ -233,6 +233,7 @@ api::ProxyStats CollectStats(std::span<const WorkerStats* const> workers,
       sum.out.set_reuses(sum.out.reuses() + c.reuses.Get());
       sum.out.set_tls_errors(sum.out.tls_errors() + c.tls_errors.Get());
       sum.out.set_h2_refused(sum.out.h2_refused() + c.h2_refused.Get());
+      sum.out.set_h2_stalled(sum.out.h2_stalled() + c.h2_stalled.Get());
       c.upstream_duration.AddTo(*sum.out.mutable_upstream_duration());
     });
     for (size_t i = 0; i < kParseErrors; ++i) refusals[i] += w->parse_refusals_[i].Get();

@@ -155,6 +155,7 @@ struct ClusterStats {
   Counter reuses;
   Counter tls_errors;  // TLS handshakes to an endpoint that failed (BackendTLSPolicy)
   Counter h2_refused;  // HTTP/2 streams refused unprocessed (REFUSED_STREAM, above a GOAWAY's)
+  Counter h2_stalled;  // HTTP/2 streams reset: request body held by a zero window too long
   Histogram upstream_duration;
 };
 

@@ -44,6 +44,10 @@ struct UpstreamOptions {
   // Bytes buffered per connection and direction before its producer is paused, so a slow
   // reader cannot make the proxy hold more.
   size_t buffer_limit = 1 << 20;
+  // An HTTP/2 backend that takes none of a stream's waiting request body (its window held at
+  // zero, or nothing read) this long: the stream is reset and the request answered 504. The
+  // counterpart of the client side's H2Limits::stalled_window_timeout. 0: none.
+  std::chrono::milliseconds h2_stall_timeout{60000};
   EjectionOptions ejection;
 };
 
