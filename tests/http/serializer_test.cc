@@ -4,6 +4,7 @@
 
 #include "tests/http/driver.h"
 #include "userspace-proxy/http/request_parser.h"
+#include "userspace-proxy/http/response_parser.h"
 
 namespace xgate::http {
 namespace {
@@ -176,6 +177,84 @@ TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
   r.headers = std::move(map);
   AppendResponseHead(r, &out);
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nName-A: value b\r\nZ: zz\r\n\r\n");
+}
+
+std::vector<std::string> Names(const HeaderMap& h) {
+  std::vector<std::string> names;
+  for (const HeaderView& f : h.fields()) names.emplace_back(f.name);
+  return names;
+}
+
+// The head of the response in `buf` to a `method` request, copied whole or as forwarded.
+ResponseHead ParsedResponse(const std::string& buf, bool forwarded,
+                            std::string_view method = "GET") {
+  ResponseParser p;
+  p.ExpectResponseTo(method);
+  EXPECT_EQ(p.Parse(buf).kind, StepKind::kHeadComplete);
+  return forwarded ? ToForwardedResponseHead(p.head()) : ToResponseHead(p.head());
+}
+
+// The response head a proxy forwards is copied without the hop-by-hop fields (those
+// Connection names too) and without Content-Length when there is a body: the same fields as
+// a whole copy stripped afterwards, with no hop field left to look for. A hop field set
+// later is noted and stripped.
+TEST(Serializer, ForwardedResponseHeadLeavesHopFieldsOut) {
+  std::string buf =
+      "HTTP/1.1 200 OK\r\nServer: s\r\nConnection: keep-alive, X-Hop, close\r\nX-Hop: 1\r\n"
+      "Content-Length: 2\r\nclose: c\r\nKeep-Alive: timeout=5\r\nX-Keep: y\r\n\r\nok";
+  ResponseHead whole = ParsedResponse(buf, false);
+  EXPECT_TRUE(whole.headers.may_hold_hop_fields());
+  StripHopByHop(whole.headers);
+  whole.headers.Remove("Content-Length");
+  ResponseHead forwarded = ParsedResponse(buf, true);
+  EXPECT_EQ(Names(forwarded.headers), Names(whole.headers));
+  EXPECT_EQ(Names(forwarded.headers), (std::vector<std::string>{"Server", "X-Keep"}));
+  EXPECT_FALSE(forwarded.headers.may_hold_hop_fields());
+  EXPECT_EQ(forwarded.headers.Remove("content-length"), 0u);
+  forwarded.headers.Set("Connection", "close");
+  EXPECT_TRUE(forwarded.headers.may_hold_hop_fields());
+  EXPECT_EQ(forwarded.headers.Get("connection"), "close");
+  StripHopByHop(forwarded.headers);
+  EXPECT_EQ(Names(forwarded.headers), (std::vector<std::string>{"Server", "X-Keep"}));
+  forwarded.headers.Set("Content-Length", "2");
+  EXPECT_EQ(forwarded.headers.Remove("Content-Length"), 1u);
+
+  // No body (a HEAD's answer): its Content-Length is forwarded.
+  ResponseHead kept =
+      ParsedResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTE: x\r\n\r\n", true, "HEAD");
+  EXPECT_EQ(Names(kept.headers), (std::vector<std::string>{"Content-Length"}));
+  EXPECT_TRUE(kept.headers.may_hold_hop_fields());
+}
+
+// Beyond 64 fields the parser's bits end: the copy keeps every field, and stripping finds
+// the hop-by-hop ones.
+TEST(Serializer, ForwardedResponseHeadOfManyFieldsIsStrippedWhole) {
+  std::string buf = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 70; ++i) buf += "X-" + std::to_string(i) + ": v\r\n";
+  buf += "Connection: X-1\r\nContent-Length: 0\r\n\r\n";
+  ResponseHead forwarded = ParsedResponse(buf, true);
+  EXPECT_TRUE(forwarded.headers.may_hold_hop_fields());
+  StripHopByHop(forwarded.headers);
+  forwarded.headers.Remove("Content-Length");
+  EXPECT_EQ(forwarded.headers.size(), 69u);
+  EXPECT_FALSE(forwarded.headers.Has("x-1"));
+  EXPECT_FALSE(forwarded.headers.Has("connection"));
+}
+
+// A request without hop fields is known to have none; one with them is stripped as before.
+TEST(Serializer, RequestHeadKnowsItHasNoHopFields) {
+  RequestHead plain = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n");
+  EXPECT_FALSE(plain.headers.may_hold_hop_fields());
+  RequestHead copy = plain;
+  EXPECT_FALSE(copy.headers.may_hold_hop_fields());
+  plain.headers.Add("transfer-encoding", "chunked");
+  EXPECT_TRUE(plain.headers.may_hold_hop_fields());
+  StripHopByHop(plain.headers);
+  EXPECT_EQ(Names(plain.headers), (std::vector<std::string>{"User-Agent"}));
+
+  RequestHead hop = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(hop.headers.may_hold_hop_fields());
+  EXPECT_EQ(hop.headers.Remove("Content-Length"), 1u);
 }
 
 }  // namespace

@@ -24,11 +24,15 @@ struct FieldSummary {
   bool expect_continue = false;
   int host_count = 0;
   std::string_view host;
+  // Bit i for headers[i] (i < 64; a head of more fields sets none beyond): the hop-by-hop
+  // fields (IsHopByHop, and those a Connection field names), the Content-Length fields.
+  uint64_t hop_by_hop_fields = 0;
+  uint64_t content_length_fields = 0;
 };
 
 // Reads Content-Length (identical repeated values accepted, RFC 9110 8.6), Transfer-Encoding,
-// Connection, Upgrade, Expect and Host. Returns kBadContentLength or
-// kConflictingContentLength on a bad Content-Length, else kNone.
+// Connection, Upgrade, Expect and Host, and notes where the hop fields are. Returns
+// kBadContentLength or kConflictingContentLength on a bad Content-Length, else kNone.
 ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out);
 
 // Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.

@@ -27,6 +27,12 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// True for the hop-by-hop fields of RFC 9110 7.6.1 (Connection, Keep-Alive,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
+bool IsHopByHop(std::string_view name);
+// A hop-by-hop field or Content-Length: what a proxy drops or rewrites for the next hop.
+bool IsHopField(std::string_view name);
+
 // One header field line, as a view into the connection buffer (parser output).
 struct HeaderView {
   std::string_view name;
@@ -46,10 +52,22 @@ struct Header {
 // once and points into that copy, so fields no filter touches are never copied one by one;
 // only fields set or added later are copied, each into the same bump arena. A field's bytes
 // stay in place until the map is destroyed (Remove/Set only drop the views).
+//
+// The map knows when it holds no hop field (IsHopField): the parser says so of the fields it
+// copies, and Set/Add note a hop field's name. Then StripHopByHop, Remove and Set of such a
+// name need no pass over the fields.
 class HeaderMap {
  public:
   // Inline room for a typical head's fields: no allocation for the list itself.
   using Fields = absl::InlinedVector<HeaderView, 12>;
+
+  struct CopyOptions {
+    std::string_view skip;     // fields with this name are not copied (e.g. "host")
+    uint64_t skip_fields = 0;  // nor views[i] whose bit i is set (i < 64)
+    // False when the caller knows that no copied field is a hop field.
+    bool hop_fields = true;
+    size_t extra = 0;  // arena room reserved for fields added later
+  };
 
   HeaderMap() = default;
   HeaderMap(const HeaderMap& other);
@@ -57,12 +75,14 @@ class HeaderMap {
   HeaderMap(HeaderMap&& other) noexcept;
   HeaderMap& operator=(HeaderMap&& other) noexcept;
 
-  // Replaces the fields by copies of `views`, skipping the fields named `skip` (e.g.
-  // "host"). `block` (may be empty) holds the received field lines the views point into: it
-  // is copied once and those views point into the copy; others are copied one by one.
-  // `extra` reserves arena room for fields added later.
+  // Replaces the fields by copies of `views`, but those `options` skip. `block` (may be
+  // empty) holds the received field lines the views point into: it is copied once and those
+  // views point into the copy; others are copied one by one.
   void CopyFrom(std::span<const HeaderView> views, std::string_view block,
-                std::string_view skip = {}, size_t extra = 0);
+                const CopyOptions& options);
+  void CopyFrom(std::span<const HeaderView> views, std::string_view block) {
+    CopyFrom(views, block, CopyOptions());
+  }
 
   // First value with this name, or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
@@ -78,8 +98,11 @@ class HeaderMap {
   size_t Remove(std::string_view name);
 
   const Fields& fields() const { return fields_; }
-  // For erasing or reordering; views put in must point into this map's storage.
+  // For erasing or reordering; views put in must point into this map's storage, and not be
+  // hop fields unless may_hold_hop_fields().
   Fields& mutable_fields() { return fields_; }
+  // False when no field is a hop field (IsHopField); true when one may be.
+  bool may_hold_hop_fields() const { return hop_fields_; }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
 
@@ -98,6 +121,7 @@ class HeaderMap {
   char* cursor_ = nullptr;
   size_t left_ = 0;
   std::string_view received_;
+  bool hop_fields_ = false;
 };
 
 // The bytes from a parser's first field name to its last field's end: the block all of

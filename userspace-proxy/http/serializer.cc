@@ -100,25 +100,8 @@ void AppendFields(const HeaderMap& headers, std::string* out) {
 
 }  // namespace
 
-bool IsHopByHop(std::string_view name) {
-  // By length first: most fields are none of these and cost one switch.
-  switch (name.size()) {
-    case 2:
-      return EqualsIgnoreCase(name, "te");
-    case 7:
-      return EqualsIgnoreCase(name, "trailer") || EqualsIgnoreCase(name, "upgrade");
-    case 10:
-      return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
-    case 16:
-      return EqualsIgnoreCase(name, "proxy-connection");
-    case 17:
-      return EqualsIgnoreCase(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
-
 void StripHopByHop(HeaderMap& headers) {
+  if (!headers.may_hold_hop_fields()) return;
   // The fields Connection names (views into the map's storage, which erasing leaves in
   // place), except hop-by-hop ones: one pass then removes both kinds.
   absl::InlinedVector<std::string_view, 2> named;
