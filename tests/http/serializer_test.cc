@@ -92,6 +92,36 @@ TEST(HeaderMap, CaseInsensitiveEdits) {
   EXPECT_EQ(h.fields().back().name, "New");
 }
 
+// Eight bytes at a time gives what a byte-wise ASCII comparison gives: every pair of byte
+// values, at the first, a middle and the last place of strings of each length path.
+TEST(HeaderMap, EqualsIgnoreCaseMatchesByteWise) {
+  auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto fold = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+      if (fold(a[i]) != fold(b[i])) return false;
+    }
+    return true;
+  };
+  int mismatches = 0;
+  for (size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17}) {
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      std::string a(n, 'k'), b(n, 'K');
+      for (int c = 0; c < 256; ++c) {
+        for (int d = 0; d < 256; ++d) {
+          a[at] = static_cast<char>(c);
+          b[at] = static_cast<char>(d);
+          if (EqualsIgnoreCase(a, b) != reference(a, b)) ++mismatches;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_TRUE(EqualsIgnoreCase("Content-Length", "content-length"));
+  EXPECT_FALSE(EqualsIgnoreCase("Content-Length", "content-lengtH "));
+  EXPECT_FALSE(EqualsIgnoreCase("content-length", "content\rlength"));
+}
+
 TEST(RequestHead, PathQueryAndHost) {
   RequestHead r;
   r.path = "/p/q?x=1";
