@@ -36,17 +36,22 @@ struct FieldSummary {
 ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out);
 
 // Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+// Byte by byte: the values it reads (Connection, Content-Length, Transfer-Encoding) are short,
+// shorter than a memchr call costs.
 template <typename Fn>
 void ForEachListElement(std::string_view value, Fn fn) {
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t comma = value.find(',', start);
-    if (comma == std::string_view::npos) comma = value.size();
-    std::string_view e = value.substr(start, comma - start);
-    while (!e.empty() && (e.front() == ' ' || e.front() == '\t')) e.remove_prefix(1);
-    while (!e.empty() && (e.back() == ' ' || e.back() == '\t')) e.remove_suffix(1);
-    if (!e.empty()) fn(e);
-    start = comma + 1;
+  const char* p = value.data();
+  const char* end = p + value.size();
+  for (;;) {
+    const char* comma = p;
+    while (comma != end && *comma != ',') ++comma;
+    const char* b = p;
+    const char* e = comma;
+    while (b != e && (*b == ' ' || *b == '\t')) ++b;
+    while (e != b && (e[-1] == ' ' || e[-1] == '\t')) --e;
+    if (b != e) fn(std::string_view(b, static_cast<size_t>(e - b)));
+    if (comma == end) return;
+    p = comma + 1;
   }
 }
 

@@ -73,11 +73,15 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
 
 char* HeaderMap::Allocate(size_t n) {
   if (n > left_) {
-    if (chunk_) old_chunks_.push_back(std::move(chunk_));
-    size_t size = std::max<size_t>(n, 256);
-    chunk_ = std::make_unique_for_overwrite<char[]>(size);
-    cursor_ = chunk_.get();
-    left_ = size;
+    // A new chunk, rarely (once per map for most): out of line.
+    [this](size_t size) __attribute__((noinline)) {
+      if (chunk_) old_chunks_.push_back(std::move(chunk_));
+      size = std::max<size_t>(size, 256);
+      chunk_ = std::make_unique_for_overwrite<char[]>(size);
+      cursor_ = chunk_.get();
+      left_ = size;
+    }
+    (n);
   }
   char* out = cursor_;
   cursor_ += n;
@@ -182,8 +186,13 @@ void HeaderMap::Set(std::string_view name, std::string_view value) {
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
   if (!hop_fields_ && IsHopField(name)) hop_fields_ = true;
-  std::string_view stored_name = Store(name);
-  fields_.push_back(HeaderView{stored_name, Store(value)});
+  // Name and value side by side: one allocation from the arena.
+  char* out = Allocate(name.size() + value.size());
+  if (!name.empty()) std::memcpy(out, name.data(), name.size());
+  if (!value.empty()) std::memcpy(out + name.size(), value.data(), value.size());
+  fields_.push_back(HeaderView{
+      name.empty() ? std::string_view() : std::string_view(out, name.size()),
+      value.empty() ? std::string_view() : std::string_view(out + name.size(), value.size())});
 }
 
 size_t HeaderMap::Remove(std::string_view name) {
