@@ -255,6 +255,13 @@ FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::
                                   const RequestContext& context, http::RequestHead& request,
                                   absl::BitGenRef rng) {
   FilterOutcome outcome;
+  ApplyRequestFilters(filters, context, request, rng, outcome);
+  return outcome;
+}
+
+void ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::Filter>& filters,
+                         const RequestContext& context, http::RequestHead& request,
+                         absl::BitGenRef rng, FilterOutcome& outcome) {
   for (const api::Filter& f : filters) {
     switch (f.kind_case()) {
       case api::Filter::kRequestHeaderModifier:
@@ -287,7 +294,6 @@ FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::
         break;
     }
   }
-  return outcome;
 }
 
 void ApplyResponseFilters(const FilterOutcome& outcome, http::ResponseHead& response) {

@@ -109,7 +109,7 @@ void Exchange::Route() {
     });
   }
 
-  filters_ = routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng());
+  routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng(), filters_);
   if (filters_.local) {  // a CORS preflight the route's filter answers
     log_.status = filters_.local->status;
     response_started_ = true;
