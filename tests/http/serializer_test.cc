@@ -192,6 +192,23 @@ TEST(Serializer, ModifiedFieldsAreRewrittenInPlace) {
   EXPECT_EQ(t.requests[0].headers.Get("accept"), "text/html");
 }
 
+// A received line is written as received once, in received order: met again, or after a
+// later one, it is written anew (so what is written stays within the bound reserved).
+TEST(Serializer, ReceivedLineMetAgainIsWrittenAnew) {
+  RequestHead head = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nA:   1\r\nB: 2\r\n\r\n");
+  auto& fields = head.headers.mutable_fields();
+  fields.push_back(fields[0]);
+  fields.push_back(fields[1]);
+  std::string out;
+  AppendRequestHead(head, &out);
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nA:   1\r\nB: 2\r\nA: 1\r\nB: 2\r\n\r\n");
+  std::swap(fields[0], fields[1]);
+  fields.resize(2);
+  out.clear();
+  AppendRequestHead(head, &out);
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nB: 2\r\nA: 1\r\n\r\n");
+}
+
 TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
   std::string a = "Name-A", b = "value b";
   std::vector<HeaderView> views = {{a, b}, {"Z", "zz"}};

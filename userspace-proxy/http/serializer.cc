@@ -49,20 +49,25 @@ std::string_view ReceivedLine(std::string_view received, const HeaderView& h) {
 }
 
 // Unchanged fields that were adjacent when received are written as one span of the
-// received bytes; the others line by line. The size is known first, so the bytes are
-// copied into place with one resize of `out`.
+// received bytes; the others line by line. `out` is grown once to a bound (received lines
+// lie within received(), each once; another takes name, ": ", value), written in one pass
+// that finds each field's received line once, and cut to what was written.
 void AppendFields(const HeaderMap& headers, std::string* out) {
   std::string_view received = headers.received();
+  // Received lines are taken in increasing order only (a field met again, or out of order,
+  // is written anew): those written never add up to more than received().
+  const char* next = received.data();
   auto line_of = [&](const HeaderView& h) {
-    return received.empty() ? std::string_view() : ReceivedLine(received, h);
+    if (received.empty()) return std::string_view();
+    std::string_view line = ReceivedLine(received, h);
+    if (line.empty() || line.data() < next) return std::string_view();
+    next = line.data() + line.size();
+    return line;
   };
-  size_t size = 0;
-  for (const HeaderView& h : headers.fields()) {
-    std::string_view line = line_of(h);
-    size += (line.empty() ? h.name.size() + 2 + h.value.size() : line.size()) + 2;
-  }
+  size_t bound = received.size() + 2;
+  for (const HeaderView& h : headers.fields()) bound += h.name.size() + h.value.size() + 4;
   size_t at = out->size();
-  out->resize(at + size);
+  out->resize(at + bound);
   char* p = out->data() + at;
   auto put = [&p](std::string_view bytes) {
     std::memcpy(p, bytes.data(), bytes.size());
@@ -96,6 +101,7 @@ void AppendFields(const HeaderMap& headers, std::string* out) {
     put("\r\n");
   }
   flush();
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 }  // namespace
