@@ -23,8 +23,10 @@ void AppendNumber(std::string* out, uint64_t value, int base) {
   out->append(buf, res.ptr);
 }
 
-size_t FieldsSize(const HeaderMap& headers) {
-  size_t n = 0;
+// At least what AppendFields writes: received lines lie within received() (each written
+// once), another line takes name, ": ", value, CRLF.
+size_t FieldsBound(const HeaderMap& headers) {
+  size_t n = headers.received().size() + 2;
   for (const HeaderView& h : headers.fields()) n += h.name.size() + h.value.size() + 4;
   return n;
 }
@@ -64,8 +66,7 @@ void AppendFields(const HeaderMap& headers, std::string* out) {
     next = line.data() + line.size();
     return line;
   };
-  size_t bound = received.size() + 2;
-  for (const HeaderView& h : headers.fields()) bound += h.name.size() + h.value.size() + 4;
+  size_t bound = FieldsBound(headers);
   size_t at = out->size();
   out->resize(at + bound);
   char* p = out->data() + at;
@@ -132,7 +133,7 @@ void StripHopByHop(HeaderMap& headers) {
 void AppendRequestHead(const RequestHead& head, std::string* out) {
   // One allocation for the whole head instead of doubling as it grows.
   out->reserve(out->size() + head.method.size() + head.path.size() + head.host.size() + 32 +
-               FieldsSize(head.headers));
+               FieldsBound(head.headers));
   Append(out, head.method, " ", head.path.empty() ? std::string_view("/") : head.path,
          " HTTP/1.1\r\nHost: ", head.host, "\r\n");
   AppendFields(head.headers, out);
