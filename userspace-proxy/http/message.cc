@@ -6,7 +6,19 @@
 namespace xgate::http {
 
 bool IsHopByHop(std::string_view name) {
-  // By length first: most fields are none of these and cost one switch.
+  // By first letter and length first: most fields are none of these and cost a compare or
+  // a switch.
+  if (name.empty()) return false;
+  switch (name[0] | 0x20) {
+    case 'c':
+    case 'k':
+    case 'p':
+    case 't':
+    case 'u':
+      break;
+    default:
+      return false;
+  }
   switch (name.size()) {
     case 2:
       return EqualsIgnoreCase(name, "te");
