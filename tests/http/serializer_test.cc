@@ -4,6 +4,7 @@
 
 #include "tests/http/driver.h"
 #include "userspace-proxy/http/request_parser.h"
+#include "userspace-proxy/http/response_parser.h"
 
 namespace xgate::http {
 namespace {
@@ -91,6 +92,36 @@ TEST(HeaderMap, CaseInsensitiveEdits) {
   EXPECT_EQ(h.fields().back().name, "New");
 }
 
+// Eight bytes at a time gives what a byte-wise ASCII comparison gives: every pair of byte
+// values, at the first, a middle and the last place of strings of each length path.
+TEST(HeaderMap, EqualsIgnoreCaseMatchesByteWise) {
+  auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto fold = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+      if (fold(a[i]) != fold(b[i])) return false;
+    }
+    return true;
+  };
+  int mismatches = 0;
+  for (size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17}) {
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      std::string a(n, 'k'), b(n, 'K');
+      for (int c = 0; c < 256; ++c) {
+        for (int d = 0; d < 256; ++d) {
+          a[at] = static_cast<char>(c);
+          b[at] = static_cast<char>(d);
+          if (EqualsIgnoreCase(a, b) != reference(a, b)) ++mismatches;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_TRUE(EqualsIgnoreCase("Content-Length", "content-length"));
+  EXPECT_FALSE(EqualsIgnoreCase("Content-Length", "content-lengtH "));
+  EXPECT_FALSE(EqualsIgnoreCase("content-length", "content\rlength"));
+}
+
 TEST(RequestHead, PathQueryAndHost) {
   RequestHead r;
   r.path = "/p/q?x=1";
@@ -161,6 +192,23 @@ TEST(Serializer, ModifiedFieldsAreRewrittenInPlace) {
   EXPECT_EQ(t.requests[0].headers.Get("accept"), "text/html");
 }
 
+// A received line is written as received once, in received order: met again, or after a
+// later one, it is written anew (so what is written stays within the bound reserved).
+TEST(Serializer, ReceivedLineMetAgainIsWrittenAnew) {
+  RequestHead head = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nA:   1\r\nB: 2\r\n\r\n");
+  auto& fields = head.headers.mutable_fields();
+  fields.push_back(fields[0]);
+  fields.push_back(fields[1]);
+  std::string out;
+  AppendRequestHead(head, &out);
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nA:   1\r\nB: 2\r\nA: 1\r\nB: 2\r\n\r\n");
+  std::swap(fields[0], fields[1]);
+  fields.resize(2);
+  out.clear();
+  AppendRequestHead(head, &out);
+  EXPECT_EQ(out, "GET / HTTP/1.1\r\nHost: h\r\nB: 2\r\nA: 1\r\n\r\n");
+}
+
 TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
   std::string a = "Name-A", b = "value b";
   std::vector<HeaderView> views = {{a, b}, {"Z", "zz"}};
@@ -176,6 +224,84 @@ TEST(HeaderMap, ViewsFromSeveralBuffersAreCopiedOneByOne) {
   r.headers = std::move(map);
   AppendResponseHead(r, &out);
   EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nName-A: value b\r\nZ: zz\r\n\r\n");
+}
+
+std::vector<std::string> Names(const HeaderMap& h) {
+  std::vector<std::string> names;
+  for (const HeaderView& f : h.fields()) names.emplace_back(f.name);
+  return names;
+}
+
+// The head of the response in `buf` to a `method` request, copied whole or as forwarded.
+ResponseHead ParsedResponse(const std::string& buf, bool forwarded,
+                            std::string_view method = "GET") {
+  ResponseParser p;
+  p.ExpectResponseTo(method);
+  EXPECT_EQ(p.Parse(buf).kind, StepKind::kHeadComplete);
+  return forwarded ? ToForwardedResponseHead(p.head()) : ToResponseHead(p.head());
+}
+
+// The response head a proxy forwards is copied without the hop-by-hop fields (those
+// Connection names too) and without Content-Length when there is a body: the same fields as
+// a whole copy stripped afterwards, with no hop field left to look for. A hop field set
+// later is noted and stripped.
+TEST(Serializer, ForwardedResponseHeadLeavesHopFieldsOut) {
+  std::string buf =
+      "HTTP/1.1 200 OK\r\nServer: s\r\nConnection: keep-alive, X-Hop, close\r\nX-Hop: 1\r\n"
+      "Content-Length: 2\r\nclose: c\r\nKeep-Alive: timeout=5\r\nX-Keep: y\r\n\r\nok";
+  ResponseHead whole = ParsedResponse(buf, false);
+  EXPECT_TRUE(whole.headers.may_hold_hop_fields());
+  StripHopByHop(whole.headers);
+  whole.headers.Remove("Content-Length");
+  ResponseHead forwarded = ParsedResponse(buf, true);
+  EXPECT_EQ(Names(forwarded.headers), Names(whole.headers));
+  EXPECT_EQ(Names(forwarded.headers), (std::vector<std::string>{"Server", "X-Keep"}));
+  EXPECT_FALSE(forwarded.headers.may_hold_hop_fields());
+  EXPECT_EQ(forwarded.headers.Remove("content-length"), 0u);
+  forwarded.headers.Set("Connection", "close");
+  EXPECT_TRUE(forwarded.headers.may_hold_hop_fields());
+  EXPECT_EQ(forwarded.headers.Get("connection"), "close");
+  StripHopByHop(forwarded.headers);
+  EXPECT_EQ(Names(forwarded.headers), (std::vector<std::string>{"Server", "X-Keep"}));
+  forwarded.headers.Set("Content-Length", "2");
+  EXPECT_EQ(forwarded.headers.Remove("Content-Length"), 1u);
+
+  // No body (a HEAD's answer): its Content-Length is forwarded.
+  ResponseHead kept =
+      ParsedResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTE: x\r\n\r\n", true, "HEAD");
+  EXPECT_EQ(Names(kept.headers), (std::vector<std::string>{"Content-Length"}));
+  EXPECT_TRUE(kept.headers.may_hold_hop_fields());
+}
+
+// Beyond 64 fields the parser's bits end: the copy keeps every field, and stripping finds
+// the hop-by-hop ones.
+TEST(Serializer, ForwardedResponseHeadOfManyFieldsIsStrippedWhole) {
+  std::string buf = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 70; ++i) buf += "X-" + std::to_string(i) + ": v\r\n";
+  buf += "Connection: X-1\r\nContent-Length: 0\r\n\r\n";
+  ResponseHead forwarded = ParsedResponse(buf, true);
+  EXPECT_TRUE(forwarded.headers.may_hold_hop_fields());
+  StripHopByHop(forwarded.headers);
+  forwarded.headers.Remove("Content-Length");
+  EXPECT_EQ(forwarded.headers.size(), 69u);
+  EXPECT_FALSE(forwarded.headers.Has("x-1"));
+  EXPECT_FALSE(forwarded.headers.Has("connection"));
+}
+
+// A request without hop fields is known to have none; one with them is stripped as before.
+TEST(Serializer, RequestHeadKnowsItHasNoHopFields) {
+  RequestHead plain = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n");
+  EXPECT_FALSE(plain.headers.may_hold_hop_fields());
+  RequestHead copy = plain;
+  EXPECT_FALSE(copy.headers.may_hold_hop_fields());
+  plain.headers.Add("transfer-encoding", "chunked");
+  EXPECT_TRUE(plain.headers.may_hold_hop_fields());
+  StripHopByHop(plain.headers);
+  EXPECT_EQ(Names(plain.headers), (std::vector<std::string>{"User-Agent"}));
+
+  RequestHead hop = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(hop.headers.may_hold_hop_fields());
+  EXPECT_EQ(hop.headers.Remove("Content-Length"), 1u);
 }
 
 }  // namespace

@@ -177,6 +177,12 @@ TEST(Forwarded, AppendsClientAndSetsProto) {
   ApplyForwardedHeaders(ctx, proxied);
   EXPECT_EQ(*proxied.headers.GetJoined("X-Forwarded-For"), "203.0.113.1, 198.51.100.2, 198.18.0.7");
   EXPECT_EQ(*proxied.headers.GetJoined("X-Forwarded-Proto"), "https");
+
+  http::RequestHead empty = Request("h", "/");  // an empty X-Forwarded-For is replaced
+  empty.headers.Add("X-Forwarded-For", "");
+  ApplyForwardedHeaders(ctx, empty);
+  EXPECT_EQ(*empty.headers.GetJoined("x-forwarded-for"), "198.18.0.7");
+  EXPECT_EQ(empty.headers.size(), 2u);
 }
 
 TEST(RequestFilters, OutcomeCollectsRedirectMirrorsAndResponseModifiers) {

@@ -30,15 +30,21 @@ std::string RandomName(Rng& rng) {
   return out;
 }
 
+// Appended, not "*" + RandomName(rng): GCC 12 warns falsely (-Wrestrict) on that operator+.
+std::string Prefixed(std::string prefix, Rng& rng) {
+  prefix += RandomName(rng);
+  return prefix;
+}
+
 std::string RandomPattern(Rng& rng) {
   switch (Uniform(rng, 8)) {
     case 0:
       return "";
     case 1:
     case 2:
-      return "*." + RandomName(rng);
+      return Prefixed("*.", rng);
     case 3:
-      return "*" + RandomName(rng);  // a wildcard whose suffix starts with no dot
+      return Prefixed("*", rng);  // a wildcard whose suffix starts with no dot
     case 4:
       return Uniform(rng, 2) ? "*" : "*.";  // too short to be wildcards: literal names
     default:

@@ -1,5 +1,7 @@
 #include "userspace-proxy/http/header_semantics.h"
 
+#include "absl/container/inlined_vector.h"
+
 namespace xgate::http::internal {
 namespace {
 
@@ -18,12 +20,17 @@ bool ParseDecimal(std::string_view text, uint64_t* out) {
 
 ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out) {
   ParseError error = ParseError::kNone;
-  for (const HeaderView& h : headers) {
+  // Names a Connection field lists that are not hop-by-hop themselves (rare).
+  absl::InlinedVector<std::string_view, 2> named;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const HeaderView& h = headers[i];
     std::string_view n = h.name;
     if (n.empty()) continue;
+    uint64_t bit = i < 64 ? uint64_t{1} << i : 0;
     switch (n[0] | 0x20) {
       case 'c':
         if (EqualsIgnoreCase(n, "content-length")) {
+          out->content_length_fields |= bit;
           bool any = false;
           ForEachListElement(h.value, [&](std::string_view e) {
             any = true;
@@ -41,15 +48,24 @@ ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out) {
           });
           if (!any && error == ParseError::kNone) error = ParseError::kBadContentLength;
         } else if (EqualsIgnoreCase(n, "connection")) {
+          out->hop_by_hop_fields |= bit;
           ForEachListElement(h.value, [&](std::string_view e) {
-            if (EqualsIgnoreCase(e, "close")) out->connection_close = true;
-            if (EqualsIgnoreCase(e, "keep-alive")) out->connection_keep_alive = true;
-            if (EqualsIgnoreCase(e, "upgrade")) out->connection_upgrade = true;
+            if (EqualsIgnoreCase(e, "keep-alive")) {
+              out->connection_keep_alive = true;
+            } else if (EqualsIgnoreCase(e, "upgrade")) {
+              out->connection_upgrade = true;
+            } else {
+              if (EqualsIgnoreCase(e, "close")) out->connection_close = true;
+              if (!IsHopByHop(e)) named.push_back(e);
+            }
           });
         }
         break;
       case 't':
-        if (EqualsIgnoreCase(n, "transfer-encoding")) {
+        if (n.size() == 2 || EqualsIgnoreCase(n, "trailer")) {
+          if (IsHopByHop(n)) out->hop_by_hop_fields |= bit;
+        } else if (EqualsIgnoreCase(n, "transfer-encoding")) {
+          out->hop_by_hop_fields |= bit;
           out->has_transfer_encoding = true;
           ForEachListElement(h.value, [&](std::string_view e) {
             // A coding may carry parameters ("gzip;q=1"); only the name matters here.
@@ -74,7 +90,14 @@ ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out) {
         }
         break;
       case 'u':
-        if (EqualsIgnoreCase(n, "upgrade")) out->has_upgrade = true;
+        if (EqualsIgnoreCase(n, "upgrade")) {
+          out->hop_by_hop_fields |= bit;
+          out->has_upgrade = true;
+        }
+        break;
+      case 'k':
+      case 'p':
+        if (IsHopByHop(n)) out->hop_by_hop_fields |= bit;
         break;
       case 'e':
         if (EqualsIgnoreCase(n, "expect") && EqualsIgnoreCase(h.value, "100-continue")) {
@@ -83,6 +106,13 @@ ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out) {
         break;
       default:
         break;
+    }
+  }
+  if (!named.empty()) {
+    for (size_t i = 0; i < headers.size() && i < 64; ++i) {
+      for (std::string_view name : named) {
+        if (EqualsIgnoreCase(headers[i].name, name)) out->hop_by_hop_fields |= uint64_t{1} << i;
+      }
     }
   }
   return error;

@@ -24,25 +24,34 @@ struct FieldSummary {
   bool expect_continue = false;
   int host_count = 0;
   std::string_view host;
+  // Bit i for headers[i] (i < 64; a head of more fields sets none beyond): the hop-by-hop
+  // fields (IsHopByHop, and those a Connection field names), the Content-Length fields.
+  uint64_t hop_by_hop_fields = 0;
+  uint64_t content_length_fields = 0;
 };
 
 // Reads Content-Length (identical repeated values accepted, RFC 9110 8.6), Transfer-Encoding,
-// Connection, Upgrade, Expect and Host. Returns kBadContentLength or
-// kConflictingContentLength on a bad Content-Length, else kNone.
+// Connection, Upgrade, Expect and Host, and notes where the hop fields are. Returns
+// kBadContentLength or kConflictingContentLength on a bad Content-Length, else kNone.
 ParseError Summarize(std::span<const HeaderView> headers, FieldSummary* out);
 
 // Calls fn(element) for each non-empty, OWS-trimmed element of a comma-separated list.
+// Byte by byte: the values it reads (Connection, Content-Length, Transfer-Encoding) are short,
+// shorter than a memchr call costs.
 template <typename Fn>
 void ForEachListElement(std::string_view value, Fn fn) {
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t comma = value.find(',', start);
-    if (comma == std::string_view::npos) comma = value.size();
-    std::string_view e = value.substr(start, comma - start);
-    while (!e.empty() && (e.front() == ' ' || e.front() == '\t')) e.remove_prefix(1);
-    while (!e.empty() && (e.back() == ' ' || e.back() == '\t')) e.remove_suffix(1);
-    if (!e.empty()) fn(e);
-    start = comma + 1;
+  const char* p = value.data();
+  const char* end = p + value.size();
+  for (;;) {
+    const char* comma = p;
+    while (comma != end && *comma != ',') ++comma;
+    const char* b = p;
+    const char* e = comma;
+    while (b != e && (*b == ' ' || *b == '\t')) ++b;
+    while (e != b && (e[-1] == ' ' || e[-1] == '\t')) --e;
+    if (b != e) fn(std::string_view(b, static_cast<size_t>(e - b)));
+    if (comma == end) return;
+    p = comma + 1;
   }
 }
 

@@ -5,6 +5,40 @@
 
 namespace xgate::http {
 
+bool IsHopByHop(std::string_view name) {
+  // By first letter and length first: most fields are none of these and cost a compare or
+  // a switch.
+  if (name.empty()) return false;
+  switch (name[0] | 0x20) {
+    case 'c':
+    case 'k':
+    case 'p':
+    case 't':
+    case 'u':
+      break;
+    default:
+      return false;
+  }
+  switch (name.size()) {
+    case 2:
+      return EqualsIgnoreCase(name, "te");
+    case 7:
+      return EqualsIgnoreCase(name, "trailer") || EqualsIgnoreCase(name, "upgrade");
+    case 10:
+      return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
+    case 16:
+      return EqualsIgnoreCase(name, "proxy-connection");
+    case 17:
+      return EqualsIgnoreCase(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
+bool IsHopField(std::string_view name) {
+  return name.size() == 14 ? EqualsIgnoreCase(name, "content-length") : IsHopByHop(name);
+}
+
 HeaderMap::HeaderMap(const HeaderMap& other) { *this = other; }
 
 HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
@@ -18,6 +52,7 @@ HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
   cursor_ = nullptr;
   left_ = 0;
   received_ = {};
+  hop_fields_ = other.hop_fields_;
   if (bytes > 0) {
     chunk_ = std::make_unique_for_overwrite<char[]>(bytes);
     cursor_ = chunk_.get();
@@ -38,7 +73,9 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
   cursor_ = other.cursor_;
   left_ = other.left_;
   received_ = other.received_;
+  hop_fields_ = other.hop_fields_;
   other.received_ = {};
+  other.hop_fields_ = false;
   other.fields_.clear();
   other.old_chunks_.clear();
   other.cursor_ = nullptr;
@@ -48,11 +85,15 @@ HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
 
 char* HeaderMap::Allocate(size_t n) {
   if (n > left_) {
-    if (chunk_) old_chunks_.push_back(std::move(chunk_));
-    size_t size = std::max<size_t>(n, 256);
-    chunk_ = std::make_unique_for_overwrite<char[]>(size);
-    cursor_ = chunk_.get();
-    left_ = size;
+    // A new chunk, rarely (once per map for most): out of line.
+    [this](size_t size) __attribute__((noinline)) {
+      if (chunk_) old_chunks_.push_back(std::move(chunk_));
+      size = std::max<size_t>(size, 256);
+      chunk_ = std::make_unique_for_overwrite<char[]>(size);
+      cursor_ = chunk_.get();
+      left_ = size;
+    }
+    (n);
   }
   char* out = cursor_;
   cursor_ += n;
@@ -78,10 +119,13 @@ std::string_view ParsedFieldBlock(std::span<const HeaderView> views) {
 }
 
 void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view block,
-                         std::string_view skip, size_t extra) {
+                         const CopyOptions& options) {
   fields_.clear();
   received_ = {};
+  hop_fields_ = options.hop_fields;
   if (views.empty()) return;
+  std::string_view skip = options.skip;
+  size_t extra = options.extra;
   fields_.reserve(views.size() + 4);
   // Copy the block once and point into the copy; views outside it are copied one by one.
   auto begin = reinterpret_cast<uintptr_t>(block.data());
@@ -102,7 +146,10 @@ void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view blo
     }
     return Store(part);
   };
-  for (const HeaderView& h : views) {
+  uint64_t skip_fields = options.skip_fields;
+  for (size_t i = 0; i < views.size(); ++i) {
+    const HeaderView& h = views[i];
+    if (i < 64 && (skip_fields >> i) & 1) continue;
     if (!skip.empty() && EqualsIgnoreCase(h.name, skip)) continue;
     fields_.push_back({rebase(h.name), rebase(h.value)});
   }
@@ -132,6 +179,11 @@ std::optional<std::string> HeaderMap::GetJoined(std::string_view name) const {
 bool HeaderMap::Has(std::string_view name) const { return Get(name).has_value(); }
 
 void HeaderMap::Set(std::string_view name, std::string_view value) {
+  if (!hop_fields_ && IsHopField(name)) {  // none held: nothing to replace
+    hop_fields_ = true;
+    fields_.push_back(HeaderView{Store(name), Store(value)});
+    return;
+  }
   auto first = std::find_if(fields_.begin(), fields_.end(),
                             [&](const HeaderView& h) { return EqualsIgnoreCase(h.name, name); });
   if (first == fields_.end()) {
@@ -145,11 +197,18 @@ void HeaderMap::Set(std::string_view name, std::string_view value) {
 }
 
 void HeaderMap::Add(std::string_view name, std::string_view value) {
-  std::string_view stored_name = Store(name);
-  fields_.push_back(HeaderView{stored_name, Store(value)});
+  if (!hop_fields_ && IsHopField(name)) hop_fields_ = true;
+  // Name and value side by side: one allocation from the arena.
+  char* out = Allocate(name.size() + value.size());
+  if (!name.empty()) std::memcpy(out, name.data(), name.size());
+  if (!value.empty()) std::memcpy(out + name.size(), value.data(), value.size());
+  fields_.push_back(HeaderView{
+      name.empty() ? std::string_view() : std::string_view(out, name.size()),
+      value.empty() ? std::string_view() : std::string_view(out + name.size(), value.size())});
 }
 
 size_t HeaderMap::Remove(std::string_view name) {
+  if (!hop_fields_ && IsHopField(name)) return 0;
   auto rest = std::remove_if(fields_.begin(), fields_.end(),
                              [&](const HeaderView& h) { return EqualsIgnoreCase(h.name, name); });
   size_t removed = static_cast<size_t>(fields_.end() - rest);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,18 +15,66 @@
 
 namespace xgate::http {
 
+namespace internal {
+
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Whether the 8 bytes of `a` and `b` are equal apart from the case of ASCII letters.
+inline bool Equal8IgnoreCase(uint64_t a, uint64_t b) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  uint64_t diff = a ^ b;
+  if (diff == 0) return true;
+  if ((diff & ~(kOnes * 0x20)) != 0) return false;  // a byte differs by more than case
+  // Bytes that differ (by 0x20) must be letters: a | 0x20 in 'a'..'z', and ASCII.
+  uint64_t lower = (a | kOnes * 0x20) & (kOnes * 0x7f);
+  uint64_t letter =
+      (lower + kOnes * (0x80 - 'a')) & ~(lower + kOnes * (0x80 - 'z' - 1)) & ~a & (kOnes * 0x80);
+  return ((diff << 2) & ~letter) == 0;  // 0x20 << 2: each differing byte's top bit
+}
+
+}  // namespace internal
+
 // ASCII case-insensitive equality, for header names and hostnames. Inline: header lookups
-// call it for every field, and most calls end at the size check.
+// call it for every field, and most calls end at the size check. Eight bytes at a time.
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x == y) continue;
-    char lower = static_cast<char>(x | 0x20);  // equal apart from case: both the same letter
-    if (lower != static_cast<char>(y | 0x20) || lower < 'a' || lower > 'z') return false;
+  size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      if (!internal::Equal8IgnoreCase(internal::Load64(x + i), internal::Load64(y + i))) {
+        return false;
+      }
+    }
+    return internal::Equal8IgnoreCase(internal::Load64(x + n - 8), internal::Load64(y + n - 8));
+  }
+  if (n >= 4) {  // the first and the last four bytes (overlapping when n < 8)
+    uint32_t x0, x1, y0, y1;
+    std::memcpy(&x0, x, 4);
+    std::memcpy(&x1, x + n - 4, 4);
+    std::memcpy(&y0, y, 4);
+    std::memcpy(&y1, y + n - 4, 4);
+    return internal::Equal8IgnoreCase(x0 | uint64_t{x1} << 32, y0 | uint64_t{y1} << 32);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    char c = x[i], d = y[i];
+    if (c == d) continue;
+    char lower = static_cast<char>(c | 0x20);  // equal apart from case: both the same letter
+    if (lower != static_cast<char>(d | 0x20) || lower < 'a' || lower > 'z') return false;
   }
   return true;
 }
+
+// True for the hop-by-hop fields of RFC 9110 7.6.1 (Connection, Keep-Alive,
+// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
+bool IsHopByHop(std::string_view name);
+// A hop-by-hop field or Content-Length: what a proxy drops or rewrites for the next hop.
+bool IsHopField(std::string_view name);
 
 // One header field line, as a view into the connection buffer (parser output).
 struct HeaderView {
@@ -46,10 +95,22 @@ struct Header {
 // once and points into that copy, so fields no filter touches are never copied one by one;
 // only fields set or added later are copied, each into the same bump arena. A field's bytes
 // stay in place until the map is destroyed (Remove/Set only drop the views).
+//
+// The map knows when it holds no hop field (IsHopField): the parser says so of the fields it
+// copies, and Set/Add note a hop field's name. Then StripHopByHop, Remove and Set of such a
+// name need no pass over the fields.
 class HeaderMap {
  public:
   // Inline room for a typical head's fields: no allocation for the list itself.
   using Fields = absl::InlinedVector<HeaderView, 12>;
+
+  struct CopyOptions {
+    std::string_view skip;     // fields with this name are not copied (e.g. "host")
+    uint64_t skip_fields = 0;  // nor views[i] whose bit i is set (i < 64)
+    // False when the caller knows that no copied field is a hop field.
+    bool hop_fields = true;
+    size_t extra = 0;  // arena room reserved for fields added later
+  };
 
   HeaderMap() = default;
   HeaderMap(const HeaderMap& other);
@@ -57,12 +118,14 @@ class HeaderMap {
   HeaderMap(HeaderMap&& other) noexcept;
   HeaderMap& operator=(HeaderMap&& other) noexcept;
 
-  // Replaces the fields by copies of `views`, skipping the fields named `skip` (e.g.
-  // "host"). `block` (may be empty) holds the received field lines the views point into: it
-  // is copied once and those views point into the copy; others are copied one by one.
-  // `extra` reserves arena room for fields added later.
+  // Replaces the fields by copies of `views`, but those `options` skip. `block` (may be
+  // empty) holds the received field lines the views point into: it is copied once and those
+  // views point into the copy; others are copied one by one.
   void CopyFrom(std::span<const HeaderView> views, std::string_view block,
-                std::string_view skip = {}, size_t extra = 0);
+                const CopyOptions& options);
+  void CopyFrom(std::span<const HeaderView> views, std::string_view block) {
+    CopyFrom(views, block, CopyOptions());
+  }
 
   // First value with this name, or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;
@@ -78,8 +141,11 @@ class HeaderMap {
   size_t Remove(std::string_view name);
 
   const Fields& fields() const { return fields_; }
-  // For erasing or reordering; views put in must point into this map's storage.
+  // For erasing or reordering; views put in must point into this map's storage, and not be
+  // hop fields unless may_hold_hop_fields().
   Fields& mutable_fields() { return fields_; }
+  // False when no field is a hop field (IsHopField); true when one may be.
+  bool may_hold_hop_fields() const { return hop_fields_; }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
 
@@ -98,6 +164,7 @@ class HeaderMap {
   char* cursor_ = nullptr;
   size_t left_ = 0;
   std::string_view received_;
+  bool hop_fields_ = false;
 };
 
 // The bytes from a parser's first field name to its last field's end: the block all of

@@ -97,7 +97,12 @@ void ToRequestHead(const RequestHeadView& view, RequestHead* out) {
   head.version_minor = view.version_minor;
   // One copy of the field block, with room for the fields the proxy adds (forwarding
   // headers, filters, framing).
-  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), "host", 160);
+  HeaderMap::CopyOptions copy;
+  copy.skip = "host";
+  copy.hop_fields =
+      (view.hop_by_hop_fields | view.content_length_fields) != 0 || view.headers.size() > 64;
+  copy.extra = 160;
+  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), copy);
 }
 
 RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
@@ -203,6 +208,8 @@ ParseError RequestParser::Interpret(std::string_view block) {
                                               : (f.connection_keep_alive && !f.connection_close);
   head_.expect_continue = f.expect_continue && head_.version_minor >= 1;
   head_.upgrade = f.connection_upgrade && f.has_upgrade;
+  head_.hop_by_hop_fields = f.hop_by_hop_fields;
+  head_.content_length_fields = f.content_length_fields;
   return ParseError::kNone;
 }
 

@@ -49,6 +49,10 @@ struct RequestHeadView {
   bool keep_alive = true;        // the connection may serve another request after this one
   bool expect_continue = false;  // "Expect: 100-continue"
   bool upgrade = false;          // "Connection: upgrade" with an Upgrade header
+  // Bit i for headers[i] (i < 64): hop-by-hop fields (with those Connection names), and
+  // Content-Length fields.
+  uint64_t hop_by_hop_fields = 0;
+  uint64_t content_length_fields = 0;
 
   // First value of a header (case-insensitive name), or nullopt.
   std::optional<std::string_view> Get(std::string_view name) const;

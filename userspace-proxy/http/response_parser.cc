@@ -29,15 +29,33 @@ std::optional<std::string_view> ResponseHeadView::Get(std::string_view name) con
   return std::nullopt;
 }
 
-ResponseHead ToResponseHead(const ResponseHeadView& view) {
+namespace {
+
+ResponseHead CopyHead(const ResponseHeadView& view, bool forwarded) {
   ResponseHead head;
   head.status = view.status;
   head.reason.assign(view.reason);
   head.version_minor = view.version_minor;
   // One copy of the field block, with room for the fields the proxy adds (filters, framing).
-  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), {}, 64);
+  HeaderMap::CopyOptions copy;
+  copy.extra = 64;
+  uint64_t content_length = view.framing == BodyFraming::kNone ? 0 : view.content_length_fields;
+  if (forwarded && view.headers.size() <= 64) {
+    copy.skip_fields = view.hop_by_hop_fields | content_length;
+    copy.hop_fields = (view.content_length_fields & ~content_length) != 0;
+  } else {
+    copy.hop_fields =
+        (view.hop_by_hop_fields | view.content_length_fields) != 0 || view.headers.size() > 64;
+  }
+  head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), copy);
   return head;
 }
+
+}  // namespace
+
+ResponseHead ToResponseHead(const ResponseHeadView& view) { return CopyHead(view, false); }
+
+ResponseHead ToForwardedResponseHead(const ResponseHeadView& view) { return CopyHead(view, true); }
 
 ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
   headers_.reserve(limits.max_headers);
@@ -113,6 +131,8 @@ ParseError ResponseParser::Interpret(std::string_view block) {
   head_.keep_alive = head_.framing != BodyFraming::kUntilClose &&
                      (head_.version_minor >= 1 ? !f.connection_close
                                                : (f.connection_keep_alive && !f.connection_close));
+  head_.hop_by_hop_fields = f.hop_by_hop_fields;
+  head_.content_length_fields = f.content_length_fields;
   return ParseError::kNone;
 }
 

@@ -26,12 +26,19 @@ struct ResponseHeadView {
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;  // kContentLength only
   bool keep_alive = true;       // the upstream connection may be reused after this response
+  // Bit i for headers[i] (i < 64): hop-by-hop fields (with those Connection names), and
+  // Content-Length fields.
+  uint64_t hop_by_hop_fields = 0;
+  uint64_t content_length_fields = 0;
 
   std::optional<std::string_view> Get(std::string_view name) const;
 };
 
 // An owned copy of the head.
 ResponseHead ToResponseHead(const ResponseHeadView& view);
+// The copy a proxy forwards: without the hop-by-hop fields, nor Content-Length when the
+// response has a body (its framing is the next hop's to write).
+ResponseHead ToForwardedResponseHead(const ResponseHeadView& view);
 
 class ResponseParser {
  public:

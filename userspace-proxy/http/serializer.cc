@@ -23,8 +23,10 @@ void AppendNumber(std::string* out, uint64_t value, int base) {
   out->append(buf, res.ptr);
 }
 
-size_t FieldsSize(const HeaderMap& headers) {
-  size_t n = 0;
+// At least what AppendFields writes: received lines lie within received() (each written
+// once), another line takes name, ": ", value, CRLF.
+size_t FieldsBound(const HeaderMap& headers) {
+  size_t n = headers.received().size() + 2;
   for (const HeaderView& h : headers.fields()) n += h.name.size() + h.value.size() + 4;
   return n;
 }
@@ -49,20 +51,24 @@ std::string_view ReceivedLine(std::string_view received, const HeaderView& h) {
 }
 
 // Unchanged fields that were adjacent when received are written as one span of the
-// received bytes; the others line by line. The size is known first, so the bytes are
-// copied into place with one resize of `out`.
+// received bytes; the others line by line. `out` is grown once to a bound (received lines
+// lie within received(), each once; another takes name, ": ", value), written in one pass
+// that finds each field's received line once, and cut to what was written.
 void AppendFields(const HeaderMap& headers, std::string* out) {
   std::string_view received = headers.received();
+  // Received lines are taken in increasing order only (a field met again, or out of order,
+  // is written anew): those written never add up to more than received().
+  const char* next = received.data();
   auto line_of = [&](const HeaderView& h) {
-    return received.empty() ? std::string_view() : ReceivedLine(received, h);
+    if (received.empty()) return std::string_view();
+    std::string_view line = ReceivedLine(received, h);
+    if (line.empty() || line.data() < next) return std::string_view();
+    next = line.data() + line.size();
+    return line;
   };
-  size_t size = 0;
-  for (const HeaderView& h : headers.fields()) {
-    std::string_view line = line_of(h);
-    size += (line.empty() ? h.name.size() + 2 + h.value.size() : line.size()) + 2;
-  }
+  size_t bound = FieldsBound(headers);
   size_t at = out->size();
-  out->resize(at + size);
+  out->resize(at + bound);
   char* p = out->data() + at;
   auto put = [&p](std::string_view bytes) {
     std::memcpy(p, bytes.data(), bytes.size());
@@ -96,29 +102,13 @@ void AppendFields(const HeaderMap& headers, std::string* out) {
     put("\r\n");
   }
   flush();
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 }  // namespace
 
-bool IsHopByHop(std::string_view name) {
-  // By length first: most fields are none of these and cost one switch.
-  switch (name.size()) {
-    case 2:
-      return EqualsIgnoreCase(name, "te");
-    case 7:
-      return EqualsIgnoreCase(name, "trailer") || EqualsIgnoreCase(name, "upgrade");
-    case 10:
-      return EqualsIgnoreCase(name, "connection") || EqualsIgnoreCase(name, "keep-alive");
-    case 16:
-      return EqualsIgnoreCase(name, "proxy-connection");
-    case 17:
-      return EqualsIgnoreCase(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
-
 void StripHopByHop(HeaderMap& headers) {
+  if (!headers.may_hold_hop_fields()) return;
   // The fields Connection names (views into the map's storage, which erasing leaves in
   // place), except hop-by-hop ones: one pass then removes both kinds.
   absl::InlinedVector<std::string_view, 2> named;
@@ -143,7 +133,7 @@ void StripHopByHop(HeaderMap& headers) {
 void AppendRequestHead(const RequestHead& head, std::string* out) {
   // One allocation for the whole head instead of doubling as it grows.
   out->reserve(out->size() + head.method.size() + head.path.size() + head.host.size() + 32 +
-               FieldsSize(head.headers));
+               FieldsBound(head.headers));
   Append(out, head.method, " ", head.path.empty() ? std::string_view("/") : head.path,
          " HTTP/1.1\r\nHost: ", head.host, "\r\n");
   AppendFields(head.headers, out);

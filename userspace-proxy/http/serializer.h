@@ -10,11 +10,8 @@
 
 namespace xgate::http {
 
-// True for the hop-by-hop fields of RFC 9110 7.6.1 (Connection, Keep-Alive,
-// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
-bool IsHopByHop(std::string_view name);
-
-// Removes the hop-by-hop fields and every field named in a Connection header.
+// Removes the hop-by-hop fields (IsHopByHop, message.h) and every field named in a
+// Connection header.
 void StripHopByHop(HeaderMap& headers);
 
 // Appends "METHOD path HTTP/1.1\r\nHost: host\r\n<headers>\r\n". The body framing field

@@ -227,21 +227,41 @@ bool ShouldMirror(const api::RequestMirror& mirror, absl::BitGenRef rng) {
 }
 
 void ApplyForwardedHeaders(const RequestContext& context, http::RequestHead& request) {
-  std::optional<std::string> xff = request.headers.GetJoined("x-forwarded-for");
+  // One look over the fields; most requests carry neither, and each is then added at once.
+  bool has_for = false, has_proto = false;
+  for (const http::HeaderView& h : request.headers.fields()) {
+    has_for = has_for || http::EqualsIgnoreCase(h.name, "x-forwarded-for");
+    has_proto = has_proto || http::EqualsIgnoreCase(h.name, "x-forwarded-proto");
+  }
+  std::optional<std::string> xff;
+  if (has_for) xff = request.headers.GetJoined("x-forwarded-for");
   if (xff && !xff->empty()) {
     xff->append(", ");
     xff->append(context.client_address);
     request.headers.Set("X-Forwarded-For", *xff);
-  } else {
+  } else if (has_for) {
     request.headers.Set("X-Forwarded-For", context.client_address);
+  } else {
+    request.headers.Add("X-Forwarded-For", context.client_address);
   }
-  request.headers.Set("X-Forwarded-Proto", context.scheme);
+  if (has_proto) {
+    request.headers.Set("X-Forwarded-Proto", context.scheme);
+  } else {
+    request.headers.Add("X-Forwarded-Proto", context.scheme);
+  }
 }
 
 FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::Filter>& filters,
                                   const RequestContext& context, http::RequestHead& request,
                                   absl::BitGenRef rng) {
   FilterOutcome outcome;
+  ApplyRequestFilters(filters, context, request, rng, outcome);
+  return outcome;
+}
+
+void ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::Filter>& filters,
+                         const RequestContext& context, http::RequestHead& request,
+                         absl::BitGenRef rng, FilterOutcome& outcome) {
   for (const api::Filter& f : filters) {
     switch (f.kind_case()) {
       case api::Filter::kRequestHeaderModifier:
@@ -274,7 +294,6 @@ FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::
         break;
     }
   }
-  return outcome;
 }
 
 void ApplyResponseFilters(const FilterOutcome& outcome, http::ResponseHead& response) {

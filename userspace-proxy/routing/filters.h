@@ -90,6 +90,10 @@ struct FilterOutcome {
 FilterOutcome ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::Filter>& filters,
                                   const RequestContext& context, http::RequestHead& request,
                                   absl::BitGenRef rng);
+// The same, into `outcome` (what it holds already is kept): no outcome made and moved.
+void ApplyRequestFilters(const google::protobuf::RepeatedPtrField<api::Filter>& filters,
+                         const RequestContext& context, http::RequestHead& request,
+                         absl::BitGenRef rng, FilterOutcome& outcome);
 
 // Applies collected response modifiers to a response head.
 void ApplyResponseFilters(const FilterOutcome& outcome, http::ResponseHead& response);

@@ -109,7 +109,7 @@ void Exchange::Route() {
     });
   }
 
-  filters_ = routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng());
+  routing::ApplyRequestFilters(route.filters(), context, head, worker_.rng(), filters_);
   if (filters_.local) {  // a CORS preflight the route's filter answers
     log_.status = filters_.local->status;
     response_started_ = true;
@@ -418,7 +418,8 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
 
 void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   const http::ResponseHeadView& view = upstream.parser().head();
-  http::ResponseHead response = http::ToResponseHead(view);
+  // Without its hop-by-hop fields and Content-Length already, unless a filter adds them.
+  http::ResponseHead response = http::ToForwardedResponseHead(view);
   upstream_keep_alive_ = view.keep_alive;
   log_.status = response.status;
   log_.upstream_duration_ms = MillisSince(upstream_started_);

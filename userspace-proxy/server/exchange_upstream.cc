@@ -30,14 +30,16 @@ bool Exchange::BackendUsable(const api::WeightedCluster& backend, bool skip_ejec
 std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool first) {
   http::RequestHead& head = request_.head;
   if (!first) head = route_head_;
-  routing::FilterOutcome backend_filters =
-      routing::ApplyRequestFilters(backend.filters(), context_, head, worker_.rng());
-  if (first) {
-    for (auto& name : backend_filters.mirror_clusters) filters_.mirror_clusters.push_back(name);
-  }
   filters_.response_modifiers.resize(route_response_modifiers_);
-  for (auto* modifier : backend_filters.response_modifiers) {
-    filters_.response_modifiers.push_back(modifier);
+  if (!backend.filters().empty()) {  // most backends have none: no outcome to make
+    routing::FilterOutcome backend_filters =
+        routing::ApplyRequestFilters(backend.filters(), context_, head, worker_.rng());
+    if (first) {
+      for (auto& name : backend_filters.mirror_clusters) filters_.mirror_clusters.push_back(name);
+    }
+    for (auto* modifier : backend_filters.response_modifiers) {
+      filters_.response_modifiers.push_back(modifier);
+    }
   }
   cluster_ = backend.cluster();
   if (AccessLog::Enabled()) log_.cluster = cluster_;
