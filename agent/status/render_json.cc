@@ -139,27 +139,19 @@ json PolicyStatusJson(const model::PolicyStatus& status) {
 json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   json items = json::array();
   auto none = [](const model::Store::Key&) { return json(); };
-  AddAll(
-      store.gateway_classes, model::Kind::kGatewayClass,
-      [&](const model::Store::Key& key) {
-        auto it = statuses.gateway_classes.find(key);
-        return it == statuses.gateway_classes.end() ? json() : GatewayClassStatusJson(it->second);
-      },
-      items);
-  AddAll(
-      store.gateways, model::Kind::kGateway,
-      [&](const model::Store::Key& key) {
-        auto it = statuses.gateways.find(key);
-        return it == statuses.gateways.end() ? json() : GatewayStatusJson(it->second);
-      },
-      items);
-  AddAll(
-      store.listener_sets, model::Kind::kListenerSet,
-      [&](const model::Store::Key& key) {
-        auto it = statuses.listener_sets.find(key);
-        return it == statuses.listener_sets.end() ? json() : ListenerSetStatusJson(it->second);
-      },
-      items);
+  // The status the binder gave the object at a key, rendered; null when it gave none.
+  auto rendered = [](const auto& found, auto render) {
+    return [&found, render](const model::Store::Key& key) {
+      auto it = found.find(key);
+      return it == found.end() ? json() : render(it->second);
+    };
+  };
+  AddAll(store.gateway_classes, model::Kind::kGatewayClass,
+         rendered(statuses.gateway_classes, GatewayClassStatusJson), items);
+  AddAll(store.gateways, model::Kind::kGateway, rendered(statuses.gateways, GatewayStatusJson),
+         items);
+  AddAll(store.listener_sets, model::Kind::kListenerSet,
+         rendered(statuses.listener_sets, ListenerSetStatusJson), items);
   auto route_status = [&](model::Kind kind) {
     return [&statuses, kind](const model::Store::Key& key) {
       auto it = statuses.routes.find(model::ObjectKey{kind, key.first, key.second});
