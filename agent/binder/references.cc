@@ -105,14 +105,16 @@ SecretRef ResolveGatewaySecretRef(const Store& store, const model::ObjectReferen
 
 SliceIndex::SliceIndex(const Store& store) {
   for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
-    slices_[{it->first.first, it->second.service_name}].push_back(it.shared());
+    slices_[it->first.first][it->second.service_name].push_back(it.shared());
   }
 }
 
 const SliceIndex::Slices& SliceIndex::Of(const std::string& ns, const std::string& service) const {
   static const Slices kNone;
-  auto it = slices_.find({ns, service});
-  return it == slices_.end() ? kNone : it->second;
+  auto in_ns = slices_.find(ns);
+  if (in_ns == slices_.end()) return kNone;
+  auto it = in_ns->second.find(service);
+  return it == in_ns->second.end() ? kNone : it->second;
 }
 
 ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, model::Kind route_kind,

@@ -2,12 +2,12 @@
 // certificate Secrets, and backendRefs resolved through Services and EndpointSlices.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "agent/binder/binder.h"
 #include "agent/model/objects.h"
 
@@ -47,7 +47,8 @@ class SliceIndex {
   const Slices& Of(const std::string& ns, const std::string& service) const;
 
  private:
-  std::map<Store::Key, Slices> slices_;
+  // By namespace, then Service name: looked up without copying either name.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Slices>> slices_;
 };
 
 // Resolves one backendRef (or mirror target) of a route in `route_ns`. `protocol` is the
