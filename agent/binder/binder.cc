@@ -26,16 +26,17 @@ struct RouteView {
   std::shared_ptr<const void> owner;  // the store's pointer to `object`
   const std::vector<model::ParentReference>* parents = nullptr;
   const std::vector<std::string>* hostnames = nullptr;  // HTTPRoute and TLSRoute only
-  std::vector<const std::vector<model::BackendRef>*> rules;
-  // Per rule, its filters (HTTPRoute and GRPCRoute).
-  std::vector<const std::vector<model::HTTPRouteFilter>*> rule_filters;
   const model::HTTPRoute* http = nullptr;
   const model::GRPCRoute* grpc = nullptr;
   bool binds_by_selector = false;  // v1alpha1: attached by listener route selectors
 };
 
+// What binding a route reads, gathered for every route of each bind: only what a route the
+// memo binds as it was needs too (its rules are read by RulesOf when it is bound afresh).
 std::vector<RouteView> CollectRoutes(const Store& store) {
   std::vector<RouteView> out;
+  out.reserve(store.http_routes.size() + store.tcp_routes.size() + store.udp_routes.size() +
+              store.tls_routes.size() + store.grpc_routes.size());
   auto add = [&](model::Kind kind, const auto& map, auto&& fill) {
     for (auto it = map.begin(); it != map.end(); ++it) {
       const auto& [key, route] = *it;
@@ -53,27 +54,15 @@ std::vector<RouteView> CollectRoutes(const Store& store) {
   add(model::Kind::kHTTPRoute, store.http_routes, [](RouteView& v, const model::HTTPRoute& r) {
     v.hostnames = &r.hostnames;
     v.http = &r;
-    for (const auto& rule : r.rules) {
-      v.rules.push_back(&rule.backend_refs);
-      v.rule_filters.push_back(&rule.filters);
-    }
   });
-  auto l4 = [](RouteView& v, const auto& r) {
-    for (const auto& rule : r.rules) v.rules.push_back(&rule.backend_refs);
-  };
+  auto l4 = [](RouteView&, const auto&) {};
   add(model::Kind::kTCPRoute, store.tcp_routes, l4);
   add(model::Kind::kUDPRoute, store.udp_routes, l4);
-  add(model::Kind::kTLSRoute, store.tls_routes, [&](RouteView& v, const model::TLSRoute& r) {
-    v.hostnames = &r.hostnames;
-    l4(v, r);
-  });
+  add(model::Kind::kTLSRoute, store.tls_routes,
+      [&](RouteView& v, const model::TLSRoute& r) { v.hostnames = &r.hostnames; });
   add(model::Kind::kGRPCRoute, store.grpc_routes, [](RouteView& v, const model::GRPCRoute& r) {
     v.hostnames = &r.hostnames;
     v.grpc = &r;
-    for (const auto& rule : r.rules) {
-      v.rules.push_back(&rule.backend_refs);
-      v.rule_filters.push_back(&rule.filters);
-    }
   });
   // Oldest first: of an HTTPRoute and a GRPCRoute that share a hostname on a listener, the
   // one attached first (the older) is the one accepted. (Without GRPCRoutes, in key order.)
@@ -115,10 +104,49 @@ void CheckGRPCBackend(ResolvedBackend& b) {
   }
 }
 
+// A route's rules: per rule, its backendRefs and (HTTPRoute and GRPCRoute) its filters.
+struct Rules {
+  std::vector<const std::vector<model::BackendRef>*> backends;
+  std::vector<const std::vector<model::HTTPRouteFilter>*> filters;
+};
+
+Rules RulesOf(const RouteView& route) {
+  Rules out;
+  auto add = [&](const auto& rules, bool with_filters) {
+    for (const auto& rule : rules) {
+      out.backends.push_back(&rule.backend_refs);
+      if constexpr (requires { rule.filters; }) {
+        if (with_filters) out.filters.push_back(&rule.filters);
+      }
+    }
+  };
+  switch (route.kind) {
+    case model::Kind::kHTTPRoute:
+      add(route.http->rules, true);
+      break;
+    case model::Kind::kGRPCRoute:
+      add(route.grpc->rules, true);
+      break;
+    case model::Kind::kTCPRoute:
+      add(static_cast<const model::TCPRoute*>(route.object)->rules, false);
+      break;
+    case model::Kind::kUDPRoute:
+      add(static_cast<const model::UDPRoute*>(route.object)->rules, false);
+      break;
+    case model::Kind::kTLSRoute:
+      add(static_cast<const model::TLSRoute*>(route.object)->rules, false);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
 // `deps` gets every Service the backends were resolved from.
 RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const RouteView& route,
                            std::vector<BackendDep>& deps) {
   RouteBackends out;
+  const Rules rules = RulesOf(route);
   std::string protocol = route.kind == model::Kind::kUDPRoute ? "UDP" : "TCP";
   auto note = [&](const ResolvedBackend& b) {
     deps.push_back(BackendDep::Of(store, slices, b));
@@ -126,7 +154,7 @@ RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const R
     out.invalid_reason = b.invalid_reason;
     out.invalid_message = "backendRef " + b.ns + "/" + b.name + ": " + b.invalid_reason;
   };
-  for (const auto* refs : route.rules) {
+  for (const auto* refs : rules.backends) {
     auto& backends = out.rule_backends.emplace_back();
     for (const auto& ref : *refs) {
       backends.push_back(ResolveBackend(store, slices, route.kind, route.key.ns, ref, protocol));
@@ -143,13 +171,13 @@ RouteBackends ResolveRoute(const Store& store, const SliceIndex& slices, const R
     note(b);
     return b;
   };
-  for (size_t r = 0; r < route.rule_filters.size(); ++r) {
-    const auto& filters = *route.rule_filters[r];
+  for (size_t r = 0; r < rules.filters.size(); ++r) {
+    const auto& filters = *rules.filters[r];
     for (size_t f = 0; f < filters.size(); ++f) {
       if (filters[f].type != model::HTTPFilterType::kRequestMirror) continue;
       out.mirrors.emplace(std::make_pair(r, f), mirror(filters[f]));
     }
-    const auto& refs = *route.rules[r];
+    const auto& refs = *rules.backends[r];
     for (size_t b = 0; b < refs.size(); ++b) {
       const auto& backend_filters = refs[b].filters;
       for (size_t f = 0; f < backend_filters.size(); ++f) {
@@ -301,7 +329,7 @@ struct RouteMemo {
     std::vector<std::string> hostnames;
   };
   std::vector<Attached> attached;
-  std::optional<model::RouteStatus> status;
+  std::shared_ptr<const model::RouteStatus> status;
 };
 
 model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const ParentOutcome& o,
@@ -390,24 +418,24 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
     status.parents.push_back(ParentStatus(ref, o, resolved, gen, options.now));
   }
   if (!status.parents.empty()) {
-    if (remember) memo.status = status;
-    statuses.routes.emplace_hint(statuses.routes.end(), route.key, std::move(status));
+    if (options.previous != nullptr) {
+      auto old = options.previous->routes.find(route.key);
+      if (old != options.previous->routes.end()) CarryTransitionTimes(*old->second, status);
+    }
+    auto shared = std::make_shared<const model::RouteStatus>(std::move(status));
+    if (remember) memo.status = shared;
+    statuses.routes.emplace_hint(statuses.routes.end(), route.key, std::move(shared));
   }
 }
 
-// Binds `route` as `memo` says the last Bind did (its inputs are the same).
+// Binds `route` as `memo` says the last Bind did (its inputs are the same), status and its
+// transition times included.
 void Replay(const RouteMemo& memo, const RouteView& route,
-            std::map<Store::Key, GatewayState>& gateways, const BindOptions& options,
-            Statuses& statuses) {
+            std::map<Store::Key, GatewayState>& gateways, Statuses& statuses) {
   for (const auto& a : memo.attached) {
     Attach(route, memo.backends, gateways.at(a.gateway).listeners.at(a.listener), a.hostnames);
   }
-  if (!memo.status) return;
-  model::RouteStatus& status =
-      statuses.routes.emplace_hint(statuses.routes.end(), route.key, *memo.status)->second;
-  for (auto& parent : status.parents) {
-    for (auto& c : parent.conditions) c.last_transition_time = options.now;
-  }
+  if (memo.status) statuses.routes.emplace_hint(statuses.routes.end(), route.key, memo.status);
 }
 
 // Everything besides a route's own object and its Services that binding it reads: when all
@@ -426,12 +454,29 @@ std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
   return out;
 }
 
+// What the routes' backends are resolved from: while it is the same, every route's
+// BackendDeps hold and the EndpointSlice index is the one built before.
+std::vector<std::shared_ptr<const void>> BackendContext(const Store& store) {
+  std::vector<std::shared_ptr<const void>> out;
+  out.reserve(store.services.size() + store.endpoint_slices.size() + 1);
+  for (auto it = store.services.begin(); it != store.services.end(); ++it) {
+    out.push_back(it.shared());
+  }
+  out.push_back(nullptr);  // between the two kinds
+  for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
+    out.push_back(it.shared());
+  }
+  return out;
+}
+
 }  // namespace
 
 struct BindMemo::State {
   std::vector<std::shared_ptr<const void>> context;
-  BindOptions options;       // `now` aside
-  bool grpc_routes = false;  // any GRPCRoute in the store
+  std::vector<std::shared_ptr<const void>> backend_context;
+  std::shared_ptr<const SliceIndex> slices;  // built from backend_context
+  BindOptions options;                       // `now` aside
+  bool grpc_routes = false;                  // any GRPCRoute in the store
   std::map<model::ObjectKey, RouteMemo> routes;
 };
 
@@ -448,6 +493,30 @@ Condition MakeCondition(const std::string& type, bool status, const std::string&
   c.observed_generation = generation;
   c.last_transition_time = now;
   return c;
+}
+
+void CarryTransitionTimes(const std::vector<Condition>& previous, std::vector<Condition>& next) {
+  for (auto& c : next) {
+    for (const auto& p : previous) {
+      if (p.type == c.type && p.status == c.status && !p.last_transition_time.empty()) {
+        c.last_transition_time = p.last_transition_time;
+        break;
+      }
+    }
+  }
+}
+
+void CarryTransitionTimes(const model::RouteStatus& previous, model::RouteStatus& next) {
+  for (auto& parent : next.parents) {
+    for (const auto& old : previous.parents) {
+      const model::ParentReference& a = old.parent_ref;
+      const model::ParentReference& b = parent.parent_ref;
+      if (std::tie(a.group, a.kind, a.ns, a.name, a.section_name, a.port) ==
+          std::tie(b.group, b.kind, b.ns, b.name, b.section_name, b.port)) {
+        CarryTransitionTimes(old.conditions, parent.conditions);
+      }
+    }
+  }
 }
 
 std::string ListenerId(const BoundListener& listener) {
@@ -474,12 +543,17 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
 
   std::map<Store::Key, GatewayState> gateways = BindGateways(store, our_classes, options);
   const SetIndex sets = IndexListenerSets(gateways);
-  SliceIndex slices(store);
   auto next = std::make_unique<BindMemo::State>();
   next->context = BindContext(store);
+  BindMemo::State* last = memo != nullptr ? memo->state.get() : nullptr;
+  if (memo != nullptr) next->backend_context = BackendContext(store);
+  // The same Services and EndpointSlices as last time: the same index, every dependency holds.
+  const bool same_backends = last != nullptr && last->backend_context == next->backend_context;
+  next->slices = same_backends ? last->slices : std::make_shared<const SliceIndex>(store);
+  const SliceIndex& slices = *next->slices;
   next->options = options;
   next->options.now.clear();
-  BindMemo::State* last = memo != nullptr ? memo->state.get() : nullptr;
+  next->options.previous = nullptr;
   // A GRPCRoute's acceptance depends on the HTTPRoutes bound before it (and the other way
   // round): with GRPCRoutes present, every route is bound again.
   next->grpc_routes = !store.grpc_routes.empty();
@@ -497,13 +571,14 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       while (cursor != last->routes.end() && cursor->first < route.key) ++cursor;
       auto it = cursor;
       if (it != last->routes.end() && it->first == route.key && it->second.route == route.owner &&
-          std::all_of(it->second.deps.begin(), it->second.deps.end(),
-                      [&](const BackendDep& d) { return d.Holds(store, slices); })) {
+          (same_backends ||
+           std::all_of(it->second.deps.begin(), it->second.deps.end(),
+                       [&](const BackendDep& d) { return d.Holds(store, slices); }))) {
         old = &it->second;
       }
     }
     if (old != nullptr) {
-      Replay(*old, route, gateways, options, result.statuses);
+      Replay(*old, route, gateways, result.statuses);
       ++reused;
     } else {
       BindRoute(store, slices, route, gateways, sets, options, result.statuses, fresh,
@@ -564,7 +639,7 @@ bool AllAccepted(const BindResult& result) {
     }
   }
   for (const auto& [k, s] : result.statuses.routes) {
-    for (const auto& p : s.parents) {
+    for (const auto& p : s->parents) {
       if (!ok(p.conditions)) return false;
     }
   }

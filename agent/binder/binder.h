@@ -18,7 +18,9 @@ using model::Store;
 struct Statuses {
   std::map<Store::Key, model::GatewayClassStatus> gateway_classes;  // only ours
   std::map<Store::Key, model::GatewayStatus> gateways;              // only our classes'
-  std::map<model::ObjectKey, model::RouteStatus> routes;            // parents that are ours
+  // Parents that are ours. Shared with the bind memo: a route bound as it was last time keeps
+  // the very status object it had.
+  std::map<model::ObjectKey, std::shared_ptr<const model::RouteStatus>> routes;
   // BackendTLSPolicies with an ancestor of ours (a Gateway routing to their Service).
   std::map<model::ObjectKey, model::PolicyStatus> policies;
   // ListenerSets whose parentRef is a Gateway of ours.
@@ -107,7 +109,17 @@ struct BindOptions {
   // TLS listener serving one is Accepted False (PortUnavailable) and Programmed False
   // (Pending) but stays in the data plane, where the proxy keeps retrying.
   std::map<std::pair<std::string, int>, std::string> unavailable_ports;
+  // The statuses last applied: a route's condition whose status is as it was there keeps its
+  // lastTransitionTime (status::CarryTransitionTimes does the other kinds).
+  const Statuses* previous = nullptr;
 };
+
+// Keeps the lastTransitionTime of each condition of `next` whose type and status are as in
+// `previous`, as the API server's SetStatusCondition does.
+void CarryTransitionTimes(const std::vector<model::Condition>& previous,
+                          std::vector<model::Condition>& next);
+// The same for each parent of a route present in both (the same parentRef).
+void CarryTransitionTimes(const model::RouteStatus& previous, model::RouteStatus& next);
 
 // TLS to a Service port, from the BackendTLSPolicy that won it (backend_tls.h).
 struct BackendTLS {

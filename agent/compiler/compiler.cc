@@ -29,11 +29,13 @@ void MarkSteered(const CompileOptions& options, Snapshot& snapshot) {
 }  // namespace
 
 std::shared_ptr<const Snapshot> Compile(const binder::BindResult& bound, uint64_t generation,
-                                        const CompileOptions& options) {
+                                        const CompileOptions& options, CompileMemo* memo) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->generation = generation;
   snapshot->l4 = CompileL4(bound, options);
-  snapshot->l7 = CompileL7(bound, generation, snapshot->punt);
+  CompileMemo once;
+  snapshot->l7 = CompileL7(bound, generation, snapshot->punt, memo != nullptr ? *memo : once,
+                           snapshot->shared_parts);
   MarkSteered(options, *snapshot);
   return snapshot;
 }

@@ -26,7 +26,24 @@ struct CompileOptions {
   std::optional<std::set<std::string>> local_pods;
 };
 
+// What Compile keeps from one call to the next so that a change compiles only the virtual
+// hosts it touches: each virtual host (and the clusters its routes name) with the routes it
+// was made from. A route is the same while the binder shares its RouteBackends (the route,
+// and everything it was bound from, unchanged: see BindMemo).
+class CompileMemo {
+ public:
+  CompileMemo();
+  ~CompileMemo();
+  CompileMemo(const CompileMemo&) = delete;
+  CompileMemo& operator=(const CompileMemo&) = delete;
+  struct State;
+  std::unique_ptr<State> state;
+  size_t reused = 0;  // virtual hosts taken from the memo by the last Compile
+};
+
+// With a memo, the snapshot is the same as without, made only where the bind changed.
 std::shared_ptr<const Snapshot> Compile(const binder::BindResult& bound, uint64_t generation,
-                                        const CompileOptions& options = {});
+                                        const CompileOptions& options = {},
+                                        CompileMemo* memo = nullptr);
 
 }  // namespace xgate::compiler

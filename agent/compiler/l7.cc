@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "agent/binder/age.h"
 #include "agent/binder/hostnames.h"
@@ -89,12 +90,15 @@ void SetUpstreamTls(const binder::BackendTLS& in, api::UpstreamTls& out) {
 
 // Clusters and certificates collected while compiling, deduplicated by name.
 struct Collected {
-  std::map<std::string, api::Cluster> clusters;
+  // By name (a view of the cluster's own).
+  absl::flat_hash_map<std::string_view, std::shared_ptr<const api::Cluster>> clusters;
   std::map<std::string, api::Certificate> certificates;
   const std::map<std::string, binder::BackendTLS>* backend_tls = nullptr;
   // The client certificate of the Gateway whose listener is being compiled
   // (BoundListener::backend_client_certificate).
   std::optional<const model::Secret*> client_certificate;
+  // While a virtual host is compiled: the clusters its routes name.
+  std::vector<std::shared_ptr<const api::Cluster>>* named = nullptr;
 
   // The name of a TLS Secret's entry in L7Config.certificates ("ns/name"), added once.
   std::string Certificate(const model::Secret& secret) {
@@ -134,19 +138,24 @@ struct Collected {
       client = Certificate(**client_certificate);
       name += "+client:" + client;
     }
-    auto [it, fresh] = clusters.try_emplace(name);
-    if (fresh) {
-      it->second.set_name(name);
-      if (h2c || http2) it->second.set_protocol(api::H2C);
+    auto it = clusters.find(name);
+    if (it == clusters.end()) {
+      auto cluster = std::make_shared<api::Cluster>();
+      cluster->set_name(name);
+      if (h2c || http2) cluster->set_protocol(api::H2C);
       if (tls != nullptr) {
-        SetUpstreamTls(*tls, *it->second.mutable_tls());
-        it->second.mutable_tls()->set_client_certificate(client);
+        SetUpstreamTls(*tls, *cluster->mutable_tls());
+        cluster->mutable_tls()->set_client_certificate(client);
       }
       for (const auto& ep : b.endpoints) {
-        auto* e = it->second.add_endpoints();
+        auto* e = cluster->add_endpoints();
         e->set_address(ep.address);
         e->set_port(static_cast<uint32_t>(ep.port));
       }
+      it = clusters.emplace(cluster->name(), std::move(cluster)).first;
+    }
+    if (named != nullptr && (named->empty() || named->back() != it->second)) {
+      named->push_back(it->second);
     }
     return name;
   }
@@ -352,21 +361,51 @@ std::vector<Entry> Entries(const BoundRoute& route) {
 // The virtual host names among `vhosts` that cover `name` (itself included), most specific
 // first. Only `name` itself, the wildcards of its dot suffixes and "" can, so they are looked
 // up rather than every name compared with every other.
-std::vector<std::string> CoveringPatterns(const std::string& name,
-                                          const std::map<std::string, std::vector<Entry>>& vhosts) {
+template <typename Has>
+std::vector<std::string> CoveringPatterns(const std::string& name, Has has) {
   std::vector<std::string> candidates = {name, ""};
   for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
     candidates.push_back(absl::StrCat("*", absl::string_view(name).substr(dot)));
   }
   std::sort(candidates.begin(), candidates.end(), binder::MoreSpecificHostname);
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  std::erase_if(candidates, [&](const std::string& c) {
-    return !vhosts.contains(c) || !binder::HostnameCovers(c, name);
-  });
+  std::erase_if(candidates,
+                [&](const std::string& c) { return !has(c) || !binder::HostnameCovers(c, name); });
   return candidates;
 }
 
-api::Listener ToListener(const BoundListener& bl, Collected& c) {
+// A virtual host as the last Compile made it: the routes it was made from (their
+// RouteBackends, which the binder shares while a route and all it was bound from stay the
+// same; nullptr closes each covering pattern's routes), and the clusters its routes name.
+struct VirtualHostMemo {
+  std::vector<std::shared_ptr<const binder::RouteBackends>> routes;
+  std::shared_ptr<const api::VirtualHost> vhost;
+  std::vector<std::shared_ptr<const api::Cluster>> clusters;
+  uint64_t stamp = 0;  // the Compile that last used it
+};
+
+// A listener's virtual hosts by hostname, kept and edited in place from one Compile to the
+// next (only those whose routes changed are made again).
+struct ListenerMemo {
+  absl::flat_hash_map<std::string, VirtualHostMemo> vhosts;
+  uint64_t stamp = 0;
+};
+
+bool SameRoutes(const std::vector<std::shared_ptr<const binder::RouteBackends>>& memo,
+                const std::vector<const BoundRoute*>& routes) {
+  if (memo.size() != routes.size()) return false;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (memo[i].get() != (routes[i] ? routes[i]->backends.get() : nullptr)) return false;
+  }
+  return true;
+}
+
+// Compiles `bl`'s virtual hosts, taking from `memo` (may be null) each one whose routes are
+// the same and leaving there what this call made. Virtual hosts and clusters go into the
+// listener (and `c`) lent: `shared_parts` owns them.
+api::Listener ToListener(
+    const BoundListener& bl, Collected& c, ListenerMemo* memo, uint64_t stamp, size_t& reused,
+    std::vector<std::shared_ptr<const google::protobuf::Message>>& shared_parts) {
   api::Listener out;
   out.set_gateway_namespace(bl.gateway.first);
   out.set_gateway_name(bl.gateway.second);
@@ -379,60 +418,165 @@ api::Listener ToListener(const BoundListener& bl, Collected& c) {
     out.mutable_client_validation()->set_allow_insecure_fallback(
         bl.client_validation->insecure_fallback);
   }
-  std::map<std::string, std::vector<Entry>> vhosts;
+  // (hostname, route) for each hostname of each route ("" for a route with none), sorted by
+  // hostname and then in the listener's order; a name a route lists twice counts once.
+  std::vector<std::pair<std::string_view, const BoundRoute*>> by_host;
+  by_host.reserve(bl.routes.size());
   for (const auto& route : bl.routes) {
-    std::vector<std::string> hosts = route.hostnames;
-    if (hosts.empty()) hosts.push_back("");
-    // A name listed twice adds the route's entries once.
+    if (route.hostnames.size() <= 1) {
+      by_host.emplace_back(
+          route.hostnames.empty() ? std::string_view() : std::string_view(route.hostnames[0]),
+          &route);
+      continue;
+    }
+    std::vector<std::string_view> hosts(route.hostnames.begin(), route.hostnames.end());
     std::sort(hosts.begin(), hosts.end());
     hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
-    const std::vector<Entry> entries = Entries(route);
-    for (const auto& h : hosts) {
-      auto& v = vhosts[h];
-      v.insert(v.end(), entries.begin(), entries.end());
-    }
+    for (std::string_view h : hosts) by_host.emplace_back(h, &route);
   }
+  std::sort(by_host.begin(), by_host.end());
+  // Each hostname's run of routes in `by_host`, in alphabetical order.
+  struct VirtualHostRoutes {
+    std::string_view name;
+    size_t begin = 0, end = 0;
+  };
+  std::vector<VirtualHostRoutes> vhosts;
+  for (size_t i = 0; i < by_host.size(); ++i) {
+    if (vhosts.empty() || vhosts.back().name != by_host[i].first) {
+      vhosts.push_back({by_host[i].first, i, i});
+    }
+    vhosts.back().end = i + 1;
+  }
+  auto find = [&](std::string_view name) -> const VirtualHostRoutes* {
+    auto it =
+        std::lower_bound(vhosts.begin(), vhosts.end(), name,
+                         [](const VirtualHostRoutes& v, std::string_view n) { return v.name < n; });
+    return it != vhosts.end() && it->name == name ? &*it : nullptr;
+  };
   // Only "" and wildcards cover other names: without them each name is its own pattern.
   bool wider_names = false;
   // Most specific first (MoreSpecificHostname): `vhosts` is in alphabetical order already.
-  using VirtualHostEntries = std::pair<const std::string, std::vector<Entry>>;
-  std::vector<std::pair<binder::HostnameSpecificity, const VirtualHostEntries*>> names;
-  for (auto& vhost : vhosts) {
-    auto& [h, entries] = vhost;
-    names.emplace_back(binder::Specificity(h), &vhost);
-    wider_names = wider_names || h.empty() || h.front() == '*';
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
+  std::vector<std::pair<binder::HostnameSpecificity, const VirtualHostRoutes*>> names;
+  names.reserve(vhosts.size());
+  std::string scratch;
+  for (const auto& vhost : vhosts) {
+    scratch.assign(vhost.name);
+    names.emplace_back(binder::Specificity(scratch), &vhost);
+    wider_names = wider_names || vhost.name.empty() || vhost.name.front() == '*';
   }
   std::stable_sort(names.begin(), names.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  // A pattern's entries in precedence order, made when a virtual host is compiled with them.
+  std::map<std::string_view, std::vector<Entry>> sorted;
+  auto entries_of = [&](const VirtualHostRoutes& pattern) -> const std::vector<Entry>& {
+    auto [it, fresh] = sorted.try_emplace(pattern.name);
+    if (fresh) {
+      for (size_t i = pattern.begin; i < pattern.end; ++i) {
+        std::vector<Entry> entries = Entries(*by_host[i].second);
+        it->second.insert(it->second.end(), entries.begin(), entries.end());
+      }
+      std::sort(it->second.begin(), it->second.end(),
+                [](const Entry& a, const Entry& b) { return PrecedenceKey(a) < PrecedenceKey(b); });
+    }
+    return it->second;
+  };
   // The proxy picks one virtual host, the most specific that matches. A route with a less
   // specific hostname still serves what the more specific routes do not match (the spec
   // ranks rules by hostname first, it does not hide them), so each virtual host continues
   // with the routes of every wider pattern that covers it, most specific first.
+  std::vector<const VirtualHostRoutes*> patterns;
+  std::vector<const BoundRoute*> routes;
   for (const auto& [specificity, vhost] : names) {
-    const std::string& name = vhost->first;
-    auto* vh = out.add_virtual_hosts();
-    vh->set_hostname(name);
-    if (!wider_names) {
-      for (const auto& e : vhost->second) *vh->add_routes() = ToRoute(e, c);
-      continue;
-    }
-    std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
-    for (const std::string& wider : CoveringPatterns(name, vhosts)) {
-      for (const auto& e : vhosts[wider]) {
-        if (!seen.emplace(e.route, e.rule, e.match_index).second) continue;
-        *vh->add_routes() = ToRoute(e, c);
+    patterns = {vhost};
+    if (wider_names) {
+      patterns.clear();
+      for (const std::string& p :
+           CoveringPatterns(std::string(vhost->name),
+                            [&](const std::string& n) { return find(n) != nullptr; })) {
+        patterns.push_back(find(p));
       }
     }
+    routes.clear();
+    for (const VirtualHostRoutes* p : patterns) {
+      for (size_t i = p->begin; i < p->end; ++i) routes.push_back(by_host[i].second);
+      routes.push_back(nullptr);
+    }
+    VirtualHostMemo fresh;
+    VirtualHostMemo* made = &fresh;
+    if (memo != nullptr) {
+      auto it = memo->vhosts.find(absl::string_view(vhost->name.data(), vhost->name.size()));
+      if (it == memo->vhosts.end()) it = memo->vhosts.try_emplace(std::string(vhost->name)).first;
+      made = &it->second;
+    }
+    if (made->vhost != nullptr && made->stamp != stamp && SameRoutes(made->routes, routes)) {
+      for (const auto& cluster : made->clusters) c.clusters.try_emplace(cluster->name(), cluster);
+      ++reused;
+    } else {
+      auto vh = std::make_shared<api::VirtualHost>();
+      vh->set_hostname(std::string(vhost->name));
+      made->clusters.clear();
+      c.named = &made->clusters;
+      std::set<std::tuple<const BoundRoute*, size_t, size_t>> seen;
+      for (const VirtualHostRoutes* p : patterns) {
+        for (const auto& e : entries_of(*p)) {
+          if (wider_names && !seen.emplace(e.route, e.rule, e.match_index).second) continue;
+          *vh->add_routes() = ToRoute(e, c);
+        }
+      }
+      c.named = nullptr;
+      made->vhost = std::move(vh);
+      made->routes.clear();
+      made->routes.reserve(routes.size());
+      for (const BoundRoute* r : routes) made->routes.push_back(r ? r->backends : nullptr);
+    }
+    made->stamp = stamp;
+    out.mutable_virtual_hosts()->UnsafeArenaAddAllocated(
+        const_cast<api::VirtualHost*>(made->vhost.get()));
+    shared_parts.push_back(made->vhost);
+  }
+  if (memo != nullptr) {
+    absl::erase_if(memo->vhosts, [&](const auto& v) { return v.second.stamp != stamp; });
   }
   return out;
 }
 
+bool SameBackendTLS(const std::map<std::string, binder::BackendTLS>& a,
+                    const std::map<std::string, binder::BackendTLS>& b) {
+  auto same_san = [](const model::SubjectAltName& x, const model::SubjectAltName& y) {
+    return x.type == y.type && x.value == y.value;
+  };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](const auto& x, const auto& y) {
+    const binder::BackendTLS& p = x.second;
+    const binder::BackendTLS& q = y.second;
+    return x.first == y.first && p.policy == q.policy && p.valid == q.valid &&
+           p.ca_pem == q.ca_pem && p.system_cas == q.system_cas && p.hostname == q.hostname &&
+           std::equal(p.subject_alt_names.begin(), p.subject_alt_names.end(),
+                      q.subject_alt_names.begin(), q.subject_alt_names.end(), same_san);
+  });
+}
+
 }  // namespace
 
-api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
-                        std::vector<PuntListener>& punt) {
+struct CompileMemo::State {
+  std::map<std::string, binder::BackendTLS> backend_tls;     // what every cluster was made with
+  absl::flat_hash_map<std::string, ListenerMemo> listeners;  // by gateway, port and ListenerId
+  uint64_t stamp = 0;                                        // Compiles so far
+};
+
+CompileMemo::CompileMemo() = default;
+CompileMemo::~CompileMemo() = default;
+
+api::L7Config CompileL7(
+    const binder::BindResult& bound, uint64_t generation, std::vector<PuntListener>& punt,
+    CompileMemo& memo,
+    std::vector<std::shared_ptr<const google::protobuf::Message>>& shared_parts) {
+  if (memo.state == nullptr || !SameBackendTLS(memo.state->backend_tls, bound.backend_tls)) {
+    memo.state = std::make_unique<CompileMemo::State>();
+    memo.state->backend_tls = bound.backend_tls;
+  }
+  CompileMemo::State& state = *memo.state;
+  const uint64_t stamp = ++state.stamp;
+  size_t reused = 0;
   std::map<std::pair<model::Store::Key, int>, std::vector<const BoundListener*>> ports;
   for (const auto& bl : bound.listeners) {
     const std::string& p = bl.listener->protocol;
@@ -461,10 +605,32 @@ api::L7Config CompileL7(const binder::BindResult& bound, uint64_t generation,
         punt.push_back({a, static_cast<uint16_t>(key.second)});
       }
     }
-    for (const auto* bl : listeners) *port->add_listeners() = ToListener(*bl, c);
+    for (const auto* bl : listeners) {
+      // A Gateway's client certificate goes into the clusters its TLS backends get: such a
+      // listener is compiled whole each time.
+      std::string memo_key = absl::StrCat(key.first.first, "/", key.first.second, ":", key.second,
+                                          "/", binder::ListenerId(*bl));
+      ListenerMemo* kept = nullptr;
+      if (!bl->backend_client_certificate) {
+        ListenerMemo& m = state.listeners[memo_key];
+        if (m.stamp != stamp) kept = &m;  // (a second listener of the same key: none)
+        m.stamp = stamp;
+      }
+      *port->add_listeners() = ToListener(*bl, c, kept, stamp, reused, shared_parts);
+    }
   }
-  for (auto& [name, cluster] : c.clusters) *config.add_clusters() = std::move(cluster);
+  std::vector<std::shared_ptr<const api::Cluster>> clusters;
+  clusters.reserve(c.clusters.size());
+  for (auto& [name, cluster] : c.clusters) clusters.push_back(std::move(cluster));
+  std::sort(clusters.begin(), clusters.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  for (auto& cluster : clusters) {
+    config.mutable_clusters()->UnsafeArenaAddAllocated(const_cast<api::Cluster*>(cluster.get()));
+    shared_parts.push_back(std::move(cluster));
+  }
   for (auto& [name, cert] : c.certificates) *config.add_certificates() = std::move(cert);
+  absl::erase_if(state.listeners, [&](const auto& l) { return l.second.stamp != stamp; });
+  memo.reused = reused;
   return config;
 }
 

@@ -42,10 +42,22 @@ struct PuntListener {
 };
 
 struct Snapshot {
+  Snapshot() = default;
+  Snapshot(Snapshot&&) = default;
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+  Snapshot& operator=(Snapshot&&) = delete;
+  ~Snapshot();
+
   uint64_t generation = 0;
   std::vector<L4Listener> l4;
   std::vector<PuntListener> punt;
   api::L7Config l7;
+  // Set by Compile: every virtual host of l7's listeners and every cluster of l7 is one of
+  // these, shared with the compile memo and with other snapshots. l7 holds them without
+  // owning them (the destructor takes them back out before l7 is destroyed), so that a
+  // change compiles and copies only the virtual hosts it touches.
+  std::vector<std::shared_ptr<const google::protobuf::Message>> shared_parts;
   // Lines such as "L4 198.18.100.10:5432/tcp -> 2 backends" and
   // "L7 198.18.100.1:80 http: 3 listeners, 12 routes": what the agent logs per snapshot.
   std::vector<std::string> Summary() const;

@@ -206,7 +206,7 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
   for (const model::ObjectKey& key : routes) {
     auto it = statuses.routes.find(key);
     json ours = it == statuses.routes.end() ? json{{"parents", json::array()}}
-                                            : status::RouteStatusJson(it->second);
+                                            : status::RouteStatusJson(*it->second);
     absl::Status result = WriteOne(
         key, [&](const json& current) { return MergeRouteStatus(current, ours, controller); },
         ours_in);

@@ -10,19 +10,22 @@ namespace xgate::l7 {
 namespace {
 
 // Brings `known` (name -> bytes) to `items`: those new or changed go through `changed`, the
-// names gone through `removed`. Updated in place, an unchanged item costs a serialization
-// into one scratch buffer and a compare. False when two items share a name.
+// names gone through `removed`. Updated in place, an unchanged item costs nothing when it is
+// the object seen last time, else a serialization into one scratch buffer and a compare.
+// False when two items share a name.
 template <typename Items, typename NameOf, typename Changed, typename Removed>
 bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_t stamp,
           Changed changed, Removed removed) {
   std::string scratch;
   bool unique = true;
   for (const auto& item : items) {
-    item.SerializeToString(&scratch);
     auto [it, fresh] = known.try_emplace(name_of(item));
     ConfigDelta::Seen& seen = it->second;
     unique = unique && seen.stamp != stamp;
     seen.stamp = stamp;
+    if (!fresh && seen.object == &item) continue;
+    seen.object = &item;
+    item.SerializeToString(&scratch);
     if (!fresh && seen.bytes == scratch) continue;
     changed(item);
     seen.bytes.swap(scratch);
@@ -37,7 +40,8 @@ bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_
 
 }  // namespace
 
-std::optional<api::L7Config> ConfigDelta::Next(const api::L7Config& next) {
+std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Config> held) {
+  const api::L7Config& next = *held;
   api::L7Config delta;
   delta.set_generation(next.generation());
   delta.set_base_generation(generation_);
@@ -111,6 +115,7 @@ std::optional<api::L7Config> ConfigDelta::Next(const api::L7Config& next) {
     }
   }
   absl::erase_if(listeners_, [&](const auto& entry) { return entry.second.stamp != stamp; });
+  last_ = std::move(held);               // after the Diffs: the objects they remembered stay alive
   bool had = have_ && generation_ != 0;  // base_generation 0 would read as a whole config
   have_ = unique;
   generation_ = next.generation();

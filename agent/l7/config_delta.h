@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -16,11 +17,19 @@ class ConfigDelta {
  public:
   // Remembers `next` and returns it as a delta on the config remembered before; nullopt for
   // the first, and when two listeners of `next` share a key (a delta could not name them).
-  std::optional<api::L7Config> Next(const api::L7Config& next);
+  // A virtual host or cluster that is the very object the config before had (snapshots
+  // share those, see compiler::Snapshot::shared_parts) is known unchanged without being
+  // serialized: the config before is held until the next call, so the address is its own.
+  std::optional<api::L7Config> Next(std::shared_ptr<const api::L7Config> next);
+  std::optional<api::L7Config> Next(const api::L7Config& next) {
+    return Next(std::make_shared<const api::L7Config>(next));
+  }
 
-  // What was sent of one object: its bytes, and the Next call that last saw it.
+  // What was sent of one object: its bytes, the object itself in the config before, and the
+  // Next call that last saw it.
   struct Seen {
     std::string bytes;
+    const void* object = nullptr;
     uint64_t stamp = 0;
   };
   using Known = absl::flat_hash_map<std::string, Seen>;  // by name
@@ -30,6 +39,7 @@ class ConfigDelta {
     Known vhosts;  // by hostname
     uint64_t stamp = 0;
   };
+  std::shared_ptr<const api::L7Config> last_;
   bool have_ = false;
   uint64_t generation_ = 0;
   uint64_t stamp_ = 0;

@@ -58,7 +58,7 @@ void ConfigServer::Shutdown() {
 
 void ConfigServer::Publish(std::shared_ptr<const api::L7Config> config) {
   std::lock_guard publishing(publish_mutex_);
-  std::optional<api::L7Config> delta = deltas_.Next(*config);
+  std::optional<api::L7Config> delta = deltas_.Next(config);
   {
     std::lock_guard lock(mutex_);
     current_ = std::move(config);

@@ -76,6 +76,7 @@ absl::Status Pipeline::Reload() {
   options.node_addresses = node_addresses_;
   options.now = status::NowRfc3339();
   if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
+  if (previous) options.previous = &previous->bound.statuses;
   next->bound = binder::Bind(next->loaded.store, options, &bind_memo_);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
   // The local pods decide which endpoints get flows: a change there is a change.
@@ -89,7 +90,8 @@ absl::Status Pipeline::Reload() {
     return record(absl::OkStatus(), &Counters::unchanged);
   }
   next->generation = next_generation_++;
-  next->snapshot = compiler::Compile(next->bound, next->generation, compile_options);
+  next->snapshot =
+      compiler::Compile(next->bound, next->generation, compile_options, &compile_memo_);
   next->applied_at = options.now;
 
   auto start = std::chrono::steady_clock::now();

@@ -100,7 +100,8 @@ class Pipeline {
   absl::Status last_error_;
   Counters counters_;
   uint64_t next_generation_ = 1;
-  binder::BindMemo bind_memo_;  // under reload_mu_
+  binder::BindMemo bind_memo_;          // under reload_mu_
+  compiler::CompileMemo compile_memo_;  // under reload_mu_
 };
 
 }  // namespace xgate::pipeline

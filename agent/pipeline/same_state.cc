@@ -45,6 +45,10 @@ bool Same(const model::ListenerStatus& a, const model::ListenerStatus& b) {
 bool Same(const model::RouteStatus& a, const model::RouteStatus& b) {
   return Same(a.parents, b.parents);
 }
+bool Same(const std::shared_ptr<const model::RouteStatus>& a,
+          const std::shared_ptr<const model::RouteStatus>& b) {
+  return a == b || Same(*a, *b);
+}
 bool Same(const model::PolicyStatus& a, const model::PolicyStatus& b) {
   return Same(a.ancestors, b.ancestors);
 }

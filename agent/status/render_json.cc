@@ -155,7 +155,7 @@ json ObjectList(const model::Store& store, const binder::Statuses& statuses) {
   auto route_status = [&](model::Kind kind) {
     return [&statuses, kind](const model::Store::Key& key) {
       auto it = statuses.routes.find(model::ObjectKey{kind, key.first, key.second});
-      return it == statuses.routes.end() ? json() : RouteStatusJson(it->second);
+      return it == statuses.routes.end() ? json() : RouteStatusJson(*it->second);
     };
   };
   AddAll(store.http_routes, model::Kind::kHTTPRoute, route_status(model::Kind::kHTTPRoute), items);

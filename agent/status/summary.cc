@@ -159,7 +159,7 @@ std::string Summary(const model::Store& store, const binder::BindResult& bound,
     }
   }
   for (const auto& [key, s] : st.routes) {
-    for (const auto& p : s.parents) {
+    for (const auto& p : s->parents) {
       std::string parent = p.parent_ref.kind + " " + p.parent_ref.ns.value_or(key.ns) + "/" +
                            p.parent_ref.name +
                            (p.parent_ref.section_name ? "/" + *p.parent_ref.section_name : "");

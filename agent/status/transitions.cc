@@ -1,3 +1,5 @@
+#include <tuple>
+
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/status/status.h"
@@ -5,35 +7,25 @@
 namespace xgate::status {
 namespace {
 
-void Carry(const std::vector<model::Condition>& previous, std::vector<model::Condition>& next) {
-  for (auto& c : next) {
-    for (const auto& p : previous) {
-      if (p.type == c.type && p.status == c.status && !p.last_transition_time.empty()) {
-        c.last_transition_time = p.last_transition_time;
-        break;
-      }
-    }
-  }
-}
-
 // Gateways and ListenerSets: their conditions, and each listener's by name.
 template <typename Map>
 void CarryWithListeners(const Map& previous, Map& next) {
   for (auto& [key, status] : next) {
     auto it = previous.find(key);
     if (it == previous.end()) continue;
-    Carry(it->second.conditions, status.conditions);
+    binder::CarryTransitionTimes(it->second.conditions, status.conditions);
     for (auto& listener : status.listeners) {
       for (const auto& old : it->second.listeners) {
-        if (old.name == listener.name) Carry(old.conditions, listener.conditions);
+        if (old.name == listener.name)
+          binder::CarryTransitionTimes(old.conditions, listener.conditions);
       }
     }
   }
 }
 
 bool SameParent(const model::ParentReference& a, const model::ParentReference& b) {
-  return a.group == b.group && a.kind == b.kind && a.ns == b.ns && a.name == b.name &&
-         a.section_name == b.section_name && a.port == b.port;
+  return std::tie(a.group, a.kind, a.ns, a.name, a.section_name, a.port) ==
+         std::tie(b.group, b.kind, b.ns, b.name, b.section_name, b.port);
 }
 
 }  // namespace
@@ -41,18 +33,26 @@ bool SameParent(const model::ParentReference& a, const model::ParentReference& b
 void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& next) {
   for (auto& [key, status] : next.gateway_classes) {
     auto it = previous.gateway_classes.find(key);
-    if (it != previous.gateway_classes.end()) Carry(it->second.conditions, status.conditions);
+    if (it != previous.gateway_classes.end())
+      binder::CarryTransitionTimes(it->second.conditions, status.conditions);
   }
   CarryWithListeners(previous.gateways, next.gateways);
   CarryWithListeners(previous.listener_sets, next.listener_sets);
+  // Both in key order: walked together. A status shared with `previous` is its own.
+  auto old = previous.routes.begin();
   for (auto& [key, status] : next.routes) {
-    auto it = previous.routes.find(key);
-    if (it == previous.routes.end()) continue;
-    for (auto& parent : status.parents) {
-      for (const auto& old : it->second.parents) {
-        if (SameParent(old.parent_ref, parent.parent_ref)) Carry(old.conditions, parent.conditions);
+    while (old != previous.routes.end() && old->first < key) ++old;
+    if (old == previous.routes.end() || old->first != key || old->second == status) continue;
+    model::RouteStatus carried = *status;
+    binder::CarryTransitionTimes(*old->second, carried);
+    bool kept = true;  // the binder carried them already (BindOptions::previous)
+    for (size_t p = 0; p < carried.parents.size(); ++p) {
+      for (size_t c = 0; c < carried.parents[p].conditions.size(); ++c) {
+        kept = kept && carried.parents[p].conditions[c].last_transition_time ==
+                           status->parents[p].conditions[c].last_transition_time;
       }
     }
+    if (!kept) status = std::make_shared<const model::RouteStatus>(std::move(carried));
   }
   for (auto& [key, status] : next.policies) {
     auto it = previous.policies.find(key);
@@ -60,7 +60,7 @@ void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& ne
     for (auto& ancestor : status.ancestors) {
       for (const auto& old : it->second.ancestors) {
         if (SameParent(old.parent_ref, ancestor.parent_ref)) {
-          Carry(old.conditions, ancestor.conditions);
+          binder::CarryTransitionTimes(old.conditions, ancestor.conditions);
         }
       }
     }

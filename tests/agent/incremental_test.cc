@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/binder/binder.h"
 #include "agent/compiler/compiler.h"
+#include "agent/l7/config_delta.h"
 #include "agent/pipeline/same_state.h"
 #include "agent/sources/store.h"
 #include "agent/status/status.h"
@@ -219,6 +220,21 @@ void ExpectSameSnapshot(const compiler::Snapshot& a, const compiler::Snapshot& b
   }
 }
 
+// The virtual hosts of `config` by listener and hostname, serialized.
+std::map<std::string, std::string> VirtualHostBytes(const api::L7Config& config) {
+  std::map<std::string, std::string> out;
+  for (const auto& port : config.ports()) {
+    for (const auto& listener : port.listeners()) {
+      for (const auto& vhost : listener.virtual_hosts()) {
+        out[absl::StrCat(port.port(), " ", listener.gateway_namespace(), "/",
+                         listener.gateway_name(), " ", listener.name(), " ", vhost.hostname())] =
+            vhost.SerializeAsString();
+      }
+    }
+  }
+  return out;
+}
+
 // The same-state check agrees with comparing the serialized object lists (what it replaces).
 bool SameSerialized(const model::LoadResult& a, const binder::Statuses& sa,
                     const model::LoadResult& b, const binder::Statuses& sb) {
@@ -231,8 +247,9 @@ bool SameSerialized(const model::LoadResult& a, const binder::Statuses& sa,
 }
 
 TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
-  size_t reused = 0;      // routes the memo bound, over every step
-  size_t set_routes = 0;  // routes attached to a ListenerSet's entry, over every step
+  size_t reused = 0;                    // routes the memo bound, over every step
+  size_t set_routes = 0;                // routes attached to a ListenerSet's entry, over every step
+  size_t compiled_again = 0, kept = 0;  // virtual hosts, over every step
   for (uint32_t seed = 1; seed <= 60; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     Documents pool(seed);
@@ -246,6 +263,9 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
     model::LoadResult previous;
     binder::BindResult previous_bound;
     binder::BindMemo memo;  // carried from step to step, as the pipeline does
+    compiler::CompileMemo compile_memo;
+    l7::ConfigDelta differ;  // fed the snapshots as the agent's config server is
+    std::shared_ptr<const compiler::Snapshot> last_snapshot;
     for (int step = 0; step < 40; ++step) {
       SCOPED_TRACE(absl::StrCat("step ", step));
       std::string source = pool.Pick(2) ? "a" : "b";
@@ -276,7 +296,22 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
       options.now = "2026-01-01T00:00:00Z";
       binder::BindResult bound = binder::Bind(incremental->store, options, &memo);
       binder::BindResult full_bound = binder::Bind(full.store, options);
-      ExpectSameSnapshot(*compiler::Compile(bound, 1), *compiler::Compile(full_bound, 1));
+      auto snapshot = compiler::Compile(bound, step + 1, {}, &compile_memo);
+      ExpectSameSnapshot(*snapshot, *compiler::Compile(full_bound, step + 1));
+      kept += compile_memo.reused;
+      // The delta carries exactly the virtual hosts whose bytes changed, though it compares
+      // the shared ones by identity.
+      auto delta = differ.Next(std::shared_ptr<const api::L7Config>(snapshot, &snapshot->l7));
+      if (last_snapshot != nullptr && delta) {
+        std::map<std::string, std::string> before = VirtualHostBytes(last_snapshot->l7);
+        size_t changed = 0;
+        for (const auto& [key, bytes] : VirtualHostBytes(snapshot->l7)) {
+          changed += !before.contains(key) || before.at(key) != bytes;
+        }
+        EXPECT_EQ(VirtualHostBytes(*delta).size(), changed);
+        compiled_again += changed;
+      }
+      last_snapshot = snapshot;
       EXPECT_EQ(status::ObjectList(incremental->store, bound.statuses),
                 status::ObjectList(incremental->store, full_bound.statuses));
       reused += memo.reused;
@@ -292,8 +327,10 @@ TEST(IncrementalLoad, EqualsAFullLoadOverRandomChanges) {
       previous_bound = binder::Bind(previous.store, options);
     }
   }
-  EXPECT_GT(reused, 500u);     // the memo was used, not only refilled (1,000 when written)
-  EXPECT_GT(set_routes, 10u);  // ListenerSets were served, not only refused (50 when written)
+  EXPECT_GT(reused, 500u);          // the memo was used, not only refilled (1,000 when written)
+  EXPECT_GT(set_routes, 10u);       // ListenerSets were served, not only refused (50 when written)
+  EXPECT_GT(kept, 25u);             // virtual hosts the compile memo gave (52 when written)
+  EXPECT_GT(compiled_again, 100u);  // and those that changed (251 when written)
 }
 
 // What a load decodes again is what changed: a file added before another (the folder source

@@ -455,7 +455,7 @@ TEST_F(ListenerSetRoutes, MemoEqualsAFreshBindAsSetsComeAndGo) {
       }
     }
     model::ObjectKey r{model::Kind::kHTTPRoute, "apps", "r"};
-    EXPECT_EQ(Parents(memoized.statuses.routes.at(r)), Parents(fresh.statuses.routes.at(r)));
+    EXPECT_EQ(Parents(*memoized.statuses.routes.at(r)), Parents(*fresh.statuses.routes.at(r)));
   }
   EXPECT_GT(reused, 0u) << "the unchanged steps reuse the memo";
 }

@@ -376,5 +376,36 @@ spec:
   EXPECT_EQ(ours->Route(model::Kind::kHTTPRoute, "foo", "unlabelled"), nullptr);
 }
 
+// A route's condition keeps its lastTransitionTime from BindOptions::previous while its status
+// is the same and takes `now` when it changes; a route the memo binds as it was keeps the very
+// status object it had, times included.
+TEST(RouteTransitionTimes, CarriedFromThePreviousStatusesAndSharedByTheMemo) {
+  const std::string parent = "{name: gw, namespace: default}";
+  auto first = BindYaml({kBase, HttpRoute("a", parent)});  // at 2026-01-01T00:00:00Z
+  binder::BindOptions later = first->options;
+  later.now = "2026-02-02T00:00:00Z";
+  later.previous = &first->result.statuses;
+  // The backend gone: ResolvedRefs changes, Accepted does not.
+  auto second = BindYaml({kBase, HttpRoute("a", parent, "{name: gone, port: 80}")}, later);
+  const auto& conditions =
+      second->Route(model::Kind::kHTTPRoute, "a", "r")->parents.at(0).conditions;
+  EXPECT_EQ(Cond(conditions, "ResolvedRefs"), "False/BackendNotFound");
+  EXPECT_EQ(FindCondition(conditions, "ResolvedRefs")->last_transition_time, later.now);
+  EXPECT_EQ(FindCondition(conditions, "Accepted")->last_transition_time, "2026-01-01T00:00:00Z");
+
+  binder::BindMemo memo;
+  binder::BindResult bound = binder::Bind(second->loaded.store, later, &memo);
+  binder::BindOptions again = later;
+  again.now = "2026-03-03T00:00:00Z";
+  again.previous = &bound.statuses;
+  binder::BindResult rebound = binder::Bind(second->loaded.store, again, &memo);
+  EXPECT_EQ(memo.reused, 1u);
+  model::ObjectKey r{model::Kind::kHTTPRoute, "a", "r"};
+  EXPECT_EQ(rebound.statuses.routes.at(r), bound.statuses.routes.at(r));
+  EXPECT_EQ(FindCondition(rebound.statuses.routes.at(r)->parents.at(0).conditions, "ResolvedRefs")
+                ->last_transition_time,
+            later.now);
+}
+
 }  // namespace
 }  // namespace xgate::testing

@@ -49,7 +49,7 @@ struct Bound {
   const model::RouteStatus* Route(model::Kind kind, const std::string& ns,
                                   const std::string& name) const {
     auto it = result.statuses.routes.find({kind, ns, name});
-    return it == result.statuses.routes.end() ? nullptr : &it->second;
+    return it == result.statuses.routes.end() ? nullptr : it->second.get();
   }
   const binder::BoundListener* BoundListener(const std::string& ns, const std::string& gw,
                                              const std::string& listener) const {

@@ -29,7 +29,7 @@ bool AcceptedOffline(const binder::Statuses& statuses) {
     }
   }
   for (const auto& [key, s] : statuses.routes) {
-    for (const auto& p : s.parents) {
+    for (const auto& p : s->parents) {
       if (!ok(p.conditions)) return false;
     }
   }

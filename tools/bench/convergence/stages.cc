@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
   pipeline::PipelineOptions options;
   options.carry_generations = !objects;  // as main.cc runs each mode
   pipeline::Pipeline pipe(store, {"198.18.0.1"}, {}, options);
-  binder::BindMemo memo;  // as the pipeline keeps one
+  binder::BindMemo memo;  // as the pipeline keeps them
+  compiler::CompileMemo compile_memo;
   // Each stage on its own, then the pipeline's reload (all of them, the load then cached).
   auto measure = [&](Stages& s) {
     if (!objects) s.Add("folder read", Timed([&] { folder.Sync().IgnoreError(); }));
@@ -203,7 +204,7 @@ int main(int argc, char** argv) {
     s.Add("bind", Timed([&] { bound = binder::Bind(loaded->store, {}, &memo); }));
     s.Add("same-state check",
           Timed([&] { pipeline::SameState(*loaded, bound.statuses, *loaded, bound.statuses); }));
-    s.Add("compile", Timed([&] { compiler::Compile(bound, 1); }));
+    s.Add("compile", Timed([&] { compiler::Compile(bound, 1, {}, &compile_memo); }));
     absl::Status reloaded;
     s.Add("pipeline reload", Timed([&] { reloaded = pipe.Reload(); }));
     return reloaded;
