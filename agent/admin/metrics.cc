@@ -113,7 +113,7 @@ std::string RenderPipelineMetrics(const pipeline::Pipeline& pipeline) {
     for (const auto& l : s.listeners) CountConditions(l.conditions, conditions);
   }
   for (const auto& [k, s] : st.routes) {
-    for (const auto& p : s.parents) CountConditions(p.conditions, conditions);
+    for (const auto& p : s->parents) CountConditions(p.conditions, conditions);
   }
   Metric(out, "xgate_agent_conditions", "gauge",
          "Status conditions of the agent's GatewayClasses, Gateways, listeners and route "
