@@ -454,27 +454,54 @@ std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
   return out;
 }
 
-// What the routes' backends are resolved from: while it is the same, every route's
-// BackendDeps hold and the EndpointSlice index is the one built before.
-std::vector<std::shared_ptr<const void>> BackendContext(const Store& store) {
-  std::vector<std::shared_ptr<const void>> out;
-  out.reserve(store.services.size() + store.endpoint_slices.size() + 1);
-  for (auto it = store.services.begin(); it != store.services.end(); ++it) {
-    out.push_back(it.shared());
+// What the routes' backends are resolved from, in key order.
+struct BackendContext {
+  std::vector<std::shared_ptr<const model::Service>> services;
+  std::vector<std::shared_ptr<const model::EndpointSlice>> slices;
+
+  static BackendContext Of(const Store& store) {
+    BackendContext out;
+    out.services.reserve(store.services.size());
+    for (auto it = store.services.begin(); it != store.services.end(); ++it) {
+      out.services.push_back(it.shared());
+    }
+    out.slices.reserve(store.endpoint_slices.size());
+    for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
+      out.slices.push_back(it.shared());
+    }
+    return out;
   }
-  out.push_back(nullptr);  // between the two kinds
-  for (auto it = store.endpoint_slices.begin(); it != store.endpoint_slices.end(); ++it) {
-    out.push_back(it.shared());
+};
+
+// Adds to `out` the Services (namespace, name) whose object, or one of whose EndpointSlices,
+// is not the same in `a` and `b`: a BackendDep on any other Service holds in `b` if it held in
+// `a`. Both are walked together, so an unchanged object costs a pointer compare.
+template <typename T, typename ServiceOf>
+void AddChanged(const std::vector<std::shared_ptr<const T>>& a,
+                const std::vector<std::shared_ptr<const T>>& b, ServiceOf service_of,
+                std::set<Store::Key>& out) {
+  auto key = [](const T& o) { return std::tie(o.meta.ns, o.meta.name); };
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      ++i, ++j;
+    } else if (j == b.size() || (i < a.size() && key(*a[i]) < key(*b[j]))) {
+      out.insert(service_of(*a[i++]));  // gone
+    } else if (i == a.size() || key(*b[j]) < key(*a[i])) {
+      out.insert(service_of(*b[j++]));  // new
+    } else {
+      out.insert(service_of(*a[i++]));  // changed
+      out.insert(service_of(*b[j++]));
+    }
   }
-  return out;
 }
 
 }  // namespace
 
 struct BindMemo::State {
   std::vector<std::shared_ptr<const void>> context;
-  std::vector<std::shared_ptr<const void>> backend_context;
-  std::shared_ptr<const SliceIndex> slices;  // built from backend_context
+  BackendContext backends;
+  std::shared_ptr<const SliceIndex> slices;  // built from `backends`
   BindOptions options;                       // `now` aside
   bool grpc_routes = false;                  // any GRPCRoute in the store
   std::map<model::ObjectKey, RouteMemo> routes;
@@ -546,10 +573,28 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   auto next = std::make_unique<BindMemo::State>();
   next->context = BindContext(store);
   BindMemo::State* last = memo != nullptr ? memo->state.get() : nullptr;
-  if (memo != nullptr) next->backend_context = BackendContext(store);
-  // The same Services and EndpointSlices as last time: the same index, every dependency holds.
-  const bool same_backends = last != nullptr && last->backend_context == next->backend_context;
-  next->slices = same_backends ? last->slices : std::make_shared<const SliceIndex>(store);
+  // The Services whose object or EndpointSlices changed since the memo's bind: only a route
+  // depending on one of them needs its dependencies checked.
+  std::set<Store::Key> changed_services;
+  if (memo != nullptr) {
+    next->backends = BackendContext::Of(store);
+    if (last != nullptr) {
+      AddChanged(
+          last->backends.services, next->backends.services,
+          [](const model::Service& s) {
+            return Store::Key{s.meta.ns, s.meta.name};
+          },
+          changed_services);
+      AddChanged(
+          last->backends.slices, next->backends.slices,
+          [](const model::EndpointSlice& s) {
+            return Store::Key{s.meta.ns, s.service_name};
+          },
+          changed_services);
+    }
+  }
+  const bool same_slices = last != nullptr && last->backends.slices == next->backends.slices;
+  next->slices = same_slices ? last->slices : std::make_shared<const SliceIndex>(store);
   const SliceIndex& slices = *next->slices;
   next->options = options;
   next->options.now.clear();
@@ -571,9 +616,9 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       while (cursor != last->routes.end() && cursor->first < route.key) ++cursor;
       auto it = cursor;
       if (it != last->routes.end() && it->first == route.key && it->second.route == route.owner &&
-          (same_backends ||
-           std::all_of(it->second.deps.begin(), it->second.deps.end(),
-                       [&](const BackendDep& d) { return d.Holds(store, slices); }))) {
+          std::all_of(it->second.deps.begin(), it->second.deps.end(), [&](const BackendDep& d) {
+            return !changed_services.contains(d.service) || d.Holds(store, slices);
+          })) {
         old = &it->second;
       }
     }

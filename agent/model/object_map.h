@@ -109,6 +109,13 @@ class ObjectMap {
   void JoinWith(const ObjectMap& other, Fn fn) {
     auto o = other.map_.begin();
     for (auto& [key, slot] : map_) {
+      // The very object `other` holds next is under the same key (an object has one): most
+      // entries of a reload are, and cost a pointer compare.
+      if (o != other.map_.end() && o->second == slot) {
+        fn(key, slot, &o->second);
+        ++o;
+        continue;
+      }
       while (o != other.map_.end() && o->first < key) ++o;
       const bool same_key = o != other.map_.end() && !(key < o->first);
       fn(key, slot, same_key ? &o->second : nullptr);

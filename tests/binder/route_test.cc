@@ -407,5 +407,43 @@ TEST(RouteTransitionTimes, CarriedFromThePreviousStatusesAndSharedByTheMemo) {
             later.now);
 }
 
+// A route the memo binds as it was is bound afresh when its Service or one of that Service's
+// EndpointSlices is another object than at the last bind, and only then.
+TEST(BindMemo, ARouteIsBoundAgainWhenItsBackendsChange) {
+  auto b = BindYaml({kBase, HttpRoute("a", "{name: gw, namespace: default}")});
+  model::Store store = b->loaded.store;  // the same objects, shared
+  binder::BindMemo memo;
+  model::ObjectKey r{model::Kind::kHTTPRoute, "a", "r"};
+  auto endpoints = [&](const binder::BindResult& result) {
+    std::string out;
+    for (const auto& l : result.listeners) {
+      for (const auto& route : l.routes) {
+        for (const auto& e : route.backends->rule_backends.at(0).at(0).endpoints) {
+          out += e.address + " ";
+        }
+        return out;
+      }
+    }
+    return out;
+  };
+  binder::Bind(store, b->options, &memo);
+  EXPECT_EQ(endpoints(binder::Bind(store, b->options, &memo)), "198.18.1.1 198.18.1.2 ");
+  EXPECT_EQ(memo.reused, 1u);
+
+  store.endpoint_slices.Mutable({"a", "web-1"}).endpoints.at(0).addresses = {"198.18.1.9"};
+  EXPECT_EQ(endpoints(binder::Bind(store, b->options, &memo)), "198.18.1.1 198.18.1.9 ");
+  EXPECT_EQ(memo.reused, 0u);
+
+  store.services.Mutable({"b", "web"}).meta.generation = 7;  // not the route's
+  binder::Bind(store, b->options, &memo);
+  EXPECT_EQ(memo.reused, 1u);
+
+  store.services.erase({"a", "web"});
+  binder::BindResult gone = binder::Bind(store, b->options, &memo);
+  EXPECT_EQ(memo.reused, 0u);
+  EXPECT_EQ(Cond(gone.statuses.routes.at(r)->parents.at(0).conditions, "ResolvedRefs"),
+            "False/BackendNotFound");
+}
+
 }  // namespace
 }  // namespace xgate::testing
