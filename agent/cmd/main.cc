@@ -45,7 +45,7 @@ using namespace xgate;
 
 // Changes (to the folder or from the API server) within this quiet time are one reconcile, at
 // most kMostDelay after the first of them.
-constexpr std::chrono::milliseconds kDebounce{10};
+constexpr std::chrono::milliseconds kDebounce{3};
 constexpr std::chrono::milliseconds kCoalesce{5};
 constexpr std::chrono::milliseconds kMostDelay{100};
 // The pods' safety-net resync (interfaces that vanish are noticed through rtnetlink at once).
