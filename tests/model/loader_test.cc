@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 
+#include "absl/strings/str_cat.h"
 #include "tests/model/test_util.h"
 
 namespace xgate::model {
@@ -107,6 +109,35 @@ spec:
   EXPECT_EQ(r.errors[1].field, "metadata.name");
   ASSERT_EQ(r.store.services.size(), 1u);
   EXPECT_EQ(r.store.services.at({"web", "svc"}).meta.source.line, 3);
+}
+
+// A stream of megabytes is parsed in pieces on several threads (cut at document markers):
+// objects, their lines and the errors' lines are those of one parse of the whole file.
+TEST(Loader, ALargeStreamLoadsAsOneParseDoes) {
+  std::string text;
+  int line = 1;
+  std::map<std::string, int> lines;  // Service name -> line of its apiVersion
+  for (int i = 0; i < 20000; ++i) {
+    std::string name = absl::StrCat("s", i);
+    // The first document has no marker; a comment looks like one but is indented.
+    if (i > 0) absl::StrAppend(&text, i % 2 ? "---\n" : "--- # the next one\n"), ++line;
+    lines[name] = line;
+    absl::StrAppend(&text, "apiVersion: v1\nkind: Service\nmetadata: {name: ", name,
+                    ", namespace: web}\nspec:\n  ports: [{port: 80}]\n  # ---\n");
+    line += 6;
+  }
+  absl::StrAppend(&text,
+                  "---\napiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: web}\n"
+                  "spec:\n  ports: [{port: 70000}]\n");
+  ASSERT_GT(text.size(), size_t{2} << 20);  // pieces on two threads or more
+  LoadResult r = Load(text, "large.yaml");
+  ASSERT_EQ(r.errors.size(), 1u) << Errors(r);
+  EXPECT_EQ(r.errors[0].pos.line, line + 5) << Errors(r);
+  EXPECT_EQ(r.errors[0].field, "spec.ports[0].port");
+  ASSERT_EQ(r.store.services.size(), 20000u);
+  for (const auto& [name, first] : lines) {
+    EXPECT_EQ(r.store.services.at({"web", name}).meta.source.line, first) << name;
+  }
 }
 
 TEST(Loader, OlderGatewayApiVersionsLoadAsV1) {
