@@ -98,6 +98,10 @@ struct BoundListener {
 // '/'). What the data plane, explain and the summary call the listener.
 std::string ListenerId(const BoundListener& listener);
 
+// BindOptions::max_gateway_listeners by default: above the 5,000 ListenerSets of one Gateway
+// the README's scale check binds.
+inline constexpr size_t kDefaultMaxGatewayListeners = 10000;
+
 struct BindOptions {
   // Addresses of the interfaces the agent is attached to: what a Gateway without
   // spec.addresses serves on.
@@ -107,6 +111,10 @@ struct BindOptions {
   // TLS listener serving one is Accepted False (PortUnavailable) and Programmed False
   // (Pending) but stays in the data plane, where the proxy keeps retrying.
   std::map<std::pair<std::string, int>, std::string> unavailable_ports;
+  // The longest merged listener list of a Gateway (its listeners, then its ListenerSets'
+  // entries in the spec's order): a ListenerSet entry beyond it is Accepted False
+  // TooManyListeners and not served (xgate-agent --max-gateway-listeners).
+  size_t max_gateway_listeners = kDefaultMaxGatewayListeners;
 };
 
 // TLS to a Service port, from the BackendTLSPolicy that won it (backend_tls.h).

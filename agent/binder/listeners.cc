@@ -321,10 +321,18 @@ struct ListenerTally {
   }
 };
 
-// Evaluates one listener (`index` into its owner's listeners), given its conflict with other
-// listeners ("" or the reason).
+// Why the merged list refuses a listener: none, a conflict with another listener, or (a
+// ListenerSet entry) its place beyond BindOptions::max_gateway_listeners.
+struct Refusal {
+  std::string conflict;    // "" or HostnameConflict / ProtocolConflict
+  size_t too_many_at = 0;  // the entry's place (1-based) in the merged list when beyond it
+};
+
+// Evaluates one listener (`index` into its owner's listeners), given why the merged list
+// refuses it.
 ListenerState EvaluateListener(const ListenerContext& ctx, const model::Listener& l, size_t index,
-                               const std::string& conflict, ListenerTally& tally) {
+                               const Refusal& refusal, ListenerTally& tally) {
+  const std::string& conflict = refusal.conflict;
   const Store& store = ctx.store;
   const BindOptions& options = ctx.options;
   const int64_t gen = ctx.generation;
@@ -341,12 +349,19 @@ ListenerState EvaluateListener(const ListenerContext& ctx, const model::Listener
   ls.bound.addresses = addresses;
   if (ctx.client_cert) ls.bound.backend_client_certificate = ctx.client_cert->secret;
   ls.status.name = l.name;
-  ls.refused = !conflict.empty();
+  ls.refused = !conflict.empty() || refusal.too_many_at > 0;
 
   ListenerVerdict v = CheckListener(l);
   v.conflict = conflict;
-  bool accepted = v.accepted_reason == "Accepted" && v.conflict.empty();
-  if (!v.conflict.empty() && v.accepted_reason == "Accepted") {
+  bool accepted = v.accepted_reason == "Accepted" && !ls.refused;
+  if (refusal.too_many_at > 0) {
+    // Before any other reason: the entry is not in the Gateway's list at all.
+    v.accepted_reason = "TooManyListeners";
+    v.accepted_message = "listener " + std::to_string(refusal.too_many_at) +
+                         " of the Gateway's merged list, which is limited to " +
+                         std::to_string(options.max_gateway_listeners) +
+                         " (xgate-agent --max-gateway-listeners)";
+  } else if (!v.conflict.empty() && v.accepted_reason == "Accepted") {
     v.accepted_reason = v.conflict;
     v.accepted_message =
         "listener is not distinct from another listener on port " + std::to_string(l.port);
@@ -474,6 +489,7 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
   // The listeners later entries must be distinct from: the Gateway's, then each entry kept.
   PortUse kept;
   for (const auto& l : gw.listeners) kept.Add(l);
+  size_t place = gw.listeners.size();  // in the merged list
   int attached = 0;
   for (const auto& [key, set] : sets) {
     ListenerSetState s;
@@ -518,9 +534,14 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
     s.first = state.listeners.size();
     for (size_t i = 0; i < set->listeners.size(); ++i) {
       const model::Listener& l = set->listeners[i];
-      std::string conflict = kept.ConflictOf(l, 0);
-      if (conflict.empty()) kept.Add(l);
-      state.listeners.push_back(EvaluateListener(set_ctx, l, i, conflict, tally));
+      Refusal refusal;
+      if (++place > options.max_gateway_listeners) {
+        refusal.too_many_at = place;
+      } else {
+        refusal.conflict = kept.ConflictOf(l, 0);
+        if (refusal.conflict.empty()) kept.Add(l);
+      }
+      state.listeners.push_back(EvaluateListener(set_ctx, l, i, refusal, tally));
     }
     s.count = set->listeners.size();
     s.accepted = tally.valid > 0;
@@ -606,8 +627,9 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     ListenerTally tally;
     for (size_t i = 0; i < gw.listeners.size(); ++i) {
       auto c = conflicts.find(i);
-      state.listeners.push_back(
-          EvaluateListener(ctx, gw.listeners[i], i, c == conflicts.end() ? "" : c->second, tally));
+      Refusal refusal;
+      if (c != conflicts.end()) refusal.conflict = c->second;
+      state.listeners.push_back(EvaluateListener(ctx, gw.listeners[i], i, refusal, tally));
     }
 
     // Gateway conditions.

@@ -388,6 +388,61 @@ spec:
   EXPECT_EQ(overlap(Entry(*bs, "b-dup")->conditions), "missing");
 }
 
+// BindOptions::max_gateway_listeners caps the merged list: the entries past it, in the spec's
+// order, are refused (TooManyListeners), the Gateway's own listeners and the ListenerSets it
+// does not allow take no place.
+TEST(ListenerSetEntries, TooManyListeners) {
+  auto entries = [](const std::string& prefix, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+      std::string name = prefix + std::to_string(i);
+      out += "  - {name: " + name + ", port: 80, protocol: HTTP, hostname: " + name +
+             ".example.com}\n";
+    }
+    return out;
+  };
+  const std::vector<std::string> docs = {
+      kClass,
+      Gateway(kAllowSame),
+      Namespace("far"),
+      ListenerSet("far", "far", entries("f", 3), "2025-01-01T00:00:00Z"),  // not allowed
+      ListenerSet("infra", "a", entries("a", 2), "2026-01-01T00:00:00Z"),
+      ListenerSet("infra", "b", entries("b", 2), "2026-01-01T00:00:01Z"),
+      ListenerSet("infra", "c", entries("c", 1), "2026-01-01T00:00:02Z")};
+  binder::BindOptions options = DefaultOptions();
+  options.max_gateway_listeners = 4;  // the Gateway's listener, a0, a1, b0
+  auto b = BindYaml(docs, options);
+  const auto* a = SetStatus(*b, "infra", "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(a->conditions), "True/Accepted True/Programmed");
+  const auto* bs = SetStatus(*b, "infra", "b");
+  ASSERT_NE(bs, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(bs->conditions), "True/ListenersNotValid True/Programmed");
+  EXPECT_EQ(AcceptedProgrammed(Entry(*bs, "b0")->conditions), "True/Accepted True/Programmed");
+  const auto& b1 = Entry(*bs, "b1")->conditions;
+  EXPECT_EQ(AcceptedProgrammed(b1), "False/TooManyListeners False/Invalid");
+  EXPECT_EQ(Cond(b1, "Conflicted"), "False/NoConflicts");
+  EXPECT_NE(FindCondition(b1, "Accepted")->message.find("listener 5 "), std::string::npos);
+  EXPECT_NE(FindCondition(b1, "Accepted")->message.find("limited to 4"), std::string::npos);
+  const auto* c = SetStatus(*b, "infra", "c");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(c->conditions), "False/ListenersNotValid False/ListenersNotValid");
+  EXPECT_EQ(Cond(Entry(*c, "c0")->conditions, "Accepted"), "False/TooManyListeners");
+  EXPECT_EQ(b->Gateway("infra", "gw")->attached_listener_sets, 2);
+  // Only the first four are served.
+  int programmed = 0;
+  for (const auto& l : b->result.listeners) programmed += l.programmed;
+  EXPECT_EQ(programmed, 4);
+  EXPECT_TRUE(BoundEntries(*b, "infra", "c").size() == 1 &&
+              !BoundEntries(*b, "infra", "c")[0]->programmed);
+
+  // By default nothing here comes near the limit.
+  auto d = BindYaml(docs);
+  EXPECT_EQ(AcceptedProgrammed(SetStatus(*d, "infra", "c")->conditions),
+            "True/Accepted True/Programmed");
+  EXPECT_EQ(d->options.max_gateway_listeners, binder::kDefaultMaxGatewayListeners);
+}
+
 std::string Route(const std::string& ns, const std::string& name, const std::string& parents,
                   const std::string& hostname) {
   return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: " + name +
