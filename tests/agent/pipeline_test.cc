@@ -127,23 +127,7 @@ TEST_F(PipelineTest, ChangedSpecGetsTheNextGeneration) {
 // PipelineInputs::max_gateway_listeners (xgate-agent --max-gateway-listeners) reaches the
 // bind: with room for the Gateway's listener and one entry, the second entry is refused.
 TEST_F(PipelineTest, TheListenerLimitReachesTheBind) {
-  fixtures::WriteFile(dir_.path() / "listener-set.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: ls-gw, namespace: default}
-spec:
-  gatewayClassName: acme-lb
-  allowedListeners: {namespaces: {from: Same}}
-  listeners: [{name: http, port: 8080, protocol: HTTP}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: ListenerSet
-metadata: {name: ls, namespace: default}
-spec:
-  parentRef: {name: ls-gw}
-  listeners:
-  - {name: one, port: 8081, protocol: HTTP}
-  - {name: two, port: 8082, protocol: HTTP}
-)");
+  fixtures::WriteFile(dir_.path() / "listener-set.yaml", fixtures::GatewayWithListenerSetYaml());
   PipelineInputs inputs;
   inputs.max_gateway_listeners = 2;
   pipeline_->SetInputs(inputs);

@@ -356,28 +356,8 @@ TEST_F(SeedCheck, BinaryExitCodes) {
 // Gateway's listener and two entries fit in 3, not in 2.
 TEST(Check, ListenerSetsAndTheListenerLimit) {
   fixtures::TempDir dir;
-  fixtures::WriteFile(dir.path() / "all.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: ours}
-spec: {controllerName: xgate.dev/node-agent}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: ours
-  allowedListeners: {namespaces: {from: Same}}
-  listeners: [{name: http, port: 8080, protocol: HTTP}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: ListenerSet
-metadata: {name: ls, namespace: default}
-spec:
-  parentRef: {name: gw}
-  listeners:
-  - {name: one, port: 8081, protocol: HTTP}
-  - {name: two, port: 8082, protocol: HTTP}
-)");
+  fixtures::WriteFile(dir.path() / "all.yaml", fixtures::AcmeGatewayClassYaml() + "---\n" +
+                                                   fixtures::GatewayWithListenerSetYaml());
   auto run = [&](size_t limit) {
     Args args;
     args.command = "check";
