@@ -605,7 +605,8 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   bool usable = last != nullptr && !next->grpc_routes && !last->grpc_routes &&
                 last->context == next->context &&
                 last->options.node_addresses == options.node_addresses &&
-                last->options.unavailable_ports == options.unavailable_ports;
+                last->options.unavailable_ports == options.unavailable_ports &&
+                last->options.max_gateway_listeners == options.max_gateway_listeners;
   size_t reused = 0;
   // Routes come in key order, so the memo is walked along with them.
   auto cursor = usable ? last->routes.begin() : std::map<model::ObjectKey, RouteMemo>::iterator();

@@ -100,6 +100,10 @@ struct BoundListener {
 // '/'). What the data plane, explain and the summary call the listener.
 std::string ListenerId(const BoundListener& listener);
 
+// BindOptions::max_gateway_listeners by default: above the 5,000 ListenerSets of one Gateway
+// the README's scale check binds.
+inline constexpr size_t kDefaultMaxGatewayListeners = 10000;
+
 struct BindOptions {
   // Addresses of the interfaces the agent is attached to: what a Gateway without
   // spec.addresses serves on.
@@ -112,6 +116,10 @@ struct BindOptions {
   // The statuses last applied: a route's condition whose status is as it was there keeps its
   // lastTransitionTime (status::CarryTransitionTimes does the other kinds).
   const Statuses* previous = nullptr;
+  // The longest merged listener list of a Gateway (its listeners, then its ListenerSets'
+  // entries in the spec's order): a ListenerSet entry beyond it is Accepted False
+  // TooManyListeners and not served (xgate-agent --max-gateway-listeners).
+  size_t max_gateway_listeners = kDefaultMaxGatewayListeners;
 };
 
 // Keeps the lastTransitionTime of each condition of `next` whose type and status are as in

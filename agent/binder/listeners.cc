@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 
 #include "agent/binder/age.h"
 #include "agent/binder/backend_tls.h"
@@ -90,21 +92,106 @@ std::map<size_t, std::string> FindConflicts(const model::Gateway& gw) {
   return conflicts;
 }
 
-// HTTPS listeners on one port whose hostnames overlap ("*.example.com" and
-// "foo.example.com"; no hostname overlaps every other): index -> one listener it overlaps.
-std::map<size_t, std::string> FindOverlappingTls(const model::Gateway& gw) {
-  std::map<size_t, std::string> out;
-  for (size_t i = 0; i < gw.listeners.size(); ++i) {
-    for (size_t j = 0; j < gw.listeners.size(); ++j) {
-      const auto& a = gw.listeners[i];
-      const auto& b = gw.listeners[j];
-      if (i == j || a.protocol != "HTTPS" || b.protocol != "HTTPS" || a.port != b.port) continue;
-      std::vector<std::string> other;
-      if (b.hostname && !b.hostname->empty()) other.push_back(*b.hostname);
-      if (IntersectHostnames(a.hostname, other).intersects && !out.count(i)) out[i] = b.name;
-    }
+// The wildcards that cover `hostname` strictly: "a.b.example.com" and "*.b.example.com" are
+// both covered by "*.example.com" and "*.com" (HostnameCovers).
+std::vector<std::string> CoveringWildcards(const std::string& hostname) {
+  std::string_view base = hostname;
+  if (base.starts_with("*.")) base.remove_prefix(2);
+  std::vector<std::string> out;
+  for (size_t dot = base.find('.'); dot != std::string_view::npos && dot + 1 < base.size();
+       dot = base.find('.', dot + 1)) {
+    out.push_back("*" + std::string(base.substr(dot)));
   }
   return out;
+}
+
+// The HTTPS listeners of a Gateway's merged list (its own, then its ListenerSets' entries) on
+// one port, indexed by hostname so that finding the ones a hostname overlaps (one covers the
+// other; no hostname overlaps every other) is linear in the listeners, which ListenerSets do
+// not bound.
+class TlsHostnames {
+ public:
+  void Add(size_t index, const std::optional<std::string>& hostname) {
+    all_.push_back(index);
+    if (!hostname || hostname->empty()) {
+      any_.push_back(index);
+      return;
+    }
+    by_name_[*hostname].push_back(index);
+    for (auto& w : CoveringWildcards(*hostname)) covered_by_[std::move(w)].push_back(index);
+  }
+  // The first listener in the merged list other than `index` whose hostname overlaps
+  // `hostname` (nullopt when none does).
+  std::optional<size_t> FirstOverlap(size_t index,
+                                     const std::optional<std::string>& hostname) const {
+    std::optional<size_t> first;
+    auto consider = [&](const std::vector<size_t>& v) {
+      for (size_t j : v) {
+        if (j == index) continue;
+        if (!first || j < *first) first = j;
+        return;  // each list is in merged order
+      }
+    };
+    if (!hostname || hostname->empty()) {
+      consider(all_);
+      return first;
+    }
+    consider(any_);
+    auto find = [&](const auto& map, const std::string& key) {
+      if (auto it = map.find(key); it != map.end()) consider(it->second);
+    };
+    find(by_name_, *hostname);
+    for (const auto& w : CoveringWildcards(*hostname)) find(by_name_, w);
+    if (hostname->starts_with("*.")) find(covered_by_, *hostname);
+    return first;
+  }
+
+ private:
+  std::vector<size_t> all_;
+  std::vector<size_t> any_;  // no hostname
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;
+  std::unordered_map<std::string, std::vector<size_t>> covered_by_;  // wildcard -> narrower
+};
+
+// Who `other` is, as the status of `self` may name it: a ListenerSet entry names the listener
+// of its Gateway or of its own ListenerSet, never a sibling ListenerSet's (the spec asks not
+// to leak what a ListenerSet could not read).
+std::string DescribeOther(const ListenerState& self, const ListenerState& other,
+                          const Store::Key& gateway) {
+  const std::string name = "listener " + other.listener->name;
+  if (other.set == self.set) return name;
+  if (other.set == nullptr) return name + " of Gateway " + gateway.first + "/" + gateway.second;
+  if (self.set == nullptr) {
+    return name + " of ListenerSet " + other.set->meta.ns + "/" + other.set->meta.name;
+  }
+  return "a listener of another ListenerSet";
+}
+
+// OverlappingTLSConfig (GEP-3567) on every HTTPS listener of the merged list whose hostname
+// overlaps another's on the same port: the Gateway's own listeners and the entries of its
+// ListenerSets that are in the list (an entry refused for a conflict or the listener limit is
+// not). A warning, present only when True.
+void MarkOverlappingTls(GatewayState& state, const std::string& now) {
+  auto in_list = [](const ListenerState& l) {
+    return l.listener->protocol == "HTTPS" && (l.set == nullptr || !l.refused);
+  };
+  std::map<int, TlsHostnames> by_port;
+  for (size_t i = 0; i < state.listeners.size(); ++i) {
+    const ListenerState& l = state.listeners[i];
+    if (in_list(l)) by_port[l.listener->port].Add(i, l.listener->hostname);
+  }
+  for (size_t i = 0; i < state.listeners.size(); ++i) {
+    ListenerState& l = state.listeners[i];
+    if (!in_list(l)) continue;
+    std::optional<size_t> j = by_port[l.listener->port].FirstOverlap(i, l.listener->hostname);
+    if (!j) continue;
+    const int64_t gen = l.set != nullptr ? l.set->meta.generation : state.gateway->meta.generation;
+    l.status.conditions.push_back(MakeCondition(
+        "OverlappingTLSConfig", true, "OverlappingHostnames",
+        "hostname overlaps " + DescribeOther(l, state.listeners[*j], state.key) +
+            " on the same port: connection coalescing may send requests to the wrong listener",
+        gen, now));
+  }
 }
 
 // Route kinds a listener supports, and whether every kind it asked for is one of them.
@@ -234,11 +321,18 @@ struct ListenerTally {
   }
 };
 
-// Evaluates one listener (`index` into its owner's listeners), given its conflict with other
-// listeners ("" or the reason) and a listener its TLS hostname overlaps ("" if none).
+// Why the merged list refuses a listener: none, a conflict with another listener, or (a
+// ListenerSet entry) its place beyond BindOptions::max_gateway_listeners.
+struct Refusal {
+  std::string conflict;    // "" or HostnameConflict / ProtocolConflict
+  size_t too_many_at = 0;  // the entry's place (1-based) in the merged list when beyond it
+};
+
+// Evaluates one listener (`index` into its owner's listeners), given why the merged list
+// refuses it.
 ListenerState EvaluateListener(const ListenerContext& ctx, const model::Listener& l, size_t index,
-                               const std::string& conflict, const std::string& overlapping,
-                               ListenerTally& tally) {
+                               const Refusal& refusal, ListenerTally& tally) {
+  const std::string& conflict = refusal.conflict;
   const Store& store = ctx.store;
   const BindOptions& options = ctx.options;
   const int64_t gen = ctx.generation;
@@ -255,11 +349,19 @@ ListenerState EvaluateListener(const ListenerContext& ctx, const model::Listener
   ls.bound.addresses = addresses;
   if (ctx.client_cert) ls.bound.backend_client_certificate = ctx.client_cert->secret;
   ls.status.name = l.name;
+  ls.refused = !conflict.empty() || refusal.too_many_at > 0;
 
   ListenerVerdict v = CheckListener(l);
   v.conflict = conflict;
-  bool accepted = v.accepted_reason == "Accepted" && v.conflict.empty();
-  if (!v.conflict.empty() && v.accepted_reason == "Accepted") {
+  bool accepted = v.accepted_reason == "Accepted" && !ls.refused;
+  if (refusal.too_many_at > 0) {
+    // Before any other reason: the entry is not in the Gateway's list at all.
+    v.accepted_reason = "TooManyListeners";
+    v.accepted_message = "listener " + std::to_string(refusal.too_many_at) +
+                         " of the Gateway's merged list, which is limited to " +
+                         std::to_string(options.max_gateway_listeners) +
+                         " (xgate-agent --max-gateway-listeners)";
+  } else if (!v.conflict.empty() && v.accepted_reason == "Accepted") {
     v.accepted_reason = v.conflict;
     v.accepted_message =
         "listener is not distinct from another listener on port " + std::to_string(l.port);
@@ -340,14 +442,6 @@ ListenerState EvaluateListener(const ListenerContext& ctx, const model::Listener
       "Conflicted", !v.conflict.empty(), v.conflict.empty() ? "NoConflicts" : v.conflict,
       v.conflict.empty() ? "No conflicts" : "listener conflicts with another listener", gen,
       options.now));
-  if (!overlapping.empty()) {
-    // Negative polarity: present only when True (GEP-3567).
-    conds.push_back(MakeCondition("OverlappingTLSConfig", true, "OverlappingHostnames",
-                                  "hostname overlaps listener " + overlapping +
-                                      " on the same port: connection coalescing may send "
-                                      "requests to the wrong listener",
-                                  gen, options.now));
-  }
   return ls;
 }
 
@@ -395,6 +489,7 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
   // The listeners later entries must be distinct from: the Gateway's, then each entry kept.
   PortUse kept;
   for (const auto& l : gw.listeners) kept.Add(l);
+  size_t place = gw.listeners.size();  // in the merged list
   int attached = 0;
   for (const auto& [key, set] : sets) {
     ListenerSetState s;
@@ -439,9 +534,14 @@ void BindListenerSets(const ListenerContext& gw_ctx, const SetList& sets, bool g
     s.first = state.listeners.size();
     for (size_t i = 0; i < set->listeners.size(); ++i) {
       const model::Listener& l = set->listeners[i];
-      std::string conflict = kept.ConflictOf(l, 0);
-      if (conflict.empty()) kept.Add(l);
-      state.listeners.push_back(EvaluateListener(set_ctx, l, i, conflict, "", tally));
+      Refusal refusal;
+      if (++place > options.max_gateway_listeners) {
+        refusal.too_many_at = place;
+      } else {
+        refusal.conflict = kept.ConflictOf(l, 0);
+        if (refusal.conflict.empty()) kept.Add(l);
+      }
+      state.listeners.push_back(EvaluateListener(set_ctx, l, i, refusal, tally));
     }
     s.count = set->listeners.size();
     s.accepted = tally.valid > 0;
@@ -522,16 +622,14 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     std::optional<BackendClientCertificate> client_cert =
         ResolveBackendClientCertificate(store, gw);
     std::map<size_t, std::string> conflicts = FindConflicts(gw);
-    std::map<size_t, std::string> overlapping = FindOverlappingTls(gw);
     ListenerContext ctx{store,       *key,    gw,      addresses, address_problem, unusable,
                         client_cert, claimed, options, nullptr,   key->first,      gen};
     ListenerTally tally;
     for (size_t i = 0; i < gw.listeners.size(); ++i) {
       auto c = conflicts.find(i);
-      auto o = overlapping.find(i);
-      state.listeners.push_back(EvaluateListener(ctx, gw.listeners[i], i,
-                                                 c == conflicts.end() ? "" : c->second,
-                                                 o == overlapping.end() ? "" : o->second, tally));
+      Refusal refusal;
+      if (c != conflicts.end()) refusal.conflict = c->second;
+      state.listeners.push_back(EvaluateListener(ctx, gw.listeners[i], i, refusal, tally));
     }
 
     // Gateway conditions.
@@ -608,6 +706,7 @@ std::map<Store::Key, GatewayState> BindGateways(const Store& store,
     auto sets = sets_by_parent.find(*key);
     BindListenerSets(ctx, sets == sets_by_parent.end() ? kNoSets : sets->second, gw_accepted,
                      programmed, state);
+    MarkOverlappingTls(state, options.now);
   }
   return out;
 }

@@ -19,6 +19,9 @@ struct ListenerState {
   const model::Listener* listener = nullptr;
   const model::ListenerSet* set = nullptr;  // the entry's ListenerSet; null for the Gateway's
   std::string owner_ns;  // the Gateway's or the ListenerSet's namespace (allowedRoutes Same)
+  // Not distinct from an earlier listener of the merged list, or (a ListenerSet entry) beyond
+  // its limit: an entry so refused is out of the list (not served, no OverlappingTLSConfig).
+  bool refused = false;
   BoundListener bound;
   model::ListenerStatus status;
   std::vector<model::RouteGroupKind> supported_kinds;

@@ -58,6 +58,13 @@ void AddAgentFlags(CLI::App& app, AgentFlags& flags) {
                  "NET_BIND_SERVICE, NET_ADMIN and BPF): its sockets go in a folder of its own, "
                  "proxy/ beside the admin socket; needs CAP_CHOWN, CAP_SETUID and CAP_SETGID")
       ->type_name("USER");
+  app.add_option("--max-gateway-listeners", flags.max_gateway_listeners,
+                 "The most listeners a Gateway serves with its ListenerSets' entries (its own "
+                 "first, then the ListenerSets oldest first): an entry beyond is Accepted False "
+                 "TooManyListeners")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_flag("--detach-on-exit", flags.detach_on_exit,
                "On SIGTERM remove programs, maps and the proxy (default: leave them serving)");
   app.add_option("--cni-state-dir", flags.cni_state_dir,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/binder/binder.h"
 
 namespace CLI {
 class App;
@@ -32,6 +33,8 @@ struct AgentFlags {
   std::string metrics_addr;  // --metrics-addr HOST:PORT; empty: no metrics endpoint
   bool detach_on_exit = false;
   std::string proxy_user;  // --proxy-user NAME|UID: xgate-proxy runs as that user; "": root
+  // --max-gateway-listeners N: a Gateway's merged listener list (binder::BindOptions).
+  size_t max_gateway_listeners = binder::kDefaultMaxGatewayListeners;
 };
 
 using EnvLookup = std::function<std::string(const std::string& name)>;  // "" when unset

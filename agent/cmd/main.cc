@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   std::set<std::string> local_pods;
   pipeline::PipelineInputs inputs;
   inputs.unavailable_ports = [listen_reports] { return listen_reports->Unavailable(); };
+  inputs.max_gateway_listeners = flags->max_gateway_listeners;
   if (!flags->attach.empty()) {
     inputs.compile_options = [&, map = maps::PinPath(flags->pin_root, maps::kSteerSocks)] {
       compiler::CompileOptions options;

@@ -98,6 +98,18 @@ json MergeListenerSetStatus(const json& current, const json& ours) {
   return merged;
 }
 
+json DefaultListenerSetStatus() {
+  json conditions = json::array();
+  for (const char* type : {"Accepted", "Programmed"}) {
+    conditions.push_back({{"type", type},
+                          {"status", "Unknown"},
+                          {"reason", "Pending"},
+                          {"message", "Waiting for controller"},
+                          {"lastTransitionTime", "1970-01-01T00:00:00Z"}});
+  }
+  return {{"conditions", std::move(conditions)}};
+}
+
 // Route parents and policy ancestors merge alike: `list` entries keyed by their `ref`.
 json MergeControllerEntries(const json& current, const json& ours, const std::string& controller,
                             const char* list, const char* ref_key) {

@@ -19,6 +19,11 @@ nlohmann::json MergeGatewayStatus(const nlohmann::json& current, const nlohmann:
 // as a Gateway's; other status fields stay.
 nlohmann::json MergeListenerSetStatus(const nlohmann::json& current, const nlohmann::json& ours);
 
+// The status the ListenerSet CRD gives a new ListenerSet (Accepted and Programmed Unknown,
+// Pending, "Waiting for controller"): what xgate puts back, through MergeListenerSetStatus,
+// when a ListenerSet it wrote the status of stops naming one of its Gateways.
+nlohmann::json DefaultListenerSetStatus();
+
 // A route: each status.parents entry whose controllerName is not `controller` stays as it is
 // and where it is; each of xgate's is replaced by ours for the same parentRef, or dropped
 // when ours has none for it; ours for new parents are appended. `ours` is {"parents": [...]}.

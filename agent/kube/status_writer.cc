@@ -93,7 +93,9 @@ absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
 }
 
 absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& merge,
-                                    const std::function<bool(const json&)>& ours_in) {
+                                    const std::function<bool(const json&)>& ours_in,
+                                    std::optional<json>* written_status) {
+  if (written_status != nullptr) written_status->reset();
   std::optional<Resource> resource;
   {
     std::lock_guard lock(mu_);
@@ -129,9 +131,10 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& me
     }
     if (SameStatus(current_status, merged)) {
       if (ours) Count(&StatusWriteCounters::skipped_unchanged);
+      if (written_status != nullptr) *written_status = std::move(current_status);
       return absl::OkStatus();
     }
-    object["status"] = std::move(merged);
+    object["status"] = merged;
     absl::StatusOr<Response> written = api_.UpdateStatus(resource->Path(key.ns, key.name), object);
     if (written.ok() && written->code == 409) {
       Count(&StatusWriteCounters::conflict);
@@ -147,6 +150,7 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& me
     }
     Count(&StatusWriteCounters::ok);
     spdlog::debug("status of {} written", key.ToString());
+    if (written_status != nullptr) *written_status = std::move(merged);
     return absl::OkStatus();
   }
   Count(&StatusWriteCounters::error);
@@ -175,20 +179,18 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
         {model::Kind::kGateway, key.first, key.second},
         [&ours](const json& current) { return MergeGatewayStatus(current, ours); }, Always));
   }
-  // ListenerSets whose parent is a Gateway of ours. One that leaves our Gateways keeps what
-  // was written (no controllerName in it to sweep by).
-  for (const auto& [key, status] : statuses.listener_sets) {
-    json ours = status::ListenerSetStatusJson(status);
-    keep(WriteOne(
-        {model::Kind::kListenerSet, key.first, key.second},
-        [&ours](const json& current) { return MergeListenerSetStatus(current, ours); }, Always));
-  }
-
+  bool sweep;
   std::set<model::ObjectKey> routes;
   {
     std::lock_guard lock(mu_);
+    sweep = std::exchange(sweep_all_routes_, false);
     routes = routes_with_ours_;
-    if (std::exchange(sweep_all_routes_, false)) {
+  }
+  WriteListenerSets(store, statuses, sweep, keep);
+
+  {
+    std::lock_guard lock(mu_);
+    if (sweep) {
       AddRouteKeys(store.http_routes, model::Kind::kHTTPRoute, routes);
       AddRouteKeys(store.tcp_routes, model::Kind::kTCPRoute, routes);
       AddRouteKeys(store.udp_routes, model::Kind::kUDPRoute, routes);
@@ -230,6 +232,66 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
         policy_ours_in));
   }
   return first_error;
+}
+
+// ListenerSets whose parent is a Gateway of ours get our status. Their status has no
+// controllerName to tell whose it is, so a ListenerSet that leaves our Gateways (its parentRef
+// changed, its Gateway went to another class or away) is put back to the CRD's default only
+// when the server still holds the status we wrote last: one another controller wrote since is
+// its own. At a sweep (a new writer, a new Lease holder) there is no memory of what was
+// written: a ListenerSet whose parent Gateway, or that Gateway's GatewayClass, does not exist
+// has no controller, so whatever status it holds is reset.
+void StatusWriter::WriteListenerSets(const model::Store& store, const binder::Statuses& statuses,
+                                     bool sweep, const std::function<void(absl::Status)>& keep) {
+  for (const auto& [key, status] : statuses.listener_sets) {
+    json ours = status::ListenerSetStatusJson(status);
+    std::optional<json> written;
+    keep(WriteOne(
+        {model::Kind::kListenerSet, key.first, key.second},
+        [&ours](const json& current) { return MergeListenerSetStatus(current, ours); }, Always,
+        &written));
+    std::lock_guard lock(mu_);
+    if (written) {
+      listener_sets_written_[key] = std::move(*written);
+    } else {
+      listener_sets_written_.erase(key);
+    }
+  }
+
+  std::map<model::Store::Key, std::optional<json>> left;  // -> the status we wrote, if known
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, status] : listener_sets_written_) {
+      if (!statuses.listener_sets.count(key)) left[key] = status;
+    }
+  }
+  if (sweep) {
+    for (const auto& [key, set] : store.listener_sets) {
+      if (statuses.listener_sets.count(key) || left.count(key)) continue;
+      const model::ParentGatewayReference& p = set.parent_ref;
+      auto gateway = store.gateways.find({p.ns.value_or(key.first), p.name});
+      bool orphan = p.group != model::kGatewayGroup || p.kind != "Gateway" ||
+                    gateway == store.gateways.end() ||
+                    !store.gateway_classes.contains({"", gateway->second.gateway_class_name});
+      if (orphan) left[key] = std::nullopt;
+    }
+  }
+  static const json kDefault = DefaultListenerSetStatus();
+  for (const auto& [key, last] : left) {
+    auto reset = [&last](const json& current) {
+      if (last && !SameStatus(current, *last)) return current;  // another controller's now
+      return MergeListenerSetStatus(current, kDefault);
+    };
+    absl::Status result = WriteOne({model::Kind::kListenerSet, key.first, key.second}, reset,
+                                   [](const json&) { return false; });
+    if (result.ok()) {
+      std::lock_guard lock(mu_);
+      listener_sets_written_.erase(key);
+    } else if (!last) {
+      SweepAllRoutes();  // so the next Write tries it again
+    }
+    keep(std::move(result));
+  }
 }
 
 }  // namespace xgate::kube

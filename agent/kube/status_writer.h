@@ -48,15 +48,18 @@ class StatusWriter {
   // When discovery finds a kind's CRD (or another served version) later.
   void SetResources(std::map<model::Kind, Resource> resources);
 
-  // Writes xgate's status for: each GatewayClass and Gateway in `statuses` (only xgate's are
-  // there), and the routes where xgate has parents entries to set, replace or remove: those
-  // in `statuses`, those this writer saw with entries of xgate's, and at the first Write
-  // after construction or SweepAllRoutes() every route of `store`. OK when every object is
-  // up to date; else the first error (the others are still written).
+  // Writes xgate's status for: each GatewayClass, Gateway and ListenerSet in `statuses` (only
+  // xgate's are there; a ListenerSet this writer wrote that is no longer there, and at a sweep
+  // each one whose parent Gateway or its GatewayClass does not exist, gets the CRD's default
+  // status back: see WriteListenerSets), and the routes where xgate has parents entries to set,
+  // replace or remove: those in `statuses`, those this writer saw with entries of xgate's, and at
+  // the first Write after construction or SweepAllRoutes() every route of `store`. OK when every
+  // object is up to date; else the first error (the others are still written).
   absl::Status Write(const model::Store& store, const binder::Statuses& statuses);
 
-  // The next Write reads every route: another agent may have written entries of xgate's
-  // meanwhile (call it when this agent becomes the Lease holder).
+  // The next Write reads every route and every ListenerSet without a parent: another agent may
+  // have written entries of xgate's meanwhile (call it when this agent becomes the Lease
+  // holder).
   void SweepAllRoutes();
 
   StatusWriteCounters counters() const;
@@ -65,8 +68,13 @@ class StatusWriter {
   using Merge = std::function<nlohmann::json(const nlohmann::json& current_status)>;
   // Reads, merges, writes one object. `ours_in`: whether a status has entries of xgate's
   // (counts the skipped writes only of objects that have some, before or after).
+  // `written`, when given: the status the server holds after it (ours merged in), unset when
+  // the object does not exist or the write failed.
   absl::Status WriteOne(const model::ObjectKey& key, const Merge& merge,
-                        const std::function<bool(const nlohmann::json&)>& ours_in);
+                        const std::function<bool(const nlohmann::json&)>& ours_in,
+                        std::optional<nlohmann::json>* written = nullptr);
+  void WriteListenerSets(const model::Store& store, const binder::Statuses& statuses, bool sweep,
+                         const std::function<void(absl::Status)>& keep);
   absl::StatusOr<std::optional<nlohmann::json>> Read(const Resource& resource,
                                                      const model::ObjectKey& key);
   void Count(uint64_t StatusWriteCounters::*field);
@@ -78,6 +86,10 @@ class StatusWriter {
   StatusWriteCounters counters_;
   bool sweep_all_routes_ = true;
   std::set<model::ObjectKey> routes_with_ours_;  // as last read or written
+  // The status each ListenerSet had when this writer last wrote (or found) xgate's in it: one
+  // that leaves xgate's Gateways is reset only while the server still holds exactly that (its
+  // status has no controllerName; another controller may have written it since).
+  std::map<model::Store::Key, nlohmann::json> listener_sets_written_;
 };
 
 }  // namespace xgate::kube

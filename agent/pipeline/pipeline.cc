@@ -77,6 +77,7 @@ absl::Status Pipeline::Reload() {
   options.now = status::NowRfc3339();
   if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
   if (previous) options.previous = &previous->bound.statuses;
+  options.max_gateway_listeners = inputs_.max_gateway_listeners;
   next->bound = binder::Bind(next->loaded.store, options, &bind_memo_);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
   // The local pods decide which endpoints get flows: a change there is a change.

@@ -41,6 +41,7 @@ struct PipelineInputs {
   std::function<compiler::CompileOptions()> compile_options;
   // The (address, port) pairs the proxy reports it cannot listen on, and why.
   std::function<std::map<std::pair<std::string, int>, std::string>()> unavailable_ports;
+  size_t max_gateway_listeners = binder::kDefaultMaxGatewayListeners;  // BindOptions'
 };
 
 struct PipelineOptions {

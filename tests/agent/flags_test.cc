@@ -35,6 +35,19 @@ TEST(AgentFlags, CniStateDirDefaultsToXgateCnisOwn) {
   EXPECT_EQ(f->cni_state_dir, "/var/lib/x");
 }
 
+TEST(AgentFlags, MaxGatewayListeners) {
+  auto f = Parse({"--manifests", "/m"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->max_gateway_listeners, 10000u);
+  f = Parse({"--manifests", "/m", "--max-gateway-listeners=64"});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->max_gateway_listeners, 64u);
+  for (const char* bad : {"0", "-1", "many"}) {
+    f = Parse({"--manifests", "/m", "--max-gateway-listeners", bad});
+    EXPECT_FALSE(f.ok()) << bad;
+  }
+}
+
 TEST(AgentFlags, KubeconfigWithNodeAndNamespaceDefaultsFromTheEnvironment) {
   auto f = Parse({"--kubeconfig", "/k"}, {{"NODE_NAME", "n1"}, {"POD_NAMESPACE", "gw"}});
   ASSERT_TRUE(f.ok()) << f.status();

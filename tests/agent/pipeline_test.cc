@@ -124,6 +124,28 @@ TEST_F(PipelineTest, ChangedSpecGetsTheNextGeneration) {
   EXPECT_EQ(store.http_routes.at({"bar", "bar-route"}).meta.generation, 1);
 }
 
+// PipelineInputs::max_gateway_listeners (xgate-agent --max-gateway-listeners) reaches the
+// bind: with room for the Gateway's listener and one entry, the second entry is refused.
+TEST_F(PipelineTest, TheListenerLimitReachesTheBind) {
+  fixtures::WriteFile(dir_.path() / "listener-set.yaml", fixtures::GatewayWithListenerSetYaml());
+  PipelineInputs inputs;
+  inputs.max_gateway_listeners = 2;
+  pipeline_->SetInputs(inputs);
+  ASSERT_TRUE(pipeline_->Reload().ok());
+  const auto& sets = pipeline_->Current()->bound.statuses.listener_sets;
+  auto it = sets.find({"default", "ls"});
+  ASSERT_NE(it, sets.end());
+  ASSERT_EQ(it->second.listeners.size(), 2u);
+  auto accepted = [](const model::ListenerStatus& l) {
+    for (const auto& c : l.conditions) {
+      if (c.type == "Accepted") return c.status + "/" + c.reason;
+    }
+    return std::string("missing");
+  };
+  EXPECT_EQ(accepted(it->second.listeners[0]), "True/Accepted");
+  EXPECT_EQ(accepted(it->second.listeners[1]), "False/TooManyListeners");
+}
+
 TEST_F(PipelineTest, StopReachesEveryApplier) {
   ASSERT_TRUE(pipeline_->Reload().ok());
   pipeline_->Stop(true);

@@ -321,6 +321,128 @@ TEST(ListenerSetEntries, CertificateGrantsAreNotInherited) {
   }
 }
 
+// OverlappingTLSConfig over the merged list: an entry overlapping a Gateway listener marks
+// both, entries of two ListenerSets mark each other (without naming the sibling), and an entry
+// out of the list (conflicted, or of a ListenerSet not allowed) marks nothing.
+TEST(ListenerSetEntries, OverlappingTlsConfigAcrossTheMergedList) {
+  auto https = [](const std::string& name, int port, const std::string& host) {
+    return "  - {name: " + name + ", port: " + std::to_string(port) +
+           ", protocol: HTTPS, hostname: \"" + host +
+           "\", tls: {certificateRefs: [{name: cert, namespace: infra}]}}\n";
+  };
+  const std::string gateway = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra, generation: 2}
+spec:
+  gatewayClassName: ours
+  allowedListeners: {namespaces: {from: Same}}
+  listeners:
+)" + https("gw-wild", 443, "*.example.com") +
+                              https("gw-org", 443, "foo.example.org");
+  auto b = BindYaml(
+      {kClass, gateway, TlsSecretYaml("infra", "cert", SelfSignedCert("example.com")),
+       ListenerSet("infra", "a",
+                   https("a-foo", 443, "foo.example.com") +
+                       https("a-port", 8443, "foo.example.com") +
+                       https("a-bar", 443, "*.bar.example.net"),
+                   "2026-01-01T00:00:00Z"),
+       ListenerSet("infra", "b",
+                   https("b-x", 443, "x.bar.example.net") + https("b-dup", 443, "foo.example.com"),
+                   "2026-01-01T00:00:01Z"),
+       Namespace("far"), ListenerSet("far", "far", https("far-org", 443, "*.example.org"))});
+  auto overlap = [](const std::vector<model::Condition>& c) {
+    return Cond(c, "OverlappingTLSConfig");
+  };
+  const auto* gw_wild = b->Listener("infra", "gw", "gw-wild");
+  ASSERT_NE(gw_wild, nullptr);
+  const auto* wild = FindCondition(gw_wild->conditions, "OverlappingTLSConfig");
+  ASSERT_NE(wild, nullptr) << "an entry's overlap marks the Gateway listener too";
+  EXPECT_EQ(wild->reason, "OverlappingHostnames");
+  EXPECT_NE(wild->message.find("listener a-foo of ListenerSet infra/a"), std::string::npos);
+  EXPECT_EQ(wild->observed_generation, 2);
+  // *.example.org of a ListenerSet the Gateway does not allow is not in the list.
+  EXPECT_EQ(overlap(b->Listener("infra", "gw", "gw-org")->conditions), "missing");
+  EXPECT_EQ(AcceptedProgrammed(SetStatus(*b, "far", "far")->conditions),
+            "False/NotAllowed False/NotAllowed");
+
+  const auto* a = SetStatus(*b, "infra", "a");
+  ASSERT_NE(a, nullptr);
+  const auto* a_foo = FindCondition(Entry(*a, "a-foo")->conditions, "OverlappingTLSConfig");
+  ASSERT_NE(a_foo, nullptr);
+  EXPECT_EQ(a_foo->reason, "OverlappingHostnames");
+  EXPECT_EQ(a_foo->observed_generation, 5);
+  EXPECT_NE(a_foo->message.find("listener gw-wild of Gateway infra/gw"), std::string::npos);
+  EXPECT_EQ(overlap(Entry(*a, "a-port")->conditions), "missing") << "another port";
+  const auto* a_bar = FindCondition(Entry(*a, "a-bar")->conditions, "OverlappingTLSConfig");
+  ASSERT_NE(a_bar, nullptr);
+  EXPECT_NE(a_bar->message.find("a listener of another ListenerSet"), std::string::npos);
+  EXPECT_EQ(a_bar->message.find("infra/b"), std::string::npos) << "a sibling is not named";
+  // A warning: the entries stay served.
+  EXPECT_EQ(AcceptedProgrammed(Entry(*a, "a-foo")->conditions), "True/Accepted True/Programmed");
+
+  const auto* bs = SetStatus(*b, "infra", "b");
+  ASSERT_NE(bs, nullptr);
+  EXPECT_EQ(overlap(Entry(*bs, "b-x")->conditions), "True/OverlappingHostnames");
+  // Conflicted with a-foo: out of the merged list, so no overlap is reported for it.
+  EXPECT_EQ(Cond(Entry(*bs, "b-dup")->conditions, "Conflicted"), "True/HostnameConflict");
+  EXPECT_EQ(overlap(Entry(*bs, "b-dup")->conditions), "missing");
+}
+
+// BindOptions::max_gateway_listeners caps the merged list: the entries past it, in the spec's
+// order, are refused (TooManyListeners), the Gateway's own listeners and the ListenerSets it
+// does not allow take no place.
+TEST(ListenerSetEntries, TooManyListeners) {
+  auto entries = [](const std::string& prefix, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+      std::string name = prefix + std::to_string(i);
+      out += "  - {name: " + name + ", port: 80, protocol: HTTP, hostname: " + name +
+             ".example.com}\n";
+    }
+    return out;
+  };
+  const std::vector<std::string> docs = {
+      kClass,
+      Gateway(kAllowSame),
+      Namespace("far"),
+      ListenerSet("far", "far", entries("f", 3), "2025-01-01T00:00:00Z"),  // not allowed
+      ListenerSet("infra", "a", entries("a", 2), "2026-01-01T00:00:00Z"),
+      ListenerSet("infra", "b", entries("b", 2), "2026-01-01T00:00:01Z"),
+      ListenerSet("infra", "c", entries("c", 1), "2026-01-01T00:00:02Z")};
+  binder::BindOptions options = DefaultOptions();
+  options.max_gateway_listeners = 4;  // the Gateway's listener, a0, a1, b0
+  auto b = BindYaml(docs, options);
+  const auto* a = SetStatus(*b, "infra", "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(a->conditions), "True/Accepted True/Programmed");
+  const auto* bs = SetStatus(*b, "infra", "b");
+  ASSERT_NE(bs, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(bs->conditions), "True/ListenersNotValid True/Programmed");
+  EXPECT_EQ(AcceptedProgrammed(Entry(*bs, "b0")->conditions), "True/Accepted True/Programmed");
+  const auto& b1 = Entry(*bs, "b1")->conditions;
+  EXPECT_EQ(AcceptedProgrammed(b1), "False/TooManyListeners False/Invalid");
+  EXPECT_EQ(Cond(b1, "Conflicted"), "False/NoConflicts");
+  EXPECT_NE(FindCondition(b1, "Accepted")->message.find("listener 5 "), std::string::npos);
+  EXPECT_NE(FindCondition(b1, "Accepted")->message.find("limited to 4"), std::string::npos);
+  const auto* c = SetStatus(*b, "infra", "c");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(AcceptedProgrammed(c->conditions), "False/ListenersNotValid False/ListenersNotValid");
+  EXPECT_EQ(Cond(Entry(*c, "c0")->conditions, "Accepted"), "False/TooManyListeners");
+  EXPECT_EQ(b->Gateway("infra", "gw")->attached_listener_sets, 2);
+  // Only the first four are served.
+  int programmed = 0;
+  for (const auto& l : b->result.listeners) programmed += l.programmed;
+  EXPECT_EQ(programmed, 4);
+  EXPECT_TRUE(BoundEntries(*b, "infra", "c").size() == 1 &&
+              !BoundEntries(*b, "infra", "c")[0]->programmed);
+
+  // By default nothing here comes near the limit.
+  auto d = BindYaml(docs);
+  EXPECT_EQ(AcceptedProgrammed(SetStatus(*d, "infra", "c")->conditions),
+            "True/Accepted True/Programmed");
+  EXPECT_EQ(d->options.max_gateway_listeners, binder::kDefaultMaxGatewayListeners);
+}
+
 std::string Route(const std::string& ns, const std::string& name, const std::string& parents,
                   const std::string& hostname) {
   return "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: " + name +

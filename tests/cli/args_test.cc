@@ -21,6 +21,11 @@ TEST(XgatectlArgs, CheckWithFolder) {
   EXPECT_EQ(args->file, "dir");
   EXPECT_EQ(args->output, "json");
   EXPECT_EQ(args->socket, kDefaultSocket);
+  EXPECT_EQ(args->max_gateway_listeners, 10000u);
+  args = ParseArgs({"xgatectl", "check", "-f", "dir", "--max-gateway-listeners", "3"});
+  ASSERT_TRUE(args.ok());
+  EXPECT_EQ(args->max_gateway_listeners, 3u);
+  EXPECT_FALSE(ParseArgs({"xgatectl", "check", "-f", "dir", "--max-gateway-listeners", "0"}).ok());
 }
 
 TEST(XgatectlArgs, KubectlStyleGet) {

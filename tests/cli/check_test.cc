@@ -352,6 +352,33 @@ TEST_F(SeedCheck, BinaryExitCodes) {
   EXPECT_THAT(err, HasSubstr("no-such-folder"));
 }
 
+// ListenerSets count in the verdict, and --max-gateway-listeners reaches the bind: a
+// Gateway's listener and two entries fit in 3, not in 2.
+TEST(Check, ListenerSetsAndTheListenerLimit) {
+  fixtures::TempDir dir;
+  fixtures::WriteFile(dir.path() / "all.yaml", fixtures::AcmeGatewayClassYaml() + "---\n" +
+                                                   fixtures::GatewayWithListenerSetYaml());
+  auto run = [&](size_t limit) {
+    Args args;
+    args.command = "check";
+    args.file = dir.path().string();
+    args.output = "json";
+    args.max_gateway_listeners = limit;
+    std::ostringstream out, err;
+    int code = RunCheck(args, out, err);
+    const json list = json::parse(out.str());
+    const json* ls = FindItem(list, "ListenerSet", "default", "ls");
+    EXPECT_NE(ls, nullptr);
+    std::string two =
+        ls == nullptr
+            ? ""
+            : ConditionOf(ls->at("status").at("listeners")[1].at("conditions"), "Accepted");
+    return std::make_pair(code, two);
+  };
+  EXPECT_EQ(run(3), std::make_pair(kAllAccepted, std::string("True Accepted")));
+  EXPECT_EQ(run(2), std::make_pair(kNotAccepted, std::string("False TooManyListeners")));
+}
+
 TEST(Check, MissingFolderIsUnreadable) {
   fixtures::TempDir dir;
   EXPECT_EQ(Check(dir.path() / "absent").code, kUnreadable);

@@ -178,10 +178,17 @@ requests:
   scheme: https
   grpc: {method: Echo}
   expect: {}
+- gateway: ns/gw
+  scheme: https
+  grpc: {method: Echo}
+  clientCertificate: ns/client
+  expect: {}
 )",
                                      "/d/x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->requests[2].scheme, "https");
+  EXPECT_FALSE(c->requests[2].client_certificate.has_value());
+  EXPECT_EQ(c->requests[3].client_certificate, "ns/client");
   EXPECT_EQ(c->requests[2].Port(), 443);
   EXPECT_EQ(c->requests[0].grpc_method, "EchoTwo");
   EXPECT_EQ(c->requests[0].expect.grpc_status, 0);
@@ -190,8 +197,8 @@ requests:
   for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
            {"  grpc: {method: Ping}\n  expect: {}\n", "requests[0].grpc.method: must be Echo"},
            {"  grpc: {method: Echo}\n  path: /x\n  expect: {}\n", "requests[0].grpc: goes with"},
-           {"  grpc: {method: Echo}\n  scheme: https\n  clientCertificate: ns/c\n  expect: {}\n",
-            "requests[0].grpc: goes with"},
+           {"  grpc: {method: Echo}\n  clientCertificate: ns/c\n  expect: {}\n",
+            "requests[0].clientCertificate: only for scheme https"},
            {"  grpc: {method: Echo}\n  expect: {status: 200}\n", "a grpc request has grpcStatus"},
            {"  path: /\n  expect: {grpcStatus: 0}\n", "only for a grpc request"},
        }) {

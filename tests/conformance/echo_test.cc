@@ -16,6 +16,7 @@
 #include "tools/conformance/certs.h"
 #include "tools/conformance/checks.h"
 #include "tools/conformance/client.h"
+#include "tools/conformance/grpc_client.h"
 
 namespace xgate::echo {
 namespace {
@@ -307,6 +308,20 @@ TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClient) {
   EXPECT_NE(conformance::CheckGrpcAnswer(r, *got).find("gRPC status 0"), std::string::npos);
 }
 
+// One Echo call for grpc.example.com (metadata x-over: tls) by the runner's gRPC client to
+// 127.0.0.1:`port`, over TLS when `tls` is given; code -1 when no call could be made.
+conformance::GrpcAnswer CallEcho(int port, const conformance::GrpcTls* tls) {
+  Client client(PlainSocket, "");
+  absl::StatusOr<int> fd = client.Tcp("127.0.0.1", port, absl::Seconds(5));
+  EXPECT_TRUE(fd.ok()) << fd.status();
+  absl::StatusOr<conformance::GrpcAnswer> got = conformance::CallGrpcEcho(
+      fd.ok() ? *fd : -1, "grpc.example.com", "Echo", {{"x-over", "tls"}}, absl::Seconds(10), tls);
+  EXPECT_TRUE(got.ok()) << got.status();
+  conformance::GrpcAnswer failed;
+  failed.code = -1;
+  return got.ok() ? *got : failed;
+}
+
 // X6 over HTTPS: the runner's gRPC client speaks TLS (gRPC's SSL credentials, ALPN h2) to a
 // GrpcEcho serving a runner-made certificate, trusting only the run's CA and checking the
 // request's host; a name the certificate does not carry, another CA, or h2c to the TLS port
@@ -323,18 +338,7 @@ TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClientOverTls) {
   Served s = Serve(cfg);
   ASSERT_EQ(s.server->grpc_ports().size(), 1u);
   int port = s.server->grpc_ports()[0];
-  Client client(PlainSocket, "");
-  auto call = [&](const conformance::GrpcTls* tls) {
-    absl::StatusOr<int> fd = client.Tcp("127.0.0.1", port, absl::Seconds(5));
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    absl::StatusOr<conformance::GrpcAnswer> got =
-        conformance::CallGrpcEcho(fd.ok() ? *fd : -1, "grpc.example.com", "Echo",
-                                  {{"x-over", "tls"}}, absl::Seconds(10), tls);
-    EXPECT_TRUE(got.ok()) << got.status();
-    conformance::GrpcAnswer failed;
-    failed.code = -1;
-    return got.ok() ? *got : failed;
-  };
+  auto call = [port](const conformance::GrpcTls* tls) { return CallEcho(port, tls); };
 
   conformance::GrpcTls tls{ca->ca_pem(), "grpc.example.com"};
   conformance::GrpcAnswer ok = call(&tls);
@@ -353,6 +357,38 @@ TEST(EchoBackendServer, GrpcEchoAnswersTheRunnersGrpcClientOverTls) {
   EXPECT_NE(call(nullptr).code, 0) << "h2c to a TLS port";
   std::filesystem::remove(cfg.tls_cert);
   std::filesystem::remove(cfg.tls_key);
+}
+
+// X6 with X11's clientCertificate: the runner's gRPC client presents the runner-made
+// certificate to a GrpcEcho that requires one of a client CA (xgate-echo --grpc --tls-client-ca),
+// and a call without it, or with one of another CA, fails the handshake.
+TEST(EchoBackendServer, GrpcEchoOverTlsGetsTheRunnersClientCertificate) {
+  absl::StatusOr<conformance::CertAuthority> ca = conformance::CertAuthority::Create("echo CA");
+  absl::StatusOr<conformance::CertAuthority> client_ca =
+      conformance::CertAuthority::Create("client CA");
+  ASSERT_TRUE(ca.ok() && client_ca.ok());
+  absl::StatusOr<conformance::IssuedCert> cert = ca->Issue({"grpc.example.com"});
+  absl::StatusOr<conformance::IssuedCert> client = client_ca->Issue({"client.example.com"});
+  absl::StatusOr<conformance::IssuedCert> stranger = ca->Issue({"stranger.example.com"});
+  ASSERT_TRUE(cert.ok() && client.ok() && stranger.ok());
+  EchoConfig cfg;
+  cfg.grpc = {"127.0.0.1:0"};
+  ServeTls(cfg, *cert, "grpc-mtls", "grpc-infra-backend-v1-0");
+  cfg.tls_client_ca = TempPath("grpc-mtls-client-ca");
+  std::ofstream(cfg.tls_client_ca) << client_ca->ca_pem();
+  Served s = Serve(cfg);
+  ASSERT_EQ(s.server->grpc_ports().size(), 1u);
+  int port = s.server->grpc_ports()[0];
+  auto call = [&](const conformance::IssuedCert* presented) {
+    conformance::GrpcTls tls{ca->ca_pem(), "grpc.example.com", presented};
+    return CallEcho(port, &tls).code;
+  };
+  EXPECT_EQ(call(&*client), 0) << "the client certificate is presented";
+  EXPECT_EQ(call(nullptr), 14) << "no certificate: UNAVAILABLE";
+  EXPECT_EQ(call(&*stranger), 14) << "a certificate of another CA";
+  for (const std::string& f : {cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca}) {
+    std::filesystem::remove(f);
+  }
 }
 
 }  // namespace

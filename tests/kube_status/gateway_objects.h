@@ -3,6 +3,7 @@
 // other controller's that xgate must leave as it is.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -48,18 +49,23 @@ inline nlohmann::json HTTPRouteJson(const std::string& name,
             {"rules", {{{"backendRefs", {{{"name", "web"}, {"port", 8080}, {"weight", 1}}}}}}}}}};
 }
 
+// An Accepted True condition as a controller writes it.
+inline nlohmann::json AcceptedCondition(const std::string& message, int64_t generation,
+                                        const std::string& time) {
+  return {{"type", "Accepted"},
+          {"status", "True"},
+          {"reason", "Accepted"},
+          {"message", message},
+          {"observedGeneration", generation},
+          {"lastTransitionTime", time}};
+}
+
 // The other controller's entry for its Gateway other-gw.
 inline nlohmann::json OtherControllersEntry() {
   return {{"parentRef",
            {{"group", "gateway.networking.k8s.io"}, {"kind", "Gateway"}, {"name", "other-gw"}}},
           {"controllerName", kOtherController},
-          {"conditions",
-           {{{"type", "Accepted"},
-             {"status", "True"},
-             {"reason", "Accepted"},
-             {"message", "theirs"},
-             {"observedGeneration", 1},
-             {"lastTransitionTime", "2020-01-01T00:00:00Z"}}}}};
+          {"conditions", {AcceptedCondition("theirs", 1, "2020-01-01T00:00:00Z")}}};
 }
 
 }  // namespace xgate::kube::testing

@@ -45,6 +45,10 @@ class StatusWriterTest : public ::testing::Test {
       json object = api_.Object(path);
       if (!object.is_null()) model::LoadText(object.dump(), path, *loaded_);
     }
+    for (const std::string& path : more_paths_) {
+      json object = api_.Object(path);
+      if (!object.is_null()) model::LoadText(object.dump(), path, *loaded_);
+    }
     EXPECT_TRUE(loaded_->errors.empty()) << loaded_->errors.front().ToString();
     binder::BindOptions options;
     options.now = now;
@@ -64,7 +68,38 @@ class StatusWriterTest : public ::testing::Test {
     return api_.Object(resource.Path(ns, name)).value("status", json());
   }
 
+  // ListenerSet default/`name` with one HTTP entry, child of Gateway default/`parent`; Bind
+  // loads it.
+  void PutListenerSet(const std::string& name, const std::string& parent) {
+    api_.Put(testing::kListenerSets.Path("default", name),
+             {{"apiVersion", "gateway.networking.k8s.io/v1"},
+              {"kind", "ListenerSet"},
+              {"metadata", {{"name", name}, {"namespace", "default"}}},
+              {"spec",
+               {{"parentRef", {{"name", parent}}},
+                {"listeners",
+                 {{{"name", "extra"},
+                   {"port", 80},
+                   {"protocol", "HTTP"},
+                   {"hostname", name + ".example.com"}}}}}}});
+    more_paths_.push_back(testing::kListenerSets.Path("default", name));
+  }
+  // Sets a ListenerSet's status as another writer would (through /status).
+  void PutListenerSetStatus(const std::string& name, const json& status) {
+    std::string path = testing::kListenerSets.Path("default", name);
+    json object = api_.Object(path);
+    object["status"] = status;
+    ASSERT_TRUE(api_.UpdateStatus(path, object)->ok());
+  }
+  StatusWriter NewWriterWithListenerSets() {
+    return StatusWriter(api_, {{model::Kind::kGatewayClass, kClasses},
+                               {model::Kind::kGateway, kGateways},
+                               {model::Kind::kHTTPRoute, kHTTPRoutes},
+                               {model::Kind::kListenerSet, testing::kListenerSets}});
+  }
+
   InMemoryApi api_;
+  std::vector<std::string> more_paths_;  // what Bind loads besides the objects above
   std::unique_ptr<model::LoadResult> loaded_;
   binder::BindResult bound_;
 };
@@ -140,6 +175,100 @@ TEST_F(StatusWriterTest, WritesAListenerSetsStatus) {
   ASSERT_TRUE(Write(writer).ok());
   EXPECT_EQ(api_.Calls("PUT status"), 4);
   EXPECT_EQ(writer.counters().skipped_unchanged, 4u);
+}
+
+// A status as the ListenerSet CRD defaults it: Accepted and Programmed Unknown/Pending, no
+// listeners.
+void ExpectDefaultListenerSetStatus(const json& status) {
+  for (const char* type : {"Accepted", "Programmed"}) {
+    json c = Condition(status.value("conditions", json::array()), type);
+    EXPECT_EQ(c.value("status", ""), "Unknown") << type;
+    EXPECT_EQ(c.value("reason", ""), "Pending") << type;
+    EXPECT_FALSE(c.contains("observedGeneration")) << type;
+  }
+  EXPECT_EQ(status.value("conditions", json::array()).size(), 2u);
+  EXPECT_TRUE(status.value("listeners", json::array()).empty());
+}
+
+// A ListenerSet whose parentRef stops naming one of our Gateways gets the CRD's default status
+// back, once; one that another controller wrote meanwhile is left as that controller wrote it.
+TEST_F(StatusWriterTest, AListenerSetThatLeavesOurGatewaysGetsTheDefaultStatusBack) {
+  json gw = api_.Object(kGateways.Path("default", "gw"));
+  gw["spec"]["allowedListeners"] = {{"namespaces", {{"from", "Same"}}}};
+  ASSERT_TRUE(api_.Update(kGateways.Path("default", "gw"), gw)->ok());
+  PutListenerSet("ls", "gw");
+  PutListenerSet("ls2", "gw");
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriterWithListenerSets();
+  ASSERT_TRUE(Write(writer).ok());
+  json ls = Status(testing::kListenerSets, "default", "ls");
+  EXPECT_EQ(Condition(ls["conditions"], "Accepted")["status"], "True");
+  ASSERT_EQ(ls["listeners"].size(), 1u);
+  const int puts = api_.Calls("PUT status");
+
+  // Both move to the other controller's Gateway; that controller writes ls2's status first.
+  for (const char* name : {"ls", "ls2"}) {
+    json object = api_.Object(testing::kListenerSets.Path("default", name));
+    object["spec"]["parentRef"]["name"] = "other-gw";
+    ASSERT_TRUE(api_.Update(testing::kListenerSets.Path("default", name), object)->ok());
+  }
+  const json theirs = {
+      {"conditions", {testing::AcceptedCondition("theirs", 2, "2026-01-02T00:00:00Z")}}};
+  PutListenerSetStatus("ls2", theirs);
+  Bind("2026-01-02T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+  ExpectDefaultListenerSetStatus(Status(testing::kListenerSets, "default", "ls"));
+  EXPECT_EQ(Status(testing::kListenerSets, "default", "ls2"), theirs);
+  // The other controller's write of ls2, our reset of ls and the Gateway's
+  // attachedListenerSets 2 -> 0: ls2 is not written by us.
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 1 + 1 + 1);
+
+  // Nothing of ours is left: nothing more is written, and neither ListenerSet is read again.
+  const int gets = api_.Calls("GET");
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 3);
+  EXPECT_EQ(api_.Calls("GET"), gets + 3) << "the class, the Gateway and the route only";
+}
+
+// A new writer (a restart, a new Lease holder) does not know what was written: a ListenerSet
+// without a controller (its Gateway, or that Gateway's class, does not exist) is reset, one
+// whose parent is another controller's Gateway is left alone.
+TEST_F(StatusWriterTest, ASweepResetsListenerSetsWithoutAController) {
+  api_.Put(kGateways.Path("default", "classless"), GatewayJson("classless", "no-such-class"));
+  more_paths_.push_back(kGateways.Path("default", "classless"));
+  PutListenerSet("orphan", "gone");
+  PutListenerSet("classless", "classless");
+  PutListenerSet("theirs", "other-gw");
+  PutListenerSet("fresh", "gone");  // never written: the CRD's default
+  const json left = {
+      {"conditions",
+       {testing::AcceptedCondition("ListenerSet is accepted", 1, "2026-01-01T00:00:00Z")}},
+      {"listeners", {{{"name", "extra"}, {"attachedRoutes", 1}}}}};
+  for (const char* name : {"orphan", "classless", "theirs"}) PutListenerSetStatus(name, left);
+  api_.Put(testing::kListenerSets.Path("default", "fresh"), [&] {
+    json object = api_.Object(testing::kListenerSets.Path("default", "fresh"));
+    object["status"] = DefaultListenerSetStatus();
+    return object;
+  }());
+  Bind("2026-01-02T00:00:00Z");
+  ASSERT_TRUE(loaded_->store.gateways.contains({"default", "classless"}));
+  StatusWriter writer = NewWriterWithListenerSets();
+  const int puts = api_.Calls("PUT status");
+  ASSERT_TRUE(Write(writer).ok());
+  ExpectDefaultListenerSetStatus(Status(testing::kListenerSets, "default", "orphan"));
+  ExpectDefaultListenerSetStatus(Status(testing::kListenerSets, "default", "classless"));
+  EXPECT_EQ(Status(testing::kListenerSets, "default", "theirs"), left);
+  // class, Gateway, route, and the two resets; "fresh" already has the default.
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 3 + 2);
+  // Not swept again until SweepAllRoutes().
+  const int gets = api_.Calls("GET");
+  PutListenerSetStatus("orphan", left);
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(Status(testing::kListenerSets, "default", "orphan"), left);
+  writer.SweepAllRoutes();
+  ASSERT_TRUE(Write(writer).ok());
+  ExpectDefaultListenerSetStatus(Status(testing::kListenerSets, "default", "orphan"));
+  EXPECT_GT(api_.Calls("GET"), gets);
 }
 
 TEST_F(StatusWriterTest, NothingWrittenWhenNothingChanged) {

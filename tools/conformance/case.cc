@@ -387,10 +387,10 @@ class Reader {
         Fail(g, absl::StrCat(w, ".method"), "must be Echo, EchoTwo or EchoThree");
       }
       if ((q.scheme != "http" && q.scheme != "https") || q.websocket || q.backend_failures > 0 ||
-          r["method"].IsDefined() || r["path"].IsDefined() || r["clientCertificate"].IsDefined()) {
+          r["method"].IsDefined() || r["path"].IsDefined()) {
         Fail(g, w,
-             "goes with scheme http or https only, and without method, path, websocket, "
-             "backendFailures or clientCertificate");
+             "goes with scheme http or https only, and without method, path, websocket or "
+             "backendFailures");
       }
     }
     if (r["clientCertificate"].IsDefined()) {

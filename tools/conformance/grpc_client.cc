@@ -122,6 +122,10 @@ absl::StatusOr<GrpcAnswer> CallGrpcEcho(int fd, const std::string& authority,
     splice = std::move(*started);
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = tls->ca_pem;
+    if (tls->client_certificate != nullptr) {
+      ssl.pem_cert_chain = tls->client_certificate->chain_pem;
+      ssl.pem_private_key = tls->client_certificate->key_pem;
+    }
     args.SetSslTargetNameOverride(tls->server_name);
     args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);  // one connection: no second attempt to make
     channel = grpc::CreateCustomChannel(absl::StrCat("ipv4:127.0.0.1:", splice->port()),

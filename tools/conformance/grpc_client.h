@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tools/conformance/case.h"
+#include "tools/conformance/certs.h"
 
 namespace xgate::conformance {
 
@@ -25,10 +26,12 @@ struct GrpcAnswer {
 
 // The call over TLS, with gRPC C++'s SSL credentials: only `ca_pem` is trusted and the
 // certificate is checked for `server_name`, which is also the SNI (none for an IP address,
-// as the runner's HTTPS requests).
+// as the runner's HTTPS requests). `client_certificate`, when set, is presented in the
+// handshake (X11's `clientCertificate`).
 struct GrpcTls {
   std::string ca_pem;
   std::string server_name;
+  const IssuedCert* client_certificate = nullptr;
 };
 
 // Calls `method` (Echo, EchoTwo, EchoThree) on the connected socket `fd` (taken over),

@@ -697,14 +697,7 @@ std::string Runner::TryOnce(const Request& r, bool check_mirrors, std::string* a
                         : BuildHttpRequest(r, address);
   std::string sni = r.host.empty() ? address : HostWithoutPort(r.host);
   const IssuedCert* client_cert = nullptr;
-  if (r.client_certificate) {
-    auto it = issued_.find(*r.client_certificate);
-    if (it == issued_.end()) {
-      return absl::StrCat("clientCertificate ", *r.client_certificate,
-                          ": no certificate of that name was made (certificates)");
-    }
-    client_cert = &it->second;
-  }
+  if (std::string d = ClientCertificate(r, &client_cert); !d.empty()) return d;
   absl::StatusOr<Response> resp =
       r.websocket_h2 ? client_->WebSocketH2(address, r, sni, kRequestTimeout)
                      : client_->Http(address, r.Port(), r.scheme == "https", sni, raw,
@@ -767,7 +760,21 @@ std::string Runner::WaitMirrored(const Request& r, const MirrorLogs& logs,
   return "";
 }
 
+std::string Runner::ClientCertificate(const Request& r, const IssuedCert** cert) const {
+  *cert = nullptr;
+  if (!r.client_certificate) return "";
+  auto it = issued_.find(*r.client_certificate);
+  if (it == issued_.end()) {
+    return absl::StrCat("clientCertificate ", *r.client_certificate,
+                        ": no certificate of that name was made (certificates)");
+  }
+  *cert = &it->second;
+  return "";
+}
+
 std::string Runner::TryGrpc(const Request& r, const std::string& address, std::string* answered) {
+  const IssuedCert* client_cert = nullptr;
+  if (std::string d = ClientCertificate(r, &client_cert); !d.empty()) return d;
   absl::StatusOr<int> fd = client_->Tcp(address, r.Port(), kRequestTimeout);
   if (!fd.ok()) return std::string(fd.status().message());
   std::string authority = r.host;
@@ -777,7 +784,7 @@ std::string Runner::TryGrpc(const Request& r, const std::string& address, std::s
   }
   // Over HTTPS as the runner's HTTPS requests: the run's CA, the host (or the address) as SNI
   // and the name checked.
-  GrpcTls tls{ca_->ca_pem(), r.host.empty() ? address : HostWithoutPort(r.host)};
+  GrpcTls tls{ca_->ca_pem(), r.host.empty() ? address : HostWithoutPort(r.host), client_cert};
   absl::StatusOr<GrpcAnswer> got =
       CallGrpcEcho(*fd, authority, *r.grpc_method, r.headers, kRequestTimeout,
                    r.scheme == "https" ? &tls : nullptr);

@@ -106,6 +106,9 @@ class Runner {
                       std::string* session = nullptr);
   // X6: one gRPC call.
   std::string TryGrpc(const Request& r, const std::string& address, std::string* answered);
+  // The runner-made certificate a request presents (`clientCertificate`, X11): null when it
+  // names none; a description of the problem when it names one the run did not make.
+  std::string ClientCertificate(const Request& r, const IssuedCert** cert) const;
   // Each `mirror` Service's request log and its size before the request; then waits until
   // every one has logged `path` past that size.
   using MirrorLogs = std::vector<std::pair<std::string, size_t>>;

@@ -319,6 +319,9 @@ absl::Status EchoServer::Start() {
     if (!config_.tls_cert.empty()) {
       options.tls_cert_pem = ReadWholeFile(config_.tls_cert);
       options.tls_key_pem = ReadWholeFile(config_.tls_key);
+      if (!config_.tls_client_ca.empty()) {
+        options.tls_client_ca_pem = ReadWholeFile(config_.tls_client_ca);
+      }
     }
     absl::StatusOr<std::unique_ptr<GrpcEcho>> grpc = GrpcEcho::Start(options);
     if (!grpc.ok()) return grpc.status();

@@ -24,6 +24,8 @@ struct GrpcEchoOptions {
   // Told of each call as a request (POST, the method's path, HTTP/2.0, the metadata), for
   // the echo's request log (--log), which the conformance runner reads for mirrors.
   std::function<void(const Message&)> log;
+  // Set (with TLS): a client must present a certificate that chains to one of these CAs.
+  std::string tls_client_ca_pem = {};  // (initialized: the aggregates that leave it out)
 };
 
 class GrpcEcho {

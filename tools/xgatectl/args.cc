@@ -105,6 +105,13 @@ void AddCommands(CLI::App& app, Args& args) {
       "2 unreadable");
   AddFile(check, args, "DIR");
   AddOutput(check, args, {"json", "yaml"});
+  check
+      ->add_option("--max-gateway-listeners", args.max_gateway_listeners,
+                   "As xgate-agent's: a Gateway's listeners with its ListenerSets' entries, the "
+                   "entries beyond refused (TooManyListeners)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   AddGet(app, args);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/binder/binder.h"
 
 namespace CLI {
 class App;
@@ -20,6 +21,8 @@ struct Args {
   std::vector<std::string> positional;  // what follows the command (get's resource and name, ...)
   std::string file;                     // -f / --filename
   std::string output;                   // -o / --output: "", "json" or "yaml"
+  // check --max-gateway-listeners N: as xgate-agent's flag.
+  size_t max_gateway_listeners = binder::kDefaultMaxGatewayListeners;
   bool wide = false;                    // -o wide: the table with more columns
   std::string socket = kDefaultSocket;  // --socket (kubectl's -s / --server)
   // --node NODE: run in the xgate-agent pod on NODE (kubectl exec), found with kubectl's

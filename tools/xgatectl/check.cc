@@ -28,6 +28,12 @@ bool AcceptedOffline(const binder::Statuses& statuses) {
       if (!ok(l.conditions)) return false;
     }
   }
+  for (const auto& [key, s] : statuses.listener_sets) {
+    if (!ok(s.conditions)) return false;
+    for (const auto& l : s.listeners) {
+      if (!ok(l.conditions)) return false;
+    }
+  }
   for (const auto& [key, s] : statuses.routes) {
     for (const auto& p : s->parents) {
       if (!ok(p.conditions)) return false;
@@ -52,6 +58,7 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
 
   binder::BindOptions options;
   options.now = status::NowRfc3339();
+  options.max_gateway_listeners = args.max_gateway_listeners;
   binder::BindResult bound = binder::Bind(loaded->store, options);
   auto snapshot = compiler::Compile(bound, 1);
 
