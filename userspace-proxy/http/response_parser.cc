@@ -57,16 +57,13 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) { return CopyHead(view
 
 ResponseHead ToForwardedResponseHead(const ResponseHeadView& view) { return CopyHead(view, true); }
 
-ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
-  headers_.reserve(limits.max_headers);
-}
+ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {}
 
 void ResponseParser::ExpectResponseTo(std::string_view method) { head_request_ = method == "HEAD"; }
 
 void ResponseParser::Reset() {
   framer_.Reset();
   head_request_ = false;
-  headers_.clear();
   head_ = ResponseHeadView();
 }
 
@@ -77,7 +74,7 @@ Step ResponseParser::Parse(std::string_view input) {
 }
 
 Step ResponseParser::ParseHead(std::string_view input) {
-  return framer_.ScanHead(input, 0, &headers_, [this](std::string_view block) {
+  return framer_.ScanHead(input, 0, [this](std::string_view block) {
     ParseError error = Interpret(block);
     return MessageFramer::HeadResult{error, head_.framing, head_.content_length};
   });
@@ -108,7 +105,7 @@ ParseError ResponseParser::Interpret(std::string_view block) {
     }
   }
 
-  head_.headers = std::span<const HeaderView>(headers_);
+  head_.headers = framer_.scanner().fields();
   internal::FieldSummary f;
   if (ParseError e = internal::Summarize(head_.headers, &f); e != ParseError::kNone) return e;
 

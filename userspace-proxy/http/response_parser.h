@@ -65,7 +65,6 @@ class ResponseParser {
 
   bool head_request_ = false;
   MessageFramer framer_;
-  std::vector<HeaderView> headers_;  // capacity reserved once
   ResponseHeadView head_;
 };
 
