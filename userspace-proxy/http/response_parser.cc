@@ -36,10 +36,12 @@ ResponseHead CopyHead(const ResponseHeadView& view, bool forwarded) {
   head.status = view.status;
   head.reason.assign(view.reason);
   head.version_minor = view.version_minor;
-  // One copy of the field block, with room for the fields the proxy adds (filters, framing).
+  // One copy of the field block (none when forwarded), with room for the fields the proxy
+  // adds (filters, framing).
   HeaderMap::CopyOptions copy;
   copy.extra = 64;
   uint64_t content_length = view.framing == BodyFraming::kNone ? 0 : view.content_length_fields;
+  copy.borrow = forwarded;
   if (forwarded && view.headers.size() <= 64) {
     copy.skip_fields = view.hop_by_hop_fields | content_length;
     copy.hop_fields = (view.content_length_fields & ~content_length) != 0;

@@ -419,6 +419,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
 void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   const http::ResponseHeadView& view = upstream.parser().head();
   // Without its hop-by-hop fields and Content-Length already, unless a filter adds them.
+  // Its fields point into upstream.input(), consumed only after this call.
   http::ResponseHead response = http::ToForwardedResponseHead(view);
   upstream_keep_alive_ = view.keep_alive;
   log_.status = response.status;
