@@ -41,8 +41,8 @@ Http1Connection::Http1Connection(Worker& worker, std::unique_ptr<Transport> tran
 Http1Connection::~Http1Connection() {
   *alive_ = false;
   worker_.loop().CancelTimer(idle_timer_);
-  exchange_.reset();
-  retired_exchange_.reset();
+  DestroyExchange(exchange_);
+  DestroyExchange(retired_exchange_);
   if (transport_) worker_.loop().Remove(transport_->fd());
 }
 
@@ -254,8 +254,9 @@ void Http1Connection::StartExchange() {
   response_chunked_ = false;
   request_body_ended_ = false;
 
-  retired_exchange_.reset();
-  exchange_ = std::make_unique<Exchange>(worker_, *this);
+  DestroyExchange(retired_exchange_);
+  DestroyExchange(exchange_);
+  exchange_ = &exchange_slot_.emplace(worker_, *this);
   ExchangeRequest& request = exchange_->request();
   http::ToRequestHead(view, &request.head);
   request.has_body = view.framing != http::BodyFraming::kNone;
@@ -275,6 +276,12 @@ void Http1Connection::StartExchange() {
   if (AccessLog::Enabled()) request.client = peer_text_;
   if (view.upgrade) request.upgrade = UpgradeProtocol(request.head);
   exchange_->Start();
+}
+
+void Http1Connection::DestroyExchange(Exchange*& exchange) {
+  if (exchange == nullptr) return;
+  exchange = nullptr;
+  exchange_slot_.reset();
 }
 
 void Http1Connection::HandleParseError() {
@@ -386,7 +393,8 @@ void Http1Connection::ExchangeFinished() {
   bool request_complete = request_body_ended_ || (exchange_ && exchange_->request_done());
   // The exchange is on the call stack: it is destroyed when the next one starts (always
   // from a later call) or with the connection.
-  retired_exchange_ = std::move(exchange_);
+  DestroyExchange(retired_exchange_);
+  retired_exchange_ = std::exchange(exchange_, nullptr);
   if (closed_) return;
   if (!request_complete) keep_alive_ = false;  // the rest of the body is not worth reading
   if (!keep_alive_) {
