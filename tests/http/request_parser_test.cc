@@ -63,6 +63,25 @@ TEST(RequestParser, IncompleteHeadAsksForMoreWithoutConsuming) {
   EXPECT_EQ(p.head().headers[0].name.data(), moved.data() + 16);
 }
 
+TEST(RequestParser, FieldsFoundBeforeTheBufferMovedFollowIt) {
+  RequestParser p;
+  std::string buf = "GET / HTTP/1.1\r\nHost: a\r\nX-One: first\r\nX-T";
+  Step s = p.Parse(buf);
+  ASSERT_EQ(s.kind, StepKind::kNeedMore);
+  buf += "wo: second\r\n\r\n";
+  std::string moved = buf;
+  buf.assign(buf.size(), '#');  // the old bytes are gone: a view left behind shows it
+  s = p.Parse(moved);
+  ASSERT_EQ(s.kind, StepKind::kHeadComplete);
+  ASSERT_EQ(p.head().headers.size(), 3u);
+  EXPECT_EQ(p.head().host, "a");
+  EXPECT_EQ(p.head().headers[1].name, "X-One");
+  EXPECT_EQ(p.head().headers[1].value, "first");
+  EXPECT_EQ(p.head().headers[1].name.data(), moved.data() + 25);
+  EXPECT_EQ(p.head().headers[2].name, "X-Two");
+  EXPECT_EQ(p.head().headers[2].value, "second");
+}
+
 TEST(RequestParser, TargetForms) {
   Transcript abs =
       DriveRequests("GET http://Up.example:81/p/q?z HTTP/1.1\r\nHost: ignored\r\n\r\n");

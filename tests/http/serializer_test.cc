@@ -288,6 +288,39 @@ TEST(Serializer, ForwardedResponseHeadOfManyFieldsIsStrippedWhole) {
   EXPECT_FALSE(forwarded.headers.Has("connection"));
 }
 
+// Framing lines the caller passes go after the fields as they are; a status of more than
+// three digits is still written.
+TEST(Serializer, ResponseHeadFramingAfterTheFields) {
+  ResponseHead r;
+  r.status = 503;
+  r.headers.Add("Retry-After", "1");
+  std::string out = "x";
+  AppendResponseHead(r, &out, "Content-Length: 12\r\nConnection: close\r\n");
+  EXPECT_EQ(out,
+            "xHTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 12\r\n"
+            "Connection: close\r\n\r\n");
+  r.status = 1000;
+  r.reason = "Odd";
+  out.clear();
+  AppendResponseHead(r, &out);
+  EXPECT_EQ(out, "HTTP/1.1 1000 Odd\r\nRetry-After: 1\r\n\r\n");
+}
+
+// The forwarded head is not a copy: its received fields are the parsed input's bytes, and a
+// field added later is its own.
+TEST(Serializer, ForwardedResponseHeadPointsIntoTheInput) {
+  std::string buf = "HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 2\r\nX-A: a\r\n\r\nok";
+  ResponseHead forwarded = ParsedResponse(buf, true);
+  ASSERT_EQ(Names(forwarded.headers), (std::vector<std::string>{"Server", "X-A"}));
+  EXPECT_EQ(forwarded.headers.fields()[0].name.data(), buf.data() + 17);
+  EXPECT_EQ(forwarded.headers.fields()[1].value.data(), buf.data() + 52);
+  forwarded.headers.Add("X-Added", "b");
+  buf.assign(buf.size(), '#');
+  EXPECT_EQ(forwarded.headers.Get("x-added"), "b");
+  ResponseHead whole = ParsedResponse("HTTP/1.1 200 OK\r\nServer: s\r\n\r\n", false);
+  EXPECT_EQ(whole.headers.Get("server"), "s");  // a copy: its input is gone
+}
+
 // A request without hop fields is known to have none; one with them is stripped as before.
 TEST(Serializer, RequestHeadKnowsItHasNoHopFields) {
   RequestHead plain = ParsedHead("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\n\r\n");

@@ -36,6 +36,7 @@ void FieldBlockScanner::Reset() {
   start_line_done_ = false;
   error_ = ParseError::kNone;
   fields_.clear();
+  base_ = nullptr;
 }
 
 FieldBlockScanner::Result FieldBlockScanner::Fail(ParseError error) {
@@ -138,9 +139,9 @@ size_t SkipWhitespace(std::string_view input, size_t i, size_t end) {
   while (value_end > value_begin && (input[value_end - 1] == ' ' || input[value_end - 1] == '\t')) {
     --value_end;
   }
-  fields_.push_back(FieldOffsets{
-      static_cast<uint32_t>(begin), static_cast<uint32_t>(name_end - begin),
-      static_cast<uint32_t>(value_begin), static_cast<uint32_t>(value_end - value_begin)});
+  fields_.push_back(
+      HeaderView{std::string_view(input.data() + begin, name_end - begin),
+                 std::string_view(input.data() + value_begin, value_end - value_begin)});
 }
 
 ParseError FieldBlockScanner::AddField(std::string_view input, size_t begin, size_t end) {
@@ -179,6 +180,14 @@ size_t FieldBlockScanner::ScanWellFormedLine(std::string_view input) {
 
 FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
   if (error_ != ParseError::kNone) return Result::kError;
+  if (input.data() != base_) {
+    // The caller's buffer moved (same bytes, elsewhere): the fields found so far follow.
+    for (HeaderView& f : fields_) {
+      f.name = std::string_view(input.data() + (f.name.data() - base_), f.name.size());
+      f.value = std::string_view(input.data() + (f.value.data() - base_), f.value.size());
+    }
+    base_ = input.data();
+  }
   for (;;) {
     // Common case first: a whole, valid field line, checked in one pass without searching
     // for its LF first. Anything else (the start line, the end of the block, a line cut
@@ -239,13 +248,6 @@ FieldBlockScanner::Result FieldBlockScanner::Scan(std::string_view input) {
 
 std::string_view FieldBlockScanner::start_line(std::string_view input) const {
   return input.substr(0, start_line_end_);
-}
-
-void FieldBlockScanner::Fields(std::string_view input, std::vector<HeaderView>* out) const {
-  for (const FieldOffsets& f : fields_) {
-    out->push_back(
-        HeaderView{input.substr(f.name_pos, f.name_len), input.substr(f.value_pos, f.value_len)});
-  }
 }
 
 namespace {
@@ -351,8 +353,7 @@ Step BodyDecoder::DecodeChunked(std::string_view input) {
         case FieldBlockScanner::Result::kError:
           return Fail(trailer_scanner_.error());
         case FieldBlockScanner::Result::kDone:
-          trailers_.clear();
-          trailer_scanner_.Fields(block, &trailers_);
+          trailers_.assign(trailer_scanner_.fields().begin(), trailer_scanner_.fields().end());
           // Framing and routing fields may not arrive as trailers (RFC 9110 6.5.1).
           for (const HeaderView& t : trailers_) {
             if (EqualsIgnoreCase(t.name, "content-length") ||

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -12,9 +13,9 @@
 namespace xgate::http {
 
 // Scans "start-line CRLF *(field-line CRLF) CRLF" (or, without a start line, a trailer
-// section) strictly per RFC 9112, resumable at any byte boundary. It keeps offsets, not
-// pointers, so the caller may move its buffer between calls as long as the bytes from the
-// block's start stay the same.
+// section) strictly per RFC 9112, resumable at any byte boundary. The caller may move its
+// buffer between calls as long as the bytes from the block's start stay the same: the
+// fields found so far are views, moved along when a call's input starts elsewhere (rare).
 class FieldBlockScanner {
  public:
   struct Config {
@@ -34,18 +35,16 @@ class FieldBlockScanner {
   Result Scan(std::string_view input);
   // After kDone: the block's size (terminating empty line included), its start line (without
   // CRLF) and its fields as views into `input`, which must be the bytes passed to Scan().
+  // The fields stay valid until the next Scan() or Reset().
   size_t block_size() const { return block_size_; }
   std::string_view start_line(std::string_view input) const;
-  void Fields(std::string_view input, std::vector<HeaderView>* out) const;
+  std::span<const HeaderView> fields() const { return fields_; }
   ParseError error() const { return error_; }
   // True once any byte of the block has been scanned.
   bool started() const { return scan_pos_ > 0; }
   void Reset();
 
  private:
-  struct FieldOffsets {
-    uint32_t name_pos, name_len, value_pos, value_len;
-  };
   Result Fail(ParseError error);
   ParseError AddField(std::string_view input, size_t begin, size_t end);
   // The LF ending the field line at line_start_ when that line is complete and valid (its
@@ -61,7 +60,9 @@ class FieldBlockScanner {
   size_t block_size_ = 0;
   bool start_line_done_ = false;
   ParseError error_ = ParseError::kNone;
-  std::vector<FieldOffsets> fields_;  // capacity reserved once
+  // Views into the input of the last Scan() call, which began at base_.
+  std::vector<HeaderView> fields_;  // capacity reserved once
+  const char* base_ = nullptr;
 };
 
 // Delimits a body: Content-Length, chunked (extensions tolerated, trailers parsed and
@@ -136,11 +137,10 @@ class MessageFramer {
     uint64_t content_length = 0;
   };
   // Scans the head at the start of `block` (`skip` bytes after the caller's input start);
-  // once complete, fills `fields`, asks `interpret(block)` for a HeadResult and starts the
-  // body it frames.
+  // once complete (its fields in scanner().fields()), asks `interpret(block)` for a
+  // HeadResult and starts the body it frames.
   template <typename Interpret>
-  Step ScanHead(std::string_view block, size_t skip, std::vector<HeaderView>* fields,
-                Interpret&& interpret) {
+  Step ScanHead(std::string_view block, size_t skip, Interpret&& interpret) {
     switch (scanner_.Scan(block)) {
       case FieldBlockScanner::Result::kNeedMore:
         return Step{StepKind::kNeedMore, skip, {}};
@@ -149,8 +149,6 @@ class MessageFramer {
       case FieldBlockScanner::Result::kDone:
         break;
     }
-    fields->clear();
-    scanner_.Fields(block, fields);
     HeadResult head = interpret(block);
     if (head.error != ParseError::kNone) return Fail(head.error);
     StartBody(head.framing, head.content_length);

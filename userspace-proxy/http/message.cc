@@ -133,11 +133,15 @@ void HeaderMap::CopyFrom(std::span<const HeaderView> views, std::string_view blo
     auto at = reinterpret_cast<uintptr_t>(part.data());
     return at >= begin && at + part.size() <= begin + block.size();
   };
-  char* copy = Allocate(block.size() + extra);
-  if (!block.empty()) std::memcpy(copy, block.data(), block.size());
+  const char* copy = block.data();
+  if (!options.borrow) {
+    char* room = Allocate(block.size() + extra);
+    if (!block.empty()) std::memcpy(room, block.data(), block.size());
+    cursor_ -= extra;  // the room for later fields is given back to the arena
+    left_ += extra;
+    copy = room;
+  }
   received_ = std::string_view(copy, block.size());
-  cursor_ -= extra;  // the room for later fields is given back to the arena
-  left_ += extra;
   auto rebase = [&](std::string_view part) {
     if (part.empty()) return std::string_view();
     if (!block.empty() && inside(part)) {

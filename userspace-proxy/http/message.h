@@ -110,6 +110,9 @@ class HeaderMap {
     // False when the caller knows that no copied field is a hop field.
     bool hop_fields = true;
     size_t extra = 0;  // arena room reserved for fields added later
+    // The views inside `block` are kept as they are, pointing into the caller's bytes (which
+    // must then outlive the map and stay in place): no copy at all.
+    bool borrow = false;
   };
 
   HeaderMap() = default;
@@ -120,7 +123,8 @@ class HeaderMap {
 
   // Replaces the fields by copies of `views`, but those `options` skip. `block` (may be
   // empty) holds the received field lines the views point into: it is copied once and those
-  // views point into the copy; others are copied one by one.
+  // views point into the copy (or, with `borrow`, into `block` itself); others are copied one
+  // by one.
   void CopyFrom(std::span<const HeaderView> views, std::string_view block,
                 const CopyOptions& options);
   void CopyFrom(std::span<const HeaderView> views, std::string_view block) {

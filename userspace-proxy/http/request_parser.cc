@@ -105,13 +105,10 @@ void ToRequestHead(const RequestHeadView& view, RequestHead* out) {
   head.headers.CopyFrom(view.headers, ParsedFieldBlock(view.headers), copy);
 }
 
-RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
-  headers_.reserve(limits.max_headers);
-}
+RequestParser::RequestParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {}
 
 void RequestParser::Reset() {
   framer_.Reset();
-  headers_.clear();
   head_ = RequestHeadView();
 }
 
@@ -128,7 +125,7 @@ Step RequestParser::ParseHead(std::string_view input) {
     while (input.size() - skip >= 2 && input[skip] == '\r' && input[skip + 1] == '\n') skip += 2;
     if (input.size() - skip == 1 && input[skip] == '\r') return Step{StepKind::kNeedMore, skip, {}};
   }
-  return framer_.ScanHead(input.substr(skip), skip, &headers_, [this](std::string_view block) {
+  return framer_.ScanHead(input.substr(skip), skip, [this](std::string_view block) {
     ParseError error = Interpret(block);
     return MessageFramer::HeadResult{error, head_.framing, head_.content_length};
   });
@@ -184,7 +181,7 @@ ParseError RequestParser::Interpret(std::string_view block) {
     if (head_.path.empty()) head_.path = kRootPath;
   }
 
-  head_.headers = std::span<const HeaderView>(headers_);
+  head_.headers = framer_.scanner().fields();
   internal::FieldSummary f;
   if (ParseError e = internal::Summarize(head_.headers, &f); e != ParseError::kNone) return e;
   if (f.host_count > 1) return ParseError::kDuplicateHost;

@@ -90,7 +90,6 @@ class RequestParser {
   ParseError Interpret(std::string_view input);
 
   MessageFramer framer_;
-  std::vector<HeaderView> headers_;  // capacity reserved once
   RequestHeadView head_;
 };
 

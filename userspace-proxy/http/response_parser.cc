@@ -36,10 +36,12 @@ ResponseHead CopyHead(const ResponseHeadView& view, bool forwarded) {
   head.status = view.status;
   head.reason.assign(view.reason);
   head.version_minor = view.version_minor;
-  // One copy of the field block, with room for the fields the proxy adds (filters, framing).
+  // One copy of the field block (none when forwarded), with room for the fields the proxy
+  // adds (filters, framing).
   HeaderMap::CopyOptions copy;
   copy.extra = 64;
   uint64_t content_length = view.framing == BodyFraming::kNone ? 0 : view.content_length_fields;
+  copy.borrow = forwarded;
   if (forwarded && view.headers.size() <= 64) {
     copy.skip_fields = view.hop_by_hop_fields | content_length;
     copy.hop_fields = (view.content_length_fields & ~content_length) != 0;
@@ -57,16 +59,13 @@ ResponseHead ToResponseHead(const ResponseHeadView& view) { return CopyHead(view
 
 ResponseHead ToForwardedResponseHead(const ResponseHeadView& view) { return CopyHead(view, true); }
 
-ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {
-  headers_.reserve(limits.max_headers);
-}
+ResponseParser::ResponseParser(const Limits& limits) : framer_(HeadConfig(limits), limits) {}
 
 void ResponseParser::ExpectResponseTo(std::string_view method) { head_request_ = method == "HEAD"; }
 
 void ResponseParser::Reset() {
   framer_.Reset();
   head_request_ = false;
-  headers_.clear();
   head_ = ResponseHeadView();
 }
 
@@ -77,7 +76,7 @@ Step ResponseParser::Parse(std::string_view input) {
 }
 
 Step ResponseParser::ParseHead(std::string_view input) {
-  return framer_.ScanHead(input, 0, &headers_, [this](std::string_view block) {
+  return framer_.ScanHead(input, 0, [this](std::string_view block) {
     ParseError error = Interpret(block);
     return MessageFramer::HeadResult{error, head_.framing, head_.content_length};
   });
@@ -108,7 +107,7 @@ ParseError ResponseParser::Interpret(std::string_view block) {
     }
   }
 
-  head_.headers = std::span<const HeaderView>(headers_);
+  head_.headers = framer_.scanner().fields();
   internal::FieldSummary f;
   if (ParseError e = internal::Summarize(head_.headers, &f); e != ParseError::kNone) return e;
 

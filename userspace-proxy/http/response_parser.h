@@ -36,8 +36,10 @@ struct ResponseHeadView {
 
 // An owned copy of the head.
 ResponseHead ToResponseHead(const ResponseHeadView& view);
-// The copy a proxy forwards: without the hop-by-hop fields, nor Content-Length when the
-// response has a body (its framing is the next hop's to write).
+// The head a proxy forwards: without the hop-by-hop fields, nor Content-Length when the
+// response has a body (its framing is the next hop's to write). Not a copy: its received
+// fields point into the parsed input, which must stay in place while the head is used
+// (fields set or added later are the head's own).
 ResponseHead ToForwardedResponseHead(const ResponseHeadView& view);
 
 class ResponseParser {
@@ -65,7 +67,6 @@ class ResponseParser {
 
   bool head_request_ = false;
   MessageFramer framer_;
-  std::vector<HeaderView> headers_;  // capacity reserved once
   ResponseHeadView head_;
 };
 

@@ -140,12 +140,24 @@ void AppendRequestHead(const RequestHead& head, std::string* out) {
   out->append("\r\n");
 }
 
-void AppendResponseHead(const ResponseHead& head, std::string* out) {
-  out->append("HTTP/1.1 ");
-  AppendNumber(out, static_cast<uint64_t>(head.status), 10);
-  Append(out, " ", head.reason.empty() ? ReasonPhrase(head.status) : head.reason, "\r\n");
+void AppendResponseHead(const ResponseHead& head, std::string* out, std::string_view framing) {
+  std::string_view reason = head.reason.empty() ? ReasonPhrase(head.status) : head.reason;
+  out->reserve(out->size() + 16 + reason.size() + FieldsBound(head.headers) + framing.size());
+  if (head.status >= 100 && head.status <= 999) {  // three digits, as nearly every status
+    char line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' '};
+    line[9] = static_cast<char>('0' + head.status / 100);
+    line[10] = static_cast<char>('0' + head.status / 10 % 10);
+    line[11] = static_cast<char>('0' + head.status % 10);
+    line[12] = ' ';
+    out->append(line, sizeof(line));
+  } else {
+    out->append("HTTP/1.1 ");
+    AppendNumber(out, static_cast<uint64_t>(head.status), 10);
+    out->push_back(' ');
+  }
+  Append(out, reason, "\r\n");
   AppendFields(head.headers, out);
-  out->append("\r\n");
+  Append(out, framing, "\r\n");
 }
 
 std::string_view ReasonPhrase(int status) {

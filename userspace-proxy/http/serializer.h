@@ -18,9 +18,10 @@ void StripHopByHop(HeaderMap& headers);
 // (Content-Length or "Transfer-Encoding: chunked") must already be among the headers.
 void AppendRequestHead(const RequestHead& head, std::string* out);
 
-// Appends "HTTP/1.1 status reason\r\n<headers>\r\n" (a standard reason phrase when
-// head.reason is empty).
-void AppendResponseHead(const ResponseHead& head, std::string* out);
+// Appends "HTTP/1.1 status reason\r\n<headers><framing>\r\n" (a standard reason phrase when
+// head.reason is empty). `framing`: whole field lines ("Name: value\r\n") written after the
+// headers as they are, for fields the caller knows the headers do not hold.
+void AppendResponseHead(const ResponseHead& head, std::string* out, std::string_view framing = {});
 
 // The standard reason phrase for a status code ("Unknown" when there is none).
 std::string_view ReasonPhrase(int status);

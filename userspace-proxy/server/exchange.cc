@@ -419,6 +419,7 @@ void Exchange::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool e
 void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   const http::ResponseHeadView& view = upstream.parser().head();
   // Without its hop-by-hop fields and Content-Length already, unless a filter adds them.
+  // Its fields point into upstream.input(), consumed only after this call.
   http::ResponseHead response = http::ToForwardedResponseHead(view);
   upstream_keep_alive_ = view.keep_alive;
   log_.status = response.status;
@@ -429,12 +430,11 @@ void Exchange::OnResponseHead(UpstreamConnection& upstream) {
   AddSession(response, upstream.endpoint());
   http::StripHopByHop(response.headers);
   ResponseBody body = ResponseBody::kNone;
-  if (view.framing == http::BodyFraming::kContentLength) {
-    body = ResponseBody::kContentLength;
-    response.headers.Remove("Content-Length");
-  } else if (view.framing != http::BodyFraming::kNone) {
-    body = ResponseBody::kStream;
-    response.headers.Remove("Content-Length");
+  if (view.framing != http::BodyFraming::kNone) {
+    body = view.framing == http::BodyFraming::kContentLength ? ResponseBody::kContentLength
+                                                             : ResponseBody::kStream;
+    // (A map that holds no hop field has no Content-Length: no pass to look for one.)
+    if (response.headers.may_hold_hop_fields()) response.headers.Remove("Content-Length");
   }
   response_started_ = true;
   owner_.ResponseHead(response, body, view.content_length);

@@ -55,7 +55,8 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
     head.headers.Set("Connection", "Upgrade");
     head.headers.Set("Upgrade", request_.upgrade);
   }
-  head.headers.Remove("Content-Length");
+  // (A map that holds no hop field has no Content-Length: no pass to look for one.)
+  if (head.headers.may_hold_hop_fields()) head.headers.Remove("Content-Length");
   routing::ApplyForwardedHeaders(context_, head);
   if (request_.content_length) {
     head.headers.Set("Content-Length", std::to_string(*request_.content_length));

@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
@@ -39,8 +41,8 @@ Http1Connection::Http1Connection(Worker& worker, std::unique_ptr<Transport> tran
 Http1Connection::~Http1Connection() {
   *alive_ = false;
   worker_.loop().CancelTimer(idle_timer_);
-  exchange_.reset();
-  retired_exchange_.reset();
+  DestroyExchange(exchange_);
+  DestroyExchange(retired_exchange_);
   if (transport_) worker_.loop().Remove(transport_->fd());
 }
 
@@ -252,8 +254,9 @@ void Http1Connection::StartExchange() {
   response_chunked_ = false;
   request_body_ended_ = false;
 
-  retired_exchange_.reset();
-  exchange_ = std::make_unique<Exchange>(worker_, *this);
+  DestroyExchange(retired_exchange_);
+  DestroyExchange(exchange_);
+  exchange_ = &exchange_slot_.emplace(worker_, *this);
   ExchangeRequest& request = exchange_->request();
   http::ToRequestHead(view, &request.head);
   request.has_body = view.framing != http::BodyFraming::kNone;
@@ -273,6 +276,12 @@ void Http1Connection::StartExchange() {
   if (AccessLog::Enabled()) request.client = peer_text_;
   if (view.upgrade) request.upgrade = UpgradeProtocol(request.head);
   exchange_->Start();
+}
+
+void Http1Connection::DestroyExchange(Exchange*& exchange) {
+  if (exchange == nullptr) return;
+  exchange = nullptr;
+  exchange_slot_.reset();
 }
 
 void Http1Connection::HandleParseError() {
@@ -302,13 +311,30 @@ void Http1Connection::ResponseHead(http::ResponseHead& head, ResponseBody body,
                                    uint64_t content_length) {
   // A response that comes before the request body ended: do not wait for the rest.
   if (!request_body_ended_ && exchange_ && !exchange_->request_done()) keep_alive_ = false;
+  // The framing and Connection fields go after the head's own fields, written as they are
+  // when the head holds no hop field (nearly always: none to replace), else set in it.
+  char framing[96];
+  size_t framing_size = 0;
+  auto field = [&](std::string_view name, std::string_view value) {
+    if (head.headers.may_hold_hop_fields()) {
+      head.headers.Set(name, value);
+      return;
+    }
+    for (std::string_view part : {name, std::string_view(": "), value, std::string_view("\r\n")}) {
+      std::memcpy(framing + framing_size, part.data(), part.size());
+      framing_size += part.size();
+    }
+  };
   switch (body) {
-    case ResponseBody::kContentLength:
-      head.headers.Set("Content-Length", std::to_string(content_length));
+    case ResponseBody::kContentLength: {
+      char digits[24];
+      auto end = std::to_chars(digits, digits + sizeof(digits), content_length).ptr;
+      field("Content-Length", std::string_view(digits, static_cast<size_t>(end - digits)));
       break;
+    }
     case ResponseBody::kStream:
       if (version_minor_ >= 1) {
-        head.headers.Set("Transfer-Encoding", "chunked");
+        field("Transfer-Encoding", "chunked");
         response_chunked_ = true;
       } else {
         keep_alive_ = false;  // HTTP/1.0: the body ends when we close
@@ -318,9 +344,9 @@ void Http1Connection::ResponseHead(http::ResponseHead& head, ResponseBody body,
       break;
   }
   if (worker_.draining()) keep_alive_ = false;
-  if (!keep_alive_) head.headers.Set("Connection", "close");
+  if (!keep_alive_) field("Connection", "close");
   head.version_minor = 1;
-  http::AppendResponseHead(head, out_.Tail());
+  http::AppendResponseHead(head, out_.Tail(), std::string_view(framing, framing_size));
   // Out with the body that comes in this round, else on its own: a head whose body comes
   // later (or never: an aborted response) is not held until the client's next event.
   ScheduleFlush();
@@ -367,7 +393,8 @@ void Http1Connection::ExchangeFinished() {
   bool request_complete = request_body_ended_ || (exchange_ && exchange_->request_done());
   // The exchange is on the call stack: it is destroyed when the next one starts (always
   // from a later call) or with the connection.
-  retired_exchange_ = std::move(exchange_);
+  DestroyExchange(retired_exchange_);
+  retired_exchange_ = std::exchange(exchange_, nullptr);
   if (closed_) return;
   if (!request_complete) keep_alive_ = false;  // the rest of the body is not worth reading
   if (!keep_alive_) {

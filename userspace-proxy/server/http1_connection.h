@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "userspace-proxy/http/request_parser.h"
@@ -83,8 +84,13 @@ class Http1Connection : public Connection, public ExchangeOwner {
   http::RequestParser parser_;
 
   // The request being served.
-  std::unique_ptr<Exchange> exchange_;
-  std::unique_ptr<Exchange> retired_exchange_;  // finished; destroyed off its call stack
+  // The exchange lives in the connection (no allocation per request), one at a time: the
+  // current one, or the one that finished, destroyed off its call stack when the next starts.
+  // Each pointer is null or points into exchange_slot_; never both at once.
+  void DestroyExchange(Exchange*& exchange);
+  std::optional<Exchange> exchange_slot_;
+  Exchange* exchange_ = nullptr;
+  Exchange* retired_exchange_ = nullptr;
   bool keep_alive_ = true;
   int version_minor_ = 1;
   bool response_chunked_ = false;

@@ -320,10 +320,10 @@ UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
   if (index < 0) return nullptr;
   stats::ClusterStats& cluster_stats = stats_->Cluster(cluster_name);
   if (allow_reuse) {
-    auto idle = idle_.find(cluster.PoolKey(index));
-    if (idle != idle_.end() && !idle->second.empty()) {
-      UpstreamConnection* connection = idle->second.back();
-      idle->second.pop_back();
+    std::vector<UpstreamConnection*>* idle = FindIdle(cluster.PoolKey(index));
+    if (idle != nullptr && !idle->empty()) {
+      UpstreamConnection* connection = idle->back();
+      idle->pop_back();
       // Its idle timer stays armed: when it fires on a busy connection it just lapses.
       connection->client_ = client;
       connection->reused_ = true;
@@ -338,6 +338,15 @@ UpstreamConnection* UpstreamPool::Acquire(std::string_view cluster_name,
     }
   }
   return Connect(cluster_name, cluster, static_cast<size_t>(index), client, error);
+}
+
+std::vector<UpstreamConnection*>* UpstreamPool::FindIdle(const std::string& pool_key) {
+  if (last_idle_ != nullptr && last_idle_key_ == pool_key) return last_idle_;
+  auto idle = idle_.find(pool_key);
+  if (idle == idle_.end()) return nullptr;
+  last_idle_key_ = idle->first;
+  last_idle_ = &idle->second;
+  return last_idle_;
 }
 
 UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
@@ -392,7 +401,8 @@ UpstreamConnection* UpstreamPool::Connect(std::string_view cluster_name,
 
 void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
   connection->client_ = nullptr;
-  auto& list = idle_[connection->pool_key_];
+  if (connection->idle_list_ == nullptr) connection->idle_list_ = &idle_[connection->pool_key_];
+  auto& list = *connection->idle_list_;
   if (!reusable || !connection->connected_ || !connection->input_.empty() ||
       !connection->output_.empty() || list.size() >= options_.max_idle_per_endpoint) {
     Close(connection);
@@ -426,9 +436,8 @@ void UpstreamPool::Close(UpstreamConnection* connection) {
   connection->client_ = nullptr;
   loop_.CancelTimer(connection->timer_);
   connection->timer_ = 0;
-  auto idle = idle_.find(connection->pool_key_);
-  if (idle != idle_.end()) {
-    auto& list = idle->second;
+  if (connection->idle_list_ != nullptr) {
+    auto& list = *connection->idle_list_;
     list.erase(std::remove(list.begin(), list.end(), connection), list.end());
   }
   loop_.Remove(connection->transport_.fd());

@@ -132,6 +132,8 @@ class UpstreamConnection : private TlsSessionOwner {
   PoolState pool_state_ = PoolState::kActive;
   std::string endpoint_;
   std::string pool_key_;
+  // The pool's idle list for pool_key_, once the connection was released to it.
+  std::vector<UpstreamConnection*>* idle_list_ = nullptr;
   Transport transport_;
   UpstreamClient* client_ = nullptr;
   bool tcp_connected_ = false;
@@ -203,6 +205,9 @@ class UpstreamPool {
   void Close(UpstreamConnection* connection);
   void ArmIdleTimer(UpstreamConnection* connection, Clock::duration after);
   void Report(const std::string& endpoint, stats::ClusterStats& cluster, bool failed);
+  // The idle list for `pool_key` (null when none was made): the last one found is
+  // remembered, so a run of requests to one endpoint hashes no key.
+  std::vector<UpstreamConnection*>* FindIdle(const std::string& pool_key);
   // The last TLS session per pool key, offered for resumption by the next connection.
   void KeepSession(const std::string& pool_key, SSL_SESSION* session);
 
@@ -210,7 +215,10 @@ class UpstreamPool {
   UpstreamOptions options_;
   stats::WorkerStats* stats_;
   std::unordered_map<UpstreamConnection*, std::unique_ptr<UpstreamConnection>> all_;
-  std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;  // by pool key
+  // By pool key; entries are never erased, so pointers to them stay valid.
+  std::unordered_map<std::string, std::vector<UpstreamConnection*>> idle_;
+  std::string_view last_idle_key_;  // a key of idle_
+  std::vector<UpstreamConnection*>* last_idle_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>>
       sessions_;  // by pool key
   EndpointHealth health_;
