@@ -28,17 +28,6 @@ const char* PortProtocol(api::Port::Protocol p) {
 
 }  // namespace
 
-Snapshot::~Snapshot() {
-  if (shared_parts.empty()) return;
-  for (api::Port& port : *l7.mutable_ports()) {
-    for (api::Listener& listener : *port.mutable_listeners()) {
-      auto* vhosts = listener.mutable_virtual_hosts();
-      vhosts->UnsafeArenaExtractSubrange(0, vhosts->size(), nullptr);
-    }
-  }
-  l7.mutable_clusters()->UnsafeArenaExtractSubrange(0, l7.clusters_size(), nullptr);
-}
-
 std::vector<std::string> Snapshot::Summary() const {
   std::vector<std::string> lines;
   for (const auto& l : l4) {

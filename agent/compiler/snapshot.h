@@ -47,7 +47,17 @@ struct Snapshot {
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
   Snapshot& operator=(Snapshot&&) = delete;
-  ~Snapshot();
+  // Header-only: the data plane libraries hold Snapshots without linking the compiler.
+  ~Snapshot() {
+    if (shared_parts.empty()) return;
+    for (api::Port& port : *l7.mutable_ports()) {
+      for (api::Listener& listener : *port.mutable_listeners()) {
+        auto* vhosts = listener.mutable_virtual_hosts();
+        vhosts->UnsafeArenaExtractSubrange(0, vhosts->size(), nullptr);
+      }
+    }
+    l7.mutable_clusters()->UnsafeArenaExtractSubrange(0, l7.clusters_size(), nullptr);
+  }
 
   uint64_t generation = 0;
   std::vector<L4Listener> l4;
