@@ -49,6 +49,7 @@ struct Resource {
   std::string plural;   // "httproutes", "leases", ...
   bool namespaced = true;
 
+  bool operator==(const Resource&) const = default;
   // The URL path of the collection (name empty) or of one object, optionally of one of its
   // subresources ("status"). `ns` empty for cluster-scoped kinds or an all-namespaces list.
   std::string Path(std::string_view ns = "", std::string_view name = "",
