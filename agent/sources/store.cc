@@ -93,6 +93,8 @@ void ObjectStore::Put(const std::string& source, const std::string& key, Documen
   auto& docs = documents_[source];
   auto old = docs.find(key);
   Stamp(document, old == docs.end() ? nullptr : &old->second);
+  // The same content again (a watch event for a field sources drop): no change to wake for.
+  if (old != docs.end() && old->second.revision == document.revision) return;
   docs[key] = std::move(document);
   Changed();
 }

@@ -65,7 +65,8 @@ class ObjectStore {
   // relist) by `documents`, all keyed under `prefix`, as one change.
   void ReplacePrefix(const std::string& source, const std::string& prefix,
                      std::map<std::string, Document> documents);
-  // Adds or replaces one document of `source`.
+  // Adds or replaces one document of `source`; the same content as the document it replaces
+  // is no change (readers are not woken).
   void Put(const std::string& source, const std::string& key, Document document);
   void Erase(const std::string& source, const std::string& key);
   // Edits the documents of `source` in place, as one change (an empty edit still counts as

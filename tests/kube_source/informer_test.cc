@@ -339,6 +339,35 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
   source.Stop();
 }
 
+// A watch event that changes only an object's status or resourceVersion (the status the Lease
+// holder wrote, coming back) is no change to the store: no reconcile is woken for it.
+TEST_F(InformerTest, AStatusOnlyChangeIsNoChangeToTheStore) {
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok());
+  sources::ObjectStore store;
+  KubeSource source(**client, store, {});  // not started: fed through its sink
+  json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+                {"kind", "HTTPRoute"},
+                {"metadata", {{"namespace", "a"}, {"name", "r"}, {"resourceVersion", "5"}}},
+                {"spec", {{"parentRefs", {{{"name", "gw"}}}}}}};
+  source.sink().Upsert("HTTPRoute", route);
+  const uint64_t version = store.version();
+  route["metadata"]["resourceVersion"] = "6";
+  route["status"] = {{"parents",
+                      {{{"parentRef", {{"name", "gw"}}},
+                        {"controllerName", "xgate.dev/gateway-controller"},
+                        {"conditions", json::array()}}}}};
+  source.sink().Upsert("HTTPRoute", route);
+  EXPECT_EQ(store.version(), version);
+  route["spec"]["hostnames"] = {"r.example.com"};
+  source.sink().Upsert("HTTPRoute", route);
+  EXPECT_EQ(store.version(), version + 1);
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->store.http_routes.size(), 1u);
+  EXPECT_EQ(loaded->store.http_routes.begin()->second.hostnames.size(), 1u);
+}
+
 TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {
   peer_->SetGatewayApiServed(false);
   peer_->Put("a", "r", json::object());
