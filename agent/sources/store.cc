@@ -204,12 +204,19 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     for (auto& [source, docs] : documents_) {
       // Looked up by origin, not key: a file added to a folder moves the keys after it.
       auto& cache = decoded_[source];
+      // Every origin its document's key (the Kubernetes source's objects): each is unique, and
+      // the cache is in the documents' order, so the entry after the last one is the next.
+      const bool unique = std::all_of(docs.begin(), docs.end(), [](const auto& entry) {
+        return entry.first == entry.second.origin;
+      });
       std::unordered_map<std::string_view, int> seen;  // origin -> documents of it so far
-      seen.reserve(docs.size());
+      if (!unique) seen.reserve(docs.size());
+      auto next = cache.begin();
       for (auto& [key, doc] : docs) {
-        int n = seen[doc.origin]++;
-        auto it = n == 0 ? cache.find(std::string_view(doc.origin))
-                         : cache.find(absl::StrCat(doc.origin, "\n", n));
+        int n = unique ? 0 : seen[doc.origin]++;
+        auto it = n == 0 && next != cache.end() && next->first == doc.origin ? next
+                  : n == 0 ? cache.find(std::string_view(doc.origin))
+                           : cache.find(absl::StrCat(doc.origin, "\n", n));
         if (it == cache.end()) {
           it = cache.emplace(n == 0 ? doc.origin : absl::StrCat(doc.origin, "\n", n), Decoded{})
                    .first;
@@ -228,6 +235,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
         }
         d.load = loads_;
         order.push_back(&d);
+        next = std::next(it);
       }
     }
   }
