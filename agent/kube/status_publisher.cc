@@ -1,5 +1,7 @@
 #include "agent/kube/status_publisher.h"
 
+#include <chrono>
+
 #include "spdlog/spdlog.h"
 
 namespace xgate::kube {
@@ -64,7 +66,17 @@ void StatusPublisher::Loop() {
     binder::Statuses statuses = statuses_;
     pending_ = false;
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
+    const StatusWriteCounters before = writer_.counters();
     absl::Status written = writer_.Write(*store, statuses);
+    const StatusWriteCounters after = writer_.counters();
+    if (after.ok != before.ok || after.conflict != before.conflict) {
+      spdlog::info("status: {} objects written ({} conflicts) in {} ms", after.ok - before.ok,
+                   after.conflict - before.conflict,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count());
+    }
     lock.lock();
     if (written.ok()) {
       ++clean_writes_;
