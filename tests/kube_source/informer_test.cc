@@ -257,6 +257,26 @@ TEST_F(InformerTest, ARotatedTokenFileIsReadAgain) {
   ASSERT_TRUE(Eventually([&] { return sink_.Has("a/after-rotation", 1); }));
 }
 
+// The token file rotated (and the old token revoked) while a request signed with the old one
+// was in flight: its 401 is not the answer; the request is sent again with the new token.
+TEST_F(InformerTest, ARequestInFlightAtARotationIsSentAgainWithTheNewToken) {
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto before = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(before.ok() && before->code == 200);
+  peer_->RotateTokenAtNextRequest("token-2", [this] { WriteToken("token-2"); });
+  auto answer = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->code, 200) << answer->body;
+  EXPECT_EQ(Count("GET /apis/gateway.networking.k8s.io"), 3);
+  // A token the server refuses while the file has not changed is an answer: no retry.
+  peer_->SetToken("token-3");
+  auto refused = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->code, 401);
+  EXPECT_EQ(Count("GET /apis/gateway.networking.k8s.io"), 4);
+}
+
 TEST_F(InformerTest, ClientCertificateInsteadOfAToken) {
   peer_->SetToken("");
   config_.token_file.clear();

@@ -120,7 +120,10 @@ class Client {
  private:
   explicit Client(Config config);
   struct Call;
+  // One exchange; a 401 answered to a token the token file has replaced since (a rotation
+  // landing while the request was in flight) is sent again once with the new token.
   absl::StatusOr<Response> Perform(Call& call);
+  absl::StatusOr<Response> PerformOnce(Call& call, std::string& token);
   absl::StatusOr<Response> Send(const char* method, const std::string& path,
                                 const nlohmann::json* body, const char* content_type);
   // The bearer token: the config's, or the token file's content, re-read when it changed.
