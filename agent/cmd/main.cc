@@ -315,6 +315,7 @@ int main(int argc, char** argv) {
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
     agent::EndColdStartHugePages();
+    agent::ReleaseColdStartMemory();
     check_locality();
     while (watcher->Wait(signal_fd, kDebounce, kMostDelay) ==
            sources::DirectoryWatcher::Event::kChanged) {
@@ -332,6 +333,7 @@ int main(int argc, char** argv) {
       if (!kube_source->Synced()) continue;
       pipeline.Reload().IgnoreError();
       agent::EndColdStartHugePages();
+      if (pipeline.Current() != nullptr) agent::ReleaseColdStartMemory();
       publish();
       check_locality();
     }

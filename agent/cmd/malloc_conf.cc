@@ -5,7 +5,11 @@
 // store load, bind and compile of 10,000 HTTPRoutes take ~0.6 s of CPU instead of ~0.85 s.
 #include "agent/cmd/malloc_conf.h"
 
+#include <jemalloc/jemalloc.h>
 #include <sys/prctl.h>
+
+#include <atomic>
+#include <cstdint>
 
 #include "spdlog/spdlog.h"
 
@@ -20,6 +24,38 @@ void EndColdStartHugePages() {
   if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0) {
     spdlog::debug("PR_SET_THP_DISABLE refused; huge pages stay on");
   }
+}
+
+namespace {
+
+// A jemalloc statistic in MB, as of the last "epoch" refresh.
+double StatMb(const char* name) {
+  size_t value = 0;
+  size_t len = sizeof value;
+  if (mallctl(name, &value, &len, nullptr, 0) != 0) return 0;
+  return static_cast<double>(value) / (1024.0 * 1024.0);
+}
+
+void RefreshStats() {
+  uint64_t epoch = 1;
+  size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);
+}
+
+}  // namespace
+
+void ReleaseColdStartMemory() {
+  static std::atomic<bool> done{false};
+  if (done.exchange(true)) return;
+  RefreshStats();
+  const double allocated = StatMb("stats.allocated");
+  const double resident = StatMb("stats.resident");
+  const std::string purge = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  const bool purged = mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0) == 0;
+  RefreshStats();
+  spdlog::info("heap after the cold load: {:.0f} MB allocated; resident {:.0f} MB, {:.0f} MB {}",
+               allocated, resident, StatMb("stats.resident"),
+               purged ? "once freed pages are returned" : "(purge refused)");
 }
 
 }  // namespace xgate::agent

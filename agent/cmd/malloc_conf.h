@@ -9,4 +9,10 @@ namespace xgate::agent {
 // not), so the reload loops call it after every reload.
 void EndColdStartHugePages();
 
+// Once, after the first state is applied: hands back to the kernel the pages jemalloc keeps
+// for what the cold load freed (the API server's list pages, their parse trees, the decode's
+// scratch) instead of holding them until they decay, and logs the heap's figures before and
+// after. Later calls do nothing.
+void ReleaseColdStartMemory();
+
 }  // namespace xgate::agent

@@ -78,7 +78,12 @@ absl::StatusOr<Selector> Selector::Fields(const std::string& text) {
 }
 
 bool Selector::Matches(const json& object) const {
-  const json& meta = object.value("metadata", json::object());
+  if (requirements_.empty()) return true;
+  static const json kNoMetadata = json::object();
+  auto found = object.is_object() ? object.find("metadata") : object.end();
+  const json& meta = object.is_object() && found != object.end() && found->is_object()
+                         ? *found
+                         : kNoMetadata;  // not copied: kubectl's annotations can be large
   for (const Requirement& r : requirements_) {
     std::optional<std::string> value;
     if (fields_) {

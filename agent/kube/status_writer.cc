@@ -29,6 +29,48 @@ bool HasEntryOf(const json& status, const std::string& controller, const char* l
   return false;
 }
 
+// `status` printed compactly without the conditions' lastTransitionTime, which a bind stamps
+// anew and a merge keeps from the server when the condition did not change.
+void AppendPrint(const json& status, std::string& out) {
+  if (status.is_object()) {
+    out += '{';
+    for (const auto& [k, v] : status.items()) {
+      if (k == "lastTransitionTime") continue;
+      out += json(k).dump();
+      out += ':';
+      AppendPrint(v, out);
+      out += ',';
+    }
+    out += '}';
+  } else if (status.is_array()) {
+    out += '[';
+    for (const json& v : status) {
+      AppendPrint(v, out);
+      out += ',';
+    }
+    out += ']';
+  } else {
+    out += status.dump();
+  }
+}
+
+// What identifies `ours` on `key`'s object: the object's uid (one deleted and created again
+// has no status) and ours printed.
+std::string StatusPrint(const model::Store& store, const model::ObjectKey& key, const json& ours) {
+  std::string out;
+  if (const model::Object* obj = store.Find(key); obj != nullptr && obj->raw.is_object()) {
+    auto md = obj->raw.find("metadata");
+    if (md != obj->raw.end() && md->is_object()) {
+      auto uid = md->find("uid");
+      if (uid != md->end() && uid->is_string()) out = uid->get<std::string>();
+    }
+    absl::StrAppend(&out, "/", obj->meta.creation_timestamp);
+  }
+  out += '\n';
+  AppendPrint(ours, out);
+  return out;
+}
+
 template <typename Routes>
 void AddRouteKeys(const Routes& routes, model::Kind kind, std::set<model::ObjectKey>& keys) {
   for (const auto& [key, route] : routes) keys.insert({kind, key.first, key.second});
@@ -61,12 +103,15 @@ StatusWriter::StatusWriter(Api& api, std::map<model::Kind, Resource> resources, 
 
 void StatusWriter::SetResources(std::map<model::Kind, Resource> resources) {
   std::lock_guard lock(mu_);
+  if (resources == resources_) return;
   resources_ = std::move(resources);
+  confirmed_.clear();  // a kind served anew (or at another version) is written
 }
 
 void StatusWriter::SweepAllRoutes() {
   std::lock_guard lock(mu_);
   sweep_all_routes_ = true;
+  confirmed_.clear();
 }
 
 StatusWriteCounters StatusWriter::counters() const {
@@ -92,8 +137,31 @@ absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
   return object;
 }
 
-absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& merge,
-                                    const std::function<bool(const json&)>& ours_in,
+absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model::ObjectKey& key,
+                                          const json& ours, const Merge& merge,
+                                          const OursIn& ours_in, std::set<model::ObjectKey>& seen) {
+  seen.insert(key);
+  std::string print = StatusPrint(store, key, ours);
+  {
+    std::lock_guard lock(mu_);
+    auto it = confirmed_.find(key);
+    if (it != confirmed_.end() && it->second == print) {
+      if (ours_in(ours)) ++counters_.skipped_unchanged;
+      return absl::OkStatus();
+    }
+    if (it != confirmed_.end()) confirmed_.erase(it);
+  }
+  bool confirmed = false;
+  absl::Status result = WriteOne(key, ours, merge, ours_in, confirmed);
+  if (confirmed) {
+    std::lock_guard lock(mu_);
+    confirmed_[key] = std::move(print);
+  }
+  return result;
+}
+
+absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const json& ours,
+                                    const Merge& merge, const OursIn& ours_in, bool& confirmed,
                                     std::optional<json>* written_status) {
   if (written_status != nullptr) written_status->reset();
   std::optional<Resource> resource;
@@ -119,7 +187,7 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& me
     }
     json& object = **current;
     json current_status = object.value("status", json());
-    json merged = merge(current_status);
+    json merged = merge(current_status, ours);
     bool ours = ours_in(current_status) || ours_in(merged);
     if (IsRouteKind(key.kind)) {
       std::lock_guard lock(mu_);
@@ -131,6 +199,7 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& me
     }
     if (SameStatus(current_status, merged)) {
       if (ours) Count(&StatusWriteCounters::skipped_unchanged);
+      confirmed = true;
       if (written_status != nullptr) *written_status = std::move(current_status);
       return absl::OkStatus();
     }
@@ -150,6 +219,7 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const Merge& me
     }
     Count(&StatusWriteCounters::ok);
     spdlog::debug("status of {} written", key.ToString());
+    confirmed = true;
     if (written_status != nullptr) *written_status = std::move(merged);
     return absl::OkStatus();
   }
@@ -167,17 +237,18 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     }
   };
 
+  std::set<model::ObjectKey> seen;  // the objects this Write had status for
+  auto write = [&](const model::ObjectKey& key, const json& ours, const Merge& merge,
+                   const OursIn& ours_in) {
+    return WriteIfChanged(store, key, ours, merge, ours_in, seen);
+  };
   for (const auto& [key, status] : statuses.gateway_classes) {
-    json ours = status::GatewayClassStatusJson(status);
-    keep(WriteOne(
-        {model::Kind::kGatewayClass, key.first, key.second},
-        [&ours](const json& current) { return MergeGatewayClassStatus(current, ours); }, Always));
+    keep(write({model::Kind::kGatewayClass, key.first, key.second},
+               status::GatewayClassStatusJson(status), MergeGatewayClassStatus, Always));
   }
   for (const auto& [key, status] : statuses.gateways) {
-    json ours = status::GatewayStatusJson(status);
-    keep(WriteOne(
-        {model::Kind::kGateway, key.first, key.second},
-        [&ours](const json& current) { return MergeGatewayStatus(current, ours); }, Always));
+    keep(write({model::Kind::kGateway, key.first, key.second}, status::GatewayStatusJson(status),
+               MergeGatewayStatus, Always));
   }
   bool sweep;
   std::set<model::ObjectKey> routes;
@@ -204,18 +275,22 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
   auto ours_in = [&controller](const json& status) {
     return HasEntryOf(status, controller, "parents");
   };
+  auto merge_route = [&controller](const json& current, const json& ours) {
+    return MergeRouteStatus(current, ours, controller);
+  };
   bool all_read = true;
   for (const model::ObjectKey& key : routes) {
     auto it = statuses.routes.find(key);
     json ours = it == statuses.routes.end() ? json{{"parents", json::array()}}
                                             : status::RouteStatusJson(*it->second);
-    absl::Status result = WriteOne(
-        key, [&](const json& current) { return MergeRouteStatus(current, ours, controller); },
-        ours_in);
+    absl::Status result = write(key, ours, merge_route, ours_in);
     if (!result.ok()) all_read = false;
     keep(std::move(result));
   }
-  if (!all_read) SweepAllRoutes();  // so no route of a failed sweep is forgotten
+  if (!all_read) {  // so no route of a failed sweep is forgotten
+    std::lock_guard lock(mu_);
+    sweep_all_routes_ = true;
+  }
 
   // Every BackendTLSPolicy: ours where we have ancestors, and our stale ancestors dropped
   // (an unchanged status is not written).
@@ -227,10 +302,16 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     auto it = statuses.policies.find(key);
     json ours = it == statuses.policies.end() ? json{{"ancestors", json::array()}}
                                               : status::PolicyStatusJson(it->second);
-    keep(WriteOne(
-        key, [&](const json& current) { return MergePolicyStatus(current, ours, controller); },
+    keep(write(
+        key, ours,
+        [&controller](const json& current, const json& mine) {
+          return MergePolicyStatus(current, mine, controller);
+        },
         policy_ours_in));
   }
+  // What this Write had no status for (deleted, or no longer ours) is not remembered.
+  std::lock_guard lock(mu_);
+  std::erase_if(confirmed_, [&seen](const auto& entry) { return !seen.contains(entry.first); });
   return first_error;
 }
 
@@ -246,10 +327,9 @@ void StatusWriter::WriteListenerSets(const model::Store& store, const binder::St
   for (const auto& [key, status] : statuses.listener_sets) {
     json ours = status::ListenerSetStatusJson(status);
     std::optional<json> written;
-    keep(WriteOne(
-        {model::Kind::kListenerSet, key.first, key.second},
-        [&ours](const json& current) { return MergeListenerSetStatus(current, ours); }, Always,
-        &written));
+    bool confirmed = false;
+    keep(WriteOne({model::Kind::kListenerSet, key.first, key.second}, ours, MergeListenerSetStatus,
+                  Always, confirmed, &written));
     std::lock_guard lock(mu_);
     if (written) {
       listener_sets_written_[key] = std::move(*written);
@@ -278,12 +358,14 @@ void StatusWriter::WriteListenerSets(const model::Store& store, const binder::St
   }
   static const json kDefault = DefaultListenerSetStatus();
   for (const auto& [key, last] : left) {
-    auto reset = [&last](const json& current) {
+    auto reset = [&last](const json& current, const json& ours) {
       if (last && !SameStatus(current, *last)) return current;  // another controller's now
-      return MergeListenerSetStatus(current, kDefault);
+      return MergeListenerSetStatus(current, ours);
     };
-    absl::Status result = WriteOne({model::Kind::kListenerSet, key.first, key.second}, reset,
-                                   [](const json&) { return false; });
+    bool confirmed = false;
+    absl::Status result = WriteOne(
+        {model::Kind::kListenerSet, key.first, key.second}, kDefault, reset,
+        [](const json&) { return false; }, confirmed);
     if (result.ok()) {
       std::lock_guard lock(mu_);
       listener_sets_written_.erase(key);

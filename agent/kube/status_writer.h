@@ -1,7 +1,10 @@
 // Writes the status the binder computed to the API server, through each object's /status
 // subresource, only where it changed: the object is read as the server has it, xgate's part of
 // its status merged in (status_merge.h), and written back with its resourceVersion (PUT) only
-// when that changes something; a 409 reads it again and retries.
+// when that changes something; a 409 reads it again and retries. An object whose status of
+// xgate's is what this writer last wrote or found on it (the same object: same uid; the
+// conditions' lastTransitionTime aside) is neither read nor written again, so a change among
+// 10,000 routes costs the API server the objects whose status changed, not 10,000 GETs.
 #pragma once
 
 #include <cstdint>
@@ -57,21 +60,29 @@ class StatusWriter {
   // object is up to date; else the first error (the others are still written).
   absl::Status Write(const model::Store& store, const binder::Statuses& statuses);
 
-  // The next Write reads every route and every ListenerSet without a parent: another agent may
-  // have written entries of xgate's meanwhile (call it when this agent becomes the Lease
-  // holder).
+  // The next Write reads every route, every ListenerSet without a parent, and every object it
+  // has status for (what this writer remembers writing is forgotten): another agent may have
+  // written entries of xgate's meanwhile (call it when this agent becomes the Lease holder).
   void SweepAllRoutes();
 
   StatusWriteCounters counters() const;
 
  private:
-  using Merge = std::function<nlohmann::json(const nlohmann::json& current_status)>;
+  using Merge = std::function<nlohmann::json(const nlohmann::json& current_status,
+                                             const nlohmann::json& ours)>;
+  using OursIn = std::function<bool(const nlohmann::json&)>;
+  // Writes `ours` into `key`'s status unless this writer knows it is there already (then
+  // counted as skipped when `ours_in(ours)`). `seen` collects the keys written or skipped.
+  absl::Status WriteIfChanged(const model::Store& store, const model::ObjectKey& key,
+                              const nlohmann::json& ours, const Merge& merge, const OursIn& ours_in,
+                              std::set<model::ObjectKey>& seen);
   // Reads, merges, writes one object. `ours_in`: whether a status has entries of xgate's
-  // (counts the skipped writes only of objects that have some, before or after).
-  // `written`, when given: the status the server holds after it (ours merged in), unset when
-  // the object does not exist or the write failed.
-  absl::Status WriteOne(const model::ObjectKey& key, const Merge& merge,
-                        const std::function<bool(const nlohmann::json&)>& ours_in,
+  // (counts the skipped writes only of objects that have some, before or after). `confirmed`:
+  // set when the server's object now has `ours` (written, or already there). `written`, when
+  // given: the status the server holds after it (ours merged in), unset when the object does
+  // not exist or the write failed.
+  absl::Status WriteOne(const model::ObjectKey& key, const nlohmann::json& ours, const Merge& merge,
+                        const OursIn& ours_in, bool& confirmed,
                         std::optional<nlohmann::json>* written = nullptr);
   void WriteListenerSets(const model::Store& store, const binder::Statuses& statuses, bool sweep,
                          const std::function<void(absl::Status)>& keep);
@@ -86,6 +97,9 @@ class StatusWriter {
   StatusWriteCounters counters_;
   bool sweep_all_routes_ = true;
   std::set<model::ObjectKey> routes_with_ours_;  // as last read or written
+  // Per object: its uid and the status of xgate's last written or found on it, printed
+  // without lastTransitionTime (StatusPrint).
+  std::map<model::ObjectKey, std::string> confirmed_;
   // The status each ListenerSet had when this writer last wrote (or found) xgate's in it: one
   // that leaves xgate's Gateways is reset only while the server still holds exactly that (its
   // status has no controllerName; another controller may have written it since).

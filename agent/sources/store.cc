@@ -31,9 +31,23 @@ void ObjectStore::Changed() {
 
 namespace {
 
+// Whether two API objects are the same, each parsed or kept as compact JSON.
+bool SameObject(const Document& a, const Document& b) {
+  const bool a_json = !a.object_json.empty(), b_json = !b.object_json.empty();
+  if (a_json && b_json) return a.object_json == b.object_json;
+  if (a_json) return !b.object.is_null() && a.object_json == b.object.dump();
+  if (b_json) return !a.object.is_null() && b.object_json == a.object.dump();
+  return a.object == b.object;
+}
+
 bool SameContent(const Document& a, const Document& b) {
   return a.unreadable == b.unreadable && a.origin == b.origin && a.text == b.text &&
-         a.object == b.object;
+         SameObject(a, b);
+}
+
+// An API object whose parsed tree the store holds (a load moves it into its decode).
+bool HasTree(const Document& doc) {
+  return !doc.unreadable && doc.text.empty() && doc.object_json.empty() && !doc.object.is_null();
 }
 
 }  // namespace
@@ -93,6 +107,8 @@ void ObjectStore::Put(const std::string& source, const std::string& key, Documen
   auto& docs = documents_[source];
   auto old = docs.find(key);
   Stamp(document, old == docs.end() ? nullptr : &old->second);
+  // The same content again (a watch event for a field sources drop): no change to wake for.
+  if (old != docs.end() && old->second.revision == document.revision) return;
   docs[key] = std::move(document);
   Changed();
 }
@@ -126,7 +142,9 @@ uint64_t ObjectStore::version() const {
 
 namespace {
 
-void Decode(const Document& doc, model::LoadResult& into) {
+// Decodes `doc`; an API object's tree is moved into the decode when `doc` is an rvalue.
+template <typename Doc>
+void Decode(Doc&& doc, model::LoadResult& into) {
   if (doc.unreadable) {
     model::LoadError e;
     e.pos.file = doc.origin;
@@ -134,23 +152,31 @@ void Decode(const Document& doc, model::LoadResult& into) {
     into.errors.push_back(std::move(e));
   } else if (!doc.text.empty()) {
     model::LoadText(doc.text.str(), doc.origin, into);
+  } else if (!doc.object_json.empty()) {
+    model::LoadObject(nlohmann::json::parse(doc.object_json), doc.origin, into);
   } else {
-    model::LoadObject(doc.object, doc.origin, into);
+    model::LoadObject(std::forward<Doc>(doc).object, doc.origin, into);
   }
 }
 
-// Decodes `docs[i]` into `into[i]`. A cold start or a large batch (thousands of files or API
+// Decodes `docs[i]` into `into[i]`, an API object's tree moved into its decode and printed
+// compactly into `printed[i]` first. A cold start or a large batch (thousands of files or API
 // objects) is decoded on several threads: each document is decoded on its own, into its own
 // result, and the results keep the load's order. A few documents are decoded here.
-void DecodeAll(const std::vector<Document>& docs,
-               const std::vector<std::shared_ptr<model::LoadResult>>& into) {
+void DecodeAll(std::vector<Document>& docs,
+               const std::vector<std::shared_ptr<model::LoadResult>>& into,
+               std::vector<std::string>& printed) {
   constexpr size_t kPerThread = 128;  // below this a thread costs more than it saves
   constexpr unsigned kMostThreads = 8;
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t threads = std::min<size_t>({cores, kMostThreads, docs.size() / kPerThread});
+  printed.assign(docs.size(), std::string());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < docs.size(); i = next++) Decode(docs[i], *into[i]);
+    for (size_t i = next++; i < docs.size(); i = next++) {
+      if (HasTree(docs[i])) printed[i] = docs[i].object.dump();
+      Decode(std::move(docs[i]), *into[i]);
+    }
   };
   std::vector<std::thread> helpers;
   for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
@@ -163,20 +189,34 @@ void DecodeAll(const std::vector<Document>& docs,
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;  // the load's order
-  std::vector<Document> fresh;  // copies of the documents to decode, in `order`'s order
+  // The documents to decode, in `order`'s order: copies, but for an API object's tree, moved
+  // out of the store (its source and key in `trees`, to put it back as compact JSON).
+  std::vector<Document> fresh;
+  struct Tree {
+    size_t fresh = 0;  // index in `fresh`
+    std::string source, key;
+  };
+  std::vector<Tree> trees;
   ++loads_;
   {
     std::lock_guard lock(mu_);
     if (!errors_.empty()) return errors_.begin()->second;
-    for (const auto& [source, docs] : documents_) {
+    for (auto& [source, docs] : documents_) {
       // Looked up by origin, not key: a file added to a folder moves the keys after it.
       auto& cache = decoded_[source];
+      // Every origin its document's key (the Kubernetes source's objects): each is unique, and
+      // the cache is in the documents' order, so the entry after the last one is the next.
+      const bool unique = std::all_of(docs.begin(), docs.end(), [](const auto& entry) {
+        return entry.first == entry.second.origin;
+      });
       std::unordered_map<std::string_view, int> seen;  // origin -> documents of it so far
-      seen.reserve(docs.size());
-      for (const auto& [key, doc] : docs) {
-        int n = seen[doc.origin]++;
-        auto it = n == 0 ? cache.find(std::string_view(doc.origin))
-                         : cache.find(absl::StrCat(doc.origin, "\n", n));
+      if (!unique) seen.reserve(docs.size());
+      auto next = cache.begin();
+      for (auto& [key, doc] : docs) {
+        int n = unique ? 0 : seen[doc.origin]++;
+        auto it = n == 0 && next != cache.end() && next->first == doc.origin ? next
+                  : n == 0 ? cache.find(std::string_view(doc.origin))
+                           : cache.find(absl::StrCat(doc.origin, "\n", n));
         if (it == cache.end()) {
           it = cache.emplace(n == 0 ? doc.origin : absl::StrCat(doc.origin, "\n", n), Decoded{})
                    .first;
@@ -185,10 +225,17 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
         if (d.revision != doc.revision || !d.result) {
           d.revision = doc.revision;
           d.result = nullptr;
-          fresh.push_back(doc);
+          if (HasTree(doc)) {
+            trees.push_back({fresh.size(), source, key});
+            fresh.push_back(Document{doc.origin, {}, std::move(doc.object), false, doc.revision});
+            doc.object = nullptr;
+          } else {
+            fresh.push_back(doc);
+          }
         }
         d.load = loads_;
         order.push_back(&d);
+        next = std::next(it);
       }
     }
   }
@@ -202,7 +249,22 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     d->result = result;
     results.push_back(std::move(result));
   }
-  DecodeAll(fresh, results);
+  std::vector<std::string> printed;
+  DecodeAll(fresh, results, printed);
+  {
+    // Back into the documents the trees came from, unless a source wrote them meanwhile.
+    std::lock_guard lock(mu_);
+    for (Tree& t : trees) {
+      auto docs = documents_.find(t.source);
+      if (docs == documents_.end()) continue;
+      auto doc = docs->second.find(t.key);
+      if (doc == docs->second.end() || doc->second.revision != fresh[t.fresh].revision ||
+          !doc->second.object.is_null() || !doc->second.object_json.empty()) {
+        continue;
+      }
+      doc->second.object_json = std::move(printed[t.fresh]);
+    }
+  }
   // What this load did not see is gone.
   for (auto& [source, cache] : decoded_) {
     std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });

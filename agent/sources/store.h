@@ -49,6 +49,12 @@ struct Document {
   // Set by the ObjectStore on each write, kept while the content stays the same (sources
   // leave it 0): a load decodes again only the documents whose revision it has not seen.
   uint64_t revision = 0;
+  // Set by the ObjectStore once a load has decoded an API object: the object as compact JSON,
+  // `object` then null. The decoded object is what the pipeline reads; this is what a write
+  // of the same key is compared with (and decoded from, were the load to decode it again),
+  // a fifth of the memory of the parsed tree (10,000 routes with their Services and
+  // EndpointSlices: ~12 MB against ~70).
+  std::string object_json = {};
 };
 
 class ObjectStore {
@@ -65,7 +71,8 @@ class ObjectStore {
   // relist) by `documents`, all keyed under `prefix`, as one change.
   void ReplacePrefix(const std::string& source, const std::string& prefix,
                      std::map<std::string, Document> documents);
-  // Adds or replaces one document of `source`.
+  // Adds or replaces one document of `source`; the same content as the document it replaces
+  // is no change (readers are not woken).
   void Put(const std::string& source, const std::string& key, Document document);
   void Erase(const std::string& source, const std::string& key);
   // Edits the documents of `source` in place, as one change (an empty edit still counts as
@@ -80,7 +87,8 @@ class ObjectStore {
   // Decodes every document, the sources in name order, each in key order. Documents that do
   // not decode are in the result's errors; fails only with a source's error. Each document
   // is decoded on its own and kept while it stays the same, so a load decodes only the
-  // documents that changed since the previous one.
+  // documents that changed since the previous one. An API object's parsed tree is moved into
+  // its decode, not copied, and the document keeps it as compact JSON (object_json).
   absl::StatusOr<model::LoadResult> Load() const;
 
   // Counts changes: a reader that saw version N knows whether something changed since.
@@ -106,7 +114,8 @@ class ObjectStore {
   static constexpr int64_t kIndexesPerDocument = int64_t{1} << 20;
 
   mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, Document>> documents_;  // source -> key -> doc
+  // source -> key -> doc. Mutable: a load moves an API object's tree out of its document.
+  mutable std::map<std::string, std::map<std::string, Document>> documents_;
   std::map<std::string, absl::Status> errors_;
   uint64_t version_ = 0;
   int change_fd_ = -1;          // eventfd

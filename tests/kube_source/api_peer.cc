@@ -170,8 +170,18 @@ void ApiPeer::SetToken(const std::string& token) {
   token_ = token;
 }
 
+void ApiPeer::RotateTokenAtNextRequest(const std::string& token, std::function<void()> rotate) {
+  std::lock_guard lock(mu_);
+  next_token_ = token;
+  rotate_ = std::move(rotate);
+}
+
 bool ApiPeer::Authorized(const httplib::Request& req, httplib::Response& res) {
   std::lock_guard lock(mu_);
+  if (rotate_) {
+    std::exchange(rotate_, nullptr)();
+    token_ = next_token_;
+  }
   std::string target = req.path;
   if (!req.params.empty()) {
     std::string query;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,10 @@ class ApiPeer {
   void ServeAlso(const std::string& plural, const std::string& kind);
   // The token the peer accepts ("" accepts none: a client certificate is needed then).
   void SetToken(const std::string& token);
+  // At the next request, before it is checked: runs `rotate` (a test replaces the client's
+  // token file there) and accepts only `token` from then on, as a rotation landing while the
+  // request is in flight.
+  void RotateTokenAtNextRequest(const std::string& token, std::function<void()> rotate);
 
   // Object changes, each with the next resourceVersion (watchers see them at once).
   void Put(const std::string& ns, const std::string& name, const nlohmann::json& spec);
@@ -81,6 +86,8 @@ class ApiPeer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string token_;
+  std::string next_token_;
+  std::function<void()> rotate_;  // RotateTokenAtNextRequest's, until that request
   bool gateway_api_served_ = true;
   std::vector<std::pair<std::string, std::string>> also_served_;  // plural, kind
   int64_t rv_ = 100;

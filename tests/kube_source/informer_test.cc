@@ -257,6 +257,26 @@ TEST_F(InformerTest, ARotatedTokenFileIsReadAgain) {
   ASSERT_TRUE(Eventually([&] { return sink_.Has("a/after-rotation", 1); }));
 }
 
+// The token file rotated (and the old token revoked) while a request signed with the old one
+// was in flight: its 401 is not the answer; the request is sent again with the new token.
+TEST_F(InformerTest, ARequestInFlightAtARotationIsSentAgainWithTheNewToken) {
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto before = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(before.ok() && before->code == 200);
+  peer_->RotateTokenAtNextRequest("token-2", [this] { WriteToken("token-2"); });
+  auto answer = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->code, 200) << answer->body;
+  EXPECT_EQ(Count("GET /apis/gateway.networking.k8s.io"), 3);
+  // A token the server refuses while the file has not changed is an answer: no retry.
+  peer_->SetToken("token-3");
+  auto refused = (*client)->Get("/apis/gateway.networking.k8s.io");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->code, 401);
+  EXPECT_EQ(Count("GET /apis/gateway.networking.k8s.io"), 4);
+}
+
 TEST_F(InformerTest, ClientCertificateInsteadOfAToken) {
   peer_->SetToken("");
   config_.token_file.clear();
@@ -337,6 +357,35 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
   peer_->Put("a", "r2", json::object());
   ASSERT_TRUE(Eventually([&] { return store.Load()->store.http_routes.size() == 2; }));
   source.Stop();
+}
+
+// A watch event that changes only an object's status or resourceVersion (the status the Lease
+// holder wrote, coming back) is no change to the store: no reconcile is woken for it.
+TEST_F(InformerTest, AStatusOnlyChangeIsNoChangeToTheStore) {
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok());
+  sources::ObjectStore store;
+  KubeSource source(**client, store, {});  // not started: fed through its sink
+  json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+                {"kind", "HTTPRoute"},
+                {"metadata", {{"namespace", "a"}, {"name", "r"}, {"resourceVersion", "5"}}},
+                {"spec", {{"parentRefs", {{{"name", "gw"}}}}}}};
+  source.sink().Upsert("HTTPRoute", route);
+  const uint64_t version = store.version();
+  route["metadata"]["resourceVersion"] = "6";
+  route["status"] = {{"parents",
+                      {{{"parentRef", {{"name", "gw"}}},
+                        {"controllerName", "xgate.dev/gateway-controller"},
+                        {"conditions", json::array()}}}}};
+  source.sink().Upsert("HTTPRoute", route);
+  EXPECT_EQ(store.version(), version);
+  route["spec"]["hostnames"] = {"r.example.com"};
+  source.sink().Upsert("HTTPRoute", route);
+  EXPECT_EQ(store.version(), version + 1);
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->store.http_routes.size(), 1u);
+  EXPECT_EQ(loaded->store.http_routes.begin()->second.hostnames.size(), 1u);
 }
 
 TEST_F(InformerTest, AKindWhoseCrdIsAbsentIsSkippedThenPickedUpOnceInstalled) {

@@ -84,6 +84,45 @@ TEST(ObjectStore, ALargeBatchLoadsAsIfDecodedInOrder) {
   }
 }
 
+// Once decoded, an API object is kept as compact JSON, not as its parsed tree: the same object
+// written again is still no change (and keeps its decode), a changed one is decoded again, and
+// a load that decodes everything again (a name defined twice) decodes it from that JSON.
+TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
+  ObjectStore store;
+  store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
+  auto first = store.Load();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->store.http_routes.size(), 1u);
+  const uint64_t decode_id = first->store.http_routes.begin()->second.decode_id;
+
+  const uint64_t version = store.version();
+  store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
+  EXPECT_EQ(store.version(), version);
+  auto second = store.Load();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->store.http_routes.begin()->second.decode_id, decode_id);
+
+  // The same route from another source: every document is decoded again, once each.
+  store.Put("other", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
+  auto twice = store.Load();
+  ASSERT_TRUE(twice.ok()) << twice.status();
+  EXPECT_EQ(twice->store.http_routes.size(), 1u);
+  ASSERT_EQ(twice->errors.size(), 1u);
+  EXPECT_NE(twice->errors[0].ToString().find("Duplicate value"), std::string::npos)
+      << twice->errors[0].ToString();
+  store.Erase("other", "HTTPRoute/a/r");
+
+  json changed = Route("a", "r");
+  changed["spec"]["hostnames"] = {"r.example.com"};
+  store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", changed});
+  EXPECT_GT(store.version(), version);
+  auto third = store.Load();
+  ASSERT_TRUE(third.ok()) << third.status();
+  ASSERT_EQ(third->store.http_routes.size(), 1u);
+  EXPECT_NE(third->store.http_routes.begin()->second.decode_id, decode_id);
+  EXPECT_EQ(third->store.http_routes.begin()->second.hostnames.size(), 1u);
+}
+
 TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {
   fixtures::TempDir dir;
   ObjectStore store;

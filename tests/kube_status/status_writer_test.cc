@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "agent/kube/status_merge.h"
 #include "agent/model/loader.h"
 #include "tests/kube_status/gateway_objects.h"
@@ -38,10 +39,12 @@ class StatusWriterTest : public ::testing::Test {
   // Loads what the server holds now and binds it; `now` stamps new conditions.
   const binder::BindResult& Bind(const std::string& now) {
     loaded_ = std::make_unique<model::LoadResult>();
-    for (const std::string& path :
-         {kClasses.Path("", "xgate"), kClasses.Path("", "other"), kGateways.Path("default", "gw"),
-          kGateways.Path("default", "other-gw"), kHTTPRoutes.Path("default", "route"),
-          kHTTPRoutes.Path("default", "foreign")}) {
+    std::vector<std::string> paths = {
+        kClasses.Path("", "xgate"),           kClasses.Path("", "other"),
+        kGateways.Path("default", "gw"),      kGateways.Path("default", "other-gw"),
+        kHTTPRoutes.Path("default", "route"), kHTTPRoutes.Path("default", "foreign")};
+    paths.insert(paths.end(), more_paths_.begin(), more_paths_.end());
+    for (const std::string& path : paths) {
       json object = api_.Object(path);
       if (!object.is_null()) model::LoadText(object.dump(), path, *loaded_);
     }
@@ -388,6 +391,81 @@ TEST_F(StatusWriterTest, EntriesOfXgatesAreRemovedWhenTheRouteLeavesItsGateways)
   Bind("2026-01-02T00:00:00Z");
   ASSERT_TRUE(Write(writer).ok());
   EXPECT_TRUE(Status(kHTTPRoutes, "default", "route")["parents"].empty());
+}
+
+// 20 more routes on gw: once their status is written, a Write of the same statuses (bound
+// again later: new lastTransitionTimes) neither reads nor writes any object, and a change of
+// one route's status reads and writes that route only.
+TEST_F(StatusWriterTest, OnlyTheObjectsWhoseStatusChangedAreReadAndWritten) {
+  for (int i = 0; i < 20; ++i) {
+    std::string name = absl::StrCat("r", i);
+    json route = HTTPRouteJson(name, {"gw"});
+    route["metadata"]["uid"] = absl::StrCat("uid-", name);
+    api_.Put(kHTTPRoutes.Path("default", name), route);
+    more_paths_.push_back(kHTTPRoutes.Path("default", name));
+  }
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  const int gets = api_.Calls("GET");
+  const int puts = api_.Calls("PUT status");
+  EXPECT_EQ(puts, 3 + 20);  // the class, the Gateway (its attachedRoutes), 21 routes
+
+  Bind("2026-01-02T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("GET"), gets);
+  EXPECT_EQ(api_.Calls("PUT status"), puts);
+  EXPECT_EQ(writer.counters().skipped_unchanged, 23u);
+
+  // r7 now names a listener gw does not have: its Accepted condition changes, nothing else.
+  json r7 = api_.Object(kHTTPRoutes.Path("default", "r7"));
+  r7["spec"]["parentRefs"][0]["sectionName"] = "nonexistent";
+  ASSERT_TRUE(api_.Update(kHTTPRoutes.Path("default", "r7"), r7)->ok());
+  Bind("2026-01-03T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+  // r7, and the Gateway, whose listener has one route attached less.
+  EXPECT_EQ(api_.Calls("GET"), gets + 2);
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 2);
+  json status = Status(kHTTPRoutes, "default", "r7");
+  EXPECT_EQ(Condition(status["parents"][0]["conditions"], "Accepted")["status"], "False");
+}
+
+// A route deleted and created again (another uid) has no status: it is written again even
+// though what xgate computes for it is the same.
+TEST_F(StatusWriterTest, ARouteCreatedAgainIsWrittenAgain) {
+  json route = HTTPRouteJson("again", {"gw"});
+  route["metadata"]["uid"] = "uid-1";
+  api_.Put(kHTTPRoutes.Path("default", "again"), route);
+  more_paths_.push_back(kHTTPRoutes.Path("default", "again"));
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  ASSERT_FALSE(Status(kHTTPRoutes, "default", "again").is_null());
+
+  route["metadata"]["uid"] = "uid-2";
+  api_.Put(kHTTPRoutes.Path("default", "again"), route);  // no status
+  ASSERT_TRUE(Status(kHTTPRoutes, "default", "again").is_null());
+  Bind("2026-01-02T00:00:00Z");
+  ASSERT_TRUE(Write(writer).ok());
+  json status = Status(kHTTPRoutes, "default", "again");
+  ASSERT_EQ(status["parents"].size(), 1u);
+  EXPECT_EQ(status["parents"][0]["controllerName"], model::kControllerName);
+}
+
+// After SweepAllRoutes (this agent became the Lease holder) nothing is taken as written: a
+// status another agent changed meanwhile is read and written again.
+TEST_F(StatusWriterTest, ASweepReadsEveryObjectAgain) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  json route = api_.Object(kHTTPRoutes.Path("default", "route"));
+  route["status"] = {{"parents", json::array()}};  // another agent's stale view
+  ASSERT_TRUE(api_.UpdateStatus(kHTTPRoutes.Path("default", "route"), route)->ok());
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_TRUE(Status(kHTTPRoutes, "default", "route")["parents"].empty());  // not read
+  writer.SweepAllRoutes();
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(Status(kHTTPRoutes, "default", "route")["parents"].size(), 1u);
 }
 
 TEST_F(StatusWriterTest, AnUnreachableServerIsAnErrorAndCounted) {

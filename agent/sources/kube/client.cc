@@ -226,6 +226,18 @@ std::string Client::BearerToken() {
 }
 
 absl::StatusOr<Response> Client::Perform(Call& call) {
+  std::string token;
+  absl::StatusOr<Response> answer = PerformOnce(call, token);
+  if (answer.ok() && answer->code == 401 && !config_.token_file.empty() && BearerToken() != token) {
+    spdlog::info("{} {}: 401 to a token the token file has replaced since; sending it again",
+                 call.method, call.path);
+    call.response = Response();
+    answer = PerformOnce(call, token);
+  }
+  return answer;
+}
+
+absl::StatusOr<Response> Client::PerformOnce(Call& call, std::string& token) {
   if (shutdown_) return absl::CancelledError("the API client is shut down");
   CURL* easy = curl_easy_init();
   if (easy == nullptr) return absl::InternalError("curl_easy_init failed");
@@ -260,7 +272,7 @@ absl::StatusOr<Response> Client::Perform(Call& call) {
     curl_easy_setopt(easy, CURLOPT_SSLKEY, config_.client_key_file.c_str());
 
   curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-  std::string token = BearerToken();
+  token = BearerToken();
   if (!token.empty()) {
     headers = curl_slist_append(headers, absl::StrCat("Authorization: Bearer ", token).c_str());
   }

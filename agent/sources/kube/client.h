@@ -49,6 +49,7 @@ struct Resource {
   std::string plural;   // "httproutes", "leases", ...
   bool namespaced = true;
 
+  bool operator==(const Resource&) const = default;
   // The URL path of the collection (name empty) or of one object, optionally of one of its
   // subresources ("status"). `ns` empty for cluster-scoped kinds or an all-namespaces list.
   std::string Path(std::string_view ns = "", std::string_view name = "",
@@ -119,7 +120,10 @@ class Client {
  private:
   explicit Client(Config config);
   struct Call;
+  // One exchange; a 401 answered to a token the token file has replaced since (a rotation
+  // landing while the request was in flight) is sent again once with the new token.
   absl::StatusOr<Response> Perform(Call& call);
+  absl::StatusOr<Response> PerformOnce(Call& call, std::string& token);
   absl::StatusOr<Response> Send(const char* method, const std::string& path,
                                 const nlohmann::json* body, const char* content_type);
   // The bearer token: the config's, or the token file's content, re-read when it changed.

@@ -219,16 +219,16 @@ absl::StatusOr<json> Resources::List(const Kind& kind, const std::string& ns,
   json items = json::array();
   std::string last;
   size_t remaining = 0;
-  for (json& o : store_.List(kind.StoreKey(), &head, after)) {
-    std::string key =
-        ObjectKey(o["metadata"].value("namespace", ""), o["metadata"].value("name", ""));
-    if (!prefix.empty() && key.rfind(prefix, 0) != 0) break;
-    if (!labels->Matches(o) || !fields->Matches(o)) continue;
+  // Only the page's objects are copied; those after it are only counted.
+  store_.Visit(kind.StoreKey(), &head, after, [&](const std::string& key, const json& stored) {
+    if (!prefix.empty() && !key.starts_with(prefix)) return false;
+    if (!labels->Matches(stored) || !fields->Matches(stored)) return true;
     if (limit && items.size() == limit) {
       ++remaining;
-      continue;
+      return true;
     }
     last = key;
+    json o = stored;
     if (kind.builtin) {
       o.erase("apiVersion");
       o.erase("kind");
@@ -236,7 +236,8 @@ absl::StatusOr<json> Resources::List(const Kind& kind, const std::string& ns,
       o = Present(kind, std::move(o));
     }
     items.push_back(std::move(o));
-  }
+    return true;
+  });
   uint64_t rv = cont.empty() ? head : from.rv;
   json meta = {{"resourceVersion", std::to_string(rv)}};
   if (remaining) {

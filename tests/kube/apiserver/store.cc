@@ -31,14 +31,23 @@ std::optional<json> Store::Get(const std::string& store_key, const std::string& 
 
 std::vector<json> Store::List(const std::string& store_key, uint64_t* head,
                               const std::string& after_key) const {
+  std::vector<json> out;
+  Visit(store_key, head, after_key, [&out](const std::string&, const json& o) {
+    out.push_back(o);
+    return true;
+  });
+  return out;
+}
+
+void Store::Visit(const std::string& store_key, uint64_t* head, const std::string& after_key,
+                  const std::function<bool(const std::string&, const json&)>& visit) const {
   std::lock_guard lock(mu_);
   *head = rv_;
-  std::vector<json> out;
   auto r = objects_.find(store_key);
-  if (r == objects_.end()) return out;
-  for (auto it = r->second.upper_bound(after_key); it != r->second.end(); ++it)
-    out.push_back(it->second);
-  return out;
+  if (r == objects_.end()) return;
+  for (auto it = r->second.upper_bound(after_key); it != r->second.end(); ++it) {
+    if (!visit(it->first, it->second)) return;
+  }
 }
 
 std::vector<std::string> Store::StoreKeys() const {

@@ -42,6 +42,10 @@ class Store {
   // Objects after `after_key` in key order, and the head resourceVersion they are current at.
   std::vector<nlohmann::json> List(const std::string& store_key, uint64_t* head,
                                    const std::string& after_key = "") const;
+  // The same objects with their keys, seen in place under the store's lock (nothing copied)
+  // until `visit` returns false: a page of a large list copies only its own objects.
+  void Visit(const std::string& store_key, uint64_t* head, const std::string& after_key,
+             const std::function<bool(const std::string& key, const nlohmann::json&)>& visit) const;
   std::vector<std::string> StoreKeys() const;
 
   // `mutate` sees the current object (null when absent) under the store's lock and returns the
