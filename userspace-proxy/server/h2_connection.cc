@@ -302,6 +302,10 @@ void H2Connection::Start() {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size},
       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits.header_table_size},
       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // RFC 8441: WebSocket over a stream
+      // No RFC 7540 priority tree (deprecated by RFC 9113 5.3.1): nghttp2 then keeps no
+      // dependency tree and no closed streams for it, and schedules streams by RFC 9218's
+      // simpler urgency queues.
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
