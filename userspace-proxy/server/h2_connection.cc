@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/server/h2_fields.h"
 
 namespace xgate::proxy {
 namespace {
@@ -42,23 +43,6 @@ std::optional<stats::H2Abuse> AbuseOf(ssize_t error) {
     default:
       return std::nullopt;
   }
-}
-
-nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-bool ConnectionSpecific(std::string_view name) {
-  return http::EqualsIgnoreCase(name, "connection") || http::EqualsIgnoreCase(name, "keep-alive") ||
-         http::EqualsIgnoreCase(name, "transfer-encoding") ||
-         http::EqualsIgnoreCase(name, "upgrade") ||
-         http::EqualsIgnoreCase(name, "proxy-connection");
-}
-
-bool HasUpper(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 // A number's decimal digits in `buffer`.
@@ -119,22 +103,22 @@ void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_
     body = ResponseBody::kNone;
   }
   const http::HeaderMap::Fields& fields = head.headers.fields();
-  size_t name_bytes = 0;
-  for (const auto& field : fields) name_bytes += field.name.size();
-  connection.StartHeaderBlock(name_bytes);
   char status[24], length[24];
-  connection.nva_.push_back(
-      MakeNv(":status", Decimal(static_cast<uint64_t>(std::max(head.status, 0)), status)));
-  for (const auto& field : fields) connection.AddField(field.name, field.value);
-  if (body == ResponseBody::kContentLength) {
-    connection.nva_.push_back(MakeNv("content-length", Decimal(content_length, length)));
-  }
+  std::string_view status_text = Decimal(static_cast<uint64_t>(std::max(head.status, 0)), status);
+  std::string_view length_text;
+  if (body == ResponseBody::kContentLength) length_text = Decimal(content_length, length);
+  size_t bytes = status_text.size() + length_text.size();
+  for (const auto& field : fields) bytes += field.name.size() + field.value.size();
+  block_.Start(bytes);
+  block_.AddStatic(":status", status_text);
+  for (const auto& field : fields) block_.Add(field.name, field.value);
+  if (body == ResponseBody::kContentLength) block_.AddStatic("content-length", length_text);
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
   provider.read_callback = &H2Stream::ReadBody;
   bool has_body =
       body != ResponseBody::kNone && !(head.status == 204 || head.status == 304) && !head_request_;
-  nghttp2_submit_response(connection.session_, id_, connection.nva_.data(), connection.nva_.size(),
+  nghttp2_submit_response(connection.session_, id_, block_.data(), block_.size(),
                           has_body ? &provider : nullptr);
   if (!has_body) body_ended_ = true;
   connection_.ScheduleSend();
@@ -215,14 +199,15 @@ ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*
   if (stream->body_.empty() && stream->body_ended_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!stream->trailers_out_.empty()) {
-      size_t name_bytes = 0;
-      for (const auto& trailer : stream->trailers_out_) name_bytes += trailer.name.size();
-      connection.StartHeaderBlock(name_bytes);
+      // The response's HEADERS went out before its DATA: the stream's block is free again.
+      H2HeaderBlock& block = stream->block_;
+      size_t bytes = 0;
       for (const auto& trailer : stream->trailers_out_) {
-        connection.AddField(trailer.name, trailer.value);
+        bytes += trailer.name.size() + trailer.value.size();
       }
-      if (nghttp2_submit_trailer(session, stream_id, connection.nva_.data(),
-                                 connection.nva_.size()) == 0) {
+      block.Start(bytes);
+      for (const auto& trailer : stream->trailers_out_) block.Add(trailer.name, trailer.value);
+      if (nghttp2_submit_trailer(session, stream_id, block.data(), block.size()) == 0) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       }
     }
@@ -447,26 +432,6 @@ void H2Connection::SendPending() {
   }
 }
 
-void H2Connection::StartHeaderBlock(size_t name_bytes) {
-  nva_.clear();
-  lowered_.clear();
-  lowered_.reserve(name_bytes);
-}
-
-void H2Connection::AddField(std::string_view name, std::string_view value) {
-  if (ConnectionSpecific(name)) return;
-  if (HasUpper(name)) {
-    size_t start = lowered_.size();
-    lowered_.append(name);
-    char* lower = lowered_.data() + start;
-    for (size_t i = 0; i < name.size(); ++i) {
-      if (lower[i] >= 'A' && lower[i] <= 'Z') lower[i] = static_cast<char>(lower[i] | 0x20);
-    }
-    name = std::string_view(lower, name.size());
-  }
-  nva_.push_back(MakeNv(name, value));
-}
-
 std::unique_ptr<H2Stream> H2Connection::TakeStream() {
   if (spare_.empty()) return std::make_unique<H2Stream>(*this);
   std::unique_ptr<H2Stream> stream = std::move(spare_.back());
@@ -648,7 +613,7 @@ void H2Connection::RejectHeaders(H2Stream& stream) {
 void H2Connection::AnswerLocally(H2Stream& stream, int status) {
   worker_.stats().CountRequest("", "", status);
   char digits[24];
-  nghttp2_nv nv = MakeNv(":status", Decimal(static_cast<uint64_t>(status), digits));
+  nghttp2_nv nv = H2Nv(":status", Decimal(static_cast<uint64_t>(status), digits));
   nghttp2_submit_response(session_, stream.id_, &nv, 1, nullptr);
   ScheduleSend();
 }

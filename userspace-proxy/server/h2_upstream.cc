@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/server/h2_fields.h"
 
 namespace xgate::proxy {
 namespace {
@@ -14,21 +15,6 @@ namespace {
 constexpr uint32_t kInitialStreamLimit = 100;
 constexpr int32_t kStreamWindow = 1 << 20;
 constexpr int32_t kConnectionWindow = 16 << 20;
-
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-// Fields HTTP/2 forbids (RFC 9113 8.2.2); TE is added back as "trailers" when asked.
-bool ConnectionSpecific(std::string_view name) {
-  for (std::string_view forbidden :
-       {"te", "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"}) {
-    if (http::EqualsIgnoreCase(name, forbidden)) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -109,12 +95,11 @@ ssize_t H2UpstreamStream::ReadBody(nghttp2_session* session, int32_t stream_id, 
   }
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (!stream->trailers_out_.empty()) {
-    std::vector<nghttp2_nv> nva;
+    // nghttp2 copies the fields, lower-casing the names.
+    std::vector<nghttp2_nv>& nva = stream->session_.nva_;
+    nva.clear();
     for (const auto& trailer : stream->trailers_out_) {
-      stream->trailer_names_.push_back(absl::AsciiStrToLower(trailer.name));
-    }
-    for (size_t i = 0; i < stream->trailers_out_.size(); ++i) {
-      nva.push_back(Nv(stream->trailer_names_[i], stream->trailers_out_[i].value));
+      if (!H2ConnectionSpecific(trailer.name)) nva.push_back(H2Nv(trailer.name, trailer.value));
     }
     if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -232,24 +217,16 @@ bool H2Session::HasRoom() const {
 
 H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClient* client) {
   const http::RequestHead& head = *request.head;
-  std::vector<std::string> names;
-  names.reserve(head.headers.size());
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 5);
-  nva.push_back(Nv(":method", head.method));
-  nva.push_back(Nv(":scheme", connection_->ssl() ? "https" : "http"));
-  nva.push_back(Nv(":authority", head.host));
-  nva.push_back(Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
+  // nghttp2 copies the fields at the submit, lower-casing the names.
+  nva_.clear();
+  nva_.push_back(H2Nv(":method", head.method));
+  nva_.push_back(H2Nv(":scheme", connection_->ssl() ? "https" : "http"));
+  nva_.push_back(H2Nv(":authority", head.host));
+  nva_.push_back(H2Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
   for (const http::HeaderView& field : head.headers.fields()) {
-    if (ConnectionSpecific(field.name)) continue;
-    names.push_back(absl::AsciiStrToLower(std::string(field.name)));
+    if (!H2ConnectionSpecific(field.name)) nva_.push_back(H2Nv(field.name, field.value));
   }
-  size_t i = 0;
-  for (const http::HeaderView& field : head.headers.fields()) {
-    if (ConnectionSpecific(field.name)) continue;
-    nva.push_back(Nv(names[i++], field.value));
-  }
-  if (request.te_trailers) nva.push_back(Nv("te", "trailers"));
+  if (request.te_trailers) nva_.push_back(H2Nv("te", "trailers"));
 
   auto owned = std::unique_ptr<H2UpstreamStream>(new H2UpstreamStream(*this, client));
   H2UpstreamStream* stream = owned.get();
@@ -257,7 +234,7 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
   nghttp2_data_provider provider{};
   provider.source.ptr = stream;
   provider.read_callback = H2UpstreamStream::ReadBody;
-  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+  int32_t id = nghttp2_submit_request(session_, nullptr, nva_.data(), nva_.size(),
                                       request.has_body ? &provider : nullptr, stream);
   if (id < 0) {
     spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),

@@ -80,7 +80,6 @@ class H2UpstreamStream {
   bool body_done_ = false;
   bool deferred_ = false;  // the data provider is waiting for bytes
   std::vector<http::Header> trailers_out_;
-  std::vector<std::string> trailer_names_;  // lowercase names for trailers_out_
   bool headers_sent_ = false;
   bool response_started_ = false;
   bool ended_ = false;
@@ -193,6 +192,7 @@ class H2Session : public UpstreamClient {
   bool flush_scheduled_ = false;  // a ScheduleFlush waits for the end of the round
   EventLoop::TimerId timer_ = 0;  // no SETTINGS from the peer in time, then idle
   EventLoop::TimerId stall_timer_ = 0;
+  std::vector<nghttp2_nv> nva_;  // a header block being submitted (nghttp2 copies it)
 };
 
 }  // namespace xgate::proxy
