@@ -75,7 +75,15 @@ void H2Stream::Close() {
   websocket_.reset();
   exchange_.reset();
   id_ = 0;
-  head_ = http::RequestHead();
+  // A started request's head was moved into its exchange, leaving it empty: only a stream
+  // answered without one (431, 501, reset) has fields to drop.
+  head_.method.clear();
+  head_.path.clear();
+  head_.host.clear();
+  head_.version_minor = 1;
+  if (!head_.headers.empty() || head_.headers.may_hold_hop_fields()) {
+    head_.headers = http::HeaderMap();
+  }
   head_request_ = false;
   cookies_.clear();
   trailers_in_.clear();
