@@ -18,7 +18,8 @@ uint64_t Lower8(uint64_t x) {
   return x | capital >> 2;  // 0x80 >> 2: the case bit
 }
 
-// Copies `n` bytes lower-cased, eight at a time (a last, overlapping eight for the tail).
+// Copies `n` bytes lower-cased, eight at a time (a last, overlapping eight for the tail;
+// names of 4 to 7 bytes as two overlapping fours).
 void CopyLower(char* out, const char* in, size_t n) {
   uint64_t x;
   if (n >= 8) {
@@ -30,6 +31,17 @@ void CopyLower(char* out, const char* in, size_t n) {
     std::memcpy(&x, in + n - 8, 8);
     x = Lower8(x);
     std::memcpy(out + n - 8, &x, 8);
+    return;
+  }
+  if (n >= 4) {  // the first and the last four bytes (overlapping when n < 8)
+    uint32_t first, last;
+    std::memcpy(&first, in, 4);
+    std::memcpy(&last, in + n - 4, 4);
+    x = Lower8(first | uint64_t{last} << 32);
+    first = static_cast<uint32_t>(x);
+    last = static_cast<uint32_t>(x >> 32);
+    std::memcpy(out, &first, 4);
+    std::memcpy(out + n - 4, &last, 4);
     return;
   }
   for (size_t i = 0; i < n; ++i) {

@@ -7,7 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace xgate::proxy {
 
@@ -28,9 +29,10 @@ bool H2ConnectionSpecific(std::string_view name);
 // A header block that nghttp2 submits without copying anything (NGHTTP2_NV_FLAG_NO_COPY_NAME
 // and _VALUE): names (lower-cased) and values are copied once into a buffer of the block's
 // own, reused from one block to the next. The block must then stay unchanged until nghttp2
-// has serialized the frame or dropped it; nghttp2 serializes a stream's HEADERS only while
-// the stream is open, so one block per stream, rebuilt only after that stream's previous
-// HEADERS went out (the trailers after the response's DATA), is safe.
+// has serialized the frame or dropped it. Each stream has one: nghttp2 serializes a stream's
+// HEADERS before the stream can close (a response's only while the stream is open; a
+// request's, unless cancelled by the RST_STREAM a cancelled stream sends, when the stream's
+// id is opened), and the block is rebuilt only for the trailers, after the HEADERS and DATA.
 class H2HeaderBlock {
  public:
   // Starts a block whose added names and values (connection-specific ones included) take at
@@ -45,7 +47,7 @@ class H2HeaderBlock {
   size_t size() const { return nva_.size(); }
 
  private:
-  std::vector<nghttp2_nv> nva_;
+  absl::InlinedVector<nghttp2_nv, 12> nva_;  // no allocation for a usual block
   // The copies: allocated by Start when too small, never moved while a block is built.
   std::unique_ptr<char[]> bytes_;
   size_t capacity_ = 0;

@@ -95,13 +95,15 @@ ssize_t H2UpstreamStream::ReadBody(nghttp2_session* session, int32_t stream_id, 
   }
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (!stream->trailers_out_.empty()) {
-    // nghttp2 copies the fields, lower-casing the names.
-    std::vector<nghttp2_nv>& nva = stream->session_.nva_;
-    nva.clear();
+    // The request's HEADERS went out before its DATA: the stream's block is free again.
+    H2HeaderBlock& block = stream->block_;
+    size_t bytes = 0;
     for (const auto& trailer : stream->trailers_out_) {
-      if (!H2ConnectionSpecific(trailer.name)) nva.push_back(H2Nv(trailer.name, trailer.value));
+      bytes += trailer.name.size() + trailer.value.size();
     }
-    if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+    block.Start(bytes);
+    for (const auto& trailer : stream->trailers_out_) block.Add(trailer.name, trailer.value);
+    if (nghttp2_submit_trailer(session, stream_id, block.data(), block.size()) == 0) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
   }
@@ -217,24 +219,30 @@ bool H2Session::HasRoom() const {
 
 H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClient* client) {
   const http::RequestHead& head = *request.head;
-  // nghttp2 copies the fields at the submit, lower-casing the names.
-  nva_.clear();
-  nva_.push_back(H2Nv(":method", head.method));
-  nva_.push_back(H2Nv(":scheme", connection_->ssl() ? "https" : "http"));
-  nva_.push_back(H2Nv(":authority", head.host));
-  nva_.push_back(H2Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
-  for (const http::HeaderView& field : head.headers.fields()) {
-    if (!H2ConnectionSpecific(field.name)) nva_.push_back(H2Nv(field.name, field.value));
-  }
-  if (request.te_trailers) nva_.push_back(H2Nv("te", "trailers"));
-
   auto owned = std::unique_ptr<H2UpstreamStream>(new H2UpstreamStream(*this, client));
   H2UpstreamStream* stream = owned.get();
+  // In the stream's own block: nghttp2 serializes the HEADERS before the stream can close.
+  H2HeaderBlock& block = stream->block_;
+  std::string_view scheme = connection_->ssl() ? "https" : "http";
+  std::string_view path = head.path.empty() ? std::string_view("/") : head.path;
+  size_t bytes = head.method.size() + scheme.size() + head.host.size() + path.size() +
+                 (request.te_trailers ? 8 : 0);
+  for (const http::HeaderView& field : head.headers.fields()) {
+    bytes += field.name.size() + field.value.size();
+  }
+  block.Start(bytes);
+  block.AddStatic(":method", head.method);
+  block.AddStatic(":scheme", scheme);
+  block.AddStatic(":authority", head.host);
+  block.AddStatic(":path", path);
+  for (const http::HeaderView& field : head.headers.fields()) block.Add(field.name, field.value);
+  if (request.te_trailers) block.AddStatic("te", "trailers");
+
   stream->body_done_ = !request.has_body;
   nghttp2_data_provider provider{};
   provider.source.ptr = stream;
   provider.read_callback = H2UpstreamStream::ReadBody;
-  int32_t id = nghttp2_submit_request(session_, nullptr, nva_.data(), nva_.size(),
+  int32_t id = nghttp2_submit_request(session_, nullptr, block.data(), block.size(),
                                       request.has_body ? &provider : nullptr, stream);
   if (id < 0) {
     spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),

@@ -18,6 +18,7 @@
 #include "userspace-proxy/http/message.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/h2_fields.h"
 #include "userspace-proxy/server/upstream.h"
 
 namespace xgate::proxy {
@@ -80,6 +81,8 @@ class H2UpstreamStream {
   bool body_done_ = false;
   bool deferred_ = false;  // the data provider is waiting for bytes
   std::vector<http::Header> trailers_out_;
+  // The request's header block, then its trailers' (nghttp2 reads it as it serializes).
+  H2HeaderBlock block_;
   bool headers_sent_ = false;
   bool response_started_ = false;
   bool ended_ = false;
@@ -192,7 +195,6 @@ class H2Session : public UpstreamClient {
   bool flush_scheduled_ = false;  // a ScheduleFlush waits for the end of the round
   EventLoop::TimerId timer_ = 0;  // no SETTINGS from the peer in time, then idle
   EventLoop::TimerId stall_timer_ = 0;
-  std::vector<nghttp2_nv> nva_;  // a header block being submitted (nghttp2 copies it)
 };
 
 }  // namespace xgate::proxy
