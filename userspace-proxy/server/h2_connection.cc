@@ -75,15 +75,6 @@ void H2Stream::Close() {
   websocket_.reset();
   exchange_.reset();
   id_ = 0;
-  // A started request's head was moved into its exchange, leaving it empty: only a stream
-  // answered without one (431, 501, reset) has fields to drop.
-  head_.method.clear();
-  head_.path.clear();
-  head_.host.clear();
-  head_.version_minor = 1;
-  if (!head_.headers.empty() || head_.headers.may_hold_hop_fields()) {
-    head_.headers = http::HeaderMap();
-  }
   head_request_ = false;
   cookies_.clear();
   trailers_in_.clear();
@@ -257,9 +248,8 @@ H2Connection::~H2Connection() {
   worker_.loop().CancelTimer(linger_timer_);
   worker_.loop().CancelTimer(drain_timer_);
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) {
-      stream->exchange_->ClientGone("connection closed");
-    }
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ClientGone("connection closed");
   }
   streams_.clear();
   found_id_ = 0;
@@ -484,7 +474,8 @@ void H2Connection::ArmStallCheck(std::chrono::milliseconds after) {
 
 void H2Connection::ResumeAll() {
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) stream->exchange_->ResumeResponse();
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ResumeResponse();
     if (stream->websocket_) stream->websocket_->ResumeUpstream();
   }
 }
@@ -503,9 +494,8 @@ void H2Connection::Linger() {
   if (closed_ || lingering_) return;
   lingering_ = true;
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) {
-      stream->exchange_->ClientGone("connection closed");
-    }
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ClientGone("connection closed");
     stream->websocket_.reset();
   }
   if (transport_->Write(out_) == Transport::Io::kError) {
@@ -521,7 +511,8 @@ void H2Connection::Linger() {
 }
 
 void H2Connection::StartRequest(H2Stream& stream) {
-  http::RequestHead& head = stream.head_;
+  ExchangeRequest& request = stream.exchange_->request();
+  http::RequestHead& head = request.head;  // filled in place by OnHeader
   if (!stream.cookies_.empty()) head.headers.Add("cookie", stream.cookies_);
   head.version_minor = 1;
   stream.head_request_ = head.method == "HEAD";
@@ -530,10 +521,9 @@ void H2Connection::StartRequest(H2Stream& stream) {
   if (head.method.empty() || head.path.empty() || head.host.empty() ||
       (connect && stream.protocol_.empty())) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
+    stream.exchange_.reset();  // never started
     return;
   }
-  stream.exchange_.emplace(worker_, stream);
-  ExchangeRequest& request = stream.exchange_->request();
   if (connect && !StartExtendedConnect(stream, request)) {
     stream.exchange_.reset();  // answered locally; never started
     return;
@@ -543,7 +533,6 @@ void H2Connection::StartRequest(H2Stream& stream) {
     uint64_t value = 0;
     if (absl::SimpleAtoi(std::string(*length), &value)) request.content_length = value;
   }
-  request.head = std::move(head);
   request.protocol = "HTTP/2";
   request.local_ip = local_ip_;
   request.local_port = local_.Port();
@@ -561,7 +550,7 @@ bool H2Connection::StartExtendedConnect(H2Stream& stream, ExchangeRequest& reque
   }
   // RFC 8441 5: the HTTP/1.1 handshake's GET with the proxy's own key; the client's other
   // Sec-WebSocket-* fields go as they are.
-  http::RequestHead& head = stream.head_;
+  http::RequestHead& head = request.head;
   head.method = "GET";
   request.websocket_key = NewWebSocketKey();
   head.headers.Set("Sec-WebSocket-Key", request.websocket_key);
@@ -587,6 +576,8 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
     std::unique_ptr<H2Stream>& stream = self->streams_[id];
     stream = self->TakeStream();
     stream->Open(id);
+    // The request head is filled in place, in the exchange that serves it once it ends.
+    stream->exchange_.emplace(self->worker_, *stream);
     self->found_id_ = id;  // the block's fields come next
     self->found_ = stream.get();
     self->guard_.OnStreamOpened();
@@ -614,6 +605,7 @@ int H2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fra
 }
 
 void H2Connection::RejectHeaders(H2Stream& stream) {
+  stream.exchange_.reset();  // never started
   worker_.stats().ParseRefused(http::ParseError::kHeadTooLarge);
   AnswerLocally(stream, 431);
 }
@@ -645,7 +637,8 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     stream->trailers_in_.push_back({std::string(n), std::string(v)});
     return 0;
   }
-  http::RequestHead& head = stream->head_;
+  if (!stream->exchange_) return 0;
+  http::RequestHead& head = stream->exchange_->request().head;
   if (n == ":method") {
     head.method = v;
   } else if (n == ":path") {
@@ -661,7 +654,7 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     if (!stream->cookies_.empty()) stream->cookies_ += "; ";
     stream->cookies_ += v;
   } else if (!n.empty() && n[0] != ':') {
-    stream->head_.headers.Add(n, v);
+    head.headers.Add(n, v);
   }
   return 0;
 }
@@ -737,9 +730,8 @@ int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uin
   auto* self = static_cast<H2Connection*>(user);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
-  if (it->second->exchange_ && !it->second->exchange_->finished()) {
-    it->second->exchange_->ClientGone("stream reset by client");
-  }
+  Exchange* exchange = it->second->started();
+  if (exchange && !exchange->finished()) exchange->ClientGone("stream reset by client");
   if (it->second->websocket_) {
     it->second->websocket_->StreamClosed(error_code);
     it->second->websocket_.reset();  // its upstream connection is closed

@@ -52,6 +52,10 @@ class H2Stream : public ExchangeOwner {
   // The backend's 101 to an extended CONNECT: the client gets 200, the stream a tunnel.
   bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
 
+  // The exchange once its request started; before the header block's end it only collects
+  // the request head, and has nothing to log or resume.
+  Exchange* started() { return headers_done_ && exchange_ ? &*exchange_ : nullptr; }
+
  private:
   friend class H2Connection;
   friend class H2WebSocket;
@@ -63,7 +67,6 @@ class H2Stream : public ExchangeOwner {
   bool open_ = false;
   // Per stream (Close resets them):
   int32_t id_ = 0;
-  http::RequestHead head_;  // pseudo-header fields go straight into it
   bool head_request_ = false;
   std::string cookies_;
   std::vector<http::Header> trailers_in_;
@@ -72,6 +75,8 @@ class H2Stream : public ExchangeOwner {
   bool headers_too_large_ = false;
   bool request_ended_ = false;
   size_t unacknowledged_ = 0;  // request DATA bytes not yet given back to flow control
+  // Made when the request's header block begins: OnHeader fills its request head in place,
+  // and the header block's end starts it (or drops it: 431, a malformed request).
   std::optional<Exchange> exchange_;
   Buffer body_;  // response bytes waiting for nghttp2 to send
   bool body_ended_ = false;
