@@ -81,6 +81,7 @@ TEST(H2MemoryTest, CallocZeroesAReusedBlock) {
   for (size_t i = 0; i < 500; ++i) ASSERT_EQ(zeroed[i], 0) << i;
   mem->free(zeroed, mem->mem_user_data);
   EXPECT_EQ(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data), nullptr);  // overflow
+  EXPECT_EQ(mem->malloc(SIZE_MAX - 8, mem->mem_user_data), nullptr);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -47,6 +48,7 @@ size_t ClassOf(size_t total) {
 size_t CapacityOf(size_t index) { return size_t{64} << index; }
 
 void* Allocate(size_t size, void*) {
+  if (size > SIZE_MAX - kHeader) return nullptr;
   size_t index = lists_gone ? kLarge : ClassOf(size + kHeader);
   char* block;
   if (index < kClasses && lists.head[index] != nullptr) {
@@ -86,6 +88,7 @@ void* Reallocate(void* pointer, size_t size, void* user) {
   if (pointer == nullptr) return Allocate(size, user);
   char* block = static_cast<char*>(pointer) - kHeader;
   size_t index = *reinterpret_cast<size_t*>(block);
+  if (size > SIZE_MAX - kHeader) return nullptr;
   if (index == kLarge) {
     block = static_cast<char*>(std::realloc(block, size + kHeader));
     return block == nullptr ? nullptr : block + kHeader;
