@@ -265,8 +265,12 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
 }
 
 H2UpstreamStream* H2Session::Find(int32_t id) {
+  if (id == found_id_ && id > 0) return found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  found_id_ = id;
+  found_ = it->second.get();
+  return found_;
 }
 
 void H2Session::ScheduleFlush() {
@@ -424,6 +428,7 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
   // The streams live until the end of this call: a client may look at them while told.
   auto streams = std::move(streams_);
   streams_.clear();
+  found_id_ = 0;
   for (auto& [id, stream] : streams) {
     if (H2StreamClient* client = stream->client_) {
       stream->client_ = nullptr;
@@ -436,7 +441,10 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
 
 void H2Session::Close() { FailAll("HTTP/2 session closed", false); }
 
-void H2Session::StreamGone(H2UpstreamStream* stream) { streams_.erase(stream->id_); }
+void H2Session::StreamGone(H2UpstreamStream* stream) {
+  if (found_id_ == stream->id_) found_id_ = 0;
+  streams_.erase(stream->id_);
+}
 
 int H2Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<H2Session*>(user);
@@ -550,6 +558,7 @@ int H2Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   std::unique_ptr<H2UpstreamStream> stream = std::move(it->second);
+  if (self->found_id_ == stream_id) self->found_id_ = 0;
   self->streams_.erase(it);
   if (stream->unconsumed_ > 0) {
     nghttp2_session_consume_connection(self->session_, stream->unconsumed_);

@@ -188,6 +188,10 @@ class H2Session : public UpstreamClient {
   UpstreamConnection* connection_ = nullptr;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<H2UpstreamStream>> streams_;
+  // The stream Find() returned last: nghttp2 calls back per header field and frame of one
+  // stream in a row. Reset when that stream is erased.
+  int32_t found_id_ = 0;
+  H2UpstreamStream* found_ = nullptr;
   bool closing_ = false;  // GOAWAY received, or the connection is going
   bool closed_ = false;
   bool settings_received_ = false;
