@@ -3,8 +3,14 @@
 // memory bounded, and a well-behaved client on the same worker is served throughout.
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "tests/proxy/hostile.h"
+#include "userspace-proxy/server/access_log.h"
 
 namespace xgate::proxy::testing {
 namespace {
@@ -141,6 +147,51 @@ TEST_F(H2AbuseTest, PeerThatNeverReadsItsAcksIsCutOff) {
   EXPECT_EQ(AbuseCount("outbound_flood"), 1u);
   EXPECT_EQ(AbuseCount("ping_flood"), 0u);
   ExpectRssGrowthBelow(kRssBound);
+}
+
+// A client that leaves in the middle of a request's header block made no request: nothing
+// is logged for it (the stream's exchange only collected the head), and the next request is
+// logged as usual.
+TEST_F(H2AbuseTest, UnfinishedHeaderBlockIsNotLogged) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("xgate-h2-log-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::filesystem::path log = dir / "access.log";
+  ASSERT_TRUE(AccessLog::Open(log.string()).ok());
+  auto lines = [&] {
+    std::ifstream in(log);
+    std::vector<std::string> all;
+    for (std::string line; std::getline(in, line);) all.push_back(line);
+    return all;
+  };
+  StartProxy();
+  {
+    H2 client(https_port_);
+    ASSERT_TRUE(client.ok());
+    // HEADERS without END_HEADERS: the block goes on in CONTINUATION frames that never come.
+    ASSERT_TRUE(client.Send(H2::Frame(NGHTTP2_HEADERS, 0, 1, H2::RequestBlock("GET", "/left"))));
+    ASSERT_TRUE(WaitFor([&] { return Stats().h2_streams_open() == 1; }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return Stats().h2_streams_open() == 0; }));
+  {
+    H2 client(https_port_);
+    ASSERT_TRUE(client.ok());
+    ASSERT_TRUE(
+        client.Send(H2::Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+                              1, H2::RequestBlock("GET", "/complete"))));
+    bool ended = false;
+    while (!ended) {
+      std::optional<H2Frame> frame = client.Read();
+      ASSERT_TRUE(frame.has_value()) << "no answer to the complete request";
+      ended = frame->stream == 1 && (frame->flags & NGHTTP2_FLAG_END_STREAM);
+    }
+  }
+  ASSERT_TRUE(WaitFor([&] { return !lines().empty(); }));
+  std::vector<std::string> logged = lines();
+  ASSERT_EQ(logged.size(), 1u) << logged.back();
+  EXPECT_NE(logged[0].find("\"path\":\"/complete\""), std::string::npos) << logged[0];
+  AccessLog::Disable();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

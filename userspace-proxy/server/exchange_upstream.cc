@@ -64,6 +64,12 @@ std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool f
     head.headers.Set("Transfer-Encoding", "chunked");
     chunked_upstream_ = true;
   }
+  if (endpoints_ && endpoints_->h2c) {
+    // Its requests go as HEADERS made from the head (H2Session::Submit): no HTTP/1.1 bytes
+    // (what is replayed is then the body alone).
+    head_size_ = 0;
+    return {};
+  }
   std::string bytes;
   http::AppendRequestHead(head, &bytes);
   head_size_ = bytes.size();

@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
+#include "userspace-proxy/server/h2_fields.h"
+#include "userspace-proxy/server/h2_memory.h"
 
 namespace xgate::proxy {
 namespace {
@@ -44,23 +46,6 @@ std::optional<stats::H2Abuse> AbuseOf(ssize_t error) {
   }
 }
 
-nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-bool ConnectionSpecific(std::string_view name) {
-  return http::EqualsIgnoreCase(name, "connection") || http::EqualsIgnoreCase(name, "keep-alive") ||
-         http::EqualsIgnoreCase(name, "transfer-encoding") ||
-         http::EqualsIgnoreCase(name, "upgrade") ||
-         http::EqualsIgnoreCase(name, "proxy-connection");
-}
-
-bool HasUpper(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-}
-
 // A number's decimal digits in `buffer`.
 std::string_view Decimal(uint64_t value, std::span<char, 24> buffer) {
   auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
@@ -91,7 +76,6 @@ void H2Stream::Close() {
   websocket_.reset();
   exchange_.reset();
   id_ = 0;
-  head_ = http::RequestHead();
   head_request_ = false;
   cookies_.clear();
   trailers_in_.clear();
@@ -119,22 +103,22 @@ void H2Stream::ResponseHead(http::ResponseHead& head, ResponseBody body, uint64_
     body = ResponseBody::kNone;
   }
   const http::HeaderMap::Fields& fields = head.headers.fields();
-  size_t name_bytes = 0;
-  for (const auto& field : fields) name_bytes += field.name.size();
-  connection.StartHeaderBlock(name_bytes);
   char status[24], length[24];
-  connection.nva_.push_back(
-      MakeNv(":status", Decimal(static_cast<uint64_t>(std::max(head.status, 0)), status)));
-  for (const auto& field : fields) connection.AddField(field.name, field.value);
-  if (body == ResponseBody::kContentLength) {
-    connection.nva_.push_back(MakeNv("content-length", Decimal(content_length, length)));
-  }
+  std::string_view status_text = Decimal(static_cast<uint64_t>(std::max(head.status, 0)), status);
+  std::string_view length_text;
+  if (body == ResponseBody::kContentLength) length_text = Decimal(content_length, length);
+  size_t bytes = status_text.size() + length_text.size();
+  for (const auto& field : fields) bytes += field.name.size() + field.value.size();
+  block_.Start(bytes);
+  block_.AddStatic(":status", status_text);
+  for (const auto& field : fields) block_.Add(field.name, field.value);
+  if (body == ResponseBody::kContentLength) block_.AddStatic("content-length", length_text);
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
   provider.read_callback = &H2Stream::ReadBody;
   bool has_body =
       body != ResponseBody::kNone && !(head.status == 204 || head.status == 304) && !head_request_;
-  nghttp2_submit_response(connection.session_, id_, connection.nva_.data(), connection.nva_.size(),
+  nghttp2_submit_response(connection.session_, id_, block_.data(), block_.size(),
                           has_body ? &provider : nullptr);
   if (!has_body) body_ended_ = true;
   connection_.ScheduleSend();
@@ -215,14 +199,15 @@ ssize_t H2Stream::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*
   if (stream->body_.empty() && stream->body_ended_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!stream->trailers_out_.empty()) {
-      size_t name_bytes = 0;
-      for (const auto& trailer : stream->trailers_out_) name_bytes += trailer.name.size();
-      connection.StartHeaderBlock(name_bytes);
+      // The response's HEADERS went out before its DATA: the stream's block is free again.
+      H2HeaderBlock& block = stream->block_;
+      size_t bytes = 0;
       for (const auto& trailer : stream->trailers_out_) {
-        connection.AddField(trailer.name, trailer.value);
+        bytes += trailer.name.size() + trailer.value.size();
       }
-      if (nghttp2_submit_trailer(session, stream_id, connection.nva_.data(),
-                                 connection.nva_.size()) == 0) {
+      block.Start(bytes);
+      for (const auto& trailer : stream->trailers_out_) block.Add(trailer.name, trailer.value);
+      if (nghttp2_submit_trailer(session, stream_id, block.data(), block.size()) == 0) {
         *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       }
     }
@@ -264,9 +249,8 @@ H2Connection::~H2Connection() {
   worker_.loop().CancelTimer(linger_timer_);
   worker_.loop().CancelTimer(drain_timer_);
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) {
-      stream->exchange_->ClientGone("connection closed");
-    }
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ClientGone("connection closed");
   }
   streams_.clear();
   found_id_ = 0;
@@ -291,7 +275,7 @@ void H2Connection::Start() {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);  // we acknowledge DATA ourselves
   nghttp2_option_set_max_continuations(option, limits.max_continuations);
-  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_session_server_new3(&session_, callbacks, this, option, H2Memory());
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
 
@@ -302,6 +286,10 @@ void H2Connection::Start() {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size},
       {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, limits.header_table_size},
       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},  // RFC 8441: WebSocket over a stream
+      // No RFC 7540 priority tree (deprecated by RFC 9113 5.3.1): nghttp2 then keeps no
+      // dependency tree and no closed streams for it, and schedules streams by RFC 9218's
+      // simpler urgency queues.
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
@@ -443,26 +431,6 @@ void H2Connection::SendPending() {
   }
 }
 
-void H2Connection::StartHeaderBlock(size_t name_bytes) {
-  nva_.clear();
-  lowered_.clear();
-  lowered_.reserve(name_bytes);
-}
-
-void H2Connection::AddField(std::string_view name, std::string_view value) {
-  if (ConnectionSpecific(name)) return;
-  if (HasUpper(name)) {
-    size_t start = lowered_.size();
-    lowered_.append(name);
-    char* lower = lowered_.data() + start;
-    for (size_t i = 0; i < name.size(); ++i) {
-      if (lower[i] >= 'A' && lower[i] <= 'Z') lower[i] = static_cast<char>(lower[i] | 0x20);
-    }
-    name = std::string_view(lower, name.size());
-  }
-  nva_.push_back(MakeNv(name, value));
-}
-
 std::unique_ptr<H2Stream> H2Connection::TakeStream() {
   if (spare_.empty()) return std::make_unique<H2Stream>(*this);
   std::unique_ptr<H2Stream> stream = std::move(spare_.back());
@@ -507,7 +475,8 @@ void H2Connection::ArmStallCheck(std::chrono::milliseconds after) {
 
 void H2Connection::ResumeAll() {
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) stream->exchange_->ResumeResponse();
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ResumeResponse();
     if (stream->websocket_) stream->websocket_->ResumeUpstream();
   }
 }
@@ -526,9 +495,8 @@ void H2Connection::Linger() {
   if (closed_ || lingering_) return;
   lingering_ = true;
   for (auto& [id, stream] : streams_) {
-    if (stream->exchange_ && !stream->exchange_->finished()) {
-      stream->exchange_->ClientGone("connection closed");
-    }
+    Exchange* exchange = stream->started();
+    if (exchange && !exchange->finished()) exchange->ClientGone("connection closed");
     stream->websocket_.reset();
   }
   if (transport_->Write(out_) == Transport::Io::kError) {
@@ -544,7 +512,8 @@ void H2Connection::Linger() {
 }
 
 void H2Connection::StartRequest(H2Stream& stream) {
-  http::RequestHead& head = stream.head_;
+  ExchangeRequest& request = stream.exchange_->request();
+  http::RequestHead& head = request.head;  // filled in place by OnHeader
   if (!stream.cookies_.empty()) head.headers.Add("cookie", stream.cookies_);
   head.version_minor = 1;
   stream.head_request_ = head.method == "HEAD";
@@ -553,10 +522,9 @@ void H2Connection::StartRequest(H2Stream& stream) {
   if (head.method.empty() || head.path.empty() || head.host.empty() ||
       (connect && stream.protocol_.empty())) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.id_, NGHTTP2_PROTOCOL_ERROR);
+    stream.exchange_.reset();  // never started
     return;
   }
-  stream.exchange_.emplace(worker_, stream);
-  ExchangeRequest& request = stream.exchange_->request();
   if (connect && !StartExtendedConnect(stream, request)) {
     stream.exchange_.reset();  // answered locally; never started
     return;
@@ -566,7 +534,6 @@ void H2Connection::StartRequest(H2Stream& stream) {
     uint64_t value = 0;
     if (absl::SimpleAtoi(std::string(*length), &value)) request.content_length = value;
   }
-  request.head = std::move(head);
   request.protocol = "HTTP/2";
   request.local_ip = local_ip_;
   request.local_port = local_.Port();
@@ -584,7 +551,7 @@ bool H2Connection::StartExtendedConnect(H2Stream& stream, ExchangeRequest& reque
   }
   // RFC 8441 5: the HTTP/1.1 handshake's GET with the proxy's own key; the client's other
   // Sec-WebSocket-* fields go as they are.
-  http::RequestHead& head = stream.head_;
+  http::RequestHead& head = request.head;
   head.method = "GET";
   request.websocket_key = NewWebSocketKey();
   head.headers.Set("Sec-WebSocket-Key", request.websocket_key);
@@ -610,6 +577,8 @@ int H2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, v
     std::unique_ptr<H2Stream>& stream = self->streams_[id];
     stream = self->TakeStream();
     stream->Open(id);
+    // The request head is filled in place, in the exchange that serves it once it ends.
+    stream->exchange_.emplace(self->worker_, *stream);
     self->found_id_ = id;  // the block's fields come next
     self->found_ = stream.get();
     self->guard_.OnStreamOpened();
@@ -637,6 +606,7 @@ int H2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* fra
 }
 
 void H2Connection::RejectHeaders(H2Stream& stream) {
+  stream.exchange_.reset();  // never started
   worker_.stats().ParseRefused(http::ParseError::kHeadTooLarge);
   AnswerLocally(stream, 431);
 }
@@ -644,7 +614,7 @@ void H2Connection::RejectHeaders(H2Stream& stream) {
 void H2Connection::AnswerLocally(H2Stream& stream, int status) {
   worker_.stats().CountRequest("", "", status);
   char digits[24];
-  nghttp2_nv nv = MakeNv(":status", Decimal(static_cast<uint64_t>(status), digits));
+  nghttp2_nv nv = H2Nv(":status", Decimal(static_cast<uint64_t>(status), digits));
   nghttp2_submit_response(session_, stream.id_, &nv, 1, nullptr);
   ScheduleSend();
 }
@@ -668,7 +638,8 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     stream->trailers_in_.push_back({std::string(n), std::string(v)});
     return 0;
   }
-  http::RequestHead& head = stream->head_;
+  if (!stream->exchange_) return 0;
+  http::RequestHead& head = stream->exchange_->request().head;
   if (n == ":method") {
     head.method = v;
   } else if (n == ":path") {
@@ -684,7 +655,7 @@ int H2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const u
     if (!stream->cookies_.empty()) stream->cookies_ += "; ";
     stream->cookies_ += v;
   } else if (!n.empty() && n[0] != ':') {
-    stream->head_.headers.Add(n, v);
+    head.headers.Add(n, v);
   }
   return 0;
 }
@@ -760,9 +731,8 @@ int H2Connection::OnStreamClose(nghttp2_session* session, int32_t stream_id, uin
   auto* self = static_cast<H2Connection*>(user);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
-  if (it->second->exchange_ && !it->second->exchange_->finished()) {
-    it->second->exchange_->ClientGone("stream reset by client");
-  }
+  Exchange* exchange = it->second->started();
+  if (exchange && !exchange->finished()) exchange->ClientGone("stream reset by client");
   if (it->second->websocket_) {
     it->second->websocket_->StreamClosed(error_code);
     it->second->websocket_.reset();  // its upstream connection is closed

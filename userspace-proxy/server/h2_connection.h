@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/exchange.h"
+#include "userspace-proxy/server/h2_fields.h"
 #include "userspace-proxy/server/h2_guard.h"
 #include "userspace-proxy/server/h2_websocket.h"
 #include "userspace-proxy/server/transport.h"
@@ -51,6 +52,10 @@ class H2Stream : public ExchangeOwner {
   // The backend's 101 to an extended CONNECT: the client gets 200, the stream a tunnel.
   bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
 
+  // The exchange once its request started; before the header block's end it only collects
+  // the request head, and has nothing to log or resume.
+  Exchange* started() { return headers_done_ && exchange_ ? &*exchange_ : nullptr; }
+
  private:
   friend class H2Connection;
   friend class H2WebSocket;
@@ -62,7 +67,6 @@ class H2Stream : public ExchangeOwner {
   bool open_ = false;
   // Per stream (Close resets them):
   int32_t id_ = 0;
-  http::RequestHead head_;  // pseudo-header fields go straight into it
   bool head_request_ = false;
   std::string cookies_;
   std::vector<http::Header> trailers_in_;
@@ -71,10 +75,14 @@ class H2Stream : public ExchangeOwner {
   bool headers_too_large_ = false;
   bool request_ended_ = false;
   size_t unacknowledged_ = 0;  // request DATA bytes not yet given back to flow control
+  // Made when the request's header block begins: OnHeader fills its request head in place,
+  // and the header block's end starts it (or drops it: 431, a malformed request).
   std::optional<Exchange> exchange_;
   Buffer body_;  // response bytes waiting for nghttp2 to send
   bool body_ended_ = false;
   std::vector<http::Header> trailers_out_;
+  // The response's header block, then its trailers' (nghttp2 reads it as it serializes).
+  H2HeaderBlock block_;
   bool deferred_ = false;  // the data provider is waiting for bytes
   std::string protocol_;   // an extended CONNECT's :protocol (RFC 8441)
   // An extended CONNECT for a WebSocket whose upgrade is under way: a 2xx that is not the
@@ -138,12 +146,6 @@ class H2Connection : public Connection {
   // Watches buffered response bytes that make no progress (a window held at zero).
   void ArmStallCheck(std::chrono::milliseconds after);
   void NoteBuffered(size_t before);
-  // A header block to submit is built in nva_: StartHeaderBlock with the total size of the
-  // names to come (lowered_ is reserved so earlier copies stay put), then AddField for each
-  // field: the name lower-cased, connection-specific fields (RFC 9113 8.2.2) left out. The
-  // bytes given must live until the submit call, where nghttp2 copies them.
-  void StartHeaderBlock(size_t name_bytes);
-  void AddField(std::string_view name, std::string_view value);
   // A stream object for a new stream: a spare one, else a new one.
   std::unique_ptr<H2Stream> TakeStream();
   // Closes a stream nghttp2 closed after this round (its exchange may be on the call stack)
@@ -169,10 +171,6 @@ class H2Connection : public Connection {
   H2Stream* found_ = nullptr;
   std::vector<std::unique_ptr<H2Stream>> retired_;  // closed this round
   std::vector<std::unique_ptr<H2Stream>> spare_;    // at most max_concurrent_streams
-  // Reused for every header block we submit (nghttp2 copies it at submit): the fields, and
-  // the lower-cased copies of names that were not lower case.
-  std::vector<nghttp2_nv> nva_;
-  std::string lowered_;
   Buffer in_;
   Buffer out_;
   size_t buffered_ = 0;  // response bytes in every stream's body_

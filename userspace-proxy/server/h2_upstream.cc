@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "spdlog/spdlog.h"
+#include "userspace-proxy/server/h2_fields.h"
+#include "userspace-proxy/server/h2_memory.h"
 
 namespace xgate::proxy {
 namespace {
@@ -14,21 +16,6 @@ namespace {
 constexpr uint32_t kInitialStreamLimit = 100;
 constexpr int32_t kStreamWindow = 1 << 20;
 constexpr int32_t kConnectionWindow = 16 << 20;
-
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
-// Fields HTTP/2 forbids (RFC 9113 8.2.2); TE is added back as "trailers" when asked.
-bool ConnectionSpecific(std::string_view name) {
-  for (std::string_view forbidden :
-       {"te", "connection", "upgrade", "keep-alive", "proxy-connection", "transfer-encoding"}) {
-    if (http::EqualsIgnoreCase(name, forbidden)) return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -109,14 +96,15 @@ ssize_t H2UpstreamStream::ReadBody(nghttp2_session* session, int32_t stream_id, 
   }
   *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (!stream->trailers_out_.empty()) {
-    std::vector<nghttp2_nv> nva;
+    // The request's HEADERS went out before its DATA: the stream's block is free again.
+    H2HeaderBlock& block = stream->block_;
+    size_t bytes = 0;
     for (const auto& trailer : stream->trailers_out_) {
-      stream->trailer_names_.push_back(absl::AsciiStrToLower(trailer.name));
+      bytes += trailer.name.size() + trailer.value.size();
     }
-    for (size_t i = 0; i < stream->trailers_out_.size(); ++i) {
-      nva.push_back(Nv(stream->trailer_names_[i], stream->trailers_out_[i].value));
-    }
-    if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+    block.Start(bytes);
+    for (const auto& trailer : stream->trailers_out_) block.Add(trailer.name, trailer.value);
+    if (nghttp2_submit_trailer(session, stream_id, block.data(), block.size()) == 0) {
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
   }
@@ -199,11 +187,13 @@ void H2Session::Start(UpstreamConnection* connection) {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);  // given back as the client reads
   nghttp2_option_set_peer_max_concurrent_streams(option, kInitialStreamLimit);
-  nghttp2_session_client_new2(&session_, callbacks, this, option);
+  nghttp2_session_client_new3(&session_, callbacks, this, option, H2Memory());
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
+  // No RFC 7540 priority tree, as downstream (h2_connection.cc).
   nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow}};
+                                       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kStreamWindow},
+                                       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   // A peer that never answers with SETTINGS does not speak HTTP/2: fail rather than hang.
@@ -232,32 +222,30 @@ bool H2Session::HasRoom() const {
 
 H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClient* client) {
   const http::RequestHead& head = *request.head;
-  std::vector<std::string> names;
-  names.reserve(head.headers.size());
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 5);
-  nva.push_back(Nv(":method", head.method));
-  nva.push_back(Nv(":scheme", connection_->ssl() ? "https" : "http"));
-  nva.push_back(Nv(":authority", head.host));
-  nva.push_back(Nv(":path", head.path.empty() ? std::string_view("/") : head.path));
-  for (const http::HeaderView& field : head.headers.fields()) {
-    if (ConnectionSpecific(field.name)) continue;
-    names.push_back(absl::AsciiStrToLower(std::string(field.name)));
-  }
-  size_t i = 0;
-  for (const http::HeaderView& field : head.headers.fields()) {
-    if (ConnectionSpecific(field.name)) continue;
-    nva.push_back(Nv(names[i++], field.value));
-  }
-  if (request.te_trailers) nva.push_back(Nv("te", "trailers"));
-
   auto owned = std::unique_ptr<H2UpstreamStream>(new H2UpstreamStream(*this, client));
   H2UpstreamStream* stream = owned.get();
+  // In the stream's own block: nghttp2 serializes the HEADERS before the stream can close.
+  H2HeaderBlock& block = stream->block_;
+  std::string_view scheme = connection_->ssl() ? "https" : "http";
+  std::string_view path = head.path.empty() ? std::string_view("/") : head.path;
+  size_t bytes = head.method.size() + scheme.size() + head.host.size() + path.size() +
+                 (request.te_trailers ? 8 : 0);
+  for (const http::HeaderView& field : head.headers.fields()) {
+    bytes += field.name.size() + field.value.size();
+  }
+  block.Start(bytes);
+  block.AddStatic(":method", head.method);
+  block.AddStatic(":scheme", scheme);
+  block.AddStatic(":authority", head.host);
+  block.AddStatic(":path", path);
+  for (const http::HeaderView& field : head.headers.fields()) block.Add(field.name, field.value);
+  if (request.te_trailers) block.AddStatic("te", "trailers");
+
   stream->body_done_ = !request.has_body;
   nghttp2_data_provider provider{};
   provider.source.ptr = stream;
   provider.read_callback = H2UpstreamStream::ReadBody;
-  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+  int32_t id = nghttp2_submit_request(session_, nullptr, block.data(), block.size(),
                                       request.has_body ? &provider : nullptr, stream);
   if (id < 0) {
     spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),
@@ -277,8 +265,12 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
 }
 
 H2UpstreamStream* H2Session::Find(int32_t id) {
+  if (id == found_id_ && id > 0) return found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  found_id_ = id;
+  found_ = it->second.get();
+  return found_;
 }
 
 void H2Session::ScheduleFlush() {
@@ -436,6 +428,7 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
   // The streams live until the end of this call: a client may look at them while told.
   auto streams = std::move(streams_);
   streams_.clear();
+  found_id_ = 0;
   for (auto& [id, stream] : streams) {
     if (H2StreamClient* client = stream->client_) {
       stream->client_ = nullptr;
@@ -448,7 +441,10 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
 
 void H2Session::Close() { FailAll("HTTP/2 session closed", false); }
 
-void H2Session::StreamGone(H2UpstreamStream* stream) { streams_.erase(stream->id_); }
+void H2Session::StreamGone(H2UpstreamStream* stream) {
+  if (found_id_ == stream->id_) found_id_ = 0;
+  streams_.erase(stream->id_);
+}
 
 int H2Session::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<H2Session*>(user);
@@ -562,6 +558,7 @@ int H2Session::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   std::unique_ptr<H2UpstreamStream> stream = std::move(it->second);
+  if (self->found_id_ == stream_id) self->found_id_ = 0;
   self->streams_.erase(it);
   if (stream->unconsumed_ > 0) {
     nghttp2_session_consume_connection(self->session_, stream->unconsumed_);

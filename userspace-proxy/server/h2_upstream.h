@@ -18,6 +18,7 @@
 #include "userspace-proxy/http/message.h"
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/config.h"
+#include "userspace-proxy/server/h2_fields.h"
 #include "userspace-proxy/server/upstream.h"
 
 namespace xgate::proxy {
@@ -80,7 +81,8 @@ class H2UpstreamStream {
   bool body_done_ = false;
   bool deferred_ = false;  // the data provider is waiting for bytes
   std::vector<http::Header> trailers_out_;
-  std::vector<std::string> trailer_names_;  // lowercase names for trailers_out_
+  // The request's header block, then its trailers' (nghttp2 reads it as it serializes).
+  H2HeaderBlock block_;
   bool headers_sent_ = false;
   bool response_started_ = false;
   bool ended_ = false;
@@ -186,6 +188,10 @@ class H2Session : public UpstreamClient {
   UpstreamConnection* connection_ = nullptr;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<H2UpstreamStream>> streams_;
+  // The stream Find() returned last: nghttp2 calls back per header field and frame of one
+  // stream in a row. Reset when that stream is erased.
+  int32_t found_id_ = 0;
+  H2UpstreamStream* found_ = nullptr;
   bool closing_ = false;  // GOAWAY received, or the connection is going
   bool closed_ = false;
   bool settings_received_ = false;
