@@ -10,7 +10,6 @@
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/http/serializer.h"
 #include "userspace-proxy/server/h2_fields.h"
-#include "userspace-proxy/server/h2_memory.h"
 
 namespace xgate::proxy {
 namespace {
@@ -275,7 +274,7 @@ void H2Connection::Start() {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);  // we acknowledge DATA ourselves
   nghttp2_option_set_max_continuations(option, limits.max_continuations);
-  nghttp2_session_server_new3(&session_, callbacks, this, option, H2Memory());
+  nghttp2_session_server_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
 

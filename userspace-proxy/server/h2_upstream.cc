@@ -6,7 +6,6 @@
 #include "absl/strings/ascii.h"
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/server/h2_fields.h"
-#include "userspace-proxy/server/h2_memory.h"
 
 namespace xgate::proxy {
 namespace {
@@ -187,7 +186,7 @@ void H2Session::Start(UpstreamConnection* connection) {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);  // given back as the client reads
   nghttp2_option_set_peer_max_concurrent_streams(option, kInitialStreamLimit);
-  nghttp2_session_client_new3(&session_, callbacks, this, option, H2Memory());
+  nghttp2_session_client_new2(&session_, callbacks, this, option);
   nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   // No RFC 7540 priority tree, as downstream (h2_connection.cc).
