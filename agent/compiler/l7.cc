@@ -508,7 +508,7 @@ api::Listener ToListener(
       if (it == memo->vhosts.end()) it = memo->vhosts.try_emplace(std::string(vhost->name)).first;
       made = &it->second;
     }
-    if (made->vhost != nullptr && made->stamp != stamp && SameRoutes(made->routes, routes)) {
+    if (made->vhost != nullptr && SameRoutes(made->routes, routes)) {
       for (const auto& cluster : made->clusters) c.clusters.try_emplace(cluster->name(), cluster);
       ++reused;
     } else {
