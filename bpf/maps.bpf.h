@@ -25,9 +25,12 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } xg_listeners SEC(".maps");
 
+/* mmapable so the agent fills a new table with one memcpy (a 65,537-entry batch update costs
+ * ~25 ms); every inner table must carry the template's flags. */
 struct xg_maglev_table {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, XG_MAGLEV_SIZE);
+  __uint(map_flags, BPF_F_MMAPABLE);
   __type(key, xg_maglev_slot);
   __type(value, xg_backend_id);
 };

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +24,44 @@ namespace {
 bool PathIsBpffs(const std::string& path) {
   struct statfs st {};
   return statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == BPF_FS_MAGIC;
+}
+
+// What differs between a pinned map's layout and the object's: type, sizes, flags.
+std::string LayoutChanges(const bpf_map_info& pinned, const bpf_map* built) {
+  std::string changed;
+  auto differs = [&](const char* what, uint32_t was, uint32_t is) {
+    if (was != is)
+      absl::StrAppend(&changed, changed.empty() ? "" : ", ", what, " ", was, " -> ", is);
+  };
+  differs("type", pinned.type, bpf_map__type(built));
+  differs("key size", pinned.key_size, bpf_map__key_size(built));
+  differs("value size", pinned.value_size, bpf_map__value_size(built));
+  differs("max entries", pinned.max_entries, bpf_map__max_entries(built));
+  differs("flags", pinned.map_flags, bpf_map__map_flags(built));
+  return changed;
+}
+
+// A map of maps only takes inner maps like its template, which its info does not show: compare
+// the object's template with an inner map the pinned one holds. Empty: nothing to compare, and
+// nothing lost by making it again (nullopt).
+std::optional<std::string> InnerLayoutChanges(int outer_fd, const bpf_map* inner) {
+  uint32_t key = 0;
+  uint32_t next = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(outer_fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(outer_fd, &key, &id) != 0) continue;
+    int fd = bpf_map_get_fd_by_id(id);
+    if (fd < 0) continue;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+    close(fd);
+    if (err == 0) return LayoutChanges(info, inner);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -78,22 +118,26 @@ absl::StatusOr<int> ReplaceIncompatiblePins(bpf_object* obj) {
     }
     bpf_map_info info{};
     uint32_t len = sizeof(info);
-    int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-    int saved = errno;
-    close(fd);
-    if (err) {
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
+      int saved = errno;
+      close(fd);
       return absl::InternalError(absl::StrCat("reading pinned ", path, ": ", std::strerror(saved)));
     }
-    std::string changed;
-    auto differs = [&](const char* what, uint32_t pinned, uint32_t built) {
-      if (pinned != built)
-        absl::StrAppend(&changed, changed.empty() ? "" : ", ", what, " ", pinned, " -> ", built);
-    };
-    differs("type", info.type, bpf_map__type(map));
-    differs("key size", info.key_size, bpf_map__key_size(map));
-    differs("value size", info.value_size, bpf_map__value_size(map));
-    differs("max entries", info.max_entries, bpf_map__max_entries(map));
-    differs("flags", info.map_flags, bpf_map__map_flags(map));
+    std::string changed = LayoutChanges(info, map);
+    bool empty_outer = false;
+    if (const bpf_map* inner = bpf_map__inner_map(map); inner && changed.empty()) {
+      std::optional<std::string> inner_changed = InnerLayoutChanges(fd, inner);
+      empty_outer = !inner_changed;
+      if (inner_changed && !inner_changed->empty()) changed = "inner map " + *inner_changed;
+    }
+    close(fd);
+    if (empty_outer) {
+      // Made again by the load, with the object's inner template.
+      if (unlink(path) != 0 && errno != ENOENT) {
+        return absl::InternalError(absl::StrCat("unpinning ", path, ": ", std::strerror(errno)));
+      }
+      continue;
+    }
     if (changed.empty()) continue;
     if (unlink(path) != 0) {
       return absl::InternalError(absl::StrCat("unpinning ", path, ": ", std::strerror(errno)));

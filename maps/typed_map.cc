@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 
 namespace xgate::maps {
 
@@ -79,20 +80,19 @@ absl::StatusOr<MapFd> CreateMaglevTable(const std::vector<uint32_t>& table) {
     return absl::InvalidArgumentError(
         absl::StrCat("Maglev table has ", table.size(), " slots, want ", XG_MAGLEV_SIZE));
   }
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
   int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xg_maglev_tbl", sizeof(uint32_t), sizeof(uint32_t),
-                          XG_MAGLEV_SIZE, nullptr);
+                          XG_MAGLEV_SIZE, &opts);
   if (fd < 0) return ErrnoStatus(errno, "create", "xg_maglev_tbl");
   MapFd out(fd, "xg_maglev_tbl");
-  std::vector<uint32_t> keys(table.size());
-  for (uint32_t i = 0; i < keys.size(); ++i) keys[i] = i;
-  uint32_t count = static_cast<uint32_t>(table.size());
-  if (bpf_map_update_batch(fd, keys.data(), table.data(), &count, nullptr) != 0) {
-    // Older kernels: one at a time.
-    for (uint32_t i = 0; i < table.size(); ++i) {
-      if (bpf_map_update_elem(fd, &i, &table[i], BPF_ANY) != 0)
-        return ErrnoStatus(errno, "fill", "xg_maglev_tbl");
-    }
-  }
+  // An array's elements are value_size rounded up to 8 bytes apart.
+  constexpr size_t kStride = 8 / sizeof(uint32_t);
+  size_t bytes = table.size() * kStride * sizeof(uint32_t);
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) return ErrnoStatus(errno, "mmap", "xg_maglev_tbl");
+  auto* slots = static_cast<uint32_t*>(mem);
+  for (size_t i = 0; i < table.size(); ++i) slots[i * kStride] = table[i];
+  munmap(mem, bytes);
   return out;
 }
 

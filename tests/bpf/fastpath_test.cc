@@ -738,6 +738,42 @@ TEST_F(FastPathTest, RestartReplacesAPinnedMapWithAnotherLayout) {
   EXPECT_EQ(PathCount(XG_PATH_CT_NEW), 2u);  // the old entry went with the old map
 }
 
+// An outer Maglev map pinned by a build whose inner tables were not mmapable, holding one such
+// table (`with_table`) or none: the restarted agent's tables must still go in.
+void PinMaglevOfAnOlderBuild(const std::string& path, bool with_table) {
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "old_tbl", 4, 4, XG_MAGLEV_SIZE, nullptr);
+  ASSERT_GE(inner, 0) << std::strerror(errno);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = static_cast<__u32>(inner));
+  int outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xg_maglev", 4, 4, XG_MAX_SERVICES, &opts);
+  ASSERT_GE(outer, 0) << std::strerror(errno);
+  uint32_t key = 0;
+  uint32_t value = static_cast<uint32_t>(inner);
+  if (with_table) {
+    ASSERT_EQ(bpf_map_update_elem(outer, &key, &value, BPF_ANY), 0);
+  }
+  ASSERT_EQ(bpf_obj_pin(outer, path.c_str()), 0) << std::strerror(errno);
+  close(outer);
+  close(inner);
+}
+
+TEST_F(FastPathTest, RestartReplacesAMaglevMapOfInnerTablesWithAnotherLayout) {
+  for (bool with_table : {true, false}) {
+    SCOPED_TRACE(with_table ? "holding an old table" : "empty");
+    PacketSpec spec = Tcp("198.18.0.2", 40000, "198.18.100.10", 5432);
+    std::string backend = Parse(FromClient(spec).out).dst;
+    applier_->Stop(/*detach=*/false);
+    applier_.reset();
+    PinMaglevOfAnOlderBuild(maps::PinPath(root_, maps::kMaglev), with_table);
+    auto again = l4::L4Applier::Create({root_, {}});
+    ASSERT_TRUE(again.ok()) << again.status();
+    applier_ = std::move(*again);
+    absl::Status applied = applier_->Apply(BaseSnapshot());
+    ASSERT_TRUE(applied.ok()) << applied;
+    EXPECT_EQ(Parse(FromClient(spec).out).dst, backend);
+  }
+}
+
 TEST_F(FastPathTest, RestartForgetsTablesOfListenersThatLostTheirBackends) {
   applier_->Stop(/*detach=*/false);
   applier_.reset();

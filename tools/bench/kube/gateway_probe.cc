@@ -82,7 +82,9 @@ absl::StatusOr<ProbeResult> GatewayProbe::UntilOutcome(
     auto answer = Ask(host);
     ++result.requests;
     if (wanted(answer)) {
-      result.answered = Clock::now();
+      // An outcome that is no answer (a route gone) was shown by the data plane when the try
+      // went out, not when its wait for an answer ran out.
+      result.answered = answer.ok() ? Clock::now() : sent;
       return result;
     }
     last = answer.ok() ? absl::StrCat("HTTP ", answer->code, answer->pod.empty() ? "" : " from ",

@@ -35,7 +35,7 @@ struct ProbeOptions {
 };
 
 struct ProbeResult {
-  Clock::time_point answered;  // when the wanted answer arrived
+  Clock::time_point answered;  // when the wanted answer arrived (no answer: when the try went out)
   int requests = 0;
 };
 
