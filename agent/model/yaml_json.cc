@@ -3,10 +3,12 @@
 #include <yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <iterator>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,7 +27,12 @@ struct TooComplex : std::runtime_error {
 };
 
 // A plain scalar as the YAML 1.2 core schema types it.
-nlohmann::json PlainScalar(const std::string& s) {
+nlohmann::json PlainScalar(std::string&& s) {
+  // Most scalars are names: a letter no null, boolean or number of the core schema starts with.
+  if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0])) &&
+      std::string_view("nNtTfF").find(s[0]) == std::string_view::npos) {
+    return std::move(s);
+  }
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
@@ -48,8 +55,7 @@ nlohmann::json PlainScalar(const std::string& s) {
     double d = std::strtod(begin, &end);
     if (errno == 0 && *end == '\0') return d;
   }
-  if (s == ".inf" || s == ".Inf" || s == ".INF" || s == ".nan" || s == ".NaN") return s;
-  return s;
+  return std::move(s);
 }
 
 bool IsCoreTag(const char* tag) {
@@ -115,7 +121,7 @@ class Converter {
         const char* tag = reinterpret_cast<const char*>(s.tag);
         nlohmann::json out = (tag == nullptr && s.style == YAML_PLAIN_SCALAR_STYLE) ||
                                      (tag != nullptr && IsCoreTag(tag))
-                                 ? PlainScalar(value)
+                                 ? PlainScalar(std::move(value))
                                  : nlohmann::json(std::move(value));
         Anchor(s.anchor, out, 1);
         return out;

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "agent/model/yaml_json.h"
 #include "tests/model/test_util.h"
 
 namespace xgate::model {
@@ -113,6 +114,18 @@ spec:
 
 // A stream of megabytes is parsed in pieces on several threads (cut at document markers):
 // objects, their lines and the errors' lines are those of one parse of the whole file.
+TEST(Loader, PlainScalarsResolveAsTheCoreSchemaSays) {
+  YamlFile f = ParseYaml(
+      "[name, gateway.networking.k8s.io/v1, yes, No, 'true', ~, null, Null, TRUE, false, 8080, "
+      "-3, 0x1F, 0o17, 1.5, 1e3, .inf, Nginx, tcp, 08a, x1]",
+      /*with_lines=*/false);
+  ASSERT_EQ(f.documents.size(), 1u);
+  nlohmann::json want = nlohmann::json::parse(
+      R"(["name", "gateway.networking.k8s.io/v1", "yes", "No", "true", null, null, null, true,
+          false, 8080, -3, 31, 15, 1.5, 1000.0, ".inf", "Nginx", "tcp", "08a", "x1"])");
+  EXPECT_EQ(f.documents[0].value, want);
+}
+
 TEST(Loader, ALargeStreamLoadsAsOneParseDoes) {
   std::string text;
   int line = 1;
