@@ -120,7 +120,6 @@ int main(int argc, char** argv) {
     }
     client = *std::move(created);
     kube_source = std::make_unique<kube::KubeSource>(*client, store, kube::KubeSource::Options{});
-    kube_source->Start();  // listing while the fast path loads
   }
   // Kubernetes mode: the holder of the Lease (one agent of the DaemonSet) writes status.
   std::unique_ptr<kube::ClientApi> status_api;
@@ -333,6 +332,7 @@ int main(int argc, char** argv) {
       check_locality();
     }
   } else {
+    kube_source->Start();
     // Nothing is applied before every informer has synced; then each burst of changes is
     // one reconcile. While the API server is away nothing changes: the last state serves.
     while (sources::WaitForChanges(store, signal_fd, kCoalesce, kMostDelay) ==
