@@ -536,10 +536,7 @@ void CarryTransitionTimes(const std::vector<Condition>& previous, std::vector<Co
 void CarryTransitionTimes(const model::RouteStatus& previous, model::RouteStatus& next) {
   for (auto& parent : next.parents) {
     for (const auto& old : previous.parents) {
-      const model::ParentReference& a = old.parent_ref;
-      const model::ParentReference& b = parent.parent_ref;
-      if (std::tie(a.group, a.kind, a.ns, a.name, a.section_name, a.port) ==
-          std::tie(b.group, b.kind, b.ns, b.name, b.section_name, b.port)) {
+      if (old.parent_ref == parent.parent_ref) {
         CarryTransitionTimes(old.conditions, parent.conditions);
       }
     }

@@ -93,6 +93,7 @@ struct ParentReference {
   std::string name;
   std::optional<std::string> section_name;
   std::optional<int> port;
+  bool operator==(const ParentReference&) const = default;
 };
 
 // A ListenerSet's spec.parentRef: a Gateway (the only kind the CRD's defaults give).

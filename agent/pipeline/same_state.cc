@@ -19,10 +19,6 @@ bool Same(const model::Condition& a, const model::Condition& b) {
                                                       b.observed_generation,
                                                       b.last_transition_time);
 }
-bool Same(const model::ParentReference& a, const model::ParentReference& b) {
-  return std::tie(a.group, a.kind, a.ns, a.name, a.section_name, a.port) ==
-         std::tie(b.group, b.kind, b.ns, b.name, b.section_name, b.port);
-}
 bool Same(const model::RouteGroupKind& a, const model::RouteGroupKind& b) {
   return a.group == b.group && a.kind == b.kind;
 }
@@ -35,7 +31,7 @@ bool Same(const std::vector<T>& a, const std::vector<T>& b) {
                     [](const T& x, const T& y) { return Same(x, y); });
 }
 bool Same(const model::RouteParentStatus& a, const model::RouteParentStatus& b) {
-  return Same(a.parent_ref, b.parent_ref) && a.controller_name == b.controller_name &&
+  return a.parent_ref == b.parent_ref && a.controller_name == b.controller_name &&
          Same(a.conditions, b.conditions);
 }
 bool Same(const model::ListenerStatus& a, const model::ListenerStatus& b) {

@@ -23,11 +23,6 @@ void CarryWithListeners(const Map& previous, Map& next) {
   }
 }
 
-bool SameParent(const model::ParentReference& a, const model::ParentReference& b) {
-  return std::tie(a.group, a.kind, a.ns, a.name, a.section_name, a.port) ==
-         std::tie(b.group, b.kind, b.ns, b.name, b.section_name, b.port);
-}
-
 }  // namespace
 
 void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& next) {
@@ -59,7 +54,7 @@ void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& ne
     if (it == previous.policies.end()) continue;
     for (auto& ancestor : status.ancestors) {
       for (const auto& old : it->second.ancestors) {
-        if (SameParent(old.parent_ref, ancestor.parent_ref)) {
+        if (old.parent_ref == ancestor.parent_ref) {
           binder::CarryTransitionTimes(old.conditions, ancestor.conditions);
         }
       }
