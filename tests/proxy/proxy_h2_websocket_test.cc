@@ -545,10 +545,16 @@ TEST_F(ProxyH2WebSocketTest, AnH2cBackendWithoutExtendedConnectGivesABadGateway)
   EXPECT_EQ(testing::Get(port_, "h", "/x").status, 200);
   EXPECT_EQ(backend.served(), 1);
   // Refused before anything went (not a stream the backend reset), and said why.
-  std::vector<nlohmann::json> lines;
-  for (const char* protocol : {"HTTP/2", "HTTP/1.1"}) {
-    for (auto& line : LogLines(log, protocol)) lines.push_back(line);
-  }
+  auto read_lines = [&] {
+    std::vector<nlohmann::json> lines;
+    for (const char* protocol : {"HTTP/2", "HTTP/1.1"}) {
+      for (auto& line : LogLines(log, protocol)) lines.push_back(line);
+    }
+    return lines;
+  };
+  // (A line is written once its answer went: the last one may still be on its way.)
+  EXPECT_TRUE(testing::WaitFor([&] { return read_lines().size() == 3; }));
+  std::vector<nlohmann::json> lines = read_lines();
   CloseAccessLog(log);
   ASSERT_EQ(lines.size(), 3u);
   for (int i : {0, 1}) {
