@@ -318,6 +318,36 @@ void Attach(const RouteView& route, const std::shared_ptr<const RouteBackends>& 
   l.attached_by_kind[route.key.kind].push_back(l.bound.routes.size() - 1);
 }
 
+// What a ListenerSet parentRef finds: the object (null when missing), and when it is one of
+// ours, its Gateway, whether it is accepted and where its entries are among the Gateway's
+// listeners.
+struct SetView {
+  Store::Key key;
+  std::shared_ptr<const void> object;
+  Store::Key gateway;
+  bool ours = false;
+  bool accepted = false;
+  size_t first = 0;
+  size_t count = 0;
+  bool operator==(const SetView&) const = default;
+};
+
+SetView ViewSet(const Store& store, const SetIndex& sets, const Store::Key& key) {
+  SetView view;
+  view.key = key;
+  auto object = store.listener_sets.find(key);
+  if (object != store.listener_sets.end()) view.object = object.shared();
+  auto it = sets.find(key);
+  if (it != sets.end()) {
+    view.ours = true;
+    view.gateway = it->second.first->key;
+    view.accepted = it->second.second->accepted;
+    view.first = it->second.second->first;
+    view.count = it->second.second->count;
+  }
+  return view;
+}
+
 // What binding one route gave, kept for the next Bind.
 struct RouteMemo {
   std::shared_ptr<const void> route;
@@ -330,6 +360,11 @@ struct RouteMemo {
   };
   std::vector<Attached> attached;
   std::shared_ptr<const model::RouteStatus> status;
+  // What each of the route's ListenerSet parentRefs found. ListenerSets are not in the
+  // context every route depends on (a route with Gateway parentRefs reads only the Gateways'
+  // own listeners, which come first): while each of these finds the same, the route binds as
+  // it did, the memo's listener indexes included.
+  std::vector<SetView> sets;
 };
 
 model::RouteParentStatus ParentStatus(const model::ParentReference& ref, const ParentOutcome& o,
@@ -394,6 +429,7 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
       auto it = gateways.find(key);
       if (it != gateways.end()) gw = &it->second;
     } else if (ref.kind == "ListenerSet") {
+      if (remember) memo.sets.push_back(ViewSet(store, sets, key));
       auto it = sets.find(key);
       if (it != sets.end()) std::tie(gw, set) = it->second;
     }
@@ -449,8 +485,7 @@ std::vector<std::shared_ptr<const void>> BindContext(const Store& store) {
   add(store.gateways);
   add(store.namespaces);
   add(store.reference_grants);
-  add(store.secrets);
-  add(store.listener_sets);
+  add(store.secrets);  // (ListenerSets: RouteMemo::sets)
   return out;
 }
 
@@ -614,9 +649,12 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       while (cursor != last->routes.end() && cursor->first < route.key) ++cursor;
       auto it = cursor;
       if (it != last->routes.end() && it->first == route.key && it->second.route == route.owner &&
-          std::all_of(it->second.deps.begin(), it->second.deps.end(), [&](const BackendDep& d) {
-            return !changed_services.contains(d.service) || d.Holds(store, slices);
-          })) {
+          std::all_of(it->second.deps.begin(), it->second.deps.end(),
+                      [&](const BackendDep& d) {
+                        return !changed_services.contains(d.service) || d.Holds(store, slices);
+                      }) &&
+          std::all_of(it->second.sets.begin(), it->second.sets.end(),
+                      [&](const SetView& v) { return v == ViewSet(store, sets, v.key); })) {
         old = &it->second;
       }
     }

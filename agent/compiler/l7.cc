@@ -287,6 +287,7 @@ void SetSessionPersistence(const model::SessionPersistence& in, std::string name
   out->set_absolute_timeout_ms(static_cast<uint64_t>(in.absolute_timeout_ms.value_or(0)));
   out->set_idle_timeout_ms(static_cast<uint64_t>(in.idle_timeout_ms.value_or(0)));
   out->set_permanent(in.permanent_cookie);
+  if (in.cookie_path) out->set_cookie_path(*in.cookie_path);
 }
 
 api::Route ToRoute(const Entry& e, Collected& c) {

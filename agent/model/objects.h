@@ -232,14 +232,16 @@ struct HTTPRouteRetry {
 };
 
 // SessionPersistence (GEP-1619, experimental channel) of an HTTPRoute or GRPCRoute rule, as
-// v1.6 shapes it; idleTimeout is the v1.0-v1.5 field, still accepted.
+// v1.6 shapes it (idleTimeout is the v1.0-v1.5 field, still accepted) or as Gateway API's main
+// branch does (cookie: {name, path, lifetimeType}, header: {name}).
 struct SessionPersistence {
   enum class Type { kCookie, kHeader };
   Type type = Type::kCookie;
   std::optional<std::string> session_name;  // the cookie's or header's name
   std::optional<int64_t> absolute_timeout_ms;
   std::optional<int64_t> idle_timeout_ms;
-  bool permanent_cookie = false;  // cookieConfig.lifetimeType Permanent: Max-Age is sent
+  bool permanent_cookie = false;           // cookieConfig.lifetimeType Permanent: Max-Age is sent
+  std::optional<std::string> cookie_path;  // cookie.path: the cookie's Path ("/" without)
 };
 
 struct HTTPRouteRule {

@@ -465,6 +465,21 @@ class ListenerSetRoutes : public ::testing::Test {
     docs.insert(docs.end(), routes.begin(), routes.end());
     return BindYaml(docs);
   }
+  // apps/ls with an entry more (b, then a).
+  std::unique_ptr<Bound> BindChangedLs() {
+    return BindYaml(
+        {ListenerSet("apps", "ls",
+                     "  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}\n" +
+                         std::string(kEntryA))});
+  }
+  static void ExpectSameListeners(const binder::BindResult& memoized,
+                                  const binder::BindResult& fresh) {
+    ASSERT_EQ(memoized.listeners.size(), fresh.listeners.size());
+    for (size_t i = 0; i < memoized.listeners.size(); ++i) {
+      EXPECT_EQ(binder::ListenerId(memoized.listeners[i]), binder::ListenerId(fresh.listeners[i]));
+      EXPECT_EQ(memoized.listeners[i].routes.size(), fresh.listeners[i].routes.size());
+    }
+  }
   static std::string Parents(const model::RouteStatus& s) {
     std::string out;
     for (const auto& p : s.parents) {
@@ -544,10 +559,7 @@ TEST_F(ListenerSetRoutes, MemoEqualsAFreshBindAsSetsComeAndGo) {
   auto base = BindWith(
       {Route("apps", "r", std::string("[") + kLsRef + ", " + kGwRef + "]", "\"*.example.com\""),
        ListenerSet("apps", "early", kEntryA, "2020-01-01T00:00:00Z")});
-  auto changed =
-      BindYaml({ListenerSet("apps", "ls",
-                            "  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}\n" +
-                                std::string(kEntryA))});
+  auto changed = BindChangedLs();
   const model::Store& all = base->loaded.store;
   auto ls1 = all.listener_sets.find({"apps", "ls"}).shared();
   auto ls2 = changed->loaded.store.listener_sets.find({"apps", "ls"}).shared();
@@ -563,11 +575,7 @@ TEST_F(ListenerSetRoutes, MemoEqualsAFreshBindAsSetsComeAndGo) {
     binder::BindResult fresh = binder::Bind(store, base->options);
     binder::BindResult memoized = binder::Bind(store, base->options, &memo);
     reused += memo.reused;
-    ASSERT_EQ(memoized.listeners.size(), fresh.listeners.size());
-    for (size_t i = 0; i < memoized.listeners.size(); ++i) {
-      EXPECT_EQ(binder::ListenerId(memoized.listeners[i]), binder::ListenerId(fresh.listeners[i]));
-      EXPECT_EQ(memoized.listeners[i].routes.size(), fresh.listeners[i].routes.size());
-    }
+    ExpectSameListeners(memoized, fresh);
     ASSERT_EQ(memoized.statuses.listener_sets.size(), fresh.statuses.listener_sets.size());
     for (const auto& [key, s] : fresh.statuses.listener_sets) {
       const auto& m = memoized.statuses.listener_sets.at(key);
@@ -580,6 +588,38 @@ TEST_F(ListenerSetRoutes, MemoEqualsAFreshBindAsSetsComeAndGo) {
     EXPECT_EQ(Parents(*memoized.statuses.routes.at(r)), Parents(*fresh.statuses.routes.at(r)));
   }
   EXPECT_GT(reused, 0u) << "the unchanged steps reuse the memo";
+}
+
+// A ListenerSet change binds again only the routes whose ListenerSet parentRefs find
+// something else (the changed set, or one whose entries moved), not the others.
+TEST_F(ListenerSetRoutes, ASetChangeBindsOnlyTheRoutesThatReferToWhatChanged) {
+  const char kEarlyRef[] = "{kind: ListenerSet, name: early, namespace: apps}";
+  auto base =
+      BindWith({Route("apps", "via-gw", std::string("[") + kGwRef + "]", "\"*.example.com\""),
+                Route("apps", "via-ls", std::string("[") + kLsRef + "]", "\"*.example.com\""),
+                Route("apps", "via-early", std::string("[") + kEarlyRef + "]", "\"*.example.com\""),
+                ListenerSet("apps", "early", kEntryA, "2020-01-01T00:00:00Z")});
+  auto changed = BindChangedLs();
+  const model::Store& all = base->loaded.store;
+  binder::BindMemo memo;
+  binder::Bind(all, base->options, &memo);
+  model::Store store = all;  // the same objects, shared, but ListenerSet apps/ls
+  store.listener_sets.Share({"apps", "ls"},
+                            changed->loaded.store.listener_sets.find({"apps", "ls"}).shared());
+  binder::BindResult fresh = binder::Bind(store, base->options);
+  binder::BindResult memoized = binder::Bind(store, base->options, &memo);
+  // via-gw reads the Gateway's own listeners, via-early its set, which comes first (older):
+  // both as they were; via-ls is bound again.
+  EXPECT_EQ(memo.reused, 2u);
+  for (const char* name : {"via-gw", "via-ls", "via-early"}) {
+    model::ObjectKey r{model::Kind::kHTTPRoute, "apps", name};
+    EXPECT_EQ(Parents(*memoized.statuses.routes.at(r)), Parents(*fresh.statuses.routes.at(r)));
+  }
+  ExpectSameListeners(memoized, fresh);
+  // The older set gone: the entries of apps/ls move, and via-ls is bound again too.
+  store.listener_sets.erase({"apps", "early"});
+  binder::Bind(store, base->options, &memo);
+  EXPECT_EQ(memo.reused, 1u);  // via-gw
 }
 
 }  // namespace

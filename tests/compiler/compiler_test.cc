@@ -417,6 +417,14 @@ spec:
     sessionPersistence: {}
   - matches: [{path: {type: PathPrefix, value: /none}}]
     backendRefs: [{name: s, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /main-cookie}}]
+    backendRefs: [{name: s, port: 80}]
+    sessionPersistence:
+      absoluteTimeout: 1h
+      cookie: {name: shop-sid, path: /shop, lifetimeType: Permanent}
+  - matches: [{path: {type: PathPrefix, value: /main-header}}]
+    backendRefs: [{name: s, port: 80}]
+    sessionPersistence: {type: Header, header: {name: x-shop-session}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
@@ -459,6 +467,18 @@ spec:
   EXPECT_EQ(made.name().rfind("xgate-session-", 0), 0u) << made.name();
   EXPECT_NE(made.name(), header.name()) << "each rule its own name";
   EXPECT_FALSE(by_path.at("HTTPRoute/none").has_session_persistence());
+  EXPECT_EQ(made.cookie_path(), "");  // "/" by default
+  // The shape on Gateway API's main branch.
+  const api::SessionPersistence& main_cookie =
+      by_path.at("HTTPRoute/main-cookie").session_persistence();
+  EXPECT_EQ(main_cookie.type(), api::SessionPersistence::COOKIE);
+  EXPECT_EQ(main_cookie.name(), "shop-sid");
+  EXPECT_EQ(main_cookie.cookie_path(), "/shop");
+  EXPECT_TRUE(main_cookie.permanent());
+  const api::SessionPersistence& main_header =
+      by_path.at("HTTPRoute/main-header").session_persistence();
+  EXPECT_EQ(main_header.type(), api::SessionPersistence::HEADER);
+  EXPECT_EQ(main_header.name(), "x-shop-session");
   const api::SessionPersistence& grpc = by_path.at("GRPCRoute/").session_persistence();
   EXPECT_EQ(grpc.type(), api::SessionPersistence::HEADER);
   EXPECT_EQ(grpc.name(), "grpc-session");

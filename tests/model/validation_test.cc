@@ -178,6 +178,24 @@ TEST(Validation, HTTPRouteRules) {
       {Route("sessionPersistence:\n      cookieConfig: {lifetimeType: Permanent}  #!\n"),
        "spec.rules[0].sessionPersistence.cookieConfig.lifetimeType",
        "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent"},
+      // The shape on Gateway API's main branch: cookie {name, path, lifetimeType}, header.
+      {Route("sessionPersistence:\n      cookie: {path: shop}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie.path", "starts with \"/\""},
+      {Route("sessionPersistence:\n      cookie: {path: \"/a; Domain=example.org\"}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie.path", "no \";\""},
+      {Route("sessionPersistence:\n      type: Header\n      cookie: {}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie", "only be set with type Cookie"},
+      {Route("sessionPersistence:\n      header: {name: x-s}  #!\n"),
+       "spec.rules[0].sessionPersistence.header", "only be set with type Header"},
+      {Route("sessionPersistence:\n      sessionName: a\n      cookie: {name: b}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie.name", "set one"},
+      {Route("sessionPersistence:\n      cookieConfig: {}\n      cookie: {}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie", "set one"},
+      {Route("sessionPersistence:\n      type: Header\n      header: {name: \"a b\"}  #!\n"),
+       "spec.rules[0].sessionPersistence.header.name", "HTTP header name"},
+      {Route("sessionPersistence:\n      cookie: {lifetimeType: Permanent}  #!\n"),
+       "spec.rules[0].sessionPersistence.cookie.lifetimeType",
+       "AbsoluteTimeout must be specified when cookie lifetimeType is Permanent"},
   };
   for (const auto& [yaml, field, message] : cases) {
     SCOPED_TRACE(yaml);

@@ -1,7 +1,8 @@
 // WebSocket over HTTP/2 (RFC 8441) through the real proxy on loopback: an nghttp2 client speaks
 // h2c with prior knowledge to the proxy's HTTP port and opens extended CONNECT streams; the
 // proxy upgrades to xgate-echo's HTTP/1.1 WebSocket mode (or a test backend) and relays the
-// stream's DATA both ways.
+// stream's DATA both ways; to an h2c cluster (xgate-echo's h2c mode), HTTP/2 and HTTP/1.1
+// clients' WebSockets go as extended CONNECTs upstream.
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/proxy/h2_backend.h"
 #include "tests/proxy/hostile.h"
 #include "tests/proxy/server_fixture.h"
 #include "tests/proxy/test_util.h"
@@ -29,6 +31,22 @@ namespace xgate::proxy {
 namespace {
 
 using testing::TestUpstream;
+
+constexpr char kHttp1Upgrade[] =
+    "GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+// Reads an upgraded HTTP/1.1 connection's next line (the echo's JSON) out of `data`, reading
+// more as needed; "" on EOF or timeout.
+std::string ReadLine(int fd, std::string& data) {
+  while (data.find('\n') == std::string::npos) {
+    if (!testing::ReadRaw(fd, data, data.size() + 1)) return "";
+  }
+  size_t newline = data.find('\n');
+  std::string line = data.substr(0, newline);
+  data.erase(0, newline + 1);
+  return line;
+}
 
 // An xgate-echo that serves until the process ends: HTTP/1.1 (WebSocket mode on Upgrade), or
 // HTTP/2 only (h2c), which upgrades nothing. Its port, 0 if it could not start.
@@ -270,6 +288,49 @@ class ProxyH2WebSocketTest : public ProxyServerTest {
     }
     return id;
   }
+  // The access log goes to a file of the test's own.
+  std::filesystem::path OpenAccessLog() {
+    std::filesystem::path log = std::filesystem::temp_directory_path() /
+                                ("xgate-h2ws-log-" + std::to_string(getpid()) + ".log");
+    std::filesystem::remove(log);
+    EXPECT_TRUE(AccessLog::Open(log.string()).ok());
+    return log;
+  }
+  void CloseAccessLog(const std::filesystem::path& log) {
+    AccessLog::Disable();
+    std::filesystem::remove(log);
+  }
+  // The access log's lines of one protocol ("HTTP/2 WebSocket", "HTTP/1.1"), in order.
+  static std::vector<nlohmann::json> LogLines(const std::filesystem::path& log,
+                                              const std::string& protocol) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      auto json = nlohmann::json::parse(line, nullptr, false);
+      if (!json.is_discarded() && json["protocol"] == protocol) lines.push_back(json);
+    }
+    return lines;
+  }
+  // Through an open tunnel to an echo: bytes come back, past the 64 KiB stream windows on
+  // each hop (flow control gives backpressure, nothing lost); then the client ends its side,
+  // the backend ends its own, and the stream closes cleanly.
+  void EchoBothWaysThenEnd(H2TunnelClient& client, int32_t id) {
+    auto& s = client.stream(id);
+    client.Send(id, "hello");
+    EXPECT_TRUE(client.Pump([&] { return s.received == "hello"; })) << s.received;
+    std::string big(700 * 1024, 'w');
+    for (size_t i = 0; i < big.size(); i += 1000) {
+      big[i] = static_cast<char>('a' + (i / 1000) % 26);
+    }
+    client.Send(id, big);
+    EXPECT_TRUE(client.Pump([&] { return s.received.size() >= 5 + big.size(); }));
+    EXPECT_EQ(s.received, "hello" + big);
+    client.End(id);
+    EXPECT_TRUE(client.Pump([&] { return s.closed; }));
+    EXPECT_TRUE(s.remote_ended);
+    EXPECT_EQ(s.close_code, NGHTTP2_NO_ERROR);
+    EXPECT_TRUE(testing::WaitFor([&] { return Stats().upgrades_open() == 0; }));
+  }
 };
 
 TEST_F(ProxyH2WebSocketTest, ExtendedConnectBecomesAnUpgradeAndBytesFlowBothWays) {
@@ -294,21 +355,7 @@ TEST_F(ProxyH2WebSocketTest, ExtendedConnectBecomesAnUpgradeAndBytesFlowBothWays
   EXPECT_EQ(Stats().upgrades_total(), 1u);
   EXPECT_EQ(Stats().upgrades_open(), 1u);
 
-  client.Send(id, "hello");
-  EXPECT_TRUE(client.Pump([&] { return s.received == "hello"; })) << s.received;
-  // Past the 64 KiB stream windows both ways: flow control gives backpressure, nothing lost.
-  std::string big(700 * 1024, 'w');
-  for (size_t i = 0; i < big.size(); i += 1000) big[i] = static_cast<char>('a' + (i / 1000) % 26);
-  client.Send(id, big);
-  EXPECT_TRUE(client.Pump([&] { return s.received.size() >= 5 + big.size(); }));
-  EXPECT_EQ(s.received, "hello" + big);
-
-  // The client ends its side: the backend sees EOF and closes, the proxy ends the stream.
-  client.End(id);
-  EXPECT_TRUE(client.Pump([&] { return s.closed; }));
-  EXPECT_TRUE(s.remote_ended);
-  EXPECT_EQ(s.close_code, NGHTTP2_NO_ERROR);
-  EXPECT_TRUE(testing::WaitFor([&] { return Stats().upgrades_open() == 0; }));
+  EchoBothWaysThenEnd(client, id);
 }
 
 // Bytes the client sends right behind its CONNECT, before the 200, are not lost.
@@ -394,16 +441,128 @@ TEST_F(ProxyH2WebSocketTest, A101WithoutTheRightAcceptIsABadGateway) {
   EXPECT_EQ(Stats().upgrades_total(), 0u);
 }
 
-// An h2c cluster carries no WebSocket (no extended CONNECT upstream): the backend's 200 to
-// the GET must not reach the client as an open tunnel.
-TEST_F(ProxyH2WebSocketTest, AnH2cBackendGivesABadGateway) {
+// An h2c cluster carries the WebSocket as an extended CONNECT of its own (RFC 8441 both ways):
+// the backend sees CONNECT with :protocol websocket and no key, its 200 opens the tunnel.
+TEST_F(ProxyH2WebSocketTest, ToAnH2cClusterTheStreamBecomesAnExtendedConnectUpstream) {
   ASSERT_NE(H2cEchoPort(), 0);
   ApplyBackend(H2cEchoPort(), api::H2C);
+  H2TunnelClient client(port_);
+  nlohmann::json request;
+  int32_t id = OpenEcho(client, &request);
+  auto& s = client.stream(id);
+  EXPECT_EQ(request["method"], "CONNECT");
+  EXPECT_EQ(request["proto"], "HTTP/2.0");
+  EXPECT_EQ(request["path"], "/chat?room=1");
+  EXPECT_EQ(request["host"], "ws.example");
+  EXPECT_EQ(request["headers"]["Sec-Websocket-Version"][0], "13");
+  EXPECT_EQ(request["headers"]["Origin"][0], "http://ws.example");
+  EXPECT_FALSE(request["headers"].contains("Sec-Websocket-Key"));
+  EXPECT_FALSE(request["headers"].contains("Upgrade"));
+  EXPECT_EQ(s.headers.count("sec-websocket-accept"), 0u);
+  EXPECT_EQ(Stats().upgrades_open(), 1u);
+
+  EchoBothWaysThenEnd(client, id);
+}
+
+// An HTTP/1.1 Upgrade to an h2c cluster: the extended CONNECT's 200 becomes the client's 101
+// with the Sec-WebSocket-Accept of the client's own key (RFC 6455 4.2.2).
+TEST_F(ProxyH2WebSocketTest, AnHttp1UpgradeToAnH2cClusterGetsA101) {
+  ASSERT_NE(H2cEchoPort(), 0);
+  ApplyBackend(H2cEchoPort(), api::H2C);
+  testing::Client client("127.0.0.1", port_);
+  client.Send(std::string(kHttp1Upgrade) + "early");
+  std::string data;
+  ASSERT_TRUE(testing::ReadRaw(client.fd(), data, 0)) << data;
+  EXPECT_EQ(data.rfind("HTTP/1.1 101", 0), 0u) << data;
+  EXPECT_NE(data.find("Upgrade: websocket\r\n"), std::string::npos) << data;
+  EXPECT_NE(data.find("Connection: Upgrade\r\n"), std::string::npos) << data;
+  EXPECT_NE(data.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos)
+      << data;
+  std::string after = data.substr(data.find("\r\n\r\n") + 4);
+  nlohmann::json request = nlohmann::json::parse(ReadLine(client.fd(), after), nullptr, false);
+  ASSERT_TRUE(testing::ReadRaw(client.fd(), after, 5));
+  EXPECT_EQ(request["method"], "CONNECT");
+  EXPECT_EQ(request["proto"], "HTTP/2.0");
+  EXPECT_EQ(request["path"], "/chat");
+  EXPECT_FALSE(request["headers"].contains("Sec-Websocket-Key"));
+  EXPECT_EQ(after, "early");  // sent behind the request head
+  std::string big(300 * 1024, 'x');
+  client.Send(big);
+  std::string back;
+  EXPECT_TRUE(testing::ReadRaw(client.fd(), back, big.size()));
+  EXPECT_EQ(back, big);
+  EXPECT_EQ(Stats().upgrades_open(), 1u);
+  shutdown(client.fd(), SHUT_WR);  // the half-close becomes END_STREAM, the backend's ends it
+  EXPECT_TRUE(client.WaitClosed());
+  EXPECT_TRUE(testing::WaitFor([&] { return Stats().upgrades_open() == 0; }));
+}
+
+// The upgraded stream keeps its backend across a config push that sends new requests
+// elsewhere, as an HTTP/1.1 tunnel does.
+TEST_F(ProxyH2WebSocketTest, AnH2cTunnelSurvivesAConfigPush) {
+  ASSERT_NE(H2cEchoPort(), 0);
+  ApplyBackend(H2cEchoPort(), api::H2C);
+  H2TunnelClient h2(port_);
+  nlohmann::json request;
+  int32_t id = OpenEcho(h2, &request);
+  testing::Client h1("127.0.0.1", port_);
+  h1.Send(kHttp1Upgrade);
+  std::string head;
+  ASSERT_TRUE(testing::ReadRaw(h1.fd(), head, 0)) << head;
+  ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+  std::string rest = head.substr(head.find("\r\n\r\n") + 4);
+  ASSERT_NE(ReadLine(h1.fd(), rest), "");  // the echo's JSON
+
+  TestUpstream other("other");
+  ApplyBackend(other.port());  // every new request goes to `other` now
+  EXPECT_EQ(testing::Get(port_, "h", "/x").headers["x-upstream"], "other");
+  h2.Send(id, "after the push");
+  EXPECT_TRUE(h2.Pump([&] { return h2.stream(id).received == "after the push"; }));
+  h1.Send("after the push");
+  EXPECT_TRUE(testing::ReadRaw(h1.fd(), rest, 14));
+  EXPECT_EQ(rest, "after the push");
+  EXPECT_EQ(Stats().upgrades_open(), 2u);
+  EXPECT_EQ(other.raw().find("after the push"), std::string::npos);
+}
+
+// RFC 8441 3: no extended CONNECT to a backend whose SETTINGS did not enable it. Nothing is
+// sent; the client gets 502 (Bad Gateway: the backend cannot give the answer the client asked
+// for, and it is not overloaded), for an HTTP/2 client and an HTTP/1.1 one alike.
+TEST_F(ProxyH2WebSocketTest, AnH2cBackendWithoutExtendedConnectGivesABadGateway) {
+  testing::H2Backend backend("plain");  // an nghttp2 server that does not announce it
+  std::filesystem::path log = OpenAccessLog();
+  ApplyBackend(backend.port(), api::H2C);
   H2TunnelClient client(port_);
   int32_t id = client.Connect("websocket", "/chat");
   EXPECT_TRUE(client.Pump([&] { return client.stream(id).status != 0; }));
   EXPECT_EQ(client.stream(id).status, 502);
+  testing::Client h1("127.0.0.1", port_);
+  h1.Send(kHttp1Upgrade);
+  EXPECT_EQ(h1.Read().status, 502);
+  EXPECT_EQ(backend.headers_seen(), 0);
   EXPECT_EQ(Stats().upgrades_total(), 0u);
+  // The endpoint is not held against: a plain request to it is served.
+  EXPECT_EQ(testing::Get(port_, "h", "/x").status, 200);
+  EXPECT_EQ(backend.served(), 1);
+  // Refused before anything went (not a stream the backend reset), and said why.
+  auto read_lines = [&] {
+    std::vector<nlohmann::json> lines;
+    for (const char* protocol : {"HTTP/2", "HTTP/1.1"}) {
+      for (auto& line : LogLines(log, protocol)) lines.push_back(line);
+    }
+    return lines;
+  };
+  // (A line is written once its answer went: the last one may still be on its way.)
+  EXPECT_TRUE(testing::WaitFor([&] { return read_lines().size() == 3; }));
+  std::vector<nlohmann::json> lines = read_lines();
+  CloseAccessLog(log);
+  ASSERT_EQ(lines.size(), 3u);
+  for (int i : {0, 1}) {
+    EXPECT_EQ(lines[i]["status"], 502);
+    EXPECT_NE(lines[i]["error"].get<std::string>().find("SETTINGS_ENABLE_CONNECT_PROTOCOL"),
+              std::string::npos)
+        << lines[i].dump();
+  }
 }
 
 TEST_F(ProxyH2WebSocketTest, IdleTimeoutResetsTheStream) {
@@ -424,10 +583,7 @@ TEST_F(ProxyH2WebSocketTest, IdleTimeoutResetsTheStream) {
 // (nothing for an orderly close, the HTTP/2 error code for a reset).
 TEST_F(ProxyH2WebSocketTest, EachTunnelEndsWithAnAccessLogLine) {
   ASSERT_NE(EchoPort(), 0);
-  std::filesystem::path log = std::filesystem::temp_directory_path() /
-                              ("xgate-h2ws-log-" + std::to_string(getpid()) + ".log");
-  std::filesystem::remove(log);
-  ASSERT_TRUE(AccessLog::Open(log.string()).ok());
+  std::filesystem::path log = OpenAccessLog();
   ApplyBackend(EchoPort());
   H2TunnelClient client(port_);
   nlohmann::json request;
@@ -441,19 +597,9 @@ TEST_F(ProxyH2WebSocketTest, EachTunnelEndsWithAnAccessLogLine) {
   client.Reset(reset);
   EXPECT_TRUE(client.Pump([&] { return client.stream(reset).closed; }));
 
-  auto tunnel_lines = [&] {
-    std::vector<nlohmann::json> lines;
-    std::ifstream in(log);
-    for (std::string line; std::getline(in, line);) {
-      auto json = nlohmann::json::parse(line);
-      if (json["protocol"] == "HTTP/2 WebSocket") lines.push_back(json);
-    }
-    return lines;
-  };
-  EXPECT_TRUE(testing::WaitFor([&] { return tunnel_lines().size() == 2; }));
-  std::vector<nlohmann::json> lines = tunnel_lines();
-  AccessLog::Disable();
-  std::filesystem::remove(log);
+  EXPECT_TRUE(testing::WaitFor([&] { return LogLines(log, "HTTP/2 WebSocket").size() == 2; }));
+  std::vector<nlohmann::json> lines = LogLines(log, "HTTP/2 WebSocket");
+  CloseAccessLog(log);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0]["method"], "CONNECT");
   EXPECT_EQ(lines[0]["path"], "/chat?room=1");

@@ -2,7 +2,6 @@
 // backend, bytes are relayed both ways after its 101, the idle timeout closes a silent
 // tunnel, and a tunnel keeps its backend across a config push.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -21,26 +20,7 @@ constexpr char kUpgrade[] =
     "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-// Reads until `data` holds `want` bytes (or up to the end of the head with want 0), with a
-// deadline; false on EOF or timeout.
-bool ReadRaw(int fd, std::string& data, size_t want, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto done = [&] {
-    return want == 0 ? data.find("\r\n\r\n") != std::string::npos : data.size() >= want;
-  };
-  while (!done()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char chunk[4096];
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    data.append(chunk, static_cast<size_t>(n));
-  }
-  return true;
-}
+using testing::ReadRaw;
 
 class ProxyWebSocketTest : public ProxyServerTest {
  protected:

@@ -184,6 +184,13 @@ TEST(SessionPersistence, AnswerStartsOrRefreshesTheSession) {
   AddSessionToResponse(codec, session, held, codec.Tag("198.18.0.10:8080"), false, 8000, refreshed);
   std::string again(*refreshed.Get("Set-Cookie"));
   EXPECT_NE(again.find("; Max-Age=7"), std::string::npos) << again;
+  // cookie.path (Gateway API main): the cookie's Path.
+  session.set_cookie_path("/shop");
+  http::HeaderMap scoped;
+  AddSessionToResponse(codec, session, std::nullopt, codec.Tag("198.18.0.10:8080"), false, 8000,
+                       scoped);
+  EXPECT_NE(scoped.Get("Set-Cookie")->find("; Path=/shop; HttpOnly"), std::string::npos)
+      << *scoped.Get("Set-Cookie");
   auto renewed = codec.Decode(again.substr(4, again.find(';') - 4));
   ASSERT_TRUE(renewed);
   EXPECT_EQ(renewed->issued_ms, 5000u);

@@ -353,6 +353,25 @@ Response Client::Read(const std::string& method, std::chrono::milliseconds timeo
   }
 }
 
+bool ReadRaw(int fd, std::string& data, size_t want, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto done = [&] {
+    return want == 0 ? data.find("\r\n\r\n") != std::string::npos : data.size() >= want;
+  };
+  while (!done()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char chunk[4096];
+    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    data.append(chunk, static_cast<size_t>(n));
+  }
+  return true;
+}
+
 bool Client::WaitClosed(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!eof_) {

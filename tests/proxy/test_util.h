@@ -136,6 +136,11 @@ class Client {
   bool eof_ = false;
 };
 
+// Reads from `fd` until `data` holds `want` bytes (or, with want 0, up to the end of a head),
+// with a deadline; false on EOF or timeout. For the bytes of an upgraded connection.
+bool ReadRaw(int fd, std::string& data, size_t want,
+             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
 // One request on a fresh connection.
 Response Get(uint16_t port, const std::string& host, const std::string& path,
              const std::string& extra_headers = "");

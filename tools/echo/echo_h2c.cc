@@ -4,6 +4,10 @@
 // sends response trailers named in X-Echo-Trailers, reports request trailers as "trailers",
 // and refuses the first request carrying X-Echo-Goaway: KEY with a GOAWAY whose last stream
 // id is below it, then ends the connection once the streams up to that id are answered.
+// It announces SETTINGS_ENABLE_CONNECT_PROTOCOL and serves a WebSocket as RFC 8441 does: an
+// extended CONNECT with :protocol websocket is answered 200 at once (its DATA the request's
+// JSON and a newline), then every DATA byte received is sent back, and the client's
+// END_STREAM ends the stream after them (FORMAT.md X4).
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -31,6 +35,9 @@ struct H2Request {
   size_t sent = 0;
   std::vector<std::pair<std::string, std::string>> fields;
   std::vector<std::pair<std::string, std::string>> trailer_fields;
+  std::string protocol;       // an extended CONNECT's :protocol
+  bool tunnel = false;        // a WebSocket: DATA is echoed until the client ends
+  bool client_ended = false;  // its END_STREAM came
 };
 
 nghttp2_nv Nv(const std::string& name, const std::string& value) {
@@ -76,6 +83,8 @@ class H2cConnection {
       request.message.second = v;
     } else if (n == ":authority") {
       request.message.headers.push_back({"Host", v});
+    } else if (n == ":protocol") {
+      request.protocol = v;
     } else if (n[0] != ':') {
       request.message.headers.push_back({n, v});
     }
@@ -84,14 +93,33 @@ class H2cConnection {
   static int OnData(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
                     void* user) {
     auto* self = static_cast<H2cConnection*>(user);
-    self->requests_[id].message.body.append(reinterpret_cast<const char*>(data), len);
+    H2Request& request = self->requests_[id];
+    if (request.tunnel) {  // echoed
+      request.body.append(reinterpret_cast<const char*>(data), len);
+      nghttp2_session_resume_data(self->session_, id);
+    } else {
+      request.message.body.append(reinterpret_cast<const char*>(data), len);
+    }
     return 0;
   }
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* self = static_cast<H2cConnection*>(user);
+    int32_t id = frame->hd.stream_id;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      H2Request& request = self->requests_[id];
+      if (request.message.first == "CONNECT" && request.protocol == "websocket") {
+        self->StartTunnel(id, request);
+      }
+    }
     if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-      self->Received(frame->hd.stream_id);
+      H2Request& request = self->requests_[id];
+      if (request.tunnel) {
+        request.client_ended = true;
+        nghttp2_session_resume_data(self->session_, id);
+      } else {
+        self->Received(id);
+      }
     }
     return 0;
   }
@@ -106,6 +134,12 @@ class H2cConnection {
     std::copy_n(request->body.data() + request->sent, n, buf);
     request->sent += n;
     if (request->sent == request->body.size()) {
+      if (request->tunnel) {
+        request->body.clear();
+        request->sent = 0;
+        if (!request->client_ended)
+          return n > 0 ? static_cast<ssize_t>(n) : ssize_t{NGHTTP2_ERR_DEFERRED};
+      }
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!request->trailer_fields.empty()) {
         std::vector<nghttp2_nv> nva = Nvs(request->trailer_fields);
@@ -117,6 +151,7 @@ class H2cConnection {
   }
 
   void Received(int32_t id);
+  void StartTunnel(int32_t id, H2Request& request);
   void Answer(int32_t id, H2Request& request);
   bool SendAll();
 
@@ -142,6 +177,19 @@ void H2cConnection::Received(int32_t id) {
     }
     nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, goaway_last_, NGHTTP2_NO_ERROR, nullptr, 0);
   }
+}
+
+void H2cConnection::StartTunnel(int32_t id, H2Request& request) {
+  server_.Log(request.message);
+  request.tunnel = true;
+  request.answered = true;
+  request.body = EchoJson(request.message, config_.ns, config_.pod).dump() + "\n";
+  request.fields = {{":status", "200"}};
+  std::vector<nghttp2_nv> nva = Nvs(request.fields);
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &request;
+  provider.read_callback = ReadBody;
+  nghttp2_submit_response(session_, id, nva.data(), nva.size(), &provider);
 }
 
 void H2cConnection::Answer(int32_t id, H2Request& request) {
@@ -221,7 +269,8 @@ void H2cConnection::Serve() {
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, OnStreamClose);
   nghttp2_session_server_new(&session_, callbacks, this);
   nghttp2_session_callbacks_del(callbacks);
-  nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
+  nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
+                                       {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   char buf[64 * 1024];
   absl::Time idle_until = absl::Now() + absl::Seconds(120);

@@ -17,6 +17,7 @@
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/h2_upstream.h"
 #include "userspace-proxy/server/session_persistence.h"
+#include "userspace-proxy/server/tunnel_peer.h"
 #include "userspace-proxy/server/worker.h"
 
 namespace xgate::proxy {
@@ -43,10 +44,13 @@ class ExchangeOwner {
   // The exchange is over (after ResponseEnd or ResponseAbort). Do not destroy the exchange
   // from inside this call; defer it.
   virtual void ExchangeFinished() = 0;
-  // The backend switched protocols (101) for an Upgrade request: the owner sends `head` and
-  // from then on relays bytes between its client and `upstream` (whose input may hold the
-  // first ones), which it now owns. False when it cannot (the exchange answers 502).
-  virtual bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) { return false; }
+  // The backend accepted an Upgrade request (a 101, or a 2xx to an extended CONNECT upstream):
+  // the owner sends `head` (a 101 with the client's Sec-WebSocket-Accept) and from then on
+  // relays bytes between its client and `upstream`, which it takes (moves out). False when it
+  // cannot (the exchange lets go of `upstream` and cuts the answer).
+  virtual bool TakeUpgrade(http::ResponseHead& head, std::unique_ptr<TunnelPeer>& upstream) {
+    return false;
+  }
 };
 
 struct ExchangeRequest {
@@ -98,7 +102,7 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   // client, authority, path, route, rule and cluster, with the tunnel's protocol, method,
   // status and endpoint (its bytes, duration and end are the tunnel's to fill).
   AccessLogEntry TunnelLog(std::string protocol, std::string method, int status,
-                           const UpstreamConnection& upstream) const;
+                           const std::string& endpoint) const;
 
   void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override;
   void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
@@ -161,6 +165,11 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   void AddSession(http::ResponseHead& response, const std::string& endpoint) const;
   // A 101 to an Upgrade request: the owner takes the upstream connection (exchange_upgrade.cc).
   void OnSwitchingProtocols(UpstreamConnection& upstream);
+  // A 2xx to the extended CONNECT an Upgrade request became on an h2c cluster: the owner
+  // takes the stream, the client gets a 101 (exchange_upgrade.cc).
+  void OnH2Upgrade(H2UpstreamStream& stream, http::ResponseHead& head);
+  // The tunnel's answer `response` goes to the owner with the backend's side `peer`.
+  void HandOverTunnel(http::ResponseHead& response, std::unique_ptr<TunnelPeer> peer);
   void OnResponseComplete(UpstreamConnection& upstream, const std::vector<http::Header>& trailers);
   void DetachUpstream(bool reusable);
   void Finish();

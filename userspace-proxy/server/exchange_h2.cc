@@ -14,18 +14,24 @@ bool Exchange::ConnectH2(std::string_view body, bool skip_ejected) {
   start.head = &request_.head;
   start.te_trailers = te_trailers_;
   start.has_body = request_.has_body;
+  // An Upgrade (WebSocket) goes as an extended CONNECT (RFC 8441) whose DATA is the tunnel's.
+  start.protocol = request_.upgrade;
   h2_ = worker_.upstreams().h2().Open(cluster_, *endpoints_, tried_, start, this, &error,
                                       skip_ejected, PreferredEndpoint());
   if (h2_ == nullptr) return NoUpstream(error);
   NoteEndpoint(h2_->endpoint());
   h2_->SendData(body);
-  if (request_done_) h2_->EndRequest(request_trailers_);
+  if (request_done_ && request_.upgrade.empty()) h2_->EndRequest(request_trailers_);
   return true;
 }
 
 void Exchange::OnH2ResponseHead(H2UpstreamStream& stream, http::ResponseHead& head,
                                 bool end_stream) {
   if (&stream != h2_) return;
+  if (!request_.upgrade.empty() && head.status >= 200 && head.status < 300) {
+    OnH2Upgrade(stream, head);
+    return;
+  }
   UpstreamConnection& connection = stream.connection();
   const auto* codes = retry_ ? &retry_->codes() : nullptr;
   if (request_done_ && CanRetry() &&
@@ -88,6 +94,13 @@ void Exchange::OnH2StreamFailed(H2UpstreamStream& stream, bool unprocessed, std:
   if (&stream != h2_) return;
   h2_ = nullptr;  // gone after this call
   UpstreamConnection& connection = stream.connection();
+  // RFC 8441 3: no extended CONNECT to a backend that did not allow it; it answered nothing
+  // and is not unhealthy for that. No endpoint of the cluster is tried again: a Service's
+  // endpoints run the same server.
+  if (stream.no_extended_connect()) {
+    Fail(502, std::move(why));
+    return;
+  }
   // A refusal (GOAWAY, REFUSED_STREAM) is the backend's orderly way to shed load: sent again
   // once on a new connection, the same endpoint included, and not held against it.
   if (stream.refused()) connection.cluster_stats().h2_refused.Add();

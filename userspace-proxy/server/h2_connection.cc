@@ -170,15 +170,16 @@ void H2Stream::ExchangeFinished() {
   RequestBodyDrained();
 }
 
-bool H2Stream::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) {
+bool H2Stream::TakeUpgrade(http::ResponseHead& head, std::unique_ptr<TunnelPeer>& upstream) {
   if (!websocket_pending_ || connection_.closed_ || connection_.lingering_) return false;
   websocket_pending_ = false;
   head.status = 200;
   head.headers.Remove("Sec-WebSocket-Accept");
   ResponseHead(head, ResponseBody::kStream, 0);
   AccessLogEntry log;
-  if (exchange_) log = exchange_->TunnelLog("HTTP/2 WebSocket", "CONNECT", 200, upstream);
-  websocket_ = std::make_unique<H2WebSocket>(*this, upstream, early_, std::move(log));
+  if (exchange_)
+    log = exchange_->TunnelLog("HTTP/2 WebSocket", "CONNECT", 200, upstream->endpoint());
+  websocket_ = std::make_unique<H2WebSocket>(*this, std::move(upstream), early_, std::move(log));
   early_.clear();
   websocket_->Start();
   if (request_ended_ && websocket_) websocket_->ClientEnded();

@@ -50,7 +50,7 @@ class H2Stream : public ExchangeOwner {
   void RequestBodyDrained() override;
   void ExchangeFinished() override;
   // The backend's 101 to an extended CONNECT: the client gets 200, the stream a tunnel.
-  bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
+  bool TakeUpgrade(http::ResponseHead& head, std::unique_ptr<TunnelPeer>& upstream) override;
 
   // The exchange once its request started; before the header block's end it only collects
   // the request head, and has nothing to log or resume.

@@ -56,7 +56,7 @@ void H2UpstreamStream::ResumeResponse() {
 
 void H2UpstreamStream::Cancel() {
   client_ = nullptr;
-  if (session_.closed_) return;
+  if (session_.closed_ || id_ <= 0) return;  // (a waiting extended CONNECT is never sent)
   // A stream still open at the peer is reset; its object goes when nghttp2 closes it.
   if (!ended_ || !body_done_ || !body_.empty()) {
     nghttp2_submit_rst_stream(session_.session_, NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
@@ -216,7 +216,7 @@ bool H2Session::HasRoom() const {
   if (closing_) return false;
   uint32_t limit =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-  return streams_.size() < limit;
+  return active_streams() < limit;
 }
 
 H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClient* client) {
@@ -232,35 +232,84 @@ H2UpstreamStream* H2Session::Submit(const H2RequestStart& request, H2StreamClien
   for (const http::HeaderView& field : head.headers.fields()) {
     bytes += field.name.size() + field.value.size();
   }
+  bool connect = !request.protocol.empty();
+  bytes += request.protocol.size();
   block.Start(bytes);
-  block.AddStatic(":method", head.method);
+  block.AddStatic(":method", connect ? std::string_view("CONNECT") : std::string_view(head.method));
+  if (connect) block.AddStatic(":protocol", request.protocol);
   block.AddStatic(":scheme", scheme);
   block.AddStatic(":authority", head.host);
   block.AddStatic(":path", path);
-  for (const http::HeaderView& field : head.headers.fields()) block.Add(field.name, field.value);
+  for (const http::HeaderView& field : head.headers.fields()) {
+    // RFC 8441 5: no Sec-WebSocket-Key (nor Accept) over HTTP/2; the stream's 2xx is the
+    // handshake's success.
+    if (connect && http::EqualsIgnoreCase(field.name, "sec-websocket-key")) continue;
+    block.Add(field.name, field.value);
+  }
   if (request.te_trailers) block.AddStatic("te", "trailers");
 
-  stream->body_done_ = !request.has_body;
-  nghttp2_data_provider provider{};
-  provider.source.ptr = stream;
-  provider.read_callback = H2UpstreamStream::ReadBody;
-  int32_t id = nghttp2_submit_request(session_, nullptr, block.data(), block.size(),
-                                      request.has_body ? &provider : nullptr, stream);
-  if (id < 0) {
-    spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),
-                 nghttp2_strerror(id));
-    closing_ = true;  // stream ids exhausted: new streams go to another session
-    return nullptr;
-  }
-  stream->id_ = id;
-  streams_[id] = std::move(owned);
   if (settings_received_ && timer_ != 0) {  // the idle timer
     pool_.upstreams().loop().CancelTimer(timer_);
     timer_ = 0;
   }
+  if (connect) {
+    // RFC 8441 3: sent only once the peer's SETTINGS allowed it; its DATA is the tunnel's
+    // (there is always a body, which the tunnel ends).
+    stream->extended_connect_ = true;
+    waiting_.push_back(std::move(owned));
+    ScheduleFlush();  // SubmitWaiting, after this round
+    return stream;
+  }
+  stream->body_done_ = !request.has_body;
+  if (!SubmitNow(owned, request.has_body)) return nullptr;
   // Sent after this round, so the caller has the stream before any callback about it.
   ScheduleFlush();
   return stream;
+}
+
+bool H2Session::SubmitNow(std::unique_ptr<H2UpstreamStream>& owned, bool with_body) {
+  H2UpstreamStream* stream = owned.get();
+  nghttp2_data_provider provider{};
+  provider.source.ptr = stream;
+  provider.read_callback = H2UpstreamStream::ReadBody;
+  int32_t id =
+      nghttp2_submit_request(session_, nullptr, stream->block_.data(), stream->block_.size(),
+                             with_body ? &provider : nullptr, stream);
+  if (id < 0) {
+    spdlog::warn("HTTP/2 request to {} not submitted: {}", connection_->endpoint(),
+                 nghttp2_strerror(id));
+    closing_ = true;  // stream ids exhausted: new streams go to another session
+    return false;
+  }
+  stream->id_ = id;
+  streams_[id] = std::move(owned);
+  return true;
+}
+
+void H2Session::SubmitWaiting() {
+  bool allowed =
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1;
+  // Taken out first: a client told of a refusal may open another stream here.
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& owned : waiting) {
+    H2UpstreamStream* stream = owned.get();
+    H2StreamClient* client = stream->client_;
+    if (client == nullptr) continue;  // cancelled while waiting: never sent
+    if (allowed && !closing_) {
+      if (SubmitNow(owned, true)) continue;
+    } else if (!closing_) {
+      stream->no_extended_connect_ = true;
+    }
+    stream->client_ = nullptr;
+    stream->refused_ = !stream->no_extended_connect_;  // a session going away: sent elsewhere
+    client->OnH2StreamFailed(
+        *stream, true,
+        stream->no_extended_connect_
+            ? "the backend did not enable extended CONNECT (RFC 8441 "
+              "SETTINGS_ENABLE_CONNECT_PROTOCOL): no WebSocket over HTTP/2 to it"
+            : "HTTP/2 session closing before the request went");
+  }
 }
 
 H2UpstreamStream* H2Session::Find(int32_t id) {
@@ -284,6 +333,10 @@ void H2Session::ScheduleFlush() {
 
 void H2Session::Flush() {
   if (closed_ || in_nghttp2_) return;
+  if (settings_received_ && !waiting_.empty()) {
+    SubmitWaiting();
+    if (closed_) return;
+  }
   // nghttp2 gives one frame per call: they are gathered and written at once.
   size_t high = pool_.upstreams().high_water();
   bool queued = false;
@@ -306,7 +359,7 @@ void H2Session::Flush() {
     FailAll(settings_received_ ? "HTTP/2 session ended" : "upstream is not speaking HTTP/2", false);
     return;
   }
-  if (streams_.empty()) {
+  if (streams_.empty() && waiting_.empty()) {
     if (closing_) {
       Close();
     } else if (timer_ == 0) {
@@ -318,7 +371,7 @@ void H2Session::Flush() {
 void H2Session::ArmIdleTimer() {
   timer_ = pool_.upstreams().loop().AddTimer(pool_.upstreams().options().idle_timeout, [this] {
     timer_ = 0;
-    if (streams_.empty()) {
+    if (streams_.empty() && waiting_.empty()) {
       Close();
     } else {
       ArmIdleTimer();
@@ -427,12 +480,19 @@ void H2Session::FailAll(std::string why, bool all_unprocessed) {
   // The streams live until the end of this call: a client may look at them while told.
   auto streams = std::move(streams_);
   streams_.clear();
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
   found_id_ = 0;
   for (auto& [id, stream] : streams) {
     if (H2StreamClient* client = stream->client_) {
       stream->client_ = nullptr;
       bool unprocessed = all_unprocessed || !settings_received_ || !stream->headers_sent_;
       client->OnH2StreamFailed(*stream, unprocessed, why);
+    }
+  }
+  for (auto& stream : waiting) {  // never sent
+    if (H2StreamClient* client = std::exchange(stream->client_, nullptr)) {
+      client->OnH2StreamFailed(*stream, true, why);
     }
   }
   pool_.Remove(this);

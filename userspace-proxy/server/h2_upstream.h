@@ -66,6 +66,10 @@ class H2UpstreamStream {
   bool refused() const { return refused_; }
   // Reset by us: the peer took none of the waiting request body for the stall timeout.
   bool stalled() const { return stalled_; }
+  // An extended CONNECT never sent: the peer's SETTINGS did not enable it (RFC 8441 3).
+  bool no_extended_connect() const { return no_extended_connect_; }
+  // Another user takes the stream's callbacks from now on (an upgraded stream's tunnel).
+  void SetClient(H2StreamClient* client) { client_ = client; }
 
  private:
   friend class H2Session;
@@ -88,6 +92,8 @@ class H2UpstreamStream {
   bool ended_ = false;
   bool refused_ = false;  // the whole response was delivered
   bool stalled_ = false;
+  bool no_extended_connect_ = false;
+  bool extended_connect_ = false;  // an extended CONNECT: DATA both ways, no END_STREAM yet
   bool in_trailers_ = false;
   bool paused_ = false;
   // While body_ holds bytes: when the peer last took some (or they started waiting).
@@ -102,6 +108,9 @@ struct H2RequestStart {
   const http::RequestHead* head = nullptr;  // hop-by-hop fields already removed
   bool te_trailers = false;                 // the client sent "TE: trailers" (gRPC)
   bool has_body = false;
+  // Not empty: an extended CONNECT (RFC 8441) with this :protocol ("websocket") in place of
+  // the head's method, sent once the peer's SETTINGS allow it; its DATA flows both ways.
+  std::string_view protocol;
 };
 
 class H2Pool {
@@ -142,7 +151,7 @@ class H2Session : public UpstreamClient {
   // Whether a new stream may go here now (not closing, below the peer's stream limit).
   bool HasRoom() const;
   bool closing() const { return closing_; }
-  size_t active_streams() const { return streams_.size(); }
+  size_t active_streams() const { return streams_.size() + waiting_.size(); }
   H2UpstreamStream* Submit(const H2RequestStart& request, H2StreamClient* client);
   UpstreamConnection& connection() { return *connection_; }
 
@@ -172,6 +181,12 @@ class H2Session : public UpstreamClient {
   // and their clients told (stalled()).
   void CheckStalls();
   H2UpstreamStream* Find(int32_t id);
+  // Hands a built request to nghttp2 and keeps the stream (moved from `owned`); false when
+  // nghttp2 refuses it (`owned` left as it was).
+  bool SubmitNow(std::unique_ptr<H2UpstreamStream>& owned, bool with_body);
+  // Once the peer's SETTINGS came: the extended CONNECTs waiting for them are sent, or
+  // failed (no_extended_connect) when the peer did not enable them.
+  void SubmitWaiting();
 
   static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
@@ -188,6 +203,8 @@ class H2Session : public UpstreamClient {
   UpstreamConnection* connection_ = nullptr;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<int32_t, std::unique_ptr<H2UpstreamStream>> streams_;
+  // Extended CONNECTs built before the peer's SETTINGS told whether it takes them.
+  std::vector<std::unique_ptr<H2UpstreamStream>> waiting_;
   // The stream Find() returned last: nghttp2 calls back per header field and frame of one
   // stream in a row. Reset when that stream is erased.
   int32_t found_id_ = 0;

@@ -30,15 +30,14 @@ std::string WebSocketAccept(std::string_view key) {
   return Base64(digest, sizeof digest);
 }
 
-H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::string_view early,
-                         AccessLogEntry log)
+H2WebSocket::H2WebSocket(H2Stream& stream, std::unique_ptr<TunnelPeer> upstream,
+                         std::string_view early, AccessLogEntry log)
     : stream_(stream),
       worker_(stream.connection_.worker_),
-      upstream_(&upstream),
+      upstream_(std::move(upstream)),
       idle_(worker_.loop(), worker_.options().idle_timeout, [this] { OnIdle(); }),
       log_(std::move(log)) {
   worker_.stats().UpgradeOpened();
-  upstream_->SetClient(this);
   if (!early.empty()) {
     log_.bytes_in += early.size();
     upstream_->Send(early);
@@ -46,7 +45,7 @@ H2WebSocket::H2WebSocket(H2Stream& stream, UpstreamConnection& upstream, std::st
 }
 
 H2WebSocket::~H2WebSocket() {
-  worker_.upstreams().Release(upstream_, false);
+  upstream_.reset();
   worker_.stats().UpgradeClosed();
   log_.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
   AccessLog::Write(log_);
@@ -60,7 +59,7 @@ void H2WebSocket::StreamClosed(uint32_t error_code) {
 
 void H2WebSocket::Start() {
   idle_.Touch();
-  OnUpstreamReadable(*upstream_, false, false);
+  upstream_->Start(this);
 }
 
 bool H2WebSocket::FromClient(std::string_view data) {
@@ -69,37 +68,35 @@ bool H2WebSocket::FromClient(std::string_view data) {
     upstream_->Send(data);
     idle_.Touch();
   }
-  return upstream_->pending_output() < worker_.upstreams().high_water();
+  return upstream_->pending() < worker_.upstreams().high_water();
 }
 
-void H2WebSocket::ClientEnded() { upstream_->ShutdownWriteWhenFlushed(); }
+void H2WebSocket::ClientEnded() { upstream_->EndSend(); }
 
-void H2WebSocket::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+void H2WebSocket::OnPeerData(std::string_view data) {
   if (upstream_eof_) return;
-  if (!upstream.input().empty()) {
-    log_.bytes_out += upstream.input().size();
-    stream_.ResponseData(upstream.input().view());
-    upstream.input().Clear();
-    idle_.Touch();
-  }
-  if (eof) {
-    upstream_eof_ = true;
-    // A reset is passed on as one; an orderly close ends the stream after its bytes.
-    if (error) {
-      if (log_.error.empty()) log_.error = "upstream reset";
-      stream_.ResponseAbort();
-    } else {
-      stream_.ResponseEnd({});
-    }
-    return;
-  }
+  log_.bytes_out += data.size();
+  stream_.ResponseData(data);
+  idle_.Touch();
   if (stream_.ResponseBuffered() >= worker_.upstreams().high_water()) {
-    upstream.SetReadPaused(true);  // H2Connection::ResumeAll resumes it
+    upstream_->PauseRead(true);  // H2Connection::ResumeAll resumes it
   }
 }
 
-// The upstream took the client's bytes: what the stream held unacknowledged is given back.
-void H2WebSocket::OnUpstreamDrained(UpstreamConnection&) { stream_.RequestBodyDrained(); }
+void H2WebSocket::OnPeerEnd(bool error) {
+  if (upstream_eof_) return;
+  upstream_eof_ = true;
+  // A reset is passed on as one; an orderly close ends the stream after its bytes.
+  if (error) {
+    if (log_.error.empty()) log_.error = "upstream reset";
+    stream_.ResponseAbort();
+  } else {
+    stream_.ResponseEnd({});
+  }
+}
+
+// The backend took the client's bytes: what the stream held unacknowledged is given back.
+void H2WebSocket::OnPeerDrained() { stream_.RequestBodyDrained(); }
 
 void H2WebSocket::OnIdle() {
   // The stream's close (OnStreamClose) destroys this tunnel.

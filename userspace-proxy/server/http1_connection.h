@@ -34,7 +34,7 @@ class Http1Connection : public Connection, public ExchangeOwner {
   size_t ResponseBuffered() const override { return out_.size(); }
   void RequestBodyDrained() override;
   void ExchangeFinished() override;
-  bool TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) override;
+  bool TakeUpgrade(http::ResponseHead& head, std::unique_ptr<TunnelPeer>& upstream) override;
 
  private:
   void OnEvents(uint32_t events);

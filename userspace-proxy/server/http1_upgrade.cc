@@ -20,19 +20,19 @@ std::string Http1Connection::UpgradeProtocol(const http::RequestHead& head) {
   return "";
 }
 
-bool Http1Connection::TakeUpgrade(http::ResponseHead& head, UpstreamConnection& upstream) {
+bool Http1Connection::TakeUpgrade(http::ResponseHead& head, std::unique_ptr<TunnelPeer>& upstream) {
   if (closed_ || closing_ || !transport_) return false;
   head.version_minor = 1;
   http::AppendResponseHead(head, out_.Tail());
-  out_.Append(upstream.input().view());
-  upstream.input().Clear();
   std::string to_client(out_.view());
   std::string to_upstream(in_.view());  // what the client sent after its request head
   AccessLogEntry log;
-  if (exchange_) log = exchange_->TunnelLog("HTTP/1.1 Upgrade", exchange_->method(), 101, upstream);
+  if (exchange_) {
+    log = exchange_->TunnelLog("HTTP/1.1 Upgrade", exchange_->method(), 101, upstream->endpoint());
+  }
   HandOver([&](std::unique_ptr<Transport> transport) {
-    return std::make_unique<UpgradeTunnel>(worker_, std::move(transport), &upstream, to_client,
-                                           to_upstream, std::move(log));
+    return std::make_unique<UpgradeTunnel>(worker_, std::move(transport), std::move(upstream),
+                                           to_client, to_upstream, std::move(log));
   });
   return true;
 }

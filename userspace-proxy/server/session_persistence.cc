@@ -117,6 +117,10 @@ std::optional<SessionChoice> ResolveSession(
   return std::nullopt;
 }
 
+namespace {
+const std::string kRootPath = "/";  // the cookie's Path when the config names none
+}  // namespace
+
 void AddSessionToResponse(const SessionCodec& codec, const api::SessionPersistence& session,
                           const std::optional<SessionChoice>& held, uint64_t tag, bool tls,
                           uint64_t now_ms, http::HeaderMap& response) {
@@ -128,7 +132,9 @@ void AddSessionToResponse(const SessionCodec& codec, const api::SessionPersisten
     response.Set(session.name(), value);
     return;
   }
-  std::string cookie = absl::StrCat(session.name(), "=", value, "; Path=/; HttpOnly; SameSite=Lax");
+  const std::string& path = session.cookie_path().empty() ? kRootPath : session.cookie_path();
+  std::string cookie =
+      absl::StrCat(session.name(), "=", value, "; Path=", path, "; HttpOnly; SameSite=Lax");
   if (tls) cookie += "; Secure";
   if (session.permanent()) {
     uint64_t end = token.issued_ms + session.absolute_timeout_ms();

@@ -7,11 +7,11 @@
 namespace xgate::proxy {
 
 UpgradeTunnel::UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstream,
-                             UpstreamConnection* upstream, std::string_view to_client,
+                             std::unique_ptr<TunnelPeer> upstream, std::string_view to_client,
                              std::string_view to_upstream, AccessLogEntry log)
     : worker_(worker),
       transport_(std::move(downstream)),
-      upstream_(upstream),
+      upstream_(std::move(upstream)),
       idle_(worker.loop(), worker.options().idle_timeout, [this] { Close("idle timeout"); }),
       log_(std::move(log)) {
   out_.Append(to_client);
@@ -23,14 +23,14 @@ UpgradeTunnel::UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstre
 }
 
 UpgradeTunnel::~UpgradeTunnel() {
-  if (upstream_) worker_.upstreams().Release(upstream_, false);
+  upstream_.reset();  // the backend's connection closed, or its stream reset
   worker_.loop().Remove(transport_->fd());
   worker_.stats().UpgradeClosed();
 }
 
 void UpgradeTunnel::Start() {
   worker_.loop().Add(transport_->fd(), [this](uint32_t events) { OnEvents(events); });
-  upstream_->SetClient(this);
+  upstream_->Start(this);
   idle_.Touch();
   Flush();
   if (!closed_) ReadClient();
@@ -46,7 +46,7 @@ void UpgradeTunnel::OnEvents(uint32_t events) {
 void UpgradeTunnel::ReadClient() {
   Buffer in;
   while (!closed_ && !client_eof_) {
-    if (upstream_->pending_output() >= worker_.upstreams().high_water()) return;
+    if (upstream_->pending() >= worker_.upstreams().high_water()) return;
     Transport::Io io = transport_->Read(in, 64 * 1024);
     if (!in.empty()) {
       log_.bytes_in += in.size();
@@ -67,31 +67,29 @@ void UpgradeTunnel::ReadClient() {
         Close("");
         return;
       }
-      upstream_->ShutdownWriteWhenFlushed();  // pass the half-close on
+      upstream_->EndSend();  // pass the half-close on
     }
   }
 }
 
-void UpgradeTunnel::OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) {
+void UpgradeTunnel::OnPeerData(std::string_view data) {
   if (closed_) return;
-  if (!upstream.input().empty()) {
-    log_.bytes_out += upstream.input().size();
-    out_.Append(upstream.input().view());
-    upstream.input().Clear();
-    idle_.Touch();
-  }
-  if (eof) {
-    if (error) {
-      Close("upstream reset");
-      return;
-    }
-    upstream_eof_ = true;
-  }
+  log_.bytes_out += data.size();
+  out_.Append(data);
+  idle_.Touch();
   Flush();
-  if (!closed_ && out_.size() >= worker_.upstreams().high_water()) upstream.SetReadPaused(true);
+  if (!closed_ && out_.size() >= worker_.upstreams().high_water()) upstream_->PauseRead(true);
 }
 
-void UpgradeTunnel::OnUpstreamDrained(UpstreamConnection&) { ReadClient(); }
+void UpgradeTunnel::OnPeerEnd(bool error) {
+  if (closed_) return;
+  if (error) {
+    Close("upstream reset");
+    return;
+  }
+  upstream_eof_ = true;
+  Flush();
+}
 
 void UpgradeTunnel::Flush() {
   if (closed_) return;
@@ -109,7 +107,7 @@ void UpgradeTunnel::Flush() {
     client_shut_ = true;
   }
   size_t cap = worker_.upstreams().high_water();
-  if (before >= cap && out_.size() < cap) upstream_->SetReadPaused(false);
+  if (before >= cap && out_.size() < cap) upstream_->PauseRead(false);
 }
 
 void UpgradeTunnel::Close(std::string error) {

@@ -1,7 +1,9 @@
-// An HTTP/1.1 connection after the backend answered its Upgrade (WebSocket) with 101: bytes
-// are copied both ways unchanged, with backpressure, half-closes passed on, and the
-// connection closed after the idle timeout without a byte either way. It keeps its upstream
-// connection and refers to no config, so it outlives config swaps.
+// An HTTP/1.1 connection after its Upgrade (WebSocket) was answered 101: bytes are copied both
+// ways unchanged, with backpressure, half-closes passed on, and the connection closed after
+// the idle timeout without a byte either way. The backend's side is a TunnelPeer: the
+// backend's own connection after its 101, or an HTTP/2 stream whose extended CONNECT it
+// answered 200 (an h2c cluster). It keeps its peer and refers to no config, so it outlives
+// config swaps.
 #pragma once
 
 #include <memory>
@@ -11,23 +13,24 @@
 #include "userspace-proxy/server/buffer.h"
 #include "userspace-proxy/server/idle_timer.h"
 #include "userspace-proxy/server/transport.h"
-#include "userspace-proxy/server/upstream.h"
+#include "userspace-proxy/server/tunnel_peer.h"
 #include "userspace-proxy/server/worker.h"
 
 namespace xgate::proxy {
 
-class UpgradeTunnel : public Connection, public UpstreamClient {
+class UpgradeTunnel : public Connection, public TunnelPeerClient {
  public:
-  // `to_client`: the 101 head and any bytes the upstream sent after it; `to_upstream`: bytes
-  // the client sent after its request. `log`: the upgrade request's entry, written on close.
-  UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstream, UpstreamConnection* upstream,
-                std::string_view to_client, std::string_view to_upstream, AccessLogEntry log);
+  // `to_client`: the 101 head; `to_upstream`: bytes the client sent after its request. `log`:
+  // the upgrade request's entry, written on close.
+  UpgradeTunnel(Worker& worker, std::unique_ptr<Transport> downstream,
+                std::unique_ptr<TunnelPeer> upstream, std::string_view to_client,
+                std::string_view to_upstream, AccessLogEntry log);
   ~UpgradeTunnel() override;
   void Start();
 
-  void OnUpstreamConnectFailed(UpstreamConnection& upstream, bool timed_out) override {}
-  void OnUpstreamReadable(UpstreamConnection& upstream, bool eof, bool error) override;
-  void OnUpstreamDrained(UpstreamConnection& upstream) override;
+  void OnPeerData(std::string_view data) override;
+  void OnPeerEnd(bool error) override;
+  void OnPeerDrained() override { ReadClient(); }
 
  private:
   void OnEvents(uint32_t events);
@@ -37,7 +40,7 @@ class UpgradeTunnel : public Connection, public UpstreamClient {
 
   Worker& worker_;
   std::unique_ptr<Transport> transport_;
-  UpstreamConnection* upstream_;
+  std::unique_ptr<TunnelPeer> upstream_;
   Buffer out_;  // upstream bytes not yet written to the client
   bool client_eof_ = false;
   bool upstream_eof_ = false;
