@@ -38,8 +38,7 @@ void Exchange::OnSwitchingProtocols(UpstreamConnection& upstream) {
   response.headers.Set("Connection", "Upgrade");
   response.headers.Set("Upgrade", protocol);
   log_.status = 101;
-  log_.upstream_duration_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - upstream_started_).count();
+  log_.upstream_duration_ms = MillisSince(upstream_started_);
   worker_.upstreams().Report(upstream, false);
   // From here the upstream connection belongs to the owner's tunnel, and no timeout of the
   // request applies any more (the tunnel has its idle timeout).
