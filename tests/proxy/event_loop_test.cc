@@ -133,5 +133,35 @@ TEST(EventLoopFds, CallbackRemovingAndReplacingItselfWhileRunning) {
   close(pair[1]);
 }
 
+// Now() during a round of fd events is the round's start, whatever the clock did since, and
+// the clock itself outside it.
+TEST(EventLoopClock, NowHoldsStillThroughARoundOfFdEvents) {
+  EventLoop loop;
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+  Clock::time_point before = Clock::now();
+  Clock::time_point first{}, second{};
+  bool clock_moved = false;
+  ASSERT_TRUE(loop.Add(
+      pair[0],
+      [&](uint32_t) {
+        first = loop.Now();
+        // Until the clock has visibly moved past the first reading (bounded: it moves).
+        for (int i = 0; i < 1000000 && !clock_moved; ++i) clock_moved = Clock::now() > first;
+        second = loop.Now();
+      },
+      EPOLLIN));
+  ASSERT_EQ(write(pair[1], "x", 1), 1);
+  RunUntil(loop, [&] { return clock_moved; });
+  ASSERT_TRUE(clock_moved);
+  EXPECT_GE(first, before);
+  EXPECT_EQ(second, first);
+  Clock::time_point after = Clock::now();
+  EXPECT_GE(loop.Now(), after);  // outside the round: read afresh
+  loop.Remove(pair[0]);
+  close(pair[0]);
+  close(pair[1]);
+}
+
 }  // namespace
 }  // namespace xgate::proxy

@@ -100,7 +100,7 @@ EventLoop::TimerId EventLoop::AddTimer(Clock::duration after, std::function<void
     timers_.emplace_back();
   }
   Timer& timer = timers_[slot];
-  timer.deadline = Clock::now() + after;
+  timer.deadline = Now() + after;
   timer.seq = next_timer_seq_++;
   timer.pending = true;
   timer.callback = std::move(callback);
@@ -153,6 +153,8 @@ void EventLoop::RunOnce(Clock::duration max_wait) {
   int timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
   epoll_event events[128];
   int n = epoll_wait(epoll_fd_, events, 128, timeout_ms);
+  round_now_ = Clock::now();
+  in_round_ = true;
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     if (static_cast<size_t>(fd) >= callbacks_.size() || !callbacks_[fd]) continue;
@@ -161,6 +163,7 @@ void EventLoop::RunOnce(Clock::duration max_wait) {
     FdCallback* callback = callbacks_[fd].get();
     (*callback)(events[i].events);
   }
+  in_round_ = false;
   RunTimers();
   RunDeferred();
   retired_callbacks_.clear();

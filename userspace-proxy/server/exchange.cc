@@ -11,9 +11,13 @@ namespace {
 
 constexpr size_t kMaxReplay = 64 * 1024;  // request bytes kept to retry a stale connection
 
-double MillisSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}  // namespace
+
+double Exchange::MillisSince(Clock::time_point start) const {
+  return std::chrono::duration<double, std::milli>(worker_.loop().Now() - start).count();
 }
+
+namespace {
 
 std::vector<http::Header> ToHeaders(std::span<const http::HeaderView> views) {
   std::vector<http::Header> headers;
@@ -27,7 +31,7 @@ std::vector<http::Header> ToHeaders(std::span<const http::HeaderView> views) {
 }  // namespace
 
 Exchange::Exchange(Worker& worker, ExchangeOwner& owner)
-    : worker_(worker), owner_(owner), started_(Clock::now()) {
+    : worker_(worker), owner_(owner), started_(worker.loop().Now()) {
   worker_.retry_budget().RequestStarted();
 }
 
@@ -171,7 +175,7 @@ void Exchange::Route() {
 
   forwarding_ = true;
   replay_ = std::move(bytes);
-  upstream_started_ = Clock::now();
+  upstream_started_ = worker_.loop().Now();
   ArmBackendTimer();
   ConnectUpstream(replay_, /*skip_ejected=*/false);
 }

@@ -127,6 +127,8 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   // request_.head as it is), its cluster; returns the upstream request head.
   std::string PrepareBackend(const api::WeightedCluster& backend, bool first);
   bool ConnectUpstream(std::string_view pending, bool skip_ejected);
+  // Milliseconds from `start` (started_, upstream_started_: the loop's Now()) to Now().
+  double MillisSince(Clock::time_point start) const;
   // ConnectUpstream for an h2c cluster: a stream carrying the head and `body`.
   bool ConnectH2(std::string_view body, bool skip_ejected);
   // No endpoint could be had (`error`): the retry policy's turn, else 503. Returns false.

@@ -45,8 +45,7 @@ void Exchange::OnH2ResponseHead(H2UpstreamStream& stream, http::ResponseHead& he
   }
   http::ResponseHead response = head;
   log_.status = response.status;
-  log_.upstream_duration_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - upstream_started_).count();
+  log_.upstream_duration_ms = MillisSince(upstream_started_);
   connection.cluster_stats().upstream_duration.Observe(log_.upstream_duration_ms / 1000);
   worker_.upstreams().Report(connection, response.status >= 500);
   routing::ApplyResponseFilters(filters_, response);

@@ -95,7 +95,7 @@ void Exchange::RetryAttempt() {
       tried_.clear();
     }
   }
-  upstream_started_ = Clock::now();
+  upstream_started_ = worker_.loop().Now();
   ArmBackendTimer();
   ConnectUpstream(replay_, /*skip_ejected=*/false);
 }

@@ -66,8 +66,7 @@ void Exchange::OnH2Upgrade(H2UpstreamStream& stream, http::ResponseHead& head) {
 
 void Exchange::HandOverTunnel(http::ResponseHead& response, std::unique_ptr<TunnelPeer> peer) {
   log_.status = 101;
-  log_.upstream_duration_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - upstream_started_).count();
+  log_.upstream_duration_ms = MillisSince(upstream_started_);
   // No timeout of the request applies any more (the tunnel has its idle timeout).
   worker_.loop().CancelTimer(backend_timer_);
   worker_.loop().CancelTimer(request_timer_);

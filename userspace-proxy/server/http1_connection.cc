@@ -63,7 +63,7 @@ void Http1Connection::Drain() {
 // idle_deadline_; the armed timer fires first, sees the later deadline and waits again. So a
 // keep-alive request costs no timer insertion or removal.
 void Http1Connection::ArmIdleTimer(std::chrono::milliseconds after) {
-  Clock::time_point deadline = Clock::now() + after;
+  Clock::time_point deadline = worker_.loop().Now() + after;
   idle_deadline_ = deadline;
   if (idle_timer_ != 0 && idle_timer_fires_ <= deadline) return;
   worker_.loop().CancelTimer(idle_timer_);

@@ -410,7 +410,7 @@ void UpstreamPool::Release(UpstreamConnection* connection, bool reusable) {
   }
   list.push_back(connection);
   connection->SetPoolState(UpstreamConnection::PoolState::kIdle);
-  connection->idle_until_ = Clock::now() + options_.idle_timeout;
+  connection->idle_until_ = loop_.Now() + options_.idle_timeout;
   if (connection->timer_ == 0) ArmIdleTimer(connection, options_.idle_timeout);
 }
 
