@@ -186,9 +186,32 @@ void DecodeAll(std::vector<Document>& docs,
 
 }  // namespace
 
+void ObjectStore::Predecode() const {
+  std::lock_guard load_lock(load_mu_);
+  std::vector<Decoded*> order;
+  DecodeChanged(order).IgnoreError();  // a source's error: Load reports it
+}
+
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;  // the load's order
+  if (absl::Status s = DecodeChanged(order); !s.ok()) return s;
+  model::LoadResult result;
+  bool whole = false;
+  for (const Decoded* d : order) {
+    if (!whole && !model::AppendLoaded(*d->result, result)) whole = true;
+  }
+  if (whole) {  // a duplicate name: reported where a load of everything at once reports it
+    result = model::LoadResult();
+    std::lock_guard lock(mu_);
+    for (const auto& [source, docs] : documents_) {
+      for (const auto& [key, doc] : docs) Decode(doc, result);
+    }
+  }
+  return result;
+}
+
+absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
   // The documents to decode, in `order`'s order: copies, but for an API object's tree, moved
   // out of the store (its source and key in `trees`, to put it back as compact JSON).
   std::vector<Document> fresh;
@@ -270,20 +293,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });
   }
   std::erase_if(decoded_, [](const auto& entry) { return entry.second.empty(); });
-
-  model::LoadResult result;
-  bool whole = false;
-  for (const Decoded* d : order) {
-    if (!whole && !model::AppendLoaded(*d->result, result)) whole = true;
-  }
-  if (whole) {  // a duplicate name: reported where a load of everything at once reports it
-    result = model::LoadResult();
-    std::lock_guard lock(mu_);
-    for (const auto& [source, docs] : documents_) {
-      for (const auto& [key, doc] : docs) Decode(doc, result);
-    }
-  }
-  return result;
+  return absl::OkStatus();
 }
 
 WaitResult WaitForChanges(const ObjectStore& store, int stop_fd, std::chrono::milliseconds quiet,

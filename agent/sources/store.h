@@ -90,6 +90,10 @@ class ObjectStore {
   // documents that changed since the previous one. An API object's parsed tree is moved into
   // its decode, not copied, and the document keeps it as compact JSON (object_json).
   absl::StatusOr<model::LoadResult> Load() const;
+  // Decodes the documents written since the last load or predecode, as Load does, without
+  // building a result: the next Load then only gathers. The Kubernetes source calls it as
+  // each kind's first list lands, so a cold start decodes one kind while listing the next.
+  void Predecode() const;
 
   // Counts changes: a reader that saw version N knows whether something changed since.
   uint64_t version() const;
@@ -108,6 +112,10 @@ class ObjectStore {
     std::shared_ptr<const model::LoadResult> result;
     uint64_t load = 0;  // the last load that saw the document
   };
+  // Decodes what changed (load_mu_ held), and lists every document's decode in the load's
+  // order; fails with a source's error.
+  absl::Status DecodeChanged(std::vector<Decoded*>& order) const;
+
   // Each document decoded gets creation indexes from kIndexesPerDocument * (its decode's
   // sequence number): after those of every document decoded before it, and unchanged while
   // the document is, so its objects are shared by every load until it changes.

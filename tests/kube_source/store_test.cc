@@ -123,6 +123,32 @@ TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
   EXPECT_EQ(third->store.http_routes.begin()->second.hostnames.size(), 1u);
 }
 
+// What a predecode decoded is not decoded again by the next load, which only gathers it: the
+// route predecoded first has the earlier creation indexes although its key sorts last, and the
+// load is the one a load without predecode gives otherwise.
+TEST(ObjectStore, APredecodedDocumentIsNotDecodedAgainByTheLoad) {
+  ObjectStore store;
+  store.Put("kube", "HTTPRoute/a/z9", {"HTTPRoute/a/z9", "", Route("a", "z9")});
+  store.Predecode();
+  store.Put("kube", "HTTPRoute/a/a0", {"HTTPRoute/a/a0", "", Route("a", "a0")});
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->store.http_routes.size(), 2u);
+  const auto& routes = loaded->store.http_routes;
+  const model::HTTPRoute& first = routes.begin()->second;  // a0
+  const model::HTTPRoute& last = std::next(routes.begin())->second;
+  EXPECT_EQ(first.meta.name, "a0");
+  EXPECT_LT(last.meta.creation_index, first.meta.creation_index);
+  const uint64_t predecoded = last.decode_id;
+
+  auto again = store.Load();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(std::next(again->store.http_routes.begin())->second.decode_id, predecoded);
+  store.Erase("kube", "HTTPRoute/a/z9");
+  store.Predecode();
+  EXPECT_EQ(store.Load()->store.http_routes.size(), 1u);
+}
+
 TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {
   fixtures::TempDir dir;
   ObjectStore store;
