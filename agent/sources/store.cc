@@ -186,6 +186,41 @@ void DecodeAll(std::vector<Document>& docs,
 
 }  // namespace
 
+void ObjectStore::Decoded::Compact() {
+  if (!result || !result->errors.empty()) return;
+  size_t objects = 0;
+  int at = 0;
+  model::ForEachKindMap(result->store, result->store, [&](const auto& map, const auto&) {
+    objects += map.size();
+    if (map.size() == 1) {
+      kind = at;
+      key = map.begin()->first;
+      object = map.begin().shared();
+    }
+    ++at;
+  });
+  if (objects == 1) {
+    result = nullptr;
+  } else {
+    object = nullptr;
+    kind = -1;
+    key = {};
+  }
+}
+
+bool ObjectStore::Decoded::AppendTo(model::LoadResult& into) const {
+  if (result) return model::AppendLoaded(*result, into);
+  bool appended = false;
+  int at = 0;
+  model::ForEachKindMap(into.store, into.store, [&](auto& map, auto&) {
+    if (at++ != kind || map.contains(key)) return;
+    using T = typename std::decay_t<decltype(map)>::mapped_type;
+    map.Share(key, std::static_pointer_cast<T>(object));
+    appended = true;
+  });
+  return appended;
+}
+
 void ObjectStore::Predecode() const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;
@@ -199,7 +234,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   model::LoadResult result;
   bool whole = false;
   for (const Decoded* d : order) {
-    if (!whole && !model::AppendLoaded(*d->result, result)) whole = true;
+    if (!whole && !d->AppendTo(result)) whole = true;
   }
   if (whole) {  // a duplicate name: reported where a load of everything at once reports it
     result = model::LoadResult();
@@ -245,9 +280,10 @@ absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
                    .first;
         }
         Decoded& d = it->second;
-        if (d.revision != doc.revision || !d.result) {
+        if (d.revision != doc.revision || !d.done()) {
           d.revision = doc.revision;
           d.result = nullptr;
+          d.object = nullptr;
           if (HasTree(doc)) {
             trees.push_back({fresh.size(), source, key});
             fresh.push_back(Document{doc.origin, {}, std::move(doc.object), false, doc.revision});
@@ -264,16 +300,21 @@ absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
   }
   // Decoded outside mu_: sources keep writing meanwhile.
   std::vector<std::shared_ptr<model::LoadResult>> results;
+  std::vector<Decoded*> decoding;
   results.reserve(fresh.size());
+  decoding.reserve(fresh.size());
   for (Decoded* d : order) {
-    if (d->result) continue;
+    if (d->done()) continue;
     auto result = std::make_shared<model::LoadResult>();
     result->first_index = kIndexesPerDocument * decodes_++;  // in the load's order, as before
     d->result = result;
     results.push_back(std::move(result));
+    decoding.push_back(d);
   }
   std::vector<std::string> printed;
   DecodeAll(fresh, results, printed);
+  results.clear();  // the Decoded entries hold them
+  for (Decoded* d : decoding) d->Compact();
   {
     // Back into the documents the trees came from, unless a source wrote them meanwhile.
     std::lock_guard lock(mu_);
