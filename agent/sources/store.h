@@ -49,11 +49,14 @@ struct Document {
   // Set by the ObjectStore on each write, kept while the content stays the same (sources
   // leave it 0): a load decodes again only the documents whose revision it has not seen.
   uint64_t revision = 0;
-  // Set by the ObjectStore once a load has decoded an API object: the object as compact JSON,
-  // `object` then null. The decoded object is what the pipeline reads; this is what a write
-  // of the same key is compared with (and decoded from, were the load to decode it again),
-  // a fifth of the memory of the parsed tree (10,000 routes with their Services and
-  // EndpointSlices: ~12 MB against ~70).
+  // Set by the ObjectStore once a load has decoded an API object, `object` then null: what a
+  // write of the same key is compared with. The decoded object (which keeps its JSON, `raw`)
+  // is what the pipeline reads. In a source whose every document is keyed by its origin (the
+  // Kubernetes source) it is the SHA-256 of the object as compact JSON, 32 bytes where the
+  // compact JSON is ~400 (10,000 routes with their Services and EndpointSlices: ~12 MB); in
+  // any other source, where a document may have to be decoded again (documents of one origin
+  // are matched by their order), the compact JSON itself.
+  std::string object_digest = {};
   std::string object_json = {};
 };
 
@@ -88,7 +91,7 @@ class ObjectStore {
   // not decode are in the result's errors; fails only with a source's error. Each document
   // is decoded on its own and kept while it stays the same, so a load decodes only the
   // documents that changed since the previous one. An API object's parsed tree is moved into
-  // its decode, not copied, and the document keeps it as compact JSON (object_json).
+  // its decode, not copied, and the document keeps its digest or compact JSON.
   absl::StatusOr<model::LoadResult> Load() const;
   // Decodes the documents written since the last load or predecode, as Load does, without
   // building a result: the next Load then only gathers. The Kubernetes source calls it as
@@ -129,6 +132,12 @@ class ObjectStore {
   // Decodes what changed (load_mu_ held), and lists every document's decode in the load's
   // order; fails with a source's error.
   absl::Status DecodeChanged(std::vector<Decoded*>& order) const;
+  // Decodes an API object kept as a digest again, from the JSON its decode kept (load_mu_
+  // and mu_ held): a load that decodes everything (a name defined twice) reports it as a
+  // load of everything at once does.
+  // `n`: the documents of the same origin before it in its source.
+  void DecodeAgain(const std::string& source, const Document& doc, int n,
+                   model::LoadResult& into) const;
 
   // Each document decoded gets creation indexes from kIndexesPerDocument * (its decode's
   // sequence number): after those of every document decoded before it, and unchanged while

@@ -84,10 +84,11 @@ TEST(ObjectStore, ALargeBatchLoadsAsIfDecodedInOrder) {
   }
 }
 
-// Once decoded, an API object is kept as compact JSON, not as its parsed tree: the same object
-// written again is still no change (and keeps its decode), a changed one is decoded again, and
-// a load that decodes everything again (a name defined twice) decodes it from that JSON.
-TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
+// Once decoded, an API object is kept as a digest, not as its parsed tree: the same object
+// written again is still no change (and keeps its decode), nor is it listed again, a changed one
+// is decoded again, and a load that decodes everything again (a name defined twice) decodes it
+// from the JSON its decode kept.
+TEST(ObjectStore, ADecodedObjectIsKeptAsADigestAndComparedAsBefore) {
   ObjectStore store;
   store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
   auto first = store.Load();
@@ -101,6 +102,12 @@ TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
   auto second = store.Load();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->store.http_routes.begin()->second.decode_id, decode_id);
+  std::map<std::string, Document> listed;
+  listed["HTTPRoute/a/r"] = Document{"HTTPRoute/a/r", {}, Route("a", "r")};
+  store.ReplacePrefix("kube", "HTTPRoute/", std::move(listed));  // a relist, the same object
+  auto relisted = store.Load();
+  ASSERT_TRUE(relisted.ok()) << relisted.status();
+  EXPECT_EQ(relisted->store.http_routes.begin()->second.decode_id, decode_id);
 
   // The same route from another source: every document is decoded again, once each.
   store.Put("other", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
