@@ -173,6 +173,7 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const json& our
   if (!resource) return absl::OkStatus();  // the kind is not served
 
   for (int conflicts = 0; conflicts <= kMaxConflicts; ++conflicts) {
+    if (pacer_) pacer_();
     // After a 409 the cache (if any) is behind: ask the server itself.
     auto current = conflicts == 0 && reader_ ? reader_(*resource, key) : Read(*resource, key);
     if (!current.ok()) {

@@ -67,6 +67,10 @@ class StatusWriter {
 
   StatusWriteCounters counters() const;
 
+  // Called before each object is read and written (the agent's ProgramFirst::Wait, which
+  // holds the writer while a change is being programmed). Set before the first Write.
+  void SetPacer(std::function<void()> pacer) { pacer_ = std::move(pacer); }
+
  private:
   using Merge = std::function<nlohmann::json(const nlohmann::json& current_status,
                                              const nlohmann::json& ours)>;
@@ -92,6 +96,7 @@ class StatusWriter {
 
   Api& api_;
   Reader reader_;
+  std::function<void()> pacer_;
   mutable std::mutex mu_;
   std::map<model::Kind, Resource> resources_;
   StatusWriteCounters counters_;

@@ -1,5 +1,6 @@
 #include "agent/sources/store.h"
 
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -31,8 +32,26 @@ void ObjectStore::Changed() {
 
 namespace {
 
-// Whether two API objects are the same, each parsed or kept as compact JSON.
+// The SHA-256 of an API object as compact JSON.
+std::string Digest(const std::string& compact) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(compact.data(), compact.size(), md, &size, EVP_sha256(), nullptr) != 1) {
+    return compact;  // no digest: the JSON itself compares as well
+  }
+  return std::string(reinterpret_cast<const char*>(md), size);
+}
+
+// An API object's digest, however the document holds it ("" for none).
+std::string DigestOf(const Document& doc) {
+  if (!doc.object_digest.empty()) return doc.object_digest;
+  if (!doc.object_json.empty()) return Digest(doc.object_json);
+  return doc.object.is_null() ? std::string() : Digest(doc.object.dump());
+}
+
+// Whether two API objects are the same, each parsed or kept as compact JSON or a digest.
 bool SameObject(const Document& a, const Document& b) {
+  if (!a.object_digest.empty() || !b.object_digest.empty()) return DigestOf(a) == DigestOf(b);
   const bool a_json = !a.object_json.empty(), b_json = !b.object_json.empty();
   if (a_json && b_json) return a.object_json == b.object_json;
   if (a_json) return !b.object.is_null() && a.object_json == b.object.dump();
@@ -47,7 +66,8 @@ bool SameContent(const Document& a, const Document& b) {
 
 // An API object whose parsed tree the store holds (a load moves it into its decode).
 bool HasTree(const Document& doc) {
-  return !doc.unreadable && doc.text.empty() && doc.object_json.empty() && !doc.object.is_null();
+  return !doc.unreadable && doc.text.empty() && doc.object_digest.empty() &&
+         doc.object_json.empty() && !doc.object.is_null();
 }
 
 }  // namespace
@@ -91,7 +111,8 @@ void ObjectStore::ReplacePrefix(const std::string& source, const std::string& pr
       continue;
     }
     Stamp(listed->second, &it->second);
-    it->second = std::move(listed->second);
+    // The same object again keeps the stored document (its digest, not the listed tree).
+    if (listed->second.revision != it->second.revision) it->second = std::move(listed->second);
     documents.erase(listed);
     ++it;
   }
@@ -154,27 +175,36 @@ void Decode(Doc&& doc, model::LoadResult& into) {
     model::LoadText(doc.text.str(), doc.origin, into);
   } else if (!doc.object_json.empty()) {
     model::LoadObject(nlohmann::json::parse(doc.object_json), doc.origin, into);
+  } else if (!doc.object_digest.empty()) {  // not reached: ObjectStore::DecodeAgain reads it
+    model::LoadError e;
+    e.pos.file = doc.origin;
+    e.message = "internal error: the object is kept as a digest; it is read again when it changes";
+    into.errors.push_back(std::move(e));
   } else {
     model::LoadObject(std::forward<Doc>(doc).object, doc.origin, into);
   }
 }
 
-// Decodes `docs[i]` into `into[i]`, an API object's tree moved into its decode and printed
-// compactly into `printed[i]` first. A cold start or a large batch (thousands of files or API
-// objects) is decoded on several threads: each document is decoded on its own, into its own
-// result, and the results keep the load's order. A few documents are decoded here.
+// Decodes `docs[i]` into `into[i]`, an API object's tree moved into its decode and kept in
+// `kept[i]` first: its digest when `digest[i]`, else its compact JSON. A cold start or a large
+// batch (thousands of files or API objects) is decoded on several threads: each document is decoded
+// on its own, into its own result, and the results keep the load's order. A few documents are
+// decoded here.
 void DecodeAll(std::vector<Document>& docs,
                const std::vector<std::shared_ptr<model::LoadResult>>& into,
-               std::vector<std::string>& printed) {
+               const std::vector<char>& digest, std::vector<std::string>& kept) {
   constexpr size_t kPerThread = 128;  // below this a thread costs more than it saves
   constexpr unsigned kMostThreads = 8;
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t threads = std::min<size_t>({cores, kMostThreads, docs.size() / kPerThread});
-  printed.assign(docs.size(), std::string());
+  kept.assign(docs.size(), std::string());
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < docs.size(); i = next++) {
-      if (HasTree(docs[i])) printed[i] = docs[i].object.dump();
+      if (HasTree(docs[i])) {
+        std::string compact = docs[i].object.dump();
+        kept[i] = digest[i] ? Digest(compact) : std::move(compact);
+      }
       Decode(std::move(docs[i]), *into[i]);
     }
   };
@@ -186,9 +216,109 @@ void DecodeAll(std::vector<Document>& docs,
 
 }  // namespace
 
+void ObjectStore::Decoded::Compact() {
+  if (!result || !result->errors.empty()) return;
+  size_t objects = 0;
+  int at = 0;
+  model::ForEachKindMap(result->store, result->store, [&](const auto& map, const auto&) {
+    objects += map.size();
+    if (map.size() == 1) {
+      kind = at;
+      key = map.begin()->first;
+      object = map.begin().shared();
+    }
+    ++at;
+  });
+  if (objects == 1) {
+    result = nullptr;
+  } else {
+    object = nullptr;
+    kind = -1;
+    key = {};
+  }
+}
+
+bool ObjectStore::Decoded::AppendTo(model::LoadResult& into) const {
+  if (result) return model::AppendLoaded(*result, into);
+  bool appended = false;
+  int at = 0;
+  model::ForEachKindMap(into.store, into.store, [&](auto& map, auto&) {
+    if (at++ != kind || map.contains(key)) return;
+    using T = typename std::decay_t<decltype(map)>::mapped_type;
+    map.Share(key, std::static_pointer_cast<T>(object));
+    appended = true;
+  });
+  return appended;
+}
+
+void ObjectStore::DecodeAgain(const std::string& source, const Document& doc, int n,
+                              model::LoadResult& into) const {
+  const Decoded* d = nullptr;
+  if (auto cache = decoded_.find(source); cache != decoded_.end()) {
+    auto it = n == 0 ? cache->second.find(std::string_view(doc.origin))
+                     : cache->second.find(absl::StrCat(doc.origin, "\n", n));
+    if (it != cache->second.end() && it->second.revision == doc.revision) d = &it->second;
+  }
+  if (d == nullptr) {  // not reached: a digested document was decoded by this load
+    model::LoadError e;
+    e.pos.file = doc.origin;
+    e.message = "internal error: the object's decode is gone; it is read again when it changes";
+    into.errors.push_back(std::move(e));
+    return;
+  }
+  // Each object from what its decode kept of it (status aside), then the decode's errors.
+  int at = 0;
+  model::Store kinds;  // for the kinds' types, when the decode is one object
+  model::ForEachKindMap(d->result ? d->result->store : kinds, kinds,
+                        [&](const auto& map, const auto&) {
+                          using T = typename std::decay_t<decltype(map)>::mapped_type;
+                          for (const auto& [key, object] : map) {
+                            model::LoadObject(object.raw, doc.origin, into);
+                          }
+                          if (at++ == d->kind) {
+                            const auto& object = *static_cast<const T*>(d->object.get());
+                            model::LoadObject(object.raw, doc.origin, into);
+                          }
+                        });
+  if (d->result) {
+    into.errors.insert(into.errors.end(), d->result->errors.begin(), d->result->errors.end());
+  }
+}
+
+void ObjectStore::Predecode() const {
+  std::lock_guard load_lock(load_mu_);
+  std::vector<Decoded*> order;
+  DecodeChanged(order).IgnoreError();  // a source's error: Load reports it
+}
+
 absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;  // the load's order
+  if (absl::Status s = DecodeChanged(order); !s.ok()) return s;
+  model::LoadResult result;
+  bool whole = false;
+  for (const Decoded* d : order) {
+    if (!whole && !d->AppendTo(result)) whole = true;
+  }
+  if (whole) {  // a duplicate name: reported where a load of everything at once reports it
+    result = model::LoadResult();
+    std::lock_guard lock(mu_);
+    for (const auto& [source, docs] : documents_) {
+      std::unordered_map<std::string_view, int> seen;  // as DecodeChanged counts them
+      for (const auto& [key, doc] : docs) {
+        const int n = seen[doc.origin]++;
+        if (doc.object_digest.empty()) {
+          Decode(doc, result);
+        } else {
+          DecodeAgain(source, doc, n, result);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
   // The documents to decode, in `order`'s order: copies, but for an API object's tree, moved
   // out of the store (its source and key in `trees`, to put it back as compact JSON).
   std::vector<Document> fresh;
@@ -196,6 +326,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     size_t fresh = 0;  // index in `fresh`
     std::string source, key;
   };
+  std::vector<char> digest;  // per `fresh` document: kept as a digest (its source is `unique`)
   std::vector<Tree> trees;
   ++loads_;
   {
@@ -222,9 +353,10 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
                    .first;
         }
         Decoded& d = it->second;
-        if (d.revision != doc.revision || !d.result) {
+        if (d.revision != doc.revision || !d.done()) {
           d.revision = doc.revision;
           d.result = nullptr;
+          d.object = nullptr;
           if (HasTree(doc)) {
             trees.push_back({fresh.size(), source, key});
             fresh.push_back(Document{doc.origin, {}, std::move(doc.object), false, doc.revision});
@@ -232,6 +364,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
           } else {
             fresh.push_back(doc);
           }
+          digest.push_back(unique);
         }
         d.load = loads_;
         order.push_back(&d);
@@ -241,16 +374,21 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   }
   // Decoded outside mu_: sources keep writing meanwhile.
   std::vector<std::shared_ptr<model::LoadResult>> results;
+  std::vector<Decoded*> decoding;
   results.reserve(fresh.size());
+  decoding.reserve(fresh.size());
   for (Decoded* d : order) {
-    if (d->result) continue;
+    if (d->done()) continue;
     auto result = std::make_shared<model::LoadResult>();
     result->first_index = kIndexesPerDocument * decodes_++;  // in the load's order, as before
     d->result = result;
     results.push_back(std::move(result));
+    decoding.push_back(d);
   }
-  std::vector<std::string> printed;
-  DecodeAll(fresh, results, printed);
+  std::vector<std::string> kept;
+  DecodeAll(fresh, results, digest, kept);
+  results.clear();  // the Decoded entries hold them
+  for (Decoded* d : decoding) d->Compact();
   {
     // Back into the documents the trees came from, unless a source wrote them meanwhile.
     std::lock_guard lock(mu_);
@@ -259,10 +397,12 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
       if (docs == documents_.end()) continue;
       auto doc = docs->second.find(t.key);
       if (doc == docs->second.end() || doc->second.revision != fresh[t.fresh].revision ||
-          !doc->second.object.is_null() || !doc->second.object_json.empty()) {
+          !doc->second.object.is_null() || !doc->second.object_digest.empty() ||
+          !doc->second.object_json.empty()) {
         continue;
       }
-      doc->second.object_json = std::move(printed[t.fresh]);
+      (digest[t.fresh] ? doc->second.object_digest : doc->second.object_json) =
+          std::move(kept[t.fresh]);
     }
   }
   // What this load did not see is gone.
@@ -270,20 +410,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
     std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });
   }
   std::erase_if(decoded_, [](const auto& entry) { return entry.second.empty(); });
-
-  model::LoadResult result;
-  bool whole = false;
-  for (const Decoded* d : order) {
-    if (!whole && !model::AppendLoaded(*d->result, result)) whole = true;
-  }
-  if (whole) {  // a duplicate name: reported where a load of everything at once reports it
-    result = model::LoadResult();
-    std::lock_guard lock(mu_);
-    for (const auto& [source, docs] : documents_) {
-      for (const auto& [key, doc] : docs) Decode(doc, result);
-    }
-  }
-  return result;
+  return absl::OkStatus();
 }
 
 WaitResult WaitForChanges(const ObjectStore& store, int stop_fd, std::chrono::milliseconds quiet,

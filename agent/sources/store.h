@@ -49,11 +49,14 @@ struct Document {
   // Set by the ObjectStore on each write, kept while the content stays the same (sources
   // leave it 0): a load decodes again only the documents whose revision it has not seen.
   uint64_t revision = 0;
-  // Set by the ObjectStore once a load has decoded an API object: the object as compact JSON,
-  // `object` then null. The decoded object is what the pipeline reads; this is what a write
-  // of the same key is compared with (and decoded from, were the load to decode it again),
-  // a fifth of the memory of the parsed tree (10,000 routes with their Services and
-  // EndpointSlices: ~12 MB against ~70).
+  // Set by the ObjectStore once a load has decoded an API object, `object` then null: what a
+  // write of the same key is compared with. The decoded object (which keeps its JSON, `raw`)
+  // is what the pipeline reads. In a source whose every document is keyed by its origin (the
+  // Kubernetes source) it is the SHA-256 of the object as compact JSON, 32 bytes where the
+  // compact JSON is ~400 (10,000 routes with their Services and EndpointSlices: ~12 MB); in
+  // any other source, where a document may have to be decoded again (documents of one origin
+  // are matched by their order), the compact JSON itself.
+  std::string object_digest = {};
   std::string object_json = {};
 };
 
@@ -88,8 +91,12 @@ class ObjectStore {
   // not decode are in the result's errors; fails only with a source's error. Each document
   // is decoded on its own and kept while it stays the same, so a load decodes only the
   // documents that changed since the previous one. An API object's parsed tree is moved into
-  // its decode, not copied, and the document keeps it as compact JSON (object_json).
+  // its decode, not copied, and the document keeps its digest or compact JSON.
   absl::StatusOr<model::LoadResult> Load() const;
+  // Decodes the documents written since the last load or predecode, as Load does, without
+  // building a result: the next Load then only gathers. The Kubernetes source calls it as
+  // each kind's first list lands, so a cold start decodes one kind while listing the next.
+  void Predecode() const;
 
   // Counts changes: a reader that saw version N knows whether something changed since.
   uint64_t version() const;
@@ -105,9 +112,33 @@ class ObjectStore {
 
   struct Decoded {
     uint64_t revision = 0;  // of the document decoded
+    // A document decoded to one object and no error (an API object) is kept as that object,
+    // its kind (its map's place in model::ForEachKindMap's order) and key: a LoadResult of
+    // its own is ~770 bytes of empty maps, 23 MB for 30,000 objects. Any other document
+    // keeps its LoadResult.
     std::shared_ptr<const model::LoadResult> result;
+    std::shared_ptr<void> object;
+    int kind = -1;
+    model::Store::Key key;
     uint64_t load = 0;  // the last load that saw the document
+
+    bool done() const { return result || object; }
+    // Keeps `result` as its one object when it is no more than that.
+    void Compact();
+    // Adds the decoded objects and errors to `into`; false on a name `into` has already (see
+    // model::AppendLoaded).
+    bool AppendTo(model::LoadResult& into) const;
   };
+  // Decodes what changed (load_mu_ held), and lists every document's decode in the load's
+  // order; fails with a source's error.
+  absl::Status DecodeChanged(std::vector<Decoded*>& order) const;
+  // Decodes an API object kept as a digest again, from the JSON its decode kept (load_mu_
+  // and mu_ held): a load that decodes everything (a name defined twice) reports it as a
+  // load of everything at once does.
+  // `n`: the documents of the same origin before it in its source.
+  void DecodeAgain(const std::string& source, const Document& doc, int n,
+                   model::LoadResult& into) const;
+
   // Each document decoded gets creation indexes from kIndexesPerDocument * (its decode's
   // sequence number): after those of every document decoded before it, and unchanged while
   // the document is, so its objects are shared by every load until it changes.

@@ -84,10 +84,11 @@ TEST(ObjectStore, ALargeBatchLoadsAsIfDecodedInOrder) {
   }
 }
 
-// Once decoded, an API object is kept as compact JSON, not as its parsed tree: the same object
-// written again is still no change (and keeps its decode), a changed one is decoded again, and
-// a load that decodes everything again (a name defined twice) decodes it from that JSON.
-TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
+// Once decoded, an API object is kept as a digest, not as its parsed tree: the same object
+// written again is still no change (and keeps its decode), nor is it listed again, a changed one
+// is decoded again, and a load that decodes everything again (a name defined twice) decodes it
+// from the JSON its decode kept.
+TEST(ObjectStore, ADecodedObjectIsKeptAsADigestAndComparedAsBefore) {
   ObjectStore store;
   store.Put("kube", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
   auto first = store.Load();
@@ -101,6 +102,12 @@ TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
   auto second = store.Load();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->store.http_routes.begin()->second.decode_id, decode_id);
+  std::map<std::string, Document> listed;
+  listed["HTTPRoute/a/r"] = Document{"HTTPRoute/a/r", {}, Route("a", "r")};
+  store.ReplacePrefix("kube", "HTTPRoute/", std::move(listed));  // a relist, the same object
+  auto relisted = store.Load();
+  ASSERT_TRUE(relisted.ok()) << relisted.status();
+  EXPECT_EQ(relisted->store.http_routes.begin()->second.decode_id, decode_id);
 
   // The same route from another source: every document is decoded again, once each.
   store.Put("other", "HTTPRoute/a/r", {"HTTPRoute/a/r", "", Route("a", "r")});
@@ -121,6 +128,32 @@ TEST(ObjectStore, ADecodedObjectIsKeptAsJsonAndComparedAsBefore) {
   ASSERT_EQ(third->store.http_routes.size(), 1u);
   EXPECT_NE(third->store.http_routes.begin()->second.decode_id, decode_id);
   EXPECT_EQ(third->store.http_routes.begin()->second.hostnames.size(), 1u);
+}
+
+// What a predecode decoded is not decoded again by the next load, which only gathers it: the
+// route predecoded first has the earlier creation indexes although its key sorts last, and the
+// load is the one a load without predecode gives otherwise.
+TEST(ObjectStore, APredecodedDocumentIsNotDecodedAgainByTheLoad) {
+  ObjectStore store;
+  store.Put("kube", "HTTPRoute/a/z9", {"HTTPRoute/a/z9", "", Route("a", "z9")});
+  store.Predecode();
+  store.Put("kube", "HTTPRoute/a/a0", {"HTTPRoute/a/a0", "", Route("a", "a0")});
+  auto loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->store.http_routes.size(), 2u);
+  const auto& routes = loaded->store.http_routes;
+  const model::HTTPRoute& first = routes.begin()->second;  // a0
+  const model::HTTPRoute& last = std::next(routes.begin())->second;
+  EXPECT_EQ(first.meta.name, "a0");
+  EXPECT_LT(last.meta.creation_index, first.meta.creation_index);
+  const uint64_t predecoded = last.decode_id;
+
+  auto again = store.Load();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(std::next(again->store.http_routes.begin())->second.decode_id, predecoded);
+  store.Erase("kube", "HTTPRoute/a/z9");
+  store.Predecode();
+  EXPECT_EQ(store.Load()->store.http_routes.size(), 1u);
 }
 
 TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {

@@ -145,6 +145,26 @@ TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
 
 // A ListenerSet's status, as the binder gives it for a ListenerSet of one of our Gateways,
 // goes to its /status: conditions and listeners, no addresses; written once, then unchanged.
+// The pacer (the agent's ProgramFirst::Wait) is asked before each object is read, so a
+// change being programmed holds the writer back between objects; a write with nothing changed
+// reads nothing and asks it nothing.
+TEST_F(StatusWriterTest, ThePacerIsAskedBeforeEachObjectRead) {
+  Bind("2026-01-01T00:00:00Z");
+  StatusWriter writer = NewWriter();
+  int paced = 0;
+  std::vector<int> reads_when_paced;
+  writer.SetPacer([&] {
+    ++paced;
+    reads_when_paced.push_back(api_.Calls("GET"));
+  });
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(paced, api_.Calls("GET"));
+  EXPECT_GE(paced, 3);  // the class, the Gateway and the route at least
+  for (size_t i = 0; i < reads_when_paced.size(); ++i) EXPECT_EQ(reads_when_paced[i], int(i));
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(paced, api_.Calls("GET"));
+}
+
 TEST_F(StatusWriterTest, WritesAListenerSetsStatus) {
   api_.Put(testing::kListenerSets.Path("default", "ls"),
            {{"apiVersion", "gateway.networking.k8s.io/v1"},

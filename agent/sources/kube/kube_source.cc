@@ -253,6 +253,10 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
   }
   // An object the list returns unchanged keeps its revision, so it is not decoded again.
   store_.ReplacePrefix(kKubeSource, kind + "/", std::move(listed));
+  // Before the first reconcile, each kind's list is decoded as it lands (here, in its
+  // informer's thread), while the other kinds are still being listed: the first load then
+  // only gathers what is decoded.
+  if (!Synced()) store_.Predecode();
   bool now_synced = false;
   {
     std::lock_guard lock(mu_);
