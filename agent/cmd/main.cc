@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     // Read and decoded while the fast path loads (at 10,000 routes each takes a few hundred
     // ms); the first reload finds every document decoded.
     prewarm = std::jthread([&] {
-      if (folder->Sync().ok()) store.Load().IgnoreError();
+      if (folder->Sync().ok()) store.Predecode();
     });
   } else {
     auto config = KubeConfig(*flags);
