@@ -354,7 +354,7 @@ struct RouteMemo {
   std::vector<BackendDep> deps;
   std::shared_ptr<const RouteBackends> backends;
   struct Attached {
-    Store::Key gateway;
+    size_t gateway = 0;   // GatewayState::ordinal
     size_t listener = 0;  // index into GatewayState::listeners
     std::vector<std::string> hostnames;
   };
@@ -397,7 +397,7 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
   int64_t gen = route.object->meta.generation;
   auto attach = [&](GatewayState& gw, ParentOutcome& o) {
     for (auto& [l, hosts] : o.attach) {
-      memo.attached.push_back({gw.key, static_cast<size_t>(l - gw.listeners.data()), hosts});
+      memo.attached.push_back({gw.ordinal, static_cast<size_t>(l - gw.listeners.data()), hosts});
       Attach(route, memo.backends, *l, std::move(hosts));
     }
   };
@@ -466,10 +466,11 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
 
 // Binds `route` as `memo` says the last Bind did (its inputs are the same), status and its
 // transition times included.
+// `gateways`: by GatewayState::ordinal.
 void Replay(const RouteMemo& memo, const RouteView& route,
-            std::map<Store::Key, GatewayState>& gateways, Statuses& statuses) {
+            const std::vector<GatewayState*>& gateways, Statuses& statuses) {
   for (const auto& a : memo.attached) {
-    Attach(route, memo.backends, gateways.at(a.gateway).listeners.at(a.listener), a.hostnames);
+    Attach(route, memo.backends, gateways.at(a.gateway)->listeners.at(a.listener), a.hostnames);
   }
   if (memo.status) statuses.routes.emplace_hint(statuses.routes.end(), route.key, memo.status);
 }
@@ -511,10 +512,11 @@ struct BackendContext {
 // Adds to `out` the Services (namespace, name) whose object, or one of whose EndpointSlices,
 // is not the same in `a` and `b`: a BackendDep on any other Service holds in `b` if it held in
 // `a`. Both are walked together, so an unchanged object costs a pointer compare.
-template <typename T, typename ServiceOf>
+// `fresh(object, service)` is called for each object of `b` that is new or changed.
+template <typename T, typename ServiceOf, typename Fresh>
 void AddChanged(const std::vector<std::shared_ptr<const T>>& a,
                 const std::vector<std::shared_ptr<const T>>& b, ServiceOf service_of,
-                std::set<Store::Key>& out) {
+                std::set<Store::Key>& out, Fresh fresh) {
   auto key = [](const T& o) { return std::tie(o.meta.ns, o.meta.name); };
   size_t i = 0, j = 0;
   while (i < a.size() || j < b.size()) {
@@ -523,10 +525,12 @@ void AddChanged(const std::vector<std::shared_ptr<const T>>& a,
     } else if (j == b.size() || (i < a.size() && key(*a[i]) < key(*b[j]))) {
       out.insert(service_of(*a[i++]));  // gone
     } else if (i == a.size() || key(*b[j]) < key(*a[i])) {
-      out.insert(service_of(*b[j++]));  // new
+      fresh(b[j], *out.insert(service_of(*b[j])).first);  // new
+      ++j;
     } else {
       out.insert(service_of(*a[i++]));  // changed
-      out.insert(service_of(*b[j++]));
+      fresh(b[j], *out.insert(service_of(*b[j])).first);
+      ++j;
     }
   }
 }
@@ -540,6 +544,8 @@ struct BindMemo::State {
   BindOptions options;                       // `now` aside
   bool grpc_routes = false;                  // any GRPCRoute in the store
   std::map<model::ObjectKey, RouteMemo> routes;
+  // How many routes each listener got: (GatewayState::ordinal, listener index, count).
+  std::vector<std::tuple<size_t, size_t, size_t>> route_counts;
 };
 
 BindMemo::BindMemo() = default;
@@ -601,6 +607,11 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   }
 
   std::map<Store::Key, GatewayState> gateways = BindGateways(store, our_classes, options);
+  std::vector<GatewayState*> by_ordinal;
+  for (auto& [key, gw] : gateways) {
+    gw.ordinal = by_ordinal.size();
+    by_ordinal.push_back(&gw);
+  }
   const SetIndex sets = IndexListenerSets(gateways);
   auto next = std::make_unique<BindMemo::State>();
   next->context = BindContext(store);
@@ -608,6 +619,9 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
   // The Services whose object or EndpointSlices changed since the memo's bind: only a route
   // depending on one of them needs its dependencies checked.
   std::set<Store::Key> changed_services;
+  // The Services whose EndpointSlices changed, with their new or changed slices.
+  std::set<Store::Key> slice_services;
+  std::map<Store::Key, SliceIndex::Slices> fresh_slices;
   if (memo != nullptr) {
     next->backends = BackendContext::Of(store);
     if (last != nullptr) {
@@ -616,17 +630,29 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
           [](const model::Service& s) {
             return Store::Key{s.meta.ns, s.meta.name};
           },
-          changed_services);
+          changed_services, [](const auto&, const Store::Key&) {});
       AddChanged(
           last->backends.slices, next->backends.slices,
           [](const model::EndpointSlice& s) {
             return Store::Key{s.meta.ns, s.service_name};
           },
-          changed_services);
+          slice_services,
+          [&](const auto& slice, const Store::Key& service) {
+            fresh_slices[service].push_back(slice);
+          });
+      changed_services.insert(slice_services.begin(), slice_services.end());
     }
   }
-  const bool same_slices = last != nullptr && last->backends.slices == next->backends.slices;
-  next->slices = same_slices ? last->slices : std::make_shared<const SliceIndex>(store);
+  if (last != nullptr && slice_services.empty() &&
+      last->backends.slices.size() == next->backends.slices.size()) {
+    next->slices = last->slices;  // (AddChanged saw every slice the same)
+  } else if (last != nullptr && last->slices->OverlaySize() + slice_services.size() <=
+                                    std::max<size_t>(64, store.services.size() / 8)) {
+    for (const Store::Key& service : slice_services) fresh_slices[service];  // gone: emptied
+    next->slices = std::make_shared<const SliceIndex>(last->slices, store, fresh_slices);
+  } else {
+    next->slices = std::make_shared<const SliceIndex>(store);
+  }
   const SliceIndex& slices = *next->slices;
   next->options = options;
   next->options.now.clear();
@@ -640,37 +666,56 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
                 last->options.unavailable_ports == options.unavailable_ports &&
                 last->options.max_gateway_listeners == options.max_gateway_listeners;
   size_t reused = 0;
-  // Routes come in key order, so the memo is walked along with them.
-  auto cursor = usable ? last->routes.begin() : std::map<model::ObjectKey, RouteMemo>::iterator();
+  if (usable) {
+    // The same Gateways as last time: each listener gets about as many routes (ListenerSets
+    // may have come or gone).
+    for (const auto& [gateway, listener, count] : last->route_counts) {
+      auto& listeners = by_ordinal.at(gateway)->listeners;
+      if (listener < listeners.size()) listeners[listener].bound.routes.reserve(count + 16);
+    }
+    // Edited in place below: a route bound as it was keeps its entry.
+    next->routes = std::move(last->routes);
+  }
+  // Routes come in key order, so the memo is walked along with them; an entry passed over
+  // is a route gone.
+  auto& kept = next->routes;
+  auto cursor = kept.begin();
   for (const RouteView& route : CollectRoutes(store)) {
-    RouteMemo fresh;
-    RouteMemo* old = nullptr;
     if (usable) {
-      while (cursor != last->routes.end() && cursor->first < route.key) ++cursor;
-      auto it = cursor;
-      if (it != last->routes.end() && it->first == route.key && it->second.route == route.owner &&
-          std::all_of(it->second.deps.begin(), it->second.deps.end(),
-                      [&](const BackendDep& d) {
-                        return !changed_services.contains(d.service) || d.Holds(store, slices);
-                      }) &&
-          std::all_of(it->second.sets.begin(), it->second.sets.end(),
-                      [&](const SetView& v) { return v == ViewSet(store, sets, v.key); })) {
-        old = &it->second;
+      while (cursor != kept.end() && cursor->first < route.key) cursor = kept.erase(cursor);
+      if (cursor != kept.end() && cursor->first == route.key) {
+        const RouteMemo& old = cursor->second;
+        if (old.route == route.owner &&
+            std::all_of(old.deps.begin(), old.deps.end(),
+                        [&](const BackendDep& d) {
+                          return !changed_services.contains(d.service) || d.Holds(store, slices);
+                        }) &&
+            std::all_of(old.sets.begin(), old.sets.end(),
+                        [&](const SetView& v) { return v == ViewSet(store, sets, v.key); })) {
+          Replay(old, route, by_ordinal, result.statuses);
+          ++reused;
+          ++cursor;
+          continue;
+        }
       }
     }
-    if (old != nullptr) {
-      Replay(*old, route, gateways, result.statuses);
-      ++reused;
+    RouteMemo fresh;
+    BindRoute(store, slices, route, gateways, sets, options, result.statuses, fresh,
+              memo != nullptr);
+    if (memo == nullptr) continue;
+    if (cursor != kept.end() && cursor->first == route.key) {
+      (cursor++)->second = std::move(fresh);
     } else {
-      BindRoute(store, slices, route, gateways, sets, options, result.statuses, fresh,
-                memo != nullptr);
-    }
-    if (memo != nullptr) {
-      next->routes.emplace_hint(next->routes.end(), route.key,
-                                old ? std::move(*old) : std::move(fresh));
+      kept.emplace_hint(cursor, route.key, std::move(fresh));
     }
   }
+  kept.erase(cursor, kept.end());
   if (memo != nullptr) {
+    for (const GatewayState* gw : by_ordinal) {
+      for (size_t i = 0; i < gw->listeners.size(); ++i) {
+        next->route_counts.emplace_back(gw->ordinal, i, gw->listeners[i].bound.routes.size());
+      }
+    }
     memo->state = std::move(next);
     memo->reused = reused;
   }

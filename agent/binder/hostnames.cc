@@ -60,7 +60,7 @@ bool HostnameCovers(const std::string& wider, const std::string& pattern) {
   return ps.size() > ws.size() && ps.ends_with(ws);
 }
 
-HostnameSpecificity Specificity(const std::string& h) {
+HostnameSpecificity Specificity(std::string_view h) {
   int kind = h.empty() ? 2 : IsWildcard(h) ? 1 : 0;
   int labels = static_cast<int>(std::count(h.begin(), h.end(), '.'));
   return {kind, -labels, -static_cast<int>(h.size())};

@@ -33,6 +33,6 @@ bool MoreSpecificHostname(const std::string& a, const std::string& b);
 // MoreSpecificHostname's order before its alphabetical tie-breaker: sorting names already in
 // alphabetical order by this key alone (stably) gives the same order, with one key per name.
 using HostnameSpecificity = std::tuple<int, int, int>;
-HostnameSpecificity Specificity(const std::string& hostname);
+HostnameSpecificity Specificity(std::string_view hostname);
 
 }  // namespace xgate::binder

@@ -42,6 +42,7 @@ struct ListenerSetState {
 
 struct GatewayState {
   Store::Key key;
+  size_t ordinal = 0;  // its place in BindGateways' map: the same while the Gateways are
   const model::Gateway* gateway = nullptr;
   model::GatewayStatus status;
   // The Gateway's listeners in spec order, then the entries of its ListenerSets in the spec's

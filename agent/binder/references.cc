@@ -109,12 +109,42 @@ SliceIndex::SliceIndex(const Store& store) {
   }
 }
 
+SliceIndex::SliceIndex(const std::shared_ptr<const SliceIndex>& last, const Store& store,
+                       const std::map<Store::Key, Slices>& added)
+    : base_(last->base_ ? last->base_ : last) {
+  if (last->base_) {
+    slices_ = last->slices_;
+    overlay_size_ = last->overlay_size_;
+  }
+  auto in_store_order = [](const auto& a, const auto& b) {
+    return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name);
+  };
+  for (const auto& [service, fresh] : added) {
+    Slices now;
+    for (const auto& slice : last->Of(service.first, service.second)) {
+      auto it = store.endpoint_slices.find({slice->meta.ns, slice->meta.name});
+      if (it != store.endpoint_slices.end() && it.shared() == slice) now.push_back(slice);
+    }
+    now.insert(now.end(), fresh.begin(), fresh.end());
+    std::sort(now.begin(), now.end(), in_store_order);
+    auto [it, inserted] = slices_[service.first].insert_or_assign(service.second, std::move(now));
+    if (inserted) ++overlay_size_;
+  }
+}
+
+const SliceIndex::Slices* SliceIndex::Find(const std::string& ns,
+                                           const std::string& service) const {
+  auto in_ns = slices_.find(ns);
+  if (in_ns == slices_.end()) return nullptr;
+  auto it = in_ns->second.find(service);
+  return it == in_ns->second.end() ? nullptr : &it->second;
+}
+
 const SliceIndex::Slices& SliceIndex::Of(const std::string& ns, const std::string& service) const {
   static const Slices kNone;
-  auto in_ns = slices_.find(ns);
-  if (in_ns == slices_.end()) return kNone;
-  auto it = in_ns->second.find(service);
-  return it == in_ns->second.end() ? kNone : it->second;
+  if (const Slices* own = Find(ns, service)) return *own;
+  if (base_) return base_->Of(ns, service);
+  return kNone;
 }
 
 ResolvedBackend ResolveBackend(const Store& store, const SliceIndex& slices, model::Kind route_kind,

@@ -2,6 +2,7 @@
 // certificate Secrets, and backendRefs resolved through Services and EndpointSlices.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,11 +45,26 @@ class SliceIndex {
  public:
   using Slices = std::vector<std::shared_ptr<const model::EndpointSlice>>;
   explicit SliceIndex(const Store& store);
+  // `last`'s index with the Services of `changed` gathered again from `store`: the slices of
+  // `last` that `store` still holds as they were, and `added` (the slices `store` holds
+  // anew: new or changed since `last`), each in `store`'s order. The result equals
+  // SliceIndex(store) when every Service whose slices differ is in `changed`. Only the
+  // changed Services are copied: the rest are read from `last`'s base.
+  SliceIndex(const std::shared_ptr<const SliceIndex>& last, const Store& store,
+             const std::map<Store::Key, Slices>& added);
   const Slices& Of(const std::string& ns, const std::string& service) const;
+  // Services this index holds apart from its base (0 for a whole index).
+  size_t OverlaySize() const { return base_ ? overlay_size_ : 0; }
 
  private:
-  // By namespace, then Service name: looked up without copying either name.
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Slices>> slices_;
+  using Map = absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Slices>>;
+  const Slices* Find(const std::string& ns, const std::string& service) const;
+
+  // By namespace, then Service name: looked up without copying either name. With a base,
+  // the Services gathered again (an empty list for one without slices now).
+  Map slices_;
+  std::shared_ptr<const SliceIndex> base_;  // a whole index, for every other Service
+  size_t overlay_size_ = 0;
 };
 
 // Resolves one backendRef (or mirror target) of a route in `route_ns`. `protocol` is the

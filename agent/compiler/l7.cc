@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/binder/age.h"
 #include "agent/binder/hostnames.h"
@@ -375,6 +376,34 @@ std::vector<std::string> CoveringPatterns(const std::string& name, Has has) {
   return candidates;
 }
 
+// A hostname of a route on a listener. Sorted by the hostname, then the route's place in
+// the listener (BoundListener::routes is one vector): the first 8 bytes, big-endian, decide
+// most comparisons without a call to memcmp.
+struct HostOfRoute {
+  uint64_t prefix = 0;
+  std::string_view host;
+  const BoundRoute* route = nullptr;
+
+  HostOfRoute(std::string_view h, const BoundRoute* r) : host(h), route(r) {
+    for (size_t i = 0; i < 8; ++i) {
+      prefix = prefix << 8 | (i < h.size() ? static_cast<unsigned char>(h[i]) : 0);
+    }
+  }
+  bool operator<(const HostOfRoute& o) const {
+    if (prefix != o.prefix) return prefix < o.prefix;
+    if (int c = host.compare(o.host); c != 0) return c < 0;
+    return route < o.route;
+  }
+};
+
+// binder::Specificity(name), then `place`, as one number: smaller is more specific (a
+// hostname has at most 253 characters, so its label count and length fit their fields).
+uint64_t SpecificityOrder(std::string_view name, size_t place) {
+  auto [kind, labels, size] = binder::Specificity(name);  // labels and size negated
+  return (static_cast<uint64_t>(kind) << 60) | (static_cast<uint64_t>(255 + labels) << 52) |
+         (static_cast<uint64_t>(1023 + size) << 42) | place;
+}
+
 // A virtual host as the last Compile made it: the routes it was made from (their
 // RouteBackends, which the binder shares while a route and all it was bound from stay the
 // same; nullptr closes each covering pattern's routes), and the clusters its routes name.
@@ -421,7 +450,7 @@ api::Listener ToListener(
   }
   // (hostname, route) for each hostname of each route ("" for a route with none), sorted by
   // hostname and then in the listener's order; a name a route lists twice counts once.
-  std::vector<std::pair<std::string_view, const BoundRoute*>> by_host;
+  std::vector<HostOfRoute> by_host;
   by_host.reserve(bl.routes.size());
   for (const auto& route : bl.routes) {
     if (route.hostnames.size() <= 1) {
@@ -443,8 +472,8 @@ api::Listener ToListener(
   };
   std::vector<VirtualHostRoutes> vhosts;
   for (size_t i = 0; i < by_host.size(); ++i) {
-    if (vhosts.empty() || vhosts.back().name != by_host[i].first) {
-      vhosts.push_back({by_host[i].first, i, i});
+    if (vhosts.empty() || vhosts.back().name != by_host[i].host) {
+      vhosts.push_back({by_host[i].host, i, i});
     }
     vhosts.back().end = i + 1;
   }
@@ -456,24 +485,23 @@ api::Listener ToListener(
   };
   // Only "" and wildcards cover other names: without them each name is its own pattern.
   bool wider_names = false;
-  // Most specific first (MoreSpecificHostname): `vhosts` is in alphabetical order already.
-  std::vector<std::pair<binder::HostnameSpecificity, const VirtualHostRoutes*>> names;
+  // Most specific first (MoreSpecificHostname): `vhosts` is in alphabetical order already,
+  // so sorting by (specificity, place) is its order.
+  std::vector<std::pair<uint64_t, const VirtualHostRoutes*>> names;
   names.reserve(vhosts.size());
-  std::string scratch;
   for (const auto& vhost : vhosts) {
-    scratch.assign(vhost.name);
-    names.emplace_back(binder::Specificity(scratch), &vhost);
+    names.emplace_back(SpecificityOrder(vhost.name, names.size()), &vhost);
     wider_names = wider_names || vhost.name.empty() || vhost.name.front() == '*';
   }
-  std::stable_sort(names.begin(), names.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(names.begin(), names.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   // A pattern's entries in precedence order, made when a virtual host is compiled with them.
   std::map<std::string_view, std::vector<Entry>> sorted;
   auto entries_of = [&](const VirtualHostRoutes& pattern) -> const std::vector<Entry>& {
     auto [it, fresh] = sorted.try_emplace(pattern.name);
     if (fresh) {
       for (size_t i = pattern.begin; i < pattern.end; ++i) {
-        std::vector<Entry> entries = Entries(*by_host[i].second);
+        std::vector<Entry> entries = Entries(*by_host[i].route);
         it->second.insert(it->second.end(), entries.begin(), entries.end());
       }
       std::sort(it->second.begin(), it->second.end(),
@@ -499,7 +527,7 @@ api::Listener ToListener(
     }
     routes.clear();
     for (const VirtualHostRoutes* p : patterns) {
-      for (size_t i = p->begin; i < p->end; ++i) routes.push_back(by_host[i].second);
+      for (size_t i = p->begin; i < p->end; ++i) routes.push_back(by_host[i].route);
       routes.push_back(nullptr);
     }
     VirtualHostMemo fresh;
@@ -558,10 +586,40 @@ bool SameBackendTLS(const std::map<std::string, binder::BackendTLS>& a,
 
 }  // namespace
 
+// The clusters of `named` in name order. `last` is the previous Compile's list: walking it
+// keeps its order for the names still there, so only the names it lacks are sorted.
+std::vector<std::shared_ptr<const api::Cluster>> SortedClusters(
+    const absl::flat_hash_map<std::string_view, std::shared_ptr<const api::Cluster>>& named,
+    const std::vector<std::shared_ptr<const api::Cluster>>& last) {
+  auto by_name = [](const auto& a, const auto& b) { return a->name() < b->name(); };
+  std::vector<std::shared_ptr<const api::Cluster>> kept;
+  kept.reserve(named.size());
+  for (const auto& cluster : last) {
+    auto it = named.find(cluster->name());
+    if (it != named.end()) kept.push_back(it->second);  // the same name, maybe made again
+  }
+  std::vector<std::shared_ptr<const api::Cluster>> added;
+  if (kept.size() < named.size()) {
+    absl::flat_hash_set<std::string_view> seen;
+    seen.reserve(kept.size());
+    for (const auto& cluster : kept) seen.insert(cluster->name());
+    for (const auto& [name, cluster] : named) {
+      if (!seen.contains(name)) added.push_back(cluster);
+    }
+  }
+  std::sort(added.begin(), added.end(), by_name);
+  std::vector<std::shared_ptr<const api::Cluster>> out;
+  out.reserve(named.size());
+  std::merge(kept.begin(), kept.end(), added.begin(), added.end(), std::back_inserter(out),
+             by_name);
+  return out;
+}
+
 struct CompileMemo::State {
-  std::map<std::string, binder::BackendTLS> backend_tls;     // what every cluster was made with
-  absl::flat_hash_map<std::string, ListenerMemo> listeners;  // by gateway, port and ListenerId
-  uint64_t stamp = 0;                                        // Compiles so far
+  std::map<std::string, binder::BackendTLS> backend_tls;      // what every cluster was made with
+  absl::flat_hash_map<std::string, ListenerMemo> listeners;   // by gateway, port and ListenerId
+  std::vector<std::shared_ptr<const api::Cluster>> clusters;  // the last config's, by name
+  uint64_t stamp = 0;                                         // Compiles so far
 };
 
 CompileMemo::CompileMemo() = default;
@@ -620,14 +678,10 @@ api::L7Config CompileL7(
       *port->add_listeners() = ToListener(*bl, c, kept, stamp, reused, shared_parts);
     }
   }
-  std::vector<std::shared_ptr<const api::Cluster>> clusters;
-  clusters.reserve(c.clusters.size());
-  for (auto& [name, cluster] : c.clusters) clusters.push_back(std::move(cluster));
-  std::sort(clusters.begin(), clusters.end(),
-            [](const auto& a, const auto& b) { return a->name() < b->name(); });
-  for (auto& cluster : clusters) {
+  state.clusters = SortedClusters(c.clusters, state.clusters);
+  for (const auto& cluster : state.clusters) {
     config.mutable_clusters()->UnsafeArenaAddAllocated(const_cast<api::Cluster*>(cluster.get()));
-    shared_parts.push_back(std::move(cluster));
+    shared_parts.push_back(cluster);
   }
   for (auto& [name, cert] : c.certificates) *config.add_certificates() = std::move(cert);
   absl::erase_if(state.listeners, [&](const auto& l) { return l.second.stamp != stamp; });

@@ -9,6 +9,8 @@
 // --objects 1 feeds the store as the Kubernetes source does instead: one API object (JSON,
 // already parsed) per document, so the store load decodes objects, not YAML.
 //
+// `valgrind --tool=callgrind --collect-atstart=no` counts the changes' pipeline reloads alone.
+//
 // Usage: xgate-bench-stages [--routes 10000] [--tcp 0] [--changes 20] [--objects 0|1]
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +36,15 @@
 #include "agent/sources/store.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
+
+// Under `valgrind --tool=callgrind --collect-atstart=no`, only the changes' pipeline reloads
+// are counted: their instructions without the cold start's.
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define XGATE_COLLECT() CALLGRIND_TOGGLE_COLLECT
+#else
+#define XGATE_COLLECT()
+#endif
 
 namespace {
 
@@ -193,7 +204,7 @@ int main(int argc, char** argv) {
   binder::BindMemo memo;  // as the pipeline keeps them
   compiler::CompileMemo compile_memo;
   // Each stage on its own, then the pipeline's reload (all of them, the load then cached).
-  auto measure = [&](Stages& s) {
+  auto measure = [&](Stages& s, bool collect) {
     if (!objects) s.Add("folder read", Timed([&] { folder.Sync().IgnoreError(); }));
     absl::StatusOr<model::LoadResult> loaded;
     double cpu = 0;
@@ -206,7 +217,11 @@ int main(int argc, char** argv) {
           Timed([&] { pipeline::SameState(*loaded, bound.statuses, *loaded, bound.statuses); }));
     s.Add("compile", Timed([&] { compiler::Compile(bound, 1, {}, &compile_memo); }));
     absl::Status reloaded;
-    s.Add("pipeline reload", Timed([&] { reloaded = pipe.Reload(); }));
+    s.Add("pipeline reload", Timed([&] {
+            if (collect) XGATE_COLLECT();
+            reloaded = pipe.Reload();
+            if (collect) XGATE_COLLECT();
+          }));
     return reloaded;
   };
   // Every route is served: one virtual host each on the HTTP port.
@@ -220,7 +235,7 @@ int main(int argc, char** argv) {
     return n;
   };
   Stages cold, change;
-  if (absl::Status s = measure(cold); !s.ok() || hosts() != routes) {
+  if (absl::Status s = measure(cold, false); !s.ok() || hosts() != routes) {
     std::fprintf(stderr, "cold: %s, %d virtual hosts for %d routes\n", s.ToString().c_str(),
                  hosts(), routes);
     fs::remove_all(dir);
@@ -238,7 +253,7 @@ int main(int argc, char** argv) {
       default:
         delete_route(name);
     }
-    if (absl::Status s = measure(change); !s.ok()) {
+    if (absl::Status s = measure(change, true); !s.ok()) {
       std::fprintf(stderr, "change %d: %s\n", c, s.ToString().c_str());
       fs::remove_all(dir);
       return 1;
