@@ -18,6 +18,22 @@ namespace {
 
 using model::Condition;
 
+// Whether every condition is as an accepted object's (AllAccepted).
+bool Positive(const std::vector<Condition>& conditions) {
+  for (const auto& c : conditions) {
+    if (c.type == "OverlappingTLSConfig") continue;  // a warning
+    bool negative = c.type == "Conflicted";
+    if ((c.status == "True") == negative) return false;
+    if (c.reason == "ListenersNotValid") return false;
+  }
+  return true;
+}
+
+bool Positive(const model::RouteStatus& status) {
+  return std::all_of(status.parents.begin(), status.parents.end(),
+                     [](const auto& p) { return Positive(p.conditions); });
+}
+
 // Everything the binder needs from one route, whatever its kind.
 struct RouteView {
   model::Kind kind;
@@ -311,7 +327,7 @@ ParentOutcome MatchListeners(const Store& store, const RouteView& route, const s
 }
 
 void Attach(const RouteView& route, const std::shared_ptr<const RouteBackends>& backends,
-            ListenerState& l, std::vector<std::string> hostnames) {
+            ListenerState& l, SharedHostnames hostnames) {
   // Once each: a route's attachments are made together, by its own bind.
   if (!l.bound.routes.empty() && l.bound.routes.back().key == route.key) return;
   l.bound.routes.push_back({route.key, route.object, std::move(hostnames), backends});
@@ -356,10 +372,11 @@ struct RouteMemo {
   struct Attached {
     size_t gateway = 0;   // GatewayState::ordinal
     size_t listener = 0;  // index into GatewayState::listeners
-    std::vector<std::string> hostnames;
+    SharedHostnames hostnames;
   };
   std::vector<Attached> attached;
   std::shared_ptr<const model::RouteStatus> status;
+  bool accepted = true;  // Positive(*status)
   // What each of the route's ListenerSet parentRefs found. ListenerSets are not in the
   // context every route depends on (a route with Gateway parentRefs reads only the Gateways'
   // own listeners, which come first): while each of these finds the same, the route binds as
@@ -397,8 +414,9 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
   int64_t gen = route.object->meta.generation;
   auto attach = [&](GatewayState& gw, ParentOutcome& o) {
     for (auto& [l, hosts] : o.attach) {
-      memo.attached.push_back({gw.ordinal, static_cast<size_t>(l - gw.listeners.data()), hosts});
-      Attach(route, memo.backends, *l, std::move(hosts));
+      SharedHostnames shared(std::move(hosts));
+      memo.attached.push_back({gw.ordinal, static_cast<size_t>(l - gw.listeners.data()), shared});
+      Attach(route, memo.backends, *l, shared);
     }
   };
 
@@ -458,6 +476,7 @@ void BindRoute(const Store& store, const SliceIndex& slices, const RouteView& ro
       auto old = options.previous->routes.find(route.key);
       if (old != options.previous->routes.end()) CarryTransitionTimes(*old->second, status);
     }
+    memo.accepted = Positive(status);
     auto shared = std::make_shared<const model::RouteStatus>(std::move(status));
     if (remember) memo.status = shared;
     statuses.routes.emplace_hint(statuses.routes.end(), route.key, std::move(shared));
@@ -693,6 +712,7 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
             std::all_of(old.sets.begin(), old.sets.end(),
                         [&](const SetView& v) { return v == ViewSet(store, sets, v.key); })) {
           Replay(old, route, by_ordinal, result.statuses);
+          result.routes_not_accepted += old.accepted ? 0 : 1;
           ++reused;
           ++cursor;
           continue;
@@ -702,6 +722,7 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
     RouteMemo fresh;
     BindRoute(store, slices, route, gateways, sets, options, result.statuses, fresh,
               memo != nullptr);
+    result.routes_not_accepted += fresh.accepted ? 0 : 1;
     if (memo == nullptr) continue;
     if (cursor != kept.end() && cursor->first == route.key) {
       (cursor++)->second = std::move(fresh);
@@ -740,15 +761,8 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
 }
 
 bool AllAccepted(const BindResult& result) {
-  auto ok = [](const std::vector<Condition>& conditions) {
-    for (const auto& c : conditions) {
-      if (c.type == "OverlappingTLSConfig") continue;  // a warning
-      bool negative = c.type == "Conflicted";
-      if ((c.status == "True") == negative) return false;
-      if (c.reason == "ListenersNotValid") return false;
-    }
-    return true;
-  };
+  if (result.routes_not_accepted > 0) return false;
+  auto ok = [](const std::vector<Condition>& conditions) { return Positive(conditions); };
   for (const auto& [k, s] : result.statuses.gateway_classes) {
     if (!ok(s.conditions)) return false;
   }
@@ -762,11 +776,6 @@ bool AllAccepted(const BindResult& result) {
     if (!ok(s.conditions)) return false;
     for (const auto& l : s.listeners) {
       if (!ok(l.conditions)) return false;
-    }
-  }
-  for (const auto& [k, s] : result.statuses.routes) {
-    for (const auto& p : s->parents) {
-      if (!ok(p.conditions)) return false;
     }
   }
   for (const auto& [k, s] : result.statuses.policies) {

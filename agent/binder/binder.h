@@ -62,13 +62,40 @@ struct RouteBackends {
   std::string invalid_message;
 };
 
+// A list of hostnames that binds share while it stays the same: copying it copies a pointer.
+class SharedHostnames {
+ public:
+  SharedHostnames() = default;
+  SharedHostnames(std::vector<std::string> names)
+      : names_(names.empty() ? nullptr
+                             : std::make_shared<const std::vector<std::string>>(std::move(names))) {
+  }
+
+  const std::vector<std::string>& get() const { return names_ ? *names_ : Empty(); }
+  operator const std::vector<std::string>&() const { return get(); }
+  auto begin() const { return get().begin(); }
+  auto end() const { return get().end(); }
+  size_t size() const { return get().size(); }
+  bool empty() const { return get().empty(); }
+  const std::string& operator[](size_t i) const { return get()[i]; }
+  bool operator==(const std::vector<std::string>& o) const { return get() == o; }
+  bool operator==(const SharedHostnames& o) const { return get() == o.get(); }
+
+ private:
+  static const std::vector<std::string>& Empty() {
+    static const std::vector<std::string> kEmpty;
+    return kEmpty;
+  }
+  std::shared_ptr<const std::vector<std::string>> names_;
+};
+
 // A route attached to one listener.
 struct BoundRoute {
   model::ObjectKey key;
   const model::Object* object = nullptr;  // HTTPRoute, TCPRoute, UDPRoute or TLSRoute
   // The route's hostnames intersected with the listener's (empty: matches any host the
   // listener accepts).
-  std::vector<std::string> hostnames;
+  SharedHostnames hostnames;
   std::shared_ptr<const RouteBackends> backends;
 };
 
@@ -143,6 +170,9 @@ struct BackendTLS {
 
 struct BindResult {
   Statuses statuses;
+  // Routes with a parent whose conditions are not all positive (AllAccepted reads this
+  // rather than every route's status).
+  size_t routes_not_accepted = 0;
   std::vector<BoundListener> listeners;  // every listener of every Gateway of ours
   // Per cluster name ("ns/name:port") of a routed Service port that a BackendTLSPolicy
   // targets.

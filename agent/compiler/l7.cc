@@ -464,7 +464,7 @@ api::Listener ToListener(
     hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
     for (std::string_view h : hosts) by_host.emplace_back(h, &route);
   }
-  std::sort(by_host.begin(), by_host.end());
+  if (!std::is_sorted(by_host.begin(), by_host.end())) std::sort(by_host.begin(), by_host.end());
   // Each hostname's run of routes in `by_host`, in alphabetical order.
   struct VirtualHostRoutes {
     std::string_view name;

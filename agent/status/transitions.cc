@@ -36,6 +36,11 @@ void CarryTransitionTimes(const binder::Statuses& previous, binder::Statuses& ne
   // Both in key order: walked together. A status shared with `previous` is its own.
   auto old = previous.routes.begin();
   for (auto& [key, status] : next.routes) {
+    // Most are the very status of the same key in `previous`: a pointer compare, no key compare.
+    if (old != previous.routes.end() && old->second == status) {
+      ++old;
+      continue;
+    }
     while (old != previous.routes.end() && old->first < key) ++old;
     if (old == previous.routes.end() || old->first != key || old->second == status) continue;
     model::RouteStatus carried = *status;
