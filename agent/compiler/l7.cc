@@ -396,12 +396,12 @@ struct HostOfRoute {
   }
 };
 
-// binder::Specificity(name), then `place`, as one number: smaller is more specific (a
-// hostname has at most 253 characters, so its label count and length fit their fields).
-uint64_t SpecificityOrder(std::string_view name, size_t place) {
+// binder::Specificity(name) as one number: smaller is more specific (a hostname has at most
+// 253 characters, so its label count and length fit their fields).
+uint64_t SpecificityOrder(std::string_view name) {
   auto [kind, labels, size] = binder::Specificity(name);  // labels and size negated
-  return (static_cast<uint64_t>(kind) << 60) | (static_cast<uint64_t>(255 + labels) << 52) |
-         (static_cast<uint64_t>(1023 + size) << 42) | place;
+  return (static_cast<uint64_t>(kind) << 20) | (static_cast<uint64_t>(255 + labels) << 10) |
+         static_cast<uint64_t>(1023 + size);
 }
 
 // A virtual host as the last Compile made it: the routes it was made from (their
@@ -486,15 +486,17 @@ api::Listener ToListener(
   // Only "" and wildcards cover other names: without them each name is its own pattern.
   bool wider_names = false;
   // Most specific first (MoreSpecificHostname): `vhosts` is in alphabetical order already,
-  // so sorting by (specificity, place) is its order.
-  std::vector<std::pair<uint64_t, const VirtualHostRoutes*>> names;
-  names.reserve(vhosts.size());
+  // so gathering them by specificity (few distinct values) in that order is its order.
+  std::map<uint64_t, std::vector<const VirtualHostRoutes*>> by_specificity;
   for (const auto& vhost : vhosts) {
-    names.emplace_back(SpecificityOrder(vhost.name, names.size()), &vhost);
+    by_specificity[SpecificityOrder(vhost.name)].push_back(&vhost);
     wider_names = wider_names || vhost.name.empty() || vhost.name.front() == '*';
   }
-  std::sort(names.begin(), names.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const VirtualHostRoutes*> names;
+  names.reserve(vhosts.size());
+  for (const auto& [specificity, same] : by_specificity) {
+    names.insert(names.end(), same.begin(), same.end());
+  }
   // A pattern's entries in precedence order, made when a virtual host is compiled with them.
   std::map<std::string_view, std::vector<Entry>> sorted;
   auto entries_of = [&](const VirtualHostRoutes& pattern) -> const std::vector<Entry>& {
@@ -515,7 +517,7 @@ api::Listener ToListener(
   // with the routes of every wider pattern that covers it, most specific first.
   std::vector<const VirtualHostRoutes*> patterns;
   std::vector<const BoundRoute*> routes;
-  for (const auto& [specificity, vhost] : names) {
+  for (const VirtualHostRoutes* vhost : names) {
     patterns = {vhost};
     if (wider_names) {
       patterns.clear();
