@@ -251,6 +251,30 @@ bool ObjectStore::Decoded::AppendTo(model::LoadResult& into) const {
   return appended;
 }
 
+void ObjectStore::Decoded::RemoveFrom(model::Store& from) const {
+  auto remove = [](auto& map, const auto& key, const void* object) {
+    auto it = map.find(key);
+    if (it != map.end() && it.shared().get() == object) map.erase(key);
+  };
+  if (result) {
+    model::ForEachKindMap(result->store, from, [&](const auto& part, auto& map) {
+      for (auto it = part.begin(); it != part.end(); ++it) {
+        remove(map, it->first, it.shared().get());
+      }
+    });
+    return;
+  }
+  int at = 0;
+  model::ForEachKindMap(from, from, [&](auto& map, auto&) {
+    if (at++ == kind) remove(map, key, object.get());
+  });
+}
+
+void ObjectStore::Unmerge(Decoded& d) const {
+  if (d.merged && merged_valid_) d.RemoveFrom(merged_);
+  d.merged = false;
+}
+
 void ObjectStore::DecodeAgain(const std::string& source, const Document& doc, int n,
                               model::LoadResult& into) const {
   const Decoded* d = nullptr;
@@ -275,7 +299,7 @@ void ObjectStore::DecodeAgain(const std::string& source, const Document& doc, in
                           for (const auto& [key, object] : map) {
                             model::LoadObject(object.raw, doc.origin, into);
                           }
-                          if (at++ == d->kind) {
+                          if (at++ == d->kind && d->object) {
                             const auto& object = *static_cast<const T*>(d->object.get());
                             model::LoadObject(object.raw, doc.origin, into);
                           }
@@ -295,10 +319,38 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;  // the load's order
   if (absl::Status s = DecodeChanged(order); !s.ok()) return s;
+  if (!merged_valid_) {  // every document merged again
+    merged_ = model::Store();
+    for (Decoded* d : order) d->merged = false;
+    merged_valid_ = true;
+  }
+  // The merged result holds what every unchanged document gave (DecodeChanged took out what
+  // the changed and the gone ones had given): the changed and new ones are added to it. A name
+  // defined twice is found as a merge of every document finds it: a name already there.
   model::LoadResult result;
   bool whole = false;
-  for (const Decoded* d : order) {
-    if (!whole && !d->AppendTo(result)) whole = true;
+  model::LoadResult into;
+  into.store = std::move(merged_);
+  for (Decoded* d : order) {
+    if (d->merged) continue;
+    if (!d->AppendTo(into)) {
+      whole = true;
+      break;
+    }
+    d->merged = true;
+  }
+  merged_ = std::move(into.store);
+  if (!whole) {
+    result.store = merged_;           // a copy of pointers
+    for (const Decoded* d : order) {  // the errors in the documents' order
+      if (d->result) {
+        result.errors.insert(result.errors.end(), d->result->errors.begin(),
+                             d->result->errors.end());
+      }
+    }
+  } else {
+    merged_valid_ = false;
+    merged_ = model::Store();
   }
   if (whole) {  // a duplicate name: reported where a load of everything at once reports it
     result = model::LoadResult();
@@ -354,9 +406,12 @@ absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
         }
         Decoded& d = it->second;
         if (d.revision != doc.revision || !d.done()) {
+          Unmerge(d);
           d.revision = doc.revision;
           d.result = nullptr;
           d.object = nullptr;
+          d.kind = -1;  // Compact sets them again only for a decode of one object
+          d.key = {};
           if (HasTree(doc)) {
             trees.push_back({fresh.size(), source, key});
             fresh.push_back(Document{doc.origin, {}, std::move(doc.object), false, doc.revision});
@@ -407,7 +462,14 @@ absl::Status ObjectStore::DecodeChanged(std::vector<Decoded*>& order) const {
   }
   // What this load did not see is gone.
   for (auto& [source, cache] : decoded_) {
-    std::erase_if(cache, [&](const auto& entry) { return entry.second.load != loads_; });
+    for (auto it = cache.begin(); it != cache.end();) {
+      if (it->second.load == loads_) {
+        ++it;
+        continue;
+      }
+      Unmerge(it->second);
+      it = cache.erase(it);
+    }
   }
   std::erase_if(decoded_, [](const auto& entry) { return entry.second.empty(); });
   return absl::OkStatus();

@@ -4,6 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <random>
+
 #include "absl/strings/str_cat.h"
 #include "agent/sources/folder_source.h"
 #include "tests/fixtures/fixtures.h"
@@ -154,6 +156,113 @@ TEST(ObjectStore, APredecodedDocumentIsNotDecodedAgainByTheLoad) {
   store.Erase("kube", "HTTPRoute/a/z9");
   store.Predecode();
   EXPECT_EQ(store.Load()->store.http_routes.size(), 1u);
+}
+
+// A load edits the merged result of the previous one by the documents that changed: over
+// random sequences of puts, erases, relists and folder files (names defined twice now and then,
+// refused objects, predecodes between loads), every load equals a fresh store's load of the
+// same documents (the same objects under the same keys, the same errors in the same order).
+json Service(const std::string& ns, const std::string& name, int port) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"namespace", ns}, {"name", name}}},
+          {"spec", {{"ports", json::array({{{"port", port}}})}}}};
+}
+
+using Documents = std::map<std::string, std::map<std::string, Document>>;
+
+// Every object of `loaded` as "kind key: raw JSON", and its errors, in order.
+std::vector<std::string> Describe(const model::LoadResult& loaded) {
+  std::vector<std::string> out;
+  int kind = 0;
+  model::ForEachKindMap(loaded.store, loaded.store, [&](const auto& map, const auto&) {
+    for (const auto& [key, object] : map) {
+      out.push_back(absl::StrCat(kind, " ", key.first, "/", key.second, ": ", object.raw.dump()));
+    }
+    ++kind;
+  });
+  for (const auto& e : loaded.errors) out.push_back("error " + e.ToString());
+  return out;
+}
+
+TEST(ObjectStore, AnIncrementalLoadEqualsAFreshLoadOfTheSameDocuments) {
+  int refused = 0, twice = 0;  // loads with a refused object, with a name defined twice
+  for (uint32_t seed = 1; seed <= 60; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    ObjectStore store;
+    Documents docs;  // what the store holds, to load afresh
+    auto object = [&](int i, int variant) -> json {
+      if (i % 3 == 0) return Service("a", absl::StrCat("s", i), 80 + variant);
+      json route = Route(i % 2 ? "a" : "b", absl::StrCat("r", i));
+      route["spec"]["hostnames"] = {absl::StrCat("h", variant, ".example.com")};
+      if (variant == 3) {  // refused
+        route["spec"]["rules"][0]["matches"] = {
+            {{"path", {{"type", "PathPrefix"}, {"value", "x"}}}}};
+      }
+      return route;
+    };
+    auto key_of = [](const json& o) {
+      return absl::StrCat(o["kind"].get<std::string>(), "/",
+                          o["metadata"]["namespace"].get<std::string>(), "/",
+                          o["metadata"]["name"].get<std::string>());
+    };
+    for (int step = 0; step < 120; ++step) {
+      const int op = pick(10);
+      if (op < 5) {  // put an object (the same one again now and then)
+        json o = object(pick(24), pick(4));
+        std::string key = key_of(o);
+        docs["kube"][key] = Document{key, {}, o};
+        store.Put("kube", key, Document{key, {}, o});
+      } else if (op < 7) {
+        json o = object(pick(24), 0);
+        std::string key = key_of(o);
+        docs["kube"].erase(key);
+        store.Erase("kube", key);
+      } else if (op == 7) {  // a relist of the routes
+        std::map<std::string, Document> listed;
+        for (int n = pick(6); n > 0; --n) {
+          json o = object(pick(24), pick(4));
+          if (o["kind"] != "HTTPRoute") continue;
+          std::string key = key_of(o);
+          listed[key] = Document{key, {}, o};
+        }
+        std::erase_if(docs["kube"],
+                      [](const auto& e) { return e.first.starts_with("HTTPRoute/"); });
+        for (const auto& [key, doc] : listed) docs["kube"][key] = doc;
+        store.ReplacePrefix("kube", "HTTPRoute/", std::move(listed));
+      } else if (op == 8) {  // a folder: files of a few documents (a name twice now and then)
+        std::map<std::string, Document> files;
+        for (int f = pick(3); f > 0; --f) {
+          std::string text;
+          for (int n = 1 + pick(3); n > 0; --n)
+            text += object(pick(40), pick(4)).dump() + "\n---\n";
+          std::string name = absl::StrCat("f", pick(4), ".yaml");
+          files[name] = Document{name, text, {}};
+        }
+        docs["folder"] = files;
+        store.Replace("folder", std::move(files));
+      } else {
+        store.Predecode();
+        continue;
+      }
+      if (pick(3) == 0) continue;  // a burst: loaded with the next change
+      auto loaded = store.Load();
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      ObjectStore fresh;
+      for (const auto& [source, documents] : docs) fresh.Replace(source, documents);
+      auto expected = fresh.Load();
+      ASSERT_TRUE(expected.ok()) << expected.status();
+      ASSERT_EQ(Describe(*loaded), Describe(*expected)) << "seed " << seed << " step " << step;
+      refused += !loaded->errors.empty();
+      twice += std::any_of(loaded->errors.begin(), loaded->errors.end(), [](const auto& e) {
+        return e.message.find("Duplicate") != std::string::npos;
+      });
+    }
+  }
+  EXPECT_GT(refused, 100);  // the sequences did reach both
+  EXPECT_GT(twice, 100);
+  std::printf("%d loads with a refused object, %d with a name defined twice\n", refused, twice);
 }
 
 TEST(ObjectStore, AnUnreadableSourceFailsTheLoadUntilItIsBack) {
