@@ -1,6 +1,7 @@
 #include "userspace-proxy/routing/hostname_index.h"
 
 #include "absl/strings/ascii.h"
+#include "userspace-proxy/http/chars.h"
 #include "userspace-proxy/routing/router.h"
 
 namespace xgate::routing {
@@ -60,7 +61,7 @@ int HostnameIndex::Find(std::string_view host) const {
   std::string long_host;
   std::string_view lower;
   if (host.size() <= sizeof(buffer)) {
-    for (size_t i = 0; i < host.size(); ++i) buffer[i] = absl::ascii_tolower(host[i]);
+    http::chars::CopyLower(buffer, host.data(), host.size());
     lower = std::string_view(buffer, host.size());
   } else {
     long_host = Lowercase(host);

@@ -187,7 +187,9 @@ class Exchange : public UpstreamClient, public H2StreamClient {
   const ClusterEndpoints* endpoints_ = nullptr;
   const routing::CompiledRoute* compiled_route_ = nullptr;  // into config_
   routing::RequestContext context_;
-  http::RequestHead route_head_;  // after the route's filters, when it has several backends
+  // After the route's filters, when it has several backends (unset otherwise: most
+  // exchanges then neither make nor destroy a second head).
+  std::optional<http::RequestHead> route_head_;
   size_t route_response_modifiers_ = 0;
   size_t head_size_ = 0;  // of the upstream request head, at the start of replay_
   UpstreamConnection* upstream_ = nullptr;

@@ -29,7 +29,7 @@ bool Exchange::BackendUsable(const api::WeightedCluster& backend, bool skip_ejec
 
 std::string Exchange::PrepareBackend(const api::WeightedCluster& backend, bool first) {
   http::RequestHead& head = request_.head;
-  if (!first) head = route_head_;
+  if (!first) head = route_head_ ? *route_head_ : http::RequestHead();
   filters_.response_modifiers.resize(route_response_modifiers_);
   if (!backend.filters().empty()) {  // most backends have none: no outcome to make
     routing::FilterOutcome backend_filters =
