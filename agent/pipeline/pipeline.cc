@@ -52,6 +52,14 @@ absl::Status Pipeline::ApplyAll(const std::shared_ptr<const compiler::Snapshot>&
 
 absl::Status Pipeline::Reload() {
   std::lock_guard reload_lock(reload_mu_);
+  // Where a reload's time went, for its log line: ms since the previous mark.
+  auto mark = std::chrono::steady_clock::now();
+  auto lap = [&mark] {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - mark).count();
+    mark = now;
+    return ms;
+  };
   std::shared_ptr<const State> previous = Current();
   auto record = [&](absl::Status s, uint64_t Counters::*outcome) {
     std::lock_guard lock(state_mu_);
@@ -70,6 +78,7 @@ absl::Status Pipeline::Reload() {
   next->loaded = *std::move(loaded);
   if (previous && options_.carry_generations)
     model::CarryGenerations(previous->loaded.store, next->loaded.store);
+  const double load_ms = lap();
   for (const auto& e : next->loaded.errors) spdlog::warn("refused: {}", e.ToString());
 
   binder::BindOptions options;
@@ -80,6 +89,7 @@ absl::Status Pipeline::Reload() {
   options.max_gateway_listeners = inputs_.max_gateway_listeners;
   next->bound = binder::Bind(next->loaded.store, options, &bind_memo_);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
+  const double bind_ms = lap();
   // The local pods decide which endpoints get flows: a change there is a change.
   compiler::CompileOptions compile_options =
       inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{};
@@ -94,6 +104,7 @@ absl::Status Pipeline::Reload() {
   next->snapshot =
       compiler::Compile(next->bound, next->generation, compile_options, &compile_memo_);
   next->applied_at = options.now;
+  const double compile_ms = lap();
 
   auto start = std::chrono::steady_clock::now();
   absl::Status applied = ApplyAll(next->snapshot, previous ? previous->snapshot : nullptr);
@@ -111,9 +122,12 @@ absl::Status Pipeline::Reload() {
                   std::string(applied.message()), previous ? previous->generation : 0);
     return record(applied, &Counters::apply_failed);
   }
-  spdlog::info("snapshot {} applied: {} objects, {} refused documents{}", next->generation,
-               next->loaded.store.Size(), next->loaded.errors.size(),
-               binder::AllAccepted(next->bound) ? "" : ", some objects not accepted");
+  spdlog::info(
+      "snapshot {} applied: {} objects, {} refused documents{} (ms: load {:.1f}, bind {:.1f}, "
+      "compile {:.1f}, apply {:.1f})",
+      next->generation, next->loaded.store.Size(), next->loaded.errors.size(),
+      binder::AllAccepted(next->bound) ? "" : ", some objects not accepted", load_ms, bind_ms,
+      compile_ms, seconds * 1e3);
   for (const auto& line : next->snapshot->Summary()) spdlog::info("  {}", line);
   {
     std::lock_guard lock(state_mu_);
