@@ -208,16 +208,17 @@ int main(int argc, char** argv) {
   // After each reload from the API server (the main loop's, and the status refresh's when a
   // listen result changed): the holder writes the new status.
   std::mutex publish_mu;
-  std::shared_ptr<const pipeline::State> last_published;
+  // The generation last published: a State held here would outlive the next reload.
+  uint64_t last_published = 0;
   auto publish = [&] {
     if (!publisher) return;
     std::lock_guard lock(publish_mu);
     auto state = pipeline.Current();
-    if (!state || state == last_published) return;
+    if (!state || state->generation == last_published) return;
     status_writer->SetResources(kube::StatusResources(kube_source->Kinds()));
     publisher->Publish(std::shared_ptr<const model::Store>(state, &state->loaded.store),
-                       state->bound.statuses);
-    last_published = state;
+                       std::shared_ptr<const binder::Statuses>(state, &state->bound.statuses));
+    last_published = state->generation;
   };
   spdlog::info(
       "xgate-agent on node {} reading {} (node addresses: {})", flags->node_name,
@@ -351,6 +352,7 @@ int main(int argc, char** argv) {
       pipeline.Reload().IgnoreError();
       agent::EndColdStartHugePages();
       if (pipeline.Current() != nullptr) agent::ReleaseColdStartMemory();
+      agent::LogHeapStats("after a reload");
       publish();
       if (program_first) program_first->Programmed(version);
       check_locality();

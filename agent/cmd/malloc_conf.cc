@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "spdlog/spdlog.h"
 
@@ -43,6 +45,32 @@ void RefreshStats() {
 }
 
 }  // namespace
+
+void LogHeapStats(const char* when) {
+  static const bool enabled = getenv("XGATE_HEAP_STATS") != nullptr;
+  if (!enabled) return;
+  RefreshStats();
+  size_t pdirty = 0, pmuzzy = 0;
+  size_t len = sizeof pdirty;
+  const std::string all = "stats.arenas." + std::to_string(MALLCTL_ARENAS_ALL);
+  mallctl((all + ".pdirty").c_str(), &pdirty, &len, nullptr, 0);
+  mallctl((all + ".pmuzzy").c_str(), &pmuzzy, &len, nullptr, 0);
+  unsigned narenas = 0;
+  size_t ulen = sizeof narenas;
+  mallctl("arenas.narenas", &narenas, &ulen, nullptr, 0);
+  static int dumps = 0;
+  if (const char* prefix = getenv("XGATE_HEAP_PROF_PREFIX")) {
+    std::string file = std::string(prefix) + "." + std::to_string(dumps++) + ".heap";
+    const char* name = file.c_str();
+    mallctl("prof.dump", nullptr, nullptr, &name, sizeof name);
+  }
+  spdlog::info(
+      "heap {}: allocated {:.1f} active {:.1f} metadata {:.1f} resident {:.1f} mapped {:.1f} "
+      "retained {:.1f} MB; dirty {:.1f} muzzy {:.1f} MB; {} arenas",
+      when, StatMb("stats.allocated"), StatMb("stats.active"), StatMb("stats.metadata"),
+      StatMb("stats.resident"), StatMb("stats.mapped"), StatMb("stats.retained"),
+      pdirty * 4096.0 / 1048576, pmuzzy * 4096.0 / 1048576, narenas);
+}
 
 void ReleaseColdStartMemory() {
   static std::atomic<bool> done{false};

@@ -15,4 +15,10 @@ void EndColdStartHugePages();
 // after. Later calls do nothing.
 void ReleaseColdStartMemory();
 
+// A diagnosis aid, after each reload in Kubernetes mode: with XGATE_HEAP_STATS set, logs
+// jemalloc's figures (allocated, active, resident, dirty pages); with XGATE_HEAP_PROF_PREFIX
+// too, and MALLOC_CONF=prof:true, dumps a heap profile PREFIX.N.heap for jeprof (--base one
+// dump to see what another holds more).
+void LogHeapStats(const char* when);
+
 }  // namespace xgate::agent

@@ -32,7 +32,7 @@ StatusPublisher::StatusPublisher(StatusWriter& writer, LeaderElector& elector,
 StatusPublisher::~StatusPublisher() { Stop(); }
 
 void StatusPublisher::Publish(std::shared_ptr<const model::Store> store,
-                              binder::Statuses statuses) {
+                              std::shared_ptr<const binder::Statuses> statuses) {
   {
     std::lock_guard lock(mu_);
     store_ = std::move(store);
@@ -79,12 +79,12 @@ void StatusPublisher::Loop() {
       continue;
     }
     std::shared_ptr<const model::Store> store = store_;
-    binder::Statuses statuses = statuses_;
+    std::shared_ptr<const binder::Statuses> statuses = statuses_;
     pending_ = false;
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
     const StatusWriteCounters before = writer_.counters();
-    absl::Status written = writer_.Write(*store, statuses);
+    absl::Status written = writer_.Write(*store, *statuses);
     const StatusWriteCounters after = writer_.counters();
     if (after.ok != before.ok || after.conflict != before.conflict) {
       spdlog::info("status: {} objects written ({} conflicts) in {} ms", after.ok - before.ok,

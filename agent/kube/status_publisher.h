@@ -27,9 +27,13 @@ class StatusPublisher {
   StatusPublisher(const StatusPublisher&) = delete;
   StatusPublisher& operator=(const StatusPublisher&) = delete;
 
-  // The newest bound state: `store` is what `statuses` were computed from (kept alive here;
-  // an aliasing shared_ptr into the pipeline's State does it).
-  void Publish(std::shared_ptr<const model::Store> store, binder::Statuses statuses);
+  // The newest bound state: `store` is what `statuses` were computed from (both kept alive
+  // here, neither copied: aliasing shared_ptrs into the pipeline's State do it).
+  void Publish(std::shared_ptr<const model::Store> store,
+               std::shared_ptr<const binder::Statuses> statuses);
+  void Publish(std::shared_ptr<const model::Store> store, binder::Statuses statuses) {
+    Publish(std::move(store), std::make_shared<const binder::Statuses>(std::move(statuses)));
+  }
 
   // Ends the thread after the write in progress, if any.
   void Stop();
@@ -48,7 +52,7 @@ class StatusPublisher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<const model::Store> store_;
-  binder::Statuses statuses_;
+  std::shared_ptr<const binder::Statuses> statuses_;
   bool pending_ = false;  // the newest state is not written yet
   bool stopping_ = false;
   uint64_t clean_writes_ = 0;

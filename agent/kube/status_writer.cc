@@ -56,17 +56,18 @@ void AppendPrint(const json& status, std::string& out) {
 
 // What identifies `ours` on `key`'s object: the object's uid (one deleted and created again
 // has no status) and ours printed.
-std::string StatusPrint(const model::Store& store, const model::ObjectKey& key, const json& ours) {
+// The first line of a StatusPrint: `key`'s object (its uid and creation time), "" when absent.
+std::string Identity(const model::Store& store, const model::ObjectKey& key) {
   std::string out;
   if (const model::Object* obj = store.Find(key); obj != nullptr && obj->raw.is_object()) {
-    auto md = obj->raw.find("metadata");
-    if (md != obj->raw.end() && md->is_object()) {
-      auto uid = md->find("uid");
-      if (uid != md->end() && uid->is_string()) out = uid->get<std::string>();
-    }
-    absl::StrAppend(&out, "/", obj->meta.creation_timestamp);
+    absl::StrAppend(&out, obj->meta.uid, "/", obj->meta.creation_timestamp);
   }
   out += '\n';
+  return out;
+}
+
+std::string StatusPrint(const model::Store& store, const model::ObjectKey& key, const json& ours) {
+  std::string out = Identity(store, key);
   AppendPrint(ours, out);
   return out;
 }
@@ -139,14 +140,18 @@ absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
 
 absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model::ObjectKey& key,
                                           const json& ours, const Merge& merge,
-                                          const OursIn& ours_in, std::set<model::ObjectKey>& seen) {
+                                          const OursIn& ours_in, std::set<model::ObjectKey>& seen,
+                                          std::shared_ptr<const model::RouteStatus> from) {
   seen.insert(key);
   std::string print = StatusPrint(store, key, ours);
+  const bool has_ours = ours_in(ours);
   {
     std::lock_guard lock(mu_);
     auto it = confirmed_.find(key);
-    if (it != confirmed_.end() && it->second == print) {
-      if (ours_in(ours)) ++counters_.skipped_unchanged;
+    if (it != confirmed_.end() && it->second.print == print) {
+      if (has_ours) ++counters_.skipped_unchanged;
+      it->second.from = std::move(from);
+      it->second.ours = has_ours;
       return absl::OkStatus();
     }
     if (it != confirmed_.end()) confirmed_.erase(it);
@@ -155,9 +160,21 @@ absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model
   absl::Status result = WriteOne(key, ours, merge, ours_in, confirmed);
   if (confirmed) {
     std::lock_guard lock(mu_);
-    confirmed_[key] = std::move(print);
+    confirmed_[key] = Confirmed{std::move(print), std::move(from), has_ours};
   }
   return result;
+}
+
+bool StatusWriter::SkipUnchanged(const model::Store& store, const model::ObjectKey& key,
+                                 const std::shared_ptr<const model::RouteStatus>& status) {
+  std::lock_guard lock(mu_);
+  auto it = confirmed_.find(key);
+  if (it == confirmed_.end() || it->second.from == nullptr || it->second.from != status ||
+      !it->second.print.starts_with(Identity(store, key))) {
+    return false;
+  }
+  if (it->second.ours) ++counters_.skipped_unchanged;
+  return true;
 }
 
 absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const json& ours,
@@ -282,9 +299,15 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
   bool all_read = true;
   for (const model::ObjectKey& key : routes) {
     auto it = statuses.routes.find(key);
+    // The very status object confirmed on the same object: nothing to print or compare.
+    if (it != statuses.routes.end() && SkipUnchanged(store, key, it->second)) {
+      seen.insert(key);
+      continue;
+    }
     json ours = it == statuses.routes.end() ? json{{"parents", json::array()}}
                                             : status::RouteStatusJson(*it->second);
-    absl::Status result = write(key, ours, merge_route, ours_in);
+    absl::Status result = WriteIfChanged(store, key, ours, merge_route, ours_in, seen,
+                                         it == statuses.routes.end() ? nullptr : it->second);
     if (!result.ok()) all_read = false;
     keep(std::move(result));
   }

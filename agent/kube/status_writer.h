@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -77,9 +78,15 @@ class StatusWriter {
   using OursIn = std::function<bool(const nlohmann::json&)>;
   // Writes `ours` into `key`'s status unless this writer knows it is there already (then
   // counted as skipped when `ours_in(ours)`). `seen` collects the keys written or skipped.
+  // `from`: the route status `ours` was made from, remembered with it once confirmed.
   absl::Status WriteIfChanged(const model::Store& store, const model::ObjectKey& key,
                               const nlohmann::json& ours, const Merge& merge, const OursIn& ours_in,
-                              std::set<model::ObjectKey>& seen);
+                              std::set<model::ObjectKey>& seen,
+                              std::shared_ptr<const model::RouteStatus> from = nullptr);
+  // Whether `key`'s confirmed status was made from the very `status` object, on the same
+  // object (uid, creation time): then it is counted as skipped with no print made.
+  bool SkipUnchanged(const model::Store& store, const model::ObjectKey& key,
+                     const std::shared_ptr<const model::RouteStatus>& status);
   // Reads, merges, writes one object. `ours_in`: whether a status has entries of xgate's
   // (counts the skipped writes only of objects that have some, before or after). `confirmed`:
   // set when the server's object now has `ours` (written, or already there). `written`, when
@@ -104,7 +111,15 @@ class StatusWriter {
   std::set<model::ObjectKey> routes_with_ours_;  // as last read or written
   // Per object: its uid and the status of xgate's last written or found on it, printed
   // without lastTransitionTime (StatusPrint).
-  std::map<model::ObjectKey, std::string> confirmed_;
+  // A route's entry also holds the status object its print was made from: a Write given the
+  // same object again skips it without printing (a change among 10,000 routes prints only
+  // the statuses the bind made anew).
+  struct Confirmed {
+    std::string print;
+    std::shared_ptr<const model::RouteStatus> from;
+    bool ours = false;  // the print has entries of xgate's (counted when skipped)
+  };
+  std::map<model::ObjectKey, Confirmed> confirmed_;
   // The status each ListenerSet had when this writer last wrote (or found) xgate's in it: one
   // that leaves xgate's Gateways is reset only while the server still holds exactly that (its
   // status has no controllerName; another controller may have written it since).

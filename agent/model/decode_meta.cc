@@ -83,6 +83,7 @@ void DecodeMeta(const Node& root, Kind kind, ObjectMeta& meta) {
   meta.annotations = md.StrMap("annotations");
   meta.generation = md.IntOr("generation", 1, 1, INT64_MAX);
   meta.creation_timestamp = md.OptStr("creationTimestamp").value_or("");
+  meta.uid = md.OptStr("uid").value_or("");
 }
 
 LabelSelector DecodeLabelSelector(const Node& node) {

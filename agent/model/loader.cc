@@ -289,7 +289,7 @@ class DocumentLoader {
 // metadata (and status) for core objects.
 json Comparable(const Object& obj, Kind kind) {
   if (IsGatewayKind(KindName(kind))) return obj.raw.contains("spec") ? obj.raw["spec"] : json();
-  json copy = obj.raw;
+  json copy = obj.raw.Parse();
   if (copy.is_object()) {
     copy.erase("metadata");
     copy.erase("status");
@@ -324,8 +324,12 @@ void CarryKind(const ObjectMap<Store::Key, T>& prev, ObjectMap<Store::Key, T>& n
         obj.meta.creation_index = old.meta.creation_index;
         if (obj.meta.creation_timestamp.empty())
           obj.meta.creation_timestamp = old.meta.creation_timestamp;
-        if (obj.raw.is_object() && obj.raw.contains("metadata")) {
-          obj.raw["metadata"]["generation"] = obj.meta.generation;
+        if (obj.raw.is_object()) {
+          json raw = obj.raw.Parse();
+          if (raw.contains("metadata")) {
+            raw["metadata"]["generation"] = obj.meta.generation;
+            obj.raw = raw;
+          }
         }
       });
 }

@@ -66,6 +66,8 @@ struct ObjectMeta {
   int64_t generation = 1;
   // RFC 3339 metadata.creationTimestamp when the manifest has one, else when first seen.
   std::string creation_timestamp;
+  // metadata.uid as the API server gives it ("" in a manifest without one).
+  std::string uid;
   // Monotonic order of first appearance: the tie-breaker "oldest route" when two
   // creation timestamps are equal.
   int64_t creation_index = 0;
@@ -314,13 +316,43 @@ struct GatewayClassStatus {
 
 // ---------------------------------------------------------------- objects
 
+// An object's JSON kept as compact text: a parsed tree costs several times its text (10,000
+// HTTPRoutes with their Services and EndpointSlices: ~60 MB of trees). Read by parsing it;
+// compared as text (a tree's dump is canonical: keys sorted, compact).
+class RawJson {
+ public:
+  RawJson() = default;
+  RawJson(const nlohmann::json& value)  // NOLINT: implicit, as the tree it stands for
+      : text_(value.is_null() ? std::string() : value.dump()) {}
+
+  nlohmann::json Parse() const {
+    return text_.empty() ? nlohmann::json() : nlohmann::json::parse(text_);
+  }
+  std::string dump() const { return text_.empty() ? "null" : text_; }
+  bool is_object() const { return !text_.empty() && text_.front() == '{'; }
+  bool contains(const std::string& key) const { return Parse().contains(key); }
+  // A member, parsed (null when absent), so that raw["spec"]["rules"][0] reads as on a tree.
+  // A copy: writing through it changes nothing (assign a tree to the RawJson instead).
+  nlohmann::json operator[](const std::string& key) const {
+    nlohmann::json tree = Parse();
+    return tree.is_object() && tree.contains(key) ? std::move(tree[key]) : nlohmann::json();
+  }
+  bool operator==(const RawJson& o) const = default;
+  friend std::ostream& operator<<(std::ostream& out, const RawJson& raw) {
+    return out << raw.dump();
+  }
+
+ private:
+  std::string text_;
+};
+
 // What every typed object carries besides its spec.
 struct Object {
   std::string api_version;  // as written in the manifest (before conversion)
   ObjectMeta meta;
   // The object as Kubernetes would store it (v1 shape, after conversion and defaulting),
   // without status: what `xgatectl check -o json` prints, with status added.
-  nlohmann::json raw;
+  RawJson raw;
   // Which decode made this object (unique per process; copies keep it): two loads whose
   // objects have the same decode_id decoded the same unchanged document.
   uint64_t decode_id = 0;

@@ -297,11 +297,11 @@ void ObjectStore::DecodeAgain(const std::string& source, const Document& doc, in
                         [&](const auto& map, const auto&) {
                           using T = typename std::decay_t<decltype(map)>::mapped_type;
                           for (const auto& [key, object] : map) {
-                            model::LoadObject(object.raw, doc.origin, into);
+                            model::LoadObject(object.raw.Parse(), doc.origin, into);
                           }
                           if (at++ == d->kind && d->object) {
                             const auto& object = *static_cast<const T*>(d->object.get());
-                            model::LoadObject(object.raw, doc.origin, into);
+                            model::LoadObject(object.raw.Parse(), doc.origin, into);
                           }
                         });
   if (d->result) {

@@ -54,7 +54,7 @@ void RedactSecretData(json& item) {
 // The object as stored, with the metadata the agent keeps (generation, creation time)
 // brought up to date.
 json ItemJson(const model::Object& object, model::Kind kind) {
-  json item = object.raw.is_object() ? object.raw : json::object();
+  json item = object.raw.is_object() ? object.raw.Parse() : json::object();
   if (!item.contains("apiVersion")) {
     std::string group = model::KindGroup(kind);
     item["apiVersion"] = group.empty() ? "v1" : group + "/v1";

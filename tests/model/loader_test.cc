@@ -235,7 +235,7 @@ status:
   EXPECT_FALSE(gw.raw.contains("status"));
   EXPECT_EQ(gw.meta.generation, 4);
   EXPECT_EQ(gw.meta.creation_timestamp, "2024-01-02T03:04:05Z");
-  const auto& tls = gw.raw["spec"]["listeners"][0]["tls"];
+  const auto tls = gw.raw["spec"]["listeners"][0]["tls"];
   EXPECT_EQ(tls["mode"], "Terminate");
   EXPECT_EQ(tls["certificateRefs"][0]["kind"], "Secret");
   EXPECT_EQ(tls["certificateRefs"][0]["group"], "");

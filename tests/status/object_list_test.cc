@@ -14,11 +14,12 @@ TEST(ObjectListTest, SecretBodiesAreRedacted) {
   secret.meta.ns = "default";
   secret.type = "kubernetes.io/tls";
   secret.data = {{"tls.key", "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n"}};
-  secret.raw = {{"apiVersion", "v1"},
-                {"kind", "Secret"},
-                {"type", "kubernetes.io/tls"},
-                {"data", {{"tls.crt", "Q0VSVElGSUNBVEU="}, {"tls.key", "UFJJVkFURSBLRVk="}}},
-                {"stringData", {{"extra", "s3cret value"}}}};
+  secret.raw =
+      nlohmann::json{{"apiVersion", "v1"},
+                     {"kind", "Secret"},
+                     {"type", "kubernetes.io/tls"},
+                     {"data", {{"tls.crt", "Q0VSVElGSUNBVEU="}, {"tls.key", "UFJJVkFURSBLRVk="}}},
+                     {"stringData", {{"extra", "s3cret value"}}}};
   store.secrets[{"default", "cert"}] = secret;
 
   nlohmann::json list = ObjectList(store, binder::Statuses{});
