@@ -586,8 +586,6 @@ bool SameBackendTLS(const std::map<std::string, binder::BackendTLS>& a,
   });
 }
 
-}  // namespace
-
 // The clusters of `named` in name order. `last` is the previous Compile's list: walking it
 // keeps its order for the names still there, so only the names it lacks are sorted.
 std::vector<std::shared_ptr<const api::Cluster>> SortedClusters(
@@ -616,6 +614,8 @@ std::vector<std::shared_ptr<const api::Cluster>> SortedClusters(
              by_name);
   return out;
 }
+
+}  // namespace
 
 struct CompileMemo::State {
   std::map<std::string, binder::BackendTLS> backend_tls;      // what every cluster was made with
