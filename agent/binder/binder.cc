@@ -662,9 +662,8 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
       changed_services.insert(slice_services.begin(), slice_services.end());
     }
   }
-  if (last != nullptr && slice_services.empty() &&
-      last->backends.slices.size() == next->backends.slices.size()) {
-    next->slices = last->slices;  // (AddChanged saw every slice the same)
+  if (last != nullptr && slice_services.empty()) {
+    next->slices = last->slices;  // AddChanged saw every slice the same
   } else if (last != nullptr && last->slices->OverlaySize() + slice_services.size() <=
                                     std::max<size_t>(64, store.services.size() / 8)) {
     for (const Store::Key& service : slice_services) fresh_slices[service];  // gone: emptied
@@ -762,25 +761,24 @@ BindResult Bind(const Store& store, const BindOptions& options, BindMemo* memo) 
 
 bool AllAccepted(const BindResult& result) {
   if (result.routes_not_accepted > 0) return false;
-  auto ok = [](const std::vector<Condition>& conditions) { return Positive(conditions); };
   for (const auto& [k, s] : result.statuses.gateway_classes) {
-    if (!ok(s.conditions)) return false;
+    if (!Positive(s.conditions)) return false;
   }
   for (const auto& [k, s] : result.statuses.gateways) {
-    if (!ok(s.conditions)) return false;
+    if (!Positive(s.conditions)) return false;
     for (const auto& l : s.listeners) {
-      if (!ok(l.conditions)) return false;
+      if (!Positive(l.conditions)) return false;
     }
   }
   for (const auto& [k, s] : result.statuses.listener_sets) {
-    if (!ok(s.conditions)) return false;
+    if (!Positive(s.conditions)) return false;
     for (const auto& l : s.listeners) {
-      if (!ok(l.conditions)) return false;
+      if (!Positive(l.conditions)) return false;
     }
   }
   for (const auto& [k, s] : result.statuses.policies) {
     for (const auto& a : s.ancestors) {
-      if (!ok(a.conditions)) return false;
+      if (!Positive(a.conditions)) return false;
     }
   }
   return true;

@@ -54,8 +54,6 @@ void AppendPrint(const json& status, std::string& out) {
   }
 }
 
-// What identifies `ours` on `key`'s object: the object's uid (one deleted and created again
-// has no status) and ours printed.
 // The first line of a StatusPrint: `key`'s object (its uid and creation time), "" when absent.
 std::string Identity(const model::Store& store, const model::ObjectKey& key) {
   std::string out;
@@ -66,6 +64,8 @@ std::string Identity(const model::Store& store, const model::ObjectKey& key) {
   return out;
 }
 
+// What identifies `ours` on `key`'s object: the object's uid (one deleted and created again
+// has no status) and ours printed.
 std::string StatusPrint(const model::Store& store, const model::ObjectKey& key, const json& ours) {
   std::string out = Identity(store, key);
   AppendPrint(ours, out);

@@ -288,8 +288,10 @@ class DocumentLoader {
 // What CarryGenerations compares: the spec of Gateway API objects, everything but
 // metadata (and status) for core objects.
 json Comparable(const Object& obj, Kind kind) {
-  if (IsGatewayKind(KindName(kind))) return obj.raw.contains("spec") ? obj.raw["spec"] : json();
   json copy = obj.raw.Parse();
+  if (IsGatewayKind(KindName(kind))) {
+    return copy.is_object() && copy.contains("spec") ? std::move(copy["spec"]) : json();
+  }
   if (copy.is_object()) {
     copy.erase("metadata");
     copy.erase("status");
