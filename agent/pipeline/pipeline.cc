@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/strings/str_format.h"
 #include "agent/compiler/compiler.h"
 #include "agent/pipeline/same_state.h"
 #include "agent/status/status.h"
@@ -33,9 +34,15 @@ Pipeline::Counters Pipeline::counters() const {
 }
 
 absl::Status Pipeline::ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
-                                const std::shared_ptr<const compiler::Snapshot>& previous) {
+                                const std::shared_ptr<const compiler::Snapshot>& previous,
+                                std::string* split) {
   for (size_t i = 0; i < appliers_.size(); ++i) {
+    auto start = std::chrono::steady_clock::now();
     absl::Status s = appliers_[i]->ApplyShared(next);
+    absl::StrAppendFormat(
+        split, "%s%s %.1f", i == 0 ? "" : ", ", appliers_[i]->Name(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
     if (s.ok()) continue;
     // Whole or not at all: the appliers that took the new snapshot go back to the old one.
     for (size_t j = 0; previous && j < i; ++j) {
@@ -107,7 +114,9 @@ absl::Status Pipeline::Reload() {
   const double compile_ms = lap();
 
   auto start = std::chrono::steady_clock::now();
-  absl::Status applied = ApplyAll(next->snapshot, previous ? previous->snapshot : nullptr);
+  std::string apply_split;  // ms per applier
+  absl::Status applied =
+      ApplyAll(next->snapshot, previous ? previous->snapshot : nullptr, &apply_split);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {
     std::lock_guard lock(state_mu_);
@@ -124,10 +133,10 @@ absl::Status Pipeline::Reload() {
   }
   spdlog::info(
       "snapshot {} applied: {} objects, {} refused documents{} (ms: load {:.1f}, bind {:.1f}, "
-      "compile {:.1f}, apply {:.1f})",
+      "compile {:.1f}, apply {:.1f}: {})",
       next->generation, next->loaded.store.Size(), next->loaded.errors.size(),
       binder::AllAccepted(next->bound) ? "" : ", some objects not accepted", load_ms, bind_ms,
-      compile_ms, seconds * 1e3);
+      compile_ms, seconds * 1e3, apply_split);
   for (const auto& line : next->snapshot->Summary()) spdlog::info("  {}", line);
   {
     std::lock_guard lock(state_mu_);

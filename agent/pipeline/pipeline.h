@@ -88,7 +88,8 @@ class Pipeline {
 
  private:
   absl::Status ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
-                        const std::shared_ptr<const compiler::Snapshot>& previous);
+                        const std::shared_ptr<const compiler::Snapshot>& previous,
+                        std::string* split);
 
   const sources::ObjectStore& store_;
   const PipelineOptions options_;
