@@ -11,16 +11,40 @@ namespace {
 
 // Brings `known` (name -> bytes) to `items`: those new or changed go through `changed`, the
 // names gone through `removed`. Updated in place, an unchanged item costs nothing when it is
-// the object seen last time, else a serialization into one scratch buffer and a compare.
+// the object seen last time, else a serialization into one scratch buffer and a compare; one
+// in the place it had (or one further, past a removed one) is not even looked up by name.
 // False when two items share a name.
 template <typename Items, typename NameOf, typename Changed, typename Removed>
 bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_t stamp,
           Changed changed, Removed removed) {
+  using Entry = std::pair<const std::string, ConfigDelta::Seen>;
   std::string scratch;
   bool unique = true;
+  std::vector<Entry*> order;
+  order.reserve(static_cast<size_t>(items.size()));
+  std::vector<Entry*> passed;  // entries of the order before that no item took in place
+  const std::vector<Entry*>& before = known.order;
+  size_t at = 0;  // in `before`
   for (const auto& item : items) {
-    auto [it, fresh] = known.try_emplace(name_of(item));
-    ConfigDelta::Seen& seen = it->second;
+    Entry* entry = nullptr;
+    if (at < before.size() && before[at]->second.object == &item) {
+      entry = before[at++];
+    } else if (at + 1 < before.size() && before[at + 1]->second.object == &item) {
+      passed.push_back(before[at]);
+      entry = before[at + 1];
+      at += 2;
+    }
+    if (entry != nullptr) {
+      unique = unique && entry->second.stamp != stamp;
+      entry->second.stamp = stamp;
+      order.push_back(entry);
+      continue;
+    }
+    auto [it, fresh] = known.by_name.try_emplace(name_of(item));
+    entry = &*it;
+    if (at < before.size() && before[at] == entry) ++at;  // changed in its place
+    order.push_back(entry);
+    ConfigDelta::Seen& seen = entry->second;
     unique = unique && seen.stamp != stamp;
     seen.stamp = stamp;
     if (!fresh && seen.object == &item) continue;
@@ -30,11 +54,28 @@ bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_
     changed(item);
     seen.bytes.swap(scratch);
   }
-  absl::erase_if(known, [&](auto& entry) {
-    if (entry.second.stamp == stamp) return false;
-    removed(entry.first);
-    return true;
-  });
+  auto gone = [&](Entry* entry) {
+    if (entry->second.stamp == stamp) return;
+    removed(entry->first);
+    known.by_name.erase(entry->first);
+  };
+  if (!before.empty()) {
+    // Every entry is in the order before, once: the ones no item took in place are the only
+    // ones that may be gone.
+    for (Entry* entry : passed) gone(entry);
+    for (; at < before.size(); ++at) gone(before[at]);
+  } else {
+    absl::erase_if(known.by_name, [&](Entry& entry) {
+      if (entry.second.stamp == stamp) return false;
+      removed(entry.first);
+      return true;
+    });
+  }
+  if (unique) {
+    known.order = std::move(order);
+  } else {
+    known.order.clear();  // an entry twice in it: the next call looks every name up
+  }
   return unique;
 }
 

@@ -7,8 +7,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "api/config.pb.h"
 
 namespace xgate::l7 {
@@ -32,7 +35,14 @@ class ConfigDelta {
     const void* object = nullptr;
     uint64_t stamp = 0;
   };
-  using Known = absl::flat_hash_map<std::string, Seen>;  // by name
+  // The objects of one list (a listener's virtual hosts, the clusters) by name, and in the
+  // order the config before listed them: an object that is the very one in the same place
+  // is known unchanged without its name being hashed. `order` is empty when the config before
+  // named one object twice.
+  struct Known {
+    absl::node_hash_map<std::string, Seen> by_name;
+    std::vector<std::pair<const std::string, Seen>*> order;
+  };
 
  private:
   struct Listener {

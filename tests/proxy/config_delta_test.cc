@@ -1,6 +1,7 @@
 // Deltas of the agent -> proxy config stream: a proxy Config built from a chain of deltas
 // (l7::ConfigDelta, the agent's) equals one built from the whole config at each step, over
-// random sequences of changes (many seeds); a delta carries only what changed; a delta that is
+// random sequences of changes (many seeds), also when the configs share the objects a change
+// did not touch, as the agent's snapshots do; a delta carries only what changed; a delta that is
 // not on the served config is refused and the served config stays.
 #include "agent/l7/config_delta.h"
 
@@ -179,14 +180,33 @@ int VirtualHostsIn(const api::L7Config& config) {
   return n;
 }
 
+// Two listeners with ten random changes made to them.
+State FirstState(Rng& rng) {
+  State s;
+  s.listeners[{80, "l0"}];
+  s.listeners[{81, "l1"}];
+  for (int i = 0; i < 10; ++i) RandomChange(rng, s);
+  return s;
+}
+
+// The virtual hosts of `after` that `before` did not have byte for byte.
+int ChangedVirtualHosts(const State& before, const State& after) {
+  int changed = 0;
+  for (const auto& [key, vhosts] : after.listeners) {
+    auto old = before.listeners.find(key);
+    for (const auto& [hostname, vhost] : vhosts) {
+      changed += !(old != before.listeners.end() && old->second.contains(hostname) &&
+                   old->second.at(hostname).SerializeAsString() == vhost.SerializeAsString());
+    }
+  }
+  return changed;
+}
+
 TEST(ConfigDelta, DeltasAppliedInTurnServeWhatTheWholeConfigServes) {
   int deltas = 0;
   for (unsigned seed = 1; seed <= 60; ++seed) {
     Rng rng(seed);
-    State s;
-    s.listeners[{80, "l0"}];
-    s.listeners[{81, "l1"}];
-    for (int i = 0; i < 10; ++i) RandomChange(rng, s);
+    State s = FirstState(rng);
     l7::ConfigDelta differ;
     api::L7Config first = ConfigOf(s, 1);
     ASSERT_FALSE(differ.Next(first).has_value());  // the first is sent whole
@@ -200,16 +220,8 @@ TEST(ConfigDelta, DeltasAppliedInTurnServeWhatTheWholeConfigServes) {
       ASSERT_TRUE(delta.has_value()) << "seed " << seed;
       EXPECT_EQ(delta->base_generation(), generation - 1);
       // Only what changed travels.
-      int changed = 0;
-      for (const auto& [key, vhosts] : s.listeners) {
-        auto old = before.listeners.find(key);
-        for (const auto& [hostname, vhost] : vhosts) {
-          bool same = old != before.listeners.end() && old->second.contains(hostname) &&
-                      old->second.at(hostname).SerializeAsString() == vhost.SerializeAsString();
-          changed += !same;
-        }
-      }
-      EXPECT_EQ(VirtualHostsIn(*delta), changed) << "seed " << seed << " step " << generation;
+      EXPECT_EQ(VirtualHostsIn(*delta), ChangedVirtualHosts(before, s))
+          << "seed " << seed << " step " << generation;
       auto fresh = Config::Build(whole, false);
       auto applied = Config::Build(*std::move(delta), false, served->get());
       ASSERT_TRUE(fresh.ok()) << fresh.status();
@@ -221,6 +233,127 @@ TEST(ConfigDelta, DeltasAppliedInTurnServeWhatTheWholeConfigServes) {
     }
   }
   EXPECT_EQ(deltas, 60 * 28);
+}
+
+// The agent's snapshots share every virtual host and cluster a change did not touch (see
+// compiler::Snapshot::shared_parts): this builds configs the same way, each unchanged object
+// the very one the config before held, so the differ takes its in-place path. `shuffle`
+// swaps neighbours (a moved object), `twin` lists one virtual host twice (names not unique) and
+// then says whether it did.
+class SharedConfigs {
+ public:
+  std::shared_ptr<const api::L7Config> Next(const State& s, uint64_t generation, Rng& rng,
+                                            bool shuffle, bool& twin) {
+    const bool want_twin = twin;
+    twin = false;
+    api::L7Config whole = ConfigOf(s, generation);
+    auto config = std::make_shared<api::L7Config>();
+    config->set_generation(generation);
+    std::vector<std::shared_ptr<const google::protobuf::Message>> held;
+    for (api::Port& port : *whole.mutable_ports()) {
+      api::Port& p = *config->add_ports();
+      p.set_port(port.port());
+      *p.mutable_addresses() = port.addresses();
+      for (api::Listener& listener : *port.mutable_listeners()) {
+        api::Listener& l = *p.add_listeners();
+        l.set_gateway_namespace(listener.gateway_namespace());
+        l.set_gateway_name(listener.gateway_name());
+        l.set_name(listener.name());
+        std::vector<std::shared_ptr<const api::VirtualHost>> vhosts;
+        for (const api::VirtualHost& v : listener.virtual_hosts()) {
+          vhosts.push_back(Shared(
+              absl::StrCat(port.port(), "/", listener.name(), "/", v.hostname()), v, vhosts_));
+        }
+        if (shuffle && vhosts.size() > 1) {
+          size_t i = static_cast<size_t>(Uniform(rng, static_cast<int>(vhosts.size()) - 1));
+          std::swap(vhosts[i], vhosts[i + 1]);
+        }
+        if (want_twin && !twin && !vhosts.empty()) {
+          vhosts.push_back(vhosts.front());
+          twin = true;
+        }
+        for (const auto& v : vhosts) {
+          l.mutable_virtual_hosts()->UnsafeArenaAddAllocated(
+              const_cast<api::VirtualHost*>(v.get()));
+          held.push_back(v);
+        }
+      }
+    }
+    for (const api::Cluster& c : whole.clusters()) {
+      auto shared = Shared(c.name(), c, clusters_);
+      config->mutable_clusters()->UnsafeArenaAddAllocated(const_cast<api::Cluster*>(shared.get()));
+      held.push_back(shared);
+    }
+    // As a Snapshot's destructor: the borrowed objects go back out before the config goes.
+    return std::shared_ptr<const api::L7Config>(
+        config.get(), [config, held = std::move(held)](const api::L7Config*) mutable {
+          for (api::Port& port : *config->mutable_ports()) {
+            for (api::Listener& listener : *port.mutable_listeners()) {
+              auto* v = listener.mutable_virtual_hosts();
+              v->UnsafeArenaExtractSubrange(0, v->size(), nullptr);
+            }
+          }
+          auto* c = config->mutable_clusters();
+          c->UnsafeArenaExtractSubrange(0, c->size(), nullptr);
+        });
+  }
+
+ private:
+  template <typename T>
+  static std::shared_ptr<const T> Shared(const std::string& key, const T& value,
+                                         std::map<std::string, std::shared_ptr<const T>>& kept) {
+    auto& slot = kept[key];
+    if (!slot || slot->SerializeAsString() != value.SerializeAsString()) {
+      slot = std::make_shared<const T>(value);
+    }
+    return slot;
+  }
+
+  std::map<std::string, std::shared_ptr<const api::VirtualHost>> vhosts_;
+  std::map<std::string, std::shared_ptr<const api::Cluster>> clusters_;
+};
+
+TEST(ConfigDelta, SharedObjectsInTheirPlacesGiveTheSameDeltas) {
+  int deltas = 0, whole_sent = 0;
+  for (unsigned seed = 1; seed <= 60; ++seed) {
+    Rng rng(seed);
+    State s = FirstState(rng);
+    SharedConfigs configs;
+    l7::ConfigDelta differ;
+    bool no_twin = false;
+    ASSERT_FALSE(differ.Next(configs.Next(s, 1, rng, false, no_twin)).has_value());
+    auto served = Config::Build(ConfigOf(s, 1), false);
+    ASSERT_TRUE(served.ok()) << served.status();
+    bool twin_before = false;
+    for (uint64_t generation = 2; generation < 40; ++generation) {
+      State before = s;
+      for (int i = 0, n = 1 + Uniform(rng, 3); i < n; ++i) RandomChange(rng, s);
+      bool twin = Uniform(rng, 12) == 0;  // then whether one was made
+      auto shared = configs.Next(s, generation, rng, Uniform(rng, 4) == 0, twin);
+      std::optional<api::L7Config> delta = differ.Next(shared);
+      api::L7Config whole = ConfigOf(s, generation);
+      auto fresh = Config::Build(whole, false);
+      ASSERT_TRUE(fresh.ok()) << fresh.status();
+      if (twin || twin_before) {  // a name twice: sent whole, and so is the next config
+        EXPECT_FALSE(delta.has_value()) << "seed " << seed << " step " << generation;
+        twin_before = twin;
+        served = *std::move(fresh);
+        ++whole_sent;
+        continue;
+      }
+      ASSERT_TRUE(delta.has_value()) << "seed " << seed << " step " << generation;
+      EXPECT_EQ(VirtualHostsIn(*delta), ChangedVirtualHosts(before, s))
+          << "seed " << seed << " step " << generation;
+      auto applied = Config::Build(*std::move(delta), false, served->get());
+      ASSERT_TRUE(applied.ok()) << "seed " << seed << " step " << generation << ": "
+                                << applied.status();
+      ASSERT_EQ(Served(**applied), Served(**fresh)) << "seed " << seed << " step " << generation;
+      served = *std::move(applied);
+      ++deltas;
+    }
+  }
+  EXPECT_GT(deltas, 60 * 25);
+  EXPECT_GT(whole_sent, 60);
 }
 
 TEST(ConfigDelta, ADeltaNotOnTheServedConfigIsRefused) {
