@@ -156,12 +156,12 @@ absl::StatusOr<std::shared_ptr<const Config>> Config::Build(api::L7Config proto,
 
 absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previous,
                                  const std::set<std::string, std::less<>>& sessions) {
-  for (const std::string& name : proto.removed_clusters()) clusters_.erase(name);
+  for (const std::string& name : proto.removed_clusters()) clusters_.Erase(name);
   for (const auto& cluster : proto.clusters()) {
     auto endpoints = std::make_shared<ClusterEndpoints>();
     // A delta's cluster keeps its tags while routes the delta does not carry may hold sessions.
-    auto old = clusters_.find(cluster.name());
-    endpoints->sessions = old != clusters_.end() && old->second->sessions;
+    const ClusterEndpoints* old = clusters_.Find(cluster.name());
+    endpoints->sessions = old != nullptr && old->sessions;
     endpoints->h2c = cluster.protocol() == api::H2C;
     if (cluster.has_tls()) {
       const api::Certificate* client = nullptr;
@@ -209,16 +209,17 @@ absl::Status Config::AddClusters(const api::L7Config& proto, const Config* previ
       }
     }
     if (endpoints->sessions || sessions.contains(cluster.name())) AddSessionTags(*endpoints);
-    clusters_[cluster.name()] = std::move(endpoints);
+    clusters_.Set(cluster.name(), std::move(endpoints));
   }
   // Clusters the config does not carry again that a carried route now holds sessions on.
   for (const std::string& name : sessions) {
-    auto it = clusters_.find(name);
-    if (it == clusters_.end() || it->second->sessions) continue;
-    auto tagged = std::make_shared<ClusterEndpoints>(*it->second);
+    const ClusterEndpoints* held = clusters_.Find(name);
+    if (held == nullptr || held->sessions) continue;
+    auto tagged = std::make_shared<ClusterEndpoints>(*held);
     AddSessionTags(*tagged);
-    it->second = std::move(tagged);
+    clusters_.Set(name, std::move(tagged));
   }
+  clusters_.Settle();
   return absl::OkStatus();
 }
 
@@ -231,10 +232,10 @@ const Config::Names& Config::names() const {
         }
       }
     }
-    for (const auto& [name, endpoints] : clusters_) {
+    clusters_.ForEach([this](const std::string& name, const ClusterEndpoints& endpoints) {
       names_.clusters.insert(name);
-      names_.endpoints.insert(endpoints->keys.begin(), endpoints->keys.end());
-    }
+      names_.endpoints.insert(endpoints.keys.begin(), endpoints.keys.end());
+    });
   });
   return names_;
 }
@@ -245,8 +246,7 @@ const PortTls* Config::tls(const routing::CompiledPort& port) const {
 }
 
 const ClusterEndpoints* Config::cluster(std::string_view name) const {
-  auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : it->second.get();
+  return clusters_.Find(name);
 }
 
 }  // namespace xgate::proxy

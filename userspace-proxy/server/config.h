@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "api/config.pb.h"
 #include "userspace-proxy/routing/router.h"
+#include "userspace-proxy/server/layered_map.h"
 #include "userspace-proxy/server/net.h"
 #include "userspace-proxy/server/tls.h"
 #include "userspace-proxy/server/upstream_tls.h"
@@ -84,7 +85,7 @@ class Config {
   // them by a digest of the certificate and the listener's client validation (MaterialKey).
   std::map<std::string, std::shared_ptr<const api::Certificate>> certificates_;
   std::map<std::string, std::shared_ptr<SSL_CTX>> contexts_;
-  std::map<std::string, std::shared_ptr<const ClusterEndpoints>, std::less<>> clusters_;
+  LayeredMap<ClusterEndpoints> clusters_;
   // Upstream TLS settings by UpstreamTls::KeyOf, lent to the next config when unchanged.
   std::map<std::string, std::shared_ptr<const UpstreamTls>> upstream_tls_;
   mutable std::once_flag names_once_;

@@ -9,6 +9,8 @@
 // CPU ms are the process's (the workers' pick-up included), so a loaded machine does not
 // inflate them.
 //
+// `valgrind --tool=callgrind --collect-atstart=no` counts the deltas' send and apply alone.
+//
 // Usage: xgate-bench-proxy-swap [--routes 10000] [--changes 20] [--requests 200000]
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,6 +37,14 @@
 #include "spdlog/spdlog.h"
 #include "userspace-proxy/server/access_log.h"
 #include "userspace-proxy/server/server.h"
+
+// Under `valgrind --tool=callgrind --collect-atstart=no`, only the deltas' send and apply.
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define XGATE_COLLECT() CALLGRIND_TOGGLE_COLLECT
+#else
+#define XGATE_COLLECT()
+#endif
 
 namespace {
 
@@ -264,7 +274,10 @@ int main(int argc, char** argv) {
     std::optional<api::L7Config> d;
     f.diff = Timed([&] { d = deltas.Next(config); });
     bool as_delta = c % 2 == 1;
-    if (!d || !SendAndApply(as_delta ? *d : config, server, f)) {
+    if (as_delta) XGATE_COLLECT();
+    bool applied = d && SendAndApply(as_delta ? *d : config, server, f);
+    if (as_delta) XGATE_COLLECT();
+    if (!applied) {
       std::fprintf(stderr, "the proxy rejected change %d (%s)\n", c, as_delta ? "delta" : "whole");
       return 1;
     }
