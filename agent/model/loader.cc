@@ -302,44 +302,37 @@ json Comparable(const Object& obj, Kind kind) {
 template <typename T>
 void CarryKind(const ObjectMap<Store::Key, T>& prev, ObjectMap<Store::Key, T>& next, Kind kind,
                int64_t index_base) {
-  using Map = ObjectMap<Store::Key, T>;
-  next.JoinWith(
-      prev, [&](const Store::Key&, std::shared_ptr<T>& slot, const std::shared_ptr<T>* old_slot) {
-        if (old_slot == nullptr) {
-          // Younger than every object of `previous` (a part's own indexes usually are already).
-          if (slot->meta.creation_index < index_base) {
-            Map::Unshared(slot).meta.creation_index += index_base;
-          }
-          return;
-        }
-        const T& old = **old_slot;
-        // The same object, or what carrying it again would give.
-        if (slot == *old_slot || old.decode_id == slot->decode_id) {
-          slot = *old_slot;
-          return;
-        }
-        const int64_t generation = Comparable(old, kind) == Comparable(*slot, kind)
-                                       ? old.meta.generation
-                                       : old.meta.generation + 1;
-        T& obj = Map::Unshared(slot);
-        obj.meta.generation = generation;
-        obj.meta.creation_index = old.meta.creation_index;
-        if (obj.meta.creation_timestamp.empty())
-          obj.meta.creation_timestamp = old.meta.creation_timestamp;
-        if (obj.raw.is_object()) {
-          json raw = obj.raw.Parse();
-          if (raw.contains("metadata")) {
-            raw["metadata"]["generation"] = obj.meta.generation;
-            obj.raw = raw;
-          }
-        }
-      });
-}
-
-template <typename T>
-int64_t MaxIndex(const ObjectMap<Store::Key, T>& m, int64_t acc) {
-  for (const auto& [k, v] : m) acc = std::max(acc, v.meta.creation_index);
-  return acc;
+  // The objects `next` shares with `prev` (most, and whole chunks of them) are carried already.
+  next.JoinChanged(prev, [&](auto& slot, const std::shared_ptr<T>* old_slot) {
+    if (old_slot == nullptr) {
+      // Younger than every object of `previous` (a part's own indexes usually are already).
+      if (slot->meta.creation_index < index_base) {
+        slot.Mutable().meta.creation_index += index_base;
+      }
+      return;
+    }
+    const T& old = **old_slot;
+    // What carrying it again would give.
+    if (old.decode_id == slot->decode_id) {
+      slot.Set(*old_slot);
+      return;
+    }
+    const int64_t generation = Comparable(old, kind) == Comparable(*slot, kind)
+                                   ? old.meta.generation
+                                   : old.meta.generation + 1;
+    T& obj = slot.Mutable();
+    obj.meta.generation = generation;
+    obj.meta.creation_index = old.meta.creation_index;
+    if (obj.meta.creation_timestamp.empty())
+      obj.meta.creation_timestamp = old.meta.creation_timestamp;
+    if (obj.raw.is_object()) {
+      json raw = obj.raw.Parse();
+      if (raw.contains("metadata")) {
+        raw["metadata"]["generation"] = obj.meta.generation;
+        obj.raw = raw;
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -454,6 +447,10 @@ bool AppendLoaded(const LoadResult& part, LoadResult& into) {
   });
   if (duplicate) return false;
   ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
+    if (to.empty()) {
+      to = from;  // its chunks shared
+      return;
+    }
     for (auto it = from.begin(); it != from.end(); ++it) to.Share(it->first, it.shared());
   });
   into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
@@ -462,21 +459,8 @@ bool AppendLoaded(const LoadResult& part, LoadResult& into) {
 
 void CarryGenerations(const Store& previous, Store& next) {
   int64_t base = -1;
-  base = MaxIndex(previous.gateway_classes, base);
-  base = MaxIndex(previous.gateways, base);
-  base = MaxIndex(previous.http_routes, base);
-  base = MaxIndex(previous.tcp_routes, base);
-  base = MaxIndex(previous.udp_routes, base);
-  base = MaxIndex(previous.tls_routes, base);
-  base = MaxIndex(previous.reference_grants, base);
-  base = MaxIndex(previous.namespaces, base);
-  base = MaxIndex(previous.services, base);
-  base = MaxIndex(previous.endpoint_slices, base);
-  base = MaxIndex(previous.secrets, base);
-  base = MaxIndex(previous.grpc_routes, base);
-  base = MaxIndex(previous.backend_tls_policies, base);
-  base = MaxIndex(previous.config_maps, base);
-  base = MaxIndex(previous.listener_sets, base);
+  ForEachKindMap(previous, previous,
+                 [&](const auto& map, const auto&) { base = map.MaxCreationIndex(base); });
   base += 1;
   CarryKind(previous.gateway_classes, next.gateway_classes, Kind::kGatewayClass, base);
   CarryKind(previous.gateways, next.gateways, Kind::kGateway, base);

@@ -75,7 +75,9 @@ absl::Status Pipeline::Reload() {
     return s;
   };
 
-  auto loaded = store_.Load();
+  // Generations carried in the store's kept result: the next load shares the carried objects.
+  auto loaded =
+      store_.Load(previous && options_.carry_generations ? &previous->loaded.store : nullptr);
   if (!loaded.ok()) {
     spdlog::error("{}; keeping snapshot {}", std::string(loaded.status().message()),
                   previous ? previous->generation : 0);
@@ -83,8 +85,6 @@ absl::Status Pipeline::Reload() {
   }
   auto next = std::make_shared<State>();
   next->loaded = *std::move(loaded);
-  if (previous && options_.carry_generations)
-    model::CarryGenerations(previous->loaded.store, next->loaded.store);
   const double load_ms = lap();
   for (const auto& e : next->loaded.errors) spdlog::warn("refused: {}", e.ToString());
 

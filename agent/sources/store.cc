@@ -252,21 +252,20 @@ bool ObjectStore::Decoded::AppendTo(model::LoadResult& into) const {
 }
 
 void ObjectStore::Decoded::RemoveFrom(model::Store& from) const {
-  auto remove = [](auto& map, const auto& key, const void* object) {
+  auto remove = [](auto& map, const auto& key, const model::Object& object) {
     auto it = map.find(key);
-    if (it != map.end() && it.shared().get() == object) map.erase(key);
+    if (it != map.end() && it->second.decode_id == object.decode_id) map.erase(key);
   };
   if (result) {
     model::ForEachKindMap(result->store, from, [&](const auto& part, auto& map) {
-      for (auto it = part.begin(); it != part.end(); ++it) {
-        remove(map, it->first, it.shared().get());
-      }
+      for (const auto& [key, object] : part) remove(map, key, object);
     });
     return;
   }
   int at = 0;
   model::ForEachKindMap(from, from, [&](auto& map, auto&) {
-    if (at++ == kind) remove(map, key, object.get());
+    using T = typename std::decay_t<decltype(map)>::mapped_type;
+    if (at++ == kind) remove(map, key, *static_cast<const T*>(object.get()));
   });
 }
 
@@ -315,7 +314,7 @@ void ObjectStore::Predecode() const {
   DecodeChanged(order).IgnoreError();  // a source's error: Load reports it
 }
 
-absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
+absl::StatusOr<model::LoadResult> ObjectStore::Load(const model::Store* carry_from) const {
   std::lock_guard load_lock(load_mu_);
   std::vector<Decoded*> order;  // the load's order
   if (absl::Status s = DecodeChanged(order); !s.ok()) return s;
@@ -341,7 +340,8 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
   }
   merged_ = std::move(into.store);
   if (!whole) {
-    result.store = merged_;           // a copy of pointers
+    if (carry_from != nullptr) model::CarryGenerations(*carry_from, merged_);
+    result.store = merged_;           // a copy of chunk pointers
     for (const Decoded* d : order) {  // the errors in the documents' order
       if (d->result) {
         result.errors.insert(result.errors.end(), d->result->errors.begin(),
@@ -366,6 +366,7 @@ absl::StatusOr<model::LoadResult> ObjectStore::Load() const {
         }
       }
     }
+    if (carry_from != nullptr) model::CarryGenerations(*carry_from, result.store);
   }
   return result;
 }

@@ -93,7 +93,10 @@ class ObjectStore {
   // documents that changed since the previous one, and merges only theirs into the previous
   // load's result (kept, and returned as a copy of its maps). An API object's parsed tree is
   // moved into its decode, not copied, and the document keeps its digest or compact JSON.
-  absl::StatusOr<model::LoadResult> Load() const;
+  // With `carry_from` (the load the result follows), the result's generations are carried
+  // from it (model::CarryGenerations) in the kept result itself: the next load shares the
+  // carried objects rather than carrying its own copies again.
+  absl::StatusOr<model::LoadResult> Load(const model::Store* carry_from = nullptr) const;
   // Decodes the documents written since the last load or predecode, as Load does, without
   // building a result: the next Load then only gathers. The Kubernetes source calls it as
   // each kind's first list lands, so a cold start decodes one kind while listing the next.
@@ -131,8 +134,8 @@ class ObjectStore {
     // Adds the decoded objects and errors to `into`; false on a name `into` has already (see
     // model::AppendLoaded).
     bool AppendTo(model::LoadResult& into) const;
-    // Takes the decoded objects out of `from` (each only where `from` holds that very
-    // object), undoing AppendTo.
+    // Takes the decoded objects out of `from` (each only where `from` holds that object or
+    // a carried copy of it: the same decode_id), undoing AppendTo.
     void RemoveFrom(model::Store& from) const;
   };
   // Takes `d`'s objects out of the merged result before its decode is dropped (load_mu_ held).
