@@ -523,6 +523,11 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
 }
 
 bool AppendLoaded(const LoadResult& part, LoadResult& into) {
+  if (into.store.Size() == 0) {  // nothing to collide with: the maps copied whole
+    into.store = part.store;
+    into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
+    return true;
+  }
   bool duplicate = false;
   ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
     for (const auto& [key, object] : from) {
