@@ -1,6 +1,7 @@
 #include "agent/l7/config_delta.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "absl/container/flat_hash_set.h"
 #include "userspace-proxy/routing/router.h"
@@ -13,10 +14,14 @@ namespace {
 // names gone through `removed`. Updated in place, an unchanged item costs nothing when it is
 // the object seen last time, else a serialization into one scratch buffer and a compare; one
 // in the place it had (or one further, past a removed one) is not even looked up by name.
-// False when two items share a name.
+// An item is serialized only once it is compared (its bytes empty until then: the object seen
+// last time, alive in the config before, is serialized then), so the first config, 10,000
+// virtual hosts and their clusters on a cold start, serializes none. False when two items
+// share a name.
 template <typename Items, typename NameOf, typename Changed, typename Removed>
 bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_t stamp,
           Changed changed, Removed removed) {
+  using Item = std::decay_t<decltype(*items.begin())>;
   using Entry = std::pair<const std::string, ConfigDelta::Seen>;
   std::string scratch;
   bool unique = true;
@@ -48,9 +53,15 @@ bool Diff(const Items& items, NameOf name_of, ConfigDelta::Known& known, uint64_
     unique = unique && seen.stamp != stamp;
     seen.stamp = stamp;
     if (!fresh && seen.object == &item) continue;
+    if (fresh) {
+      seen.object = &item;
+      changed(item);
+      continue;
+    }
+    if (seen.bytes.empty()) static_cast<const Item*>(seen.object)->SerializeToString(&seen.bytes);
     seen.object = &item;
     item.SerializeToString(&scratch);
-    if (!fresh && seen.bytes == scratch) continue;
+    if (seen.bytes == scratch) continue;
     changed(item);
     seen.bytes.swap(scratch);
   }
@@ -88,6 +99,9 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
   delta.set_base_generation(generation_);
   delta.set_steer_socket_map(next.steer_socket_map());
   const uint64_t stamp = ++stamp_;
+  // Without a config before (base_generation 0 would read as a whole config) there is no
+  // delta to return: what changed is only remembered, not copied into one.
+  const bool had = have_ && generation_ != 0;
   bool unique = true;
   for (const api::Port& port : next.ports()) {
     api::Port* out = delta.add_ports();
@@ -119,7 +133,9 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
                    listener.virtual_hosts(),
                    [](const api::VirtualHost& v) -> const std::string& { return v.hostname(); },
                    it->second.vhosts, stamp,
-                   [&](const api::VirtualHost& v) { *l->add_virtual_hosts() = v; },
+                   [&](const api::VirtualHost& v) {
+                     if (had) *l->add_virtual_hosts() = v;
+                   },
                    [&](const std::string& h) { l->add_removed_virtual_hosts(h); }) &&
                unique;
     }
@@ -130,6 +146,7 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
                [](const api::Certificate& c) -> const std::string& { return c.name(); },
                certificates_, stamp,
                [&](const api::Certificate& c) {
+                 if (!had) return;
                  *delta.add_certificates() = c;
                  changed_certificates.insert(c.name());
                },
@@ -141,6 +158,7 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
           next.clusters(), [](const api::Cluster& c) -> const std::string& { return c.name(); },
           clusters_, stamp,
           [&](const api::Cluster& c) {
+            if (!had) return;
             *delta.add_clusters() = c;
             if (!changed_certificates.empty()) sent_clusters.insert(c.name());
           },
@@ -156,8 +174,7 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
     }
   }
   absl::erase_if(listeners_, [&](const auto& entry) { return entry.second.stamp != stamp; });
-  last_ = std::move(held);               // after the Diffs: the objects they remembered stay alive
-  bool had = have_ && generation_ != 0;  // base_generation 0 would read as a whole config
+  last_ = std::move(held);  // after the Diffs: the objects they remembered stay alive
   have_ = unique;
   generation_ = next.generation();
   if (!had || !unique) return std::nullopt;

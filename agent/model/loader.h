@@ -31,8 +31,11 @@ struct LoadResult {
 };
 
 // Parses one file's text (one or more YAML documents separated by ---; JSON is YAML too).
-// Objects are added to `into`; a document that fails is skipped and reported.
-void LoadText(std::string_view text, const std::string& filename, LoadResult& into);
+// Objects are added to `into`; a document that fails is skipped and reported. A file of
+// thousands of documents is decoded on up to `threads` threads (0: one per core), with the
+// result of a decode of one document after the other.
+void LoadText(std::string_view text, const std::string& filename, LoadResult& into,
+              unsigned threads = 0);
 
 // Decodes one object as the API server serves it (JSON, already parsed). `origin` stands for
 // the file in errors (the Kubernetes source uses "Kind/namespace/name"); line numbers are 0.
@@ -61,8 +64,8 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir);
 // Adds `part` (documents loaded into a LoadResult of their own) to `into`, sharing its
 // objects (nothing is copied): its errors after those of `into`, its objects with the
 // creation indexes `part` gave them (a caller that appends parts in order gives each a
-// `first_index` after the previous part's objects). Returns false, leaving `into` partly
-// filled, when an object of `part` is already in `into` (a full load reports that duplicate
+// `first_index` after the previous part's objects). Returns false, leaving `into` as it
+// was, when an object of `part` is already in `into` (a full load reports that duplicate
 // where it occurs; the caller loads again in full).
 bool AppendLoaded(const LoadResult& part, LoadResult& into);
 

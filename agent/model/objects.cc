@@ -1,6 +1,11 @@
 #include "agent/model/objects.h"
 
+#include "agent/model/json_text.h"
+
 namespace xgate::model {
+
+RawJson::RawJson(const nlohmann::json& value)
+    : text_(value.is_null() ? std::string() : CompactJson(value)) {}
 
 const char* KindName(Kind kind) {
   switch (kind) {

@@ -322,8 +322,7 @@ struct GatewayClassStatus {
 class RawJson {
  public:
   RawJson() = default;
-  RawJson(const nlohmann::json& value)  // NOLINT: implicit, as the tree it stands for
-      : text_(value.is_null() ? std::string() : value.dump()) {}
+  RawJson(const nlohmann::json& value);  // NOLINT: implicit, as the tree it stands for
 
   nlohmann::json Parse() const {
     return text_.empty() ? nlohmann::json() : nlohmann::json::parse(text_);

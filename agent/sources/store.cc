@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/model/json_text.h"
 
 namespace xgate::sources {
 
@@ -46,7 +47,7 @@ std::string Digest(const std::string& compact) {
 std::string DigestOf(const Document& doc) {
   if (!doc.object_digest.empty()) return doc.object_digest;
   if (!doc.object_json.empty()) return Digest(doc.object_json);
-  return doc.object.is_null() ? std::string() : Digest(doc.object.dump());
+  return doc.object.is_null() ? std::string() : Digest(model::CompactJson(doc.object));
 }
 
 // Whether two API objects are the same, each parsed or kept as compact JSON or a digest.
@@ -54,8 +55,8 @@ bool SameObject(const Document& a, const Document& b) {
   if (!a.object_digest.empty() || !b.object_digest.empty()) return DigestOf(a) == DigestOf(b);
   const bool a_json = !a.object_json.empty(), b_json = !b.object_json.empty();
   if (a_json && b_json) return a.object_json == b.object_json;
-  if (a_json) return !b.object.is_null() && a.object_json == b.object.dump();
-  if (b_json) return !a.object.is_null() && b.object_json == a.object.dump();
+  if (a_json) return !b.object.is_null() && a.object_json == model::CompactJson(b.object);
+  if (b_json) return !a.object.is_null() && b.object_json == model::CompactJson(a.object);
   return a.object == b.object;
 }
 
@@ -202,7 +203,7 @@ void DecodeAll(std::vector<Document>& docs,
   auto work = [&] {
     for (size_t i = next++; i < docs.size(); i = next++) {
       if (HasTree(docs[i])) {
-        std::string compact = docs[i].object.dump();
+        std::string compact = model::CompactJson(docs[i].object);
         kept[i] = digest[i] ? Digest(compact) : std::move(compact);
       }
       Decode(std::move(docs[i]), *into[i]);

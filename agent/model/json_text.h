@@ -1,0 +1,15 @@
+// An object's JSON as compact text: what nlohmann::json's dump() writes, written several
+// times faster. Every object decoded keeps its JSON as text (RawJson), so a cold start of
+// 10,000 routes with their Services and EndpointSlices writes 30,000 of them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace xgate::model {
+
+// The same text as value.dump(), and the same exception where dump() throws one (a string
+// that is not UTF-8).
+std::string CompactJson(const nlohmann::json& value);
+
+}  // namespace xgate::model
