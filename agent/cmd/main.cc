@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -156,32 +157,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto listen_reports = std::make_shared<l7::ListenReports>();
-  auto appliers = agent::BuildAppliers(*flags, listen_reports);
-  if (!appliers.ok()) {
-    spdlog::critical("{}", std::string(appliers.status().message()));
-    return 1;
-  }
-
-  // With the fast path, the node's pods get it on their interfaces too.
-  std::unique_ptr<pods::PodDatapath> pod_datapath;
-  for (const auto& applier : *appliers) {
-    if (applier->Name() != "l4") continue;
-    l4::Datapath& dp = static_cast<l4::L4Applier&>(*applier).datapath();
-    pods::PodDatapathOptions pod_options;
-    pod_options.pin_root = flags->pin_root;
-    pod_options.tc_ingress_prog_fd = dp.TcIngressProgFd();
-    pod_options.local_pods_map_fd = dp.MapFd("xg_local_pods");
-    auto created = pods::PodDatapath::Create(pod_options);
-    if (!created.ok()) {
-      spdlog::critical("local pods: {}", created.status().ToString());
-      return 1;
-    }
-    pod_datapath = *std::move(created);
-  }
-
+  // The data planes are set up (the fast path's programs loaded and attached: about a second)
+  // while the pipeline prepares the first state.
+  auto appliers_made =
+      std::async(std::launch::async, [&] { return agent::BuildAppliers(*flags, listen_reports); });
   pipeline::PipelineOptions pipeline_options;
   pipeline_options.carry_generations = standalone;
-  pipeline::Pipeline pipeline(store, *node_addresses, *std::move(appliers), pipeline_options);
+  pipeline::Pipeline pipeline(store, *node_addresses, {}, pipeline_options);
   // The local pods' addresses as last programmed (point 4 of issue #14: which endpoints run
   // here), for the compiler.
   std::mutex local_pods_mu;
@@ -205,6 +187,34 @@ int main(int argc, char** argv) {
     };
   }
   pipeline.SetInputs(std::move(inputs));
+  if (standalone) {
+    prewarm.join();
+    pipeline.Prepare();
+  }
+  auto appliers = appliers_made.get();
+  if (!appliers.ok()) {
+    spdlog::critical("{}", std::string(appliers.status().message()));
+    return 1;
+  }
+
+  // With the fast path, the node's pods get it on their interfaces too.
+  std::unique_ptr<pods::PodDatapath> pod_datapath;
+  for (const auto& applier : *appliers) {
+    if (applier->Name() != "l4") continue;
+    l4::Datapath& dp = static_cast<l4::L4Applier&>(*applier).datapath();
+    pods::PodDatapathOptions pod_options;
+    pod_options.pin_root = flags->pin_root;
+    pod_options.tc_ingress_prog_fd = dp.TcIngressProgFd();
+    pod_options.local_pods_map_fd = dp.MapFd("xg_local_pods");
+    auto created = pods::PodDatapath::Create(pod_options);
+    if (!created.ok()) {
+      spdlog::critical("local pods: {}", created.status().ToString());
+      return 1;
+    }
+    pod_datapath = *std::move(created);
+  }
+
+  pipeline.SetAppliers(*std::move(appliers));
   // After each reload from the API server (the main loop's, and the status refresh's when a
   // listen result changed): the holder writes the new status.
   std::mutex publish_mu;
@@ -328,7 +338,6 @@ int main(int argc, char** argv) {
   });
 
   if (standalone) {
-    prewarm.join();
     folder->Sync().IgnoreError();     // an unreadable folder: the reload says why
     pipeline.Reload().IgnoreError();  // logged; a later change retries
     agent::EndColdStartHugePages();

@@ -374,9 +374,8 @@ void ShiftCreationIndexes(Store& store, int64_t by) {
   if (by == 0) return;
   ForEachKindMap(store, store, [by](auto& map, auto&) {
     using Map = std::decay_t<decltype(map)>;
-    map.JoinWith(Map(), [by](const auto&, auto& slot, const auto*) {
-      Map::Unshared(slot).meta.creation_index += by;
-    });
+    map.JoinChanged(Map(),
+                    [by](auto& slot, const auto*) { slot.Mutable().meta.creation_index += by; });
   });
 }
 

@@ -57,6 +57,40 @@ absl::Status Pipeline::ApplyAll(const std::shared_ptr<const compiler::Snapshot>&
   return absl::OkStatus();
 }
 
+binder::BindOptions Pipeline::BindOptionsOn(const State* previous) const {
+  binder::BindOptions options;
+  options.node_addresses = node_addresses_;
+  options.now = status::NowRfc3339();
+  if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
+  if (previous) options.previous = &previous->bound.statuses;
+  options.max_gateway_listeners = inputs_.max_gateway_listeners;
+  return options;
+}
+
+void Pipeline::SetAppliers(std::vector<std::unique_ptr<appliers::Applier>> appliers) {
+  std::lock_guard reload_lock(reload_mu_);
+  appliers_ = std::move(appliers);
+}
+
+void Pipeline::Prepare() {
+  std::lock_guard reload_lock(reload_mu_);
+  if (Current() != nullptr) return;
+  auto start = std::chrono::steady_clock::now();
+  auto loaded = store_.Load(nullptr);
+  if (!loaded.ok()) return;  // the first Reload says why
+  auto state = std::make_shared<State>();
+  state->loaded = *std::move(loaded);
+  state->bound = binder::Bind(state->loaded.store, BindOptionsOn(nullptr), &bind_memo_);
+  state->snapshot = compiler::Compile(
+      state->bound, 0,
+      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{},
+      &compile_memo_);
+  spdlog::info(
+      "prepared {} objects before the data planes are up ({:.1f} ms)", state->loaded.store.Size(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  prepared_ = std::move(state);
+}
+
 absl::Status Pipeline::Reload() {
   std::lock_guard reload_lock(reload_mu_);
   // Where a reload's time went, for its log line: ms since the previous mark.
@@ -88,12 +122,7 @@ absl::Status Pipeline::Reload() {
   const double load_ms = lap();
   for (const auto& e : next->loaded.errors) spdlog::warn("refused: {}", e.ToString());
 
-  binder::BindOptions options;
-  options.node_addresses = node_addresses_;
-  options.now = status::NowRfc3339();
-  if (inputs_.unavailable_ports) options.unavailable_ports = inputs_.unavailable_ports();
-  if (previous) options.previous = &previous->bound.statuses;
-  options.max_gateway_listeners = inputs_.max_gateway_listeners;
+  binder::BindOptions options = BindOptionsOn(previous.get());
   next->bound = binder::Bind(next->loaded.store, options, &bind_memo_);
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
   const double bind_ms = lap();
@@ -141,6 +170,7 @@ absl::Status Pipeline::Reload() {
   {
     std::lock_guard lock(state_mu_);
     current_ = next;
+    prepared_ = nullptr;  // the memos now hold what `next` holds
     last_error_ = absl::OkStatus();
     ++counters_.applied;
   }

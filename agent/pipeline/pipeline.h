@@ -57,6 +57,15 @@ class Pipeline {
 
   // Before the first Reload.
   void SetInputs(PipelineInputs inputs) { inputs_ = std::move(inputs); }
+  // Before the first Reload, for a pipeline made without its appliers (they take a while to
+  // set up: see Prepare).
+  void SetAppliers(std::vector<std::unique_ptr<appliers::Applier>> appliers);
+
+  // Before the first Reload (after SetInputs), while the appliers are still being set up:
+  // loads, binds and compiles what the store holds into the memos and applies nothing, so the
+  // first Reload finds that work done (10,000 routes: a few hundred ms off a cold start). The
+  // prepared state is kept until a Reload succeeds: the memos point into its objects.
+  void Prepare();
 
   // Loads the store and applies the result. On error (a source unreadable, an applier
   // refused the snapshot) the previous state stays applied and current, and the error says why.
@@ -87,6 +96,7 @@ class Pipeline {
   void Stop(bool detach);
 
  private:
+  binder::BindOptions BindOptionsOn(const State* previous) const;
   absl::Status ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
                         const std::shared_ptr<const compiler::Snapshot>& previous,
                         std::string* split);
@@ -99,6 +109,7 @@ class Pipeline {
   std::mutex reload_mu_;  // one reload at a time
   mutable std::mutex state_mu_;
   std::shared_ptr<const State> current_;
+  std::shared_ptr<const State> prepared_;  // under reload_mu_: Prepare's, until a Reload succeeds
   absl::Status last_error_;
   Counters counters_;
   uint64_t next_generation_ = 1;
