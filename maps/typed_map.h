@@ -82,6 +82,22 @@ class TypedMap {
       return ErrnoStatus(errno, "update", fd_.name());
     return absl::OkStatus();
   }
+  // Every (keys[i], values[i]) in one batch: a map of maps then waits for the programs
+  // running on it once for the batch, not once per entry (an RCU grace period, ~10 ms each).
+  // One by one where the kernel has no batch update for the map.
+  absl::Status UpdateBatch(const std::vector<K>& keys, const std::vector<V>& values) {
+    if (keys.empty()) return absl::OkStatus();
+    uint32_t count = static_cast<uint32_t>(keys.size());
+    if (bpf_map_update_batch(fd_.fd(), keys.data(), values.data(), &count, nullptr) == 0) {
+      return absl::OkStatus();
+    }
+    if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+      return ErrnoStatus(errno, "batch update", fd_.name());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (absl::Status s = Update(keys[i], values[i]); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::optional<V>> Lookup(const K& key) const {
     V value{};
     if (bpf_map_lookup_elem(fd_.fd(), &key, &value) == 0) return value;

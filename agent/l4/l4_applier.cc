@@ -336,11 +336,13 @@ absl::Status L4Applier::WriteMaps(const compiler::Snapshot& snapshot) {
     value.listener = listener_of[ident.service];
     if (absl::Status s = backends_.Update(id, value); !s.ok()) return s;
   }
+  std::vector<uint32_t> swapped, table_fds;
   for (auto& [service, fd] : inner) {
-    uint32_t value = static_cast<uint32_t>(fd.fd());
-    if (absl::Status s = maglev_.Update(service, value); !s.ok()) return s;
-    tables_[service] = tables[service];
+    swapped.push_back(service);
+    table_fds.push_back(static_cast<uint32_t>(fd.fd()));
   }
+  if (absl::Status s = maglev_.UpdateBatch(swapped, table_fds); !s.ok()) return s;
+  for (uint32_t service : swapped) tables_[service] = tables[service];
   for (const PlannedListener& pl : *planned) {
     ListenerKeyBytes bytes;
     std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));
