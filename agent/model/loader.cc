@@ -379,14 +379,6 @@ void ShiftCreationIndexes(Store& store, int64_t by) {
   });
 }
 
-// AppendLoaded, taking `part`'s objects whole when `into` has none yet.
-bool Join(LoadResult& part, LoadResult& into) {
-  if (into.store.Size() > 0) return AppendLoaded(part, into);
-  into.store = std::move(part.store);
-  into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
-  return true;
-}
-
 // Fewer documents than this a thread costs more than it saves.
 constexpr size_t kDocumentsPerThread = 256;
 
@@ -417,9 +409,9 @@ bool LoadInParallel(std::string_view text, const std::string& filename, YamlFile
   for (LoadResult& run : runs) {
     // Each run counted its objects' indexes from 0; one decode counts on from the runs before.
     ShiftCreationIndexes(run.store, base + static_cast<int64_t>(joined.store.Size()));
-    if (!Join(run, joined)) return false;
+    if (!AppendLoaded(run, joined)) return false;
   }
-  return Join(joined, into);
+  return AppendLoaded(joined, into);
 }
 
 }  // namespace
@@ -515,13 +507,9 @@ absl::StatusOr<LoadResult> LoadDirectory(const std::filesystem::path& dir) {
 }
 
 bool AppendLoaded(const LoadResult& part, LoadResult& into) {
-  if (into.store.Size() == 0) {  // nothing to collide with: the maps copied whole
-    into.store = part.store;
-    into.errors.insert(into.errors.end(), part.errors.begin(), part.errors.end());
-    return true;
-  }
   bool duplicate = false;
   ForEachKindMap(part.store, into.store, [&](const auto& from, auto& to) {
+    if (to.empty()) return;  // nothing to collide with
     for (const auto& [key, object] : from) {
       if (to.contains(key)) duplicate = true;
     }

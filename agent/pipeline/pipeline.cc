@@ -67,6 +67,10 @@ binder::BindOptions Pipeline::BindOptionsOn(const State* previous) const {
   return options;
 }
 
+compiler::CompileOptions Pipeline::CompileOptionsNow() const {
+  return inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{};
+}
+
 void Pipeline::SetAppliers(std::vector<std::unique_ptr<appliers::Applier>> appliers) {
   std::lock_guard reload_lock(reload_mu_);
   appliers_ = std::move(appliers);
@@ -81,10 +85,7 @@ void Pipeline::Prepare() {
   auto state = std::make_shared<State>();
   state->loaded = *std::move(loaded);
   state->bound = binder::Bind(state->loaded.store, BindOptionsOn(nullptr), &bind_memo_);
-  state->snapshot = compiler::Compile(
-      state->bound, 0,
-      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{},
-      &compile_memo_);
+  state->snapshot = compiler::Compile(state->bound, 0, CompileOptionsNow(), &compile_memo_);
   spdlog::info(
       "prepared {} objects before the data planes are up ({:.1f} ms)", state->loaded.store.Size(),
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -127,8 +128,7 @@ absl::Status Pipeline::Reload() {
   if (previous) status::CarryTransitionTimes(previous->bound.statuses, next->bound.statuses);
   const double bind_ms = lap();
   // The local pods decide which endpoints get flows: a change there is a change.
-  compiler::CompileOptions compile_options =
-      inputs_.compile_options ? inputs_.compile_options() : compiler::CompileOptions{};
+  compiler::CompileOptions compile_options = CompileOptionsNow();
   next->local_pods = compile_options.local_pods;
   // The data planes hold `previous` (a failed apply rolled them back to it): nothing to do.
   if (previous && previous->local_pods == next->local_pods &&

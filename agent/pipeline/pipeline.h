@@ -97,6 +97,7 @@ class Pipeline {
 
  private:
   binder::BindOptions BindOptionsOn(const State* previous) const;
+  compiler::CompileOptions CompileOptionsNow() const;
   absl::Status ApplyAll(const std::shared_ptr<const compiler::Snapshot>& next,
                         const std::shared_ptr<const compiler::Snapshot>& previous,
                         std::string* split);

@@ -146,6 +146,39 @@ TEST_F(PipelineTest, TheListenerLimitReachesTheBind) {
   EXPECT_EQ(accepted(it->second.listeners[1]), "False/TooManyListeners");
 }
 
+// A pipeline prepared before its appliers exist (as the agent does while the fast path loads)
+// applies nothing then, and its first reload applies what an unprepared pipeline's does,
+// also when the folder changed after the preparing.
+TEST_F(PipelineTest, APreparedPipelineAppliesWhatAnUnpreparedOneDoes) {
+  fixtures::FolderPipeline prepared(dir_.path(), {"198.18.0.1"}, {});
+  ASSERT_TRUE(prepared.folder_source().Sync().ok());
+  prepared.Prepare();
+  EXPECT_EQ(prepared.Current(), nullptr);
+  std::vector<uint64_t> applied;
+  bool refuse = false;
+  std::vector<std::unique_ptr<appliers::Applier>> list;
+  list.push_back(std::make_unique<RecordingApplier>("late", &applied, &refuse));
+  prepared.SetAppliers(std::move(list));
+  fixtures::WriteFile(dir_.path() / "extra.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: extra, namespace: foo}
+spec:
+  parentRefs: [{name: prod-web, namespace: default}]
+  hostnames: [extra.example.com]
+  rules: [{backendRefs: [{name: foo-auth, port: 8080}]}]
+)");
+  ASSERT_TRUE(prepared.Reload().ok());
+  ASSERT_TRUE(pipeline_->Reload().ok());
+  EXPECT_THAT(applied, ::testing::ElementsAre(1u));
+  auto a = prepared.Current(), b = pipeline_->Current();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(a->loaded.store.http_routes.size(), 3u);
+  EXPECT_EQ(b->loaded.store.http_routes.size(), 3u);
+  EXPECT_EQ(a->snapshot->l7.SerializeAsString(), b->snapshot->l7.SerializeAsString());
+  EXPECT_EQ(a->snapshot->Summary(), b->snapshot->Summary());
+}
+
 TEST_F(PipelineTest, StopReachesEveryApplier) {
   ASSERT_TRUE(pipeline_->Reload().ok());
   pipeline_->Stop(true);
