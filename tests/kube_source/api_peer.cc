@@ -1,6 +1,7 @@
 #include "tests/kube_source/api_peer.h"
 
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 
 #include "absl/strings/numbers.h"
@@ -133,6 +134,7 @@ ApiPeer::ApiPeer(const fs::path& dir)
                                            return true;
                                          });
       });
+  server_->set_keep_alive_max_count(std::numeric_limits<size_t>::max());
   port_ = server_->bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -190,6 +192,7 @@ bool ApiPeer::Authorized(const httplib::Request& req, httplib::Response& res) {
     target += query;
   }
   requests_.push_back(req.method + " " + target);
+  request_ports_.push_back(req.remote_port);
   std::string auth = req.get_header_value("Authorization");
   // Without a token, a client certificate the CA signed.
   bool ok = token_.empty() ? req.ssl != nullptr && SSL_get0_peer_certificate(req.ssl) != nullptr &&
@@ -277,6 +280,11 @@ void ApiPeer::EndWatches() {
 void ApiPeer::Fail(int count, int code, int retry_after) {
   std::lock_guard lock(mu_);
   for (int i = 0; i < count; ++i) failures_.push_back({code, retry_after});
+}
+
+std::vector<int> ApiPeer::request_ports() const {
+  std::lock_guard lock(mu_);
+  return request_ports_;
 }
 
 std::vector<std::string> ApiPeer::requests() const {

@@ -60,6 +60,9 @@ class ApiPeer {
 
   // Requests seen: "GET /apis/...?query", in order.
   std::vector<std::string> requests() const;
+  // The client connection (its port) each request came on, in order: a connection kept alive
+  // serves many requests (the API server, as Go's net/http, sets no limit).
+  std::vector<int> request_ports() const;
   int open_watches() const;
   std::string resource_version() const;
 
@@ -97,6 +100,7 @@ class ApiPeer {
   uint64_t bookmarks_ = 0, ends_ = 0;
   std::deque<std::pair<int, int>> failures_;  // code, retry-after
   std::vector<std::string> requests_;
+  std::vector<int> request_ports_;
   int open_watches_ = 0;
   bool stopping_ = false;
 };

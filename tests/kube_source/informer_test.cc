@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <set>
 #include <thread>
 
 #include "agent/sources/kube/kube_source.h"
@@ -184,6 +186,43 @@ TEST_F(InformerTest, ListsInPagesThenWatchesFromTheListsVersion) {
   ASSERT_TRUE(Eventually([&] { return !sink_.Has("a/r1"); }));
   EXPECT_EQ(informer_->resource_version(), peer_->resource_version());
   EXPECT_EQ(sink_.replaces(), 1);
+}
+
+// With a watch per kind open (15 kinds), the requests between them still share a kept-alive
+// connection: curl's default cache (4 connections, those in use counted) closed each one once it
+// answered, and every list page, GET and status write made a new TLS handshake.
+TEST_F(InformerTest, RequestsReuseAConnectionWhileWatchesAreOpen) {
+  auto client = Client::Create(config_);
+  ASSERT_TRUE(client.ok()) << client.status();
+  client_ = *std::move(client);
+  constexpr int kWatches = 5;  // more than curl's default cache, fewer than the peer's threads
+  const std::string path = "/apis/gateway.networking.k8s.io/v1/httproutes";
+  std::atomic<bool> cancel{false};
+  std::vector<std::thread> watches;
+  for (int i = 0; i < kWatches; ++i) {
+    watches.emplace_back([&] {
+      WatchOptions options;
+      options.cancel = &cancel;
+      client_->Watch(path, options, [](const WatchEvent&) { return true; }).IgnoreError();
+    });
+  }
+  bool all_open = Eventually([&] { return peer_->open_watches() == kWatches; });
+  size_t before = peer_->request_ports().size();
+  constexpr int kGets = 20;
+  int answered = 0;
+  for (int i = 0; all_open && i < kGets; ++i) {
+    auto got = client_->Get(path);
+    if (got.ok() && got->ok()) ++answered;
+  }
+  cancel = true;
+  peer_->EndWatches();
+  for (auto& w : watches) w.join();
+  ASSERT_TRUE(all_open);
+  ASSERT_EQ(answered, kGets);
+  auto ports = peer_->request_ports();
+  std::set<int> connections(ports.begin() + static_cast<std::ptrdiff_t>(before),
+                            ports.begin() + static_cast<std::ptrdiff_t>(before + kGets));
+  EXPECT_EQ(connections.size(), 1u) << "the GETs came on " << connections.size() << " connections";
 }
 
 TEST_F(InformerTest, AnEndedWatchResumesFromTheLastVersionSeenBookmarksIncluded) {

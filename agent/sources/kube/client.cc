@@ -20,6 +20,11 @@ namespace {
 
 constexpr long kConnectTimeoutSeconds = 5;
 constexpr long kRequestTimeoutSeconds = 30;
+// The shared connection cache's size. curl_easy_perform's default (4) counts the connections
+// in use too: with a watch per kind open, every other request's connection was closed once it
+// answered, so each GET, list page and status write paid a new TLS handshake (~3 ms of CPU on
+// each side; 10,000 status reads after a cold start: ~25 s of CPU).
+constexpr long kCachedConnections = 64;
 
 void GlobalInit() {
   static std::once_flag once;
@@ -246,6 +251,7 @@ absl::StatusOr<Response> Client::PerformOnce(Call& call, std::string& token) {
   std::string url = config_.server + call.path;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_SHARE, shared_->share);
+  curl_easy_setopt(easy, CURLOPT_MAXCONNECTS, kCachedConnections);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https,http");
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, kConnectTimeoutSeconds);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
   // As kube-apiserver (Go's sockets have TCP_NODELAY): without it, an answer written in parts
   // waits for the client's delayed ACK (~40 ms) behind Nagle.
   server.set_tcp_nodelay(true);
+  // As kube-apiserver, a connection serves any number of requests (cpp-httplib closes it after
+  // 5 by default): a client that reads 10,000 objects one by one would otherwise make a TLS
+  // handshake every 5 requests, and the handshakes, not the requests, would be measured.
+  server.set_keep_alive_max_count(std::numeric_limits<size_t>::max());
   size_t threads = flags->threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   int port = flags->port;
