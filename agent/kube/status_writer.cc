@@ -156,7 +156,7 @@ void StatusWriter::ListRoutes(const std::set<model::ObjectKey>& routes) {
     if (!IsRouteKind(kind)) continue;
     auto first = routes.lower_bound({kind, "", ""});
     if (first == routes.end() || first->kind != kind) continue;  // none to read
-    std::map<model::ObjectKey, json> objects;
+    std::map<model::ObjectKey, std::string> objects;
     absl::Status listed = ListKind(kind, resource, routes, objects);
     if (!listed.ok()) {
       Count(&StatusWriteCounters::list_errors);
@@ -171,7 +171,7 @@ void StatusWriter::ListRoutes(const std::set<model::ObjectKey>& routes) {
 
 absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
                                     const std::set<model::ObjectKey>& routes,
-                                    std::map<model::ObjectKey, json>& out) {
+                                    std::map<model::ObjectKey, std::string>& out) {
   const std::string path = resource.Path();
   ListOptions options;
   options.limit = kListPageSize;
@@ -205,7 +205,7 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
       item["apiVersion"] = resource.ApiVersion();
       item["kind"] = model::KindName(kind);
       meta.erase("managedFields");
-      out[std::move(key)] = std::move(item);
+      out[std::move(key)] = item.dump();
     }
     std::string next;
     if (auto meta = body.find("metadata"); meta != body.end() && meta->is_object()) {
@@ -217,11 +217,15 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
 }
 
 std::optional<json> StatusWriter::TakeListed(const model::ObjectKey& key) {
-  std::lock_guard lock(mu_);
-  auto node = listed_.extract(key);
-  if (node.empty()) return std::nullopt;
-  ++counters_.read_listed;
-  return std::move(node.mapped());
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    auto node = listed_.extract(key);
+    if (node.empty()) return std::nullopt;
+    ++counters_.read_listed;
+    text = std::move(node.mapped());
+  }
+  return json::parse(text);
 }
 
 absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model::ObjectKey& key,

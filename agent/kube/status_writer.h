@@ -114,7 +114,7 @@ class StatusWriter {
   // All of one kind's pages, into `out`; a continue token that expired (410) lists again.
   absl::Status ListKind(model::Kind kind, const Resource& resource,
                         const std::set<model::ObjectKey>& routes,
-                        std::map<model::ObjectKey, nlohmann::json>& out);
+                        std::map<model::ObjectKey, std::string>& out);
   // The listed object of `key`, taken out of listed_ (answers one read only).
   std::optional<nlohmann::json> TakeListed(const model::ObjectKey& key);
   void Count(uint64_t StatusWriteCounters::*field);
@@ -127,8 +127,9 @@ class StatusWriter {
   StatusWriteCounters counters_;
   bool sweep_all_routes_ = true;
   std::set<model::ObjectKey> routes_with_ours_;  // as last read or written
-  // During a sweep: the routes a LIST returned, each the answer of its first read.
-  std::map<model::ObjectKey, nlohmann::json> listed_;
+  // During a sweep: the routes a LIST returned, each the answer of its first read; as compact
+  // text (parsed when read), not 10,000 JSON trees held until each is written.
+  std::map<model::ObjectKey, std::string> listed_;
   // Per object: its uid and the status of xgate's last written or found on it, printed
   // without lastTransitionTime (StatusPrint).
   // A route's entry also holds the status object its print was made from: a Write given the
