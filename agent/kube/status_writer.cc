@@ -175,6 +175,11 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
   const std::string path = resource.Path();
   ListOptions options;
   options.limit = kListPageSize;
+  // A string field of `object` ("" when absent or not a string: a page is never thrown at).
+  auto text = [](const json& object, const char* field) {
+    auto it = object.find(field);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
   for (int restarts = 0;;) {
     if (pacer_) pacer_();
     absl::StatusOr<Response> page = api_.List(path, options);
@@ -197,7 +202,7 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
         continue;
       }
       json& meta = item["metadata"];
-      model::ObjectKey key{kind, meta.value("namespace", ""), meta.value("name", "")};
+      model::ObjectKey key{kind, text(meta, "namespace"), text(meta, "name")};
       if (!routes.contains(key)) continue;
       // What a GET answers: a list's items have no kind or apiVersion of their own. Their
       // managedFields are left out (a PUT without them keeps the server's): they are most of
@@ -209,7 +214,7 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
     }
     std::string next;
     if (auto meta = body.find("metadata"); meta != body.end() && meta->is_object()) {
-      next = meta->value("continue", "");
+      next = text(*meta, "continue");
     }
     if (next.empty()) return absl::OkStatus();
     options.continue_token = std::move(next);
