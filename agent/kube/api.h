@@ -1,5 +1,6 @@
-// The API server calls the Lease and the status writer make, behind an interface so unit
-// tests can answer them from an in-memory peer. ClientApi forwards them to the real client.
+// The API server calls the Lease and the status writer make (its sweep lists routes), behind
+// an interface so unit tests can answer them from an in-memory peer. ClientApi forwards them to the
+// real client.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,9 @@ class Api {
  public:
   virtual ~Api() = default;
   virtual absl::StatusOr<Response> Get(const std::string& path) = 0;
+  // One page of a collection's list (`path` as Resource::Path() gives it): the next page from
+  // the answer's metadata.continue; a 410 to a continue token means list again from the start.
+  virtual absl::StatusOr<Response> List(const std::string& path, const ListOptions& options) = 0;
   // POST to a collection.
   virtual absl::StatusOr<Response> Create(const std::string& path,
                                           const nlohmann::json& object) = 0;
@@ -31,6 +35,9 @@ class ClientApi : public Api {
  public:
   explicit ClientApi(Client& client) : client_(client) {}
   absl::StatusOr<Response> Get(const std::string& path) override { return client_.Get(path); }
+  absl::StatusOr<Response> List(const std::string& path, const ListOptions& options) override {
+    return client_.List(path, options);
+  }
   absl::StatusOr<Response> Create(const std::string& path, const nlohmann::json& object) override {
     return client_.Create(path, object);
   }

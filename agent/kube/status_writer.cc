@@ -1,6 +1,7 @@
 #include "agent/kube/status_writer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,10 @@ using nlohmann::json;
 
 // Writes of one object that end in 409 before giving up until the next Write.
 constexpr int kMaxConflicts = 5;
+// A sweep's LIST: objects per page, and how many times a list whose continue token expired
+// (410) is started over before its kind is read by GET.
+constexpr int64_t kListPageSize = 500;
+constexpr int kMaxListRestarts = 3;
 
 bool Always(const json&) { return true; }
 
@@ -127,6 +132,7 @@ void StatusWriter::Count(uint64_t StatusWriteCounters::*field) {
 
 absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
                                                        const model::ObjectKey& key) {
+  Count(&StatusWriteCounters::read_get);
   absl::StatusOr<Response> got = api_.Get(resource.Path(key.ns, key.name));
   if (!got.ok()) return got.status();
   if (got->code == 404) return std::nullopt;
@@ -136,6 +142,95 @@ absl::StatusOr<std::optional<json>> StatusWriter::Read(const Resource& resource,
     return absl::InternalError(absl::StrCat(key.ToString(), ": the answer is not an object"));
   }
   return object;
+}
+
+void StatusWriter::ListRoutes(const std::set<model::ObjectKey>& routes) {
+  if (reader_) return;  // reads are answered without a call already
+  std::map<model::Kind, Resource> resources;
+  {
+    std::lock_guard lock(mu_);
+    resources = resources_;
+    listed_.clear();
+  }
+  for (const auto& [kind, resource] : resources) {
+    if (!IsRouteKind(kind)) continue;
+    auto first = routes.lower_bound({kind, "", ""});
+    if (first == routes.end() || first->kind != kind) continue;  // none to read
+    std::map<model::ObjectKey, std::string> objects;
+    absl::Status listed = ListKind(kind, resource, routes, objects);
+    if (!listed.ok()) {
+      Count(&StatusWriteCounters::list_errors);
+      spdlog::warn("status: list {}: {}; reading its routes one by one", resource.Path(),
+                   std::string(listed.message()));
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    listed_.merge(objects);
+  }
+}
+
+absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
+                                    const std::set<model::ObjectKey>& routes,
+                                    std::map<model::ObjectKey, std::string>& out) {
+  const std::string path = resource.Path();
+  ListOptions options;
+  options.limit = kListPageSize;
+  // A string field of `object` ("" when absent or not a string: a page is never thrown at).
+  auto text = [](const json& object, const char* field) {
+    auto it = object.find(field);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  for (int restarts = 0;;) {
+    if (pacer_) pacer_();
+    absl::StatusOr<Response> page = api_.List(path, options);
+    if (!page.ok()) return page.status();
+    if (page->code == 410 && !options.continue_token.empty() && restarts++ < kMaxListRestarts) {
+      spdlog::info("status: list {}: continue token expired; listing again", path);
+      out.clear();
+      options.continue_token.clear();
+      continue;
+    }
+    if (!page->ok()) return ToStatus(*page);
+    Count(&StatusWriteCounters::list_pages);
+    json body = page->Json();
+    auto items = body.is_object() ? body.find("items") : body.end();
+    if (!body.is_object() || items == body.end() || !items->is_array()) {
+      return absl::InternalError("the answer is not a list");
+    }
+    for (json& item : *items) {
+      if (!item.is_object() || !item.contains("metadata") || !item["metadata"].is_object()) {
+        continue;
+      }
+      json& meta = item["metadata"];
+      model::ObjectKey key{kind, text(meta, "namespace"), text(meta, "name")};
+      if (!routes.contains(key)) continue;
+      // What a GET answers: a list's items have no kind or apiVersion of their own. Their
+      // managedFields are left out (a PUT without them keeps the server's): they are most of
+      // a route's metadata, and a sweep holds every route until it is written.
+      item["apiVersion"] = resource.ApiVersion();
+      item["kind"] = model::KindName(kind);
+      meta.erase("managedFields");
+      out[std::move(key)] = item.dump();
+    }
+    std::string next;
+    if (auto meta = body.find("metadata"); meta != body.end() && meta->is_object()) {
+      next = text(*meta, "continue");
+    }
+    if (next.empty()) return absl::OkStatus();
+    options.continue_token = std::move(next);
+  }
+}
+
+std::optional<json> StatusWriter::TakeListed(const model::ObjectKey& key) {
+  std::string text;
+  {
+    std::lock_guard lock(mu_);
+    auto node = listed_.extract(key);
+    if (node.empty()) return std::nullopt;
+    ++counters_.read_listed;
+    text = std::move(node.mapped());
+  }
+  return json::parse(text);
 }
 
 absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model::ObjectKey& key,
@@ -191,8 +286,11 @@ absl::Status StatusWriter::WriteOne(const model::ObjectKey& key, const json& our
 
   for (int conflicts = 0; conflicts <= kMaxConflicts; ++conflicts) {
     if (pacer_) pacer_();
-    // After a 409 the cache (if any) is behind: ask the server itself.
-    auto current = conflicts == 0 && reader_ ? reader_(*resource, key) : Read(*resource, key);
+    // After a 409 the list or the cache (if any) is behind: ask the server itself.
+    absl::StatusOr<std::optional<json>> current = conflicts == 0 ? TakeListed(key) : std::nullopt;
+    if (!*current) {  // not listed
+      current = conflicts == 0 && reader_ ? reader_(*resource, key) : Read(*resource, key);
+    }
     if (!current.ok()) {
       Count(&StatusWriteCounters::error);
       return absl::Status(current.status().code(),
@@ -288,6 +386,9 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     }
   }
   for (const auto& [key, status] : statuses.routes) routes.insert(key);
+  const auto start = std::chrono::steady_clock::now();
+  const StatusWriteCounters before = counters();
+  if (sweep) ListRoutes(routes);
 
   const std::string controller = model::kControllerName;
   auto ours_in = [&controller](const json& status) {
@@ -311,9 +412,21 @@ absl::Status StatusWriter::Write(const model::Store& store, const binder::Status
     if (!result.ok()) all_read = false;
     keep(std::move(result));
   }
-  if (!all_read) {  // so no route of a failed sweep is forgotten
+  if (sweep) {
+    const StatusWriteCounters after = counters();
+    spdlog::info(
+        "status: sweep of {} routes: {} read from {} LIST pages, {} by GET, {} written ({} "
+        "conflicts) in {} ms",
+        routes.size(), after.read_listed - before.read_listed, after.list_pages - before.list_pages,
+        after.read_get - before.read_get, after.ok - before.ok, after.conflict - before.conflict,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              start)
+            .count());
+  }
+  {
     std::lock_guard lock(mu_);
-    sweep_all_routes_ = true;
+    listed_.clear();                          // what no route of the store took
+    if (!all_read) sweep_all_routes_ = true;  // so no route of a failed sweep is forgotten
   }
 
   // Every BackendTLSPolicy: ours where we have ancestors, and our stale ancestors dropped

@@ -5,6 +5,9 @@
 // xgate's is what this writer last wrote or found on it (the same object: same uid; the
 // conditions' lastTransitionTime aside) is neither read nor written again, so a change among
 // 10,000 routes costs the API server the objects whose status changed, not 10,000 GETs.
+// A sweep (every route read: the first Write, a new Lease holder) reads each route kind with a
+// paged LIST instead of one GET per route: a route whose listed status already has xgate's
+// entries costs no call of its own.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +38,10 @@ struct StatusWriteCounters {
   uint64_t conflict = 0;           // 409: read again and retried
   uint64_t error = 0;              // any other failure; retried at the next write
   uint64_t skipped_unchanged = 0;  // the server's status already was ours: no write
+  uint64_t list_pages = 0;         // LIST pages answered (sweeps)
+  uint64_t list_errors = 0;        // LISTs failed: their kind's routes read by GET instead
+  uint64_t read_listed = 0;        // objects whose read a LIST answered (no GET)
+  uint64_t read_get = 0;           // objects read with a GET
 };
 
 class StatusWriter {
@@ -57,8 +64,10 @@ class StatusWriter {
   // each one whose parent Gateway or its GatewayClass does not exist, gets the CRD's default
   // status back: see WriteListenerSets), and the routes where xgate has parents entries to set,
   // replace or remove: those in `statuses`, those this writer saw with entries of xgate's, and at
-  // the first Write after construction or SweepAllRoutes() every route of `store`. OK when every
-  // object is up to date; else the first error (the others are still written).
+  // the first Write after construction or SweepAllRoutes() every route of `store` (read from one
+  // paged LIST per route kind when no Reader was given; a route the LIST did not have, or whose
+  // LIST failed, by GET). OK when every object is up to date; else the first error (the others
+  // are still written).
   absl::Status Write(const model::Store& store, const binder::Statuses& statuses);
 
   // The next Write reads every route, every ListenerSet without a parent, and every object it
@@ -99,6 +108,15 @@ class StatusWriter {
                          const std::function<void(absl::Status)>& keep);
   absl::StatusOr<std::optional<nlohmann::json>> Read(const Resource& resource,
                                                      const model::ObjectKey& key);
+  // At a sweep: lists each route kind of `routes` the server serves into listed_ (those of
+  // `routes` only). A kind whose LIST fails is left out (its routes are read by GET), warned of.
+  void ListRoutes(const std::set<model::ObjectKey>& routes);
+  // All of one kind's pages, into `out`; a continue token that expired (410) lists again.
+  absl::Status ListKind(model::Kind kind, const Resource& resource,
+                        const std::set<model::ObjectKey>& routes,
+                        std::map<model::ObjectKey, std::string>& out);
+  // The listed object of `key`, taken out of listed_ (answers one read only).
+  std::optional<nlohmann::json> TakeListed(const model::ObjectKey& key);
   void Count(uint64_t StatusWriteCounters::*field);
 
   Api& api_;
@@ -109,6 +127,9 @@ class StatusWriter {
   StatusWriteCounters counters_;
   bool sweep_all_routes_ = true;
   std::set<model::ObjectKey> routes_with_ours_;  // as last read or written
+  // During a sweep: the routes a LIST returned, each the answer of its first read; as compact
+  // text (parsed when read), not 10,000 JSON trees held until each is written.
+  std::map<model::ObjectKey, std::string> listed_;
   // Per object: its uid and the status of xgate's last written or found on it, printed
   // without lastTransitionTime (StatusPrint).
   // A route's entry also holds the status object its print was made from: a Write given the

@@ -1,7 +1,13 @@
 #include "tests/kube_status/in_memory_api.h"
 
+#include <vector>
+
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace xgate::kube::testing {
 namespace {
@@ -19,6 +25,24 @@ Response Failure(long code, const std::string& reason, const std::string& messag
                        {"code", code}});
 }
 
+// Whether `path` names an object of the collection `list` ("<prefix>/<plural>", or
+// "<prefix>/namespaces/<ns>/<plural>"): "<list>/<name>", or for a list of all namespaces
+// "<prefix>/namespaces/<any>/<plural>/<name>".
+bool InCollection(absl::string_view path, absl::string_view list) {
+  return absl::ConsumePrefix(&path, list) && absl::ConsumePrefix(&path, "/") && !path.empty() &&
+         path.find('/') == absl::string_view::npos;
+}
+bool InAllNamespaces(absl::string_view path, absl::string_view list) {
+  size_t slash = list.rfind('/');
+  if (slash == absl::string_view::npos) return false;
+  absl::string_view prefix = list.substr(0, slash), plural = list.substr(slash + 1);
+  if (!absl::ConsumePrefix(&path, prefix) || !absl::ConsumePrefix(&path, "/namespaces/")) {
+    return false;
+  }
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+  return parts.size() == 3 && !parts[0].empty() && parts[1] == plural && !parts[2].empty();
+}
+
 // Leases have no status subresource; the Gateway API kinds do.
 bool HasStatusSubresource(const std::string& path) {
   return absl::StrContains(path, "/apis/gateway.networking.k8s.io/");
@@ -33,6 +57,60 @@ absl::StatusOr<Response> InMemoryApi::Get(const std::string& path) {
   auto it = objects_.find(path);
   if (it == objects_.end()) return Failure(404, "NotFound", path + " not found");
   return Answer(200, it->second);
+}
+
+// A continue token is "<generation>:<the last path answered>".
+absl::StatusOr<Response> InMemoryApi::List(const std::string& path, const ListOptions& options) {
+  Response page;
+  std::function<void(const Response&)> hook;
+  {
+    std::lock_guard lock(mu_);
+    if (!reachable_) return absl::UnavailableError("connection refused");
+    ++calls_["LIST"];
+    hook = after_list_;
+    if (list_failure_ != 0) {
+      page = Failure(list_failure_, "InternalError", "list " + path + " failed");
+    } else {
+      std::string after;
+      bool expired = false;
+      if (!options.continue_token.empty()) {
+        std::pair<absl::string_view, absl::string_view> token =
+            absl::StrSplit(options.continue_token, absl::MaxSplits(':', 1));
+        int64_t generation = -1;
+        expired = !absl::SimpleAtoi(token.first, &generation) || generation != token_generation_;
+        after = std::string(token.second);
+      }
+      if (expired) {
+        page = Failure(410, "Expired", "the provided continue parameter is too old");
+      } else {
+        const bool all_namespaces = !absl::StrContains(path, "/namespaces/");
+        json items = json::array();
+        std::string last;
+        bool more = false;
+        for (auto it = after.empty() ? objects_.begin() : objects_.upper_bound(after);
+             it != objects_.end(); ++it) {
+          if (!InCollection(it->first, path) &&
+              !(all_namespaces && InAllNamespaces(it->first, path))) {
+            continue;
+          }
+          if (options.limit > 0 && static_cast<int64_t>(items.size()) == options.limit) {
+            more = true;
+            break;
+          }
+          items.push_back(it->second);
+          last = it->first;
+        }
+        json meta = {{"resourceVersion", std::to_string(resource_version_)}};
+        if (more) meta["continue"] = absl::StrCat(token_generation_, ":", last);
+        page = Answer(200, {{"kind", "List"},
+                            {"apiVersion", "v1"},
+                            {"metadata", meta},
+                            {"items", std::move(items)}});
+      }
+    }
+  }
+  if (hook) hook(page);
+  return page;
 }
 
 absl::StatusOr<Response> InMemoryApi::Create(const std::string& path, const json& object) {
@@ -105,6 +183,11 @@ void InMemoryApi::Put(const std::string& path, json object) {
   Store(path, std::move(object));
 }
 
+void InMemoryApi::Remove(const std::string& path) {
+  std::lock_guard lock(mu_);
+  objects_.erase(path);
+}
+
 json InMemoryApi::Object(const std::string& path) const {
   std::lock_guard lock(mu_);
   auto it = objects_.find(path);
@@ -121,6 +204,21 @@ void InMemoryApi::SetBeforeWrite(std::function<void(const std::string&, const st
   before_write_ = std::move(f);
 }
 
+void InMemoryApi::SetListFailure(long code) {
+  std::lock_guard lock(mu_);
+  list_failure_ = code;
+}
+
+void InMemoryApi::ExpireContinueTokens() {
+  std::lock_guard lock(mu_);
+  ++token_generation_;
+}
+
+void InMemoryApi::SetAfterList(std::function<void(const Response&)> f) {
+  std::lock_guard lock(mu_);
+  after_list_ = std::move(f);
+}
+
 int InMemoryApi::Calls(const std::string& method) const {
   std::lock_guard lock(mu_);
   auto it = calls_.find(method);
@@ -128,6 +226,10 @@ int InMemoryApi::Calls(const std::string& method) const {
 }
 
 absl::StatusOr<Response> CountingApi::Get(const std::string& path) { return server_.Get(path); }
+
+absl::StatusOr<Response> CountingApi::List(const std::string& path, const ListOptions& options) {
+  return server_.List(path, options);
+}
 
 absl::StatusOr<Response> CountingApi::Create(const std::string& path, const json& object) {
   return server_.Create(path, object);

@@ -3,7 +3,9 @@
 // write with a stale one gets 409; POST of an existing name gets 409; the main resource
 // ignores status and /status takes only status (for kinds with a status subresource);
 // metadata.generation moves on spec changes only. `before_write` lets a test act as another
-// writer between a read and the write that follows it.
+// writer between a read and the write that follows it. A list is paged (limit, continue)
+// in path order; each page is read from the objects as they are when it is asked for, not
+// from one snapshot, and a continue token handed out before ExpireContinueTokens() gets 410.
 #pragma once
 
 #include <atomic>
@@ -20,6 +22,7 @@ namespace xgate::kube::testing {
 class InMemoryApi : public Api {
  public:
   absl::StatusOr<Response> Get(const std::string& path) override;
+  absl::StatusOr<Response> List(const std::string& path, const ListOptions& options) override;
   absl::StatusOr<Response> Create(const std::string& path, const nlohmann::json& object) override;
   absl::StatusOr<Response> Update(const std::string& path, const nlohmann::json& object) override;
   absl::StatusOr<Response> UpdateStatus(const std::string& path,
@@ -27,6 +30,8 @@ class InMemoryApi : public Api {
 
   // Puts an object at `path` (its object path) as a client's create would.
   void Put(const std::string& path, nlohmann::json object);
+  // Removes the object at `path`, as a client's delete would.
+  void Remove(const std::string& path);
   // The object at `path`, null when none.
   nlohmann::json Object(const std::string& path) const;
 
@@ -35,7 +40,14 @@ class InMemoryApi : public Api {
   // Called (without the lock) before each Create, Update or UpdateStatus is carried out.
   void SetBeforeWrite(std::function<void(const std::string& method, const std::string& path)> f);
 
-  // Calls answered so far, by method ("GET", "POST", "PUT", "PUT status").
+  // Every LIST is answered with this code (a Status object) from now on; 0: listed again.
+  void SetListFailure(long code);
+  // Continue tokens handed out so far get 410 Gone (as once the server compacted past them).
+  void ExpireContinueTokens();
+  // Called (without the lock) after each LIST page is answered, with the page.
+  void SetAfterList(std::function<void(const Response&)> f);
+
+  // Calls answered so far, by method ("GET", "LIST", "POST", "PUT", "PUT status").
   int Calls(const std::string& method) const;
 
  private:
@@ -48,6 +60,9 @@ class InMemoryApi : public Api {
   int64_t resource_version_ = 100;
   bool reachable_ = true;
   std::function<void(const std::string&, const std::string&)> before_write_;
+  std::function<void(const Response&)> after_list_;
+  long list_failure_ = 0;
+  int64_t token_generation_ = 0;  // in each continue token; moved by ExpireContinueTokens
   std::map<std::string, int> calls_;
 };
 
@@ -57,6 +72,7 @@ class CountingApi : public Api {
  public:
   explicit CountingApi(Api& server) : server_(server) {}
   absl::StatusOr<Response> Get(const std::string& path) override;
+  absl::StatusOr<Response> List(const std::string& path, const ListOptions& options) override;
   absl::StatusOr<Response> Create(const std::string& path, const nlohmann::json& object) override;
   absl::StatusOr<Response> Update(const std::string& path, const nlohmann::json& object) override;
   absl::StatusOr<Response> UpdateStatus(const std::string& path,

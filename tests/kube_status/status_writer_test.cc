@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/kube/status_merge.h"
 #include "agent/model/loader.h"
 #include "tests/kube_status/gateway_objects.h"
@@ -22,6 +23,13 @@ using testing::OtherControllersEntry;
 using testing::kClasses;
 using testing::kGateways;
 using testing::kHTTPRoutes;
+
+json Condition(const json& conditions, const std::string& type) {
+  for (const json& c : conditions) {
+    if (c["type"] == type) return c;
+  }
+  return json();
+}
 
 // The API server with xgate's and another controller's classes, a Gateway of each, a route
 // attached to both and a route attached only to the other's; the agent's view of it bound.
@@ -109,18 +117,30 @@ class StatusWriterTest : public ::testing::Test {
                                {model::Kind::kListenerSet, testing::kListenerSets}});
   }
 
+  // `n` more HTTPRoutes on gw, r0000 on (each with its uid); Bind loads them.
+  void PutRoutes(int n) {
+    for (int i = 0; i < n; ++i) {
+      std::string name = RouteName(i);
+      json route = HTTPRouteJson(name, {"gw"});
+      route["metadata"]["uid"] = absl::StrCat("uid-", name);
+      api_.Put(kHTTPRoutes.Path("default", name), route);
+      more_paths_.push_back(kHTTPRoutes.Path("default", name));
+    }
+  }
+  static std::string RouteName(int i) { return absl::StrFormat("r%04d", i); }
+  // Whether the route's status has exactly one entry, xgate's, Accepted.
+  void ExpectOursOn(const std::string& name) {
+    json status = Status(kHTTPRoutes, "default", name);
+    ASSERT_EQ(status.value("parents", json::array()).size(), 1u) << name;
+    EXPECT_EQ(status["parents"][0]["controllerName"], model::kControllerName) << name;
+    EXPECT_EQ(Condition(status["parents"][0]["conditions"], "Accepted")["status"], "True") << name;
+  }
+
   InMemoryApi api_;
   std::vector<std::string> more_paths_;  // what Bind loads besides the objects above
   std::unique_ptr<model::LoadResult> loaded_;
   binder::BindResult bound_;
 };
-
-json Condition(const json& conditions, const std::string& type) {
-  for (const json& c : conditions) {
-    if (c["type"] == type) return c;
-  }
-  return json();
-}
 
 TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
   Bind("2026-01-01T00:00:00Z");
@@ -155,28 +175,32 @@ TEST_F(StatusWriterTest, WritesXgatesStatusOnly) {
   EXPECT_EQ(api_.Calls("PUT status"), 3);
 }
 
-// A ListenerSet's status, as the binder gives it for a ListenerSet of one of our Gateways,
-// goes to its /status: conditions and listeners, no addresses; written once, then unchanged.
-// The pacer (the agent's ProgramFirst::Wait) is asked before each object is read, so a
-// change being programmed holds the writer back between objects; a write with nothing changed
-// reads nothing and asks it nothing.
+// The pacer (the agent's ProgramFirst::Wait) is asked before each object is read (by GET or
+// from a sweep's LIST) and before each LIST page, so a change being programmed holds the
+// writer back between objects; a write with nothing changed reads nothing and asks it nothing.
 TEST_F(StatusWriterTest, ThePacerIsAskedBeforeEachObjectRead) {
   Bind("2026-01-01T00:00:00Z");
   StatusWriter writer = NewWriter();
   int paced = 0;
   std::vector<int> reads_when_paced;
+  auto reads = [&] {
+    return api_.Calls("GET") + api_.Calls("LIST") + int(writer.counters().read_listed);
+  };
   writer.SetPacer([&] {
     ++paced;
-    reads_when_paced.push_back(api_.Calls("GET"));
+    reads_when_paced.push_back(reads());
   });
   ASSERT_TRUE(Write(writer).ok());
-  EXPECT_EQ(paced, api_.Calls("GET"));
-  EXPECT_GE(paced, 3);  // the class, the Gateway and the route at least
+  EXPECT_EQ(paced, reads());
+  EXPECT_EQ(api_.Calls("LIST"), 1);
+  EXPECT_GE(paced, 4);  // the class, the Gateway, the LIST and the route at least
   for (size_t i = 0; i < reads_when_paced.size(); ++i) EXPECT_EQ(reads_when_paced[i], int(i));
   ASSERT_TRUE(Write(writer).ok());
-  EXPECT_EQ(paced, api_.Calls("GET"));
+  EXPECT_EQ(paced, reads());
 }
 
+// A ListenerSet's status, as the binder gives it for a ListenerSet of one of our Gateways,
+// goes to its /status: conditions and listeners, no addresses; written once, then unchanged.
 TEST_F(StatusWriterTest, WritesAListenerSetsStatus) {
   api_.Put(testing::kListenerSets.Path("default", "ls"),
            {{"apiVersion", "gateway.networking.k8s.io/v1"},
@@ -514,6 +538,119 @@ TEST_F(StatusWriterTest, ASweepReadsEveryObjectAgain) {
   writer.SweepAllRoutes();
   ASSERT_TRUE(Write(writer).ok());
   EXPECT_EQ(Status(kHTTPRoutes, "default", "route")["parents"].size(), 1u);
+}
+
+// A sweep reads the routes with a paged LIST (1,202 routes: 3 pages of 500), not one GET each,
+// and writes only those whose status differs; a sweep over routes that all carry xgate's
+// status already lists them and neither reads nor writes any.
+TEST_F(StatusWriterTest, ASweepListsTheRoutesAndWritesOnlyThoseThatDiffer) {
+  PutRoutes(1200);
+  Bind("2026-01-01T00:00:00Z");
+  {
+    StatusWriter first = NewWriter();
+    ASSERT_TRUE(Write(first).ok());
+    EXPECT_EQ(api_.Calls("LIST"), 3);
+    EXPECT_EQ(api_.Calls("GET"), 2);  // the class and the Gateway
+    EXPECT_EQ(api_.Calls("PUT status"), 2 + 1201);
+    EXPECT_EQ(first.counters().read_listed, 1202u);  // foreign too (nothing to write there)
+  }
+  // Another writer (or an operator) clears 7 routes' status meanwhile.
+  for (int i : {0, 3, 499, 500, 501, 999, 1199}) {
+    std::string path = kHTTPRoutes.Path("default", RouteName(i));
+    json route = api_.Object(path);
+    route["status"] = {{"parents", json::array()}};
+    ASSERT_TRUE(api_.UpdateStatus(path, route)->ok());
+  }
+  const int gets = api_.Calls("GET");
+  const int puts = api_.Calls("PUT status");
+  Bind("2026-01-02T00:00:00Z");  // a restart: bound anew
+  StatusWriter restarted = NewWriter();
+  ASSERT_TRUE(Write(restarted).ok());
+  EXPECT_EQ(api_.Calls("LIST"), 6);
+  EXPECT_EQ(api_.Calls("GET"), gets + 2);
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 7);
+  for (int i = 0; i < 1200; ++i) ExpectOursOn(RouteName(i));
+  EXPECT_EQ(restarted.counters().list_pages, 3u);
+  EXPECT_EQ(restarted.counters().read_get, 2u);
+
+  restarted.SweepAllRoutes();
+  ASSERT_TRUE(Write(restarted).ok());
+  EXPECT_EQ(api_.Calls("LIST"), 9);
+  EXPECT_EQ(api_.Calls("GET"), gets + 4);
+  EXPECT_EQ(api_.Calls("PUT status"), puts + 7);
+  EXPECT_EQ(restarted.counters().error, 0u);
+}
+
+// A route of the store the LIST does not have (created again after the list was answered)
+// is read by GET and written.
+TEST_F(StatusWriterTest, ARouteTheListDoesNotHaveIsReadByGet) {
+  PutRoutes(3);
+  Bind("2026-01-01T00:00:00Z");
+  const std::string late = kHTTPRoutes.Path("default", RouteName(1));
+  const json object = api_.Object(late);
+  api_.Remove(late);
+  api_.SetAfterList([&](const Response&) { api_.Put(late, object); });
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  ExpectOursOn(RouteName(1));
+  EXPECT_EQ(api_.Calls("LIST"), 1);
+  EXPECT_EQ(api_.Calls("GET"), 3);  // the class, the Gateway, the late route
+  for (int i : {0, 2}) ExpectOursOn(RouteName(i));
+}
+
+// A listed route written by another controller after the LIST (its resourceVersion moved)
+// costs one 409, a GET and the write: the other controller's entry is kept.
+TEST_F(StatusWriterTest, AStaleListedRouteCostsOneConflict) {
+  PutRoutes(3);
+  Bind("2026-01-01T00:00:00Z");
+  const std::string path = kHTTPRoutes.Path("default", RouteName(2));
+  api_.SetAfterList([&](const Response&) {
+    json route = api_.Object(path);
+    route["status"] = {{"parents", {OtherControllersEntry()}}};
+    ASSERT_TRUE(api_.UpdateStatus(path, route)->ok());
+  });
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(writer.counters().conflict, 1u);
+  EXPECT_EQ(api_.Calls("GET"), 3);  // the class, the Gateway, r0002 after its 409
+  json status = Status(kHTTPRoutes, "default", RouteName(2));
+  ASSERT_EQ(status["parents"].size(), 2u);
+  EXPECT_EQ(status["parents"][0], OtherControllersEntry());
+  EXPECT_EQ(status["parents"][1]["controllerName"], model::kControllerName);
+}
+
+// A LIST that fails leaves its kind's routes to one GET each, with one warning: every route
+// still gets its status.
+TEST_F(StatusWriterTest, AFailingListFallsBackToGets) {
+  PutRoutes(20);
+  Bind("2026-01-01T00:00:00Z");
+  api_.SetListFailure(500);
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  for (int i = 0; i < 20; ++i) ExpectOursOn(RouteName(i));
+  ExpectOursOn("route");
+  EXPECT_EQ(api_.Calls("LIST"), 1);
+  EXPECT_EQ(writer.counters().list_errors, 1u);
+  EXPECT_EQ(writer.counters().read_listed, 0u);
+  EXPECT_EQ(api_.Calls("GET"), 2 + 22);
+  EXPECT_EQ(api_.Calls("PUT status"), 2 + 21);
+}
+
+// A continue token that expired mid-list (410) starts the list over: no route is read by GET.
+TEST_F(StatusWriterTest, AnExpiredContinueTokenListsAgain) {
+  PutRoutes(1200);
+  Bind("2026-01-01T00:00:00Z");
+  bool expired = false;
+  api_.SetAfterList([&](const Response&) {
+    if (!std::exchange(expired, true)) api_.ExpireContinueTokens();
+  });
+  StatusWriter writer = NewWriter();
+  ASSERT_TRUE(Write(writer).ok());
+  EXPECT_EQ(api_.Calls("LIST"), 1 + 1 + 3);  // a page, the 410, the list again
+  EXPECT_EQ(writer.counters().list_pages, 4u);
+  EXPECT_EQ(api_.Calls("GET"), 2);
+  EXPECT_EQ(api_.Calls("PUT status"), 2 + 1201);
+  for (int i = 0; i < 1200; ++i) ExpectOursOn(RouteName(i));
 }
 
 TEST_F(StatusWriterTest, AnUnreachableServerIsAnErrorAndCounted) {
