@@ -21,6 +21,18 @@ std::string RenderLeaderStatusMetrics(const LeaderStatusMetrics& m) {
       << name << "{result=\"conflict\"} " << m.status_writes_conflict << "\n"
       << name << "{result=\"error\"} " << m.status_writes_error << "\n"
       << name << "{result=\"skipped_unchanged\"} " << m.status_writes_skipped_unchanged << "\n";
+  const std::string reads = "xgate_agent_status_reads_total";
+  MetricHeader(out, reads, "counter",
+               "Objects the status writer read before writing, by how: list (a sweep's paged "
+               "LIST of each route kind answered it) or get (one GET).");
+  out << reads << "{how=\"list\"} " << m.status_reads_list << "\n"
+      << reads << "{how=\"get\"} " << m.status_reads_get << "\n";
+  MetricHeader(out, "xgate_agent_status_list_pages_total", "counter",
+               "LIST pages the status writer's sweeps read.");
+  out << "xgate_agent_status_list_pages_total " << m.status_list_pages << "\n";
+  MetricHeader(out, "xgate_agent_status_list_errors_total", "counter",
+               "Sweep LISTs that failed (their kind's routes were read one by one instead).");
+  out << "xgate_agent_status_list_errors_total " << m.status_list_errors << "\n";
   return out.str();
 }
 

@@ -51,6 +51,10 @@ struct LeaderStatusMetrics {
   uint64_t status_writes_conflict = 0;
   uint64_t status_writes_error = 0;
   uint64_t status_writes_skipped_unchanged = 0;
+  uint64_t status_reads_list = 0;   // objects whose read a sweep's LIST answered
+  uint64_t status_reads_get = 0;    // objects read with a GET
+  uint64_t status_list_pages = 0;   // a sweep's LIST pages answered
+  uint64_t status_list_errors = 0;  // a sweep's LISTs failed (their kind read by GET)
 };
 std::string RenderLeaderStatusMetrics(const LeaderStatusMetrics& metrics);
 

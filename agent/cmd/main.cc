@@ -271,8 +271,9 @@ int main(int argc, char** argv) {
       if (kube_source) out += admin::RenderInformerMetrics(kube_source->Kinds());
       if (elector) {
         auto c = status_writer->counters();
-        out += admin::RenderLeaderStatusMetrics({elector->IsLeader(), elector->transitions(), c.ok,
-                                                 c.conflict, c.error, c.skipped_unchanged});
+        out += admin::RenderLeaderStatusMetrics(
+            {elector->IsLeader(), elector->transitions(), c.ok, c.conflict, c.error,
+             c.skipped_unchanged, c.read_listed, c.read_get, c.list_pages, c.list_errors});
       }
       return out;
     };

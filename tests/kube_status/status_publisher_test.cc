@@ -110,6 +110,10 @@ TEST(LeaderStatusMetricsTest, RendersEverySeries) {
   metrics.status_writes_ok = 4;
   metrics.status_writes_conflict = 1;
   metrics.status_writes_skipped_unchanged = 7;
+  metrics.status_reads_list = 1200;
+  metrics.status_reads_get = 2;
+  metrics.status_list_pages = 3;
+  metrics.status_list_errors = 1;
   xgate::testing::PromText text = xgate::testing::ParsePromText(RenderLeaderStatusMetrics(metrics));
   ASSERT_EQ(text.error, "");
   EXPECT_EQ(text.types["xgate_agent_lease_holder"], "gauge");
@@ -119,6 +123,10 @@ TEST(LeaderStatusMetricsTest, RendersEverySeries) {
   EXPECT_EQ(text.Sum("xgate_agent_status_writes_total", {{"result", "conflict"}}), 1);
   EXPECT_EQ(text.Sum("xgate_agent_status_writes_total", {{"result", "error"}}), 0);
   EXPECT_EQ(text.Sum("xgate_agent_status_writes_total", {{"result", "skipped_unchanged"}}), 7);
+  EXPECT_EQ(text.Sum("xgate_agent_status_reads_total", {{"how", "list"}}), 1200);
+  EXPECT_EQ(text.Sum("xgate_agent_status_reads_total", {{"how", "get"}}), 2);
+  EXPECT_EQ(text.Sum("xgate_agent_status_list_pages_total"), 3);
+  EXPECT_EQ(text.Sum("xgate_agent_status_list_errors_total"), 1);
 }
 
 }  // namespace
