@@ -25,6 +25,7 @@
 #include "agent/kube/status_publisher.h"
 #include "agent/kube/status_writer.h"
 #include "agent/l4/l4_applier.h"
+#include "agent/l7/l7_applier.h"
 #include "agent/l7/listen_reports.h"
 #include "agent/l7/proxy_stats_client.h"
 #include "agent/pipeline/interfaces.h"
@@ -187,14 +188,23 @@ int main(int argc, char** argv) {
     };
   }
   pipeline.SetInputs(std::move(inputs));
+  bool expect_l7 = false;  // the first config is expected to have L7 ports
   if (standalone) {
     prewarm.join();
-    pipeline.Prepare();
+    auto prepared = pipeline.Prepare();
+    expect_l7 = prepared != nullptr && prepared->l7.ports_size() > 0;
   }
   auto appliers = appliers_made.get();
   if (!appliers.ok()) {
     spdlog::critical("{}", std::string(appliers.status().message()));
     return 1;
+  }
+  // From the API server: Gateways listed (their list comes within the first few ms).
+  if (kube_source) expect_l7 = kube_source->ListedCount("Gateway") > 0;
+  for (const auto& applier : *appliers) {
+    if (applier->Name() == "l7" && expect_l7) {
+      static_cast<l7::L7Applier&>(*applier).StartProxyAhead();
+    }
   }
 
   // With the fast path, the node's pods get it on their interfaces too.

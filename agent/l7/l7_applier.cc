@@ -115,6 +115,15 @@ absl::Status L7Applier::Publish(std::shared_ptr<const api::L7Config> config) {
   return absl::OkStatus();
 }
 
+void L7Applier::StartProxyAhead() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!options_.start_proxy) return;
+    want_proxy_ = true;
+  }
+  wake_.notify_all();
+}
+
 void L7Applier::Stop(bool detach) {
   {
     std::lock_guard lock(mutex_);

@@ -53,6 +53,11 @@ class L7Applier : public appliers::Applier {
   // agent on the same socket adopts it (pid file beside the socket) instead of starting
   // a second one.
   void Stop(bool detach) override;
+  // Starts the proxy now, before the first config, when the agent expects L7 ports (the
+  // prepared state has some, or the API server has Gateways): its start (exec, TLS setup,
+  // connecting the stream: ~50 ms) then overlaps the first reload instead of following it.
+  // It waits for its first config on the stream; one that has no ports leaves it idle.
+  void StartProxyAhead();
 
   pid_t proxy_pid() const { return pid_; }
   // Processes that handed their listeners over and are draining (not yet exited).

@@ -76,12 +76,12 @@ void Pipeline::SetAppliers(std::vector<std::unique_ptr<appliers::Applier>> appli
   appliers_ = std::move(appliers);
 }
 
-void Pipeline::Prepare() {
+std::shared_ptr<const compiler::Snapshot> Pipeline::Prepare() {
   std::lock_guard reload_lock(reload_mu_);
-  if (Current() != nullptr) return;
+  if (Current() != nullptr) return nullptr;
   auto start = std::chrono::steady_clock::now();
   auto loaded = store_.Load(nullptr);
-  if (!loaded.ok()) return;  // the first Reload says why
+  if (!loaded.ok()) return nullptr;  // the first Reload says why
   auto state = std::make_shared<State>();
   state->loaded = *std::move(loaded);
   state->bound = binder::Bind(state->loaded.store, BindOptionsOn(nullptr), &bind_memo_);
@@ -90,6 +90,7 @@ void Pipeline::Prepare() {
       "prepared {} objects before the data planes are up ({:.1f} ms)", state->loaded.store.Size(),
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   prepared_ = std::move(state);
+  return prepared_->snapshot;
 }
 
 absl::Status Pipeline::Reload() {

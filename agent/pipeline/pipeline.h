@@ -65,7 +65,8 @@ class Pipeline {
   // loads, binds and compiles what the store holds into the memos and applies nothing, so the
   // first Reload finds that work done (10,000 routes: a few hundred ms off a cold start). The
   // prepared state is kept until a Reload succeeds: the memos point into its objects.
-  void Prepare();
+  // Returns the prepared snapshot (null when the store could not be loaded).
+  std::shared_ptr<const compiler::Snapshot> Prepare();
 
   // Loads the store and applies the result. On error (a source unreadable, an applier
   // refused the snapshot) the previous state stays applied and current, and the error says why.

@@ -370,6 +370,8 @@ TEST_F(InformerTest, TheSourceSyncsEveryKindThenFeedsTheStore) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->store.http_routes.size(), 1u);
   EXPECT_TRUE(loaded->errors.empty()) << loaded->errors[0].ToString();
+  EXPECT_EQ(source.ListedCount("HTTPRoute"), 1u);  // what the agent asks before starting a proxy
+  EXPECT_EQ(source.ListedCount("Gateway"), 0u);    // not served here
   for (const KindState& k : source.Kinds()) {
     if (k.kind == "HTTPRoute") {
       EXPECT_EQ(k.api_version, "gateway.networking.k8s.io/v1");

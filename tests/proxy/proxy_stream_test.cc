@@ -178,6 +178,35 @@ TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {
   EXPECT_TRUE(WaitFor([&] { return waitpid(second, nullptr, WNOHANG) == second; }));
 }
 
+// Started ahead of the first config (the agent expects L7 ports), the proxy is up and on the
+// stream before anything is published, and the first config is served by that same process.
+TEST_F(ProxyStreamTest, AProxyStartedAheadWaitsForItsFirstConfig) {
+  testing::TestUpstream up("up");
+  uint16_t port = testing::FreePort();
+  l7::L7ApplierOptions options;
+  options.socket_path = socket_;
+  options.proxy_binary = XGATE_PROXY_BINARY;
+  options.proxy_args = {"--workers", "1"};
+  auto applier = l7::L7Applier::Create(options);
+  ASSERT_TRUE(applier.ok()) << applier.status();
+  EXPECT_EQ((*applier)->proxy_starts(), 0);  // nothing published, nothing expected yet
+  (*applier)->StartProxyAhead();
+  ASSERT_TRUE(WaitFor([&] { return (*applier)->server().open_streams() == 1; }));
+  pid_t ahead = (*applier)->proxy_pid();
+  ASSERT_GT(ahead, 0);
+
+  compiler::Snapshot snapshot;
+  snapshot.l7.set_generation(1);
+  api::Port* p = testing::AddHttpPort(snapshot.l7, port);
+  testing::AddRoute(*testing::AddVirtualHost(*p, ""), "r", "/", "ns/up:80");
+  testing::AddCluster(snapshot.l7, "ns/up:80", up);
+  ASSERT_TRUE((*applier)->Apply(snapshot).ok());
+  ASSERT_TRUE(WaitFor([&] { return testing::Get(port, "h", "/ahead").status == 200; }));
+  EXPECT_EQ((*applier)->proxy_pid(), ahead);
+  EXPECT_EQ((*applier)->proxy_starts(), 1);
+  (*applier)->Stop(true);
+}
+
 TEST_F(ProxyStreamTest, DetachStopsTheProxy) {
   l7::L7ApplierOptions options;
   options.socket_path = socket_;

@@ -206,6 +206,12 @@ void KubeSource::DiscoveryLoop() {
   }
 }
 
+size_t KubeSource::ListedCount(const std::string& kind) const {
+  std::lock_guard lock(mu_);
+  auto it = listed_counts_.find(kind);
+  return it == listed_counts_.end() ? 0 : it->second;
+}
+
 bool KubeSource::Synced() const {
   std::lock_guard lock(mu_);
   return synced_;
@@ -246,6 +252,7 @@ void KubeSource::EraseKind(const std::string& kind) {
 
 void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
   std::map<std::string, sources::Document> listed;
+  const size_t count = objects.size();
   for (json& object : objects) {
     if (!Wanted(kind, object)) continue;
     std::string key = KeyOf(kind, object);
@@ -261,6 +268,7 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
   {
     std::lock_guard lock(mu_);
     listed_.insert(kind);
+    listed_counts_[kind] = count;
     if (!synced_ && discovered_ && listed_.size() == informers_.size()) {
       synced_ = now_synced = true;
     }

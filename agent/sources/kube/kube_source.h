@@ -59,6 +59,8 @@ class KubeSource : private InformerSink {
   // True once the kinds were discovered and every informer has listed once; stays true. It
   // turns true only after the store holds every list, and the store changes once more then.
   bool Synced() const;
+  // How many objects `kind`'s last list returned (0 before it is listed).
+  size_t ListedCount(const std::string& kind) const;
   std::vector<KindState> Kinds() const;
   // Where its informers put what they decode (the fuzz target feeds it with no server).
   InformerSink& sink() { return *this; }
@@ -85,8 +87,9 @@ class KubeSource : private InformerSink {
   const Options options_;
   StopSignal stop_;
   mutable std::mutex mu_;
-  std::map<std::string, Running> informers_;  // kind -> informer
-  std::set<std::string> listed_;              // kinds whose list is stored
+  std::map<std::string, Running> informers_;     // kind -> informer
+  std::set<std::string> listed_;                 // kinds whose list is stored
+  std::map<std::string, size_t> listed_counts_;  // kind -> objects its last list returned
   bool discovered_ = false;
   bool synced_ = false;
   std::thread discovery_;
