@@ -41,6 +41,27 @@ class ProxyStreamTest : public ::testing::Test {
     return config;
   }
 
+  // An applier that runs build/xgate-proxy with `args` on this test's socket.
+  std::unique_ptr<l7::L7Applier> Applier(std::vector<std::string> args) {
+    l7::L7ApplierOptions options;
+    options.socket_path = socket_;
+    options.proxy_binary = XGATE_PROXY_BINARY;
+    options.proxy_args = std::move(args);
+    auto applier = l7::L7Applier::Create(options);
+    EXPECT_TRUE(applier.ok()) << applier.status();
+    return applier.ok() ? *std::move(applier) : nullptr;
+  }
+
+  // Generation 1: HTTP on `port`, every path of any host to `up`.
+  static compiler::Snapshot OneRoute(uint16_t port, const testing::TestUpstream& up) {
+    compiler::Snapshot snapshot;
+    snapshot.l7.set_generation(1);
+    api::Port* p = testing::AddHttpPort(snapshot.l7, port);
+    testing::AddRoute(*testing::AddVirtualHost(*p, ""), "r", "/", "ns/up:80");
+    testing::AddCluster(snapshot.l7, "ns/up:80", up);
+    return snapshot;
+  }
+
   std::filesystem::path dir_;
   std::string socket_;
 };
@@ -124,35 +145,26 @@ TEST_F(ProxyStreamTest, LaterConfigsComeAsDeltasAndARefusedDeltaBringsTheWhole) 
 TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {
   testing::TestUpstream up("up");
   uint16_t port = testing::FreePort();
-  l7::L7ApplierOptions options;
-  options.socket_path = socket_;
-  options.proxy_binary = XGATE_PROXY_BINARY;
-  options.proxy_args = {"--workers", "1", "--access-log", (dir_ / "access.log").string()};
-  auto applier = l7::L7Applier::Create(options);
-  ASSERT_TRUE(applier.ok()) << applier.status();
-
-  compiler::Snapshot snapshot;
-  snapshot.l7.set_generation(1);
-  api::Port* p = testing::AddHttpPort(snapshot.l7, port);
-  testing::AddRoute(*testing::AddVirtualHost(*p, ""), "r", "/", "ns/up:80");
-  testing::AddCluster(snapshot.l7, "ns/up:80", up);
-  ASSERT_TRUE((*applier)->Apply(snapshot).ok());
+  auto applier = Applier({"--workers", "1", "--access-log", (dir_ / "access.log").string()});
+  ASSERT_NE(applier, nullptr);
+  compiler::Snapshot snapshot = OneRoute(port, up);
+  ASSERT_TRUE(applier->Apply(snapshot).ok());
 
   auto serves = [&] { return testing::Get(port, "h", "/via-binary").status == 200; };
   ASSERT_TRUE(WaitFor(serves)) << "proxy never served";
-  pid_t first = (*applier)->proxy_pid();
+  pid_t first = applier->proxy_pid();
   ASSERT_GT(first, 0);
-  EXPECT_EQ((*applier)->proxy_starts(), 1);
+  EXPECT_EQ(applier->proxy_starts(), 1);
 
   // The proxy dies: the applier starts another, which gets the current config.
   kill(first, SIGKILL);
-  ASSERT_TRUE(WaitFor([&] { return (*applier)->proxy_starts() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return applier->proxy_starts() == 2; }));
   ASSERT_TRUE(WaitFor(serves)) << "restarted proxy never served";
 
   // The agent stops without --detach-on-exit: the proxy keeps serving its last config.
-  pid_t second = (*applier)->proxy_pid();
-  (*applier)->Stop(false);
-  applier->reset();
+  pid_t second = applier->proxy_pid();
+  applier->Stop(false);
+  applier.reset();
   EXPECT_EQ(kill(second, 0), 0);
   EXPECT_TRUE(serves());
   EXPECT_TRUE(WaitFor([&] {
@@ -163,17 +175,17 @@ TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {
   // A new agent on the same socket adopts the running proxy, which reconnects and takes
   // the new agent's config; --detach-on-exit then stops it.
   testing::TestUpstream other("other");
-  auto next = l7::L7Applier::Create(options);
-  ASSERT_TRUE(next.ok()) << next.status();
-  EXPECT_EQ((*next)->proxy_pid(), second);
+  auto next = Applier({"--workers", "1", "--access-log", (dir_ / "access.log").string()});
+  ASSERT_NE(next, nullptr);
+  EXPECT_EQ(next->proxy_pid(), second);
   snapshot.l7.set_generation(2);
   snapshot.l7.clear_clusters();
   testing::AddCluster(snapshot.l7, "ns/up:80", other);
-  ASSERT_TRUE((*next)->Apply(snapshot).ok());
+  ASSERT_TRUE(next->Apply(snapshot).ok());
   EXPECT_TRUE(WaitFor(
       [&] { return testing::Get(port, "h", "/adopted").headers["x-upstream"] == "other"; }));
-  EXPECT_EQ((*next)->proxy_starts(), 0);
-  (*next)->Stop(true);
+  EXPECT_EQ(next->proxy_starts(), 0);
+  next->Stop(true);
   // Not the new agent's child: reap it here (the test process is its parent).
   EXPECT_TRUE(WaitFor([&] { return waitpid(second, nullptr, WNOHANG) == second; }));
 }
@@ -183,45 +195,32 @@ TEST_F(ProxyStreamTest, ApplierRunsTheProxyBinaryAndRestartsIt) {
 TEST_F(ProxyStreamTest, AProxyStartedAheadWaitsForItsFirstConfig) {
   testing::TestUpstream up("up");
   uint16_t port = testing::FreePort();
-  l7::L7ApplierOptions options;
-  options.socket_path = socket_;
-  options.proxy_binary = XGATE_PROXY_BINARY;
-  options.proxy_args = {"--workers", "1"};
-  auto applier = l7::L7Applier::Create(options);
-  ASSERT_TRUE(applier.ok()) << applier.status();
-  EXPECT_EQ((*applier)->proxy_starts(), 0);  // nothing published, nothing expected yet
-  (*applier)->StartProxyAhead();
-  ASSERT_TRUE(WaitFor([&] { return (*applier)->server().open_streams() == 1; }));
-  pid_t ahead = (*applier)->proxy_pid();
+  auto applier = Applier({"--workers", "1"});
+  ASSERT_NE(applier, nullptr);
+  EXPECT_EQ(applier->proxy_starts(), 0);  // nothing published, nothing expected yet
+  applier->StartProxyAhead();
+  ASSERT_TRUE(WaitFor([&] { return applier->server().open_streams() == 1; }));
+  pid_t ahead = applier->proxy_pid();
   ASSERT_GT(ahead, 0);
 
-  compiler::Snapshot snapshot;
-  snapshot.l7.set_generation(1);
-  api::Port* p = testing::AddHttpPort(snapshot.l7, port);
-  testing::AddRoute(*testing::AddVirtualHost(*p, ""), "r", "/", "ns/up:80");
-  testing::AddCluster(snapshot.l7, "ns/up:80", up);
-  ASSERT_TRUE((*applier)->Apply(snapshot).ok());
+  ASSERT_TRUE(applier->Apply(OneRoute(port, up)).ok());
   ASSERT_TRUE(WaitFor([&] { return testing::Get(port, "h", "/ahead").status == 200; }));
-  EXPECT_EQ((*applier)->proxy_pid(), ahead);
-  EXPECT_EQ((*applier)->proxy_starts(), 1);
-  (*applier)->Stop(true);
+  EXPECT_EQ(applier->proxy_pid(), ahead);
+  EXPECT_EQ(applier->proxy_starts(), 1);
+  applier->Stop(true);
 }
 
 TEST_F(ProxyStreamTest, DetachStopsTheProxy) {
-  l7::L7ApplierOptions options;
-  options.socket_path = socket_;
-  options.proxy_binary = XGATE_PROXY_BINARY;
-  options.proxy_args = {"--workers", "1"};
-  auto applier = l7::L7Applier::Create(options);
-  ASSERT_TRUE(applier.ok()) << applier.status();
+  auto applier = Applier({"--workers", "1"});
+  ASSERT_NE(applier, nullptr);
   compiler::Snapshot snapshot;
   snapshot.l7.set_generation(1);
   testing::AddHttpPort(snapshot.l7, testing::FreePort());
-  ASSERT_TRUE((*applier)->Apply(snapshot).ok());
-  ASSERT_TRUE(WaitFor([&] { return (*applier)->server().open_streams() == 1; }));
-  pid_t pid = (*applier)->proxy_pid();
-  (*applier)->Stop(true);
-  EXPECT_EQ((*applier)->proxy_pid(), 0);
+  ASSERT_TRUE(applier->Apply(snapshot).ok());
+  ASSERT_TRUE(WaitFor([&] { return applier->server().open_streams() == 1; }));
+  pid_t pid = applier->proxy_pid();
+  applier->Stop(true);
+  EXPECT_EQ(applier->proxy_pid(), 0);
   EXPECT_NE(kill(pid, 0), 0);  // reaped
 }
 
