@@ -101,7 +101,7 @@ std::optional<api::L7Config> ConfigDelta::Next(std::shared_ptr<const api::L7Conf
   const uint64_t stamp = ++stamp_;
   // Without a config before (base_generation 0 would read as a whole config) there is no
   // delta to return: what changed is only remembered, not copied into one.
-  const bool had = have_ && generation_ != 0;
+  const bool had = HasBase();
   bool unique = true;
   for (const api::Port& port : next.ports()) {
     api::Port* out = delta.add_ports();

@@ -27,6 +27,8 @@ class ConfigDelta {
   std::optional<api::L7Config> Next(const api::L7Config& next) {
     return Next(std::make_shared<const api::L7Config>(next));
   }
+  // Whether the next Next can return a delta (a config is remembered that a delta can name).
+  bool HasBase() const { return have_ && generation_ != 0; }
 
   // What was sent of one object: its bytes, the object itself in the config before, and the
   // Next call that last saw it.
