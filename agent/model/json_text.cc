@@ -123,10 +123,19 @@ void Append(const json& value, std::string& out) {
 
 }  // namespace
 
-std::string CompactJson(const json& value) {
-  std::string out;
-  out.reserve(512);
+void CompactJsonInto(const json& value, std::string& out) {
+  out.clear();
   Append(value, out);
+}
+
+std::string CompactJson(const json& value) {
+  // Written into a buffer that has grown already, then copied once at its size: appending to a
+  // fresh string reallocates and copies it several times over for an object of a few KB.
+  constexpr size_t kMostKept = 1 << 20;
+  thread_local std::string scratch;
+  CompactJsonInto(value, scratch);
+  std::string out(scratch);
+  if (scratch.capacity() > kMostKept) std::string().swap(scratch);
   return out;
 }
 

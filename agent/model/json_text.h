@@ -11,5 +11,8 @@ namespace xgate::model {
 // The same text as value.dump(), and the same exception where dump() throws one (a string
 // that is not UTF-8).
 std::string CompactJson(const nlohmann::json& value);
+// The same text into `out`, which is cleared first: a buffer kept across calls allocates
+// nothing once it has grown to the largest object (CompactJson keeps one per thread).
+void CompactJsonInto(const nlohmann::json& value, std::string& out);
 
 }  // namespace xgate::model

@@ -75,6 +75,16 @@ TEST(CompactJson, WritesWhatDumpWrites) {
   }
 }
 
+TEST(CompactJson, IntoABufferInUseWritesWhatDumpWrites) {
+  std::mt19937 rng(17);
+  std::string buffer = "left over from before";
+  for (int i = 0; i < 300; ++i) {
+    json value = RandomValue(rng, 0, false);
+    CompactJsonInto(value, buffer);
+    ASSERT_EQ(buffer, value.dump()) << i;
+  }
+}
+
 TEST(CompactJson, ThrowsWhereDumpThrows) {
   std::mt19937 rng(16);
   int thrown = 0;
