@@ -1,5 +1,7 @@
 #include "agent/model/json_text.h"
 
+#include <simdjson.h>
+
 #include <charconv>
 #include <cstdio>
 
@@ -126,6 +128,58 @@ void Append(const json& value, std::string& out) {
 void CompactJsonInto(const json& value, std::string& out) {
   out.clear();
   Append(value, out);
+}
+
+namespace {
+
+json FromSimdjson(simdjson::dom::element e) {
+  using Type = simdjson::dom::element_type;
+  switch (e.type()) {
+    case Type::OBJECT: {
+      json out = json::object();
+      auto& members = out.get_ref<json::object_t&>();
+      // The last of a name given twice wins, as in nlohmann's parse.
+      for (auto [key, value] : simdjson::dom::object(e)) {
+        members.insert_or_assign(std::string(key), FromSimdjson(value));
+      }
+      return out;
+    }
+    case Type::ARRAY: {
+      json out = json::array();
+      auto& items = out.get_ref<json::array_t&>();
+      for (simdjson::dom::element item : simdjson::dom::array(e)) {
+        items.push_back(FromSimdjson(item));
+      }
+      return out;
+    }
+    case Type::STRING:
+      return json(std::string(std::string_view(e)));
+    case Type::INT64: {
+      const int64_t v = int64_t(e);
+      return v >= 0 ? json(static_cast<uint64_t>(v)) : json(v);
+    }
+    case Type::UINT64:
+      return json(uint64_t(e));
+    case Type::DOUBLE:
+      return json(double(e));
+    case Type::BOOL:
+      return json(bool(e));
+    case Type::NULL_VALUE:
+      return json(nullptr);
+  }
+  return json(nullptr);
+}
+
+}  // namespace
+
+json ParseJson(std::string_view text) {
+  thread_local simdjson::dom::parser parser;  // its buffers are kept for the next text
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root) ==
+      simdjson::SUCCESS) {
+    return FromSimdjson(root);
+  }
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 std::string CompactJson(const json& value) {

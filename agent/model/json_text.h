@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace xgate::model {
 
@@ -14,5 +15,11 @@ std::string CompactJson(const nlohmann::json& value);
 // The same text into `out`, which is cleared first: a buffer kept across calls allocates
 // nothing once it has grown to the largest object (CompactJson keeps one per thread).
 void CompactJsonInto(const nlohmann::json& value, std::string& out);
+
+// The tree nlohmann::json::parse(text) makes (the same value types: a non-negative integer is
+// unsigned), parsed with simdjson: a list of 500 objects from the API server in about half the
+// time. Discarded (is_discarded()) where nlohmann::json::parse refuses the text; what simdjson
+// refuses (an integer beyond 64 bits, nesting deeper than 1,024) is parsed by nlohmann.
+nlohmann::json ParseJson(std::string_view text);
 
 }  // namespace xgate::model

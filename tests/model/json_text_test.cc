@@ -85,6 +85,49 @@ TEST(CompactJson, IntoABufferInUseWritesWhatDumpWrites) {
   }
 }
 
+// Exactly nlohmann's tree: the same value types (an unsigned integer where nlohmann makes one)
+// and the same members, not only values that compare equal.
+void ExpectSameTree(const json& a, const json& b, const std::string& at) {
+  ASSERT_EQ(a.type(), b.type()) << at;
+  if (a.is_object()) {
+    ASSERT_EQ(a.size(), b.size()) << at;
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      ASSERT_TRUE(b.contains(it.key())) << at << "/" << it.key();
+      ExpectSameTree(it.value(), b[it.key()], at + "/" + it.key());
+    }
+  } else if (a.is_array()) {
+    ASSERT_EQ(a.size(), b.size()) << at;
+    for (size_t i = 0; i < a.size(); ++i) ExpectSameTree(a[i], b[i], at + "/" + std::to_string(i));
+  } else {
+    ASSERT_EQ(a, b) << at;
+  }
+}
+
+TEST(ParseJson, MakesTheTreeNlohmannMakes) {
+  std::mt19937 rng(18);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string text = RandomValue(rng, 0, false).dump(i % 3 == 0 ? 2 : -1);
+    ExpectSameTree(ParseJson(text), json::parse(text), std::to_string(i));
+  }
+  // "-0" is the one text whose tree differs: nlohmann makes it a signed 0, simdjson does not say
+  // it had a sign, so it is an unsigned 0 here (equal to it, and dumped the same: "0").
+  EXPECT_EQ(ParseJson("-0"), json::parse("-0"));
+  EXPECT_EQ(ParseJson("-0").dump(), json::parse("-0").dump());
+  const char* texts[] = {
+      R"({"a":1,"a":2,"c":-7,"d":18446744073709551615,"e":-9223372036854775808})",
+      R"([123456789012345678901234567890,0.5,-1.5e-3,1E2])",
+      R"({"s":"caf\u00e9 \ud83d\ude00","e":"","n":null,"t":true})", " [ ] ", "\"x\""};
+  for (const char* text : texts) ExpectSameTree(ParseJson(text), json::parse(text), text);
+}
+
+TEST(ParseJson, RefusesWhatNlohmannRefuses) {
+  for (const char* text :
+       {"", "{", "[1,]", "1e400", "{\"a\" 1}", "nul", "\"\xff\"", "1 2", "{\"a\":01}"}) {
+    EXPECT_TRUE(ParseJson(text).is_discarded()) << text;
+    EXPECT_TRUE(json::parse(text, nullptr, false).is_discarded()) << text;
+  }
+}
+
 TEST(CompactJson, ThrowsWhereDumpThrows) {
   std::mt19937 rng(16);
   int thrown = 0;

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/model/json_text.h"
 #include "spdlog/spdlog.h"
 
 namespace xgate::kube {
@@ -69,9 +70,7 @@ absl::StatusCode CodeOf(long http) {
 
 }  // namespace
 
-nlohmann::json Response::Json() const {
-  return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-}
+nlohmann::json Response::Json() const { return model::ParseJson(body); }
 
 absl::Status ToStatus(const Response& response) {
   if (response.ok()) return absl::OkStatus();
