@@ -1,6 +1,7 @@
 #include "agent/sources/kube/watch_stream.h"
 
 #include "absl/strings/ascii.h"
+#include "agent/model/json_text.h"
 #include "spdlog/spdlog.h"
 
 namespace xgate::kube {
@@ -12,7 +13,7 @@ bool WatchStream::Feed(std::string_view bytes,
   for (size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string line = pending_.substr(start, nl - start);
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto j = model::ParseJson(line);
     if (j.is_discarded() || !j.is_object() || !j.contains("type") || !j["type"].is_string()) {
       spdlog::warn("watch {}: not a watch event: {}", origin_, line.substr(0, 200));
       continue;
