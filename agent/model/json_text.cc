@@ -173,13 +173,20 @@ json FromSimdjson(simdjson::dom::element e) {
 }  // namespace
 
 json ParseJson(std::string_view text) {
-  thread_local simdjson::dom::parser parser;  // its buffers are kept for the next text
+  // Its buffers are kept for the next text, up to a size (a list page of 500 routes takes
+  // ~0.6 MB; a page of large ConfigMaps is not kept).
+  constexpr size_t kMostKept = 8 << 20;
+  thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
+  json tree;
   if (parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root) ==
       simdjson::SUCCESS) {
-    return FromSimdjson(root);
+    tree = FromSimdjson(root);
+  } else {
+    tree = json::parse(text, nullptr, /*allow_exceptions=*/false);
   }
-  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parser.capacity() > kMostKept) parser = simdjson::dom::parser();
+  return tree;
 }
 
 std::string CompactJson(const json& value) {

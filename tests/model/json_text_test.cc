@@ -120,6 +120,17 @@ TEST(ParseJson, MakesTheTreeNlohmannMakes) {
   for (const char* text : texts) ExpectSameTree(ParseJson(text), json::parse(text), text);
 }
 
+// A text larger than what the parser keeps between calls, then small ones again.
+TEST(ParseJson, ALargeTextThenSmallOnes) {
+  json big = json::array();
+  for (int i = 0; i < 400000; ++i) big.push_back({{"name", "object-" + std::to_string(i)}});
+  const std::string text = big.dump();
+  ASSERT_GT(text.size(), 8u << 20);
+  EXPECT_EQ(ParseJson(text), big);
+  EXPECT_EQ(ParseJson(R"({"a":[1,2]})"), json::parse(R"({"a":[1,2]})"));
+  EXPECT_EQ(ParseJson(text).size(), big.size());
+}
+
 TEST(ParseJson, RefusesWhatNlohmannRefuses) {
   for (const char* text :
        {"", "{", "[1,]", "1e400", "{\"a\" 1}", "nul", "\"\xff\"", "1 2", "{\"a\":01}"}) {
