@@ -84,20 +84,40 @@ class TypedMap {
   }
   // Every (keys[i], values[i]) in one batch: a map of maps then waits for the programs
   // running on it once for the batch, not once per entry (an RCU grace period, ~10 ms each).
-  // One by one where the kernel has no batch update for the map.
-  absl::Status UpdateBatch(const std::vector<K>& keys, const std::vector<V>& values) {
+  // One by one where the kernel has no batch update for the map. `done`, when given: how many
+  // entries (the first ones) were written, also when it fails part way.
+  absl::Status UpdateBatch(const std::vector<K>& keys, const std::vector<V>& values,
+                           size_t* done = nullptr) {
+    size_t written = 0;
+    absl::Status s = UpdateBatchCounted(keys, values, written);
+    if (done != nullptr) *done = written;
+    return s;
+  }
+
+ private:
+  absl::Status UpdateBatchCounted(const std::vector<K>& keys, const std::vector<V>& values,
+                                  size_t& written) {
     if (keys.empty()) return absl::OkStatus();
     uint32_t count = static_cast<uint32_t>(keys.size());
     if (bpf_map_update_batch(fd_.fd(), keys.data(), values.data(), &count, nullptr) == 0) {
+      written = keys.size();
       return absl::OkStatus();
     }
-    if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+    // ENOTSUPP (524, kernel-internal): a map type without a batch update (an array of maps
+    // before Linux 6.0); EINVAL: a kernel without batch operations.
+    constexpr int kKernelNotSupported = 524;
+    if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP &&
+        errno != kKernelNotSupported) {
+      written = count;  // the kernel's count of the entries it did write
       return ErrnoStatus(errno, "batch update", fd_.name());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (absl::Status s = Update(keys[i], values[i]); !s.ok()) return s;
+    }
+    for (; written < keys.size(); ++written) {
+      if (absl::Status s = Update(keys[written], values[written]); !s.ok()) return s;
     }
     return absl::OkStatus();
   }
+
+ public:
   absl::StatusOr<std::optional<V>> Lookup(const K& key) const {
     V value{};
     if (bpf_map_lookup_elem(fd_.fd(), &key, &value) == 0) return value;

@@ -201,15 +201,13 @@ int main(int argc, char** argv) {
   }
   // From the API server: Gateways listed (their list comes within the first few ms).
   if (kube_source) expect_l7 = kube_source->ListedCount("Gateway") > 0;
-  for (const auto& applier : *appliers) {
-    if (applier->Name() == "l7" && expect_l7) {
-      static_cast<l7::L7Applier&>(*applier).StartProxyAhead();
-    }
-  }
 
   // With the fast path, the node's pods get it on their interfaces too.
   std::unique_ptr<pods::PodDatapath> pod_datapath;
   for (const auto& applier : *appliers) {
+    if (applier->Name() == "l7" && expect_l7) {
+      static_cast<l7::L7Applier&>(*applier).StartProxyAhead();
+    }
     if (applier->Name() != "l4") continue;
     l4::Datapath& dp = static_cast<l4::L4Applier&>(*applier).datapath();
     pods::PodDatapathOptions pod_options;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/kube/status_merge.h"
+#include "agent/model/json_text.h"
 #include "agent/sources/kube/kube_source.h"
 #include "agent/status/status.h"
 #include "spdlog/spdlog.h"
@@ -210,7 +211,7 @@ absl::Status StatusWriter::ListKind(model::Kind kind, const Resource& resource,
       item["apiVersion"] = resource.ApiVersion();
       item["kind"] = model::KindName(kind);
       meta.erase("managedFields");
-      out[std::move(key)] = item.dump();
+      out[std::move(key)] = model::CompactJson(item);
     }
     std::string next;
     if (auto meta = body.find("metadata"); meta != body.end() && meta->is_object()) {
@@ -230,7 +231,7 @@ std::optional<json> StatusWriter::TakeListed(const model::ObjectKey& key) {
     ++counters_.read_listed;
     text = std::move(node.mapped());
   }
-  return json::parse(text);
+  return model::ParseJson(text);
 }
 
 absl::Status StatusWriter::WriteIfChanged(const model::Store& store, const model::ObjectKey& key,

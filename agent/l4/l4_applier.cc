@@ -341,8 +341,12 @@ absl::Status L4Applier::WriteMaps(const compiler::Snapshot& snapshot) {
     swapped.push_back(service);
     table_fds.push_back(static_cast<uint32_t>(fd.fd()));
   }
-  if (absl::Status s = maglev_.UpdateBatch(swapped, table_fds); !s.ok()) return s;
-  for (uint32_t service : swapped) tables_[service] = tables[service];
+  size_t done = 0;
+  absl::Status swap = maglev_.UpdateBatch(swapped, table_fds, &done);
+  // What the kernel took is recorded even when the batch failed part way: the next apply
+  // compares against what the map holds.
+  for (size_t i = 0; i < done && i < swapped.size(); ++i) tables_[swapped[i]] = tables[swapped[i]];
+  if (!swap.ok()) return swap;
   for (const PlannedListener& pl : *planned) {
     ListenerKeyBytes bytes;
     std::memcpy(bytes.data(), &pl.key, sizeof(pl.key));

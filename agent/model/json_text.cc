@@ -192,12 +192,7 @@ json ParseJson(std::string_view text) {
 std::string CompactJson(const json& value) {
   // Written into a buffer that has grown already, then copied once at its size: appending to a
   // fresh string reallocates and copies it several times over for an object of a few KB.
-  constexpr size_t kMostKept = 1 << 20;
-  thread_local std::string scratch;
-  CompactJsonInto(value, scratch);
-  std::string out(scratch);
-  if (scratch.capacity() > kMostKept) std::string().swap(scratch);
-  return out;
+  return WithCompactJson(value, [](std::string_view text) { return std::string(text); });
 }
 
 }  // namespace xgate::model

@@ -13,8 +13,19 @@ namespace xgate::model {
 // that is not UTF-8).
 std::string CompactJson(const nlohmann::json& value);
 // The same text into `out`, which is cleared first: a buffer kept across calls allocates
-// nothing once it has grown to the largest object (CompactJson keeps one per thread).
+// nothing once it has grown to the largest object.
 void CompactJsonInto(const nlohmann::json& value, std::string& out);
+// Calls `use` with the same text, written into a buffer this thread keeps (up to 1 MB) for its
+// next call: what uses the text without keeping it (a digest) allocates nothing for it.
+template <typename F>
+auto WithCompactJson(const nlohmann::json& value, F use) {
+  constexpr size_t kMostKept = 1 << 20;
+  thread_local std::string scratch;
+  CompactJsonInto(value, scratch);
+  auto result = use(std::string_view(scratch));
+  if (scratch.capacity() > kMostKept) std::string().swap(scratch);
+  return result;
+}
 
 // The tree nlohmann::json::parse(text) makes (the same value types: a non-negative integer is
 // unsigned), parsed with simdjson: a list of 500 objects from the API server in about half the

@@ -120,6 +120,21 @@ class ObjectMap {
     return Locate(key).found;
   }
   size_t count(const Key& key) const { return contains(key) ? 1 : 0; }
+  ObjectMap() = default;
+  ObjectMap(const ObjectMap&) = default;
+  ObjectMap& operator=(const ObjectMap&) = default;
+  // A moved-from map is empty, as a moved-from std::map is in practice.
+  ObjectMap(ObjectMap&& o) noexcept
+      : chunks_(std::move(o.chunks_)), size_(std::exchange(o.size_, 0)) {
+    o.chunks_.clear();
+  }
+  ObjectMap& operator=(ObjectMap&& o) noexcept {
+    chunks_ = std::move(o.chunks_);
+    o.chunks_.clear();
+    size_ = std::exchange(o.size_, 0);
+    return *this;
+  }
+
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void clear() {

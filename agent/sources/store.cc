@@ -49,12 +49,7 @@ std::string Digest(std::string_view compact) {
 
 // The digest of an API object's tree, its compact JSON written into a buffer kept per thread.
 std::string DigestOfTree(const nlohmann::json& object) {
-  constexpr size_t kMostKept = 1 << 20;
-  thread_local std::string compact;
-  model::CompactJsonInto(object, compact);
-  std::string digest = Digest(compact);
-  if (compact.capacity() > kMostKept) std::string().swap(compact);
-  return digest;
+  return model::WithCompactJson(object, Digest);
 }
 
 // An API object's digest, however the document holds it ("" for none).

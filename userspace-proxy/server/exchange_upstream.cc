@@ -100,7 +100,7 @@ int Exchange::PreferredEndpoint() const {
 void Exchange::AddSession(http::ResponseHead& response, const std::string& endpoint) const {
   if (session_config_ == nullptr) return;
   // The config made each endpoint's tag (a MAC) once; the answer need not make it again.
-  const ClusterEndpoints* endpoints = config_->cluster(cluster_);
+  const ClusterEndpoints* endpoints = endpoints_;  // cluster_'s, found by PrepareBackend
   if (endpoints == nullptr) return;
   for (size_t i = 0; i < endpoints->keys.size() && i < endpoints->session_tags.size(); ++i) {
     if (endpoints->keys[i] != endpoint) continue;

@@ -208,8 +208,8 @@ void KubeSource::DiscoveryLoop() {
 
 size_t KubeSource::ListedCount(const std::string& kind) const {
   std::lock_guard lock(mu_);
-  auto it = listed_counts_.find(kind);
-  return it == listed_counts_.end() ? 0 : it->second;
+  auto it = listed_.find(kind);
+  return it == listed_.end() ? 0 : it->second;
 }
 
 bool KubeSource::Synced() const {
@@ -267,8 +267,7 @@ void KubeSource::Replace(const std::string& kind, std::vector<json> objects) {
   bool now_synced = false;
   {
     std::lock_guard lock(mu_);
-    listed_.insert(kind);
-    listed_counts_[kind] = count;
+    listed_[kind] = count;
     if (!synced_ && discovered_ && listed_.size() == informers_.size()) {
       synced_ = now_synced = true;
     }

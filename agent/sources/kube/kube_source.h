@@ -87,9 +87,9 @@ class KubeSource : private InformerSink {
   const Options options_;
   StopSignal stop_;
   mutable std::mutex mu_;
-  std::map<std::string, Running> informers_;     // kind -> informer
-  std::set<std::string> listed_;                 // kinds whose list is stored
-  std::map<std::string, size_t> listed_counts_;  // kind -> objects its last list returned
+  std::map<std::string, Running> informers_;  // kind -> informer
+  // The kinds whose list is stored, and how many objects that list returned.
+  std::map<std::string, size_t> listed_;
   bool discovered_ = false;
   bool synced_ = false;
   std::thread discovery_;
